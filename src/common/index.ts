@@ -1,0 +1,7 @@
+// src/common: the leaf module. Assertions, ports for time and randomness, bounded queues, ids.
+export { assert, assertNever, AssertionError } from './assert.ts';
+export { TypedError } from './typed-error.ts';
+export type { Clock, WallClock } from './clock.ts';
+export { SeededRandom, type Random } from './random.ts';
+export { BoundedQueue } from './bounded-queue.ts';
+export { toNodeId, type NodeId } from './ids.ts';

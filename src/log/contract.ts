@@ -1,0 +1,114 @@
+// The contract between src/log and its users (broker, api, client). src/log implements it; the
+// shapes may grow, but a change of meaning is announced to every user first.
+//
+// Offsets and leader epochs are branded numbers (see ./offset.ts once it exists); plain
+// `number` is used here so this file has no dependencies.
+
+export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+
+/** One record as a user sees it. Timestamps are ms since the Unix epoch. */
+export interface LogRecord {
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
+  readonly headers: readonly { readonly key: string; readonly value: Uint8Array | null }[];
+  readonly timestampMs: number;
+}
+
+/** A decoded record with its absolute offset. */
+export interface StoredRecord extends LogRecord {
+  readonly offset: number;
+}
+
+/**
+ * Record batch codec (Kafka RecordBatch v2, magic 2), in src/log/record-batch.ts:
+ *   encodeBatch({ baseOffset, partitionLeaderEpoch, records, compression }): Promise<Buffer>
+ *   decodeBatches(bytes: Uint8Array): Promise<{ header: BatchHeader; records: StoredRecord[] }[]>
+ *   readBatchHeader(bytes, position): BatchHeader   // no decompression, CRC checked separately
+ *   verifyBatchCrc(bytes, position): boolean
+ * Clients encode with baseOffset 0; the leader rewrites baseOffset and partitionLeaderEpoch in
+ * place (neither is covered by the CRC) when it appends.
+ */
+export interface BatchHeader {
+  readonly baseOffset: number;
+  readonly batchLength: number; // bytes after the length field
+  readonly partitionLeaderEpoch: number;
+  readonly magic: number;
+  readonly crc: number;
+  readonly attributes: number;
+  readonly lastOffsetDelta: number;
+  readonly baseTimestampMs: number;
+  readonly maxTimestampMs: number;
+  readonly producerId: bigint;
+  readonly producerEpoch: number;
+  readonly baseSequence: number;
+  readonly recordCount: number;
+}
+
+/** A slice of a segment file: the API sends it with respondWithFD, never decoding it. */
+export interface FileSlice {
+  readonly fd: number;
+  readonly position: number;
+  readonly length: number;
+}
+
+/** Whole batches from `read`; `release()` must be called once the slices are sent. */
+export interface LogReadResult {
+  readonly slices: readonly FileSlice[];
+  readonly bytes: number;
+  /** The offset after the last record of the last batch returned (== the request offset if none). */
+  readonly nextOffset: number;
+  release(): void;
+}
+
+export type FlushPolicy =
+  | { readonly kind: 'always' } // fsync before acknowledging, group-committed
+  | { readonly kind: 'interval'; readonly intervalMs: number }
+  | { readonly kind: 'never' };
+
+export interface PartitionLogConfig {
+  readonly segmentBytesMax: number; // segment.bytes
+  readonly segmentMsMax: number; // segment.ms
+  readonly retentionMs: number; // retention.ms, -1 = forever
+  readonly retentionBytes: number; // retention.bytes, -1 = unlimited
+  readonly maxMessageBytes: number; // max.message.bytes: largest batch accepted
+  readonly indexIntervalBytes: number; // bytes between sparse index entries
+  readonly flush: FlushPolicy;
+}
+
+/**
+ * One partition's log in one directory. Appends are serialized by the log itself.
+ *
+ * appendAsLeader(batches, leaderEpoch): the bytes are one or more client batches (already
+ *   CRC-validated by the caller or validated here); the log assigns offsets from its LEO,
+ *   stamps leaderEpoch, writes, and resolves once durable per the flush policy.
+ *   → { baseOffset, lastOffset, logAppendTimeMs } or throws LogError (LOG_CORRUPT_BATCH,
+ *   LOG_RECORD_TOO_LARGE, LOG_CLOSED).
+ * appendAsFollower(batches): offsets and epochs are kept as the leader assigned them; the
+ *   first batch must start at the LEO.
+ * read(offset, maxBytes, maxOffsetExclusive): whole batches starting with the one containing
+ *   `offset`, stopping before `maxOffsetExclusive` (the HW) — at least one batch if any exists
+ *   below the limit, even when it is larger than maxBytes (as Kafka does).
+ * offsetForTimestamp(ms): first offset whose timestamp ≥ ms, or null.
+ * truncateTo(offset): drop everything at or above offset (replication).
+ * deleteRecordsBefore(offset): advance the log start offset (delete-records and retention).
+ * Leader-epoch cache (checkpointed in the directory): latestEpoch(), endOffsetForEpoch(epoch)
+ *   → { epoch, endOffset } per KIP-279 (largest epoch ≤ the one asked, and its end offset).
+ */
+export interface PartitionLogApi {
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  appendAsLeader(
+    batches: Uint8Array,
+    leaderEpoch: number,
+  ): Promise<{ baseOffset: number; lastOffset: number; logAppendTimeMs: number }>;
+  appendAsFollower(batches: Uint8Array): Promise<{ lastOffset: number }>;
+  read(offset: number, maxBytes: number, maxOffsetExclusive: number): Promise<LogReadResult>;
+  offsetForTimestamp(timestampMs: number): Promise<number | null>;
+  truncateTo(offset: number): Promise<void>;
+  deleteRecordsBefore(offset: number): Promise<void>;
+  latestEpoch(): number | null;
+  endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number } | null;
+  applyRetention(nowMs: number): Promise<void>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
