@@ -36,7 +36,7 @@ export interface PartitionLogDeps {
 /** Appends (and truncations) waiting in one partition's chain; beyond it, LOG_BUSY. */
 export const APPENDS_QUEUED_MAX = 1024;
 /** Closed segments whose files stay open after a read, per partition (an fd cache). */
-export const IDLE_SEGMENT_FILES_MAX = 2;
+export const IDLE_SEGMENT_FILES_MAX = 1;
 /** File positions in the offset index are int32. */
 const SEGMENT_POSITION_MAX = 0x7fffffff;
 
