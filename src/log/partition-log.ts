@@ -123,11 +123,14 @@ export class PartitionLog implements PartitionLogApi {
     validatePartitionLogConfig(config);
     const recovered = recoverLog(dir, config.indexIntervalBytes, deps.clock.wallMs());
     const log = new PartitionLog(dir, config, deps, recovered);
-    // Closed segments were synced when they rolled; the active one may hold unsynced bytes.
-    await log.#active.syncAll();
-    syncDirectory(dir);
-    await log.#writeLogStartOffset();
-    await log.#writeEpochs();
+    if (recovered.recoveredSegments > 0) {
+      // Re-validated bytes may sit only in the page cache; closed segments synced at roll.
+      await log.#active.syncAll();
+      syncDirectory(dir);
+    }
+    // Rewrite only what changed: at a thousand partitions, each fsync counts at startup.
+    if (!recovered.checkpointsMatch.logStartOffset) await log.#writeLogStartOffset();
+    if (!recovered.checkpointsMatch.epochs) await log.#writeEpochs();
     await log.#writeRecoveryPoint(-1);
     if (config.flush.kind === 'interval') log.#scheduleFlush(config.flush.intervalMs);
     log.checkInvariants();
@@ -541,17 +544,21 @@ export class PartitionLog implements PartitionLogApi {
     );
     syncDirectory(this.#dir);
     this.#logStartOffset = offset;
-    await this.#writeLogStartOffset();
     this.#epochs.truncateFromEnd(0);
     await this.#afterTruncation();
   }
 
+  /**
+   * Brings the offsets in line with the (already cut) segments before the first await, so a
+   * read never sees ends that the segments no longer hold; then persists the checkpoints.
+   */
   async #afterTruncation(): Promise<void> {
     this.#generation += 1;
     this.#writtenEndOffset = this.#active.nextOffset;
     this.#visibleEndOffset = this.#writtenEndOffset;
     this.#recoveryPoint = Math.min(this.#recoveryPoint, this.#writtenEndOffset);
     this.#epochs.truncateFromEnd(this.#writtenEndOffset);
+    await this.#writeLogStartOffset();
     await this.#writeEpochs();
     await this.#writeRecoveryPoint(-1);
   }
