@@ -149,7 +149,7 @@ export class PartitionLog implements PartitionLogApi {
   get sizeBytes(): number {
     return this.#segments.reduce((sum, segment) => sum + segment.sizeBytes, 0);
   }
-  /** Segments with open files (the active one included): bounded by IDLE_SEGMENT_FILES_MAX + readers. */
+  /** Segments with open files, the active one included: ≤ 1 + IDLE_SEGMENT_FILES_MAX + pinned. */
   get openSegmentCount(): number {
     return this.#segments.filter((segment) => segment.hasOpenFiles).length;
   }
@@ -166,7 +166,10 @@ export class PartitionLog implements PartitionLogApi {
 
   // ---- appends ---------------------------------------------------------------------------
 
-  /** Codes: LOG_CORRUPT_BATCH, LOG_RECORD_TOO_LARGE, LOG_INVALID_EPOCH, LOG_BUSY, LOG_CLOSED, LOG_STORAGE_ERROR. */
+  /**
+   * Codes: LOG_CORRUPT_BATCH, LOG_RECORD_TOO_LARGE, LOG_INVALID_EPOCH, LOG_BUSY, LOG_CLOSED,
+   * LOG_STORAGE_ERROR.
+   */
   async appendAsLeader(
     batches: Uint8Array,
     leaderEpoch: number,
@@ -180,7 +183,8 @@ export class PartitionLog implements PartitionLogApi {
       if (header.recordCount === 0 || header.lastOffsetDelta !== header.recordCount - 1) {
         throw new LogError(
           'LOG_CORRUPT_BATCH',
-          `a producer batch must hold dense records (${header.recordCount} records, last delta ${header.lastOffsetDelta})`,
+          `a producer batch must hold dense records: ${header.recordCount} records, ` +
+            `last offset delta ${header.lastOffsetDelta}`,
         );
       }
     }
@@ -194,31 +198,15 @@ export class PartitionLog implements PartitionLogApi {
       }
       const nowMs = this.#deps.clock.wallMs();
       const baseOffset = this.#writtenEndOffset;
-      const appended: AppendedBatch[] = [];
-      let position = 0;
-      let offset = baseOffset;
-      for (const header of headers) {
-        setBaseOffset(bytes, position, offset);
-        setPartitionLeaderEpoch(bytes, position, leaderEpoch);
-        const sizeBytes = batchSize(header);
-        const lastOffset = offset + header.lastOffsetDelta;
-        appended.push({
-          baseOffset: offset,
-          lastOffset,
-          maxTimestampMs: header.maxTimestampMs,
-          sizeBytes,
-          partitionLeaderEpoch: leaderEpoch,
-        });
-        offset = lastOffset + 1;
-        position += sizeBytes;
-      }
+      const appended = stampAsLeader(bytes, headers, baseOffset, leaderEpoch);
+      const lastOffset = appended.at(-1)?.lastOffset ?? baseOffset - 1;
       if (latest !== leaderEpoch) {
         // The epoch is durable before any batch of it, so recovery never meets an unknown one.
         this.#epochs.assign(leaderEpoch, baseOffset);
         await this.#writeEpochs();
       }
       await this.#appendBatches(bytes, appended, nowMs);
-      return { baseOffset, lastOffset: offset - 1, logAppendTimeMs: nowMs };
+      return { baseOffset, lastOffset, logAppendTimeMs: nowMs };
     });
     await this.#makeDurable();
     return result;
@@ -563,7 +551,7 @@ export class PartitionLog implements PartitionLogApi {
     await this.#writeRecoveryPoint(-1);
   }
 
-  /** Advances the log start offset; whole segments below it are deleted. Codes: LOG_OFFSET_OUT_OF_RANGE. */
+  /** Advances the log start; whole segments below it go. Codes: LOG_OFFSET_OUT_OF_RANGE. */
   async deleteRecordsBefore(offset: number): Promise<void> {
     assert(Number.isSafeInteger(offset) && offset >= 0, `bad offset ${offset}`);
     await this.#serialized(async () => {
@@ -577,7 +565,7 @@ export class PartitionLog implements PartitionLogApi {
     });
   }
 
-  /** Deletes the oldest closed segments past retention.ms or retention.bytes; never the active one. */
+  /** Deletes the oldest closed segments past retention.ms or retention.bytes, never the active. */
   async applyRetention(nowMs: number): Promise<void> {
     assert(Number.isSafeInteger(nowMs), `bad time ${nowMs}`);
     await this.#serialized(async () => {
@@ -731,6 +719,35 @@ export class PartitionLog implements PartitionLogApi {
     assert(this.#idle.size <= IDLE_SEGMENT_FILES_MAX + this.#segments.length, 'idle cache bounded');
     this.#epochs.checkInvariants();
   }
+}
+
+/** Assigns offsets from `baseOffset` and stamps the epoch, in place in the log's own copy. */
+function stampAsLeader(
+  bytes: Buffer,
+  headers: readonly BatchHeader[],
+  baseOffset: number,
+  leaderEpoch: number,
+): AppendedBatch[] {
+  const appended: AppendedBatch[] = [];
+  let position = 0;
+  let offset = baseOffset;
+  for (const header of headers) {
+    setBaseOffset(bytes, position, offset);
+    setPartitionLeaderEpoch(bytes, position, leaderEpoch);
+    const sizeBytes = batchSize(header);
+    const lastOffset = offset + header.lastOffsetDelta;
+    const { maxTimestampMs } = header;
+    appended.push({
+      baseOffset: offset,
+      lastOffset,
+      maxTimestampMs,
+      sizeBytes,
+      partitionLeaderEpoch: leaderEpoch,
+    });
+    offset = lastOffset + 1;
+    position += sizeBytes;
+  }
+  return appended;
 }
 
 function emptyRead(offset: number): LogReadResult {

@@ -49,6 +49,7 @@ class Model {
 
 type Action =
   | { kind: 'append'; values: string[]; compression: Compression; jitterMs: number }
+  | { kind: 'appendMany'; sizes: number[] }
   | { kind: 'read'; at: number; maxBytes: number }
   | { kind: 'time'; at: number }
   | { kind: 'retention' }
@@ -67,6 +68,13 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       values: fc.array(fc.string({ maxLength: 120 }), { minLength: 1, maxLength: 8 }),
       compression: fc.constantFrom<Compression>('none', 'none', 'gzip', 'lz4', 'snappy', 'zstd'),
       jitterMs: fc.integer({ min: -50, max: 50 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('appendMany' as const),
+      sizes: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 2, maxLength: 10 }),
     }),
   },
   {
@@ -204,6 +212,9 @@ async function crashAndCut(dir: string, model: Model, cutAt: number): Promise<vo
   model.logStartOffset = Math.min(model.logStartOffset, model.logEndOffset);
 }
 
+/** How often each action ran, printed at the end so a run that tests nothing shows it. */
+const actionCounts = new Map<string, number>();
+
 async function runActions(config: PartitionLogConfig, actions: readonly Action[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rill-log-prop-'));
   const clock = new StepClock();
@@ -211,6 +222,7 @@ async function runActions(config: PartitionLogConfig, actions: readonly Action[]
   let log = await PartitionLog.open(dir, config, { clock });
   try {
     for (const step of actions) {
+      actionCounts.set(step.kind, (actionCounts.get(step.kind) ?? 0) + 1);
       log = await applyAction(log, step, { dir, config, clock, model });
       await checkAll(log, model);
     }
@@ -218,6 +230,37 @@ async function runActions(config: PartitionLogConfig, actions: readonly Action[]
     await log.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Appends issued together share group commits; the log keeps their call order. */
+async function appendConcurrently(log: PartitionLog, sizes: number[], world: World): Promise<void> {
+  const { model, clock } = world;
+  const timestampMs = clock.nowMs;
+  const encoded = await Promise.all(
+    sizes.map((count, i) => {
+      const records = Array.from({ length: count }, (_, r) => ({
+        key: null,
+        value: Buffer.from(`c${i}-${r}`),
+        headers: [],
+        timestampMs,
+      }));
+      return encodeBatch({ baseOffset: 0, partitionLeaderEpoch: 0, records, compression: 'none' });
+    }),
+  );
+  const start = model.logEndOffset;
+  const results = await Promise.all(encoded.map((bytes) => log.appendAsLeader(bytes, 0)));
+  let offset = start;
+  results.forEach((result, i) => {
+    expect(result.baseOffset).toBe(offset);
+    const count = sizes[i] ?? 0;
+    const records = Array.from({ length: count }, (_, r) => ({
+      offset: offset + r,
+      value: `c${i}-${r}`,
+      timestampMs,
+    }));
+    model.batches.push({ baseOffset: offset, records, sizeBytes: encoded[i]?.length ?? 0 });
+    offset += count;
+  });
 }
 
 interface World {
@@ -256,6 +299,9 @@ async function applyAction(log: PartitionLog, step: Action, world: World): Promi
       model.batches.push({ baseOffset, records: stored, sizeBytes: bytes.length });
       return log;
     }
+    case 'appendMany':
+      await appendConcurrently(log, step.sizes, world);
+      return log;
     case 'read':
       await checkRead(log, model, Math.min(span(step.at), model.logEndOffset), step.maxBytes);
       return log;
@@ -320,9 +366,10 @@ test('PartitionLog matches an array model through appends, reads, rolls, retenti
   await fc.assert(
     fc.asyncProperty(
       configArbitrary,
-      fc.array(action, { minLength: 5, maxLength: 45 }),
+      fc.array(action, { minLength: 20, maxLength: 60, size: 'max' }),
       runActions,
     ),
     { seed, numRuns: 30, endOnFailure: true },
   );
+  console.log(`actions run: ${JSON.stringify(Object.fromEntries(actionCounts))}`);
 }, 120_000);
