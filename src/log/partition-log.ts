@@ -293,13 +293,17 @@ export class PartitionLog implements PartitionLogApi {
     old.seal();
     try {
       await old.syncAll();
+      const next = Segment.create(
+        this.#dir,
+        old.nextOffset,
+        this.#config.indexIntervalBytes,
+        nowMs,
+      );
+      syncDirectory(this.#dir);
+      this.#segments.push(next);
     } catch (cause) {
-      throw this.#fail(cause, 'sync');
+      throw this.#fail(cause, 'roll');
     }
-    this.#segments.push(
-      Segment.create(this.#dir, old.nextOffset, this.#config.indexIntervalBytes, nowMs),
-    );
-    syncDirectory(this.#dir);
     this.#recoveryPoint = old.nextOffset;
     await this.#writeRecoveryPoint(-1);
     this.#makeIdle(old);
@@ -441,11 +445,12 @@ export class PartitionLog implements PartitionLogApi {
 
   /** Puts a closed segment in the idle fd cache, closing the least recently used beyond it. */
   #makeIdle(segment: Segment): void {
-    if (segment.isDeleted || segment === this.#active) return;
+    if (segment.isDeleted) return; // Its files close with its last release.
     if (this.#state.kind === 'closed') {
       if (segment.refs === 0) segment.closeFiles();
       return;
     }
+    if (segment === this.#active) return;
     this.#idle.delete(segment);
     this.#idle.add(segment);
     for (const candidate of this.#idle) {
@@ -677,23 +682,25 @@ export class PartitionLog implements PartitionLogApi {
   }
 
   #writeRecoveryPoint(cleanBytes: number): Promise<void> {
-    return writeCheckpoint(
-      this.#dir,
-      RECOVERY_POINT_FILE,
-      formatRecoveryPoint({ offset: this.#recoveryPoint, cleanBytes }),
-    );
+    const point = { offset: this.#recoveryPoint, cleanBytes };
+    return this.#checkpoint(RECOVERY_POINT_FILE, formatRecoveryPoint(point));
   }
 
   #writeLogStartOffset(): Promise<void> {
-    return writeCheckpoint(
-      this.#dir,
-      LOG_START_OFFSET_FILE,
-      formatLogStartOffset(this.#logStartOffset),
-    );
+    return this.#checkpoint(LOG_START_OFFSET_FILE, formatLogStartOffset(this.#logStartOffset));
   }
 
   #writeEpochs(): Promise<void> {
-    return writeCheckpoint(this.#dir, LEADER_EPOCH_FILE, this.#epochs.serialize());
+    return this.#checkpoint(LEADER_EPOCH_FILE, this.#epochs.serialize());
+  }
+
+  /** A checkpoint that cannot be written fences the log like a failed sync. */
+  async #checkpoint(name: string, text: string): Promise<void> {
+    try {
+      await writeCheckpoint(this.#dir, name, text);
+    } catch (cause) {
+      throw this.#fail(cause, `writing ${name}`);
+    }
   }
 
   /** Cross-checks the in-memory state; tests call it after every step. */
