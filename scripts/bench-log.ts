@@ -1,12 +1,14 @@
 // Log micro-benchmark: append throughput of one PartitionLog under each flush policy, with one
 // and with several concurrent appenders (group commit), against the baseline of sequential
 // raw file appends of the same bytes under the same policy (fdatasync per write for `always`).
+// Also a catch-up read of the written log against plain sequential reads of the same bytes.
 // Run alone with `npx tsx scripts/bench-log.ts`; the main bench imports `benchLog`.
 import {
   closeSync,
   fdatasync as fdatasyncCallback,
   mkdtempSync,
   openSync,
+  readSync,
   rmSync,
   write as writeCallback,
 } from 'node:fs';
@@ -14,7 +16,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { PartitionLog, encodeBatch, type FlushPolicy, type LogRecord } from '../src/log/index.ts';
+import {
+  PartitionLog,
+  encodeBatch,
+  type FlushPolicy,
+  type LogRecord,
+  type PartitionLogConfig,
+} from '../src/log/index.ts';
 
 export interface BenchLogOptions {
   /** Bytes per record value (default 1 KiB) and records per batch (default 16: ~16 KiB). */
@@ -50,6 +58,16 @@ const realClock = {
   },
 };
 
+const benchConfig: PartitionLogConfig = {
+  segmentBytesMax: 128 * 1024 * 1024,
+  segmentMsMax: 7 * 24 * 3600 * 1000,
+  retentionMs: -1,
+  retentionBytes: -1,
+  maxMessageBytes: 1024 * 1024,
+  indexIntervalBytes: 4096,
+  flush: { kind: 'always' },
+};
+
 const policyName = (flush: FlushPolicy): string =>
   flush.kind === 'interval' ? `interval:${flush.intervalMs}` : flush.kind;
 
@@ -68,19 +86,7 @@ async function runLog(
   runMs: number,
   runBytesMax: number,
 ): Promise<Throughput> {
-  const log = await PartitionLog.open(
-    dir,
-    {
-      segmentBytesMax: 128 * 1024 * 1024,
-      segmentMsMax: 7 * 24 * 3600 * 1000,
-      retentionMs: -1,
-      retentionBytes: -1,
-      maxMessageBytes: 1024 * 1024,
-      indexIntervalBytes: 4096,
-      flush,
-    },
-    { clock: realClock },
-  );
+  const log = await PartitionLog.open(dir, { ...benchConfig, flush }, { clock: realClock });
   const syncsBefore = log.syncCount;
   const started = performance.now();
   let bytes = 0;
@@ -187,6 +193,16 @@ export async function benchLog(
       );
       const mbPerSec = result.bytes / result.seconds / 1e6;
       const baselineMbPerSec = baselines.get(name) ?? Number.NaN;
+      if (run.flush.kind === 'never') {
+        figures.push(
+          await benchRead(
+            join(root, `log-${i}`),
+            join(root, `baseline-${i}`),
+            batch,
+            recordsPerBatch,
+          ),
+        );
+      }
       figures.push({
         name: `log append ${name} x${run.appenders}`,
         flush: name,
@@ -202,6 +218,58 @@ export async function benchLog(
     rmSync(root, { recursive: true, force: true });
   }
   return { figures };
+}
+
+/** Bytes per read: a consumer's fetch.max.bytes-sized request. */
+const READ_BYTES_MAX = 1024 * 1024;
+
+/**
+ * Catch-up read of what the `never` run wrote: PartitionLog.read slices, copied out with
+ * pread as a sendfile would, against plain sequential 1 MiB preads of the baseline file.
+ */
+async function benchRead(
+  logDir: string,
+  baselinePath: string,
+  batch: Buffer,
+  recordsPerBatch: number,
+): Promise<BenchLogFigure> {
+  const log = await PartitionLog.open(
+    logDir,
+    { ...benchConfig, flush: { kind: 'never' } },
+    { clock: realClock },
+  );
+  const buffer = Buffer.allocUnsafe(READ_BYTES_MAX + batch.length);
+  let started = performance.now();
+  let bytes = 0;
+  for (let offset = log.logStartOffset; offset < log.logEndOffset;) {
+    const result = await log.read(offset, READ_BYTES_MAX, log.logEndOffset);
+    for (const slice of result.slices)
+      bytes += readSync(slice.fd, buffer, 0, slice.length, slice.position);
+    result.release();
+    offset = result.nextOffset;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await log.close();
+  const fd = openSync(baselinePath, 'r');
+  started = performance.now();
+  let baselineBytes = 0;
+  for (let read = -1; read !== 0; baselineBytes += read) {
+    read = readSync(fd, buffer, 0, READ_BYTES_MAX, baselineBytes);
+  }
+  const baselineSeconds = (performance.now() - started) / 1000;
+  closeSync(fd);
+  const mbPerSec = bytes / seconds / 1e6;
+  const baselineMbPerSec = baselineBytes / baselineSeconds / 1e6;
+  return {
+    name: 'log read catch-up 1 MiB',
+    flush: 'never',
+    appenders: 1,
+    mbPerSec: round(mbPerSec),
+    recordsPerSec: Math.round(((bytes / batch.length) * recordsPerBatch) / seconds),
+    syncs: 0,
+    baselineMbPerSec: round(baselineMbPerSec),
+    ratio: round(mbPerSec / baselineMbPerSec),
+  };
 }
 
 const round = (value: number): number => Math.round(value * 100) / 100;

@@ -369,21 +369,23 @@ export class PartitionLog implements PartitionLogApi {
     try {
       const found = segment.findBatch(offset);
       assert(found !== null, `segment ${segment.baseOffset} holds ${offset}`);
-      let { header } = found;
-      let position = found.position;
-      let bytes = 0;
-      let nextOffset = offset;
-      while (lastOffsetOf(header) < end) {
-        const size = batchSize(header);
-        if (bytes > 0 && bytes + size > maxBytes) break;
-        bytes += size;
-        nextOffset = lastOffsetOf(header) + 1;
-        position += size;
-        if (position >= segment.sizeBytes) break;
-        header = segment.readHeader(position);
+      if (found.bounds.lastOffset >= end) return emptyRead(offset);
+      const start = found.position;
+      let position = start + found.bounds.sizeBytes;
+      let nextOffset = found.bounds.lastOffset + 1;
+      // Batches before an indexed one all end below its offset: jump there when it fits.
+      const jump = segment.indexedBatchAtMost(start + maxBytes);
+      if (jump !== null && jump.position > position && jump.offset <= end) {
+        position = jump.position;
+        nextOffset = jump.offset;
       }
-      if (bytes === 0) return emptyRead(offset);
-      return this.#pinnedRead(segment, found.position, bytes, nextOffset);
+      while (position < segment.sizeBytes) {
+        const bounds = segment.readBounds(position);
+        if (bounds.lastOffset >= end || position + bounds.sizeBytes - start > maxBytes) break;
+        position += bounds.sizeBytes;
+        nextOffset = bounds.lastOffset + 1;
+      }
+      return this.#pinnedRead(segment, start, position - start, nextOffset);
     } finally {
       this.#makeIdle(segment);
     }
@@ -487,7 +489,8 @@ export class PartitionLog implements PartitionLogApi {
     if (start >= end) return null;
     const found = segment.findBatch(start);
     assert(found !== null, `segment ${segment.baseOffset} holds ${start}`);
-    for (let { position, header } = found; header.baseOffset < end;) {
+    let { position } = found;
+    for (let header = segment.readHeader(position); header.baseOffset < end;) {
       const size = batchSize(header);
       if (header.maxTimestampMs >= timestampMs) {
         const [batch] = await decodeBatches(segment.readBytes(position, size));
