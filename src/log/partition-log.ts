@@ -552,6 +552,8 @@ export class PartitionLog implements PartitionLogApi {
     this.#generation += 1;
     this.#writtenEndOffset = this.#active.nextOffset;
     this.#visibleEndOffset = this.#writtenEndOffset;
+    // A cut inside the batch holding the start offset leaves an empty log at the new end.
+    this.#logStartOffset = Math.min(this.#logStartOffset, this.#writtenEndOffset);
     this.#recoveryPoint = Math.min(this.#recoveryPoint, this.#writtenEndOffset);
     this.#epochs.truncateFromEnd(this.#writtenEndOffset);
     await this.#writeLogStartOffset();
