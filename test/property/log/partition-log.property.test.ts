@@ -29,11 +29,13 @@ interface ModelBatch {
   readonly baseOffset: number;
   readonly records: readonly ModelRecord[];
   readonly sizeBytes: number;
+  readonly epoch: number;
 }
 class Model {
   batches: ModelBatch[] = [];
   logStartOffset = 0;
   emptyEnd = 0; // The end when there are no batches (after a full truncation).
+  leaderEpoch = 0; // The epoch the next leader append is stamped with.
   get logEndOffset(): number {
     const last = this.batches.at(-1);
     return last === undefined ? this.emptyEnd : (last.records.at(-1)?.offset ?? 0) + 1;
@@ -59,6 +61,7 @@ type Action =
   | { kind: 'deleteBefore'; at: number }
   | { kind: 'truncate'; at: number }
   | { kind: 'tick'; ms: number }
+  | { kind: 'newLeaderEpoch'; step: number }
   | { kind: 'reopen' }
   | { kind: 'crash'; cutAt: number };
 
@@ -191,8 +194,32 @@ async function checkRead(
   expect(result.nextOffset).toBe((batches.at(-1)?.records.at(-1)?.offset ?? 0) + 1);
 }
 
+/**
+ * KIP-279 answers against the epochs of the retained batches; the epoch covering the log start
+ * is taken to start there. Only checked while some batch reaches past the log start.
+ */
+function checkEpochs(log: PartitionLog, model: Model): void {
+  const start = model.logStartOffset;
+  const visible = model.batches.filter((b) => (b.records.at(-1)?.offset ?? 0) >= start);
+  const entries: { epoch: number; startOffset: number }[] = [];
+  for (const batch of visible) {
+    if (entries.at(-1)?.epoch !== batch.epoch) {
+      entries.push({ epoch: batch.epoch, startOffset: Math.max(batch.baseOffset, start) });
+    }
+  }
+  const first = entries[0];
+  if (first === undefined) return;
+  expect(log.latestEpoch()).toBe(entries.at(-1)?.epoch);
+  expect(log.endOffsetForEpoch(first.epoch - 1)).toBe(null);
+  entries.forEach((entry, i) => {
+    const endOffset = entries[i + 1]?.startOffset ?? model.logEndOffset;
+    expect(log.endOffsetForEpoch(entry.epoch)).toEqual({ epoch: entry.epoch, endOffset });
+  });
+}
+
 async function checkAll(log: PartitionLog, model: Model): Promise<void> {
   log.checkInvariants();
+  checkEpochs(log, model);
   expect(log.logStartOffset).toBe(model.logStartOffset);
   expect(log.logEndOffset).toBe(model.logEndOffset);
   const seen: number[] = [];
@@ -279,7 +306,9 @@ async function appendConcurrently(log: PartitionLog, sizes: number[], world: Wor
     }),
   );
   const start = model.logEndOffset;
-  const results = await Promise.all(encoded.map((bytes) => log.appendAsLeader(bytes, 0)));
+  const results = await Promise.all(
+    encoded.map((bytes) => log.appendAsLeader(bytes, model.leaderEpoch)),
+  );
   let offset = start;
   results.forEach((result, i) => {
     expect(result.baseOffset).toBe(offset);
@@ -289,7 +318,12 @@ async function appendConcurrently(log: PartitionLog, sizes: number[], world: Wor
       value: `c${i}-${r}`,
       timestampMs,
     }));
-    model.batches.push({ baseOffset: offset, records, sizeBytes: encoded[i]?.length ?? 0 });
+    model.batches.push({
+      baseOffset: offset,
+      records,
+      sizeBytes: encoded[i]?.length ?? 0,
+      epoch: model.leaderEpoch,
+    });
     offset += count;
   });
 }
@@ -320,14 +354,19 @@ async function applyAction(log: PartitionLog, step: Action, world: World): Promi
         records,
         compression: step.compression,
       });
-      const { baseOffset } = await log.appendAsLeader(bytes, 0);
+      const { baseOffset } = await log.appendAsLeader(bytes, model.leaderEpoch);
       expect(baseOffset).toBe(model.logEndOffset);
       const stored = step.values.map((value, i) => ({
         offset: baseOffset + i,
         value,
         timestampMs,
       }));
-      model.batches.push({ baseOffset, records: stored, sizeBytes: bytes.length });
+      model.batches.push({
+        baseOffset,
+        records: stored,
+        sizeBytes: bytes.length,
+        epoch: model.leaderEpoch,
+      });
       return log;
     }
     case 'appendMany':
@@ -392,6 +431,9 @@ async function applyAction(log: PartitionLog, step: Action, world: World): Promi
     }
     case 'tick':
       clock.nowMs += step.ms;
+      return log;
+    case 'newLeaderEpoch':
+      model.leaderEpoch += step.step;
       return log;
     case 'reopen':
       await log.close();
