@@ -110,6 +110,13 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       ms: fc.integer({ min: 1, max: 2000 }),
     }),
   },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('newLeaderEpoch' as const),
+      step: fc.integer({ min: 1, max: 3 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('reopen' as const) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('crash' as const), cutAt: fraction }) },
 );
