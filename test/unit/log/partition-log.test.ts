@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import {
+  APPENDS_QUEUED_MAX,
   PartitionLog,
   decodeBatches,
   encodeBatch,
@@ -302,6 +303,22 @@ describe('PartitionLog', () => {
     expect(results.map((r) => r.baseOffset).sort((a, b) => a - b)).toEqual([...Array(50).keys()]);
     expect(log.syncCount - before).toBeLessThan(25);
     expect(log.logEndOffset).toBe(50);
+  });
+
+  test('more queued appends than APPENDS_QUEUED_MAX are refused with a retriable LOG_BUSY', async () => {
+    const log = await openLog({ flush: { kind: 'never' } });
+    const batch = await batchOf(['q']);
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: APPENDS_QUEUED_MAX + 50 }, () => log.appendAsLeader(batch, 0)),
+    );
+    const busy = outcomes.filter((o) => o.status === 'rejected');
+    expect(busy.length).toBeGreaterThanOrEqual(50);
+    for (const o of busy)
+      expect(o.status === 'rejected' && o.reason).toMatchObject({
+        code: 'LOG_BUSY',
+        retriable: true,
+      });
+    expect(log.logEndOffset).toBe(outcomes.length - busy.length);
   });
 
   test('flush interval syncs on the injected clock', async () => {
