@@ -38,7 +38,9 @@ const summary = runSimulation({
   fault,
   livenessTicksMax: simDefaults.livenessTicksMax,
   onViolation: (outcome, replay) =>
-    console.log(`violation seed=${outcome.seed} step=${outcome.step}: ${outcome.violation} (${replay})`),
+    console.log(
+      `violation seed=${outcome.seed} step=${outcome.step}: ${outcome.violation} (${replay})`,
+    ),
 });
 const elapsed = Math.round(performance.now() - started);
 console.log(

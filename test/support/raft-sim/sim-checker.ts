@@ -57,7 +57,9 @@ export class SimChecker {
     const status = core.status();
     const commitSeen = this.#commitSeen.get(id) ?? 0;
     if (status.commitIndex < commitSeen) {
-      throw new Violation(`node ${id} commit went back from ${commitSeen} to ${status.commitIndex}`);
+      throw new Violation(
+        `node ${id} commit went back from ${commitSeen} to ${status.commitIndex}`,
+      );
     }
     this.#commitSeen.set(id, status.commitIndex);
     if (status.role !== 'leader') {
@@ -69,7 +71,9 @@ export class SimChecker {
       this.#leaderByTerm.set(status.term, id);
       this.#checkLeaderCompleteness(id, core);
     } else if (known !== id) {
-      throw new Violation(`election safety: nodes ${known} and ${id} both lead term ${status.term}`);
+      throw new Violation(
+        `election safety: nodes ${known} and ${id} both lead term ${status.term}`,
+      );
     }
     this.#checkAppendOnly(id, core, status.term);
     this.#recordLeaderCommits(id, core, status.commitIndex);
@@ -80,7 +84,9 @@ export class SimChecker {
     const mark = this.#leaderMarks.get(id);
     if (mark !== undefined && mark.term === term) {
       if (status.lastIndex < mark.lastIndex) {
-        throw new Violation(`leader ${id} log shrank from ${mark.lastIndex} to ${status.lastIndex}`);
+        throw new Violation(
+          `leader ${id} log shrank from ${mark.lastIndex} to ${status.lastIndex}`,
+        );
       }
       const termThere = core.termAt(mark.lastIndex);
       if (termThere !== null && termThere !== mark.lastTerm) {
@@ -94,7 +100,9 @@ export class SimChecker {
   #checkLeaderCompleteness(id: RaftNodeId, core: RaftCore): void {
     const status = core.status();
     if (status.lastIndex < this.#committedMax) {
-      throw new Violation(`leader ${id} (term ${status.term}) lacks committed ${this.#committedMax}`);
+      throw new Violation(
+        `leader ${id} (term ${status.term}) lacks committed ${this.#committedMax}`,
+      );
     }
     for (const [index, fact] of this.#committed) {
       if (index < status.firstIndex) continue;
@@ -191,13 +199,16 @@ export class SimChecker {
   #checkHash(id: RaftNodeId, index: number, hash: number): void {
     const known = this.#appliedHash.get(index);
     if (known === undefined) this.#appliedHash.set(index, hash);
-    else if (known !== hash) throw new Violation(`state machine safety: node ${id} differs at ${index}`);
+    else if (known !== hash)
+      throw new Violation(`state machine safety: node ${id} differs at ${index}`);
   }
 
   /** A read started after `committedBefore` was committed must not read below it. */
   onReadState(id: RaftNodeId, index: number, committedBefore: number): void {
     if (index < committedBefore) {
-      throw new Violation(`stale read on node ${id}: index ${index} < committed ${committedBefore}`);
+      throw new Violation(
+        `stale read on node ${id}: index ${index} < committed ${committedBefore}`,
+      );
     }
   }
 }

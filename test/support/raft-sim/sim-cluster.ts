@@ -162,7 +162,9 @@ export class SimCluster {
         }
       }
       const status = [...this.#nodes.values()].map((n) => `${n.id}:${n.core.status().role}`);
-      return this.#outcome(`liveness: no leader commit within ${livenessTicksMax} ticks (${status})`);
+      return this.#outcome(
+        `liveness: no leader commit within ${livenessTicksMax} ticks (${status})`,
+      );
     } catch (error) {
       if (error instanceof Violation) return this.#outcome(error.message);
       if (error instanceof AssertionError) return this.#outcome(`assertion: ${error.message}`);
@@ -188,15 +190,24 @@ export class SimCluster {
       node.core.tick();
       this.#checker.checkNode(node.id, node.core);
     }
-    for (let done = this.#disk.popDue(this.#now); done !== undefined; done = this.#disk.popDue(this.#now)) {
+    for (
+      let done = this.#disk.popDue(this.#now);
+      done !== undefined;
+      done = this.#disk.popDue(this.#now)
+    ) {
       const node = this.#nodes.get(done.event.id);
       if (node === undefined || !node.up || node.incarnation !== done.event.incarnation) continue;
       this.#complete(node, done.event.ready);
     }
-    for (let due = this.#network.queue.popDue(this.#now); due !== undefined; due = this.#network.queue.popDue(this.#now)) {
+    for (
+      let due = this.#network.queue.popDue(this.#now);
+      due !== undefined;
+      due = this.#network.queue.popDue(this.#now)
+    ) {
       const message = due.event;
       const node = this.#nodes.get(message.to);
-      if (node === undefined || !node.up || !this.#network.canTalk(message.from, message.to)) continue;
+      if (node === undefined || !node.up || !this.#network.canTalk(message.from, message.to))
+        continue;
       node.core.step(message);
       this.#checker.checkNode(node.id, node.core);
     }
@@ -235,7 +246,8 @@ export class SimCluster {
     for (const read of ready.readStates) {
       const committedBefore = this.#pendingReads.get(read.requestId);
       this.#pendingReads.delete(read.requestId);
-      if (committedBefore !== undefined) this.#checker.onReadState(node.id, read.index, committedBefore);
+      if (committedBefore !== undefined)
+        this.#checker.onReadState(node.id, read.index, committedBefore);
     }
     node.core.advance(ready);
     this.#checker.checkNode(node.id, node.core);
@@ -256,7 +268,8 @@ export class SimCluster {
     if (this.#faults.chance(swarm.crashPerTick)) {
       const victim = this.#pickVictim();
       // Under a storage fault, quick restarts land inside the election the victim voted in.
-      const downTicks = this.#options.fault === 'none' ? 1 + this.#faults.int(40) : 1 + this.#faults.int(3);
+      const downTicks =
+        this.#options.fault === 'none' ? 1 + this.#faults.int(40) : 1 + this.#faults.int(3);
       if (victim !== undefined) this.#crash(victim, this.#now + downTicks);
     }
     if (this.#network.partitioned) {
@@ -297,7 +310,11 @@ export class SimCluster {
   #healAll(): void {
     this.#faultPhase = false;
     this.#network.heal();
-    this.#network.profile = { ...this.#network.profile, dropProbability: 0, duplicateProbability: 0 };
+    this.#network.profile = {
+      ...this.#network.profile,
+      dropProbability: 0,
+      duplicateProbability: 0,
+    };
     for (const node of this.#nodes.values()) if (!node.up) this.#restart(node);
   }
 
@@ -355,7 +372,9 @@ export class SimCluster {
   #changeMembership(leader: SimNode): void {
     const random = this.#workload;
     const { voters, observers } = leader.core.status().membership;
-    const spare = [...this.#nodes.keys()].filter((id) => !voters.includes(id) && !observers.includes(id));
+    const spare = [...this.#nodes.keys()].filter(
+      (id) => !voters.includes(id) && !observers.includes(id),
+    );
     const choices: ConfigChange[] = [];
     for (const nodeId of spare) choices.push({ type: 'add-observer', nodeId });
     if (voters.length < 5) {
@@ -363,7 +382,8 @@ export class SimCluster {
       for (const nodeId of spare) choices.push({ type: 'add-voter', nodeId });
     }
     for (const nodeId of observers) choices.push({ type: 'remove-observer', nodeId });
-    if (voters.length > 2) for (const nodeId of voters) choices.push({ type: 'remove-voter', nodeId });
+    if (voters.length > 2)
+      for (const nodeId of voters) choices.push({ type: 'remove-voter', nodeId });
     const change = pick(random, choices);
     if (change !== undefined) leader.core.proposeConfigChange(change);
   }
