@@ -792,7 +792,13 @@ export class RaftCore {
   /** An empty append at the follower's match index: commit news, liveness and ReadIndex acks. */
   #sendHeartbeat(leader: LeaderState, to: RaftNodeId, progress: Progress): void {
     const prevLogTerm = this.#log.termAt(progress.match);
-    if (prevLogTerm === null) return;
+    if (prevLogTerm === null) {
+      // The follower's match was compacted away: only a snapshot can help it now.
+      if (progress.flow.kind === 'snapshot') return;
+      progress.next = progress.match + 1;
+      progress.becomeProbe();
+      return this.#sendAppend(leader, to, true);
+    }
     this.#send({
       type: 'append-request',
       to,
@@ -812,7 +818,18 @@ export class RaftCore {
           this.#sendAppend(leader, id, true);
           break;
         case 'replicate':
-          this.#sendHeartbeat(leader, id, progress);
+          progress.stalledTicks += this.#config.heartbeatTicks;
+          if (
+            progress.next - 1 > progress.match &&
+            progress.stalledTicks >= this.#config.electionTimeoutTicks
+          ) {
+            // An append in flight for an election timeout was lost: resend from match.
+            progress.stalledTicks = 0;
+            progress.becomeReplicate();
+            this.#sendAppend(leader, id, true);
+          } else {
+            this.#sendHeartbeat(leader, id, progress);
+          }
           break;
         case 'snapshot':
           progress.flow.waitedTicks += this.#config.heartbeatTicks;
