@@ -137,7 +137,7 @@ describe('snapshots', () => {
     cluster.propose(1, 'after');
     cluster.tickAll(2);
     cluster.restart(3);
-    cluster.tickAll(5);
+    cluster.tickAll(cluster.config.electionTimeoutTicks + 5); // The first snapshot was lost.
     const three = cluster.node(3);
     expect(three.core.status().snapshotIndex).toBe(21);
     expect(three.storage.snapshot?.meta.index).toBe(21);
