@@ -302,7 +302,10 @@ export class RaftCore {
     }
     role.leader.transfer = { target, elapsedTicks: 0, sent: false };
     this.#maybeSendTimeoutNow(role.leader, target);
-    if (!role.leader.transfer.sent) this.#sendAppend(role.leader, target, true);
+    if (role.leader.transfer.sent) return { ok: true, value: null };
+    // Catch the target up now: resend from its match rather than wait for lost appends.
+    if (progress.flow.kind === 'replicate') progress.becomeReplicate();
+    this.#sendAppend(role.leader, target, true);
     return { ok: true, value: null };
   }
 

@@ -166,7 +166,11 @@ export class SimCluster {
         return `${n.id}:${s.role}/t${s.term}/c${s.commitIndex}/a${n.machine.appliedIndex}`;
       });
       const leader = this.#leader();
-      if (leader !== null) status.push(JSON.stringify(leader.core.status().membership), JSON.stringify(leader.core.status().progress));
+      if (leader !== null)
+        status.push(
+          JSON.stringify(leader.core.status().membership),
+          JSON.stringify(leader.core.status().progress),
+        );
       return this.#outcome(
         `liveness: no commit applied by all members in ${livenessTicksMax} ticks (${status})`,
       );

@@ -55,7 +55,8 @@ describe('persistence', () => {
     }
     cluster.propose(leaderOf(cluster), 'end');
     cluster.tickAll(3);
-    for (const id of [1, 2, 3, 4, 5]) expect(cluster.node(id).applied).toEqual([...committed, 'end']);
+    for (const id of [1, 2, 3, 4, 5])
+      expect(cluster.node(id).applied).toEqual([...committed, 'end']);
   });
 
   test('R16 a restarted node with a longer log is needed; the stale node cannot win alone', () => {
@@ -103,8 +104,15 @@ describe('persistence', () => {
   });
 
   test('Ready puts the vote in the hard state of the Ready whose messages announce it', () => {
-    const config = { ...raftCoreDefaults, id: 2, initialMembership: { voters: [1, 2, 3], observers: [] } };
-    const core = new RaftCore(config, { random: new SeededRandom(1), restored: emptyRestoredState() });
+    const config = {
+      ...raftCoreDefaults,
+      id: 2,
+      initialMembership: { voters: [1, 2, 3], observers: [] },
+    };
+    const core = new RaftCore(config, {
+      random: new SeededRandom(1),
+      restored: emptyRestoredState(),
+    });
     core.step({
       type: 'vote-request',
       from: 1,
@@ -117,7 +125,9 @@ describe('persistence', () => {
     });
     const ready = core.ready();
     expect(ready.hardState).toEqual({ term: 1, vote: 1, commit: 0 });
-    expect(ready.messages).toEqual([expect.objectContaining({ type: 'vote-response', granted: true })]);
+    expect(ready.messages).toEqual([
+      expect.objectContaining({ type: 'vote-response', granted: true }),
+    ]);
     expect(core.hasReady()).toBe(false);
     core.advance(ready);
     expect(core.hasReady()).toBe(false);
@@ -156,11 +166,21 @@ describe('snapshots', () => {
     cluster.restart(3);
     cluster.drop((m) => m.type === 'snapshot-request');
     cluster.tickAll(3);
-    expect(cluster.core(1).status().progress?.find((p) => p.id === 3)?.state).toBe('snapshot');
+    expect(
+      cluster
+        .core(1)
+        .status()
+        .progress?.find((p) => p.id === 3)?.state,
+    ).toBe('snapshot');
     cluster.drop(null);
     cluster.tickAll(cluster.config.electionTimeoutTicks + 2);
     expect(cluster.core(3).status().snapshotIndex).toBe(6);
-    expect(cluster.core(1).status().progress?.find((p) => p.id === 3)?.match).toBe(6);
+    expect(
+      cluster
+        .core(1)
+        .status()
+        .progress?.find((p) => p.id === 3)?.match,
+    ).toBe(6);
   });
 
   test('a restarted node restores its own snapshot and replays only later entries', () => {
