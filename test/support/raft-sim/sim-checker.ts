@@ -3,7 +3,7 @@
 // append-only, log matching ((index, term) → same entry and same previous term), leader
 // completeness, state machine safety (hash of the applied prefix per index), dense in-order
 // applies, commit monotonic per incarnation and on disk across restarts, read linearizability.
-import type { Entry, RaftCore, RaftNodeId, Ready } from '../../../src/raft/index.ts';
+import type { Entry, RaftCore, RaftNodeId, RaftStatus, Ready } from '../../../src/raft/index.ts';
 import type { HashStateMachine } from './hash-state-machine.ts';
 import type { MemoryStorage } from './memory-storage.ts';
 
@@ -75,12 +75,12 @@ export class SimChecker {
         `election safety: nodes ${known} and ${id} both lead term ${status.term}`,
       );
     }
-    this.#checkAppendOnly(id, core, status.term);
-    this.#recordLeaderCommits(id, core, status.commitIndex);
+    this.#checkAppendOnly(id, core, status);
+    this.#recordLeaderCommits(id, core, status);
   }
 
-  #checkAppendOnly(id: RaftNodeId, core: RaftCore, term: number): void {
-    const status = core.status();
+  #checkAppendOnly(id: RaftNodeId, core: RaftCore, status: RaftStatus): void {
+    const term = status.term;
     const mark = this.#leaderMarks.get(id);
     if (mark !== undefined && mark.term === term) {
       if (status.lastIndex < mark.lastIndex) {
@@ -113,8 +113,8 @@ export class SimChecker {
     }
   }
 
-  #recordLeaderCommits(id: RaftNodeId, core: RaftCore, commit: number): void {
-    const status = core.status();
+  #recordLeaderCommits(id: RaftNodeId, core: RaftCore, status: RaftStatus): void {
+    const commit = status.commitIndex;
     const from = Math.max(this.#leaderCommitRecorded.get(id) ?? 0, status.firstIndex - 1) + 1;
     if (from > commit) return;
     for (const entry of core.entries(from, commit)) this.#recordCommitted(entry, `leader ${id}`);
