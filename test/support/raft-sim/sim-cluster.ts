@@ -294,7 +294,10 @@ export class SimCluster {
     if (this.#network.partitioned) {
       if (this.#faults.chance(swarm.healPerTick)) this.#network.heal();
     } else if (this.#faults.chance(swarm.partitionPerTick)) {
-      this.#network.partition([...this.#nodes.keys()], this.#faults.chance(0.5));
+      const ids = [...this.#nodes.keys()];
+      const shape = this.#faults.int(3);
+      if (shape === 2) this.#network.partitionOneWay(ids);
+      else this.#network.partition(ids, shape === 1);
     }
   }
 
