@@ -166,8 +166,10 @@ export class RaftCore {
   #persistedHardState: HardState;
   /** The Ready handed out and not yet advanced; one at a time. */
   #outstanding: Ready | null = null;
-  /** Forwarded ReadIndex requests awaiting the leader's answer. */
-  readonly #forwardedReads = new Set<number>();
+  /** Forwarded ReadIndex requests awaiting the leader's answer: requestId → tick sent. */
+  readonly #forwardedReads = new Map<number, number>();
+  /** Ticks since this node started; only ages forwarded reads. */
+  #ticks = 0;
 
   constructor(config: RaftCoreConfig, deps: RaftCoreDeps) {
     assertValidConfig(config);
@@ -226,6 +228,7 @@ export class RaftCore {
 
   /** Advances logical time by one tick (the driver converts its clock into ticks). */
   tick(): void {
+    this.#ticks += 1;
     if (this.#role.kind === 'leader') return this.#tickLeader(this.#role.leader);
     this.#electionElapsedTicks += 1;
     if (!this.#isPromotable()) return;
@@ -278,10 +281,11 @@ export class RaftCore {
     }
     const leaderId = this.leaderId;
     if (leaderId === null) return { ok: false, error: notLeaderError(null) };
+    if (this.#forwardedReads.size >= this.#config.readIndexPendingMax) this.#expireForwardedReads();
     if (this.#forwardedReads.size >= this.#config.readIndexPendingMax) {
       return { ok: false, error: new RaftError('RAFT_BUSY', 'too many forwarded reads pending') };
     }
-    this.#forwardedReads.add(requestId);
+    this.#forwardedReads.set(requestId, this.#ticks);
     this.#send({ type: 'read-index-request', to: leaderId, requestId });
     return { ok: true, value: null };
   }
@@ -1056,6 +1060,14 @@ export class RaftCore {
       });
     if (role.kind !== 'leader' || message.term !== this.#term) return refuse();
     if (this.#leaderRead(role.leader, message.requestId, message.from) !== null) refuse();
+  }
+
+  /** A forwarded read unanswered for two election timeouts was lost; its caller timed out. */
+  #expireForwardedReads(): void {
+    const oldest = this.#ticks - 2 * this.#config.electionTimeoutTicks;
+    for (const [requestId, sentAt] of this.#forwardedReads) {
+      if (sentAt < oldest) this.#forwardedReads.delete(requestId);
+    }
   }
 
   #onReadIndexResponse(message: ReadIndexResponse): void {

@@ -57,6 +57,18 @@ describe('ReadIndex', () => {
     expect(cluster.core(1).status().role).not.toBe('leader');
   });
 
+  test('forwarded reads are bounded, and lost ones expire after two election timeouts', () => {
+    const cluster = new TestCluster([1, 2, 3], { readIndexPendingMax: 2 });
+    cluster.elect(1);
+    cluster.drop((m) => m.type === 'read-index-request');
+    expect(cluster.core(2).readIndex(1).ok).toBe(true);
+    expect(cluster.core(2).readIndex(2).ok).toBe(true);
+    const busy = cluster.core(2).readIndex(3);
+    expect(busy.ok === false && busy.error).toMatchObject({ code: 'RAFT_BUSY', retriable: true });
+    cluster.tickAll(2 * cluster.config.electionTimeoutTicks + 1);
+    expect(cluster.core(2).readIndex(4).ok).toBe(true);
+  });
+
   test('a single-voter group answers reads at once', () => {
     const cluster = new TestCluster([1]);
     cluster.elect(1);
