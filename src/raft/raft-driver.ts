@@ -1,0 +1,136 @@
+// The I/O loop around the pure Raft core, and the only raft file that awaits. It ticks the
+// core from an injected Clock, steps inbound messages into it, and runs one Ready round at a
+// time in etcd's order: persist (snapshot, entries, hard state: one synced batch) → send →
+// apply → advance. Invariant: never two rounds at once, so whatever arrives during one sync
+// (proposals, acks) is persisted together in the next batch: group commit falls out of it.
+import { assert, type Clock } from '../common/index.ts';
+import type { RaftStorage } from './raft-storage.ts';
+import type { RaftTransport } from './raft-transport.ts';
+import type { RaftMessage, Ready } from './types.ts';
+
+/** What the driver needs from the core (RaftCore implements it). */
+export interface DrivenRaftCore {
+  tick(): void;
+  step(message: RaftMessage): void;
+  hasReady(): boolean;
+  ready(): Ready;
+  advance(ready: Ready): void;
+}
+
+export interface RaftDriverConfig {
+  /** Wall-clock milliseconds per core tick (timeouts in the core are counted in ticks). */
+  readonly tickMs: number;
+}
+
+export interface RaftDriverDeps {
+  readonly core: DrivenRaftCore;
+  readonly storage: RaftStorage;
+  readonly transport: RaftTransport;
+  readonly clock: Clock;
+  /**
+   * Applies a Ready's snapshot (if any), then its committed entries, then serves its read
+   * states; runs after the Ready is durable and its messages are sent, before advance.
+   */
+  readonly apply: (ready: Ready) => void;
+  /** Runs after advance, still inside the round: it may compact and `storage.save` a snapshot. */
+  readonly afterRound?: () => Promise<void>;
+  /** The loop stopped on an error it cannot recover from (storage failed): the node must stop. */
+  readonly onFatal: (error: unknown) => void;
+  /** Called after every step and round, so observers can notice role or leader changes. */
+  readonly onProgress?: () => void;
+}
+
+type DriverState = 'new' | 'running' | 'stopped';
+
+export class RaftDriver {
+  readonly #config: RaftDriverConfig;
+  readonly #deps: RaftDriverDeps;
+  #state: DriverState = 'new';
+  #cancelTick: (() => void) | null = null;
+  /** The round in progress, if any; stop() waits for it. */
+  #round: Promise<void> | null = null;
+  /** Count of completed Ready rounds, for metrics and tests. */
+  roundCount = 0;
+
+  constructor(config: RaftDriverConfig, deps: RaftDriverDeps) {
+    assert(config.tickMs > 0, 'tickMs must be positive');
+    this.#config = config;
+    this.#deps = deps;
+  }
+
+  get isRunning(): boolean {
+    return this.#state === 'running';
+  }
+
+  start(): void {
+    assert(this.#state === 'new', `driver cannot start from ${this.#state}`);
+    this.#state = 'running';
+    this.#deps.transport.onMessage((message) => this.#onMessage(message));
+    this.#scheduleTick();
+    this.kick();
+  }
+
+  /** Stops ticking and stepping, and waits for the round in progress to finish. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopped';
+    this.#cancelTick?.();
+    this.#cancelTick = null;
+    await this.#round;
+  }
+
+  /** Runs Ready rounds until the core has nothing left; call after any input to the core. */
+  kick(): void {
+    if (this.#state !== 'running' || this.#round !== null) return;
+    if (!this.#deps.core.hasReady()) return;
+    this.#round = this.#runRounds().finally(() => {
+      this.#round = null;
+      this.kick(); // Input that raced the end of the loop gets its round.
+    });
+  }
+
+  #onMessage(message: RaftMessage): void {
+    if (this.#state !== 'running') return;
+    this.#deps.core.step(message);
+    this.#deps.onProgress?.();
+    this.kick();
+  }
+
+  #scheduleTick(): void {
+    this.#cancelTick = this.#deps.clock.schedule(this.#config.tickMs, () => {
+      if (this.#state !== 'running') return;
+      this.#deps.core.tick();
+      this.#deps.onProgress?.();
+      this.kick();
+      this.#scheduleTick();
+    });
+  }
+
+  async #runRounds(): Promise<void> {
+    try {
+      while (this.#state === 'running' && this.#deps.core.hasReady()) {
+        await this.#runRound(this.#deps.core.ready());
+      }
+    } catch (error) {
+      this.#state = 'stopped';
+      this.#cancelTick?.();
+      this.#cancelTick = null;
+      this.#deps.onFatal(error);
+    }
+  }
+
+  async #runRound(ready: Ready): Promise<void> {
+    const { core, storage, transport } = this.#deps;
+    // Raft §5: term, vote and log are durable before any message that depends on them leaves.
+    const { hardState, snapshot, entries } = ready;
+    if (hardState !== null || snapshot !== null || entries.length > 0) {
+      await storage.save({ hardState, snapshot, entries });
+    }
+    for (const message of ready.messages) transport.send(message);
+    this.#deps.apply(ready);
+    core.advance(ready);
+    this.roundCount += 1;
+    this.#deps.onProgress?.();
+    await this.#deps.afterRound?.();
+  }
+}
