@@ -1,7 +1,28 @@
-// src/raft: the hand-written Raft for cluster metadata. The pure core lives in ./core; the
-// shell around it (storage on level, HTTP/2 transport, tick driver, MetadataLog) sits here.
+// src/raft: the hand-written Raft of the metadata group. The pure core (./core) is driven by a
+// shell (storage, transport, ticks) that implements the MetadataLog contract.
 export type * from './types.ts';
 export type { MetadataLog, MetadataStatus, StateMachine } from './metadata-log.ts';
+export { RaftError, raftErrorCodes, notLeaderError, type RaftErrorCode } from './errors.ts';
+export {
+  RaftCore,
+  raftCoreDefaults,
+  emptyRestoredState,
+  type RaftCoreConfig,
+  type RaftCoreDeps,
+  type RaftResult,
+  type RaftRoleKind,
+  type RaftStatus,
+  type ProgressStatus,
+  type RestoredState,
+} from './core/raft-core.ts';
+export {
+  encodeConfigChange,
+  decodeConfigChange,
+  applyConfigChange,
+  configChangeProblem,
+} from './core/membership.ts';
+
+// The shell: storage on level, the h2c transport, the tick driver and the MetadataLog.
 export type { RaftStorage, RaftStorageState, RaftStorageUpdate } from './raft-storage.ts';
 export { LevelRaftStorage, type LevelRaftStorageConfig } from './level-raft-storage.ts';
 export type { RaftTransport } from './raft-transport.ts';
@@ -16,3 +37,10 @@ export {
   type RaftRequestHeaders,
 } from './http-raft-transport.ts';
 export { encodeRaftMessages, decodeRaftMessages, RaftWireError } from './raft-message-codec.ts';
+export { RaftDriver, type RaftDriverConfig, type RaftDriverDeps, type DrivenRaftCore } from './raft-driver.ts';
+export {
+  RaftMetadataLog,
+  raftMetadataLogDefaults,
+  type RaftMetadataLogConfig,
+  type RaftMetadataLogDeps,
+} from './raft-metadata-log.ts';

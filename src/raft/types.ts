@@ -66,7 +66,11 @@ export type RaftMessage =
       /** Set by leadership transfer (TimeoutNow): voters skip the recent-leader check. */
       readonly transfer: boolean;
     })
-  | (Envelope & { readonly type: 'vote-response'; readonly preVote: boolean; readonly granted: boolean })
+  | (Envelope & {
+      readonly type: 'vote-response';
+      readonly preVote: boolean;
+      readonly granted: boolean;
+    })
   | (Envelope & {
       readonly type: 'append-request';
       readonly prevLogIndex: Index;
@@ -85,11 +89,25 @@ export type RaftMessage =
       readonly conflictTerm: Term | null;
       readonly conflictIndex: Index;
       readonly lastLogIndex: Index;
+      /** The prevLogIndex of the request answered, so a stale rejection is recognised. */
+      readonly prevLogIndex: Index;
       readonly context: number;
     })
   | (Envelope & { readonly type: 'snapshot-request'; readonly snapshot: Snapshot })
-  | (Envelope & { readonly type: 'snapshot-response'; readonly matchIndex: Index; readonly success: boolean })
-  | (Envelope & { readonly type: 'timeout-now' });
+  | (Envelope & {
+      readonly type: 'snapshot-response';
+      readonly matchIndex: Index;
+      readonly success: boolean;
+    })
+  | (Envelope & { readonly type: 'timeout-now' })
+  /** A follower forwards a ReadIndex request to its leader (thesis §6.4). */
+  | (Envelope & { readonly type: 'read-index-request'; readonly requestId: number })
+  /** The leader's answer: `index` once leadership is confirmed, or null if it cannot serve. */
+  | (Envelope & {
+      readonly type: 'read-index-response';
+      readonly requestId: number;
+      readonly index: Index | null;
+    });
 
 /**
  * All the work the driver must do, as data (etcd's Ready contract). The driver persists
