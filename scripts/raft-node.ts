@@ -46,7 +46,8 @@ function parseMembers(list: string | undefined): Map<number, string> {
   const members = new Map<number, string>();
   for (const item of (list ?? '').split(',').filter((part) => part !== '')) {
     const [id, address] = item.split('@');
-    if (id === undefined || address === undefined) throw new Error(`bad member ${item}, want ID@HOST:PORT`);
+    if (id === undefined || address === undefined)
+      throw new Error(`bad member ${item}, want ID@HOST:PORT`);
     members.set(Number(id), `http://${address}`);
   }
   return members;
@@ -66,8 +67,15 @@ const { values: args } = parseArgs({
 });
 const nodeId = Number(args['node-id']);
 const [host, port] = (args.listen ?? '').split(':');
-if (!Number.isInteger(nodeId) || host === undefined || port === undefined || args['data-dir'] === undefined) {
-  throw new Error('usage: raft-node.ts --node-id N --listen HOST:PORT --voters ID@HOST:PORT,... --data-dir D');
+if (
+  !Number.isInteger(nodeId) ||
+  host === undefined ||
+  port === undefined ||
+  args['data-dir'] === undefined
+) {
+  throw new Error(
+    'usage: raft-node.ts --node-id N --listen HOST:PORT --voters ID@HOST:PORT,... --data-dir D',
+  );
 }
 
 const stateMachine = new KeyValueStateMachine();
@@ -80,7 +88,9 @@ const log = new RaftMetadataLog<PutCommand>(
     dataDir: args['data-dir'],
     secret: args.secret ?? null,
     tickMs: Number(args['tick-ms'] ?? raftMetadataLogDefaults.tickMs),
-    snapshotEntryCount: Number(args['snapshot-entries'] ?? raftMetadataLogDefaults.snapshotEntryCount),
+    snapshotEntryCount: Number(
+      args['snapshot-entries'] ?? raftMetadataLogDefaults.snapshotEntryCount,
+    ),
   },
   { stateMachine, clock: systemClock, random: new SeededRandom(randomInt(2 ** 31)) },
 );
@@ -107,45 +117,59 @@ server.post<{ Body: PutCommand }>('/test/propose', async (request, reply) => {
 });
 
 /** Closed loop inside this node: `outstanding` proposals in flight, for `durationMs`. */
-server.post<{ Body: { outstanding: number; durationMs: number; valueBytes: number; keys: number } }>(
-  '/test/bench',
-  async (request) => {
-    const { outstanding, durationMs, valueBytes, keys } = request.body;
-    const value = 'x'.repeat(valueBytes);
-    const latenciesMs: number[] = [];
-    let failures = 0;
-    let sequence = 0;
-    const startMs = performance.now();
-    const endMs = startMs + durationMs;
-    const worker = async (): Promise<void> => {
-      while (performance.now() < endMs) {
-        const key = `k${sequence % keys}`;
-        sequence += 1;
-        const sentMs = performance.now();
-        try {
-          await log.propose({ key, value });
-          latenciesMs.push(performance.now() - sentMs);
-        } catch {
-          failures += 1; // Counted and reported: a lost leadership mid-run shows up here.
-        }
+server.post<{
+  Body: { outstanding: number; durationMs: number; valueBytes: number; keys: number };
+}>('/test/bench', async (request) => {
+  const { outstanding, durationMs, valueBytes, keys } = request.body;
+  const value = 'x'.repeat(valueBytes);
+  const latenciesMs: number[] = [];
+  let failures = 0;
+  let sequence = 0;
+  const startMs = performance.now();
+  const endMs = startMs + durationMs;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < endMs) {
+      const key = `k${sequence % keys}`;
+      sequence += 1;
+      const sentMs = performance.now();
+      try {
+        await log.propose({ key, value });
+        latenciesMs.push(performance.now() - sentMs);
+      } catch {
+        failures += 1; // Counted and reported: a lost leadership mid-run shows up here.
       }
-    };
-    await Promise.all(Array.from({ length: outstanding }, worker));
-    const seconds = (performance.now() - startMs) / 1000;
-    latenciesMs.sort((a, b) => a - b);
-    const quantile = (q: number): number => latenciesMs[Math.floor(q * (latenciesMs.length - 1))] ?? NaN;
-    return { commits: latenciesMs.length, failures, seconds, p50Ms: quantile(0.5), p99Ms: quantile(0.99) };
-  },
-);
+    }
+  };
+  await Promise.all(Array.from({ length: outstanding }, worker));
+  const seconds = (performance.now() - startMs) / 1000;
+  latenciesMs.sort((a, b) => a - b);
+  const quantile = (q: number): number =>
+    latenciesMs[Math.floor(q * (latenciesMs.length - 1))] ?? NaN;
+  return {
+    commits: latenciesMs.length,
+    failures,
+    seconds,
+    p50Ms: quantile(0.5),
+    p99Ms: quantile(0.99),
+  };
+});
 
 function errorBody(error: unknown): unknown {
   const typed = error as { code?: string; message?: string; details?: Record<string, unknown> };
-  return { error: { code: typed.code ?? 'UNKNOWN', message: typed.message ?? String(error), ...typed.details } };
+  return {
+    error: {
+      code: typed.code ?? 'UNKNOWN',
+      message: typed.message ?? String(error),
+      ...typed.details,
+    },
+  };
 }
 
 await log.start();
 await server.listen({ host, port: Number(port) });
-process.stdout.write(`${JSON.stringify({ event: 'listening', nodeId, url: `http://${host}:${port}` })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ event: 'listening', nodeId, url: `http://${host}:${port}` })}\n`,
+);
 
 const shutdown = (): void => {
   void (async () => {

@@ -5,6 +5,8 @@
 //   'e' + u64 BE index          entry: u8 kind (1 command, 2 noop, 3 config), f64 BE term, data
 // Fixed-width big-endian index keys sort numerically, so a range of entries is one scan.
 // Memory: a run-length map of terms (one pair per term change) and a bounded tail of entries.
+// A save that only moves the commit index is not synced: losing it loses nothing (Raft
+// re-learns commit from the leader), and LevelDB's log keeps it behind every earlier write.
 import { Level } from 'level';
 import { assert } from '../common/index.ts';
 import type { Entry, EntryKind, HardState, Index, Snapshot, SnapshotMeta, Term } from './types.ts';
@@ -91,14 +93,17 @@ export class LevelRaftStorage implements RaftStorage {
     const ops: BatchOp[] = [];
     if (update.snapshot !== null) this.#stageSnapshot(update.snapshot, ops);
     if (update.entries.length > 0) this.#stageEntries(update.entries, ops);
+    let sync = ops.length > 0;
     if (update.hardState !== null) {
+      const { term, vote } = this.#hardState;
+      sync ||= update.hardState.term !== term || update.hardState.vote !== vote;
       this.#hardState = update.hardState;
       ops.push({ type: 'put', key: hardStateKey, value: encodeHardState(update.hardState) });
     }
     if (ops.length === 0) return;
     this.#saving = true;
     try {
-      await this.#db.batch(ops, { sync: true });
+      await this.#db.batch(ops, { sync });
     } finally {
       this.#saving = false;
     }

@@ -5,13 +5,17 @@
 // exactly once, in index order; pending proposals and reads are bounded (RAFT_BUSY past it).
 import { assert, type Clock, type Random } from '../common/index.ts';
 import { RaftError, notLeaderError } from './errors.ts';
-import { HttpRaftTransport, type RaftHttpResponse, type RaftRequestHeaders } from './http-raft-transport.ts';
+import {
+  HttpRaftTransport,
+  type RaftHttpResponse,
+  type RaftRequestHeaders,
+} from './http-raft-transport.ts';
 import { LevelRaftStorage } from './level-raft-storage.ts';
 import type { MetadataLog, MetadataStatus, StateMachine } from './metadata-log.ts';
-import { createMetadataRaftCore, type MetadataRaftCore } from './metadata-raft-core.ts';
+import { RaftCore, raftCoreDefaults, type RestoredState } from './core/raft-core.ts';
 import { RaftDriver } from './raft-driver.ts';
 import type { RaftTransportCounters } from './http-raft-transport.ts';
-import type { Entry, Index, RaftNodeId, Ready, Term } from './types.ts';
+import type { ConfigChange, Entry, Index, RaftNodeId, Ready, Term } from './types.ts';
 
 export interface RaftMetadataLogConfig {
   readonly nodeId: RaftNodeId;
@@ -76,7 +80,7 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
   readonly #deps: RaftMetadataLogDeps<Command>;
   readonly #storage: LevelRaftStorage;
   readonly #transport: HttpRaftTransport;
-  #core: MetadataRaftCore | null = null;
+  #core: RaftCore | null = null;
   #driver: RaftDriver | null = null;
   #state: LogState = 'new';
   #appliedIndex: Index = 0;
@@ -90,7 +94,10 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
   #fatal: unknown = null;
 
   constructor(config: RaftMetadataLogConfig, deps: RaftMetadataLogDeps<Command>) {
-    assert(config.voters.has(config.nodeId) || config.observers.has(config.nodeId), 'node is no member');
+    assert(
+      config.voters.has(config.nodeId) || config.observers.has(config.nodeId),
+      'node is no member',
+    );
     assert(config.snapshotEntryCount > 0, 'snapshotEntryCount must be positive');
     assert(config.pendingProposalCountMax > 0, 'pendingProposalCountMax must be positive');
     assert(config.pendingReadCountMax > 0, 'pendingReadCountMax must be positive');
@@ -136,7 +143,7 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
       this.#appliedIndex = stored.snapshot.meta.index;
       this.#snapshotIndex = stored.snapshot.meta.index;
     }
-    const core = createMetadataRaftCore(this.#config, this.#deps.random, { ...stored, entries });
+    const core = this.#createCore({ ...stored, entries });
     this.#core = core;
     this.#driver = new RaftDriver(
       { tickMs: this.#config.tickMs },
@@ -169,21 +176,43 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
   /** Errors: RAFT_NOT_LEADER, RAFT_BUSY, RAFT_ENTRY_TOO_LARGE, RAFT_PROPOSAL_DROPPED, RAFT_STOPPED. */
   propose(command: Command): Promise<{ index: number; result: unknown }> {
     const core = this.#runningCore();
-    if (core.status().role !== 'leader') return Promise.reject(notLeaderError(core.status().leaderId));
+    if (core.status().role !== 'leader')
+      return Promise.reject(notLeaderError(core.status().leaderId));
     if (this.#proposals.size >= this.#config.pendingProposalCountMax) {
-      return Promise.reject(new RaftError('RAFT_BUSY', `${this.#proposals.size} proposals pending`));
+      return Promise.reject(
+        new RaftError('RAFT_BUSY', `${this.#proposals.size} proposals pending`),
+      );
     }
-    const data = new TextEncoder().encode(JSON.stringify(command));
-    if (data.byteLength > this.#config.entryBytesMax) {
-      const message = `command of ${data.byteLength} bytes exceeds ${this.#config.entryBytesMax}`;
-      return Promise.reject(new RaftError('RAFT_ENTRY_TOO_LARGE', message));
+    const placed = core.propose(new TextEncoder().encode(JSON.stringify(command)));
+    if (!placed.ok) return Promise.reject(placed.error);
+    return this.#track(placed.value);
+  }
+
+  /**
+   * Proposes one membership change (thesis §4.1); `url` is the address of a node being added.
+   * Resolves once the change is applied here. Errors: as propose, plus
+   * RAFT_CONFIG_CHANGE_PENDING and RAFT_INVALID_CONFIG_CHANGE.
+   */
+  changeMembership(change: ConfigChange, url: string | null): Promise<{ index: number }> {
+    const core = this.#runningCore();
+    if (this.#proposals.size >= this.#config.pendingProposalCountMax) {
+      return Promise.reject(
+        new RaftError('RAFT_BUSY', `${this.#proposals.size} proposals pending`),
+      );
     }
-    let placed: { index: Index; term: Term };
-    try {
-      placed = core.propose(data);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    if (url !== null && change.nodeId !== this.#config.nodeId)
+      this.#transport.setPeer(change.nodeId, url);
+    const placed = core.proposeConfigChange(change);
+    if (!placed.ok) return Promise.reject(placed.error);
+    return this.#track(placed.value);
+  }
+
+  /** Tells the transport where a member lives (e.g. one added by another node's change). */
+  setPeerAddress(nodeId: RaftNodeId, url: string): void {
+    if (nodeId !== this.#config.nodeId) this.#transport.setPeer(nodeId, url);
+  }
+
+  #track(placed: { index: Index; term: Term }): Promise<{ index: number; result: unknown }> {
     const promise = new Promise<{ index: number; result: unknown }>((resolve, reject) => {
       this.#proposals.set(placed.index, { term: placed.term, resolve, reject });
     });
@@ -206,11 +235,8 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
       });
       this.#reads.set(requestId, { index: null, resolve, reject, cancelTimeout });
     });
-    try {
-      core.readIndex(requestId);
-    } catch (error) {
-      this.#settleRead(requestId, error);
-    }
+    const asked = core.readIndex(requestId);
+    if (!asked.ok) this.#settleRead(requestId, asked.error);
     this.#driver?.kick();
     return promise;
   }
@@ -220,7 +246,15 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
     if (core === null) {
       const voters = [...this.#config.voters.keys()];
       const role = this.#config.voters.has(this.#config.nodeId) ? 'follower' : 'observer';
-      return { nodeId: this.#config.nodeId, role, term: 0, leaderId: null, commitIndex: 0, appliedIndex: 0, voters };
+      return {
+        nodeId: this.#config.nodeId,
+        role,
+        term: 0,
+        leaderId: null,
+        commitIndex: 0,
+        appliedIndex: 0,
+        voters,
+      };
     }
     const status = core.status();
     return {
@@ -230,7 +264,7 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
       leaderId: status.leaderId,
       commitIndex: status.commitIndex,
       appliedIndex: this.#appliedIndex,
-      voters: status.voters,
+      voters: status.membership.voters,
     };
   }
 
@@ -238,9 +272,31 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
     this.#listeners.push(listener);
   }
 
-  #runningCore(): MetadataRaftCore {
+  #createCore(restored: RestoredState): RaftCore {
+    const config = this.#config;
+    return new RaftCore(
+      {
+        ...raftCoreDefaults,
+        id: config.nodeId,
+        initialMembership: {
+          voters: [...config.voters.keys()],
+          observers: [...config.observers.keys()],
+        },
+        electionTimeoutTicks: config.electionTimeoutTicks,
+        heartbeatTicks: config.heartbeatTicks,
+        entryBytesMax: config.entryBytesMax,
+        readIndexPendingMax: config.pendingReadCountMax,
+      },
+      { random: this.#deps.random, restored },
+    );
+  }
+
+  #runningCore(): RaftCore {
     if (this.#state !== 'running' || this.#core === null) {
-      throw new RaftError('RAFT_STOPPED', `the metadata log is ${this.#fatal === null ? this.#state : 'failed'}`);
+      throw new RaftError(
+        'RAFT_STOPPED',
+        `the metadata log is ${this.#fatal === null ? this.#state : 'failed'}`,
+      );
     }
     return this.#core;
   }
@@ -262,18 +318,26 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
       if (read !== undefined) read.index = readState.index;
     }
     for (const [requestId, read] of this.#reads) {
-      if (read.index !== null && read.index <= this.#appliedIndex) this.#settleRead(requestId, null);
+      if (read.index !== null && read.index <= this.#appliedIndex)
+        this.#settleRead(requestId, null);
     }
   }
 
   #applyEntry(entry: Entry): void {
     if (entry.index <= this.#appliedIndex) return; // Already in the restored snapshot.
-    assert(entry.index === this.#appliedIndex + 1, `apply ${entry.index} after ${this.#appliedIndex}`);
+    assert(
+      entry.index === this.#appliedIndex + 1,
+      `apply ${entry.index} after ${this.#appliedIndex}`,
+    );
     this.#appliedIndex = entry.index;
     const proposal = this.#proposals.get(entry.index);
     this.#proposals.delete(entry.index);
     if (entry.kind !== 'command') {
-      proposal?.reject(new RaftError('RAFT_PROPOSAL_DROPPED', `entry ${entry.index} was replaced`));
+      if (proposal?.term === entry.term) proposal.resolve({ index: entry.index, result: null });
+      else
+        proposal?.reject(
+          new RaftError('RAFT_PROPOSAL_DROPPED', `entry ${entry.index} was replaced`),
+        );
       return;
     }
     const command = JSON.parse(new TextDecoder().decode(entry.data)) as Command;
@@ -288,13 +352,17 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
     }
     if (proposal === undefined) return;
     if (proposal.term === entry.term) proposal.resolve({ index: entry.index, result });
-    else proposal.reject(new RaftError('RAFT_PROPOSAL_DROPPED', `entry ${entry.index} was replaced`));
+    else
+      proposal.reject(new RaftError('RAFT_PROPOSAL_DROPPED', `entry ${entry.index} was replaced`));
   }
 
   /** Runs between rounds, after advance: the applied entries are durable and stable. */
   async #maybeCompact(): Promise<void> {
     const core = this.#core;
-    if (core === null || this.#appliedIndex - this.#snapshotIndex < this.#config.snapshotEntryCount) {
+    if (
+      core === null ||
+      this.#appliedIndex - this.#snapshotIndex < this.#config.snapshotEntryCount
+    ) {
       return;
     }
     const index = this.#appliedIndex;

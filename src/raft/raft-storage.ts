@@ -31,7 +31,10 @@ export interface RaftStorage {
   /** Opens (creating if absent) and returns the state to restart from. Call once. */
   open(): Promise<RaftStorageState>;
   close(): Promise<void>;
-  /** Persists one update atomically and durably. Calls never overlap. */
+  /**
+   * Persists one update atomically and durably. An update that changes only the commit index
+   * need not be synced (commit is re-learned from the leader). Calls never overlap.
+   */
   save(update: RaftStorageUpdate): Promise<void>;
   /** Entries in [lo, hi), each index within [firstIndex, lastIndex + 1]. */
   entries(lo: Index, hi: Index): Promise<Entry[]>;
