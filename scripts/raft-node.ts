@@ -22,6 +22,8 @@ interface PutCommand {
 /** The test state machine: a map of strings; apply returns the applied index. */
 class KeyValueStateMachine implements StateMachine<PutCommand> {
   values = new Map<string, string>();
+  /** Snapshots restored since the process started (at start-up, or sent by the leader). */
+  restoreCount = 0;
   apply(command: PutCommand, index: number): unknown {
     this.values.set(command.key, command.value);
     return { index };
@@ -30,6 +32,7 @@ class KeyValueStateMachine implements StateMachine<PutCommand> {
     return new TextEncoder().encode(JSON.stringify([...this.values]));
   }
   restore(snapshot: Uint8Array): void {
+    this.restoreCount += 1;
     this.values = new Map(JSON.parse(new TextDecoder().decode(snapshot)) as [string, string][]);
   }
 }
@@ -106,6 +109,7 @@ server.post(raftMessagesPath, async (request, reply) => {
 server.get('/v1/raft', async () => log.status());
 server.get('/test/state', async () => ({
   ...log.status(),
+  restoreCount: stateMachine.restoreCount,
   values: Object.fromEntries(stateMachine.values),
 }));
 server.post<{ Body: PutCommand }>('/test/propose', async (request, reply) => {
