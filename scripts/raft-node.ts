@@ -177,8 +177,9 @@ process.stdout.write(
 
 const shutdown = (): void => {
   void (async () => {
-    await server.close();
     await log.stop();
+    // server.close() waits for idle HTTP/2 sessions that peers keep open: do not wait for it.
+    void server.close();
     process.exit(0);
   })();
 };

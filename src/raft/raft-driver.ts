@@ -119,14 +119,35 @@ export class RaftDriver {
     }
   }
 
+  /**
+   * Thesis §10.2.1: a leader may send its appends while it writes the same entries to its own
+   * disk, because the core counts the leader toward a quorum only for entries it has made
+   * durable (after advance). Only when the round changes no term or vote, installs no snapshot
+   * and sends nothing but append-requests, so no vote or response can leave early.
+   */
+  #isLeaderAppendOnly(ready: Ready): boolean {
+    if (ready.snapshot !== null || ready.messages.length === 0) return false;
+    const persisted = this.#deps.storage.hardState();
+    const hardState = ready.hardState;
+    if (
+      hardState !== null &&
+      (hardState.term !== persisted.term || hardState.vote !== persisted.vote)
+    ) {
+      return false;
+    }
+    return ready.messages.every((message) => message.type === 'append-request');
+  }
+
   async #runRound(ready: Ready): Promise<void> {
     const { core, storage, transport } = this.#deps;
-    // Raft §5: term, vote and log are durable before any message that depends on them leaves.
     const { hardState, snapshot, entries } = ready;
+    const early = this.#isLeaderAppendOnly(ready) ? ready.messages : [];
+    for (const message of early) transport.send(message);
+    // Raft §5: term, vote and log are durable before any message that depends on them leaves.
     if (hardState !== null || snapshot !== null || entries.length > 0) {
       await storage.save({ hardState, snapshot, entries });
     }
-    for (const message of ready.messages) transport.send(message);
+    if (early.length === 0) for (const message of ready.messages) transport.send(message);
     this.#deps.apply(ready);
     core.advance(ready);
     this.roundCount += 1;

@@ -1,0 +1,199 @@
+// `npm run bench:raft`: three scripts/raft-node.ts processes on loopback with real fsync.
+// Measures committed proposals/s and p50/p99 commit latency with 1 KiB entries under a closed
+// loop of 1, 16 and 256 outstanding proposals. The loop runs INSIDE the leader process (its
+// /test/bench route calls RaftMetadataLog.propose directly), so the figures measure Raft —
+// persist, replicate over h2c, commit, apply — and not an HTTP client. In the same run it
+// measures the bare fsync baseline of the same sizes, prints ratios and a final JSON line.
+//   npm run bench:raft -- [--duration-ms 5000]
+import { closeSync, mkdirSync, openSync, rmSync, writeSync, fdatasyncSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Level } from 'level';
+import {
+  freePorts,
+  RaftNodeProcess,
+  waitForLeader,
+} from '../test/support/raft/raft-node-process.ts';
+
+interface LoopFigures {
+  readonly commits: number;
+  readonly failures: number;
+  readonly seconds: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+const { values: args } = parseArgs({ options: { 'duration-ms': { type: 'string' } } });
+const durationMs = Number(args['duration-ms'] ?? 5_000);
+const entryBytes = 1024;
+// Real disk under the project (never tmpfs): fsync must cost what it costs.
+const benchDirectory = resolve(import.meta.dirname, '..', '.bench', `raft-${process.pid}`);
+
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.floor(q * (sorted.length - 1))] ?? NaN;
+}
+
+function summarize(
+  latenciesMs: number[],
+  seconds: number,
+): { perSecond: number; p50Ms: number; p99Ms: number } {
+  latenciesMs.sort((a, b) => a - b);
+  return {
+    perSecond: latenciesMs.length / seconds,
+    p50Ms: quantile(latenciesMs, 0.5),
+    p99Ms: quantile(latenciesMs, 0.99),
+  };
+}
+
+/** LevelDB batches of `entriesPerBatch` 1 KiB values, each written with sync: true. */
+async function levelSyncBaseline(entriesPerBatch: number, forMs: number) {
+  const db = new Level<Uint8Array, Uint8Array>(join(benchDirectory, `level-${entriesPerBatch}`), {
+    keyEncoding: 'view',
+    valueEncoding: 'view',
+  });
+  await db.open();
+  const value = new Uint8Array(entryBytes).fill(120);
+  const latenciesMs: number[] = [];
+  const startMs = performance.now();
+  for (let batch = 0; performance.now() - startMs < forMs; batch += 1) {
+    const ops = Array.from({ length: entriesPerBatch }, (_, i) => {
+      const key = new Uint8Array(8);
+      new DataView(key.buffer).setFloat64(0, batch * entriesPerBatch + i);
+      return { type: 'put' as const, key, value };
+    });
+    const sentMs = performance.now();
+    await db.batch(ops, { sync: true });
+    latenciesMs.push(performance.now() - sentMs);
+  }
+  const seconds = (performance.now() - startMs) / 1000;
+  await db.close();
+  return summarize(latenciesMs, seconds);
+}
+
+/** Appends of 1 KiB to one file, each followed by fdatasync. */
+function fdatasyncBaseline(forMs: number) {
+  const fd = openSync(join(benchDirectory, 'fdatasync.bin'), 'w');
+  const buffer = new Uint8Array(entryBytes).fill(120);
+  const latenciesMs: number[] = [];
+  const startMs = performance.now();
+  while (performance.now() - startMs < forMs) {
+    const sentMs = performance.now();
+    writeSync(fd, buffer);
+    fdatasyncSync(fd);
+    latenciesMs.push(performance.now() - sentMs);
+  }
+  const seconds = (performance.now() - startMs) / 1000;
+  closeSync(fd);
+  return summarize(latenciesMs, seconds);
+}
+
+async function runRaft(): Promise<Record<string, LoopFigures>> {
+  const ports = await freePorts(3);
+  const voters = ports.map((port, i) => `${i + 1}@127.0.0.1:${port}`).join(',');
+  const nodes = ports.map(
+    (port, i) =>
+      new RaftNodeProcess({
+        nodeId: i + 1,
+        port,
+        voters,
+        dataDir: join(benchDirectory, `node-${i + 1}`),
+      }),
+  );
+  try {
+    await Promise.all(nodes.map((node) => node.start()));
+    const leader = await waitForLeader(nodes, 30_000);
+    const loop = (outstanding: number, forMs: number) =>
+      leader.post<LoopFigures>('/test/bench', {
+        outstanding,
+        durationMs: forMs,
+        valueBytes: entryBytes,
+        keys: 1024,
+      });
+    await loop(16, 1_000); // Warm-up: JIT, connections, LevelDB files.
+    const figures: Record<string, LoopFigures> = {};
+    for (const outstanding of [1, 16, 256]) {
+      figures[String(outstanding)] = await loop(outstanding, durationMs);
+    }
+    return figures;
+  } finally {
+    await Promise.all(nodes.map((node) => node.kill()));
+  }
+}
+
+const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
+
+mkdirSync(benchDirectory, { recursive: true });
+try {
+  const baselineMs = Math.min(durationMs, 3_000);
+  const fdatasync = fdatasyncBaseline(baselineMs);
+  const levelSync1 = await levelSyncBaseline(1, baselineMs);
+  const levelSync256 = await levelSyncBaseline(256, baselineMs);
+  const raft = await runRaft();
+
+  const line = (name: string, perSecond: number, p50Ms: number, p99Ms: number): string =>
+    `${name.padEnd(44)} ${round(perSecond, 0).toString().padStart(8)}/s   p50 ${round(p50Ms, 3)} ms   p99 ${round(p99Ms, 3)} ms`;
+  console.log(
+    `Raft bench: 3 processes on loopback, ${entryBytes}-byte entries, ${durationMs} ms per loop`,
+  );
+  console.log(
+    line(
+      'baseline fs write + fdatasync (1 KiB)',
+      fdatasync.perSecond,
+      fdatasync.p50Ms,
+      fdatasync.p99Ms,
+    ),
+  );
+  console.log(
+    line(
+      'baseline level batch sync (1 × 1 KiB)',
+      levelSync1.perSecond,
+      levelSync1.p50Ms,
+      levelSync1.p99Ms,
+    ),
+  );
+  console.log(
+    line(
+      'baseline level batch sync (256 × 1 KiB)',
+      levelSync256.perSecond,
+      levelSync256.p50Ms,
+      levelSync256.p99Ms,
+    ),
+  );
+  for (const [outstanding, figures] of Object.entries(raft)) {
+    const name = `raft commits, ${outstanding} outstanding`;
+    console.log(
+      `${line(name, figures.commits / figures.seconds, figures.p50Ms, figures.p99Ms)}   failures ${figures.failures}`,
+    );
+  }
+  const one = raft['1'];
+  const many = raft['256'];
+  const commitsPerSecond = (f: LoopFigures | undefined): number =>
+    f === undefined ? NaN : f.commits / f.seconds;
+  const ratios = {
+    commitLatencyOverLevelSyncP50: round((one?.p50Ms ?? NaN) / levelSync1.p50Ms),
+    commitsAt1OverLevelSyncsPerSecond: round(commitsPerSecond(one) / levelSync1.perSecond),
+    commitsAt256OverLevelSyncsPerSecond: round(commitsPerSecond(many) / levelSync1.perSecond),
+    groupCommitGainAt256: round(commitsPerSecond(many) / commitsPerSecond(one)),
+  };
+  console.log(
+    `ratios: commit p50 at 1 outstanding = ${ratios.commitLatencyOverLevelSyncP50}× one level sync; ` +
+      `commits/s at 256 = ${ratios.commitsAt256OverLevelSyncsPerSecond}× level syncs/s (group commit); ` +
+      `target at 256: ≥ 5000/s → ${commitsPerSecond(many) >= 5_000 ? 'met' : 'NOT met'}`,
+  );
+  const result = {
+    bench: 'raft',
+    entryBytes,
+    durationMs,
+    baseline: { fdatasync, levelSync1, levelSync256 },
+    raft: Object.fromEntries(
+      Object.entries(raft).map(([k, f]) => [
+        k,
+        { ...f, commitsPerSecond: round(commitsPerSecond(f)) },
+      ]),
+    ),
+    ratios,
+  };
+  console.log(JSON.stringify(result));
+} finally {
+  rmSync(benchDirectory, { recursive: true, force: true });
+}
