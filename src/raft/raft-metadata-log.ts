@@ -174,17 +174,14 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
   }
 
   /** Errors: RAFT_NOT_LEADER, RAFT_BUSY, RAFT_ENTRY_TOO_LARGE, RAFT_PROPOSAL_DROPPED, RAFT_STOPPED. */
-  propose(command: Command): Promise<{ index: number; result: unknown }> {
+  async propose(command: Command): Promise<{ index: number; result: unknown }> {
     const core = this.#runningCore();
-    if (core.status().role !== 'leader')
-      return Promise.reject(notLeaderError(core.status().leaderId));
+    if (core.status().role !== 'leader') throw notLeaderError(core.status().leaderId);
     if (this.#proposals.size >= this.#config.pendingProposalCountMax) {
-      return Promise.reject(
-        new RaftError('RAFT_BUSY', `${this.#proposals.size} proposals pending`),
-      );
+      throw new RaftError('RAFT_BUSY', `${this.#proposals.size} proposals pending`);
     }
     const placed = core.propose(new TextEncoder().encode(JSON.stringify(command)));
-    if (!placed.ok) return Promise.reject(placed.error);
+    if (!placed.ok) throw placed.error;
     return this.#track(placed.value);
   }
 
@@ -193,17 +190,16 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
    * Resolves once the change is applied here. Errors: as propose, plus
    * RAFT_CONFIG_CHANGE_PENDING and RAFT_INVALID_CONFIG_CHANGE.
    */
-  changeMembership(change: ConfigChange, url: string | null): Promise<{ index: number }> {
+  async changeMembership(change: ConfigChange, url: string | null): Promise<{ index: number }> {
     const core = this.#runningCore();
     if (this.#proposals.size >= this.#config.pendingProposalCountMax) {
-      return Promise.reject(
-        new RaftError('RAFT_BUSY', `${this.#proposals.size} proposals pending`),
-      );
+      throw new RaftError('RAFT_BUSY', `${this.#proposals.size} proposals pending`);
     }
-    if (url !== null && change.nodeId !== this.#config.nodeId)
+    if (url !== null && change.nodeId !== this.#config.nodeId) {
       this.#transport.setPeer(change.nodeId, url);
+    }
     const placed = core.proposeConfigChange(change);
-    if (!placed.ok) return Promise.reject(placed.error);
+    if (!placed.ok) throw placed.error;
     return this.#track(placed.value);
   }
 
@@ -221,10 +217,10 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
   }
 
   /** Errors: RAFT_NOT_LEADER (no leader known), RAFT_BUSY, RAFT_TIMEOUT, RAFT_STOPPED. */
-  barrier(): Promise<void> {
+  async barrier(): Promise<void> {
     const core = this.#runningCore();
     if (this.#reads.size >= this.#config.pendingReadCountMax) {
-      return Promise.reject(new RaftError('RAFT_BUSY', `${this.#reads.size} reads pending`));
+      throw new RaftError('RAFT_BUSY', `${this.#reads.size} reads pending`);
     }
     const requestId = this.#nextReadId;
     this.#nextReadId += 1;
