@@ -23,11 +23,26 @@ interface LoopFigures {
   readonly p99Ms: number;
 }
 
+interface DriverCounters {
+  readonly rounds: number;
+  readonly persistedEntries: number;
+  readonly saveMs: number;
+}
+
+/** Leader rounds during one loop: entries per round is the group-commit batch size. */
+interface RoundFigures {
+  readonly leaderRounds: number;
+  readonly entriesPerRound: number;
+  readonly saveMsPerRound: number;
+}
+
 const { values: args } = parseArgs({ options: { 'duration-ms': { type: 'string' } } });
 const durationMs = Number(args['duration-ms'] ?? 5_000);
 const entryBytes = 1024;
 // Real disk under the project (never tmpfs): fsync must cost what it costs.
 const benchDirectory = resolve(import.meta.dirname, '..', '.bench', `raft-${process.pid}`);
+
+const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
 
 function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.floor(q * (sorted.length - 1))] ?? NaN;
@@ -87,7 +102,7 @@ function fdatasyncBaseline(forMs: number) {
   return summarize(latenciesMs, seconds);
 }
 
-async function runRaft(): Promise<Record<string, LoopFigures>> {
+async function runRaft(): Promise<Record<string, LoopFigures & RoundFigures>> {
   const ports = await freePorts(3);
   const voters = ports.map((port, i) => `${i + 1}@127.0.0.1:${port}`).join(',');
   const nodes = ports.map(
@@ -110,17 +125,26 @@ async function runRaft(): Promise<Record<string, LoopFigures>> {
         keys: 1024,
       });
     await loop(16, 1_000); // Warm-up: JIT, connections, LevelDB files.
-    const figures: Record<string, LoopFigures> = {};
+    const driverCounters = async (): Promise<DriverCounters> =>
+      (await leader.get<{ driver: DriverCounters }>('/test/counters')).driver;
+    const figures: Record<string, LoopFigures & RoundFigures> = {};
     for (const outstanding of [1, 16, 256]) {
-      figures[String(outstanding)] = await loop(outstanding, durationMs);
+      const before = await driverCounters();
+      const loopFigures = await loop(outstanding, durationMs);
+      const after = await driverCounters();
+      const rounds = after.rounds - before.rounds;
+      figures[String(outstanding)] = {
+        ...loopFigures,
+        leaderRounds: rounds,
+        entriesPerRound: round((after.persistedEntries - before.persistedEntries) / rounds),
+        saveMsPerRound: round((after.saveMs - before.saveMs) / rounds, 3),
+      };
     }
     return figures;
   } finally {
     await Promise.all(nodes.map((node) => node.kill()));
   }
 }
-
-const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
 
 mkdirSync(benchDirectory, { recursive: true });
 try {

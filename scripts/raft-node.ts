@@ -107,6 +107,7 @@ server.post(raftMessagesPath, async (request, reply) => {
   return reply.code(response.status).send(response.body);
 });
 server.get('/v1/raft', async () => log.status());
+server.get('/test/counters', async () => log.counters());
 server.get('/test/state', async () => ({
   ...log.status(),
   restoreCount: stateMachine.restoreCount,

@@ -37,7 +37,13 @@ export {
   type RaftRequestHeaders,
 } from './http-raft-transport.ts';
 export { encodeRaftMessages, decodeRaftMessages, RaftWireError } from './raft-message-codec.ts';
-export { RaftDriver, type RaftDriverConfig, type RaftDriverDeps, type DrivenRaftCore } from './raft-driver.ts';
+export {
+  RaftDriver,
+  type RaftDriverConfig,
+  type RaftDriverDeps,
+  type RaftDriverCounters,
+  type DrivenRaftCore,
+} from './raft-driver.ts';
 export {
   RaftMetadataLog,
   raftMetadataLogDefaults,

@@ -1,7 +1,8 @@
 // The I/O loop around the pure Raft core, and the only raft file that awaits. It ticks the
 // core from an injected Clock, steps inbound messages into it, and runs one Ready round at a
 // time in etcd's order: persist (snapshot, entries, hard state: one synced batch) → send →
-// apply → advance. Invariant: never two rounds at once, so whatever arrives during one sync
+// apply → advance, where committed entries (already durable on a quorum) may be applied while
+// the batch syncs. Invariant: never two rounds at once, so whatever arrives during one sync
 // (proposals, acks) is persisted together in the next batch: group commit falls out of it.
 import { assert, type Clock } from '../common/index.ts';
 import type { RaftStorage } from './raft-storage.ts';
@@ -29,7 +30,8 @@ export interface RaftDriverDeps {
   readonly clock: Clock;
   /**
    * Applies a Ready's snapshot (if any), then its committed entries, then serves its read
-   * states; runs after the Ready is durable and its messages are sent, before advance.
+   * states; before advance. With a snapshot it runs once the Ready is durable and sent;
+   * without one, while the Ready's batch syncs (its entries are committed on a quorum).
    */
   readonly apply: (ready: Ready) => void;
   /** Runs after advance, still inside the round: it may compact and `storage.save` a snapshot. */
@@ -42,6 +44,16 @@ export interface RaftDriverDeps {
 
 type DriverState = 'new' | 'running' | 'stopped';
 
+/** Counters for metrics; they only grow. Entries per round shows group commit at work. */
+export interface RaftDriverCounters {
+  rounds: number;
+  persistedEntries: number;
+  appliedEntries: number;
+  sentMessages: number;
+  /** Milliseconds spent waiting for storage.save, summed over rounds. */
+  saveMs: number;
+}
+
 export class RaftDriver {
   readonly #config: RaftDriverConfig;
   readonly #deps: RaftDriverDeps;
@@ -49,8 +61,13 @@ export class RaftDriver {
   #cancelTick: (() => void) | null = null;
   /** The round in progress, if any; stop() waits for it. */
   #round: Promise<void> | null = null;
-  /** Count of completed Ready rounds, for metrics and tests. */
-  roundCount = 0;
+  readonly counters: RaftDriverCounters = {
+    rounds: 0,
+    persistedEntries: 0,
+    appliedEntries: 0,
+    sentMessages: 0,
+    saveMs: 0,
+  };
 
   constructor(config: RaftDriverConfig, deps: RaftDriverDeps) {
     assert(config.tickMs > 0, 'tickMs must be positive');
@@ -143,14 +160,28 @@ export class RaftDriver {
     const { hardState, snapshot, entries } = ready;
     const early = this.#isLeaderAppendOnly(ready) ? ready.messages : [];
     for (const message of early) transport.send(message);
-    // Raft §5: term, vote and log are durable before any message that depends on them leaves.
-    if (hardState !== null || snapshot !== null || entries.length > 0) {
-      await storage.save({ hardState, snapshot, entries });
+    const startMs = this.#deps.clock.nowMs();
+    const saved =
+      hardState !== null || snapshot !== null || entries.length > 0
+        ? storage.save({ hardState, snapshot, entries })
+        : null;
+    // Committed entries are durable on a quorum already, so they are applied while this node's
+    // own write syncs (etcd's server applies concurrently too). A snapshot replaces the state
+    // machine's image and the log: it is applied only once it is durable here.
+    const appliesEarly = snapshot === null;
+    if (appliesEarly) this.#deps.apply(ready);
+    if (saved !== null) {
+      await saved;
+      this.counters.saveMs += this.#deps.clock.nowMs() - startMs;
     }
+    // Raft §5: term, vote and log are durable before any message that depends on them leaves.
     if (early.length === 0) for (const message of ready.messages) transport.send(message);
-    this.#deps.apply(ready);
+    if (!appliesEarly) this.#deps.apply(ready);
     core.advance(ready);
-    this.roundCount += 1;
+    this.counters.rounds += 1;
+    this.counters.persistedEntries += entries.length;
+    this.counters.appliedEntries += ready.committed.length;
+    this.counters.sentMessages += ready.messages.length;
     this.#deps.onProgress?.();
     await this.#deps.afterRound?.();
   }

@@ -13,7 +13,7 @@ import {
 import { LevelRaftStorage } from './level-raft-storage.ts';
 import type { MetadataLog, MetadataStatus, StateMachine } from './metadata-log.ts';
 import { RaftCore, raftCoreDefaults, type RestoredState } from './core/raft-core.ts';
-import { RaftDriver } from './raft-driver.ts';
+import { RaftDriver, type RaftDriverCounters } from './raft-driver.ts';
 import type { RaftTransportCounters } from './http-raft-transport.ts';
 import type { ConfigChange, Entry, Index, RaftNodeId, Ready, Term } from './types.ts';
 
@@ -128,9 +128,12 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
     return this.#transport.handleRequest(body, headers);
   }
 
-  /** Transport counters (messages sent, dropped, refused) for metrics. */
-  transportCounters(): Readonly<RaftTransportCounters> {
-    return this.#transport.counters;
+  /** Counters for metrics: driver rounds and entries, transport messages, drops, refusals. */
+  counters(): {
+    driver: Readonly<RaftDriverCounters> | null;
+    transport: Readonly<RaftTransportCounters>;
+  } {
+    return { driver: this.#driver?.counters ?? null, transport: this.#transport.counters };
   }
 
   async start(): Promise<void> {

@@ -1,5 +1,6 @@
-// Goal: RaftDriver keeps etcd's Ready order (persist → send → apply → advance), lets only a
-// leader's pure append round send before its sync ends, runs one round at a time, ticks from
+// Goal: RaftDriver keeps etcd's Ready order (persist → send → apply → advance; committed
+// entries may apply during the sync, a snapshot only after it), lets only a leader's pure
+// append round send before its sync ends, runs one round at a time, ticks from
 // the injected clock and stops on a storage failure. Method: a scripted core, a storage whose
 // saves we resolve by hand, a recording transport and a manual clock; no real I/O.
 import { expect, test } from 'vitest';
@@ -156,15 +157,44 @@ function setup() {
   return { events, core, waiting, deliver, fire, fatal, driver };
 }
 
-test('a vote is sent only after the hard state is durable, then apply, then advance', async () => {
+test('a vote is sent only after the hard state is durable; committed entries apply meanwhile', async () => {
   const { events, core, waiting, driver } = setup();
-  core.script.push(ready({ hardState: { term: 2, vote: 2, commit: 0 }, messages: [voteResponse] }));
+  core.script.push(
+    ready({
+      hardState: { term: 2, vote: 2, commit: 1 },
+      messages: [voteResponse],
+      committed: [entry],
+    }),
+  );
+  driver.start();
+  await flush();
+  expect(events).toEqual(['save', 'apply']);
+  waiting.shift()?.resolve();
+  await flush();
+  expect(events).toEqual(['save', 'apply', 'saved', 'send vote-response', 'advance']);
+});
+
+test('a snapshot is applied only once it is durable and the messages are sent', async () => {
+  const { events, core, waiting, driver } = setup();
+  const snapshot = {
+    meta: { index: 5, term: 1, membership: { voters: [1, 2], observers: [] } },
+    data: Uint8Array.of(1),
+  };
+  const response: RaftMessage = {
+    type: 'snapshot-response',
+    from: 1,
+    to: 2,
+    term: 1,
+    matchIndex: 5,
+    success: true,
+  };
+  core.script.push(ready({ snapshot, messages: [response] }));
   driver.start();
   await flush();
   expect(events).toEqual(['save']);
   waiting.shift()?.resolve();
   await flush();
-  expect(events).toEqual(['save', 'saved', 'send vote-response', 'apply', 'advance']);
+  expect(events).toEqual(['save', 'saved', 'send snapshot-response', 'apply', 'advance']);
 });
 
 test('a leader round of appends only sends while its own sync is in flight', async () => {
@@ -172,10 +202,10 @@ test('a leader round of appends only sends while its own sync is in flight', asy
   core.script.push(ready({ entries: [entry], messages: [append] }));
   driver.start();
   await flush();
-  expect(events).toEqual(['send append-request', 'save']);
+  expect(events).toEqual(['send append-request', 'save', 'apply']);
   waiting.shift()?.resolve();
   await flush();
-  expect(events).toEqual(['send append-request', 'save', 'saved', 'apply', 'advance']);
+  expect(events).toEqual(['send append-request', 'save', 'apply', 'saved', 'advance']);
 });
 
 test('one round at a time; messages stepped during a sync go into the next round', async () => {
@@ -186,13 +216,21 @@ test('one round at a time; messages stepped during a sync go into the next round
   deliver(voteResponse);
   driver.kick();
   await flush();
-  expect(events).toEqual(['save', 'step vote-response']);
+  expect(events).toEqual(['save', 'apply', 'step vote-response']);
   waiting.shift()?.resolve();
   await flush();
-  expect(events).toEqual(['save', 'step vote-response', 'saved', 'apply', 'advance', 'save']);
+  expect(events).toEqual([
+    'save',
+    'apply',
+    'step vote-response',
+    'saved',
+    'advance',
+    'save',
+    'apply',
+  ]);
   waiting.shift()?.resolve();
   await flush();
-  expect(driver.roundCount).toBe(2);
+  expect(driver.counters).toMatchObject({ rounds: 2, persistedEntries: 2 });
 });
 
 test('ticks come from the injected clock and stop with the driver', async () => {
@@ -214,6 +252,6 @@ test('a failed save stops the driver and reports the error; nothing is sent', as
   waiting.shift()?.reject(new Error('disk full'));
   await flush();
   expect(fatal).toEqual([new Error('disk full')]);
-  expect(events).toEqual(['save']);
+  expect(events).toEqual(['save', 'apply']);
   expect(driver.isRunning).toBe(false);
 });
