@@ -5,8 +5,8 @@
 //   'e' + u64 BE index          entry: u8 kind (1 command, 2 noop, 3 config), f64 BE term, data
 // Fixed-width big-endian index keys sort numerically, so a range of entries is one scan.
 // Memory: a run-length map of terms (one pair per term change) and a bounded tail of entries.
-// A save that only moves the commit index is not synced: losing it loses nothing (Raft
-// re-learns commit from the leader), and LevelDB's log keeps it behind every earlier write.
+// A save that only moves the commit index writes nothing: commit need not be durable (a node
+// re-learns it from the leader), so the new value rides along with the next synced batch.
 import { Level } from 'level';
 import { assert } from '../common/index.ts';
 import type { Entry, EntryKind, HardState, Index, Snapshot, SnapshotMeta, Term } from './types.ts';
@@ -48,6 +48,8 @@ export class LevelRaftStorage implements RaftStorage {
   #tail: Entry[] = [];
   #saving = false;
   #opened = false;
+  /** The in-memory hard state differs from the stored one only by its commit index. */
+  #hardStateUnwritten = false;
 
   constructor(config: LevelRaftStorageConfig) {
     assert(Number.isInteger(config.cachedEntryCountMax), 'cachedEntryCountMax must be an integer');
@@ -83,8 +85,11 @@ export class LevelRaftStorage implements RaftStorage {
   }
 
   async close(): Promise<void> {
-    if (this.#opened) await this.#db.close();
+    if (!this.#opened) return;
     this.#opened = false;
+    if (this.#hardStateUnwritten)
+      await this.#db.put(hardStateKey, encodeHardState(this.#hardState));
+    await this.#db.close();
   }
 
   async save(update: RaftStorageUpdate): Promise<void> {
@@ -93,17 +98,21 @@ export class LevelRaftStorage implements RaftStorage {
     const ops: BatchOp[] = [];
     if (update.snapshot !== null) this.#stageSnapshot(update.snapshot, ops);
     if (update.entries.length > 0) this.#stageEntries(update.entries, ops);
-    let sync = ops.length > 0;
+    let mustWrite = ops.length > 0;
     if (update.hardState !== null) {
       const { term, vote } = this.#hardState;
-      sync ||= update.hardState.term !== term || update.hardState.vote !== vote;
+      mustWrite ||= update.hardState.term !== term || update.hardState.vote !== vote;
       this.#hardState = update.hardState;
-      ops.push({ type: 'put', key: hardStateKey, value: encodeHardState(update.hardState) });
+      this.#hardStateUnwritten = true;
     }
-    if (ops.length === 0) return;
+    if (!mustWrite) return;
+    if (this.#hardStateUnwritten) {
+      ops.push({ type: 'put', key: hardStateKey, value: encodeHardState(this.#hardState) });
+      this.#hardStateUnwritten = false;
+    }
     this.#saving = true;
     try {
-      await this.#db.batch(ops, { sync });
+      await this.#db.batch(ops, { sync: true });
     } finally {
       this.#saving = false;
     }

@@ -33,7 +33,7 @@ export interface RaftStorage {
   close(): Promise<void>;
   /**
    * Persists one update atomically and durably. An update that changes only the commit index
-   * need not be synced (commit is re-learned from the leader). Calls never overlap.
+   * need not reach the disk at all (commit is re-learned from the leader). Never overlapping.
    */
   save(update: RaftStorageUpdate): Promise<void>;
   /** Entries in [lo, hi), each index within [firstIndex, lastIndex + 1]. */

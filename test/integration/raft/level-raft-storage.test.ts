@@ -59,6 +59,24 @@ describe('LevelRaftStorage', () => {
     await again.close();
   });
 
+  test('a commit-only change is written with the next batch, or at close', async () => {
+    const directory = freshDirectory();
+    const storage = await reopen(directory);
+    await storage.save({
+      hardState: { term: 1, vote: 1, commit: 0 },
+      snapshot: null,
+      entries: range(1, 5, 1),
+    });
+    await storage.save({ hardState: { term: 1, vote: 1, commit: 3 }, snapshot: null, entries: [] });
+    expect(storage.hardState().commit).toBe(3);
+    await storage.save({ hardState: null, snapshot: null, entries: range(6, 6, 1) });
+    await storage.save({ hardState: { term: 1, vote: 1, commit: 5 }, snapshot: null, entries: [] });
+    await storage.close();
+    const again = await reopen(directory);
+    expect(again.hardState()).toEqual({ term: 1, vote: 1, commit: 5 });
+    await again.close();
+  });
+
   test('an append into the log truncates the conflicting suffix, durably', async () => {
     const directory = freshDirectory();
     const storage = await reopen(directory);
