@@ -38,6 +38,15 @@ export interface RaftMetadataLogConfig {
   readonly readTimeoutMs: number;
   /** Data bytes of one command entry. */
   readonly entryBytesMax: number;
+  /** Log entries kept in memory by the storage; older ones are read from disk. */
+  readonly cachedEntryCountMax: number;
+  /** Messages waiting per peer before the oldest is dropped. */
+  readonly peerQueueCountMax: number;
+  /** Pipelined requests in flight per peer. */
+  readonly peerInflightRequestCountMax: number;
+  /** Messages, and estimated bytes, coalesced into one request. */
+  readonly requestMessageCountMax: number;
+  readonly requestBytesMax: number;
 }
 
 /** Defaults for everything but identity, addresses and the data directory. */
@@ -51,6 +60,11 @@ export const raftMetadataLogDefaults = {
   pendingReadCountMax: 1_024,
   readTimeoutMs: 5_000,
   entryBytesMax: 1 << 20,
+  cachedEntryCountMax: 1_024,
+  peerQueueCountMax: 4_096,
+  peerInflightRequestCountMax: 4,
+  requestMessageCountMax: 512,
+  requestBytesMax: 4 << 20,
 } as const;
 
 export interface RaftMetadataLogDeps<Command> {
@@ -103,7 +117,10 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
     assert(config.pendingReadCountMax > 0, 'pendingReadCountMax must be positive');
     this.#config = config;
     this.#deps = deps;
-    this.#storage = new LevelRaftStorage({ directory: config.dataDir, cachedEntryCountMax: 1_024 });
+    this.#storage = new LevelRaftStorage({
+      directory: config.dataDir,
+      cachedEntryCountMax: config.cachedEntryCountMax,
+    });
     const peers = new Map([...config.voters, ...config.observers]);
     peers.delete(config.nodeId);
     this.#transport = new HttpRaftTransport(
@@ -111,11 +128,12 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
         nodeId: config.nodeId,
         peers,
         secret: config.secret,
-        queueCountMax: 4_096,
-        batchCountMax: 512,
-        batchBytesMax: 4 << 20,
-        inflightRequestCountMax: 4,
-        inboundMessageCountMax: 4_096,
+        queueCountMax: config.peerQueueCountMax,
+        batchCountMax: config.requestMessageCountMax,
+        batchBytesMax: config.requestBytesMax,
+        inflightRequestCountMax: config.peerInflightRequestCountMax,
+        // Peers run the same configuration: accept a full queue's worth in one request.
+        inboundMessageCountMax: Math.max(config.requestMessageCountMax, config.peerQueueCountMax),
         requestTimeoutMs: 10 * config.electionTimeoutTicks * config.tickMs,
         retryBackoffMs: config.heartbeatTicks * config.tickMs,
       },
