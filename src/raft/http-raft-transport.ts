@@ -28,6 +28,8 @@ export interface HttpRaftTransportConfig {
   readonly secret: string | null;
   /** Messages waiting per peer; past it the oldest is dropped. */
   readonly queueCountMax: number;
+  /** Estimated bytes waiting per peer; past it the oldest are dropped (the newest always fits). */
+  readonly queueBytesMax: number;
   /** Messages per request. */
   readonly batchCountMax: number;
   /** Estimated body bytes per request (a single larger message still goes alone). */
@@ -67,6 +69,8 @@ interface PeerLink {
   url: string;
   client: H2CClient | null;
   readonly queue: BoundedQueue<RaftMessage>;
+  /** Sum of estimateMessageBytes over the queue. */
+  queuedBytes: number;
   inflightRequestCount: number;
   retryAtMs: number;
   cancelRetry: (() => void) | null;
@@ -95,6 +99,7 @@ export class HttpRaftTransport implements RaftTransport {
       assert(Number.isInteger(config[key]) && config[key] > 0, `${key} must be a positive integer`);
     }
     assert(config.batchBytesMax > 0, 'batchBytesMax must be positive');
+    assert(config.queueBytesMax > 0, 'queueBytesMax must be positive');
     assert(config.inboundMessageCountMax > 0, 'inboundMessageCountMax must be positive');
     this.#config = config;
     this.#deps = deps;
@@ -109,11 +114,17 @@ export class HttpRaftTransport implements RaftTransport {
       this.counters.droppedMessages += 1;
       return;
     }
-    if (peer.queue.isFull) {
-      peer.queue.shift(); // Newer messages carry newer state; Raft re-sends what matters.
+    const bytes = estimateMessageBytes(message);
+    // Newer messages carry newer state; Raft re-sends whatever a dropped one carried.
+    while (
+      peer.queue.isFull ||
+      (peer.queue.length > 0 && peer.queuedBytes + bytes > this.#config.queueBytesMax)
+    ) {
+      this.#shift(peer);
       this.counters.droppedMessages += 1;
     }
     assert(peer.queue.tryPush(message), 'queue is full after a drop');
+    peer.queuedBytes += bytes;
     if (!peer.flushScheduled) {
       peer.flushScheduled = true;
       // Every message of one Ready is queued before the first request leaves.
@@ -146,6 +157,7 @@ export class HttpRaftTransport implements RaftTransport {
       url: base.origin,
       client: null,
       queue: new BoundedQueue<RaftMessage>(this.#config.queueCountMax),
+      queuedBytes: 0,
       inflightRequestCount: 0,
       retryAtMs: 0,
       cancelRetry: null,
@@ -165,7 +177,7 @@ export class HttpRaftTransport implements RaftTransport {
     for (const peer of this.#peers.values()) {
       peer.cancelRetry?.();
       peer.cancelRetry = null;
-      while (peer.queue.shift() !== undefined) this.counters.droppedMessages += 1;
+      while (this.#shift(peer) !== undefined) this.counters.droppedMessages += 1;
       if (peer.client !== null) clients.push(peer.client);
       peer.client = null;
     }
@@ -233,9 +245,15 @@ export class HttpRaftTransport implements RaftTransport {
       if (batch.length > 0 && bytes + nextBytes > this.#config.batchBytesMax) break;
       batch.push(next);
       bytes += nextBytes;
-      peer.queue.shift();
+      this.#shift(peer);
     }
     return batch;
+  }
+
+  #shift(peer: PeerLink): RaftMessage | undefined {
+    const message = peer.queue.shift();
+    if (message !== undefined) peer.queuedBytes -= estimateMessageBytes(message);
+    return message;
   }
 
   /** Never rejects: a failed request drops its batch and pauses the peer. */

@@ -40,8 +40,9 @@ export interface RaftMetadataLogConfig {
   readonly entryBytesMax: number;
   /** Log entries kept in memory by the storage; older ones are read from disk. */
   readonly cachedEntryCountMax: number;
-  /** Messages waiting per peer before the oldest is dropped. */
+  /** Messages, and their estimated bytes, waiting per peer before the oldest is dropped. */
   readonly peerQueueCountMax: number;
+  readonly peerQueueBytesMax: number;
   /** Pipelined requests in flight per peer. */
   readonly peerInflightRequestCountMax: number;
   /** Messages, and estimated bytes, coalesced into one request. */
@@ -62,6 +63,7 @@ export const raftMetadataLogDefaults = {
   entryBytesMax: 1 << 20,
   cachedEntryCountMax: 1_024,
   peerQueueCountMax: 4_096,
+  peerQueueBytesMax: 64 << 20,
   peerInflightRequestCountMax: 4,
   requestMessageCountMax: 512,
   requestBytesMax: 4 << 20,
@@ -129,6 +131,7 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
         peers,
         secret: config.secret,
         queueCountMax: config.peerQueueCountMax,
+        queueBytesMax: config.peerQueueBytesMax,
         batchCountMax: config.requestMessageCountMax,
         batchBytesMax: config.requestBytesMax,
         inflightRequestCountMax: config.peerInflightRequestCountMax,

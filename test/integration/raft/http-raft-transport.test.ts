@@ -36,6 +36,7 @@ function config(
     peers: new Map(peers),
     secret,
     queueCountMax: 8,
+    queueBytesMax: 1 << 20,
     batchCountMax: 64,
     batchBytesMax: 1 << 20,
     inflightRequestCountMax: 2,
@@ -174,5 +175,28 @@ describe('HttpRaftTransport', () => {
     expect(sender.counters.droppedMessages).toBe(12 + 8 + 12);
     sender.send({ type: 'timeout-now', from: 1, to: 99, term: 1 });
     expect(sender.counters.droppedMessages).toBe(33);
+  });
+
+  test('a peer queue never holds more than queueBytesMax; a big message evicts the oldest', () => {
+    const limits = { ...config(1, [[2, 'http://127.0.0.1:9']], null), queueBytesMax: 3_000 };
+    const sender = new HttpRaftTransport(limits, { clock: frozenClock });
+    closers.push(() => sender.close());
+    const big = (term: number, dataBytes = 1_200): RaftMessage => ({
+      type: 'append-request',
+      from: 1,
+      to: 2,
+      term,
+      prevLogIndex: 0,
+      prevLogTerm: 0,
+      commit: 0,
+      context: 0,
+      entries: [{ term, index: 1, kind: 'command', data: new Uint8Array(dataBytes) }],
+    });
+    sender.send(big(1));
+    expect(sender.counters.droppedMessages).toBe(0);
+    sender.send(big(2)); // About 1.8 KB each: two exceed 3,000 bytes, so the first goes.
+    expect(sender.counters.droppedMessages).toBe(1);
+    sender.send(big(3, 9_000));
+    expect(sender.counters.droppedMessages).toBe(2); // Alone, it is sent even though it is large.
   });
 });
