@@ -127,3 +127,24 @@ test('a follower refuses proposals with RAFT_NOT_LEADER and cannot serve a read 
   await expect(log.barrier()).rejects.toMatchObject({ code: 'RAFT_NOT_LEADER' });
   expect(log.status()).toMatchObject({ nodeId: 1, leaderId: null, voters: [1, 2, 3] });
 });
+
+test('a membership change resolves once applied; adding an observer keeps the voters', async () => {
+  const { open } = setup();
+  const log = open(new SumStateMachine());
+  await log.start();
+  await until(() => log.status().role === 'leader', 'a leader');
+  await log.propose(1); // Ongaro's fix: a change waits for an entry of the leader's term.
+  const added = await log.changeMembership(
+    { type: 'add-observer', nodeId: 2 },
+    'http://127.0.0.1:9',
+  );
+  expect(added.index).toBeGreaterThan(1);
+  expect(log.status().voters).toEqual([1]);
+  await expect(
+    log.changeMembership({ type: 'add-observer', nodeId: 2 }, null),
+  ).rejects.toMatchObject({
+    code: 'RAFT_INVALID_CONFIG_CHANGE',
+  });
+  await log.changeMembership({ type: 'remove-observer', nodeId: 2 }, null);
+  expect((await log.propose(2)).result).toBe(3);
+});
