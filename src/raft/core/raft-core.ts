@@ -867,9 +867,13 @@ export class RaftCore {
       const last = this.#log.lastIndexOfTerm(message.conflictTerm);
       if (last !== null) next = last + 1;
     }
+    const before = progress.next;
     progress.next = Math.max(progress.match + 1, Math.min(next, message.prevLogIndex));
     progress.becomeProbe();
-    this.#sendAppend(leader, message.from, true);
+    // No step back (only a follower that lost acknowledged entries answers so): wait for the
+    // heartbeat instead of answering at once, so duplicated rejections cannot multiply.
+    if (progress.next === before && progress.flow.kind === 'probe') progress.flow.paused = true;
+    else this.#sendAppend(leader, message.from, true);
   }
 
   #onSnapshotResponse(message: SnapshotResponse): void {

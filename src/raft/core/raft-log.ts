@@ -22,6 +22,8 @@ export class RaftLog {
   #stableIndex: Index;
   /** The first entry not yet handed to the driver in a Ready. */
   #unstableFrom: Index;
+  /** checkInvariants() verified the entries up to here. */
+  #checkedThrough: Index = 0;
 
   constructor(snapshotMeta: SnapshotMeta, snapshot: Snapshot | null, entries: readonly Entry[]) {
     this.#snapshotMeta = snapshotMeta;
@@ -134,6 +136,7 @@ export class RaftLog {
     while ((this.#configs.at(-1)?.index ?? 0) >= index) this.#configs.pop();
     this.#stableIndex = Math.min(this.#stableIndex, index - 1);
     this.#unstableFrom = Math.min(this.#unstableFrom, index);
+    this.#checkedThrough = Math.min(this.#checkedThrough, index - 1);
   }
 
   /** Drops entries up to `index` (≤ applied) behind a snapshot the state machine produced. */
@@ -158,6 +161,7 @@ export class RaftLog {
     this.#configs = [];
     this.#stableIndex = snapshot.meta.index;
     this.#unstableFrom = snapshot.meta.index + 1;
+    this.#checkedThrough = snapshot.meta.index;
   }
 
   membershipAt(index: Index): Membership {
@@ -188,14 +192,18 @@ export class RaftLog {
     this.#stableIndex = Math.max(this.#stableIndex, last.index);
   }
 
+  /** Entries are immutable once appended, so only those past #checkedThrough are checked. */
   checkInvariants(): void {
-    let previous: Entry | null = null;
-    for (const [i, entry] of this.#entries.entries()) {
-      assert(entry.index === this.firstIndex + i, `entry ${entry.index} out of place`);
-      const previousTerm = previous?.term ?? this.#snapshotMeta.term;
-      assert(entry.term >= previousTerm, `term goes down at ${entry.index}`);
-      previous = entry;
+    const from = Math.max(this.#checkedThrough + 1, this.firstIndex);
+    let previousTerm = this.termAt(from - 1);
+    assert(previousTerm !== null, `term before ${from} unknown`);
+    for (let index = from; index <= this.lastIndex; index += 1) {
+      const entry = this.entryAt(index);
+      assert(entry !== undefined && entry.index === index, `entry ${index} out of place`);
+      assert(entry.term >= previousTerm, `term goes down at ${index}`);
+      previousTerm = entry.term;
     }
+    this.#checkedThrough = this.lastIndex;
     assert(this.#stableIndex <= this.lastIndex, 'stable index beyond the last index');
     assert(this.#stableIndex >= this.#snapshotMeta.index, 'stable index below the snapshot');
     assert(this.#unstableFrom <= this.lastIndex + 1, 'unstable start beyond the log');

@@ -1,7 +1,7 @@
 // The durable half of a simulated node: what a Ready persisted (hard state, snapshot, entries),
 // kept across crashes. Volatile state lives in the RaftCore and dies with it. A `fault` turns it
 // into a lying disk for mutation tests: `forget-vote` loses term and vote on restart,
-// `lose-tail` loses the last persisted entry on restart.
+// `lose-tail` loses the last persisted entry above its commit index on restart.
 import type { Entry, HardState, Ready, RestoredState, Snapshot } from '../../../src/raft/index.ts';
 
 export type StorageFault = 'none' | 'forget-vote' | 'lose-tail';
@@ -44,10 +44,9 @@ export class MemoryStorage {
     if (this.#fault === 'forget-vote') {
       const lastTerm = entries.at(-1)?.term ?? this.snapshot?.meta.term ?? 0;
       hardState = { term: lastTerm, vote: null, commit: hardState.commit };
-    } else if (this.#fault === 'lose-tail' && entries.length > 0) {
+    } else if (this.#fault === 'lose-tail' && (entries.at(-1)?.index ?? 0) > hardState.commit) {
+      // An acknowledged but locally uncommitted entry vanishes: an ack sent before its fsync.
       entries = entries.slice(0, -1);
-      const last = entries.at(-1)?.index ?? this.snapshot?.meta.index ?? 0;
-      hardState = { ...hardState, commit: Math.min(hardState.commit, last) };
       this.entries = entries;
     }
     return structuredClone({ hardState, snapshot: this.snapshot, entries });
