@@ -1,6 +1,6 @@
 // Goal: LevelRaftStorage keeps exactly what each synced save wrote, across reopen and kill -9.
 // Method: real LevelDB in a tmpdir; write, reopen, compare; a child process killed mid-stream.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,9 +13,12 @@ function freshDirectory(): string {
   directories.push(directory);
   return directory;
 }
+const children: ChildProcess[] = [];
 afterEach(() => {
-  for (const directory of directories.splice(0))
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+  for (const directory of directories.splice(0)) {
     rmSync(directory, { recursive: true, force: true });
+  }
 });
 
 function entry(index: number, term: number, text = `e${index}`): Entry {
@@ -185,13 +188,22 @@ describe('LevelRaftStorage', () => {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
     );
+    children.push(child);
     let acknowledged = 0;
+    let pending = '';
     await new Promise<void>((resolve, reject) => {
+      const deadline = setTimeout(
+        () => reject(new Error(`writer acked only ${acknowledged}`)),
+        30_000,
+      );
       child.on('error', reject);
       child.on('exit', () => reject(new Error('writer exited on its own')));
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        for (const line of chunk.split('\n')) if (line !== '') acknowledged = Number(line);
-        if (acknowledged >= 400) {
+        const lines = (pending + chunk).split('\n');
+        pending = lines.pop() ?? '';
+        for (const line of lines) acknowledged = Number(line);
+        if (acknowledged >= 300) {
+          clearTimeout(deadline);
           child.removeAllListeners('exit');
           child.kill('SIGKILL');
           resolve();
