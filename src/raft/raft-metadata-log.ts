@@ -197,7 +197,10 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
     if (wasStarted) await this.#storage.close();
   }
 
-  /** Errors: RAFT_NOT_LEADER, RAFT_BUSY, RAFT_ENTRY_TOO_LARGE, RAFT_PROPOSAL_DROPPED, RAFT_STOPPED. */
+  /**
+   * Errors: RAFT_NOT_LEADER, RAFT_BUSY, RAFT_ENTRY_TOO_LARGE, RAFT_PROPOSAL_DROPPED (the entry
+   * was replaced by a new leader's), RAFT_STOPPED, or what the state machine's apply threw.
+   */
   async propose(command: Command): Promise<{ index: number; result: unknown }> {
     const core = this.#runningCore();
     if (core.status().role !== 'leader') throw notLeaderError(core.status().leaderId);
