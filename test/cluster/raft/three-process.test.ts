@@ -59,8 +59,9 @@ test('kill -9 the leader: a new one is elected, nothing committed is lost, the o
         port,
         voters,
         dataDir: join(directory, `node-${i + 1}`),
-        // Fast ticks keep elections short; a low threshold makes the leader compact often.
-        extraArgs: ['--tick-ms', '20', '--snapshot-entries', '40'],
+        // Fast ticks keep elections short; a low threshold makes the leader compact often;
+        // every raft request carries the cluster secret.
+        extraArgs: ['--tick-ms', '20', '--snapshot-entries', '40', '--secret', 'three-process'],
       }),
     );
   }
