@@ -416,11 +416,13 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
       }
     }
     this.#wasLeader = isLeader;
-    if (status.leaderId !== this.#lastLeader.leaderId || status.term !== this.#lastLeader.term) {
-      const changed = status.leaderId !== this.#lastLeader.leaderId;
-      this.#lastLeader = { leaderId: status.leaderId, term: status.term };
-      if (changed) for (const listener of this.#listeners) listener(status.leaderId, status.term);
-    }
+    const last = this.#lastLeader;
+    // A new leader, no leader, or the same leader re-elected in a later term (a new controller
+    // epoch); elections that keep raising the term without a leader are reported once.
+    const changed =
+      status.leaderId !== last.leaderId || (status.leaderId !== null && status.term !== last.term);
+    this.#lastLeader = { leaderId: status.leaderId, term: status.term };
+    if (changed) for (const listener of this.#listeners) listener(status.leaderId, status.term);
   }
 
   #onFatal(error: unknown): void {
