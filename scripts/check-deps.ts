@@ -29,7 +29,8 @@ for (const file of walk(join(root, 'src'))) {
     const [to, ...rest] = target.split('/');
     if (to === undefined || to === from || !(from in allowed)) continue;
     if (!(to in allowed)) continue; // main.ts, cli.ts
-    if (!(allowed[from] ?? []).includes(to)) problems.push(`${relative(root, file)}: ${from} → ${to}`);
+    if (!(allowed[from] ?? []).includes(to))
+      problems.push(`${relative(root, file)}: ${from} → ${to}`);
     else if (rest.join('/') !== 'index.ts') {
       problems.push(`${relative(root, file)}: enter ${to} through its index.ts, not ${target}`);
     }

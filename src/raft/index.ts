@@ -21,3 +21,32 @@ export {
   applyConfigChange,
   configChangeProblem,
 } from './core/membership.ts';
+
+// The shell: storage on level, the h2c transport, the tick driver and the MetadataLog.
+export type { RaftStorage, RaftStorageState, RaftStorageUpdate } from './raft-storage.ts';
+export { LevelRaftStorage, type LevelRaftStorageConfig } from './level-raft-storage.ts';
+export type { RaftTransport } from './raft-transport.ts';
+export {
+  HttpRaftTransport,
+  raftMessagesPath,
+  clusterSecretHeader,
+  type HttpRaftTransportConfig,
+  type HttpRaftTransportDeps,
+  type RaftTransportCounters,
+  type RaftHttpResponse,
+  type RaftRequestHeaders,
+} from './http-raft-transport.ts';
+export { encodeRaftMessages, decodeRaftMessages, RaftWireError } from './raft-message-codec.ts';
+export {
+  RaftDriver,
+  type RaftDriverConfig,
+  type RaftDriverDeps,
+  type RaftDriverCounters,
+  type DrivenRaftCore,
+} from './raft-driver.ts';
+export {
+  RaftMetadataLog,
+  raftMetadataLogDefaults,
+  type RaftMetadataLogConfig,
+  type RaftMetadataLogDeps,
+} from './raft-metadata-log.ts';

@@ -1,0 +1,15 @@
+// The transport port of a Raft node: fire-and-forget delivery of messages to peers, and a
+// single inbound handler. Delivery is best effort (Raft tolerates loss, duplication and
+// reordering); a send never blocks or throws for a slow or dead peer. The real implementation
+// is ./http-raft-transport.ts; the simulator keeps its own network twin.
+import type { RaftMessage, RaftNodeId } from './types.ts';
+
+export interface RaftTransport {
+  /** Queues a message for its `to` node; drops it (and counts the drop) if that queue is full. */
+  send(message: RaftMessage): void;
+  /** Registers the one handler of inbound messages addressed to this node. */
+  onMessage(handler: (message: RaftMessage) => void): void;
+  /** Adds or replaces a peer's address (a membership change brings a new node). */
+  setPeer(nodeId: RaftNodeId, url: string): void;
+  close(): Promise<void>;
+}
