@@ -1,0 +1,121 @@
+// The replication checker: ghost state (what clients were told) and the invariants of
+// research/raft-test-anchors.md §2.3, run after every simulator event, plus the end-of-run
+// P-DIV check. "Strict" runs (log.flush=always, clean elections only) forbid every loss; other
+// runs record allowed losses instead, so an allowed loss is told apart from a bug.
+import type { ReplicationErrorCode } from '../../../src/broker/replication/index.ts';
+import type { Acks } from './messages.ts';
+import type { SimCluster } from './sim-cluster.ts';
+import type { MemoryReplicaLog } from './memory-replica-log.ts';
+
+export interface ProduceOp {
+  readonly value: string;
+  readonly acks: Acks;
+  result: 'pending' | 'acked' | ReplicationErrorCode;
+}
+
+export interface Ghost {
+  readonly ackedAll: Map<number, string>;
+  readonly ackedOne: Map<number, string>;
+  /** Values refused before any append: never visible anywhere (Jepsen G1a). */
+  readonly refused: Set<string>;
+  produced?: Map<number, ProduceOp>;
+  consumerPosition: number;
+  readonly consumerSeen: Map<number, string>;
+  consumerMaxHw: number;
+  consumerEpoch: number | null;
+  consumerInFlight: boolean;
+  /** Highest HW per (node, incarnation, leader epoch): it never decreases within an epoch. */
+  readonly leaderHw: Map<string, number>;
+  readonly allowedLoss: string[];
+  readonly violations: string[];
+}
+
+export function isStrict(cluster: SimCluster): boolean {
+  return cluster.options.flush === 'always' && !cluster.options.uncleanLeaderElection;
+}
+
+export function checkCluster(cluster: SimCluster): void {
+  const violations = cluster.ghost.violations;
+  const state = cluster.controller.state;
+  if (state.leader !== null && !state.isr.includes(state.leader)) violations.push('LeaderInIsr');
+  for (const node of cluster.nodes) {
+    node.checkInvariants();
+    const latest = node.log.latestEpoch();
+    if (node.applied !== null && latest !== null && latest > node.applied.leaderEpoch) {
+      violations.push(`node ${node.id} holds epoch ${latest} > its epoch ${node.applied.leaderEpoch}`);
+    }
+    if (node.role.kind !== 'leader') continue;
+    const leader = node.role.replica;
+    const key = `${node.id}:${node.incarnation}:${leader.leaderEpoch}`;
+    const previous = cluster.ghost.leaderHw.get(key) ?? 0;
+    if (leader.highWatermark < previous) violations.push(`HW of ${key} fell ${previous}→${leader.highWatermark}`);
+    cluster.ghost.leaderHw.set(key, leader.highWatermark);
+    if (isStrict(cluster)) checkStrongIsr(cluster, node.id, node.log, leader.highWatermark);
+  }
+  if (isStrict(cluster)) checkAckedOnIsr(cluster);
+}
+
+/** StrongIsr (KSPEC): below a presumed leader's HW, every controller-ISR member agrees. */
+function checkStrongIsr(cluster: SimCluster, leaderId: number, log: MemoryReplicaLog, hw: number): void {
+  for (const id of cluster.controller.state.isr) {
+    if (id === leaderId) continue;
+    const member = cluster.node(id).log;
+    const from = Math.max(log.logStartOffset, member.logStartOffset);
+    for (let offset = from; offset < hw; offset += 1) {
+      const ours = log.recordAt(offset);
+      const theirs = member.recordAt(offset);
+      if (ours?.value !== theirs?.value || ours?.epoch !== theirs?.epoch) {
+        cluster.ghost.violations.push(
+          `StrongIsr: leader ${leaderId} HW ${hw} but ISR member ${id} has ` +
+            `${JSON.stringify(theirs)} ≠ ${JSON.stringify(ours)} at ${offset}`,
+        );
+        return;
+      }
+    }
+  }
+}
+
+/** Every acknowledged acks=all write is at its offset on every current ISR member. */
+function checkAckedOnIsr(cluster: SimCluster): void {
+  for (const [offset, value] of cluster.ghost.ackedAll) {
+    for (const id of cluster.controller.state.isr) {
+      const record = cluster.node(id).log.recordAt(offset);
+      if (record?.value !== value) {
+        cluster.ghost.violations.push(`acked ${value}@${offset} missing on ISR member ${id} (has ${record?.value})`);
+        return;
+      }
+    }
+  }
+}
+
+/** After convergence: identical logs and epoch caches (P-DIV), acked writes readable, no G1a. */
+export function checkConverged(cluster: SimCluster): string[] {
+  const problems: string[] = [];
+  const [first, ...rest] = cluster.nodes;
+  if (first === undefined) return problems;
+  const describe = (log: MemoryReplicaLog): string =>
+    JSON.stringify({
+      start: log.logStartOffset,
+      records: log.records.map((r) => `${r.value}/${r.epoch}`),
+      epochs: log.epochEntries.filter((e) => e.startOffset < log.logEndOffset),
+    });
+  const expected = describe(first.log);
+  for (const node of rest) {
+    if (describe(node.log) !== expected) problems.push(`P-DIV: node ${node.id} differs from node 1`);
+  }
+  const positions = new Map<string, number>();
+  for (const record of first.log.records) {
+    if (positions.has(record.value)) problems.push(`duplicate ${record.value}`);
+    positions.set(record.value, record.offset);
+    if (cluster.ghost.refused.has(record.value)) problems.push(`G1a: refused ${record.value} visible`);
+  }
+  if (isStrict(cluster)) {
+    for (const [offset, value] of cluster.ghost.ackedAll) {
+      if (first.log.recordAt(offset)?.value !== value) problems.push(`lost acked ${value}@${offset}`);
+    }
+    for (const [offset, value] of cluster.ghost.consumerSeen) {
+      if (first.log.recordAt(offset)?.value !== value) problems.push(`consumer saw ${value}@${offset}, now gone`);
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,416 @@
+// A whole replicated partition in one process: brokers (SimNode), a controller, a network with
+// loss, delay and partitions, a producer and a consumer with unique values, and crashes that
+// lose unflushed writes. Everything is driven by one seeded random stream and a virtual clock,
+// so a run replays from its seed. After every event the checker below runs the replication
+// invariants of research/raft-test-anchors.md §2.3; a violation throws with seed and options.
+import { SeededRandom, assert, toNodeId, type NodeId } from '../../../src/common/index.ts';
+import { SimController } from './sim-controller.ts';
+import { SimNode, realFollower, type FollowerFactory } from './sim-node.ts';
+import type { SimFlush } from './memory-replica-log.ts';
+import type { Acks, Message } from './messages.ts';
+import { checkCluster, type Ghost } from './sim-checker.ts';
+
+export interface SimOptions {
+  readonly seed: number;
+  readonly nodeCount: number;
+  readonly minInsyncReplicas: number;
+  readonly flush: SimFlush;
+  readonly uncleanLeaderElection: boolean;
+  readonly lossProbability: number;
+  readonly delayMsMin: number;
+  readonly delayMsMax: number;
+  readonly tickMs: number;
+  readonly heartbeatMs: number;
+  readonly sessionTimeoutMs: number;
+  readonly replicaLagMsMax: number;
+  readonly produceTimeoutMs: number;
+  readonly fetchRecordsMax: number;
+  readonly followerFactory: FollowerFactory;
+  /** Per tick: chance to crash a live node, to start a network partition. */
+  readonly crashProbability: number;
+  readonly partitionProbability: number;
+  readonly produceProbability: number;
+  readonly acksAllShare: number;
+}
+
+export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
+  nodeCount: 3,
+  minInsyncReplicas: 2,
+  flush: 'always',
+  uncleanLeaderElection: false,
+  lossProbability: 0,
+  delayMsMin: 1,
+  delayMsMax: 5,
+  tickMs: 10,
+  heartbeatMs: 50,
+  sessionTimeoutMs: 300,
+  replicaLagMsMax: 200,
+  produceTimeoutMs: 1000,
+  fetchRecordsMax: 8,
+  followerFactory: realFollower,
+  crashProbability: 0,
+  partitionProbability: 0,
+  produceProbability: 0,
+  acksAllShare: 1,
+};
+
+/** Swarm testing: the seed also draws the fault profile (VOPR's options_swarm). */
+export function swarmOptions(seed: number, overrides: Partial<SimOptions> = {}): SimOptions {
+  const random = new SeededRandom(seed ^ 0x5eed);
+  const pick = (values: readonly number[]): number => values[random.int(values.length)] ?? 0;
+  return {
+    ...defaultSimOptions,
+    seed,
+    lossProbability: pick([0, 0.01, 0.05, 0.1]),
+    delayMsMax: pick([2, 5, 20, 60]),
+    crashProbability: pick([0, 0.002, 0.01]),
+    partitionProbability: pick([0, 0.003, 0.01]),
+    produceProbability: pick([0.2, 0.5]),
+    acksAllShare: pick([0.7, 1]),
+    ...overrides,
+  };
+}
+
+interface Event {
+  readonly atMs: number;
+  readonly seq: number;
+  readonly message: Message;
+}
+
+export const CONTROLLER_ID = toNodeId(100);
+export const PRODUCER_ID = toNodeId(200);
+export const CONSUMER_ID = toNodeId(201);
+
+export class SimCluster {
+  readonly options: SimOptions;
+  readonly random: SeededRandom;
+  readonly nodes: SimNode[] = [];
+  readonly controller: SimController;
+  readonly ghost: Ghost;
+  nowMs = 0;
+  #seq = 0;
+  #queue: Event[] = [];
+  /** Unordered pairs that cannot talk: `${min}-${max}`. */
+  readonly #cut = new Set<string>();
+  #faultsOn = true;
+  #lossProbability: number;
+  #nextTickMs = 0;
+  #nextProduceId = 1;
+  readonly trace: string[] = [];
+  readonly #downUntil = new Map<NodeId, number>();
+  #healAtMs: number | null = null;
+
+  constructor(options: SimOptions) {
+    this.options = options;
+    this.random = new SeededRandom(options.seed);
+    this.#lossProbability = options.lossProbability;
+    const ids = Array.from({ length: options.nodeCount }, (_, i) => toNodeId(i + 1));
+    const send = (message: Message): void => this.#send(message);
+    const env = { controllerId: CONTROLLER_ID, send, onTruncate: (node: SimNode, offset: number) => this.#onTruncate(node, offset) };
+    for (const id of ids) {
+      this.nodes.push(new SimNode(id, {
+        minInsyncReplicas: options.minInsyncReplicas,
+        replicaLagMsMax: options.replicaLagMsMax,
+        ackWaitersMax: 64,
+        isrChangeRetryMs: 200,
+        requestTimeoutMs: 200,
+        produceTimeoutMs: options.produceTimeoutMs,
+        fetchRecordsMax: options.fetchRecordsMax,
+        flush: options.flush,
+        followerFactory: options.followerFactory,
+      }, env));
+    }
+    const initial = { leader: ids[0] ?? null, leaderEpoch: 0, replicas: ids, isr: ids, partitionEpoch: 0 };
+    this.controller = new SimController(
+      { id: CONTROLLER_ID, sessionTimeoutMs: options.sessionTimeoutMs, uncleanLeaderElection: options.uncleanLeaderElection },
+      initial,
+      send,
+    );
+    this.ghost = {
+      ackedAll: new Map(),
+      ackedOne: new Map(),
+      refused: new Set(),
+      consumerPosition: 0,
+      consumerSeen: new Map(),
+      consumerMaxHw: 0,
+      consumerEpoch: null,
+      consumerInFlight: false,
+      leaderHw: new Map(),
+      allowedLoss: [],
+      violations: [],
+    };
+  }
+
+  describe(): string {
+    const { followerFactory: _f, ...rest } = this.options;
+    return `seed=${this.options.seed} options=${JSON.stringify(rest)}`;
+  }
+
+  node(id: number): SimNode {
+    const node = this.nodes[id - 1];
+    assert(node !== undefined, `no node ${id}`);
+    return node;
+  }
+
+  // ---- control (scripted tests use these directly) ----
+
+  partition(a: number, b: number): void {
+    this.#cut.add(`${Math.min(a, b)}-${Math.max(a, b)}`);
+  }
+  /** Cuts `id` from every other node and from the controller (clients still reach it). */
+  isolate(id: number, fromController = true): void {
+    for (const other of this.nodes) if (other.id !== id) this.partition(id, other.id);
+    if (fromController) this.partition(id, CONTROLLER_ID);
+  }
+  heal(): void {
+    this.#cut.clear();
+  }
+  crash(id: number): void {
+    const node = this.node(id);
+    if (!node.alive) return;
+    this.#log(`crash ${id}`);
+    node.crash();
+  }
+  restart(id: number): void {
+    const node = this.node(id);
+    if (node.alive) return;
+    this.#log(`restart ${id}`);
+    node.restart();
+  }
+  produce(value: string, acks: Acks, to: NodeId | null = this.controller.state.leader): number {
+    const produceId = this.#nextProduceId;
+    this.#nextProduceId += 1;
+    this.ghost.produced ??= new Map();
+    this.ghost.produced.set(produceId, { value, acks, result: 'pending' });
+    if (to !== null) {
+      this.#send({ from: PRODUCER_ID, to, fromIncarnation: 0, toIncarnation: null, toInstance: null, fromInstance: null, payload: { kind: 'produce', produceId, value, acks } });
+    }
+    return produceId;
+  }
+  pollConsumer(): void {
+    const leader = this.controller.state.leader;
+    if (leader === null || this.ghost.consumerInFlight) return;
+    this.ghost.consumerInFlight = true;
+    const payload = { kind: 'consumerFetch' as const, offset: this.ghost.consumerPosition, knownEpoch: this.ghost.consumerEpoch };
+    this.#send({ from: CONSUMER_ID, to: leader, fromIncarnation: 0, toIncarnation: null, toInstance: null, fromInstance: null, payload });
+  }
+
+  /** Runs events until `untilMs`, checking invariants after every event. */
+  runFor(durationMs: number): void {
+    this.runUntil(() => false, durationMs);
+  }
+
+  /** Runs until `done()` holds or `durationMsMax` passes; returns whether it held. */
+  runUntil(done: () => boolean, durationMsMax: number): boolean {
+    const endMs = this.nowMs + durationMsMax;
+    while (this.nowMs <= endMs) {
+      if (done()) return true;
+      this.step();
+    }
+    return done();
+  }
+
+  step(): void {
+    const next = this.#queue[0];
+    if (next === undefined || next.atMs >= this.#nextTickMs) {
+      this.nowMs = this.#nextTickMs;
+      this.#nextTickMs += this.options.tickMs;
+      this.#tick();
+    } else {
+      this.#queue.shift();
+      this.nowMs = next.atMs;
+      this.#deliver(next.message);
+    }
+    this.check();
+  }
+
+  check(): void {
+    checkCluster(this);
+    if (this.ghost.violations.length > 0) {
+      throw new Error(`invariant violated: ${this.ghost.violations.join('; ')}\n${this.describe()}\n` +
+        `last events:\n${this.trace.slice(-60).join('\n')}`);
+    }
+  }
+
+  /** Liveness phase: stop faults, heal, restart everyone, and wait for a converged cluster. */
+  converge(durationMsMax = 20_000): boolean {
+    this.#faultsOn = false;
+    this.#lossProbability = 0;
+    this.heal();
+    for (const node of this.nodes) this.restart(node.id);
+    let finalWrite: number | null = null;
+    return this.runUntil(() => {
+      if (!this.#fullyReplicated()) return false;
+      if (finalWrite === null) finalWrite = this.produce(`final-${this.options.seed}`, 'all');
+      const result = this.ghost.produced?.get(finalWrite)?.result;
+      if (result !== undefined && result !== 'pending' && result !== 'acked') finalWrite = null;
+      return result === 'acked' && this.#fullyReplicated();
+    }, durationMsMax);
+  }
+
+  #fullyReplicated(): boolean {
+    const state = this.controller.state;
+    if (state.leader === null || state.isr.length !== this.nodes.length) return false;
+    const leader = this.node(state.leader);
+    if (leader.role.kind !== 'leader' || leader.applied?.partitionEpoch !== state.partitionEpoch) return false;
+    const end = leader.log.logEndOffset;
+    if (leader.role.replica.highWatermark !== end) return false;
+    return this.nodes.every((n) => n.alive && n.registered && n.log.logEndOffset === end);
+  }
+
+  #tick(): void {
+    const heartbeat = this.nowMs % this.options.heartbeatMs === 0;
+    this.controller.onTick(this.nowMs);
+    if (this.nowMs % 500 === 0) this.controller.broadcast();
+    for (const node of this.nodes) if (node.alive) node.onTick(this.nowMs, heartbeat);
+    this.#retireProduces();
+    if (!this.#faultsOn) {
+      if (this.nowMs % 50 === 0) this.pollConsumer();
+      return;
+    }
+    if (this.options.produceProbability > 0 && this.random.chance(this.options.produceProbability)) {
+      const acks = this.random.chance(this.options.acksAllShare) ? 'all' : 1;
+      this.produce(`v${this.#nextProduceId}`, acks);
+    }
+    if (this.random.chance(0.3)) this.pollConsumer();
+    this.#injectFaults();
+  }
+
+  /** A produce unanswered long after its timeout is indeterminate (its reply was lost). */
+  #retireProduces(): void {
+    if (this.nowMs % 1000 === 0) this.ghost.consumerInFlight = false;
+  }
+
+  #injectFaults(): void {
+    for (const [id, until] of this.#downUntil) {
+      if (this.nowMs >= until) {
+        this.#downUntil.delete(id);
+        this.restart(id);
+      }
+    }
+    if (this.#healAtMs !== null && this.nowMs >= this.#healAtMs) {
+      this.#healAtMs = null;
+      this.#log('heal');
+      this.heal();
+    }
+    if (this.random.chance(this.options.crashProbability)) {
+      const node = this.nodes[this.random.int(this.nodes.length)];
+      if (node !== undefined && node.alive) {
+        this.crash(node.id);
+        this.#downUntil.set(node.id, this.nowMs + 50 + this.random.int(1000));
+      }
+    }
+    if (this.#healAtMs === null && this.random.chance(this.options.partitionProbability)) {
+      const node = this.nodes[this.random.int(this.nodes.length)];
+      if (node !== undefined) {
+        const fromController = this.random.chance(0.5);
+        this.#log(`isolate ${node.id}${fromController ? '' : ' (controller still reachable)'}`);
+        this.isolate(node.id, fromController);
+        this.#healAtMs = this.nowMs + 100 + this.random.int(1500);
+      }
+    }
+  }
+
+  #send(message: Message): void {
+    if (this.#faultsOn && this.#lossProbability > 0 && this.random.chance(this.#lossProbability)) return;
+    const span = this.options.delayMsMax - this.options.delayMsMin + 1;
+    const atMs = this.nowMs + this.options.delayMsMin + this.random.int(span);
+    const event = { atMs, seq: this.#seq, message: structuredClone(message) };
+    this.#seq += 1;
+    let low = 0;
+    let high = this.#queue.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      const other = this.#queue[mid];
+      if (other !== undefined && (other.atMs < atMs || (other.atMs === atMs && other.seq < event.seq))) low = mid + 1;
+      else high = mid;
+    }
+    this.#queue.splice(low, 0, event);
+  }
+
+  #deliver(message: Message): void {
+    const a = Math.min(message.from, message.to);
+    const b = Math.max(message.from, message.to);
+    if (this.#cut.has(`${a}-${b}`)) return;
+    const kind = message.payload.kind;
+    if (kind !== 'fetchResponse' && kind !== 'followerRequest' && kind !== 'heartbeat' && kind !== 'metadata') {
+      this.#log(`${message.from}→${message.to} ${kind} ${JSON.stringify(message.payload).slice(0, 160)}`);
+    }
+    if (message.to === CONTROLLER_ID) return this.controller.onMessage(message, this.nowMs);
+    if (message.to === PRODUCER_ID) return this.#onProduceResponse(message);
+    if (message.to === CONSUMER_ID) return this.#onConsumerResponse(message);
+    const node = this.node(message.to);
+    if (!node.alive) return;
+    if (message.toIncarnation !== null && message.toIncarnation !== node.incarnation) return;
+    node.onMessage(message, this.nowMs);
+  }
+
+  #onProduceResponse(message: Message): void {
+    const payload = message.payload;
+    assert(payload.kind === 'produceResponse', 'producer gets produce responses');
+    const op = this.ghost.produced?.get(payload.produceId);
+    assert(op !== undefined, 'a response to a produce we sent');
+    if (op.result !== 'pending') return;
+    if (!payload.result.ok) {
+      op.result = payload.result.code;
+      if (payload.result.code === 'NOT_ENOUGH_REPLICAS' || payload.result.code === 'NOT_LEADER_OR_FOLLOWER') {
+        this.ghost.refused.add(op.value); // Refused before append: must never become visible (G1a).
+      }
+      return;
+    }
+    op.result = 'acked';
+    const acked = op.acks === 'all' ? this.ghost.ackedAll : this.ghost.ackedOne;
+    const offset = payload.result.offset;
+    const previous = this.ghost.ackedAll.get(offset);
+    if (previous !== undefined && op.acks === 'all') {
+      this.ghost.violations.push(`two acks=all writes acked at offset ${offset}: ${previous}, ${op.value}`);
+    }
+    acked.set(offset, op.value);
+  }
+
+  #onConsumerResponse(message: Message): void {
+    const payload = message.payload;
+    assert(payload.kind === 'consumerFetchResponse', 'consumer gets fetch responses');
+    this.ghost.consumerInFlight = false;
+    const result = payload.result;
+    if (payload.offset !== this.ghost.consumerPosition) return;
+    if (!result.ok) {
+      if (result.code === 'OFFSET_OUT_OF_RANGE' && this.options.flush === 'always' && !this.options.uncleanLeaderElection) {
+        this.ghost.violations.push(`consumer at ${payload.offset} got OFFSET_OUT_OF_RANGE from ${message.from}`);
+      }
+      return;
+    }
+    const strict = this.options.flush === 'always' && !this.options.uncleanLeaderElection;
+    if (strict && result.highWatermark < this.ghost.consumerMaxHw) {
+      this.ghost.violations.push(`consumer saw HW ${result.highWatermark} after ${this.ghost.consumerMaxHw}`);
+    }
+    this.ghost.consumerMaxHw = Math.max(this.ghost.consumerMaxHw, result.highWatermark);
+    this.ghost.consumerEpoch = Math.max(this.ghost.consumerEpoch ?? 0, result.leaderEpoch);
+    let expected = payload.offset;
+    for (const record of result.records) {
+      if (record.offset !== expected) this.ghost.violations.push(`poll skip: ${expected} then ${record.offset}`);
+      if (record.offset >= result.highWatermark) this.ghost.violations.push(`read ${record.offset} ≥ HW`);
+      const seen = this.ghost.consumerSeen.get(record.offset);
+      if (strict && seen !== undefined && seen !== record.value) {
+        this.ghost.violations.push(`offset ${record.offset} read as ${seen} then ${record.value}`);
+      }
+      this.ghost.consumerSeen.set(record.offset, record.value);
+      expected = record.offset + 1;
+    }
+    this.ghost.consumerPosition = expected;
+  }
+
+  #onTruncate(node: SimNode, offset: number): void {
+    const floor = node.log.highWatermarkCheckpoint;
+    this.#log(`node ${node.id} truncates to ${offset} (HW ${floor}, LEO ${node.log.logEndOffset})`);
+    if (offset >= floor) return;
+    const note = `node ${node.id} truncated to ${offset} below its HW ${floor}`;
+    if (this.options.flush === 'always' && !this.options.uncleanLeaderElection) this.ghost.violations.push(note);
+    else this.ghost.allowedLoss.push(note);
+  }
+
+  #log(line: string): void {
+    this.trace.push(`${this.nowMs}ms ${line}`);
+    if (this.trace.length > 400) this.trace.splice(0, 200);
+  }
+}
