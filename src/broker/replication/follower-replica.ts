@@ -175,13 +175,13 @@ export class FollowerReplica<R> {
     const state = this.#state;
     if (state.kind !== 'truncating' || state.inFlight?.requestId !== response.requestId) return [];
     if (response.kind === 'error') return this.#onEpochError(response.code);
-    const commands: ReplicaLogCommand<R>[] = [];
-    const target = this.#reconcileTarget(response.epoch, response.endOffset);
-    if (target.offset < this.#log.logEndOffset) commands.push(this.#truncate(target.offset));
+    // Truncate even at the LEO: that drops an epoch entry starting there (one a leader opened
+    // but never wrote to), so an unmatched round asks about an older epoch next time.
+    const target = this.#reconcile(response.epoch, response.endOffset);
     this.#state = target.matched
       ? { kind: 'fetching', leaderId: state.leaderId, leaderEpoch: state.leaderEpoch, inFlight: null }
       : { ...state, inFlight: null };
-    return commands;
+    return [target.command];
   }
 
   onFetchResponse(response: FetchResponse<R>): FollowerCommands<R> {
@@ -193,8 +193,8 @@ export class FollowerReplica<R> {
         return this.#onEpochError(response.code);
       case 'diverging': {
         const epoch = response.epoch < 0 ? null : response.epoch;
-        const target = this.#reconcileTarget(epoch, response.endOffset);
-        return target.offset < this.#log.logEndOffset ? [this.#truncate(target.offset)] : [];
+        // Always truncate: at the LEO it still drops the epoch entry the leader disagrees with.
+        return [this.#reconcile(epoch, response.endOffset).command];
       }
       case 'outOfRange':
         return this.#onOutOfRange(response.logStartOffset, response.logEndOffset);
@@ -239,14 +239,23 @@ export class FollowerReplica<R> {
     return [];
   }
 
-  /** Where to truncate given the leader's (epoch, end), and whether the logs then match. */
-  #reconcileTarget(leaderEpoch: number | null, leaderEnd: number): { offset: number; matched: boolean } {
+  /**
+   * The log command that reconciles with the leader's (epoch, end), and whether the logs then
+   * match. A leader with no epoch ≤ ours shares no history we can check: start over at its log
+   * start. We lacking the leader's epoch: truncate to where our older epoch ends, ask again.
+   */
+  #reconcile(leaderEpoch: number | null, leaderEnd: number): { command: ReplicaLogCommand<R>; matched: boolean } {
     const end = this.#log.logEndOffset;
-    if (leaderEpoch === null) return { offset: Math.min(end, leaderEnd), matched: true };
+    if (leaderEpoch === null) {
+      this.#highWatermark = Math.min(this.#highWatermark, leaderEnd);
+      return { command: { kind: 'truncateFullyAndStartAt', offset: leaderEnd }, matched: true };
+    }
     const own = this.#log.endOffsetForEpoch(leaderEpoch);
-    if (own === null) return { offset: Math.min(end, this.#log.logStartOffset), matched: true };
+    if (own === null) {
+      return { command: this.#truncate(this.#log.logStartOffset), matched: false };
+    }
     const offset = Math.min(end, leaderEnd, own.endOffset);
-    return { offset, matched: own.epoch === leaderEpoch };
+    return { command: this.#truncate(offset), matched: own.epoch === leaderEpoch };
   }
 
   #truncate(offset: number): ReplicaLogCommand<R> {

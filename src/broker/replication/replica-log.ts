@@ -23,7 +23,10 @@ export interface ReplicaLogView {
  * `R` is the driver's batch payload (bytes from a fetch response in the broker).
  */
 export type ReplicaLogCommand<R> =
-  /** Drop every record at or above `offset`, and epoch-cache entries starting there. */
+  /**
+   * Drop every record at or above `offset` and every epoch-cache entry starting at or above it,
+   * even when `offset` is the LEO (Kafka's truncateFromEnd).
+   */
   | { readonly kind: 'truncateTo'; readonly offset: number }
   /** Drop the whole log and restart it empty at `offset` (out of range low, P10). */
   | { readonly kind: 'truncateFullyAndStartAt'; readonly offset: number }

@@ -97,8 +97,9 @@ export class MemoryReplicaLog implements ReplicaLogView {
 
   truncateTo(offset: number): void {
     assert(offset >= this.#start, `truncate to ${offset} below log start`);
-    if (offset >= this.logEndOffset) return;
-    this.#records.length = offset - this.#start;
+    // Kafka's truncateFromEnd: cache entries starting at or after `offset` go even when no
+    // record does (an epoch a leader opened but never wrote to).
+    if (offset < this.logEndOffset) this.#records.length = offset - this.#start;
     while ((this.#epochs.at(-1)?.startOffset ?? -1) >= offset) this.#epochs.pop();
     this.#flushedEnd = Math.min(this.#flushedEnd, offset);
     this.highWatermarkCheckpoint = Math.min(this.highWatermarkCheckpoint, offset);

@@ -18,7 +18,7 @@ export interface Ghost {
   readonly ackedOne: Map<number, string>;
   /** Values refused before any append: never visible anywhere (Jepsen G1a). */
   readonly refused: Set<string>;
-  produced?: Map<number, ProduceOp>;
+  readonly produced: Map<number, ProduceOp>;
   consumerPosition: number;
   readonly consumerSeen: Map<number, string>;
   consumerMaxHw: number;
@@ -91,8 +91,10 @@ function checkAckedOnIsr(cluster: SimCluster): void {
 /** After convergence: identical logs and epoch caches (P-DIV), acked writes readable, no G1a. */
 export function checkConverged(cluster: SimCluster): string[] {
   const problems: string[] = [];
-  const [first, ...rest] = cluster.nodes;
+  const leaderId = cluster.controller.state.leader;
+  const first = leaderId === null ? cluster.nodes[0] : cluster.node(leaderId);
   if (first === undefined) return problems;
+  const rest = cluster.nodes.filter((node) => node !== first);
   const describe = (log: MemoryReplicaLog): string =>
     JSON.stringify({
       start: log.logStartOffset,
@@ -101,7 +103,7 @@ export function checkConverged(cluster: SimCluster): string[] {
     });
   const expected = describe(first.log);
   for (const node of rest) {
-    if (describe(node.log) !== expected) problems.push(`P-DIV: node ${node.id} differs from node 1`);
+    if (describe(node.log) !== expected) problems.push(`P-DIV: node ${node.id} differs from leader ${first.id}`);
   }
   const positions = new Map<string, number>();
   for (const record of first.log.records) {

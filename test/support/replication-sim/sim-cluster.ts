@@ -138,6 +138,7 @@ export class SimCluster {
       leaderHw: new Map(),
       allowedLoss: [],
       violations: [],
+      produced: new Map(),
     };
   }
 
@@ -180,7 +181,6 @@ export class SimCluster {
   produce(value: string, acks: Acks, to: NodeId | null = this.controller.state.leader): number {
     const produceId = this.#nextProduceId;
     this.#nextProduceId += 1;
-    this.ghost.produced ??= new Map();
     this.ghost.produced.set(produceId, { value, acks, result: 'pending' });
     if (to !== null) {
       this.#send({ from: PRODUCER_ID, to, fromIncarnation: 0, toIncarnation: null, toInstance: null, fromInstance: null, payload: { kind: 'produce', produceId, value, acks } });
@@ -242,7 +242,7 @@ export class SimCluster {
     return this.runUntil(() => {
       if (!this.#fullyReplicated()) return false;
       if (finalWrite === null) finalWrite = this.produce(`final-${this.options.seed}`, 'all');
-      const result = this.ghost.produced?.get(finalWrite)?.result;
+      const result = this.ghost.produced.get(finalWrite)?.result;
       if (result !== undefined && result !== 'pending' && result !== 'acked') finalWrite = null;
       return result === 'acked' && this.#fullyReplicated();
     }, durationMsMax);
@@ -348,12 +348,12 @@ export class SimCluster {
   #onProduceResponse(message: Message): void {
     const payload = message.payload;
     assert(payload.kind === 'produceResponse', 'producer gets produce responses');
-    const op = this.ghost.produced?.get(payload.produceId);
+    const op = this.ghost.produced.get(payload.produceId);
     assert(op !== undefined, 'a response to a produce we sent');
     if (op.result !== 'pending') return;
     if (!payload.result.ok) {
       op.result = payload.result.code;
-      if (payload.result.code === 'NOT_ENOUGH_REPLICAS' || payload.result.code === 'NOT_LEADER_OR_FOLLOWER') {
+      if (payload.result.code === 'NOT_ENOUGH_REPLICAS') {
         this.ghost.refused.add(op.value); // Refused before append: must never become visible (G1a).
       }
       return;
@@ -375,6 +375,8 @@ export class SimCluster {
     const result = payload.result;
     if (payload.offset !== this.ghost.consumerPosition) return;
     if (!result.ok) {
+      // A consumer refreshes metadata on a fenced epoch, as KafkaJS does.
+      if (result.code === 'FENCED_LEADER_EPOCH') this.ghost.consumerEpoch = this.controller.state.leaderEpoch;
       if (result.code === 'OFFSET_OUT_OF_RANGE' && this.options.flush === 'always' && !this.options.uncleanLeaderElection) {
         this.ghost.violations.push(`consumer at ${payload.offset} got OFFSET_OUT_OF_RANGE from ${message.from}`);
       }
