@@ -92,6 +92,14 @@ type PendingIsrChange = {
   readonly awaitingMetadata: boolean;
 };
 
+function sameRequest(a: IsrChangeRequest, b: IsrChangeRequest): boolean {
+  return (
+    a.leaderEpoch === b.leaderEpoch &&
+    a.partitionEpoch === b.partitionEpoch &&
+    sameMembers(a.newIsr, b.newIsr)
+  );
+}
+
 export class LeaderReplica {
   readonly #config: LeaderReplicaConfig;
   readonly #log: ReplicaLogView;
@@ -285,13 +293,16 @@ export class LeaderReplica {
     return request;
   }
 
-  /** The controller's answer to the pending ISR change. */
-  onIsrChangeResult(result: IsrChangeResult, nowMs: number): void {
+  /**
+   * The controller's answer to `request`. An answer to an earlier send of a different request
+   * (a late reply) is ignored for the pending change, but a committed state is still applied.
+   */
+  onIsrChangeResult(request: IsrChangeRequest, result: IsrChangeResult, nowMs: number): void {
     if (result.ok) {
-      this.onPartitionState(result.state, nowMs);
+      if (result.state.leaderEpoch === this.#state.leaderEpoch) this.onPartitionState(result.state, nowMs);
       return;
     }
-    if (this.#pending === null) return;
+    if (this.#pending === null || !sameRequest(this.#pending.request, request)) return;
     switch (result.code) {
       case 'INVALID_UPDATE_VERSION':
       case 'FENCED_LEADER_EPOCH':

@@ -21,7 +21,11 @@ export type Payload =
   | { readonly kind: 'heartbeat'; readonly eligible: boolean }
   | { readonly kind: 'metadata'; readonly state: PartitionState; readonly registered: boolean }
   | { readonly kind: 'isrChange'; readonly request: IsrChangeRequest }
-  | { readonly kind: 'isrChangeResult'; readonly result: IsrChangeResult }
+  | {
+      readonly kind: 'isrChangeResult';
+      readonly request: IsrChangeRequest;
+      readonly result: IsrChangeResult;
+    }
   | { readonly kind: 'followerRequest'; readonly request: FollowerRequest }
   | { readonly kind: 'epochEndOffsetResponse'; readonly response: EpochEndOffsetResponse }
   | { readonly kind: 'fetchResponse'; readonly response: FetchResponse<SimBatch> }

@@ -8,7 +8,7 @@ import { SimController } from './sim-controller.ts';
 import { SimNode, realFollower, type FollowerFactory } from './sim-node.ts';
 import type { SimFlush } from './memory-replica-log.ts';
 import type { Acks, Message } from './messages.ts';
-import { checkCluster, type Ghost } from './sim-checker.ts';
+import { checkCluster, isStrict, type Ghost } from './sim-checker.ts';
 
 export interface SimOptions {
   readonly seed: number;
@@ -63,8 +63,8 @@ export function swarmOptions(seed: number, overrides: Partial<SimOptions> = {}):
     seed,
     lossProbability: pick([0, 0.01, 0.05, 0.1]),
     delayMsMax: pick([2, 5, 20, 60]),
-    crashProbability: pick([0, 0.002, 0.01]),
-    partitionProbability: pick([0, 0.003, 0.01]),
+    crashProbability: pick([0, 0.005, 0.02]),
+    partitionProbability: pick([0, 0.005, 0.02]),
     produceProbability: pick([0.2, 0.5]),
     acksAllShare: pick([0.7, 1]),
     ...overrides,
@@ -172,11 +172,15 @@ export class SimCluster {
     this.#log(`crash ${id}`);
     node.crash();
   }
-  restart(id: number): void {
+  /**
+   * Restarts a crashed node. `keepSession` models a restart the controller does not notice
+   * (ZooKeeper-era session survival, which the KIP-101 scenarios assume): same incarnation.
+   */
+  restart(id: number, options: { keepSession?: boolean } = {}): void {
     const node = this.node(id);
     if (node.alive) return;
-    this.#log(`restart ${id}`);
-    node.restart();
+    this.#log(`restart ${id}${options.keepSession === true ? ' (same session)' : ''}`);
+    node.restart(options.keepSession === true);
   }
   produce(value: string, acks: Acks, to: NodeId | null = this.controller.state.leader): number {
     const produceId = this.#nextProduceId;
@@ -241,7 +245,7 @@ export class SimCluster {
     let finalWrite: number | null = null;
     return this.runUntil(() => {
       if (!this.#fullyReplicated()) return false;
-      if (finalWrite === null) finalWrite = this.produce(`final-${this.options.seed}`, 'all');
+      if (finalWrite === null) finalWrite = this.produce(`final-${this.#nextProduceId}`, 'all');
       const result = this.ghost.produced.get(finalWrite)?.result;
       if (result !== undefined && result !== 'pending' && result !== 'acked') finalWrite = null;
       return result === 'acked' && this.#fullyReplicated();
@@ -262,7 +266,12 @@ export class SimCluster {
     const heartbeat = this.nowMs % this.options.heartbeatMs === 0;
     this.controller.onTick(this.nowMs);
     if (this.nowMs % 500 === 0) this.controller.broadcast();
-    for (const node of this.nodes) if (node.alive) node.onTick(this.nowMs, heartbeat);
+    for (const node of this.nodes) {
+      if (!node.alive) continue;
+      node.onTick(this.nowMs, heartbeat);
+      // log.flush=never still reaches the disk now and then (the OS writes dirty pages back).
+      if (this.options.flush === 'never' && this.random.chance(0.05)) node.log.flushNow();
+    }
     this.#retireProduces();
     if (!this.#faultsOn) {
       if (this.nowMs % 50 === 0) this.pollConsumer();
@@ -363,7 +372,9 @@ export class SimCluster {
     const offset = payload.result.offset;
     const previous = this.ghost.ackedAll.get(offset);
     if (previous !== undefined && op.acks === 'all') {
-      this.ghost.violations.push(`two acks=all writes acked at offset ${offset}: ${previous}, ${op.value}`);
+      const note = `two acks=all writes acked at offset ${offset}: ${previous}, ${op.value}`;
+      if (isStrict(this)) this.ghost.violations.push(note);
+      else this.ghost.allowedLoss.push(note);
     }
     acked.set(offset, op.value);
   }

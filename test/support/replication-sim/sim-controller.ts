@@ -108,7 +108,7 @@ export class SimController {
   #onIsrChange(message: Message, request: IsrChangeRequest): void {
     const result = validateIsrChange(this.state, request, this.#context());
     if (result.ok) this.#commit(result.state);
-    this.#reply(message.from, message.fromIncarnation, message.fromInstance, { kind: 'isrChangeResult', result });
+    this.#reply(message.from, message.fromIncarnation, message.fromInstance, { kind: 'isrChangeResult', request, result });
   }
 
   #commit(next: PartitionState | null): void {

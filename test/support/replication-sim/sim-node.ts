@@ -94,9 +94,9 @@ export class SimNode {
     this.log.crash();
   }
 
-  restart(): void {
+  restart(keepSession: boolean): void {
     this.alive = true;
-    this.incarnation += 1;
+    if (!keepSession) this.incarnation += 1;
   }
 
   get eligibleForLeadership(): boolean {
@@ -117,9 +117,10 @@ export class SimNode {
         break;
       case 'isrChangeResult':
         if (this.#isCurrent(message) && this.role.kind === 'leader') {
-          if (payload.result.ok && !this.#acceptsState(payload.result.state)) break;
-          if (payload.result.ok) this.applied = payload.result.state;
-          this.role.replica.onIsrChangeResult(payload.result, nowMs);
+          const result = payload.result;
+          if (result.ok && !this.#acceptsState(result.state)) break;
+          if (result.ok) this.applied = result.state;
+          this.role.replica.onIsrChangeResult(payload.request, result, nowMs);
         }
         break;
       case 'followerRequest':
