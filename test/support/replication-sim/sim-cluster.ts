@@ -31,6 +31,8 @@ export interface SimOptions {
   readonly partitionProbability: number;
   readonly produceProbability: number;
   readonly acksAllShare: number;
+  /** With log.flush=never: per node and tick, the chance the OS writes the tail back. */
+  readonly backgroundFlushProbability: number;
 }
 
 export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
@@ -52,6 +54,7 @@ export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
   partitionProbability: 0,
   produceProbability: 0,
   acksAllShare: 1,
+  backgroundFlushProbability: 0,
 };
 
 /** Swarm testing: the seed also draws the fault profile (VOPR's options_swarm). */
@@ -67,6 +70,7 @@ export function swarmOptions(seed: number, overrides: Partial<SimOptions> = {}):
     partitionProbability: pick([0, 0.005, 0.02]),
     produceProbability: pick([0.2, 0.5]),
     acksAllShare: pick([0.7, 1]),
+    backgroundFlushProbability: 0.05,
     ...overrides,
   };
 }
@@ -270,7 +274,9 @@ export class SimCluster {
       if (!node.alive) continue;
       node.onTick(this.nowMs, heartbeat);
       // log.flush=never still reaches the disk now and then (the OS writes dirty pages back).
-      if (this.options.flush === 'never' && this.random.chance(0.05)) node.log.flushNow();
+      if (this.options.flush === 'never' && this.random.chance(this.options.backgroundFlushProbability)) {
+        node.log.flushNow();
+      }
     }
     this.#retireProduces();
     if (!this.#faultsOn) {
