@@ -103,13 +103,20 @@ export function outOfSyncFollowers(
 
 /**
  * Rule (d): a follower joins only once it holds the HW and the start of the leader's current
- * epoch, so everything it has below that point is the leader's own history.
+ * epoch, so everything it has below that point is the leader's own history. It must also be
+ * in sync by the shrink rule — caught up within the lag limit — or a follower whose last
+ * progress is stale (the HW stalls while |ISR| < min.insync.replicas) would join and be
+ * dropped again at once.
  */
 export function mayJoinIsr(
   progress: FollowerProgress | undefined,
   highWatermark: number,
   epochStartOffset: number,
+  nowMs: number,
+  replicaLagMsMax: number,
 ): boolean {
-  const end = progress?.logEndOffset ?? null;
-  return end !== null && end >= highWatermark && end >= epochStartOffset;
+  if (progress === undefined || progress.logEndOffset === null) return false;
+  const end = progress.logEndOffset;
+  if (end < highWatermark || end < epochStartOffset) return false;
+  return nowMs - progress.lastCaughtUpMs <= replicaLagMsMax;
 }

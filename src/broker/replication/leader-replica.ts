@@ -281,7 +281,7 @@ export class LeaderReplica {
       this.#pending = { ...pending, sentAtMs: nowMs };
       return pending.request;
     }
-    const newIsr = this.#shrunkIsr(nowMs) ?? this.#expandedIsr();
+    const newIsr = this.#shrunkIsr(nowMs) ?? this.#expandedIsr(nowMs);
     if (newIsr === null) return null;
     const request: IsrChangeRequest = {
       leaderId: this.#config.replicaId,
@@ -435,10 +435,12 @@ export class LeaderReplica {
     return this.#state.isr.filter((id) => !out.includes(id));
   }
 
-  #expandedIsr(): NodeId[] | null {
+  #expandedIsr(nowMs: number): NodeId[] | null {
+    const lagMsMax = this.#config.replicaLagMsMax;
     for (const id of this.#state.replicas) {
       if (this.#state.isr.includes(id)) continue;
-      if (mayJoinIsr(this.#progress.get(id), this.#highWatermark, this.epochStartOffset)) {
+      const progress = this.#progress.get(id);
+      if (mayJoinIsr(progress, this.#highWatermark, this.epochStartOffset, nowMs, lagMsMax)) {
         const newIsr = [...this.#state.isr, id];
         assert(!sameMembers(newIsr, this.#state.isr), 'an expansion adds a member');
         return newIsr;
