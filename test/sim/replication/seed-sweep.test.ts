@@ -8,6 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { SimCluster, swarmOptions } from '../../support/replication-sim/sim-cluster.ts';
 import { checkConverged } from '../../support/replication-sim/sim-checker.ts';
 import type { SimFlush } from '../../support/replication-sim/memory-replica-log.ts';
+import { hwTruncatingFollower } from '../../support/replication-sim/mutant-followers.ts';
 
 const runs = Number(process.env.SIM_RUNS ?? 60);
 const onlySeed = process.env.SIM_SEED === undefined ? null : Number(process.env.SIM_SEED);
@@ -19,8 +20,9 @@ function seeds(offset: number): number[] {
 }
 
 /** Runs one seed; returns a failure description with seed and options, or null. */
-function runSeed(seed: number, flush: SimFlush): string | null {
-  const cluster = new SimCluster(swarmOptions(seed, { flush }));
+function runSeed(seed: number, flush: SimFlush, mutant = false): string | null {
+  const overrides = mutant ? { flush, followerFactory: hwTruncatingFollower } : { flush };
+  const cluster = new SimCluster(swarmOptions(seed, overrides));
   try {
     cluster.runFor(safetyPhaseMs);
     if (!cluster.converge()) {
@@ -48,6 +50,12 @@ describe('replication seed sweep', () => {
       expect(failures).toEqual([]);
     });
   }
+
+  test('the sweep catches the HW-truncation mutant within 60 seeds', () => {
+    let caught: string | null = null;
+    for (let seed = 1; seed <= 60 && caught === null; seed += 1) caught = runSeed(seed, 'always', true);
+    expect(caught).toMatch(/StrongIsr|acked .* missing|P-DIV|lost acked/);
+  });
 
   test('the sweep is deterministic: one seed twice gives the same history', () => {
     const trace = (): string => {

@@ -33,6 +33,12 @@ export interface SimOptions {
   readonly acksAllShare: number;
   /** With log.flush=never: per node and tick, the chance the OS writes the tail back. */
   readonly backgroundFlushProbability: number;
+  /**
+   * Share of crashes that restart within the session, unnoticed by the controller (ZooKeeper
+   * era). Only sound with flush=always: a leader that lost its tail must come back in a new
+   * epoch, which is why KRaft fences every new incarnation.
+   */
+  readonly softRestartShare: number;
 }
 
 export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
@@ -55,13 +61,14 @@ export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
   produceProbability: 0,
   acksAllShare: 1,
   backgroundFlushProbability: 0,
+  softRestartShare: 0,
 };
 
 /** Swarm testing: the seed also draws the fault profile (VOPR's options_swarm). */
 export function swarmOptions(seed: number, overrides: Partial<SimOptions> = {}): SimOptions {
   const random = new SeededRandom(seed ^ 0x5eed);
   const pick = (values: readonly number[]): number => values[random.int(values.length)] ?? 0;
-  return {
+  const options: SimOptions = {
     ...defaultSimOptions,
     seed,
     lossProbability: pick([0, 0.01, 0.05, 0.1]),
@@ -71,8 +78,10 @@ export function swarmOptions(seed: number, overrides: Partial<SimOptions> = {}):
     produceProbability: pick([0.2, 0.5]),
     acksAllShare: pick([0.7, 1]),
     backgroundFlushProbability: 0.05,
+    softRestartShare: pick([0, 0.5]),
     ...overrides,
   };
+  return options.flush === 'always' ? options : { ...options, softRestartShare: 0 };
 }
 
 interface Event {
@@ -101,7 +110,8 @@ export class SimCluster {
   #nextTickMs = 0;
   #nextProduceId = 1;
   readonly trace: string[] = [];
-  readonly #downUntil = new Map<NodeId, number>();
+  /** Crashed nodes and when they come back; `soft` restarts keep their session. */
+  readonly #downUntil = new Map<NodeId, { atMs: number; soft: boolean }>();
   #healAtMs: number | null = null;
 
   constructor(options: SimOptions) {
@@ -297,10 +307,10 @@ export class SimCluster {
   }
 
   #injectFaults(): void {
-    for (const [id, until] of this.#downUntil) {
-      if (this.nowMs >= until) {
+    for (const [id, down] of this.#downUntil) {
+      if (this.nowMs >= down.atMs) {
         this.#downUntil.delete(id);
-        this.restart(id);
+        this.restart(id, { keepSession: down.soft });
       }
     }
     if (this.#healAtMs !== null && this.nowMs >= this.#healAtMs) {
@@ -312,7 +322,9 @@ export class SimCluster {
       const node = this.nodes[this.random.int(this.nodes.length)];
       if (node !== undefined && node.alive) {
         this.crash(node.id);
-        this.#downUntil.set(node.id, this.nowMs + 50 + this.random.int(1000));
+        const soft = this.random.chance(this.options.softRestartShare);
+        const downMs = soft ? this.random.int(this.options.sessionTimeoutMs / 2) : 50 + this.random.int(1000);
+        this.#downUntil.set(node.id, { atMs: this.nowMs + downMs, soft });
       }
     }
     if (this.#healAtMs === null && this.random.chance(this.options.partitionProbability)) {
