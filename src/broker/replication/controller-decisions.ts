@@ -29,7 +29,11 @@ function canLead(id: NodeId, context: ElectionContext): boolean {
 }
 
 /** A new leader epoch: the leader changed (or went away), so the epoch and version move on. */
-function withLeader(state: PartitionState, leader: NodeId | null, isr: readonly NodeId[]): PartitionState {
+function withLeader(
+  state: PartitionState,
+  leader: NodeId | null,
+  isr: readonly NodeId[],
+): PartitionState {
   return {
     leader,
     leaderEpoch: state.leaderEpoch + 1,
@@ -64,7 +68,11 @@ export function onNodeUnavailable(
   return withLeader(state, null, remaining.length > 0 ? remaining : state.isr);
 }
 
-function uncleanCandidate(state: PartitionState, gone: NodeId, context: ElectionContext): NodeId | null {
+function uncleanCandidate(
+  state: PartitionState,
+  gone: NodeId,
+  context: ElectionContext,
+): NodeId | null {
   if (!context.uncleanLeaderElection) return null;
   return state.replicas.find((id) => id !== gone && canLead(id, context)) ?? null;
 }
@@ -79,7 +87,8 @@ export function onNodeAvailable(
   context: ElectionContext,
 ): PartitionState | null {
   checkPartitionState(state);
-  if (state.leader !== null || !state.replicas.includes(node) || !canLead(node, context)) return null;
+  if (state.leader !== null || !state.replicas.includes(node) || !canLead(node, context))
+    return null;
   const clean = state.replicas.find((id) => state.isr.includes(id) && canLead(id, context));
   if (clean !== undefined) return withLeader(state, clean, state.isr);
   if (context.uncleanLeaderElection) return withLeader(state, node, [node]);
@@ -112,7 +121,8 @@ export function validateIsrChange(
   if (new Set(isr).size !== isr.length || !isr.includes(request.leaderId)) {
     return { ok: false, code: 'INVALID_REQUEST' };
   }
-  if (!isr.every((id) => state.replicas.includes(id))) return { ok: false, code: 'INVALID_REQUEST' };
+  if (!isr.every((id) => state.replicas.includes(id)))
+    return { ok: false, code: 'INVALID_REQUEST' };
   const added = isr.filter((id) => !state.isr.includes(id));
   if (added.some((id) => !canLead(id, context))) return { ok: false, code: 'INELIGIBLE_REPLICA' };
   return { ok: true, state: { ...state, isr: [...isr], partitionEpoch: state.partitionEpoch + 1 } };
@@ -150,12 +160,18 @@ export function reassignmentStep(
   context: ElectionContext,
 ): ReassignmentStep {
   checkPartitionState(state);
-  assert(target.length > 0 && new Set(target).size === target.length, 'target replicas are distinct');
+  assert(
+    target.length > 0 && new Set(target).size === target.length,
+    'target replicas are distinct',
+  );
   if (sameMembers(state.replicas, target)) return { kind: 'done' };
   const toAdd = target.filter((id) => !state.replicas.includes(id));
   if (toAdd.length > 0) {
     const replicas = [...target, ...state.replicas.filter((id) => !target.includes(id))];
-    return { kind: 'addReplicas', next: { ...state, replicas, partitionEpoch: state.partitionEpoch + 1 } };
+    return {
+      kind: 'addReplicas',
+      next: { ...state, replicas, partitionEpoch: state.partitionEpoch + 1 },
+    };
   }
   const missing = target.filter((id) => !state.isr.includes(id));
   if (missing.length > 0) return { kind: 'awaitCatchUp', missing };

@@ -5,7 +5,7 @@ import { TypedError } from '../../common/index.ts';
 export const replicationErrorCodes = [
   'NOT_ENOUGH_REPLICAS', // Retriable: |ISR| < min.insync.replicas; nothing was appended.
   'NOT_ENOUGH_REPLICAS_AFTER_APPEND', // Retriable: appended, then the ISR shrank. Indeterminate.
-  'REQUEST_TIMED_OUT', // Retriable: appended, HW did not pass it before the deadline. Indeterminate.
+  'REQUEST_TIMED_OUT', // Retriable: appended, not under the HW by the deadline. Indeterminate.
   'FENCED_LEADER_EPOCH', // Retriable: the requester's leader epoch is older; refresh metadata.
   'UNKNOWN_LEADER_EPOCH', // Retriable: the requester's leader epoch is newer; retry after backoff.
   'OFFSET_NOT_AVAILABLE', // Retriable: a new leader's HW has not yet reached its epoch start.
@@ -43,6 +43,6 @@ export const isrChangeErrorCodes = [
   'INVALID_UPDATE_VERSION', // The partition epoch moved on: wait for metadata, do not retry.
   'FENCED_LEADER_EPOCH', // The requester no longer leads this epoch: wait for metadata.
   'INELIGIBLE_REPLICA', // A proposed member is fenced or not a replica: drop the change.
-  'INVALID_REQUEST', // The proposal breaks a rule (leader ∉ ISR, ISR ⊄ replicas): a bug upstream.
+  'INVALID_REQUEST', // Breaks a rule (leader ∉ ISR, ISR ⊄ replicas): a bug upstream.
 ] as const;
 export type IsrChangeErrorCode = (typeof isrChangeErrorCodes)[number];

@@ -142,7 +142,10 @@ export class FollowerReplica<R> {
   nextRequest(nowMs: number): FollowerRequest | null {
     const state = this.#state;
     if (state.kind === 'offline' || state.kind === 'fenced') return null;
-    if (state.inFlight !== null && nowMs - state.inFlight.sentAtMs < this.#config.requestTimeoutMs) {
+    if (
+      state.inFlight !== null &&
+      nowMs - state.inFlight.sentAtMs < this.#config.requestTimeoutMs
+    ) {
       return null;
     }
     const requestId = this.#nextRequestId;
@@ -152,10 +155,21 @@ export class FollowerReplica<R> {
     if (state.kind === 'truncating' && lastEpoch !== null) {
       this.#state = { ...state, inFlight };
       const { leaderId, leaderEpoch } = state;
-      return { kind: 'epochEndOffset', requestId, leaderId, currentLeaderEpoch: leaderEpoch, epoch: lastEpoch };
+      return {
+        kind: 'epochEndOffset',
+        requestId,
+        leaderId,
+        currentLeaderEpoch: leaderEpoch,
+        epoch: lastEpoch,
+      };
     }
     // An empty epoch cache has nothing that could diverge: fetch at once.
-    this.#state = { kind: 'fetching', leaderId: state.leaderId, leaderEpoch: state.leaderEpoch, inFlight };
+    this.#state = {
+      kind: 'fetching',
+      leaderId: state.leaderId,
+      leaderEpoch: state.leaderEpoch,
+      inFlight,
+    };
     return {
       kind: 'fetch',
       requestId,
@@ -179,7 +193,12 @@ export class FollowerReplica<R> {
     // but never wrote to), so an unmatched round asks about an older epoch next time.
     const target = this.#reconcile(response.epoch, response.endOffset);
     this.#state = target.matched
-      ? { kind: 'fetching', leaderId: state.leaderId, leaderEpoch: state.leaderEpoch, inFlight: null }
+      ? {
+          kind: 'fetching',
+          leaderId: state.leaderId,
+          leaderEpoch: state.leaderEpoch,
+          inFlight: null,
+        }
       : { ...state, inFlight: null };
     return [target.command];
   }
@@ -214,7 +233,12 @@ export class FollowerReplica<R> {
     this.#mustCatchUp = true;
     const state = this.#state;
     if (state.kind === 'truncating' || state.kind === 'fetching') {
-      this.#state = { kind: 'truncating', leaderId: state.leaderId, leaderEpoch: state.leaderEpoch, inFlight: null };
+      this.#state = {
+        kind: 'truncating',
+        leaderId: state.leaderId,
+        leaderEpoch: state.leaderEpoch,
+        inFlight: null,
+      };
     }
     return [this.#truncate(lastGoodOffset)];
   }
@@ -224,7 +248,8 @@ export class FollowerReplica<R> {
     const state = this.#state;
     if (state.kind === 'truncating' || state.kind === 'fetching') {
       assert(state.leaderId !== this.#config.replicaId, 'a follower never follows itself');
-      if (state.inFlight !== null) assert(state.inFlight.requestId < this.#nextRequestId, 'request id');
+      if (state.inFlight !== null)
+        assert(state.inFlight.requestId < this.#nextRequestId, 'request id');
     }
   }
 
@@ -244,7 +269,10 @@ export class FollowerReplica<R> {
    * match. A leader with no epoch ≤ ours shares no history we can check: start over at its log
    * start. We lacking the leader's epoch: truncate to where our older epoch ends, ask again.
    */
-  #reconcile(leaderEpoch: number | null, leaderEnd: number): { command: ReplicaLogCommand<R>; matched: boolean } {
+  #reconcile(
+    leaderEpoch: number | null,
+    leaderEnd: number,
+  ): { command: ReplicaLogCommand<R>; matched: boolean } {
     const end = this.#log.logEndOffset;
     if (leaderEpoch === null) {
       this.#highWatermark = Math.min(this.#highWatermark, leaderEnd);
@@ -269,7 +297,12 @@ export class FollowerReplica<R> {
     const end = this.#log.logEndOffset;
     if (end > leaderEnd) {
       // P10 high: the leader's log is shorter without an epoch change; reconcile by epoch again.
-      this.#state = { kind: 'truncating', leaderId: state.leaderId, leaderEpoch: state.leaderEpoch, inFlight: null };
+      this.#state = {
+        kind: 'truncating',
+        leaderId: state.leaderId,
+        leaderEpoch: state.leaderEpoch,
+        inFlight: null,
+      };
       return [this.#truncate(leaderEnd)];
     }
     if (end < leaderStart) {

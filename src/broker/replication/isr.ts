@@ -18,7 +18,13 @@ export interface FollowerProgress {
 
 export function initialProgress(id: NodeId, nowMs: number): FollowerProgress {
   // A fresh leader gives every follower a full lag period (Kafka resets lastCaughtUpTimeMs).
-  return { id, logEndOffset: null, lastCaughtUpMs: nowMs, lastFetchMs: nowMs, lastFetchLeaderEndOffset: 0 };
+  return {
+    id,
+    logEndOffset: null,
+    lastCaughtUpMs: nowMs,
+    lastFetchMs: nowMs,
+    lastFetchLeaderEndOffset: 0,
+  };
 }
 
 /**

@@ -53,7 +53,8 @@ export type FollowerFetchDecision =
       readonly logEndOffset: number;
     };
 
-export type EpochErrorCode = 'FENCED_LEADER_EPOCH' | 'UNKNOWN_LEADER_EPOCH' | 'NOT_LEADER_OR_FOLLOWER';
+export type EpochErrorCode =
+  'FENCED_LEADER_EPOCH' | 'UNKNOWN_LEADER_EPOCH' | 'NOT_LEADER_OR_FOLLOWER';
 
 export type EpochEndOffsetDecision =
   | { readonly kind: 'error'; readonly code: EpochErrorCode }
@@ -128,7 +129,10 @@ export class LeaderReplica {
     this.#log = log;
     this.#state = state;
     this.epochStartOffset = log.logEndOffset;
-    this.#highWatermark = Math.min(Math.max(initialHighWatermark, log.logStartOffset), log.logEndOffset);
+    this.#highWatermark = Math.min(
+      Math.max(initialHighWatermark, log.logStartOffset),
+      log.logEndOffset,
+    );
     for (const id of state.replicas) {
       if (id !== config.replicaId) this.#progress.set(id, initialProgress(id, nowMs));
     }
@@ -229,7 +233,9 @@ export class LeaderReplica {
   }
 
   /** ListOffsets "latest": the HW, or OFFSET_NOT_AVAILABLE while it is not settled. */
-  latestOffset(): { readonly kind: 'ok'; readonly offset: number } | { readonly kind: 'error'; readonly code: 'OFFSET_NOT_AVAILABLE' } {
+  latestOffset():
+    | { readonly kind: 'ok'; readonly offset: number }
+    | { readonly kind: 'error'; readonly code: 'OFFSET_NOT_AVAILABLE' } {
     if (!this.isHighWatermarkSettled) return { kind: 'error', code: 'OFFSET_NOT_AVAILABLE' };
     return { kind: 'ok', offset: this.#highWatermark };
   }
@@ -276,7 +282,8 @@ export class LeaderReplica {
     const pending = this.#pending;
     if (pending !== null) {
       if (pending.awaitingMetadata) return null;
-      const due = pending.sentAtMs === null || nowMs - pending.sentAtMs >= this.#config.isrChangeRetryMs;
+      const due =
+        pending.sentAtMs === null || nowMs - pending.sentAtMs >= this.#config.isrChangeRetryMs;
       if (!due) return null;
       this.#pending = { ...pending, sentAtMs: nowMs };
       return pending.request;
@@ -299,7 +306,8 @@ export class LeaderReplica {
    */
   onIsrChangeResult(request: IsrChangeRequest, result: IsrChangeResult, nowMs: number): void {
     if (result.ok) {
-      if (result.state.leaderEpoch === this.#state.leaderEpoch) this.onPartitionState(result.state, nowMs);
+      if (result.state.leaderEpoch === this.#state.leaderEpoch)
+        this.onPartitionState(result.state, nowMs);
       return;
     }
     if (this.#pending === null || !sameRequest(this.#pending.request, request)) return;
@@ -345,7 +353,11 @@ export class LeaderReplica {
   resign(): AckOutcome[] {
     this.#resigned = true;
     for (const waiter of this.#waiters.splice(0, this.#waiters.length)) {
-      this.#outcomes.push({ produceId: waiter.produceId, kind: 'failed', code: 'NOT_LEADER_OR_FOLLOWER' });
+      this.#outcomes.push({
+        produceId: waiter.produceId,
+        kind: 'failed',
+        code: 'NOT_LEADER_OR_FOLLOWER',
+      });
     }
     return this.#outcomes.splice(0, this.#outcomes.length);
   }
@@ -411,7 +423,11 @@ export class LeaderReplica {
       if (this.#highWatermark > waiter.lastOffset) {
         this.#outcomes.push({ produceId: id, kind: 'acked', lastOffset: waiter.lastOffset });
       } else if (underMin) {
-        this.#outcomes.push({ produceId: id, kind: 'failed', code: 'NOT_ENOUGH_REPLICAS_AFTER_APPEND' });
+        this.#outcomes.push({
+          produceId: id,
+          kind: 'failed',
+          code: 'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
+        });
       } else if (nowMs >= waiter.deadlineMs) {
         this.#outcomes.push({ produceId: id, kind: 'failed', code: 'REQUEST_TIMED_OUT' });
       } else {

@@ -4,7 +4,11 @@
 // Method: scripted, deterministic runs of the replication simulator; invariants are checked
 // after every event and P-DIV at the end.
 import { describe, expect, test } from 'vitest';
-import { SimCluster, defaultSimOptions, type SimOptions } from '../../support/replication-sim/sim-cluster.ts';
+import {
+  SimCluster,
+  defaultSimOptions,
+  type SimOptions,
+} from '../../support/replication-sim/sim-cluster.ts';
 import { checkConverged } from '../../support/replication-sim/sim-checker.ts';
 
 function cluster(options: Partial<SimOptions>): SimCluster {
@@ -13,7 +17,9 @@ function cluster(options: Partial<SimOptions>): SimCluster {
 
 function must(sim: SimCluster, done: () => boolean, what: string, durationMsMax = 3000): void {
   if (!sim.runUntil(done, durationMsMax)) {
-    throw new Error(`timed out waiting for ${what}; ${sim.describe()} ${JSON.stringify(sim.controller.history)}\n${sim.trace.slice(-25).join('\n')}`);
+    throw new Error(
+      `timed out waiting for ${what}; ${sim.describe()} ${JSON.stringify(sim.controller.history)}\n${sim.trace.slice(-25).join('\n')}`,
+    );
   }
 }
 
@@ -58,7 +64,12 @@ describe('failover', () => {
     must(sim, () => sim.controller.state.leader === 1, 'node 1 leads again');
     expect(sim.converge()).toBe(true);
     expect(checkConverged(sim)).toEqual([]);
-    expect(sim.node(2).log.records.map((r) => r.value).slice(0, 2)).toEqual(['m1', 'm2']);
+    expect(
+      sim
+        .node(2)
+        .log.records.map((r) => r.value)
+        .slice(0, 2),
+    ).toEqual(['m1', 'm2']);
   });
 
   test('P12 unclean election on: alternating failures lose data but the replicas converge', () => {
@@ -88,7 +99,11 @@ describe('failover', () => {
     const m1 = sim.produce('m1', 'all');
     must(sim, () => result(sim, m1) === 'acked', 'm1');
     sim.isolate(1);
-    must(sim, () => sim.controller.state.leader !== null && sim.controller.state.leader !== 1, 'new leader');
+    must(
+      sim,
+      () => sim.controller.state.leader !== null && sim.controller.state.leader !== 1,
+      'new leader',
+    );
     const zombie = sim.node(1).role;
     expect(zombie.kind).toBe('leader');
     if (zombie.kind !== 'leader') return;
@@ -100,7 +115,10 @@ describe('failover', () => {
     expect(result(sim, zombieWrite)).not.toBe('acked');
     expect(zombie.replica.highWatermark).toBe(frozenHw);
     const newEpoch = sim.controller.state.leaderEpoch;
-    expect(zombie.replica.onConsumerRead(0, newEpoch)).toEqual({ kind: 'error', code: 'UNKNOWN_LEADER_EPOCH' });
+    expect(zombie.replica.onConsumerRead(0, newEpoch)).toEqual({
+      kind: 'error',
+      code: 'UNKNOWN_LEADER_EPOCH',
+    });
     sim.heal();
     expect(sim.converge()).toBe(true);
     expect(checkConverged(sim)).toEqual([]);

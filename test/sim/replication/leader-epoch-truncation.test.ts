@@ -4,17 +4,25 @@
 // Method: scripted, deterministic runs of the replication simulator (whole brokers, the
 // scripted controller, a virtual clock); invariants are checked after every event.
 import { describe, expect, test } from 'vitest';
-import { SimCluster, defaultSimOptions, type SimOptions } from '../../support/replication-sim/sim-cluster.ts';
+import {
+  SimCluster,
+  defaultSimOptions,
+  type SimOptions,
+} from '../../support/replication-sim/sim-cluster.ts';
 import { checkConverged } from '../../support/replication-sim/sim-checker.ts';
 import { realFollower, type FollowerFactory } from '../../support/replication-sim/sim-node.ts';
-import { hwTruncatingFollower, kip101OnlyFollower } from '../../support/replication-sim/mutant-followers.ts';
+import {
+  hwTruncatingFollower,
+  kip101OnlyFollower,
+} from '../../support/replication-sim/mutant-followers.ts';
 
 function cluster(options: Partial<SimOptions>): SimCluster {
   return new SimCluster({ ...defaultSimOptions, seed: 1, ...options });
 }
 
 function must(sim: SimCluster, done: () => boolean, what: string, durationMsMax = 3000): void {
-  if (!sim.runUntil(done, durationMsMax)) throw new Error(`timed out waiting for ${what}; ${sim.describe()}`);
+  if (!sim.runUntil(done, durationMsMax))
+    throw new Error(`timed out waiting for ${what}; ${sim.describe()}`);
 }
 
 function acked(sim: SimCluster, produceId: number): boolean {
@@ -123,13 +131,20 @@ describe('leader-epoch truncation', () => {
   });
 
   test('P5 mutant: a follower that truncates to its HW loses the acked write', () => {
-    expect(() => kip101LostWrite(hwTruncatingFollower)).toThrow(/acked m2@1 missing on ISR member 2/);
+    expect(() => kip101LostWrite(hwTruncatingFollower)).toThrow(
+      /acked m2@1 missing on ISR member 2/,
+    );
   });
 
   test('P6 KIP-101 #2: no divergence after a double hard failure (flush=never)', () => {
     const sim = kip101Divergence(realFollower);
     expect(finish(sim)).toEqual([]);
-    expect(sim.node(1).log.records.map((r) => r.value).slice(0, 2)).toEqual(['m1', 'm3']);
+    expect(
+      sim
+        .node(1)
+        .log.records.map((r) => r.value)
+        .slice(0, 2),
+    ).toEqual(['m1', 'm3']);
   });
 
   test('P6 mutant: a follower that truncates to its HW diverges', () => {
@@ -139,7 +154,12 @@ describe('leader-epoch truncation', () => {
   test('P7 KIP-279: fast double failover converges', () => {
     const sim = kip279FastFailover(realFollower);
     expect(finish(sim)).toEqual([]);
-    expect(sim.node(2).log.records.map((r) => r.value).slice(0, 2)).toEqual(['m1', 'm2']);
+    expect(
+      sim
+        .node(2)
+        .log.records.map((r) => r.value)
+        .slice(0, 2),
+    ).toEqual(['m1', 'm2']);
   });
 
   test('P7 mutant: KIP-101 end offsets without KIP-279 iteration diverge', () => {

@@ -26,11 +26,15 @@ function runSeed(seed: number, flush: SimFlush, mutant = false): string | null {
   try {
     cluster.runFor(safetyPhaseMs);
     if (!cluster.converge()) {
-      return `no convergence ${cluster.describe()} state=${JSON.stringify(cluster.controller.state)}\n` +
-        cluster.trace.slice(-40).join('\n');
+      return (
+        `no convergence ${cluster.describe()} state=${JSON.stringify(cluster.controller.state)}\n` +
+        cluster.trace.slice(-40).join('\n')
+      );
     }
     const problems = checkConverged(cluster);
-    return problems.length === 0 ? null : `${problems.slice(0, 10).join('; ')}\n${cluster.describe()}`;
+    return problems.length === 0
+      ? null
+      : `${problems.slice(0, 10).join('; ')}\n${cluster.describe()}`;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }
@@ -53,7 +57,8 @@ describe('replication seed sweep', () => {
 
   test('the sweep catches the HW-truncation mutant within 60 seeds', () => {
     let caught: string | null = null;
-    for (let seed = 1; seed <= 60 && caught === null; seed += 1) caught = runSeed(seed, 'always', true);
+    for (let seed = 1; seed <= 60 && caught === null; seed += 1)
+      caught = runSeed(seed, 'always', true);
     expect(caught).toMatch(/StrongIsr|acked .* missing|P-DIV|lost acked/);
   });
 
@@ -61,7 +66,11 @@ describe('replication seed sweep', () => {
     const trace = (): string => {
       const cluster = new SimCluster(swarmOptions(4242));
       cluster.runFor(2000);
-      return JSON.stringify([cluster.controller.history, cluster.nodes.map((n) => n.log.records), cluster.trace]);
+      return JSON.stringify([
+        cluster.controller.history,
+        cluster.nodes.map((n) => n.log.records),
+        cluster.trace,
+      ]);
     };
     expect(trace()).toBe(trace());
   });

@@ -56,7 +56,10 @@ export class MemoryReplicaLog implements ReplicaLogView {
     const entry = this.#epochs[found];
     if (entry === undefined) return null;
     const next = this.#epochs[found + 1];
-    return { epoch: entry.epoch, endOffset: next === undefined ? this.logEndOffset : next.startOffset };
+    return {
+      epoch: entry.epoch,
+      endOffset: next === undefined ? this.logEndOffset : next.startOffset,
+    };
   }
 
   recordAt(offset: number): SimRecord | undefined {
@@ -135,7 +138,10 @@ export class MemoryReplicaLog implements ReplicaLogView {
     }
     for (const record of this.#records) {
       const entry = this.endOffsetForEpoch(record.epoch);
-      assert(entry?.epoch === record.epoch, `record ${record.offset} epoch ${record.epoch} not cached`);
+      assert(
+        entry?.epoch === record.epoch,
+        `record ${record.offset} epoch ${record.epoch} not cached`,
+      );
     }
   }
 }

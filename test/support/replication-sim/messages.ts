@@ -29,7 +29,12 @@ export type Payload =
   | { readonly kind: 'followerRequest'; readonly request: FollowerRequest }
   | { readonly kind: 'epochEndOffsetResponse'; readonly response: EpochEndOffsetResponse }
   | { readonly kind: 'fetchResponse'; readonly response: FetchResponse<SimBatch> }
-  | { readonly kind: 'produce'; readonly produceId: number; readonly value: string; readonly acks: Acks }
+  | {
+      readonly kind: 'produce';
+      readonly produceId: number;
+      readonly value: string;
+      readonly acks: Acks;
+    }
   | {
       readonly kind: 'produceResponse';
       readonly produceId: number;

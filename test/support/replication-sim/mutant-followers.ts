@@ -83,7 +83,12 @@ class HwTruncatingFollower extends WrappedFollower {
     if (request?.kind !== 'epochEndOffset' || !this.#leaderChanged) return request;
     // Skip the leader-epoch step: pretend the leader agrees with everything we kept.
     this.#leaderChanged = false;
-    const agree = { requestId: request.requestId, kind: 'ok' as const, epoch: request.epoch, endOffset: this.log.logEndOffset };
+    const agree = {
+      requestId: request.requestId,
+      kind: 'ok' as const,
+      epoch: request.epoch,
+      endOffset: this.log.logEndOffset,
+    };
     performLocally(this.log, this.inner.onEpochEndOffset(agree));
     return super.nextRequest(nowMs);
   }

@@ -42,13 +42,16 @@ export function checkCluster(cluster: SimCluster): void {
     node.checkInvariants();
     const latest = node.log.latestEpoch();
     if (node.applied !== null && latest !== null && latest > node.applied.leaderEpoch) {
-      violations.push(`node ${node.id} holds epoch ${latest} > its epoch ${node.applied.leaderEpoch}`);
+      violations.push(
+        `node ${node.id} holds epoch ${latest} > its epoch ${node.applied.leaderEpoch}`,
+      );
     }
     if (node.role.kind !== 'leader') continue;
     const leader = node.role.replica;
     const key = `${node.id}:${node.incarnation}:${leader.leaderEpoch}`;
     const previous = cluster.ghost.leaderHw.get(key) ?? 0;
-    if (leader.highWatermark < previous) violations.push(`HW of ${key} fell ${previous}→${leader.highWatermark}`);
+    if (leader.highWatermark < previous)
+      violations.push(`HW of ${key} fell ${previous}→${leader.highWatermark}`);
     cluster.ghost.leaderHw.set(key, leader.highWatermark);
     if (isStrict(cluster)) checkStrongIsr(cluster, node.id, node.log, leader.highWatermark);
   }
@@ -56,7 +59,12 @@ export function checkCluster(cluster: SimCluster): void {
 }
 
 /** StrongIsr (KSPEC): below a presumed leader's HW, every controller-ISR member agrees. */
-function checkStrongIsr(cluster: SimCluster, leaderId: number, log: MemoryReplicaLog, hw: number): void {
+function checkStrongIsr(
+  cluster: SimCluster,
+  leaderId: number,
+  log: MemoryReplicaLog,
+  hw: number,
+): void {
   for (const id of cluster.controller.state.isr) {
     if (id === leaderId) continue;
     const member = cluster.node(id).log;
@@ -81,7 +89,9 @@ function checkAckedOnIsr(cluster: SimCluster): void {
     for (const id of cluster.controller.state.isr) {
       const record = cluster.node(id).log.recordAt(offset);
       if (record?.value !== value) {
-        cluster.ghost.violations.push(`acked ${value}@${offset} missing on ISR member ${id} (has ${record?.value})`);
+        cluster.ghost.violations.push(
+          `acked ${value}@${offset} missing on ISR member ${id} (has ${record?.value})`,
+        );
         return;
       }
     }
@@ -103,20 +113,24 @@ export function checkConverged(cluster: SimCluster): string[] {
     });
   const expected = describe(first.log);
   for (const node of rest) {
-    if (describe(node.log) !== expected) problems.push(`P-DIV: node ${node.id} differs from leader ${first.id}`);
+    if (describe(node.log) !== expected)
+      problems.push(`P-DIV: node ${node.id} differs from leader ${first.id}`);
   }
   const positions = new Map<string, number>();
   for (const record of first.log.records) {
     if (positions.has(record.value)) problems.push(`duplicate ${record.value}`);
     positions.set(record.value, record.offset);
-    if (cluster.ghost.refused.has(record.value)) problems.push(`G1a: refused ${record.value} visible`);
+    if (cluster.ghost.refused.has(record.value))
+      problems.push(`G1a: refused ${record.value} visible`);
   }
   if (isStrict(cluster)) {
     for (const [offset, value] of cluster.ghost.ackedAll) {
-      if (first.log.recordAt(offset)?.value !== value) problems.push(`lost acked ${value}@${offset}`);
+      if (first.log.recordAt(offset)?.value !== value)
+        problems.push(`lost acked ${value}@${offset}`);
     }
     for (const [offset, value] of cluster.ghost.consumerSeen) {
-      if (first.log.recordAt(offset)?.value !== value) problems.push(`consumer saw ${value}@${offset}, now gone`);
+      if (first.log.recordAt(offset)?.value !== value)
+        problems.push(`consumer saw ${value}@${offset}, now gone`);
     }
   }
   return problems;

@@ -120,23 +120,43 @@ export class SimCluster {
     this.#lossProbability = options.lossProbability;
     const ids = Array.from({ length: options.nodeCount }, (_, i) => toNodeId(i + 1));
     const send = (message: Message): void => this.#send(message);
-    const env = { controllerId: CONTROLLER_ID, send, onTruncate: (node: SimNode, offset: number) => this.#onTruncate(node, offset) };
+    const env = {
+      controllerId: CONTROLLER_ID,
+      send,
+      onTruncate: (node: SimNode, offset: number) => this.#onTruncate(node, offset),
+    };
     for (const id of ids) {
-      this.nodes.push(new SimNode(id, {
-        minInsyncReplicas: options.minInsyncReplicas,
-        replicaLagMsMax: options.replicaLagMsMax,
-        ackWaitersMax: 64,
-        isrChangeRetryMs: 200,
-        requestTimeoutMs: 200,
-        produceTimeoutMs: options.produceTimeoutMs,
-        fetchRecordsMax: options.fetchRecordsMax,
-        flush: options.flush,
-        followerFactory: options.followerFactory,
-      }, env));
+      this.nodes.push(
+        new SimNode(
+          id,
+          {
+            minInsyncReplicas: options.minInsyncReplicas,
+            replicaLagMsMax: options.replicaLagMsMax,
+            ackWaitersMax: 64,
+            isrChangeRetryMs: 200,
+            requestTimeoutMs: 200,
+            produceTimeoutMs: options.produceTimeoutMs,
+            fetchRecordsMax: options.fetchRecordsMax,
+            flush: options.flush,
+            followerFactory: options.followerFactory,
+          },
+          env,
+        ),
+      );
     }
-    const initial = { leader: ids[0] ?? null, leaderEpoch: 0, replicas: ids, isr: ids, partitionEpoch: 0 };
+    const initial = {
+      leader: ids[0] ?? null,
+      leaderEpoch: 0,
+      replicas: ids,
+      isr: ids,
+      partitionEpoch: 0,
+    };
     this.controller = new SimController(
-      { id: CONTROLLER_ID, sessionTimeoutMs: options.sessionTimeoutMs, uncleanLeaderElection: options.uncleanLeaderElection },
+      {
+        id: CONTROLLER_ID,
+        sessionTimeoutMs: options.sessionTimeoutMs,
+        uncleanLeaderElection: options.uncleanLeaderElection,
+      },
       initial,
       send,
     );
@@ -201,7 +221,15 @@ export class SimCluster {
     this.#nextProduceId += 1;
     this.ghost.produced.set(produceId, { value, acks, result: 'pending' });
     if (to !== null) {
-      this.#send({ from: PRODUCER_ID, to, fromIncarnation: 0, toIncarnation: null, toInstance: null, fromInstance: null, payload: { kind: 'produce', produceId, value, acks } });
+      this.#send({
+        from: PRODUCER_ID,
+        to,
+        fromIncarnation: 0,
+        toIncarnation: null,
+        toInstance: null,
+        fromInstance: null,
+        payload: { kind: 'produce', produceId, value, acks },
+      });
     }
     return produceId;
   }
@@ -209,8 +237,20 @@ export class SimCluster {
     const leader = this.controller.state.leader;
     if (leader === null || this.ghost.consumerInFlight) return;
     this.ghost.consumerInFlight = true;
-    const payload = { kind: 'consumerFetch' as const, offset: this.ghost.consumerPosition, knownEpoch: this.ghost.consumerEpoch };
-    this.#send({ from: CONSUMER_ID, to: leader, fromIncarnation: 0, toIncarnation: null, toInstance: null, fromInstance: null, payload });
+    const payload = {
+      kind: 'consumerFetch' as const,
+      offset: this.ghost.consumerPosition,
+      knownEpoch: this.ghost.consumerEpoch,
+    };
+    this.#send({
+      from: CONSUMER_ID,
+      to: leader,
+      fromIncarnation: 0,
+      toIncarnation: null,
+      toInstance: null,
+      fromInstance: null,
+      payload,
+    });
   }
 
   /** Runs events until `untilMs`, checking invariants after every event. */
@@ -245,8 +285,10 @@ export class SimCluster {
   check(): void {
     checkCluster(this);
     if (this.ghost.violations.length > 0) {
-      throw new Error(`invariant violated: ${this.ghost.violations.join('; ')}\n${this.describe()}\n` +
-        `last events:\n${this.trace.slice(-60).join('\n')}`);
+      throw new Error(
+        `invariant violated: ${this.ghost.violations.join('; ')}\n${this.describe()}\n` +
+          `last events:\n${this.trace.slice(-60).join('\n')}`,
+      );
     }
   }
 
@@ -270,7 +312,8 @@ export class SimCluster {
     const state = this.controller.state;
     if (state.leader === null || state.isr.length !== this.nodes.length) return false;
     const leader = this.node(state.leader);
-    if (leader.role.kind !== 'leader' || leader.applied?.partitionEpoch !== state.partitionEpoch) return false;
+    if (leader.role.kind !== 'leader' || leader.applied?.partitionEpoch !== state.partitionEpoch)
+      return false;
     const end = leader.log.logEndOffset;
     if (leader.role.replica.highWatermark !== end) return false;
     return this.nodes.every((n) => n.alive && n.registered && n.log.logEndOffset === end);
@@ -284,7 +327,10 @@ export class SimCluster {
       if (!node.alive) continue;
       node.onTick(this.nowMs, heartbeat);
       // log.flush=never still reaches the disk now and then (the OS writes dirty pages back).
-      if (this.options.flush === 'never' && this.random.chance(this.options.backgroundFlushProbability)) {
+      if (
+        this.options.flush === 'never' &&
+        this.random.chance(this.options.backgroundFlushProbability)
+      ) {
         node.log.flushNow();
       }
     }
@@ -293,7 +339,10 @@ export class SimCluster {
       if (this.nowMs % 50 === 0) this.pollConsumer();
       return;
     }
-    if (this.options.produceProbability > 0 && this.random.chance(this.options.produceProbability)) {
+    if (
+      this.options.produceProbability > 0 &&
+      this.random.chance(this.options.produceProbability)
+    ) {
       const acks = this.random.chance(this.options.acksAllShare) ? 'all' : 1;
       this.produce(`v${this.#nextProduceId}`, acks);
     }
@@ -323,7 +372,9 @@ export class SimCluster {
       if (node !== undefined && node.alive) {
         this.crash(node.id);
         const soft = this.random.chance(this.options.softRestartShare);
-        const downMs = soft ? this.random.int(this.options.sessionTimeoutMs / 2) : 50 + this.random.int(1000);
+        const downMs = soft
+          ? this.random.int(this.options.sessionTimeoutMs / 2)
+          : 50 + this.random.int(1000);
         this.#downUntil.set(node.id, { atMs: this.nowMs + downMs, soft });
       }
     }
@@ -339,7 +390,8 @@ export class SimCluster {
   }
 
   #send(message: Message): void {
-    if (this.#faultsOn && this.#lossProbability > 0 && this.random.chance(this.#lossProbability)) return;
+    if (this.#faultsOn && this.#lossProbability > 0 && this.random.chance(this.#lossProbability))
+      return;
     const span = this.options.delayMsMax - this.options.delayMsMin + 1;
     const atMs = this.nowMs + this.options.delayMsMin + this.random.int(span);
     const event = { atMs, seq: this.#seq, message: structuredClone(message) };
@@ -349,7 +401,11 @@ export class SimCluster {
     while (low < high) {
       const mid = (low + high) >> 1;
       const other = this.#queue[mid];
-      if (other !== undefined && (other.atMs < atMs || (other.atMs === atMs && other.seq < event.seq))) low = mid + 1;
+      if (
+        other !== undefined &&
+        (other.atMs < atMs || (other.atMs === atMs && other.seq < event.seq))
+      )
+        low = mid + 1;
       else high = mid;
     }
     this.#queue.splice(low, 0, event);
@@ -360,8 +416,15 @@ export class SimCluster {
     const b = Math.max(message.from, message.to);
     if (this.#cut.has(`${a}-${b}`)) return;
     const kind = message.payload.kind;
-    if (kind !== 'fetchResponse' && kind !== 'followerRequest' && kind !== 'heartbeat' && kind !== 'metadata') {
-      this.#log(`${message.from}→${message.to} ${kind} ${JSON.stringify(message.payload).slice(0, 160)}`);
+    if (
+      kind !== 'fetchResponse' &&
+      kind !== 'followerRequest' &&
+      kind !== 'heartbeat' &&
+      kind !== 'metadata'
+    ) {
+      this.#log(
+        `${message.from}→${message.to} ${kind} ${JSON.stringify(message.payload).slice(0, 160)}`,
+      );
     }
     if (message.to === CONTROLLER_ID) return this.controller.onMessage(message, this.nowMs);
     if (message.to === PRODUCER_ID) return this.#onProduceResponse(message);
@@ -405,22 +468,33 @@ export class SimCluster {
     if (payload.offset !== this.ghost.consumerPosition) return;
     if (!result.ok) {
       // A consumer refreshes metadata on a fenced epoch, as KafkaJS does.
-      if (result.code === 'FENCED_LEADER_EPOCH') this.ghost.consumerEpoch = this.controller.state.leaderEpoch;
-      if (result.code === 'OFFSET_OUT_OF_RANGE' && this.options.flush === 'always' && !this.options.uncleanLeaderElection) {
-        this.ghost.violations.push(`consumer at ${payload.offset} got OFFSET_OUT_OF_RANGE from ${message.from}`);
+      if (result.code === 'FENCED_LEADER_EPOCH')
+        this.ghost.consumerEpoch = this.controller.state.leaderEpoch;
+      if (
+        result.code === 'OFFSET_OUT_OF_RANGE' &&
+        this.options.flush === 'always' &&
+        !this.options.uncleanLeaderElection
+      ) {
+        this.ghost.violations.push(
+          `consumer at ${payload.offset} got OFFSET_OUT_OF_RANGE from ${message.from}`,
+        );
       }
       return;
     }
     const strict = this.options.flush === 'always' && !this.options.uncleanLeaderElection;
     if (strict && result.highWatermark < this.ghost.consumerMaxHw) {
-      this.ghost.violations.push(`consumer saw HW ${result.highWatermark} after ${this.ghost.consumerMaxHw}`);
+      this.ghost.violations.push(
+        `consumer saw HW ${result.highWatermark} after ${this.ghost.consumerMaxHw}`,
+      );
     }
     this.ghost.consumerMaxHw = Math.max(this.ghost.consumerMaxHw, result.highWatermark);
     this.ghost.consumerEpoch = Math.max(this.ghost.consumerEpoch ?? 0, result.leaderEpoch);
     let expected = payload.offset;
     for (const record of result.records) {
-      if (record.offset !== expected) this.ghost.violations.push(`poll skip: ${expected} then ${record.offset}`);
-      if (record.offset >= result.highWatermark) this.ghost.violations.push(`read ${record.offset} ≥ HW`);
+      if (record.offset !== expected)
+        this.ghost.violations.push(`poll skip: ${expected} then ${record.offset}`);
+      if (record.offset >= result.highWatermark)
+        this.ghost.violations.push(`read ${record.offset} ≥ HW`);
       const seen = this.ghost.consumerSeen.get(record.offset);
       if (strict && seen !== undefined && seen !== record.value) {
         this.ghost.violations.push(`offset ${record.offset} read as ${seen} then ${record.value}`);
@@ -436,7 +510,8 @@ export class SimCluster {
     this.#log(`node ${node.id} truncates to ${offset} (HW ${floor}, LEO ${node.log.logEndOffset})`);
     if (offset >= floor) return;
     const note = `node ${node.id} truncated to ${offset} below its HW ${floor}`;
-    if (this.options.flush === 'always' && !this.options.uncleanLeaderElection) this.ghost.violations.push(note);
+    if (this.options.flush === 'always' && !this.options.uncleanLeaderElection)
+      this.ghost.violations.push(note);
     else this.ghost.allowedLoss.push(note);
   }
 

@@ -41,7 +41,12 @@ export class SimController {
     this.state = initial;
     this.history.push(initial);
     for (const id of initial.replicas) {
-      this.sessions.set(id, { incarnation: null, lastHeartbeatMs: 0, fenced: true, eligible: true });
+      this.sessions.set(id, {
+        incarnation: null,
+        lastHeartbeatMs: 0,
+        fenced: true,
+        eligible: true,
+      });
     }
   }
 
@@ -70,14 +75,22 @@ export class SimController {
   /** Sends the current record to every node (periodic metadata refresh). */
   broadcast(): void {
     for (const [id, session] of this.sessions) {
-      this.#reply(id, session.incarnation ?? 0, null, { kind: 'metadata', state: this.state, registered: false });
+      this.#reply(id, session.incarnation ?? 0, null, {
+        kind: 'metadata',
+        state: this.state,
+        registered: false,
+      });
     }
   }
 
   #context(): ElectionContext {
     const ineligible = new Set<NodeId>();
     for (const [id, session] of this.sessions) if (!session.eligible) ineligible.add(id);
-    return { liveNodes: this.liveNodes, ineligible, uncleanLeaderElection: this.#config.uncleanLeaderElection };
+    return {
+      liveNodes: this.liveNodes,
+      ineligible,
+      uncleanLeaderElection: this.#config.uncleanLeaderElection,
+    };
   }
 
   #onHeartbeat(message: Message, eligible: boolean, nowMs: number): void {
@@ -95,7 +108,11 @@ export class SimController {
       session.fenced = false;
       this.#commit(onNodeAvailable(this.state, message.from, this.#context()));
     }
-    this.#reply(message.from, message.fromIncarnation, null, { kind: 'metadata', state: this.state, registered: true });
+    this.#reply(message.from, message.fromIncarnation, null, {
+      kind: 'metadata',
+      state: this.state,
+      registered: true,
+    });
   }
 
   #fence(id: NodeId): void {
@@ -108,7 +125,11 @@ export class SimController {
   #onIsrChange(message: Message, request: IsrChangeRequest): void {
     const result = validateIsrChange(this.state, request, this.#context());
     if (result.ok) this.#commit(result.state);
-    this.#reply(message.from, message.fromIncarnation, message.fromInstance, { kind: 'isrChangeResult', request, result });
+    this.#reply(message.from, message.fromIncarnation, message.fromInstance, {
+      kind: 'isrChangeResult',
+      request,
+      result,
+    });
   }
 
   #commit(next: PartitionState | null): void {
@@ -122,6 +143,14 @@ export class SimController {
   }
 
   #reply(to: NodeId, toIncarnation: number, toInstance: number | null, payload: Payload): void {
-    this.#send({ from: this.#config.id, to, fromIncarnation: 0, toIncarnation, toInstance, fromInstance: null, payload });
+    this.#send({
+      from: this.#config.id,
+      to,
+      fromIncarnation: 0,
+      toIncarnation,
+      toInstance,
+      fromInstance: null,
+      payload,
+    });
   }
 }

@@ -38,7 +38,8 @@ export type FollowerFactory = (
   highWatermark: number,
 ) => FollowerLike;
 
-export const realFollower: FollowerFactory = (config, log, hw) => new FollowerReplica(config, log, hw);
+export const realFollower: FollowerFactory = (config, log, hw) =>
+  new FollowerReplica(config, log, hw);
 
 export interface SimNodeConfig {
   readonly minInsyncReplicas: number;
@@ -104,7 +105,11 @@ export class SimNode {
   }
 
   onTick(nowMs: number, heartbeat: boolean): void {
-    if (heartbeat) this.#sendTo(this.#env.controllerId, { kind: 'heartbeat', eligible: this.eligibleForLeadership });
+    if (heartbeat)
+      this.#sendTo(this.#env.controllerId, {
+        kind: 'heartbeat',
+        eligible: this.eligibleForLeadership,
+      });
     this.#pump(nowMs);
   }
 
@@ -159,7 +164,9 @@ export class SimNode {
   }
 
   #isCurrent(message: Message): boolean {
-    return message.toIncarnation === this.incarnation && message.toInstance === this.#currentInstance();
+    return (
+      message.toIncarnation === this.incarnation && message.toInstance === this.#currentInstance()
+    );
   }
 
   #currentInstance(): number | null {
@@ -199,7 +206,9 @@ export class SimNode {
     }
     const follower = this.role;
     if (follower.kind !== 'follower') return;
-    this.#perform(follower.replica.onLeaderChange({ leaderId: state.leader, leaderEpoch: state.leaderEpoch }));
+    this.#perform(
+      follower.replica.onLeaderChange({ leaderId: state.leader, leaderEpoch: state.leaderEpoch }),
+    );
   }
 
   /** Leaves the current role; returns the HW the next role starts from. */
@@ -254,11 +263,13 @@ export class SimNode {
     const role = this.role;
     if (role.kind === 'follower') {
       const request = role.replica.nextRequest(nowMs);
-      if (request !== null) this.#sendTo(request.leaderId, { kind: 'followerRequest', request }, null, null);
+      if (request !== null)
+        this.#sendTo(request.leaderId, { kind: 'followerRequest', request }, null, null);
     }
     if (role.kind === 'leader') {
       const change = role.replica.pollIsrChange(nowMs);
-      if (change !== null) this.#sendTo(this.#env.controllerId, { kind: 'isrChange', request: change });
+      if (change !== null)
+        this.#sendTo(this.#env.controllerId, { kind: 'isrChange', request: change });
       this.#replyAcks(role.replica.takeAckOutcomes(nowMs));
       this.log.highWatermarkCheckpoint = role.replica.highWatermark;
     }
@@ -277,22 +288,36 @@ export class SimNode {
     }
   }
 
-  #onFollowerRequest(message: Message, request: Message['payload'] & { kind: 'followerRequest' } extends { request: infer Q } ? Q : never, nowMs: number): void {
-    const reply = (payload: Payload): void => this.#sendTo(message.from, payload, message.fromIncarnation, message.fromInstance);
+  #onFollowerRequest(
+    message: Message,
+    request: Message['payload'] & { kind: 'followerRequest' } extends { request: infer Q }
+      ? Q
+      : never,
+    nowMs: number,
+  ): void {
+    const reply = (payload: Payload): void =>
+      this.#sendTo(message.from, payload, message.fromIncarnation, message.fromInstance);
     const role = this.role;
     if (role.kind !== 'leader') {
       const known = this.applied?.leaderEpoch ?? -1;
       const code =
-        request.currentLeaderEpoch < known ? 'FENCED_LEADER_EPOCH' as const
-        : request.currentLeaderEpoch > known ? 'UNKNOWN_LEADER_EPOCH' as const
-        : 'NOT_LEADER_OR_FOLLOWER' as const;
+        request.currentLeaderEpoch < known
+          ? ('FENCED_LEADER_EPOCH' as const)
+          : request.currentLeaderEpoch > known
+            ? ('UNKNOWN_LEADER_EPOCH' as const)
+            : ('NOT_LEADER_OR_FOLLOWER' as const);
       const requestId = request.requestId;
-      if (request.kind === 'fetch') reply({ kind: 'fetchResponse', response: { requestId, kind: 'error', code } });
+      if (request.kind === 'fetch')
+        reply({ kind: 'fetchResponse', response: { requestId, kind: 'error', code } });
       else reply({ kind: 'epochEndOffsetResponse', response: { requestId, kind: 'error', code } });
       return;
     }
     if (request.kind === 'epochEndOffset') {
-      const decision = role.replica.onEpochEndOffsetRequest(message.from, request.currentLeaderEpoch, request.epoch);
+      const decision = role.replica.onEpochEndOffsetRequest(
+        message.from,
+        request.currentLeaderEpoch,
+        request.epoch,
+      );
       const response: EpochEndOffsetResponse = { requestId: request.requestId, ...decision };
       reply({ kind: 'epochEndOffsetResponse', response });
       return;
@@ -309,9 +334,20 @@ export class SimNode {
         response = { requestId, ...decision };
         break;
       case 'read': {
-        const records = this.log.read(decision.fetchOffset, decision.maxOffsetExclusive, this.#config.fetchRecordsMax);
+        const records = this.log.read(
+          decision.fetchOffset,
+          decision.maxOffsetExclusive,
+          this.#config.fetchRecordsMax,
+        );
         const nextOffset = decision.fetchOffset + records.length;
-        response = { requestId, kind: 'records', records, nextOffset, highWatermark: decision.highWatermark, logEndOffset: decision.logEndOffset };
+        response = {
+          requestId,
+          kind: 'records',
+          records,
+          nextOffset,
+          highWatermark: decision.highWatermark,
+          logEndOffset: decision.logEndOffset,
+        };
         break;
       }
       default:
@@ -321,7 +357,11 @@ export class SimNode {
   }
 
   #onProduce(message: Message, payload: Payload & { kind: 'produce' }, nowMs: number): void {
-    const reply = (result: { ok: true; offset: number } | { ok: false; code: 'NOT_LEADER_OR_FOLLOWER' | 'NOT_ENOUGH_REPLICAS' | 'BROKER_BUSY' }): void =>
+    const reply = (
+      result:
+        | { ok: true; offset: number }
+        | { ok: false; code: 'NOT_LEADER_OR_FOLLOWER' | 'NOT_ENOUGH_REPLICAS' | 'BROKER_BUSY' },
+    ): void =>
       this.#sendTo(message.from, { kind: 'produceResponse', produceId: payload.produceId, result });
     const role = this.role;
     if (role.kind !== 'leader') return reply({ ok: false, code: 'NOT_LEADER_OR_FOLLOWER' });
@@ -331,7 +371,11 @@ export class SimNode {
     const lastOffset = this.log.appendAsLeader(leader.leaderEpoch, [payload.value]);
     leader.onAppend(lastOffset, nowMs);
     if (payload.acks === 1) return reply({ ok: true, offset: lastOffset });
-    const waiter = { produceId: payload.produceId, lastOffset, deadlineMs: nowMs + this.#config.produceTimeoutMs };
+    const waiter = {
+      produceId: payload.produceId,
+      lastOffset,
+      deadlineMs: nowMs + this.#config.produceTimeoutMs,
+    };
     this.#produceClients.set(payload.produceId, message.from);
     if (leader.awaitHighWatermark(waiter, nowMs) !== null) {
       this.#produceClients.delete(payload.produceId);
@@ -346,11 +390,25 @@ export class SimNode {
     if (role.kind !== 'leader') return reply({ ok: false, code: 'NOT_LEADER_OR_FOLLOWER' });
     const decision = role.replica.onConsumerRead(offset, knownEpoch);
     if (decision.kind === 'error') return reply({ ok: false, code: decision.code });
-    const records = this.log.read(offset, decision.maxOffsetExclusive, this.#config.fetchRecordsMax);
-    reply({ ok: true, records, highWatermark: decision.highWatermark, leaderEpoch: decision.leaderEpoch });
+    const records = this.log.read(
+      offset,
+      decision.maxOffsetExclusive,
+      this.#config.fetchRecordsMax,
+    );
+    reply({
+      ok: true,
+      records,
+      highWatermark: decision.highWatermark,
+      leaderEpoch: decision.leaderEpoch,
+    });
   }
 
-  #sendTo(to: NodeId, payload: Payload, toIncarnation: number | null = null, toInstance: number | null = null): void {
+  #sendTo(
+    to: NodeId,
+    payload: Payload,
+    toIncarnation: number | null = null,
+    toInstance: number | null = null,
+  ): void {
     this.#env.send({
       from: this.id,
       to,

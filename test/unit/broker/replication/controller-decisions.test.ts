@@ -16,16 +16,33 @@ import {
 
 const [A, B, C, D] = [toNodeId(1), toNodeId(2), toNodeId(3), toNodeId(4)];
 
-function context(live: NodeId[], options: { unclean?: boolean; ineligible?: NodeId[] } = {}): ElectionContext {
-  return { liveNodes: new Set(live), ineligible: new Set(options.ineligible ?? []), uncleanLeaderElection: options.unclean ?? false };
+function context(
+  live: NodeId[],
+  options: { unclean?: boolean; ineligible?: NodeId[] } = {},
+): ElectionContext {
+  return {
+    liveNodes: new Set(live),
+    ineligible: new Set(options.ineligible ?? []),
+    uncleanLeaderElection: options.unclean ?? false,
+  };
 }
 
-const base: PartitionState = { leader: A, leaderEpoch: 4, replicas: [A, B, C], isr: [A, B, C], partitionEpoch: 10 };
+const base: PartitionState = {
+  leader: A,
+  leaderEpoch: 4,
+  replicas: [A, B, C],
+  isr: [A, B, C],
+  partitionEpoch: 10,
+};
 
 describe('controller decisions', () => {
   test('the leader node goes: the first live ISR member leads, epochs bump, ISR drops the node', () => {
     expect(onNodeUnavailable(base, A, context([B, C]))).toEqual({
-      leader: B, leaderEpoch: 5, replicas: [A, B, C], isr: [B, C], partitionEpoch: 11,
+      leader: B,
+      leaderEpoch: 5,
+      replicas: [A, B, C],
+      isr: [B, C],
+      partitionEpoch: 11,
     });
   });
 
@@ -34,7 +51,11 @@ describe('controller decisions', () => {
   });
 
   test('a follower node goes: it leaves the ISR, the leader epoch stays', () => {
-    expect(onNodeUnavailable(base, C, context([A, B]))).toEqual({ ...base, isr: [A, B], partitionEpoch: 11 });
+    expect(onNodeUnavailable(base, C, context([A, B]))).toEqual({
+      ...base,
+      isr: [A, B],
+      partitionEpoch: 11,
+    });
     expect(onNodeUnavailable({ ...base, isr: [A] }, C, context([A, B]))).toBeNull();
     expect(onNodeUnavailable(base, D, context([A, B, C]))).toBeNull();
   });
@@ -44,36 +65,73 @@ describe('controller decisions', () => {
     const offline = onNodeUnavailable(lonely, A, context([B, C]));
     expect(offline).toEqual({ ...lonely, leader: null, leaderEpoch: 5, partitionEpoch: 11 });
     expect(onNodeAvailable(offline!, B, context([B, C]))).toBeNull();
-    expect(onNodeAvailable(offline!, A, context([A, B, C]))).toEqual({ ...offline, leader: A, leaderEpoch: 6, partitionEpoch: 12 });
+    expect(onNodeAvailable(offline!, A, context([A, B, C]))).toEqual({
+      ...offline,
+      leader: A,
+      leaderEpoch: 6,
+      partitionEpoch: 12,
+    });
     const twoDown = onNodeUnavailable({ ...base, isr: [A, B] }, A, context([C]));
     expect(twoDown).toMatchObject({ leader: null, isr: [B] });
   });
 
   test('P12 unclean election picks a live replica outside the ISR and resets the ISR to it', () => {
     const lonely = { ...base, isr: [A] };
-    expect(onNodeUnavailable(lonely, A, context([C], { unclean: true }))).toMatchObject({ leader: C, isr: [C], leaderEpoch: 5 });
+    expect(onNodeUnavailable(lonely, A, context([C], { unclean: true }))).toMatchObject({
+      leader: C,
+      isr: [C],
+      leaderEpoch: 5,
+    });
     const offline = onNodeUnavailable(lonely, A, context([], { unclean: true }))!;
     expect(offline.leader).toBeNull();
-    expect(onNodeAvailable(offline, B, context([B], { unclean: true }))).toMatchObject({ leader: B, isr: [B] });
+    expect(onNodeAvailable(offline, B, context([B], { unclean: true }))).toMatchObject({
+      leader: B,
+      isr: [B],
+    });
   });
 
   test('rule (e): AlterPartition is a compare-and-set on the partition epoch', () => {
     const live = context([A, B, C]);
     const request = { leaderId: A, leaderEpoch: 4, partitionEpoch: 10, newIsr: [A, B] };
-    expect(validateIsrChange(base, request, live)).toEqual({ ok: true, state: { ...base, isr: [A, B], partitionEpoch: 11 } });
-    expect(validateIsrChange(base, { ...request, partitionEpoch: 9 }, live)).toEqual({ ok: false, code: 'INVALID_UPDATE_VERSION' });
-    expect(validateIsrChange(base, { ...request, leaderEpoch: 3 }, live)).toEqual({ ok: false, code: 'FENCED_LEADER_EPOCH' });
-    expect(validateIsrChange(base, { ...request, leaderId: B }, live)).toEqual({ ok: false, code: 'FENCED_LEADER_EPOCH' });
-    expect(validateIsrChange(base, { ...request, newIsr: [B, C] }, live)).toEqual({ ok: false, code: 'INVALID_REQUEST' });
-    expect(validateIsrChange(base, { ...request, newIsr: [A, D] }, live)).toEqual({ ok: false, code: 'INVALID_REQUEST' });
+    expect(validateIsrChange(base, request, live)).toEqual({
+      ok: true,
+      state: { ...base, isr: [A, B], partitionEpoch: 11 },
+    });
+    expect(validateIsrChange(base, { ...request, partitionEpoch: 9 }, live)).toEqual({
+      ok: false,
+      code: 'INVALID_UPDATE_VERSION',
+    });
+    expect(validateIsrChange(base, { ...request, leaderEpoch: 3 }, live)).toEqual({
+      ok: false,
+      code: 'FENCED_LEADER_EPOCH',
+    });
+    expect(validateIsrChange(base, { ...request, leaderId: B }, live)).toEqual({
+      ok: false,
+      code: 'FENCED_LEADER_EPOCH',
+    });
+    expect(validateIsrChange(base, { ...request, newIsr: [B, C] }, live)).toEqual({
+      ok: false,
+      code: 'INVALID_REQUEST',
+    });
+    expect(validateIsrChange(base, { ...request, newIsr: [A, D] }, live)).toEqual({
+      ok: false,
+      code: 'INVALID_REQUEST',
+    });
     const shrunk = { ...base, isr: [A] };
     const expand = { leaderId: A, leaderEpoch: 4, partitionEpoch: 10, newIsr: [A, C] };
-    expect(validateIsrChange(shrunk, expand, context([A, B]))).toEqual({ ok: false, code: 'INELIGIBLE_REPLICA' });
+    expect(validateIsrChange(shrunk, expand, context([A, B]))).toEqual({
+      ok: false,
+      code: 'INELIGIBLE_REPLICA',
+    });
   });
 
   test('preferred leader election moves leadership to replicas[0] when it is in the ISR', () => {
     const moved = { ...base, leader: B, leaderEpoch: 5 };
-    expect(preferredLeaderElection(moved, context([A, B, C]))).toMatchObject({ leader: A, leaderEpoch: 6, partitionEpoch: 11 });
+    expect(preferredLeaderElection(moved, context([A, B, C]))).toMatchObject({
+      leader: A,
+      leaderEpoch: 6,
+      partitionEpoch: 11,
+    });
     expect(preferredLeaderElection(base, context([A, B, C]))).toBeNull();
     expect(preferredLeaderElection({ ...moved, isr: [B, C] }, context([A, B, C]))).toBeNull();
     expect(preferredLeaderElection(moved, context([B, C]))).toBeNull();
@@ -83,15 +141,24 @@ describe('controller decisions', () => {
     const live = context([A, B, C, D]);
     const target = [D, B, C];
     const add = reassignmentStep(base, target, live);
-    expect(add).toEqual({ kind: 'addReplicas', next: { ...base, replicas: [D, B, C, A], partitionEpoch: 11 } });
+    expect(add).toEqual({
+      kind: 'addReplicas',
+      next: { ...base, replicas: [D, B, C, A], partitionEpoch: 11 },
+    });
     if (add.kind !== 'addReplicas') return;
-    expect(reassignmentStep(add.next, target, live)).toEqual({ kind: 'awaitCatchUp', missing: [D] });
+    expect(reassignmentStep(add.next, target, live)).toEqual({
+      kind: 'awaitCatchUp',
+      missing: [D],
+    });
     const caughtUp = { ...add.next, isr: [A, B, C, D], partitionEpoch: 12 };
     const move = reassignmentStep(caughtUp, target, live);
     expect(move).toMatchObject({ kind: 'moveLeader', next: { leader: D, leaderEpoch: 5 } });
     if (move.kind !== 'moveLeader') return;
     const drop = reassignmentStep(move.next, target, live);
-    expect(drop).toMatchObject({ kind: 'dropReplicas', next: { replicas: [D, B, C], isr: [B, C, D], leader: D } });
+    expect(drop).toMatchObject({
+      kind: 'dropReplicas',
+      next: { replicas: [D, B, C], isr: [B, C, D], leader: D },
+    });
     if (drop.kind !== 'dropReplicas') return;
     expect(reassignmentStep(drop.next, target, live)).toEqual({ kind: 'done' });
   });

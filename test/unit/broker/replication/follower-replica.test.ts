@@ -13,7 +13,10 @@ import {
   type FollowerRequest,
   type ReplicaLogCommand,
 } from '../../../../src/broker/replication/index.ts';
-import { MemoryReplicaLog, type SimRecord } from '../../../support/replication-sim/memory-replica-log.ts';
+import {
+  MemoryReplicaLog,
+  type SimRecord,
+} from '../../../support/replication-sim/memory-replica-log.ts';
 
 type Batch = readonly SimRecord[];
 const [L, F] = [toNodeId(1), toNodeId(2)];
@@ -21,14 +24,17 @@ const [L, F] = [toNodeId(1), toNodeId(2)];
 /** Builds a log from epochs per offset, e.g. [0, 0, 2] → three records in epochs 0, 0, 2. */
 function logOf(epochs: readonly number[], prefix: string): MemoryReplicaLog {
   const log = new MemoryReplicaLog('always');
-  epochs.forEach((epoch, offset) => log.appendAsFollower([{ offset, epoch, value: `${prefix}${offset}` }]));
+  epochs.forEach((epoch, offset) =>
+    log.appendAsFollower([{ offset, epoch, value: `${prefix}${offset}` }]),
+  );
   return log;
 }
 
 function perform(log: MemoryReplicaLog, commands: readonly ReplicaLogCommand<Batch>[]): void {
   for (const command of commands) {
     if (command.kind === 'truncateTo') log.truncateTo(command.offset);
-    else if (command.kind === 'truncateFullyAndStartAt') log.truncateFullyAndStartAt(command.offset);
+    else if (command.kind === 'truncateFullyAndStartAt')
+      log.truncateFullyAndStartAt(command.offset);
     else if (command.kind === 'append') log.appendAsFollower(command.records);
     else log.highWatermarkCheckpoint = command.offset;
   }
@@ -37,12 +43,23 @@ function perform(log: MemoryReplicaLog, commands: readonly ReplicaLogCommand<Bat
 function leaderOver(log: MemoryReplicaLog, leaderEpoch: number): LeaderReplica {
   log.assignEpoch(leaderEpoch, log.logEndOffset);
   const state = { leader: L, leaderEpoch, replicas: [L, F], isr: [L, F], partitionEpoch: 0 };
-  const config = { replicaId: L, minInsyncReplicas: 1, replicaLagMsMax: 100, ackWaitersMax: 8, isrChangeRetryMs: 50 };
+  const config = {
+    replicaId: L,
+    minInsyncReplicas: 1,
+    replicaLagMsMax: 100,
+    ackWaitersMax: 8,
+    isrChangeRetryMs: 50,
+  };
   return new LeaderReplica(config, log, state, 0, 0);
 }
 
 /** The leader's answer to one follower request, as the broker's route would build it. */
-function answer(leader: LeaderReplica, leaderLog: MemoryReplicaLog, request: FollowerRequest, nowMs: number) {
+function answer(
+  leader: LeaderReplica,
+  leaderLog: MemoryReplicaLog,
+  request: FollowerRequest,
+  nowMs: number,
+) {
   if (request.kind === 'epochEndOffset') {
     const decision = leader.onEpochEndOffsetRequest(F, request.currentLeaderEpoch, request.epoch);
     return { kind: 'epoch' as const, response: { requestId: request.requestId, ...decision } };
@@ -66,17 +83,30 @@ function answer(leader: LeaderReplica, leaderLog: MemoryReplicaLog, request: Fol
 }
 
 /** Runs the driver loop until the follower has the leader's whole log (or a step limit). */
-function exchange(follower: FollowerReplica<Batch>, log: MemoryReplicaLog, leader: LeaderReplica, leaderLog: MemoryReplicaLog): FollowerRequest[] {
+function exchange(
+  follower: FollowerReplica<Batch>,
+  log: MemoryReplicaLog,
+  leader: LeaderReplica,
+  leaderLog: MemoryReplicaLog,
+): FollowerRequest[] {
   const sent: FollowerRequest[] = [];
   for (let step = 0; step < 50; step += 1) {
     const request = follower.nextRequest(step);
     if (request === null) break;
     sent.push(request);
     const reply = answer(leader, leaderLog, request, step);
-    perform(log, reply.kind === 'epoch' ? follower.onEpochEndOffset(reply.response) : follower.onFetchResponse(reply.response));
+    perform(
+      log,
+      reply.kind === 'epoch'
+        ? follower.onEpochEndOffset(reply.response)
+        : follower.onFetchResponse(reply.response),
+    );
     follower.checkInvariants();
     log.checkInvariants();
-    const done = reply.kind === 'fetch' && reply.response.kind === 'records' && reply.response.records.length === 0;
+    const done =
+      reply.kind === 'fetch' &&
+      reply.response.kind === 'records' &&
+      reply.response.records.length === 0;
     if (done) break;
   }
   return sent;
@@ -97,7 +127,9 @@ describe('FollowerReplica', () => {
     expect(sent[0]).toMatchObject({ kind: 'epochEndOffset', epoch: 0, currentLeaderEpoch: 2 });
     expect(sent[1]).toMatchObject({ kind: 'fetch', fetchOffset: 2, lastFetchedEpoch: 0 });
     expect(values(log)).toEqual(values(leaderLog));
-    expect(log.epochEntries).toEqual(leaderLog.epochEntries.filter((e) => e.startOffset < leaderLog.logEndOffset));
+    expect(log.epochEntries).toEqual(
+      leaderLog.epochEntries.filter((e) => e.startOffset < leaderLog.logEndOffset),
+    );
   });
 
   test('P9 epoch-driven reconciliation: follower [0,2,4] against leader [1,3,5] becomes the leader', () => {
@@ -107,7 +139,11 @@ describe('FollowerReplica', () => {
     follower.onLeaderChange({ leaderId: L, leaderEpoch: 6 });
     const sent = exchange(follower, log, leaderOver(leaderLog, 6), leaderLog);
     expect(values(log)).toEqual(values(leaderLog));
-    expect(sent.filter((r) => r.kind === 'epochEndOffset').map((r) => r.kind === 'epochEndOffset' && r.epoch)).toEqual([4, 2, 0]);
+    expect(
+      sent
+        .filter((r) => r.kind === 'epochEndOffset')
+        .map((r) => r.kind === 'epochEndOffset' && r.epoch),
+    ).toEqual([4, 2, 0]);
   });
 
   test('P7 KIP-279 over several failovers needs several OffsetsForLeaderEpoch rounds', () => {
@@ -127,18 +163,29 @@ describe('FollowerReplica', () => {
     follower.onLeaderChange({ leaderId: L, leaderEpoch: 1 });
     const old = follower.nextRequest(0)!;
     follower.onLeaderChange({ leaderId: toNodeId(3), leaderEpoch: 2 });
-    expect(follower.onEpochEndOffset({ requestId: old.requestId, kind: 'ok', epoch: 0, endOffset: 0 })).toEqual([]);
+    expect(
+      follower.onEpochEndOffset({ requestId: old.requestId, kind: 'ok', epoch: 0, endOffset: 0 }),
+    ).toEqual([]);
     expect(log.logEndOffset).toBe(2);
     const current = follower.nextRequest(1)!;
     expect(current).toMatchObject({ kind: 'epochEndOffset', leaderId: 3, currentLeaderEpoch: 2 });
     expect(follower.nextRequest(2)).toBeNull(); // One in flight.
-    expect(follower.onEpochEndOffset({ requestId: current.requestId, kind: 'error', code: 'FENCED_LEADER_EPOCH' })).toEqual([]);
+    expect(
+      follower.onEpochEndOffset({
+        requestId: current.requestId,
+        kind: 'error',
+        code: 'FENCED_LEADER_EPOCH',
+      }),
+    ).toEqual([]);
     expect(follower.state.kind).toBe('fenced');
     expect(follower.nextRequest(3)).toBeNull();
     follower.onLeaderChange({ leaderId: toNodeId(3), leaderEpoch: 1 }); // Stale metadata: ignored.
     expect(follower.state.kind).toBe('fenced');
     follower.onLeaderChange({ leaderId: toNodeId(3), leaderEpoch: 3 });
-    expect(follower.nextRequest(4)).toMatchObject({ kind: 'epochEndOffset', currentLeaderEpoch: 3 });
+    expect(follower.nextRequest(4)).toMatchObject({
+      kind: 'epochEndOffset',
+      currentLeaderEpoch: 3,
+    });
     expect(follower.nextRequest(5)).toBeNull();
     expect(follower.nextRequest(104)).toMatchObject({ kind: 'epochEndOffset' }); // Timed out: resent.
   });
@@ -149,7 +196,13 @@ describe('FollowerReplica', () => {
     follower.onLeaderChange({ leaderId: L, leaderEpoch: 1 });
     const fetch = follower.nextRequest(0)!;
     expect(fetch).toMatchObject({ kind: 'fetch', fetchOffset: 0, lastFetchedEpoch: null });
-    expect(follower.onFetchResponse({ requestId: fetch.requestId, kind: 'error', code: 'UNKNOWN_LEADER_EPOCH' })).toEqual([]);
+    expect(
+      follower.onFetchResponse({
+        requestId: fetch.requestId,
+        kind: 'error',
+        code: 'UNKNOWN_LEADER_EPOCH',
+      }),
+    ).toEqual([]);
     expect(follower.nextRequest(1)).toMatchObject({ kind: 'fetch', fetchOffset: 0 });
   });
 
@@ -161,14 +214,28 @@ describe('FollowerReplica', () => {
     const state = follower.state;
     const fetch = follower.nextRequest(200)!; // Resent after a timeout, still reconciling.
     expect(state.kind).toBe('truncating');
-    const commands = follower.onEpochEndOffset({ requestId: fetch.requestId, kind: 'ok', epoch: 0, endOffset: 10 });
+    const commands = follower.onEpochEndOffset({
+      requestId: fetch.requestId,
+      kind: 'ok',
+      epoch: 0,
+      endOffset: 10,
+    });
     perform(log, commands);
     const next = follower.nextRequest(201)!;
     expect(next).toMatchObject({ kind: 'fetch', fetchOffset: 2 });
-    const reset = follower.onFetchResponse({ requestId: next.requestId, kind: 'outOfRange', logStartOffset: 5, logEndOffset: 10 });
+    const reset = follower.onFetchResponse({
+      requestId: next.requestId,
+      kind: 'outOfRange',
+      logStartOffset: 5,
+      logEndOffset: 10,
+    });
     expect(reset).toEqual([{ kind: 'truncateFullyAndStartAt', offset: 5 }]);
     perform(log, reset);
-    expect(follower.nextRequest(202)).toMatchObject({ kind: 'fetch', fetchOffset: 5, lastFetchedEpoch: null });
+    expect(follower.nextRequest(202)).toMatchObject({
+      kind: 'fetch',
+      fetchOffset: 5,
+      lastFetchedEpoch: null,
+    });
   });
 
   test('P10 out of range high: the leader log is shorter, so truncate to it and reconcile', () => {
@@ -176,9 +243,17 @@ describe('FollowerReplica', () => {
     const follower = new FollowerReplica<Batch>({ replicaId: F, requestTimeoutMs: 100 }, log, 1);
     follower.onLeaderChange({ leaderId: L, leaderEpoch: 0 });
     const ask = follower.nextRequest(0)!;
-    perform(log, follower.onEpochEndOffset({ requestId: ask.requestId, kind: 'ok', epoch: 0, endOffset: 4 }));
+    perform(
+      log,
+      follower.onEpochEndOffset({ requestId: ask.requestId, kind: 'ok', epoch: 0, endOffset: 4 }),
+    );
     const fetch = follower.nextRequest(1)!;
-    const commands = follower.onFetchResponse({ requestId: fetch.requestId, kind: 'outOfRange', logStartOffset: 0, logEndOffset: 2 });
+    const commands = follower.onFetchResponse({
+      requestId: fetch.requestId,
+      kind: 'outOfRange',
+      logStartOffset: 0,
+      logEndOffset: 2,
+    });
     expect(commands).toEqual([{ kind: 'truncateTo', offset: 2 }]);
     perform(log, commands);
     expect(follower.state.kind).toBe('truncating');

@@ -43,7 +43,15 @@ describe('isr', () => {
       [B, updateProgress(initialProgress(B, 0), 7, 9, 1)],
       [C, initialProgress(C, 0)],
     ]);
-    const input = { current: 3, leaderId: A, leaderEndOffset: 9, maximalIsr: [A, B], committedIsrSize: 2, minInsyncReplicas: 2, progress };
+    const input = {
+      current: 3,
+      leaderId: A,
+      leaderEndOffset: 9,
+      maximalIsr: [A, B],
+      committedIsrSize: 2,
+      minInsyncReplicas: 2,
+      progress,
+    };
     expect(nextHighWatermark(input)).toBe(7);
     expect(nextHighWatermark({ ...input, maximalIsr: [A, B, C] })).toBe(3);
     expect(nextHighWatermark({ ...input, committedIsrSize: 1 })).toBe(3);

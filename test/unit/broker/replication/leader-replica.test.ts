@@ -12,7 +12,13 @@ import {
 import { MemoryReplicaLog } from '../../../support/replication-sim/memory-replica-log.ts';
 
 const [A, B, C] = [toNodeId(1), toNodeId(2), toNodeId(3)];
-const config = { replicaId: A, minInsyncReplicas: 2, replicaLagMsMax: 100, ackWaitersMax: 4, isrChangeRetryMs: 50 };
+const config = {
+  replicaId: A,
+  minInsyncReplicas: 2,
+  replicaLagMsMax: 100,
+  ackWaitersMax: 4,
+  isrChangeRetryMs: 50,
+};
 
 function state(isr: NodeId[], partitionEpoch = 0, leaderEpoch = 0): PartitionState {
   return { leader: A, leaderEpoch, replicas: [A, B, C], isr, partitionEpoch };
@@ -35,7 +41,15 @@ function setup(options: { isr?: NodeId[]; records?: number; minIsr?: number; hw?
     return last;
   };
   const fetch = (id: NodeId, fetchOffset: number, nowMs = 0) =>
-    leader.onFollowerFetch({ replicaId: id, fetchOffset, lastFetchedEpoch: fetchOffset === 0 ? null : 0, currentLeaderEpoch: leader.leaderEpoch }, nowMs);
+    leader.onFollowerFetch(
+      {
+        replicaId: id,
+        fetchOffset,
+        lastFetchedEpoch: fetchOffset === 0 ? null : 0,
+        currentLeaderEpoch: leader.leaderEpoch,
+      },
+      nowMs,
+    );
   return { log, leader, append, fetch };
 }
 
@@ -44,7 +58,11 @@ function commitPending(leader: LeaderReplica, nowMs: number): void {
   const request = leader.pollIsrChange(nowMs);
   expect(request).not.toBeNull();
   if (request === null) return;
-  const context = { liveNodes: new Set([A, B, C]), ineligible: new Set<NodeId>(), uncleanLeaderElection: false };
+  const context = {
+    liveNodes: new Set([A, B, C]),
+    ineligible: new Set<NodeId>(),
+    uncleanLeaderElection: false,
+  };
   const result = validateIsrChange(leader.partitionState, request, context);
   leader.onIsrChangeResult(request, result, nowMs);
 }
@@ -69,12 +87,16 @@ describe('LeaderReplica', () => {
     const { leader, append, fetch } = setup({ isr: [A, B] });
     expect(leader.admitProduce('all')).toBeNull();
     const last = append('m0', 0);
-    expect(leader.awaitHighWatermark({ produceId: 7, lastOffset: last, deadlineMs: 1000 }, 0)).toBeNull();
+    expect(
+      leader.awaitHighWatermark({ produceId: 7, lastOffset: last, deadlineMs: 1000 }, 0),
+    ).toBeNull();
     expect(leader.takeAckOutcomes(10)).toEqual([]);
     // B stops fetching; after the lag time it is dropped and the waiter fails.
     commitPending(leader, 200);
     expect(leader.partitionState.isr).toEqual([A]);
-    expect(leader.takeAckOutcomes(200)).toEqual([{ produceId: 7, kind: 'failed', code: 'NOT_ENOUGH_REPLICAS_AFTER_APPEND' }]);
+    expect(leader.takeAckOutcomes(200)).toEqual([
+      { produceId: 7, kind: 'failed', code: 'NOT_ENOUGH_REPLICAS_AFTER_APPEND' },
+    ]);
     append('m1', 210);
     expect(leader.highWatermark).toBe(0); // HW never advances below min.insync.replicas.
     fetch(B, 2, 220);
@@ -90,9 +112,13 @@ describe('LeaderReplica', () => {
     expect(leader.takeAckOutcomes(1)).toEqual([{ produceId: 1, kind: 'acked', lastOffset: 0 }]);
     const second = append('m1');
     for (let id = 2; id <= 5; id += 1) {
-      expect(leader.awaitHighWatermark({ produceId: id, lastOffset: second, deadlineMs: 100 }, 2)).toBeNull();
+      expect(
+        leader.awaitHighWatermark({ produceId: id, lastOffset: second, deadlineMs: 100 }, 2),
+      ).toBeNull();
     }
-    expect(leader.awaitHighWatermark({ produceId: 6, lastOffset: second, deadlineMs: 100 }, 2)).toBe('BROKER_BUSY');
+    expect(
+      leader.awaitHighWatermark({ produceId: 6, lastOffset: second, deadlineMs: 100 }, 2),
+    ).toBe('BROKER_BUSY');
     expect(leader.takeAckOutcomes(100).map((o) => o.kind === 'failed' && o.code)).toEqual(
       Array(4).fill('REQUEST_TIMED_OUT'),
     );
@@ -144,21 +170,36 @@ describe('LeaderReplica', () => {
     log.assignEpoch(1, 4);
     const leader = new LeaderReplica(config, log, { ...state([A, B], 3, 1) }, 4, 0);
     expect(leader.epochStartOffset).toBe(4);
-    leader.onFollowerFetch({ replicaId: B, fetchOffset: 4, lastFetchedEpoch: 0, currentLeaderEpoch: 1 }, 1);
-    leader.onFollowerFetch({ replicaId: C, fetchOffset: 3, lastFetchedEpoch: 0, currentLeaderEpoch: 1 }, 1);
+    leader.onFollowerFetch(
+      { replicaId: B, fetchOffset: 4, lastFetchedEpoch: 0, currentLeaderEpoch: 1 },
+      1,
+    );
+    leader.onFollowerFetch(
+      { replicaId: C, fetchOffset: 3, lastFetchedEpoch: 0, currentLeaderEpoch: 1 },
+      1,
+    );
     expect(leader.pollIsrChange(2)).toBeNull();
-    leader.onFollowerFetch({ replicaId: C, fetchOffset: 4, lastFetchedEpoch: 0, currentLeaderEpoch: 1 }, 3);
+    leader.onFollowerFetch(
+      { replicaId: C, fetchOffset: 4, lastFetchedEpoch: 0, currentLeaderEpoch: 1 },
+      3,
+    );
     expect(leader.pollIsrChange(4)).toMatchObject({ newIsr: [A, B, C] });
   });
 
   test('P8 fencing: older epoch FENCED, newer UNKNOWN, strangers NOT_LEADER_OR_FOLLOWER', () => {
     const { leader } = setup();
     const ask = (epoch: number, id: NodeId = B) =>
-      leader.onFollowerFetch({ replicaId: id, fetchOffset: 0, lastFetchedEpoch: null, currentLeaderEpoch: epoch }, 0);
+      leader.onFollowerFetch(
+        { replicaId: id, fetchOffset: 0, lastFetchedEpoch: null, currentLeaderEpoch: epoch },
+        0,
+      );
     expect(ask(-1)).toMatchObject({ kind: 'error', code: 'FENCED_LEADER_EPOCH' });
     expect(ask(1)).toMatchObject({ kind: 'error', code: 'UNKNOWN_LEADER_EPOCH' });
     expect(ask(0, toNodeId(9))).toMatchObject({ kind: 'error', code: 'NOT_LEADER_OR_FOLLOWER' });
-    expect(leader.onEpochEndOffsetRequest(B, 1, 0)).toEqual({ kind: 'error', code: 'UNKNOWN_LEADER_EPOCH' });
+    expect(leader.onEpochEndOffsetRequest(B, 1, 0)).toEqual({
+      kind: 'error',
+      code: 'UNKNOWN_LEADER_EPOCH',
+    });
     expect(leader.onConsumerRead(0, -1)).toEqual({ kind: 'error', code: 'FENCED_LEADER_EPOCH' });
   });
 
@@ -169,7 +210,10 @@ describe('LeaderReplica', () => {
     log.appendAsLeader(2, ['c']);
     const leader = new LeaderReplica(config, log, state([A, B], 0, 2), 0, 0);
     const fetch = (fetchOffset: number, lastFetchedEpoch: number | null) =>
-      leader.onFollowerFetch({ replicaId: B, fetchOffset, lastFetchedEpoch, currentLeaderEpoch: 2 }, 0);
+      leader.onFollowerFetch(
+        { replicaId: B, fetchOffset, lastFetchedEpoch, currentLeaderEpoch: 2 },
+        0,
+      );
     expect(fetch(3, 1)).toEqual({ kind: 'diverging', epoch: 0, endOffset: 2 });
     expect(fetch(3, 0)).toEqual({ kind: 'diverging', epoch: 0, endOffset: 2 });
     expect(fetch(2, 0)).toMatchObject({ kind: 'read', fetchOffset: 2 });
@@ -188,10 +232,17 @@ describe('LeaderReplica', () => {
     expect(leader.latestOffset()).toEqual({ kind: 'error', code: 'OFFSET_NOT_AVAILABLE' });
     expect(leader.onConsumerRead(0, 1)).toEqual({ kind: 'error', code: 'OFFSET_NOT_AVAILABLE' });
     expect(leader.onConsumerRead(4, null)).toEqual({ kind: 'error', code: 'OFFSET_NOT_AVAILABLE' });
-    leader.onFollowerFetch({ replicaId: B, fetchOffset: 5, lastFetchedEpoch: 0, currentLeaderEpoch: 1 }, 1);
+    leader.onFollowerFetch(
+      { replicaId: B, fetchOffset: 5, lastFetchedEpoch: 0, currentLeaderEpoch: 1 },
+      1,
+    );
     expect(leader.highWatermark).toBe(5);
     expect(leader.latestOffset()).toEqual({ kind: 'ok', offset: 5 });
-    expect(leader.onConsumerRead(4, 1)).toMatchObject({ kind: 'read', maxOffsetExclusive: 5, highWatermark: 5 });
+    expect(leader.onConsumerRead(4, 1)).toMatchObject({
+      kind: 'read',
+      maxOffsetExclusive: 5,
+      highWatermark: 5,
+    });
     expect(leader.onConsumerRead(6, 1)).toEqual({ kind: 'error', code: 'OFFSET_OUT_OF_RANGE' });
   });
 
@@ -201,7 +252,11 @@ describe('LeaderReplica', () => {
     fetch(B, 1, 1);
     fetch(C, 1, 1);
     const request = leader.pollIsrChange(2)!;
-    const context = { liveNodes: new Set([A, B, C]), ineligible: new Set<NodeId>(), uncleanLeaderElection: false };
+    const context = {
+      liveNodes: new Set([A, B, C]),
+      ineligible: new Set<NodeId>(),
+      uncleanLeaderElection: false,
+    };
     const committed = validateIsrChange(leader.partitionState, request, context);
     expect(committed.ok).toBe(true);
     if (!committed.ok) return;
@@ -237,7 +292,19 @@ describe('LeaderReplica', () => {
   });
 });
 
-function commitPending2(leader: LeaderReplica, request: NonNullable<ReturnType<LeaderReplica['pollIsrChange']>>, nowMs: number): void {
-  const context = { liveNodes: new Set([A, B, C]), ineligible: new Set<NodeId>(), uncleanLeaderElection: false };
-  leader.onIsrChangeResult(request, validateIsrChange(leader.partitionState, request, context), nowMs);
+function commitPending2(
+  leader: LeaderReplica,
+  request: NonNullable<ReturnType<LeaderReplica['pollIsrChange']>>,
+  nowMs: number,
+): void {
+  const context = {
+    liveNodes: new Set([A, B, C]),
+    ineligible: new Set<NodeId>(),
+    uncleanLeaderElection: false,
+  };
+  leader.onIsrChangeResult(
+    request,
+    validateIsrChange(leader.partitionState, request, context),
+    nowMs,
+  );
 }
