@@ -53,19 +53,27 @@ export function checkCluster(cluster: SimCluster): void {
     if (leader.highWatermark < previous)
       violations.push(`HW of ${key} fell ${previous}→${leader.highWatermark}`);
     cluster.ghost.leaderHw.set(key, leader.highWatermark);
-    if (isStrict(cluster)) checkStrongIsr(cluster, node.id, node.log, leader.highWatermark);
+    if (!isStrict(cluster)) continue;
+    const hw = leader.highWatermark;
+    checkIsrAgrees(cluster, 'StrongIsr', cluster.controller.state.isr, node.id, node.log, hw);
+    checkIsrAgrees(cluster, 'WeakIsr', leader.maximalIsr, node.id, node.log, hw);
   }
   if (isStrict(cluster)) checkAckedOnIsr(cluster);
 }
 
-/** StrongIsr (KSPEC): below a presumed leader's HW, every controller-ISR member agrees. */
-function checkStrongIsr(
+/**
+ * KSPEC: below a presumed leader's HW, every member of an ISR holds the leader's records —
+ * StrongIsr for the controller's ISR, WeakIsr for the leader's own (maximal) view.
+ */
+function checkIsrAgrees(
   cluster: SimCluster,
+  name: 'StrongIsr' | 'WeakIsr',
+  isr: readonly number[],
   leaderId: number,
   log: MemoryReplicaLog,
   hw: number,
 ): void {
-  for (const id of cluster.controller.state.isr) {
+  for (const id of isr) {
     if (id === leaderId) continue;
     const member = cluster.node(id).log;
     const from = Math.max(log.logStartOffset, member.logStartOffset);
@@ -74,7 +82,7 @@ function checkStrongIsr(
       const theirs = member.recordAt(offset);
       if (ours?.value !== theirs?.value || ours?.epoch !== theirs?.epoch) {
         cluster.ghost.violations.push(
-          `StrongIsr: leader ${leaderId} HW ${hw} but ISR member ${id} has ` +
+          `${name}: leader ${leaderId} HW ${hw} but ISR member ${id} has ` +
             `${JSON.stringify(theirs)} ≠ ${JSON.stringify(ours)} at ${offset}`,
         );
         return;

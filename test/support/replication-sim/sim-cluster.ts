@@ -17,6 +17,8 @@ export interface SimOptions {
   readonly flush: SimFlush;
   readonly uncleanLeaderElection: boolean;
   readonly lossProbability: number;
+  /** Chance a node-to-node or controller message is delivered twice (clients are exempt). */
+  readonly duplicateProbability: number;
   readonly delayMsMin: number;
   readonly delayMsMax: number;
   readonly tickMs: number;
@@ -47,6 +49,7 @@ export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
   flush: 'always',
   uncleanLeaderElection: false,
   lossProbability: 0,
+  duplicateProbability: 0,
   delayMsMin: 1,
   delayMsMax: 5,
   tickMs: 10,
@@ -72,6 +75,7 @@ export function swarmOptions(seed: number, overrides: Partial<SimOptions> = {}):
     ...defaultSimOptions,
     seed,
     lossProbability: pick([0, 0.01, 0.05, 0.1]),
+    duplicateProbability: pick([0, 0.02, 0.1]),
     delayMsMax: pick([2, 5, 20, 60]),
     crashProbability: pick([0, 0.005, 0.02]),
     partitionProbability: pick([0, 0.005, 0.02]),
@@ -390,8 +394,19 @@ export class SimCluster {
   }
 
   #send(message: Message): void {
-    if (this.#faultsOn && this.#lossProbability > 0 && this.random.chance(this.#lossProbability))
+    if (this.#faultsOn && this.#lossProbability > 0 && this.random.chance(this.#lossProbability)) {
       return;
+    }
+    this.#enqueue(message);
+    const fromClient = message.from === PRODUCER_ID || message.from === CONSUMER_ID;
+    const toClient = message.to === PRODUCER_ID || message.to === CONSUMER_ID;
+    if (this.#faultsOn && !fromClient && !toClient) {
+      if (this.random.chance(this.options.duplicateProbability)) this.#enqueue(message);
+    }
+  }
+
+  /** Schedules a deep copy (sender and receiver never alias) after a random delay. */
+  #enqueue(message: Message): void {
     const span = this.options.delayMsMax - this.options.delayMsMin + 1;
     const atMs = this.nowMs + this.options.delayMsMin + this.random.int(span);
     const event = { atMs, seq: this.#seq, message: structuredClone(message) };
@@ -401,11 +416,8 @@ export class SimCluster {
     while (low < high) {
       const mid = (low + high) >> 1;
       const other = this.#queue[mid];
-      if (
-        other !== undefined &&
-        (other.atMs < atMs || (other.atMs === atMs && other.seq < event.seq))
-      )
-        low = mid + 1;
+      const before = other !== undefined && (other.atMs < atMs || other.atMs === atMs);
+      if (before) low = mid + 1;
       else high = mid;
     }
     this.#queue.splice(low, 0, event);
