@@ -25,7 +25,8 @@ export interface ReplicaLogView {
 export type ReplicaLogCommand<R> =
   /**
    * Drop every record at or above `offset` and every epoch-cache entry starting at or above it,
-   * even when `offset` is the LEO (Kafka's truncateFromEnd).
+   * even when `offset` is the LEO (Kafka's truncateFromEnd). A checkpointed HW above `offset`
+   * comes down to it.
    */
   | { readonly kind: 'truncateTo'; readonly offset: number }
   /** Drop the whole log and restart it empty at `offset` (out of range low, P10). */

@@ -136,6 +136,10 @@ export function checkConverged(cluster: SimCluster): string[] {
       if (first.log.recordAt(offset)?.value !== value)
         problems.push(`lost acked ${value}@${offset}`);
     }
+    for (const [offset, value] of cluster.ghost.ackedAll) {
+      const seen = cluster.ghost.consumerSeen.get(offset);
+      if (seen !== value) problems.push(`unseen: acked ${value}@${offset}, consumer read ${seen}`);
+    }
     for (const [offset, value] of cluster.ghost.consumerSeen) {
       if (first.log.recordAt(offset)?.value !== value)
         problems.push(`consumer saw ${value}@${offset}, now gone`);

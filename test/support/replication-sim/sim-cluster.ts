@@ -296,7 +296,10 @@ export class SimCluster {
     }
   }
 
-  /** Liveness phase: stop faults, heal, restart everyone, and wait for a converged cluster. */
+  /**
+   * Liveness phase: stop faults, heal, restart everyone, and wait until the partition is fully
+   * replicated, a final acks=all write is acknowledged and the consumer has drained it all.
+   */
   converge(durationMsMax = 20_000): boolean {
     this.#faultsOn = false;
     this.#lossProbability = 0;
@@ -308,8 +311,14 @@ export class SimCluster {
       if (finalWrite === null) finalWrite = this.produce(`final-${this.#nextProduceId}`, 'all');
       const result = this.ghost.produced.get(finalWrite)?.result;
       if (result !== undefined && result !== 'pending' && result !== 'acked') finalWrite = null;
-      return result === 'acked' && this.#fullyReplicated();
+      return result === 'acked' && this.#fullyReplicated() && this.#consumerDrained();
     }, durationMsMax);
+  }
+
+  /** The final drain (Jepsen): the consumer has read up to the leader's end. */
+  #consumerDrained(): boolean {
+    const leader = this.controller.state.leader;
+    return leader !== null && this.ghost.consumerPosition === this.node(leader).log.logEndOffset;
   }
 
   #fullyReplicated(): boolean {
@@ -338,7 +347,7 @@ export class SimCluster {
         node.log.flushNow();
       }
     }
-    this.#retireProduces();
+    this.#unstickConsumer();
     if (!this.#faultsOn) {
       if (this.nowMs % 50 === 0) this.pollConsumer();
       return;
@@ -354,8 +363,8 @@ export class SimCluster {
     this.#injectFaults();
   }
 
-  /** A produce unanswered long after its timeout is indeterminate (its reply was lost). */
-  #retireProduces(): void {
+  /** The consumer's poll or its reply may have been lost: let it poll again now and then. */
+  #unstickConsumer(): void {
     if (this.nowMs % 1000 === 0) this.ghost.consumerInFlight = false;
   }
 
