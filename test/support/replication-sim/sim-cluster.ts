@@ -31,6 +31,8 @@ export interface SimOptions {
   /** Per tick: chance to crash a live node, to start a network partition. */
   readonly crashProbability: number;
   readonly partitionProbability: number;
+  /** Per tick: chance a node turns slow (every message to or from it delayed 100–400 ms). */
+  readonly slowNodeProbability: number;
   readonly produceProbability: number;
   readonly acksAllShare: number;
   /** With log.flush=never: per node and tick, the chance the OS writes the tail back. */
@@ -61,6 +63,7 @@ export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
   followerFactory: realFollower,
   crashProbability: 0,
   partitionProbability: 0,
+  slowNodeProbability: 0,
   produceProbability: 0,
   acksAllShare: 1,
   backgroundFlushProbability: 0,
@@ -79,6 +82,7 @@ export function swarmOptions(seed: number, overrides: Partial<SimOptions> = {}):
     delayMsMax: pick([2, 5, 20, 60]),
     crashProbability: pick([0, 0.005, 0.02]),
     partitionProbability: pick([0, 0.005, 0.02]),
+    slowNodeProbability: pick([0, 0.005, 0.02]),
     produceProbability: pick([0.2, 0.5]),
     acksAllShare: pick([0.7, 1]),
     backgroundFlushProbability: 0.05,
@@ -117,6 +121,8 @@ export class SimCluster {
   /** Crashed nodes and when they come back; `soft` restarts keep their session. */
   readonly #downUntil = new Map<NodeId, { atMs: number; soft: boolean }>();
   #healAtMs: number | null = null;
+  /** A slow node (P17): until when, and how much extra delay its messages get. */
+  #slow: { id: NodeId; untilMs: number; extraMs: number } | null = null;
 
   constructor(options: SimOptions) {
     this.options = options;
@@ -400,6 +406,15 @@ export class SimCluster {
         this.#healAtMs = this.nowMs + 100 + this.random.int(1500);
       }
     }
+    if (this.#slow !== null && this.nowMs >= this.#slow.untilMs) this.#slow = null;
+    if (this.#slow === null && this.random.chance(this.options.slowNodeProbability)) {
+      const node = this.nodes[this.random.int(this.nodes.length)];
+      if (node !== undefined) {
+        const extraMs = 100 + this.random.int(300);
+        this.#log(`node ${node.id} slow (+${extraMs} ms)`);
+        this.#slow = { id: node.id, untilMs: this.nowMs + 500 + this.random.int(2000), extraMs };
+      }
+    }
   }
 
   #send(message: Message): void {
@@ -417,7 +432,10 @@ export class SimCluster {
   /** Schedules a deep copy (sender and receiver never alias) after a random delay. */
   #enqueue(message: Message): void {
     const span = this.options.delayMsMax - this.options.delayMsMin + 1;
-    const atMs = this.nowMs + this.options.delayMsMin + this.random.int(span);
+    const slow = this.#slow;
+    const slowed = slow !== null && (message.from === slow.id || message.to === slow.id);
+    const extraMs = slowed && this.#faultsOn ? slow.extraMs : 0;
+    const atMs = this.nowMs + this.options.delayMsMin + this.random.int(span) + extraMs;
     const event = { atMs, seq: this.#seq, message: structuredClone(message) };
     this.#seq += 1;
     let low = 0;
@@ -491,14 +509,11 @@ export class SimCluster {
       // A consumer refreshes metadata on a fenced epoch, as KafkaJS does.
       if (result.code === 'FENCED_LEADER_EPOCH')
         this.ghost.consumerEpoch = this.controller.state.leaderEpoch;
-      if (
-        result.code === 'OFFSET_OUT_OF_RANGE' &&
-        this.options.flush === 'always' &&
-        !this.options.uncleanLeaderElection
-      ) {
-        this.ghost.violations.push(
-          `consumer at ${payload.offset} got OFFSET_OUT_OF_RANGE from ${message.from}`,
-        );
+      if (result.code === 'OFFSET_OUT_OF_RANGE') {
+        const note = `consumer at ${payload.offset} got OFFSET_OUT_OF_RANGE from ${message.from}`;
+        if (isStrict(this)) this.ghost.violations.push(note);
+        // The records it read were lost (allowed here): reset to the earliest offset.
+        else this.ghost.consumerPosition = 0;
       }
       return;
     }
