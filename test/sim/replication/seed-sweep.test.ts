@@ -10,7 +10,7 @@ import { checkConverged } from '../../support/replication-sim/sim-checker.ts';
 import type { SimFlush } from '../../support/replication-sim/memory-replica-log.ts';
 import { hwTruncatingFollower } from '../../support/replication-sim/mutant-followers.ts';
 
-const runs = Number(process.env.SIM_RUNS ?? 60);
+const runs = Number(process.env.SIM_RUNS ?? 100);
 const onlySeed = process.env.SIM_SEED === undefined ? null : Number(process.env.SIM_SEED);
 const safetyPhaseMs = 4000;
 

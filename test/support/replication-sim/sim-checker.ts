@@ -15,6 +15,8 @@ export interface ProduceOp {
 
 export interface Ghost {
   readonly ackedAll: Map<number, string>;
+  /** The same acknowledgements in the order they arrived (the incremental checker walks it). */
+  readonly ackedAllLog: (readonly [offset: number, value: string])[];
   readonly ackedOne: Map<number, string>;
   /** Values refused before any append: never visible anywhere (Jepsen G1a). */
   readonly refused: Set<string>;
@@ -29,6 +31,15 @@ export interface Ghost {
   readonly allowedLoss: string[];
   readonly violations: string[];
 }
+
+/** Checker cache per run: how many acked writes each member was found to hold. */
+const ackedCheckedByGhost = new WeakMap<
+  Ghost,
+  Map<number, { generation: number; count: number }>
+>();
+
+/** Checker cache per run: offsets found equal on (leader, member), valid per log generation. */
+const verifiedByGhost = new WeakMap<Ghost, Map<string, { generations: string; upTo: number }>>();
 
 export function isStrict(cluster: SimCluster): boolean {
   return cluster.options.flush === 'always' && !cluster.options.uncleanLeaderElection;
@@ -73,10 +84,22 @@ function checkIsrAgrees(
   log: MemoryReplicaLog,
   hw: number,
 ): void {
+  let verified = verifiedByGhost.get(cluster.ghost);
+  if (verified === undefined) {
+    verified = new Map();
+    verifiedByGhost.set(cluster.ghost, verified);
+  }
   for (const id of isr) {
     if (id === leaderId) continue;
     const member = cluster.node(id).log;
-    const from = Math.max(log.logStartOffset, member.logStartOffset);
+    const key = `${leaderId}:${id}`;
+    const generations = `${log.generation}:${member.generation}:${log.logStartOffset}`;
+    const cached = verified.get(key);
+    const from = Math.max(
+      log.logStartOffset,
+      member.logStartOffset,
+      cached?.generations === generations ? cached.upTo : 0,
+    );
     for (let offset = from; offset < hw; offset += 1) {
       const ours = log.recordAt(offset);
       const theirs = member.recordAt(offset);
@@ -88,14 +111,25 @@ function checkIsrAgrees(
         return;
       }
     }
+    verified.set(key, { generations, upTo: Math.max(from, hw) });
   }
 }
 
 /** Every acknowledged acks=all write is at its offset on every current ISR member. */
 function checkAckedOnIsr(cluster: SimCluster): void {
-  for (const [offset, value] of cluster.ghost.ackedAll) {
-    for (const id of cluster.controller.state.isr) {
-      const record = cluster.node(id).log.recordAt(offset);
+  let checked = ackedCheckedByGhost.get(cluster.ghost);
+  if (checked === undefined) {
+    checked = new Map();
+    ackedCheckedByGhost.set(cluster.ghost, checked);
+  }
+  const acked = cluster.ghost.ackedAllLog;
+  for (const id of cluster.controller.state.isr) {
+    const log = cluster.node(id).log;
+    const cached = checked.get(id);
+    const from = cached?.generation === log.generation ? cached.count : 0;
+    for (let i = from; i < acked.length; i += 1) {
+      const [offset, value] = acked[i] ?? [-1, ''];
+      const record = log.recordAt(offset);
       if (record?.value !== value) {
         cluster.ghost.violations.push(
           `acked ${value}@${offset} missing on ISR member ${id} (has ${record?.value})`,
@@ -103,6 +137,7 @@ function checkAckedOnIsr(cluster: SimCluster): void {
         return;
       }
     }
+    checked.set(id, { generation: log.generation, count: acked.length });
   }
 }
 

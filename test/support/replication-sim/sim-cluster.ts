@@ -9,6 +9,7 @@ import { SimNode, realFollower, type FollowerFactory } from './sim-node.ts';
 import type { SimFlush } from './memory-replica-log.ts';
 import type { Acks, Message } from './messages.ts';
 import { checkCluster, isStrict, type Ghost } from './sim-checker.ts';
+import { EventQueue } from './event-queue.ts';
 
 export interface SimOptions {
   readonly seed: number;
@@ -74,7 +75,7 @@ export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
 export function swarmOptions(seed: number, overrides: Partial<SimOptions> = {}): SimOptions {
   const random = new SeededRandom(seed ^ 0x5eed);
   const pick = (values: readonly number[]): number => values[random.int(values.length)] ?? 0;
-  const options: SimOptions = {
+  let options: SimOptions = {
     ...defaultSimOptions,
     seed,
     lossProbability: pick([0, 0.01, 0.05, 0.1]),
@@ -87,6 +88,13 @@ export function swarmOptions(seed: number, overrides: Partial<SimOptions> = {}):
     acksAllShare: pick([0.7, 1]),
     backgroundFlushProbability: 0.05,
     softRestartShare: pick([0, 0.5]),
+    nodeCount: pick([3, 3, 5]),
+    ...overrides,
+  };
+  options = {
+    ...options,
+    minInsyncReplicas: options.nodeCount === 5 ? pick([2, 3]) : pick([1, 2, 2]),
+    uncleanLeaderElection: random.chance(0.1),
     ...overrides,
   };
   return options.flush === 'always' ? options : { ...options, softRestartShare: 0 };
@@ -110,7 +118,7 @@ export class SimCluster {
   readonly ghost: Ghost;
   nowMs = 0;
   #seq = 0;
-  #queue: Event[] = [];
+  readonly #queue = new EventQueue<Event>();
   /** Unordered pairs that cannot talk: `${min}-${max}`. */
   readonly #cut = new Set<string>();
   #faultsOn = true;
@@ -172,6 +180,7 @@ export class SimCluster {
     );
     this.ghost = {
       ackedAll: new Map(),
+      ackedAllLog: [],
       ackedOne: new Map(),
       refused: new Set(),
       consumerPosition: 0,
@@ -279,13 +288,13 @@ export class SimCluster {
   }
 
   step(): void {
-    const next = this.#queue[0];
+    const next = this.#queue.peek();
     if (next === undefined || next.atMs >= this.#nextTickMs) {
       this.nowMs = this.#nextTickMs;
       this.#nextTickMs += this.options.tickMs;
       this.#tick();
     } else {
-      this.#queue.shift();
+      this.#queue.pop();
       this.nowMs = next.atMs;
       this.#deliver(next.message);
     }
@@ -438,16 +447,7 @@ export class SimCluster {
     const atMs = this.nowMs + this.options.delayMsMin + this.random.int(span) + extraMs;
     const event = { atMs, seq: this.#seq, message: structuredClone(message) };
     this.#seq += 1;
-    let low = 0;
-    let high = this.#queue.length;
-    while (low < high) {
-      const mid = (low + high) >> 1;
-      const other = this.#queue[mid];
-      const before = other !== undefined && (other.atMs < atMs || other.atMs === atMs);
-      if (before) low = mid + 1;
-      else high = mid;
-    }
-    this.#queue.splice(low, 0, event);
+    this.#queue.push(event);
   }
 
   #deliver(message: Message): void {
@@ -497,6 +497,7 @@ export class SimCluster {
       else this.ghost.allowedLoss.push(note);
     }
     acked.set(offset, op.value);
+    if (op.acks === 'all') this.ghost.ackedAllLog.push([offset, op.value]);
   }
 
   #onConsumerResponse(message: Message): void {
