@@ -210,8 +210,11 @@ export class LeaderReplica {
   }
 
   /**
-   * A consumer's fetch. Codes: OFFSET_NOT_AVAILABLE (a new leader that cannot yet serve this
-   * offset without showing a smaller HW), OFFSET_OUT_OF_RANGE, FENCED/UNKNOWN_LEADER_EPOCH.
+   * A consumer's fetch. Codes: OFFSET_NOT_AVAILABLE (a new leader whose HW has not reached its
+   * epoch start, or an offset between the HW and the LEO), OFFSET_OUT_OF_RANGE,
+   * FENCED/UNKNOWN_LEADER_EPOCH. Until settled every read is refused, even below the HW:
+   * any answer would carry a HW that may be below one the old leader showed. The price is
+   * that reads wait while the ISR is below min.insync.replicas after a failover.
    */
   onConsumerRead(fetchOffset: number, currentLeaderEpoch: number | null): ConsumerReadDecision {
     if (currentLeaderEpoch !== null) {
