@@ -219,6 +219,11 @@ export class SimCluster {
   heal(): void {
     this.#cut.clear();
   }
+  /** The batch after `lastGoodOffset` on follower `id` fails its CRC check (a lying disk). */
+  corrupt(id: number, lastGoodOffset: number): void {
+    this.#log(`corrupt ${id} after ${lastGoodOffset}`);
+    this.node(id).onLogCorruption(lastGoodOffset);
+  }
   crash(id: number): void {
     const node = this.node(id);
     if (!node.alive) return;

@@ -2,7 +2,7 @@
 // real broker will be. It applies controller metadata (switching between LeaderReplica and a
 // follower), answers follower and client requests, and performs the core's log commands on a
 // MemoryReplicaLog in order, then asks the core for its next request (the Ready loop).
-import { assertNever, type NodeId } from '../../../src/common/index.ts';
+import { assert, assertNever, type NodeId } from '../../../src/common/index.ts';
 import {
   FollowerReplica,
   LeaderReplica,
@@ -84,6 +84,13 @@ export class SimNode {
     this.#config = config;
     this.#env = env;
     this.log = new MemoryReplicaLog(config.flush);
+  }
+
+  /** A CRC failure found on read: the follower truncates to the last good batch. */
+  onLogCorruption(lastGoodOffset: number): void {
+    const role = this.role;
+    assert(role.kind === 'follower', 'the simulator corrupts followers only');
+    this.#perform(role.replica.onLogCorruption(lastGoodOffset));
   }
 
   crash(): void {
