@@ -13,6 +13,8 @@ import { hwTruncatingFollower } from '../../support/replication-sim/mutant-follo
 const runs = Number(process.env.SIM_RUNS ?? 100);
 const onlySeed = process.env.SIM_SEED === undefined ? null : Number(process.env.SIM_SEED);
 const safetyPhaseMs = 4000;
+/** Long sweeps run synchronously, so give vitest room: about 0.5 s per seed at worst. */
+const sweepTimeoutMs = Math.max(60_000, runs * 500);
 
 function seeds(offset: number): number[] {
   if (onlySeed !== null) return [onlySeed];
@@ -52,7 +54,7 @@ describe('replication seed sweep', () => {
       }
       if (failures.length > 0) console.error(failures.join('\n\n'));
       expect(failures).toEqual([]);
-    });
+    }, sweepTimeoutMs);
   }
 
   test('the sweep catches the HW-truncation mutant within 60 seeds', () => {
