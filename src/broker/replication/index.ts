@@ -1,0 +1,104 @@
+// The replication core: the pure decisions of follower-pull replication for one partition —
+// leader side (HW, ISR, acks=all, fencing), follower side (leader-epoch truncation, fetch), and
+// the controller's choices over partition records. No I/O, timers or clocks: the broker's
+// driver passes `nowMs`, reads the log through ReplicaLogView, sends the requests and performs
+// the log commands the core returns, in order. DESIGN.md §4, §7; raft-test-anchors.md §2.
+//
+// How the broker drives it (one partition, one node):
+//
+// Metadata. On every committed PartitionState (ignore any that is not isNewerState than the
+// last one applied):
+//   - leader === self, same leaderEpoch as the current LeaderReplica → leader.onPartitionState.
+//   - leader === self, new epoch → old role's resign()/highWatermark; record the new epoch in
+//     the epoch cache at the LEO (Kafka's makeLeader: log.assignEpochStartOffset(epoch, LEO),
+//     even with nothing appended — KIP-279 relies on it); then
+//     new LeaderReplica(config, log, state, initialHighWatermark, nowMs).
+//   - self ∈ replicas otherwise → keep or create a FollowerReplica (its HW from the checkpoint
+//     or the resigning leader) and call follower.onLeaderChange({leaderId, leaderEpoch}).
+//   - not a replica → resign and drop the partition.
+//   A restarted node must not act on metadata until the controller has registered its new
+//   incarnation (and so fenced the old one); otherwise it could lead an epoch whose tail it lost.
+//
+// Follower loop (the fetcher). After every input, perform the returned ReplicaLogCommands in
+// order (truncateTo, truncateFullyAndStartAt, append as follower, checkpoint the HW), then
+// `follower.nextRequest(nowMs)` and send what it returns to request.leaderId:
+//   - 'epochEndOffset' → leader.onEpochEndOffsetRequest(replicaId, currentLeaderEpoch, epoch);
+//     reply { requestId, ...decision } into follower.onEpochEndOffset.
+//   - 'fetch' → leader.onFollowerFetch({ replicaId, fetchOffset, lastFetchedEpoch,
+//     currentLeaderEpoch }, nowMs); for 'read' the route reads log.read(fetchOffset, maxBytes,
+//     maxOffsetExclusive) and replies { requestId, kind: 'records', records, nextOffset,
+//     highWatermark, logEndOffset }; other decisions pass through with the requestId.
+//   Replies for a replaced FollowerReplica object must be dropped by the driver (request ids
+//   restart per object). A node that is not the leader answers FENCED_LEADER_EPOCH,
+//   UNKNOWN_LEADER_EPOCH or NOT_LEADER_OR_FOLLOWER by comparing epochs with its metadata.
+//   A CRC failure found on read → follower.onLogCorruption(lastGoodOffset); report
+//   follower.eligibleForLeadership to the controller (ElectionContext.ineligible).
+//
+// Leader loop. Produce: admitProduce(acks) → append with leaderEpoch → onAppend(lastOffset,
+// nowMs) → acks=1 answers now; acks=all calls awaitHighWatermark({produceId, lastOffset,
+// deadlineMs}). After every fetch, append and timer tick: pollIsrChange(nowMs) (send any
+// request to the controller as AlterPartition; its answer → onIsrChangeResult(request, result)),
+// takeAckOutcomes(nowMs) (answer those produces), checkpoint leader.highWatermark. Consumers:
+// onConsumerRead(offset, currentLeaderEpoch) and latestOffset(); serve reads below the HW only.
+//
+// Controller. onNodeUnavailable / onNodeAvailable on fence, unfence, controlled shutdown and
+// re-registration; validateIsrChange for AlterPartition; preferredLeaderElection;
+// reassignmentStep until 'done'. Each returns the next PartitionState to commit through Raft.
+export {
+  replicationErrorCodes,
+  isrChangeErrorCodes,
+  isRetriable,
+  ReplicationError,
+  type ReplicationErrorCode,
+  type IsrChangeErrorCode,
+} from './errors.ts';
+export {
+  checkPartitionState,
+  isNewerState,
+  sameMembers,
+  type PartitionState,
+  type IsrChangeRequest,
+} from './partition-state.ts';
+export type { EpochEndOffset, ReplicaLogView, ReplicaLogCommand } from './replica-log.ts';
+export {
+  initialProgress,
+  updateProgress,
+  maximalIsr,
+  nextHighWatermark,
+  outOfSyncFollowers,
+  mayJoinIsr,
+  type FollowerProgress,
+  type HighWatermarkInput,
+} from './isr.ts';
+export {
+  LeaderReplica,
+  type LeaderReplicaConfig,
+  type FollowerFetchRequest,
+  type FollowerFetchDecision,
+  type EpochErrorCode,
+  type EpochEndOffsetDecision,
+  type ConsumerReadDecision,
+  type AckWaiter,
+  type AckOutcome,
+  type IsrChangeResult,
+} from './leader-replica.ts';
+export {
+  FollowerReplica,
+  type FollowerReplicaConfig,
+  type LeaderChange,
+  type FollowerRequest,
+  type EpochEndOffsetResponse,
+  type FetchResponse,
+  type FollowerState,
+  type FollowerCommands,
+} from './follower-replica.ts';
+export {
+  onNodeUnavailable,
+  onNodeAvailable,
+  validateIsrChange,
+  preferredLeaderElection,
+  reassignmentStep,
+  type ElectionContext,
+  type IsrChangeValidation,
+  type ReassignmentStep,
+} from './controller-decisions.ts';

@@ -1,0 +1,429 @@
+// One simulated broker for one partition: the driver around the pure replication core, as the
+// real broker will be. It applies controller metadata (switching between LeaderReplica and a
+// follower), answers follower and client requests, and performs the core's log commands on a
+// MemoryReplicaLog in order, then asks the core for its next request (the Ready loop).
+import { assert, assertNever, type NodeId } from '../../../src/common/index.ts';
+import {
+  FollowerReplica,
+  LeaderReplica,
+  isNewerState,
+  type AckOutcome,
+  type EpochEndOffsetResponse,
+  type FetchResponse,
+  type FollowerReplicaConfig,
+  type LeaderReplicaConfig,
+  type PartitionState,
+  type ReplicaLogCommand,
+} from '../../../src/broker/replication/index.ts';
+import { MemoryReplicaLog, type SimFlush } from './memory-replica-log.ts';
+import type { Message, Payload, SimBatch } from './messages.ts';
+
+/** The follower surface the driver uses; mutants in this folder implement it too. */
+export type FollowerLike = Pick<
+  FollowerReplica<SimBatch>,
+  | 'state'
+  | 'highWatermark'
+  | 'eligibleForLeadership'
+  | 'onLeaderChange'
+  | 'nextRequest'
+  | 'onEpochEndOffset'
+  | 'onFetchResponse'
+  | 'onLogCorruption'
+  | 'checkInvariants'
+>;
+
+export type FollowerFactory = (
+  config: FollowerReplicaConfig,
+  log: MemoryReplicaLog,
+  highWatermark: number,
+) => FollowerLike;
+
+export const realFollower: FollowerFactory = (config, log, hw) =>
+  new FollowerReplica(config, log, hw);
+
+export interface SimNodeConfig {
+  readonly minInsyncReplicas: number;
+  readonly replicaLagMsMax: number;
+  readonly ackWaitersMax: number;
+  readonly isrChangeRetryMs: number;
+  readonly requestTimeoutMs: number;
+  readonly produceTimeoutMs: number;
+  readonly fetchRecordsMax: number;
+  readonly flush: SimFlush;
+  readonly followerFactory: FollowerFactory;
+}
+
+export interface NodeEnv {
+  readonly controllerId: NodeId;
+  send(message: Message): void;
+  /** Called before a truncation so the cluster can check the truncation floor. */
+  onTruncate(node: SimNode, offset: number): void;
+}
+
+type Role =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'leader'; readonly replica: LeaderReplica; readonly instance: number }
+  | { readonly kind: 'follower'; readonly replica: FollowerLike; readonly instance: number };
+
+export class SimNode {
+  readonly id: NodeId;
+  readonly #config: SimNodeConfig;
+  readonly #env: NodeEnv;
+  readonly log: MemoryReplicaLog;
+  alive = true;
+  incarnation = 1;
+  registered = false;
+  applied: PartitionState | null = null;
+  role: Role = { kind: 'none' };
+  #instances = 0;
+  /** Who asked for each acks=all produce still waiting: (client, incarnation). */
+  readonly #produceClients = new Map<number, NodeId>();
+
+  constructor(id: NodeId, config: SimNodeConfig, env: NodeEnv) {
+    this.id = id;
+    this.#config = config;
+    this.#env = env;
+    this.log = new MemoryReplicaLog(config.flush);
+  }
+
+  /** A CRC failure found on read: the follower truncates to the last good batch. */
+  onLogCorruption(lastGoodOffset: number): void {
+    const role = this.role;
+    assert(role.kind === 'follower', 'the simulator corrupts followers only');
+    this.#perform(role.replica.onLogCorruption(lastGoodOffset));
+  }
+
+  crash(): void {
+    this.alive = false;
+    this.registered = false;
+    this.applied = null;
+    this.role = { kind: 'none' };
+    this.#produceClients.clear();
+    this.log.crash();
+  }
+
+  restart(keepSession: boolean): void {
+    this.alive = true;
+    if (!keepSession) this.incarnation += 1;
+  }
+
+  get eligibleForLeadership(): boolean {
+    return this.role.kind !== 'follower' || this.role.replica.eligibleForLeadership;
+  }
+
+  onTick(nowMs: number, heartbeat: boolean): void {
+    if (heartbeat)
+      this.#sendTo(this.#env.controllerId, {
+        kind: 'heartbeat',
+        eligible: this.eligibleForLeadership,
+      });
+    this.#pump(nowMs);
+  }
+
+  onMessage(message: Message, nowMs: number): void {
+    const payload = message.payload;
+    switch (payload.kind) {
+      case 'metadata':
+        if (payload.registered) this.registered = true;
+        if (this.registered) this.#onMetadata(payload.state, nowMs);
+        break;
+      case 'isrChangeResult':
+        if (this.#isCurrent(message) && this.role.kind === 'leader') {
+          const result = payload.result;
+          if (result.ok && !this.#acceptsState(result.state)) break;
+          if (result.ok) this.applied = result.state;
+          this.role.replica.onIsrChangeResult(payload.request, result, nowMs);
+        }
+        break;
+      case 'followerRequest':
+        this.#onFollowerRequest(message, payload.request, nowMs);
+        break;
+      case 'epochEndOffsetResponse':
+        if (this.#isCurrent(message) && this.role.kind === 'follower') {
+          this.#perform(this.role.replica.onEpochEndOffset(payload.response));
+        }
+        break;
+      case 'fetchResponse':
+        if (this.#isCurrent(message) && this.role.kind === 'follower') {
+          this.#perform(this.role.replica.onFetchResponse(payload.response));
+        }
+        break;
+      case 'produce':
+        this.#onProduce(message, payload, nowMs);
+        break;
+      case 'consumerFetch':
+        this.#onConsumerFetch(message, payload.offset, payload.knownEpoch);
+        break;
+      case 'heartbeat':
+      case 'isrChange':
+      case 'produceResponse':
+      case 'consumerFetchResponse':
+        throw new Error(`node ${this.id} got ${payload.kind}`);
+      default:
+        assertNever(payload, 'payload');
+    }
+    this.#pump(nowMs);
+  }
+
+  checkInvariants(): void {
+    this.log.checkInvariants();
+    if (this.role.kind !== 'none') this.role.replica.checkInvariants();
+  }
+
+  #isCurrent(message: Message): boolean {
+    return (
+      message.toIncarnation === this.incarnation && message.toInstance === this.#currentInstance()
+    );
+  }
+
+  #currentInstance(): number | null {
+    return this.role.kind === 'none' ? null : this.role.instance;
+  }
+
+  #acceptsState(state: PartitionState): boolean {
+    return this.applied === null || isNewerState(state, this.applied);
+  }
+
+  #onMetadata(state: PartitionState, nowMs: number): void {
+    if (!this.#acceptsState(state)) return;
+    this.applied = state;
+    const role = this.role;
+    if (state.leader === this.id) {
+      if (role.kind === 'leader' && role.replica.leaderEpoch === state.leaderEpoch) {
+        role.replica.onPartitionState(state, nowMs);
+        return;
+      }
+      const hw = this.#resign();
+      // Kafka's makeLeader: record where the new epoch starts before serving anything.
+      this.log.assignEpoch(state.leaderEpoch, this.log.logEndOffset);
+      const replica = new LeaderReplica(this.#leaderConfig(), this.log, state, hw, nowMs);
+      this.role = { kind: 'leader', replica, instance: this.#nextInstance() };
+      return;
+    }
+    if (!state.replicas.includes(this.id)) {
+      this.#resign();
+      this.role = { kind: 'none' };
+      return;
+    }
+    if (role.kind !== 'follower') {
+      const hw = this.#resign();
+      const config = { replicaId: this.id, requestTimeoutMs: this.#config.requestTimeoutMs };
+      const replica = this.#config.followerFactory(config, this.log, hw);
+      this.role = { kind: 'follower', replica, instance: this.#nextInstance() };
+    }
+    const follower = this.role;
+    if (follower.kind !== 'follower') return;
+    this.#perform(
+      follower.replica.onLeaderChange({ leaderId: state.leader, leaderEpoch: state.leaderEpoch }),
+    );
+  }
+
+  /** Leaves the current role; returns the HW the next role starts from. */
+  #resign(): number {
+    const role = this.role;
+    if (role.kind === 'leader') this.#replyAcks(role.replica.resign());
+    if (role.kind === 'none') return this.log.highWatermarkCheckpoint;
+    return role.replica.highWatermark;
+  }
+
+  #nextInstance(): number {
+    this.#instances += 1;
+    return this.#instances;
+  }
+
+  #leaderConfig(): LeaderReplicaConfig {
+    return {
+      replicaId: this.id,
+      minInsyncReplicas: this.#config.minInsyncReplicas,
+      replicaLagMsMax: this.#config.replicaLagMsMax,
+      ackWaitersMax: this.#config.ackWaitersMax,
+      isrChangeRetryMs: this.#config.isrChangeRetryMs,
+    };
+  }
+
+  #perform(commands: readonly ReplicaLogCommand<SimBatch>[]): void {
+    for (const command of commands) {
+      switch (command.kind) {
+        case 'truncateTo':
+          this.#env.onTruncate(this, command.offset);
+          this.log.truncateTo(command.offset);
+          break;
+        case 'truncateFullyAndStartAt':
+          this.#env.onTruncate(this, command.offset);
+          this.log.truncateFullyAndStartAt(command.offset);
+          break;
+        case 'append':
+          this.log.appendAsFollower(command.records);
+          break;
+        case 'setHighWatermark':
+          this.log.highWatermarkCheckpoint = command.offset;
+          break;
+        default:
+          assertNever(command, 'log command');
+      }
+    }
+  }
+
+  /** The driver loop after any input: send what the core asks for, deliver decided acks. */
+  #pump(nowMs: number): void {
+    if (!this.alive) return;
+    const role = this.role;
+    if (role.kind === 'follower') {
+      const request = role.replica.nextRequest(nowMs);
+      if (request !== null)
+        this.#sendTo(request.leaderId, { kind: 'followerRequest', request }, null, null);
+    }
+    if (role.kind === 'leader') {
+      const change = role.replica.pollIsrChange(nowMs);
+      if (change !== null)
+        this.#sendTo(this.#env.controllerId, { kind: 'isrChange', request: change });
+      this.#replyAcks(role.replica.takeAckOutcomes(nowMs));
+      this.log.highWatermarkCheckpoint = role.replica.highWatermark;
+    }
+  }
+
+  #replyAcks(outcomes: readonly AckOutcome[]): void {
+    for (const outcome of outcomes) {
+      const client = this.#produceClients.get(outcome.produceId);
+      if (client === undefined) continue;
+      this.#produceClients.delete(outcome.produceId);
+      const result =
+        outcome.kind === 'acked'
+          ? { ok: true as const, offset: outcome.lastOffset }
+          : { ok: false as const, code: outcome.code };
+      this.#sendTo(client, { kind: 'produceResponse', produceId: outcome.produceId, result });
+    }
+  }
+
+  #onFollowerRequest(
+    message: Message,
+    request: Message['payload'] & { kind: 'followerRequest' } extends { request: infer Q }
+      ? Q
+      : never,
+    nowMs: number,
+  ): void {
+    const reply = (payload: Payload): void =>
+      this.#sendTo(message.from, payload, message.fromIncarnation, message.fromInstance);
+    const role = this.role;
+    if (role.kind !== 'leader') {
+      const known = this.applied?.leaderEpoch ?? -1;
+      const code =
+        request.currentLeaderEpoch < known
+          ? ('FENCED_LEADER_EPOCH' as const)
+          : request.currentLeaderEpoch > known
+            ? ('UNKNOWN_LEADER_EPOCH' as const)
+            : ('NOT_LEADER_OR_FOLLOWER' as const);
+      const requestId = request.requestId;
+      if (request.kind === 'fetch')
+        reply({ kind: 'fetchResponse', response: { requestId, kind: 'error', code } });
+      else reply({ kind: 'epochEndOffsetResponse', response: { requestId, kind: 'error', code } });
+      return;
+    }
+    if (request.kind === 'epochEndOffset') {
+      const decision = role.replica.onEpochEndOffsetRequest(
+        message.from,
+        request.currentLeaderEpoch,
+        request.epoch,
+      );
+      const response: EpochEndOffsetResponse = { requestId: request.requestId, ...decision };
+      reply({ kind: 'epochEndOffsetResponse', response });
+      return;
+    }
+    const decision = role.replica.onFollowerFetch({ replicaId: message.from, ...request }, nowMs);
+    let response: FetchResponse<SimBatch>;
+    const requestId = request.requestId;
+    switch (decision.kind) {
+      case 'error':
+        response = { requestId, kind: 'error', code: decision.code };
+        break;
+      case 'diverging':
+      case 'outOfRange':
+        response = { requestId, ...decision };
+        break;
+      case 'read': {
+        const records = this.log.read(
+          decision.fetchOffset,
+          decision.maxOffsetExclusive,
+          this.#config.fetchRecordsMax,
+        );
+        const nextOffset = decision.fetchOffset + records.length;
+        response = {
+          requestId,
+          kind: 'records',
+          records,
+          nextOffset,
+          highWatermark: decision.highWatermark,
+          logEndOffset: decision.logEndOffset,
+        };
+        break;
+      }
+      default:
+        return assertNever(decision, 'fetch decision');
+    }
+    reply({ kind: 'fetchResponse', response });
+  }
+
+  #onProduce(message: Message, payload: Payload & { kind: 'produce' }, nowMs: number): void {
+    const reply = (
+      result:
+        | { ok: true; offset: number }
+        | { ok: false; code: 'NOT_LEADER_OR_FOLLOWER' | 'NOT_ENOUGH_REPLICAS' | 'BROKER_BUSY' },
+    ): void =>
+      this.#sendTo(message.from, { kind: 'produceResponse', produceId: payload.produceId, result });
+    const role = this.role;
+    if (role.kind !== 'leader') return reply({ ok: false, code: 'NOT_LEADER_OR_FOLLOWER' });
+    const leader = role.replica;
+    const refused = leader.admitProduce(payload.acks);
+    if (refused !== null) return reply({ ok: false, code: 'NOT_ENOUGH_REPLICAS' });
+    const lastOffset = this.log.appendAsLeader(leader.leaderEpoch, [payload.value]);
+    leader.onAppend(lastOffset, nowMs);
+    if (payload.acks === 1) return reply({ ok: true, offset: lastOffset });
+    const waiter = {
+      produceId: payload.produceId,
+      lastOffset,
+      deadlineMs: nowMs + this.#config.produceTimeoutMs,
+    };
+    this.#produceClients.set(payload.produceId, message.from);
+    if (leader.awaitHighWatermark(waiter, nowMs) !== null) {
+      this.#produceClients.delete(payload.produceId);
+      reply({ ok: false, code: 'BROKER_BUSY' });
+    }
+  }
+
+  #onConsumerFetch(message: Message, offset: number, knownEpoch: number | null): void {
+    const reply = (result: (Payload & { kind: 'consumerFetchResponse' })['result']): void =>
+      this.#sendTo(message.from, { kind: 'consumerFetchResponse', offset, result });
+    const role = this.role;
+    if (role.kind !== 'leader') return reply({ ok: false, code: 'NOT_LEADER_OR_FOLLOWER' });
+    const decision = role.replica.onConsumerRead(offset, knownEpoch);
+    if (decision.kind === 'error') return reply({ ok: false, code: decision.code });
+    const records = this.log.read(
+      offset,
+      decision.maxOffsetExclusive,
+      this.#config.fetchRecordsMax,
+    );
+    reply({
+      ok: true,
+      records,
+      highWatermark: decision.highWatermark,
+      leaderEpoch: decision.leaderEpoch,
+    });
+  }
+
+  #sendTo(
+    to: NodeId,
+    payload: Payload,
+    toIncarnation: number | null = null,
+    toInstance: number | null = null,
+  ): void {
+    this.#env.send({
+      from: this.id,
+      to,
+      fromIncarnation: this.incarnation,
+      toIncarnation,
+      toInstance,
+      fromInstance: this.#currentInstance(),
+      payload,
+    });
+  }
+}
