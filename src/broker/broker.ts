@@ -14,7 +14,12 @@ import { Partition, type AppendResult } from './partition.ts';
 import { partitionDirectoryName, type PartitionStore } from './partition-store.ts';
 import { Purgatory } from './purgatory.ts';
 import { assignReplicas } from './replica-placement.ts';
-import { describeTopicConfig, partitionLogConfig, resolveTopicConfig } from './topic-config.ts';
+import {
+  describeTopicConfig,
+  partitionLogConfig,
+  resolveTopicConfig,
+  type TopicConfig,
+} from './topic-config.ts';
 import { topicNameProblem } from './topic-name.ts';
 
 export interface BrokerConfig {
@@ -242,6 +247,11 @@ export class Broker {
       logStartOffset: isLocalLeader ? replica.log.logStartOffset : null,
       highWatermark: isLocalLeader ? replica.highWatermark : null,
     };
+  }
+
+  /** The effective config. Codes: INVALID_TOPIC_EXCEPTION, UNKNOWN_TOPIC_OR_PARTITION. */
+  topicConfig(name: string): TopicConfig {
+    return this.#topic(name).config;
   }
 
   /**
