@@ -31,7 +31,13 @@ export {
   type PartitionImage,
   type TopicImage,
 } from './metadata-image.ts';
-export type { PartitionRef, PartitionStore } from './partition-store.ts';
+export {
+  FilePartitionStore,
+  type FilePartitionStoreConfig,
+  type FilePartitionStoreDeps,
+  type PartitionRef,
+  type PartitionStore,
+} from './partition-store.ts';
 export { assignReplicas } from './replica-placement.ts';
 export {
   defaultTopicConfig,
