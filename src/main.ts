@@ -72,6 +72,7 @@ const realClock: Clock = {
 };
 
 const realWallClock: WallClock = { wallMs: () => Date.now() };
+const logClock = { wallMs: realWallClock.wallMs, schedule: realClock.schedule };
 
 export async function startNode(
   config: NodeConfig,
@@ -91,7 +92,7 @@ export async function startNode(
     { directory: join(config.dataDir, 'partitions') },
     {
       openLog: (directory, logConfig) =>
-        PartitionLog.open(directory, logConfig, { clock: realClock }),
+        PartitionLog.open(directory, logConfig, { clock: logClock }),
     },
   );
   const broker = new Broker(

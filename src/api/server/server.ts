@@ -10,6 +10,7 @@ import type {
   Http2Session,
 } from 'node:http2';
 import fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
@@ -26,6 +27,8 @@ import { ServerMetrics } from './server-metrics.ts';
 
 export const batchContentType = 'application/vnd.rill.batch';
 export const clusterSecretHeader = 'x-rill-cluster-secret';
+/** DATA frames on closed streams tolerated per session before nghttp2 sends GOAWAY. */
+const invalidFramesMax = 8192;
 
 export interface ServerConfig {
   /** Largest request body (JSON or binary); larger answers 413 RECORD_LIST_TOO_LARGE. */
@@ -97,6 +100,12 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
         initialWindowSize: config.streamWindowBytes,
         maxConcurrentStreams: config.streamsPerSessionMax,
       },
+      // A request refused early (413) leaves up to a stream window of DATA in flight, which
+      // nghttp2 counts as invalid frames; the default 1000 would close the whole session.
+      maxSessionInvalidFrames: invalidFramesMax,
+      // nghttp2 refuses new streams (ENHANCE_YOUR_CALM) while a session holds more than this
+      // many MiB; unread request data counts, and the windows allow sessionWindowBytes of it.
+      maxSessionMemory: Math.ceil((2 * config.sessionWindowBytes) / (1024 * 1024)),
     },
   };
   const app: RillApp = fastify<Http2Server, Http2ServerRequest, Http2ServerResponse>({
@@ -105,9 +114,11 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     forceCloseConnections: true,
     http2SessionTimeout: config.sessionIdleTimeoutMs,
     bodyLimit: config.bodyBytesMax,
-    maxParamLength: 512, // above the 249-character topic limit, so long names reach our check
+    // Above the 249-character topic limit, so long names reach our check and its message.
+    routerOptions: { maxParamLength: 512 },
     loggerInstance: deps.logger,
-    disableRequestLogging: true,
+    // One log line per request would dominate the log; errors are logged by sendError.
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
   });
   app.server.on('session', (session: Http2Session) => {
@@ -123,6 +134,12 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   app.setNotFoundHandler((request, reply) => {
     const error = new ApiError('NOT_FOUND', `no route ${request.method} ${request.url}`);
     return sendError(metrics, request, reply, error);
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    // fastify asks HTTP/1 to close the connection after a body it could not parse; on HTTP/2
+    // Node turns that header into a GOAWAY for the whole session and every stream on it.
+    reply.removeHeader('connection');
+    done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';

@@ -305,7 +305,7 @@ describe('produce and fetch', () => {
       'a corrupt batch',
       async () => {
         const bytes = Buffer.from(await batch(['a']));
-        bytes[bytes.length - 1] ^= 0xff;
+        bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
         return bytes;
       },
       'CORRUPT_MESSAGE',
