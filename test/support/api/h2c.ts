@@ -60,6 +60,6 @@ export class H2c {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    if (!this.client.closed) await this.client.close();
   }
 }
