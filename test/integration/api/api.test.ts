@@ -26,9 +26,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  const exitCode = await broker?.stop();
   await http?.close();
-  await broker?.stop();
   await broker?.removeData();
+  expect(exitCode).toBe(0); // SIGTERM stops the broker cleanly.
 });
 
 const records = (topic: string, partition: number) =>

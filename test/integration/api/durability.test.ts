@@ -12,8 +12,8 @@ let brokers: BrokerProcess[] = [];
 let clients: H2c[] = [];
 
 afterEach(async () => {
-  await Promise.all(clients.map((client) => client.close()));
   for (const broker of brokers) await broker.kill();
+  await Promise.allSettled(clients.map((client) => client.close()));
   await brokers[0]?.removeData();
   brokers = [];
   clients = [];
