@@ -148,7 +148,11 @@ export class Broker {
     this.#fetchPurgatory = new Purgatory({ waitersMax: config.fetchWaitersMax }, deps);
     this.#producePurgatory = new Purgatory({ waitersMax: config.produceWaitersMax }, deps);
     this.#incarnationId = randomId(deps.random);
-    deps.image.onApplied(() => this.#requestReconcile());
+    deps.image.onApplied((command, result) => {
+      // Only an accepted command is well-formed; a refused one changed nothing.
+      if (result.ok && affectsReplicas(command)) this.#requestReconcile();
+    });
+    deps.image.onRestored(() => this.#requestReconcile());
   }
 
   get nodeId(): number {
@@ -660,11 +664,18 @@ export class Broker {
   }
 
   async #reconcileLoop(): Promise<void> {
-    while (this.#reconcileWanted) {
-      this.#reconcileWanted = false;
-      await this.#reconcileOnce();
+    try {
+      while (this.#reconcileWanted) {
+        this.#reconcileWanted = false;
+        await this.#reconcileOnce();
+      }
+    } catch (error) {
+      // Closing or deleting a replica failed (a disk error): the node keeps serving its other
+      // partitions; the next metadata change retries the reconcile.
+      this.#deps.logger.error({ err: error }, 'reconcile failed');
+    } finally {
+      this.#reconciling = null;
     }
-    this.#reconciling = null;
   }
 
   /** Resolves once every metadata change applied so far has reached the local replicas. */
@@ -762,6 +773,19 @@ export class Broker {
       if (image?.replicas.includes(this.#config.nodeId) === true) continue;
       await this.#removeReplicaFiles(ref.topic, ref.partition);
     }
+  }
+}
+
+/** Commands after which local replicas may need opening, closing or a new role or config. */
+function affectsReplicas(command: MetadataCommand): boolean {
+  switch (command.type) {
+    case 'create-topic':
+    case 'delete-topic':
+    case 'change-partition':
+    case 'set-topic-config':
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -420,3 +420,35 @@ describe('leadership comes from the metadata image', () => {
     await expect(parked).rejects.toMatchObject({ code: 'LEADER_NOT_AVAILABLE' });
   });
 });
+
+describe('metadata from elsewhere', () => {
+  test('a snapshot restored into the image is reconciled into local replicas', async () => {
+    const other = new MetadataImage();
+    other.apply({ type: 'register-node', nodeId: 1, url: 'http://n1', incarnationId: 'a' }, 1);
+    other.apply(
+      {
+        type: 'create-topic',
+        name: 's',
+        topicId: 'sid',
+        partitions: [{ replicas: [1] }],
+        configs: {},
+      },
+      2,
+    );
+    f.image.restore(other.snapshot());
+    await f.broker.whenReconciled();
+    expect(f.store.logs.has('s-0')).toBe(true);
+    expect(f.broker.listOffsets('s', 0)).toEqual({ logStartOffset: 0, highWatermark: 0 });
+  });
+
+  test('garbage committed to the metadata log is refused and the broker keeps serving', async () => {
+    expect(f.metadata.commit(null as unknown as MetadataCommand)).toMatchObject({ ok: false });
+    expect(f.metadata.commit({ type: 'delete-topic' } as unknown as MetadataCommand)).toMatchObject(
+      {
+        ok: false,
+      },
+    );
+    await f.broker.createTopic({ name: 'after', partitions: 1, replicationFactor: 1, configs: {} });
+    expect(f.broker.listTopics().map((t) => t.name)).toContain('after');
+  });
+});
