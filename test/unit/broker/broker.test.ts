@@ -253,7 +253,7 @@ describe('produce and fetch', () => {
     expect(result.read.nextOffset).toBe(0);
   });
 
-  test('waiting fetches are bounded: past fetchWaitersMax the broker answers BROKER_BUSY', async () => {
+  test('waiting fetches are bounded: past fetchWaitersMax, BROKER_BUSY', async () => {
     const small = await startBroker({ fetchWaitersMax: 1 });
     await small.broker.createTopic({ name: 't', partitions: 1, replicationFactor: 1, configs: {} });
     const request = { topic: 't', partition: 0, offset: 0, maxBytes: 1000, maxWaitMs: 1000 };
@@ -266,7 +266,7 @@ describe('produce and fetch', () => {
     await first;
   });
 
-  test('offsets outside [logStartOffset, HW] answer OFFSET_OUT_OF_RANGE with both bounds', async () => {
+  test('offsets outside [logStartOffset, HW] answer OFFSET_OUT_OF_RANGE', async () => {
     await produce(['a', 'b', 'c']);
     await f.broker.deleteRecords('t', 0, 2);
     for (const offset of [1, 4]) {
@@ -373,7 +373,7 @@ describe('leadership comes from the metadata image', () => {
     });
   };
 
-  test('with a follower in the ISR the HW waits for it: acks=all times out, acks=1 does not', async () => {
+  test('a follower in the ISR holds the HW: acks=all times out, acks=1 does not', async () => {
     if (partition().leader !== 1) moveLeader(1, [1, 2]);
     await f.broker.whenReconciled();
     const batches = await batch(['a']);
@@ -441,7 +441,7 @@ describe('metadata from elsewhere', () => {
     expect(f.broker.listOffsets('s', 0)).toEqual({ logStartOffset: 0, highWatermark: 0 });
   });
 
-  test('garbage committed to the metadata log is refused and the broker keeps serving', async () => {
+  test('garbage in the metadata log is refused; the broker keeps serving', async () => {
     expect(f.metadata.commit(null as unknown as MetadataCommand)).toMatchObject({ ok: false });
     expect(f.metadata.commit({ type: 'delete-topic' } as unknown as MetadataCommand)).toMatchObject(
       {
