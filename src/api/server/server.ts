@@ -3,6 +3,7 @@
 // concurrent streams and on body size. Client routes live under /v1, node-to-node routes
 // under /internal/v1 behind the cluster secret. Every failure answers API.md's error shape.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type {
   Http2Server,
   Http2ServerRequest,
@@ -121,6 +122,8 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
   });
+  // Small responses must not wait for Nagle's algorithm (40 ms with delayed ACKs).
+  app.server.on('connection', (socket: Socket) => socket.setNoDelay(true));
   app.server.on('session', (session: Http2Session) => {
     session.setLocalWindowSize(config.sessionWindowBytes);
   });
