@@ -50,9 +50,10 @@ export const defaultServerConfig: Omit<ServerConfig, 'clusterSecret'> = {
   streamsPerSessionMax: 256,
   streamWindowBytes: 16 * 1024 * 1024,
   sessionWindowBytes: 64 * 1024 * 1024,
-  sessionIdleTimeoutMs: 120_000,
+  // Longer than the longest wait a request may ask for: a parked fetch sends no frames.
+  sessionIdleTimeoutMs: 180_000,
   fetchBytesMax: 64 * 1024 * 1024,
-  waitMsMax: 300_000,
+  waitMsMax: 120_000,
 };
 
 export const defaultBrokerLimits: Omit<BrokerConfig, 'nodeId' | 'advertisedUrl'> = {

@@ -94,6 +94,10 @@ export interface RouteContext {
 }
 
 export async function buildServer(config: ServerConfig, deps: ServerDeps): Promise<RillApp> {
+  assert(
+    config.sessionIdleTimeoutMs > config.waitMsMax,
+    'a parked request would outlive its session',
+  );
   // fastify hands `http` to http2.createServer for h2c, though its types only allow HTTP/1's.
   const http2Options: object = {
     http: {
