@@ -8,5 +8,7 @@ const program = new Command()
   .showHelpAfterError();
 
 // Subcommands are registered below, one line each.
+program.addCommand((await import('./cli/broker-command.ts')).brokerCommand());
+program.addCommand((await import('./cli/cluster-command.ts')).clusterCommand());
 
 await program.parseAsync(process.argv);
