@@ -1,0 +1,42 @@
+// src/log: one partition's storage — the RecordBatch v2 codec, segments with offset and time
+// indexes, recovery, retention and flush. Users enter only through this file.
+export type {
+  BatchHeader,
+  Compression,
+  FileSlice,
+  FlushPolicy,
+  LogReadResult,
+  LogRecord,
+  PartitionLogApi,
+  PartitionLogConfig,
+  StoredRecord,
+} from './contract.ts';
+export { LogError, isLogError, logErrorCodes, type LogErrorCode } from './errors.ts';
+export {
+  compress,
+  decompress,
+  compressionCodecIds,
+  compressionFromAttributes,
+  DECOMPRESSED_BYTES_MAX,
+} from './compression.ts';
+export {
+  BATCH_HEADER_BYTES,
+  LOG_OVERHEAD_BYTES,
+  MAGIC,
+  TIMESTAMP_TYPE_LOG_APPEND_TIME,
+  batchSize,
+  checkBatch,
+  decodeBatches,
+  decodeRecords,
+  encodeBatch,
+  lastOffsetOf,
+  readBatchHeader,
+  scanBatches,
+  setBaseOffset,
+  setPartitionLeaderEpoch,
+  verifyBatchCrc,
+  type BatchLimits,
+  type DecodedBatch,
+  type EncodeBatchInput,
+  type ScanResult,
+} from './record-batch.ts';

@@ -1,0 +1,411 @@
+// Kafka's RecordBatch v2 (magic 2), byte for byte: the unit of write, storage, replication and
+// fetch. Layout (big-endian; see docs/format.md): baseOffset i64 · batchLength i32 ·
+// partitionLeaderEpoch i32 · magic i8 · crc u32 · attributes i16 · lastOffsetDelta i32 ·
+// baseTimestamp i64 · maxTimestamp i64 · producerId i64 · producerEpoch i16 · baseSequence i32 ·
+// recordCount i32 · records. The CRC-32C covers attributes to the end, so the first three
+// fields can be rewritten in place (the leader assigns offsets and stamps its epoch).
+import { crc32c } from '@node-rs/crc32';
+import { assert } from '../common/index.ts';
+import type { BatchHeader, Compression, LogRecord, StoredRecord } from './contract.ts';
+import {
+  compress,
+  compressionCodecIds,
+  compressionFromAttributes,
+  decompress,
+} from './compression.ts';
+import { LogError } from './errors.ts';
+import { readVarint, varintSize, writeVarint } from './varint.ts';
+
+/** Byte positions of the header fields. */
+export const BASE_OFFSET_AT = 0;
+export const BATCH_LENGTH_AT = 8;
+export const PARTITION_LEADER_EPOCH_AT = 12;
+export const MAGIC_AT = 16;
+export const CRC_AT = 17;
+export const ATTRIBUTES_AT = 21;
+export const LAST_OFFSET_DELTA_AT = 23;
+export const BASE_TIMESTAMP_AT = 27;
+export const MAX_TIMESTAMP_AT = 35;
+export const PRODUCER_ID_AT = 43;
+export const PRODUCER_EPOCH_AT = 51;
+export const BASE_SEQUENCE_AT = 53;
+export const RECORD_COUNT_AT = 57;
+/** Header bytes before the records section. */
+export const BATCH_HEADER_BYTES = 61;
+/** baseOffset + batchLength: the bytes not counted in batchLength. */
+export const LOG_OVERHEAD_BYTES = 12;
+export const MAGIC = 2;
+/** Attributes bit 3: timestamps are the broker's append time, not the producer's. */
+export const TIMESTAMP_TYPE_LOG_APPEND_TIME = 0x08;
+const CODEC_MASK = 0x07;
+/** The smallest record: length, attributes, timestamp, offset, key, value, header count. */
+const RECORD_BYTES_MIN = 7;
+
+export interface EncodeBatchInput {
+  readonly baseOffset: number;
+  readonly partitionLeaderEpoch: number;
+  readonly records: readonly LogRecord[];
+  readonly compression: Compression;
+  /** Idempotence is reserved: -1 / -1 / -1 (Kafka's "no producer id") unless given. */
+  readonly producerId?: bigint;
+  readonly producerEpoch?: number;
+  readonly baseSequence?: number;
+}
+
+export interface DecodedBatch {
+  readonly header: BatchHeader;
+  /** Keys and values are views into the decoded buffer, not copies. */
+  readonly records: StoredRecord[];
+}
+
+export interface BatchLimits {
+  /** Largest whole batch (max.message.bytes); bigger ones fail with LOG_RECORD_TOO_LARGE. */
+  readonly batchBytesMax?: number;
+}
+
+export type ScanResult =
+  | { readonly ok: true; readonly batches: readonly BatchHeader[]; readonly recordCount: number }
+  | { readonly ok: false; readonly error: LogError };
+
+/** Encodes one batch. Preconditions (asserted): at least one record, safe-integer fields. */
+export async function encodeBatch(input: EncodeBatchInput): Promise<Buffer> {
+  const { records } = input;
+  assert(records.length > 0, 'a batch holds at least one record');
+  assert(Number.isSafeInteger(input.baseOffset) && input.baseOffset >= 0, 'bad baseOffset');
+  assert(Number.isInteger(input.partitionLeaderEpoch), 'bad partitionLeaderEpoch');
+  const first = records[0];
+  assert(first !== undefined, 'a batch holds at least one record');
+  const baseTimestampMs = first.timestampMs;
+  let maxTimestampMs = baseTimestampMs;
+  for (const record of records) maxTimestampMs = Math.max(maxTimestampMs, record.timestampMs);
+
+  const plain = encodeRecords(records, baseTimestampMs);
+  const body = input.compression === 'none' ? plain : await compress(input.compression, plain);
+  const batch = Buffer.alloc(BATCH_HEADER_BYTES + body.length);
+  batch.writeBigInt64BE(BigInt(input.baseOffset), BASE_OFFSET_AT);
+  batch.writeInt32BE(batch.length - LOG_OVERHEAD_BYTES, BATCH_LENGTH_AT);
+  batch.writeInt32BE(input.partitionLeaderEpoch, PARTITION_LEADER_EPOCH_AT);
+  batch.writeInt8(MAGIC, MAGIC_AT);
+  batch.writeInt16BE(compressionCodecIds[input.compression], ATTRIBUTES_AT);
+  batch.writeInt32BE(records.length - 1, LAST_OFFSET_DELTA_AT);
+  batch.writeBigInt64BE(BigInt(baseTimestampMs), BASE_TIMESTAMP_AT);
+  batch.writeBigInt64BE(BigInt(maxTimestampMs), MAX_TIMESTAMP_AT);
+  batch.writeBigInt64BE(input.producerId ?? -1n, PRODUCER_ID_AT);
+  batch.writeInt16BE(input.producerEpoch ?? -1, PRODUCER_EPOCH_AT);
+  batch.writeInt32BE(input.baseSequence ?? -1, BASE_SEQUENCE_AT);
+  batch.writeInt32BE(records.length, RECORD_COUNT_AT);
+  body.copy(batch, BATCH_HEADER_BYTES);
+  batch.writeUInt32BE(crc32c(batch.subarray(ATTRIBUTES_AT)), CRC_AT);
+  return batch;
+}
+
+function recordBodySize(record: LogRecord, offsetDelta: number, timestampDelta: number): number {
+  let size = 1 + varintSize(timestampDelta) + varintSize(offsetDelta);
+  size += bytesFieldSize(record.key) + bytesFieldSize(record.value);
+  size += varintSize(record.headers.length);
+  for (const header of record.headers) {
+    const keyBytes = Buffer.byteLength(header.key, 'utf8');
+    size += varintSize(keyBytes) + keyBytes + bytesFieldSize(header.value);
+  }
+  return size;
+}
+
+function bytesFieldSize(bytes: Uint8Array | null): number {
+  return bytes === null ? varintSize(-1) : varintSize(bytes.length) + bytes.length;
+}
+
+function encodeRecords(records: readonly LogRecord[], baseTimestampMs: number): Buffer {
+  const bodySizes = records.map((record, i) =>
+    recordBodySize(record, i, record.timestampMs - baseTimestampMs),
+  );
+  let total = 0;
+  for (const size of bodySizes) total += varintSize(size) + size;
+  const out = Buffer.alloc(total);
+  let at = 0;
+  records.forEach((record, i) => {
+    at = writeVarint(out, at, bodySizes[i] ?? 0);
+    out[at] = 0; // Record attributes: unused in magic 2.
+    at = writeVarint(out, at + 1, record.timestampMs - baseTimestampMs);
+    at = writeVarint(out, at, i);
+    at = writeBytesField(out, at, record.key);
+    at = writeBytesField(out, at, record.value);
+    at = writeVarint(out, at, record.headers.length);
+    for (const header of record.headers) {
+      at = writeVarint(out, at, Buffer.byteLength(header.key, 'utf8'));
+      at += out.write(header.key, at, 'utf8');
+      at = writeBytesField(out, at, header.value);
+    }
+  });
+  assert(at === total, `encoded ${at} record bytes, expected ${total}`);
+  return out;
+}
+
+function writeBytesField(out: Buffer, position: number, bytes: Uint8Array | null): number {
+  if (bytes === null) return writeVarint(out, position, -1);
+  const at = writeVarint(out, position, bytes.length);
+  out.set(bytes, at);
+  return at + bytes.length;
+}
+
+function view(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+function int64AsNumber(buffer: Buffer, at: number, field: string): number {
+  const value = buffer.readBigInt64BE(at);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+    throw new LogError('LOG_CORRUPT_BATCH', `batch ${field} ${value} is not a safe integer`);
+  }
+  return Number(value);
+}
+
+/**
+ * Reads the fixed header at `position` without checking the CRC or decompressing.
+ * Fails with LOG_CORRUPT_BATCH when fewer than 61 bytes remain or an int64 is unsafe.
+ */
+export function readBatchHeader(bytes: Uint8Array, position: number): BatchHeader {
+  const buffer = view(bytes);
+  assert(Number.isSafeInteger(position) && position >= 0, `bad position ${position}`);
+  if (position + BATCH_HEADER_BYTES > buffer.length) {
+    throw new LogError('LOG_CORRUPT_BATCH', `batch header at ${position} is cut short`);
+  }
+  const at = (field: number): number => position + field;
+  return {
+    baseOffset: int64AsNumber(buffer, at(BASE_OFFSET_AT), 'baseOffset'),
+    batchLength: buffer.readInt32BE(at(BATCH_LENGTH_AT)),
+    partitionLeaderEpoch: buffer.readInt32BE(at(PARTITION_LEADER_EPOCH_AT)),
+    magic: buffer.readInt8(at(MAGIC_AT)),
+    crc: buffer.readUInt32BE(at(CRC_AT)),
+    attributes: buffer.readInt16BE(at(ATTRIBUTES_AT)),
+    lastOffsetDelta: buffer.readInt32BE(at(LAST_OFFSET_DELTA_AT)),
+    baseTimestampMs: int64AsNumber(buffer, at(BASE_TIMESTAMP_AT), 'baseTimestamp'),
+    maxTimestampMs: int64AsNumber(buffer, at(MAX_TIMESTAMP_AT), 'maxTimestamp'),
+    producerId: buffer.readBigInt64BE(at(PRODUCER_ID_AT)),
+    producerEpoch: buffer.readInt16BE(at(PRODUCER_EPOCH_AT)),
+    baseSequence: buffer.readInt32BE(at(BASE_SEQUENCE_AT)),
+    recordCount: buffer.readInt32BE(at(RECORD_COUNT_AT)),
+  };
+}
+
+/** Total bytes of the batch whose header is `header` (batchLength + 12). */
+export function batchSize(header: BatchHeader): number {
+  return header.batchLength + LOG_OVERHEAD_BYTES;
+}
+
+export function lastOffsetOf(header: BatchHeader): number {
+  return header.baseOffset + header.lastOffsetDelta;
+}
+
+/** True when the stored CRC-32C matches attributes..end. The batch must be whole in `bytes`. */
+export function verifyBatchCrc(bytes: Uint8Array, position: number): boolean {
+  const buffer = view(bytes);
+  if (position + BATCH_HEADER_BYTES > buffer.length) return false;
+  const end = position + LOG_OVERHEAD_BYTES + buffer.readInt32BE(position + BATCH_LENGTH_AT);
+  if (end > buffer.length || end < position + BATCH_HEADER_BYTES) return false;
+  const stored = buffer.readUInt32BE(position + CRC_AT);
+  return crc32c(buffer.subarray(position + ATTRIBUTES_AT, end)) === stored;
+}
+
+/** Rewrites baseOffset in place; it is outside the CRC, so the batch stays valid. */
+export function setBaseOffset(bytes: Uint8Array, position: number, baseOffset: number): void {
+  assert(Number.isSafeInteger(baseOffset) && baseOffset >= 0, `bad baseOffset ${baseOffset}`);
+  view(bytes).writeBigInt64BE(BigInt(baseOffset), position + BASE_OFFSET_AT);
+}
+
+/** Rewrites partitionLeaderEpoch in place; it is outside the CRC too. */
+export function setPartitionLeaderEpoch(bytes: Uint8Array, position: number, epoch: number): void {
+  assert(Number.isInteger(epoch) && epoch >= -1 && epoch <= 0x7fffffff, `bad epoch ${epoch}`);
+  view(bytes).writeInt32BE(epoch, position + PARTITION_LEADER_EPOCH_AT);
+}
+
+/**
+ * Checks one batch at `position` of `buffer` without decompressing: length, magic, codec,
+ * counts and CRC. Returns its header, or the LogError that rejects it.
+ */
+export function checkBatch(
+  buffer: Buffer,
+  position: number,
+  limits: BatchLimits = {},
+): BatchHeader | LogError {
+  const remaining = buffer.length - position;
+  if (remaining < BATCH_HEADER_BYTES) {
+    return corrupt(`${remaining} bytes at ${position} are too few for a batch`);
+  }
+  const batchLength = buffer.readInt32BE(position + BATCH_LENGTH_AT);
+  const size = batchLength + LOG_OVERHEAD_BYTES;
+  if (batchLength < BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES) {
+    return corrupt(`batch at ${position} has length ${batchLength}`);
+  }
+  if (limits.batchBytesMax !== undefined && size > limits.batchBytesMax) {
+    return new LogError(
+      'LOG_RECORD_TOO_LARGE',
+      `batch of ${size} bytes exceeds ${limits.batchBytesMax}`,
+    );
+  }
+  if (size > remaining)
+    return corrupt(`batch at ${position} needs ${size} bytes, has ${remaining}`);
+  const magic = buffer.readInt8(position + MAGIC_AT);
+  if (magic !== MAGIC) return corrupt(`batch at ${position} has magic ${magic}, expected 2`);
+  if (!verifyBatchCrc(buffer, position)) return corrupt(`batch at ${position} fails its CRC`);
+  let header: BatchHeader;
+  try {
+    header = readBatchHeader(buffer, position);
+  } catch (error) {
+    if (error instanceof LogError) return error;
+    throw error;
+  }
+  return checkHeaderFields(header, position) ?? header;
+}
+
+function checkHeaderFields(header: BatchHeader, position: number): LogError | null {
+  if (compressionFromAttributes(header.attributes) === null) {
+    return new LogError(
+      'LOG_UNSUPPORTED_COMPRESSION',
+      `batch at ${position} has codec ${header.attributes & CODEC_MASK}`,
+    );
+  }
+  if (header.recordCount < 0 || header.lastOffsetDelta < 0) {
+    return corrupt(`batch at ${position} has negative counts`);
+  }
+  if (header.recordCount > 0 && header.lastOffsetDelta < header.recordCount - 1) {
+    return corrupt(`batch at ${position} has ${header.recordCount} records in fewer offsets`);
+  }
+  const isPlain = (header.attributes & CODEC_MASK) === 0;
+  const recordBytes = header.batchLength + LOG_OVERHEAD_BYTES - BATCH_HEADER_BYTES;
+  if (isPlain && header.recordCount * RECORD_BYTES_MIN > recordBytes) {
+    return corrupt(`batch at ${position} cannot hold ${header.recordCount} records`);
+  }
+  return null;
+}
+
+function corrupt(message: string): LogError {
+  return new LogError('LOG_CORRUPT_BATCH', message);
+}
+
+/**
+ * Walks concatenated batches (a produce body or a segment slice) checking each one's length,
+ * magic, codec and CRC, without decompressing. An empty input is valid and has no batches.
+ * Codes: LOG_CORRUPT_BATCH, LOG_UNSUPPORTED_COMPRESSION, LOG_RECORD_TOO_LARGE.
+ */
+export function scanBatches(bytes: Uint8Array, limits: BatchLimits = {}): ScanResult {
+  const buffer = view(bytes);
+  const batches: BatchHeader[] = [];
+  let recordCount = 0;
+  for (let position = 0; position < buffer.length;) {
+    const checked = checkBatch(buffer, position, limits);
+    if (checked instanceof LogError) return { ok: false, error: checked };
+    batches.push(checked);
+    recordCount += checked.recordCount;
+    position += batchSize(checked);
+  }
+  return { ok: true, batches, recordCount };
+}
+
+/**
+ * Decodes every batch in `bytes`, checking each CRC and decompressing its records.
+ * Codes: LOG_CORRUPT_BATCH, LOG_UNSUPPORTED_COMPRESSION, LOG_RECORD_TOO_LARGE (per `limits`).
+ */
+export async function decodeBatches(
+  bytes: Uint8Array,
+  limits: BatchLimits & { readonly decompressedBytesMax?: number } = {},
+): Promise<DecodedBatch[]> {
+  const buffer = view(bytes);
+  const decoded: DecodedBatch[] = [];
+  for (let position = 0; position < buffer.length;) {
+    const header = checkBatch(buffer, position, limits);
+    if (header instanceof LogError) throw header;
+    const end = position + batchSize(header);
+    const codec = compressionFromAttributes(header.attributes);
+    assert(codec !== null, 'checkBatch rejects unknown codecs');
+    const section = buffer.subarray(position + BATCH_HEADER_BYTES, end);
+    const plain =
+      codec === 'none' ? section : await decompress(codec, section, limits.decompressedBytesMax);
+    decoded.push({ header, records: decodeRecords(header, plain) });
+    position = end;
+  }
+  return decoded;
+}
+
+/** Parses an uncompressed records section; every byte must belong to exactly one record. */
+export function decodeRecords(header: BatchHeader, section: Buffer): StoredRecord[] {
+  if (header.recordCount * RECORD_BYTES_MIN > section.length) {
+    throw corrupt(`${section.length} bytes cannot hold ${header.recordCount} records`);
+  }
+  const logAppendTime = (header.attributes & TIMESTAMP_TYPE_LOG_APPEND_TIME) !== 0;
+  const records: StoredRecord[] = [];
+  let at = 0;
+  for (let i = 0; i < header.recordCount; i += 1) {
+    const length = varintAt(section, at, section.length, 5);
+    const end = length.next + length.value;
+    if (length.value < RECORD_BYTES_MIN - 1 || end > section.length) {
+      throw corrupt(`record ${i} has length ${length.value}`);
+    }
+    const parsed = decodeRecordBody(section, length.next + 1, end);
+    if (parsed.offsetDelta < 0 || parsed.offsetDelta > header.lastOffsetDelta) {
+      throw corrupt(`record ${i} has offset delta ${parsed.offsetDelta}`);
+    }
+    records.push({
+      offset: header.baseOffset + parsed.offsetDelta,
+      timestampMs: logAppendTime
+        ? header.maxTimestampMs
+        : header.baseTimestampMs + parsed.timestampDelta,
+      key: parsed.key,
+      value: parsed.value,
+      headers: parsed.headers,
+    });
+    at = end;
+  }
+  if (at !== section.length) throw corrupt(`${section.length - at} bytes follow the last record`);
+  return records;
+}
+
+interface RecordBody {
+  timestampDelta: number;
+  offsetDelta: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: { key: string; value: Buffer | null }[];
+}
+
+/** Parses from the timestamp delta (the attributes byte is skipped) to exactly `end`. */
+function decodeRecordBody(section: Buffer, start: number, end: number): RecordBody {
+  const timestamp = varintAt(section, start, end, 10);
+  const offset = varintAt(section, timestamp.next, end, 5);
+  const key = bytesAt(section, offset.next, end);
+  const value = bytesAt(section, key.next, end);
+  const count = varintAt(section, value.next, end, 5);
+  if (count.value < 0 || count.value * 2 > end - count.next) {
+    throw corrupt(`record has ${count.value} headers`);
+  }
+  const headers: { key: string; value: Buffer | null }[] = [];
+  let at = count.next;
+  for (let i = 0; i < count.value; i += 1) {
+    const headerKey = bytesAt(section, at, end);
+    if (headerKey.bytes === null) throw corrupt('record header has a null key');
+    const headerValue = bytesAt(section, headerKey.next, end);
+    headers.push({ key: headerKey.bytes.toString('utf8'), value: headerValue.bytes });
+    at = headerValue.next;
+  }
+  if (at !== end) throw corrupt(`record ends at ${at}, its length says ${end}`);
+  return {
+    timestampDelta: timestamp.value,
+    offsetDelta: offset.value,
+    key: key.bytes,
+    value: value.bytes,
+    headers,
+  };
+}
+
+function varintAt(section: Buffer, at: number, end: number, bytesMax: 5 | 10) {
+  const read = readVarint(section, at, end, bytesMax);
+  if (read === null) throw corrupt(`bad varint at ${at}`);
+  return read;
+}
+
+function bytesAt(section: Buffer, at: number, end: number): { bytes: Buffer | null; next: number } {
+  const length = varintAt(section, at, end, 5);
+  if (length.value === -1) return { bytes: null, next: length.next };
+  const next = length.next + length.value;
+  if (length.value < -1 || next > end) throw corrupt(`bad field length ${length.value} at ${at}`);
+  return { bytes: section.subarray(length.next, next), next };
+}
