@@ -27,11 +27,12 @@ export class FakeCluster implements Transport {
   metadataRequests = 0;
   #hung: (() => void)[] = [];
 
-  constructor(
-    readonly topic: string,
-    partitionCount: number,
-    readonly nowMs: () => number,
-  ) {
+  readonly topic: string;
+  readonly nowMs: () => number;
+
+  constructor(topic: string, partitionCount: number, nowMs: () => number) {
+    this.topic = topic;
+    this.nowMs = nowMs;
     for (let p = 0; p < partitionCount; p += 1) this.leaders.set(p, 1);
   }
 
