@@ -31,6 +31,12 @@ export const brokerErrorCodes = [
   'OFFSET_NOT_AVAILABLE', // Retriable: a new leader's high watermark is catching up.
   'REQUEST_TIMED_OUT', // Retriable, ambiguous: the records may have been appended.
   'NOT_ENOUGH_REPLICAS_AFTER_APPEND', // Retriable, ambiguous: appended on the leader only.
+  'INVALID_TOPIC_EXCEPTION', // Not retriable: the topic name is not allowed.
+  'UNSUPPORTED_MEDIA_TYPE', // Not retriable: a bug in this client.
+  'NOT_FOUND', // Not retriable: no such route (a broker of another version?).
+  'KAFKA_STORAGE_ERROR', // Retriable: the leader's disk failed; another leader will take over.
+  'BROKER_BUSY', // Retriable after backoff: a broker limit was reached.
+  'BROKER_NOT_READY', // Retriable: the node is still catching up with metadata.
   'UNKNOWN_SERVER_ERROR', // Not retriable: a code or status this client does not know.
 ] as const;
 
@@ -63,6 +69,9 @@ const retriableCodes: ReadonlySet<ClientErrorCode> = new Set<ClientErrorCode>([
   'OFFSET_NOT_AVAILABLE',
   'REQUEST_TIMED_OUT',
   'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
+  'KAFKA_STORAGE_ERROR',
+  'BROKER_BUSY',
+  'BROKER_NOT_READY',
   'CLIENT_CONNECTION',
   'CLIENT_TIMEOUT',
   'CLIENT_BUFFER_FULL',
@@ -75,6 +84,7 @@ export const staleMetadataCodes: ReadonlySet<ClientErrorCode> = new Set<ClientEr
   'LEADER_NOT_AVAILABLE',
   'UNKNOWN_TOPIC_OR_PARTITION',
   'FENCED_LEADER_EPOCH',
+  'KAFKA_STORAGE_ERROR',
   'CLIENT_CONNECTION',
 ]);
 
