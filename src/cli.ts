@@ -1,10 +1,6 @@
 // The `rill` command. Each subcommand lives in src/cli/<name>-command.ts and registers itself
 // here; the commands that talk to a cluster take --bootstrap.
 import { Command } from 'commander';
-import { benchCommand } from './cli/bench-command.ts';
-import { consumeCommand } from './cli/consume-command.ts';
-import { produceCommand } from './cli/produce-command.ts';
-import { topicCommand } from './cli/topic-command.ts';
 
 const program = new Command()
   .name('rill')
@@ -12,9 +8,11 @@ const program = new Command()
   .showHelpAfterError();
 
 // Subcommands are registered below, one line each.
-program.addCommand(topicCommand());
-program.addCommand(produceCommand());
-program.addCommand(consumeCommand());
-program.addCommand(benchCommand());
+program.addCommand((await import('./cli/broker-command.ts')).brokerCommand());
+program.addCommand((await import('./cli/cluster-command.ts')).clusterCommand());
+program.addCommand((await import('./cli/topic-command.ts')).topicCommand());
+program.addCommand((await import('./cli/produce-command.ts')).produceCommand());
+program.addCommand((await import('./cli/consume-command.ts')).consumeCommand());
+program.addCommand((await import('./cli/bench-command.ts')).benchCommand());
 
 await program.parseAsync(process.argv);

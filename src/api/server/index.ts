@@ -1,0 +1,10 @@
+// src/api/server: the node's HTTP/2 server (fastify, h2c). main.ts builds it with the broker.
+export {
+  batchContentType,
+  buildServer,
+  clusterSecretHeader,
+  type InternalRoute,
+  type RillApp,
+  type ServerConfig,
+  type ServerDeps,
+} from './server.ts';

@@ -1,0 +1,117 @@
+// The JSON form of records (API.md "Records (JSON form)"): keys, values and header values are
+// UTF-8 strings or null, or base64 with ?encoding=base64. Produce encodes the records into
+// RecordBatch v2 bytes — the same bytes a binary client sends — so the broker sees one path.
+import {
+  encodeBatch,
+  type Compression,
+  type LogRecord,
+  type StoredRecord,
+} from '../../log/index.ts';
+import { invalid, isPlainObject } from './request-checks.ts';
+
+export type RecordEncoding = 'utf8' | 'base64';
+
+export interface JsonRecord {
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly key: string | null;
+  readonly value: string | null;
+  readonly headers: Record<string, string | null>;
+}
+
+export const recordsPerRequestMax = 100_000;
+export const headersPerRecordMax = 256;
+const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function bytesField(value: unknown, what: string, encoding: RecordEncoding): Uint8Array | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'string') throw invalid(`${what} must be a string or null`);
+  if (encoding === 'utf8') return Buffer.from(value, 'utf8');
+  if (value.length % 4 !== 0 || !base64Pattern.test(value)) {
+    throw invalid(`${what} is not valid base64`);
+  }
+  return Buffer.from(value, 'base64');
+}
+
+function headersField(value: unknown, at: string, encoding: RecordEncoding) {
+  if (value === undefined || value === null) return [];
+  if (!isPlainObject(value)) throw invalid(`${at}.headers must be an object`);
+  const entries = Object.entries(value);
+  if (entries.length > headersPerRecordMax) {
+    throw invalid(`${at}.headers has more than ${headersPerRecordMax} entries`);
+  }
+  return entries.map(([key, v]) => ({ key, value: bytesField(v, `${at}.headers.${key}`, encoding) }));
+}
+
+/** Parses `{records: [...]}`. Codes: INVALID_REQUEST. */
+export function parseJsonRecords(
+  body: Record<string, unknown>,
+  encoding: RecordEncoding,
+  nowWallMs: number,
+): LogRecord[] {
+  const records = body['records'];
+  if (!Array.isArray(records) || records.length === 0) {
+    throw invalid('records must be a non-empty array');
+  }
+  if (records.length > recordsPerRequestMax) {
+    throw invalid(`at most ${recordsPerRequestMax} records per request`);
+  }
+  return records.map((record: unknown, i): LogRecord => {
+    const at = `records[${i}]`;
+    if (!isPlainObject(record)) throw invalid(`${at} must be an object`);
+    if (!('value' in record)) throw invalid(`${at}.value is required (it may be null)`);
+    const timestamp = record['timestamp'] ?? nowWallMs;
+    if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0) {
+      throw invalid(`${at}.timestamp must be a non-negative integer (ms since the epoch)`);
+    }
+    return {
+      key: bytesField(record['key'], `${at}.key`, encoding),
+      value: bytesField(record['value'], `${at}.value`, encoding),
+      headers: headersField(record['headers'], at, encoding),
+      timestampMs: timestamp,
+    };
+  });
+}
+
+/**
+ * Encodes records as client batches (baseOffset 0), splitting them so each batch stays under
+ * `batchBytesMax` where it can; a single record too large for a batch is left for the broker
+ * to refuse with MESSAGE_TOO_LARGE.
+ */
+export async function encodeJsonBatches(
+  records: readonly LogRecord[],
+  compression: Compression,
+  batchBytesMax: number,
+): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  const encode = async (slice: readonly LogRecord[]): Promise<void> => {
+    const bytes = await encodeBatch({ baseOffset: 0, partitionLeaderEpoch: -1, records: slice, compression });
+    if (bytes.length <= batchBytesMax || slice.length === 1) {
+      parts.push(bytes);
+      return;
+    }
+    const half = Math.ceil(slice.length / 2);
+    await encode(slice.slice(0, half));
+    await encode(slice.slice(half));
+  };
+  await encode(records);
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+}
+
+function bytesToJson(bytes: Uint8Array | null, encoding: RecordEncoding): string | null {
+  if (bytes === null) return null;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(encoding);
+}
+
+export function toJsonRecord(record: StoredRecord, encoding: RecordEncoding): JsonRecord {
+  // No prototype: a header named __proto__ is data, not a prototype change.
+  const headers = Object.create(null) as Record<string, string | null>;
+  for (const header of record.headers) headers[header.key] = bytesToJson(header.value, encoding);
+  return {
+    offset: record.offset,
+    timestamp: record.timestampMs,
+    key: bytesToJson(record.key, encoding),
+    value: bytesToJson(record.value, encoding),
+    headers,
+  };
+}

@@ -1,0 +1,20 @@
+// Cluster-wide reads and probes: GET /v1/cluster, GET /v1/raft, /healthz (the process
+// answers), /readyz (started and a controller known: 503 BROKER_NOT_READY otherwise) and
+// /metrics (Prometheus text format).
+import { BrokerError } from '../../../broker/index.ts';
+import type { RillApp, RouteContext } from '../server.ts';
+
+export function registerClusterRoutes(app: RillApp, context: RouteContext): void {
+  const { broker, metrics } = context;
+  app.get('/v1/cluster', () => broker.describeCluster());
+  app.get('/v1/raft', () => broker.raftStatus());
+  app.get('/healthz', () => ({ status: 'ok' }));
+  app.get('/readyz', () => {
+    if (!broker.isReady()) throw new BrokerError('BROKER_NOT_READY', 'not caught up yet');
+    return { status: 'ready' };
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+}

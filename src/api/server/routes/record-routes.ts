@@ -1,0 +1,183 @@
+// Records of one partition: produce (POST, JSON or application/vnd.rill.batch), fetch (GET,
+// JSON or — with `accept: application/vnd.rill.batch` — the segment bytes themselves),
+// offsets (GET …/offsets[?timestamp=T]) and delete-records (DELETE …/records?before=O).
+// Binary fetch metadata travels in the rill-* response headers (docs/api.md).
+import type { Acks, FetchResult } from '../../../broker/index.ts';
+import { decodeBatches, type Compression } from '../../../log/index.ts';
+import {
+  encodeJsonBatches,
+  parseJsonRecords,
+  toJsonRecord,
+  type RecordEncoding,
+} from '../json-records.ts';
+import {
+  enumQuery,
+  intQuery,
+  invalid,
+  objectBody,
+  partitionParam,
+  topicParam,
+  type Query,
+} from '../request-checks.ts';
+import {
+  batchContentType,
+  type RillApp,
+  type RillReply,
+  type RillRequest,
+  type RouteContext,
+} from '../server.ts';
+import { readSlices, sendSlices } from '../slice-sender.ts';
+
+interface PartitionRoute {
+  Params: { readonly topic: string; readonly partition: string };
+  Querystring: Query;
+}
+
+const recordsPath = '/v1/topics/:topic/partitions/:partition/records';
+const offsetMax = Number.MAX_SAFE_INTEGER;
+
+export function registerRecordRoutes(app: RillApp, context: RouteContext): void {
+  app.post<PartitionRoute>(recordsPath, (request) => produce(context, request));
+  app.get<PartitionRoute>(recordsPath, (request, reply) => fetch(context, request, reply));
+  app.delete<PartitionRoute>(recordsPath, async (request) => {
+    const topic = topicParam(request.params.topic);
+    const partition = partitionParam(request.params.partition);
+    const before = intQuery(request.query, 'before', { min: -1, max: offsetMax });
+    return context.broker.deleteRecords(topic, partition, before);
+  });
+  app.get<PartitionRoute>('/v1/topics/:topic/partitions/:partition/offsets', async (request) => {
+    const topic = topicParam(request.params.topic);
+    const partition = partitionParam(request.params.partition);
+    const offsets = context.broker.listOffsets(topic, partition);
+    if (request.query['timestamp'] === undefined) return offsets;
+    const timestamp = intQuery(request.query, 'timestamp', { min: -2, max: offsetMax });
+    const offset = await context.broker.offsetForTimestamp(topic, partition, timestamp);
+    return { ...offsets, offset };
+  });
+}
+
+function parseAcks(query: Query): Acks {
+  const acks = enumQuery(query, 'acks', ['all', '-1', '1', '0'] as const, 'all');
+  return acks === 'all' || acks === '-1' ? 'all' : acks === '1' ? 1 : 0;
+}
+
+async function produce(context: RouteContext, request: RillRequest<PartitionRoute>) {
+  const { broker, config, metrics } = context;
+  const topic = topicParam(request.params.topic);
+  const partition = partitionParam(request.params.partition);
+  const acks = parseAcks(request.query);
+  const timeoutMs = intQuery(request.query, 'timeoutMs', {
+    min: 0,
+    max: config.waitMsMax,
+    default: 30_000,
+  });
+  const batches = Buffer.isBuffer(request.body)
+    ? request.body
+    : await jsonBatches(context, request, topic);
+  const result = await broker.produce({ topic, partition, batches, acks, timeoutMs });
+  metrics.produceBytes.inc(batches.length);
+  metrics.produceRecords.inc(result.recordCount);
+  return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset };
+}
+
+async function jsonBatches(
+  context: RouteContext,
+  request: RillRequest<PartitionRoute>,
+  topic: string,
+): Promise<Buffer> {
+  const encoding = enumQuery(request.query, 'encoding', ['utf8', 'base64'] as const, 'utf8');
+  const records = parseJsonRecords(objectBody(request.body), encoding, context.wallClock.wallMs());
+  const config = context.broker.topicConfig(topic);
+  const type = config.compressionType;
+  const compression: Compression = type === 'producer' || type === 'uncompressed' ? 'none' : type;
+  return encodeJsonBatches(records, compression, config.maxMessageBytes);
+}
+
+function wantsBatches(accept: string | undefined): boolean {
+  return accept !== undefined && accept.includes(batchContentType);
+}
+
+async function fetch(
+  context: RouteContext,
+  request: RillRequest<PartitionRoute>,
+  reply: RillReply,
+) {
+  const { broker, config } = context;
+  const topic = topicParam(request.params.topic);
+  const partition = partitionParam(request.params.partition);
+  const query = request.query;
+  const offset = intQuery(query, 'offset', { min: 0, max: offsetMax });
+  const maxBytes = intQuery(query, 'maxBytes', {
+    min: 1,
+    max: config.fetchBytesMax,
+    default: Math.min(1024 * 1024, config.fetchBytesMax),
+  });
+  const maxWaitMs = intQuery(query, 'maxWaitMs', { min: 0, max: config.waitMsMax, default: 0 });
+  const encoding = enumQuery(query, 'encoding', ['utf8', 'base64'] as const, 'utf8');
+  if (encoding !== 'utf8' && wantsBatches(request.headers.accept)) {
+    throw invalid('encoding applies to the JSON form only');
+  }
+  const result = await broker.fetch({ topic, partition, offset, maxBytes, maxWaitMs });
+  if (wantsBatches(request.headers.accept)) return sendBatches(context, reply, result);
+  return jsonFetch(context, result, offset, encoding);
+}
+
+function sendBatches(context: RouteContext, reply: RillReply, result: FetchResult) {
+  const { read } = result;
+  const headers = {
+    'content-type': batchContentType,
+    'rill-high-watermark': String(result.highWatermark),
+    'rill-log-start-offset': String(result.logStartOffset),
+    'rill-leader-epoch': String(result.leaderEpoch),
+    'rill-next-offset': String(read.nextOffset),
+  };
+  context.metrics.fetchBytes.inc(read.bytes);
+  if (read.slices.length === 0) {
+    read.release();
+    return reply.headers(headers).send(Buffer.alloc(0));
+  }
+  reply.hijack();
+  const startedAt = reply.elapsedTime;
+  const stream = reply.raw.stream;
+  sendSlices(stream, headers, read.slices, () => {
+    read.release();
+    context.metrics.requestSeconds.observe(
+      { route: recordsPath, method: 'GET', status: '200' },
+      Math.max(reply.elapsedTime, startedAt) / 1000,
+    );
+  });
+  return reply;
+}
+
+async function jsonFetch(
+  context: RouteContext,
+  result: FetchResult,
+  offset: number,
+  encoding: RecordEncoding,
+) {
+  const { read, highWatermark } = result;
+  let bytes: Buffer;
+  try {
+    bytes = await readSlices(read.slices);
+  } finally {
+    read.release();
+  }
+  const batches = await decodeBatches(bytes);
+  const records = [];
+  for (const batch of batches) {
+    for (const record of batch.records) {
+      if (record.offset >= offset && record.offset < highWatermark) {
+        records.push(toJsonRecord(record, encoding));
+      }
+    }
+  }
+  context.metrics.fetchBytes.inc(read.bytes);
+  context.metrics.fetchRecords.inc(records.length);
+  return {
+    records,
+    nextOffset: read.nextOffset,
+    highWatermark,
+    logStartOffset: result.logStartOffset,
+    leaderEpoch: result.leaderEpoch,
+  };
+}

@@ -1,0 +1,205 @@
+// The node's HTTP/2 server: fastify 5 over h2c with enlarged flow-control windows (the default
+// 64 KiB windows cap a connection near a quarter of the transport's ceiling), a bound on
+// concurrent streams and on body size. Client routes live under /v1, node-to-node routes
+// under /internal/v1 behind the cluster secret. Every failure answers API.md's error shape.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type {
+  Http2Server,
+  Http2ServerRequest,
+  Http2ServerResponse,
+  Http2Session,
+} from 'node:http2';
+import fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type RouteGenericInterface,
+} from 'fastify';
+import type { Broker } from '../../broker/index.ts';
+import { assert, type WallClock } from '../../common/index.ts';
+import { ApiError, errorResponse, isApiErrorCode, type ApiErrorCode } from '../errors.ts';
+import { registerClusterRoutes } from './routes/cluster-routes.ts';
+import { registerRecordRoutes } from './routes/record-routes.ts';
+import { registerTopicRoutes } from './routes/topic-routes.ts';
+import { ServerMetrics } from './server-metrics.ts';
+
+export const batchContentType = 'application/vnd.rill.batch';
+export const clusterSecretHeader = 'x-rill-cluster-secret';
+
+export interface ServerConfig {
+  /** Largest request body (JSON or binary); larger answers 413 RECORD_LIST_TOO_LARGE. */
+  readonly bodyBytesMax: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. */
+  readonly streamsPerSessionMax: number;
+  /** Per-stream flow-control window (SETTINGS_INITIAL_WINDOW_SIZE). */
+  readonly streamWindowBytes: number;
+  /** Per-connection receive window. */
+  readonly sessionWindowBytes: number;
+  /** An idle HTTP/2 session is closed after this long. */
+  readonly sessionIdleTimeoutMs: number;
+  /** Largest maxBytes a fetch may ask for. */
+  readonly fetchBytesMax: number;
+  /** Longest maxWaitMs a fetch may ask for, and timeoutMs a produce may ask for. */
+  readonly waitMsMax: number;
+  /** Required on /internal/v1 requests when not null. */
+  readonly clusterSecret: string | null;
+}
+
+/** A node-to-node route, framework-agnostic (e.g. the Raft transport's handleRequest). */
+export interface InternalRoute {
+  readonly method: 'GET' | 'POST';
+  /** Must start with /internal/v1/. */
+  readonly path: string;
+  handle(
+    body: unknown,
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+  ): { status: number; body: unknown } | Promise<{ status: number; body: unknown }>;
+}
+
+export type RillApp = FastifyInstance<
+  Http2Server,
+  Http2ServerRequest,
+  Http2ServerResponse,
+  FastifyBaseLogger
+>;
+export type RillRequest<R extends RouteGenericInterface = RouteGenericInterface> =
+  FastifyRequest<R, Http2Server, Http2ServerRequest>;
+export type RillReply<R extends RouteGenericInterface = RouteGenericInterface> = FastifyReply<
+  R,
+  Http2Server,
+  Http2ServerRequest,
+  Http2ServerResponse
+>;
+
+export interface ServerDeps {
+  readonly broker: Broker;
+  readonly logger: FastifyBaseLogger;
+  readonly wallClock: WallClock;
+  readonly internalRoutes?: readonly InternalRoute[];
+}
+
+export interface RouteContext {
+  readonly broker: Broker;
+  readonly config: ServerConfig;
+  readonly metrics: ServerMetrics;
+  readonly wallClock: WallClock;
+}
+
+export async function buildServer(config: ServerConfig, deps: ServerDeps): Promise<RillApp> {
+  // fastify hands `http` to http2.createServer for h2c, though its types only allow HTTP/1's.
+  const http2Options: object = {
+    http: {
+      settings: {
+        initialWindowSize: config.streamWindowBytes,
+        maxConcurrentStreams: config.streamsPerSessionMax,
+      },
+    },
+  };
+  const app: RillApp = fastify<Http2Server, Http2ServerRequest, Http2ServerResponse>({
+    ...http2Options,
+    http2: true,
+    forceCloseConnections: true,
+    http2SessionTimeout: config.sessionIdleTimeoutMs,
+    bodyLimit: config.bodyBytesMax,
+    maxParamLength: 512, // above the 249-character topic limit, so long names reach our check
+    loggerInstance: deps.logger,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+  });
+  app.server.on('session', (session: Http2Session) => {
+    session.setLocalWindowSize(config.sessionWindowBytes);
+  });
+  const metrics = new ServerMetrics(deps.broker);
+  app.addContentTypeParser(batchContentType, { parseAs: 'buffer' }, (_request, body, done) => {
+    done(null, body);
+  });
+  app.setErrorHandler((error, request, reply) =>
+    sendError(metrics, request, reply, fromFastify(error)),
+  );
+  app.setNotFoundHandler((request, reply) => {
+    const error = new ApiError('NOT_FOUND', `no route ${request.method} ${request.url}`);
+    return sendError(metrics, request, reply, error);
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requestSeconds.observe(
+      { route, method: request.method, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+  registerInternalRoutes(app, config, metrics, deps.internalRoutes ?? []);
+  const context: RouteContext = { broker: deps.broker, config, metrics, wallClock: deps.wallClock };
+  registerClusterRoutes(app, context);
+  registerTopicRoutes(app, context);
+  registerRecordRoutes(app, context);
+  await app.ready();
+  return app;
+}
+
+/** Sends the API error shape; counts it; logs what is a bug. */
+export function sendError(
+  metrics: ServerMetrics,
+  request: RillRequest,
+  reply: RillReply,
+  error: unknown,
+): RillReply {
+  const response = errorResponse(error);
+  if (response.body.error.code === 'UNKNOWN_SERVER_ERROR') {
+    request.log.error({ err: error, url: request.url }, 'request failed with an unexpected error');
+  }
+  metrics.errors.inc({ code: response.body.error.code });
+  return reply.code(response.status).headers(response.headers).send(response.body);
+}
+
+/** fastify's own failures (body parsing, limits) in API terms. */
+function fromFastify(error: unknown): unknown {
+  if (!(error instanceof Error) || isApiErrorCode((error as { code?: unknown }).code)) return error;
+  const code = (error as { code?: unknown }).code;
+  const statusCode = (error as { statusCode?: unknown }).statusCode;
+  const byFastifyCode: Readonly<Record<string, ApiErrorCode>> = {
+    FST_ERR_CTP_BODY_TOO_LARGE: 'RECORD_LIST_TOO_LARGE',
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_REQUEST',
+  };
+  if (typeof code === 'string' && Object.hasOwn(byFastifyCode, code)) {
+    return new ApiError(byFastifyCode[code] as ApiErrorCode, error.message);
+  }
+  // Malformed JSON, an empty JSON body, a bad header: the client's fault, said plainly.
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    return new ApiError('INVALID_REQUEST', error.message);
+  }
+  return error;
+}
+
+function registerInternalRoutes(
+  app: RillApp,
+  config: ServerConfig,
+  metrics: ServerMetrics,
+  routes: readonly InternalRoute[],
+): void {
+  const secretDigest = config.clusterSecret === null ? null : digest(config.clusterSecret);
+  app.addHook('onRequest', (request, reply, done) => {
+    if (secretDigest === null || !request.url.startsWith('/internal/')) return done();
+    const given = request.headers[clusterSecretHeader];
+    if (typeof given === 'string' && timingSafeEqual(digest(given), secretDigest)) return done();
+    const refusal = new ApiError('CLUSTER_AUTHORIZATION_FAILED', 'missing or wrong cluster secret');
+    void sendError(metrics, request, reply, refusal);
+  });
+  for (const route of routes) {
+    assert(route.path.startsWith('/internal/v1/'), `internal route ${route.path} is outside`);
+    app.route({
+      method: route.method,
+      url: route.path,
+      handler: async (request, reply) => {
+        const { status, body } = await route.handle(request.body, request.headers);
+        return reply.code(status).send(body);
+      },
+    });
+  }
+}
+
+function digest(secret: string): Buffer {
+  return createHash('sha256').update(secret, 'utf8').digest();
+}

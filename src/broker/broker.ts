@@ -1,0 +1,799 @@
+// The node's broker: the façade the API calls. It turns topic admin into metadata commands,
+// keeps local replicas in line with the applied metadata image (reconcile), serves produce and
+// fetch on the partitions this node leads, and parks long-polling fetches and acks=all produces
+// in purgatories woken by appends. Nothing here assumes one node: leadership, ISR and placement
+// come from the image, and every metadata change goes through the MetadataLog.
+import { assert, type Clock, type Random, type WallClock } from '../common/index.ts';
+import { isLogError, type LogReadResult, type PartitionLogConfig } from '../log/index.ts';
+import type { MetadataLog, MetadataStatus } from '../raft/index.ts';
+import { BrokerError, type BrokerErrorCode } from './errors.ts';
+import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
+import type { MetadataImage, PartitionImage, TopicImage } from './metadata-image.ts';
+import { metadataLimits } from './metadata-image.ts';
+import { Partition, type AppendResult } from './partition.ts';
+import { partitionDirectoryName, type PartitionStore } from './partition-store.ts';
+import { Purgatory } from './purgatory.ts';
+import { assignReplicas } from './replica-placement.ts';
+import {
+  describeTopicConfig,
+  partitionLogConfig,
+  resolveTopicConfig,
+  type TopicConfig,
+} from './topic-config.ts';
+import { topicNameProblem } from './topic-name.ts';
+
+export interface BrokerConfig {
+  readonly nodeId: number;
+  /** The URL other nodes and clients reach this node at (registered in metadata). */
+  readonly advertisedUrl: string;
+  readonly fetchWaitersMax: number;
+  readonly produceWaitersMax: number;
+  readonly heartbeatIntervalMs: number;
+  readonly retentionCheckIntervalMs: number;
+  /** Pause between attempts to register with the controller. */
+  readonly registrationRetryMs: number;
+}
+
+export interface BrokerLogger {
+  debug(fields: Record<string, unknown>, message: string): void;
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface BrokerDeps {
+  readonly clock: Clock;
+  readonly wallClock: WallClock;
+  readonly random: Random;
+  readonly image: MetadataImage;
+  readonly metadata: MetadataLog<MetadataCommand>;
+  readonly store: PartitionStore;
+  readonly logger: BrokerLogger;
+}
+
+export type Acks = 0 | 1 | 'all';
+
+export interface ProduceRequest {
+  readonly topic: string;
+  readonly partition: number;
+  /** One or more RecordBatch v2, as a client encoded them. */
+  readonly batches: Uint8Array;
+  readonly acks: Acks;
+  readonly timeoutMs: number;
+}
+
+/** acks=0 answers before the append: offsets are then -1, as in Kafka. */
+export interface ProduceResult extends AppendResult {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export interface FetchRequest {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly maxBytes: number;
+  readonly maxWaitMs: number;
+}
+
+export interface FetchResult {
+  /** Whole batches; the first may start before `offset`. Call read.release() once sent. */
+  readonly read: LogReadResult;
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+  readonly leaderEpoch: number;
+}
+
+export interface CreateTopicRequest {
+  readonly name: string;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+export interface PartitionDescription {
+  readonly partition: number;
+  readonly leader: number | null;
+  readonly leaderEpoch: number;
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+  /** Known where this node leads the partition; null elsewhere. */
+  readonly logStartOffset: number | null;
+  readonly highWatermark: number | null;
+}
+
+export interface TopicDescription {
+  readonly name: string;
+  readonly topicId: string;
+  readonly configs: Record<string, string>;
+  readonly partitions: readonly PartitionDescription[];
+}
+
+export interface ClusterDescription {
+  readonly clusterId: string | null;
+  readonly controllerId: number | null;
+  readonly brokers: readonly { id: number; url: string; status: 'alive' | 'fenced' }[];
+}
+
+export interface BrokerGauges {
+  readonly localPartitions: number;
+  readonly leaderPartitions: number;
+  readonly waitingFetches: number;
+  readonly waitingProduces: number;
+}
+
+type BrokerState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+export class Broker {
+  readonly #config: BrokerConfig;
+  readonly #deps: BrokerDeps;
+  #state: BrokerState = 'new';
+  /** Local replicas by `<topic>-<partition>`; only what the image assigns to this node. */
+  readonly #replicas = new Map<string, Partition>();
+  readonly #logConfigs = new Map<string, string>();
+  readonly #fetchPurgatory: Purgatory;
+  readonly #producePurgatory: Purgatory;
+  #reconcileWanted = false;
+  #reconciling: Promise<void> | null = null;
+  #brokerEpoch: number | null = null;
+  readonly #incarnationId: string;
+  readonly #cancelTimers: (() => void)[] = [];
+  #retentionRunning = false;
+
+  constructor(config: BrokerConfig, deps: BrokerDeps) {
+    assert(config.heartbeatIntervalMs > 0, 'heartbeatIntervalMs must be positive');
+    assert(config.retentionCheckIntervalMs > 0, 'retentionCheckIntervalMs must be positive');
+    this.#config = config;
+    this.#deps = deps;
+    this.#fetchPurgatory = new Purgatory({ waitersMax: config.fetchWaitersMax }, deps);
+    this.#producePurgatory = new Purgatory({ waitersMax: config.produceWaitersMax }, deps);
+    this.#incarnationId = randomId(deps.random);
+    deps.image.onApplied(() => this.#requestReconcile());
+  }
+
+  get nodeId(): number {
+    return this.#config.nodeId;
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------
+
+  /** Starts the metadata log, drops replicas the image no longer assigns here, registers. */
+  async start(): Promise<void> {
+    assert(this.#state === 'new', 'start() called twice');
+    this.#state = 'starting';
+    const { metadata, image, logger } = this.#deps;
+    await metadata.start();
+    logger.info({ appliedIndex: image.appliedIndex }, 'metadata log started');
+    await this.#removeOrphanReplicas();
+    await this.#register();
+    this.#requestReconcile();
+    await this.#settle();
+    this.#state = 'running';
+    this.#scheduleHeartbeat();
+    this.#scheduleRetention();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return;
+    this.#state = 'stopping';
+    for (const cancel of this.#cancelTimers.splice(0)) cancel();
+    this.#fetchPurgatory.releaseAll();
+    this.#producePurgatory.releaseAll();
+    await this.#settle();
+    for (const replica of [...this.#replicas.values()]) await this.#closeReplica(replica);
+    await this.#deps.metadata.stop();
+    this.#state = 'stopped';
+  }
+
+  /** Serving: started, and a metadata leader (controller) is known. */
+  isReady(): boolean {
+    return this.#state === 'running' && this.#deps.metadata.status().leaderId !== null;
+  }
+
+  gauges(): BrokerGauges {
+    let leaders = 0;
+    for (const replica of this.#replicas.values()) if (replica.role.kind === 'leader') leaders += 1;
+    return {
+      localPartitions: this.#replicas.size,
+      leaderPartitions: leaders,
+      waitingFetches: this.#fetchPurgatory.size,
+      waitingProduces: this.#producePurgatory.size,
+    };
+  }
+
+  // ---- cluster and topic admin -----------------------------------------------------------
+
+  raftStatus(): MetadataStatus {
+    return this.#deps.metadata.status();
+  }
+
+  describeCluster(): ClusterDescription {
+    const { image, metadata } = this.#deps;
+    return {
+      clusterId: image.clusterId,
+      controllerId: metadata.status().leaderId,
+      brokers: image.nodes().map(({ id, url, status }) => ({ id, url, status })),
+    };
+  }
+
+  listTopics(): { name: string; partitions: number; replicationFactor: number }[] {
+    return this.#deps.image.topics().map((topic) => ({
+      name: topic.name,
+      partitions: topic.partitions.length,
+      replicationFactor: topic.partitions[0]?.replicas.length ?? 0,
+    }));
+  }
+
+  /** Codes: UNKNOWN_TOPIC_OR_PARTITION. */
+  describeTopic(name: string): TopicDescription {
+    const topic = this.#topic(name);
+    return {
+      name: topic.name,
+      topicId: topic.topicId,
+      configs: describeTopicConfig(topic.config),
+      partitions: topic.partitions.map((p) => this.#describePartition(topic, p)),
+    };
+  }
+
+  #describePartition(topic: TopicImage, p: PartitionImage): PartitionDescription {
+    const replica = this.#replicas.get(partitionDirectoryName({ topic: topic.name, ...p }));
+    const isLocalLeader = replica !== undefined && replica.role.kind === 'leader';
+    return {
+      partition: p.partition,
+      leader: p.leader,
+      leaderEpoch: p.leaderEpoch,
+      replicas: p.replicas,
+      isr: p.isr,
+      logStartOffset: isLocalLeader ? replica.log.logStartOffset : null,
+      highWatermark: isLocalLeader ? replica.highWatermark : null,
+    };
+  }
+
+  /** The effective config. Codes: INVALID_TOPIC_EXCEPTION, UNKNOWN_TOPIC_OR_PARTITION. */
+  topicConfig(name: string): TopicConfig {
+    return this.#topic(name).config;
+  }
+
+  /**
+   * Places replicas over the alive nodes and commits the topic; resolves once this node has
+   * opened its replicas. Codes: INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS,
+   * INVALID_REPLICATION_FACTOR, INVALID_CONFIG, TOPIC_ALREADY_EXISTS, NOT_CONTROLLER, BROKER_BUSY.
+   */
+  async createTopic(request: CreateTopicRequest): Promise<TopicDescription> {
+    this.#requireRunning();
+    const { name, partitions, replicationFactor, configs } = request;
+    const nameProblem = topicNameProblem(name);
+    if (nameProblem !== null) throw new BrokerError('INVALID_TOPIC_EXCEPTION', nameProblem);
+    if (!isCount(partitions, metadataLimits.partitionsPerTopicMax)) {
+      throw new BrokerError(
+        'INVALID_PARTITIONS',
+        `partitions must be an integer in [1, ${metadataLimits.partitionsPerTopicMax}]`,
+      );
+    }
+    const resolved = resolveTopicConfig(configs);
+    if (!resolved.ok) throw new BrokerError('INVALID_CONFIG', resolved.message);
+    if (this.#deps.image.topic(name) !== undefined) {
+      throw new BrokerError('TOPIC_ALREADY_EXISTS', `topic '${name}' already exists`);
+    }
+    const alive = this.#deps.image
+      .nodes()
+      .filter((node) => node.status === 'alive')
+      .map((node) => node.id);
+    if (!isCount(replicationFactor, alive.length)) {
+      throw new BrokerError(
+        'INVALID_REPLICATION_FACTOR',
+        `replicationFactor must be an integer in [1, ${alive.length}] (alive nodes)`,
+      );
+    }
+    const start = this.#deps.random.int(alive.length);
+    const assignment = assignReplicas(alive, partitions, replicationFactor, start);
+    await this.#proposeChecked({
+      type: 'create-topic',
+      name,
+      topicId: randomId(this.#deps.random),
+      partitions: assignment.map((replicas) => ({ replicas })),
+      configs: { ...configs },
+    });
+    await this.#settle();
+    return this.describeTopic(name);
+  }
+
+  /** Codes: INVALID_TOPIC_EXCEPTION, UNKNOWN_TOPIC_OR_PARTITION, NOT_CONTROLLER, BROKER_BUSY. */
+  async deleteTopic(name: string): Promise<void> {
+    this.#requireRunning();
+    this.#topic(name);
+    await this.#proposeChecked({ type: 'delete-topic', name });
+    await this.#settle();
+  }
+
+  /** Sets (string) or removes (null) config overrides. Codes: as deleteTopic, INVALID_CONFIG. */
+  async setTopicConfigs(
+    name: string,
+    configs: Readonly<Record<string, string | null>>,
+  ): Promise<TopicDescription> {
+    this.#requireRunning();
+    this.#topic(name);
+    await this.#proposeChecked({ type: 'set-topic-config', topic: name, configs: { ...configs } });
+    await this.#settle();
+    return this.describeTopic(name);
+  }
+
+  // ---- produce and fetch ----------------------------------------------------------------
+
+  /**
+   * Validates and appends client batches on the leader, answering per `acks`.
+   * Codes: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
+   * CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD, NOT_ENOUGH_REPLICAS,
+   * NOT_ENOUGH_REPLICAS_AFTER_APPEND, REQUEST_TIMED_OUT, KAFKA_STORAGE_ERROR, BROKER_BUSY.
+   */
+  async produce(request: ProduceRequest): Promise<ProduceResult> {
+    const { topic, partition, acks } = request;
+    const replica = this.#leaderReplica(topic, partition);
+    const role = replica.role;
+    assert(role.kind === 'leader', 'leaderReplica returns leaders');
+    const { recordCount } = replica.validateBatches(request.batches);
+    if (acks === 'all' && role.isr.length < replica.config.minInsyncReplicas) {
+      throw new BrokerError(
+        'NOT_ENOUGH_REPLICAS',
+        `${replica.key} has ${role.isr.length} in-sync replicas, min.insync.replicas is ` +
+          `${replica.config.minInsyncReplicas}`,
+      );
+    }
+    const appending = this.#append(replica, request.batches, role.leaderEpoch, recordCount);
+    if (acks === 0) {
+      // acks=0: the client asked not to learn the outcome; a failure is only logged.
+      appending.catch((error: unknown) =>
+        this.#deps.logger.warn({ err: error, partition: replica.key }, 'acks=0 append failed'),
+      );
+      return { topic, partition, baseOffset: -1, lastOffset: -1, recordCount };
+    }
+    const appended = await appending;
+    if (acks === 'all') await this.#awaitReplication(replica, appended.lastOffset, request.timeoutMs);
+    return { topic, partition, ...appended };
+  }
+
+  async #append(
+    replica: Partition,
+    batches: Uint8Array,
+    leaderEpoch: number,
+    recordCount: number,
+  ): Promise<AppendResult> {
+    let appended: AppendResult;
+    try {
+      appended = await replica.appendAsLeader(batches, leaderEpoch, recordCount);
+    } catch (error) {
+      throw fromLogError(error, replica);
+    }
+    this.#fetchPurgatory.wake(replica.key);
+    this.#producePurgatory.wake(replica.key);
+    return appended;
+  }
+
+  async #awaitReplication(replica: Partition, lastOffset: number, timeoutMs: number) {
+    const isDone = () => replica.highWatermark > lastOffset || replica.role.kind !== 'leader';
+    const outcome = await (this.#producePurgatory.wait(replica.key, timeoutMs, isDone) ??
+      Promise.resolve('expired' as const));
+    if (replica.highWatermark > lastOffset) return;
+    if (replica.role.kind !== 'leader') {
+      throw new BrokerError('NOT_LEADER_OR_FOLLOWER', `${replica.key} lost its leadership`);
+    }
+    const isrSize = replica.role.isr.length;
+    if (outcome === 'expired' && isrSize < replica.config.minInsyncReplicas) {
+      throw new BrokerError('NOT_ENOUGH_REPLICAS_AFTER_APPEND', `${replica.key}: ISR shrank`);
+    }
+    throw new BrokerError('REQUEST_TIMED_OUT', `${replica.key}: not replicated in ${timeoutMs} ms`);
+  }
+
+  /**
+   * Whole batches from `offset` below the HW; long-polls up to maxWaitMs at the HW.
+   * Codes: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
+   * OFFSET_OUT_OF_RANGE (details: logStartOffset, highWatermark), BROKER_BUSY.
+   */
+  async fetch(request: FetchRequest): Promise<FetchResult> {
+    const { topic, partition, offset } = request;
+    let replica = this.#leaderReplica(topic, partition);
+    this.#checkFetchOffset(replica, offset);
+    if (offset === replica.highWatermark && request.maxWaitMs > 0) {
+      const waiting = replica;
+      const isDone = () => waiting.highWatermark > offset || waiting.role.kind !== 'leader';
+      const parked = this.#fetchPurgatory.wait(replica.key, request.maxWaitMs, isDone);
+      if (parked === null) throw busy(`more than ${this.#config.fetchWaitersMax} waiting fetches`);
+      await parked;
+      replica = this.#leaderReplica(topic, partition);
+      this.#checkFetchOffset(replica, offset);
+    }
+    const role = replica.role;
+    assert(role.kind === 'leader', 'leaderReplica returns leaders');
+    const highWatermark = replica.highWatermark;
+    let read: LogReadResult;
+    try {
+      read = await replica.read(offset, request.maxBytes);
+    } catch (error) {
+      throw fromLogError(error, replica);
+    }
+    const logStartOffset = replica.log.logStartOffset;
+    return { read, highWatermark, logStartOffset, leaderEpoch: role.leaderEpoch };
+  }
+
+  #checkFetchOffset(replica: Partition, offset: number): void {
+    const { logStartOffset, highWatermark } = replica.offsets();
+    if (offset >= logStartOffset && offset <= highWatermark) return;
+    throw new BrokerError(
+      'OFFSET_OUT_OF_RANGE',
+      `offset ${offset} is outside [${logStartOffset}, ${highWatermark}] of ${replica.key}`,
+      { details: { logStartOffset, highWatermark } },
+    );
+  }
+
+  /** Codes: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE. */
+  listOffsets(topic: string, partition: number): { logStartOffset: number; highWatermark: number } {
+    const { logStartOffset, highWatermark } = this.#leaderReplica(topic, partition).offsets();
+    return { logStartOffset, highWatermark };
+  }
+
+  /**
+   * The first offset whose timestamp is ≥ timestampMs, below the HW, or null. Kafka's special
+   * timestamps: -1 is the HW (latest), -2 the log start (earliest). Codes: as listOffsets.
+   */
+  async offsetForTimestamp(
+    topic: string,
+    partition: number,
+    timestampMs: number,
+  ): Promise<number | null> {
+    const replica = this.#leaderReplica(topic, partition);
+    if (timestampMs === -1) return replica.highWatermark;
+    if (timestampMs === -2) return replica.log.logStartOffset;
+    let offset: number | null;
+    try {
+      offset = await replica.log.offsetForTimestamp(timestampMs);
+    } catch (error) {
+      throw fromLogError(error, replica);
+    }
+    if (offset === null || offset >= replica.highWatermark) return null;
+    return Math.max(offset, replica.log.logStartOffset);
+  }
+
+  /**
+   * Advances the log start offset to `beforeOffset` (-1: the HW), as Kafka's DeleteRecords.
+   * Codes: as listOffsets, OFFSET_OUT_OF_RANGE.
+   */
+  async deleteRecords(topic: string, partition: number, beforeOffset: number) {
+    const replica = this.#leaderReplica(topic, partition);
+    const target = beforeOffset === -1 ? replica.highWatermark : beforeOffset;
+    const { logStartOffset, highWatermark } = replica.offsets();
+    if (target < 0 || target > highWatermark) {
+      throw new BrokerError('OFFSET_OUT_OF_RANGE', `cannot delete past the HW ${highWatermark}`, {
+        details: { logStartOffset, highWatermark },
+      });
+    }
+    try {
+      if (target > logStartOffset) await replica.log.deleteRecordsBefore(target);
+    } catch (error) {
+      throw fromLogError(error, replica);
+    }
+    return { logStartOffset: replica.log.logStartOffset };
+  }
+
+  // ---- lookups --------------------------------------------------------------------------
+
+  #topic(name: string): TopicImage {
+    const problem = topicNameProblem(name);
+    if (problem !== null) throw new BrokerError('INVALID_TOPIC_EXCEPTION', problem);
+    const topic = this.#deps.image.topic(name);
+    if (topic === undefined) {
+      throw new BrokerError('UNKNOWN_TOPIC_OR_PARTITION', `no topic '${name}'`);
+    }
+    return topic;
+  }
+
+  /** This node's open leader replica of the partition, or the error a client acts on. */
+  #leaderReplica(topic: string, partition: number): Partition {
+    this.#requireRunning();
+    const image = this.#topic(topic).partitions[partition];
+    if (image === undefined) {
+      throw new BrokerError('UNKNOWN_TOPIC_OR_PARTITION', `no partition ${topic}-${partition}`);
+    }
+    if (image.leader === null) {
+      throw new BrokerError('LEADER_NOT_AVAILABLE', `${topic}-${partition} has no leader`);
+    }
+    if (image.leader !== this.#config.nodeId) {
+      const leader = this.#deps.image.node(image.leader);
+      throw new BrokerError(
+        'NOT_LEADER_OR_FOLLOWER',
+        `node ${image.leader} leads ${topic}-${partition}`,
+        { details: { leader: { id: image.leader, url: leader?.url ?? null } } },
+      );
+    }
+    const replica = this.#replicas.get(partitionDirectoryName({ topic, partition }));
+    if (replica === undefined || replica.role.kind !== 'leader') {
+      throw new BrokerError('LEADER_NOT_AVAILABLE', `${topic}-${partition} is still opening`);
+    }
+    return replica;
+  }
+
+  #requireRunning(): void {
+    if (this.#state !== 'running') {
+      throw new BrokerError('BROKER_NOT_READY', `the broker is ${this.#state}`);
+    }
+  }
+
+  // ---- metadata -------------------------------------------------------------------------
+
+  async #propose(command: MetadataCommand): Promise<{ index: number; result: MetadataResult }> {
+    try {
+      const { index, result } = await this.#deps.metadata.propose(command);
+      return { index, result: result as MetadataResult };
+    } catch (error) {
+      throw this.#fromMetadataError(error);
+    }
+  }
+
+  /** Proposes an admin command; a refusal by the image becomes its BrokerError. */
+  async #proposeChecked(command: MetadataCommand): Promise<void> {
+    const { result } = await this.#propose(command);
+    if (result.ok) return;
+    const code = result.code;
+    switch (code) {
+      case 'UNKNOWN_TOPIC_OR_PARTITION':
+      case 'TOPIC_ALREADY_EXISTS':
+      case 'INVALID_TOPIC_EXCEPTION':
+      case 'INVALID_PARTITIONS':
+      case 'INVALID_REPLICATION_FACTOR':
+      case 'INVALID_CONFIG':
+        throw new BrokerError(code, result.message);
+      default:
+        // The broker checked the command before proposing it: only a bug gets here.
+        assert(false, `metadata refused ${command.type}: ${code} ${result.message}`);
+    }
+  }
+
+  #fromMetadataError(error: unknown): unknown {
+    const code = (error as { code?: unknown } | null)?.code;
+    const map: Readonly<Record<string, BrokerErrorCode>> = {
+      RAFT_NOT_LEADER: 'NOT_CONTROLLER',
+      RAFT_TRANSFER_IN_PROGRESS: 'NOT_CONTROLLER',
+      RAFT_BUSY: 'BROKER_BUSY',
+      RAFT_TIMEOUT: 'REQUEST_TIMED_OUT',
+      RAFT_PROPOSAL_DROPPED: 'REQUEST_TIMED_OUT',
+      RAFT_STOPPED: 'BROKER_NOT_READY',
+      RAFT_ENTRY_TOO_LARGE: 'INVALID_CONFIG',
+    };
+    if (typeof code !== 'string' || !Object.hasOwn(map, code)) return error;
+    const brokerCode = map[code] as BrokerErrorCode;
+    const leaderId = this.#deps.metadata.status().leaderId;
+    const leader = leaderId === null ? undefined : this.#deps.image.node(leaderId);
+    const details =
+      brokerCode === 'NOT_CONTROLLER' && leader !== undefined
+        ? { leader: { id: leader.id, url: leader.url } }
+        : {};
+    return new BrokerError(brokerCode, (error as Error).message, { cause: error, details });
+  }
+
+  async #register(): Promise<void> {
+    const { image, logger } = this.#deps;
+    for (;;) {
+      try {
+        if (image.clusterId === null) {
+          await this.#propose({ type: 'init-cluster', clusterId: randomId(this.#deps.random) });
+        }
+        const { result } = await this.#propose({
+          type: 'register-node',
+          nodeId: this.#config.nodeId,
+          url: this.#config.advertisedUrl,
+          incarnationId: this.#incarnationId,
+        });
+        assert(result.ok && result.brokerEpoch !== undefined, 'registration refused');
+        this.#brokerEpoch = result.brokerEpoch;
+        logger.info({ brokerEpoch: this.#brokerEpoch }, 'registered');
+        return;
+      } catch (error) {
+        if (!(error instanceof BrokerError) || !error.retriable || this.#state !== 'starting') {
+          throw error;
+        }
+        logger.info({ code: error.code }, 'registration not possible yet; retrying');
+        await new Promise<void>((resolve) => {
+          this.#cancelTimers.push(this.#deps.clock.schedule(this.#config.registrationRetryMs, resolve));
+        });
+      }
+    }
+  }
+
+  #scheduleHeartbeat(): void {
+    const beat = (): void => {
+      if (this.#state !== 'running' || this.#brokerEpoch === null) return;
+      const command: MetadataCommand = {
+        type: 'node-heartbeat',
+        nodeId: this.#config.nodeId,
+        brokerEpoch: this.#brokerEpoch,
+        wallMs: Math.max(0, Math.floor(this.#deps.wallClock.wallMs())),
+      };
+      this.#propose(command).then(
+        () => this.#scheduleHeartbeat(),
+        (error: unknown) => {
+          // A missed heartbeat is retried at the next interval; the controller fences the
+          // node only after a whole session timeout of them.
+          this.#deps.logger.debug({ err: error }, 'heartbeat not committed');
+          this.#scheduleHeartbeat();
+        },
+      );
+    };
+    this.#cancelTimers.push(this.#deps.clock.schedule(this.#config.heartbeatIntervalMs, beat));
+  }
+
+  #scheduleRetention(): void {
+    const run = (): void => {
+      if (this.#state !== 'running' || this.#retentionRunning) return;
+      this.#retentionRunning = true;
+      void this.#applyRetention().finally(() => {
+        this.#retentionRunning = false;
+        if (this.#state === 'running') this.#scheduleRetention();
+      });
+    };
+    this.#cancelTimers.push(this.#deps.clock.schedule(this.#config.retentionCheckIntervalMs, run));
+  }
+
+  async #applyRetention(): Promise<void> {
+    const wallMs = this.#deps.wallClock.wallMs();
+    for (const replica of [...this.#replicas.values()]) {
+      try {
+        await replica.log.applyRetention(wallMs);
+      } catch (error) {
+        // Retention is retried at the next check; a closed log (deleted topic) is skipped.
+        this.#deps.logger.warn({ err: error, partition: replica.key }, 'retention failed');
+      }
+    }
+  }
+
+  // ---- reconcile local replicas with the image --------------------------------------------
+
+  #requestReconcile(): void {
+    // Before start() has removed orphan replicas, the replay of the metadata log only marks
+    // the need; start() reconciles once.
+    if (this.#state !== 'running' && !(this.#state === 'starting' && this.#brokerEpoch !== null)) {
+      return;
+    }
+    this.#reconcileWanted = true;
+    this.#reconciling ??= this.#reconcileLoop();
+  }
+
+  async #reconcileLoop(): Promise<void> {
+    while (this.#reconcileWanted) {
+      this.#reconcileWanted = false;
+      await this.#reconcileOnce();
+    }
+    this.#reconciling = null;
+  }
+
+  /** Resolves once every applied metadata change has reached the local replicas. */
+  async #settle(): Promise<void> {
+    while (this.#reconciling !== null) await this.#reconciling;
+  }
+
+  async #reconcileOnce(): Promise<void> {
+    const wanted = new Map<string, { topic: TopicImage; partition: PartitionImage }>();
+    for (const topic of this.#deps.image.topics()) {
+      for (const partition of topic.partitions) {
+        if (!partition.replicas.includes(this.#config.nodeId)) continue;
+        wanted.set(partitionDirectoryName({ topic: topic.name, ...partition }), { topic, partition });
+      }
+    }
+    for (const [key, replica] of [...this.#replicas]) {
+      const want = wanted.get(key);
+      if (want === undefined || want.topic.topicId !== replica.topicId) {
+        await this.#closeReplica(replica);
+        await this.#removeReplicaFiles(replica.topic, replica.partition);
+      }
+    }
+    if (this.#state === 'stopping') return;
+    for (const [key, { topic, partition }] of wanted) {
+      try {
+        await this.#reconcileReplica(key, topic, partition);
+      } catch (error) {
+        // The replica stays offline here (clients get LEADER_NOT_AVAILABLE); the next metadata
+        // change retries it. The node keeps serving its other partitions.
+        this.#deps.logger.error({ err: error, partition: key }, 'could not open replica');
+      }
+    }
+  }
+
+  async #reconcileReplica(key: string, topic: TopicImage, image: PartitionImage): Promise<void> {
+    const logConfig = partitionLogConfig(topic.config);
+    const logConfigKey = JSON.stringify(logConfig);
+    let replica = this.#replicas.get(key);
+    if (replica !== undefined && this.#logConfigs.get(key) !== logConfigKey) {
+      // The log takes its config at open: a changed segment, retention or flush config
+      // reopens it (a clean close makes the reopen cheap).
+      await this.#closeReplica(replica);
+      replica = undefined;
+    }
+    if (replica === undefined) {
+      replica = await this.#openReplica(topic, image.partition, logConfig);
+      this.#logConfigs.set(key, logConfigKey);
+    }
+    replica.setConfig(topic.config);
+    const wasLeader = replica.role.kind === 'leader';
+    replica.applyImage(image);
+    if (wasLeader && replica.role.kind !== 'leader') {
+      this.#fetchPurgatory.release(key);
+      this.#producePurgatory.release(key);
+    } else {
+      this.#fetchPurgatory.wake(key);
+      this.#producePurgatory.wake(key);
+    }
+  }
+
+  async #openReplica(topic: TopicImage, partition: number, config: PartitionLogConfig) {
+    const ref = { topic: topic.name, partition };
+    const log = await this.#deps.store.open(ref, topic.topicId, config);
+    const identity = { ...ref, topicId: topic.topicId, nodeId: this.#config.nodeId };
+    const replica = new Partition(identity, log, topic.config);
+    this.#replicas.set(replica.key, replica);
+    this.#deps.logger.info({ partition: replica.key, ...replica.offsets() }, 'replica opened');
+    return replica;
+  }
+
+  async #closeReplica(replica: Partition): Promise<void> {
+    this.#replicas.delete(replica.key);
+    this.#logConfigs.delete(replica.key);
+    replica.close();
+    this.#fetchPurgatory.release(replica.key);
+    this.#producePurgatory.release(replica.key);
+    await replica.log.close();
+  }
+
+  async #removeReplicaFiles(topic: string, partition: number): Promise<void> {
+    await this.#deps.store.remove({ topic, partition });
+    this.#deps.logger.info({ partition: `${topic}-${partition}` }, 'replica deleted');
+  }
+
+  async #removeOrphanReplicas(): Promise<void> {
+    for (const ref of await this.#deps.store.list()) {
+      const image = this.#deps.image.partition(ref.topic, ref.partition);
+      if (image?.replicas.includes(this.#config.nodeId) === true) continue;
+      await this.#removeReplicaFiles(ref.topic, ref.partition);
+    }
+  }
+}
+
+function isCount(value: number, max: number): boolean {
+  return Number.isInteger(value) && value >= 1 && value <= max;
+}
+
+function busy(message: string): BrokerError {
+  return new BrokerError('BROKER_BUSY', message);
+}
+
+/** 128 random bits as 32 hex digits, from the injected Random. */
+function randomId(random: Random): string {
+  let id = '';
+  for (let i = 0; i < 8; i += 1) id += random.int(0x10000).toString(16).padStart(4, '0');
+  return id;
+}
+
+/** Maps the log's failures to what a client acts on. */
+function fromLogError(error: unknown, replica: Partition): unknown {
+  if (!isLogError(error)) return error;
+  const { logStartOffset, highWatermark } = replica.offsets();
+  switch (error.code) {
+    case 'LOG_CORRUPT_BATCH':
+    case 'LOG_UNSUPPORTED_COMPRESSION':
+      return new BrokerError('CORRUPT_MESSAGE', error.message, { cause: error });
+    case 'LOG_RECORD_TOO_LARGE':
+      return new BrokerError('MESSAGE_TOO_LARGE', error.message, { cause: error });
+    case 'LOG_OFFSET_OUT_OF_RANGE':
+      return new BrokerError('OFFSET_OUT_OF_RANGE', error.message, {
+        cause: error,
+        details: { logStartOffset, highWatermark },
+      });
+    case 'LOG_CLOSED':
+      return new BrokerError('LEADER_NOT_AVAILABLE', `${replica.key} is reopening`, { cause: error });
+    case 'LOG_BUSY':
+      return new BrokerError('BROKER_BUSY', error.message, { cause: error });
+    case 'LOG_INVALID_OFFSET':
+    case 'LOG_INVALID_EPOCH':
+    case 'LOG_STORAGE_ERROR':
+      return new BrokerError('KAFKA_STORAGE_ERROR', error.message, { cause: error });
+    default:
+      return error;
+  }
+}

@@ -1,0 +1,48 @@
+// src/broker: the node — metadata image (the controller's state machine), local replicas,
+// produce and fetch. The API enters only through this file.
+export {
+  Broker,
+  type Acks,
+  type BrokerConfig,
+  type BrokerDeps,
+  type BrokerGauges,
+  type BrokerLogger,
+  type ClusterDescription,
+  type CreateTopicRequest,
+  type FetchRequest,
+  type FetchResult,
+  type PartitionDescription,
+  type ProduceRequest,
+  type ProduceResult,
+  type TopicDescription,
+} from './broker.ts';
+export { BrokerError, brokerErrorCodes, isBrokerError, type BrokerErrorCode } from './errors.ts';
+export { LevelMetadataLog, type LevelMetadataLogConfig } from './level-metadata-log.ts';
+export {
+  decodeMetadataCommand,
+  encodeMetadataCommand,
+  type MetadataCommand,
+  type MetadataResult,
+} from './metadata-command.ts';
+export {
+  MetadataImage,
+  metadataLimits,
+  type NodeImage,
+  type PartitionImage,
+  type TopicImage,
+} from './metadata-image.ts';
+export {
+  FilePartitionStore,
+  type FilePartitionStoreConfig,
+  type FilePartitionStoreDeps,
+  type PartitionRef,
+  type PartitionStore,
+} from './partition-store.ts';
+export { assignReplicas } from './replica-placement.ts';
+export {
+  defaultTopicConfig,
+  resolveTopicConfig,
+  topicConfigNames,
+  type TopicConfig,
+} from './topic-config.ts';
+export { topicNameCharsMax, topicNameProblem } from './topic-name.ts';

@@ -1,0 +1,84 @@
+// The typed commands of the metadata log (DESIGN.md §5) and their byte form. A command is a
+// plain JSON value proposed by one node and applied by every node's MetadataImage in log order;
+// anything decided by a clock or a random draw (ids, replica placement, heartbeat time) is
+// decided by the proposer and carried in the command, so apply stays deterministic.
+
+/** One partition's replica set, leader first; computed by the proposer (replica-placement.ts). */
+export interface PartitionAssignment {
+  readonly replicas: readonly number[];
+}
+
+export type MetadataCommand =
+  | { readonly type: 'init-cluster'; readonly clusterId: string }
+  | {
+      readonly type: 'register-node';
+      readonly nodeId: number;
+      readonly url: string;
+      /** Random per process start: a restarted node registers again and gets a new epoch. */
+      readonly incarnationId: string;
+    }
+  | {
+      readonly type: 'node-heartbeat';
+      readonly nodeId: number;
+      readonly brokerEpoch: number;
+      readonly wallMs: number;
+    }
+  | { readonly type: 'fence-node'; readonly nodeId: number; readonly brokerEpoch: number }
+  | { readonly type: 'unfence-node'; readonly nodeId: number; readonly brokerEpoch: number }
+  | {
+      readonly type: 'create-topic';
+      readonly name: string;
+      readonly topicId: string;
+      readonly partitions: readonly PartitionAssignment[];
+      readonly configs: Readonly<Record<string, string>>;
+    }
+  | { readonly type: 'delete-topic'; readonly name: string }
+  | {
+      readonly type: 'change-partition';
+      readonly topic: string;
+      readonly partition: number;
+      /** Compare-and-set: applied only if the partition's epoch is still this one. */
+      readonly expectedPartitionEpoch: number;
+      readonly leader: number | null;
+      readonly leaderEpoch: number;
+      readonly replicas: readonly number[];
+      readonly isr: readonly number[];
+    }
+  | {
+      readonly type: 'set-topic-config';
+      readonly topic: string;
+      /** A null value removes the override, so the default applies again. */
+      readonly configs: Readonly<Record<string, string | null>>;
+    };
+
+export type MetadataCommandType = MetadataCommand['type'];
+
+/** Why apply refused a command. Each is a Kafka name except INVALID_COMMAND (a malformed
+ * command, which only a bug or a hand-crafted log can produce) and UNKNOWN_NODE. */
+export type MetadataRejectCode =
+  | 'INVALID_COMMAND'
+  | 'UNKNOWN_NODE'
+  | 'STALE_BROKER_EPOCH'
+  | 'INVALID_UPDATE_VERSION'
+  | 'UNKNOWN_TOPIC_OR_PARTITION'
+  | 'TOPIC_ALREADY_EXISTS'
+  | 'INVALID_TOPIC_EXCEPTION'
+  | 'INVALID_PARTITIONS'
+  | 'INVALID_REPLICATION_FACTOR'
+  | 'INVALID_CONFIG';
+
+export type MetadataResult =
+  | { readonly ok: true; readonly brokerEpoch?: number }
+  | { readonly ok: false; readonly code: MetadataRejectCode; readonly message: string };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export function encodeMetadataCommand(command: MetadataCommand): Uint8Array {
+  return encoder.encode(JSON.stringify(command));
+}
+
+/** Decodes bytes from the log. The result is unchecked: MetadataImage.apply validates it. */
+export function decodeMetadataCommand(bytes: Uint8Array): MetadataCommand {
+  return JSON.parse(decoder.decode(bytes)) as MetadataCommand;
+}
