@@ -40,3 +40,12 @@ export {
   type EncodeBatchInput,
   type ScanResult,
 } from './record-batch.ts';
+export { LeaderEpochCache, type EpochEntry } from './leader-epoch-cache.ts';
+export {
+  APPENDS_QUEUED_MAX,
+  IDLE_SEGMENT_FILES_MAX,
+  PartitionLog,
+  validatePartitionLogConfig,
+  type PartitionLogDeps,
+} from './partition-log.ts';
+export { segmentFileName } from './segment.ts';
