@@ -94,6 +94,8 @@ export class Producer {
   readonly #inFlight = new Map<number, number>();
   /** partition → the acknowledgement of its latest record; a partition acknowledges in order. */
   readonly #lastAck = new Map<string, Promise<unknown>>();
+  /** Sends not yet in the accumulator (waiting for buffer space or metadata). */
+  readonly #appending = new Set<Promise<unknown>>();
   #flushing = 0;
   #closed = false;
   #cancelTimer: (() => void) | null = null;
@@ -127,6 +129,19 @@ export class Producer {
    */
   async send(message: ProducerMessage): Promise<RecordMetadata> {
     if (this.#closed) throw new ClientError('CLIENT_CLOSED', 'the producer is closed');
+    // Until the record is in the accumulator, flush() must wait for this send by other means.
+    const appended = this.#appendWhenReady(message);
+    this.#appending.add(appended);
+    const forget = (): void => {
+      this.#appending.delete(appended);
+    };
+    appended.then(forget, forget);
+    const { ack } = await appended;
+    return ack;
+  }
+
+  /** Resolves once the record is appended, with its acknowledgement (a nested promise). */
+  async #appendWhenReady(message: ProducerMessage): Promise<{ ack: Promise<RecordMetadata> }> {
     const record = toLogRecord(message, this.#deps.wallClock);
     const sizeBytes = recordSizeBytes(record);
     if (sizeBytes + batchOverheadBytes > this.#config.requestBytesMax) {
@@ -143,13 +158,14 @@ export class Producer {
       this.#memory.release(sizeBytes);
       throw error;
     }
-    return this.#append(message.topic, partition, record, sizeBytes);
+    return { ack: this.#append(message.topic, partition, record, sizeBytes) };
   }
 
   /** Sends everything appended so far at once (ignoring linger) and waits for the answers. */
   async flush(): Promise<void> {
     this.#flushing += 1;
     try {
+      await Promise.allSettled([...this.#appending]);
       this.#sendSoon();
       await Promise.allSettled([...this.#lastAck.values()]);
     } finally {

@@ -186,3 +186,15 @@ describe('Producer', { timeout: 10_000 }, () => {
     expect(error.code).toBe('CLIENT_CLOSED');
   });
 });
+
+describe('Producer.flush', { timeout: 10_000 }, () => {
+  test('waits for sends still looking up metadata (regression: flush lost them)', async () => {
+    const { clock, cluster, producer } = setup({ lingerMs: 60_000 });
+    const ack = producer.send({ topic: 't', value: 'x' }); // Metadata not cached yet.
+    const flushed = producer.flush();
+    await clock.advance(0);
+    await flushed;
+    expect(cluster.logs.get(0)).toEqual(['x']);
+    expect((await ack).offset).toBe(0);
+  });
+});
