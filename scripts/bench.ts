@@ -5,11 +5,12 @@
 // transport's ceiling, upload and download) and sequential file appends with each flush policy.
 // Prints a line per step, then one JSON line with every figure and ratio. --profile runs the
 // broker under `node --cpu-prof` and prints its top-10 self-time functions.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
 import { connect, constants as h2constants } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { RillClient } from '../src/api/client/index.ts';
 import { benchConsume, benchLatency, benchProduce, round } from '../src/cli/client-bench.ts';
@@ -137,13 +138,29 @@ function ratios(results: Record<string, unknown>): Record<string, number> {
 /** The bare transport: 16 streams of 64 KiB bodies over one h2c connection, large windows. */
 async function http2Ceiling(direction: 'upload' | 'download', seconds = 3) {
   const server = spawn(process.execPath, ['-e', h2ServerSource], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'ignore'],
   });
+  try {
+    return await http2Transfer(server, direction, seconds);
+  } finally {
+    server.kill('SIGTERM');
+  }
+}
+
+async function http2Transfer(
+  server: ChildProcessByStdio<null, Readable, null>,
+  direction: 'upload' | 'download',
+  seconds: number,
+) {
   const port = await new Promise<number>((ok) =>
     server.stdout.once('data', (d: Buffer) => ok(Number(d.toString().trim()))),
   );
   const session = connect(`http://127.0.0.1:${port}`, {
     settings: { initialWindowSize: windowBytes.stream },
+  });
+  await new Promise<void>((ok, fail) => {
+    session.once('connect', () => ok());
+    session.once('error', fail);
   });
   session.setLocalWindowSize(windowBytes.connection);
   const body = Buffer.alloc(64 * 1024, 7);
@@ -172,7 +189,6 @@ async function http2Ceiling(direction: 'upload' | 'download', seconds = 3) {
   await Promise.all(Array.from({ length: 16 }, () => stream()));
   const elapsed = (performance.now() - startMs) / 1000;
   session.close();
-  server.kill('SIGTERM');
   return {
     mibPerSecond: round(bytes / 1024 / 1024 / elapsed, 1),
     requestBytes: body.length,
