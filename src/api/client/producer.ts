@@ -93,7 +93,7 @@ export class Producer {
   /** leader id → produce requests in flight to it. */
   readonly #inFlight = new Map<number, number>();
   /** partition → the acknowledgement of its latest record; a partition acknowledges in order. */
-  readonly #lastAck = new Map<string, Promise<unknown>>();
+  readonly #lastAck = new Map<string, Promise<RecordMetadata>>();
   /** Sends not yet in the accumulator (waiting for buffer space or metadata). */
   readonly #appending = new Set<Promise<unknown>>();
   #flushing = 0;
@@ -127,38 +127,47 @@ export class Producer {
    * CLIENT_BUFFER_TIMEOUT, CLIENT_BUFFER_FULL, CLIENT_DELIVERY_TIMEOUT, or the broker's
    * non-retriable code (or the last retriable one once retriesMax is spent).
    */
-  async send(message: ProducerMessage): Promise<RecordMetadata> {
-    if (this.#closed) throw new ClientError('CLIENT_CLOSED', 'the producer is closed');
+  send(message: ProducerMessage): Promise<RecordMetadata> {
+    if (this.#closed) {
+      return Promise.reject(new ClientError('CLIENT_CLOSED', 'the producer is closed'));
+    }
+    const record = toLogRecord(message, this.#deps.wallClock);
+    const sizeBytes = recordSizeBytes(record);
+    if (sizeBytes + batchOverheadBytes > this.#config.requestBytesMax) {
+      const text = `a ${sizeBytes}-byte record exceeds requestBytesMax`;
+      return Promise.reject(new ClientError('CLIENT_RECORD_TOO_LARGE', text));
+    }
+    // The fast path: buffer space and metadata at hand, so the record is appended right now.
+    const acquired = this.#memory.tryAcquire(sizeBytes);
+    const partitionCount = this.#deps.metadata.cachedTopic(message.topic)?.partitions.length;
+    if (acquired && (message.partition !== undefined || partitionCount !== undefined)) {
+      return this.#append(message, record, sizeBytes, partitionCount ?? 0);
+    }
     // Until the record is in the accumulator, flush() must wait for this send by other means.
-    const appended = this.#appendWhenReady(message);
+    const appended = this.#appendWhenReady(message, record, sizeBytes, acquired);
     this.#appending.add(appended);
     const forget = (): void => {
       this.#appending.delete(appended);
     };
     appended.then(forget, forget);
-    const { ack } = await appended;
-    return ack;
+    return appended.then(({ ack }) => ack);
   }
 
-  /** Resolves once the record is appended, with its acknowledgement (a nested promise). */
-  async #appendWhenReady(message: ProducerMessage): Promise<{ ack: Promise<RecordMetadata> }> {
-    const record = toLogRecord(message, this.#deps.wallClock);
-    const sizeBytes = recordSizeBytes(record);
-    if (sizeBytes + batchOverheadBytes > this.#config.requestBytesMax) {
-      throw new ClientError(
-        'CLIENT_RECORD_TOO_LARGE',
-        `a ${sizeBytes}-byte record exceeds requestBytesMax (${this.#config.requestBytesMax})`,
-      );
-    }
-    if (!this.#memory.tryAcquire(sizeBytes)) await this.#memory.acquire(sizeBytes);
-    let partition: number;
+  /** Waits for buffer space and metadata, then appends; resolves with the acknowledgement. */
+  async #appendWhenReady(
+    message: ProducerMessage,
+    record: LogRecord,
+    sizeBytes: number,
+    acquired: boolean,
+  ): Promise<{ ack: Promise<RecordMetadata> }> {
+    if (!acquired) await this.#memory.acquire(sizeBytes);
     try {
-      partition = message.partition ?? (await this.#choosePartition(message.topic, record.key));
+      const metadata = await this.#topicWithRetries(message.topic);
+      return { ack: this.#append(message, record, sizeBytes, metadata.partitions.length) };
     } catch (error) {
       this.#memory.release(sizeBytes);
       throw error;
     }
-    return { ack: this.#append(message.topic, partition, record, sizeBytes) };
   }
 
   /** Sends everything appended so far at once (ignoring linger) and waits for the answers. */
@@ -181,12 +190,6 @@ export class Producer {
     this.#cancelTimer = null;
   }
 
-  async #choosePartition(topic: string, key: Uint8Array | null): Promise<number> {
-    const cached = this.#deps.metadata.cachedTopic(topic);
-    const metadata = cached ?? (await this.#topicWithRetries(topic));
-    return this.#partitioner.partition(topic, key, metadata.partitions.length);
-  }
-
   /** Topic metadata, retrying while the topic may still be spreading, up to maxBlockMs. */
   async #topicWithRetries(topic: string): Promise<{ partitions: readonly unknown[] }> {
     const startMs = this.#deps.clock.nowMs();
@@ -202,30 +205,47 @@ export class Producer {
     }
   }
 
+  /** Places and appends the record; a null key sticks to a partition until its batch is full. */
   #append(
-    topic: string,
-    partition: number,
+    message: ProducerMessage,
     record: LogRecord,
     sizeBytes: number,
+    partitionCount: number,
   ): Promise<RecordMetadata> {
-    const key = partitionKey(topic, partition);
-    const ack = new Promise<RecordMetadata>((resolve, reject) => {
-      const pending: PendingRecord = { record, sizeBytes, resolve, reject };
-      const closedBatch = this.#accumulator.append(topic, partition, pending, this.#now());
-      if (closedBatch) this.#sendSoon();
-      else this.#wakeAt(this.#now() + this.#config.lingerMs);
+    const { topic } = message;
+    const sticky = message.partition === undefined && record.key === null;
+    let partition =
+      message.partition ?? this.#partitioner.partition(topic, record.key, partitionCount);
+    let resolve: (metadata: RecordMetadata) => void = () => {};
+    let reject: (error: ClientError) => void = () => {};
+    const ack = new Promise<RecordMetadata>((onResolve, onReject) => {
+      resolve = onResolve;
+      reject = onReject;
     });
+    const pending: PendingRecord = { record, sizeBytes, resolve, reject, ack };
+    const nowMs = this.#now();
+    let result = this.#accumulator.append(topic, partition, pending, nowMs, sticky);
+    if (result === 'aborted') {
+      // Kafka's abortOnNewBatch: rather than start a batch here, move to another partition.
+      this.#partitioner.onBatchComplete(topic, partition, partitionCount);
+      partition = this.#partitioner.partition(topic, null, partitionCount);
+      result = this.#accumulator.append(topic, partition, pending, nowMs, false);
+      this.#sendSoon();
+    }
+    if (result === 'closed') this.#sendSoon();
+    else this.#wakeAt(nowMs + this.#config.lingerMs);
     assert(this.#lastAck.size < partitionsTrackedMax, 'too many partitions tracked');
-    const settled: Promise<void> = ack.then(
-      () => this.#forgetAck(key, settled),
-      () => this.#forgetAck(key, settled),
-    );
-    this.#lastAck.set(key, settled);
+    this.#lastAck.set(partitionKey(topic, partition), ack);
     return ack;
   }
 
-  #forgetAck(key: string, settled: Promise<unknown>): void {
-    if (this.#lastAck.get(key) === settled) this.#lastAck.delete(key);
+  /** A request finished for good: forget the partition's latest ack if it was in it. */
+  #forgetAcks(batches: readonly ProducerBatch[]): void {
+    const last = batches.at(-1)?.records.at(-1);
+    const first = batches[0];
+    if (last === undefined || first === undefined) return;
+    const key = partitionKey(first.topic, first.partition);
+    if (this.#lastAck.get(key) === last.ack) this.#lastAck.delete(key);
   }
 
   #now(): number {
@@ -262,7 +282,9 @@ export class Producer {
     for (const batches of requests) {
       const first = batches[0] as ProducerBatch;
       const count = this.#deps.metadata.cachedTopic(first.topic)?.partitions.length;
-      if (count !== undefined) this.#partitioner.onBatchSent(first.topic, first.partition, count);
+      if (count !== undefined) {
+        this.#partitioner.onBatchComplete(first.topic, first.partition, count);
+      }
       const bucket = this.#leaderBucket(first.topic, first.partition);
       this.#inFlight.set(bucket, (this.#inFlight.get(bucket) ?? 0) + 1);
       void this.#sendRequest(batches).finally(() => {
@@ -299,6 +321,7 @@ export class Producer {
         this.#memory.release(batch.sizeBytes - batchOverheadBytes);
       }
       this.#accumulator.complete(topic, partition, recordCount, []);
+      this.#forgetAcks(batches);
     } catch (error) {
       this.#onProduceError(batches, recordCount, toClientError(error));
     }
@@ -363,6 +386,7 @@ export class Producer {
       this.#memory.release(batch.sizeBytes - batchOverheadBytes);
     }
     this.#accumulator.complete(topic, partition, recordCount, []);
+    this.#forgetAcks(batches);
   }
 }
 
@@ -379,11 +403,16 @@ function toBytes(value: Bytes): Uint8Array {
   return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
 }
 
+const noHeaders: LogRecord['headers'] = [];
+
 function toLogRecord(message: ProducerMessage, wallClock: WallClock): LogRecord {
-  const headers = Object.entries(message.headers ?? {}).map(([key, value]) => ({
-    key,
-    value: value === null ? null : toBytes(value),
-  }));
+  const headers =
+    message.headers === undefined
+      ? noHeaders
+      : Object.entries(message.headers).map(([key, value]) => ({
+          key,
+          value: value === null ? null : toBytes(value),
+        }));
   return {
     key: message.key === undefined || message.key === null ? null : toBytes(message.key),
     value: message.value === null ? null : toBytes(message.value),

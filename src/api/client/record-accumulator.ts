@@ -20,7 +20,12 @@ export interface PendingRecord {
   readonly sizeBytes: number;
   readonly resolve: (metadata: RecordMetadata) => void;
   readonly reject: (error: ClientError) => void;
+  /** The promise resolve and reject settle. */
+  readonly ack: Promise<RecordMetadata>;
 }
+
+/** appended; appended after closing the open batch; or not appended (see append). */
+export type AppendResult = 'appended' | 'closed' | 'aborted';
 
 export interface ProducerBatch {
   readonly topic: string;
@@ -79,21 +84,37 @@ export class RecordAccumulator {
     return this.#recordCount;
   }
 
-  /** Appends a record; returns true when it closed a batch (one is ready now). */
-  append(topic: string, partition: number, pending: PendingRecord, nowMs: number): boolean {
+  /**
+   * Appends a record to its partition's open batch, or to a new one after closing the open
+   * batch when the record does not fit ('closed'). With abortOnNewBatch, a record that would
+   * need a new batch is not appended ('aborted', the open batch is closed): the sticky
+   * partitioner then moves it to another partition, as Kafka's abortOnNewBatch does.
+   */
+  append(
+    topic: string,
+    partition: number,
+    pending: PendingRecord,
+    nowMs: number,
+    abortOnNewBatch = false,
+  ): AppendResult {
     const key = partitionKey(topic, partition);
     let queue = this.#queues.get(key);
     if (queue === undefined) {
       queue = { topic, partition, batches: [], lastClosed: true, inFlight: false };
       this.#queues.set(key, queue);
     }
-    this.#recordCount += 1;
     const open = queue.lastClosed ? undefined : queue.batches.at(-1);
     if (open !== undefined && open.sizeBytes + pending.sizeBytes <= this.#batchSizeBytes) {
       open.records.push(pending);
       open.sizeBytes += pending.sizeBytes;
-      return false;
+      this.#recordCount += 1;
+      return 'appended';
     }
+    if (abortOnNewBatch && open !== undefined) {
+      queue.lastClosed = true;
+      return 'aborted';
+    }
+    this.#recordCount += 1;
     queue.batches.push({
       topic,
       partition,
@@ -104,7 +125,7 @@ export class RecordAccumulator {
       retryAtMs: 0,
     });
     queue.lastClosed = false;
-    return open !== undefined;
+    return open === undefined ? 'appended' : 'closed';
   }
 
   /**

@@ -1,5 +1,5 @@
 // Chooses partitions: keyed records by Kafka's murmur2 (./murmur2.ts); null-key records stick
-// to one partition per topic until the batch for it is sent, then move to another at random, as
+// to one partition per topic until the batch for it is full or sent, then move to another at random, as
 // Kafka's sticky partitioner (KIP-480) does, so null-key traffic fills whole batches. Pure: the
 // randomness comes through the Random port. Bounded by topicsMax (least recently set evicted).
 import { assert, type Random } from '../../common/index.ts';
@@ -26,8 +26,8 @@ export class StickyPartitioner {
     return this.#choose(topic, partitionCount, -1);
   }
 
-  /** A batch of `topic`/`partition` was sent: if it was the sticky one, stick elsewhere. */
-  onBatchSent(topic: string, partition: number, partitionCount: number): void {
+  /** A batch of `topic`/`partition` is full or sent: if it was the sticky one, stick elsewhere. */
+  onBatchComplete(topic: string, partition: number, partitionCount: number): void {
     if (this.#sticky.get(topic) !== partition) return;
     this.#choose(topic, partitionCount, partition);
   }

@@ -10,7 +10,8 @@ import {
 
 function pending(value: string): PendingRecord {
   const record = { key: null, value: Buffer.from(value), headers: [], timestampMs: 0 };
-  return { record, sizeBytes: recordSizeBytes(record), resolve: () => {}, reject: () => {} };
+  const ack = new Promise<never>(() => {});
+  return { record, sizeBytes: recordSizeBytes(record), resolve: () => {}, reject: () => {}, ack };
 }
 
 const value100 = 'x'.repeat(100);
@@ -22,13 +23,23 @@ describe('RecordAccumulator', () => {
     const perRecord = pending(value100).sizeBytes;
     const fit = Math.floor((1_000 - 61) / perRecord);
     let closed = 0;
-    for (let i = 0; i < fit * 3; i += 1) if (acc.append('t', 0, pending(value100), 0)) closed += 1;
+    for (let i = 0; i < fit * 3; i += 1)
+      if (acc.append('t', 0, pending(value100), 0) === 'closed') closed += 1;
     expect(closed).toBe(2);
     const requests = acc.drain(0, false, 1_000_000, always);
     expect(requests).toHaveLength(1);
     // Two closed batches go; the third is still open and has not lingered.
     expect(requests[0]?.map((b) => b.records.length)).toEqual([fit, fit]);
     for (const batch of requests[0] ?? []) expect(batch.sizeBytes).toBeLessThanOrEqual(1_000);
+  });
+
+  test('abortOnNewBatch closes the full batch instead of starting one', () => {
+    const acc = new RecordAccumulator({ batchSizeBytes: 200, lingerMs: 60_000 });
+    expect(acc.append('t', 0, pending(value100), 0, true)).toBe('appended'); // A first batch.
+    expect(acc.append('t', 0, pending(value100), 0, true)).toBe('aborted');
+    expect(acc.recordCount).toBe(1);
+    expect(acc.drain(0, false, 1 << 20, always)).toHaveLength(1); // Closed: ready at once.
+    expect(acc.append('t', 0, pending(value100), 0, true)).toBe('appended');
   });
 
   test('an open batch is sent after lingerMs, or at once when flushing', () => {

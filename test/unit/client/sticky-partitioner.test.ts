@@ -25,12 +25,12 @@ describe('StickyPartitioner', () => {
     const p = partitioner();
     const first = p.partition('t', null, 8);
     for (let i = 0; i < 100; i += 1) expect(p.partition('t', null, 8)).toBe(first);
-    p.onBatchSent('t', (first + 1) % 8, 8); // Another partition's batch: no switch.
+    p.onBatchComplete('t', (first + 1) % 8, 8); // Another partition's batch: no switch.
     expect(p.partition('t', null, 8)).toBe(first);
     let previous = first;
     const seen = new Set<number>([first]);
     for (let i = 0; i < 200; i += 1) {
-      p.onBatchSent('t', previous, 8);
+      p.onBatchComplete('t', previous, 8);
       const next = p.partition('t', null, 8);
       expect(next, `seed ${seed}`).not.toBe(previous);
       seen.add(next);
@@ -42,7 +42,7 @@ describe('StickyPartitioner', () => {
   test('one partition stays on it; topics are independent and bounded', () => {
     const p = partitioner(2);
     expect(p.partition('one', null, 1)).toBe(0);
-    p.onBatchSent('one', 0, 1);
+    p.onBatchComplete('one', 0, 1);
     expect(p.partition('one', null, 1)).toBe(0);
     p.partition('a', null, 1000);
     const b = p.partition('b', null, 1000); // Evicts 'one' (topicsMax 2).
@@ -54,7 +54,7 @@ describe('StickyPartitioner', () => {
   test('a sticky partition beyond a shrunk partition count is replaced', () => {
     const p = partitioner();
     for (let i = 0; i < 50; i += 1) {
-      p.onBatchSent('t', p.partition('t', null, 100), 100);
+      p.onBatchComplete('t', p.partition('t', null, 100), 100);
       expect(p.partition('t', null, 3)).toBeLessThan(3);
     }
   });
