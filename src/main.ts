@@ -89,7 +89,10 @@ export async function startNode(
   const metadata = buildMetadata(config);
   const store: PartitionStore = new FilePartitionStore(
     { directory: join(config.dataDir, 'partitions') },
-    { openLog: (directory, logConfig) => PartitionLog.open(directory, logConfig, { clock: realClock }) },
+    {
+      openLog: (directory, logConfig) =>
+        PartitionLog.open(directory, logConfig, { clock: realClock }),
+    },
   );
   const broker = new Broker(
     { ...defaultBrokerLimits, nodeId: config.nodeId, advertisedUrl: url },

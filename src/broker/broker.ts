@@ -348,7 +348,8 @@ export class Broker {
       return { topic, partition, baseOffset: -1, lastOffset: -1, recordCount };
     }
     const appended = await appending;
-    if (acks === 'all') await this.#awaitReplication(replica, appended.lastOffset, request.timeoutMs);
+    if (acks === 'all')
+      await this.#awaitReplication(replica, appended.lastOffset, request.timeoutMs);
     return { topic, partition, ...appended };
   }
 
@@ -592,7 +593,9 @@ export class Broker {
         }
         logger.info({ code: error.code }, 'registration not possible yet; retrying');
         await new Promise<void>((resolve) => {
-          this.#cancelTimers.push(this.#deps.clock.schedule(this.#config.registrationRetryMs, resolve));
+          this.#cancelTimers.push(
+            this.#deps.clock.schedule(this.#config.registrationRetryMs, resolve),
+          );
         });
       }
     }
@@ -664,7 +667,11 @@ export class Broker {
     this.#reconciling = null;
   }
 
-  /** Resolves once every applied metadata change has reached the local replicas. */
+  /** Resolves once every metadata change applied so far has reached the local replicas. */
+  whenReconciled(): Promise<void> {
+    return this.#settle();
+  }
+
   async #settle(): Promise<void> {
     while (this.#reconciling !== null) await this.#reconciling;
   }
@@ -674,7 +681,10 @@ export class Broker {
     for (const topic of this.#deps.image.topics()) {
       for (const partition of topic.partitions) {
         if (!partition.replicas.includes(this.#config.nodeId)) continue;
-        wanted.set(partitionDirectoryName({ topic: topic.name, ...partition }), { topic, partition });
+        wanted.set(partitionDirectoryName({ topic: topic.name, ...partition }), {
+          topic,
+          partition,
+        });
       }
     }
     for (const [key, replica] of [...this.#replicas]) {
@@ -786,7 +796,9 @@ function fromLogError(error: unknown, replica: Partition): unknown {
         details: { logStartOffset, highWatermark },
       });
     case 'LOG_CLOSED':
-      return new BrokerError('LEADER_NOT_AVAILABLE', `${replica.key} is reopening`, { cause: error });
+      return new BrokerError('LEADER_NOT_AVAILABLE', `${replica.key} is reopening`, {
+        cause: error,
+      });
     case 'LOG_BUSY':
       return new BrokerError('BROKER_BUSY', error.message, { cause: error });
     case 'LOG_INVALID_OFFSET':

@@ -55,7 +55,10 @@ export class LevelMetadataLog<Command> implements MetadataLog<Command> {
       this.#snapshotIndex = index;
       this.#lastIndex = index;
     }
-    for await (const [key, value] of this.#db.iterator({ gt: entryKey(this.#lastIndex), lt: 'entry;' })) {
+    for await (const [key, value] of this.#db.iterator({
+      gt: entryKey(this.#lastIndex),
+      lt: 'entry;',
+    })) {
       const index = Number(key.slice('entry:'.length));
       assert(index === this.#lastIndex + 1, `metadata log gap before ${key}`);
       this.#machine.apply(JSON.parse(value) as Command, index);

@@ -5,11 +5,7 @@
 // Snapshot format: UTF-8 JSON {version: 1, appliedIndex, clusterId, nodes, topics}.
 import { assert } from '../common/index.ts';
 import type { StateMachine } from '../raft/index.ts';
-import type {
-  MetadataCommand,
-  MetadataRejectCode,
-  MetadataResult,
-} from './metadata-command.ts';
+import type { MetadataCommand, MetadataRejectCode, MetadataResult } from './metadata-command.ts';
 import { resolveTopicConfig, type TopicConfig } from './topic-config.ts';
 import { topicNameProblem } from './topic-name.ts';
 
@@ -410,7 +406,10 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
       assert(topicNameProblem(topic.name) === null, `illegal topic name ${topic.name}`);
       topic.partitions.forEach((p, i) => {
         assert(p.partition === i, `partition ${topic.name}-${i} has number ${p.partition}`);
-        assert(p.isr.every((id) => p.replicas.includes(id)), `isr ⊄ replicas in ${topic.name}`);
+        assert(
+          p.isr.every((id) => p.replicas.includes(id)),
+          `isr ⊄ replicas in ${topic.name}`,
+        );
         assert(p.leader === null || p.replicas.includes(p.leader), `leader not a replica`);
       });
       partitions += topic.partitions.length;

@@ -89,7 +89,9 @@ async function runBroker(options: BrokerOptions): Promise<void> {
   try {
     node = await startNode(config, print);
   } catch (error) {
-    process.stderr.write(`rill broker: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `rill broker: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     process.exit(1);
   }
   print('ready');

@@ -37,8 +37,18 @@ export function clusterCommand(): Command {
   cluster
     .command('up')
     .description('Start N nodes on HOST:BASE_PORT.. as child processes; Ctrl-C stops them all.')
-    .option('--nodes <n>', `number of nodes (this build: at most ${nodesSupportedMax})`, positiveInt(64), 1)
-    .option('--base-port <port>', 'port of node 1; node i listens on BASE_PORT+i-1', positiveInt(65535), 9091)
+    .option(
+      '--nodes <n>',
+      `number of nodes (this build: at most ${nodesSupportedMax})`,
+      positiveInt(64),
+      1,
+    )
+    .option(
+      '--base-port <port>',
+      'port of node 1; node i listens on BASE_PORT+i-1',
+      positiveInt(65535),
+      9091,
+    )
     .option('--data-dir <dir>', 'data directory (node i uses DIR/node-i)', './data')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--log-level <level>', 'log level of the nodes', 'info')
@@ -91,9 +101,22 @@ async function clusterUp(options: ClusterOptions): Promise<void> {
   for (const id of ids) {
     const child = spawn(
       process.execPath,
-      [rillBin, 'broker', '--node-id', String(id), '--listen', address(id), '--voters', voters,
-        '--data-dir', join(dataDir, `node-${id}`), '--log-file', join(dataDir, `node-${id}.log`),
-        '--log-level', options.logLevel],
+      [
+        rillBin,
+        'broker',
+        '--node-id',
+        String(id),
+        '--listen',
+        address(id),
+        '--voters',
+        voters,
+        '--data-dir',
+        join(dataDir, `node-${id}`),
+        '--log-file',
+        join(dataDir, `node-${id}.log`),
+        '--log-level',
+        options.logLevel,
+      ],
       {
         env: { ...process.env, RILL_CLUSTER_SECRET: secret },
         stdio: ['ignore', 'pipe', 'inherit'],

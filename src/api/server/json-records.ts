@@ -40,7 +40,10 @@ function headersField(value: unknown, at: string, encoding: RecordEncoding) {
   if (entries.length > headersPerRecordMax) {
     throw invalid(`${at}.headers has more than ${headersPerRecordMax} entries`);
   }
-  return entries.map(([key, v]) => ({ key, value: bytesField(v, `${at}.headers.${key}`, encoding) }));
+  return entries.map(([key, v]) => ({
+    key,
+    value: bytesField(v, `${at}.headers.${key}`, encoding),
+  }));
 }
 
 /** Parses `{records: [...]}`. Codes: INVALID_REQUEST. */
@@ -85,7 +88,12 @@ export async function encodeJsonBatches(
 ): Promise<Buffer> {
   const parts: Buffer[] = [];
   const encode = async (slice: readonly LogRecord[]): Promise<void> => {
-    const bytes = await encodeBatch({ baseOffset: 0, partitionLeaderEpoch: -1, records: slice, compression });
+    const bytes = await encodeBatch({
+      baseOffset: 0,
+      partitionLeaderEpoch: -1,
+      records: slice,
+      compression,
+    });
     if (bytes.length <= batchBytesMax || slice.length === 1) {
       parts.push(bytes);
       return;

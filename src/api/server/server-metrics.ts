@@ -63,10 +63,30 @@ export class ServerMetrics {
         },
       });
     };
-    gauge('rill_local_partitions', 'Partition replicas on this node.', () => broker.gauges().localPartitions);
-    gauge('rill_leader_partitions', 'Partitions this node leads.', () => broker.gauges().leaderPartitions);
-    gauge('rill_waiting_fetches', 'Fetches parked in the purgatory.', () => broker.gauges().waitingFetches);
-    gauge('rill_waiting_produces', 'acks=all produces waiting for the HW.', () => broker.gauges().waitingProduces);
-    gauge('rill_metadata_applied_index', 'Last metadata log index applied.', () => broker.raftStatus().appliedIndex);
+    gauge(
+      'rill_local_partitions',
+      'Partition replicas on this node.',
+      () => broker.gauges().localPartitions,
+    );
+    gauge(
+      'rill_leader_partitions',
+      'Partitions this node leads.',
+      () => broker.gauges().leaderPartitions,
+    );
+    gauge(
+      'rill_waiting_fetches',
+      'Fetches parked in the purgatory.',
+      () => broker.gauges().waitingFetches,
+    );
+    gauge(
+      'rill_waiting_produces',
+      'acks=all produces waiting for the HW.',
+      () => broker.gauges().waitingProduces,
+    );
+    gauge(
+      'rill_metadata_applied_index',
+      'Last metadata log index applied.',
+      () => broker.raftStatus().appliedIndex,
+    );
   }
 }

@@ -63,8 +63,11 @@ export type RillApp = FastifyInstance<
   Http2ServerResponse,
   FastifyBaseLogger
 >;
-export type RillRequest<R extends RouteGenericInterface = RouteGenericInterface> =
-  FastifyRequest<R, Http2Server, Http2ServerRequest>;
+export type RillRequest<R extends RouteGenericInterface = RouteGenericInterface> = FastifyRequest<
+  R,
+  Http2Server,
+  Http2ServerRequest
+>;
 export type RillReply<R extends RouteGenericInterface = RouteGenericInterface> = FastifyReply<
   R,
   Http2Server,

@@ -14,7 +14,11 @@ export function contiguousRanges(slices: readonly FileSlice[]): FileSlice[] {
   const ranges: FileSlice[] = [];
   for (const slice of slices) {
     const last = ranges.at(-1);
-    if (last !== undefined && last.fd === slice.fd && last.position + last.length === slice.position) {
+    if (
+      last !== undefined &&
+      last.fd === slice.fd &&
+      last.position + last.length === slice.position
+    ) {
       ranges[ranges.length - 1] = { ...last, length: last.length + slice.length };
     } else {
       ranges.push(slice);
@@ -34,7 +38,7 @@ function readAt(fd: number, buffer: Buffer, offset: number, position: number): P
 
 /** Fills `buffer` from `fd` at `position`; a file shorter than the slice is an I/O error. */
 async function readFully(fd: number, buffer: Buffer, position: number): Promise<void> {
-  for (let filled = 0; filled < buffer.length; ) {
+  for (let filled = 0; filled < buffer.length;) {
     const n = await readAt(fd, buffer, filled, position + filled);
     if (n === 0) throw new Error(`file ended ${buffer.length - filled} bytes short of a slice`);
     filled += n;
@@ -94,7 +98,7 @@ export function sendSlices(
 
 async function writeRanges(stream: ServerHttp2Stream, ranges: readonly FileSlice[]) {
   for (const range of ranges) {
-    for (let done = 0; done < range.length; ) {
+    for (let done = 0; done < range.length;) {
       if (stream.destroyed) return;
       const size = Math.min(streamChunkBytes, range.length - done);
       const chunk = Buffer.allocUnsafe(size);

@@ -28,7 +28,8 @@ export class MemoryPartitionLog implements PartitionLogApi {
   outstandingReads = 0;
 
   async appendAsLeader(bytes: Uint8Array, leaderEpoch: number) {
-    if (this.closed) throw Object.assign(new Error('closed'), { name: 'LogError', code: 'LOG_CLOSED' });
+    if (this.closed)
+      throw Object.assign(new Error('closed'), { name: 'LogError', code: 'LOG_CLOSED' });
     const scan = scanBatches(bytes);
     if (!scan.ok) throw scan.error;
     const copy = Buffer.from(bytes);

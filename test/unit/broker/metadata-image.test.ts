@@ -78,7 +78,14 @@ describe('nodes', () => {
 
 describe('topics', () => {
   test('create-topic makes the first replica leader and every replica in-sync', () => {
-    const { image, results } = imageWith([register(1), register(2), createTopic('t', [[2, 1], [1, 2]])]);
+    const { image, results } = imageWith([
+      register(1),
+      register(2),
+      createTopic('t', [
+        [2, 1],
+        [1, 2],
+      ]),
+    ]);
     expect(results[2]).toEqual({ ok: true });
     expect(image.partition('t', 0)).toEqual({
       partition: 0,
@@ -207,7 +214,10 @@ describe('snapshots', () => {
       { ...createTopic('b', [[2], [1]]), configs: { 'retention.ms': '5' } } as MetadataCommand,
       { type: 'delete-topic', name: 'a' },
     ];
-    const later: MetadataCommand[] = [createTopic('c', [[1]]), { type: 'fence-node', nodeId: 2, brokerEpoch: 3 }];
+    const later: MetadataCommand[] = [
+      createTopic('c', [[1]]),
+      { type: 'fence-node', nodeId: 2, brokerEpoch: 3 },
+    ];
     const full = imageWith([...commands, ...later]).image;
     const restored = new MetadataImage();
     restored.restore(imageWith(commands).image.snapshot());

@@ -1,12 +1,6 @@
 // Topic admin: POST /v1/topics, GET /v1/topics, GET and DELETE /v1/topics/{topic}, and
 // PUT /v1/topics/{topic}/configs (set or, with null, remove Kafka-named config overrides).
-import {
-  configsField,
-  integerField,
-  invalid,
-  objectBody,
-  topicParam,
-} from '../request-checks.ts';
+import { configsField, integerField, invalid, objectBody, topicParam } from '../request-checks.ts';
 import type { RillApp, RouteContext } from '../server.ts';
 
 const safeMax = Number.MAX_SAFE_INTEGER;
