@@ -62,6 +62,8 @@ interface PartitionState {
   /** Records at and after the position, from the last fetch, not yet returned. */
   buffered: StoredRecord[];
   fetching: boolean;
+  /** Cancels the fetch in flight: a seek makes its answer useless. */
+  cancelFetch: AbortController | null;
   /** A failure poll() must report (OFFSET_OUT_OF_RANGE without a reset policy). */
   error: ClientError | null;
   retryAtMs: number;
@@ -181,6 +183,8 @@ export class Consumer {
     state.buffered = [];
     state.error = null;
     state.generation += 1;
+    state.cancelFetch?.abort();
+    state.retryAtMs = 0;
   }
 
   #throwPendingError(): void {
@@ -224,7 +228,8 @@ export class Consumer {
       if (state.fetching || state.buffered.length > 0 || state.error !== null) continue;
       if (state.retryAtMs > nowMs) continue;
       state.fetching = true;
-      void this.#fetch(state, Math.min(maxWaitMs, this.#config.fetchMaxWaitMs)).finally(() => {
+      const waitMs = Math.max(0, Math.floor(Math.min(maxWaitMs, this.#config.fetchMaxWaitMs)));
+      void this.#fetch(state, waitMs).finally(() => {
         state.fetching = false;
         this.#wake();
       });
@@ -234,13 +239,15 @@ export class Consumer {
   /** One fetch (or offset look-up) for one partition; never rejects. */
   async #fetch(state: PartitionState, maxWaitMs: number): Promise<void> {
     const generation = state.generation;
+    const cancel = new AbortController();
+    state.cancelFetch = cancel;
     try {
       if (state.position.kind === 'reset') {
-        const offset = await this.#resolveReset(state.tp, state.position.to);
+        const offset = await this.#resolveReset(state.tp, state.position.to, cancel.signal);
         if (generation === state.generation) state.position = { kind: 'offset', offset };
       } else {
         const offset = state.position.offset;
-        const records = await this.#fetchRecords(state, offset, maxWaitMs);
+        const records = await this.#fetchRecords(state, offset, maxWaitMs, cancel.signal);
         if (generation !== state.generation) return;
         state.buffered = records.filter((record) => record.offset >= offset);
       }
@@ -248,6 +255,8 @@ export class Consumer {
     } catch (error) {
       if (generation !== state.generation || this.#closed) return;
       this.#onFetchError(state, error);
+    } finally {
+      if (state.cancelFetch === cancel) state.cancelFetch = null;
     }
   }
 
@@ -255,6 +264,7 @@ export class Consumer {
     state: PartitionState,
     offset: number,
     maxWaitMs: number,
+    cancel: AbortSignal,
   ): Promise<StoredRecord[]> {
     const { topic, partition } = state.tp;
     const leader = await this.#deps.metadata.leader(topic, partition);
@@ -268,7 +278,7 @@ export class Consumer {
       // A batch larger than maxBytes is still sent whole, up to max.message.bytes beyond it.
       responseBytesMax: this.#config.fetchBytesMax + 16 * 1024 * 1024,
       timeoutMs: maxWaitMs + this.#config.requestTimeoutMs,
-      signal: this.#abort.signal,
+      signal: AbortSignal.any([this.#abort.signal, cancel]),
     });
     if (response.status !== 200) throw responseError(response, `fetch ${topic}/${partition}`);
     const highWatermark = Number(response.headers[fetchHeaders.highWatermark] ?? -1);
@@ -278,7 +288,11 @@ export class Consumer {
     return batches.flatMap((batch) => batch.records);
   }
 
-  async #resolveReset(tp: TopicPartition, to: 'earliest' | 'latest'): Promise<number> {
+  async #resolveReset(
+    tp: TopicPartition,
+    to: 'earliest' | 'latest',
+    cancel: AbortSignal,
+  ): Promise<number> {
     const path = `/v1/topics/${encodeURIComponent(tp.topic)}/partitions/${tp.partition}/offsets`;
     const leader = await this.#deps.metadata.leader(tp.topic, tp.partition);
     const response = await this.#deps.transport.request(leader.url, {
@@ -286,7 +300,7 @@ export class Consumer {
       path,
       responseBytesMax: 64 * 1024,
       timeoutMs: this.#config.requestTimeoutMs,
-      signal: this.#abort.signal,
+      signal: AbortSignal.any([this.#abort.signal, cancel]),
     });
     const what = `offsets of ${tp.topic}/${tp.partition}`;
     if (response.status !== 200) throw responseError(response, what);
@@ -334,6 +348,7 @@ function newState(tp: TopicPartition, position: Position): PartitionState {
     position,
     buffered: [],
     fetching: false,
+    cancelFetch: null,
     error: null,
     retryAtMs: 0,
     failures: 0,

@@ -60,7 +60,8 @@ export class H2Transport implements Transport {
   async request(url: string, request: TransportRequest): Promise<TransportResponse> {
     if (this.#closed) throw new ClientError('CLIENT_CLOSED', 'the transport is closed');
     const client = this.#clientFor(url);
-    const signals = [AbortSignal.timeout(request.timeoutMs)];
+    const timeoutMs = Math.max(1, Math.ceil(request.timeoutMs));
+    const signals = [AbortSignal.timeout(timeoutMs)];
     if (request.signal !== undefined) signals.push(request.signal);
     const signal = AbortSignal.any(signals);
     try {
@@ -70,8 +71,14 @@ export class H2Transport implements Transport {
         headers: request.headers ?? {},
         body: request.body ?? null,
         signal,
-        headersTimeout: request.timeoutMs,
-        bodyTimeout: request.timeoutMs,
+        // undici holds a non-idempotent request (a POST) until every other stream on the
+        // connection finished, and a blocking one stalls later requests: either would put a
+        // produce behind a long-polling fetch and allow one produce in flight per broker.
+        // Retries are the producer's own decision, so neither protection is wanted here.
+        idempotent: true,
+        blocking: false,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
       const body = await readBounded(response.body, request.responseBytesMax, url);
       return { status: response.statusCode, headers: flatHeaders(response.headers), body };
