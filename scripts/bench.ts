@@ -259,30 +259,41 @@ async function summarizeProfile(dir: string) {
   };
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfUs = new Map<string, number>();
-  let totalUs = 0;
+  let busyUs = 0;
+  let idleUs = 0;
   profile.samples.forEach((id, i) => {
     const frame = byId.get(id)?.callFrame;
     const delta = profile.timeDeltas[i] ?? 0;
     if (frame === undefined) return;
-    const where =
-      frame.url === ''
-        ? ''
-        : ` ${frame.url.replace(/^.*\/(src|node_modules)\//, '$1/')}:${frame.lineNumber + 1}`;
-    const key = `${frame.functionName || '(anonymous)'}${where}`;
+    if (frame.functionName === '(idle)') {
+      idleUs += delta;
+      return;
+    }
+    const file = frame.url.replace(/^.*\/(src|node_modules)\//, '$1/');
+    const key = `${frame.functionName || '(anonymous)'}${file === '' ? '' : ` ${file}:${frame.lineNumber + 1}`}`;
     selfUs.set(key, (selfUs.get(key) ?? 0) + delta);
-    totalUs += delta;
+    busyUs += delta;
   });
   const top = [...selfUs].sort((a, b) => b[1] - a[1]).slice(0, 10);
-  log(`broker CPU profile, top 10 self time of ${round(totalUs / 1e6, 1)} s:`);
-  for (const [fn, us] of top)
+  const percent = (us: number): number => round((100 * us) / busyUs, 1);
+  log(
+    `broker CPU profile: ${round(busyUs / 1e6, 1)} s busy, ${round(idleUs / 1e6, 1)} s idle; ` +
+      'top 10 self time (% of busy):',
+  );
+  for (const [fn, us] of top) {
     log(
-      `  ${String(round((100 * us) / totalUs, 1)).padStart(5)}%  ${round(us / 1000, 0)} ms  ${fn}`,
+      `  ${String(percent(us)).padStart(5)}%  ${String(round(us / 1000, 0)).padStart(6)} ms  ${fn}`,
     );
-  return top.map(([fn, us]) => ({
-    function: fn,
-    selfMs: round(us / 1000, 0),
-    percent: round((100 * us) / totalUs, 1),
-  }));
+  }
+  return {
+    busyMs: round(busyUs / 1000, 0),
+    idleMs: round(idleUs / 1000, 0),
+    top: top.map(([fn, us]) => ({
+      function: fn,
+      selfMs: round(us / 1000, 0),
+      percent: percent(us),
+    })),
+  };
 }
 
 await main();
