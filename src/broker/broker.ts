@@ -161,15 +161,17 @@ export class Broker {
 
   // ---- lifecycle ------------------------------------------------------------------------
 
-  /** Starts the metadata log, drops replicas the image no longer assigns here, registers. */
+  /** Starts the metadata log, registers, drops replicas the image no longer assigns here. */
   async start(): Promise<void> {
     assert(this.#state === 'new', 'start() called twice');
     this.#state = 'starting';
     const { metadata, image, logger } = this.#deps;
     await metadata.start();
     logger.info({ appliedIndex: image.appliedIndex }, 'metadata log started');
-    await this.#removeOrphanReplicas();
+    // Registration is applied here only after every entry committed before it: until then the
+    // replayed image may lack topics whose replicas are on disk, which are no orphans.
     await this.#register();
+    await this.#removeOrphanReplicas();
     this.#requestReconcile();
     await this.#settle();
     this.#state = 'running';
