@@ -65,7 +65,8 @@ export class Controller {
   readonly #observers = new Set<number>();
   #leaderSinceMs: number | null = null;
   #lastPreferredMs = 0;
-  #passRunning = false;
+  /** The running pass loop, if any; kicks while it runs ask it for one more pass. */
+  #passing: Promise<void> | null = null;
   #passWanted = false;
   #stopped = false;
   #cancelTick: (() => void) | null = null;
@@ -96,21 +97,20 @@ export class Controller {
     this.#cancelTick = null;
   }
 
-  /** Runs one pass now (tests and event-driven kicks); resolves when it is done. */
-  async runPass(): Promise<void> {
-    if (!this.isActive) return;
-    if (this.#passRunning) {
-      this.#passWanted = true;
-      return;
-    }
-    this.#passRunning = true;
-    try {
-      do {
-        this.#passWanted = false;
-        await this.#pass();
-      } while (this.#passWanted && this.isActive);
-    } finally {
-      this.#passRunning = false;
+  /** Runs a pass now (or one more after the running one); resolves when it is done. */
+  runPass(): Promise<void> {
+    if (!this.isActive) return Promise.resolve();
+    this.#passWanted = true;
+    this.#passing ??= this.#passLoop().finally(() => {
+      this.#passing = null;
+    });
+    return this.#passing;
+  }
+
+  async #passLoop(): Promise<void> {
+    while (this.#passWanted && this.isActive) {
+      this.#passWanted = false;
+      await this.#pass();
     }
   }
 
