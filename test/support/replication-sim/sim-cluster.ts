@@ -153,6 +153,7 @@ export class SimCluster {
             ackWaitersMax: 64,
             isrChangeRetryMs: 200,
             requestTimeoutMs: 200,
+            retryBackoffMs: 20,
             produceTimeoutMs: options.produceTimeoutMs,
             fetchRecordsMax: options.fetchRecordsMax,
             flush: options.flush,

@@ -47,6 +47,7 @@ export interface SimNodeConfig {
   readonly ackWaitersMax: number;
   readonly isrChangeRetryMs: number;
   readonly requestTimeoutMs: number;
+  readonly retryBackoffMs: number;
   readonly produceTimeoutMs: number;
   readonly fetchRecordsMax: number;
   readonly flush: SimFlush;
@@ -207,7 +208,11 @@ export class SimNode {
     }
     if (role.kind !== 'follower') {
       const hw = this.#resign();
-      const config = { replicaId: this.id, requestTimeoutMs: this.#config.requestTimeoutMs };
+      const config = {
+        replicaId: this.id,
+        requestTimeoutMs: this.#config.requestTimeoutMs,
+        retryBackoffMs: this.#config.retryBackoffMs,
+      };
       const replica = this.#config.followerFactory(config, this.log, hw);
       this.role = { kind: 'follower', replica, instance: this.#nextInstance() };
     }
