@@ -48,6 +48,8 @@ export interface SimNodeConfig {
   readonly isrChangeRetryMs: number;
   readonly requestTimeoutMs: number;
   readonly retryBackoffMs: number;
+  /** Open the leader epoch in the epoch cache at election (Kafka) or at the first append. */
+  readonly assignEpochOnElection: boolean;
   readonly produceTimeoutMs: number;
   readonly fetchRecordsMax: number;
   readonly flush: SimFlush;
@@ -195,8 +197,11 @@ export class SimNode {
         return;
       }
       const hw = this.#resign();
-      // Kafka's makeLeader: record where the new epoch starts before serving anything.
-      this.log.assignEpoch(state.leaderEpoch, this.log.logEndOffset);
+      // Kafka's makeLeader records where the new epoch starts before serving anything; the
+      // core must also be correct when the first append does it (src/log's PartitionLog).
+      if (this.#config.assignEpochOnElection) {
+        this.log.assignEpoch(state.leaderEpoch, this.log.logEndOffset);
+      }
       const replica = new LeaderReplica(this.#leaderConfig(), this.log, state, hw, nowMs);
       this.role = { kind: 'leader', replica, instance: this.#nextInstance() };
       return;
