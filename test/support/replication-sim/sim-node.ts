@@ -11,6 +11,7 @@ import {
   type EpochEndOffsetResponse,
   type FetchResponse,
   type FollowerReplicaConfig,
+  type FollowerRequest,
   type LeaderReplicaConfig,
   type PartitionState,
   type ReplicaLogCommand,
@@ -305,13 +306,7 @@ export class SimNode {
     }
   }
 
-  #onFollowerRequest(
-    message: Message,
-    request: Message['payload'] & { kind: 'followerRequest' } extends { request: infer Q }
-      ? Q
-      : never,
-    nowMs: number,
-  ): void {
+  #onFollowerRequest(message: Message, request: FollowerRequest, nowMs: number): void {
     const reply = (payload: Payload): void =>
       this.#sendTo(message.from, payload, message.fromIncarnation, message.fromInstance);
     const role = this.role;
