@@ -1,5 +1,5 @@
 // Goal: many partitions on one node cost a constant of memory and file descriptors each, not a
-// segment's worth. Method: 64 real logs in one process, each written past several segments and
+// segment's worth. Method: 32 real logs in one process, each written past several segments and
 // read from its oldest data; count this process's fds under the root and its ArrayBuffer bytes.
 import { mkdtempSync, readdirSync, readlinkSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ function fdsUnder(dir: string): number {
   }).length;
 }
 
-test('64 partitions: fds and buffers stay per-partition constants', async () => {
+test('32 partitions: fds and buffers stay per-partition constants', async () => {
   const clock = { wallMs: () => 1_700_000_000_000, schedule: () => () => undefined };
   const config = {
     segmentBytesMax: 64 * 1024,
@@ -43,7 +43,7 @@ test('64 partitions: fds and buffers stay per-partition constants', async () => 
     records,
     compression: 'none',
   });
-  const partitions = 64;
+  const partitions = 32;
   const logs = await Promise.all(
     Array.from({ length: partitions }, (_, i) =>
       PartitionLog.open(join(root, `p${i}`), config, { clock }),
@@ -57,9 +57,9 @@ test('64 partitions: fds and buffers stay per-partition constants', async () => 
     for (const offset of [0, 70, 140]) (await log.read(offset, 1, log.logEndOffset)).release();
     expect(log.openSegmentCount).toBeLessThanOrEqual(1 + IDLE_SEGMENT_FILES_MAX);
   }
-  // 64 × 16 × 16.5 KiB ≈ 17 MB went through; what stays behind must be far less.
+  // 32 × 16 × 16.5 KiB ≈ 8.5 MB went through; what stays behind must be far less.
   const retainedBytes = process.memoryUsage().arrayBuffers - buffersBefore;
-  expect(retainedBytes).toBeLessThan(8 * 1024 * 1024);
+  expect(retainedBytes).toBeLessThan(4 * 1024 * 1024);
   expect(fdsUnder(root)).toBeLessThanOrEqual(partitions * 3 * (1 + IDLE_SEGMENT_FILES_MAX));
   const first = logs[0];
   const pinned = await first?.read(0, 1, 16);
