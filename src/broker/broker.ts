@@ -604,7 +604,8 @@ export class Broker {
     const { image, logger } = this.#deps;
     for (;;) {
       try {
-        if (image.clusterId === null) {
+        // An observer applies nothing until the controller added it, which needs it registered.
+        if (image.clusterId === null && this.#deps.metadata.status().role !== 'observer') {
           await this.#propose({ type: 'init-cluster', clusterId: randomId(this.#deps.random) });
         }
         const { result } = await this.#propose({

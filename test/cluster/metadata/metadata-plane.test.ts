@@ -179,3 +179,17 @@ test('SIGTERM moves leadership away before the node exits (controlled shutdown)'
   expect(await brokerStatus(c, controller, leaving)).toBe('fenced');
   expect(await c.log(leaving)).toContain('"moved":true');
 });
+
+test('a node outside --voters joins as an observer and serves the same image', async () => {
+  cluster = await RillCluster.start(4, sessionTimeoutMs, 3);
+  const c = cluster;
+  const raft = await c.get(4, '/v1/raft');
+  expect(raft.body).toMatchObject({ nodeId: 4, role: 'observer', voters: [1, 2, 3] });
+  const { body } = await c.get(4, '/v1/cluster');
+  expect(body.brokers.map((b: Broker) => b.status)).toEqual(['alive', 'alive', 'alive', 'alive']);
+  // An admin request on the observer is forwarded to the controller.
+  const created = await c.post(4, '/v1/topics', { name: 'o', partitions: 4, replicationFactor: 4 });
+  expect(created.status).toBe(201);
+  expect(await partitions(c, 1, 'o')).toEqual(await partitions(c, 4, 'o'));
+  expect((await c.get(4, '/readyz')).status).toBe(200);
+});

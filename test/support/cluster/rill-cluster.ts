@@ -33,7 +33,12 @@ export class RillCluster {
   readonly #voters: string;
   readonly #sessionTimeoutMs: number;
 
-  private constructor(dataDir: string, ports: number[], sessionTimeoutMs: number) {
+  private constructor(
+    dataDir: string,
+    ports: number[],
+    sessionTimeoutMs: number,
+    voterCount: number,
+  ) {
     this.dataDir = dataDir;
     this.#sessionTimeoutMs = sessionTimeoutMs;
     ports.forEach((port, i) => {
@@ -42,15 +47,22 @@ export class RillCluster {
       const exited = Promise.resolve(null);
       this.#nodes.set(id, { id, port, url, child: null, client: null, exited });
     });
-    this.#voters = ports.map((port, i) => `${i + 1}@127.0.0.1:${port}`).join(',');
+    this.#voters = ports
+      .slice(0, voterCount)
+      .map((port, i) => `${i + 1}@127.0.0.1:${port}`)
+      .join(',');
   }
 
-  /** Starts `count` voters and resolves once every one printed `ready`. */
-  static async start(count: number, sessionTimeoutMs: number): Promise<RillCluster> {
+  /** Starts `count` nodes (the first `voterCount` vote) and resolves once all printed `ready`. */
+  static async start(
+    count: number,
+    sessionTimeoutMs: number,
+    voterCount = count,
+  ): Promise<RillCluster> {
     const dataDir = await mkdtemp(join(tmpdir(), 'rill-cluster-'));
     const ports: number[] = [];
     for (let i = 0; i < count; i += 1) ports.push(await freePort());
-    const cluster = new RillCluster(dataDir, ports, sessionTimeoutMs);
+    const cluster = new RillCluster(dataDir, ports, sessionTimeoutMs, voterCount);
     await Promise.all(ports.map((_, i) => cluster.startNode(i + 1)));
     return cluster;
   }
