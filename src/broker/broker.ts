@@ -100,6 +100,8 @@ export interface PartitionDescription {
   /** Known where this node leads the partition; null elsewhere. */
   readonly logStartOffset: number | null;
   readonly highWatermark: number | null;
+  /** While a reassignment is in progress: the replicas it moves the partition to. */
+  readonly targetReplicas?: readonly number[];
 }
 
 export interface TopicDescription {
@@ -276,6 +278,7 @@ export class Broker {
       isr: p.isr,
       logStartOffset: isLocalLeader ? replica.log.logStartOffset : null,
       highWatermark: isLocalLeader ? replica.highWatermark : null,
+      ...(p.targetReplicas === undefined ? {} : { targetReplicas: p.targetReplicas }),
     };
   }
 
@@ -346,6 +349,32 @@ export class Broker {
     await this.#proposeChecked({ type: 'set-topic-config', topic: name, configs: { ...configs } });
     await this.#settle();
     return this.describeTopic(name);
+  }
+
+  /**
+   * Starts moving a partition to `replicas` (first = preferred leader); the controller steps
+   * it (add, catch up, move the leader, drop) and clears `targetReplicas` when done.
+   * Codes: UNKNOWN_TOPIC_OR_PARTITION, INVALID_REPLICATION_FACTOR, NOT_CONTROLLER, BROKER_BUSY.
+   */
+  async reassignPartition(
+    name: string,
+    partition: number,
+    replicas: readonly number[],
+  ): Promise<PartitionDescription> {
+    this.#requireRunning();
+    if (this.#topic(name).partitions[partition] === undefined) {
+      throw new BrokerError('UNKNOWN_TOPIC_OR_PARTITION', `no partition ${name}-${partition}`);
+    }
+    const targetReplicas = [...replicas];
+    await this.#proposeChecked({
+      type: 'reassign-partition',
+      topic: name,
+      partition,
+      targetReplicas,
+    });
+    const described = this.describeTopic(name).partitions[partition];
+    assert(described !== undefined, 'a partition does not vanish while it is described');
+    return described;
   }
 
   // ---- produce and fetch ----------------------------------------------------------------
@@ -810,6 +839,7 @@ function affectsReplicas(command: MetadataCommand): boolean {
     case 'delete-topic':
     case 'change-partition':
     case 'set-topic-config':
+    case 'alter-isr':
       return true;
     default:
       return false;

@@ -193,3 +193,26 @@ test('a node outside --voters joins as an observer and serves the same image', a
   expect(await partitions(c, 1, 'o')).toEqual(await partitions(c, 4, 'o'));
   expect((await c.get(4, '/readyz')).status).toBe(200);
 });
+
+test('a reassignment moves a partition off its leader onto a subset of its replicas', async () => {
+  cluster = await RillCluster.start(3, sessionTimeoutMs);
+  const c = cluster;
+  expect(
+    (await c.post(2, '/v1/topics', { name: 'r', partitions: 1, replicationFactor: 3 })).status,
+  ).toBe(201);
+  const [before] = await partitions(c, 1, 'r');
+  const target = before!.replicas.filter((id) => id !== before!.leader).reverse();
+  const started = await c.post(3, '/v1/topics/r/partitions/0/reassignment', { replicas: target });
+  expect(started.status).toBe(202);
+  expect(started.body.targetReplicas).toEqual(target);
+  const done = await eventually('the reassignment to finish', 10_000, async () => {
+    const { body } = await c.get(1, '/v1/topics/r');
+    const p = body.partitions[0];
+    return p.targetReplicas === undefined && p.replicas.length === 2 ? p : undefined;
+  });
+  expect(done.replicas).toEqual(target);
+  expect(target).toContain(done.leader);
+  expect(done.leaderEpoch).toBeGreaterThan(before!.leaderEpoch);
+  const bad = await c.post(1, '/v1/topics/r/partitions/0/reassignment', { replicas: [9] });
+  expect(bad.status).toBe(400);
+});

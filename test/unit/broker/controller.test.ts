@@ -294,3 +294,40 @@ test('a deposed controller stops acting', async () => {
   await controller.runPass();
   expect(image.nodes().every((n) => n.status === 'alive')).toBe(true);
 });
+
+test('a reassignment adds, waits for the ISR, moves the leader, drops, and ends', async () => {
+  const { log, controller, register, partition } = setup();
+  register(4);
+  log.commit({
+    type: 'create-topic',
+    name: 'm',
+    topicId: 'id-m',
+    partitions: [{ replicas: [1, 2, 3] }],
+    configs: {},
+  });
+  log.elect(1);
+  log.commit({ type: 'reassign-partition', topic: 'm', partition: 0, targetReplicas: [4, 2] });
+  await controller.runPass();
+  expect(partition('m', 0)).toMatchObject({ replicas: [4, 2, 1, 3], isr: [1, 2, 3], leader: 1 });
+  await controller.runPass();
+  expect(partition('m', 0).replicas).toEqual([4, 2, 1, 3]); // Waits: 4 is not in the ISR yet.
+  const caughtUp = partition('m', 0);
+  // The leader reports node 4 caught up (what the data plane sends as AlterPartition).
+  expect(
+    log.commit({
+      type: 'alter-isr',
+      topic: 'm',
+      partition: 0,
+      leaderId: 1,
+      leaderEpoch: caughtUp.leaderEpoch,
+      partitionEpoch: caughtUp.partitionEpoch,
+      newIsr: [1, 2, 3, 4],
+    }),
+  ).toMatchObject({ ok: true });
+  await controller.runPass(); // Moves the leader into the target ...
+  expect(partition('m', 0)).toMatchObject({ leader: 4, leaderEpoch: caughtUp.leaderEpoch + 1 });
+  await controller.runPass(); // ... drops the old replicas ...
+  expect(partition('m', 0)).toMatchObject({ replicas: [4, 2], isr: [2, 4], leader: 4 });
+  await controller.runPass(); // ... and ends the reassignment.
+  expect(partition('m', 0).targetReplicas).toBeUndefined();
+});
