@@ -208,7 +208,10 @@ function registerInternalRoutes(
 ): void {
   const secretDigest = config.clusterSecret === null ? null : digest(config.clusterSecret);
   app.addHook('onRequest', (request, reply, done) => {
-    if (secretDigest === null || !request.url.startsWith('/internal/')) return done();
+    // The matched route, not only the raw URL: a percent-encoded path reaches the same route.
+    const route = request.routeOptions.url ?? '';
+    const isInternal = route.startsWith('/internal/') || request.url.startsWith('/internal/');
+    if (secretDigest === null || !isInternal) return done();
     const given = request.headers[clusterSecretHeader];
     if (typeof given === 'string' && timingSafeEqual(digest(given), secretDigest)) return done();
     const refusal = new ApiError('CLUSTER_AUTHORIZATION_FAILED', 'missing or wrong cluster secret');
