@@ -10,5 +10,9 @@ const program = new Command()
 // Subcommands are registered below, one line each.
 program.addCommand((await import('./cli/broker-command.ts')).brokerCommand());
 program.addCommand((await import('./cli/cluster-command.ts')).clusterCommand());
+program.addCommand((await import('./cli/topic-command.ts')).topicCommand());
+program.addCommand((await import('./cli/produce-command.ts')).produceCommand());
+program.addCommand((await import('./cli/consume-command.ts')).consumeCommand());
+program.addCommand((await import('./cli/bench-command.ts')).benchCommand());
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,299 @@
+// `npm run bench [-- --profile] [-- --records N]`: the single-node benchmark of issue 2. It starts
+// its own broker (temporary directory, free port) and measures, in one run: produce throughput
+// of 1 KiB records with the project's client for each log.flush policy, acknowledgement latency
+// at a fixed rate, catch-up consume throughput, and the baselines — a bare node:http2 pair (the
+// transport's ceiling, upload and download) and sequential file appends with each flush policy.
+// Prints a line per step, then one JSON line with every figure and ratio. --profile runs the
+// broker under `node --cpu-prof` and prints its top-10 self-time functions.
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
+import { connect, constants as h2constants } from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { RillClient } from '../src/api/client/index.ts';
+import { benchConsume, benchLatency, benchProduce, round } from '../src/cli/client-bench.ts';
+import { spawnBroker } from './spawn-broker.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    profile: { type: 'boolean', default: false },
+    records: { type: 'string', default: '100000' },
+    rate: { type: 'string', default: '5000' },
+  },
+});
+const recordBytes = 1024;
+const records = Number(args.records);
+const ratePerSecond = Number(args.rate);
+const windowBytes = { stream: 16 * 1024 * 1024, connection: 64 * 1024 * 1024 };
+const policies = ['always', 'interval:1000', 'never'] as const;
+type Policy = (typeof policies)[number];
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+async function main(): Promise<void> {
+  const profileDir = args.profile ? await mkdtemp(join(tmpdir(), 'rill-profile-')) : null;
+  const nodeArgs = profileDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+  const broker = await spawnBroker({ nodeArgs });
+  log(`broker ${broker.url} (data ${broker.dataDir})${profileDir === null ? '' : ', profiling'}`);
+  const client = new RillClient({ bootstrapUrls: [broker.url] });
+  const results: Record<string, unknown> = { recordBytes, records };
+  try {
+    await runClientBenches(client, results);
+  } finally {
+    await client.close();
+    await broker.stop();
+  }
+  results['http2Upload'] = await http2Ceiling('upload');
+  log(`http2 upload ceiling: ${JSON.stringify(results['http2Upload'])}`);
+  results['http2Download'] = await http2Ceiling('download');
+  log(`http2 download ceiling: ${JSON.stringify(results['http2Download'])}`);
+  const fileAppend: Record<string, unknown> = {};
+  for (const policy of policies) {
+    fileAppend[policy] = await fileAppendBaseline(policy, records * recordBytes);
+    log(`file append ${policy}: ${JSON.stringify(fileAppend[policy])}`);
+  }
+  results['fileAppend'] = fileAppend;
+  results['ratios'] = ratios(results);
+  if (profileDir !== null) {
+    results['profileTop10'] = await summarizeProfile(profileDir);
+    await rm(profileDir, { recursive: true, force: true });
+  }
+  console.log(JSON.stringify(results));
+}
+
+async function runClientBenches(client: RillClient, results: Record<string, unknown>) {
+  const admin = client.admin();
+  for (const policy of policies) {
+    await admin.createTopic({
+      name: topicFor(policy),
+      partitions: 4,
+      replicationFactor: 1,
+      configs: { 'log.flush': policy },
+    });
+  }
+  await admin.createTopic({ name: 'bench-warmup', partitions: 4, replicationFactor: 1 });
+  await admin.createTopic({ name: 'bench-latency', partitions: 1, replicationFactor: 1 });
+  const producer = { acks: 'all' as const, batchSizeBytes: 256 * 1024, lingerMs: 5 };
+  // Warm up the JIT on both sides and the disk: the first second of a run is not its speed.
+  await benchProduce(client, { topic: 'bench-warmup', records: 20_000, recordBytes, producer });
+  const produce: Record<string, unknown> = {};
+  for (const policy of policies) {
+    produce[policy] = await benchProduce(client, {
+      topic: topicFor(policy),
+      records,
+      recordBytes,
+      producer,
+      progress: log,
+    });
+    log(`produce log.flush=${policy}: ${JSON.stringify(produce[policy])}`);
+  }
+  results['produce'] = produce;
+  results['produceConfig'] = { ...producer, partitions: 4, compression: 'none' };
+  const latencyConfig = { acks: 'all' as const, lingerMs: 0 };
+  results['latency'] = {
+    ...(await benchLatency(client, {
+      topic: 'bench-latency',
+      ratePerSecond,
+      seconds: 5,
+      recordBytes,
+      producer: latencyConfig,
+    })),
+    flush: 'always',
+    ...latencyConfig,
+  };
+  log(`latency: ${JSON.stringify(results['latency'])}`);
+  results['consume'] = await benchConsume(client, { topic: topicFor('always'), records });
+  log(`consume: ${JSON.stringify(results['consume'])}`);
+}
+
+function topicFor(policy: Policy): string {
+  return `bench-flush-${policy.replace(':', '-')}`;
+}
+
+function ratios(results: Record<string, unknown>): Record<string, number> {
+  const mib = (path: string[]): number => {
+    let value: unknown = results;
+    for (const key of path) value = (value as Record<string, unknown>)[key];
+    return (value as { mibPerSecond: number }).mibPerSecond;
+  };
+  const upload = mib(['http2Upload']);
+  const out: Record<string, number> = {
+    produceOverHttp2: round(mib(['produce', 'always']) / upload, 3),
+    consumeOverHttp2: round(mib(['consume']) / upload, 3),
+    consumeOverHttp2Download: round(mib(['consume']) / mib(['http2Download']), 3),
+  };
+  for (const policy of policies) {
+    out[`produce_${policy}_overFileAppend`] = round(
+      mib(['produce', policy]) / mib(['fileAppend', policy]),
+      3,
+    );
+  }
+  return out;
+}
+
+/** The bare transport: 16 streams of 64 KiB bodies over one h2c connection, large windows. */
+async function http2Ceiling(direction: 'upload' | 'download', seconds = 3) {
+  const server = spawn(process.execPath, ['-e', h2ServerSource], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  try {
+    return await http2Transfer(server, direction, seconds);
+  } finally {
+    server.kill('SIGTERM');
+  }
+}
+
+async function http2Transfer(
+  server: ChildProcessByStdio<null, Readable, null>,
+  direction: 'upload' | 'download',
+  seconds: number,
+) {
+  const port = await new Promise<number>((ok) =>
+    server.stdout.once('data', (d: Buffer) => ok(Number(d.toString().trim()))),
+  );
+  const session = connect(`http://127.0.0.1:${port}`, {
+    settings: { initialWindowSize: windowBytes.stream },
+  });
+  await new Promise<void>((ok, fail) => {
+    session.once('connect', () => ok());
+    session.once('error', fail);
+  });
+  session.setLocalWindowSize(windowBytes.connection);
+  const body = Buffer.alloc(64 * 1024, 7);
+  let bytes = 0;
+  const endMs = performance.now() + seconds * 1000;
+  const startMs = performance.now();
+  const stream = async (): Promise<void> => {
+    while (performance.now() < endMs) {
+      await new Promise<void>((ok, fail) => {
+        const request = session.request({
+          [h2constants.HTTP2_HEADER_METHOD]: direction === 'upload' ? 'POST' : 'GET',
+          [h2constants.HTTP2_HEADER_PATH]: '/',
+        });
+        request.on('data', (chunk: Buffer) => {
+          if (direction === 'download') bytes += chunk.length;
+        });
+        request.on('end', () => {
+          if (direction === 'upload') bytes += body.length;
+          ok();
+        });
+        request.on('error', fail);
+        request.end(direction === 'upload' ? body : undefined);
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, () => stream()));
+  const elapsed = (performance.now() - startMs) / 1000;
+  session.close();
+  return {
+    mibPerSecond: round(bytes / 1024 / 1024 / elapsed, 1),
+    requestBytes: body.length,
+    streams: 16,
+  };
+}
+
+const h2ServerSource = `
+const http2 = require('node:http2');
+const payload = Buffer.alloc(64 * 1024, 7);
+const server = http2.createServer({ settings: { initialWindowSize: ${windowBytes.stream} } });
+server.on('session', (session) => session.setLocalWindowSize(${windowBytes.connection}));
+server.on('stream', (stream, headers) => {
+  if (headers[':method'] === 'POST') {
+    stream.on('data', () => {});
+    stream.on('end', () => { stream.respond({ ':status': 200 }); stream.end(); });
+  } else {
+    stream.respond({ ':status': 200 });
+    stream.end(payload);
+  }
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+`;
+
+/** Sequential 256 KiB appends to one file, synced per the policy: the disk's side of produce. */
+async function fileAppendBaseline(policy: Policy, totalBytes: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'rill-append-'));
+  const file = await open(join(dir, 'segment.log'), 'a');
+  const chunk = Buffer.alloc(256 * 1024, 3);
+  const startMs = performance.now();
+  let lastSyncMs = startMs;
+  let syncs = 0;
+  try {
+    for (let written = 0; written < totalBytes; written += chunk.length) {
+      await file.write(chunk);
+      const nowMs = performance.now();
+      if (policy === 'always' || (policy === 'interval:1000' && nowMs - lastSyncMs >= 1000)) {
+        await file.datasync();
+        lastSyncMs = nowMs;
+        syncs += 1;
+      }
+    }
+  } finally {
+    await file.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const seconds = (performance.now() - startMs) / 1000;
+  return {
+    mibPerSecond: round(totalBytes / 1024 / 1024 / seconds, 1),
+    writeBytes: chunk.length,
+    syncs,
+  };
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+/** Top-10 self time of the broker's .cpuprofile: samples × their time deltas, per function. */
+async function summarizeProfile(dir: string) {
+  const name = (await readdir(dir)).find((file) => file.endsWith('.cpuprofile'));
+  if (name === undefined) return [];
+  const profile = JSON.parse(await readFile(join(dir, name), 'utf8')) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const selfUs = new Map<string, number>();
+  let busyUs = 0;
+  let idleUs = 0;
+  profile.samples.forEach((id, i) => {
+    const frame = byId.get(id)?.callFrame;
+    const delta = profile.timeDeltas[i] ?? 0;
+    if (frame === undefined) return;
+    if (frame.functionName === '(idle)') {
+      idleUs += delta;
+      return;
+    }
+    const file = frame.url.replace(/^.*\/(src|node_modules)\//, '$1/');
+    const key = `${frame.functionName || '(anonymous)'}${file === '' ? '' : ` ${file}:${frame.lineNumber + 1}`}`;
+    selfUs.set(key, (selfUs.get(key) ?? 0) + delta);
+    busyUs += delta;
+  });
+  const top = [...selfUs].sort((a, b) => b[1] - a[1]).slice(0, 10);
+  const percent = (us: number): number => round((100 * us) / busyUs, 1);
+  log(
+    `broker CPU profile: ${round(busyUs / 1e6, 1)} s busy, ${round(idleUs / 1e6, 1)} s idle; ` +
+      'top 10 self time (% of busy):',
+  );
+  for (const [fn, us] of top) {
+    log(
+      `  ${String(percent(us)).padStart(5)}%  ${String(round(us / 1000, 0)).padStart(6)} ms  ${fn}`,
+    );
+  }
+  return {
+    busyMs: round(busyUs / 1000, 0),
+    idleMs: round(idleUs / 1000, 0),
+    top: top.map(([fn, us]) => ({
+      function: fn,
+      selfMs: round(us / 1000, 0),
+      percent: percent(us),
+    })),
+  };
+}
+
+await main();

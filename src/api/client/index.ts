@@ -1,0 +1,40 @@
+// The client library's surface: RillClient makes producers, consumers and admins.
+export { RillClient, type RillClientConfig, type RillClientDeps } from './rill-client.ts';
+export {
+  Producer,
+  defaultProducerConfig,
+  type Acks,
+  type ProducerConfig,
+  type ProducerMessage,
+  type RecordMetadata,
+} from './producer.ts';
+export {
+  Consumer,
+  defaultConsumerConfig,
+  type ConsumerConfig,
+  type ConsumerRecord,
+  type OffsetReset,
+  type TopicPartition,
+} from './consumer.ts';
+export {
+  Admin,
+  type ClusterDescription,
+  type NewTopic,
+  type PartitionOffsets,
+  type TopicDescription,
+  type TopicListing,
+} from './admin.ts';
+export { ClientError, type ClientErrorCode } from './client-error.ts';
+export { MetadataCache, type MetadataConfig } from './metadata-cache.ts';
+export {
+  H2Transport,
+  type Transport,
+  type TransportRequest,
+  type TransportResponse,
+} from './transport.ts';
+export { murmur2, partitionForKey, toPositive } from './murmur2.ts';
+export { StickyPartitioner } from './sticky-partitioner.ts';
+export { backoffDelayMs, type BackoffConfig } from './backoff.ts';
+export { BufferMemory } from './buffer-memory.ts';
+export { RecordAccumulator, recordSizeBytes } from './record-accumulator.ts';
+export { systemClock, systemRandom, systemWallClock } from './system-ports.ts';

@@ -1,0 +1,422 @@
+// The producer: records are placed on a partition (explicit, murmur2 of the key, or sticky),
+// gathered per partition by ./record-accumulator.ts within buffer.memory, encoded as Kafka
+// RecordBatch v2 (compressed per the codec in the batch attributes) and POSTed straight to each
+// partition's leader. Retriable failures go back to the front of their partition's queue after
+// a jittered backoff, with metadata refreshed first when the leader moved; a partition has one
+// request in flight, so retries never reorder its records. Ambiguous failures (a timeout, a
+// dropped connection) are retried too: delivery is at least once, as in Kafka without
+// idempotence.
+import { assert, type Clock, type Random, type WallClock } from '../../common/index.ts';
+import { encodeBatch, type Compression, type LogRecord } from '../../log/index.ts';
+import { batchContentType } from '../wire.ts';
+import { backoffDelayMs, defaultBackoff, type BackoffConfig } from './backoff.ts';
+import { BufferMemory } from './buffer-memory.ts';
+import { ClientError, staleMetadataCodes } from './client-error.ts';
+import type { MetadataCache } from './metadata-cache.ts';
+import {
+  batchOverheadBytes,
+  partitionKey,
+  RecordAccumulator,
+  recordSizeBytes,
+  type PendingRecord,
+  type ProducerBatch,
+  type RecordMetadata,
+} from './record-accumulator.ts';
+import { StickyPartitioner } from './sticky-partitioner.ts';
+import { jsonBody, responseError, type Transport } from './transport.ts';
+
+export type { RecordMetadata } from './record-accumulator.ts';
+export type Acks = 'all' | 1 | 0;
+export type Bytes = Uint8Array | string;
+
+export interface ProducerMessage {
+  readonly topic: string;
+  readonly key?: Bytes | null;
+  readonly value: Bytes | null;
+  readonly headers?: Readonly<Record<string, Bytes | null>>;
+  readonly partition?: number;
+  /** ms since the Unix epoch; now when absent. */
+  readonly timestampMs?: number;
+}
+
+export interface ProducerConfig {
+  readonly acks: Acks;
+  readonly compression: Compression;
+  readonly batchSizeBytes: number; // batch.size
+  readonly lingerMs: number; // linger.ms
+  readonly bufferMemoryBytes: number; // buffer.memory
+  readonly maxBlockMs: number; // max.block.ms: longest wait for buffer space or metadata
+  readonly sendWaitersMax: number; // sends waiting for buffer space at once
+  readonly requestBytesMax: number; // max.request.size: batches of one partition per POST
+  readonly maxInFlightRequestsPerBroker: number;
+  readonly retriesMax: number; // retries
+  readonly retryBackoff: BackoffConfig; // retry.backoff.ms / retry.backoff.max.ms
+  readonly deliveryTimeoutMs: number; // delivery.timeout.ms: send() to acknowledgement
+  readonly requestTimeoutMs: number; // request.timeout.ms
+}
+
+export const defaultProducerConfig: ProducerConfig = {
+  acks: 'all',
+  compression: 'none',
+  batchSizeBytes: 16 * 1024,
+  lingerMs: 5,
+  bufferMemoryBytes: 32 * 1024 * 1024,
+  maxBlockMs: 60_000,
+  sendWaitersMax: 100_000,
+  requestBytesMax: 1024 * 1024,
+  maxInFlightRequestsPerBroker: 5,
+  retriesMax: 20,
+  retryBackoff: defaultBackoff,
+  deliveryTimeoutMs: 120_000,
+  requestTimeoutMs: 30_000,
+};
+
+export interface ProducerDeps {
+  readonly transport: Transport;
+  readonly metadata: MetadataCache;
+  readonly clock: Clock;
+  readonly wallClock: WallClock;
+  readonly random: Random;
+}
+
+/** Bucket for in-flight counting when a partition's leader is not cached yet. */
+const unknownLeader = -1;
+const produceResponseBytesMax = 64 * 1024;
+const partitionsTrackedMax = 1_000_000;
+
+export class Producer {
+  readonly #config: ProducerConfig;
+  readonly #deps: ProducerDeps;
+  readonly #memory: BufferMemory;
+  readonly #accumulator: RecordAccumulator;
+  readonly #partitioner: StickyPartitioner;
+  /** leader id → produce requests in flight to it. */
+  readonly #inFlight = new Map<number, number>();
+  /** partition → the acknowledgement of its latest record; a partition acknowledges in order. */
+  readonly #lastAck = new Map<string, Promise<RecordMetadata>>();
+  /** Sends not yet in the accumulator (waiting for buffer space or metadata). */
+  readonly #appending = new Set<Promise<unknown>>();
+  #flushing = 0;
+  #closed = false;
+  #cancelTimer: (() => void) | null = null;
+  #timerAtMs = Infinity;
+
+  constructor(config: Partial<ProducerConfig>, deps: ProducerDeps) {
+    this.#config = { ...defaultProducerConfig, ...config };
+    const c = this.#config;
+    assert(c.batchSizeBytes <= c.requestBytesMax, 'batchSizeBytes must be <= requestBytesMax');
+    assert(c.maxInFlightRequestsPerBroker > 0, 'maxInFlightRequestsPerBroker must be > 0');
+    assert(c.retriesMax >= 0, 'retriesMax must be >= 0');
+    this.#deps = deps;
+    this.#memory = new BufferMemory(
+      { bytesMax: c.bufferMemoryBytes, maxBlockMs: c.maxBlockMs, waitersMax: c.sendWaitersMax },
+      { clock: deps.clock },
+    );
+    this.#accumulator = new RecordAccumulator(c);
+    this.#partitioner = new StickyPartitioner({ topicsMax: 10_000 }, { random: deps.random });
+  }
+
+  /** Bytes of records appended and not yet acknowledged (bounded by bufferMemoryBytes). */
+  get bufferedBytes(): number {
+    return this.#memory.usedBytes;
+  }
+
+  /**
+   * Appends a record, waiting while buffer.memory is full, and resolves once the broker
+   * acknowledged it per `acks`. Fails with CLIENT_CLOSED, CLIENT_RECORD_TOO_LARGE,
+   * CLIENT_BUFFER_TIMEOUT, CLIENT_BUFFER_FULL, CLIENT_DELIVERY_TIMEOUT, or the broker's
+   * non-retriable code (or the last retriable one once retriesMax is spent).
+   */
+  send(message: ProducerMessage): Promise<RecordMetadata> {
+    if (this.#closed) {
+      return Promise.reject(new ClientError('CLIENT_CLOSED', 'the producer is closed'));
+    }
+    const record = toLogRecord(message, this.#deps.wallClock);
+    const sizeBytes = recordSizeBytes(record);
+    if (sizeBytes + batchOverheadBytes > this.#config.requestBytesMax) {
+      const text = `a ${sizeBytes}-byte record exceeds requestBytesMax`;
+      return Promise.reject(new ClientError('CLIENT_RECORD_TOO_LARGE', text));
+    }
+    // The fast path: buffer space and metadata at hand, so the record is appended right now.
+    const acquired = this.#memory.tryAcquire(sizeBytes);
+    const partitionCount = this.#deps.metadata.cachedTopic(message.topic)?.partitions.length;
+    if (acquired && (message.partition !== undefined || partitionCount !== undefined)) {
+      return this.#append(message, record, sizeBytes, partitionCount ?? 0);
+    }
+    // Until the record is in the accumulator, flush() must wait for this send by other means.
+    const appended = this.#appendWhenReady(message, record, sizeBytes, acquired);
+    this.#appending.add(appended);
+    const forget = (): void => {
+      this.#appending.delete(appended);
+    };
+    appended.then(forget, forget);
+    return appended.then(({ ack }) => ack);
+  }
+
+  /** Waits for buffer space and metadata, then appends; resolves with the acknowledgement. */
+  async #appendWhenReady(
+    message: ProducerMessage,
+    record: LogRecord,
+    sizeBytes: number,
+    acquired: boolean,
+  ): Promise<{ ack: Promise<RecordMetadata> }> {
+    if (!acquired) await this.#memory.acquire(sizeBytes);
+    try {
+      const metadata = await this.#topicWithRetries(message.topic);
+      return { ack: this.#append(message, record, sizeBytes, metadata.partitions.length) };
+    } catch (error) {
+      this.#memory.release(sizeBytes);
+      throw error;
+    }
+  }
+
+  /** Sends everything appended so far at once (ignoring linger) and waits for the answers. */
+  async flush(): Promise<void> {
+    this.#flushing += 1;
+    try {
+      await Promise.allSettled([...this.#appending]);
+      this.#sendSoon();
+      await Promise.allSettled([...this.#lastAck.values()]);
+    } finally {
+      this.#flushing -= 1;
+    }
+  }
+
+  /** Refuses new sends, then delivers (or fails) everything already appended. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flush();
+    this.#cancelTimer?.();
+    this.#cancelTimer = null;
+  }
+
+  /** Topic metadata, retrying while the topic may still be spreading, up to maxBlockMs. */
+  async #topicWithRetries(topic: string): Promise<{ partitions: readonly unknown[] }> {
+    const startMs = this.#deps.clock.nowMs();
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await this.#deps.metadata.topic(topic, attempt > 0);
+      } catch (error) {
+        const spentMs = this.#deps.clock.nowMs() - startMs;
+        if (!(error instanceof ClientError) || !error.retriable) throw error;
+        if (attempt >= this.#config.retriesMax || spentMs >= this.#config.maxBlockMs) throw error;
+        await this.#sleep(backoffDelayMs(this.#config.retryBackoff, attempt, this.#deps.random));
+      }
+    }
+  }
+
+  /** Places and appends the record; a null key sticks to a partition until its batch is full. */
+  #append(
+    message: ProducerMessage,
+    record: LogRecord,
+    sizeBytes: number,
+    partitionCount: number,
+  ): Promise<RecordMetadata> {
+    const { topic } = message;
+    const sticky = message.partition === undefined && record.key === null;
+    let partition =
+      message.partition ?? this.#partitioner.partition(topic, record.key, partitionCount);
+    let resolve: (metadata: RecordMetadata) => void = () => {};
+    let reject: (error: ClientError) => void = () => {};
+    const ack = new Promise<RecordMetadata>((onResolve, onReject) => {
+      resolve = onResolve;
+      reject = onReject;
+    });
+    const pending: PendingRecord = { record, sizeBytes, resolve, reject, ack };
+    const nowMs = this.#now();
+    let result = this.#accumulator.append(topic, partition, pending, nowMs, sticky);
+    if (result === 'aborted') {
+      // Kafka's abortOnNewBatch: rather than start a batch here, move to another partition.
+      this.#partitioner.onBatchComplete(topic, partition, partitionCount);
+      partition = this.#partitioner.partition(topic, null, partitionCount);
+      result = this.#accumulator.append(topic, partition, pending, nowMs, false);
+      this.#sendSoon();
+    }
+    if (result === 'closed') this.#sendSoon();
+    else this.#wakeAt(nowMs + this.#config.lingerMs);
+    assert(this.#lastAck.size < partitionsTrackedMax, 'too many partitions tracked');
+    this.#lastAck.set(partitionKey(topic, partition), ack);
+    return ack;
+  }
+
+  /** A request finished for good: forget the partition's latest ack if it was in it. */
+  #forgetAcks(batches: readonly ProducerBatch[]): void {
+    const last = batches.at(-1)?.records.at(-1);
+    const first = batches[0];
+    if (last === undefined || first === undefined) return;
+    const key = partitionKey(first.topic, first.partition);
+    if (this.#lastAck.get(key) === last.ack) this.#lastAck.delete(key);
+  }
+
+  #now(): number {
+    return this.#deps.clock.nowMs();
+  }
+
+  #sleep(delayMs: number): Promise<void> {
+    return new Promise((resolve) => this.#deps.clock.schedule(delayMs, resolve));
+  }
+
+  #sendSoon(): void {
+    this.#wakeAt(this.#now());
+  }
+
+  #wakeAt(atMs: number): void {
+    if (atMs >= this.#timerAtMs) return;
+    this.#cancelTimer?.();
+    this.#timerAtMs = atMs;
+    this.#cancelTimer = this.#deps.clock.schedule(atMs - this.#now(), () => {
+      this.#cancelTimer = null;
+      this.#timerAtMs = Infinity;
+      this.#drain();
+    });
+  }
+
+  #drain(): void {
+    const nowMs = this.#now();
+    const requests = this.#accumulator.drain(
+      nowMs,
+      this.#flushing > 0,
+      this.#config.requestBytesMax,
+      (topic, partition) => this.#brokerHasRoom(topic, partition),
+    );
+    for (const batches of requests) {
+      const first = batches[0] as ProducerBatch;
+      const count = this.#deps.metadata.cachedTopic(first.topic)?.partitions.length;
+      if (count !== undefined) {
+        this.#partitioner.onBatchComplete(first.topic, first.partition, count);
+      }
+      const bucket = this.#leaderBucket(first.topic, first.partition);
+      this.#inFlight.set(bucket, (this.#inFlight.get(bucket) ?? 0) + 1);
+      void this.#sendRequest(batches).finally(() => {
+        this.#inFlight.set(bucket, (this.#inFlight.get(bucket) ?? 1) - 1);
+        this.#sendSoon();
+      });
+    }
+    const next = this.#accumulator.nextReadyAtMs(nowMs);
+    if (next !== null && next > nowMs) this.#wakeAt(next);
+  }
+
+  #leaderBucket(topic: string, partition: number): number {
+    const cached = this.#deps.metadata.cachedTopic(topic);
+    return cached?.partitions.find((p) => p.partition === partition)?.leaderId ?? unknownLeader;
+  }
+
+  #brokerHasRoom(topic: string, partition: number): boolean {
+    const inFlight = this.#inFlight.get(this.#leaderBucket(topic, partition)) ?? 0;
+    return inFlight < this.#config.maxInFlightRequestsPerBroker;
+  }
+
+  /** One POST of one partition's batches; never rejects (outcomes go to the records). */
+  async #sendRequest(batches: ProducerBatch[]): Promise<void> {
+    const { topic, partition } = batches[0] as ProducerBatch;
+    const recordCount = batches.reduce((n, b) => n + b.records.length, 0);
+    try {
+      const baseOffset = await this.#produce(topic, partition, batches);
+      let offset = baseOffset;
+      for (const batch of batches) {
+        for (const pending of batch.records) {
+          pending.resolve({ topic, partition, offset: baseOffset < 0 ? -1 : offset });
+          offset += 1;
+        }
+        this.#memory.release(batch.sizeBytes - batchOverheadBytes);
+      }
+      this.#accumulator.complete(topic, partition, recordCount, []);
+      this.#forgetAcks(batches);
+    } catch (error) {
+      this.#onProduceError(batches, recordCount, toClientError(error));
+    }
+  }
+
+  async #produce(topic: string, partition: number, batches: ProducerBatch[]): Promise<number> {
+    const leader = await this.#deps.metadata.leader(topic, partition);
+    const encoded = await Promise.all(
+      batches.map((batch) =>
+        encodeBatch({
+          baseOffset: 0,
+          partitionLeaderEpoch: -1, // Kafka's "none": the leader stamps its own epoch.
+          records: batch.records.map((pending) => pending.record),
+          compression: this.#config.compression,
+        }),
+      ),
+    );
+    const body = encoded.length === 1 ? (encoded[0] as Uint8Array) : Buffer.concat(encoded);
+    const { acks, requestTimeoutMs } = this.#config;
+    const path =
+      `/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/records` +
+      `?acks=${acks}&timeoutMs=${requestTimeoutMs}`;
+    const response = await this.#deps.transport.request(leader.url, {
+      method: 'POST',
+      path,
+      headers: { 'content-type': batchContentType },
+      body,
+      responseBytesMax: produceResponseBytesMax,
+      timeoutMs: requestTimeoutMs + 5_000, // The broker answers REQUEST_TIMED_OUT first.
+    });
+    const what = `produce to ${topic}/${partition}`;
+    if (response.status < 200 || response.status >= 300) throw responseError(response, what);
+    if (response.body.length === 0) return -1;
+    const answer = jsonBody(response, what) as { baseOffset?: unknown };
+    return typeof answer.baseOffset === 'number' ? answer.baseOffset : -1;
+  }
+
+  #onProduceError(batches: ProducerBatch[], recordCount: number, error: ClientError): void {
+    const { topic, partition } = batches[0] as ProducerBatch;
+    const nowMs = this.#now();
+    const first = batches[0] as ProducerBatch;
+    const expired = nowMs - first.createdAtMs >= this.#config.deliveryTimeoutMs;
+    if (error.retriable && first.attempts < this.#config.retriesMax && !expired) {
+      if (staleMetadataCodes.has(error.code)) this.#deps.metadata.invalidate(topic);
+      for (const batch of batches) {
+        batch.attempts += 1;
+        batch.retryAtMs =
+          nowMs + backoffDelayMs(this.#config.retryBackoff, batch.attempts - 1, this.#deps.random);
+      }
+      this.#accumulator.complete(topic, partition, 0, batches);
+      return;
+    }
+    const final = expired
+      ? new ClientError(
+          'CLIENT_DELIVERY_TIMEOUT',
+          `${topic}/${partition}: not acknowledged within ${this.#config.deliveryTimeoutMs} ms`,
+          { cause: error },
+        )
+      : error;
+    for (const batch of batches) {
+      for (const pending of batch.records) pending.reject(final);
+      this.#memory.release(batch.sizeBytes - batchOverheadBytes);
+    }
+    this.#accumulator.complete(topic, partition, recordCount, []);
+    this.#forgetAcks(batches);
+  }
+}
+
+function toClientError(error: unknown): ClientError {
+  if (error instanceof ClientError) return error;
+  // Anything else (an encoder failure) is not the broker's doing: fail the records, not the app.
+  const reason = error instanceof Error ? error.message : String(error);
+  return new ClientError('INVALID_RECORD', `could not encode the batch: ${reason}`, {
+    cause: error,
+  });
+}
+
+function toBytes(value: Bytes): Uint8Array {
+  return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+}
+
+const noHeaders: LogRecord['headers'] = [];
+
+function toLogRecord(message: ProducerMessage, wallClock: WallClock): LogRecord {
+  const headers =
+    message.headers === undefined
+      ? noHeaders
+      : Object.entries(message.headers).map(([key, value]) => ({
+          key,
+          value: value === null ? null : toBytes(value),
+        }));
+  return {
+    key: message.key === undefined || message.key === null ? null : toBytes(message.key),
+    value: message.value === null ? null : toBytes(message.value),
+    headers,
+    timestampMs: message.timestampMs ?? wallClock.wallMs(),
+  };
+}

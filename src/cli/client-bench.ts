@@ -1,0 +1,163 @@
+// Client-side benchmarks shared by `rill bench` and `npm run bench`: produce throughput (as fast
+// as the producer takes records), acknowledgement latency at a fixed rate, and catch-up consume
+// throughput. Payloads are fixed random bytes; figures are payload MiB/s and records/s.
+import { randomBytes } from 'node:crypto';
+import type { ProducerConfig, RillClient } from '../api/client/index.ts';
+import { SendWindow } from './send-window.ts';
+
+export interface ThroughputResult {
+  readonly records: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly recordsPerSecond: number;
+  readonly mibPerSecond: number;
+}
+
+export interface LatencyResult {
+  readonly ratePerSecond: number;
+  readonly records: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly maxMs: number;
+}
+
+export type Progress = (line: string) => void;
+
+function throughput(records: number, bytes: number, seconds: number): ThroughputResult {
+  return {
+    records,
+    bytes,
+    seconds: round(seconds, 3),
+    recordsPerSecond: Math.round(records / seconds),
+    mibPerSecond: round(bytes / 1024 / 1024 / seconds, 1),
+  };
+}
+
+export function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+/** Sends `records` records of `recordBytes` as fast as buffer.memory lets them in. */
+export async function benchProduce(
+  client: RillClient,
+  options: {
+    topic: string;
+    records: number;
+    recordBytes: number;
+    producer: Partial<ProducerConfig>;
+    progress?: Progress;
+  },
+): Promise<ThroughputResult> {
+  const producer = client.producer(options.producer);
+  const value = randomBytes(options.recordBytes);
+  const bufferBytes = options.producer.bufferMemoryBytes ?? 32 * 1024 * 1024;
+  const window = new SendWindow(Math.max(1, Math.floor(bufferBytes / (options.recordBytes + 40))));
+  const startMs = performance.now();
+  let reportAtMs = startMs + 1_000;
+  for (let i = 0; i < options.records; i += 1) {
+    await window.send(producer, { topic: options.topic, value });
+    if (options.progress !== undefined && (i & 1023) === 0 && performance.now() >= reportAtMs) {
+      reportAtMs += 1_000;
+      const seconds = (performance.now() - startMs) / 1000;
+      const mib = (window.acknowledged * options.recordBytes) / 1024 / 1024;
+      options.progress(
+        `produce: ${window.acknowledged} acknowledged, ${round(mib / seconds, 1)} MiB/s`,
+      );
+    }
+  }
+  await producer.close();
+  if (window.firstError !== null) throw window.firstError;
+  const seconds = (performance.now() - startMs) / 1000;
+  return throughput(window.acknowledged, window.acknowledged * options.recordBytes, seconds);
+}
+
+/** Sends at a fixed rate and measures send() → acknowledgement for every record. */
+export async function benchLatency(
+  client: RillClient,
+  options: {
+    topic: string;
+    ratePerSecond: number;
+    seconds: number;
+    recordBytes: number;
+    producer: Partial<ProducerConfig>;
+    progress?: Progress;
+  },
+): Promise<LatencyResult> {
+  const producer = client.producer(options.producer);
+  const value = randomBytes(options.recordBytes);
+  const total = Math.round(options.ratePerSecond * options.seconds);
+  const latencies = new Float64Array(total);
+  const acks: Promise<void>[] = [];
+  const startMs = performance.now();
+  const tickMs = 1;
+  let sent = 0;
+  while (sent < total) {
+    // Catch up to where the schedule says we should be, then sleep a tick.
+    const due = Math.min(
+      total,
+      Math.floor(((performance.now() - startMs) / 1000) * options.ratePerSecond) + 1,
+    );
+    for (; sent < due; sent += 1) {
+      const index = sent;
+      const sentAtMs = performance.now();
+      acks.push(
+        producer.send({ topic: options.topic, value }).then(() => {
+          latencies[index] = performance.now() - sentAtMs;
+        }),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, tickMs));
+  }
+  await Promise.all(acks);
+  await producer.close();
+  const sorted = Array.from(latencies).sort((a, b) => a - b);
+  const at = (q: number): number =>
+    round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0, 2);
+  options.progress?.(`latency: ${total} records at ${options.ratePerSecond}/s`);
+  return {
+    ratePerSecond: options.ratePerSecond,
+    records: total,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    p999Ms: at(0.999),
+    maxMs: round(sorted.at(-1) ?? 0, 2),
+  };
+}
+
+/** Reads every partition of `topic` from the beginning until `records` records arrived. */
+export async function benchConsume(
+  client: RillClient,
+  options: { topic: string; records: number; fetchBytesMax?: number; progress?: Progress },
+): Promise<ThroughputResult> {
+  const metadata = await client.metadata.topic(options.topic, true);
+  const consumer = client.consumer({
+    fetchBytesMax: options.fetchBytesMax ?? 8 * 1024 * 1024,
+    autoOffsetReset: 'earliest',
+  });
+  consumer.assign(
+    metadata.partitions.map((p) => ({ topic: options.topic, partition: p.partition })),
+  );
+  const startMs = performance.now();
+  let reportAtMs = startMs + 1_000;
+  let records = 0;
+  let bytes = 0;
+  let idleSinceMs = startMs;
+  while (records < options.records) {
+    const batch = await consumer.poll({ maxWaitMs: 1_000 });
+    const nowMs = performance.now();
+    if (batch.length === 0 && nowMs - idleSinceMs > 10_000) break; // The topic holds fewer.
+    if (batch.length > 0) idleSinceMs = nowMs;
+    records += batch.length;
+    for (const record of batch) bytes += record.value?.length ?? 0;
+    if (options.progress !== undefined && nowMs >= reportAtMs) {
+      reportAtMs += 1_000;
+      options.progress(
+        `consume: ${records} records, ${round(bytes / 1024 / 1024 / ((nowMs - startMs) / 1000), 1)} MiB/s`,
+      );
+    }
+  }
+  consumer.close();
+  return throughput(records, bytes, (performance.now() - startMs) / 1000);
+}

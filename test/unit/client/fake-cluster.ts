@@ -1,0 +1,106 @@
+// A Transport twin for client unit tests: an in-memory cluster of brokers that answer the
+// metadata and binary produce routes of API.md. Tests script leader moves and failures, and
+// read back what each broker appended.
+import { decodeBatches } from '../../../src/log/index.ts';
+import type {
+  Transport,
+  TransportRequest,
+  TransportResponse,
+} from '../../../src/api/client/transport.ts';
+
+export interface ProduceCall {
+  readonly url: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly values: string[];
+  readonly atMs: number;
+}
+
+type Failure = { status: number; code: string } | 'hang';
+
+export class FakeCluster implements Transport {
+  leaders = new Map<number, number>(); // partition → leader broker id
+  readonly logs = new Map<number, string[]>(); // partition → values appended
+  readonly calls: ProduceCall[] = [];
+  /** Failures to answer, in order, to the next produce requests. */
+  readonly failures: Failure[] = [];
+  metadataRequests = 0;
+  #hung: (() => void)[] = [];
+
+  readonly topic: string;
+  readonly nowMs: () => number;
+
+  constructor(topic: string, partitionCount: number, nowMs: () => number) {
+    this.topic = topic;
+    this.nowMs = nowMs;
+    for (let p = 0; p < partitionCount; p += 1) this.leaders.set(p, 1);
+  }
+
+  static url(id: number): string {
+    return `http://broker-${id}:9091`;
+  }
+
+  /** Answers every hung request (as a success). */
+  releaseHung(): void {
+    const hung = this.#hung;
+    this.#hung = [];
+    for (const release of hung) release();
+  }
+
+  async request(url: string, request: TransportRequest): Promise<TransportResponse> {
+    if (request.path === '/v1/cluster') {
+      const brokers = [1, 2, 3].map((id) => ({ id, url: FakeCluster.url(id), status: 'alive' }));
+      return json(200, { clusterId: 'fake', controllerId: 1, brokers });
+    }
+    if (request.path === `/v1/topics/${this.topic}`) {
+      this.metadataRequests += 1;
+      const partitions = [...this.leaders].map(([partition, leader]) => ({
+        partition,
+        leader,
+        leaderEpoch: leader,
+        replicas: [1, 2, 3],
+        isr: [1, 2, 3],
+      }));
+      return json(200, { name: this.topic, configs: {}, partitions });
+    }
+    const match = /^\/v1\/topics\/([^/]+)\/partitions\/(\d+)\/records/.exec(request.path);
+    if (match !== null && request.method === 'POST')
+      return this.#produce(url, request, Number(match[2]));
+    return json(404, { error: { code: 'UNKNOWN_TOPIC_OR_PARTITION', message: request.path } });
+  }
+
+  async close(): Promise<void> {}
+
+  async #produce(
+    url: string,
+    request: TransportRequest,
+    partition: number,
+  ): Promise<TransportResponse> {
+    const batches = await decodeBatches(request.body as Uint8Array);
+    const values = batches.flatMap((b) =>
+      b.records.map((r) => Buffer.from(r.value ?? []).toString()),
+    );
+    this.calls.push({ url, topic: this.topic, partition, values, atMs: this.nowMs() });
+    const failure = this.failures.shift();
+    if (failure === 'hang') await new Promise<void>((resolve) => this.#hung.push(resolve));
+    else if (failure !== undefined) {
+      return json(failure.status, { error: { code: failure.code, message: 'scripted' } });
+    }
+    if (url !== FakeCluster.url(this.leaders.get(partition) ?? -1)) {
+      return json(421, { error: { code: 'NOT_LEADER_OR_FOLLOWER', message: 'moved' } });
+    }
+    const log = this.logs.get(partition) ?? [];
+    this.logs.set(partition, log);
+    const baseOffset = log.length;
+    log.push(...values);
+    return json(200, { topic: this.topic, partition, baseOffset, lastOffset: log.length - 1 });
+  }
+}
+
+function json(status: number, body: unknown): TransportResponse {
+  return {
+    status,
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify(body)),
+  };
+}

@@ -1,0 +1,88 @@
+// Goal: records gather into batches of at most batchSizeBytes per partition, a batch is sent
+// when full, lingered or flushed, one request per partition at a time, and a retried batch
+// goes back in front of later ones. Method: the pure accumulator with explicit nowMs.
+import { describe, expect, test } from 'vitest';
+import {
+  RecordAccumulator,
+  recordSizeBytes,
+  type PendingRecord,
+} from '../../../src/api/client/record-accumulator.ts';
+
+function pending(value: string): PendingRecord {
+  const record = { key: null, value: Buffer.from(value), headers: [], timestampMs: 0 };
+  const ack = new Promise<never>(() => {});
+  return { record, sizeBytes: recordSizeBytes(record), resolve: () => {}, reject: () => {}, ack };
+}
+
+const value100 = 'x'.repeat(100);
+const always = () => true;
+
+describe('RecordAccumulator', () => {
+  test('a batch closes when the next record would pass batchSizeBytes', () => {
+    const acc = new RecordAccumulator({ batchSizeBytes: 1_000, lingerMs: 5 });
+    const perRecord = pending(value100).sizeBytes;
+    const fit = Math.floor((1_000 - 61) / perRecord);
+    let closed = 0;
+    for (let i = 0; i < fit * 3; i += 1)
+      if (acc.append('t', 0, pending(value100), 0) === 'closed') closed += 1;
+    expect(closed).toBe(2);
+    const requests = acc.drain(0, false, 1_000_000, always);
+    expect(requests).toHaveLength(1);
+    // Two closed batches go; the third is still open and has not lingered.
+    expect(requests[0]?.map((b) => b.records.length)).toEqual([fit, fit]);
+    for (const batch of requests[0] ?? []) expect(batch.sizeBytes).toBeLessThanOrEqual(1_000);
+  });
+
+  test('abortOnNewBatch closes the full batch instead of starting one', () => {
+    const acc = new RecordAccumulator({ batchSizeBytes: 200, lingerMs: 60_000 });
+    expect(acc.append('t', 0, pending(value100), 0, true)).toBe('appended'); // A first batch.
+    expect(acc.append('t', 0, pending(value100), 0, true)).toBe('aborted');
+    expect(acc.recordCount).toBe(1);
+    expect(acc.drain(0, false, 1 << 20, always)).toHaveLength(1); // Closed: ready at once.
+    expect(acc.append('t', 0, pending(value100), 0, true)).toBe('appended');
+  });
+
+  test('an open batch is sent after lingerMs, or at once when flushing', () => {
+    const acc = new RecordAccumulator({ batchSizeBytes: 16_384, lingerMs: 5 });
+    acc.append('t', 0, pending('a'), 100);
+    expect(acc.drain(104, false, 1 << 20, always)).toHaveLength(0);
+    expect(acc.nextReadyAtMs(100)).toBe(105);
+    expect(acc.drain(105, false, 1 << 20, always)).toHaveLength(1);
+    acc.append('t', 1, pending('b'), 200);
+    expect(acc.drain(200, true, 1 << 20, always)).toHaveLength(1);
+  });
+
+  test('one request per partition in flight; a retry goes first and keeps order', () => {
+    const acc = new RecordAccumulator({ batchSizeBytes: 200, lingerMs: 0 });
+    for (const v of ['1', '2', '3']) acc.append('t', 0, pending(v.repeat(100)), 0);
+    const [first] = acc.drain(0, false, 250, always);
+    expect(first?.map((b) => b.records[0]?.record.value?.toString()[0])).toEqual(['1']);
+    expect(acc.drain(0, false, 250, always)).toHaveLength(0); // In flight.
+    acc.complete('t', 0, 0, first ?? []); // Retriable failure: back in front.
+    const [again] = acc.drain(0, false, 250, always);
+    expect(again?.[0]?.records[0]?.record.value?.toString()[0]).toBe('1');
+    acc.complete('t', 0, 1, []);
+    const [next] = acc.drain(0, false, 250, always);
+    expect(next?.[0]?.records[0]?.record.value?.toString()[0]).toBe('2');
+    expect(acc.recordCount).toBe(2);
+  });
+
+  test('a batch waiting out its backoff is not sent early', () => {
+    const acc = new RecordAccumulator({ batchSizeBytes: 1_000, lingerMs: 0 });
+    acc.append('t', 0, pending('a'), 0);
+    const [request] = acc.drain(0, false, 1 << 20, always);
+    for (const batch of request ?? []) batch.retryAtMs = 300;
+    acc.complete('t', 0, 0, request ?? []);
+    expect(acc.drain(299, true, 1 << 20, always)).toHaveLength(0);
+    expect(acc.nextReadyAtMs(0)).toBe(300);
+    expect(acc.drain(300, false, 1 << 20, always)).toHaveLength(1);
+  });
+
+  test('a partition whose broker has no room waits', () => {
+    const acc = new RecordAccumulator({ batchSizeBytes: 1_000, lingerMs: 0 });
+    acc.append('t', 0, pending('a'), 0);
+    acc.append('t', 1, pending('b'), 0);
+    const requests = acc.drain(0, false, 1 << 20, (_topic, partition) => partition === 1);
+    expect(requests.map((r) => r[0]?.partition)).toEqual([1]);
+  });
+});
