@@ -21,12 +21,12 @@ import fastify, {
 import type { Broker } from '../../broker/index.ts';
 import { assert, type WallClock } from '../../common/index.ts';
 import { ApiError, errorResponse, isApiErrorCode, type ApiErrorCode } from '../errors.ts';
+import { batchContentType } from '../wire.ts';
 import { registerClusterRoutes } from './routes/cluster-routes.ts';
 import { registerRecordRoutes } from './routes/record-routes.ts';
 import { registerTopicRoutes } from './routes/topic-routes.ts';
 import { ServerMetrics } from './server-metrics.ts';
 
-export const batchContentType = 'application/vnd.rill.batch';
 export const clusterSecretHeader = 'x-rill-cluster-secret';
 /** DATA frames on closed streams tolerated per session before nghttp2 sends GOAWAY. */
 const invalidFramesMax = 8192;
