@@ -152,6 +152,7 @@ async function stopNode(
   logger: Logger,
   logDestination: ReturnType<typeof destination>,
 ): Promise<void> {
+  broker.drain(); // Parked long polls answer now, so the sessions can close gracefully.
   await server.close();
   await broker.stop();
   logger.info('stopped');

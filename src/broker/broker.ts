@@ -132,6 +132,8 @@ export class Broker {
   readonly #incarnationId: string;
   readonly #cancelTimers: (() => void)[] = [];
   #retentionRunning = false;
+  /** Set by drain(): no request parks any more (shutdown). */
+  #draining = false;
 
   constructor(config: BrokerConfig, deps: BrokerDeps) {
     assert(config.heartbeatIntervalMs > 0, 'heartbeatIntervalMs must be positive');
@@ -175,6 +177,16 @@ export class Broker {
     this.#state = 'running';
     this.#scheduleHeartbeat();
     this.#scheduleRetention();
+  }
+
+  /**
+   * Resumes every parked fetch and produce and parks none from now on, so the HTTP/2 sessions
+   * can close gracefully before stop() closes the logs.
+   */
+  drain(): void {
+    this.#draining = true;
+    this.#fetchPurgatory.releaseAll();
+    this.#producePurgatory.releaseAll();
   }
 
   async stop(): Promise<void> {
@@ -375,7 +387,8 @@ export class Broker {
 
   async #awaitReplication(replica: Partition, lastOffset: number, timeoutMs: number) {
     const isDone = () => replica.highWatermark > lastOffset || replica.role.kind !== 'leader';
-    const outcome = await (this.#producePurgatory.wait(replica.key, timeoutMs, isDone) ??
+    const waitMs = this.#draining ? 0 : timeoutMs;
+    const outcome = await (this.#producePurgatory.wait(replica.key, waitMs, isDone) ??
       Promise.resolve('expired' as const));
     if (replica.highWatermark > lastOffset) return;
     if (replica.role.kind !== 'leader') {
@@ -397,7 +410,7 @@ export class Broker {
     const { topic, partition, offset } = request;
     let replica = this.#leaderReplica(topic, partition);
     this.#checkFetchOffset(replica, offset);
-    if (offset === replica.highWatermark && request.maxWaitMs > 0) {
+    if (offset === replica.highWatermark && request.maxWaitMs > 0 && !this.#draining) {
       const waiting = replica;
       const isDone = () => waiting.highWatermark > offset || waiting.role.kind !== 'leader';
       const parked = this.#fetchPurgatory.wait(replica.key, request.maxWaitMs, isDone);

@@ -120,7 +120,7 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     http2SessionTimeout: config.sessionIdleTimeoutMs,
     bodyLimit: config.bodyBytesMax,
     // Above the 249-character topic limit, so long names reach our check and its message.
-    routerOptions: { maxParamLength: 512 },
+    routerOptions: { maxParamLength: 4096 },
     loggerInstance: deps.logger,
     // One log line per request would dominate the log; errors are logged by sendError.
     logController: new LogController({ disableRequestLogging: true }),

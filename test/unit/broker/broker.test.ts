@@ -452,3 +452,18 @@ describe('metadata from elsewhere', () => {
     expect(f.broker.listTopics().map((t) => t.name)).toContain('after');
   });
 });
+
+describe('shutdown', () => {
+  test('drain answers parked fetches at once and parks no new ones', async () => {
+    await f.broker.createTopic({ name: 'd', partitions: 1, replicationFactor: 1, configs: {} });
+    const request = { topic: 'd', partition: 0, offset: 0, maxBytes: 100, maxWaitMs: 60_000 };
+    const parked = f.broker.fetch(request);
+    expect(await isSettled(parked)).toBe(false);
+    f.broker.drain();
+    expect((await parked).read.nextOffset).toBe(0);
+    expect((await f.broker.fetch(request)).read.slices).toHaveLength(0);
+    expect(f.broker.gauges().waitingFetches).toBe(0);
+    await f.broker.stop();
+    expect(f.store.logs.get('d-0')?.closed).toBe(true);
+  });
+});
