@@ -91,6 +91,7 @@ export function runSchedule(
     for (const [id, node] of nodes) {
       while (node.up && node.core.hasReady()) {
         const ready = node.core.ready();
+        checker.beforePersist(id, ready, node.storage);
         node.storage.persist(ready);
         checker.onPersist(id, ready, node.storage);
         inflight.push(...ready.messages.map((m) => structuredClone(m)));
