@@ -35,6 +35,19 @@ import { quorumValue, voteOutcome } from './quorum.ts';
 import { RaftLog } from './raft-log.ts';
 import { ReadIndexQueue } from './read-index.ts';
 
+// Re-exported so code written against the first API commit (all in this file) keeps compiling.
+export {
+  emptyRestoredState,
+  raftCoreDefaults,
+  type ProgressStatus,
+  type RaftCoreConfig,
+  type RaftCoreDeps,
+  type RaftResult,
+  type RaftRoleKind,
+  type RaftStatus,
+  type RestoredState,
+} from './raft-config.ts';
+
 interface LeaderState {
   readonly progress: Map<RaftNodeId, Progress>;
   readonly reads: ReadIndexQueue;
