@@ -118,6 +118,8 @@ export class Partition {
   /** The replication layer reports a follower's log end offset; returns true if the HW moved. */
   onFollowerEndOffset(replicaId: number, logEndOffset: number): boolean {
     const before = this.#highWatermark;
+    // Only ISR members count toward the HW; keeping no others bounds the map by the ISR.
+    if (this.#role.kind !== 'leader' || !this.#role.isr.includes(replicaId)) return false;
     this.#followerEndOffsets.set(replicaId, logEndOffset);
     this.#maybeAdvanceHighWatermark();
     return this.#highWatermark !== before;
