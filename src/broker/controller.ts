@@ -317,7 +317,10 @@ export class Controller {
     for (const id of initial.replicas) {
       const gone = !context.liveNodes.has(id) || restarted.includes(id);
       const next = gone ? onNodeUnavailable(state, id, context) : null;
-      if (next !== null) state = next;
+      // A node in controlled shutdown keeps what no one else can lead: it serves until it
+      // exits, and the partition is offline from then on either way.
+      const strands = next?.leader === null && this.#deps.image.node(id)?.shuttingDown === true;
+      if (next !== null && !strands) state = next;
     }
     for (const id of state.leader === null ? state.replicas : []) {
       const next = onNodeAvailable(state, id, context);

@@ -331,3 +331,18 @@ test('a reassignment adds, waits for the ISR, moves the leader, drops, and ends'
   await controller.runPass(); // ... and ends the reassignment.
   expect(partition('m', 0).targetReplicas).toBeUndefined();
 });
+
+test('controlled shutdown leaves a partition no one else can lead with its node', async () => {
+  const { log, controller, epochs, partition } = setup();
+  log.commit({
+    type: 'create-topic',
+    name: 'solo',
+    topicId: 'id-solo',
+    partitions: [{ replicas: [2] }],
+    configs: {},
+  });
+  log.elect(1);
+  log.commit({ type: 'controlled-shutdown', nodeId: 2, brokerEpoch: epochs.get(2)! });
+  await controller.runPass();
+  expect(partition('solo', 0)).toMatchObject({ leader: 2, leaderEpoch: 0 });
+});
