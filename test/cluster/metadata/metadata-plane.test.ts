@@ -38,9 +38,12 @@ async function brokerStatus(c: RillCluster, asker: number, id: number) {
   return (body.brokers as Broker[]).find((b) => b.id === id)?.status;
 }
 
+/** The topic's partitions as `asker` describes them, once its image knows the topic. */
 async function partitions(c: RillCluster, asker: number, topic: string): Promise<Partition[]> {
-  const { status, body } = await c.get(asker, `/v1/topics/${topic}`);
-  expect(status).toBe(200);
+  const body = await eventually(`${topic} known to node ${asker}`, 15_000, async () => {
+    const response = await c.get(asker, `/v1/topics/${topic}`);
+    return response.status === 200 ? response.body : undefined;
+  });
   return (body.partitions as Partition[]).map(
     ({ partition, leader, leaderEpoch, replicas, isr }) => ({
       partition,
@@ -50,6 +53,14 @@ async function partitions(c: RillCluster, asker: number, topic: string): Promise
       isr,
     }),
   );
+}
+
+/** Reads are local, so nodes agree a moment apart: the partitions once `a` and `b` agree. */
+async function agreed(c: RillCluster, a: number, b: number, topic: string): Promise<Partition[]> {
+  return eventually(`nodes ${a} and ${b} to agree on ${topic}`, 15_000, async () => {
+    const [onA, onB] = [await partitions(c, a, topic), await partitions(c, b, topic)];
+    return JSON.stringify(onA) === JSON.stringify(onB) ? onA : undefined;
+  });
 }
 
 test('three nodes elect one controller, register, and serve one image from any node', async () => {
@@ -64,8 +75,12 @@ test('three nodes elect one controller, register, and serve one image from any n
     },
   );
   expect(c.ids).toContain(controller);
-  const { body: described } = await c.get(1, '/v1/cluster');
-  expect(described.brokers).toEqual(c.ids.map((id) => ({ id, url: c.url(id), status: 'alive' })));
+  const expected = c.ids.map((id) => ({ id, url: c.url(id), status: 'alive' }));
+  // Reads are local: a node may apply the last registrations a moment after its own.
+  await eventually('every broker alive in node 1 image', 15_000, async () => {
+    const { body } = await c.get(1, '/v1/cluster');
+    return JSON.stringify(body.brokers) === JSON.stringify(expected) ? true : undefined;
+  });
   for (const id of c.ids) expect((await c.get(id, '/readyz')).status).toBe(200);
   const raft = await c.get(2, '/v1/raft');
   expect(raft.body.voters).toEqual([1, 2, 3]);
@@ -84,7 +99,7 @@ test('three nodes elect one controller, register, and serve one image from any n
   // Leaders are spread over the nodes.
   expect(new Set(onNode2.map((p) => p.leader)).size).toBe(3);
   // Node 3 answers from its own image, which already holds the topic (forwarding waits for it).
-  expect(await partitions(c, 3, 'orders')).toEqual(onNode2);
+  expect(await agreed(c, 3, 2, 'orders')).toEqual(onNode2);
   const dup = await c.post(3, '/v1/topics', {
     name: 'orders',
     partitions: 1,
@@ -122,7 +137,7 @@ test('kill -9 the controller: a new one within seconds, metadata intact, admin s
     return response.status === 201 ? response : undefined;
   });
   expect(createdAfter.body.name).toBe('b');
-  expect(await partitions(c, survivors[0]!, 'b')).toEqual(await partitions(c, survivors[1]!, 'b'));
+  await agreed(c, survivors[0]!, survivors[1]!, 'b');
 });
 
 test('kill -9 a partition leader: fenced, new leaders from the ISR, re-registers on restart', async () => {
@@ -167,7 +182,7 @@ test('kill -9 a partition leader: fenced, new leaders from the ISR, re-registers
   const epochs = [...(await c.log(victim)).matchAll(/"brokerEpoch":(\d+),"msg":"registered"/g)];
   expect(epochs).toHaveLength(2);
   expect(Number(epochs[1]![1])).toBeGreaterThan(Number(epochs[0]![1]));
-  expect(await partitions(c, victim, 'f')).toEqual(await partitions(c, observer, 'f'));
+  await agreed(c, victim, observer, 'f');
 });
 
 test('SIGTERM moves leadership away before the node exits (controlled shutdown)', async () => {
@@ -193,12 +208,16 @@ test('a node outside --voters joins as an observer and serves the same image', a
   const c = cluster;
   const raft = await c.get(4, '/v1/raft');
   expect(raft.body).toMatchObject({ nodeId: 4, role: 'observer', voters: [1, 2, 3] });
-  const { body } = await c.get(4, '/v1/cluster');
-  expect(body.brokers.map((b: Broker) => b.status)).toEqual(['alive', 'alive', 'alive', 'alive']);
+  // Reads are local: the observer may apply the last registrations a moment after its own.
+  await eventually('four alive brokers on the observer', 15_000, async () => {
+    const { body } = await c.get(4, '/v1/cluster');
+    const statuses = body.brokers.map((b: Broker) => b.status).join(',');
+    return statuses === 'alive,alive,alive,alive' ? true : undefined;
+  });
   // An admin request on the observer is forwarded to the controller.
   const created = await c.post(4, '/v1/topics', { name: 'o', partitions: 4, replicationFactor: 4 });
   expect(created.status).toBe(201);
-  expect(await partitions(c, 1, 'o')).toEqual(await partitions(c, 4, 'o'));
+  await agreed(c, 1, 4, 'o');
   expect((await c.get(4, '/readyz')).status).toBe(200);
 });
 
