@@ -228,7 +228,7 @@ export class Consumer {
       if (state.fetching || state.buffered.length > 0 || state.error !== null) continue;
       if (state.retryAtMs > nowMs) continue;
       state.fetching = true;
-      const waitMs = Math.max(0, Math.floor(Math.min(maxWaitMs, this.#config.fetchMaxWaitMs)));
+      const waitMs = Math.max(1, Math.ceil(Math.min(maxWaitMs, this.#config.fetchMaxWaitMs)));
       void this.#fetch(state, waitMs).finally(() => {
         state.fetching = false;
         this.#wake();
@@ -247,9 +247,13 @@ export class Consumer {
         if (generation === state.generation) state.position = { kind: 'offset', offset };
       } else {
         const offset = state.position.offset;
+        const startMs = this.#deps.clock.nowMs();
         const records = await this.#fetchRecords(state, offset, maxWaitMs, cancel.signal);
         if (generation !== state.generation) return;
         state.buffered = records.filter((record) => record.offset >= offset);
+        // A broker long-polls, so an empty answer comes after maxWaitMs; one that comes sooner
+        // must not make this a busy loop.
+        if (state.buffered.length === 0) state.retryAtMs = startMs + maxWaitMs;
       }
       state.failures = 0;
     } catch (error) {
