@@ -204,7 +204,11 @@ export class Consumer {
       const room = this.#config.pollRecordsMax - out.length;
       const taken = state.buffered.length <= room ? state.buffered : state.buffered.slice(0, room);
       state.buffered = taken === state.buffered ? [] : state.buffered.slice(room);
-      for (const record of taken) out.push({ ...record, ...state.tp });
+      const { topic, partition } = state.tp;
+      for (const record of taken) {
+        const { offset, key, value, headers, timestampMs } = record;
+        out.push({ topic, partition, offset, key, value, headers, timestampMs });
+      }
       const last = taken.at(-1) as StoredRecord;
       state.position = { kind: 'offset', offset: last.offset + 1 };
       if (out.length >= this.#config.pollRecordsMax) break;
