@@ -91,7 +91,7 @@ export async function startNode(
     { directory: join(config.dataDir, 'partitions') },
     {
       openLog: (directory, logConfig) =>
-        PartitionLog.open(directory, logConfig, { clock: realClock }),
+        PartitionLog.open(directory, logConfig, { clock: { ...realClock, ...realWallClock } }),
     },
   );
   const broker = new Broker(

@@ -54,10 +54,12 @@ export async function benchProduce(
   const value = randomBytes(options.recordBytes);
   const bufferBytes = options.producer.bufferMemoryBytes ?? 32 * 1024 * 1024;
   const window = new SendWindow(Math.max(1, Math.floor(bufferBytes / (options.recordBytes + 40))));
+  const message = { topic: options.topic, value };
   const startMs = performance.now();
   let reportAtMs = startMs + 1_000;
   for (let i = 0; i < options.records; i += 1) {
-    await window.send(producer, { topic: options.topic, value });
+    if (window.isFull) await window.whenNotFull();
+    window.send(producer, message);
     if (options.progress !== undefined && (i & 1023) === 0 && performance.now() >= reportAtMs) {
       reportAtMs += 1_000;
       const seconds = (performance.now() - startMs) / 1000;

@@ -61,22 +61,17 @@ export function produceCommand(): Command {
         compression: options.compression,
         lingerMs: options.lingerMs,
       });
-      const window = new SendWindow(unacknowledgedLinesMax);
       const partitions = new Set<number>();
+      const window = new SendWindow(unacknowledgedLinesMax, (metadata) =>
+        partitions.add(metadata.partition),
+      );
       const startMs = performance.now();
       const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+      const explicit = options.partition === undefined ? {} : { partition: options.partition };
       for await (const line of lines) {
         const { key, value } = splitLine(line, options.keySeparator);
-        await window.send(
-          producer,
-          {
-            topic,
-            key,
-            value,
-            ...(options.partition === undefined ? {} : { partition: options.partition }),
-          },
-          (metadata) => partitions.add(metadata.partition),
-        );
+        if (window.isFull) await window.whenNotFull();
+        window.send(producer, { topic, key, value, ...explicit });
       }
       await producer.flush();
       const elapsedMs = performance.now() - startMs;
