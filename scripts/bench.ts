@@ -1,11 +1,12 @@
-// `npm run bench [-- --profile --records N --repeat R]`: the single-node benchmark of issue 2. It starts
-// its own broker (temporary directory, free port) and measures, in one run: produce throughput
-// of 1 KiB records with the project's client for each log.flush policy, acknowledgement latency
-// at a fixed rate, catch-up consume throughput, and the baselines — a bare node:http2 pair (the
-// transport's ceiling, upload and download) and sequential file appends with each flush policy.
-// Each figure is the median of --repeat rounds (3), Rill and baselines measured close together.
-// Prints a line per step, then one JSON line with every figure and ratio. --profile runs the
-// broker under `node --cpu-prof` and prints its top-10 self-time functions.
+// `npm run bench [-- --profile --records N --repeat R]`: the single-node benchmark of issue 2.
+// It starts its own broker (temporary directory, free port) and measures, in one run: produce
+// throughput of 1 KiB records with the project's client for each log.flush policy,
+// acknowledgement latency at a fixed rate, catch-up consume throughput, and the baselines — a
+// bare node:http2 pair (the transport's ceiling, upload and download) and sequential file
+// appends with each flush policy. Each figure is the median of --repeat rounds (3), Rill and
+// its baselines measured close together. Prints a line per step, then one JSON line with every
+// figure and ratio. --profile runs the broker under `node --cpu-prof` and prints its top-10
+// self-time functions.
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
 import { connect, constants as h2constants } from 'node:http2';
@@ -299,7 +300,8 @@ async function summarizeProfile(dir: string) {
       return;
     }
     const file = frame.url.replace(/^.*\/(src|node_modules)\//, '$1/');
-    const key = `${frame.functionName || '(anonymous)'}${file === '' ? '' : ` ${file}:${frame.lineNumber + 1}`}`;
+    const where = file === '' ? '' : ` ${file}:${frame.lineNumber + 1}`;
+    const key = `${frame.functionName || '(anonymous)'}${where}`;
     selfUs.set(key, (selfUs.get(key) ?? 0) + delta);
     busyUs += delta;
   });

@@ -34,6 +34,10 @@ function throughput(records: number, bytes: number, seconds: number): Throughput
   };
 }
 
+function mibPerSecond(bytes: number, elapsedMs: number): number {
+  return bytes / 1024 / 1024 / (elapsedMs / 1000);
+}
+
 export function round(value: number, digits: number): number {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;
@@ -156,7 +160,7 @@ export async function benchConsume(
     if (options.progress !== undefined && nowMs >= reportAtMs) {
       reportAtMs += 1_000;
       options.progress(
-        `consume: ${records} records, ${round(bytes / 1024 / 1024 / ((nowMs - startMs) / 1000), 1)} MiB/s`,
+        `consume: ${records} records, ${round(mibPerSecond(bytes, nowMs - startMs), 1)} MiB/s`,
       );
     }
   }

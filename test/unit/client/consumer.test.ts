@@ -48,7 +48,7 @@ describe('Consumer', { timeout: 10_000 }, () => {
     expect(consumer.highWatermark(tp)).toBe(4);
   });
 
-  test('NOT_LEADER_OR_FOLLOWER: refresh metadata, back off, fetch from the new leader', async () => {
+  test('NOT_LEADER_OR_FOLLOWER: refresh metadata, then fetch from the new leader', async () => {
     const { clock, cluster, consumer } = setup();
     consumer.seek(tp, 0);
     expect(await poll(clock, consumer)).toEqual(['a', 'b', 'c', 'd']);
