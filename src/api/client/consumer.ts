@@ -77,7 +77,6 @@ export class Consumer {
   readonly #config: ConsumerConfig;
   readonly #deps: ConsumerDeps;
   readonly #partitions = new Map<string, PartitionState>();
-  readonly #abort = new AbortController();
   /** Resolved (and replaced) whenever a fetch finishes, to wake a waiting poll(). */
   #wake: () => void = () => {};
   #closed = false;
@@ -102,6 +101,7 @@ export class Consumer {
       const to = this.#config.autoOffsetReset === 'latest' ? 'latest' : 'earliest';
       kept.set(key, this.#partitions.get(key) ?? newState(tp, { kind: 'reset', to }));
     }
+    for (const [key, state] of this.#partitions) if (!kept.has(key)) state.cancelFetch?.abort();
     this.#partitions.clear();
     for (const [key, state] of kept) this.#partitions.set(key, state);
   }
@@ -165,7 +165,9 @@ export class Consumer {
   /** Cancels the fetches in flight; poll() fails with CLIENT_CLOSED afterwards. */
   close(): void {
     this.#closed = true;
-    this.#abort.abort();
+    // Per-fetch controllers only: a long-lived signal joined with AbortSignal.any in every
+    // fetch would keep a reference to each of them.
+    for (const state of this.#partitions.values()) state.cancelFetch?.abort();
     this.#wake();
   }
 
@@ -286,7 +288,7 @@ export class Consumer {
       // A batch larger than maxBytes is still sent whole, up to max.message.bytes beyond it.
       responseBytesMax: this.#config.fetchBytesMax + 16 * 1024 * 1024,
       timeoutMs: maxWaitMs + this.#config.requestTimeoutMs,
-      signal: AbortSignal.any([this.#abort.signal, cancel]),
+      signal: cancel,
     });
     if (response.status !== 200) throw responseError(response, `fetch ${topic}/${partition}`);
     const highWatermark = Number(response.headers[fetchHeaders.highWatermark] ?? -1);
@@ -308,7 +310,7 @@ export class Consumer {
       path,
       responseBytesMax: 64 * 1024,
       timeoutMs: this.#config.requestTimeoutMs,
-      signal: AbortSignal.any([this.#abort.signal, cancel]),
+      signal: cancel,
     });
     const what = `offsets of ${tp.topic}/${tp.partition}`;
     if (response.status !== 200) throw responseError(response, what);
