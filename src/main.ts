@@ -3,10 +3,16 @@
 // parses nothing: the CLI hands it a NodeConfig. `startNode` resolves once the node serves.
 import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import type { Http2Server, ServerHttp2Stream } from 'node:http2';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, destination, type Logger } from 'pino';
-import { buildServer, type InternalRoute, type ServerConfig } from './api/server/index.ts';
+import {
+  buildServer,
+  type InternalRoute,
+  type RillApp,
+  type ServerConfig,
+} from './api/server/index.ts';
 import {
   Broker,
   FilePartitionStore,
@@ -50,9 +56,10 @@ export const defaultServerConfig: Omit<ServerConfig, 'clusterSecret'> = {
   streamsPerSessionMax: 256,
   streamWindowBytes: 16 * 1024 * 1024,
   sessionWindowBytes: 64 * 1024 * 1024,
-  sessionIdleTimeoutMs: 120_000,
+  // Longer than the longest wait a request may ask for: a parked fetch sends no frames.
+  sessionIdleTimeoutMs: 180_000,
   fetchBytesMax: 64 * 1024 * 1024,
-  waitMsMax: 300_000,
+  waitMsMax: 120_000,
 };
 
 export const defaultBrokerLimits: Omit<BrokerConfig, 'nodeId' | 'advertisedUrl'> = {
@@ -72,6 +79,7 @@ const realClock: Clock = {
 };
 
 const realWallClock: WallClock = { wallMs: () => Date.now() };
+const logClock = { wallMs: realWallClock.wallMs, schedule: realClock.schedule };
 
 export async function startNode(
   config: NodeConfig,
@@ -91,7 +99,7 @@ export async function startNode(
     { directory: join(config.dataDir, 'partitions') },
     {
       openLog: (directory, logConfig) =>
-        PartitionLog.open(directory, logConfig, { clock: { ...realClock, ...realWallClock } }),
+        PartitionLog.open(directory, logConfig, { clock: logClock }),
     },
   );
   const broker = new Broker(
@@ -111,12 +119,13 @@ export async function startNode(
     { ...defaultServerConfig, clusterSecret: config.clusterSecret },
     { broker, logger: logger.child({ module: 'api' }), wallClock: realWallClock, internalRoutes },
   );
+  const streams = trackStreams(server.server);
   await server.listen({ host: config.listenHost, port: config.listenPort });
   progress(`node ${config.nodeId} listening on ${url}`);
   await broker.start();
   progress(`node ${config.nodeId} serving ${broker.listTopics().length} topic(s)`);
   logger.info({ url }, 'ready');
-  return { url, stop: () => stopNode(server, broker, logger, logDestination) };
+  return { url, stop: () => stopNode({ server, streams, broker, logger, logDestination }) };
 }
 
 function buildMetadata(config: NodeConfig): {
@@ -144,12 +153,46 @@ function buildMetadata(config: NodeConfig): {
   return { image, log };
 }
 
-async function stopNode(
-  server: Awaited<ReturnType<typeof buildServer>>,
-  broker: Broker,
-  logger: Logger,
-  logDestination: ReturnType<typeof destination>,
-): Promise<void> {
+/** Streams open on the server, so a shutdown can let answered requests finish first. */
+function trackStreams(server: Http2Server): { whenIdle(timeoutMs: number): Promise<void> } {
+  let open = 0;
+  let onIdle: (() => void) | null = null;
+  server.on('stream', (stream: ServerHttp2Stream) => {
+    open += 1;
+    stream.once('close', () => {
+      open -= 1;
+      if (open === 0) onIdle?.();
+    });
+  });
+  return {
+    whenIdle: (timeoutMs) =>
+      open === 0
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            const timer = setTimeout(resolve, timeoutMs);
+            onIdle = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          }),
+  };
+}
+
+/** How long a shutdown lets in-flight requests finish before closing the sessions. */
+const shutdownGraceMs = 5_000;
+
+async function stopNode(parts: {
+  server: RillApp;
+  streams: ReturnType<typeof trackStreams>;
+  broker: Broker;
+  logger: Logger;
+  logDestination: ReturnType<typeof destination>;
+}): Promise<void> {
+  const { server, streams, broker, logger, logDestination } = parts;
+  // Parked long polls answer now; GOAWAY goes out once they are sent (undici fails streams
+  // still open when a GOAWAY arrives, even those the GOAWAY lets finish).
+  broker.drain();
+  await streams.whenIdle(shutdownGraceMs);
   await server.close();
   await broker.stop();
   logger.info('stopped');

@@ -4,22 +4,18 @@
 // in purgatories woken by appends. Nothing here assumes one node: leadership, ISR and placement
 // come from the image, and every metadata change goes through the MetadataLog.
 import { assert, type Clock, type Random, type WallClock } from '../common/index.ts';
-import { isLogError, type LogReadResult, type PartitionLogConfig } from '../log/index.ts';
+import { isLogError, type LogReadResult } from '../log/index.ts';
 import type { MetadataLog, MetadataStatus } from '../raft/index.ts';
 import { BrokerError, type BrokerErrorCode } from './errors.ts';
 import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
 import type { MetadataImage, PartitionImage, TopicImage } from './metadata-image.ts';
 import { metadataLimits } from './metadata-image.ts';
-import { Partition, type AppendResult } from './partition.ts';
+import { LocalReplicas } from './local-replicas.ts';
+import type { AppendResult, Partition } from './partition.ts';
 import { partitionDirectoryName, type PartitionStore } from './partition-store.ts';
 import { Purgatory } from './purgatory.ts';
 import { assignReplicas } from './replica-placement.ts';
-import {
-  describeTopicConfig,
-  partitionLogConfig,
-  resolveTopicConfig,
-  type TopicConfig,
-} from './topic-config.ts';
+import { describeTopicConfig, resolveTopicConfig, type TopicConfig } from './topic-config.ts';
 import { topicNameProblem } from './topic-name.ts';
 
 export interface BrokerConfig {
@@ -128,17 +124,16 @@ export class Broker {
   readonly #config: BrokerConfig;
   readonly #deps: BrokerDeps;
   #state: BrokerState = 'new';
-  /** Local replicas by `<topic>-<partition>`; only what the image assigns to this node. */
-  readonly #replicas = new Map<string, Partition>();
-  readonly #logConfigs = new Map<string, string>();
+  /** Only what the image assigns to this node. */
+  readonly #replicas: LocalReplicas;
   readonly #fetchPurgatory: Purgatory;
   readonly #producePurgatory: Purgatory;
-  #reconcileWanted = false;
-  #reconciling: Promise<void> | null = null;
   #brokerEpoch: number | null = null;
   readonly #incarnationId: string;
   readonly #cancelTimers: (() => void)[] = [];
   #retentionRunning = false;
+  /** Set by drain(): no request parks any more (shutdown). */
+  #draining = false;
 
   constructor(config: BrokerConfig, deps: BrokerDeps) {
     assert(config.heartbeatIntervalMs > 0, 'heartbeatIntervalMs must be positive');
@@ -148,7 +143,18 @@ export class Broker {
     this.#fetchPurgatory = new Purgatory({ waitersMax: config.fetchWaitersMax }, deps);
     this.#producePurgatory = new Purgatory({ waitersMax: config.produceWaitersMax }, deps);
     this.#incarnationId = randomId(deps.random);
-    deps.image.onApplied(() => this.#requestReconcile());
+    this.#replicas = new LocalReplicas({
+      nodeId: config.nodeId,
+      image: deps.image,
+      store: deps.store,
+      logger: deps.logger,
+      onReplicaChanged: (key, lostLeadership) => this.#onReplicaChanged(key, lostLeadership),
+    });
+    deps.image.onApplied((command, result) => {
+      // Only an accepted command is well-formed; a refused one changed nothing.
+      if (result.ok && affectsReplicas(command)) this.#replicas.requestReconcile();
+    });
+    deps.image.onRestored(() => this.#replicas.requestReconcile());
   }
 
   get nodeId(): number {
@@ -164,13 +170,23 @@ export class Broker {
     const { metadata, image, logger } = this.#deps;
     await metadata.start();
     logger.info({ appliedIndex: image.appliedIndex }, 'metadata log started');
-    await this.#removeOrphanReplicas();
+    await this.#replicas.removeOrphans();
     await this.#register();
-    this.#requestReconcile();
+    this.#replicas.enable();
     await this.#settle();
     this.#state = 'running';
     this.#scheduleHeartbeat();
     this.#scheduleRetention();
+  }
+
+  /**
+   * Resumes every parked fetch and produce and parks none from now on, so the HTTP/2 sessions
+   * can close gracefully before stop() closes the logs.
+   */
+  drain(): void {
+    this.#draining = true;
+    this.#fetchPurgatory.releaseAll();
+    this.#producePurgatory.releaseAll();
   }
 
   async stop(): Promise<void> {
@@ -179,8 +195,7 @@ export class Broker {
     for (const cancel of this.#cancelTimers.splice(0)) cancel();
     this.#fetchPurgatory.releaseAll();
     this.#producePurgatory.releaseAll();
-    await this.#settle();
-    for (const replica of [...this.#replicas.values()]) await this.#closeReplica(replica);
+    await this.#replicas.closeAll();
     await this.#deps.metadata.stop();
     this.#state = 'stopped';
   }
@@ -192,7 +207,7 @@ export class Broker {
 
   gauges(): BrokerGauges {
     let leaders = 0;
-    for (const replica of this.#replicas.values()) if (replica.role.kind === 'leader') leaders += 1;
+    for (const replica of this.#replicas.all()) if (replica.role.kind === 'leader') leaders += 1;
     return {
       localPartitions: this.#replicas.size,
       leaderPartitions: leaders,
@@ -372,7 +387,8 @@ export class Broker {
 
   async #awaitReplication(replica: Partition, lastOffset: number, timeoutMs: number) {
     const isDone = () => replica.highWatermark > lastOffset || replica.role.kind !== 'leader';
-    const outcome = await (this.#producePurgatory.wait(replica.key, timeoutMs, isDone) ??
+    const waitMs = this.#draining ? 0 : timeoutMs;
+    const outcome = await (this.#producePurgatory.wait(replica.key, waitMs, isDone) ??
       Promise.resolve('expired' as const));
     if (replica.highWatermark > lastOffset) return;
     if (replica.role.kind !== 'leader') {
@@ -394,7 +410,7 @@ export class Broker {
     const { topic, partition, offset } = request;
     let replica = this.#leaderReplica(topic, partition);
     this.#checkFetchOffset(replica, offset);
-    if (offset === replica.highWatermark && request.maxWaitMs > 0) {
+    if (offset === replica.highWatermark && request.maxWaitMs > 0 && !this.#draining) {
       const waiting = replica;
       const isDone = () => waiting.highWatermark > offset || waiting.role.kind !== 'leader';
       const parked = this.#fetchPurgatory.wait(replica.key, request.maxWaitMs, isDone);
@@ -635,9 +651,25 @@ export class Broker {
     this.#cancelTimers.push(this.#deps.clock.schedule(this.#config.retentionCheckIntervalMs, run));
   }
 
+  #onReplicaChanged(key: string, lostLeadership: boolean): void {
+    for (const purgatory of [this.#fetchPurgatory, this.#producePurgatory]) {
+      if (lostLeadership) purgatory.release(key);
+      else purgatory.wake(key);
+    }
+  }
+
+  /** Resolves once every metadata change applied so far has reached the local replicas. */
+  whenReconciled(): Promise<void> {
+    return this.#replicas.whenReconciled();
+  }
+
+  #settle(): Promise<void> {
+    return this.#replicas.whenReconciled();
+  }
+
   async #applyRetention(): Promise<void> {
     const wallMs = this.#deps.wallClock.wallMs();
-    for (const replica of [...this.#replicas.values()]) {
+    for (const replica of this.#replicas.all()) {
       try {
         await replica.log.applyRetention(wallMs);
       } catch (error) {
@@ -646,122 +678,18 @@ export class Broker {
       }
     }
   }
+}
 
-  // ---- reconcile local replicas with the image --------------------------------------------
-
-  #requestReconcile(): void {
-    // Before start() has removed orphan replicas, the replay of the metadata log only marks
-    // the need; start() reconciles once.
-    if (this.#state !== 'running' && !(this.#state === 'starting' && this.#brokerEpoch !== null)) {
-      return;
-    }
-    this.#reconcileWanted = true;
-    this.#reconciling ??= this.#reconcileLoop();
-  }
-
-  async #reconcileLoop(): Promise<void> {
-    while (this.#reconcileWanted) {
-      this.#reconcileWanted = false;
-      await this.#reconcileOnce();
-    }
-    this.#reconciling = null;
-  }
-
-  /** Resolves once every metadata change applied so far has reached the local replicas. */
-  whenReconciled(): Promise<void> {
-    return this.#settle();
-  }
-
-  async #settle(): Promise<void> {
-    while (this.#reconciling !== null) await this.#reconciling;
-  }
-
-  async #reconcileOnce(): Promise<void> {
-    const wanted = new Map<string, { topic: TopicImage; partition: PartitionImage }>();
-    for (const topic of this.#deps.image.topics()) {
-      for (const partition of topic.partitions) {
-        if (!partition.replicas.includes(this.#config.nodeId)) continue;
-        wanted.set(partitionDirectoryName({ topic: topic.name, ...partition }), {
-          topic,
-          partition,
-        });
-      }
-    }
-    for (const [key, replica] of [...this.#replicas]) {
-      const want = wanted.get(key);
-      if (want === undefined || want.topic.topicId !== replica.topicId) {
-        await this.#closeReplica(replica);
-        await this.#removeReplicaFiles(replica.topic, replica.partition);
-      }
-    }
-    if (this.#state === 'stopping') return;
-    for (const [key, { topic, partition }] of wanted) {
-      try {
-        await this.#reconcileReplica(key, topic, partition);
-      } catch (error) {
-        // The replica stays offline here (clients get LEADER_NOT_AVAILABLE); the next metadata
-        // change retries it. The node keeps serving its other partitions.
-        this.#deps.logger.error({ err: error, partition: key }, 'could not open replica');
-      }
-    }
-  }
-
-  async #reconcileReplica(key: string, topic: TopicImage, image: PartitionImage): Promise<void> {
-    const logConfig = partitionLogConfig(topic.config);
-    const logConfigKey = JSON.stringify(logConfig);
-    let replica = this.#replicas.get(key);
-    if (replica !== undefined && this.#logConfigs.get(key) !== logConfigKey) {
-      // The log takes its config at open: a changed segment, retention or flush config
-      // reopens it (a clean close makes the reopen cheap).
-      await this.#closeReplica(replica);
-      replica = undefined;
-    }
-    if (replica === undefined) {
-      replica = await this.#openReplica(topic, image.partition, logConfig);
-      this.#logConfigs.set(key, logConfigKey);
-    }
-    replica.setConfig(topic.config);
-    const wasLeader = replica.role.kind === 'leader';
-    replica.applyImage(image);
-    if (wasLeader && replica.role.kind !== 'leader') {
-      this.#fetchPurgatory.release(key);
-      this.#producePurgatory.release(key);
-    } else {
-      this.#fetchPurgatory.wake(key);
-      this.#producePurgatory.wake(key);
-    }
-  }
-
-  async #openReplica(topic: TopicImage, partition: number, config: PartitionLogConfig) {
-    const ref = { topic: topic.name, partition };
-    const log = await this.#deps.store.open(ref, topic.topicId, config);
-    const identity = { ...ref, topicId: topic.topicId, nodeId: this.#config.nodeId };
-    const replica = new Partition(identity, log, topic.config);
-    this.#replicas.set(replica.key, replica);
-    this.#deps.logger.info({ partition: replica.key, ...replica.offsets() }, 'replica opened');
-    return replica;
-  }
-
-  async #closeReplica(replica: Partition): Promise<void> {
-    this.#replicas.delete(replica.key);
-    this.#logConfigs.delete(replica.key);
-    replica.close();
-    this.#fetchPurgatory.release(replica.key);
-    this.#producePurgatory.release(replica.key);
-    await replica.log.close();
-  }
-
-  async #removeReplicaFiles(topic: string, partition: number): Promise<void> {
-    await this.#deps.store.remove({ topic, partition });
-    this.#deps.logger.info({ partition: `${topic}-${partition}` }, 'replica deleted');
-  }
-
-  async #removeOrphanReplicas(): Promise<void> {
-    for (const ref of await this.#deps.store.list()) {
-      const image = this.#deps.image.partition(ref.topic, ref.partition);
-      if (image?.replicas.includes(this.#config.nodeId) === true) continue;
-      await this.#removeReplicaFiles(ref.topic, ref.partition);
-    }
+/** Commands after which local replicas may need opening, closing or a new role or config. */
+function affectsReplicas(command: MetadataCommand): boolean {
+  switch (command.type) {
+    case 'create-topic':
+    case 'delete-topic':
+    case 'change-partition':
+    case 'set-topic-config':
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -89,6 +89,7 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
   readonly #topics = new Map<string, TopicImage>();
   #partitionCount = 0;
   readonly #listeners = new Set<AppliedListener>();
+  readonly #restoreListeners = new Set<() => void>();
 
   get clusterId(): string | null {
     return this.#clusterId;
@@ -118,6 +119,12 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
   onApplied(listener: AppliedListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** Called after restore() replaced the whole state (a snapshot installed by Raft). */
+  onRestored(listener: () => void): () => void {
+    this.#restoreListeners.add(listener);
+    return () => this.#restoreListeners.delete(listener);
   }
 
   apply(command: MetadataCommand, index: number): MetadataResult {
@@ -381,7 +388,7 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
     return new TextEncoder().encode(JSON.stringify(image));
   }
 
-  /** Replaces the whole state. Listeners are not called: the owner reconciles afterwards. */
+  /** Replaces the whole state, then tells the onRestored listeners. */
   restore(snapshot: Uint8Array): void {
     const image = JSON.parse(new TextDecoder().decode(snapshot)) as SnapshotV1;
     assert(image.version === 1, `unknown metadata snapshot version ${String(image.version)}`);
@@ -397,6 +404,7 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
       this.#topics.set(topic.name, { ...topic, config: resolved.config });
       this.#partitionCount += topic.partitions.length;
     }
+    for (const listener of this.#restoreListeners) listener();
   }
 
   /** Structural invariants; tests call this after every step. */

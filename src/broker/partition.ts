@@ -4,6 +4,7 @@
 // Replication (follower fetch, ISR changes) feeds `onFollowerEndOffset`; on one node the ISR
 // is the leader alone and the HW follows each durable append.
 import {
+  batchSize,
   compressionFromAttributes,
   scanBatches,
   type BatchHeader,
@@ -117,6 +118,8 @@ export class Partition {
   /** The replication layer reports a follower's log end offset; returns true if the HW moved. */
   onFollowerEndOffset(replicaId: number, logEndOffset: number): boolean {
     const before = this.#highWatermark;
+    // Only ISR members count toward the HW; keeping no others bounds the map by the ISR.
+    if (this.#role.kind !== 'leader' || !this.#role.isr.includes(replicaId)) return false;
     this.#followerEndOffsets.set(replicaId, logEndOffset);
     this.#maybeAdvanceHighWatermark();
     return this.#highWatermark !== before;
@@ -127,11 +130,19 @@ export class Partition {
    * Codes: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD.
    */
   validateBatches(bytes: Uint8Array): { batches: readonly BatchHeader[]; recordCount: number } {
-    const scan = scanBatches(bytes, { batchBytesMax: this.#config.maxMessageBytes });
-    if (!scan.ok) {
-      const { code, message } = scan.error;
-      if (code === 'LOG_RECORD_TOO_LARGE') throw new BrokerError('MESSAGE_TOO_LARGE', message);
-      throw new BrokerError('CORRUPT_MESSAGE', message, { cause: scan.error });
+    // Framing and CRC first: a length field claiming more bytes than were sent is corruption,
+    // not an oversize batch.
+    const scan = scanBatches(bytes);
+    if (!scan.ok)
+      throw new BrokerError('CORRUPT_MESSAGE', scan.error.message, { cause: scan.error });
+    for (const header of scan.batches) {
+      if (batchSize(header) > this.#config.maxMessageBytes) {
+        throw new BrokerError(
+          'MESSAGE_TOO_LARGE',
+          `a batch of ${batchSize(header)} bytes exceeds max.message.bytes ` +
+            `${this.#config.maxMessageBytes} of topic ${this.topic}`,
+        );
+      }
     }
     if (scan.batches.length === 0) throw new BrokerError('INVALID_RECORD', 'no record batch');
     const wanted = this.#config.compressionType;

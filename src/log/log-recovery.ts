@@ -34,6 +34,8 @@ export interface RecoveredLog {
   /** Segments re-validated batch by batch, and bytes cut from torn or corrupt tails. */
   readonly recoveredSegments: number;
   readonly truncatedBytes: number;
+  /** Whether the checkpoint files already say what the recovered log says. */
+  readonly checkpointsMatch: { readonly logStartOffset: boolean; readonly epochs: boolean };
 }
 
 export function formatRecoveryPoint(point: RecoveryPoint): string {
@@ -96,6 +98,7 @@ export function recoverLog(dir: string, indexIntervalBytes: number, nowMs: numbe
       epochs,
       recoveredSegments: 0,
       truncatedBytes: 0,
+      checkpointsMatch: { logStartOffset: false, epochs: false },
     };
   }
   const segments = bases.map((base) => Segment.existing(dir, base, indexIntervalBytes, nowMs));
@@ -122,7 +125,11 @@ export function recoverLog(dir: string, indexIntervalBytes: number, nowMs: numbe
   ) {
     loaded.segments.shift()?.delete();
   }
-  return { ...loaded, logStartOffset, epochs };
+  const checkpointsMatch = {
+    logStartOffset: checkpointedStart === logStartOffset,
+    epochs: epochText === epochs.serialize(),
+  };
+  return { ...loaded, logStartOffset, epochs, checkpointsMatch };
 }
 
 /** -1 … n: segments before the returned index are trusted; n means none needs recovery. */

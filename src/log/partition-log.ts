@@ -36,7 +36,7 @@ export interface PartitionLogDeps {
 /** Appends (and truncations) waiting in one partition's chain; beyond it, LOG_BUSY. */
 export const APPENDS_QUEUED_MAX = 1024;
 /** Closed segments whose files stay open after a read, per partition (an fd cache). */
-export const IDLE_SEGMENT_FILES_MAX = 2;
+export const IDLE_SEGMENT_FILES_MAX = 1;
 /** File positions in the offset index are int32. */
 const SEGMENT_POSITION_MAX = 0x7fffffff;
 
@@ -123,11 +123,14 @@ export class PartitionLog implements PartitionLogApi {
     validatePartitionLogConfig(config);
     const recovered = recoverLog(dir, config.indexIntervalBytes, deps.clock.wallMs());
     const log = new PartitionLog(dir, config, deps, recovered);
-    // Closed segments were synced when they rolled; the active one may hold unsynced bytes.
-    await log.#active.syncAll();
-    syncDirectory(dir);
-    await log.#writeLogStartOffset();
-    await log.#writeEpochs();
+    if (recovered.recoveredSegments > 0) {
+      // Re-validated bytes may sit only in the page cache; closed segments synced at roll.
+      await log.#active.syncAll();
+      syncDirectory(dir);
+    }
+    // Rewrite only what changed: at a thousand partitions, each fsync counts at startup.
+    if (!recovered.checkpointsMatch.logStartOffset) await log.#writeLogStartOffset();
+    if (!recovered.checkpointsMatch.epochs) await log.#writeEpochs();
     await log.#writeRecoveryPoint(-1);
     if (config.flush.kind === 'interval') log.#scheduleFlush(config.flush.intervalMs);
     log.checkInvariants();
@@ -146,7 +149,7 @@ export class PartitionLog implements PartitionLogApi {
   get sizeBytes(): number {
     return this.#segments.reduce((sum, segment) => sum + segment.sizeBytes, 0);
   }
-  /** Segments with open files (the active one included): bounded by IDLE_SEGMENT_FILES_MAX + readers. */
+  /** Segments with open files, the active one included: ≤ 1 + IDLE_SEGMENT_FILES_MAX + pinned. */
   get openSegmentCount(): number {
     return this.#segments.filter((segment) => segment.hasOpenFiles).length;
   }
@@ -163,7 +166,10 @@ export class PartitionLog implements PartitionLogApi {
 
   // ---- appends ---------------------------------------------------------------------------
 
-  /** Codes: LOG_CORRUPT_BATCH, LOG_RECORD_TOO_LARGE, LOG_INVALID_EPOCH, LOG_BUSY, LOG_CLOSED, LOG_STORAGE_ERROR. */
+  /**
+   * Codes: LOG_CORRUPT_BATCH, LOG_RECORD_TOO_LARGE, LOG_INVALID_EPOCH, LOG_BUSY, LOG_CLOSED,
+   * LOG_STORAGE_ERROR.
+   */
   async appendAsLeader(
     batches: Uint8Array,
     leaderEpoch: number,
@@ -177,7 +183,8 @@ export class PartitionLog implements PartitionLogApi {
       if (header.recordCount === 0 || header.lastOffsetDelta !== header.recordCount - 1) {
         throw new LogError(
           'LOG_CORRUPT_BATCH',
-          `a producer batch must hold dense records (${header.recordCount} records, last delta ${header.lastOffsetDelta})`,
+          `a producer batch must hold dense records: ${header.recordCount} records, ` +
+            `last offset delta ${header.lastOffsetDelta}`,
         );
       }
     }
@@ -191,31 +198,15 @@ export class PartitionLog implements PartitionLogApi {
       }
       const nowMs = this.#deps.clock.wallMs();
       const baseOffset = this.#writtenEndOffset;
-      const appended: AppendedBatch[] = [];
-      let position = 0;
-      let offset = baseOffset;
-      for (const header of headers) {
-        setBaseOffset(bytes, position, offset);
-        setPartitionLeaderEpoch(bytes, position, leaderEpoch);
-        const sizeBytes = batchSize(header);
-        const lastOffset = offset + header.lastOffsetDelta;
-        appended.push({
-          baseOffset: offset,
-          lastOffset,
-          maxTimestampMs: header.maxTimestampMs,
-          sizeBytes,
-          partitionLeaderEpoch: leaderEpoch,
-        });
-        offset = lastOffset + 1;
-        position += sizeBytes;
-      }
+      const appended = stampAsLeader(bytes, headers, baseOffset, leaderEpoch);
+      const lastOffset = appended.at(-1)?.lastOffset ?? baseOffset - 1;
       if (latest !== leaderEpoch) {
         // The epoch is durable before any batch of it, so recovery never meets an unknown one.
         this.#epochs.assign(leaderEpoch, baseOffset);
         await this.#writeEpochs();
       }
       await this.#appendBatches(bytes, appended, nowMs);
-      return { baseOffset, lastOffset: offset - 1, logAppendTimeMs: nowMs };
+      return { baseOffset, lastOffset, logAppendTimeMs: nowMs };
     });
     await this.#makeDurable();
     return result;
@@ -302,13 +293,17 @@ export class PartitionLog implements PartitionLogApi {
     old.seal();
     try {
       await old.syncAll();
+      const next = Segment.create(
+        this.#dir,
+        old.nextOffset,
+        this.#config.indexIntervalBytes,
+        nowMs,
+      );
+      syncDirectory(this.#dir);
+      this.#segments.push(next);
     } catch (cause) {
-      throw this.#fail(cause, 'sync');
+      throw this.#fail(cause, 'roll');
     }
-    this.#segments.push(
-      Segment.create(this.#dir, old.nextOffset, this.#config.indexIntervalBytes, nowMs),
-    );
-    syncDirectory(this.#dir);
     this.#recoveryPoint = old.nextOffset;
     await this.#writeRecoveryPoint(-1);
     this.#makeIdle(old);
@@ -374,21 +369,23 @@ export class PartitionLog implements PartitionLogApi {
     try {
       const found = segment.findBatch(offset);
       assert(found !== null, `segment ${segment.baseOffset} holds ${offset}`);
-      let { header } = found;
-      let position = found.position;
-      let bytes = 0;
-      let nextOffset = offset;
-      while (lastOffsetOf(header) < end) {
-        const size = batchSize(header);
-        if (bytes > 0 && bytes + size > maxBytes) break;
-        bytes += size;
-        nextOffset = lastOffsetOf(header) + 1;
-        position += size;
-        if (position >= segment.sizeBytes) break;
-        header = segment.readHeader(position);
+      if (found.bounds.lastOffset >= end) return emptyRead(offset);
+      const start = found.position;
+      let position = start + found.bounds.sizeBytes;
+      let nextOffset = found.bounds.lastOffset + 1;
+      // Batches before an indexed one all end below its offset: jump there when it fits.
+      const jump = segment.indexedBatchAtMost(start + maxBytes);
+      if (jump !== null && jump.position > position && jump.offset <= end) {
+        position = jump.position;
+        nextOffset = jump.offset;
       }
-      if (bytes === 0) return emptyRead(offset);
-      return this.#pinnedRead(segment, found.position, bytes, nextOffset);
+      while (position < segment.sizeBytes) {
+        const bounds = segment.readBounds(position);
+        if (bounds.lastOffset >= end || position + bounds.sizeBytes - start > maxBytes) break;
+        position += bounds.sizeBytes;
+        nextOffset = bounds.lastOffset + 1;
+      }
+      return this.#pinnedRead(segment, start, position - start, nextOffset);
     } finally {
       this.#makeIdle(segment);
     }
@@ -450,11 +447,12 @@ export class PartitionLog implements PartitionLogApi {
 
   /** Puts a closed segment in the idle fd cache, closing the least recently used beyond it. */
   #makeIdle(segment: Segment): void {
-    if (segment.isDeleted || segment === this.#active) return;
+    if (segment.isDeleted) return; // Its files close with its last release.
     if (this.#state.kind === 'closed') {
       if (segment.refs === 0) segment.closeFiles();
       return;
     }
+    if (segment === this.#active) return;
     this.#idle.delete(segment);
     this.#idle.add(segment);
     for (const candidate of this.#idle) {
@@ -491,7 +489,8 @@ export class PartitionLog implements PartitionLogApi {
     if (start >= end) return null;
     const found = segment.findBatch(start);
     assert(found !== null, `segment ${segment.baseOffset} holds ${start}`);
-    for (let { position, header } = found; header.baseOffset < end;) {
+    let { position } = found;
+    for (let header = segment.readHeader(position); header.baseOffset < end;) {
       const size = batchSize(header);
       if (header.maxTimestampMs >= timestampMs) {
         const [batch] = await decodeBatches(segment.readBytes(position, size));
@@ -541,22 +540,28 @@ export class PartitionLog implements PartitionLogApi {
     );
     syncDirectory(this.#dir);
     this.#logStartOffset = offset;
-    await this.#writeLogStartOffset();
     this.#epochs.truncateFromEnd(0);
     await this.#afterTruncation();
   }
 
+  /**
+   * Brings the offsets in line with the (already cut) segments before the first await, so a
+   * read never sees ends that the segments no longer hold; then persists the checkpoints.
+   */
   async #afterTruncation(): Promise<void> {
     this.#generation += 1;
     this.#writtenEndOffset = this.#active.nextOffset;
     this.#visibleEndOffset = this.#writtenEndOffset;
+    // A cut inside the batch holding the start offset leaves an empty log at the new end.
+    this.#logStartOffset = Math.min(this.#logStartOffset, this.#writtenEndOffset);
     this.#recoveryPoint = Math.min(this.#recoveryPoint, this.#writtenEndOffset);
     this.#epochs.truncateFromEnd(this.#writtenEndOffset);
+    await this.#writeLogStartOffset();
     await this.#writeEpochs();
     await this.#writeRecoveryPoint(-1);
   }
 
-  /** Advances the log start offset; whole segments below it are deleted. Codes: LOG_OFFSET_OUT_OF_RANGE. */
+  /** Advances the log start; whole segments below it go. Codes: LOG_OFFSET_OUT_OF_RANGE. */
   async deleteRecordsBefore(offset: number): Promise<void> {
     assert(Number.isSafeInteger(offset) && offset >= 0, `bad offset ${offset}`);
     await this.#serialized(async () => {
@@ -570,7 +575,7 @@ export class PartitionLog implements PartitionLogApi {
     });
   }
 
-  /** Deletes the oldest closed segments past retention.ms or retention.bytes; never the active one. */
+  /** Deletes the oldest closed segments past retention.ms or retention.bytes, never the active. */
   async applyRetention(nowMs: number): Promise<void> {
     assert(Number.isSafeInteger(nowMs), `bad time ${nowMs}`);
     await this.#serialized(async () => {
@@ -682,23 +687,25 @@ export class PartitionLog implements PartitionLogApi {
   }
 
   #writeRecoveryPoint(cleanBytes: number): Promise<void> {
-    return writeCheckpoint(
-      this.#dir,
-      RECOVERY_POINT_FILE,
-      formatRecoveryPoint({ offset: this.#recoveryPoint, cleanBytes }),
-    );
+    const point = { offset: this.#recoveryPoint, cleanBytes };
+    return this.#checkpoint(RECOVERY_POINT_FILE, formatRecoveryPoint(point));
   }
 
   #writeLogStartOffset(): Promise<void> {
-    return writeCheckpoint(
-      this.#dir,
-      LOG_START_OFFSET_FILE,
-      formatLogStartOffset(this.#logStartOffset),
-    );
+    return this.#checkpoint(LOG_START_OFFSET_FILE, formatLogStartOffset(this.#logStartOffset));
   }
 
   #writeEpochs(): Promise<void> {
-    return writeCheckpoint(this.#dir, LEADER_EPOCH_FILE, this.#epochs.serialize());
+    return this.#checkpoint(LEADER_EPOCH_FILE, this.#epochs.serialize());
+  }
+
+  /** A checkpoint that cannot be written fences the log like a failed sync. */
+  async #checkpoint(name: string, text: string): Promise<void> {
+    try {
+      await writeCheckpoint(this.#dir, name, text);
+    } catch (cause) {
+      throw this.#fail(cause, `writing ${name}`);
+    }
   }
 
   /** Cross-checks the in-memory state; tests call it after every step. */
@@ -724,6 +731,35 @@ export class PartitionLog implements PartitionLogApi {
     assert(this.#idle.size <= IDLE_SEGMENT_FILES_MAX + this.#segments.length, 'idle cache bounded');
     this.#epochs.checkInvariants();
   }
+}
+
+/** Assigns offsets from `baseOffset` and stamps the epoch, in place in the log's own copy. */
+function stampAsLeader(
+  bytes: Buffer,
+  headers: readonly BatchHeader[],
+  baseOffset: number,
+  leaderEpoch: number,
+): AppendedBatch[] {
+  const appended: AppendedBatch[] = [];
+  let position = 0;
+  let offset = baseOffset;
+  for (const header of headers) {
+    setBaseOffset(bytes, position, offset);
+    setPartitionLeaderEpoch(bytes, position, leaderEpoch);
+    const sizeBytes = batchSize(header);
+    const lastOffset = offset + header.lastOffsetDelta;
+    const { maxTimestampMs } = header;
+    appended.push({
+      baseOffset: offset,
+      lastOffset,
+      maxTimestampMs,
+      sizeBytes,
+      partitionLeaderEpoch: leaderEpoch,
+    });
+    offset = lastOffset + 1;
+    position += sizeBytes;
+  }
+  return appended;
 }
 
 function emptyRead(offset: number): LogReadResult {

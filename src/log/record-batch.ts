@@ -1,9 +1,9 @@
 // Kafka's RecordBatch v2 (magic 2), byte for byte: the unit of write, storage, replication and
 // fetch. Layout (big-endian; see docs/format.md): baseOffset i64 · batchLength i32 ·
 // partitionLeaderEpoch i32 · magic i8 · crc u32 · attributes i16 · lastOffsetDelta i32 ·
-// baseTimestamp i64 · maxTimestamp i64 · producerId i64 · producerEpoch i16 · baseSequence i32 ·
-// recordCount i32 · records. The CRC-32C covers attributes to the end, so the first three
-// fields can be rewritten in place (the leader assigns offsets and stamps its epoch).
+// baseTimestamp i64 · maxTimestamp i64 · producerId i64 · producerEpoch i16 ·
+// baseSequence i32 · recordCount i32 · records. The CRC-32C covers attributes to the end, so
+// the first three fields can be rewritten in place (the leader assigns offsets, stamps its epoch).
 import { crc32c } from '@node-rs/crc32';
 import { assert } from '../common/index.ts';
 import type { BatchHeader, Compression, LogRecord, StoredRecord } from './contract.ts';

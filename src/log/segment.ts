@@ -33,9 +33,13 @@ import {
   type TimeIndexEntry,
 } from './offset-index.ts';
 import {
+  BASE_OFFSET_AT,
   BATCH_HEADER_BYTES,
+  BATCH_LENGTH_AT,
+  LAST_OFFSET_DELTA_AT,
   LOG_OVERHEAD_BYTES,
   MAGIC,
+  MAGIC_AT,
   batchSize,
   checkBatch,
   lastOffsetOf,
@@ -72,6 +76,16 @@ export interface AppendedBatch {
   readonly sizeBytes: number;
   readonly partitionLeaderEpoch: number;
 }
+
+/** Where a batch sits in the offset space and how many bytes it takes. */
+export interface BatchBounds {
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  readonly sizeBytes: number;
+}
+
+/** Bytes of a batch header up to and including lastOffsetDelta. */
+const BOUNDS_BYTES = LAST_OFFSET_DELTA_AT + 4;
 
 export interface RecoveryResult {
   readonly truncatedBytes: number;
@@ -361,29 +375,72 @@ export class Segment {
     return bytes;
   }
 
+  /**
+   * The offsets and size of the batch at `position`, from its first 27 bytes: the cheap walk
+   * that reads and look-ups use. Checked for sanity (not CRC) against the file.
+   */
+  readBounds(position: number): BatchBounds {
+    const bytes = this.readBytes(position, BOUNDS_BYTES);
+    const high = bytes.readInt32BE(BASE_OFFSET_AT);
+    const baseOffset = high * 2 ** 32 + bytes.readUInt32BE(BASE_OFFSET_AT + 4);
+    const sizeBytes = bytes.readInt32BE(BATCH_LENGTH_AT) + LOG_OVERHEAD_BYTES;
+    const lastOffsetDelta = bytes.readInt32BE(LAST_OFFSET_DELTA_AT);
+    const sane =
+      high >= 0 &&
+      Number.isSafeInteger(baseOffset) &&
+      bytes.readInt8(MAGIC_AT) === MAGIC &&
+      sizeBytes >= BATCH_HEADER_BYTES &&
+      position + sizeBytes <= this.#sizeBytes &&
+      lastOffsetDelta >= 0;
+    if (!sane) {
+      throw new LogError(
+        'LOG_CORRUPT_BATCH',
+        `segment ${this.baseOffset}: bad batch at ${position}`,
+      );
+    }
+    return { baseOffset, lastOffset: baseOffset + lastOffsetDelta, sizeBytes };
+  }
+
   /** The batch containing `offset`, or null when it is at or past this segment's end. */
-  findBatch(offset: number): { position: number; header: BatchHeader } | null {
+  findBatch(offset: number): { position: number; bounds: BatchBounds } | null {
     assert(offset >= this.baseOffset, `offset ${offset} is below segment ${this.baseOffset}`);
     if (offset >= this.#nextOffset) return null;
     let position = this.#indexPositionFor(offset - this.baseOffset);
     while (position < this.#sizeBytes) {
-      const header = this.readHeader(position);
-      if (lastOffsetOf(header) >= offset) return { position, header };
-      position += batchSize(header);
+      const bounds = this.readBounds(position);
+      if (bounds.lastOffset >= offset) return { position, bounds };
+      position += bounds.sizeBytes;
     }
     throw new LogError('LOG_CORRUPT_BATCH', `segment ${this.baseOffset} lacks offset ${offset}`);
+  }
+
+  /** The indexed batch with the largest position ≤ `positionMax`, or null: lets reads skip ahead. */
+  indexedBatchAtMost(positionMax: number): { offset: number; position: number } | null {
+    const last = this.#lastIndexEntry;
+    if (last !== null && last.position <= positionMax) {
+      return { offset: this.baseOffset + last.relativeOffset, position: last.position };
+    }
+    const entryAt = this.#indexEntryReader();
+    const found = largestAtMost(this.#indexEntries, (i) => entryAt(i).position, positionMax);
+    if (found < 0) return null;
+    const entry = entryAt(found);
+    return { offset: this.baseOffset + entry.relativeOffset, position: entry.position };
+  }
+
+  #indexEntryReader(): (i: number) => OffsetIndexEntry {
+    const fd = this.#openFiles().index;
+    const entry = Buffer.allocUnsafe(OFFSET_INDEX_ENTRY_BYTES);
+    return (i) => {
+      readSync(fd, entry, 0, OFFSET_INDEX_ENTRY_BYTES, i * OFFSET_INDEX_ENTRY_BYTES);
+      return decodeOffsetIndexEntry(entry);
+    };
   }
 
   /** The file position of the latest indexed batch at or before `relativeOffset`. */
   #indexPositionFor(relativeOffset: number): number {
     const last = this.#lastIndexEntry;
     if (last !== null && last.relativeOffset <= relativeOffset) return last.position;
-    const fd = this.#openFiles().index;
-    const entry = Buffer.allocUnsafe(OFFSET_INDEX_ENTRY_BYTES);
-    const entryAt = (i: number): OffsetIndexEntry => {
-      readSync(fd, entry, 0, OFFSET_INDEX_ENTRY_BYTES, i * OFFSET_INDEX_ENTRY_BYTES);
-      return decodeOffsetIndexEntry(entry);
-    };
+    const entryAt = this.#indexEntryReader();
     const found = largestAtMost(
       this.#indexEntries,
       (i) => entryAt(i).relativeOffset,

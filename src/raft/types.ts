@@ -66,7 +66,11 @@ export type RaftMessage =
       /** Set by leadership transfer (TimeoutNow): voters skip the recent-leader check. */
       readonly transfer: boolean;
     })
-  | (Envelope & { readonly type: 'vote-response'; readonly preVote: boolean; readonly granted: boolean })
+  | (Envelope & {
+      readonly type: 'vote-response';
+      readonly preVote: boolean;
+      readonly granted: boolean;
+    })
   | (Envelope & {
       readonly type: 'append-request';
       readonly prevLogIndex: Index;
@@ -88,7 +92,11 @@ export type RaftMessage =
       readonly context: number;
     })
   | (Envelope & { readonly type: 'snapshot-request'; readonly snapshot: Snapshot })
-  | (Envelope & { readonly type: 'snapshot-response'; readonly matchIndex: Index; readonly success: boolean })
+  | (Envelope & {
+      readonly type: 'snapshot-response';
+      readonly matchIndex: Index;
+      readonly success: boolean;
+    })
   | (Envelope & { readonly type: 'timeout-now' });
 
 /**

@@ -3,6 +3,7 @@
 // concurrent streams and on body size. Client routes live under /v1, node-to-node routes
 // under /internal/v1 behind the cluster secret. Every failure answers API.md's error shape.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type {
   Http2Server,
   Http2ServerRequest,
@@ -10,6 +11,7 @@ import type {
   Http2Session,
 } from 'node:http2';
 import fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
@@ -19,13 +21,15 @@ import fastify, {
 import type { Broker } from '../../broker/index.ts';
 import { assert, type WallClock } from '../../common/index.ts';
 import { ApiError, errorResponse, isApiErrorCode, type ApiErrorCode } from '../errors.ts';
+import { batchContentType } from '../wire.ts';
 import { registerClusterRoutes } from './routes/cluster-routes.ts';
 import { registerRecordRoutes } from './routes/record-routes.ts';
 import { registerTopicRoutes } from './routes/topic-routes.ts';
 import { ServerMetrics } from './server-metrics.ts';
 
-export const batchContentType = 'application/vnd.rill.batch';
 export const clusterSecretHeader = 'x-rill-cluster-secret';
+/** DATA frames on closed streams tolerated per session before nghttp2 sends GOAWAY. */
+const invalidFramesMax = 8192;
 
 export interface ServerConfig {
   /** Largest request body (JSON or binary); larger answers 413 RECORD_LIST_TOO_LARGE. */
@@ -90,6 +94,10 @@ export interface RouteContext {
 }
 
 export async function buildServer(config: ServerConfig, deps: ServerDeps): Promise<RillApp> {
+  assert(
+    config.sessionIdleTimeoutMs > config.waitMsMax,
+    'a parked request would outlive its session',
+  );
   // fastify hands `http` to http2.createServer for h2c, though its types only allow HTTP/1's.
   const http2Options: object = {
     http: {
@@ -97,6 +105,12 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
         initialWindowSize: config.streamWindowBytes,
         maxConcurrentStreams: config.streamsPerSessionMax,
       },
+      // A request refused early (413) leaves up to a stream window of DATA in flight, which
+      // nghttp2 counts as invalid frames; the default 1000 would close the whole session.
+      maxSessionInvalidFrames: invalidFramesMax,
+      // nghttp2 refuses new streams (ENHANCE_YOUR_CALM) while a session holds more than this
+      // many MiB; unread request data counts, and the windows allow sessionWindowBytes of it.
+      maxSessionMemory: Math.ceil((2 * config.sessionWindowBytes) / (1024 * 1024)),
     },
   };
   const app: RillApp = fastify<Http2Server, Http2ServerRequest, Http2ServerResponse>({
@@ -105,11 +119,15 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     forceCloseConnections: true,
     http2SessionTimeout: config.sessionIdleTimeoutMs,
     bodyLimit: config.bodyBytesMax,
-    maxParamLength: 512, // above the 249-character topic limit, so long names reach our check
+    // Above the 249-character topic limit, so long names reach our check and its message.
+    routerOptions: { maxParamLength: 4096 },
     loggerInstance: deps.logger,
-    disableRequestLogging: true,
+    // One log line per request would dominate the log; errors are logged by sendError.
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
   });
+  // Small responses must not wait for Nagle's algorithm (40 ms with delayed ACKs).
+  app.server.on('connection', (socket: Socket) => socket.setNoDelay(true));
   app.server.on('session', (session: Http2Session) => {
     session.setLocalWindowSize(config.sessionWindowBytes);
   });
@@ -123,6 +141,12 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   app.setNotFoundHandler((request, reply) => {
     const error = new ApiError('NOT_FOUND', `no route ${request.method} ${request.url}`);
     return sendError(metrics, request, reply, error);
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    // fastify asks HTTP/1 to close the connection after a body it could not parse; on HTTP/2
+    // Node turns that header into a GOAWAY for the whole session and every stream on it.
+    reply.removeHeader('connection');
+    done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -184,7 +208,10 @@ function registerInternalRoutes(
 ): void {
   const secretDigest = config.clusterSecret === null ? null : digest(config.clusterSecret);
   app.addHook('onRequest', (request, reply, done) => {
-    if (secretDigest === null || !request.url.startsWith('/internal/')) return done();
+    // The matched route, not only the raw URL: a percent-encoded path reaches the same route.
+    const route = request.routeOptions.url ?? '';
+    const isInternal = route.startsWith('/internal/') || request.url.startsWith('/internal/');
+    if (secretDigest === null || !isInternal) return done();
     const given = request.headers[clusterSecretHeader];
     if (typeof given === 'string' && timingSafeEqual(digest(given), secretDigest)) return done();
     const refusal = new ApiError('CLUSTER_AUTHORIZATION_FAILED', 'missing or wrong cluster secret');

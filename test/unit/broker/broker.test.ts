@@ -3,8 +3,10 @@
 // Method: a Broker on twins (memory metadata log, memory partition logs, manual clock); time
 // moves only through clock.advance, so every wait is deterministic.
 import { beforeEach, describe, expect, test } from 'vitest';
+import { Partition } from '../../../src/broker/partition.ts';
 import {
   Broker,
+  defaultTopicConfig,
   MetadataImage,
   type BrokerConfig,
   type MetadataCommand,
@@ -253,7 +255,7 @@ describe('produce and fetch', () => {
     expect(result.read.nextOffset).toBe(0);
   });
 
-  test('waiting fetches are bounded: past fetchWaitersMax the broker answers BROKER_BUSY', async () => {
+  test('waiting fetches are bounded: past fetchWaitersMax, BROKER_BUSY', async () => {
     const small = await startBroker({ fetchWaitersMax: 1 });
     await small.broker.createTopic({ name: 't', partitions: 1, replicationFactor: 1, configs: {} });
     const request = { topic: 't', partition: 0, offset: 0, maxBytes: 1000, maxWaitMs: 1000 };
@@ -266,7 +268,7 @@ describe('produce and fetch', () => {
     await first;
   });
 
-  test('offsets outside [logStartOffset, HW] answer OFFSET_OUT_OF_RANGE with both bounds', async () => {
+  test('offsets outside [logStartOffset, HW] answer OFFSET_OUT_OF_RANGE', async () => {
     await produce(['a', 'b', 'c']);
     await f.broker.deleteRecords('t', 0, 2);
     for (const offset of [1, 4]) {
@@ -305,7 +307,7 @@ describe('produce and fetch', () => {
       'a corrupt batch',
       async () => {
         const bytes = Buffer.from(await batch(['a']));
-        bytes[bytes.length - 1] ^= 0xff;
+        bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
         return bytes;
       },
       'CORRUPT_MESSAGE',
@@ -373,7 +375,7 @@ describe('leadership comes from the metadata image', () => {
     });
   };
 
-  test('with a follower in the ISR the HW waits for it: acks=all times out, acks=1 does not', async () => {
+  test('a follower in the ISR holds the HW: acks=all times out, acks=1 does not', async () => {
     if (partition().leader !== 1) moveLeader(1, [1, 2]);
     await f.broker.whenReconciled();
     const batches = await batch(['a']);
@@ -418,5 +420,72 @@ describe('leadership comes from the metadata image', () => {
     expect(await isSettled(parked)).toBe(false);
     moveLeader(null, [2]);
     await expect(parked).rejects.toMatchObject({ code: 'LEADER_NOT_AVAILABLE' });
+  });
+});
+
+describe('metadata from elsewhere', () => {
+  test('a snapshot restored into the image is reconciled into local replicas', async () => {
+    const other = new MetadataImage();
+    other.apply({ type: 'register-node', nodeId: 1, url: 'http://n1', incarnationId: 'a' }, 1);
+    other.apply(
+      {
+        type: 'create-topic',
+        name: 's',
+        topicId: 'sid',
+        partitions: [{ replicas: [1] }],
+        configs: {},
+      },
+      2,
+    );
+    f.image.restore(other.snapshot());
+    await f.broker.whenReconciled();
+    expect(f.store.logs.has('s-0')).toBe(true);
+    expect(f.broker.listOffsets('s', 0)).toEqual({ logStartOffset: 0, highWatermark: 0 });
+  });
+
+  test('garbage in the metadata log is refused; the broker keeps serving', async () => {
+    expect(f.metadata.commit(null as unknown as MetadataCommand)).toMatchObject({ ok: false });
+    expect(f.metadata.commit({ type: 'delete-topic' } as unknown as MetadataCommand)).toMatchObject(
+      {
+        ok: false,
+      },
+    );
+    await f.broker.createTopic({ name: 'after', partitions: 1, replicationFactor: 1, configs: {} });
+    expect(f.broker.listTopics().map((t) => t.name)).toContain('after');
+  });
+});
+
+describe('shutdown', () => {
+  test('drain answers parked fetches at once and parks no new ones', async () => {
+    await f.broker.createTopic({ name: 'd', partitions: 1, replicationFactor: 1, configs: {} });
+    const request = { topic: 'd', partition: 0, offset: 0, maxBytes: 100, maxWaitMs: 60_000 };
+    const parked = f.broker.fetch(request);
+    expect(await isSettled(parked)).toBe(false);
+    f.broker.drain();
+    expect((await parked).read.nextOffset).toBe(0);
+    expect((await f.broker.fetch(request)).read.slices).toHaveLength(0);
+    expect(f.broker.gauges().waitingFetches).toBe(0);
+    await f.broker.stop();
+    expect(f.store.logs.get('d-0')?.closed).toBe(true);
+  });
+});
+
+describe('partition high watermark', () => {
+  test('the HW is the smallest end offset over the ISR and never goes backwards', async () => {
+    const log = new MemoryPartitionLog();
+    const identity = { topic: 'h', partition: 0, topicId: 'x', nodeId: 1 };
+    const replica = new Partition(identity, log, defaultTopicConfig);
+    const image = { partition: 0, replicas: [1, 2, 3], isr: [1, 2], leader: 1 };
+    replica.applyImage({ ...image, leaderEpoch: 0, partitionEpoch: 0 });
+    const bytes = await batch(['a', 'b', 'c']);
+    await replica.appendAsLeader(bytes, 0, 3);
+    expect(replica.highWatermark).toBe(0);
+    expect(replica.onFollowerEndOffset(3, 3)).toBe(false); // not in the ISR: ignored
+    expect(replica.onFollowerEndOffset(2, 2)).toBe(true);
+    expect(replica.highWatermark).toBe(2);
+    replica.onFollowerEndOffset(2, 1); // a follower that truncated does not pull the HW back
+    expect(replica.highWatermark).toBe(2);
+    replica.onFollowerEndOffset(2, 9); // never above the leader's own durable end
+    expect(replica.highWatermark).toBe(3);
   });
 });

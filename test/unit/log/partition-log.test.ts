@@ -317,6 +317,17 @@ describe('PartitionLog', () => {
     expect(log.syncCount).toBe(before + 2);
   });
 
+  test('a pinned slice stays readable through close, and its files close on release', async () => {
+    const log = await openLog();
+    await log.appendAsLeader(await batchOf(['pinned']), 0);
+    const pinned = await log.read(0, 100, 1);
+    await log.close();
+    expect(values((await decodeBatches(sliceBytes(pinned)))[0]?.records ?? [])).toEqual(['pinned']);
+    const fd = pinned.slices[0]?.fd ?? -1;
+    pinned.release();
+    expect(() => readSync(fd, Buffer.alloc(1), 0, 1, 0)).toThrow(/EBADF/);
+  });
+
   test('a closed log refuses work with a retriable LOG_CLOSED', async () => {
     const log = await openLog();
     await log.close();

@@ -1,0 +1,290 @@
+// Log micro-benchmark: append throughput of one PartitionLog under each flush policy, with one
+// and with several concurrent appenders (group commit), against the baseline of sequential
+// raw file appends of the same bytes under the same policy (fdatasync per write for `always`).
+// Also a catch-up read of the written log against plain sequential reads of the same bytes.
+// Run alone with `npx tsx scripts/bench-log.ts`; the main bench imports `benchLog`.
+import {
+  closeSync,
+  fdatasync as fdatasyncCallback,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  write as writeCallback,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import {
+  PartitionLog,
+  encodeBatch,
+  type FlushPolicy,
+  type LogRecord,
+  type PartitionLogConfig,
+} from '../src/log/index.ts';
+
+export interface BenchLogOptions {
+  /** Bytes per record value (default 1 KiB) and records per batch (default 16: ~16 KiB). */
+  readonly recordBytes?: number;
+  readonly recordsPerBatch?: number;
+  /** Concurrent appenders for the grouped runs (default 8). */
+  readonly appenders?: number;
+  /** Time spent on each run, and a cap on bytes written by each (defaults 1500 ms, 128 MiB). */
+  readonly runMs?: number;
+  readonly runBytesMax?: number;
+  readonly dir?: string;
+}
+
+export interface BenchLogFigure {
+  readonly name: string;
+  readonly flush: string;
+  readonly appenders: number;
+  readonly mbPerSec: number;
+  readonly recordsPerSec: number;
+  readonly syncs: number;
+  readonly baselineMbPerSec: number;
+  readonly ratio: number;
+}
+
+const fdatasync = promisify(fdatasyncCallback);
+const write = promisify(writeCallback);
+
+const realClock = {
+  wallMs: () => Date.now(),
+  schedule(delayMs: number, run: () => void): () => void {
+    const timer = setTimeout(run, delayMs);
+    return () => clearTimeout(timer);
+  },
+};
+
+const benchConfig: PartitionLogConfig = {
+  segmentBytesMax: 128 * 1024 * 1024,
+  segmentMsMax: 7 * 24 * 3600 * 1000,
+  retentionMs: -1,
+  retentionBytes: -1,
+  maxMessageBytes: 1024 * 1024,
+  indexIntervalBytes: 4096,
+  flush: { kind: 'always' },
+};
+
+const policyName = (flush: FlushPolicy): string =>
+  flush.kind === 'interval' ? `interval:${flush.intervalMs}` : flush.kind;
+
+interface Throughput {
+  readonly bytes: number;
+  readonly batches: number;
+  readonly seconds: number;
+  readonly syncs: number;
+}
+
+async function runLog(
+  dir: string,
+  flush: FlushPolicy,
+  batch: Buffer,
+  appenders: number,
+  runMs: number,
+  runBytesMax: number,
+): Promise<Throughput> {
+  const log = await PartitionLog.open(dir, { ...benchConfig, flush }, { clock: realClock });
+  const syncsBefore = log.syncCount;
+  const started = performance.now();
+  let bytes = 0;
+  let batches = 0;
+  const appender = async (): Promise<void> => {
+    while (performance.now() - started < runMs && bytes < runBytesMax) {
+      await log.appendAsLeader(batch, 0);
+      bytes += batch.length;
+      batches += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: appenders }, appender));
+  const seconds = (performance.now() - started) / 1000;
+  const syncs = log.syncCount - syncsBefore;
+  await log.close();
+  return { bytes, batches, seconds, syncs };
+}
+
+/**
+ * Sequential raw appends through the same libuv calls the log uses: write, then fdatasync per
+ * write (always), once per interval, or never. (On this VM a blocking fdatasyncSync measured
+ * several times slower than the thread-pool fdatasync, so the baseline uses the latter.)
+ */
+async function runBaseline(
+  path: string,
+  flush: FlushPolicy,
+  batch: Buffer,
+  runMs: number,
+  runBytesMax: number,
+): Promise<Throughput> {
+  const fd = openSync(path, 'w');
+  const started = performance.now();
+  let lastSyncMs = started;
+  let bytes = 0;
+  let batches = 0;
+  let syncs = 0;
+  while (performance.now() - started < runMs && bytes < runBytesMax) {
+    await write(fd, batch, 0, batch.length, bytes);
+    bytes += batch.length;
+    batches += 1;
+    const due =
+      flush.kind === 'always' ||
+      (flush.kind === 'interval' && performance.now() - lastSyncMs >= flush.intervalMs);
+    if (due) {
+      await fdatasync(fd);
+      syncs += 1;
+      lastSyncMs = performance.now();
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  closeSync(fd);
+  return { bytes, batches, seconds, syncs };
+}
+
+export async function benchLog(
+  options: BenchLogOptions = {},
+): Promise<{ figures: BenchLogFigure[] }> {
+  const recordBytes = options.recordBytes ?? 1024;
+  const recordsPerBatch = options.recordsPerBatch ?? 16;
+  const appenders = options.appenders ?? 8;
+  const runMs = options.runMs ?? 1500;
+  const runBytesMax = options.runBytesMax ?? 128 * 1024 * 1024;
+  const root = mkdtempSync(join(options.dir ?? tmpdir(), 'rill-bench-log-'));
+  const records: LogRecord[] = Array.from({ length: recordsPerBatch }, (_, i) => ({
+    key: Buffer.from(`key-${i}`),
+    value: Buffer.alloc(recordBytes, i),
+    headers: [],
+    timestampMs: Date.now(),
+  }));
+  const batch = await encodeBatch({
+    baseOffset: 0,
+    partitionLeaderEpoch: 0,
+    records,
+    compression: 'none',
+  });
+  const runs: { flush: FlushPolicy; appenders: number }[] = [
+    { flush: { kind: 'always' }, appenders: 1 },
+    { flush: { kind: 'always' }, appenders },
+    { flush: { kind: 'interval', intervalMs: 1000 }, appenders },
+    { flush: { kind: 'never' }, appenders },
+  ];
+  const figures: BenchLogFigure[] = [];
+  const baselines = new Map<string, number>();
+  try {
+    for (const [i, run] of runs.entries()) {
+      const name = policyName(run.flush);
+      if (!baselines.has(name)) {
+        const base = await runBaseline(
+          join(root, `baseline-${i}`),
+          run.flush,
+          batch,
+          runMs,
+          runBytesMax,
+        );
+        baselines.set(name, base.bytes / base.seconds / 1e6);
+      }
+      const result = await runLog(
+        join(root, `log-${i}`),
+        run.flush,
+        batch,
+        run.appenders,
+        runMs,
+        runBytesMax,
+      );
+      const mbPerSec = result.bytes / result.seconds / 1e6;
+      const baselineMbPerSec = baselines.get(name) ?? Number.NaN;
+      if (run.flush.kind === 'never') {
+        figures.push(
+          await benchRead(
+            join(root, `log-${i}`),
+            join(root, `baseline-${i}`),
+            batch,
+            recordsPerBatch,
+          ),
+        );
+      }
+      figures.push({
+        name: `log append ${name} x${run.appenders}`,
+        flush: name,
+        appenders: run.appenders,
+        mbPerSec: round(mbPerSec),
+        recordsPerSec: Math.round((result.batches * recordsPerBatch) / result.seconds),
+        syncs: result.syncs,
+        baselineMbPerSec: round(baselineMbPerSec),
+        ratio: round(mbPerSec / baselineMbPerSec),
+      });
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  return { figures };
+}
+
+/** Bytes per read: a consumer's fetch.max.bytes-sized request. */
+const READ_BYTES_MAX = 1024 * 1024;
+
+/**
+ * Catch-up read of what the `never` run wrote: PartitionLog.read slices, copied out with
+ * pread as a sendfile would, against plain sequential 1 MiB preads of the baseline file.
+ */
+async function benchRead(
+  logDir: string,
+  baselinePath: string,
+  batch: Buffer,
+  recordsPerBatch: number,
+): Promise<BenchLogFigure> {
+  const log = await PartitionLog.open(
+    logDir,
+    { ...benchConfig, flush: { kind: 'never' } },
+    { clock: realClock },
+  );
+  const buffer = Buffer.allocUnsafe(READ_BYTES_MAX + batch.length);
+  let started = performance.now();
+  let bytes = 0;
+  for (let offset = log.logStartOffset; offset < log.logEndOffset;) {
+    const result = await log.read(offset, READ_BYTES_MAX, log.logEndOffset);
+    for (const slice of result.slices)
+      bytes += readSync(slice.fd, buffer, 0, slice.length, slice.position);
+    result.release();
+    offset = result.nextOffset;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await log.close();
+  const fd = openSync(baselinePath, 'r');
+  started = performance.now();
+  let baselineBytes = 0;
+  for (let read = -1; read !== 0; baselineBytes += read) {
+    read = readSync(fd, buffer, 0, READ_BYTES_MAX, baselineBytes);
+  }
+  const baselineSeconds = (performance.now() - started) / 1000;
+  closeSync(fd);
+  const mbPerSec = bytes / seconds / 1e6;
+  const baselineMbPerSec = baselineBytes / baselineSeconds / 1e6;
+  return {
+    name: 'log read catch-up 1 MiB',
+    flush: 'never',
+    appenders: 1,
+    mbPerSec: round(mbPerSec),
+    recordsPerSec: Math.round(((bytes / batch.length) * recordsPerBatch) / seconds),
+    syncs: 0,
+    baselineMbPerSec: round(baselineMbPerSec),
+    ratio: round(mbPerSec / baselineMbPerSec),
+  };
+}
+
+const round = (value: number): number => Math.round(value * 100) / 100;
+
+async function main(): Promise<void> {
+  const { figures } = await benchLog();
+  for (const f of figures) {
+    console.log(
+      `${f.name.padEnd(32)} ${f.mbPerSec.toFixed(1).padStart(8)} MB/s ${String(f.recordsPerSec).padStart(9)} rec/s ` +
+        `${String(f.syncs).padStart(6)} syncs   baseline ${f.baselineMbPerSec.toFixed(1).padStart(8)} MB/s   ratio ${f.ratio.toFixed(2)}`,
+    );
+  }
+  console.log(JSON.stringify({ benchLog: figures }));
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+}
