@@ -92,6 +92,7 @@ export class PartitionLog implements PartitionLogApi {
   #queued = 0;
   #state: LogState = { kind: 'open' };
   #cancelFlushTimer: (() => void) | null = null;
+  #closed: Promise<void> | null = null;
 
   private constructor(
     dir: string,
@@ -623,25 +624,35 @@ export class PartitionLog implements PartitionLogApi {
 
   // ---- lifecycle ---------------------------------------------------------------------------
 
-  /** Finishes queued work, syncs, seals the active segment and marks the log clean. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#state.kind === 'closing' || this.#state.kind === 'closed') return;
+  /**
+   * Finishes queued work, syncs, seals the active segment and marks the log clean; the files
+   * close even if that fails. Every call returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closed ??= this.#closeOnce();
+    return this.#closed;
+  }
+
+  async #closeOnce(): Promise<void> {
     const failed = this.#state.kind === 'failed';
-    this.#state = failed ? this.#state : { kind: 'closing' };
+    if (!failed) this.#state = { kind: 'closing' };
     this.#cancelFlushTimer?.();
     this.#cancelFlushTimer = null;
     await this.#tail;
-    if (!failed) {
-      await this.#groupCommit.request();
-      const active = this.#active;
-      active.seal();
-      await active.syncAll();
-      this.#recoveryPoint = this.#writtenEndOffset;
-      await this.#writeRecoveryPoint(active.sizeBytes);
+    try {
+      if (!failed) {
+        await this.#groupCommit.request();
+        const active = this.#active;
+        active.seal();
+        await active.syncAll();
+        this.#recoveryPoint = this.#writtenEndOffset;
+        await this.#writeRecoveryPoint(active.sizeBytes);
+      }
+    } finally {
+      this.#state = { kind: 'closed' };
+      for (const segment of this.#segments) if (segment.refs === 0) segment.closeFiles();
+      this.#idle.clear();
     }
-    this.#state = { kind: 'closed' };
-    for (const segment of this.#segments) if (segment.refs === 0) segment.closeFiles();
-    this.#idle.clear();
   }
 
   #checkUsable(): void {

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import {
+  APPENDS_QUEUED_MAX,
   PartitionLog,
   decodeBatches,
   encodeBatch,
@@ -304,6 +305,22 @@ describe('PartitionLog', () => {
     expect(log.logEndOffset).toBe(50);
   });
 
+  test('more queued appends than APPENDS_QUEUED_MAX are refused with a retriable LOG_BUSY', async () => {
+    const log = await openLog({ flush: { kind: 'never' } });
+    const batch = await batchOf(['q']);
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: APPENDS_QUEUED_MAX + 50 }, () => log.appendAsLeader(batch, 0)),
+    );
+    const busy = outcomes.filter((o) => o.status === 'rejected');
+    expect(busy.length).toBeGreaterThanOrEqual(50);
+    for (const o of busy)
+      expect(o.status === 'rejected' && o.reason).toMatchObject({
+        code: 'LOG_BUSY',
+        retriable: true,
+      });
+    expect(log.logEndOffset).toBe(outcomes.length - busy.length);
+  });
+
   test('flush interval syncs on the injected clock', async () => {
     const log = await openLog({ flush: { kind: 'interval', intervalMs: 1000 } });
     await log.appendAsLeader(await batchOf(['i']), 0);
@@ -388,6 +405,17 @@ describe('recovery', () => {
     const log = await openLog();
     expect(log.logEndOffset).toBe(5);
     expect(log.latestEpoch()).toBe(2);
+  });
+
+  test('open removes its own leftover temporary files and leaves other files alone', async () => {
+    writeFileSync(join(dir, 'recovery-point.tmp'), 'torn');
+    writeFileSync(join(dir, 'partition.json.tmp'), '{}');
+    writeFileSync(join(dir, '00000000000000000042.index'), Buffer.alloc(8));
+    await openLog();
+    const names = readdirSync(dir);
+    expect(names).not.toContain('recovery-point.tmp');
+    expect(names).not.toContain('00000000000000000042.index'); // An index without its log.
+    expect(names).toContain('partition.json.tmp');
   });
 
   test('missing and damaged indexes are rebuilt', async () => {

@@ -170,7 +170,8 @@ describe('validation', () => {
       records: sample,
       compression: 'none',
     });
-    for (let at = 17; at < batch.length; at += 1) {
+    // Every header byte, then a stride through the records (the big value makes 3 KB).
+    for (let at = 17; at < batch.length; at += at < 200 ? 1 : 37) {
       const damaged = Buffer.from(batch);
       damaged[at] = (damaged[at] ?? 0) ^ 0x10;
       const result = scanBatches(damaged);
@@ -205,6 +206,28 @@ describe('validation', () => {
       ok: false,
       error: { code: 'LOG_CORRUPT_BATCH', retriable: false },
     });
+  });
+
+  test('a batch cut short at the end is ignored only when asked', async () => {
+    const a = await encodeBatch({
+      baseOffset: 0,
+      partitionLeaderEpoch: 0,
+      records: sample,
+      compression: 'none',
+    });
+    const b = await encodeBatch({
+      baseOffset: 3,
+      partitionLeaderEpoch: 0,
+      records: sample,
+      compression: 'none',
+    });
+    const cut = Buffer.concat([a, b]).subarray(0, a.length + 70);
+    await expect(decodeBatches(cut)).rejects.toMatchObject({ code: 'LOG_CORRUPT_BATCH' });
+    const decoded = await decodeBatches(cut, { allowPartialTail: true });
+    expect(decoded.map((batch) => batch.header.baseOffset)).toEqual([0]);
+    expect(
+      await decodeBatches(cut.subarray(0, a.length + 5), { allowPartialTail: true }),
+    ).toHaveLength(1);
   });
 
   test('an unknown codec and an oversize batch have their own codes', async () => {
