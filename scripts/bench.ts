@@ -4,9 +4,9 @@
 // acknowledgement latency at a fixed rate, catch-up consume throughput, and the baselines — a
 // bare node:http2 pair (the transport's ceiling, upload and download) and sequential file
 // appends with each flush policy. Each figure is the median of --repeat rounds (3), Rill and
-// its baselines measured close together. Prints a line per step, then one JSON line with every
-// figure and ratio. --profile runs the broker under `node --cpu-prof` and prints its top-10
-// self-time functions.
+// its baselines measured close together; the log's own benchmark (scripts/bench-log.ts) runs
+// last. Prints a line per step, then one JSON line with every figure and ratio. --profile runs
+// the broker under `node --cpu-prof` and prints its top-10 self-time functions.
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
 import { connect, constants as h2constants } from 'node:http2';
@@ -16,6 +16,7 @@ import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { RillClient } from '../src/api/client/index.ts';
 import { benchConsume, benchLatency, benchProduce, round } from '../src/cli/client-bench.ts';
+import { benchLog } from './bench-log.ts';
 import { spawnBroker } from './spawn-broker.ts';
 
 const { values: args } = parseArgs({
@@ -88,6 +89,9 @@ async function main(): Promise<void> {
     await client.close();
     await broker.stop();
   }
+  // The log alone (no network), each policy beside raw appends of the same bytes.
+  results['log'] = (await benchLog({ runMs: 1_000 })).figures;
+  log(`log: ${JSON.stringify(results['log'])}`);
   const pick = (name: string) => summarize(runs[name] ?? []);
   results['produce'] = Object.fromEntries(policies.map((p) => [p, pick(`produce ${p}`)]));
   results['produceConfig'] = { ...produceRun.producer, partitions: 4, compression: 'none' };
