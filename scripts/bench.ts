@@ -128,6 +128,7 @@ async function createTopics(client: RillClient): Promise<void> {
   await admin.createTopic({ name: 'bench-latency', partitions: 1, replicationFactor: 1 });
   // Warm up the JIT on both sides and the disk: the first second of a run is not its speed.
   await benchProduce(client, { ...produceRun, topic: 'bench-warmup', records: 20_000 });
+  await benchConsume(client, { topic: 'bench-warmup', records: 20_000 });
 }
 
 async function measureLatency(client: RillClient) {
