@@ -85,6 +85,9 @@ async function main(): Promise<void> {
       }
     }
     results['latency'] = await measureLatency(client);
+  } catch (error) {
+    log(`bench failed; the broker's last output:\n${broker.output().slice(-4_000)}`);
+    throw error;
   } finally {
     await client.close();
     await broker.stop();
