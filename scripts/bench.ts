@@ -77,7 +77,7 @@ async function main(): Promise<void> {
           await benchProduce(client, { ...produceRun, topic: topicFor(policy) }),
         );
       }
-      record('consume', await benchConsume(client, { topic: topicFor('always'), records }));
+      record('consume', await benchConsume(client, { topic: 'bench-consume', records }));
       record('http2 upload', await http2Ceiling('upload'));
       record('http2 download', await http2Ceiling('download'));
       for (const policy of policies) {
@@ -129,6 +129,9 @@ async function createTopics(client: RillClient): Promise<void> {
   }
   await admin.createTopic({ name: 'bench-warmup', partitions: 4, replicationFactor: 1 });
   await admin.createTopic({ name: 'bench-latency', partitions: 1, replicationFactor: 1 });
+  // Consume reads a topic of exactly `records` records: each round reads all of it.
+  await admin.createTopic({ name: 'bench-consume', partitions: 4, replicationFactor: 1 });
+  await benchProduce(client, { ...produceRun, topic: 'bench-consume' });
   // Warm up the JIT on both sides and the disk: the first second of a run is not its speed.
   await benchProduce(client, { ...produceRun, topic: 'bench-warmup', records: 20_000 });
   await benchConsume(client, { topic: 'bench-warmup', records: 20_000 });
