@@ -60,6 +60,8 @@ export function produceCommand(): Command {
         acks: options.acks,
         compression: options.compression,
         lingerMs: options.lingerMs,
+        // A person is waiting: an unknown topic fails within seconds, not after a minute.
+        maxBlockMs: 5_000,
       });
       const partitions = new Set<number>();
       const window = new SendWindow(unacknowledgedLinesMax, (metadata) =>
