@@ -61,6 +61,17 @@ describe('Consumer', { timeout: 10_000 }, () => {
     expect(consumer.position(tp)).toBe(5);
   });
 
+  test('a dead leader: the consumer finds the new one through another broker', async () => {
+    const { clock, cluster, consumer } = setup();
+    consumer.seek(tp, 0);
+    expect(await poll(clock, consumer)).toEqual(['a', 'b', 'c', 'd']);
+    cluster.down.add(1);
+    cluster.leaders.set(0, 2);
+    cluster.logs.get(0)?.push('e');
+    expect(await poll(clock, consumer, 3_000)).toEqual(['e']);
+    expect(cluster.fetches.at(-1)?.url).toBe(FakeCluster.url(2));
+  });
+
   test('OFFSET_NOT_AVAILABLE is retried after a backoff', async () => {
     const { clock, cluster, consumer } = setup();
     cluster.fetchFailures.push({ status: 503, code: 'OFFSET_NOT_AVAILABLE' });

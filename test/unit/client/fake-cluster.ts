@@ -2,6 +2,7 @@
 // metadata and binary produce routes of API.md. Tests script leader moves and failures, and
 // read back what each broker appended.
 import { decodeBatches, encodeBatch } from '../../../src/log/index.ts';
+import { ClientError } from '../../../src/api/client/client-error.ts';
 import type {
   Transport,
   TransportRequest,
@@ -28,6 +29,8 @@ export class FakeCluster implements Transport {
   readonly fetchFailures: Failure[] = [];
   readonly fetches: { url: string; partition: number; offset: number }[] = [];
   metadataRequests = 0;
+  /** Broker ids whose connections are refused (a killed process). */
+  readonly down = new Set<number>();
   #hung: (() => void)[] = [];
 
   readonly topic: string;
@@ -51,6 +54,11 @@ export class FakeCluster implements Transport {
   }
 
   async request(url: string, request: TransportRequest): Promise<TransportResponse> {
+    for (const id of this.down) {
+      if (url === FakeCluster.url(id)) {
+        throw new ClientError('CLIENT_CONNECTION', `${url}: connection refused`);
+      }
+    }
     if (request.path === '/v1/cluster') {
       const brokers = [1, 2, 3].map((id) => ({ id, url: FakeCluster.url(id), status: 'alive' }));
       return json(200, { clusterId: 'fake', controllerId: 1, brokers });
