@@ -37,6 +37,9 @@ const summary = runSimulation({
   nodes,
   fault,
   livenessTicksMax: simDefaults.livenessTicksMax,
+  onSeed: (done, violations) => {
+    if (done % 1000 === 0) process.stderr.write(`… ${done} seeds, ${violations} violations\n`);
+  },
   onViolation: (outcome, replay) =>
     console.log(
       `violation seed=${outcome.seed} step=${outcome.step}: ${outcome.violation} (${replay})`,

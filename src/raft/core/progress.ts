@@ -18,6 +18,8 @@ export class Progress {
   recentActive = false;
   /** The highest ReadIndex round this follower acknowledged in the current term. */
   readRoundAcked = 0;
+  /** Ticks since match last moved: appends in flight that long are presumed lost. */
+  stalledTicks = 0;
 
   constructor(next: Index) {
     assert(next >= 1, 'next index must be positive');
@@ -42,6 +44,7 @@ export class Progress {
   maybeUpdate(index: Index): boolean {
     if (index <= this.match) return false;
     this.match = index;
+    this.stalledTicks = 0;
     this.next = Math.max(this.next, index + 1);
     if (this.flow.kind === 'replicate') {
       const inflight = this.flow.inflight;

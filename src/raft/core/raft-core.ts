@@ -10,7 +10,6 @@ import type {
   EntryKind,
   HardState,
   Index,
-  Membership,
   RaftMessage,
   RaftNodeId,
   Ready,
@@ -25,94 +24,16 @@ import {
   members,
 } from './membership.ts';
 import { Progress } from './progress.ts';
+import {
+  assertValidConfig,
+  type RaftCoreConfig,
+  type RaftCoreDeps,
+  type RaftResult,
+  type RaftStatus,
+} from './raft-config.ts';
 import { quorumValue, voteOutcome } from './quorum.ts';
 import { RaftLog } from './raft-log.ts';
 import { ReadIndexQueue } from './read-index.ts';
-
-export interface RaftCoreConfig {
-  readonly id: RaftNodeId;
-  /** The membership of a brand-new group, used when storage holds no snapshot or config. */
-  readonly initialMembership: Membership;
-  /** Followers wait a random number of ticks in [this, 2·this) before campaigning. */
-  readonly electionTimeoutTicks: number;
-  readonly heartbeatTicks: number;
-  /** Pre-vote (thesis §9.6): a partitioned node cannot raise the term of a healthy group. */
-  readonly preVote: boolean;
-  /** Check-quorum (thesis §6.2): leaders step down without a quorum; voters keep a lease. */
-  readonly checkQuorum: boolean;
-  /** Appends in flight to one follower in the replicate state. */
-  readonly inflightAppendsMax: number;
-  /** Entry data bytes in one append message (at least one entry is always sent). */
-  readonly appendBytesMax: number;
-  /** Data bytes the leader holds uncommitted in its term before answering RAFT_BUSY. */
-  readonly uncommittedBytesMax: number;
-  readonly entryBytesMax: number;
-  /** ReadIndex requests waiting on the leader, and forwarded ones, before RAFT_BUSY. */
-  readonly readIndexPendingMax: number;
-  /** Committed entries handed out in one Ready, to bound the driver's apply batch. */
-  readonly committedPerReadyMax: number;
-}
-
-export const raftCoreDefaults = {
-  electionTimeoutTicks: 10,
-  heartbeatTicks: 1,
-  preVote: true,
-  checkQuorum: true,
-  inflightAppendsMax: 64,
-  appendBytesMax: 1024 * 1024,
-  uncommittedBytesMax: 64 * 1024 * 1024,
-  entryBytesMax: 1024 * 1024,
-  readIndexPendingMax: 4096,
-  committedPerReadyMax: 4096,
-} as const;
-
-/** What the node made durable before it (re)started; see emptyRestoredState for a new node. */
-export interface RestoredState {
-  readonly hardState: HardState;
-  readonly snapshot: Snapshot | null;
-  /** The stored entries after the snapshot, contiguous. */
-  readonly entries: readonly Entry[];
-}
-
-export function emptyRestoredState(): RestoredState {
-  return { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] };
-}
-
-export interface RaftCoreDeps {
-  readonly random: Random;
-  readonly restored: RestoredState;
-}
-
-export type RaftRoleKind = 'follower' | 'observer' | 'pre-candidate' | 'candidate' | 'leader';
-
-export type RaftResult<T> =
-  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: RaftError };
-
-export interface RaftStatus {
-  readonly id: RaftNodeId;
-  readonly role: RaftRoleKind;
-  readonly term: Term;
-  readonly vote: RaftNodeId | null;
-  readonly leaderId: RaftNodeId | null;
-  readonly commitIndex: Index;
-  readonly appliedIndex: Index;
-  readonly firstIndex: Index;
-  readonly lastIndex: Index;
-  readonly lastTerm: Term;
-  readonly stableIndex: Index;
-  readonly snapshotIndex: Index;
-  readonly membership: Membership;
-  readonly transferTarget: RaftNodeId | null;
-  /** The leader's view of each follower; null on other roles. */
-  readonly progress: readonly ProgressStatus[] | null;
-}
-
-export interface ProgressStatus {
-  readonly id: RaftNodeId;
-  readonly match: Index;
-  readonly next: Index;
-  readonly state: 'probe' | 'replicate' | 'snapshot';
-}
 
 interface LeaderState {
   readonly progress: Map<RaftNodeId, Progress>;
@@ -166,8 +87,10 @@ export class RaftCore {
   #persistedHardState: HardState;
   /** The Ready handed out and not yet advanced; one at a time. */
   #outstanding: Ready | null = null;
-  /** Forwarded ReadIndex requests awaiting the leader's answer. */
-  readonly #forwardedReads = new Set<number>();
+  /** Forwarded ReadIndex requests awaiting the leader's answer: requestId → tick sent. */
+  readonly #forwardedReads = new Map<number, number>();
+  /** Ticks since this node started; only ages forwarded reads. */
+  #ticks = 0;
 
   constructor(config: RaftCoreConfig, deps: RaftCoreDeps) {
     assertValidConfig(config);
@@ -226,6 +149,7 @@ export class RaftCore {
 
   /** Advances logical time by one tick (the driver converts its clock into ticks). */
   tick(): void {
+    this.#ticks += 1;
     if (this.#role.kind === 'leader') return this.#tickLeader(this.#role.leader);
     this.#electionElapsedTicks += 1;
     if (!this.#isPromotable()) return;
@@ -278,10 +202,11 @@ export class RaftCore {
     }
     const leaderId = this.leaderId;
     if (leaderId === null) return { ok: false, error: notLeaderError(null) };
+    if (this.#forwardedReads.size >= this.#config.readIndexPendingMax) this.#expireForwardedReads();
     if (this.#forwardedReads.size >= this.#config.readIndexPendingMax) {
       return { ok: false, error: new RaftError('RAFT_BUSY', 'too many forwarded reads pending') };
     }
-    this.#forwardedReads.add(requestId);
+    this.#forwardedReads.set(requestId, this.#ticks);
     this.#send({ type: 'read-index-request', to: leaderId, requestId });
     return { ok: true, value: null };
   }
@@ -302,7 +227,10 @@ export class RaftCore {
     }
     role.leader.transfer = { target, elapsedTicks: 0, sent: false };
     this.#maybeSendTimeoutNow(role.leader, target);
-    if (!role.leader.transfer.sent) this.#sendAppend(role.leader, target, true);
+    if (role.leader.transfer.sent) return { ok: true, value: null };
+    // Catch the target up now: resend from its match rather than wait for lost appends.
+    if (progress.flow.kind === 'replicate') progress.becomeReplicate();
+    this.#sendAppend(role.leader, target, true);
     return { ok: true, value: null };
   }
 
@@ -792,7 +720,13 @@ export class RaftCore {
   /** An empty append at the follower's match index: commit news, liveness and ReadIndex acks. */
   #sendHeartbeat(leader: LeaderState, to: RaftNodeId, progress: Progress): void {
     const prevLogTerm = this.#log.termAt(progress.match);
-    if (prevLogTerm === null) return;
+    if (prevLogTerm === null) {
+      // The follower's match was compacted away: only a snapshot can help it now.
+      if (progress.flow.kind === 'snapshot') return;
+      progress.next = progress.match + 1;
+      progress.becomeProbe();
+      return this.#sendAppend(leader, to, true);
+    }
     this.#send({
       type: 'append-request',
       to,
@@ -812,7 +746,18 @@ export class RaftCore {
           this.#sendAppend(leader, id, true);
           break;
         case 'replicate':
-          this.#sendHeartbeat(leader, id, progress);
+          progress.stalledTicks += this.#config.heartbeatTicks;
+          if (
+            progress.next - 1 > progress.match &&
+            progress.stalledTicks >= this.#config.electionTimeoutTicks
+          ) {
+            // An append in flight for an election timeout was lost: resend from match.
+            progress.stalledTicks = 0;
+            progress.becomeReplicate();
+            this.#sendAppend(leader, id, true);
+          } else {
+            this.#sendHeartbeat(leader, id, progress);
+          }
           break;
         case 'snapshot':
           progress.flow.waitedTicks += this.#config.heartbeatTicks;
@@ -1038,6 +983,14 @@ export class RaftCore {
     if (this.#leaderRead(role.leader, message.requestId, message.from) !== null) refuse();
   }
 
+  /** A forwarded read unanswered for two election timeouts was lost; its caller timed out. */
+  #expireForwardedReads(): void {
+    const oldest = this.#ticks - 2 * this.#config.electionTimeoutTicks;
+    for (const [requestId, sentAt] of this.#forwardedReads) {
+      if (sentAt < oldest) this.#forwardedReads.delete(requestId);
+    }
+  }
+
   #onReadIndexResponse(message: ReadIndexResponse): void {
     if (!this.#forwardedReads.delete(message.requestId)) return;
     if (message.index !== null)
@@ -1066,28 +1019,4 @@ export class RaftCore {
 
 function sameHardState(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
-}
-
-function assertValidConfig(config: RaftCoreConfig): void {
-  const positive: (keyof RaftCoreConfig)[] = [
-    'electionTimeoutTicks',
-    'heartbeatTicks',
-    'inflightAppendsMax',
-    'appendBytesMax',
-    'uncommittedBytesMax',
-    'entryBytesMax',
-    'readIndexPendingMax',
-    'committedPerReadyMax',
-  ];
-  for (const key of positive) {
-    const value = config[key];
-    assert(
-      typeof value === 'number' && Number.isInteger(value) && value > 0,
-      `${key} must be a positive integer`,
-    );
-  }
-  assert(
-    config.heartbeatTicks < config.electionTimeoutTicks,
-    'heartbeat must be shorter than election',
-  );
 }

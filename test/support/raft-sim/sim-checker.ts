@@ -3,7 +3,7 @@
 // append-only, log matching ((index, term) → same entry and same previous term), leader
 // completeness, state machine safety (hash of the applied prefix per index), dense in-order
 // applies, commit monotonic per incarnation and on disk across restarts, read linearizability.
-import type { Entry, RaftCore, RaftNodeId, Ready } from '../../../src/raft/index.ts';
+import type { Entry, RaftCore, RaftNodeId, RaftStatus, Ready } from '../../../src/raft/index.ts';
 import type { HashStateMachine } from './hash-state-machine.ts';
 import type { MemoryStorage } from './memory-storage.ts';
 
@@ -75,12 +75,12 @@ export class SimChecker {
         `election safety: nodes ${known} and ${id} both lead term ${status.term}`,
       );
     }
-    this.#checkAppendOnly(id, core, status.term);
-    this.#recordLeaderCommits(id, core, status.commitIndex);
+    this.#checkAppendOnly(id, core, status);
+    this.#recordLeaderCommits(id, core, status);
   }
 
-  #checkAppendOnly(id: RaftNodeId, core: RaftCore, term: number): void {
-    const status = core.status();
+  #checkAppendOnly(id: RaftNodeId, core: RaftCore, status: RaftStatus): void {
+    const term = status.term;
     const mark = this.#leaderMarks.get(id);
     if (mark !== undefined && mark.term === term) {
       if (status.lastIndex < mark.lastIndex) {
@@ -113,8 +113,8 @@ export class SimChecker {
     }
   }
 
-  #recordLeaderCommits(id: RaftNodeId, core: RaftCore, commit: number): void {
-    const status = core.status();
+  #recordLeaderCommits(id: RaftNodeId, core: RaftCore, status: RaftStatus): void {
+    const commit = status.commitIndex;
     const from = Math.max(this.#leaderCommitRecorded.get(id) ?? 0, status.firstIndex - 1) + 1;
     if (from > commit) return;
     for (const entry of core.entries(from, commit)) this.#recordCommitted(entry, `leader ${id}`);
@@ -135,6 +135,25 @@ export class SimChecker {
     }
   }
 
+  /**
+   * Before the driver persists a Ready on `id`: a stored entry that is committed may never be
+   * replaced or truncated. (A lagging node may still hold a stale entry at a committed index;
+   * only removing the committed one is a violation.)
+   */
+  beforePersist(id: RaftNodeId, ready: Ready, storage: MemoryStorage): void {
+    const first = ready.entries[0];
+    if (first === undefined) return;
+    const base = storage.snapshot?.meta.index ?? 0;
+    for (let i = Math.max(0, first.index - base - 1); i < storage.entries.length; i += 1) {
+      const old = storage.entries[i];
+      if (old === undefined || this.#committed.get(old.index)?.term !== old.term) continue;
+      const replacement = ready.entries[old.index - first.index];
+      if (replacement?.term !== old.term) {
+        throw new Violation(`node ${id} removed committed entry ${old.index} (term ${old.term})`);
+      }
+    }
+  }
+
   /** After the driver persisted a Ready on `id` (storage already holds it). */
   onPersist(id: RaftNodeId, ready: Ready, storage: MemoryStorage): void {
     const base = storage.snapshot?.meta.index ?? 0;
@@ -142,10 +161,6 @@ export class SimChecker {
       const previous = entry.index - 1 === base ? (storage.snapshot?.meta.term ?? 0) : null;
       const prevTerm = storage.entries[entry.index - 2 - base]?.term ?? previous;
       this.#checkEntryFact(id, entry, prevTerm);
-      const committed = this.#committed.get(entry.index);
-      if (committed !== undefined && committed.term !== entry.term) {
-        throw new Violation(`node ${id} overwrote committed entry ${entry.index}`);
-      }
     }
     if (ready.hardState !== null) {
       const durable = this.#durableCommit.get(id) ?? 0;

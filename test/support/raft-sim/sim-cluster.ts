@@ -153,7 +153,7 @@ export class SimCluster {
         this.#advanceTime();
         const leader = this.#leader();
         if (proposal !== null && this.#checker.committedTermAt(proposal.index) === proposal.term) {
-          return this.#outcome(null);
+          if (this.#allMembersApplied(proposal.index)) return this.#outcome(null);
         }
         if (leader !== null && (proposal === null || proposal.term < leader.core.status().term)) {
           const result = leader.core.propose(new TextEncoder().encode(`live-${this.#now}`));
@@ -161,15 +161,34 @@ export class SimCluster {
           this.#pump(leader);
         }
       }
-      const status = [...this.#nodes.values()].map((n) => `${n.id}:${n.core.status().role}`);
+      const status = [...this.#nodes.values()].map((n) => {
+        const s = n.core.status();
+        return `${n.id}:${s.role}/t${s.term}/c${s.commitIndex}/a${n.machine.appliedIndex}`;
+      });
+      const leader = this.#leader();
+      if (leader !== null)
+        status.push(
+          JSON.stringify(leader.core.status().membership),
+          JSON.stringify(leader.core.status().progress),
+        );
       return this.#outcome(
-        `liveness: no leader commit within ${livenessTicksMax} ticks (${status})`,
+        `liveness: no commit applied by all members in ${livenessTicksMax} ticks (${status})`,
       );
     } catch (error) {
       if (error instanceof Violation) return this.#outcome(error.message);
       if (error instanceof AssertionError) return this.#outcome(`assertion: ${error.message}`);
       throw error;
     }
+  }
+
+  /** Liveness: every member of the leader's configuration applied up to `index`. */
+  #allMembersApplied(index: number): boolean {
+    const leader = this.#leader();
+    if (leader === null) return false;
+    const { voters, observers } = leader.core.status().membership;
+    return [...voters, ...observers].every(
+      (id) => (this.#nodes.get(id)?.machine.appliedIndex ?? 0) >= index,
+    );
   }
 
   #outcome(violation: string | null): SimOutcome {
@@ -231,6 +250,7 @@ export class SimCluster {
   /** The driver's loop body: persist, then send, then apply, then advance. */
   #complete(node: SimNode, ready: Ready): void {
     node.outstanding = false;
+    this.#checker.beforePersist(node.id, ready, node.storage);
     node.storage.persist(ready);
     this.#checker.onPersist(node.id, ready, node.storage);
     for (const message of ready.messages) this.#network.send(message, this.#now);
@@ -275,7 +295,10 @@ export class SimCluster {
     if (this.#network.partitioned) {
       if (this.#faults.chance(swarm.healPerTick)) this.#network.heal();
     } else if (this.#faults.chance(swarm.partitionPerTick)) {
-      this.#network.partition([...this.#nodes.keys()], this.#faults.chance(0.5));
+      const ids = [...this.#nodes.keys()];
+      const shape = this.#faults.int(3);
+      if (shape === 2) this.#network.partitionOneWay(ids);
+      else this.#network.partition(ids, shape === 1);
     }
   }
 

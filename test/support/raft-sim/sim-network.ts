@@ -18,6 +18,8 @@ export class SimNetwork {
   readonly #random: SeededRandom;
   /** node → partition group; nodes in different groups cannot talk. */
   readonly #group = new Map<RaftNodeId, number>();
+  /** Directed cuts `from>to` of an asymmetric partition (R62): the reverse path still works. */
+  readonly #oneWay = new Set<string>();
   sentCount = 0;
 
   constructor(random: SeededRandom, profile: NetworkProfile) {
@@ -37,13 +39,24 @@ export class SimNetwork {
     }
   }
 
-  canTalk(a: RaftNodeId, b: RaftNodeId): boolean {
-    return (this.#group.get(a) ?? 0) === (this.#group.get(b) ?? 0);
+  canTalk(from: RaftNodeId, to: RaftNodeId): boolean {
+    if (this.#oneWay.has(`${from}>${to}`)) return false;
+    return (this.#group.get(from) ?? 0) === (this.#group.get(to) ?? 0);
+  }
+
+  /** Cuts every link out of one random node (or into it), leaving the reverse direction up. */
+  partitionOneWay(ids: readonly RaftNodeId[]): void {
+    this.heal();
+    const node = ids[this.#random.int(ids.length)];
+    const outbound = this.#random.chance(0.5);
+    for (const other of ids) {
+      if (other !== node) this.#oneWay.add(outbound ? `${node}>${other}` : `${other}>${node}`);
+    }
   }
 
   /** Splits the nodes into two random groups (an isolated node when `isolate`). */
   partition(ids: readonly RaftNodeId[], isolate: boolean): void {
-    this.#group.clear();
+    this.heal();
     if (isolate) {
       const lonely = ids[this.#random.int(ids.length)];
       if (lonely !== undefined) this.#group.set(lonely, 1);
@@ -54,9 +67,10 @@ export class SimNetwork {
 
   heal(): void {
     this.#group.clear();
+    this.#oneWay.clear();
   }
 
   get partitioned(): boolean {
-    return this.#group.size > 0;
+    return this.#group.size > 0 || this.#oneWay.size > 0;
   }
 }

@@ -12,6 +12,8 @@ export interface SimRunOptions {
   readonly livenessTicksMax: number;
   /** Called with each failing outcome (the CLI prints it). */
   readonly onViolation?: (outcome: SimOutcome, replay: string) => void;
+  /** Called after every seed (the CLI reports progress on stderr). */
+  readonly onSeed?: (done: number, violations: number) => void;
 }
 
 export interface SimRunSummary {
@@ -40,6 +42,7 @@ export function runSimulation(options: SimRunOptions): SimRunSummary {
       failures.push(outcome);
       options.onViolation?.(outcome, replayCommand(options, seed));
     }
+    options.onSeed?.(i + 1, failures.length);
   }
   return { seeds: options.seeds, violations: failures.length, failures, steps, messages, commits };
 }

@@ -39,6 +39,7 @@ export class TestCluster {
   readonly #cut = new Set<string>();
   readonly #ignored = new Set<RaftMessage['type']>();
   #filter: MessageFilter | null = null;
+  #rewrite: ((message: RaftMessage) => RaftMessage) | null = null;
   #seed: number;
 
   constructor(
@@ -89,6 +90,12 @@ export class TestCluster {
     this.#cut.clear();
     this.#ignored.clear();
     this.#filter = null;
+    this.#rewrite = null;
+  }
+
+  /** Rewrites messages in transit (e.g. strips entries), or stops rewriting with null. */
+  rewrite(rewrite: ((message: RaftMessage) => RaftMessage) | null): void {
+    this.#rewrite = rewrite;
   }
 
   ignore(type: RaftMessage['type']): void {
@@ -232,7 +239,7 @@ export class TestCluster {
     if (this.#cut.has(`${message.from}>${message.to}`)) return;
     if (this.#ignored.has(message.type)) return;
     if (this.#filter !== null && this.#filter(message)) return;
-    target.core.step(message);
+    target.core.step(this.#rewrite === null ? message : this.#rewrite(message));
     target.core.checkInvariants();
   }
 }
