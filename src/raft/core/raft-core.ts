@@ -35,6 +35,19 @@ import { quorumValue, voteOutcome } from './quorum.ts';
 import { RaftLog } from './raft-log.ts';
 import { ReadIndexQueue } from './read-index.ts';
 
+// Re-exported so code written against the first API commit (all in this file) keeps compiling.
+export {
+  emptyRestoredState,
+  raftCoreDefaults,
+  type ProgressStatus,
+  type RaftCoreConfig,
+  type RaftCoreDeps,
+  type RaftResult,
+  type RaftRoleKind,
+  type RaftStatus,
+  type RestoredState,
+} from './raft-config.ts';
+
 interface LeaderState {
   readonly progress: Map<RaftNodeId, Progress>;
   readonly reads: ReadIndexQueue;
@@ -439,14 +452,11 @@ export class RaftCore {
 
   #dropLeaderState(): void {
     if (this.#role.kind === 'leader') {
+      // Reads forwarded by followers are refused at once; local ones simply never complete.
       for (const read of this.#role.leader.reads.drain()) {
-        if (read.from !== null)
-          this.#send({
-            type: 'read-index-response',
-            to: read.from,
-            requestId: read.requestId,
-            index: null,
-          });
+        if (read.from === null) continue;
+        const { requestId } = read;
+        this.#send({ type: 'read-index-response', to: read.from, requestId, index: null });
       }
     }
   }
@@ -622,9 +632,11 @@ export class RaftCore {
   #followLeader(leaderId: RaftNodeId): void {
     const role = this.#role;
     assert(role.kind !== 'leader', `two leaders in term ${this.#term}`);
-    if (role.kind !== 'follower' && role.kind !== 'observer')
-      this.#becomeFollower(this.#term, leaderId);
-    else if (role.leaderId !== leaderId) this.#role = { kind: role.kind, leaderId };
+    if (role.kind !== 'follower' && role.kind !== 'observer') {
+      this.#becomeFollower(this.#term, leaderId); // A candidate concedes (R31).
+    } else if (role.leaderId !== leaderId) {
+      this.#role = { kind: role.kind, leaderId };
+    }
     this.#electionElapsedTicks = 0;
   }
 
@@ -957,28 +969,18 @@ export class RaftCore {
       id === this.id ? leader.reads.round : (leader.progress.get(id)?.readRoundAcked ?? 0),
     );
     for (const read of leader.reads.release(confirmed)) {
-      assert(read.index !== null, 'released a read without an index');
-      if (read.from === null)
-        this.#readStates.push({ requestId: read.requestId, index: read.index });
-      else
-        this.#send({
-          type: 'read-index-response',
-          to: read.from,
-          requestId: read.requestId,
-          index: read.index,
-        });
+      const { requestId, index, from } = read;
+      assert(index !== null, 'released a read without an index');
+      if (from === null) this.#readStates.push({ requestId, index });
+      else this.#send({ type: 'read-index-response', to: from, requestId, index });
     }
   }
 
   #onReadIndexRequest(message: ReadIndexRequest): void {
     const role = this.#role;
+    const { from, requestId } = message;
     const refuse = () =>
-      this.#send({
-        type: 'read-index-response',
-        to: message.from,
-        requestId: message.requestId,
-        index: null,
-      });
+      this.#send({ type: 'read-index-response', to: from, requestId, index: null });
     if (role.kind !== 'leader' || message.term !== this.#term) return refuse();
     if (this.#leaderRead(role.leader, message.requestId, message.from) !== null) refuse();
   }
@@ -992,9 +994,9 @@ export class RaftCore {
   }
 
   #onReadIndexResponse(message: ReadIndexResponse): void {
-    if (!this.#forwardedReads.delete(message.requestId)) return;
-    if (message.index !== null)
-      this.#readStates.push({ requestId: message.requestId, index: message.index });
+    const { requestId, index } = message;
+    if (!this.#forwardedReads.delete(requestId) || index === null) return;
+    this.#readStates.push({ requestId, index });
   }
 
   // ---- Output -------------------------------------------------------------------------------
