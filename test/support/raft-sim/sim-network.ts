@@ -1,6 +1,7 @@
 // The simulated network: every message is deep-copied at send (structuredClone, so sender and
 // receiver never alias), then dropped, duplicated or delayed (random delays reorder), and only
 // delivered if sender and receiver sit in the same partition group at both ends of the trip.
+// Generic over the message so the cluster simulator carries broker traffic on the same wire.
 import type { SeededRandom } from '../../../src/common/index.ts';
 import type { RaftMessage, RaftNodeId } from '../../../src/raft/index.ts';
 import { EventQueue } from './event-queue.ts';
@@ -12,8 +13,8 @@ export interface NetworkProfile {
   delayTicksMax: number;
 }
 
-export class SimNetwork {
-  readonly queue = new EventQueue<RaftMessage>();
+export class SimNetwork<M extends { readonly from: number; readonly to: number } = RaftMessage> {
+  readonly queue = new EventQueue<M>();
   profile: NetworkProfile;
   readonly #random: SeededRandom;
   /** node → partition group; nodes in different groups cannot talk. */
@@ -27,7 +28,7 @@ export class SimNetwork {
     this.profile = profile;
   }
 
-  send(message: RaftMessage, now: number): void {
+  send(message: M, now: number): void {
     this.sentCount += 1;
     if (!this.canTalk(message.from, message.to)) return;
     if (this.#random.chance(this.profile.dropProbability)) return;
@@ -63,6 +64,12 @@ export class SimNetwork {
       return;
     }
     for (const id of ids) this.#group.set(id, this.#random.int(2));
+  }
+
+  /** Cuts one given node off from every other (a scripted partition). */
+  isolate(id: RaftNodeId): void {
+    this.heal();
+    this.#group.set(id, 1);
   }
 
   heal(): void {
