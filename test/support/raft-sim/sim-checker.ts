@@ -135,15 +135,27 @@ export class SimChecker {
     }
   }
 
-  /** After the driver persisted a Ready on `id` (storage already holds it). */
-  onPersist(id: RaftNodeId, ready: Ready, storage: MemoryStorage): void {
+  /**
+   * After the driver persisted a Ready on `id` (storage already holds it). `leaderTerm` is the
+   * term `id` leads, if any: a deposed leader that does not know it yet may append its own
+   * proposals where a newer majority already committed. Those never commit (state machine
+   * safety above catches it if they do), so only entries received from a leader must not
+   * overwrite a committed one.
+   */
+  onPersist(
+    id: RaftNodeId,
+    ready: Ready,
+    storage: MemoryStorage,
+    leaderTerm: number | null = null,
+  ): void {
     const base = storage.snapshot?.meta.index ?? 0;
     for (const entry of ready.entries) {
       const previous = entry.index - 1 === base ? (storage.snapshot?.meta.term ?? 0) : null;
       const prevTerm = storage.entries[entry.index - 2 - base]?.term ?? previous;
       this.#checkEntryFact(id, entry, prevTerm);
       const committed = this.#committed.get(entry.index);
-      if (committed !== undefined && committed.term !== entry.term) {
+      const own = entry.term === leaderTerm;
+      if (committed !== undefined && committed.term !== entry.term && !own) {
         throw new Violation(`node ${id} overwrote committed entry ${entry.index}`);
       }
     }
