@@ -360,8 +360,8 @@ export class ClusterBroker {
   }
 
   #onAlterPartition(body: Body & { kind: 'alterPartition' }): void {
-    const controller = this.controller;
-    if (controller === null || !this.isActiveController) return;
+    const controller = this.#controllerState(this.#env.nowMs());
+    if (controller === null) return;
     const state = partitionState(this.image, body.partition);
     if (state === null) return;
     const validation = validateIsrChange(state, body.request, this.#context(this.#env.nowMs()));
@@ -436,10 +436,11 @@ export class ClusterBroker {
     };
   }
 
-  #controllerTick(nowMs: number): void {
+  /** The controller state of the current term, created when this node becomes controller. */
+  #controllerState(nowMs: number): ControllerState | null {
     if (!this.isActiveController) {
       this.controller = null;
-      return;
+      return null;
     }
     const term = this.core.status().term;
     if (this.controller?.term !== term) {
@@ -447,7 +448,12 @@ export class ClusterBroker {
       const lastSeenMs = new Map(this.image.nodes().map((n) => [n.id, nowMs] as const));
       this.controller = { term, lastSeenMs, pendingIndex: 0, alters: new Map() };
     }
-    if (this.machine.appliedIndex < this.controller.pendingIndex) return;
+    return this.controller;
+  }
+
+  #controllerTick(nowMs: number): void {
+    const controller = this.#controllerState(nowMs);
+    if (controller === null || this.machine.appliedIndex < controller.pendingIndex) return;
     this.#decide(nowMs);
   }
 

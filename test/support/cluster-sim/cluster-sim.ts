@@ -108,6 +108,8 @@ export class ClusterSim {
   nowMs = 0;
   /** Scripted tests may hook every applied metadata command (before the controller answers). */
   onApplied: ((record: AppliedRecord) => void) | null = null;
+  /** Scripted tests may watch every envelope the network delivers. */
+  onDeliver: ((envelope: Envelope) => void) | null = null;
   faultsOn = true;
   #nextTickMs = 0;
   #nextProduceId = 1;
@@ -422,7 +424,13 @@ export class ClusterSim {
     this.#send({ from, to, body: { kind: 'repl', partition, message } });
   }
 
+  /** Puts a scripted message on the wire, subject to the same network as any other. */
+  inject(envelope: Envelope): void {
+    this.#send(envelope);
+  }
+
   #deliver(envelope: Envelope): void {
+    this.onDeliver?.(envelope);
     const body = envelope.body;
     if (body.kind === 'repl' && (envelope.to === PRODUCER_ID || envelope.to === CONSUMER_ID)) {
       const ghost = this.ghosts[body.partition];
