@@ -111,6 +111,7 @@ export class ClusterSim {
   /** Scripted tests may watch every envelope the network delivers. */
   onDeliver: ((envelope: Envelope) => void) | null = null;
   faultsOn = true;
+  crashes = 0;
   #nextTickMs = 0;
   #nextProduceId = 1;
   readonly #downUntil = new Map<number, number>();
@@ -202,6 +203,7 @@ export class ClusterSim {
     const broker = this.broker(id);
     if (!broker.up) return;
     this.log(`crash ${id}${broker.isActiveController ? ' (controller)' : ''}`);
+    this.crashes += 1;
     broker.crash();
   }
 
