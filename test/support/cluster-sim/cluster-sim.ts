@@ -37,6 +37,8 @@ export interface ClusterSimOptions {
   readonly produceProbability: number;
   readonly acksAllShare: number;
   readonly followerFactory: FollowerFactory;
+  /** A deliberately unsafe controller (mutation check): elect outside the ISR when it must. */
+  readonly uncleanLeaderElection: boolean;
 }
 
 export const defaultClusterOptions: Omit<ClusterSimOptions, 'seed'> = {
@@ -53,6 +55,7 @@ export const defaultClusterOptions: Omit<ClusterSimOptions, 'seed'> = {
   produceProbability: 0,
   acksAllShare: 1,
   followerFactory: realFollower,
+  uncleanLeaderElection: false,
 };
 
 /** Swarm testing: the seed also draws the fault profile. */
@@ -147,7 +150,7 @@ export class ClusterSim {
         replicationFactor: 3,
         heartbeatMs: 50,
         sessionTimeoutMs: 400,
-        uncleanLeaderElection: false,
+        uncleanLeaderElection: options.uncleanLeaderElection,
         node: {
           minInsyncReplicas: options.minInsyncReplicas,
           replicaLagMsMax: 300,
