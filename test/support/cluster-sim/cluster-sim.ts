@@ -34,6 +34,8 @@ export interface ClusterSimOptions {
   readonly crashProbability: number;
   readonly controllerCrashProbability: number;
   readonly partitionProbability: number;
+  /** Per tick: chance a node turns slow (every message to or from it delayed 100–400 ms). */
+  readonly slowNodeProbability: number;
   readonly produceProbability: number;
   readonly acksAllShare: number;
   readonly followerFactory: FollowerFactory;
@@ -52,6 +54,7 @@ export const defaultClusterOptions: Omit<ClusterSimOptions, 'seed'> = {
   crashProbability: 0,
   controllerCrashProbability: 0,
   partitionProbability: 0,
+  slowNodeProbability: 0,
   produceProbability: 0,
   acksAllShare: 1,
   followerFactory: realFollower,
@@ -82,6 +85,7 @@ export function swarmClusterOptions(
     crashProbability: pick([0, 0.003, 0.01]),
     controllerCrashProbability: pick([0, 0.003, 0.01]),
     partitionProbability: pick([0, 0.005, 0.02]),
+    slowNodeProbability: pick([0, 0.005, 0.02]),
     produceProbability: pick([0.3, 0.6]),
     acksAllShare: pick([0.7, 1]),
     flush: pick(['always', 'always', 'always', 'never'] as const),
@@ -119,6 +123,8 @@ export class ClusterSim {
   #nextProduceId = 1;
   readonly #downUntil = new Map<number, number>();
   #healAtMs: number | null = null;
+  /** A slow node (P17): until when, and how much extra delay its messages get. */
+  #slow: { id: number; untilMs: number; extraMs: number } | null = null;
 
   constructor(options: ClusterSimOptions) {
     this.options = options;
@@ -390,6 +396,7 @@ export class ClusterSim {
       this.crash(victim.id);
       this.#downUntil.set(victim.id, this.nowMs + 50 + this.random.int(1500));
     }
+    this.#maybeSlowNode();
     if (this.#healAtMs === null && this.random.chance(options.partitionProbability)) {
       const target = this.random.chance(0.5) ? this.controller() : null;
       if (target !== null) this.isolate(target.id);
@@ -404,6 +411,15 @@ export class ClusterSim {
     }
   }
 
+  #maybeSlowNode(): void {
+    if (this.#slow !== null && this.nowMs >= this.#slow.untilMs) this.#slow = null;
+    if (this.#slow !== null || !this.random.chance(this.options.slowNodeProbability)) return;
+    const id = 1 + this.random.int(this.brokers.length);
+    const extraMs = 100 + this.random.int(300);
+    this.log(`node ${id} slow (+${extraMs} ms)`);
+    this.#slow = { id, untilMs: this.nowMs + 500 + this.random.int(2000), extraMs };
+  }
+
   // ---- wire ----
 
   #send(envelope: Envelope): void {
@@ -413,7 +429,9 @@ export class ClusterSim {
       this.network.queue.push(this.nowMs + 1 + this.random.int(3), structuredClone(envelope));
       return;
     }
-    this.network.send(envelope, this.nowMs);
+    const slow = this.#slow;
+    const slowed = slow !== null && (envelope.from === slow.id || envelope.to === slow.id);
+    this.network.send(envelope, this.nowMs, slowed && this.faultsOn ? slow.extraMs : 0);
   }
 
   #sendClient(from: NodeId, to: number, partition: number, payload: Message['payload']): void {

@@ -28,14 +28,15 @@ export class SimNetwork<M extends { readonly from: number; readonly to: number }
     this.profile = profile;
   }
 
-  send(message: M, now: number): void {
+  /** `extraDelay` slows one message beyond the profile (a slow node, P17). */
+  send(message: M, now: number, extraDelay = 0): void {
     this.sentCount += 1;
     if (!this.canTalk(message.from, message.to)) return;
     if (this.#random.chance(this.profile.dropProbability)) return;
     const copies = this.#random.chance(this.profile.duplicateProbability) ? 2 : 1;
     for (let i = 0; i < copies; i += 1) {
       const { delayTicksMin: min, delayTicksMax: max } = this.profile;
-      const delay = min + this.#random.int(max - min + 1);
+      const delay = min + this.#random.int(max - min + 1) + extraDelay;
       this.queue.push(now + delay, structuredClone(message));
     }
   }
