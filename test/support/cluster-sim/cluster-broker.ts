@@ -13,7 +13,7 @@ import {
   type RaftCoreConfig,
   type RaftMessage,
 } from '../../../src/raft/index.ts';
-import { MetadataImage } from '../../../src/broker/metadata-image.ts';
+import { MetadataImage, type NodeImage } from '../../../src/broker/metadata-image.ts';
 import {
   decodeMetadataCommand,
   encodeMetadataCommand,
@@ -90,6 +90,9 @@ const raftConfig = {
   inflightAppendsMax: 8,
   appendBytesMax: 4096,
 } satisfies Omit<RaftCoreConfig, 'id' | 'initialMembership'>;
+
+/** Proposes `next` for partition `p` unless null or this round already changed `p`. */
+type PartitionChange = (p: number, next: PartitionState | null) => void;
 
 interface AlterWaiter {
   readonly partition: number;
@@ -464,45 +467,13 @@ export class ClusterBroker {
       return;
     }
     const touched = new Set<number>();
-    const change = (p: number, next: PartitionState | null): void => {
+    const change: PartitionChange = (p, next) => {
       const current = partitionState(this.image, p);
       if (next === null || current === null || touched.has(p)) return;
       touched.add(p);
       this.#proposeChange(p, current, next);
     };
-    for (const node of this.image.nodes()) {
-      const seen = this.controller?.lastSeenMs.get(node.id) ?? -Infinity;
-      const fresh = nowMs - seen <= this.#config.sessionTimeoutMs;
-      const admitted = this.unfenced.get(node.id) === node.brokerEpoch;
-      if (!admitted || (node.status === 'alive' && !fresh)) {
-        // A new incarnation, or a silent node: move leadership and ISR membership away first.
-        const context = this.#context(nowMs, node.id);
-        for (let p = 0; p < this.#config.partitionCount; p += 1) {
-          const state = partitionState(this.image, p);
-          if (state !== null) change(p, onNodeUnavailable(state, node.id as NodeId, context));
-        }
-        const leads = this.#partitionStates().some((s) => s.leader === node.id);
-        if (!leads && !admitted && fresh) {
-          this.#proposeControl({
-            type: 'unfence-node',
-            nodeId: node.id,
-            brokerEpoch: node.brokerEpoch,
-          });
-        } else if (admitted && node.status === 'alive' && !fresh) {
-          this.#proposeControl({
-            type: 'fence-node',
-            nodeId: node.id,
-            brokerEpoch: node.brokerEpoch,
-          });
-        }
-      } else if (node.status === 'fenced' && fresh) {
-        this.#proposeControl({
-          type: 'unfence-node',
-          nodeId: node.id,
-          brokerEpoch: node.brokerEpoch,
-        });
-      }
-    }
+    for (const node of this.image.nodes()) this.#decideNode(node, nowMs, change);
     const context = this.#context(nowMs);
     for (const id of context.liveNodes) {
       for (let p = 0; p < this.#config.partitionCount; p += 1) {
@@ -511,6 +482,35 @@ export class ClusterBroker {
       }
     }
     this.#maybeCreateTopic();
+  }
+
+  /**
+   * Sessions: a new incarnation is admitted (unfenced) only once no partition names the node
+   * as leader; a silent node is fenced with its leadership and ISR membership moved away; a
+   * fenced node heard from again is unfenced.
+   */
+  #decideNode(node: NodeImage, nowMs: number, change: PartitionChange): void {
+    const seen = this.controller?.lastSeenMs.get(node.id) ?? -Infinity;
+    const fresh = nowMs - seen <= this.#config.sessionTimeoutMs;
+    const admitted = this.unfenced.get(node.id) === node.brokerEpoch;
+    if (admitted && node.status === 'fenced') {
+      if (fresh) this.#setFenced(node, false);
+      return;
+    }
+    if (admitted && fresh) return;
+    const context = this.#context(nowMs, node.id);
+    for (let p = 0; p < this.#config.partitionCount; p += 1) {
+      const state = partitionState(this.image, p);
+      if (state !== null) change(p, onNodeUnavailable(state, toNodeId(node.id), context));
+    }
+    if (admitted) this.#setFenced(node, true);
+    else if (fresh && !this.#partitionStates().some((s) => s.leader === node.id))
+      this.#setFenced(node, false);
+  }
+
+  #setFenced(node: NodeImage, fenced: boolean): void {
+    const type = fenced ? ('fence-node' as const) : ('unfence-node' as const);
+    this.#proposeControl({ type, nodeId: node.id, brokerEpoch: node.brokerEpoch });
   }
 
   #partitionStates(): PartitionState[] {
