@@ -5,6 +5,9 @@
 // acks=1 produces and one consumer per partition. After every event it checks Raft safety on
 // the metadata group (raft-sim's SimChecker) and the replication invariants of
 // research/raft-test-anchors.md §2.3 (cluster-checker.ts); a violation throws with the seed.
+// Not modelled: Raft snapshots and membership changes (raft-sim covers them), unclean election
+// except as a mutation check, corrupt batches, and Raft disk latency (the Raft disk is
+// synchronous; the replica logs are the disks that lose unflushed writes).
 import { SeededRandom, toNodeId, assert, type NodeId } from '../../../src/common/index.ts';
 import type { MetadataCommand, MetadataResult } from '../../../src/broker/metadata-command.ts';
 import type { PartitionState } from '../../../src/broker/replication/index.ts';
