@@ -256,4 +256,16 @@ describe('cluster simulator: scripted', () => {
     console.log(`unclean election caught: ${caught?.split('\n')[0]}`);
     expect(caught).not.toBeNull();
   }, 120_000);
+
+  test('a restarted broker that leads before the controller admitted it is caught', () => {
+    // It would lead the epoch its old incarnation held, whose unflushed tail it may have lost.
+    let caught: string | null = null;
+    for (let seed = 1; seed <= 40 && caught === null; seed += 1) {
+      caught = runSeed(
+        swarmClusterOptions(seed, { actBeforeAdmission: true, crashProbability: 0.01 }),
+      );
+    }
+    console.log(`early leadership caught: ${caught?.split('\n')[0]}`);
+    expect(caught).toMatch(/before its registration/);
+  }, 120_000);
 });

@@ -66,6 +66,8 @@ export interface BrokerConfig {
   readonly heartbeatMs: number;
   readonly sessionTimeoutMs: number;
   readonly uncleanLeaderElection: boolean;
+  /** Mutation check: act on partition metadata as soon as registered, before admission. */
+  readonly actBeforeAdmission: boolean;
   readonly node: SimNodeConfig;
 }
 
@@ -278,7 +280,7 @@ export class ClusterBroker {
 
   /** Hands the committed partition records to the replicas, once this incarnation is admitted. */
   #pushMetadata(): void {
-    if (!this.admitted) return;
+    if (!this.admitted && !(this.#config.actBeforeAdmission && this.brokerEpoch !== null)) return;
     this.partitions.forEach((node, p) => {
       const state = partitionState(this.image, p);
       if (state === null) return;

@@ -1,8 +1,9 @@
 // The cluster simulator's replication checks (research/raft-test-anchors.md §2.3), per
 // partition and after every event, against the committed metadata image: LeaderInIsr,
-// StrongIsr and WeakIsr below every presumed leader's HW, epoch caches monotonic (the log's own
-// check), a leader's HW never falling within its epoch, every acked acks=all write on every
-// committed ISR member; and at the end, identical replicas (P-DIV) and no acked write lost.
+// StrongIsr and WeakIsr below every presumed leader's HW, leaders act only in epochs elected
+// after their own registration, epoch caches monotonic (the log's own check), a leader's HW
+// never falling within its epoch, every acked acks=all write on every committed ISR member;
+// and at the end, identical replicas (P-DIV) and no acked write lost.
 // Loss checks apply to strict runs (log.flush=always), where no loss is allowed at all.
 import type { MemoryReplicaLog } from '../replication-sim/memory-replica-log.ts';
 import type { ProduceOp } from '../replication-sim/sim-checker.ts';
@@ -74,6 +75,14 @@ function checkPartition(sim: ClusterSim, p: number, ghost: PartitionGhost): void
     if (leader.highWatermark < previous)
       ghost.violations.push(`HW of ${key} fell ${previous}→${leader.highWatermark}`);
     ghost.leaderHw.set(key, leader.highWatermark);
+    // A restarted node leads only epochs elected after it registered again: an older epoch of
+    // its own may have lost its unflushed tail (src/broker/replication/index.ts, Metadata).
+    const electedAt = sim.electedAt.get(`${p}:${leader.leaderEpoch}`) ?? -1;
+    if (broker.brokerEpoch === null || electedAt < broker.brokerEpoch)
+      ghost.violations.push(
+        `node ${node.id} leads epoch ${leader.leaderEpoch} (elected at ${electedAt}) ` +
+          `before its registration ${broker.brokerEpoch}`,
+      );
     if (!sim.strict) continue;
     const hw = leader.highWatermark;
     agrees(sim, ghost, p, 'StrongIsr', state.isr, node.id, node.log, hw);

@@ -44,6 +44,8 @@ export interface ClusterSimOptions {
   readonly followerFactory: FollowerFactory;
   /** A deliberately unsafe controller (mutation check): elect outside the ISR when it must. */
   readonly uncleanLeaderElection: boolean;
+  /** A deliberately unsafe broker (mutation check): lead before the controller admitted it. */
+  readonly actBeforeAdmission: boolean;
 }
 
 export const defaultClusterOptions: Omit<ClusterSimOptions, 'seed'> = {
@@ -62,6 +64,7 @@ export const defaultClusterOptions: Omit<ClusterSimOptions, 'seed'> = {
   acksAllShare: 1,
   followerFactory: realFollower,
   uncleanLeaderElection: false,
+  actBeforeAdmission: false,
 };
 
 /** Swarm testing: the seed also draws the fault profile. */
@@ -122,6 +125,8 @@ export class ClusterSim {
   onDeliver: ((envelope: Envelope) => void) | null = null;
   faultsOn = true;
   crashes = 0;
+  /** `${partition}:${leaderEpoch}` → the metadata log index that elected that leader epoch. */
+  readonly electedAt = new Map<string, number>();
   #nextTickMs = 0;
   #nextProduceId = 1;
   readonly #downUntil = new Map<number, number>();
@@ -148,7 +153,10 @@ export class ClusterSim {
         index: number,
         command: MetadataCommand,
         result: MetadataResult,
-      ) => this.onApplied?.({ broker: broker.id, index, command, result }),
+      ) => {
+        this.#noteElection(index, command, result);
+        this.onApplied?.({ broker: broker.id, index, command, result });
+      },
       onTruncate: (node: SimNode, offset: number) => this.#onTruncate(node, offset),
     };
     for (const id of voters) {
@@ -160,6 +168,7 @@ export class ClusterSim {
         heartbeatMs: 50,
         sessionTimeoutMs: 400,
         uncleanLeaderElection: options.uncleanLeaderElection,
+        actBeforeAdmission: options.actBeforeAdmission,
         node: {
           minInsyncReplicas: options.minInsyncReplicas,
           replicaLagMsMax: 300,
@@ -530,6 +539,15 @@ export class ClusterSim {
       expected = record.offset + 1;
     }
     ghost.consumerPosition = expected;
+  }
+
+  #noteElection(index: number, command: MetadataCommand, result: MetadataResult): void {
+    if (!result.ok) return;
+    const note = (p: number, epoch: number): void => {
+      if (!this.electedAt.has(`${p}:${epoch}`)) this.electedAt.set(`${p}:${epoch}`, index);
+    };
+    if (command.type === 'create-topic') command.partitions.forEach((_, p) => note(p, 0));
+    if (command.type === 'change-partition') note(command.partition, command.leaderEpoch);
   }
 
   /** log.flush=always with clean elections: no loss is allowed at all. */
