@@ -234,9 +234,7 @@ export class ClusterBroker {
     for (let i = 0; i < 100 && this.up && this.core.hasReady(); i += 1) {
       const ready = this.core.ready();
       this.storage.persist(ready);
-      const status = this.core.status();
-      const leaderTerm = status.role === 'leader' ? status.term : null;
-      this.#env.checker.onPersist(this.id, ready, this.storage, leaderTerm);
+      this.#env.checker.onPersist(this.id, ready, this.storage);
       for (const message of ready.messages) {
         this.#env.send({ from: this.id, to: message.to, body: { kind: 'raft', message } });
       }

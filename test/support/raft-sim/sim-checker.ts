@@ -136,26 +136,20 @@ export class SimChecker {
   }
 
   /**
-   * After the driver persisted a Ready on `id` (storage already holds it). `leaderTerm` is the
-   * term `id` leads, if any: a deposed leader that does not know it yet may append its own
-   * proposals where a newer majority already committed. Those never commit (state machine
-   * safety above catches it if they do), so only entries received from a leader must not
-   * overwrite a committed one.
+   * After the driver persisted a Ready on `id` (storage already holds it). An entry of an
+   * older term than the one committed at its index is legal and harmless: a deposed leader's
+   * own proposal, or a delayed append from it reaching a follower that has not heard of the
+   * newer term. Neither commits (state machine safety above catches it if one does). An entry
+   * of a newer term there means a later leader lacks a committed entry.
    */
-  onPersist(
-    id: RaftNodeId,
-    ready: Ready,
-    storage: MemoryStorage,
-    leaderTerm: number | null = null,
-  ): void {
+  onPersist(id: RaftNodeId, ready: Ready, storage: MemoryStorage): void {
     const base = storage.snapshot?.meta.index ?? 0;
     for (const entry of ready.entries) {
       const previous = entry.index - 1 === base ? (storage.snapshot?.meta.term ?? 0) : null;
       const prevTerm = storage.entries[entry.index - 2 - base]?.term ?? previous;
       this.#checkEntryFact(id, entry, prevTerm);
       const committed = this.#committed.get(entry.index);
-      const own = entry.term === leaderTerm;
-      if (committed !== undefined && committed.term !== entry.term && !own) {
+      if (committed !== undefined && committed.term < entry.term) {
         throw new Violation(`node ${id} overwrote committed entry ${entry.index}`);
       }
     }
