@@ -555,14 +555,14 @@ export class ClusterSim {
     return this.options.flush === 'always';
   }
 
+  /** Truncation floor: in strict runs no replica truncates below the HW it checkpointed. */
   #onTruncate(node: SimNode, offset: number): void {
     const floor = node.log.highWatermarkCheckpoint;
     if (offset >= floor) return;
-    this.log(`node ${node.id} truncates to ${offset} below its HW ${floor}`);
-    if (this.strict)
-      this.ghosts[0]?.violations.push(
-        `node ${node.id} truncated to ${offset} below its HW ${floor}`,
-      );
+    const p = this.broker(node.id).partitions.indexOf(node);
+    const note = `node ${node.id} truncated partition ${p} to ${offset} below its HW ${floor}`;
+    this.log(note);
+    if (this.strict) this.ghosts[p]?.violations.push(note);
   }
 
   log(line: string): void {
