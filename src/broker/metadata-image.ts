@@ -33,7 +33,7 @@ export interface PartitionImage {
   /** Invariant: leader is null or a member of replicas. */
   readonly leader: number | null;
   readonly leaderEpoch: number;
-  /** Invariant: a subset of replicas. */
+  /** Invariant: a non-empty subset of replicas that holds the leader (if any). */
   readonly isr: readonly number[];
   /** Bumped by every change-partition; the compare-and-set token for ISR and leader changes. */
   readonly partitionEpoch: number;
@@ -408,6 +408,10 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
     if (!isNodeList(c.replicas) || c.replicas.length === 0) return 'replicas must be node ids';
     if (!isNodeList(c.isr)) return 'isr must be distinct node ids';
     if (!c.isr.every((id) => c.replicas.includes(id))) return 'isr must be a subset of replicas';
+    // The replication core's PartitionState invariant: every broker would assert on a record
+    // with an empty ISR or a leader outside it, and replay would crash them again.
+    if (c.isr.length === 0) return 'isr must not be empty';
+    if (c.leader !== null && !c.isr.includes(c.leader)) return 'leader must be in the isr';
     if (c.replicas.some((id) => !this.#nodes.has(id))) return 'replicas must be registered';
     if (c.leader !== null && !(isNatural(c.leader) && c.replicas.includes(c.leader))) {
       return 'leader must be null or one of the replicas';

@@ -161,6 +161,10 @@ export class SimChecker {
       const previous = entry.index - 1 === base ? (storage.snapshot?.meta.term ?? 0) : null;
       const prevTerm = storage.entries[entry.index - 2 - base]?.term ?? previous;
       this.#checkEntryFact(id, entry, prevTerm);
+      const committed = this.#committed.get(entry.index);
+      if (committed !== undefined && committed.term < entry.term) {
+        throw new Violation(`node ${id} overwrote committed entry ${entry.index}`);
+      }
     }
     if (ready.hardState !== null) {
       const durable = this.#durableCommit.get(id) ?? 0;

@@ -13,6 +13,7 @@ import {
   type RaftNodeId,
   type Ready,
 } from '../../../src/raft/index.ts';
+import { cloneMessage } from './clone-message.ts';
 import { EventQueue } from './event-queue.ts';
 import { HashStateMachine } from './hash-state-machine.ts';
 import { MemoryStorage, type StorageFault } from './memory-storage.ts';
@@ -111,12 +112,16 @@ export class SimCluster {
     this.#diskRandom = stream(options.seed, 3);
     const voterCount = options.nodes ?? (swarm.chance(0.5) ? 3 : 5);
     this.#swarm = drawSwarm(swarm, options.fault);
-    this.#network = new SimNetwork(stream(options.seed, 4), {
-      dropProbability: pick(swarm, [0, 0.02, 0.1, 0.2]) ?? 0,
-      duplicateProbability: pick(swarm, [0, 0.02, 0.1]) ?? 0,
-      delayTicksMin: 1,
-      delayTicksMax: 1 + swarm.int(4),
-    });
+    this.#network = new SimNetwork(
+      stream(options.seed, 4),
+      {
+        dropProbability: pick(swarm, [0, 0.02, 0.1, 0.2]) ?? 0,
+        duplicateProbability: pick(swarm, [0, 0.02, 0.1]) ?? 0,
+        delayTicksMin: 1,
+        delayTicksMax: 1 + swarm.int(4),
+      },
+      cloneMessage,
+    );
     const voters = Array.from({ length: voterCount }, (_, i) => i + 1);
     this.#membership = { voters, observers: [] };
     // Two spare nodes run from the start outside the group, ready to be added.

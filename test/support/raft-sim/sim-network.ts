@@ -1,9 +1,9 @@
-// The simulated network: every message is deep-copied at send (cloneMessage, so sender and
+// The simulated network: every message is deep-copied at send (a clone function, so sender and
 // receiver never alias), then dropped, duplicated or delayed (random delays reorder), and only
 // delivered if sender and receiver sit in the same partition group at both ends of the trip.
+// Generic over the message so the cluster simulator carries broker traffic on the same wire.
 import type { SeededRandom } from '../../../src/common/index.ts';
 import type { RaftMessage, RaftNodeId } from '../../../src/raft/index.ts';
-import { cloneMessage } from './clone-message.ts';
 import { EventQueue } from './event-queue.ts';
 
 export interface NetworkProfile {
@@ -13,8 +13,8 @@ export interface NetworkProfile {
   delayTicksMax: number;
 }
 
-export class SimNetwork {
-  readonly queue = new EventQueue<RaftMessage>();
+export class SimNetwork<M extends { readonly from: number; readonly to: number } = RaftMessage> {
+  readonly queue = new EventQueue<M>();
   profile: NetworkProfile;
   readonly #random: SeededRandom;
   /** node → partition group; nodes in different groups cannot talk. */
@@ -23,20 +23,29 @@ export class SimNetwork {
   readonly #oneWay = new Set<string>();
   sentCount = 0;
 
-  constructor(random: SeededRandom, profile: NetworkProfile) {
+  /** Deep-copies a message at send; Raft traffic passes the cheaper cloneMessage. */
+  readonly #clone: (message: M) => M;
+
+  constructor(
+    random: SeededRandom,
+    profile: NetworkProfile,
+    clone: (message: M) => M = (message) => structuredClone(message),
+  ) {
     this.#random = random;
     this.profile = profile;
+    this.#clone = clone;
   }
 
-  send(message: RaftMessage, now: number): void {
+  /** `extraDelay` slows one message beyond the profile (a slow node, P17). */
+  send(message: M, now: number, extraDelay = 0): void {
     this.sentCount += 1;
     if (!this.canTalk(message.from, message.to)) return;
     if (this.#random.chance(this.profile.dropProbability)) return;
     const copies = this.#random.chance(this.profile.duplicateProbability) ? 2 : 1;
     for (let i = 0; i < copies; i += 1) {
       const { delayTicksMin: min, delayTicksMax: max } = this.profile;
-      const delay = min + this.#random.int(max - min + 1);
-      this.queue.push(now + delay, cloneMessage(message));
+      const delay = min + this.#random.int(max - min + 1) + extraDelay;
+      this.queue.push(now + delay, this.#clone(message));
     }
   }
 
@@ -64,6 +73,12 @@ export class SimNetwork {
       return;
     }
     for (const id of ids) this.#group.set(id, this.#random.int(2));
+  }
+
+  /** Cuts one given node off from every other (a scripted partition). */
+  isolate(id: RaftNodeId): void {
+    this.heal();
+    this.#group.set(id, 1);
   }
 
   heal(): void {

@@ -171,6 +171,8 @@ describe('change-partition', () => {
     ['stale partition epoch', change({ expectedPartitionEpoch: 5 }), 'INVALID_UPDATE_VERSION'],
     ['isr outside replicas', change({ isr: [2, 4] }), 'INVALID_COMMAND'],
     ['leader outside replicas', change({ leader: 7 }), 'INVALID_COMMAND'],
+    ['leader outside the isr', change({ leader: 1, isr: [2, 3] }), 'INVALID_COMMAND'],
+    ['empty isr', change({ leader: null, isr: [] }), 'INVALID_COMMAND'],
     ['new leader, same epoch', change({ leaderEpoch: 0 }), 'INVALID_COMMAND'],
     ['unknown partition', change({ partition: 3 }), 'UNKNOWN_TOPIC_OR_PARTITION'],
   ])('refuses: %s', (_name, command, code) => {
