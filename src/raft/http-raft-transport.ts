@@ -267,6 +267,11 @@ export class HttpRaftTransport implements RaftTransport {
         body: encodeRaftMessages(batch),
         headersTimeout: this.#config.requestTimeoutMs,
         bodyTimeout: this.#config.requestTimeoutMs,
+        // undici 7 holds a non-idempotent request (a POST) on an HTTP/2 connection until every
+        // other stream on it has finished, which would allow one batch in flight per peer.
+        // Raft messages are safe to deliver twice (the core ignores stale and duplicate ones).
+        idempotent: true,
+        blocking: false,
       });
       const text = await response.body.text();
       if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}: ${text}`);
