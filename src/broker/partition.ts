@@ -134,9 +134,7 @@ export class Partition {
   }
   /** The leader's computed HW (what followers receive), or this follower's. */
   get highWatermark(): number {
-    return (
-      this.#leader?.highWatermark ?? this.#follower?.highWatermark ?? this.#idleHighWatermark
-    );
+    return this.#leader?.highWatermark ?? this.#follower?.highWatermark ?? this.#idleHighWatermark;
   }
   /** The end of the log the leader serves to followers: its durable end. */
   get leaderEndOffset(): number {

@@ -23,6 +23,7 @@ import { assert, type WallClock } from '../../common/index.ts';
 import { ApiError, errorResponse, isApiErrorCode, type ApiErrorCode } from '../errors.ts';
 import { registerClusterRoutes } from './routes/cluster-routes.ts';
 import { registerRecordRoutes } from './routes/record-routes.ts';
+import { registerReplicaRoutes } from './routes/replica-routes.ts';
 import { registerTopicRoutes } from './routes/topic-routes.ts';
 import { ServerMetrics } from './server-metrics.ts';
 
@@ -161,6 +162,7 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   registerClusterRoutes(app, context);
   registerTopicRoutes(app, context);
   registerRecordRoutes(app, context);
+  registerReplicaRoutes(app, context);
   await app.ready();
   return app;
 }
