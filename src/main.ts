@@ -1,6 +1,7 @@
 // The composition root: the only place that builds real file systems, sockets, timers, clocks
-// and loggers, and wires them into the metadata log, the broker and the HTTP/2 server. It
-// parses nothing: the CLI hands it a NodeConfig. `startNode` resolves once the node serves.
+// and loggers, and wires them into the metadata Raft log, the controller, the broker and the
+// HTTP/2 server. It parses nothing: the CLI hands it a NodeConfig. `startNode` resolves once the
+// node serves and its incarnation is registered; `stop` moves leadership away first.
 import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,16 +9,22 @@ import { performance } from 'node:perf_hooks';
 import { pino, destination, type Logger } from 'pino';
 import { buildServer, type InternalRoute, type ServerConfig } from './api/server/index.ts';
 import {
+  answerForwardedProposal,
   Broker,
+  Controller,
+  controlledShutdown,
   FilePartitionStore,
-  LevelMetadataLog,
+  ForwardingMetadataLog,
+  HttpControllerChannel,
   MetadataImage,
+  metadataProposePath,
   type BrokerConfig,
   type MetadataCommand,
   type PartitionStore,
 } from './broker/index.ts';
 import { SeededRandom, type Clock, type WallClock } from './common/index.ts';
 import { PartitionLog } from './log/index.ts';
+import { RaftMetadataLog, raftMessagesPath, raftMetadataLogDefaults } from './raft/index.ts';
 
 export interface VoterAddress {
   readonly id: number;
@@ -37,7 +44,18 @@ export interface NodeConfig {
   readonly logLevel: string;
   /** Structured logs go here, or to stdout when null. */
   readonly logFile: string | null;
+  /** broker.session.timeout.ms: the controller fences a node silent for this long. */
+  readonly sessionTimeoutMs: number;
 }
+
+/** Timings of the metadata plane (see docs/operations.md). */
+export const defaultClusterTimings = {
+  sessionTimeoutMs: 6_000,
+  controllerCheckIntervalMs: 250,
+  preferredLeaderIntervalMs: 60_000,
+  proposeTimeoutMs: 15_000,
+  controlledShutdownTimeoutMs: 5_000,
+} as const;
 
 export interface RunningNode {
   readonly url: string;
@@ -88,7 +106,7 @@ export async function startNode(
     logger.warn(warning);
     progress(`warning: ${warning} (set --cluster-secret or RILL_CLUSTER_SECRET)`);
   }
-  const metadata = buildMetadata(config);
+  const plane = buildMetadataPlane(config, url, logger);
   const store: PartitionStore = new FilePartitionStore(
     { directory: join(config.dataDir, 'partitions') },
     {
@@ -97,63 +115,151 @@ export async function startNode(
     },
   );
   const broker = new Broker(
-    { ...defaultBrokerLimits, nodeId: config.nodeId, advertisedUrl: url },
+    {
+      ...defaultBrokerLimits,
+      // Three heartbeats per session, so one lost heartbeat never fences a node.
+      heartbeatIntervalMs: Math.min(
+        defaultBrokerLimits.heartbeatIntervalMs,
+        Math.floor(config.sessionTimeoutMs / 3),
+      ),
+      nodeId: config.nodeId,
+      advertisedUrl: url,
+    },
     {
       clock: realClock,
       wallClock: realWallClock,
       random: new SeededRandom(randomInt(2 ** 47)),
-      image: metadata.image,
-      metadata: metadata.log,
+      image: plane.image,
+      metadata: plane.metadata,
       store,
       logger: logger.child({ module: 'broker' }),
     },
   );
-  const internalRoutes: InternalRoute[] = [];
   const server = await buildServer(
     { ...defaultServerConfig, clusterSecret: config.clusterSecret },
-    { broker, logger: logger.child({ module: 'api' }), wallClock: realWallClock, internalRoutes },
+    {
+      broker,
+      logger: logger.child({ module: 'api' }),
+      wallClock: realWallClock,
+      internalRoutes: internalRoutes(plane.raft),
+    },
   );
   await server.listen({ host: config.listenHost, port: config.listenPort });
   progress(`node ${config.nodeId} listening on ${url}`);
+  plane.controller.start();
   await broker.start();
   progress(`node ${config.nodeId} serving ${broker.listTopics().length} topic(s)`);
   logger.info({ url }, 'ready');
-  return { url, stop: () => stopNode(server, broker, logger, logDestination) };
+  return {
+    url,
+    stop: () => stopNode({ config, server, broker, plane, logger, logDestination }),
+  };
 }
 
-function buildMetadata(config: NodeConfig): {
-  image: MetadataImage;
-  log: LevelMetadataLog<MetadataCommand>;
-} {
-  const voterIds = config.voters.map((voter) => voter.id);
-  if (voterIds.length !== 1 || voterIds[0] !== config.nodeId) {
-    // TODO(#4): a RaftMetadataLog replaces this check once Raft is wired into the node.
-    throw new Error(
-      `this build runs one-voter clusters only (--voters ${config.nodeId}@HOST:PORT); ` +
-        `got voters ${voterIds.join(',')}`,
-    );
-  }
+interface MetadataPlane {
+  readonly image: MetadataImage;
+  /** This node's Raft log: serves the raft route and forwarded proposals. */
+  readonly raft: RaftMetadataLog<MetadataCommand>;
+  /** What the broker proposes through: local on the controller, forwarded elsewhere. */
+  readonly metadata: ForwardingMetadataLog<MetadataCommand>;
+  readonly controller: Controller;
+}
+
+/** The metadata Raft group member (voter or observer), the forwarding log and the controller. */
+function buildMetadataPlane(config: NodeConfig, url: string, logger: Logger): MetadataPlane {
+  const voterUrls = new Map(config.voters.map((v) => [v.id, `http://${v.host}:${v.port}`]));
+  const isVoter = voterUrls.has(config.nodeId);
   const image = new MetadataImage();
-  const log = new LevelMetadataLog<MetadataCommand>(
+  const raft = new RaftMetadataLog<MetadataCommand>(
+    {
+      ...raftMetadataLogDefaults,
+      nodeId: config.nodeId,
+      voters: voterUrls,
+      // A node outside --voters follows as an observer; the controller adds it when it registers.
+      observers: isVoter ? new Map() : new Map([[config.nodeId, url]]),
+      dataDir: join(config.dataDir, 'raft'),
+      secret: config.clusterSecret,
+    },
+    { stateMachine: image, clock: realClock, random: new SeededRandom(randomInt(2 ** 47)) },
+  );
+  const channel = new HttpControllerChannel({
+    secret: config.clusterSecret,
+    requestTimeoutMs: defaultClusterTimings.proposeTimeoutMs,
+    connectionsMax: voterUrls.size,
+  });
+  const metadata = new ForwardingMetadataLog<MetadataCommand>(
     {
       nodeId: config.nodeId,
-      directory: join(config.dataDir, 'metadata'),
-      pendingProposalsMax: 1024,
-      snapshotEveryEntries: 1000,
+      voterUrls,
+      proposeTimeoutMs: defaultClusterTimings.proposeTimeoutMs,
+      retryBackoffMs: raftMetadataLogDefaults.tickMs * 2,
+      applyWaitersMax: raftMetadataLogDefaults.pendingProposalCountMax,
     },
-    image,
+    { local: raft, channel, clock: realClock, applied: image },
   );
-  return { image, log };
+  const controller = new Controller(
+    {
+      nodeId: config.nodeId,
+      sessionTimeoutMs: config.sessionTimeoutMs,
+      checkIntervalMs: Math.min(
+        defaultClusterTimings.controllerCheckIntervalMs,
+        Math.floor(config.sessionTimeoutMs / 4),
+      ),
+      preferredLeaderIntervalMs: defaultClusterTimings.preferredLeaderIntervalMs,
+      voterIds: [...voterUrls.keys()],
+    },
+    {
+      clock: realClock,
+      image,
+      metadata: raft,
+      membership: {
+        setPeerAddress: (nodeId, peerUrl) => raft.setPeerAddress(nodeId, peerUrl),
+        addObserver: async (nodeId, peerUrl) => {
+          await raft.changeMembership({ type: 'add-observer', nodeId }, peerUrl);
+        },
+      },
+      logger: logger.child({ module: 'controller' }),
+    },
+  );
+  return { image, raft, metadata, controller };
 }
 
-async function stopNode(
-  server: Awaited<ReturnType<typeof buildServer>>,
-  broker: Broker,
-  logger: Logger,
-  logDestination: ReturnType<typeof destination>,
-): Promise<void> {
+function internalRoutes(raft: RaftMetadataLog<MetadataCommand>): InternalRoute[] {
+  return [
+    {
+      method: 'POST',
+      path: raftMessagesPath,
+      handle: (body, headers) => raft.handleRaftRequest(body, headers),
+    },
+    {
+      method: 'POST',
+      path: metadataProposePath,
+      handle: (body) => answerForwardedProposal(raft, body),
+    },
+  ];
+}
+
+async function stopNode(node: {
+  config: NodeConfig;
+  server: Awaited<ReturnType<typeof buildServer>>;
+  broker: Broker;
+  plane: MetadataPlane;
+  logger: Logger;
+  logDestination: ReturnType<typeof destination>;
+}): Promise<void> {
+  const { config, server, broker, plane, logger } = node;
+  const brokerEpoch = broker.brokerEpoch;
+  if (brokerEpoch !== null) {
+    await controlledShutdown(
+      config.nodeId,
+      brokerEpoch,
+      defaultClusterTimings.controlledShutdownTimeoutMs,
+      { clock: realClock, image: plane.image, metadata: plane.metadata, logger },
+    );
+  }
+  plane.controller.stop();
   await server.close();
   await broker.stop();
   logger.info('stopped');
-  logDestination.flushSync();
+  node.logDestination.flushSync();
 }

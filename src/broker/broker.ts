@@ -257,6 +257,30 @@ export class Broker {
     return this.#state === 'running' && this.#deps.metadata.status().leaderId !== null;
   }
 
+  /** This process's registration (its broker epoch), once committed; null before. */
+  get brokerEpoch(): number | null {
+    return this.#brokerEpoch;
+  }
+
+  /**
+   * Ready for /readyz: running, this incarnation registered, and caught up with the metadata
+   * committed before the call (a ReadIndex barrier). False when the barrier fails.
+   */
+  async isCaughtUp(): Promise<boolean> {
+    if (!this.isReady() || this.#brokerEpoch === null) return false;
+    if (this.#deps.image.node(this.#config.nodeId)?.brokerEpoch !== this.#brokerEpoch) {
+      return false;
+    }
+    try {
+      await this.#deps.metadata.barrier();
+      return true;
+    } catch (error) {
+      // No leader, or no answer in time: not ready, which is what the probe reports.
+      this.#deps.logger.debug({ err: error }, 'readiness barrier failed');
+      return false;
+    }
+  }
+
   gauges(): BrokerGauges {
     let leaders = 0;
     for (const replica of this.#replicas.values()) if (replica.role.kind === 'leader') leaders += 1;

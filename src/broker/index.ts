@@ -27,7 +27,27 @@ export {
   type ReplicaTransport,
 } from './replica-fetcher.ts';
 export { BrokerError, brokerErrorCodes, isBrokerError, type BrokerErrorCode } from './errors.ts';
-export { LevelMetadataLog, type LevelMetadataLogConfig } from './level-metadata-log.ts';
+export {
+  Controller,
+  type ControllerConfig,
+  type ControllerDeps,
+  type ControllerMembership,
+} from './controller.ts';
+export {
+  HttpControllerChannel,
+  metadataProposePath,
+  type ControllerChannel,
+  type ForwardedAnswer,
+  type HttpControllerChannelConfig,
+} from './controller-channel.ts';
+export { controlledShutdown, ledPartitionCount } from './controlled-shutdown.ts';
+export {
+  ForwardingMetadataLog,
+  answerForwardedProposal,
+  type AppliedIndexSource,
+  type ForwardingMetadataLogConfig,
+  type ForwardingMetadataLogDeps,
+} from './forwarding-metadata-log.ts';
 export {
   decodeMetadataCommand,
   encodeMetadataCommand,

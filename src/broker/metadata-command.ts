@@ -25,6 +25,8 @@ export type MetadataCommand =
     }
   | { readonly type: 'fence-node'; readonly nodeId: number; readonly brokerEpoch: number }
   | { readonly type: 'unfence-node'; readonly nodeId: number; readonly brokerEpoch: number }
+  /** The node is stopping: fenced, and never unfenced by heartbeats of this incarnation. */
+  | { readonly type: 'controlled-shutdown'; readonly nodeId: number; readonly brokerEpoch: number }
   | {
       readonly type: 'create-topic';
       readonly name: string;
@@ -45,6 +47,22 @@ export type MetadataCommand =
       readonly isr: readonly number[];
     }
   | {
+      /**
+       * A partition leader's ISR change (Kafka's AlterPartition), validated at apply time by
+       * validateIsrChange against the committed record: leader and leaderEpoch must be the
+       * current ones (else FENCED_LEADER_EPOCH), partitionEpoch the current one (compare-and-set,
+       * else INVALID_UPDATE_VERSION), newIsr must hold the leader and only replicas
+       * (INVALID_REQUEST), and members added must be alive (INELIGIBLE_REPLICA).
+       */
+      readonly type: 'alter-isr';
+      readonly topic: string;
+      readonly partition: number;
+      readonly leaderId: number;
+      readonly leaderEpoch: number;
+      readonly partitionEpoch: number;
+      readonly newIsr: readonly number[];
+    }
+  | {
       readonly type: 'set-topic-config';
       readonly topic: string;
       /** A null value removes the override, so the default applies again. */
@@ -60,6 +78,9 @@ export type MetadataRejectCode =
   | 'UNKNOWN_NODE'
   | 'STALE_BROKER_EPOCH'
   | 'INVALID_UPDATE_VERSION'
+  | 'FENCED_LEADER_EPOCH'
+  | 'INVALID_REQUEST'
+  | 'INELIGIBLE_REPLICA'
   | 'UNKNOWN_TOPIC_OR_PARTITION'
   | 'TOPIC_ALREADY_EXISTS'
   | 'INVALID_TOPIC_EXCEPTION'
@@ -68,7 +89,7 @@ export type MetadataRejectCode =
   | 'INVALID_CONFIG';
 
 export type MetadataResult =
-  | { readonly ok: true; readonly brokerEpoch?: number }
+  | { readonly ok: true; readonly brokerEpoch?: number; readonly partitionEpoch?: number }
   | { readonly ok: false; readonly code: MetadataRejectCode; readonly message: string };
 
 const encoder = new TextEncoder();

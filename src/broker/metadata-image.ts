@@ -3,8 +3,10 @@
 // each command (the log may hold anything) and returns a typed MetadataResult instead of
 // throwing. Records are immutable and replaced on change, so readers may keep references.
 // Snapshot format: UTF-8 JSON {version: 1, appliedIndex, clusterId, nodes, topics}.
-import { assert } from '../common/index.ts';
+import { assert, toNodeId } from '../common/index.ts';
 import type { StateMachine } from '../raft/index.ts';
+import { isWellFormedRecord, toPartitionState } from './partition-record.ts';
+import { validateIsrChange } from './replication/index.ts';
 import type { MetadataCommand, MetadataRejectCode, MetadataResult } from './metadata-command.ts';
 import { resolveTopicConfig, type TopicConfig } from './topic-config.ts';
 import { topicNameProblem } from './topic-name.ts';
@@ -18,6 +20,8 @@ export interface NodeImage {
   readonly brokerEpoch: number;
   readonly incarnationId: string;
   readonly status: NodeStatus;
+  /** This incarnation asked for a controlled shutdown: it stays fenced until it registers again. */
+  readonly shuttingDown: boolean;
   /** Wall time of the last heartbeat, as the node itself reported it. */
   readonly lastHeartbeatWallMs: number;
 }
@@ -150,12 +154,16 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
       case 'fence-node':
       case 'unfence-node':
         return this.#setFenced(command, command.type === 'fence-node');
+      case 'controlled-shutdown':
+        return this.#controlledShutdown(command);
       case 'create-topic':
         return this.#createTopic(command);
       case 'delete-topic':
         return this.#deleteTopic(command);
       case 'change-partition':
         return this.#changePartition(command);
+      case 'alter-isr':
+        return this.#alterIsr(command);
       case 'set-topic-config':
         return this.#setTopicConfig(command);
       default:
@@ -198,6 +206,7 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
       brokerEpoch: index,
       incarnationId: c.incarnationId,
       status: 'alive',
+      shuttingDown: false,
       lastHeartbeatWallMs: previous?.lastHeartbeatWallMs ?? 0,
     });
     return { ok: true, brokerEpoch: index };
@@ -230,8 +239,58 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
   ): MetadataResult {
     const node = this.#currentNode(c.nodeId, c.brokerEpoch);
     if (!('id' in node)) return node;
+    if (!fenced && node.shuttingDown) {
+      return reject('STALE_BROKER_EPOCH', `node ${node.id} is shutting down`);
+    }
     this.#nodes.set(node.id, { ...node, status: fenced ? 'fenced' : 'alive' });
     return accepted;
+  }
+
+  #controlledShutdown(
+    c: Extract<MetadataCommand, { type: 'controlled-shutdown' }>,
+  ): MetadataResult {
+    const node = this.#currentNode(c.nodeId, c.brokerEpoch);
+    if (!('id' in node)) return node;
+    this.#nodes.set(node.id, { ...node, status: 'fenced', shuttingDown: true });
+    return accepted;
+  }
+
+  /** AlterPartition, checked against the committed record (see metadata-command.ts). */
+  #alterIsr(c: Extract<MetadataCommand, { type: 'alter-isr' }>): MetadataResult {
+    const topic = typeof c.topic === 'string' ? this.#topics.get(c.topic) : undefined;
+    const current = isNatural(c.partition) ? topic?.partitions[c.partition] : undefined;
+    if (topic === undefined || current === undefined) {
+      return reject('UNKNOWN_TOPIC_OR_PARTITION', `no partition ${c.topic}-${c.partition}`);
+    }
+    const wellFormed =
+      isNatural(c.leaderId) &&
+      isNatural(c.leaderEpoch) &&
+      isNatural(c.partitionEpoch) &&
+      isNodeList(c.newIsr);
+    if (!wellFormed) return reject('INVALID_COMMAND', 'malformed alter-isr');
+    if (!isWellFormedRecord(current)) return reject('INVALID_REQUEST', 'record is malformed');
+    const liveNodes = new Set(
+      this.nodes()
+        .filter((node) => node.status === 'alive')
+        .map((node) => toNodeId(node.id)),
+    );
+    const validation = validateIsrChange(
+      toPartitionState(current),
+      {
+        leaderId: toNodeId(c.leaderId),
+        leaderEpoch: c.leaderEpoch,
+        partitionEpoch: c.partitionEpoch,
+        newIsr: c.newIsr.map(toNodeId),
+      },
+      { liveNodes, ineligible: new Set(), uncleanLeaderElection: false },
+    );
+    if (!validation.ok) {
+      return reject(validation.code, `alter-isr of ${topic.name}-${current.partition} refused`);
+    }
+    const partitions = [...topic.partitions];
+    partitions[current.partition] = { partition: current.partition, ...validation.state };
+    this.#topics.set(topic.name, { ...topic, partitions });
+    return { ok: true, partitionEpoch: validation.state.partitionEpoch };
   }
 
   #createTopic(c: Extract<MetadataCommand, { type: 'create-topic' }>): MetadataResult {
@@ -395,7 +454,9 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
     this.#appliedIndex = image.appliedIndex;
     this.#clusterId = image.clusterId;
     this.#nodes.clear();
-    for (const node of image.nodes) this.#nodes.set(node.id, node);
+    // Snapshots written before controlled shutdown existed lack `shuttingDown`.
+    for (const node of image.nodes)
+      this.#nodes.set(node.id, { ...node, shuttingDown: node.shuttingDown === true });
     this.#topics.clear();
     this.#partitionCount = 0;
     for (const topic of image.topics) {

@@ -1,7 +1,7 @@
 // `rill broker`: runs one node in the foreground. Parses and checks the options, hands a
 // NodeConfig to main.ts, prints progress and `ready`, and stops cleanly on SIGINT/SIGTERM.
 import { Command, InvalidArgumentError } from 'commander';
-import { startNode, type NodeConfig, type VoterAddress } from '../main.ts';
+import { defaultClusterTimings, startNode, type NodeConfig, type VoterAddress } from '../main.ts';
 
 function parseHostPort(value: string): { host: string; port: number } {
   const match = /^(.+):(\d{1,5})$/.exec(value);
@@ -41,11 +41,23 @@ interface BrokerOptions {
   advertisedUrl?: string;
   logLevel: string;
   logFile?: string;
+  sessionTimeoutMs: number;
+}
+
+function parseMs(value: string): number {
+  const ms = Number(value);
+  if (!/^\d{1,9}$/.test(value) || ms < 100) {
+    throw new InvalidArgumentError(`expected milliseconds >= 100, got '${value}'`);
+  }
+  return ms;
 }
 
 export function brokerCommand(): Command {
   return new Command('broker')
-    .description('Run one Rill node (broker and metadata voter or observer) in the foreground.')
+    .description(
+      'Run one Rill node (broker and metadata voter, or observer when not in --voters) ' +
+        'in the foreground.',
+    )
     .requiredOption('--node-id <id>', 'this node id, unique in the cluster', parseNodeId)
     .requiredOption('--listen <host:port>', 'address of the HTTP/2 (h2c) port', parseHostPort)
     .option(
@@ -58,11 +70,18 @@ export function brokerCommand(): Command {
     .option('--advertised-url <url>', 'URL others reach this node at (default http://LISTEN)')
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .option('--log-file <path>', 'write JSON logs to this file instead of stdout')
+    .option(
+      '--session-timeout-ms <ms>',
+      'broker.session.timeout.ms: the controller fences a node silent this long',
+      parseMs,
+      defaultClusterTimings.sessionTimeoutMs,
+    )
     .addHelpText(
       'after',
       '\nExample:\n  rill broker --node-id 1 --listen 127.0.0.1:9091 ' +
-        '--voters 1@127.0.0.1:9091 --data-dir ./data/node-1\n' +
-        'Prints `ready` once it serves; SIGINT or SIGTERM stops it cleanly.',
+        '--voters 1@127.0.0.1:9091,2@127.0.0.1:9092,3@127.0.0.1:9093 --data-dir ./data/node-1\n' +
+        'Prints `ready` once it serves and is registered; SIGINT or SIGTERM moves its partition\n' +
+        'leadership away (controlled shutdown), then stops it.',
     )
     .action(async (options: BrokerOptions) => {
       await runBroker(options);
@@ -81,6 +100,7 @@ async function runBroker(options: BrokerOptions): Promise<void> {
     clusterSecret: options.clusterSecret ?? process.env['RILL_CLUSTER_SECRET'] ?? null,
     logLevel: options.logLevel,
     logFile: options.logFile ?? null,
+    sessionTimeoutMs: options.sessionTimeoutMs,
   };
   const print = (line: string): void => {
     process.stdout.write(`${line}\n`);

@@ -1,7 +1,9 @@
 // `rill cluster up`: runs N `rill broker` children on consecutive ports of 127.0.0.1, each
 // with its own data directory (DIR/node-ID) and log file (DIR/node-ID.log), sharing a cluster
 // secret generated once per data directory (DIR/cluster-secret, mode 0600). Prints each node's
-// URL and `ready` when all serve; Ctrl-C (or SIGTERM) stops every child cleanly.
+// URL and `ready` once every node is registered with the elected controller (each child prints
+// `ready` only then); Ctrl-C (or SIGTERM) stops every child cleanly, each moving its partition
+// leadership away first (controlled shutdown). The first min(N, 3) nodes vote; the rest observe.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -11,8 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 
 const rillBin = fileURLToPath(new URL('../../bin/rill.js', import.meta.url));
-/** Until Raft is wired into the node (issue 4), a cluster has one voter: one node. */
-const nodesSupportedMax = 1;
+const nodesMax = 64;
+/** Voters of the metadata group; nodes beyond them follow it as observers (DESIGN.md §2). */
+const votersMax = 3;
 
 interface ClusterOptions {
   nodes: number;
@@ -39,9 +42,9 @@ export function clusterCommand(): Command {
     .description('Start N nodes on HOST:BASE_PORT.. as child processes; Ctrl-C stops them all.')
     .option(
       '--nodes <n>',
-      `number of nodes (this build: at most ${nodesSupportedMax})`,
-      positiveInt(64),
-      1,
+      `number of nodes (at most ${nodesMax}); the first ${votersMax} vote`,
+      positiveInt(nodesMax),
+      3,
     )
     .option(
       '--base-port <port>',
@@ -55,7 +58,7 @@ export function clusterCommand(): Command {
     .addHelpText(
       'after',
       '\nLogs: DIR/node-ID.log (JSON). Cluster secret: DIR/cluster-secret, generated once.\n' +
-        'Example: rill cluster up --nodes 1 --base-port 9091 --data-dir ./data',
+        'Example: rill cluster up --nodes 3 --base-port 9091 --data-dir ./data',
     )
     .action(async (options: ClusterOptions) => {
       await clusterUp(options);
@@ -76,19 +79,15 @@ async function clusterSecret(dataDir: string): Promise<string> {
 }
 
 async function clusterUp(options: ClusterOptions): Promise<void> {
-  if (options.nodes > nodesSupportedMax) {
-    process.stderr.write(
-      `rill cluster up: this build runs at most ${nodesSupportedMax} node(s) until the ` +
-        'Raft metadata log is wired in\n',
-    );
-    process.exit(2);
-  }
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   const secret = await clusterSecret(dataDir);
   const ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
   const address = (id: number): string => `${options.host}:${options.basePort + id - 1}`;
-  const voters = ids.map((id) => `${id}@${address(id)}`).join(',');
+  const voters = ids
+    .slice(0, votersMax)
+    .map((id) => `${id}@${address(id)}`)
+    .join(',');
   const children = new Map<number, ChildProcess>();
   let stopping = false;
   const stopAll = (code: number): void => {

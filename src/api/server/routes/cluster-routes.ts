@@ -1,5 +1,6 @@
 // Cluster-wide reads and probes: GET /v1/cluster, GET /v1/raft, /healthz (the process
-// answers), /readyz (started and a controller known: 503 BROKER_NOT_READY otherwise) and
+// answers), /readyz (registered and caught up with the committed metadata through a ReadIndex
+// barrier: 503 BROKER_NOT_READY otherwise) and
 // /metrics (Prometheus text format).
 import { BrokerError } from '../../../broker/index.ts';
 import type { RillApp, RouteContext } from '../server.ts';
@@ -9,8 +10,9 @@ export function registerClusterRoutes(app: RillApp, context: RouteContext): void
   app.get('/v1/cluster', () => broker.describeCluster());
   app.get('/v1/raft', () => broker.raftStatus());
   app.get('/healthz', () => ({ status: 'ok' }));
-  app.get('/readyz', () => {
-    if (!broker.isReady()) throw new BrokerError('BROKER_NOT_READY', 'not caught up yet');
+  app.get('/readyz', async () => {
+    if (!(await broker.isCaughtUp()))
+      throw new BrokerError('BROKER_NOT_READY', 'not caught up yet');
     return { status: 'ready' };
   });
   app.get('/metrics', async (_request, reply) => {

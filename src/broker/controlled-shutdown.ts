@@ -1,0 +1,65 @@
+// Controlled shutdown (Kafka's): before a node stops, it asks the controller to fence it for
+// good (`controlled-shutdown`, committed through Raft from any node), so the controller moves
+// every partition it leads to another ISR member; the node waits, bounded, until its local
+// image shows it leads none, then stops. Clients see one clean leader change instead of a
+// session timeout's worth of errors. A timeout or failure only costs that: the node stops anyway.
+import type { Clock } from '../common/index.ts';
+import type { MetadataLog } from '../raft/index.ts';
+import type { BrokerLogger } from './broker.ts';
+import type { MetadataCommand } from './metadata-command.ts';
+import type { MetadataImage } from './metadata-image.ts';
+
+export interface ControlledShutdownDeps {
+  readonly clock: Clock;
+  readonly image: MetadataImage;
+  /** The forwarding log: proposes on the controller from any node. */
+  readonly metadata: MetadataLog<MetadataCommand>;
+  readonly logger: BrokerLogger;
+}
+
+/** Partitions whose leader in the local image is `nodeId`. */
+export function ledPartitionCount(image: MetadataImage, nodeId: number): number {
+  let count = 0;
+  for (const topic of image.topics()) {
+    for (const partition of topic.partitions) if (partition.leader === nodeId) count += 1;
+  }
+  return count;
+}
+
+/**
+ * Resolves true once the node leads no partition, false when `timeoutMs` passed first or the
+ * request could not be committed. Never rejects: stopping must go on.
+ */
+export async function controlledShutdown(
+  nodeId: number,
+  brokerEpoch: number,
+  timeoutMs: number,
+  deps: ControlledShutdownDeps,
+): Promise<boolean> {
+  const { clock, image, metadata, logger } = deps;
+  let finish: (moved: boolean) => void = () => {};
+  const finished = new Promise<boolean>((resolve) => {
+    finish = resolve;
+  });
+  // One deadline for the whole request: without a quorum the proposal alone could outlast it.
+  const cancelTimeout = clock.schedule(timeoutMs, () => finish(false));
+  const check = (): void => {
+    if (ledPartitionCount(image, nodeId) === 0) finish(true);
+  };
+  let stopListening = (): void => {};
+  metadata.propose({ type: 'controlled-shutdown', nodeId, brokerEpoch }).then(
+    () => {
+      stopListening = image.onApplied(check);
+      check();
+    },
+    (error: unknown) => {
+      logger.warn({ err: error }, 'controlled shutdown not committed; stopping anyway');
+      finish(false);
+    },
+  );
+  const moved = await finished;
+  cancelTimeout();
+  stopListening();
+  logger.info({ moved, stillLeading: ledPartitionCount(image, nodeId) }, 'shutdown ready');
+  return moved;
+}

@@ -1,0 +1,181 @@
+// Goal: the metadata plane of a real three-node cluster — one controller (the Raft leader), every
+// node registered and answering the same image, admin routes working on any node, failover of
+// the controller and of partition leaders, fencing by session timeout and re-registration.
+// Method: three `rill broker` processes on loopback (test/support/cluster/rill-cluster.ts) with
+// a 1.5 s session timeout; every wait polls with a deadline, never sleeps for correctness.
+import { afterEach, expect, test } from 'vitest';
+import { RillCluster, eventually } from '../../support/cluster/rill-cluster.ts';
+
+const sessionTimeoutMs = 1_500;
+let cluster: RillCluster | null = null;
+
+afterEach(async () => {
+  await cluster?.stopAll();
+  cluster = null;
+});
+
+interface Broker {
+  id: number;
+  url: string;
+  status: 'alive' | 'fenced';
+}
+interface Partition {
+  partition: number;
+  leader: number | null;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+}
+
+async function controllerOf(c: RillCluster, asker: number): Promise<number | undefined> {
+  const { body } = await c.get(asker, '/v1/cluster');
+  return (body as { controllerId: number | null }).controllerId ?? undefined;
+}
+
+async function brokerStatus(c: RillCluster, asker: number, id: number) {
+  const { body } = await c.get(asker, '/v1/cluster');
+  return (body.brokers as Broker[]).find((b) => b.id === id)?.status;
+}
+
+async function partitions(c: RillCluster, asker: number, topic: string): Promise<Partition[]> {
+  const { status, body } = await c.get(asker, `/v1/topics/${topic}`);
+  expect(status).toBe(200);
+  return (body.partitions as Partition[]).map(
+    ({ partition, leader, leaderEpoch, replicas, isr }) => ({
+      partition,
+      leader,
+      leaderEpoch,
+      replicas,
+      isr,
+    }),
+  );
+}
+
+test('three nodes elect one controller, register, and serve one image from any node', async () => {
+  cluster = await RillCluster.start(3, sessionTimeoutMs);
+  const c = cluster;
+  const controllers = await Promise.all(c.ids.map((id) => controllerOf(c, id)));
+  expect(new Set(controllers).size).toBe(1);
+  expect(c.ids).toContain(controllers[0]);
+  const { body: described } = await c.get(1, '/v1/cluster');
+  expect(described.brokers).toEqual(c.ids.map((id) => ({ id, url: c.url(id), status: 'alive' })));
+  for (const id of c.ids) expect((await c.get(id, '/readyz')).status).toBe(200);
+  const raft = await c.get(2, '/v1/raft');
+  expect(raft.body.voters).toEqual([1, 2, 3]);
+  expect(raft.body.leaderId).toBe(controllers[0]);
+
+  const created = await c.post(2, '/v1/topics', {
+    name: 'orders',
+    partitions: 6,
+    replicationFactor: 3,
+  });
+  expect(created.status).toBe(201);
+  const onNode2 = await partitions(c, 2, 'orders');
+  expect(onNode2).toHaveLength(6);
+  for (const p of onNode2) expect([...p.replicas].sort()).toEqual([1, 2, 3]);
+  // Leaders are spread over the nodes.
+  expect(new Set(onNode2.map((p) => p.leader)).size).toBe(3);
+  // Node 3 answers from its own image, which already holds the topic (forwarding waits for it).
+  expect(await partitions(c, 3, 'orders')).toEqual(onNode2);
+  const dup = await c.post(3, '/v1/topics', {
+    name: 'orders',
+    partitions: 1,
+    replicationFactor: 1,
+  });
+  expect(dup.status).toBe(409);
+});
+
+test('kill -9 the controller: a new one within seconds, metadata intact, admin still works', async () => {
+  cluster = await RillCluster.start(3, sessionTimeoutMs);
+  const c = cluster;
+  expect(
+    (await c.post(1, '/v1/topics', { name: 'a', partitions: 3, replicationFactor: 3 })).status,
+  ).toBe(201);
+  const before = await partitions(c, 1, 'a');
+  const old = (await controllerOf(c, 1))!;
+  const survivors = c.ids.filter((id) => id !== old);
+  const killedAt = performance.now();
+  await c.kill(old);
+  const next = await eventually('a new controller', 10_000, async () => {
+    const ids = await Promise.all(survivors.map((id) => controllerOf(c, id)));
+    return ids[0] !== undefined && ids[0] !== old && ids[0] === ids[1] ? ids[0] : undefined;
+  });
+  expect(survivors).toContain(next);
+  expect(performance.now() - killedAt).toBeLessThan(5_000);
+  // The image survived; only the dead node's leaderships may have moved.
+  const after = await partitions(c, survivors[0]!, 'a');
+  expect(after.map((p) => p.replicas)).toEqual(before.map((p) => p.replicas));
+  const createdAfter = await eventually('a topic created after failover', 10_000, async () => {
+    const response = await c.post(survivors[1]!, '/v1/topics', {
+      name: 'b',
+      partitions: 2,
+      replicationFactor: 2,
+    });
+    return response.status === 201 ? response : undefined;
+  });
+  expect(createdAfter.body.name).toBe('b');
+  expect(await partitions(c, survivors[0]!, 'b')).toEqual(await partitions(c, survivors[1]!, 'b'));
+});
+
+test('kill -9 a partition leader: fenced, new leaders from the ISR, re-registers on restart', async () => {
+  cluster = await RillCluster.start(3, sessionTimeoutMs);
+  const c = cluster;
+  expect(
+    (await c.post(1, '/v1/topics', { name: 'f', partitions: 6, replicationFactor: 3 })).status,
+  ).toBe(201);
+  const controller = (await controllerOf(c, 1))!;
+  // A partition leader that is not the controller, so only the data path fails over here.
+  const victim = c.ids.find((id) => id !== controller)!;
+  const observer = c.ids.find((id) => id !== victim)!;
+  const before = await partitions(c, observer, 'f');
+  const led = before.filter((p) => p.leader === victim);
+  expect(led.length).toBeGreaterThan(0);
+  await c.kill(victim);
+
+  await eventually('the victim fenced', 10_000, async () =>
+    (await brokerStatus(c, observer, victim)) === 'fenced' ? true : undefined,
+  );
+  const moved = await eventually('new leaders for the victim partitions', 10_000, async () => {
+    const now = await partitions(c, observer, 'f');
+    return now.every((p) => p.leader !== victim) ? now : undefined;
+  });
+  for (const old of led) {
+    const now = moved[old.partition]!;
+    expect(old.isr).toContain(now.leader);
+    expect(now.leaderEpoch).toBeGreaterThan(old.leaderEpoch);
+    expect(now.isr).not.toContain(victim);
+  }
+  // Partitions the victim did not lead keep their leader and epoch.
+  for (const old of before.filter((p) => p.leader !== victim)) {
+    expect(moved[old.partition]!.leader).toBe(old.leader);
+    expect(moved[old.partition]!.leaderEpoch).toBe(old.leaderEpoch);
+  }
+
+  await c.startNode(victim);
+  await eventually('the victim alive again', 10_000, async () =>
+    (await brokerStatus(c, observer, victim)) === 'alive' ? true : undefined,
+  );
+  expect((await c.get(victim, '/readyz')).status).toBe(200);
+  const epochs = [...(await c.log(victim)).matchAll(/"brokerEpoch":(\d+),"msg":"registered"/g)];
+  expect(epochs).toHaveLength(2);
+  expect(Number(epochs[1]![1])).toBeGreaterThan(Number(epochs[0]![1]));
+  expect(await partitions(c, victim, 'f')).toEqual(await partitions(c, observer, 'f'));
+});
+
+test('SIGTERM moves leadership away before the node exits (controlled shutdown)', async () => {
+  cluster = await RillCluster.start(3, sessionTimeoutMs);
+  const c = cluster;
+  expect(
+    (await c.post(1, '/v1/topics', { name: 's', partitions: 6, replicationFactor: 3 })).status,
+  ).toBe(201);
+  const controller = (await controllerOf(c, 1))!;
+  const leaving = c.ids.find((id) => id !== controller)!;
+  const before = await partitions(c, controller, 's');
+  expect(before.some((p) => p.leader === leaving)).toBe(true);
+  expect(await c.terminate(leaving)).toBe(0);
+  // Moved before it exited: no session timeout was needed.
+  const after = await partitions(c, controller, 's');
+  expect(after.every((p) => p.leader !== leaving)).toBe(true);
+  expect(await brokerStatus(c, controller, leaving)).toBe('fenced');
+  expect(await c.log(leaving)).toContain('"moved":true');
+});

@@ -1,0 +1,190 @@
+// Real `rill broker` processes on loopback for cluster tests: free ports, one temporary data
+// directory, a shared cluster secret, a short session timeout. Nodes can be killed with -9 and
+// restarted on the same port and data. `stopAll()` must run in afterEach; it kills what is left.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { H2CClient } from 'undici';
+import { freePort } from '../api/broker-process.ts';
+
+const rillBin = resolve(import.meta.dirname, '../../../bin/rill.js');
+
+export interface JsonResponse {
+  readonly status: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly body: any;
+}
+
+interface NodeProcess {
+  readonly id: number;
+  readonly port: number;
+  readonly url: string;
+  child: ChildProcess | null;
+  client: H2CClient | null;
+  exited: Promise<number | null>;
+}
+
+export class RillCluster {
+  readonly dataDir: string;
+  readonly secret = 'cluster-test-secret';
+  readonly #nodes = new Map<number, NodeProcess>();
+  readonly #voters: string;
+  readonly #sessionTimeoutMs: number;
+
+  private constructor(dataDir: string, ports: number[], sessionTimeoutMs: number) {
+    this.dataDir = dataDir;
+    this.#sessionTimeoutMs = sessionTimeoutMs;
+    ports.forEach((port, i) => {
+      const id = i + 1;
+      const url = `http://127.0.0.1:${port}`;
+      const exited = Promise.resolve(null);
+      this.#nodes.set(id, { id, port, url, child: null, client: null, exited });
+    });
+    this.#voters = ports.map((port, i) => `${i + 1}@127.0.0.1:${port}`).join(',');
+  }
+
+  /** Starts `count` voters and resolves once every one printed `ready`. */
+  static async start(count: number, sessionTimeoutMs: number): Promise<RillCluster> {
+    const dataDir = await mkdtemp(join(tmpdir(), 'rill-cluster-'));
+    const ports: number[] = [];
+    for (let i = 0; i < count; i += 1) ports.push(await freePort());
+    const cluster = new RillCluster(dataDir, ports, sessionTimeoutMs);
+    await Promise.all(ports.map((_, i) => cluster.startNode(i + 1)));
+    return cluster;
+  }
+
+  get ids(): number[] {
+    return [...this.#nodes.keys()];
+  }
+
+  url(id: number): string {
+    return this.#node(id).url;
+  }
+
+  isRunning(id: number): boolean {
+    return this.#node(id).child !== null;
+  }
+
+  async startNode(id: number, readyTimeoutMs = 30_000): Promise<void> {
+    const node = this.#node(id);
+    const args = [rillBin, 'broker', '--node-id', String(id), '--listen', `127.0.0.1:${node.port}`];
+    args.push('--voters', this.#voters, '--data-dir', join(this.dataDir, `node-${id}`));
+    args.push('--log-file', this.logPath(id), '--cluster-secret', this.secret);
+    args.push('--session-timeout-ms', String(this.#sessionTimeoutMs));
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    node.child = child;
+    node.exited = new Promise((done) => child.once('exit', (code) => done(code)));
+    const output: string[] = [];
+    createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
+    await new Promise<void>((done, fail) => {
+      const timer = setTimeout(
+        () => fail(new Error(`node ${id} not ready:\n${output.join('\n')}`)),
+        readyTimeoutMs,
+      );
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        fail(new Error(`node ${id} exited with ${code}:\n${output.join('\n')}`));
+      });
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        if (line !== 'ready') return;
+        clearTimeout(timer);
+        done();
+      });
+    });
+  }
+
+  logPath(id: number): string {
+    return join(this.dataDir, `node-${id}.log`);
+  }
+
+  async log(id: number): Promise<string> {
+    return readFile(this.logPath(id), 'utf8');
+  }
+
+  /** SIGKILL: no controlled shutdown, no flush. */
+  async kill(id: number): Promise<void> {
+    const node = this.#node(id);
+    node.child?.kill('SIGKILL');
+    await node.exited;
+    node.child = null;
+    await this.#dropClient(node);
+  }
+
+  /** SIGTERM: a controlled shutdown; resolves with the exit code. */
+  async terminate(id: number): Promise<number | null> {
+    const node = this.#node(id);
+    node.child?.kill('SIGTERM');
+    const code = await node.exited;
+    node.child = null;
+    await this.#dropClient(node);
+    return code;
+  }
+
+  async get(id: number, path: string): Promise<JsonResponse> {
+    return this.#request(id, 'GET', path, undefined);
+  }
+
+  async post(id: number, path: string, json: unknown): Promise<JsonResponse> {
+    return this.#request(id, 'POST', path, json);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const node of this.#nodes.values()) {
+      node.child?.kill('SIGKILL');
+      await node.exited;
+      node.child = null;
+      await this.#dropClient(node);
+    }
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+
+  async #request(id: number, method: 'GET' | 'POST', path: string, json: unknown) {
+    const node = this.#node(id);
+    node.client ??= new H2CClient(node.url);
+    const response = await node.client.request({
+      method,
+      path,
+      headers: json === undefined ? {} : { 'content-type': 'application/json' },
+      body: json === undefined ? null : JSON.stringify(json),
+      idempotent: true,
+    });
+    const text = await response.body.text();
+    return { status: response.statusCode, body: text === '' ? null : JSON.parse(text) };
+  }
+
+  async #dropClient(node: NodeProcess): Promise<void> {
+    const client = node.client;
+    node.client = null;
+    if (client !== null) await client.destroy();
+  }
+
+  #node(id: number): NodeProcess {
+    const node = this.#nodes.get(id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+}
+
+/** Polls `probe` until it returns a value (not undefined) or the deadline passes. */
+export async function eventually<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error; // A node restarting or electing: try again until the deadline.
+    }
+    if (performance.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`, { cause: lastError });
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
