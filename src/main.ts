@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, destination, type Logger } from 'pino';
+import { HttpReplicaTransport } from './api/replica-transport.ts';
 import { buildServer, type InternalRoute, type ServerConfig } from './api/server/index.ts';
 import {
   answerForwardedProposal,
@@ -21,6 +22,7 @@ import {
   type BrokerConfig,
   type MetadataCommand,
   type PartitionStore,
+  type ReplicationSettings,
 } from './broker/index.ts';
 import { SeededRandom, type Clock, type WallClock } from './common/index.ts';
 import { PartitionLog } from './log/index.ts';
@@ -46,6 +48,8 @@ export interface NodeConfig {
   readonly logFile: string | null;
   /** broker.session.timeout.ms: the controller fences a node silent for this long. */
   readonly sessionTimeoutMs: number;
+  /** replica.lag.time.max.ms; the default when absent. */
+  readonly replicaLagTimeMaxMs?: number;
 }
 
 /** Timings of the metadata plane (see docs/operations.md). */
@@ -81,6 +85,14 @@ export const defaultBrokerLimits: Omit<BrokerConfig, 'nodeId' | 'advertisedUrl'>
   retentionCheckIntervalMs: 60_000,
   registrationRetryMs: 500,
 };
+
+/** Overrides of the replication defaults this node was started with. */
+function replicationSettings(config: NodeConfig): Partial<ReplicationSettings> {
+  const lagMs = config.replicaLagTimeMaxMs;
+  if (lagMs === undefined) return {};
+  // An unanswered ISR change is resent well within one lag period.
+  return { replicaLagTimeMaxMs: lagMs, isrChangeRetryMs: Math.max(100, Math.floor(lagMs / 4)) };
+}
 
 const realClock: Clock = {
   nowMs: () => performance.now(),
@@ -124,6 +136,7 @@ export async function startNode(
       ),
       nodeId: config.nodeId,
       advertisedUrl: url,
+      replication: replicationSettings(config),
     },
     {
       clock: realClock,
@@ -133,6 +146,11 @@ export async function startNode(
       metadata: plane.metadata,
       store,
       logger: logger.child({ module: 'broker' }),
+      replicaTransport: new HttpReplicaTransport({
+        clusterSecret: config.clusterSecret,
+        responseBytesMax: defaultServerConfig.fetchBytesMax + defaultServerConfig.bodyBytesMax,
+        requestTimeoutMs: 5_000,
+      }),
     },
   );
   const server = await buildServer(
