@@ -24,6 +24,7 @@ import { ApiError, errorResponse, isApiErrorCode, type ApiErrorCode } from '../e
 import { registerClusterRoutes } from './routes/cluster-routes.ts';
 import { registerRecordRoutes } from './routes/record-routes.ts';
 import { registerReplicaRoutes } from './routes/replica-routes.ts';
+import { registerTopicProduceRoute } from './routes/topic-produce-route.ts';
 import { registerTopicRoutes } from './routes/topic-routes.ts';
 import { ServerMetrics } from './server-metrics.ts';
 
@@ -163,6 +164,7 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   registerTopicRoutes(app, context);
   registerRecordRoutes(app, context);
   registerReplicaRoutes(app, context);
+  registerTopicProduceRoute(app, context);
   await app.ready();
   return app;
 }
