@@ -1,8 +1,9 @@
 // The follower's pull loop: for every partition this node follows, it asks the follower core
 // for its next request (OffsetsForLeaderEpoch or a fetch), sends it to the leader through the
 // ReplicaTransport, feeds the answer back, and performs the log commands the core returns, in
-// order. Invariant: at most one request per partition is in flight (the core allows one), and
-// an answer meant for a replaced core object is dropped.
+// order. Invariant: at most one request per replica object is in flight (the core allows one),
+// and an answer meant for a replaced core object is dropped. Loops are keyed by the replica
+// object, so a replica reopened under the same name gets its own loop while the old one ends.
 import type { BrokerLogger } from './broker.ts';
 import type { Clock } from '../common/index.ts';
 import type { Partition } from './partition.ts';
@@ -81,9 +82,9 @@ export interface ReplicaFetcherDeps {
 export class ReplicaFetcher {
   readonly #config: ReplicaFetcherConfig;
   readonly #deps: ReplicaFetcherDeps;
-  /** Running loops by partition key; one per followed partition. */
-  readonly #loops = new Map<string, Promise<void>>();
-  readonly #wakers = new Map<string, () => void>();
+  /** Running loops, one per followed replica object. */
+  readonly #loops = new Map<Partition, Promise<void>>();
+  readonly #wakers = new Map<Partition, () => void>();
   #stopped = false;
 
   constructor(config: ReplicaFetcherConfig, deps: ReplicaFetcherDeps) {
@@ -94,12 +95,16 @@ export class ReplicaFetcher {
   /** Starts the loop of a partition this node follows, or nudges the running one. */
   follow(replica: Partition): void {
     if (this.#stopped) return;
-    if (this.#loops.has(replica.key)) {
-      this.#wakers.get(replica.key)?.();
+    if (this.#loops.has(replica)) {
+      this.#wakers.get(replica)?.();
       return;
     }
-    const loop = this.#run(replica).finally(() => this.#loops.delete(replica.key));
-    this.#loops.set(replica.key, loop);
+    const loop = this.#run(replica).finally(() => {
+      this.#loops.delete(replica);
+      // A role change back to follower may have come while the loop was deciding to end.
+      if (replica.followerReplica !== null) this.follow(replica);
+    });
+    this.#loops.set(replica, loop);
   }
 
   async stop(): Promise<void> {
@@ -117,7 +122,7 @@ export class ReplicaFetcher {
       const request = follower.nextRequest(clock.nowMs());
       const url = request === null ? null : this.#deps.nodeUrl(request.leaderId);
       if (request === null || url === null) {
-        await this.#idle(replica.key, this.#config.idleMs);
+        await this.#idle(replica, this.#config.idleMs);
         continue;
       }
       try {
@@ -129,7 +134,7 @@ export class ReplicaFetcher {
         // The core resends once its request timeout passes; pause so a dead leader costs
         // one attempt per idle period, not a spin.
         logger.debug({ err: error, partition: replica.key }, 'replica fetch failed');
-        await this.#idle(replica.key, this.#config.idleMs * 4);
+        await this.#idle(replica, this.#config.idleMs * 4);
       }
     }
   }
@@ -164,7 +169,7 @@ export class ReplicaFetcher {
       follower.onFetchResponse({ ...answer, requestId });
   }
 
-  #idle(key: string, ms: number): Promise<void> {
+  #idle(key: Partition, ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const done = (): void => {
         cancel();
