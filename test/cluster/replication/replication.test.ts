@@ -124,6 +124,9 @@ test('kill -9 of the leader during acks=all production loses no acknowledged rec
         throw new Error('no failover');
     }
   }
+  console.log(
+    `kill -9 leader → first acks=all acknowledgement: ${Math.round(failoverMs ?? -1)} ms`,
+  );
   expect(failoverMs).not.toBeNull();
   expect(failoverMs as number).toBeLessThan(8_000);
   const records = await eventually('the new leader settled', 10_000, async () =>
