@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Cluster tests spawn real processes: run files in parallel only up to the two cores here.
     maxWorkers: 2,
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

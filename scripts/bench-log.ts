@@ -1,6 +1,7 @@
 // Log micro-benchmark: append throughput of one PartitionLog under each flush policy, with one
 // and with several concurrent appenders (group commit), against the baseline of sequential
-// raw file appends of the same bytes under the same policy (fdatasync per write for `always`).
+// raw file appends of the same bytes under the same policy (fdatasync per write for `always`),
+// measured in alternating slices so that a busy machine weighs on both alike.
 // Also a catch-up read of the written log against plain sequential reads of the same bytes.
 // Run alone with `npx tsx scripts/bench-log.ts`; the main bench imports `benchLog`.
 import {
@@ -78,21 +79,22 @@ interface Throughput {
   readonly syncs: number;
 }
 
-async function runLog(
-  dir: string,
-  flush: FlushPolicy,
+/** Each figure alternates this many slices of baseline and log, so both see the same load. */
+const ROUNDS = 3;
+
+async function runLogSlice(
+  log: PartitionLog,
   batch: Buffer,
   appenders: number,
-  runMs: number,
-  runBytesMax: number,
+  sliceMs: number,
+  sliceBytesMax: number,
 ): Promise<Throughput> {
-  const log = await PartitionLog.open(dir, { ...benchConfig, flush }, { clock: realClock });
   const syncsBefore = log.syncCount;
   const started = performance.now();
   let bytes = 0;
   let batches = 0;
   const appender = async (): Promise<void> => {
-    while (performance.now() - started < runMs && bytes < runBytesMax) {
+    while (performance.now() - started < sliceMs && bytes < sliceBytesMax) {
       await log.appendAsLeader(batch, 0);
       bytes += batch.length;
       batches += 1;
@@ -100,9 +102,13 @@ async function runLog(
   };
   await Promise.all(Array.from({ length: appenders }, appender));
   const seconds = (performance.now() - started) / 1000;
-  const syncs = log.syncCount - syncsBefore;
-  await log.close();
-  return { bytes, batches, seconds, syncs };
+  return { bytes, batches, seconds, syncs: log.syncCount - syncsBefore };
+}
+
+interface BaselineFile {
+  readonly fd: number;
+  bytes: number;
+  lastSyncMs: number;
 }
 
 /**
@@ -110,35 +116,67 @@ async function runLog(
  * write (always), once per interval, or never. (On this VM a blocking fdatasyncSync measured
  * several times slower than the thread-pool fdatasync, so the baseline uses the latter.)
  */
-async function runBaseline(
-  path: string,
+async function runBaselineSlice(
+  file: BaselineFile,
   flush: FlushPolicy,
   batch: Buffer,
-  runMs: number,
-  runBytesMax: number,
+  sliceMs: number,
+  sliceBytesMax: number,
 ): Promise<Throughput> {
-  const fd = openSync(path, 'w');
   const started = performance.now();
-  let lastSyncMs = started;
   let bytes = 0;
   let batches = 0;
   let syncs = 0;
-  while (performance.now() - started < runMs && bytes < runBytesMax) {
-    await write(fd, batch, 0, batch.length, bytes);
+  while (performance.now() - started < sliceMs && bytes < sliceBytesMax) {
+    await write(file.fd, batch, 0, batch.length, file.bytes);
+    file.bytes += batch.length;
     bytes += batch.length;
     batches += 1;
     const due =
       flush.kind === 'always' ||
-      (flush.kind === 'interval' && performance.now() - lastSyncMs >= flush.intervalMs);
+      (flush.kind === 'interval' && performance.now() - file.lastSyncMs >= flush.intervalMs);
     if (due) {
-      await fdatasync(fd);
+      await fdatasync(file.fd);
       syncs += 1;
-      lastSyncMs = performance.now();
+      file.lastSyncMs = performance.now();
     }
   }
-  const seconds = (performance.now() - started) / 1000;
-  closeSync(fd);
-  return { bytes, batches, seconds, syncs };
+  return { bytes, batches, seconds: (performance.now() - started) / 1000, syncs };
+}
+
+const addUp = (a: Throughput, b: Throughput): Throughput => ({
+  bytes: a.bytes + b.bytes,
+  batches: a.batches + b.batches,
+  seconds: a.seconds + b.seconds,
+  syncs: a.syncs + b.syncs,
+});
+
+/** The log and its baseline, measured in alternating slices. */
+async function measure(
+  paths: { readonly log: string; readonly baseline: string },
+  flush: FlushPolicy,
+  batch: Buffer,
+  appenders: number,
+  limits: { readonly runMs: number; readonly runBytesMax: number },
+): Promise<{ log: Throughput; baseline: Throughput }> {
+  const log = await PartitionLog.open(paths.log, { ...benchConfig, flush }, { clock: realClock });
+  const fd = openSync(paths.baseline, 'w');
+  const file: BaselineFile = { fd, bytes: 0, lastSyncMs: performance.now() };
+  const zero: Throughput = { bytes: 0, batches: 0, seconds: 0, syncs: 0 };
+  let totals = { log: zero, baseline: zero };
+  const sliceMs = limits.runMs / ROUNDS;
+  const sliceBytesMax = limits.runBytesMax / ROUNDS;
+  try {
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const baseline = await runBaselineSlice(file, flush, batch, sliceMs, sliceBytesMax);
+      const logged = await runLogSlice(log, batch, appenders, sliceMs, sliceBytesMax);
+      totals = { log: addUp(totals.log, logged), baseline: addUp(totals.baseline, baseline) };
+    }
+  } finally {
+    await log.close();
+    closeSync(fd);
+  }
+  return totals;
 }
 
 export async function benchLog(
@@ -169,47 +207,24 @@ export async function benchLog(
     { flush: { kind: 'never' }, appenders },
   ];
   const figures: BenchLogFigure[] = [];
-  const baselines = new Map<string, number>();
   try {
     for (const [i, run] of runs.entries()) {
       const name = policyName(run.flush);
-      if (!baselines.has(name)) {
-        const base = await runBaseline(
-          join(root, `baseline-${i}`),
-          run.flush,
-          batch,
-          runMs,
-          runBytesMax,
-        );
-        baselines.set(name, base.bytes / base.seconds / 1e6);
-      }
-      const result = await runLog(
-        join(root, `log-${i}`),
-        run.flush,
-        batch,
-        run.appenders,
-        runMs,
-        runBytesMax,
-      );
-      const mbPerSec = result.bytes / result.seconds / 1e6;
-      const baselineMbPerSec = baselines.get(name) ?? Number.NaN;
+      const paths = { log: join(root, `log-${i}`), baseline: join(root, `baseline-${i}`) };
+      const limits = { runMs, runBytesMax };
+      const { log, baseline } = await measure(paths, run.flush, batch, run.appenders, limits);
+      const mbPerSec = log.bytes / log.seconds / 1e6;
+      const baselineMbPerSec = baseline.bytes / baseline.seconds / 1e6;
       if (run.flush.kind === 'never') {
-        figures.push(
-          await benchRead(
-            join(root, `log-${i}`),
-            join(root, `baseline-${i}`),
-            batch,
-            recordsPerBatch,
-          ),
-        );
+        figures.push(await benchRead(paths.log, paths.baseline, batch, recordsPerBatch));
       }
       figures.push({
         name: `log append ${name} x${run.appenders}`,
         flush: name,
         appenders: run.appenders,
         mbPerSec: round(mbPerSec),
-        recordsPerSec: Math.round((result.batches * recordsPerBatch) / result.seconds),
-        syncs: result.syncs,
+        recordsPerSec: Math.round((log.batches * recordsPerBatch) / log.seconds),
+        syncs: log.syncs,
         baselineMbPerSec: round(baselineMbPerSec),
         ratio: round(mbPerSec / baselineMbPerSec),
       });

@@ -1,6 +1,7 @@
-// A standalone Raft node for the real-process test and `npm run bench:raft`, until the broker
-// runs the driver: a RaftMetadataLog over a tiny key-value state machine, served with the raft
-// route and a few test routes on one fastify h2c port. Prints one JSON line when listening.
+// A standalone Raft node for the Raft real-process test and `npm run bench:raft` (brokers run
+// the same RaftMetadataLog over the metadata image, see src/main.ts): a tiny key-value state
+// machine, served with the raft route and a few test routes on one fastify h2c port. Prints
+// one JSON line when listening.
 //   node --import tsx scripts/raft-node.ts --node-id 1 --listen 127.0.0.1:P \
 //     --voters 1@127.0.0.1:P1,2@127.0.0.1:P2,3@127.0.0.1:P3 --data-dir D [--snapshot-entries N]
 import { randomInt } from 'node:crypto';

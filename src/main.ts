@@ -4,11 +4,17 @@
 // node serves and its incarnation is registered; `stop` moves leadership away first.
 import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import type { Http2Server, ServerHttp2Stream } from 'node:http2';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, destination, type Logger } from 'pino';
 import { HttpReplicaTransport } from './api/replica-transport.ts';
-import { buildServer, type InternalRoute, type ServerConfig } from './api/server/index.ts';
+import {
+  buildServer,
+  type InternalRoute,
+  type RillApp,
+  type ServerConfig,
+} from './api/server/index.ts';
 import {
   answerForwardedProposal,
   Broker,
@@ -162,6 +168,7 @@ export async function startNode(
       internalRoutes: internalRoutes(plane.raft),
     },
   );
+  const streams = trackStreams(server.server);
   await server.listen({ host: config.listenHost, port: config.listenPort });
   progress(`node ${config.nodeId} listening on ${url}`);
   plane.controller.start();
@@ -170,7 +177,7 @@ export async function startNode(
   logger.info({ url }, 'ready');
   return {
     url,
-    stop: () => stopNode({ config, server, broker, plane, logger, logDestination }),
+    stop: () => stopNode({ config, server, streams, broker, plane, logger, logDestination }),
   };
 }
 
@@ -257,15 +264,45 @@ function internalRoutes(raft: RaftMetadataLog<MetadataCommand>): InternalRoute[]
   ];
 }
 
-async function stopNode(node: {
+/** Streams open on the server, so a shutdown can let answered requests finish first. */
+function trackStreams(server: Http2Server): { whenIdle(timeoutMs: number): Promise<void> } {
+  let open = 0;
+  let onIdle: (() => void) | null = null;
+  server.on('stream', (stream: ServerHttp2Stream) => {
+    open += 1;
+    stream.once('close', () => {
+      open -= 1;
+      if (open === 0) onIdle?.();
+    });
+  });
+  return {
+    whenIdle: (timeoutMs) =>
+      open === 0
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            const timer = setTimeout(resolve, timeoutMs);
+            onIdle = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          }),
+  };
+}
+
+/** How long a shutdown lets in-flight requests finish before closing the sessions. */
+const shutdownGraceMs = 5_000;
+
+async function stopNode(parts: {
   config: NodeConfig;
-  server: Awaited<ReturnType<typeof buildServer>>;
+  server: RillApp;
+  streams: ReturnType<typeof trackStreams>;
   broker: Broker;
   plane: MetadataPlane;
   logger: Logger;
   logDestination: ReturnType<typeof destination>;
 }): Promise<void> {
-  const { config, server, broker, plane, logger } = node;
+  const { config, server, streams, broker, plane, logger, logDestination } = parts;
+  // Controlled shutdown first: leadership moves while this node still serves and replicates.
   const brokerEpoch = broker.brokerEpoch;
   if (brokerEpoch !== null) {
     await controlledShutdown(
@@ -276,8 +313,12 @@ async function stopNode(node: {
     );
   }
   plane.controller.stop();
+  // Parked long polls answer now; GOAWAY goes out once they are sent (undici fails streams
+  // still open when a GOAWAY arrives, even those the GOAWAY lets finish).
+  broker.drain();
+  await streams.whenIdle(shutdownGraceMs);
   await server.close();
   await broker.stop();
   logger.info('stopped');
-  node.logDestination.flushSync();
+  logDestination.flushSync();
 }

@@ -4,17 +4,18 @@
 // in purgatories woken by appends. Nothing here assumes one node: leadership, ISR and placement
 // come from the image, and every metadata change goes through the MetadataLog.
 import { assert, type Clock, type Random, type WallClock } from '../common/index.ts';
-import { isLogError, type LogReadResult, type PartitionLogConfig } from '../log/index.ts';
+import { isLogError, type LogReadResult } from '../log/index.ts';
 import type { MetadataLog, MetadataStatus } from '../raft/index.ts';
 import { BrokerError, type BrokerErrorCode } from './errors.ts';
 import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
 import type { MetadataImage, PartitionImage, TopicImage } from './metadata-image.ts';
 import { metadataLimits } from './metadata-image.ts';
+import { LocalReplicas } from './local-replicas.ts';
 import {
-  Partition,
   defaultReplicationSettings,
   partitionState,
   type AppendResult,
+  type Partition,
   type ReplicationSettings,
 } from './partition.ts';
 import { partitionDirectoryName, type PartitionStore } from './partition-store.ts';
@@ -28,13 +29,13 @@ import {
   type ReplicaTransport,
 } from './replica-fetcher.ts';
 import { assignReplicas } from './replica-placement.ts';
-import type { EpochErrorCode, IsrChangeRequest } from './replication/index.ts';
 import {
-  describeTopicConfig,
-  partitionLogConfig,
-  resolveTopicConfig,
-  type TopicConfig,
-} from './topic-config.ts';
+  isrChangeErrorCodes,
+  type EpochErrorCode,
+  type IsrChangeErrorCode,
+  type IsrChangeRequest,
+} from './replication/index.ts';
+import { describeTopicConfig, resolveTopicConfig, type TopicConfig } from './topic-config.ts';
 import { topicNameProblem } from './topic-name.ts';
 
 export interface BrokerConfig {
@@ -133,6 +134,8 @@ export interface PartitionDescription {
   /** Known where this node leads the partition; null elsewhere. */
   readonly logStartOffset: number | null;
   readonly highWatermark: number | null;
+  /** While a reassignment is in progress: the replicas it moves the partition to. */
+  readonly targetReplicas?: readonly number[];
 }
 
 export interface TopicDescription {
@@ -161,9 +164,8 @@ export class Broker {
   readonly #config: BrokerConfig;
   readonly #deps: BrokerDeps;
   #state: BrokerState = 'new';
-  /** Local replicas by `<topic>-<partition>`; only what the image assigns to this node. */
-  readonly #replicas = new Map<string, Partition>();
-  readonly #logConfigs = new Map<string, string>();
+  /** Only what the image assigns to this node. */
+  readonly #replicas: LocalReplicas;
   readonly #fetchPurgatory: Purgatory;
   readonly #producePurgatory: Purgatory;
   /** Follower fetches parked at the leader's end until an append. */
@@ -172,12 +174,12 @@ export class Broker {
   readonly #fetcher: ReplicaFetcher | null;
   /** Partitions with an ISR change proposal in flight to the controller. */
   readonly #isrProposals = new Set<string>();
-  #reconcileWanted = false;
-  #reconciling: Promise<void> | null = null;
   #brokerEpoch: number | null = null;
   readonly #incarnationId: string;
   readonly #cancelTimers: (() => void)[] = [];
   #retentionRunning = false;
+  /** Set by drain(): no request parks any more (shutdown). */
+  #draining = false;
 
   constructor(config: BrokerConfig, deps: BrokerDeps) {
     assert(config.heartbeatIntervalMs > 0, 'heartbeatIntervalMs must be positive');
@@ -190,11 +192,20 @@ export class Broker {
     this.#replication = { ...defaultReplicationSettings, ...config.replication };
     this.#fetcher = this.#buildFetcher();
     this.#incarnationId = randomId(deps.random);
+    this.#replicas = new LocalReplicas({
+      nodeId: config.nodeId,
+      image: deps.image,
+      store: deps.store,
+      logger: deps.logger,
+      clock: deps.clock,
+      replication: this.#replication,
+      onReplicaChanged: (key, lostLeadership) => this.#onReplicaChanged(key, lostLeadership),
+    });
     deps.image.onApplied((command, result) => {
       // Only an accepted command is well-formed; a refused one changed nothing.
-      if (result.ok && affectsReplicas(command)) this.#requestReconcile();
+      if (result.ok && affectsReplicas(command)) this.#replicas.requestReconcile();
     });
-    deps.image.onRestored(() => this.#requestReconcile());
+    deps.image.onRestored(() => this.#replicas.requestReconcile());
   }
 
   get nodeId(): number {
@@ -219,21 +230,34 @@ export class Broker {
 
   // ---- lifecycle ------------------------------------------------------------------------
 
-  /** Starts the metadata log, drops replicas the image no longer assigns here, registers. */
+  /** Starts the metadata log, registers, drops replicas the image no longer assigns here. */
   async start(): Promise<void> {
     assert(this.#state === 'new', 'start() called twice');
     this.#state = 'starting';
     const { metadata, image, logger } = this.#deps;
     await metadata.start();
     logger.info({ appliedIndex: image.appliedIndex }, 'metadata log started');
-    await this.#removeOrphanReplicas();
+    // Registration is applied here only after every entry committed before it: until then the
+    // replayed image may lack topics whose replicas are on disk, which are no orphans.
     await this.#register();
-    this.#requestReconcile();
+    await this.#replicas.removeOrphans();
+    this.#replicas.enable();
     await this.#settle();
     this.#state = 'running';
     this.#scheduleHeartbeat();
     this.#scheduleRetention();
     this.#scheduleReplicationTick();
+  }
+
+  /**
+   * Resumes every parked fetch and produce and parks none from now on, so the HTTP/2 sessions
+   * can close gracefully before stop() closes the logs.
+   */
+  drain(): void {
+    this.#draining = true;
+    this.#fetchPurgatory.releaseAll();
+    this.#producePurgatory.releaseAll();
+    this.#replicaPurgatory.releaseAll();
   }
 
   async stop(): Promise<void> {
@@ -243,11 +267,11 @@ export class Broker {
     this.#fetchPurgatory.releaseAll();
     this.#producePurgatory.releaseAll();
     this.#replicaPurgatory.releaseAll();
-    await this.#settle();
+    // Closing the replicas first ends every follower loop at its next step.
     const stopping = this.#fetcher?.stop();
-    for (const replica of this.#replicas.values()) replica.close();
+    for (const replica of this.#replicas.all()) replica.close();
     await stopping;
-    for (const replica of [...this.#replicas.values()]) await this.#closeReplica(replica);
+    await this.#replicas.closeAll();
     await this.#deps.metadata.stop();
     this.#state = 'stopped';
   }
@@ -283,7 +307,7 @@ export class Broker {
 
   gauges(): BrokerGauges {
     let leaders = 0;
-    for (const replica of this.#replicas.values()) if (replica.role.kind === 'leader') leaders += 1;
+    for (const replica of this.#replicas.all()) if (replica.role.kind === 'leader') leaders += 1;
     return {
       localPartitions: this.#replicas.size,
       leaderPartitions: leaders,
@@ -337,6 +361,7 @@ export class Broker {
       isr: p.isr,
       logStartOffset: isLocalLeader ? replica.log.logStartOffset : null,
       highWatermark: isLocalLeader ? replica.highWatermark : null,
+      ...(p.targetReplicas === undefined ? {} : { targetReplicas: p.targetReplicas }),
     };
   }
 
@@ -409,6 +434,32 @@ export class Broker {
     return this.describeTopic(name);
   }
 
+  /**
+   * Starts moving a partition to `replicas` (first = preferred leader); the controller steps
+   * it (add, catch up, move the leader, drop) and clears `targetReplicas` when done.
+   * Codes: UNKNOWN_TOPIC_OR_PARTITION, INVALID_REPLICATION_FACTOR, NOT_CONTROLLER, BROKER_BUSY.
+   */
+  async reassignPartition(
+    name: string,
+    partition: number,
+    replicas: readonly number[],
+  ): Promise<PartitionDescription> {
+    this.#requireRunning();
+    if (this.#topic(name).partitions[partition] === undefined) {
+      throw new BrokerError('UNKNOWN_TOPIC_OR_PARTITION', `no partition ${name}-${partition}`);
+    }
+    const targetReplicas = [...replicas];
+    await this.#proposeChecked({
+      type: 'reassign-partition',
+      topic: name,
+      partition,
+      targetReplicas,
+    });
+    const described = this.describeTopic(name).partitions[partition];
+    assert(described !== undefined, 'a partition does not vanish while it is described');
+    return described;
+  }
+
   // ---- produce and fetch ----------------------------------------------------------------
 
   /**
@@ -465,7 +516,8 @@ export class Broker {
   /** An acks=all produce answers once the HW passes its last offset (DESIGN.md §4). */
   async #awaitReplication(replica: Partition, lastOffset: number, timeoutMs: number) {
     const isDone = () => replica.ackState(lastOffset) !== 'wait';
-    const outcome = await (this.#producePurgatory.wait(replica.key, timeoutMs, isDone) ??
+    const waitMs = this.#draining ? 0 : timeoutMs;
+    const outcome = await (this.#producePurgatory.wait(replica.key, waitMs, isDone) ??
       Promise.resolve('expired' as const));
     const state = replica.ackState(lastOffset);
     switch (state) {
@@ -494,7 +546,7 @@ export class Broker {
     const { topic, partition, offset } = request;
     let replica = this.#leaderReplica(topic, partition);
     let decision = this.#consumerRead(replica, offset);
-    if (offset === decision.highWatermark && request.maxWaitMs > 0) {
+    if (offset === decision.highWatermark && request.maxWaitMs > 0 && !this.#draining) {
       const waiting = replica;
       const isDone = () => waiting.highWatermark > offset || waiting.role.kind !== 'leader';
       const parked = this.#fetchPurgatory.wait(replica.key, request.maxWaitMs, isDone);
@@ -676,26 +728,24 @@ export class Broker {
     if (this.#state === 'running') this.#maybeProposeIsrChange(replica);
   }
 
-  /** Sends the leader core's ISR change to the controller as a compare-and-set record. */
+  /** Sends the leader core's ISR change through the controller as an alter-isr record. */
   #maybeProposeIsrChange(replica: Partition): void {
     const key = replica.key;
     if (this.#isrProposals.has(key)) return;
     const nowMs = this.#deps.clock.nowMs();
     const request = replica.pollIsrChange(nowMs);
-    const image = this.#deps.image.partition(replica.topic, replica.partition);
-    if (request === null || image === undefined) return;
+    if (request === null) return;
     this.#isrProposals.add(key);
     const { logger } = this.#deps;
     logger.info({ partition: key, isr: request.newIsr }, 'proposing an ISR change');
     this.#propose({
-      type: 'change-partition',
+      type: 'alter-isr',
       topic: replica.topic,
       partition: replica.partition,
-      expectedPartitionEpoch: request.partitionEpoch,
-      leader: request.leaderId,
+      leaderId: request.leaderId,
       leaderEpoch: request.leaderEpoch,
-      replicas: image.replicas,
-      isr: request.newIsr,
+      partitionEpoch: request.partitionEpoch,
+      newIsr: request.newIsr,
     })
       .then(
         ({ result }) => this.#onIsrChangeCommitted(replica, request, result),
@@ -715,7 +765,7 @@ export class Broker {
       return;
     }
     if (result.ok) return;
-    const code = result.code === 'INVALID_UPDATE_VERSION' ? result.code : 'INVALID_REQUEST';
+    const code = isIsrChangeErrorCode(result.code) ? result.code : 'INVALID_REQUEST';
     this.#deps.logger.info({ partition: replica.key, code }, 'ISR change refused');
     replica.onIsrChangeResult(request, { ok: false, code }, nowMs);
   }
@@ -724,7 +774,7 @@ export class Broker {
     const tickMs = Math.max(10, Math.min(250, this.#replication.replicaLagTimeMaxMs / 4));
     const tick = (): void => {
       if (this.#state !== 'running') return;
-      for (const replica of this.#replicas.values()) {
+      for (const replica of this.#replicas.all()) {
         if (replica.leaderReplica !== null) this.#afterLeaderProgress(replica);
       }
       this.#scheduleReplicationTick();
@@ -843,7 +893,8 @@ export class Broker {
     const { image, logger } = this.#deps;
     for (;;) {
       try {
-        if (image.clusterId === null) {
+        // An observer applies nothing until the controller added it, which needs it registered.
+        if (image.clusterId === null && this.#deps.metadata.status().role !== 'observer') {
           await this.#propose({ type: 'init-cluster', clusterId: randomId(this.#deps.random) });
         }
         const { result } = await this.#propose({
@@ -904,141 +955,36 @@ export class Broker {
     this.#cancelTimers.push(this.#deps.clock.schedule(this.#config.retentionCheckIntervalMs, run));
   }
 
+  #onReplicaChanged(key: string, lostLeadership: boolean): void {
+    const purgatories = [this.#fetchPurgatory, this.#producePurgatory, this.#replicaPurgatory];
+    for (const purgatory of purgatories) {
+      if (lostLeadership) purgatory.release(key);
+      else purgatory.wake(key);
+    }
+    const replica = this.#replicas.get(key);
+    if (replica === undefined) return;
+    if (replica.leaderReplica !== null) this.#afterLeaderProgress(replica);
+    if (replica.followerReplica !== null) this.#fetcher?.follow(replica);
+  }
+
+  /** Resolves once every metadata change applied so far has reached the local replicas. */
+  whenReconciled(): Promise<void> {
+    return this.#replicas.whenReconciled();
+  }
+
+  #settle(): Promise<void> {
+    return this.#replicas.whenReconciled();
+  }
+
   async #applyRetention(): Promise<void> {
     const wallMs = this.#deps.wallClock.wallMs();
-    for (const replica of [...this.#replicas.values()]) {
+    for (const replica of this.#replicas.all()) {
       try {
         await replica.log.applyRetention(wallMs);
       } catch (error) {
         // Retention is retried at the next check; a closed log (deleted topic) is skipped.
         this.#deps.logger.warn({ err: error, partition: replica.key }, 'retention failed');
       }
-    }
-  }
-
-  // ---- reconcile local replicas with the image --------------------------------------------
-
-  #requestReconcile(): void {
-    // Before start() has removed orphan replicas, the replay of the metadata log only marks
-    // the need; start() reconciles once.
-    if (this.#state !== 'running' && !(this.#state === 'starting' && this.#brokerEpoch !== null)) {
-      return;
-    }
-    this.#reconcileWanted = true;
-    this.#reconciling ??= this.#reconcileLoop();
-  }
-
-  async #reconcileLoop(): Promise<void> {
-    try {
-      while (this.#reconcileWanted) {
-        this.#reconcileWanted = false;
-        await this.#reconcileOnce();
-      }
-    } catch (error) {
-      // Closing or deleting a replica failed (a disk error): the node keeps serving its other
-      // partitions; the next metadata change retries the reconcile.
-      this.#deps.logger.error({ err: error }, 'reconcile failed');
-    } finally {
-      this.#reconciling = null;
-    }
-  }
-
-  /** Resolves once every metadata change applied so far has reached the local replicas. */
-  whenReconciled(): Promise<void> {
-    return this.#settle();
-  }
-
-  async #settle(): Promise<void> {
-    while (this.#reconciling !== null) await this.#reconciling;
-  }
-
-  async #reconcileOnce(): Promise<void> {
-    const wanted = new Map<string, { topic: TopicImage; partition: PartitionImage }>();
-    for (const topic of this.#deps.image.topics()) {
-      for (const partition of topic.partitions) {
-        if (!partition.replicas.includes(this.#config.nodeId)) continue;
-        wanted.set(partitionDirectoryName({ topic: topic.name, ...partition }), {
-          topic,
-          partition,
-        });
-      }
-    }
-    for (const [key, replica] of [...this.#replicas]) {
-      const want = wanted.get(key);
-      if (want === undefined || want.topic.topicId !== replica.topicId) {
-        await this.#closeReplica(replica);
-        await this.#removeReplicaFiles(replica.topic, replica.partition);
-      }
-    }
-    if (this.#state === 'stopping') return;
-    for (const [key, { topic, partition }] of wanted) {
-      try {
-        await this.#reconcileReplica(key, topic, partition);
-      } catch (error) {
-        // The replica stays offline here (clients get LEADER_NOT_AVAILABLE); the next metadata
-        // change retries it. The node keeps serving its other partitions.
-        this.#deps.logger.error({ err: error, partition: key }, 'could not open replica');
-      }
-    }
-  }
-
-  async #reconcileReplica(key: string, topic: TopicImage, image: PartitionImage): Promise<void> {
-    const logConfig = partitionLogConfig(topic.config);
-    const logConfigKey = JSON.stringify(logConfig);
-    let replica = this.#replicas.get(key);
-    if (replica !== undefined && this.#logConfigs.get(key) !== logConfigKey) {
-      // The log takes its config at open: a changed segment, retention or flush config
-      // reopens it (a clean close makes the reopen cheap).
-      await this.#closeReplica(replica);
-      replica = undefined;
-    }
-    if (replica === undefined) {
-      replica = await this.#openReplica(topic, image.partition, logConfig);
-      this.#logConfigs.set(key, logConfigKey);
-    }
-    replica.setConfig(topic.config);
-    const wasLeader = replica.role.kind === 'leader';
-    replica.applyImage(image, this.#deps.clock.nowMs());
-    if (wasLeader && replica.role.kind !== 'leader') {
-      this.#fetchPurgatory.release(key);
-      this.#producePurgatory.release(key);
-      this.#replicaPurgatory.release(key);
-    } else {
-      this.#afterLeaderProgress(replica);
-    }
-    if (replica.followerReplica !== null) this.#fetcher?.follow(replica);
-  }
-
-  async #openReplica(topic: TopicImage, partition: number, config: PartitionLogConfig) {
-    const ref = { topic: topic.name, partition };
-    const log = await this.#deps.store.open(ref, topic.topicId, config);
-    const identity = { ...ref, topicId: topic.topicId, nodeId: this.#config.nodeId };
-    const replica = new Partition(identity, log, topic.config, this.#replication);
-    this.#replicas.set(replica.key, replica);
-    this.#deps.logger.info({ partition: replica.key, ...replica.offsets() }, 'replica opened');
-    return replica;
-  }
-
-  async #closeReplica(replica: Partition): Promise<void> {
-    this.#replicas.delete(replica.key);
-    this.#logConfigs.delete(replica.key);
-    replica.close();
-    this.#fetchPurgatory.release(replica.key);
-    this.#producePurgatory.release(replica.key);
-    this.#replicaPurgatory.release(replica.key);
-    await replica.log.close();
-  }
-
-  async #removeReplicaFiles(topic: string, partition: number): Promise<void> {
-    await this.#deps.store.remove({ topic, partition });
-    this.#deps.logger.info({ partition: `${topic}-${partition}` }, 'replica deleted');
-  }
-
-  async #removeOrphanReplicas(): Promise<void> {
-    for (const ref of await this.#deps.store.list()) {
-      const image = this.#deps.image.partition(ref.topic, ref.partition);
-      if (image?.replicas.includes(this.#config.nodeId) === true) continue;
-      await this.#removeReplicaFiles(ref.topic, ref.partition);
     }
   }
 }
@@ -1050,10 +996,15 @@ function affectsReplicas(command: MetadataCommand): boolean {
     case 'delete-topic':
     case 'change-partition':
     case 'set-topic-config':
+    case 'alter-isr':
       return true;
     default:
       return false;
   }
+}
+
+function isIsrChangeErrorCode(code: string): code is IsrChangeErrorCode {
+  return (isrChangeErrorCodes as readonly string[]).includes(code);
 }
 
 function isCount(value: number, max: number): boolean {

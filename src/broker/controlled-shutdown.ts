@@ -1,8 +1,9 @@
 // Controlled shutdown (Kafka's): before a node stops, it asks the controller to fence it for
 // good (`controlled-shutdown`, committed through Raft from any node), so the controller moves
 // every partition it leads to another ISR member; the node waits, bounded, until its local
-// image shows it leads none, then stops. Clients see one clean leader change instead of a
-// session timeout's worth of errors. A timeout or failure only costs that: the node stops anyway.
+// image shows it leads none that could move, then stops. Clients see one clean leader change
+// instead of a session timeout's worth of errors. A timeout or failure only costs that: the node
+// stops anyway.
 import type { Clock } from '../common/index.ts';
 import type { MetadataLog } from '../raft/index.ts';
 import type { BrokerLogger } from './broker.ts';
@@ -17,17 +18,24 @@ export interface ControlledShutdownDeps {
   readonly logger: BrokerLogger;
 }
 
-/** Partitions whose leader in the local image is `nodeId`. */
-export function ledPartitionCount(image: MetadataImage, nodeId: number): number {
+/**
+ * Partitions `nodeId` leads in the local image that another ISR member could take over (alive,
+ * not shutting down itself). The others stay with it until it exits: no one can serve them.
+ */
+export function movablePartitionCount(image: MetadataImage, nodeId: number): number {
+  const canLead = (id: number): boolean => {
+    const node = image.node(id);
+    return id !== nodeId && node?.status === 'alive' && !node.shuttingDown;
+  };
   let count = 0;
   for (const topic of image.topics()) {
-    for (const partition of topic.partitions) if (partition.leader === nodeId) count += 1;
+    for (const p of topic.partitions) if (p.leader === nodeId && p.isr.some(canLead)) count += 1;
   }
   return count;
 }
 
 /**
- * Resolves true once the node leads no partition, false when `timeoutMs` passed first or the
+ * Resolves true once the node leads no partition another replica could lead, false when `timeoutMs` passed first or the
  * request could not be committed. Never rejects: stopping must go on.
  */
 export async function controlledShutdown(
@@ -44,7 +52,7 @@ export async function controlledShutdown(
   // One deadline for the whole request: without a quorum the proposal alone could outlast it.
   const cancelTimeout = clock.schedule(timeoutMs, () => finish(false));
   const check = (): void => {
-    if (ledPartitionCount(image, nodeId) === 0) finish(true);
+    if (movablePartitionCount(image, nodeId) === 0) finish(true);
   };
   let stopListening = (): void => {};
   metadata.propose({ type: 'controlled-shutdown', nodeId, brokerEpoch }).then(
@@ -60,6 +68,6 @@ export async function controlledShutdown(
   const moved = await finished;
   cancelTimeout();
   stopListening();
-  logger.info({ moved, stillLeading: ledPartitionCount(image, nodeId) }, 'shutdown ready');
+  logger.info({ moved, stillLeading: movablePartitionCount(image, nodeId) }, 'shutdown ready');
   return moved;
 }

@@ -2,13 +2,14 @@
 // It fences a node silent for `sessionTimeoutMs` (broker.session.timeout.ms) and unfences it
 // when it heartbeats again; moves partition leadership off fenced, shut-down or restarted nodes
 // (electing from the ISR, unclean only where the topic allows it); brings offline partitions
-// back when an ISR member returns; runs preferred-leader elections on a timer; and adds nodes
-// outside the voter set as Raft observers when they register. Every decision is a pure function
+// back when an ISR member returns; runs preferred-leader elections on a timer; steps partition
+// reassignments (add the new replicas, wait until the leader has them in the ISR, move the
+// leader, drop the old ones); and adds nodes outside the voter set as Raft observers. Every decision is a pure function
 // of src/broker/replication/controller-decisions.ts, committed as one change-partition with the
 // partition-epoch compare-and-set, so a deposed controller's late proposal changes nothing.
 // Liveness is measured on this node's clock from heartbeats as they are applied; a new
 // controller starts every node's session afresh, so no node is fenced for the election's gap.
-import { assert, toNodeId, type Clock, type NodeId } from '../common/index.ts';
+import { assert, assertNever, toNodeId, type Clock, type NodeId } from '../common/index.ts';
 import type { MetadataLog } from '../raft/index.ts';
 import type { BrokerLogger } from './broker.ts';
 import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
@@ -18,6 +19,7 @@ import {
   onNodeAvailable,
   onNodeUnavailable,
   preferredLeaderElection,
+  reassignmentStep,
   type ElectionContext,
   type PartitionState,
 } from './replication/index.ts';
@@ -65,7 +67,8 @@ export class Controller {
   readonly #observers = new Set<number>();
   #leaderSinceMs: number | null = null;
   #lastPreferredMs = 0;
-  #passRunning = false;
+  /** The running pass loop, if any; kicks while it runs ask it for one more pass. */
+  #passing: Promise<void> | null = null;
   #passWanted = false;
   #stopped = false;
   #cancelTick: (() => void) | null = null;
@@ -96,21 +99,20 @@ export class Controller {
     this.#cancelTick = null;
   }
 
-  /** Runs one pass now (tests and event-driven kicks); resolves when it is done. */
-  async runPass(): Promise<void> {
-    if (!this.isActive) return;
-    if (this.#passRunning) {
-      this.#passWanted = true;
-      return;
-    }
-    this.#passRunning = true;
-    try {
-      do {
-        this.#passWanted = false;
-        await this.#pass();
-      } while (this.#passWanted && this.isActive);
-    } finally {
-      this.#passRunning = false;
+  /** Runs a pass now (or one more after the running one); resolves when it is done. */
+  runPass(): Promise<void> {
+    if (!this.isActive) return Promise.resolve();
+    this.#passWanted = true;
+    this.#passing ??= this.#passLoop().finally(() => {
+      this.#passing = null;
+    });
+    return this.#passing;
+  }
+
+  async #passLoop(): Promise<void> {
+    while (this.#passWanted && this.isActive) {
+      this.#passWanted = false;
+      await this.#pass();
     }
   }
 
@@ -247,7 +249,11 @@ export class Controller {
     preferredDue: boolean,
   ): Promise<boolean> {
     if (!isWellFormedRecord(record)) return true;
-    const next = this.#decide(toPartitionState(record), topic, restarted, preferredDue);
+    const state = toPartitionState(record);
+    // Leadership first: a reassignment steps on only while no election is needed.
+    const next =
+      this.#decide(state, topic, restarted, preferredDue) ?? this.#reassign(topic, record, state);
+    if (next === 'done') return this.#endReassignment(topic, record);
     if (next === null) return true;
     this.#deps.logger.info(
       { partition: `${topic.name}-${record.partition}`, from: record.leader, to: next.leader },
@@ -265,6 +271,40 @@ export class Controller {
     });
   }
 
+  /** The next step of a reassignment in progress: a record, 'done', or null (waiting). */
+  #reassign(
+    topic: TopicImage,
+    record: PartitionImage,
+    state: PartitionState,
+  ): PartitionState | 'done' | null {
+    const target = record.targetReplicas;
+    if (target === undefined) return null;
+    const step = reassignmentStep(state, target.map(toNodeId), this.#electionContext(topic));
+    switch (step.kind) {
+      case 'addReplicas':
+      case 'moveLeader':
+      case 'dropReplicas':
+        return step.next;
+      case 'awaitCatchUp':
+      case 'awaitLeader':
+        return null;
+      case 'done':
+        return 'done';
+      default:
+        return assertNever(step);
+    }
+  }
+
+  async #endReassignment(topic: TopicImage, record: PartitionImage): Promise<boolean> {
+    this.#deps.logger.info({ partition: `${topic.name}-${record.partition}` }, 'reassigned');
+    return this.#propose({
+      type: 'reassign-partition',
+      topic: topic.name,
+      partition: record.partition,
+      targetReplicas: null,
+    });
+  }
+
   /** The partition's next record, or null to leave it as it is. */
   #decide(
     initial: PartitionState,
@@ -277,7 +317,10 @@ export class Controller {
     for (const id of initial.replicas) {
       const gone = !context.liveNodes.has(id) || restarted.includes(id);
       const next = gone ? onNodeUnavailable(state, id, context) : null;
-      if (next !== null) state = next;
+      // A node in controlled shutdown keeps what no one else can lead: it serves until it
+      // exits, and the partition is offline from then on either way.
+      const strands = next?.leader === null && this.#deps.image.node(id)?.shuttingDown === true;
+      if (next !== null && !strands) state = next;
     }
     for (const id of state.leader === null ? state.replicas : []) {
       const next = onNodeAvailable(state, id, context);

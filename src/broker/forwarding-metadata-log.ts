@@ -71,6 +71,8 @@ export class ForwardingMetadataLog<Command> implements MetadataLog<Command> {
   readonly #deps: ForwardingMetadataLogDeps<Command>;
   readonly #waiters = new Set<ApplyWaiter>();
   #stopped = false;
+  /** Rotates over the voters when no leader is known. */
+  #nextVoter = 0;
 
   constructor(config: ForwardingMetadataLogConfig, deps: ForwardingMetadataLogDeps<Command>) {
     assert(config.proposeTimeoutMs > 0, 'proposeTimeoutMs must be positive');
@@ -147,7 +149,7 @@ export class ForwardingMetadataLog<Command> implements MetadataLog<Command> {
         return { kind: 'redirect', leaderId: leaderHint(error, this.#config.nodeId), error };
       }
     }
-    const url = leaderId === null ? undefined : this.#config.voterUrls.get(leaderId);
+    const url = leaderId === null ? this.#anyVoterUrl() : this.#config.voterUrls.get(leaderId);
     if (url === undefined) return { kind: 'redirect', leaderId: null, error: notLeaderError(null) };
     let answer;
     try {
@@ -169,6 +171,16 @@ export class ForwardingMetadataLog<Command> implements MetadataLog<Command> {
     if (!redirectCodes.has(answer.code)) throw error;
     const next = answer.leaderId === leaderId ? null : answer.leaderId;
     return { kind: 'redirect', leaderId: next === this.#config.nodeId ? null : next, error };
+  }
+
+  /**
+   * With no leader known (an observer before the controller added it, or during an election),
+   * ask the voters in turn: a follower among them answers with the leader it knows.
+   */
+  #anyVoterUrl(): string | undefined {
+    const others = [...this.#config.voterUrls].filter(([id]) => id !== this.#config.nodeId);
+    this.#nextVoter = (this.#nextVoter + 1) % Math.max(1, others.length);
+    return others[this.#nextVoter]?.[1];
   }
 
   /** Resolves once this node applied `index` (the forwarded command is then in the image). */

@@ -40,7 +40,7 @@ export {
   type ForwardedAnswer,
   type HttpControllerChannelConfig,
 } from './controller-channel.ts';
-export { controlledShutdown, ledPartitionCount } from './controlled-shutdown.ts';
+export { controlledShutdown, movablePartitionCount } from './controlled-shutdown.ts';
 export {
   ForwardingMetadataLog,
   answerForwardedProposal,

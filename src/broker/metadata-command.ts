@@ -63,6 +63,16 @@ export type MetadataCommand =
       readonly newIsr: readonly number[];
     }
   | {
+      /**
+       * Starts (or, with null, ends) moving a partition to `targetReplicas`; the controller
+       * then steps it through reassignmentStep with change-partition commands.
+       */
+      readonly type: 'reassign-partition';
+      readonly topic: string;
+      readonly partition: number;
+      readonly targetReplicas: readonly number[] | null;
+    }
+  | {
       readonly type: 'set-topic-config';
       readonly topic: string;
       /** A null value removes the override, so the default applies again. */

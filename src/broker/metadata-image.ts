@@ -37,6 +37,8 @@ export interface PartitionImage {
   readonly isr: readonly number[];
   /** Bumped by every change-partition; the compare-and-set token for ISR and leader changes. */
   readonly partitionEpoch: number;
+  /** Set while a reassignment moves the partition to these replicas (absent otherwise). */
+  readonly targetReplicas?: readonly number[];
 }
 
 export interface TopicImage {
@@ -164,6 +166,8 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
         return this.#changePartition(command);
       case 'alter-isr':
         return this.#alterIsr(command);
+      case 'reassign-partition':
+        return this.#reassignPartition(command);
       case 'set-topic-config':
         return this.#setTopicConfig(command);
       default:
@@ -288,7 +292,11 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
       return reject(validation.code, `alter-isr of ${topic.name}-${current.partition} refused`);
     }
     const partitions = [...topic.partitions];
-    partitions[current.partition] = { partition: current.partition, ...validation.state };
+    partitions[current.partition] = {
+      partition: current.partition,
+      ...validation.state,
+      ...withTarget(current),
+    };
     this.#topics.set(topic.name, { ...topic, partitions });
     return { ok: true, partitionEpoch: validation.state.partitionEpoch };
   }
@@ -387,6 +395,7 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
       leaderEpoch: c.leaderEpoch,
       isr: [...c.isr],
       partitionEpoch: current.partitionEpoch + 1,
+      ...withTarget(current),
     };
     this.#topics.set(topic.name, { ...topic, partitions });
     return accepted;
@@ -410,6 +419,30 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
       return 'a new leader needs a new leader epoch';
     }
     return null;
+  }
+
+  #reassignPartition(c: Extract<MetadataCommand, { type: 'reassign-partition' }>): MetadataResult {
+    const topic = typeof c.topic === 'string' ? this.#topics.get(c.topic) : undefined;
+    const current = isNatural(c.partition) ? topic?.partitions[c.partition] : undefined;
+    if (topic === undefined || current === undefined) {
+      return reject('UNKNOWN_TOPIC_OR_PARTITION', `no partition ${c.topic}-${c.partition}`);
+    }
+    const target = c.targetReplicas;
+    if (target !== null) {
+      if (!isNodeList(target) || target.length === 0) {
+        return reject('INVALID_REPLICATION_FACTOR', 'replicas must be distinct node ids');
+      }
+      const unknown = target.find((id) => !this.#nodes.has(id));
+      if (unknown !== undefined) {
+        return reject('INVALID_REPLICATION_FACTOR', `node ${unknown} is not registered`);
+      }
+    }
+    const { targetReplicas: _previous, ...rest } = current;
+    const partitions = [...topic.partitions];
+    partitions[current.partition] =
+      target === null ? rest : { ...rest, targetReplicas: [...target] };
+    this.#topics.set(topic.name, { ...topic, partitions });
+    return accepted;
   }
 
   #setTopicConfig(c: Extract<MetadataCommand, { type: 'set-topic-config' }>): MetadataResult {
@@ -485,6 +518,11 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
     }
     assert(partitions === this.#partitionCount, 'partition count drifted');
   }
+}
+
+/** A change keeps a reassignment in progress; only reassign-partition sets or ends it. */
+function withTarget(record: PartitionImage): { targetReplicas?: readonly number[] } {
+  return record.targetReplicas === undefined ? {} : { targetReplicas: record.targetReplicas };
 }
 
 interface SnapshotV1 {

@@ -46,6 +46,8 @@ export interface ReplicationSettings {
   readonly isrChangeRetryMs: number;
   /** A follower request unanswered for this long is presumed lost (> the fetch wait). */
   readonly followerRequestTimeoutMs: number;
+  /** replica.fetch.backoff.ms: after an epoch error, the follower waits this long. */
+  readonly followerRetryBackoffMs: number;
 }
 
 export const defaultReplicationSettings: ReplicationSettings = {
@@ -53,6 +55,7 @@ export const defaultReplicationSettings: ReplicationSettings = {
   ackWaitersMax: 10_000,
   isrChangeRetryMs: 2_000,
   followerRequestTimeoutMs: 5_000,
+  followerRetryBackoffMs: 100,
 };
 
 export interface AppendResult {
@@ -181,7 +184,11 @@ export class Partition {
     const wasLeader = this.#leader !== null;
     if (wasLeader) this.#resignLeadership();
     this.#follower ??= new FollowerReplica<Uint8Array>(
-      { replicaId: this.#nodeId, requestTimeoutMs: this.#settings.followerRequestTimeoutMs },
+      {
+        replicaId: this.#nodeId,
+        requestTimeoutMs: this.#settings.followerRequestTimeoutMs,
+        retryBackoffMs: this.#settings.followerRetryBackoffMs,
+      },
       this.log,
       this.#idleHighWatermark,
     );

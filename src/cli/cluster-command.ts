@@ -4,6 +4,7 @@
 // URL and `ready` once every node is registered with the elected controller (each child prints
 // `ready` only then); Ctrl-C (or SIGTERM) stops every child cleanly, each moving its partition
 // leadership away first (controlled shutdown). The first min(N, 3) nodes vote; the rest observe.
+// A node that dies after `ready` leaves the others serving; the restart command is printed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -97,38 +98,43 @@ async function clusterUp(options: ClusterOptions): Promise<void> {
     void Promise.all([...children.values()].map(exited)).then(() => process.exit(code));
   };
   const pending = new Set(ids);
+  const brokerArgs = (id: number): string[] => [
+    'broker',
+    '--node-id',
+    String(id),
+    '--listen',
+    address(id),
+    '--voters',
+    voters,
+    '--data-dir',
+    join(dataDir, `node-${id}`),
+    '--log-file',
+    join(dataDir, `node-${id}.log`),
+    '--log-level',
+    options.logLevel,
+  ];
   for (const id of ids) {
-    const child = spawn(
-      process.execPath,
-      [
-        rillBin,
-        'broker',
-        '--node-id',
-        String(id),
-        '--listen',
-        address(id),
-        '--voters',
-        voters,
-        '--data-dir',
-        join(dataDir, `node-${id}`),
-        '--log-file',
-        join(dataDir, `node-${id}.log`),
-        '--log-level',
-        options.logLevel,
-      ],
-      {
-        env: { ...process.env, RILL_CLUSTER_SECRET: secret },
-        stdio: ['ignore', 'pipe', 'inherit'],
-        // Own process group: Ctrl-C reaches only this process, which stops the nodes in order.
-        detached: true,
-      },
-    );
+    const child = spawn(process.execPath, [rillBin, ...brokerArgs(id)], {
+      env: { ...process.env, RILL_CLUSTER_SECRET: secret },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      // Own process group: Ctrl-C reaches only this process, which stops the nodes in order.
+      detached: true,
+    });
     children.set(id, child);
     child.on('exit', (code, signal) => {
       children.delete(id);
       if (stopping) return;
-      process.stderr.write(`node ${id} exited (${signal ?? code}); stopping the cluster\n`);
-      stopAll(1);
+      const how = signal ?? code;
+      if (pending.size > 0 || children.size === 0) {
+        process.stderr.write(`node ${id} exited (${how}); stopping the cluster\n`);
+        return stopAll(1);
+      }
+      // A running cluster survives one node's death: that is what it is for.
+      process.stderr.write(
+        `node ${id} exited (${how}); the others keep serving. Restart it with:\n` +
+          `  RILL_CLUSTER_SECRET=$(cat ${join(dataDir, 'cluster-secret')}) ` +
+          `npx rill ${brokerArgs(id).join(' ')}\n`,
+      );
     });
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       if (line !== 'ready') return void process.stdout.write(`[node ${id}] ${line}\n`);

@@ -37,6 +37,7 @@ export {
   verifyBatchCrc,
   type BatchLimits,
   type DecodedBatch,
+  type DecodeOptions,
   type EncodeBatchInput,
   type ScanResult,
 } from './record-batch.ts';

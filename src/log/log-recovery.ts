@@ -62,7 +62,14 @@ function parseLogStartOffset(text: string | null): number | null {
   return Number.isSafeInteger(offset) ? offset : null;
 }
 
-/** Lists segment base offsets, removing temporary files and indexes without a log. */
+/** Temporary files of our own checkpoints; other files in the directory are not ours to touch. */
+const checkpointTemps: ReadonlySet<string> = new Set(
+  [RECOVERY_POINT_FILE, LOG_START_OFFSET_FILE, LEADER_EPOCH_FILE].map(
+    (name) => `${name}${CHECKPOINT_TMP_SUFFIX}`,
+  ),
+);
+
+/** Lists segment base offsets, removing our temporary files and indexes without a log. */
 function listSegments(dir: string): number[] {
   const names = readdirSync(dir);
   const bases = names
@@ -74,7 +81,7 @@ function listSegments(dir: string): number[] {
     const index =
       parseSegmentFileName(name, INDEX_SUFFIX) ?? parseSegmentFileName(name, TIME_INDEX_SUFFIX);
     const orphan = index !== null && !known.has(index);
-    if (orphan || name.endsWith(CHECKPOINT_TMP_SUFFIX)) unlinkSync(join(dir, name));
+    if (orphan || checkpointTemps.has(name)) unlinkSync(join(dir, name));
   }
   return bases;
 }

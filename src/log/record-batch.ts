@@ -63,6 +63,23 @@ export interface BatchLimits {
   readonly batchBytesMax?: number;
 }
 
+export interface DecodeOptions extends BatchLimits {
+  readonly decompressedBytesMax?: number;
+  /**
+   * Ignore a last batch cut short by the end of the bytes, as Kafka consumers do with fetch
+   * responses; without it, a cut batch is LOG_CORRUPT_BATCH.
+   */
+  readonly allowPartialTail?: boolean;
+}
+
+/** True when the batch at `position` runs past the end of `buffer` (or its header does). */
+function isCutShort(buffer: Buffer, position: number): boolean {
+  if (buffer.length - position < LOG_OVERHEAD_BYTES) return true;
+  return (
+    position + LOG_OVERHEAD_BYTES + buffer.readInt32BE(position + BATCH_LENGTH_AT) > buffer.length
+  );
+}
+
 export type ScanResult =
   | { readonly ok: true; readonly batches: readonly BatchHeader[]; readonly recordCount: number }
   | { readonly ok: false; readonly error: LogError };
@@ -307,11 +324,12 @@ export function scanBatches(bytes: Uint8Array, limits: BatchLimits = {}): ScanRe
  */
 export async function decodeBatches(
   bytes: Uint8Array,
-  limits: BatchLimits & { readonly decompressedBytesMax?: number } = {},
+  limits: DecodeOptions = {},
 ): Promise<DecodedBatch[]> {
   const buffer = view(bytes);
   const decoded: DecodedBatch[] = [];
   for (let position = 0; position < buffer.length;) {
+    if (limits.allowPartialTail === true && isCutShort(buffer, position)) break;
     const header = checkBatch(buffer, position, limits);
     if (header instanceof LogError) throw header;
     const end = position + batchSize(header);

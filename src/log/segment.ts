@@ -13,7 +13,6 @@ import {
   readSync,
   unlinkSync,
   write as writeCallback,
-  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,6 +20,7 @@ import { assert } from '../common/index.ts';
 import type { BatchHeader } from './contract.ts';
 import type { EpochEntry } from './leader-epoch-cache.ts';
 import { LogError } from './errors.ts';
+import { IndexFile } from './index-file.ts';
 import {
   OFFSET_INDEX_ENTRY_BYTES,
   TIME_INDEX_ENTRY_BYTES,
@@ -108,10 +108,16 @@ export class Segment {
   #sizeBytes = 0;
   #nextOffset: number;
   #maxTimestampMs = NO_TIMESTAMP;
-  #indexEntries = 0;
-  #lastIndexEntry: OffsetIndexEntry | null = null;
-  #timeIndexEntries = 0;
-  #lastTimeIndexEntry: TimeIndexEntry | null = null;
+  readonly #offsetIndex = new IndexFile(
+    OFFSET_INDEX_ENTRY_BYTES,
+    encodeOffsetIndexEntry,
+    decodeOffsetIndexEntry,
+  );
+  readonly #timeIndex = new IndexFile(
+    TIME_INDEX_ENTRY_BYTES,
+    encodeTimeIndexEntry,
+    decodeTimeIndexEntry,
+  );
   #bytesSinceIndexEntry = 0;
   #createdAtMs: number;
   /** Readers holding file slices, plus writes and syncs in flight: files stay open while > 0. */
@@ -195,6 +201,7 @@ export class Segment {
   closeFiles(): void {
     assert(this.#refs === 0, `segment ${this.baseOffset} closed while in use`);
     if (this.#files === null) return;
+    if (!this.#deleted) this.#flushIndexes();
     closeSync(this.#files.log);
     closeSync(this.#files.index);
     closeSync(this.#files.timeIndex);
@@ -269,23 +276,14 @@ export class Segment {
     if (this.#bytesSinceIndexEntry >= this.#indexIntervalBytes) {
       const relativeOffset = batch.baseOffset - this.baseOffset;
       // Time entry: every record before this batch has a timestamp ≤ the max so far.
-      const lastTime = this.#lastTimeIndexEntry;
+      const lastTime = this.#timeIndex.last;
       if (
         this.#maxTimestampMs !== NO_TIMESTAMP &&
         (lastTime === null || this.#maxTimestampMs > lastTime.timestampMs)
       ) {
         this.#appendTimeIndexEntry({ timestampMs: this.#maxTimestampMs, relativeOffset });
       }
-      const entry = { relativeOffset, position };
-      writeSync(
-        this.#openFiles().index,
-        encodeOffsetIndexEntry(entry),
-        0,
-        OFFSET_INDEX_ENTRY_BYTES,
-        this.#indexEntries * OFFSET_INDEX_ENTRY_BYTES,
-      );
-      this.#indexEntries += 1;
-      this.#lastIndexEntry = entry;
+      this.#offsetIndex.append(this.#openFiles().index, { relativeOffset, position });
       this.#bytesSinceIndexEntry = 0;
     }
     this.#bytesSinceIndexEntry += batch.sizeBytes;
@@ -293,16 +291,14 @@ export class Segment {
   }
 
   #appendTimeIndexEntry(entry: TimeIndexEntry): void {
-    const at = this.#timeIndexEntries * TIME_INDEX_ENTRY_BYTES;
-    writeSync(
-      this.#openFiles().timeIndex,
-      encodeTimeIndexEntry(entry),
-      0,
-      TIME_INDEX_ENTRY_BYTES,
-      at,
-    );
-    this.#timeIndexEntries += 1;
-    this.#lastTimeIndexEntry = entry;
+    this.#timeIndex.append(this.#openFiles().timeIndex, entry);
+  }
+
+  /** Writes buffered index entries to their files (not synced). */
+  #flushIndexes(): void {
+    const files = this.#openFiles();
+    this.#offsetIndex.flush(files.index);
+    this.#timeIndex.flush(files.timeIndex);
   }
 
   /**
@@ -311,10 +307,12 @@ export class Segment {
    */
   seal(): void {
     const relativeOffset = this.#nextOffset - this.baseOffset;
-    const last = this.#lastTimeIndexEntry;
-    if (this.#maxTimestampMs === NO_TIMESTAMP) return;
-    if (last !== null && last.relativeOffset >= relativeOffset) return;
-    this.#appendTimeIndexEntry({ timestampMs: this.#maxTimestampMs, relativeOffset });
+    const last = this.#timeIndex.last;
+    const due = last === null || last.relativeOffset < relativeOffset;
+    if (this.#maxTimestampMs !== NO_TIMESTAMP && due) {
+      this.#appendTimeIndexEntry({ timestampMs: this.#maxTimestampMs, relativeOffset });
+    }
+    this.#flushIndexes();
   }
 
   /** fdatasync of the log file (the indexes are rebuilt by recovery if they lag). */
@@ -331,6 +329,7 @@ export class Segment {
   async syncAll(): Promise<void> {
     this.acquire();
     try {
+      this.#flushIndexes();
       const files = this.#openFiles();
       await Promise.all([fdatasync(files.log), fdatasync(files.index), fdatasync(files.timeIndex)]);
     } finally {
@@ -416,53 +415,37 @@ export class Segment {
 
   /** The indexed batch with the largest position ≤ `positionMax`, or null: lets reads skip ahead. */
   indexedBatchAtMost(positionMax: number): { offset: number; position: number } | null {
-    const last = this.#lastIndexEntry;
+    const index = this.#offsetIndex;
+    const last = index.last;
+    let entry: OffsetIndexEntry | undefined;
     if (last !== null && last.position <= positionMax) {
-      return { offset: this.baseOffset + last.relativeOffset, position: last.position };
+      entry = last;
+    } else {
+      const entryAt = index.reader(this.#openFiles().index);
+      const found = largestAtMost(index.count, (i) => entryAt(i).position, positionMax);
+      if (found >= 0) entry = entryAt(found);
     }
-    const entryAt = this.#indexEntryReader();
-    const found = largestAtMost(this.#indexEntries, (i) => entryAt(i).position, positionMax);
-    if (found < 0) return null;
-    const entry = entryAt(found);
-    return { offset: this.baseOffset + entry.relativeOffset, position: entry.position };
-  }
-
-  #indexEntryReader(): (i: number) => OffsetIndexEntry {
-    const fd = this.#openFiles().index;
-    const entry = Buffer.allocUnsafe(OFFSET_INDEX_ENTRY_BYTES);
-    return (i) => {
-      readSync(fd, entry, 0, OFFSET_INDEX_ENTRY_BYTES, i * OFFSET_INDEX_ENTRY_BYTES);
-      return decodeOffsetIndexEntry(entry);
-    };
+    return entry === undefined
+      ? null
+      : { offset: this.baseOffset + entry.relativeOffset, position: entry.position };
   }
 
   /** The file position of the latest indexed batch at or before `relativeOffset`. */
   #indexPositionFor(relativeOffset: number): number {
-    const last = this.#lastIndexEntry;
+    const index = this.#offsetIndex;
+    const last = index.last;
     if (last !== null && last.relativeOffset <= relativeOffset) return last.position;
-    const entryAt = this.#indexEntryReader();
-    const found = largestAtMost(
-      this.#indexEntries,
-      (i) => entryAt(i).relativeOffset,
-      relativeOffset,
-    );
+    const entryAt = index.reader(this.#openFiles().index);
+    const found = largestAtMost(index.count, (i) => entryAt(i).relativeOffset, relativeOffset);
     return found < 0 ? 0 : entryAt(found).position;
   }
 
   /** An offset from which to scan for the first record with timestamp ≥ `timestampMs`. */
   scanStartForTimestamp(timestampMs: number): number {
-    const fd = this.#openFiles().timeIndex;
-    const entry = Buffer.allocUnsafe(TIME_INDEX_ENTRY_BYTES);
-    const entryAt = (i: number): TimeIndexEntry => {
-      readSync(fd, entry, 0, TIME_INDEX_ENTRY_BYTES, i * TIME_INDEX_ENTRY_BYTES);
-      return decodeTimeIndexEntry(entry);
-    };
+    const index = this.#timeIndex;
+    const entryAt = index.reader(this.#openFiles().timeIndex);
     // Entries with a timestamp < target promise that nothing before their offset qualifies.
-    const found = largestAtMost(
-      this.#timeIndexEntries,
-      (i) => entryAt(i).timestampMs,
-      timestampMs - 1,
-    );
+    const found = largestAtMost(index.count, (i) => entryAt(i).timestampMs, timestampMs - 1);
     const start = found < 0 ? 0 : entryAt(found).relativeOffset;
     return Math.min(this.baseOffset + start, this.#nextOffset);
   }
@@ -511,10 +494,8 @@ export class Segment {
     this.#sizeBytes = logBytes;
     this.#nextOffset = nextOffset;
     this.#maxTimestampMs = lastTime.timestampMs;
-    this.#indexEntries = indexEntries;
-    this.#lastIndexEntry = lastIndex;
-    this.#timeIndexEntries = timeEntries;
-    this.#lastTimeIndexEntry = lastTime;
+    this.#offsetIndex.adopt(indexEntries, lastIndex);
+    this.#timeIndex.adopt(timeEntries, lastTime);
     this.#bytesSinceIndexEntry = logBytes - (lastIndex?.position ?? 0);
     return true;
   }
@@ -559,6 +540,7 @@ export class Segment {
     }
     if (position < fileBytes) ftruncateSync(files.log, position);
     this.#sizeBytes = position;
+    this.#flushIndexes();
     return { truncatedBytes: fileBytes - position, epochs };
   }
 
@@ -566,10 +548,8 @@ export class Segment {
     this.#sizeBytes = 0;
     this.#nextOffset = this.baseOffset;
     this.#maxTimestampMs = NO_TIMESTAMP;
-    this.#indexEntries = 0;
-    this.#lastIndexEntry = null;
-    this.#timeIndexEntries = 0;
-    this.#lastTimeIndexEntry = null;
+    this.#offsetIndex.reset();
+    this.#timeIndex.reset();
     this.#bytesSinceIndexEntry = 0;
   }
 

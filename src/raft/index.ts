@@ -3,8 +3,8 @@
 export type * from './types.ts';
 export type { MetadataLog, MetadataStatus, StateMachine } from './metadata-log.ts';
 export { RaftError, raftErrorCodes, notLeaderError, type RaftErrorCode } from './errors.ts';
+export { RaftCore } from './core/raft-core.ts';
 export {
-  RaftCore,
   raftCoreDefaults,
   emptyRestoredState,
   type RaftCoreConfig,
@@ -14,7 +14,7 @@ export {
   type RaftStatus,
   type ProgressStatus,
   type RestoredState,
-} from './core/raft-core.ts';
+} from './core/raft-config.ts';
 export {
   encodeConfigChange,
   decodeConfigChange,

@@ -1,6 +1,5 @@
 // src/api/server: the node's HTTP/2 server (fastify, h2c). main.ts builds it with the broker.
 export {
-  batchContentType,
   buildServer,
   clusterSecretHeader,
   type InternalRoute,

@@ -21,6 +21,7 @@ import fastify, {
 import type { Broker } from '../../broker/index.ts';
 import { assert, type WallClock } from '../../common/index.ts';
 import { ApiError, errorResponse, isApiErrorCode, type ApiErrorCode } from '../errors.ts';
+import { batchContentType } from '../wire.ts';
 import { registerClusterRoutes } from './routes/cluster-routes.ts';
 import { registerRecordRoutes } from './routes/record-routes.ts';
 import { registerReplicaRoutes } from './routes/replica-routes.ts';
@@ -28,7 +29,6 @@ import { registerTopicProduceRoute } from './routes/topic-produce-route.ts';
 import { registerTopicRoutes } from './routes/topic-routes.ts';
 import { ServerMetrics } from './server-metrics.ts';
 
-export const batchContentType = 'application/vnd.rill.batch';
 export const clusterSecretHeader = 'x-rill-cluster-secret';
 /** DATA frames on closed streams tolerated per session before nghttp2 sends GOAWAY. */
 const invalidFramesMax = 8192;
@@ -122,7 +122,7 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     http2SessionTimeout: config.sessionIdleTimeoutMs,
     bodyLimit: config.bodyBytesMax,
     // Above the 249-character topic limit, so long names reach our check and its message.
-    routerOptions: { maxParamLength: 512 },
+    routerOptions: { maxParamLength: 4096 },
     loggerInstance: deps.logger,
     // One log line per request would dominate the log; errors are logged by sendError.
     logController: new LogController({ disableRequestLogging: true }),
@@ -212,7 +212,10 @@ function registerInternalRoutes(
 ): void {
   const secretDigest = config.clusterSecret === null ? null : digest(config.clusterSecret);
   app.addHook('onRequest', (request, reply, done) => {
-    if (secretDigest === null || !request.url.startsWith('/internal/')) return done();
+    // The matched route, not only the raw URL: a percent-encoded path reaches the same route.
+    const route = request.routeOptions.url ?? '';
+    const isInternal = route.startsWith('/internal/') || request.url.startsWith('/internal/');
+    if (secretDigest === null || !isInternal) return done();
     const given = request.headers[clusterSecretHeader];
     if (typeof given === 'string' && timingSafeEqual(digest(given), secretDigest)) return done();
     const refusal = new ApiError('CLUSTER_AUTHORIZATION_FAILED', 'missing or wrong cluster secret');

@@ -11,6 +11,8 @@ export interface FollowerReplicaConfig {
   readonly replicaId: NodeId;
   /** An unanswered request is presumed lost after this long and sent again. */
   readonly requestTimeoutMs: number;
+  /** After an epoch error, wait this long (from the failed send) before retrying. */
+  readonly retryBackoffMs: number; // replica.fetch.backoff.ms
 }
 
 export interface LeaderChange {
@@ -100,9 +102,12 @@ export class FollowerReplica<R> {
   #nextRequestId = 1;
   /** After a CRC failure: not eligible for leadership until caught up with the leader. */
   #mustCatchUp = false;
+  /** No request before this time: the backoff after an epoch error. */
+  #notBeforeMs = 0;
 
   constructor(config: FollowerReplicaConfig, log: ReplicaLogView, highWatermark: number) {
     assert(config.requestTimeoutMs > 0, 'requestTimeoutMs must be positive');
+    assert(config.retryBackoffMs >= 0, 'retryBackoffMs must not be negative');
     this.#config = config;
     this.#log = log;
     this.#state = { kind: 'offline', leaderEpoch: -1 };
@@ -135,6 +140,7 @@ export class FollowerReplica<R> {
       leaderEpoch: change.leaderEpoch,
       inFlight: null,
     };
+    this.#notBeforeMs = 0; // A new leader is worth asking at once.
     return [];
   }
 
@@ -142,6 +148,7 @@ export class FollowerReplica<R> {
   nextRequest(nowMs: number): FollowerRequest | null {
     const state = this.#state;
     if (state.kind === 'offline' || state.kind === 'fenced') return null;
+    if (nowMs < this.#notBeforeMs) return null;
     if (
       state.inFlight !== null &&
       nowMs - state.inFlight.sentAtMs < this.#config.requestTimeoutMs
@@ -188,7 +195,8 @@ export class FollowerReplica<R> {
   onEpochEndOffset(response: EpochEndOffsetResponse): FollowerCommands<R> {
     const state = this.#state;
     if (state.kind !== 'truncating' || state.inFlight?.requestId !== response.requestId) return [];
-    if (response.kind === 'error') return this.#onEpochError(response.code);
+    if (response.kind === 'error')
+      return this.#onEpochError(response.code, state.inFlight.sentAtMs);
     // Truncate even at the LEO: that drops an epoch entry starting there (one a leader opened
     // but never wrote to), so an unmatched round asks about an older epoch next time.
     const target = this.#reconcile(response.epoch, response.endOffset);
@@ -209,7 +217,7 @@ export class FollowerReplica<R> {
     this.#state = { ...state, inFlight: null };
     switch (response.kind) {
       case 'error':
-        return this.#onEpochError(response.code);
+        return this.#onEpochError(response.code, state.inFlight.sentAtMs);
       case 'diverging': {
         const epoch = response.epoch < 0 ? null : response.epoch;
         // Always truncate: at the LEO it still drops the epoch entry the leader disagrees with.
@@ -253,9 +261,10 @@ export class FollowerReplica<R> {
     }
   }
 
-  #onEpochError(code: EpochErrorCode): FollowerCommands<R> {
+  #onEpochError(code: EpochErrorCode, sentAtMs: number): FollowerCommands<R> {
     const state = this.#state;
     assert(state.kind === 'truncating' || state.kind === 'fetching', 'error while reconciling');
+    this.#notBeforeMs = sentAtMs + this.#config.retryBackoffMs;
     // FENCED: our metadata is stale, so only newer metadata helps. UNKNOWN or NOT_LEADER: the
     // leader has not caught up with the metadata yet; the next request is a retry.
     if (code === 'FENCED_LEADER_EPOCH') {

@@ -9,10 +9,11 @@
 // Metadata. On every committed PartitionState (ignore any that is not isNewerState than the
 // last one applied):
 //   - leader === self, same leaderEpoch as the current LeaderReplica → leader.onPartitionState.
-//   - leader === self, new epoch → old role's resign()/highWatermark; record the new epoch in
-//     the epoch cache at the LEO (Kafka's makeLeader: log.assignEpochStartOffset(epoch, LEO),
-//     even with nothing appended — KIP-279 relies on it); then
-//     new LeaderReplica(config, log, state, initialHighWatermark, nowMs).
+//   - leader === self, new epoch → old role's resign()/highWatermark; then
+//     new LeaderReplica(config, log, state, initialHighWatermark, nowMs). Kafka's makeLeader
+//     also opens the epoch in the epoch cache at the LEO; the core is correct with or without
+//     it (both are simulated). If the log gains that, truncateTo(LEO) must then drop cache
+//     entries starting at the LEO too, as LeaderEpochCache.truncateFromEnd does.
 //   - self ∈ replicas otherwise → keep or create a FollowerReplica (its HW from the checkpoint
 //     or the resigning leader) and call follower.onLeaderChange({leaderId, leaderEpoch}).
 //   - not a replica → resign and drop the partition.
@@ -40,6 +41,10 @@
 // request to the controller as AlterPartition; its answer → onIsrChangeResult(request, result)),
 // takeAckOutcomes(nowMs) (answer those produces), checkpoint leader.highWatermark. Consumers:
 // onConsumerRead(offset, currentLeaderEpoch) and latestOffset(); serve reads below the HW only.
+//
+// Log. src/log's PartitionLogApi satisfies ReplicaLogView as it is (checked at compile time in
+// test/unit/broker/replication/replica-log.test.ts); PartitionLog.truncateFullyAndStartAt
+// serves the command of that name. The HW checkpoint is the broker's to keep.
 //
 // Controller. onNodeUnavailable / onNodeAvailable on fence, unfence, controlled shutdown and
 // re-registration; validateIsrChange for AlterPartition; preferredLeaderElection;

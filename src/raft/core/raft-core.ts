@@ -10,7 +10,6 @@ import type {
   EntryKind,
   HardState,
   Index,
-  Membership,
   RaftMessage,
   RaftNodeId,
   Ready,
@@ -25,94 +24,29 @@ import {
   members,
 } from './membership.ts';
 import { Progress } from './progress.ts';
+import {
+  assertValidConfig,
+  type RaftCoreConfig,
+  type RaftCoreDeps,
+  type RaftResult,
+  type RaftStatus,
+} from './raft-config.ts';
 import { quorumValue, voteOutcome } from './quorum.ts';
 import { RaftLog } from './raft-log.ts';
 import { ReadIndexQueue } from './read-index.ts';
 
-export interface RaftCoreConfig {
-  readonly id: RaftNodeId;
-  /** The membership of a brand-new group, used when storage holds no snapshot or config. */
-  readonly initialMembership: Membership;
-  /** Followers wait a random number of ticks in [this, 2·this) before campaigning. */
-  readonly electionTimeoutTicks: number;
-  readonly heartbeatTicks: number;
-  /** Pre-vote (thesis §9.6): a partitioned node cannot raise the term of a healthy group. */
-  readonly preVote: boolean;
-  /** Check-quorum (thesis §6.2): leaders step down without a quorum; voters keep a lease. */
-  readonly checkQuorum: boolean;
-  /** Appends in flight to one follower in the replicate state. */
-  readonly inflightAppendsMax: number;
-  /** Entry data bytes in one append message (at least one entry is always sent). */
-  readonly appendBytesMax: number;
-  /** Data bytes the leader holds uncommitted in its term before answering RAFT_BUSY. */
-  readonly uncommittedBytesMax: number;
-  readonly entryBytesMax: number;
-  /** ReadIndex requests waiting on the leader, and forwarded ones, before RAFT_BUSY. */
-  readonly readIndexPendingMax: number;
-  /** Committed entries handed out in one Ready, to bound the driver's apply batch. */
-  readonly committedPerReadyMax: number;
-}
-
-export const raftCoreDefaults = {
-  electionTimeoutTicks: 10,
-  heartbeatTicks: 1,
-  preVote: true,
-  checkQuorum: true,
-  inflightAppendsMax: 64,
-  appendBytesMax: 1024 * 1024,
-  uncommittedBytesMax: 64 * 1024 * 1024,
-  entryBytesMax: 1024 * 1024,
-  readIndexPendingMax: 4096,
-  committedPerReadyMax: 4096,
-} as const;
-
-/** What the node made durable before it (re)started; see emptyRestoredState for a new node. */
-export interface RestoredState {
-  readonly hardState: HardState;
-  readonly snapshot: Snapshot | null;
-  /** The stored entries after the snapshot, contiguous. */
-  readonly entries: readonly Entry[];
-}
-
-export function emptyRestoredState(): RestoredState {
-  return { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] };
-}
-
-export interface RaftCoreDeps {
-  readonly random: Random;
-  readonly restored: RestoredState;
-}
-
-export type RaftRoleKind = 'follower' | 'observer' | 'pre-candidate' | 'candidate' | 'leader';
-
-export type RaftResult<T> =
-  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: RaftError };
-
-export interface RaftStatus {
-  readonly id: RaftNodeId;
-  readonly role: RaftRoleKind;
-  readonly term: Term;
-  readonly vote: RaftNodeId | null;
-  readonly leaderId: RaftNodeId | null;
-  readonly commitIndex: Index;
-  readonly appliedIndex: Index;
-  readonly firstIndex: Index;
-  readonly lastIndex: Index;
-  readonly lastTerm: Term;
-  readonly stableIndex: Index;
-  readonly snapshotIndex: Index;
-  readonly membership: Membership;
-  readonly transferTarget: RaftNodeId | null;
-  /** The leader's view of each follower; null on other roles. */
-  readonly progress: readonly ProgressStatus[] | null;
-}
-
-export interface ProgressStatus {
-  readonly id: RaftNodeId;
-  readonly match: Index;
-  readonly next: Index;
-  readonly state: 'probe' | 'replicate' | 'snapshot';
-}
+// Re-exported so code written against the first API commit (all in this file) keeps compiling.
+export {
+  emptyRestoredState,
+  raftCoreDefaults,
+  type ProgressStatus,
+  type RaftCoreConfig,
+  type RaftCoreDeps,
+  type RaftResult,
+  type RaftRoleKind,
+  type RaftStatus,
+  type RestoredState,
+} from './raft-config.ts';
 
 interface LeaderState {
   readonly progress: Map<RaftNodeId, Progress>;
@@ -518,14 +452,11 @@ export class RaftCore {
 
   #dropLeaderState(): void {
     if (this.#role.kind === 'leader') {
+      // Reads forwarded by followers are refused at once; local ones simply never complete.
       for (const read of this.#role.leader.reads.drain()) {
-        if (read.from !== null)
-          this.#send({
-            type: 'read-index-response',
-            to: read.from,
-            requestId: read.requestId,
-            index: null,
-          });
+        if (read.from === null) continue;
+        const { requestId } = read;
+        this.#send({ type: 'read-index-response', to: read.from, requestId, index: null });
       }
     }
   }
@@ -701,9 +632,11 @@ export class RaftCore {
   #followLeader(leaderId: RaftNodeId): void {
     const role = this.#role;
     assert(role.kind !== 'leader', `two leaders in term ${this.#term}`);
-    if (role.kind !== 'follower' && role.kind !== 'observer')
-      this.#becomeFollower(this.#term, leaderId);
-    else if (role.leaderId !== leaderId) this.#role = { kind: role.kind, leaderId };
+    if (role.kind !== 'follower' && role.kind !== 'observer') {
+      this.#becomeFollower(this.#term, leaderId); // A candidate concedes (R31).
+    } else if (role.leaderId !== leaderId) {
+      this.#role = { kind: role.kind, leaderId };
+    }
     this.#electionElapsedTicks = 0;
   }
 
@@ -1036,28 +969,18 @@ export class RaftCore {
       id === this.id ? leader.reads.round : (leader.progress.get(id)?.readRoundAcked ?? 0),
     );
     for (const read of leader.reads.release(confirmed)) {
-      assert(read.index !== null, 'released a read without an index');
-      if (read.from === null)
-        this.#readStates.push({ requestId: read.requestId, index: read.index });
-      else
-        this.#send({
-          type: 'read-index-response',
-          to: read.from,
-          requestId: read.requestId,
-          index: read.index,
-        });
+      const { requestId, index, from } = read;
+      assert(index !== null, 'released a read without an index');
+      if (from === null) this.#readStates.push({ requestId, index });
+      else this.#send({ type: 'read-index-response', to: from, requestId, index });
     }
   }
 
   #onReadIndexRequest(message: ReadIndexRequest): void {
     const role = this.#role;
+    const { from, requestId } = message;
     const refuse = () =>
-      this.#send({
-        type: 'read-index-response',
-        to: message.from,
-        requestId: message.requestId,
-        index: null,
-      });
+      this.#send({ type: 'read-index-response', to: from, requestId, index: null });
     if (role.kind !== 'leader' || message.term !== this.#term) return refuse();
     if (this.#leaderRead(role.leader, message.requestId, message.from) !== null) refuse();
   }
@@ -1071,9 +994,9 @@ export class RaftCore {
   }
 
   #onReadIndexResponse(message: ReadIndexResponse): void {
-    if (!this.#forwardedReads.delete(message.requestId)) return;
-    if (message.index !== null)
-      this.#readStates.push({ requestId: message.requestId, index: message.index });
+    const { requestId, index } = message;
+    if (!this.#forwardedReads.delete(requestId) || index === null) return;
+    this.#readStates.push({ requestId, index });
   }
 
   // ---- Output -------------------------------------------------------------------------------
@@ -1098,28 +1021,4 @@ export class RaftCore {
 
 function sameHardState(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
-}
-
-function assertValidConfig(config: RaftCoreConfig): void {
-  const positive: (keyof RaftCoreConfig)[] = [
-    'electionTimeoutTicks',
-    'heartbeatTicks',
-    'inflightAppendsMax',
-    'appendBytesMax',
-    'uncommittedBytesMax',
-    'entryBytesMax',
-    'readIndexPendingMax',
-    'committedPerReadyMax',
-  ];
-  for (const key of positive) {
-    const value = config[key];
-    assert(
-      typeof value === 'number' && Number.isInteger(value) && value > 0,
-      `${key} must be a positive integer`,
-    );
-  }
-  assert(
-    config.heartbeatTicks < config.electionTimeoutTicks,
-    'heartbeat must be shorter than election',
-  );
 }

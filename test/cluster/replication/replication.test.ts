@@ -31,7 +31,7 @@ async function partition0(c: RillCluster, asker: number): Promise<PartitionView>
 }
 
 async function start(): Promise<RillCluster> {
-  const c = await RillCluster.start(3, sessionTimeoutMs, lagArgs);
+  const c = await RillCluster.start(3, sessionTimeoutMs, 3, lagArgs);
   // Node 1's image may not list every registration yet: retry until three nodes are alive.
   await eventually('the topic created', 10_000, async () => {
     const created = await c.post(1, '/v1/topics', {

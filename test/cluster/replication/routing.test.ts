@@ -30,7 +30,7 @@ async function partitions(c: RillCluster, asker: number): Promise<PartitionView[
 }
 
 test('topic-level produce works on any node; partition routes answer 421 off the leader', async () => {
-  cluster = await RillCluster.start(3, 1_500, ['--replica-lag-time-max-ms', '1000']);
+  cluster = await RillCluster.start(3, 1_500, 3, ['--replica-lag-time-max-ms', '1000']);
   const c = cluster;
   const created = await c.post(1, '/v1/topics', {
     name: topic,
@@ -74,7 +74,7 @@ test('topic-level produce works on any node; partition routes answer 421 off the
 });
 
 test('Producer and Consumer ride through kill -9 of a leader; acknowledged records stay', async () => {
-  cluster = await RillCluster.start(3, 1_500, ['--replica-lag-time-max-ms', '1000']);
+  cluster = await RillCluster.start(3, 1_500, 3, ['--replica-lag-time-max-ms', '1000']);
   const c = cluster;
   await c.post(1, '/v1/topics', {
     name: topic,

@@ -120,3 +120,20 @@ test('binary fetches across segments and concurrent fetches return intact batche
   }
   expect(await fetchAllValues(http, path, 150)).toHaveLength(150);
 });
+
+test('SIGTERM during a long poll answers it and exits cleanly', async () => {
+  const { broker, http } = await start();
+  await http.post('/v1/topics', { name: 'polled', partitions: 1, replicationFactor: 1 });
+  const waiting = http.get('/v1/topics/polled/partitions/0/records?offset=0&maxWaitMs=60000');
+  const deadline = performance.now() + 10_000;
+  while (!(await http.get('/metrics')).body.toString().includes('rill_waiting_fetches 1')) {
+    expect(performance.now()).toBeLessThan(deadline);
+  }
+  const started = performance.now();
+  const exitCode = await broker.stop();
+  const answered = await waiting;
+  expect(answered.status).toBe(200);
+  expect(answered.json()).toMatchObject({ records: [], nextOffset: 0 });
+  expect(exitCode).toBe(0);
+  expect(performance.now() - started).toBeLessThan(20_000);
+});

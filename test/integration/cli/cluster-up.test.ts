@@ -1,5 +1,6 @@
-// Goal: `rill cluster up` starts its nodes with a generated cluster secret, prints each URL and
-// `ready`, and stops every node cleanly on SIGINT (what Ctrl-C sends).
+// Goal: `rill cluster up` starts its three default nodes with a generated cluster secret, prints
+// each URL and `ready` once a controller is elected and every node registered, and stops every
+// node cleanly on SIGINT (what Ctrl-C sends), each after its controlled shutdown.
 // Method: spawn `node bin/rill.js cluster up` on a free port and a temporary data directory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -42,13 +43,21 @@ test('cluster up serves, guards /internal/v1 with its secret, and stops on SIGIN
       }
     });
   });
-  expect(lines).toContain(`node 1: http://127.0.0.1:${port}`);
+  for (let i = 0; i < 3; i += 1)
+    expect(lines).toContain(`node ${i + 1}: http://127.0.0.1:${port + i}`);
   const secret = (await readFile(join(dataDir, 'cluster-secret'), 'utf8')).trim();
   expect(secret).toMatch(/^[0-9a-f]{64}$/);
   expect((await stat(join(dataDir, 'cluster-secret'))).mode & 0o777).toBe(0o600);
   const http = new H2c(`http://127.0.0.1:${port}`);
   try {
     expect((await http.get('/readyz')).status).toBe(200);
+    const described = (await http.get('/v1/cluster')).json();
+    expect([1, 2, 3]).toContain(described.controllerId);
+    expect(described.brokers.map((b: { status: string }) => b.status)).toEqual([
+      'alive',
+      'alive',
+      'alive',
+    ]);
     expect((await http.get('/internal/v1/raft/messages')).status).toBe(403);
     const allowed = await http.get('/internal/v1/raft/messages', {
       'x-rill-cluster-secret': secret,
@@ -60,6 +69,9 @@ test('cluster up serves, guards /internal/v1 with its secret, and stops on SIGIN
   cluster.kill('SIGINT');
   const [code] = (await once(cluster, 'exit')) as [number | null];
   expect(code).toBe(0);
-  const log = await readFile(join(dataDir, 'node-1.log'), 'utf8');
-  expect(log).toContain('"msg":"stopped"');
+  for (const id of [1, 2, 3]) {
+    const log = await readFile(join(dataDir, `node-${id}.log`), 'utf8');
+    expect(log).toContain('"msg":"shutdown ready"');
+    expect(log).toContain('"msg":"stopped"');
+  }
 });

@@ -142,7 +142,7 @@ function syncFollower(
     0,
   );
   const follower = new FollowerReplica<readonly SimRecord[]>(
-    { replicaId: F, requestTimeoutMs: 10 },
+    { replicaId: F, requestTimeoutMs: 10, retryBackoffMs: 0 },
     log,
     0,
   );

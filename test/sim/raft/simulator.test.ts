@@ -23,7 +23,7 @@ describe('raft simulator', () => {
     });
     expect(summary.failures.map((f) => `seed=${f.seed}: ${f.violation}`)).toEqual([]);
     expect(summary.commits).toBeGreaterThan(seeds * 20);
-  });
+  }, 300_000); // ~15 s of CPU; the margin is for a shared, loaded CI machine.
 
   test('mutation: storage that forgets term and vote on restart is caught (forget-vote)', () => {
     const summary = runSimulation({

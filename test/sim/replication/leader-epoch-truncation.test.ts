@@ -100,8 +100,16 @@ function kip101Divergence(followerFactory: FollowerFactory): SimCluster {
  * KIP-279. 1 leads epoch 0 and writes m2 (acks=1) that only 3 gets. 1 dies; 2 leads epoch 1
  * and writes m3 at offset 1; 2 dies before 3 follows it; 3 leads epoch 2 with m2 at 1.
  */
-function kip279FastFailover(followerFactory: FollowerFactory): SimCluster {
-  const sim = cluster({ nodeCount: 3, minInsyncReplicas: 1, followerFactory });
+function kip279FastFailover(
+  followerFactory: FollowerFactory,
+  assignEpochOnElection = true,
+): SimCluster {
+  const sim = cluster({
+    nodeCount: 3,
+    minInsyncReplicas: 1,
+    followerFactory,
+    assignEpochOnElection,
+  });
   settle(sim);
   const m1 = sim.produce('m1', 'all');
   must(sim, () => acked(sim, m1), 'm1');
@@ -153,6 +161,17 @@ describe('leader-epoch truncation', () => {
 
   test('P7 KIP-279: fast double failover converges', () => {
     const sim = kip279FastFailover(realFollower);
+    expect(finish(sim)).toEqual([]);
+    expect(
+      sim
+        .node(2)
+        .log.records.map((r) => r.value)
+        .slice(0, 2),
+    ).toEqual(['m1', 'm2']);
+  });
+
+  test('P7 KIP-279: converges too when a leader opens its epoch only at its first append', () => {
+    const sim = kip279FastFailover(realFollower, false);
     expect(finish(sim)).toEqual([]);
     expect(
       sim

@@ -44,17 +44,21 @@ function runSeed(seed: number, flush: SimFlush, mutant = false): string | null {
 
 describe('replication seed sweep', () => {
   for (const flush of ['always', 'never'] as const) {
-    test(`log.flush=${flush}: invariants hold and every seed converges`, () => {
-      const offset = flush === 'always' ? 1 : 100_001;
-      const failures: string[] = [];
-      for (const seed of seeds(offset)) {
-        const failure = runSeed(seed, flush);
-        if (failure !== null) failures.push(failure);
-        if (failures.length >= 3) break;
-      }
-      if (failures.length > 0) console.error(failures.join('\n\n'));
-      expect(failures).toEqual([]);
-    }, sweepTimeoutMs);
+    test(
+      `log.flush=${flush}: invariants hold and every seed converges`,
+      () => {
+        const offset = flush === 'always' ? 1 : 100_001;
+        const failures: string[] = [];
+        for (const seed of seeds(offset)) {
+          const failure = runSeed(seed, flush);
+          if (failure !== null) failures.push(failure);
+          if (failures.length >= 3) break;
+        }
+        if (failures.length > 0) console.error(failures.join('\n\n'));
+        expect(failures).toEqual([]);
+      },
+      sweepTimeoutMs,
+    );
   }
 
   test('the sweep catches the HW-truncation mutant within 60 seeds', () => {

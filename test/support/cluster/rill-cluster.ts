@@ -38,6 +38,7 @@ export class RillCluster {
     dataDir: string,
     ports: number[],
     sessionTimeoutMs: number,
+    voterCount: number,
     extraArgs: readonly string[],
   ) {
     this.dataDir = dataDir;
@@ -49,19 +50,26 @@ export class RillCluster {
       const exited = Promise.resolve(null);
       this.#nodes.set(id, { id, port, url, child: null, client: null, exited });
     });
-    this.#voters = ports.map((port, i) => `${i + 1}@127.0.0.1:${port}`).join(',');
+    this.#voters = ports
+      .slice(0, voterCount)
+      .map((port, i) => `${i + 1}@127.0.0.1:${port}`)
+      .join(',');
   }
 
-  /** Starts `count` voters and resolves once every one printed `ready`. */
+  /**
+   * Starts `count` nodes (the first `voterCount` vote) and resolves once all printed `ready`;
+   * `extraArgs` go to every `rill broker` command line.
+   */
   static async start(
     count: number,
     sessionTimeoutMs: number,
+    voterCount = count,
     extraArgs: readonly string[] = [],
   ): Promise<RillCluster> {
     const dataDir = await mkdtemp(join(tmpdir(), 'rill-cluster-'));
     const ports: number[] = [];
     for (let i = 0; i < count; i += 1) ports.push(await freePort());
-    const cluster = new RillCluster(dataDir, ports, sessionTimeoutMs, extraArgs);
+    const cluster = new RillCluster(dataDir, ports, sessionTimeoutMs, voterCount, extraArgs);
     await Promise.all(ports.map((_, i) => cluster.startNode(i + 1)));
     return cluster;
   }

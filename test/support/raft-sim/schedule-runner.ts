@@ -9,6 +9,7 @@ import {
   type RaftMessage,
   type RaftNodeId,
 } from '../../../src/raft/index.ts';
+import { cloneMessage } from './clone-message.ts';
 import { HashStateMachine } from './hash-state-machine.ts';
 import { MemoryStorage, type StorageFault } from './memory-storage.ts';
 import { SimChecker, Violation } from './sim-checker.ts';
@@ -91,9 +92,10 @@ export function runSchedule(
     for (const [id, node] of nodes) {
       while (node.up && node.core.hasReady()) {
         const ready = node.core.ready();
+        checker.beforePersist(id, ready, node.storage);
         node.storage.persist(ready);
         checker.onPersist(id, ready, node.storage);
-        inflight.push(...ready.messages.map((m) => structuredClone(m)));
+        inflight.push(...ready.messages.map(cloneMessage));
         if (ready.snapshot !== null) {
           node.machine.restore(ready.snapshot.data);
           checker.onRestore(id, node.machine);
@@ -113,7 +115,7 @@ export function runSchedule(
     const index = pick % inflight.length;
     const message = inflight[index];
     if (!keep) inflight = inflight.filter((_, i) => i !== index);
-    return message === undefined ? undefined : structuredClone(message);
+    return message === undefined ? undefined : cloneMessage(message);
   };
   let proposals = 0;
   let isolated: RaftNodeId | null = null;

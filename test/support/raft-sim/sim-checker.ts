@@ -135,6 +135,25 @@ export class SimChecker {
     }
   }
 
+  /**
+   * Before the driver persists a Ready on `id`: a stored entry that is committed may never be
+   * replaced or truncated. (A lagging node may still hold a stale entry at a committed index;
+   * only removing the committed one is a violation.)
+   */
+  beforePersist(id: RaftNodeId, ready: Ready, storage: MemoryStorage): void {
+    const first = ready.entries[0];
+    if (first === undefined) return;
+    const base = storage.snapshot?.meta.index ?? 0;
+    for (let i = Math.max(0, first.index - base - 1); i < storage.entries.length; i += 1) {
+      const old = storage.entries[i];
+      if (old === undefined || this.#committed.get(old.index)?.term !== old.term) continue;
+      const replacement = ready.entries[old.index - first.index];
+      if (replacement?.term !== old.term) {
+        throw new Violation(`node ${id} removed committed entry ${old.index} (term ${old.term})`);
+      }
+    }
+  }
+
   /** After the driver persisted a Ready on `id` (storage already holds it). */
   onPersist(id: RaftNodeId, ready: Ready, storage: MemoryStorage): void {
     const base = storage.snapshot?.meta.index ?? 0;
@@ -142,10 +161,6 @@ export class SimChecker {
       const previous = entry.index - 1 === base ? (storage.snapshot?.meta.term ?? 0) : null;
       const prevTerm = storage.entries[entry.index - 2 - base]?.term ?? previous;
       this.#checkEntryFact(id, entry, prevTerm);
-      const committed = this.#committed.get(entry.index);
-      if (committed !== undefined && committed.term !== entry.term) {
-        throw new Violation(`node ${id} overwrote committed entry ${entry.index}`);
-      }
     }
     if (ready.hardState !== null) {
       const durable = this.#durableCommit.get(id) ?? 0;

@@ -250,6 +250,7 @@ export class SimCluster {
   /** The driver's loop body: persist, then send, then apply, then advance. */
   #complete(node: SimNode, ready: Ready): void {
     node.outstanding = false;
+    this.#checker.beforePersist(node.id, ready, node.storage);
     node.storage.persist(ready);
     this.#checker.onPersist(node.id, ready, node.storage);
     for (const message of ready.messages) this.#network.send(message, this.#now);

@@ -1,8 +1,9 @@
-// The simulated network: every message is deep-copied at send (structuredClone, so sender and
+// The simulated network: every message is deep-copied at send (cloneMessage, so sender and
 // receiver never alias), then dropped, duplicated or delayed (random delays reorder), and only
 // delivered if sender and receiver sit in the same partition group at both ends of the trip.
 import type { SeededRandom } from '../../../src/common/index.ts';
 import type { RaftMessage, RaftNodeId } from '../../../src/raft/index.ts';
+import { cloneMessage } from './clone-message.ts';
 import { EventQueue } from './event-queue.ts';
 
 export interface NetworkProfile {
@@ -35,7 +36,7 @@ export class SimNetwork {
     for (let i = 0; i < copies; i += 1) {
       const { delayTicksMin: min, delayTicksMax: max } = this.profile;
       const delay = min + this.#random.int(max - min + 1);
-      this.queue.push(now + delay, structuredClone(message));
+      this.queue.push(now + delay, cloneMessage(message));
     }
   }
 

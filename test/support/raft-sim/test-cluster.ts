@@ -13,6 +13,7 @@ import {
   type RaftNodeId,
   type Snapshot,
 } from '../../../src/raft/index.ts';
+import { cloneMessage } from './clone-message.ts';
 import { HashStateMachine } from './hash-state-machine.ts';
 import { MemoryStorage } from './memory-storage.ts';
 
@@ -214,7 +215,7 @@ export class TestCluster {
         const ready = node.core.ready();
         node.storage.persist(ready);
         for (const message of ready.messages) {
-          const copy = structuredClone(message);
+          const copy = cloneMessage(message);
           this.sent.push(copy);
           this.inflight.push(copy);
         }

@@ -44,6 +44,8 @@ export interface SimOptions {
    * epoch, which is why KRaft fences every new incarnation.
    */
   readonly softRestartShare: number;
+  /** Open a leader epoch in the cache at election (Kafka's makeLeader) or at its first append. */
+  readonly assignEpochOnElection: boolean;
 }
 
 export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
@@ -69,6 +71,7 @@ export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
   acksAllShare: 1,
   backgroundFlushProbability: 0,
   softRestartShare: 0,
+  assignEpochOnElection: true,
 };
 
 /** Swarm testing: the seed also draws the fault profile (VOPR's options_swarm). */
@@ -95,6 +98,7 @@ export function swarmOptions(seed: number, overrides: Partial<SimOptions> = {}):
     ...options,
     minInsyncReplicas: options.nodeCount === 5 ? pick([2, 3]) : pick([1, 2, 2]),
     uncleanLeaderElection: random.chance(0.1),
+    assignEpochOnElection: random.chance(0.5),
     ...overrides,
   };
   return options.flush === 'always' ? options : { ...options, softRestartShare: 0 };
@@ -153,6 +157,8 @@ export class SimCluster {
             ackWaitersMax: 64,
             isrChangeRetryMs: 200,
             requestTimeoutMs: 200,
+            retryBackoffMs: 20,
+            assignEpochOnElection: options.assignEpochOnElection,
             produceTimeoutMs: options.produceTimeoutMs,
             fetchRecordsMax: options.fetchRecordsMax,
             flush: options.flush,

@@ -11,6 +11,7 @@ import {
   type EpochEndOffsetResponse,
   type FetchResponse,
   type FollowerReplicaConfig,
+  type FollowerRequest,
   type LeaderReplicaConfig,
   type PartitionState,
   type ReplicaLogCommand,
@@ -47,6 +48,9 @@ export interface SimNodeConfig {
   readonly ackWaitersMax: number;
   readonly isrChangeRetryMs: number;
   readonly requestTimeoutMs: number;
+  readonly retryBackoffMs: number;
+  /** Open the leader epoch in the epoch cache at election (Kafka) or at the first append. */
+  readonly assignEpochOnElection: boolean;
   readonly produceTimeoutMs: number;
   readonly fetchRecordsMax: number;
   readonly flush: SimFlush;
@@ -194,8 +198,11 @@ export class SimNode {
         return;
       }
       const hw = this.#resign();
-      // Kafka's makeLeader: record where the new epoch starts before serving anything.
-      this.log.assignEpoch(state.leaderEpoch, this.log.logEndOffset);
+      // Kafka's makeLeader records where the new epoch starts before serving anything; the
+      // core must also be correct when the first append does it (src/log's PartitionLog).
+      if (this.#config.assignEpochOnElection) {
+        this.log.assignEpoch(state.leaderEpoch, this.log.logEndOffset);
+      }
       const replica = new LeaderReplica(this.#leaderConfig(), this.log, state, hw, nowMs);
       this.role = { kind: 'leader', replica, instance: this.#nextInstance() };
       return;
@@ -207,7 +214,11 @@ export class SimNode {
     }
     if (role.kind !== 'follower') {
       const hw = this.#resign();
-      const config = { replicaId: this.id, requestTimeoutMs: this.#config.requestTimeoutMs };
+      const config = {
+        replicaId: this.id,
+        requestTimeoutMs: this.#config.requestTimeoutMs,
+        retryBackoffMs: this.#config.retryBackoffMs,
+      };
       const replica = this.#config.followerFactory(config, this.log, hw);
       this.role = { kind: 'follower', replica, instance: this.#nextInstance() };
     }
@@ -295,13 +306,7 @@ export class SimNode {
     }
   }
 
-  #onFollowerRequest(
-    message: Message,
-    request: Message['payload'] & { kind: 'followerRequest' } extends { request: infer Q }
-      ? Q
-      : never,
-    nowMs: number,
-  ): void {
+  #onFollowerRequest(message: Message, request: FollowerRequest, nowMs: number): void {
     const reply = (payload: Payload): void =>
       this.#sendTo(message.from, payload, message.fromIncarnation, message.fromInstance);
     const role = this.role;

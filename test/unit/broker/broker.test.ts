@@ -3,8 +3,10 @@
 // Method: a Broker on twins (memory metadata log, memory partition logs, manual clock); time
 // moves only through clock.advance, so every wait is deterministic.
 import { beforeEach, describe, expect, test } from 'vitest';
+import { Partition } from '../../../src/broker/partition.ts';
 import {
   Broker,
+  defaultTopicConfig,
   MetadataImage,
   type BrokerConfig,
   type MetadataCommand,
@@ -450,5 +452,47 @@ describe('metadata from elsewhere', () => {
     );
     await f.broker.createTopic({ name: 'after', partitions: 1, replicationFactor: 1, configs: {} });
     expect(f.broker.listTopics().map((t) => t.name)).toContain('after');
+  });
+});
+
+describe('shutdown', () => {
+  test('drain answers parked fetches at once and parks no new ones', async () => {
+    await f.broker.createTopic({ name: 'd', partitions: 1, replicationFactor: 1, configs: {} });
+    const request = { topic: 'd', partition: 0, offset: 0, maxBytes: 100, maxWaitMs: 60_000 };
+    const parked = f.broker.fetch(request);
+    expect(await isSettled(parked)).toBe(false);
+    f.broker.drain();
+    expect((await parked).read.nextOffset).toBe(0);
+    expect((await f.broker.fetch(request)).read.slices).toHaveLength(0);
+    expect(f.broker.gauges().waitingFetches).toBe(0);
+    await f.broker.stop();
+    expect(f.store.logs.get('d-0')?.closed).toBe(true);
+  });
+});
+
+describe('partition high watermark', () => {
+  test('the HW is the smallest end offset over the ISR and never goes backwards', async () => {
+    const log = new MemoryPartitionLog();
+    const identity = { topic: 'h', partition: 0, topicId: 'x', nodeId: 1 };
+    const replica = new Partition(identity, log, defaultTopicConfig);
+    const image = { partition: 0, replicas: [1, 2, 3], isr: [1, 2], leader: 1 };
+    replica.applyImage({ ...image, leaderEpoch: 0, partitionEpoch: 0 }, 0);
+    const bytes = await batch(['a', 'b', 'c']);
+    await replica.appendAsLeader(bytes, 0, 3, () => 0);
+    expect(replica.highWatermark).toBe(0);
+    const fetch = (replicaId: number, fetchOffset: number) =>
+      replica.onFollowerFetch(
+        { replicaId, fetchOffset, lastFetchedEpoch: null, currentLeaderEpoch: 0 },
+        1,
+      );
+    fetch(3, 3); // not in the ISR: does not move the HW
+    expect(replica.highWatermark).toBe(0);
+    fetch(2, 2);
+    expect(replica.highWatermark).toBe(2);
+    fetch(2, 1); // a follower that truncated does not pull the HW back
+    expect(replica.highWatermark).toBe(2);
+    expect(fetch(2, 9)?.kind).toBe('outOfRange'); // never above the leader's own durable end
+    fetch(2, 3);
+    expect(replica.highWatermark).toBe(3);
   });
 });

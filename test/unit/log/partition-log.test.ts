@@ -407,6 +407,17 @@ describe('recovery', () => {
     expect(log.latestEpoch()).toBe(2);
   });
 
+  test('open removes its own leftover temporary files and leaves other files alone', async () => {
+    writeFileSync(join(dir, 'recovery-point.tmp'), 'torn');
+    writeFileSync(join(dir, 'partition.json.tmp'), '{}');
+    writeFileSync(join(dir, '00000000000000000042.index'), Buffer.alloc(8));
+    await openLog();
+    const names = readdirSync(dir);
+    expect(names).not.toContain('recovery-point.tmp');
+    expect(names).not.toContain('00000000000000000042.index'); // An index without its log.
+    expect(names).toContain('partition.json.tmp');
+  });
+
   test('missing and damaged indexes are rebuilt', async () => {
     await writeSome({ segmentBytesMax: 300 });
     await open[0]?.close();

@@ -208,6 +208,28 @@ describe('validation', () => {
     });
   });
 
+  test('a batch cut short at the end is ignored only when asked', async () => {
+    const a = await encodeBatch({
+      baseOffset: 0,
+      partitionLeaderEpoch: 0,
+      records: sample,
+      compression: 'none',
+    });
+    const b = await encodeBatch({
+      baseOffset: 3,
+      partitionLeaderEpoch: 0,
+      records: sample,
+      compression: 'none',
+    });
+    const cut = Buffer.concat([a, b]).subarray(0, a.length + 70);
+    await expect(decodeBatches(cut)).rejects.toMatchObject({ code: 'LOG_CORRUPT_BATCH' });
+    const decoded = await decodeBatches(cut, { allowPartialTail: true });
+    expect(decoded.map((batch) => batch.header.baseOffset)).toEqual([0]);
+    expect(
+      await decodeBatches(cut.subarray(0, a.length + 5), { allowPartialTail: true }),
+    ).toHaveLength(1);
+  });
+
   test('an unknown codec and an oversize batch have their own codes', async () => {
     const batch = await encodeBatch({
       baseOffset: 0,

@@ -189,4 +189,42 @@ describe('election', () => {
     cluster.elect(1);
     expect(cluster.core(3).status().leaderId).toBe(1);
   });
+
+  test('R61 a duplicated vote response never counts twice (votes are a set of ids)', () => {
+    const cluster = new TestCluster([1, 2, 3, 4, 5], { preVote: false });
+    for (const id of [3, 4, 5]) cluster.crash(id);
+    cluster.drop((m) => m.type === 'vote-request' && m.to !== 2);
+    cluster.campaign(1);
+    const core = cluster.core(1);
+    const term = core.status().term;
+    const vote = {
+      type: 'vote-response',
+      from: 2,
+      to: 1,
+      term,
+      preVote: false,
+      granted: true,
+    } as const;
+    core.step(vote);
+    core.step(vote);
+    core.step(vote);
+    expect(core.status().role).toBe('candidate');
+  });
+
+  test('R62 asymmetric partition: one-way loss does not livelock the group', () => {
+    const cluster = new TestCluster([1, 2, 3]);
+    cluster.elect(1);
+    cluster.drop((m) => m.from === 3); // 3 hears everyone; nobody hears 3.
+    cluster.tickAll(60);
+    const leaders = cluster.leaders();
+    expect(leaders).toHaveLength(1);
+    const leader = leaders[0] ?? -1;
+    expect(cluster.propose(leader, 'through').ok).toBe(true);
+    cluster.tickAll(3);
+    const other = [1, 2].find((id) => id !== leader) ?? -1;
+    expect(cluster.node(other).applied).toEqual(['through']);
+    // Node 3's acks are lost, so it learns the commit when the stalled append is resent.
+    cluster.tickAll(cluster.config.electionTimeoutTicks + 2);
+    expect(cluster.node(3).applied).toEqual(['through']);
+  });
 });

@@ -19,13 +19,8 @@ import {
   topicParam,
   type Query,
 } from '../request-checks.ts';
-import {
-  batchContentType,
-  type RillApp,
-  type RillReply,
-  type RillRequest,
-  type RouteContext,
-} from '../server.ts';
+import { batchContentType, fetchHeaders } from '../../wire.ts';
+import { type RillApp, type RillReply, type RillRequest, type RouteContext } from '../server.ts';
 import { readSlices, sendSlices } from '../slice-sender.ts';
 
 interface PartitionRoute {
@@ -126,10 +121,10 @@ function sendBatches(context: RouteContext, reply: RillReply, result: FetchResul
   const { read } = result;
   const headers = {
     'content-type': batchContentType,
-    'rill-high-watermark': String(result.highWatermark),
-    'rill-log-start-offset': String(result.logStartOffset),
-    'rill-leader-epoch': String(result.leaderEpoch),
-    'rill-next-offset': String(read.nextOffset),
+    [fetchHeaders.highWatermark]: String(result.highWatermark),
+    [fetchHeaders.logStartOffset]: String(result.logStartOffset),
+    [fetchHeaders.leaderEpoch]: String(result.leaderEpoch),
+    [fetchHeaders.nextOffset]: String(read.nextOffset),
   };
   context.metrics.fetchBytes.inc(read.bytes);
   if (read.slices.length === 0) {

@@ -4,7 +4,8 @@
 // answer that is not records (an epoch error, divergence, out of range) is a JSON 200.
 import type { ReplicaFetchResult } from '../../../broker/index.ts';
 import { integerField, objectBody, topicParam } from '../request-checks.ts';
-import { batchContentType, type RillApp, type RillReply, type RouteContext } from '../server.ts';
+import { batchContentType } from '../../wire.ts';
+import type { RillApp, RillReply, RouteContext } from '../server.ts';
 import { sendSlices } from '../slice-sender.ts';
 
 export const replicaEpochEndOffsetPath = '/internal/v1/replica/epoch-end-offset';

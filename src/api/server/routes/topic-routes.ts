@@ -1,12 +1,37 @@
 // Topic admin: POST /v1/topics, GET /v1/topics, GET and DELETE /v1/topics/{topic}, and
-// PUT /v1/topics/{topic}/configs (set or, with null, remove Kafka-named config overrides).
-import { configsField, integerField, invalid, objectBody, topicParam } from '../request-checks.ts';
+// PUT /v1/topics/{topic}/configs (set or, with null, remove Kafka-named config overrides), and
+// POST /v1/topics/{topic}/partitions/{p}/reassignment {replicas} (202: the controller moves it).
+import {
+  configsField,
+  integerField,
+  invalid,
+  objectBody,
+  partitionParam,
+  topicParam,
+} from '../request-checks.ts';
 import type { RillApp, RouteContext } from '../server.ts';
 
 const safeMax = Number.MAX_SAFE_INTEGER;
 
 interface TopicParams {
   readonly topic: string;
+}
+
+interface PartitionParams extends TopicParams {
+  readonly partition: string;
+}
+
+/** Replica lists are short (replication.factor ≤ 16); longer ones are refused unread. */
+const replicasMax = 16;
+
+function replicasField(body: Record<string, unknown>): number[] {
+  const replicas = body['replicas'];
+  const isIdList =
+    Array.isArray(replicas) &&
+    replicas.length <= replicasMax &&
+    replicas.every((id) => Number.isSafeInteger(id) && (id as number) >= 0);
+  if (!isIdList) throw invalid(`replicas must be at most ${replicasMax} node ids`);
+  return replicas as number[];
 }
 
 export function registerTopicRoutes(app: RillApp, context: RouteContext): void {
@@ -36,4 +61,13 @@ export function registerTopicRoutes(app: RillApp, context: RouteContext): void {
     const configs = configsField(objectBody(request.body), 'configs', true);
     return broker.setTopicConfigs(topic, configs);
   });
+  app.post<{ Params: PartitionParams }>(
+    '/v1/topics/:topic/partitions/:partition/reassignment',
+    async (request, reply) => {
+      const topic = topicParam(request.params.topic);
+      const partition = partitionParam(request.params.partition);
+      const replicas = replicasField(objectBody(request.body));
+      return reply.code(202).send(await broker.reassignPartition(topic, partition, replicas));
+    },
+  );
 }

@@ -20,6 +20,7 @@ import {
 
 type Batch = readonly SimRecord[];
 const [L, F] = [toNodeId(1), toNodeId(2)];
+const config = { replicaId: F, requestTimeoutMs: 100, retryBackoffMs: 0 };
 
 /** Builds a log from epochs per offset, e.g. [0, 0, 2] → three records in epochs 0, 0, 2. */
 function logOf(epochs: readonly number[], prefix: string): MemoryReplicaLog {
@@ -120,7 +121,7 @@ describe('FollowerReplica', () => {
   test('rule (a): asks for the end of its latest epoch, truncates, then fetches', () => {
     const leaderLog = logOf([0, 0, 1, 1], 'l');
     const log = logOf([0, 0, 0, 0, 0], 'l');
-    const follower = new FollowerReplica<Batch>({ replicaId: F, requestTimeoutMs: 100 }, log, 0);
+    const follower = new FollowerReplica<Batch>(config, log, 0);
     follower.onLeaderChange({ leaderId: L, leaderEpoch: 2 });
     const leader = leaderOver(leaderLog, 2);
     const sent = exchange(follower, log, leader, leaderLog);
@@ -135,7 +136,7 @@ describe('FollowerReplica', () => {
   test('P9 epoch-driven reconciliation: follower [0,2,4] against leader [1,3,5] becomes the leader', () => {
     const leaderLog = logOf([1, 3, 5], 'l');
     const log = logOf([0, 2, 4, 4, 4], 'f');
-    const follower = new FollowerReplica<Batch>({ replicaId: F, requestTimeoutMs: 100 }, log, 0);
+    const follower = new FollowerReplica<Batch>(config, log, 0);
     follower.onLeaderChange({ leaderId: L, leaderEpoch: 6 });
     const sent = exchange(follower, log, leaderOver(leaderLog, 6), leaderLog);
     expect(values(log)).toEqual(values(leaderLog));
@@ -151,7 +152,7 @@ describe('FollowerReplica', () => {
     const leaderLog = logOf([0, 1, 3, 5], 'l');
     const log = logOf([0, 2, 4, 4], 'f');
     log.records.forEach((r) => expect(r.value.startsWith('f')).toBe(true));
-    const follower = new FollowerReplica<Batch>({ replicaId: F, requestTimeoutMs: 100 }, log, 1);
+    const follower = new FollowerReplica<Batch>(config, log, 1);
     follower.onLeaderChange({ leaderId: L, leaderEpoch: 6 });
     exchange(follower, log, leaderOver(leaderLog, 6), leaderLog);
     expect(values(log)).toEqual(['f0/0', 'l1/1', 'l2/3', 'l3/5']); // f0 matches l0 by epoch.
@@ -159,7 +160,7 @@ describe('FollowerReplica', () => {
 
   test('P8 a response from before an epoch change is ignored; FENCED waits for metadata', () => {
     const log = logOf([0, 0], 'x');
-    const follower = new FollowerReplica<Batch>({ replicaId: F, requestTimeoutMs: 100 }, log, 0);
+    const follower = new FollowerReplica<Batch>(config, log, 0);
     follower.onLeaderChange({ leaderId: L, leaderEpoch: 1 });
     const old = follower.nextRequest(0)!;
     follower.onLeaderChange({ leaderId: toNodeId(3), leaderEpoch: 2 });
@@ -190,25 +191,27 @@ describe('FollowerReplica', () => {
     expect(follower.nextRequest(104)).toMatchObject({ kind: 'epochEndOffset' }); // Timed out: resent.
   });
 
-  test('P8 UNKNOWN_LEADER_EPOCH on a fetch is retried without touching the log', () => {
+  test('P8 UNKNOWN_LEADER_EPOCH on a fetch is retried after the backoff, log untouched', () => {
     const log = new MemoryReplicaLog('always');
-    const follower = new FollowerReplica<Batch>({ replicaId: F, requestTimeoutMs: 100 }, log, 0);
+    const follower = new FollowerReplica<Batch>({ ...config, retryBackoffMs: 50 }, log, 0);
     follower.onLeaderChange({ leaderId: L, leaderEpoch: 1 });
     const fetch = follower.nextRequest(0)!;
     expect(fetch).toMatchObject({ kind: 'fetch', fetchOffset: 0, lastFetchedEpoch: null });
-    expect(
-      follower.onFetchResponse({
-        requestId: fetch.requestId,
-        kind: 'error',
-        code: 'UNKNOWN_LEADER_EPOCH',
-      }),
-    ).toEqual([]);
-    expect(follower.nextRequest(1)).toMatchObject({ kind: 'fetch', fetchOffset: 0 });
+    const unknown = {
+      requestId: fetch.requestId,
+      kind: 'error' as const,
+      code: 'UNKNOWN_LEADER_EPOCH' as const,
+    };
+    expect(follower.onFetchResponse(unknown)).toEqual([]);
+    expect(follower.nextRequest(10)).toBeNull(); // Backing off: replica.fetch.backoff.ms.
+    expect(follower.nextRequest(50)).toMatchObject({ kind: 'fetch', fetchOffset: 0 });
+    follower.onLeaderChange({ leaderId: L, leaderEpoch: 2 });
+    expect(follower.nextRequest(51)).toMatchObject({ kind: 'fetch', currentLeaderEpoch: 2 });
   });
 
   test('P10 out of range low: retention passed our end, so start over at the leader start', () => {
     const log = logOf([0, 0], 'a');
-    const follower = new FollowerReplica<Batch>({ replicaId: F, requestTimeoutMs: 100 }, log, 2);
+    const follower = new FollowerReplica<Batch>(config, log, 2);
     follower.onLeaderChange({ leaderId: L, leaderEpoch: 0 });
     follower.nextRequest(0);
     const state = follower.state;
@@ -240,7 +243,7 @@ describe('FollowerReplica', () => {
 
   test('P10 out of range high: the leader log is shorter, so truncate to it and reconcile', () => {
     const log = logOf([0, 0, 0, 0], 'a');
-    const follower = new FollowerReplica<Batch>({ replicaId: F, requestTimeoutMs: 100 }, log, 1);
+    const follower = new FollowerReplica<Batch>(config, log, 1);
     follower.onLeaderChange({ leaderId: L, leaderEpoch: 0 });
     const ask = follower.nextRequest(0)!;
     perform(
@@ -263,7 +266,7 @@ describe('FollowerReplica', () => {
   test('a CRC-truncated replica refetches and is ineligible for leadership until caught up', () => {
     const leaderLog = logOf([0, 0, 0, 0, 0, 0], 'l');
     const log = logOf([0, 0, 0, 0, 0, 0], 'l');
-    const follower = new FollowerReplica<Batch>({ replicaId: F, requestTimeoutMs: 100 }, log, 6);
+    const follower = new FollowerReplica<Batch>(config, log, 6);
     const leader = leaderOver(leaderLog, 1);
     follower.onLeaderChange({ leaderId: L, leaderEpoch: 1 });
     exchange(follower, log, leader, leaderLog);

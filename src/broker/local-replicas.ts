@@ -1,0 +1,170 @@
+// The replicas this node hosts, kept in line with the metadata image: reconcile opens the
+// partitions the image assigns here, closes and deletes those it no longer does (or that
+// belong to an older incarnation of a topic), reopens a log whose config changed, and hands
+// each replica its role. Reconciles run one at a time; requests during one coalesce into one
+// more. Invariant: after whenReconciled(), every applied image change has reached the replicas.
+import type { PartitionLogConfig } from '../log/index.ts';
+import type { Clock } from '../common/index.ts';
+import type { BrokerLogger } from './broker.ts';
+import type { MetadataImage, PartitionImage, TopicImage } from './metadata-image.ts';
+import { Partition, type ReplicationSettings } from './partition.ts';
+import { partitionDirectoryName, type PartitionStore } from './partition-store.ts';
+import { partitionLogConfig } from './topic-config.ts';
+
+export interface LocalReplicasDeps {
+  readonly nodeId: number;
+  readonly image: MetadataImage;
+  readonly store: PartitionStore;
+  readonly logger: BrokerLogger;
+  readonly clock: Clock;
+  readonly replication: ReplicationSettings;
+  /**
+   * After a replica's role, HW or existence may have changed: `lostLeadership` is true when
+   * requests parked on it must resume (and fail), false when they should only be re-checked.
+   */
+  readonly onReplicaChanged: (key: string, lostLeadership: boolean) => void;
+}
+
+export class LocalReplicas {
+  readonly #deps: LocalReplicasDeps;
+  /** By `<topic>-<partition>`. */
+  readonly #replicas = new Map<string, Partition>();
+  /** The log config each open log was opened with (JSON), to detect changes. */
+  readonly #logConfigs = new Map<string, string>();
+  #enabled = false;
+  #wanted = false;
+  #running: Promise<void> | null = null;
+
+  constructor(deps: LocalReplicasDeps) {
+    this.#deps = deps;
+  }
+
+  get size(): number {
+    return this.#replicas.size;
+  }
+  get(key: string): Partition | undefined {
+    return this.#replicas.get(key);
+  }
+  /** A snapshot of the open replicas (safe to iterate across awaits). */
+  all(): Partition[] {
+    return [...this.#replicas.values()];
+  }
+
+  /** Reconciles from now on, and once at once. */
+  enable(): void {
+    this.#enabled = true;
+    this.requestReconcile();
+  }
+
+  requestReconcile(): void {
+    if (!this.#enabled) return;
+    this.#wanted = true;
+    this.#running ??= this.#loop();
+  }
+
+  async whenReconciled(): Promise<void> {
+    while (this.#running !== null) await this.#running;
+  }
+
+  /** Stops reconciling, waits for the current pass, and closes every log. */
+  async closeAll(): Promise<void> {
+    this.#enabled = false;
+    await this.whenReconciled();
+    for (const replica of this.all()) await this.#close(replica);
+  }
+
+  /** Deletes replica directories on disk that the image does not assign to this node. */
+  async removeOrphans(): Promise<void> {
+    for (const ref of await this.#deps.store.list()) {
+      const image = this.#deps.image.partition(ref.topic, ref.partition);
+      if (image?.replicas.includes(this.#deps.nodeId) === true) continue;
+      await this.#removeFiles(ref.topic, ref.partition);
+    }
+  }
+
+  async #loop(): Promise<void> {
+    try {
+      while (this.#wanted) {
+        this.#wanted = false;
+        await this.#reconcileOnce();
+      }
+    } catch (error) {
+      // Closing or deleting a replica failed (a disk error): the node keeps serving its other
+      // partitions; the next metadata change retries the reconcile.
+      this.#deps.logger.error({ err: error }, 'reconcile failed');
+    } finally {
+      this.#running = null;
+    }
+  }
+
+  async #reconcileOnce(): Promise<void> {
+    const wanted = new Map<string, { topic: TopicImage; partition: PartitionImage }>();
+    for (const topic of this.#deps.image.topics()) {
+      for (const partition of topic.partitions) {
+        if (!partition.replicas.includes(this.#deps.nodeId)) continue;
+        const key = partitionDirectoryName({ topic: topic.name, ...partition });
+        wanted.set(key, { topic, partition });
+      }
+    }
+    for (const [key, replica] of [...this.#replicas]) {
+      const want = wanted.get(key);
+      if (want === undefined || want.topic.topicId !== replica.topicId) {
+        await this.#close(replica);
+        await this.#removeFiles(replica.topic, replica.partition);
+      }
+    }
+    if (!this.#enabled) return;
+    for (const [key, { topic, partition }] of wanted) {
+      try {
+        await this.#reconcileReplica(key, topic, partition);
+      } catch (error) {
+        // The replica stays offline here (clients get LEADER_NOT_AVAILABLE); the next metadata
+        // change retries it. The node keeps serving its other partitions.
+        this.#deps.logger.error({ err: error, partition: key }, 'could not open replica');
+      }
+    }
+  }
+
+  async #reconcileReplica(key: string, topic: TopicImage, image: PartitionImage): Promise<void> {
+    const logConfig = partitionLogConfig(topic.config);
+    const logConfigKey = JSON.stringify(logConfig);
+    let replica = this.#replicas.get(key);
+    if (replica !== undefined && this.#logConfigs.get(key) !== logConfigKey) {
+      // The log takes its config at open: a changed segment, retention or flush config
+      // reopens it (a clean close makes the reopen cheap).
+      await this.#close(replica);
+      replica = undefined;
+    }
+    if (replica === undefined) {
+      replica = await this.#open(topic, image.partition, logConfig);
+      this.#logConfigs.set(key, logConfigKey);
+    }
+    replica.setConfig(topic.config);
+    const wasLeader = replica.role.kind === 'leader';
+    replica.applyImage(image, this.#deps.clock.nowMs());
+    this.#deps.onReplicaChanged(key, wasLeader && replica.role.kind !== 'leader');
+  }
+
+  async #open(topic: TopicImage, partition: number, config: PartitionLogConfig) {
+    const ref = { topic: topic.name, partition };
+    const log = await this.#deps.store.open(ref, topic.topicId, config);
+    const identity = { ...ref, topicId: topic.topicId, nodeId: this.#deps.nodeId };
+    const replica = new Partition(identity, log, topic.config, this.#deps.replication);
+    this.#replicas.set(replica.key, replica);
+    this.#deps.logger.info({ partition: replica.key, ...replica.offsets() }, 'replica opened');
+    return replica;
+  }
+
+  async #close(replica: Partition): Promise<void> {
+    this.#replicas.delete(replica.key);
+    this.#logConfigs.delete(replica.key);
+    replica.close();
+    this.#deps.onReplicaChanged(replica.key, true);
+    await replica.log.close();
+  }
+
+  async #removeFiles(topic: string, partition: number): Promise<void> {
+    await this.#deps.store.remove({ topic, partition });
+    this.#deps.logger.info({ partition: `${topic}-${partition}` }, 'replica deleted');
+  }
+}

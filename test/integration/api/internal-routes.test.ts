@@ -1,0 +1,83 @@
+// Goal: the registration point for node-to-node routes (e.g. the Raft transport's handler)
+// serves them, and the cluster secret guards them however the path is spelled.
+// Method: buildServer in process on a broker over test twins, driven with fastify.inject.
+import { pino } from 'pino';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { buildServer, type InternalRoute, type RillApp } from '../../../src/api/server/index.ts';
+import { Broker, MetadataImage, type MetadataCommand } from '../../../src/broker/index.ts';
+import { SeededRandom } from '../../../src/common/index.ts';
+import { defaultServerConfig } from '../../../src/main.ts';
+import { ManualClock } from '../../support/broker/manual-clock.ts';
+import { MemoryMetadataLog } from '../../support/broker/memory-metadata-log.ts';
+import { MemoryPartitionLog } from '../../support/broker/memory-partition-log.ts';
+
+let app: RillApp;
+const received: unknown[] = [];
+
+beforeAll(async () => {
+  const image = new MetadataImage();
+  const logger = pino({ level: 'silent' });
+  const broker = new Broker(
+    {
+      nodeId: 1,
+      advertisedUrl: 'http://n1',
+      fetchWaitersMax: 10,
+      produceWaitersMax: 10,
+      heartbeatIntervalMs: 1000,
+      retentionCheckIntervalMs: 1000,
+      registrationRetryMs: 100,
+    },
+    {
+      clock: new ManualClock(),
+      wallClock: { wallMs: () => 0 },
+      random: new SeededRandom(1),
+      image,
+      metadata: new MemoryMetadataLog<MetadataCommand>(1, image),
+      store: {
+        open: async () => new MemoryPartitionLog(),
+        remove: async () => {},
+        list: async () => [],
+      },
+      logger,
+    },
+  );
+  await broker.start();
+  const echo: InternalRoute = {
+    method: 'POST',
+    path: '/internal/v1/echo',
+    handle: (body) => {
+      received.push(body);
+      return { status: 200, body: { echoed: body } };
+    },
+  };
+  app = await buildServer(
+    { ...defaultServerConfig, clusterSecret: 's3cret' },
+    { broker, logger, wallClock: { wallMs: () => 0 }, internalRoutes: [echo] },
+  );
+});
+
+afterAll(async () => {
+  await app?.close();
+});
+
+test('an internal route answers with the secret', async () => {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/internal/v1/echo',
+    headers: { 'x-rill-cluster-secret': 's3cret' },
+    payload: { hello: 1 },
+  });
+  expect(response.statusCode).toBe(200);
+  expect(response.json()).toEqual({ echoed: { hello: 1 } });
+});
+
+test.each(['/internal/v1/echo', '/%69nternal/v1/echo', '/internal/v1/%65cho'])(
+  '%s without the secret is refused with 403 and never reaches the handler',
+  async (url) => {
+    const before = received.length;
+    const response = await app.inject({ method: 'POST', url, payload: { hello: 2 } });
+    expect(response.statusCode).toBe(403);
+    expect(response.json()).toMatchObject({ error: { code: 'CLUSTER_AUTHORIZATION_FAILED' } });
+    expect(received.length).toBe(before);
+  },
+);
