@@ -51,7 +51,12 @@ export async function spawnBroker(
   ];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+  const exited = new Promise<void>((ok) =>
+    child.once('exit', (code, signal) => {
+      output += `\n[broker exited: code ${code}, signal ${signal}]\n`;
+      ok();
+    }),
+  );
   const ready = new Promise<void>((ok, fail) => {
     const timer = setTimeout(
       () => fail(new Error(`broker not ready in time:\n${output}`)),

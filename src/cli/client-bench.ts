@@ -11,6 +11,8 @@ export interface ThroughputResult {
   readonly seconds: number;
   readonly recordsPerSecond: number;
   readonly mibPerSecond: number;
+  /** CPU time of this (client) process over the run, as a percentage of one core. */
+  readonly clientCpuPercent: number;
 }
 
 export interface LatencyResult {
@@ -24,14 +26,26 @@ export interface LatencyResult {
 
 export type Progress = (line: string) => void;
 
-function throughput(records: number, bytes: number, seconds: number): ThroughputResult {
+/** `cpu` is process.cpuUsage() at the start: the client's own share of a core is reported. */
+function throughput(
+  records: number,
+  bytes: number,
+  seconds: number,
+  cpu: NodeJS.CpuUsage,
+): ThroughputResult {
+  const used = process.cpuUsage(cpu);
   return {
     records,
     bytes,
     seconds: round(seconds, 3),
     recordsPerSecond: Math.round(records / seconds),
     mibPerSecond: round(bytes / 1024 / 1024 / seconds, 1),
+    clientCpuPercent: Math.round((used.user + used.system) / 1e4 / seconds),
   };
+}
+
+function mibPerSecond(bytes: number, elapsedMs: number): number {
+  return bytes / 1024 / 1024 / (elapsedMs / 1000);
 }
 
 export function round(value: number, digits: number): number {
@@ -54,10 +68,13 @@ export async function benchProduce(
   const value = randomBytes(options.recordBytes);
   const bufferBytes = options.producer.bufferMemoryBytes ?? 32 * 1024 * 1024;
   const window = new SendWindow(Math.max(1, Math.floor(bufferBytes / (options.recordBytes + 40))));
+  const message = { topic: options.topic, value };
+  const cpu = process.cpuUsage();
   const startMs = performance.now();
   let reportAtMs = startMs + 1_000;
   for (let i = 0; i < options.records; i += 1) {
-    await window.send(producer, { topic: options.topic, value });
+    if (window.isFull) await window.whenNotFull();
+    window.send(producer, message);
     if (options.progress !== undefined && (i & 1023) === 0 && performance.now() >= reportAtMs) {
       reportAtMs += 1_000;
       const seconds = (performance.now() - startMs) / 1000;
@@ -70,7 +87,8 @@ export async function benchProduce(
   await producer.close();
   if (window.firstError !== null) throw window.firstError;
   const seconds = (performance.now() - startMs) / 1000;
-  return throughput(window.acknowledged, window.acknowledged * options.recordBytes, seconds);
+  const bytes = window.acknowledged * options.recordBytes;
+  return throughput(window.acknowledged, bytes, seconds, cpu);
 }
 
 /** Sends at a fixed rate and measures send() → acknowledgement for every record. */
@@ -139,6 +157,7 @@ export async function benchConsume(
   consumer.assign(
     metadata.partitions.map((p) => ({ topic: options.topic, partition: p.partition })),
   );
+  const cpu = process.cpuUsage();
   const startMs = performance.now();
   let reportAtMs = startMs + 1_000;
   let records = 0;
@@ -154,10 +173,10 @@ export async function benchConsume(
     if (options.progress !== undefined && nowMs >= reportAtMs) {
       reportAtMs += 1_000;
       options.progress(
-        `consume: ${records} records, ${round(bytes / 1024 / 1024 / ((nowMs - startMs) / 1000), 1)} MiB/s`,
+        `consume: ${records} records, ${round(mibPerSecond(bytes, nowMs - startMs), 1)} MiB/s`,
       );
     }
   }
   consumer.close();
-  return throughput(records, bytes, (performance.now() - startMs) / 1000);
+  return throughput(records, bytes, (performance.now() - startMs) / 1000, cpu);
 }

@@ -84,7 +84,9 @@ function format(record: ConsumerRecord, options: ConsumeOptions): string {
       : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
   if (options.json === true) {
     const { topic, partition, offset, timestampMs } = record;
-    return `${JSON.stringify({ topic, partition, offset, timestampMs, key: text(record.key), value: text(record.value) })}\n`;
+    const key = text(record.key);
+    const value = text(record.value);
+    return `${JSON.stringify({ topic, partition, offset, timestampMs, key, value })}\n`;
   }
   const value = text(record.value) ?? 'null';
   return options.printKey === true ? `${text(record.key) ?? 'null'}\t${value}\n` : `${value}\n`;

@@ -60,23 +60,20 @@ export function produceCommand(): Command {
         acks: options.acks,
         compression: options.compression,
         lingerMs: options.lingerMs,
+        // A person is waiting: an unknown topic fails within seconds, not after a minute.
+        maxBlockMs: 5_000,
       });
-      const window = new SendWindow(unacknowledgedLinesMax);
       const partitions = new Set<number>();
+      const window = new SendWindow(unacknowledgedLinesMax, (metadata) =>
+        partitions.add(metadata.partition),
+      );
       const startMs = performance.now();
       const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+      const explicit = options.partition === undefined ? {} : { partition: options.partition };
       for await (const line of lines) {
         const { key, value } = splitLine(line, options.keySeparator);
-        await window.send(
-          producer,
-          {
-            topic,
-            key,
-            value,
-            ...(options.partition === undefined ? {} : { partition: options.partition }),
-          },
-          (metadata) => partitions.add(metadata.partition),
-        );
+        if (window.isFull) await window.whenNotFull();
+        window.send(producer, { topic, key, value, ...explicit });
       }
       await producer.flush();
       const elapsedMs = performance.now() - startMs;

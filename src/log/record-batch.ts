@@ -96,9 +96,15 @@ export async function encodeBatch(input: EncodeBatchInput): Promise<Buffer> {
   let maxTimestampMs = baseTimestampMs;
   for (const record of records) maxTimestampMs = Math.max(maxTimestampMs, record.timestampMs);
 
-  const plain = encodeRecords(records, baseTimestampMs);
-  const body = input.compression === 'none' ? plain : await compress(input.compression, plain);
-  const batch = Buffer.alloc(BATCH_HEADER_BYTES + body.length);
+  // Uncompressed records are written straight after the header; compressed ones are copied in.
+  // Every byte of the batch is written (the header field by field, the records asserted to
+  // fill their size), so the buffer need not be zeroed.
+  const plainSize = recordsSize(records, baseTimestampMs);
+  const compressed =
+    input.compression === 'none'
+      ? null
+      : await compress(input.compression, encodeRecords(records, baseTimestampMs, plainSize));
+  const batch = Buffer.allocUnsafe(BATCH_HEADER_BYTES + (compressed?.length ?? plainSize));
   batch.writeBigInt64BE(BigInt(input.baseOffset), BASE_OFFSET_AT);
   batch.writeInt32BE(batch.length - LOG_OVERHEAD_BYTES, BATCH_LENGTH_AT);
   batch.writeInt32BE(input.partitionLeaderEpoch, PARTITION_LEADER_EPOCH_AT);
@@ -111,7 +117,8 @@ export async function encodeBatch(input: EncodeBatchInput): Promise<Buffer> {
   batch.writeInt16BE(input.producerEpoch ?? -1, PRODUCER_EPOCH_AT);
   batch.writeInt32BE(input.baseSequence ?? -1, BASE_SEQUENCE_AT);
   batch.writeInt32BE(records.length, RECORD_COUNT_AT);
-  body.copy(batch, BATCH_HEADER_BYTES);
+  if (compressed === null) writeRecords(batch, BATCH_HEADER_BYTES, records, baseTimestampMs);
+  else compressed.copy(batch, BATCH_HEADER_BYTES);
   batch.writeUInt32BE(crc32c(batch.subarray(ATTRIBUTES_AT)), CRC_AT);
   return batch;
 }
@@ -131,16 +138,32 @@ function bytesFieldSize(bytes: Uint8Array | null): number {
   return bytes === null ? varintSize(-1) : varintSize(bytes.length) + bytes.length;
 }
 
-function encodeRecords(records: readonly LogRecord[], baseTimestampMs: number): Buffer {
-  const bodySizes = records.map((record, i) =>
-    recordBodySize(record, i, record.timestampMs - baseTimestampMs),
-  );
+function recordsSize(records: readonly LogRecord[], baseTimestampMs: number): number {
   let total = 0;
-  for (const size of bodySizes) total += varintSize(size) + size;
-  const out = Buffer.alloc(total);
-  let at = 0;
   records.forEach((record, i) => {
-    at = writeVarint(out, at, bodySizes[i] ?? 0);
+    const size = recordBodySize(record, i, record.timestampMs - baseTimestampMs);
+    total += varintSize(size) + size;
+  });
+  return total;
+}
+
+function encodeRecords(records: readonly LogRecord[], baseTimestampMs: number, size: number) {
+  const out = Buffer.allocUnsafe(size);
+  writeRecords(out, 0, records, baseTimestampMs);
+  return out;
+}
+
+/** Writes the records section at `start`; asserts it fills exactly the rest of `out`. */
+function writeRecords(
+  out: Buffer,
+  start: number,
+  records: readonly LogRecord[],
+  baseTimestampMs: number,
+): void {
+  let at = start;
+  records.forEach((record, i) => {
+    const bodySize = recordBodySize(record, i, record.timestampMs - baseTimestampMs);
+    at = writeVarint(out, at, bodySize);
     out[at] = 0; // Record attributes: unused in magic 2.
     at = writeVarint(out, at + 1, record.timestampMs - baseTimestampMs);
     at = writeVarint(out, at, i);
@@ -153,8 +176,7 @@ function encodeRecords(records: readonly LogRecord[], baseTimestampMs: number): 
       at = writeBytesField(out, at, header.value);
     }
   });
-  assert(at === total, `encoded ${at} record bytes, expected ${total}`);
-  return out;
+  assert(at === out.length, `encoded ${at - start} record bytes, expected ${out.length - start}`);
 }
 
 function writeBytesField(out: Buffer, position: number, bytes: Uint8Array | null): number {

@@ -12,7 +12,8 @@ import {
 } from './http-raft-transport.ts';
 import { LevelRaftStorage } from './level-raft-storage.ts';
 import type { MetadataLog, MetadataStatus, StateMachine } from './metadata-log.ts';
-import { RaftCore, raftCoreDefaults, type RestoredState } from './core/raft-core.ts';
+import { raftCoreDefaults, type RestoredState } from './core/raft-config.ts';
+import { RaftCore } from './core/raft-core.ts';
 import { RaftDriver, type RaftDriverCounters } from './raft-driver.ts';
 import type { RaftTransportCounters } from './http-raft-transport.ts';
 import type { ConfigChange, Entry, Index, RaftNodeId, Ready, Term } from './types.ts';

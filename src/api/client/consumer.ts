@@ -77,7 +77,6 @@ export class Consumer {
   readonly #config: ConsumerConfig;
   readonly #deps: ConsumerDeps;
   readonly #partitions = new Map<string, PartitionState>();
-  readonly #abort = new AbortController();
   /** Resolved (and replaced) whenever a fetch finishes, to wake a waiting poll(). */
   #wake: () => void = () => {};
   #closed = false;
@@ -102,6 +101,7 @@ export class Consumer {
       const to = this.#config.autoOffsetReset === 'latest' ? 'latest' : 'earliest';
       kept.set(key, this.#partitions.get(key) ?? newState(tp, { kind: 'reset', to }));
     }
+    for (const [key, state] of this.#partitions) if (!kept.has(key)) state.cancelFetch?.abort();
     this.#partitions.clear();
     for (const [key, state] of kept) this.#partitions.set(key, state);
   }
@@ -165,7 +165,9 @@ export class Consumer {
   /** Cancels the fetches in flight; poll() fails with CLIENT_CLOSED afterwards. */
   close(): void {
     this.#closed = true;
-    this.#abort.abort();
+    // Per-fetch controllers only: a long-lived signal joined with AbortSignal.any in every
+    // fetch would keep a reference to each of them.
+    for (const state of this.#partitions.values()) state.cancelFetch?.abort();
     this.#wake();
   }
 
@@ -204,7 +206,11 @@ export class Consumer {
       const room = this.#config.pollRecordsMax - out.length;
       const taken = state.buffered.length <= room ? state.buffered : state.buffered.slice(0, room);
       state.buffered = taken === state.buffered ? [] : state.buffered.slice(room);
-      for (const record of taken) out.push({ ...record, ...state.tp });
+      const { topic, partition } = state.tp;
+      for (const record of taken) {
+        const { offset, key, value, headers, timestampMs } = record;
+        out.push({ topic, partition, offset, key, value, headers, timestampMs });
+      }
       const last = taken.at(-1) as StoredRecord;
       state.position = { kind: 'offset', offset: last.offset + 1 };
       if (out.length >= this.#config.pollRecordsMax) break;
@@ -228,7 +234,7 @@ export class Consumer {
       if (state.fetching || state.buffered.length > 0 || state.error !== null) continue;
       if (state.retryAtMs > nowMs) continue;
       state.fetching = true;
-      const waitMs = Math.max(0, Math.floor(Math.min(maxWaitMs, this.#config.fetchMaxWaitMs)));
+      const waitMs = Math.max(1, Math.ceil(Math.min(maxWaitMs, this.#config.fetchMaxWaitMs)));
       void this.#fetch(state, waitMs).finally(() => {
         state.fetching = false;
         this.#wake();
@@ -247,9 +253,13 @@ export class Consumer {
         if (generation === state.generation) state.position = { kind: 'offset', offset };
       } else {
         const offset = state.position.offset;
+        const startMs = this.#deps.clock.nowMs();
         const records = await this.#fetchRecords(state, offset, maxWaitMs, cancel.signal);
         if (generation !== state.generation) return;
         state.buffered = records.filter((record) => record.offset >= offset);
+        // A broker long-polls, so an empty answer comes after maxWaitMs; one that comes sooner
+        // must not make this a busy loop.
+        if (state.buffered.length === 0) state.retryAtMs = startMs + maxWaitMs;
       }
       state.failures = 0;
     } catch (error) {
@@ -278,7 +288,7 @@ export class Consumer {
       // A batch larger than maxBytes is still sent whole, up to max.message.bytes beyond it.
       responseBytesMax: this.#config.fetchBytesMax + 16 * 1024 * 1024,
       timeoutMs: maxWaitMs + this.#config.requestTimeoutMs,
-      signal: AbortSignal.any([this.#abort.signal, cancel]),
+      signal: cancel,
     });
     if (response.status !== 200) throw responseError(response, `fetch ${topic}/${partition}`);
     const highWatermark = Number(response.headers[fetchHeaders.highWatermark] ?? -1);
@@ -300,7 +310,7 @@ export class Consumer {
       path,
       responseBytesMax: 64 * 1024,
       timeoutMs: this.#config.requestTimeoutMs,
-      signal: AbortSignal.any([this.#abort.signal, cancel]),
+      signal: cancel,
     });
     const what = `offsets of ${tp.topic}/${tp.partition}`;
     if (response.status !== 200) throw responseError(response, what);

@@ -15,7 +15,6 @@ import { ClientError, staleMetadataCodes } from './client-error.ts';
 import type { MetadataCache } from './metadata-cache.ts';
 import {
   batchOverheadBytes,
-  partitionKey,
   RecordAccumulator,
   recordSizeBytes,
   type PendingRecord,
@@ -82,7 +81,6 @@ export interface ProducerDeps {
 /** Bucket for in-flight counting when a partition's leader is not cached yet. */
 const unknownLeader = -1;
 const produceResponseBytesMax = 64 * 1024;
-const partitionsTrackedMax = 1_000_000;
 
 export class Producer {
   readonly #config: ProducerConfig;
@@ -92,8 +90,19 @@ export class Producer {
   readonly #partitioner: StickyPartitioner;
   /** leader id → produce requests in flight to it. */
   readonly #inFlight = new Map<number, number>();
-  /** partition → the acknowledgement of its latest record; a partition acknowledges in order. */
-  readonly #lastAck = new Map<string, Promise<RecordMetadata>>();
+  /** Produce requests in flight, each one partition's batches. */
+  readonly #requests = new Set<readonly ProducerBatch[]>();
+  /** Woken whenever a request finishes, to let flush() check its progress. */
+  #flushWaiters: (() => void)[] = [];
+  /** Sequence number of the latest appended record (records are numbered from 1). */
+  #appendSeq = 0;
+  /** The executor shared by every acknowledgement promise: no closure per record. */
+  readonly #captureAck: (
+    resolve: (metadata: RecordMetadata) => void,
+    reject: (error: ClientError) => void,
+  ) => void;
+  #capturedResolve: (metadata: RecordMetadata) => void = () => {};
+  #capturedReject: (error: ClientError) => void = () => {};
   /** Sends not yet in the accumulator (waiting for buffer space or metadata). */
   readonly #appending = new Set<Promise<unknown>>();
   #flushing = 0;
@@ -114,6 +123,10 @@ export class Producer {
     );
     this.#accumulator = new RecordAccumulator(c);
     this.#partitioner = new StickyPartitioner({ topicsMax: 10_000 }, { random: deps.random });
+    this.#captureAck = (resolve, reject) => {
+      this.#capturedResolve = resolve;
+      this.#capturedReject = reject;
+    };
   }
 
   /** Bytes of records appended and not yet acknowledged (bounded by bufferMemoryBytes). */
@@ -170,16 +183,31 @@ export class Producer {
     }
   }
 
-  /** Sends everything appended so far at once (ignoring linger) and waits for the answers. */
+  /**
+   * Sends everything appended so far at once (ignoring linger) and waits until each of those
+   * records is acknowledged or failed. Records sent meanwhile are not waited for.
+   */
   async flush(): Promise<void> {
     this.#flushing += 1;
     try {
       await Promise.allSettled([...this.#appending]);
+      const target = this.#appendSeq;
       this.#sendSoon();
-      await Promise.allSettled([...this.#lastAck.values()]);
+      while (this.#oldestOutstandingSeq() <= target) {
+        await new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
+      }
     } finally {
       this.#flushing -= 1;
     }
+  }
+
+  /** The sequence number of the oldest record not yet acknowledged or failed. */
+  #oldestOutstandingSeq(): number {
+    let oldest = this.#accumulator.oldestSeq();
+    for (const request of this.#requests) {
+      oldest = Math.min(oldest, request[0]?.records[0]?.seq ?? Infinity);
+    }
+    return oldest;
   }
 
   /** Refuses new sends, then delivers (or fails) everything already appended. */
@@ -216,13 +244,15 @@ export class Producer {
     const sticky = message.partition === undefined && record.key === null;
     let partition =
       message.partition ?? this.#partitioner.partition(topic, record.key, partitionCount);
-    let resolve: (metadata: RecordMetadata) => void = () => {};
-    let reject: (error: ClientError) => void = () => {};
-    const ack = new Promise<RecordMetadata>((onResolve, onReject) => {
-      resolve = onResolve;
-      reject = onReject;
-    });
-    const pending: PendingRecord = { record, sizeBytes, resolve, reject, ack };
+    const ack = new Promise<RecordMetadata>(this.#captureAck);
+    this.#appendSeq += 1;
+    const pending: PendingRecord = {
+      record,
+      sizeBytes,
+      resolve: this.#capturedResolve,
+      reject: this.#capturedReject,
+      seq: this.#appendSeq,
+    };
     const nowMs = this.#now();
     let result = this.#accumulator.append(topic, partition, pending, nowMs, sticky);
     if (result === 'aborted') {
@@ -234,18 +264,7 @@ export class Producer {
     }
     if (result === 'closed') this.#sendSoon();
     else this.#wakeAt(nowMs + this.#config.lingerMs);
-    assert(this.#lastAck.size < partitionsTrackedMax, 'too many partitions tracked');
-    this.#lastAck.set(partitionKey(topic, partition), ack);
     return ack;
-  }
-
-  /** A request finished for good: forget the partition's latest ack if it was in it. */
-  #forgetAcks(batches: readonly ProducerBatch[]): void {
-    const last = batches.at(-1)?.records.at(-1);
-    const first = batches[0];
-    if (last === undefined || first === undefined) return;
-    const key = partitionKey(first.topic, first.partition);
-    if (this.#lastAck.get(key) === last.ack) this.#lastAck.delete(key);
   }
 
   #now(): number {
@@ -287,9 +306,14 @@ export class Producer {
       }
       const bucket = this.#leaderBucket(first.topic, first.partition);
       this.#inFlight.set(bucket, (this.#inFlight.get(bucket) ?? 0) + 1);
+      this.#requests.add(batches);
       void this.#sendRequest(batches).finally(() => {
+        this.#requests.delete(batches);
         this.#inFlight.set(bucket, (this.#inFlight.get(bucket) ?? 1) - 1);
         this.#sendSoon();
+        const waiters = this.#flushWaiters;
+        this.#flushWaiters = [];
+        for (const wake of waiters) wake();
       });
     }
     const next = this.#accumulator.nextReadyAtMs(nowMs);
@@ -321,7 +345,6 @@ export class Producer {
         this.#memory.release(batch.sizeBytes - batchOverheadBytes);
       }
       this.#accumulator.complete(topic, partition, recordCount, []);
-      this.#forgetAcks(batches);
     } catch (error) {
       this.#onProduceError(batches, recordCount, toClientError(error));
     }
@@ -386,7 +409,6 @@ export class Producer {
       this.#memory.release(batch.sizeBytes - batchOverheadBytes);
     }
     this.#accumulator.complete(topic, partition, recordCount, []);
-    this.#forgetAcks(batches);
   }
 }
 

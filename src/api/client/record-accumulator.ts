@@ -20,8 +20,8 @@ export interface PendingRecord {
   readonly sizeBytes: number;
   readonly resolve: (metadata: RecordMetadata) => void;
   readonly reject: (error: ClientError) => void;
-  /** The promise resolve and reject settle. */
-  readonly ack: Promise<RecordMetadata>;
+  /** Appended records are numbered 1, 2, 3 … by the producer (flush waits by number). */
+  readonly seq: number;
 }
 
 /** appended; appended after closing the open batch; or not appended (see append). */
@@ -176,6 +176,16 @@ export class RecordAccumulator {
       queue.batches.unshift(...retry);
     }
     if (queue.batches.length === 0) this.#queues.delete(partitionKey(topic, partition));
+  }
+
+  /** The sequence number of the oldest record waiting here (not in flight), or Infinity. */
+  oldestSeq(): number {
+    let oldest = Infinity;
+    for (const queue of this.#queues.values()) {
+      const seq = queue.batches[0]?.records[0]?.seq;
+      if (seq !== undefined && seq < oldest) oldest = seq;
+    }
+    return oldest;
   }
 
   /** When the next batch becomes ready by time alone, or null if none waits on time. */

@@ -1,7 +1,6 @@
-// Sends log file slices as an HTTP/2 response body without decoding them: one contiguous range
-// goes out with respondWithFD (the kernel copies file → socket); ranges in several segment
-// files are read and written in sequence with backpressure. The log's read lease is released
-// when the stream closes, whatever the outcome. Also reads slices into memory for JSON fetch.
+// Sends log file slices as an HTTP/2 response body without decoding them: the ranges are read
+// in chunks and written in sequence with backpressure. The log's read lease is released once
+// the last read has finished, whatever the outcome. Also reads slices into memory for JSON fetch.
 import { read } from 'node:fs';
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { FileSlice } from '../../log/index.ts';
@@ -58,8 +57,16 @@ export async function readSlices(slices: readonly FileSlice[]): Promise<Buffer> 
 }
 
 /**
- * Responds on `stream` with the slices as the body. `release` runs exactly once, when the
- * stream closes (or at once if it already has).
+ * Responds on `stream` with the slices as the body. `release` runs exactly once, after the
+ * last read of the slices has finished — never while a read is still in flight.
+ *
+ * Why not respondWithFD: Node pipes the descriptor from native code and, when the client
+ * cancels, keeps its own reference to the descriptor after the stream's 'close' event. Closing
+ * the segment then (the log closes idle segments on release) let Node later close or read a
+ * descriptor number already reused elsewhere: the broker died with SIGSEGV under consumers
+ * that cancel fetches (reproduced with `rill bench consume` rounds). Reading the file in 256 KiB
+ * chunks and writing them with backpressure still never decodes a batch, and we own every
+ * read, so the lease ends exactly when our last read does.
  */
 export function sendSlices(
   stream: ServerHttp2Stream,
@@ -67,33 +74,22 @@ export function sendSlices(
   slices: readonly FileSlice[],
   release: () => void,
 ): void {
-  let released = false;
-  const releaseOnce = (): void => {
-    if (released) return;
-    released = true;
-    release();
-  };
-  if (stream.destroyed || stream.closed) return releaseOnce();
-  stream.once('close', releaseOnce);
+  if (stream.destroyed || stream.closed) return release();
   const ranges = contiguousRanges(slices);
   const length = ranges.reduce((sum, range) => sum + range.length, 0);
-  const allHeaders = { ...headers, ':status': 200, 'content-length': length };
   try {
-    const only = ranges.length === 1 ? ranges[0] : undefined;
-    if (only !== undefined) {
-      stream.respondWithFD(only.fd, allHeaders, { offset: only.position, length: only.length });
-      return;
-    }
-    stream.respond(allHeaders);
+    stream.respond({ ...headers, ':status': 200, 'content-length': length });
   } catch (error) {
     // The stream closed between the check and the response (client went away).
     stream.destroy(error instanceof Error ? error : undefined);
-    return releaseOnce();
+    return release();
   }
-  writeRanges(stream, ranges).then(
-    () => stream.end(),
-    (error: unknown) => stream.destroy(error instanceof Error ? error : undefined),
-  );
+  writeRanges(stream, ranges)
+    .then(
+      () => stream.end(),
+      (error: unknown) => stream.destroy(error instanceof Error ? error : undefined),
+    )
+    .finally(release);
 }
 
 async function writeRanges(stream: ServerHttp2Stream, ranges: readonly FileSlice[]) {

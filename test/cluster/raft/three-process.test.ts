@@ -98,8 +98,8 @@ test('kill -9 the leader: a new one is elected, nothing committed is lost, the o
     return missingKeys(state, before).length === 0 ? state : undefined;
   });
 
-  // 200 more entries: the leader snapshots every 40, so its log starts far past the old leader's.
-  const after = Array.from({ length: 200 }, (_, i) => `after-${i}`);
+  // 100 more entries: the leader snapshots every 40, so its log starts far past the old one's.
+  const after = Array.from({ length: 100 }, (_, i) => `after-${i}`);
   const leader = await proposeAll(secondLeader, after);
   const all = [...before, ...after];
 

@@ -1,7 +1,8 @@
 // A Transport twin for client unit tests: an in-memory cluster of brokers that answer the
 // metadata and binary produce routes of API.md. Tests script leader moves and failures, and
 // read back what each broker appended.
-import { decodeBatches } from '../../../src/log/index.ts';
+import { decodeBatches, encodeBatch } from '../../../src/log/index.ts';
+import { ClientError } from '../../../src/api/client/client-error.ts';
 import type {
   Transport,
   TransportRequest,
@@ -24,7 +25,12 @@ export class FakeCluster implements Transport {
   readonly calls: ProduceCall[] = [];
   /** Failures to answer, in order, to the next produce requests. */
   readonly failures: Failure[] = [];
+  /** Failures to answer, in order, to the next fetch requests. */
+  readonly fetchFailures: Failure[] = [];
+  readonly fetches: { url: string; partition: number; offset: number }[] = [];
   metadataRequests = 0;
+  /** Broker ids whose connections are refused (a killed process). */
+  readonly down = new Set<number>();
   #hung: (() => void)[] = [];
 
   readonly topic: string;
@@ -48,6 +54,11 @@ export class FakeCluster implements Transport {
   }
 
   async request(url: string, request: TransportRequest): Promise<TransportResponse> {
+    for (const id of this.down) {
+      if (url === FakeCluster.url(id)) {
+        throw new ClientError('CLIENT_CONNECTION', `${url}: connection refused`);
+      }
+    }
     if (request.path === '/v1/cluster') {
       const brokers = [1, 2, 3].map((id) => ({ id, url: FakeCluster.url(id), status: 'alive' }));
       return json(200, { clusterId: 'fake', controllerId: 1, brokers });
@@ -64,12 +75,53 @@ export class FakeCluster implements Transport {
       return json(200, { name: this.topic, configs: {}, partitions });
     }
     const match = /^\/v1\/topics\/([^/]+)\/partitions\/(\d+)\/records/.exec(request.path);
-    if (match !== null && request.method === 'POST')
+    if (match !== null && request.method === 'POST') {
       return this.#produce(url, request, Number(match[2]));
+    }
+    if (match !== null && request.method === 'GET') {
+      return this.#fetch(url, request.path, Number(match[2]));
+    }
+    const offsets = /^\/v1\/topics\/[^/]+\/partitions\/(\d+)\/offsets/.exec(request.path);
+    if (offsets !== null) {
+      const log = this.logs.get(Number(offsets[1])) ?? [];
+      return json(200, { logStartOffset: 0, highWatermark: log.length });
+    }
     return json(404, { error: { code: 'UNKNOWN_TOPIC_OR_PARTITION', message: request.path } });
   }
 
   async close(): Promise<void> {}
+
+  /** Answers with the whole log as one batch from offset 0, whatever offset was asked. */
+  async #fetch(url: string, path: string, partition: number): Promise<TransportResponse> {
+    const offset = Number(new URL(path, 'http://x').searchParams.get('offset'));
+    this.fetches.push({ url, partition, offset });
+    const failure = this.fetchFailures.shift();
+    if (failure !== undefined && failure !== 'hang') {
+      return json(failure.status, { error: { code: failure.code, message: 'scripted' } });
+    }
+    if (url !== FakeCluster.url(this.leaders.get(partition) ?? -1)) {
+      return json(421, { error: { code: 'NOT_LEADER_OR_FOLLOWER', message: 'moved' } });
+    }
+    const log = this.logs.get(partition) ?? [];
+    if (offset > log.length) {
+      return json(416, { error: { code: 'OFFSET_OUT_OF_RANGE', message: 'out of range' } });
+    }
+    const headers = { 'rill-high-watermark': String(log.length) };
+    if (offset === log.length) return { status: 200, headers, body: Buffer.alloc(0) };
+    const records = log.map((value) => ({
+      key: null,
+      value: Buffer.from(value),
+      headers: [],
+      timestampMs: 0,
+    }));
+    const body = await encodeBatch({
+      baseOffset: 0,
+      partitionLeaderEpoch: 1,
+      records,
+      compression: 'none',
+    });
+    return { status: 200, headers, body };
+  }
 
   async #produce(
     url: string,

@@ -69,6 +69,20 @@ describe('Producer', { timeout: 10_000 }, () => {
     expect(cluster.logs.get(0)).toEqual(['warm', '1', '2', '3']);
   });
 
+  test('a dead leader: metadata from another broker, then the new leader (failover)', async () => {
+    const { clock, cluster, producer } = setup({ lingerMs: 0 });
+    const warm = producer.send({ topic: 't', partition: 0, value: 'before' });
+    await clock.advance(0);
+    await warm;
+    cluster.down.add(1); // kill -9 the leader (also the only bootstrap URL)...
+    cluster.leaders.set(0, 3); // ...and the controller moves leadership to broker 3.
+    const ack = producer.send({ topic: 't', partition: 0, value: 'after' });
+    await clock.advance(5_000);
+    expect((await ack).offset).toBe(1);
+    expect(cluster.calls.at(-1)?.url).toBe(FakeCluster.url(3));
+    expect(cluster.logs.get(0)).toEqual(['before', 'after']);
+  });
+
   test('backoff grows exponentially across consecutive retriable failures', async () => {
     const { clock, cluster, producer } = setup({ lingerMs: 0 });
     for (let i = 0; i < 4; i += 1)

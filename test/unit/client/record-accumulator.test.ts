@@ -10,8 +10,13 @@ import {
 
 function pending(value: string): PendingRecord {
   const record = { key: null, value: Buffer.from(value), headers: [], timestampMs: 0 };
-  const ack = new Promise<never>(() => {});
-  return { record, sizeBytes: recordSizeBytes(record), resolve: () => {}, reject: () => {}, ack };
+  return {
+    record,
+    sizeBytes: recordSizeBytes(record),
+    resolve: () => {},
+    reject: () => {},
+    seq: 1,
+  };
 }
 
 const value100 = 'x'.repeat(100);
