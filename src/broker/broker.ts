@@ -388,6 +388,12 @@ export class Broker {
     }
     const resolved = resolveTopicConfig(configs);
     if (!resolved.ok) throw new BrokerError('INVALID_CONFIG', resolved.message);
+    // Placement reads the alive nodes: a ReadIndex barrier makes this node's image current.
+    try {
+      await this.#deps.metadata.barrier();
+    } catch (error) {
+      throw this.#fromMetadataError(error);
+    }
     if (this.#deps.image.topic(name) !== undefined) {
       throw new BrokerError('TOPIC_ALREADY_EXISTS', `topic '${name}' already exists`);
     }

@@ -7,6 +7,8 @@ import { assert } from '../common/index.ts';
 
 export const metadataProposePath = '/internal/v1/metadata/propose';
 const clusterSecretHeader = 'x-rill-cluster-secret';
+/** Forwarded proposals in flight per controller connection (HTTP/2 streams). */
+const forwardedInflightMax = 64;
 
 export type ForwardedAnswer =
   | { readonly ok: true; readonly index: number; readonly result: unknown }
@@ -54,6 +56,10 @@ export class HttpControllerChannel implements ControllerChannel {
       body: JSON.stringify({ command }),
       headersTimeout: this.#config.requestTimeoutMs,
       bodyTimeout: this.#config.requestTimeoutMs,
+      // undici 7 holds a non-idempotent request (a POST) on an HTTP/2 connection until every
+      // other stream on it finished: heartbeats, admin changes and ISR changes would queue
+      // behind each other. undici re-sends only requests that never left, so this is safe.
+      idempotent: true,
     });
     const body = (await response.body.json()) as {
       index?: number;
@@ -86,6 +92,7 @@ export class HttpControllerChannel implements ControllerChannel {
         void oldest.destroy();
       }
       client = new H2CClient(url, {
+        pipelining: forwardedInflightMax,
         headersTimeout: this.#config.requestTimeoutMs,
         bodyTimeout: this.#config.requestTimeoutMs,
       });

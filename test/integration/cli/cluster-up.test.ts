@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createServer, type Server } from 'node:net';
 import { afterAll, expect, test } from 'vitest';
 import { freePort } from '../../support/api/broker-process.ts';
 import { H2c } from '../../support/api/h2c.ts';
@@ -24,9 +25,34 @@ afterAll(async () => {
   if (dataDir !== '') await rm(dataDir, { recursive: true, force: true });
 });
 
+/** A base port whose next `count - 1` ports were free a moment ago (other tests take ports). */
+async function freePortRange(count: number): Promise<number> {
+  for (;;) {
+    const base = await freePort();
+    if (base + count > 65_536) continue;
+    const held: Server[] = [];
+    try {
+      for (let i = 0; i < count; i += 1) {
+        const server = createServer();
+        await new Promise<void>((done, fail) => {
+          server.once('error', fail);
+          server.listen(base + i, '127.0.0.1', done);
+        });
+        held.push(server);
+      }
+      return base;
+    } catch (error) {
+      // One of them is taken: try another base.
+      if ((error as { code?: unknown }).code !== 'EADDRINUSE') throw error;
+    } finally {
+      for (const server of held) await new Promise((done) => server.close(done));
+    }
+  }
+}
+
 test('cluster up serves, guards /internal/v1 with its secret, and stops on SIGINT', async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'rill-cluster-'));
-  const port = await freePort();
+  const port = await freePortRange(3);
   cluster = spawn(
     process.execPath,
     [rillBin, 'cluster', 'up', '--base-port', String(port), '--data-dir', dataDir],
@@ -35,6 +61,7 @@ test('cluster up serves, guards /internal/v1 with its secret, and stops on SIGIN
   const lines: string[] = [];
   await new Promise<void>((done, fail) => {
     const timer = setTimeout(() => fail(new Error(`no ready:\n${lines.join('\n')}`)), 30_000);
+    cluster!.once('exit', (code) => fail(new Error(`exited ${code}:\n${lines.join('\n')}`)));
     createInterface({ input: cluster!.stdout! }).on('line', (line) => {
       lines.push(line);
       if (line === 'ready') {
