@@ -44,9 +44,10 @@ async function start(): Promise<RillCluster> {
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     return true;
   });
-  await eventually('every replica in the ISR', 10_000, async () => {
-    const p = await partition0(c, 1);
-    return p.isr.length === 3 && p.leader !== null ? p : undefined;
+  // Every node's image holds the topic (a leader that has not applied it yet answers 404).
+  await eventually('the topic on every node, every replica in the ISR', 10_000, async () => {
+    const views = await Promise.all(c.ids.map((id) => partition0(c, id)));
+    return views.every((p) => p.isr.length === 3 && p.leader !== null) ? true : undefined;
   });
   return c;
 }

@@ -39,9 +39,12 @@ test('topic-level produce works on any node; partition routes answer 421 off the
     configs: { 'min.insync.replicas': '2' },
   });
   expect(created.status).toBe(201);
-  await eventually('leaders everywhere', 10_000, async () =>
-    (await partitions(c, 1)).every((p) => p.leader !== null) ? true : undefined,
-  );
+  await eventually('leaders everywhere, seen by every node', 10_000, async () => {
+    const views = await Promise.all(c.ids.map((id) => partitions(c, id)));
+    return views.every((v) => v.length === 3 && v.every((p) => p.leader !== null))
+      ? true
+      : undefined;
+  });
   // Every leader has opened its replica (a fresh topic answers LEADER_NOT_AVAILABLE briefly).
   await eventually('every partition writable', 10_000, async () => {
     const records = [0, 1, 2].map((partition) => ({ partition, value: 'probe' }));
@@ -82,9 +85,12 @@ test('Producer and Consumer ride through kill -9 of a leader; acknowledged recor
     replicationFactor: 3,
     configs: { 'min.insync.replicas': '2' },
   });
-  await eventually('leaders everywhere', 10_000, async () =>
-    (await partitions(c, 1)).every((p) => p.leader !== null) ? true : undefined,
-  );
+  await eventually('leaders everywhere, seen by every node', 10_000, async () => {
+    const views = await Promise.all(c.ids.map((id) => partitions(c, id)));
+    return views.every((v) => v.length === 3 && v.every((p) => p.leader !== null))
+      ? true
+      : undefined;
+  });
   client = new RillClient({ bootstrapUrls: c.ids.map((id) => c.url(id)) });
   const producer = client.producer({ acks: 'all', lingerMs: 1 });
   const acked = new Map<string, string>();
