@@ -5,7 +5,10 @@
 // bare node:http2 pair (the transport's ceiling, upload and download) and sequential file
 // appends with each flush policy. Each figure is the median of --repeat rounds (3), Rill and
 // its baselines measured close together; the log's own benchmark (scripts/bench-log.ts) runs
-// last. Prints a line per step, then one JSON line with every figure and ratio. --profile runs
+// last. Then (unless --skip-cluster) three nodes with RF=3, min.insync.replicas=2: produce
+// MiB/s with acks=all and acks=1, latency at the fixed rate, and failover time (kill -9 of a
+// leader → first acks=all acknowledgement), with their ratios to the single node.
+// Prints a line per step, then one JSON line with every figure and ratio. --profile runs
 // the broker under `node --cpu-prof` and prints its top-10 self-time functions.
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
@@ -25,7 +28,7 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     records: { type: 'string', default: '100000' },
     rate: { type: 'string', default: '5000' },
-    cluster: { type: 'boolean', default: true },
+    'skip-cluster': { type: 'boolean', default: false },
     repeat: { type: 'string', default: '3' },
   },
 });
@@ -104,7 +107,7 @@ async function main(): Promise<void> {
   results['http2Upload'] = pick('http2 upload');
   results['http2Download'] = pick('http2 download');
   results['fileAppend'] = Object.fromEntries(policies.map((p) => [p, pick(`file append ${p}`)]));
-  if (args.cluster) results['cluster'] = await runClusterBenches();
+  if (!args['skip-cluster']) results['cluster'] = await runClusterBenches();
   results['ratios'] = ratios(results);
   if (profileDir !== null) {
     results['profileTop10'] = await summarizeProfile(profileDir);
