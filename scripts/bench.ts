@@ -5,7 +5,10 @@
 // bare node:http2 pair (the transport's ceiling, upload and download) and sequential file
 // appends with each flush policy. Each figure is the median of --repeat rounds (3), Rill and
 // its baselines measured close together; the log's own benchmark (scripts/bench-log.ts) runs
-// last. Prints a line per step, then one JSON line with every figure and ratio. --profile runs
+// last. Then (unless --skip-cluster) three nodes with RF=3, min.insync.replicas=2: produce
+// MiB/s with acks=all and acks=1, latency at the fixed rate, and failover time (kill -9 of a
+// leader → first acks=all acknowledgement), with their ratios to the single node.
+// Prints a line per step, then one JSON line with every figure and ratio. --profile runs
 // the broker under `node --cpu-prof` and prints its top-10 self-time functions.
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
@@ -14,16 +17,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { RillClient } from '../src/api/client/index.ts';
+import { H2Transport, RillClient } from '../src/api/client/index.ts';
 import { benchConsume, benchLatency, benchProduce, round } from '../src/cli/client-bench.ts';
 import { benchLog } from './bench-log.ts';
 import { spawnBroker } from './spawn-broker.ts';
+import { spawnCluster, type ClusterProcesses } from './spawn-cluster.ts';
 
 const { values: args } = parseArgs({
   options: {
     profile: { type: 'boolean', default: false },
     records: { type: 'string', default: '100000' },
     rate: { type: 'string', default: '5000' },
+    'skip-cluster': { type: 'boolean', default: false },
     repeat: { type: 'string', default: '3' },
   },
 });
@@ -102,6 +107,7 @@ async function main(): Promise<void> {
   results['http2Upload'] = pick('http2 upload');
   results['http2Download'] = pick('http2 download');
   results['fileAppend'] = Object.fromEntries(policies.map((p) => [p, pick(`file append ${p}`)]));
+  if (!args['skip-cluster']) results['cluster'] = await runClusterBenches();
   results['ratios'] = ratios(results);
   if (profileDir !== null) {
     results['profileTop10'] = await summarizeProfile(profileDir);
@@ -151,6 +157,134 @@ async function measureLatency(client: RillClient) {
   return result;
 }
 
+/**
+ * Three nodes, RF=3, min.insync.replicas=2, log.flush=always (as the single-node 'always' run):
+ * throughput and acknowledgement latency with acks=all and acks=1, then failover time.
+ */
+async function runClusterBenches(): Promise<Record<string, unknown>> {
+  const cluster = await spawnCluster({ size: 3, extraArgs: ['--session-timeout-ms', '1500'] });
+  log(`cluster ${[...cluster.urls.values()].join(' ')} (data ${cluster.dataDir})`);
+  const client = new RillClient({ bootstrapUrls: [...cluster.urls.values()] });
+  const out: Record<string, unknown> = { nodes: 3, replicationFactor: 3, minInsyncReplicas: 2 };
+  try {
+    const admin = client.admin();
+    const configs = { 'min.insync.replicas': '2', 'log.flush': 'always' };
+    for (const name of ['bench-rf3-warmup', 'bench-rf3-all', 'bench-rf3-one']) {
+      await admin.createTopic({ name, partitions: 4, replicationFactor: 3, configs });
+    }
+    for (const name of ['bench-rf3-latency-all', 'bench-rf3-latency-one']) {
+      await admin.createTopic({ name, partitions: 1, replicationFactor: 3, configs });
+    }
+    const batching = { batchSizeBytes: 256 * 1024, lingerMs: 5 };
+    await benchProduce(client, {
+      topic: 'bench-rf3-warmup',
+      records: 20_000,
+      recordBytes,
+      producer: { acks: 'all', ...batching },
+    });
+    for (const [key, topic, acks] of [
+      ['produceAcksAll', 'bench-rf3-all', 'all'],
+      ['produceAcks1', 'bench-rf3-one', 1],
+    ] as const) {
+      out[key] = await benchProduce(client, {
+        topic,
+        records,
+        recordBytes,
+        producer: { acks, ...batching },
+        progress: log,
+      });
+      log(`RF=3 produce acks=${acks}: ${JSON.stringify(out[key])}`);
+    }
+    for (const [key, topic, acks] of [
+      ['latencyAcksAll', 'bench-rf3-latency-all', 'all'],
+      ['latencyAcks1', 'bench-rf3-latency-one', 1],
+    ] as const) {
+      out[key] = await benchLatency(client, {
+        topic,
+        ratePerSecond,
+        seconds: 5,
+        recordBytes,
+        producer: { acks, ...latencyBatching },
+      });
+      log(`RF=3 latency acks=${acks}: ${JSON.stringify(out[key])}`);
+    }
+    out['latencyProducer'] = latencyBatching;
+    out['failoverMs'] = await measureFailover(cluster, client);
+    log(`RF=3 failover (kill -9 leader → first acks=all write): ${String(out['failoverMs'])} ms`);
+  } finally {
+    await client.close();
+    await cluster.stop();
+  }
+  return out;
+}
+
+/**
+ * One request per partition is in flight (the producer keeps order), so a replicated request
+ * that takes a few ms must carry what arrived meanwhile: the default 16 KiB batch would cap a
+ * partition near 16 records per round trip, below the fixed rate.
+ */
+const latencyBatching = { lingerMs: 0, batchSizeBytes: 256 * 1024 };
+
+/** kill -9 of a partition leader → the first acks=all write the cluster acknowledges. */
+async function measureFailover(cluster: ClusterProcesses, client: RillClient): Promise<number> {
+  const topic = 'bench-failover';
+  const admin = client.admin();
+  const configs = { 'min.insync.replicas': '2' };
+  await admin.createTopic({ name: topic, partitions: 1, replicationFactor: 3, configs });
+  const http = new H2Transport();
+  const write = async (url: string): Promise<boolean> => {
+    const response = await http.request(url, {
+      method: 'POST',
+      path: `/v1/topics/${topic}/partitions/0/records?acks=all&timeoutMs=1000`,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ records: [{ value: 'failover' }] }),
+      responseBytesMax: 1024 * 1024,
+      timeoutMs: 2_000,
+    });
+    return response.status === 200;
+  };
+  const leaderOf = async (asker: string): Promise<number | null> => {
+    const response = await http.request(asker, {
+      method: 'GET',
+      path: `/v1/topics/${topic}`,
+      responseBytesMax: 1024 * 1024,
+      timeoutMs: 2_000,
+    });
+    if (response.status !== 200) return null;
+    const body = JSON.parse(response.body.toString()) as {
+      partitions: { leader: number | null }[];
+    };
+    return body.partitions[0]?.leader ?? null;
+  };
+  try {
+    const anyUrl = [...cluster.urls.values()][0] as string;
+    let leader: number | null = null;
+    for (const deadline = performance.now() + 20_000; performance.now() < deadline;) {
+      leader = await leaderOf(anyUrl);
+      if (leader !== null && (await write(cluster.urls.get(leader) as string).catch(() => false)))
+        break;
+      leader = null;
+    }
+    if (leader === null) throw new Error('no writable leader before the failover');
+    const killedAt = performance.now();
+    await cluster.kill(leader);
+    const survivors = [...cluster.urls].filter(([id]) => cluster.isRunning(id));
+    while (performance.now() - killedAt < 30_000) {
+      for (const [, asker] of survivors) {
+        const now = await leaderOf(asker).catch(() => null);
+        const url = now === null || now === leader ? null : (cluster.urls.get(now) ?? null);
+        if (url !== null && (await write(url).catch(() => false))) {
+          return Math.round(performance.now() - killedAt);
+        }
+      }
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    throw new Error('no acks=all write within 30 s of the leader kill');
+  } finally {
+    await http.close();
+  }
+}
+
 function topicFor(policy: Policy): string {
   return `bench-flush-${policy.replace(':', '-')}`;
 }
@@ -167,6 +301,15 @@ function ratios(results: Record<string, unknown>): Record<string, number> {
     consumeOverHttp2: round(mib(['consume']) / upload, 3),
     consumeOverHttp2Download: round(mib(['consume']) / mib(['http2Download']), 3),
   };
+  const cluster = results['cluster'] as Record<string, { mibPerSecond: number }> | undefined;
+  if (cluster !== undefined) {
+    const single = mib(['produce', 'always']);
+    out['rf3AcksAllOverSingleNode'] = round(
+      (cluster['produceAcksAll']?.mibPerSecond ?? 0) / single,
+      3,
+    );
+    out['rf3Acks1OverSingleNode'] = round((cluster['produceAcks1']?.mibPerSecond ?? 0) / single, 3);
+  }
   for (const policy of policies) {
     out[`produce_${policy}_overFileAppend`] = round(
       mib(['produce', policy]) / mib(['fileAppend', policy]),

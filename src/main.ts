@@ -8,6 +8,7 @@ import type { Http2Server, ServerHttp2Stream } from 'node:http2';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, destination, type Logger } from 'pino';
+import { HttpReplicaTransport } from './api/replica-transport.ts';
 import {
   buildServer,
   type InternalRoute,
@@ -27,6 +28,7 @@ import {
   type BrokerConfig,
   type MetadataCommand,
   type PartitionStore,
+  type ReplicationSettings,
 } from './broker/index.ts';
 import { SeededRandom, type Clock, type WallClock } from './common/index.ts';
 import { PartitionLog } from './log/index.ts';
@@ -52,6 +54,8 @@ export interface NodeConfig {
   readonly logFile: string | null;
   /** broker.session.timeout.ms: the controller fences a node silent for this long. */
   readonly sessionTimeoutMs: number;
+  /** replica.lag.time.max.ms; the default when absent. */
+  readonly replicaLagTimeMaxMs?: number;
 }
 
 /** Timings of the metadata plane (see docs/operations.md). */
@@ -87,6 +91,14 @@ export const defaultBrokerLimits: Omit<BrokerConfig, 'nodeId' | 'advertisedUrl'>
   retentionCheckIntervalMs: 60_000,
   registrationRetryMs: 500,
 };
+
+/** Overrides of the replication defaults this node was started with. */
+function replicationSettings(config: NodeConfig): Partial<ReplicationSettings> {
+  const lagMs = config.replicaLagTimeMaxMs;
+  if (lagMs === undefined) return {};
+  // An unanswered ISR change is resent well within one lag period.
+  return { replicaLagTimeMaxMs: lagMs, isrChangeRetryMs: Math.max(100, Math.floor(lagMs / 4)) };
+}
 
 const realClock: Clock = {
   nowMs: () => performance.now(),
@@ -130,6 +142,7 @@ export async function startNode(
       ),
       nodeId: config.nodeId,
       advertisedUrl: url,
+      replication: replicationSettings(config),
     },
     {
       clock: realClock,
@@ -139,6 +152,11 @@ export async function startNode(
       metadata: plane.metadata,
       store,
       logger: logger.child({ module: 'broker' }),
+      replicaTransport: new HttpReplicaTransport({
+        clusterSecret: config.clusterSecret,
+        responseBytesMax: defaultServerConfig.fetchBytesMax + defaultServerConfig.bodyBytesMax,
+        requestTimeoutMs: 5_000,
+      }),
     },
   );
   const server = await buildServer(

@@ -11,10 +11,30 @@ import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
 import type { MetadataImage, PartitionImage, TopicImage } from './metadata-image.ts';
 import { metadataLimits } from './metadata-image.ts';
 import { LocalReplicas } from './local-replicas.ts';
-import type { AppendResult, Partition } from './partition.ts';
+import {
+  defaultReplicationSettings,
+  partitionState,
+  type AppendResult,
+  type Partition,
+  type ReplicationSettings,
+} from './partition.ts';
 import { partitionDirectoryName, type PartitionStore } from './partition-store.ts';
 import { Purgatory } from './purgatory.ts';
+import {
+  ReplicaFetcher,
+  defaultReplicaFetcherConfig,
+  type EpochEndOffsetAnswer,
+  type EpochEndOffsetCall,
+  type ReplicaFetchCall,
+  type ReplicaTransport,
+} from './replica-fetcher.ts';
 import { assignReplicas } from './replica-placement.ts';
+import {
+  isrChangeErrorCodes,
+  type EpochErrorCode,
+  type IsrChangeErrorCode,
+  type IsrChangeRequest,
+} from './replication/index.ts';
 import { describeTopicConfig, resolveTopicConfig, type TopicConfig } from './topic-config.ts';
 import { topicNameProblem } from './topic-name.ts';
 
@@ -28,6 +48,10 @@ export interface BrokerConfig {
   readonly retentionCheckIntervalMs: number;
   /** Pause between attempts to register with the controller. */
   readonly registrationRetryMs: number;
+  /** Replication settings over the defaults (replica.lag.time.max.ms, ...). */
+  readonly replication?: Partial<ReplicationSettings>;
+  /** The longest a leader holds a follower fetch with nothing new; also the follower's ask. */
+  readonly replicaFetchMaxWaitMs?: number;
 }
 
 export interface BrokerLogger {
@@ -45,6 +69,8 @@ export interface BrokerDeps {
   readonly metadata: MetadataLog<MetadataCommand>;
   readonly store: PartitionStore;
   readonly logger: BrokerLogger;
+  /** How followers reach leaders; without it this node replicates nothing (one-node use). */
+  readonly replicaTransport?: ReplicaTransport;
 }
 
 export type Acks = 0 | 1 | 'all';
@@ -79,6 +105,18 @@ export interface FetchResult {
   readonly logStartOffset: number;
   readonly leaderEpoch: number;
 }
+
+/** A follower fetch as the leader answers it: whole batches below the leader's durable end. */
+export type ReplicaFetchResult =
+  | Exclude<Awaited<ReturnType<ReplicaTransport['fetch']>>, { kind: 'records' }>
+  | {
+      readonly kind: 'records';
+      readonly read: LogReadResult;
+      readonly highWatermark: number;
+      readonly logStartOffset: number;
+      readonly logEndOffset: number;
+      readonly leaderEpoch: number;
+    };
 
 export interface CreateTopicRequest {
   readonly name: string;
@@ -130,6 +168,12 @@ export class Broker {
   readonly #replicas: LocalReplicas;
   readonly #fetchPurgatory: Purgatory;
   readonly #producePurgatory: Purgatory;
+  /** Follower fetches parked at the leader's end until an append. */
+  readonly #replicaPurgatory: Purgatory;
+  readonly #replication: ReplicationSettings;
+  readonly #fetcher: ReplicaFetcher | null;
+  /** Partitions with an ISR change proposal in flight to the controller. */
+  readonly #isrProposals = new Set<string>();
   #brokerEpoch: number | null = null;
   readonly #incarnationId: string;
   readonly #cancelTimers: (() => void)[] = [];
@@ -144,12 +188,17 @@ export class Broker {
     this.#deps = deps;
     this.#fetchPurgatory = new Purgatory({ waitersMax: config.fetchWaitersMax }, deps);
     this.#producePurgatory = new Purgatory({ waitersMax: config.produceWaitersMax }, deps);
+    this.#replicaPurgatory = new Purgatory({ waitersMax: config.fetchWaitersMax }, deps);
+    this.#replication = { ...defaultReplicationSettings, ...config.replication };
+    this.#fetcher = this.#buildFetcher();
     this.#incarnationId = randomId(deps.random);
     this.#replicas = new LocalReplicas({
       nodeId: config.nodeId,
       image: deps.image,
       store: deps.store,
       logger: deps.logger,
+      clock: deps.clock,
+      replication: this.#replication,
       onReplicaChanged: (key, lostLeadership) => this.#onReplicaChanged(key, lostLeadership),
     });
     deps.image.onApplied((command, result) => {
@@ -161,6 +210,22 @@ export class Broker {
 
   get nodeId(): number {
     return this.#config.nodeId;
+  }
+
+  #buildFetcher(): ReplicaFetcher | null {
+    const { replicaTransport, clock, logger, image } = this.#deps;
+    if (replicaTransport === undefined) return null;
+    const fetchMaxWaitMs =
+      this.#config.replicaFetchMaxWaitMs ?? defaultReplicaFetcherConfig.fetchMaxWaitMs;
+    return new ReplicaFetcher(
+      { ...defaultReplicaFetcherConfig, fetchMaxWaitMs, nodeId: this.#config.nodeId },
+      {
+        transport: replicaTransport,
+        clock,
+        logger,
+        nodeUrl: (id) => image.node(id)?.url ?? null,
+      },
+    );
   }
 
   // ---- lifecycle ------------------------------------------------------------------------
@@ -181,6 +246,7 @@ export class Broker {
     this.#state = 'running';
     this.#scheduleHeartbeat();
     this.#scheduleRetention();
+    this.#scheduleReplicationTick();
   }
 
   /**
@@ -191,6 +257,7 @@ export class Broker {
     this.#draining = true;
     this.#fetchPurgatory.releaseAll();
     this.#producePurgatory.releaseAll();
+    this.#replicaPurgatory.releaseAll();
   }
 
   async stop(): Promise<void> {
@@ -199,6 +266,11 @@ export class Broker {
     for (const cancel of this.#cancelTimers.splice(0)) cancel();
     this.#fetchPurgatory.releaseAll();
     this.#producePurgatory.releaseAll();
+    this.#replicaPurgatory.releaseAll();
+    // Closing the replicas first ends every follower loop at its next step.
+    const stopping = this.#fetcher?.stop();
+    for (const replica of this.#replicas.all()) replica.close();
+    await stopping;
     await this.#replicas.closeAll();
     await this.#deps.metadata.stop();
     this.#state = 'stopped';
@@ -437,75 +509,93 @@ export class Broker {
   ): Promise<AppendResult> {
     let appended: AppendResult;
     try {
-      appended = await replica.appendAsLeader(batches, leaderEpoch, recordCount);
+      const nowMs = () => this.#deps.clock.nowMs();
+      appended = await replica.appendAsLeader(batches, leaderEpoch, recordCount, nowMs);
     } catch (error) {
       throw fromLogError(error, replica);
     }
-    this.#fetchPurgatory.wake(replica.key);
-    this.#producePurgatory.wake(replica.key);
+    this.#replicaPurgatory.wake(replica.key);
+    this.#afterLeaderProgress(replica);
     return appended;
   }
 
+  /** An acks=all produce answers once the HW passes its last offset (DESIGN.md §4). */
   async #awaitReplication(replica: Partition, lastOffset: number, timeoutMs: number) {
-    const isDone = () => replica.highWatermark > lastOffset || replica.role.kind !== 'leader';
+    const isDone = () => replica.ackState(lastOffset) !== 'wait';
     const waitMs = this.#draining ? 0 : timeoutMs;
     const outcome = await (this.#producePurgatory.wait(replica.key, waitMs, isDone) ??
       Promise.resolve('expired' as const));
-    if (replica.highWatermark > lastOffset) return;
-    if (replica.role.kind !== 'leader') {
-      throw new BrokerError('NOT_LEADER_OR_FOLLOWER', `${replica.key} lost its leadership`);
+    const state = replica.ackState(lastOffset);
+    switch (state) {
+      case 'acked':
+        return;
+      case 'lost':
+        throw new BrokerError('NOT_LEADER_OR_FOLLOWER', `${replica.key} lost its leadership`);
+      case 'NOT_ENOUGH_REPLICAS_AFTER_APPEND':
+        throw new BrokerError(state, `${replica.key}: the ISR shrank below min.insync.replicas`);
+      case 'wait':
+        assert(outcome === 'expired', 'a satisfied wait has an answer');
+        throw new BrokerError(
+          'REQUEST_TIMED_OUT',
+          `${replica.key}: not replicated in ${timeoutMs} ms`,
+        );
     }
-    const isrSize = replica.role.isr.length;
-    if (outcome === 'expired' && isrSize < replica.config.minInsyncReplicas) {
-      throw new BrokerError('NOT_ENOUGH_REPLICAS_AFTER_APPEND', `${replica.key}: ISR shrank`);
-    }
-    throw new BrokerError('REQUEST_TIMED_OUT', `${replica.key}: not replicated in ${timeoutMs} ms`);
   }
 
   /**
    * Whole batches from `offset` below the HW; long-polls up to maxWaitMs at the HW.
    * Codes: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
-   * OFFSET_OUT_OF_RANGE (details: logStartOffset, highWatermark), BROKER_BUSY.
+   * OFFSET_OUT_OF_RANGE (details: logStartOffset, highWatermark), OFFSET_NOT_AVAILABLE (a new
+   * leader whose HW has not caught up), BROKER_BUSY.
    */
   async fetch(request: FetchRequest): Promise<FetchResult> {
     const { topic, partition, offset } = request;
     let replica = this.#leaderReplica(topic, partition);
-    this.#checkFetchOffset(replica, offset);
-    if (offset === replica.highWatermark && request.maxWaitMs > 0 && !this.#draining) {
+    let decision = this.#consumerRead(replica, offset);
+    if (offset === decision.highWatermark && request.maxWaitMs > 0 && !this.#draining) {
       const waiting = replica;
       const isDone = () => waiting.highWatermark > offset || waiting.role.kind !== 'leader';
       const parked = this.#fetchPurgatory.wait(replica.key, request.maxWaitMs, isDone);
       if (parked === null) throw busy(`more than ${this.#config.fetchWaitersMax} waiting fetches`);
       await parked;
       replica = this.#leaderReplica(topic, partition);
-      this.#checkFetchOffset(replica, offset);
+      decision = this.#consumerRead(replica, offset);
     }
-    const role = replica.role;
-    assert(role.kind === 'leader', 'leaderReplica returns leaders');
-    const highWatermark = replica.highWatermark;
     let read: LogReadResult;
     try {
-      read = await replica.read(offset, request.maxBytes);
+      read = await replica.read(offset, request.maxBytes, decision.highWatermark);
     } catch (error) {
       throw fromLogError(error, replica);
     }
     const logStartOffset = replica.log.logStartOffset;
-    return { read, highWatermark, logStartOffset, leaderEpoch: role.leaderEpoch };
+    const { highWatermark, leaderEpoch } = decision;
+    return { read, highWatermark, logStartOffset, leaderEpoch };
   }
 
-  #checkFetchOffset(replica: Partition, offset: number): void {
+  /** The leader core's answer to a consumer read at `offset`, or the error a client acts on. */
+  #consumerRead(replica: Partition, offset: number) {
+    const decision = replica.consumerRead(offset);
+    if (decision === null) {
+      throw new BrokerError('LEADER_NOT_AVAILABLE', `${replica.key} is changing leadership`);
+    }
+    if (decision.kind === 'read') return decision;
     const { logStartOffset, highWatermark } = replica.offsets();
-    if (offset >= logStartOffset && offset <= highWatermark) return;
+    if (decision.code === 'OFFSET_OUT_OF_RANGE') {
+      throw new BrokerError(
+        'OFFSET_OUT_OF_RANGE',
+        `offset ${offset} is outside [${logStartOffset}, ${highWatermark}] of ${replica.key}`,
+        { details: { logStartOffset, highWatermark } },
+      );
+    }
     throw new BrokerError(
-      'OFFSET_OUT_OF_RANGE',
-      `offset ${offset} is outside [${logStartOffset}, ${highWatermark}] of ${replica.key}`,
-      { details: { logStartOffset, highWatermark } },
+      decision.code === 'OFFSET_NOT_AVAILABLE' ? 'OFFSET_NOT_AVAILABLE' : 'NOT_LEADER_OR_FOLLOWER',
+      `${replica.key} cannot serve offset ${offset} yet (${decision.code})`,
     );
   }
 
   /** Codes: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE. */
   listOffsets(topic: string, partition: number): { logStartOffset: number; highWatermark: number } {
-    const { logStartOffset, highWatermark } = this.#leaderReplica(topic, partition).offsets();
+    const { logStartOffset, highWatermark } = this.#settledLeader(topic, partition).offsets();
     return { logStartOffset, highWatermark };
   }
 
@@ -518,7 +608,7 @@ export class Broker {
     partition: number,
     timestampMs: number,
   ): Promise<number | null> {
-    const replica = this.#leaderReplica(topic, partition);
+    const replica = this.#settledLeader(topic, partition);
     if (timestampMs === -1) return replica.highWatermark;
     if (timestampMs === -2) return replica.log.logStartOffset;
     let offset: number | null;
@@ -536,7 +626,7 @@ export class Broker {
    * Codes: as listOffsets, OFFSET_OUT_OF_RANGE.
    */
   async deleteRecords(topic: string, partition: number, beforeOffset: number) {
-    const replica = this.#leaderReplica(topic, partition);
+    const replica = this.#settledLeader(topic, partition);
     const target = beforeOffset === -1 ? replica.highWatermark : beforeOffset;
     const { logStartOffset, highWatermark } = replica.offsets();
     if (target < 0 || target > highWatermark) {
@@ -550,6 +640,152 @@ export class Broker {
       throw fromLogError(error, replica);
     }
     return { logStartOffset: replica.log.logStartOffset };
+  }
+
+  // ---- replication: the leader side of /internal/v1/replica ----------------------------------
+
+  /** OffsetsForLeaderEpoch from a follower. Codes: UNKNOWN_TOPIC_OR_PARTITION, BROKER_NOT_READY. */
+  replicaEpochEndOffset(call: EpochEndOffsetCall): EpochEndOffsetAnswer {
+    const target = this.#replicationTarget(call.topic, call.partition, call.currentLeaderEpoch);
+    if (typeof target === 'string') return { kind: 'error', code: target };
+    const decision = target.onEpochEndOffsetRequest(
+      call.replicaId,
+      call.currentLeaderEpoch,
+      call.epoch,
+    );
+    return decision ?? { kind: 'error', code: 'NOT_LEADER_OR_FOLLOWER' };
+  }
+
+  /**
+   * A follower's fetch: records below the leader's durable end, or what the follower must do
+   * first (truncate, reset, refresh metadata). Held up to maxWaitMs while nothing is new, so
+   * an idle follower does not spin. Codes: UNKNOWN_TOPIC_OR_PARTITION, BROKER_NOT_READY,
+   * KAFKA_STORAGE_ERROR.
+   */
+  async replicaFetch(call: ReplicaFetchCall): Promise<ReplicaFetchResult> {
+    const target = this.#replicationTarget(call.topic, call.partition, call.currentLeaderEpoch);
+    if (typeof target === 'string') return { kind: 'error', code: target };
+    let decision = this.#followerFetch(target, call);
+    if (
+      decision.kind === 'read' &&
+      decision.fetchOffset >= decision.maxOffsetExclusive &&
+      call.maxWaitMs > 0
+    ) {
+      const leader = target.leaderReplica;
+      const isDone = () =>
+        target.leaderReplica !== leader || target.leaderEndOffset > call.fetchOffset;
+      const parked = this.#replicaPurgatory.wait(target.key, call.maxWaitMs, isDone);
+      if (parked !== null) {
+        await parked;
+        decision = this.#followerFetch(target, call);
+      }
+    }
+    if (decision.kind === 'error') return { kind: 'error', code: decision.code };
+    if (decision.kind !== 'read') return decision;
+    let read: LogReadResult;
+    try {
+      read = await target.read(decision.fetchOffset, call.maxBytes, decision.maxOffsetExclusive);
+    } catch (error) {
+      throw fromLogError(error, target);
+    }
+    return {
+      kind: 'records',
+      read,
+      highWatermark: decision.highWatermark,
+      logStartOffset: decision.logStartOffset,
+      logEndOffset: decision.logEndOffset,
+      leaderEpoch: call.currentLeaderEpoch,
+    };
+  }
+
+  #followerFetch(replica: Partition, call: ReplicaFetchCall) {
+    const decision = replica.onFollowerFetch(call, this.#deps.clock.nowMs());
+    if (decision === null) return { kind: 'error', code: 'NOT_LEADER_OR_FOLLOWER' } as const;
+    if (decision.kind === 'read') this.#afterLeaderProgress(replica);
+    return decision;
+  }
+
+  /**
+   * The local leader of the partition in exactly `currentLeaderEpoch`, or the KIP-320 answer
+   * from this node's metadata: an older epoch is fenced, a newer one not known here yet.
+   */
+  #replicationTarget(
+    topic: string,
+    partition: number,
+    currentLeaderEpoch: number,
+  ): Partition | EpochErrorCode {
+    this.#requireRunning();
+    const image = this.#topic(topic).partitions[partition];
+    if (image === undefined) {
+      throw new BrokerError('UNKNOWN_TOPIC_OR_PARTITION', `no partition ${topic}-${partition}`);
+    }
+    const replica = this.#replicas.get(partitionDirectoryName({ topic, partition }));
+    if (replica?.leaderReplica?.leaderEpoch === currentLeaderEpoch) return replica;
+    if (currentLeaderEpoch < image.leaderEpoch) return 'FENCED_LEADER_EPOCH';
+    if (currentLeaderEpoch > image.leaderEpoch) return 'UNKNOWN_LEADER_EPOCH';
+    // This node leads in the image but has not opened the role yet: the follower retries.
+    return image.leader === this.#config.nodeId ? 'UNKNOWN_LEADER_EPOCH' : 'NOT_LEADER_OR_FOLLOWER';
+  }
+
+  /** After an append, a follower fetch, a metadata change or a tick on a leader replica. */
+  #afterLeaderProgress(replica: Partition): void {
+    this.#fetchPurgatory.wake(replica.key);
+    this.#producePurgatory.wake(replica.key);
+    if (this.#state === 'running') this.#maybeProposeIsrChange(replica);
+  }
+
+  /** Sends the leader core's ISR change through the controller as an alter-isr record. */
+  #maybeProposeIsrChange(replica: Partition): void {
+    const key = replica.key;
+    if (this.#isrProposals.has(key)) return;
+    const nowMs = this.#deps.clock.nowMs();
+    const request = replica.pollIsrChange(nowMs);
+    if (request === null) return;
+    this.#isrProposals.add(key);
+    const { logger } = this.#deps;
+    logger.info({ partition: key, isr: request.newIsr }, 'proposing an ISR change');
+    this.#propose({
+      type: 'alter-isr',
+      topic: replica.topic,
+      partition: replica.partition,
+      leaderId: request.leaderId,
+      leaderEpoch: request.leaderEpoch,
+      partitionEpoch: request.partitionEpoch,
+      newIsr: request.newIsr,
+    })
+      .then(
+        ({ result }) => this.#onIsrChangeCommitted(replica, request, result),
+        (error: unknown) => logger.debug({ err: error, partition: key }, 'ISR change not sent'),
+      )
+      .finally(() => {
+        this.#isrProposals.delete(key);
+        this.#producePurgatory.wake(key);
+      });
+  }
+
+  #onIsrChangeCommitted(replica: Partition, request: IsrChangeRequest, result: MetadataResult) {
+    const nowMs = this.#deps.clock.nowMs();
+    const image = this.#deps.image.partition(replica.topic, replica.partition);
+    if (result.ok && image !== undefined) {
+      replica.onIsrChangeResult(request, { ok: true, state: partitionState(image) }, nowMs);
+      return;
+    }
+    if (result.ok) return;
+    const code = isIsrChangeErrorCode(result.code) ? result.code : 'INVALID_REQUEST';
+    this.#deps.logger.info({ partition: replica.key, code }, 'ISR change refused');
+    replica.onIsrChangeResult(request, { ok: false, code }, nowMs);
+  }
+
+  #scheduleReplicationTick(): void {
+    const tickMs = Math.max(10, Math.min(250, this.#replication.replicaLagTimeMaxMs / 4));
+    const tick = (): void => {
+      if (this.#state !== 'running') return;
+      for (const replica of this.#replicas.all()) {
+        if (replica.leaderReplica !== null) this.#afterLeaderProgress(replica);
+      }
+      this.#scheduleReplicationTick();
+    };
+    this.#cancelTimers.push(this.#deps.clock.schedule(tickMs, tick));
   }
 
   // ---- lookups --------------------------------------------------------------------------
@@ -585,6 +821,18 @@ export class Broker {
     const replica = this.#replicas.get(partitionDirectoryName({ topic, partition }));
     if (replica === undefined || replica.role.kind !== 'leader') {
       throw new BrokerError('LEADER_NOT_AVAILABLE', `${topic}-${partition} is still opening`);
+    }
+    return replica;
+  }
+
+  /** A leader whose HW may be shown: a new leader's is held until its ISR catches up (P14). */
+  #settledLeader(topic: string, partition: number): Partition {
+    const replica = this.#leaderReplica(topic, partition);
+    if (replica.leaderReplica?.isHighWatermarkSettled !== true) {
+      throw new BrokerError(
+        'OFFSET_NOT_AVAILABLE',
+        `${replica.key} has a new leader whose high watermark is catching up`,
+      );
     }
     return replica;
   }
@@ -714,10 +962,15 @@ export class Broker {
   }
 
   #onReplicaChanged(key: string, lostLeadership: boolean): void {
-    for (const purgatory of [this.#fetchPurgatory, this.#producePurgatory]) {
+    const purgatories = [this.#fetchPurgatory, this.#producePurgatory, this.#replicaPurgatory];
+    for (const purgatory of purgatories) {
       if (lostLeadership) purgatory.release(key);
       else purgatory.wake(key);
     }
+    const replica = this.#replicas.get(key);
+    if (replica === undefined) return;
+    if (replica.leaderReplica !== null) this.#afterLeaderProgress(replica);
+    if (replica.followerReplica !== null) this.#fetcher?.follow(replica);
   }
 
   /** Resolves once every metadata change applied so far has reached the local replicas. */
@@ -754,6 +1007,10 @@ function affectsReplicas(command: MetadataCommand): boolean {
     default:
       return false;
   }
+}
+
+function isIsrChangeErrorCode(code: string): code is IsrChangeErrorCode {
+  return (isrChangeErrorCodes as readonly string[]).includes(code);
 }
 
 function isCount(value: number, max: number): boolean {

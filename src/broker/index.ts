@@ -14,8 +14,18 @@ export {
   type PartitionDescription,
   type ProduceRequest,
   type ProduceResult,
+  type ReplicaFetchResult,
   type TopicDescription,
 } from './broker.ts';
+export {
+  ReplicaFetcher,
+  defaultReplicaFetcherConfig,
+  type EpochEndOffsetAnswer,
+  type EpochEndOffsetCall,
+  type ReplicaFetchAnswer,
+  type ReplicaFetchCall,
+  type ReplicaTransport,
+} from './replica-fetcher.ts';
 export { BrokerError, brokerErrorCodes, isBrokerError, type BrokerErrorCode } from './errors.ts';
 export {
   Controller,
@@ -59,6 +69,11 @@ export {
   type PartitionStore,
 } from './partition-store.ts';
 export { assignReplicas } from './replica-placement.ts';
+export {
+  defaultReplicationSettings,
+  partitionState,
+  type ReplicationSettings,
+} from './partition.ts';
 export {
   defaultTopicConfig,
   resolveTopicConfig,

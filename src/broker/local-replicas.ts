@@ -4,9 +4,10 @@
 // each replica its role. Reconciles run one at a time; requests during one coalesce into one
 // more. Invariant: after whenReconciled(), every applied image change has reached the replicas.
 import type { PartitionLogConfig } from '../log/index.ts';
+import type { Clock } from '../common/index.ts';
 import type { BrokerLogger } from './broker.ts';
 import type { MetadataImage, PartitionImage, TopicImage } from './metadata-image.ts';
-import { Partition } from './partition.ts';
+import { Partition, type ReplicationSettings } from './partition.ts';
 import { partitionDirectoryName, type PartitionStore } from './partition-store.ts';
 import { partitionLogConfig } from './topic-config.ts';
 
@@ -15,6 +16,8 @@ export interface LocalReplicasDeps {
   readonly image: MetadataImage;
   readonly store: PartitionStore;
   readonly logger: BrokerLogger;
+  readonly clock: Clock;
+  readonly replication: ReplicationSettings;
   /**
    * After a replica's role, HW or existence may have changed: `lostLeadership` is true when
    * requests parked on it must resume (and fail), false when they should only be re-checked.
@@ -138,7 +141,7 @@ export class LocalReplicas {
     }
     replica.setConfig(topic.config);
     const wasLeader = replica.role.kind === 'leader';
-    replica.applyImage(image);
+    replica.applyImage(image, this.#deps.clock.nowMs());
     this.#deps.onReplicaChanged(key, wasLeader && replica.role.kind !== 'leader');
   }
 
@@ -146,7 +149,7 @@ export class LocalReplicas {
     const ref = { topic: topic.name, partition };
     const log = await this.#deps.store.open(ref, topic.topicId, config);
     const identity = { ...ref, topicId: topic.topicId, nodeId: this.#deps.nodeId };
-    const replica = new Partition(identity, log, topic.config);
+    const replica = new Partition(identity, log, topic.config, this.#deps.replication);
     this.#replicas.set(replica.key, replica);
     this.#deps.logger.info({ partition: replica.key, ...replica.offsets() }, 'replica opened');
     return replica;

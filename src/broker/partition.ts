@@ -1,8 +1,8 @@
-// One local replica of a partition: its log, its role from the metadata image, and on the
-// leader the high watermark. Invariant: the HW never exceeds the durable end of this log nor
-// the end offset any other ISR member reported, and it never goes backwards while leader.
-// Replication (follower fetch, ISR changes) feeds `onFollowerEndOffset`; on one node the ISR
-// is the leader alone and the HW follows each durable append.
+// One local replica of a partition: its log, its role from the metadata image, and the
+// replication core that role runs — a LeaderReplica (follower progress, HW, ISR changes) or a
+// FollowerReplica (leader-epoch truncation, fetch state). Invariant: the HW a leader computes
+// never counts bytes that are not durable here, never goes backwards within an epoch, and is
+// shown to clients only once settled (the core's rule for a new leader, P14).
 import {
   batchSize,
   compressionFromAttributes,
@@ -12,14 +12,51 @@ import {
   type LogReadResult,
   type PartitionLogApi,
 } from '../log/index.ts';
+import { toNodeId, type NodeId } from '../common/index.ts';
 import { BrokerError } from './errors.ts';
 import type { PartitionImage } from './metadata-image.ts';
+import {
+  FollowerReplica,
+  LeaderReplica,
+  isNewerState,
+  type ConsumerReadDecision,
+  type EpochEndOffsetDecision,
+  type FollowerCommands,
+  type FollowerFetchDecision,
+  type FollowerFetchRequest,
+  type IsrChangeRequest,
+  type IsrChangeResult,
+  type PartitionState,
+  type ReplicaLogView,
+} from './replication/index.ts';
 import type { TopicConfig } from './topic-config.ts';
 
 export type ReplicaRole =
   | { readonly kind: 'leader'; readonly leaderEpoch: number; readonly isr: readonly number[] }
   | { readonly kind: 'follower'; readonly leaderEpoch: number; readonly leader: number | null }
   | { readonly kind: 'closed' };
+
+/** Broker-wide replication settings (Kafka's broker configs of the same names). */
+export interface ReplicationSettings {
+  /** replica.lag.time.max.ms: an ISR follower not caught up for this long is dropped. */
+  readonly replicaLagTimeMaxMs: number;
+  /** acks=all produces that may wait for the HW at once, per partition. */
+  readonly ackWaitersMax: number;
+  /** An unanswered ISR change is proposed again after this long. */
+  readonly isrChangeRetryMs: number;
+  /** A follower request unanswered for this long is presumed lost (> the fetch wait). */
+  readonly followerRequestTimeoutMs: number;
+  /** replica.fetch.backoff.ms: after an epoch error, the follower waits this long. */
+  readonly followerRetryBackoffMs: number;
+}
+
+export const defaultReplicationSettings: ReplicationSettings = {
+  replicaLagTimeMaxMs: 10_000,
+  ackWaitersMax: 10_000,
+  isrChangeRetryMs: 2_000,
+  followerRequestTimeoutMs: 5_000,
+  followerRetryBackoffMs: 100,
+};
 
 export interface AppendResult {
   readonly baseOffset: number;
@@ -38,47 +75,86 @@ export class Partition {
   readonly partition: number;
   readonly topicId: string;
   readonly log: PartitionLogApi;
-  #role: ReplicaRole;
   #config: TopicConfig;
-  #highWatermark: number;
-  /** End offset of this log covered by resolved (durable per flush policy) appends. */
+  readonly #settings: ReplicationSettings;
+  readonly #nodeId: NodeId;
+  #state: PartitionState | null = null;
+  #leader: LeaderReplica | null = null;
+  #follower: FollowerReplica<Uint8Array> | null = null;
+  #closed = false;
+  /** The HW while neither role runs (before the first image, after close). */
+  #idleHighWatermark: number;
+  /** End offset of this log covered by resolved (durable per flush policy) leader appends. */
   #durableEndOffset: number;
-  /** End offsets other replicas reported (follower fetches); read only for ISR members. */
-  readonly #followerEndOffsets = new Map<number, number>();
-  readonly #nodeId: number;
+  /** The log as the leader core sees it: its end is the durable end, never a pending write. */
+  readonly #leaderView: ReplicaLogView;
 
   constructor(
     identity: { topic: string; partition: number; topicId: string; nodeId: number },
     log: PartitionLogApi,
     config: TopicConfig,
+    settings: ReplicationSettings = defaultReplicationSettings,
   ) {
     this.topic = identity.topic;
     this.partition = identity.partition;
     this.topicId = identity.topicId;
-    this.#nodeId = identity.nodeId;
+    this.#nodeId = toNodeId(identity.nodeId);
     this.log = log;
     this.#config = config;
-    this.#role = { kind: 'closed' };
+    this.#settings = settings;
     this.#durableEndOffset = log.logEndOffset;
-    this.#highWatermark = log.logStartOffset;
+    this.#idleHighWatermark = log.logStartOffset;
+    const durableEnd = (): number => Math.min(this.#durableEndOffset, log.logEndOffset);
+    this.#leaderView = {
+      get logStartOffset() {
+        return log.logStartOffset;
+      },
+      get logEndOffset() {
+        return durableEnd();
+      },
+      latestEpoch: () => log.latestEpoch(),
+      endOffsetForEpoch: (epoch) => {
+        const found = log.endOffsetForEpoch(epoch);
+        if (found === null) return null;
+        return { epoch: found.epoch, endOffset: Math.min(found.endOffset, durableEnd()) };
+      },
+    };
   }
 
   get key(): string {
     return `${this.topic}-${this.partition}`;
   }
   get role(): ReplicaRole {
-    return this.#role;
+    const state = this.#state;
+    if (this.#closed || state === null) return { kind: 'closed' };
+    if (this.#leader !== null) {
+      return { kind: 'leader', leaderEpoch: state.leaderEpoch, isr: state.isr };
+    }
+    return { kind: 'follower', leaderEpoch: state.leaderEpoch, leader: state.leader };
   }
   get config(): TopicConfig {
     return this.#config;
   }
+  /** The leader's computed HW (what followers receive), or this follower's. */
   get highWatermark(): number {
-    return this.#highWatermark;
+    return this.#leader?.highWatermark ?? this.#follower?.highWatermark ?? this.#idleHighWatermark;
+  }
+  /** The end of the log the leader serves to followers: its durable end. */
+  get leaderEndOffset(): number {
+    return this.#leaderView.logEndOffset;
+  }
+  /** The leader core while this node leads the partition. */
+  get leaderReplica(): LeaderReplica | null {
+    return this.#closed ? null : this.#leader;
+  }
+  /** The follower core while this node follows the partition. */
+  get followerReplica(): FollowerReplica<Uint8Array> | null {
+    return this.#closed ? null : this.#follower;
   }
   offsets(): PartitionOffsets {
     return {
       logStartOffset: this.log.logStartOffset,
-      highWatermark: this.#highWatermark,
+      highWatermark: this.highWatermark,
       logEndOffset: this.log.logEndOffset,
     };
   }
@@ -88,42 +164,148 @@ export class Partition {
   }
 
   /**
-   * Takes the role the image gives this node. A leader whose ISR is itself alone owns every
-   * byte of its recovered log, so its HW starts at its log end; with other ISR members the HW
-   * is held where it is until they report (the replication layer refines this on election).
-   * Returns true when the HW moved.
+   * Takes the role the image gives this node, as the replication core's index.ts says: the
+   * same leader epoch updates the running core, a new one replaces it. An older record is
+   * ignored. Returns true when the role or leader epoch changed.
    */
-  applyImage(image: PartitionImage): boolean {
-    const before = this.#highWatermark;
-    if (image.leader === this.#nodeId) {
-      this.#role = { kind: 'leader', leaderEpoch: image.leaderEpoch, isr: image.isr };
-      for (const id of this.#followerEndOffsets.keys()) {
-        if (!image.isr.includes(id)) this.#followerEndOffsets.delete(id);
+  applyImage(image: PartitionImage, nowMs: number): boolean {
+    const state = partitionState(image);
+    const previous = this.#state;
+    if (previous !== null && !isNewerState(state, previous)) return false;
+    this.#state = state;
+    if (state.leader === this.#nodeId) {
+      if (this.#leader !== null && this.#leader.leaderEpoch === state.leaderEpoch) {
+        this.#leader.onPartitionState(state, nowMs);
+        return false;
       }
-      this.#durableEndOffset = Math.max(this.#durableEndOffset, this.#highWatermark);
-      if (image.isr.length === 1 && image.isr[0] === this.#nodeId) {
-        this.#durableEndOffset = this.log.logEndOffset;
-      }
-      this.#maybeAdvanceHighWatermark();
-    } else {
-      this.#role = { kind: 'follower', leaderEpoch: image.leaderEpoch, leader: image.leader };
+      this.#becomeLeader(state, nowMs);
+      return true;
     }
-    return this.#highWatermark !== before;
+    const wasLeader = this.#leader !== null;
+    if (wasLeader) this.#resignLeadership();
+    this.#follower ??= new FollowerReplica<Uint8Array>(
+      {
+        replicaId: this.#nodeId,
+        requestTimeoutMs: this.#settings.followerRequestTimeoutMs,
+        retryBackoffMs: this.#settings.followerRetryBackoffMs,
+      },
+      this.log,
+      this.#idleHighWatermark,
+    );
+    this.#follower.onLeaderChange({ leaderId: state.leader, leaderEpoch: state.leaderEpoch });
+    return wasLeader || previous?.leaderEpoch !== state.leaderEpoch;
+  }
+
+  #becomeLeader(state: PartitionState, nowMs: number): void {
+    const previousHighWatermark = this.highWatermark;
+    if (this.#leader !== null) this.#resignLeadership();
+    this.#follower = null;
+    // Everything in the log was appended and resolved before this role began.
+    this.#durableEndOffset = this.log.logEndOffset;
+    // A leader alone in its ISR owns every byte of its log: nothing committed lives elsewhere.
+    const alone = state.isr.length === 1 && state.isr[0] === this.#nodeId;
+    const initialHighWatermark = alone ? this.log.logEndOffset : previousHighWatermark;
+    this.#leader = new LeaderReplica(
+      {
+        replicaId: this.#nodeId,
+        minInsyncReplicas: this.#config.minInsyncReplicas,
+        replicaLagMsMax: this.#settings.replicaLagTimeMaxMs,
+        ackWaitersMax: this.#settings.ackWaitersMax,
+        isrChangeRetryMs: this.#settings.isrChangeRetryMs,
+      },
+      this.#leaderView,
+      state,
+      initialHighWatermark,
+      nowMs,
+    );
+  }
+
+  #resignLeadership(): void {
+    const leader = this.#leader;
+    if (leader === null) return;
+    // acks=all waiters live in the broker's purgatory, which is released on a role change.
+    leader.resign();
+    this.#idleHighWatermark = leader.highWatermark;
+    this.#leader = null;
   }
 
   close(): void {
-    this.#role = { kind: 'closed' };
+    this.#closed = true;
+    this.#resignLeadership();
   }
 
-  /** The replication layer reports a follower's log end offset; returns true if the HW moved. */
-  onFollowerEndOffset(replicaId: number, logEndOffset: number): boolean {
-    const before = this.#highWatermark;
-    // Only ISR members count toward the HW; keeping no others bounds the map by the ISR.
-    if (this.#role.kind !== 'leader' || !this.#role.isr.includes(replicaId)) return false;
-    this.#followerEndOffsets.set(replicaId, logEndOffset);
-    this.#maybeAdvanceHighWatermark();
-    return this.#highWatermark !== before;
+  // ---- leader ----------------------------------------------------------------------------
+
+  /** A follower's fetch, answered by the leader core. Null: this replica does not lead. */
+  onFollowerFetch(
+    request: Omit<FollowerFetchRequest, 'replicaId'> & { readonly replicaId: number },
+    nowMs: number,
+  ): FollowerFetchDecision | null {
+    const replicaId = toNodeId(request.replicaId);
+    return this.leaderReplica?.onFollowerFetch({ ...request, replicaId }, nowMs) ?? null;
   }
+
+  onEpochEndOffsetRequest(
+    replicaId: number,
+    currentLeaderEpoch: number,
+    epoch: number,
+  ): EpochEndOffsetDecision | null {
+    const leader = this.leaderReplica;
+    if (leader === null) return null;
+    return leader.onEpochEndOffsetRequest(toNodeId(replicaId), currentLeaderEpoch, epoch);
+  }
+
+  /** A consumer's read, or the reason it cannot be served yet. */
+  consumerRead(offset: number): ConsumerReadDecision | null {
+    return this.leaderReplica?.onConsumerRead(offset, null) ?? null;
+  }
+
+  /** The ISR change the leader wants committed now, or null. */
+  pollIsrChange(nowMs: number): IsrChangeRequest | null {
+    return this.leaderReplica?.pollIsrChange(nowMs) ?? null;
+  }
+
+  onIsrChangeResult(request: IsrChangeRequest, result: IsrChangeResult, nowMs: number): void {
+    const leader = this.leaderReplica;
+    if (leader === null || leader.leaderEpoch !== request.leaderEpoch) return;
+    leader.onIsrChangeResult(request, result, nowMs);
+  }
+
+  /** The acks=all answer for an append ending at lastOffset: 'acked', 'wait' or a failure. */
+  ackState(lastOffset: number): 'acked' | 'wait' | 'NOT_ENOUGH_REPLICAS_AFTER_APPEND' | 'lost' {
+    const leader = this.leaderReplica;
+    if (leader === null) return 'lost';
+    if (leader.highWatermark > lastOffset) return 'acked';
+    if (leader.partitionState.isr.length < this.#config.minInsyncReplicas) {
+      return 'NOT_ENOUGH_REPLICAS_AFTER_APPEND';
+    }
+    return 'wait';
+  }
+
+  // ---- follower --------------------------------------------------------------------------
+
+  /** Performs the follower core's log commands in order. */
+  async performFollowerCommands(commands: FollowerCommands<Uint8Array>): Promise<void> {
+    for (const command of commands) {
+      switch (command.kind) {
+        case 'truncateTo':
+          await this.log.truncateTo(command.offset);
+          break;
+        case 'truncateFullyAndStartAt':
+          await this.log.truncateFullyAndStartAt(command.offset);
+          break;
+        case 'append':
+          await this.log.appendAsFollower(command.records);
+          break;
+        case 'setHighWatermark':
+          // The follower core keeps it; a restarted follower starts low, which only delays
+          // the HW it would report as a new leader (the core holds it until settled anyway).
+          break;
+      }
+    }
+  }
+
+  // ---- produce and read ------------------------------------------------------------------
 
   /**
    * Validates client batches against the topic rules without decompressing them.
@@ -161,34 +343,39 @@ export class Partition {
   }
 
   /**
-   * Appends batches that passed validateBatches; resolves once durable per the flush policy.
-   * Throws the log's LogError (LOG_CLOSED, LOG_BUSY, LOG_STORAGE_ERROR, ...).
+   * Appends batches that passed validateBatches, stamped with the leader epoch; resolves once
+   * durable per the flush policy. Throws the log's LogError (LOG_CLOSED, LOG_BUSY, ...).
    */
   async appendAsLeader(
     bytes: Uint8Array,
     leaderEpoch: number,
     recordCount: number,
+    nowMs: () => number,
   ): Promise<AppendResult> {
     const result = await this.log.appendAsLeader(bytes, leaderEpoch);
     this.#durableEndOffset = Math.max(this.#durableEndOffset, result.lastOffset + 1);
-    this.#maybeAdvanceHighWatermark();
+    const leader = this.leaderReplica;
+    if (leader !== null && leader.leaderEpoch === leaderEpoch) {
+      leader.onAppend(Math.min(result.lastOffset, this.#leaderView.logEndOffset - 1), nowMs());
+    }
     return { baseOffset: result.baseOffset, lastOffset: result.lastOffset, recordCount };
   }
 
-  /** Whole batches from `offset`, never at or above the HW. */
-  read(offset: number, maxBytes: number): Promise<LogReadResult> {
-    return this.log.read(offset, maxBytes, this.#highWatermark);
+  /** Whole batches from `offset` below `maxOffsetExclusive` (a consumer's HW, a follower's LEO). */
+  read(offset: number, maxBytes: number, maxOffsetExclusive: number): Promise<LogReadResult> {
+    return this.log.read(offset, maxBytes, maxOffsetExclusive);
   }
+}
 
-  #maybeAdvanceHighWatermark(): void {
-    if (this.#role.kind !== 'leader') return;
-    let candidate = this.#durableEndOffset;
-    for (const id of this.#role.isr) {
-      if (id === this.#nodeId) continue;
-      candidate = Math.min(candidate, this.#followerEndOffsets.get(id) ?? this.#highWatermark);
-    }
-    if (candidate > this.#highWatermark) this.#highWatermark = candidate;
-  }
+/** The replication core's view of a committed partition record. */
+export function partitionState(image: PartitionImage): PartitionState {
+  return {
+    leader: image.leader === null ? null : toNodeId(image.leader),
+    leaderEpoch: image.leaderEpoch,
+    replicas: image.replicas.map(toNodeId),
+    isr: image.isr.map(toNodeId),
+    partitionEpoch: image.partitionEpoch,
+  };
 }
 
 /** compression.type names Kafka's codecs as the codec itself, except 'uncompressed'. */

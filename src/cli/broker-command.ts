@@ -1,6 +1,7 @@
 // `rill broker`: runs one node in the foreground. Parses and checks the options, hands a
 // NodeConfig to main.ts, prints progress and `ready`, and stops cleanly on SIGINT/SIGTERM.
 import { Command, InvalidArgumentError } from 'commander';
+import { defaultReplicationSettings } from '../broker/index.ts';
 import { defaultClusterTimings, startNode, type NodeConfig, type VoterAddress } from '../main.ts';
 
 function parseHostPort(value: string): { host: string; port: number } {
@@ -42,6 +43,7 @@ interface BrokerOptions {
   logLevel: string;
   logFile?: string;
   sessionTimeoutMs: number;
+  replicaLagTimeMaxMs: number;
 }
 
 function parseMs(value: string): number {
@@ -76,6 +78,12 @@ export function brokerCommand(): Command {
       parseMs,
       defaultClusterTimings.sessionTimeoutMs,
     )
+    .option(
+      '--replica-lag-time-max-ms <ms>',
+      'replica.lag.time.max.ms: a follower not caught up this long leaves the ISR',
+      parseMs,
+      defaultReplicationSettings.replicaLagTimeMaxMs,
+    )
     .addHelpText(
       'after',
       '\nExample:\n  rill broker --node-id 1 --listen 127.0.0.1:9091 ' +
@@ -101,6 +109,7 @@ async function runBroker(options: BrokerOptions): Promise<void> {
     logLevel: options.logLevel,
     logFile: options.logFile ?? null,
     sessionTimeoutMs: options.sessionTimeoutMs,
+    replicaLagTimeMaxMs: options.replicaLagTimeMaxMs,
   };
   const print = (line: string): void => {
     process.stdout.write(`${line}\n`);

@@ -105,6 +105,8 @@ export interface PartitionLogApi {
   read(offset: number, maxBytes: number, maxOffsetExclusive: number): Promise<LogReadResult>;
   offsetForTimestamp(timestampMs: number): Promise<number | null>;
   truncateTo(offset: number): Promise<void>;
+  /** Empties the log and restarts it at `offset` (a follower behind the leader's start). */
+  truncateFullyAndStartAt(offset: number): Promise<void>;
   deleteRecordsBefore(offset: number): Promise<void>;
   latestEpoch(): number | null;
   endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number } | null;

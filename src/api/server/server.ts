@@ -24,6 +24,8 @@ import { ApiError, errorResponse, isApiErrorCode, type ApiErrorCode } from '../e
 import { batchContentType } from '../wire.ts';
 import { registerClusterRoutes } from './routes/cluster-routes.ts';
 import { registerRecordRoutes } from './routes/record-routes.ts';
+import { registerReplicaRoutes } from './routes/replica-routes.ts';
+import { registerTopicProduceRoute } from './routes/topic-produce-route.ts';
 import { registerTopicRoutes } from './routes/topic-routes.ts';
 import { ServerMetrics } from './server-metrics.ts';
 
@@ -161,6 +163,8 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   registerClusterRoutes(app, context);
   registerTopicRoutes(app, context);
   registerRecordRoutes(app, context);
+  registerReplicaRoutes(app, context);
+  registerTopicProduceRoute(app, context);
   await app.ready();
   return app;
 }

@@ -88,6 +88,11 @@ export class MemoryPartitionLog implements PartitionLogApi {
     this.logEndOffset = Math.min(this.logEndOffset, offset);
   }
 
+  async truncateFullyAndStartAt(offset: number): Promise<void> {
+    this.logStartOffset = offset;
+    this.logEndOffset = offset;
+  }
+
   async deleteRecordsBefore(offset: number): Promise<void> {
     this.logStartOffset = Math.max(this.logStartOffset, offset);
   }

@@ -32,15 +32,18 @@ export class RillCluster {
   readonly #nodes = new Map<number, NodeProcess>();
   readonly #voters: string;
   readonly #sessionTimeoutMs: number;
+  readonly #extraArgs: readonly string[];
 
   private constructor(
     dataDir: string,
     ports: number[],
     sessionTimeoutMs: number,
     voterCount: number,
+    extraArgs: readonly string[],
   ) {
     this.dataDir = dataDir;
     this.#sessionTimeoutMs = sessionTimeoutMs;
+    this.#extraArgs = extraArgs;
     ports.forEach((port, i) => {
       const id = i + 1;
       const url = `http://127.0.0.1:${port}`;
@@ -53,16 +56,20 @@ export class RillCluster {
       .join(',');
   }
 
-  /** Starts `count` nodes (the first `voterCount` vote) and resolves once all printed `ready`. */
+  /**
+   * Starts `count` nodes (the first `voterCount` vote) and resolves once all printed `ready`;
+   * `extraArgs` go to every `rill broker` command line.
+   */
   static async start(
     count: number,
     sessionTimeoutMs: number,
     voterCount = count,
+    extraArgs: readonly string[] = [],
   ): Promise<RillCluster> {
     const dataDir = await mkdtemp(join(tmpdir(), 'rill-cluster-'));
     const ports: number[] = [];
     for (let i = 0; i < count; i += 1) ports.push(await freePort());
-    const cluster = new RillCluster(dataDir, ports, sessionTimeoutMs, voterCount);
+    const cluster = new RillCluster(dataDir, ports, sessionTimeoutMs, voterCount, extraArgs);
     await Promise.all(ports.map((_, i) => cluster.startNode(i + 1)));
     return cluster;
   }
@@ -84,7 +91,7 @@ export class RillCluster {
     const args = [rillBin, 'broker', '--node-id', String(id), '--listen', `127.0.0.1:${node.port}`];
     args.push('--voters', this.#voters, '--data-dir', join(this.dataDir, `node-${id}`));
     args.push('--log-file', this.logPath(id), '--cluster-secret', this.secret);
-    args.push('--session-timeout-ms', String(this.#sessionTimeoutMs));
+    args.push('--session-timeout-ms', String(this.#sessionTimeoutMs), ...this.#extraArgs);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     node.child = child;
     node.exited = new Promise((done) => child.once('exit', (code) => done(code)));
@@ -113,6 +120,16 @@ export class RillCluster {
 
   async log(id: number): Promise<string> {
     return readFile(this.logPath(id), 'utf8');
+  }
+
+  /** Sends SIGSTOP or SIGCONT: a node that freezes without dying. */
+  pause(id: number, paused: boolean): void {
+    this.#node(id).child?.kill(paused ? 'SIGSTOP' : 'SIGCONT');
+  }
+
+  /** The node's own data directory. */
+  nodeDataDir(id: number): string {
+    return join(this.dataDir, `node-${id}`);
   }
 
   /** SIGKILL: no controlled shutdown, no flush. */

@@ -476,16 +476,23 @@ describe('partition high watermark', () => {
     const identity = { topic: 'h', partition: 0, topicId: 'x', nodeId: 1 };
     const replica = new Partition(identity, log, defaultTopicConfig);
     const image = { partition: 0, replicas: [1, 2, 3], isr: [1, 2], leader: 1 };
-    replica.applyImage({ ...image, leaderEpoch: 0, partitionEpoch: 0 });
+    replica.applyImage({ ...image, leaderEpoch: 0, partitionEpoch: 0 }, 0);
     const bytes = await batch(['a', 'b', 'c']);
-    await replica.appendAsLeader(bytes, 0, 3);
+    await replica.appendAsLeader(bytes, 0, 3, () => 0);
     expect(replica.highWatermark).toBe(0);
-    expect(replica.onFollowerEndOffset(3, 3)).toBe(false); // not in the ISR: ignored
-    expect(replica.onFollowerEndOffset(2, 2)).toBe(true);
+    const fetch = (replicaId: number, fetchOffset: number) =>
+      replica.onFollowerFetch(
+        { replicaId, fetchOffset, lastFetchedEpoch: null, currentLeaderEpoch: 0 },
+        1,
+      );
+    fetch(3, 3); // not in the ISR: does not move the HW
+    expect(replica.highWatermark).toBe(0);
+    fetch(2, 2);
     expect(replica.highWatermark).toBe(2);
-    replica.onFollowerEndOffset(2, 1); // a follower that truncated does not pull the HW back
+    fetch(2, 1); // a follower that truncated does not pull the HW back
     expect(replica.highWatermark).toBe(2);
-    replica.onFollowerEndOffset(2, 9); // never above the leader's own durable end
+    expect(fetch(2, 9)?.kind).toBe('outOfRange'); // never above the leader's own durable end
+    fetch(2, 3);
     expect(replica.highWatermark).toBe(3);
   });
 });

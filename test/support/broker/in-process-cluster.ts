@@ -1,0 +1,177 @@
+// In-process brokers replicating over real h2c servers on loopback, their metadata on one
+// SharedMetadataBus instead of Raft: a test harness for the data plane (follower fetch, HW,
+// ISR, acks) before the Raft metadata is wired. Each node has its own data directory and can
+// be stopped and started again on it.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { HttpReplicaTransport } from '../../../src/api/replica-transport.ts';
+import { buildServer, type RillApp } from '../../../src/api/server/index.ts';
+import {
+  Broker,
+  FilePartitionStore,
+  MetadataImage,
+  type MetadataCommand,
+} from '../../../src/broker/index.ts';
+import { SeededRandom, type Clock } from '../../../src/common/index.ts';
+import { PartitionLog } from '../../../src/log/index.ts';
+import { SharedMetadataBus } from './shared-metadata-log.ts';
+
+const realClock: Clock = {
+  nowMs: () => performance.now(),
+  schedule(delayMs, run) {
+    const timer = setTimeout(run, delayMs);
+    return () => clearTimeout(timer);
+  },
+};
+const wallClock = { wallMs: () => Date.now() };
+const logClock = { wallMs: wallClock.wallMs, schedule: realClock.schedule };
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const secret = 'in-process-secret';
+
+export interface ClusterNode {
+  readonly id: number;
+  readonly url: string;
+  readonly dataDir: string;
+  broker: Broker | null;
+  image: MetadataImage | null;
+  server: RillApp | null;
+}
+
+export class InProcessCluster {
+  readonly bus = new SharedMetadataBus<MetadataCommand>();
+  readonly nodes: ClusterNode[] = [];
+  readonly #root: string;
+  readonly #lagMs: number;
+
+  private constructor(root: string, lagMs: number) {
+    this.#root = root;
+    this.#lagMs = lagMs;
+  }
+
+  static async start(size: number, lagMs: number): Promise<InProcessCluster> {
+    const cluster = new InProcessCluster(await mkdtemp(join(tmpdir(), 'rill-repl-')), lagMs);
+    for (let id = 1; id <= size; id += 1) {
+      const port = await freePort();
+      const node: ClusterNode = {
+        id,
+        url: `http://127.0.0.1:${port}`,
+        dataDir: join(cluster.#root, `node-${id}`),
+        broker: null,
+        image: null,
+        server: null,
+      };
+      cluster.nodes.push(node);
+    }
+    await Promise.all(cluster.nodes.map((node) => cluster.startNode(node.id)));
+    return cluster;
+  }
+
+  node(id: number): ClusterNode {
+    const node = this.nodes.find((n) => n.id === id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  broker(id: number): Broker {
+    const broker = this.node(id).broker;
+    if (broker === null) throw new Error(`node ${id} is stopped`);
+    return broker;
+  }
+
+  async startNode(id: number): Promise<void> {
+    const node = this.node(id);
+    const image = new MetadataImage();
+    const metadata = this.bus.member(id, image);
+    const store = new FilePartitionStore(
+      { directory: join(node.dataDir, 'partitions') },
+      { openLog: (directory, config) => PartitionLog.open(directory, config, { clock: logClock }) },
+    );
+    const broker = new Broker(
+      {
+        nodeId: id,
+        advertisedUrl: node.url,
+        fetchWaitersMax: 1000,
+        produceWaitersMax: 1000,
+        heartbeatIntervalMs: 60_000,
+        retentionCheckIntervalMs: 60_000,
+        registrationRetryMs: 50,
+        replication: { replicaLagTimeMaxMs: this.#lagMs, isrChangeRetryMs: 200 },
+        replicaFetchMaxWaitMs: 200,
+      },
+      {
+        clock: realClock,
+        wallClock,
+        random: new SeededRandom(id * 7919 + Date.now()),
+        image,
+        metadata,
+        store,
+        logger: quiet,
+        replicaTransport: new HttpReplicaTransport({
+          clusterSecret: secret,
+          responseBytesMax: 64 * 1024 * 1024,
+          requestTimeoutMs: 2000,
+        }),
+      },
+    );
+    const server = await buildServer(
+      {
+        bodyBytesMax: 16 * 1024 * 1024,
+        streamsPerSessionMax: 256,
+        streamWindowBytes: 1024 * 1024,
+        sessionWindowBytes: 4 * 1024 * 1024,
+        sessionIdleTimeoutMs: 60_000,
+        fetchBytesMax: 16 * 1024 * 1024,
+        waitMsMax: 30_000,
+        clusterSecret: secret,
+      },
+      { broker, logger: silentFastifyLogger(), wallClock },
+    );
+    await server.listen({ host: '127.0.0.1', port: Number(new URL(node.url).port) });
+    await broker.start();
+    node.broker = broker;
+    node.image = image;
+    node.server = server;
+  }
+
+  async stopNode(id: number): Promise<void> {
+    const node = this.node(id);
+    const { broker, server } = node;
+    node.broker = null;
+    node.image = null;
+    node.server = null;
+    await server?.close();
+    await broker?.stop();
+  }
+
+  async close(): Promise<void> {
+    for (const node of this.nodes) await this.stopNode(node.id);
+    await rm(this.#root, { recursive: true, force: true });
+  }
+}
+
+function silentFastifyLogger() {
+  const logger = {
+    level: 'silent',
+    fatal() {},
+    error() {},
+    warn() {},
+    info() {},
+    debug() {},
+    trace() {},
+    silent() {},
+    child: () => logger,
+  };
+  return logger;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
