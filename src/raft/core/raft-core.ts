@@ -411,17 +411,7 @@ export class RaftCore {
   /** A stale leader or pre-candidate learns our term, so it steps down (etcd R35). */
   #answerStaleMessage(message: RaftMessage): void {
     if (message.type === 'append-request') {
-      this.#send({
-        type: 'append-response',
-        to: message.from,
-        success: false,
-        matchIndex: 0,
-        prevLogIndex: message.prevLogIndex,
-        conflictTerm: null,
-        conflictIndex: 0,
-        lastLogIndex: this.#log.lastIndex,
-        context: 0,
-      });
+      this.#answerAppend(message, { context: 0 });
     } else if (message.type === 'vote-request' && message.preVote) {
       this.#send({ type: 'vote-response', to: message.from, preVote: true, granted: false });
     }
@@ -576,18 +566,7 @@ export class RaftCore {
   #onAppendRequest(message: AppendRequest): void {
     this.#followLeader(message.from);
     const reply = (fields: Partial<Outgoing<AppendResponse>>) =>
-      this.#send({
-        type: 'append-response',
-        to: message.from,
-        success: false,
-        matchIndex: 0,
-        prevLogIndex: message.prevLogIndex,
-        conflictTerm: null,
-        conflictIndex: 0,
-        lastLogIndex: this.#log.lastIndex,
-        context: message.context,
-        ...fields,
-      });
+      this.#answerAppend(message, fields);
     if (message.prevLogIndex < this.#commit) {
       // Everything up to our commit index already matches the leader (Leader Completeness).
       return reply({ success: true, matchIndex: this.#commit });
@@ -609,6 +588,22 @@ export class RaftCore {
     this.#advanceCommit(Math.min(message.commit, lastNew));
     this.#afterMembershipMayChange();
     reply({ success: true, matchIndex: lastNew });
+  }
+
+  /** A refusal that echoes the request's index and context; `fields` turn it into the answer. */
+  #answerAppend(message: AppendRequest, fields: Partial<Outgoing<AppendResponse>>): void {
+    this.#send({
+      type: 'append-response',
+      to: message.from,
+      success: false,
+      matchIndex: 0,
+      prevLogIndex: message.prevLogIndex,
+      conflictTerm: null,
+      conflictIndex: 0,
+      lastLogIndex: this.#log.lastIndex,
+      context: message.context,
+      ...fields,
+    });
   }
 
   #onSnapshotRequest(message: SnapshotRequest): void {
