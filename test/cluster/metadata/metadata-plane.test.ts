@@ -4,7 +4,8 @@
 // Method: three `rill broker` processes on loopback (test/support/cluster/rill-cluster.ts) with
 // a 3 s session timeout; every wait polls with a deadline, never sleeps for correctness.
 import { afterEach, expect, test } from 'vitest';
-import { RillCluster, eventually } from '../../support/cluster/rill-cluster.ts';
+import { RillCluster } from '../../support/cluster/rill-cluster.ts';
+import { pollUntil } from '../../support/poll.ts';
 
 // Long enough that a loaded CI machine does not fence a healthy node; fencing tests wait longer.
 const sessionTimeoutMs = 3_000;
@@ -40,7 +41,7 @@ async function brokerStatus(c: RillCluster, asker: number, id: number) {
 
 /** The topic's partitions as `asker` describes them, once its image knows the topic. */
 async function partitions(c: RillCluster, asker: number, topic: string): Promise<Partition[]> {
-  const body = await eventually(`${topic} known to node ${asker}`, 15_000, async () => {
+  const body = await pollUntil(`${topic} known to node ${asker}`, 15_000, async () => {
     const response = await c.get(asker, `/v1/topics/${topic}`);
     return response.status === 200 ? response.body : undefined;
   });
@@ -57,7 +58,7 @@ async function partitions(c: RillCluster, asker: number, topic: string): Promise
 
 /** Reads are local, so nodes agree a moment apart: the partitions once `a` and `b` agree. */
 async function agreed(c: RillCluster, a: number, b: number, topic: string): Promise<Partition[]> {
-  return eventually(`nodes ${a} and ${b} to agree on ${topic}`, 15_000, async () => {
+  return pollUntil(`nodes ${a} and ${b} to agree on ${topic}`, 15_000, async () => {
     const [onA, onB] = [await partitions(c, a, topic), await partitions(c, b, topic)];
     return JSON.stringify(onA) === JSON.stringify(onB) ? onA : undefined;
   });
@@ -66,18 +67,14 @@ async function agreed(c: RillCluster, a: number, b: number, topic: string): Prom
 test('three nodes elect one controller, register, and serve one image from any node', async () => {
   cluster = await RillCluster.start(3, sessionTimeoutMs);
   const c = cluster;
-  const controller = await eventually(
-    'every node to name the same controller',
-    15_000,
-    async () => {
-      const ids = await Promise.all(c.ids.map((id) => controllerOf(c, id)));
-      return ids.every((id) => id !== undefined && id === ids[0]) ? ids[0] : undefined;
-    },
-  );
+  const controller = await pollUntil('every node to name the same controller', 15_000, async () => {
+    const ids = await Promise.all(c.ids.map((id) => controllerOf(c, id)));
+    return ids.every((id) => id !== undefined && id === ids[0]) ? ids[0] : undefined;
+  });
   expect(c.ids).toContain(controller);
   const expected = c.ids.map((id) => ({ id, url: c.url(id), status: 'alive' }));
   // Reads are local: a node may apply the last registrations a moment after its own.
-  await eventually('every broker alive in node 1 image', 15_000, async () => {
+  await pollUntil('every broker alive in node 1 image', 15_000, async () => {
     const { body } = await c.get(1, '/v1/cluster');
     return JSON.stringify(body.brokers) === JSON.stringify(expected) ? true : undefined;
   });
@@ -119,7 +116,7 @@ test('kill -9 the controller: a new one within seconds, metadata intact, admin s
   const survivors = c.ids.filter((id) => id !== old);
   const killedAt = performance.now();
   await c.kill(old);
-  const next = await eventually('a new controller', 15_000, async () => {
+  const next = await pollUntil('a new controller', 15_000, async () => {
     const ids = await Promise.all(survivors.map((id) => controllerOf(c, id)));
     return ids[0] !== undefined && ids[0] !== old && ids[0] === ids[1] ? ids[0] : undefined;
   });
@@ -128,7 +125,7 @@ test('kill -9 the controller: a new one within seconds, metadata intact, admin s
   // The image survived; only the dead node's leaderships may have moved.
   const after = await partitions(c, survivors[0]!, 'a');
   expect(after.map((p) => p.replicas)).toEqual(before.map((p) => p.replicas));
-  const createdAfter = await eventually('a topic created after failover', 15_000, async () => {
+  const createdAfter = await pollUntil('a topic created after failover', 15_000, async () => {
     const response = await c.post(survivors[1]!, '/v1/topics', {
       name: 'b',
       partitions: 2,
@@ -155,10 +152,10 @@ test('kill -9 a partition leader: fenced, new leaders from the ISR, re-registers
   expect(led.length).toBeGreaterThan(0);
   await c.kill(victim);
 
-  await eventually('the victim fenced', 15_000, async () =>
+  await pollUntil('the victim fenced', 15_000, async () =>
     (await brokerStatus(c, observer, victim)) === 'fenced' ? true : undefined,
   );
-  const moved = await eventually('new leaders for the victim partitions', 15_000, async () => {
+  const moved = await pollUntil('new leaders for the victim partitions', 15_000, async () => {
     const now = await partitions(c, observer, 'f');
     return now.every((p) => p.leader !== victim) ? now : undefined;
   });
@@ -175,7 +172,7 @@ test('kill -9 a partition leader: fenced, new leaders from the ISR, re-registers
   }
 
   await c.startNode(victim);
-  await eventually('the victim alive again', 15_000, async () =>
+  await pollUntil('the victim alive again', 15_000, async () =>
     (await brokerStatus(c, observer, victim)) === 'alive' ? true : undefined,
   );
   expect((await c.get(victim, '/readyz')).status).toBe(200);
@@ -209,7 +206,7 @@ test('a node outside --voters joins as an observer and serves the same image', a
   const raft = await c.get(4, '/v1/raft');
   expect(raft.body).toMatchObject({ nodeId: 4, role: 'observer', voters: [1, 2, 3] });
   // Reads are local: the observer may apply the last registrations a moment after its own.
-  await eventually('four alive brokers on the observer', 15_000, async () => {
+  await pollUntil('four alive brokers on the observer', 15_000, async () => {
     const { body } = await c.get(4, '/v1/cluster');
     const statuses = body.brokers.map((b: Broker) => b.status).join(',');
     return statuses === 'alive,alive,alive,alive' ? true : undefined;
@@ -232,7 +229,7 @@ test('a reassignment moves a partition off its leader onto a subset of its repli
   const started = await c.post(3, '/v1/topics/r/partitions/0/reassignment', { replicas: target });
   expect(started.status).toBe(202);
   expect(started.body.targetReplicas).toEqual(target);
-  const done = await eventually('the reassignment to finish', 15_000, async () => {
+  const done = await pollUntil('the reassignment to finish', 15_000, async () => {
     const { body } = await c.get(1, '/v1/topics/r');
     const p = body.partitions[0];
     return p.targetReplicas === undefined && p.replicas.length === 2 ? p : undefined;

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import {
   freePorts,
-  pollUntil,
   RaftNodeProcess,
   waitForLeader,
   type RaftNodeState,
 } from '../../support/raft/raft-node-process.ts';
+import { pollUntil } from '../../support/poll.ts';
 
 const directory = mkdtempSync(join(tmpdir(), 'rill-raft-3p-'));
 const nodes: RaftNodeProcess[] = [];

@@ -6,7 +6,8 @@
 // session timeout and a 1 s replica lag limit; every wait polls with a deadline.
 import { afterEach, expect, test } from 'vitest';
 import { batchBytesBelow } from '../../support/cluster/log-compare.ts';
-import { RillCluster, eventually } from '../../support/cluster/rill-cluster.ts';
+import { RillCluster } from '../../support/cluster/rill-cluster.ts';
+import { pollUntil } from '../../support/poll.ts';
 
 const sessionTimeoutMs = 1_500;
 const lagArgs = ['--replica-lag-time-max-ms', '1000'];
@@ -33,7 +34,7 @@ async function partition0(c: RillCluster, asker: number): Promise<PartitionView>
 async function start(): Promise<RillCluster> {
   const c = await RillCluster.start(3, sessionTimeoutMs, 3, lagArgs);
   // Node 1's image may not list every registration yet: retry until three nodes are alive.
-  await eventually('the topic created', 10_000, async () => {
+  await pollUntil('the topic created', 10_000, async () => {
     const created = await c.post(1, '/v1/topics', {
       name: topic,
       partitions: 1,
@@ -45,7 +46,7 @@ async function start(): Promise<RillCluster> {
     return true;
   });
   // Every node's image holds the topic (a leader that has not applied it yet answers 404).
-  await eventually('the topic on every node, every replica in the ISR', 10_000, async () => {
+  await pollUntil('the topic on every node, every replica in the ISR', 10_000, async () => {
     const views = await Promise.all(c.ids.map((id) => partition0(c, id)));
     return views.every((p) => p.isr.length === 3 && p.leader !== null) ? true : undefined;
   });
@@ -99,7 +100,7 @@ async function expectIdenticalReplicas(c: RillCluster): Promise<void> {
   const hw = (await c.get(leader, `/v1/topics/${topic}/partitions/0/offsets`)).body.highWatermark;
   expect(hw).toBeGreaterThan(0);
   const running = c.ids.filter((id) => c.isRunning(id));
-  await eventually('replicas identical below the HW', 15_000, async () => {
+  await pollUntil('replicas identical below the HW', 15_000, async () => {
     const dumps = await Promise.all(
       running.map((id) => batchBytesBelow(c.nodeDataDir(id), topic, 0, hw)),
     );
@@ -145,9 +146,7 @@ test('kill -9 of the leader during acks=all production loses no acknowledged rec
   );
   expect(failoverMs).not.toBeNull();
   expect(failoverMs as number).toBeLessThan(8_000);
-  const records = await eventually('the new leader settled', 10_000, async () =>
-    readAll(c, leader),
-  );
+  const records = await pollUntil('the new leader settled', 10_000, async () => readAll(c, leader));
   const byOffset = new Map(records.map((r) => [r.offset, r.value]));
   for (const [offset, value] of acked) expect(byOffset.get(offset), `offset ${offset}`).toBe(value);
   await expectIdenticalReplicas(c);
@@ -171,7 +170,7 @@ test('a frozen follower leaves the ISR; acks=all goes on; after SIGCONT it rejoi
   } finally {
     c.pause(follower, false);
   }
-  await eventually('the follower back in the ISR', 15_000, async () =>
+  await pollUntil('the follower back in the ISR', 15_000, async () =>
     (await partition0(c, leader)).isr.includes(follower) ? true : undefined,
   );
   await expectIdenticalReplicas(c);
@@ -204,12 +203,12 @@ test('two of three nodes down: acks=all is refused or times out, never acknowled
   }
   for (const code of codes) expect(allowed, codes.join()).toContain(code);
   for (const id of others) await c.startNode(id);
-  await eventually('every replica back in the ISR', 20_000, async () => {
+  await pollUntil('every replica back in the ISR', 20_000, async () => {
     const p = await partition0(c, 1);
     return p.isr.length === 3 ? p : undefined;
   });
   const leaderNow = (await partition0(c, 1)).leader as number;
-  const records = await eventually('a readable leader', 10_000, async () => readAll(c, leaderNow));
+  const records = await pollUntil('a readable leader', 10_000, async () => readAll(c, leaderNow));
   // 'first' was acknowledged; no lost-* record was, whatever the log kept.
   expect(records.map((r) => r.value)).toContain('first');
   await expectIdenticalReplicas(c);
@@ -226,7 +225,7 @@ test('a node restarted after missing many writes catches up and rejoins the ISR'
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
   }
   await c.startNode(follower);
-  await eventually('the restarted node back in the ISR', 20_000, async () =>
+  await pollUntil('the restarted node back in the ISR', 20_000, async () =>
     (await partition0(c, leader)).isr.includes(follower) ? true : undefined,
   );
   await expectIdenticalReplicas(c);

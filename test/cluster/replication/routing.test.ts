@@ -5,7 +5,8 @@
 // acknowledged record read back at its offset. Method: `rill broker` processes on loopback.
 import { afterEach, expect, test } from 'vitest';
 import { RillClient, partitionForKey } from '../../../src/api/client/index.ts';
-import { RillCluster, eventually } from '../../support/cluster/rill-cluster.ts';
+import { RillCluster } from '../../support/cluster/rill-cluster.ts';
+import { pollUntil } from '../../support/poll.ts';
 
 const topic = 'routed';
 let cluster: RillCluster | null = null;
@@ -39,14 +40,14 @@ test('topic-level produce works on any node; partition routes answer 421 off the
     configs: { 'min.insync.replicas': '2' },
   });
   expect(created.status).toBe(201);
-  await eventually('leaders everywhere, seen by every node', 10_000, async () => {
+  await pollUntil('leaders everywhere, seen by every node', 10_000, async () => {
     const views = await Promise.all(c.ids.map((id) => partitions(c, id)));
     return views.every((v) => v.length === 3 && v.every((p) => p.leader !== null))
       ? true
       : undefined;
   });
   // Every leader has opened its replica (a fresh topic answers LEADER_NOT_AVAILABLE briefly).
-  await eventually('every partition writable', 10_000, async () => {
+  await pollUntil('every partition writable', 10_000, async () => {
     const records = [0, 1, 2].map((partition) => ({ partition, value: 'probe' }));
     const answer = await c.post(2, `/v1/topics/${topic}/records?acks=all`, { records });
     const offsets = answer.body.offsets as { offset?: number }[];
@@ -85,7 +86,7 @@ test('Producer and Consumer ride through kill -9 of a leader; acknowledged recor
     replicationFactor: 3,
     configs: { 'min.insync.replicas': '2' },
   });
-  await eventually('leaders everywhere, seen by every node', 10_000, async () => {
+  await pollUntil('leaders everywhere, seen by every node', 10_000, async () => {
     const views = await Promise.all(c.ids.map((id) => partitions(c, id)));
     return views.every((v) => v.length === 3 && v.every((p) => p.leader !== null))
       ? true
@@ -107,7 +108,7 @@ test('Producer and Consumer ride through kill -9 of a leader; acknowledged recor
   const consumer = client.consumer({ autoOffsetReset: 'earliest' });
   consumer.assign([0, 1, 2].map((partition) => ({ topic, partition })));
   const seen = new Map<string, string>();
-  await eventually('every acknowledged record consumed', 20_000, async () => {
+  await pollUntil('every acknowledged record consumed', 20_000, async () => {
     for (const record of await consumer.poll({ maxWaitMs: 500 })) {
       seen.set(`${record.partition}:${record.offset}`, Buffer.from(record.value ?? []).toString());
     }

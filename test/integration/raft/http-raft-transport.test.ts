@@ -10,6 +10,7 @@ import {
   type HttpRaftTransportConfig,
   type RaftMessage,
 } from '../../../src/raft/index.ts';
+import { until } from '../../support/poll.ts';
 
 const systemClock: Clock = {
   nowMs: () => performance.now(),
@@ -62,14 +63,6 @@ async function serve(transport: HttpRaftTransport): Promise<string> {
   return `http://127.0.0.1:${address.port}`;
 }
 
-async function until(predicate: () => boolean, what: string, deadlineMs = 5_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 const sample: RaftMessage[] = [
   {
     type: 'append-request',
@@ -117,7 +110,7 @@ describe('HttpRaftTransport', () => {
     const sender = new HttpRaftTransport(config(1, [[2, url]], 's3cret'), { clock: systemClock });
     closers.push(() => sender.close());
     for (const message of sample) sender.send(message);
-    await until(() => sender.counters.sentRequests === 1, 'the response');
+    await until('the response', () => sender.counters.sentRequests === 1, 5_000);
     expect(received).toEqual(sample);
     expect(sender.counters).toMatchObject({ sentMessages: 4, sentRequests: 1, droppedMessages: 0 });
   });
@@ -130,7 +123,7 @@ describe('HttpRaftTransport', () => {
     const sender = new HttpRaftTransport(config(1, [[2, url]], 'wrong'), { clock: systemClock });
     closers.push(() => sender.close());
     sender.send(sample[3] as RaftMessage);
-    await until(() => sender.counters.failedRequests === 1, 'the refusal');
+    await until('the refusal', () => sender.counters.failedRequests === 1, 5_000);
     expect(received).toEqual([]);
     expect(receiver.counters.refusedRequests).toBe(1);
     const error = sender.peerErrors().get(2) ?? '';
@@ -168,7 +161,7 @@ describe('HttpRaftTransport', () => {
     for (let term = 1; term <= 20; term += 1)
       sender.send({ type: 'timeout-now', from: 1, to: 2, term });
     expect(sender.counters.droppedMessages).toBe(12);
-    await until(() => sender.counters.failedRequests === 1, 'the failed request');
+    await until('the failed request', () => sender.counters.failedRequests === 1, 5_000);
     for (let term = 21; term <= 40; term += 1)
       sender.send({ type: 'timeout-now', from: 1, to: 2, term });
     // 8 went out in the failed request; the paused queue keeps only the newest 8 of the next 20.

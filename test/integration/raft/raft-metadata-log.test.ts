@@ -13,6 +13,7 @@ import {
   type RaftMetadataLogConfig,
   type StateMachine,
 } from '../../../src/raft/index.ts';
+import { until } from '../../support/poll.ts';
 
 const systemClock: Clock = {
   nowMs: () => performance.now(),
@@ -68,14 +69,6 @@ function setup(overrides: Partial<RaftMetadataLogConfig> = {}) {
   return { open };
 }
 
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 test('propose resolves with the result of apply; a restart restores snapshot and log', async () => {
   const { open } = setup({ snapshotEntryCount: 10 });
   const machine = new SumStateMachine();
@@ -83,7 +76,7 @@ test('propose resolves with the result of apply; a restart restores snapshot and
   const leaders: (number | null)[] = [];
   log.onLeaderChange((leaderId) => leaders.push(leaderId));
   await log.start();
-  await until(() => log.status().role === 'leader', 'a leader');
+  await until('a leader', () => log.status().role === 'leader');
   expect(leaders).toEqual([1]);
   const first = await log.propose(5);
   expect(first.result).toBe(5);
@@ -98,7 +91,7 @@ test('propose resolves with the result of apply; a restart restores snapshot and
   const restored = new SumStateMachine();
   const again = open(restored);
   await again.start();
-  await until(() => again.status().appliedIndex >= appliedIndex, 'the replay');
+  await until('the replay', () => again.status().appliedIndex >= appliedIndex);
   expect(restored.values).toEqual(machine.values);
   expect(restored.restoreCount).toBe(1); // 36 entries with a snapshot every 10: start restored one.
 });
@@ -107,7 +100,7 @@ test('past pendingProposalCountMax a proposal is refused with RAFT_BUSY, retriab
   const { open } = setup({ pendingProposalCountMax: 2 });
   const log = open(new SumStateMachine());
   await log.start();
-  await until(() => log.status().role === 'leader', 'a leader');
+  await until('a leader', () => log.status().role === 'leader');
   const accepted = [log.propose(1), log.propose(2)];
   await expect(log.propose(3)).rejects.toMatchObject({ code: 'RAFT_BUSY', retriable: true });
   expect((await Promise.all(accepted)).map((r) => r.result)).toEqual([1, 3]);
@@ -132,7 +125,7 @@ test('a membership change resolves once applied; adding an observer keeps the vo
   const { open } = setup();
   const log = open(new SumStateMachine());
   await log.start();
-  await until(() => log.status().role === 'leader', 'a leader');
+  await until('a leader', () => log.status().role === 'leader');
   await log.propose(1); // Ongaro's fix: a change waits for an entry of the leader's term.
   const added = await log.changeMembership(
     { type: 'add-observer', nodeId: 2 },

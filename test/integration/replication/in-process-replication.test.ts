@@ -15,6 +15,7 @@ import { toNodeId } from '../../../src/common/index.ts';
 import { encodeBatch } from '../../../src/log/index.ts';
 import { InProcessCluster } from '../../support/broker/in-process-cluster.ts';
 import { batchBytesBelow } from '../../support/cluster/log-compare.ts';
+import { until } from '../../support/poll.ts';
 
 const topic = 'orders';
 let cluster: InProcessCluster | null = null;
@@ -31,16 +32,6 @@ function batch(values: readonly string[]): Promise<Buffer> {
     compression: 'none',
     records: values.map((v) => ({ key: null, value: Buffer.from(v), headers: [], timestampMs: 1 })),
   });
-}
-
-async function until<T>(what: string, probe: () => T | null | Promise<T | null>, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 function leaderOf(c: InProcessCluster, partition = 0): number {
@@ -187,13 +178,8 @@ describe('replication between in-process brokers', () => {
     };
     c.bus.commit(command, null);
     const newLeader = c.broker(next.leader);
-    await until('new leader settled', () => {
-      try {
-        return newLeader.listOffsets(topic, 0).highWatermark >= acked;
-      } catch {
-        return false;
-      }
-    });
+    // listOffsets throws until the new leader has the partition; until() retries on throw.
+    await until('new leader settled', () => newLeader.listOffsets(topic, 0).highWatermark >= acked);
     for (let i = 20; i < 30; i += 1) await produce(newLeader, i);
     await c.startNode(oldLeaderId);
     const hw = newLeader.listOffsets(topic, 0).highWatermark;

@@ -195,25 +195,3 @@ export class RillCluster {
     return node;
   }
 }
-
-/** Polls `probe` until it returns a value (not undefined) or the deadline passes. */
-export async function eventually<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  let lastError: unknown = null;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error; // A node restarting or electing: try again until the deadline.
-    }
-    if (performance.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`, { cause: lastError });
-    }
-    await new Promise((done) => setTimeout(done, 100));
-  }
-}

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { H2CClient } from 'undici';
+import { pollUntil } from '../poll.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
 
@@ -129,28 +130,6 @@ export class RaftNodeProcess {
     if (response.statusCode !== 200)
       throw new Error(`${method} ${path}: ${response.statusCode} ${text}`);
     return JSON.parse(text) as T;
-  }
-}
-
-/** Polls until `probe` returns a value (not undefined) or the deadline passes. */
-export async function pollUntil<T>(
-  what: string,
-  deadlineMs: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  let lastError: unknown = null;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error; // A node may be down or restarting: keep polling until the deadline.
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`, { cause: lastError });
-    }
-    await new Promise((done) => setTimeout(done, 50));
   }
 }
 
