@@ -17,12 +17,8 @@ import { realFollower, type FollowerFactory, type SimNode } from '../replication
 import type { Acks, Message } from '../replication-sim/messages.ts';
 import type { SimFlush } from '../replication-sim/memory-replica-log.ts';
 import { ClusterBroker, partitionState, type Envelope } from './cluster-broker.ts';
-import {
-  checkClusterInvariants,
-  checkFinal,
-  newGhost,
-  type PartitionGhost,
-} from './cluster-checker.ts';
+import { newPartitionGhost, type PartitionGhost } from '../replication-sim/sim-checker.ts';
+import { checkClusterInvariants, checkFinal } from './cluster-checker.ts';
 
 export interface ClusterSimOptions {
   readonly seed: number;
@@ -186,7 +182,7 @@ export class ClusterSim {
       const random = new SeededRandom((Math.imul(options.seed, 0x9e3779b1) ^ id) | 0);
       this.brokers.push(new ClusterBroker(config, env, random));
     }
-    for (let p = 0; p < options.partitionCount; p += 1) this.ghosts.push(newGhost());
+    for (let p = 0; p < options.partitionCount; p += 1) this.ghosts.push(newPartitionGhost());
   }
 
   describe(): string {

@@ -1,11 +1,14 @@
 // The replication checker: ghost state (what clients were told) and the invariants of
 // research/raft-test-anchors.md §2.3, run after every simulator event, plus the end-of-run
 // P-DIV check. "Strict" runs (log.flush=always, clean elections only) forbid every loss; other
-// runs record allowed losses instead, so an allowed loss is told apart from a bug.
-import type { ReplicationErrorCode } from '../../../src/broker/replication/index.ts';
+// runs record allowed losses instead, so an allowed loss is told apart from a bug. The per-node
+// checks are exported: the cluster simulator runs them per partition (cluster-checker.ts).
+import type { LeaderReplica, ReplicationErrorCode } from '../../../src/broker/replication/index.ts';
+import { assert } from '../../../src/common/index.ts';
 import type { Acks } from './messages.ts';
 import type { SimCluster } from './sim-cluster.ts';
 import type { MemoryReplicaLog } from './memory-replica-log.ts';
+import type { SimNode } from './sim-node.ts';
 
 export interface ProduceOp {
   readonly value: string;
@@ -13,14 +16,14 @@ export interface ProduceOp {
   result: 'pending' | 'acked' | ReplicationErrorCode;
 }
 
-export interface Ghost {
+/** What clients were told about one partition, and the checker's caches over it. */
+export interface PartitionGhost {
+  readonly produced: Map<number, ProduceOp>;
   readonly ackedAll: Map<number, string>;
   /** The same acknowledgements in the order they arrived (the incremental checker walks it). */
   readonly ackedAllLog: (readonly [offset: number, value: string])[];
-  readonly ackedOne: Map<number, string>;
   /** Values refused before any append: never visible anywhere (Jepsen G1a). */
   readonly refused: Set<string>;
-  readonly produced: Map<number, ProduceOp>;
   consumerPosition: number;
   readonly consumerSeen: Map<number, string>;
   consumerMaxHw: number;
@@ -28,73 +31,103 @@ export interface Ghost {
   consumerInFlight: boolean;
   /** Highest HW per (node, incarnation, leader epoch): it never decreases within an epoch. */
   readonly leaderHw: Map<string, number>;
-  readonly allowedLoss: string[];
+  /** (leader, member) → offsets found equal, valid while both log generations hold. */
+  readonly verified: Map<string, { generations: string; upTo: number }>;
+  /** member → acked writes found on it, valid while its log generation holds. */
+  readonly ackedChecked: Map<number, { generation: number; count: number }>;
   readonly violations: string[];
 }
 
-/** Checker cache per run: how many acked writes each member was found to hold. */
-const ackedCheckedByGhost = new WeakMap<
-  Ghost,
-  Map<number, { generation: number; count: number }>
->();
+/** The single-partition simulator also tells allowed losses apart from bugs. */
+export interface Ghost extends PartitionGhost {
+  readonly ackedOne: Map<number, string>;
+  readonly allowedLoss: string[];
+}
 
-/** Checker cache per run: offsets found equal on (leader, member), valid per log generation. */
-const verifiedByGhost = new WeakMap<Ghost, Map<string, { generations: string; upTo: number }>>();
+export function newPartitionGhost(): PartitionGhost {
+  return {
+    produced: new Map(),
+    ackedAll: new Map(),
+    ackedAllLog: [],
+    refused: new Set(),
+    consumerPosition: 0,
+    consumerSeen: new Map(),
+    consumerMaxHw: 0,
+    consumerEpoch: null,
+    consumerInFlight: false,
+    leaderHw: new Map(),
+    verified: new Map(),
+    ackedChecked: new Map(),
+    violations: [],
+  };
+}
+
+/** Finds a member's log by node id. */
+export type LogOf = (id: number) => MemoryReplicaLog;
 
 export function isStrict(cluster: SimCluster): boolean {
   return cluster.options.flush === 'always' && !cluster.options.uncleanLeaderElection;
 }
 
 export function checkCluster(cluster: SimCluster): void {
-  const violations = cluster.ghost.violations;
+  const ghost = cluster.ghost;
   const state = cluster.controller.state;
-  if (state.leader !== null && !state.isr.includes(state.leader)) violations.push('LeaderInIsr');
+  if (state.leader !== null && !state.isr.includes(state.leader))
+    ghost.violations.push('LeaderInIsr');
+  const logOf: LogOf = (id) => cluster.node(id).log;
   for (const node of cluster.nodes) {
-    node.checkInvariants();
-    const latest = node.log.latestEpoch();
-    if (node.applied !== null && latest !== null && latest > node.applied.leaderEpoch) {
-      violations.push(
-        `node ${node.id} holds epoch ${latest} > its epoch ${node.applied.leaderEpoch}`,
-      );
-    }
-    if (node.role.kind !== 'leader') continue;
-    const leader = node.role.replica;
-    const key = `${node.id}:${node.incarnation}:${leader.leaderEpoch}`;
-    const previous = cluster.ghost.leaderHw.get(key) ?? 0;
-    if (leader.highWatermark < previous)
-      violations.push(`HW of ${key} fell ${previous}→${leader.highWatermark}`);
-    cluster.ghost.leaderHw.set(key, leader.highWatermark);
-    if (!isStrict(cluster)) continue;
-    const hw = leader.highWatermark;
-    checkIsrAgrees(cluster, 'StrongIsr', cluster.controller.state.isr, node.id, node.log, hw);
-    checkIsrAgrees(cluster, 'WeakIsr', leader.maximalIsr, node.id, node.log, hw);
+    checkReplica(ghost, node);
+    const leader = checkLeaderHw(ghost, node);
+    if (leader === null || !isStrict(cluster)) continue;
+    checkIsrAgrees(ghost, logOf, 'StrongIsr', state.isr, node);
+    checkIsrAgrees(ghost, logOf, 'WeakIsr', leader.maximalIsr, node);
   }
-  if (isStrict(cluster)) checkAckedOnIsr(cluster);
+  if (isStrict(cluster)) checkAckedOnIsr(ghost, logOf, state.isr);
+}
+
+/** The node's own invariants, and no epoch in its log newer than the one it was told. */
+export function checkReplica(ghost: PartitionGhost, node: SimNode): void {
+  node.checkInvariants();
+  const latest = node.log.latestEpoch();
+  if (node.applied !== null && latest !== null && latest > node.applied.leaderEpoch) {
+    ghost.violations.push(
+      `node ${node.id} holds epoch ${latest} > its epoch ${node.applied.leaderEpoch}`,
+    );
+  }
+}
+
+/** A leader's HW never falls within one (node, incarnation, epoch); returns the leader. */
+export function checkLeaderHw(ghost: PartitionGhost, node: SimNode): LeaderReplica | null {
+  if (node.role.kind !== 'leader') return null;
+  const leader = node.role.replica;
+  const key = `${node.id}:${node.incarnation}:${leader.leaderEpoch}`;
+  const previous = ghost.leaderHw.get(key) ?? 0;
+  if (leader.highWatermark < previous)
+    ghost.violations.push(`HW of ${key} fell ${previous}→${leader.highWatermark}`);
+  ghost.leaderHw.set(key, leader.highWatermark);
+  return leader;
 }
 
 /**
  * KSPEC: below a presumed leader's HW, every member of an ISR holds the leader's records —
  * StrongIsr for the controller's ISR, WeakIsr for the leader's own (maximal) view.
  */
-function checkIsrAgrees(
-  cluster: SimCluster,
+export function checkIsrAgrees(
+  ghost: PartitionGhost,
+  logOf: LogOf,
   name: 'StrongIsr' | 'WeakIsr',
   isr: readonly number[],
-  leaderId: number,
-  log: MemoryReplicaLog,
-  hw: number,
+  leader: SimNode,
 ): void {
-  let verified = verifiedByGhost.get(cluster.ghost);
-  if (verified === undefined) {
-    verified = new Map();
-    verifiedByGhost.set(cluster.ghost, verified);
-  }
+  assert(leader.role.kind === 'leader', `node ${leader.id} does not lead`);
+  const { log } = leader;
+  const hw = leader.role.replica.highWatermark;
   for (const id of isr) {
-    if (id === leaderId) continue;
-    const member = cluster.node(id).log;
-    const key = `${leaderId}:${id}`;
+    if (id === leader.id) continue;
+    const member = logOf(id);
+    const key = `${leader.id}:${id}`;
     const generations = `${log.generation}:${member.generation}:${log.logStartOffset}`;
-    const cached = verified.get(key);
+    const cached = ghost.verified.get(key);
     const from = Math.max(
       log.logStartOffset,
       member.logStartOffset,
@@ -104,41 +137,45 @@ function checkIsrAgrees(
       const ours = log.recordAt(offset);
       const theirs = member.recordAt(offset);
       if (ours?.value !== theirs?.value || ours?.epoch !== theirs?.epoch) {
-        cluster.ghost.violations.push(
-          `${name}: leader ${leaderId} HW ${hw} but ISR member ${id} has ` +
+        ghost.violations.push(
+          `${name}: leader ${leader.id} HW ${hw} but ISR member ${id} has ` +
             `${JSON.stringify(theirs)} ≠ ${JSON.stringify(ours)} at ${offset}`,
         );
         return;
       }
     }
-    verified.set(key, { generations, upTo: Math.max(from, hw) });
+    ghost.verified.set(key, { generations, upTo: Math.max(from, hw) });
   }
 }
 
 /** Every acknowledged acks=all write is at its offset on every current ISR member. */
-function checkAckedOnIsr(cluster: SimCluster): void {
-  let checked = ackedCheckedByGhost.get(cluster.ghost);
-  if (checked === undefined) {
-    checked = new Map();
-    ackedCheckedByGhost.set(cluster.ghost, checked);
-  }
-  const acked = cluster.ghost.ackedAllLog;
-  for (const id of cluster.controller.state.isr) {
-    const log = cluster.node(id).log;
-    const cached = checked.get(id);
+export function checkAckedOnIsr(ghost: PartitionGhost, logOf: LogOf, isr: readonly number[]): void {
+  const acked = ghost.ackedAllLog;
+  for (const id of isr) {
+    const log = logOf(id);
+    const cached = ghost.ackedChecked.get(id);
     const from = cached?.generation === log.generation ? cached.count : 0;
     for (let i = from; i < acked.length; i += 1) {
       const [offset, value] = acked[i] ?? [-1, ''];
       const record = log.recordAt(offset);
       if (record?.value !== value) {
-        cluster.ghost.violations.push(
+        ghost.violations.push(
           `acked ${value}@${offset} missing on ISR member ${id} (has ${record?.value})`,
         );
         return;
       }
     }
-    checked.set(id, { generation: log.generation, count: acked.length });
+    ghost.ackedChecked.set(id, { generation: log.generation, count: acked.length });
   }
+}
+
+/** A log as P-DIV compares it: start, records with epochs, and the epoch cache. */
+export function describeLog(log: MemoryReplicaLog): string {
+  return JSON.stringify({
+    start: log.logStartOffset,
+    records: log.records.map((r) => `${r.value}/${r.epoch}`),
+    epochs: log.epochEntries.filter((e) => e.startOffset < log.logEndOffset),
+  });
 }
 
 /** After convergence: identical logs and epoch caches (P-DIV), acked writes readable, no G1a. */
@@ -148,15 +185,9 @@ export function checkConverged(cluster: SimCluster): string[] {
   const first = leaderId === null ? cluster.nodes[0] : cluster.node(leaderId);
   if (first === undefined) return problems;
   const rest = cluster.nodes.filter((node) => node !== first);
-  const describe = (log: MemoryReplicaLog): string =>
-    JSON.stringify({
-      start: log.logStartOffset,
-      records: log.records.map((r) => `${r.value}/${r.epoch}`),
-      epochs: log.epochEntries.filter((e) => e.startOffset < log.logEndOffset),
-    });
-  const expected = describe(first.log);
+  const expected = describeLog(first.log);
   for (const node of rest) {
-    if (describe(node.log) !== expected)
+    if (describeLog(node.log) !== expected)
       problems.push(`P-DIV: node ${node.id} differs from leader ${first.id}`);
   }
   const positions = new Map<string, number>();

@@ -8,7 +8,7 @@ import { SimController } from './sim-controller.ts';
 import { SimNode, realFollower, type FollowerFactory } from './sim-node.ts';
 import type { SimFlush } from './memory-replica-log.ts';
 import type { Acks, Message } from './messages.ts';
-import { checkCluster, isStrict, type Ghost } from './sim-checker.ts';
+import { checkCluster, isStrict, newPartitionGhost, type Ghost } from './sim-checker.ts';
 import { EventQueue } from './event-queue.ts';
 
 export interface SimOptions {
@@ -184,21 +184,7 @@ export class SimCluster {
       initial,
       send,
     );
-    this.ghost = {
-      ackedAll: new Map(),
-      ackedAllLog: [],
-      ackedOne: new Map(),
-      refused: new Set(),
-      consumerPosition: 0,
-      consumerSeen: new Map(),
-      consumerMaxHw: 0,
-      consumerEpoch: null,
-      consumerInFlight: false,
-      leaderHw: new Map(),
-      allowedLoss: [],
-      violations: [],
-      produced: new Map(),
-    };
+    this.ghost = { ...newPartitionGhost(), ackedOne: new Map(), allowedLoss: [] };
   }
 
   describe(): string {
