@@ -11,14 +11,8 @@ import {
   type RaftMessage,
 } from '../../../src/raft/index.ts';
 import { until } from '../../support/poll.ts';
+import { realClock } from '../../support/real-clock.ts';
 
-const systemClock: Clock = {
-  nowMs: () => performance.now(),
-  schedule(delayMs, run) {
-    const timer = setTimeout(run, delayMs);
-    return () => clearTimeout(timer);
-  },
-};
 /** A clock whose scheduled runs never fire: retry pauses last for the whole test. */
 const frozenClock: Clock = { nowMs: () => 0, schedule: () => () => undefined };
 
@@ -103,11 +97,11 @@ const sample: RaftMessage[] = [
 
 describe('HttpRaftTransport', () => {
   test('delivers every message kind intact and in order over h2c', async () => {
-    const receiver = new HttpRaftTransport(config(2, [], 's3cret'), { clock: systemClock });
+    const receiver = new HttpRaftTransport(config(2, [], 's3cret'), { clock: realClock });
     const received: RaftMessage[] = [];
     receiver.onMessage((message) => received.push(message));
     const url = await serve(receiver);
-    const sender = new HttpRaftTransport(config(1, [[2, url]], 's3cret'), { clock: systemClock });
+    const sender = new HttpRaftTransport(config(1, [[2, url]], 's3cret'), { clock: realClock });
     closers.push(() => sender.close());
     for (const message of sample) sender.send(message);
     await until('the response', () => sender.counters.sentRequests === 1, 5_000);
@@ -116,11 +110,11 @@ describe('HttpRaftTransport', () => {
   });
 
   test('a wrong or missing secret is refused with 403 CLUSTER_AUTHORIZATION_FAILED', async () => {
-    const receiver = new HttpRaftTransport(config(2, [], 'right'), { clock: systemClock });
+    const receiver = new HttpRaftTransport(config(2, [], 'right'), { clock: realClock });
     const received: RaftMessage[] = [];
     receiver.onMessage((message) => received.push(message));
     const url = await serve(receiver);
-    const sender = new HttpRaftTransport(config(1, [[2, url]], 'wrong'), { clock: systemClock });
+    const sender = new HttpRaftTransport(config(1, [[2, url]], 'wrong'), { clock: realClock });
     closers.push(() => sender.close());
     sender.send(sample[3] as RaftMessage);
     await until('the refusal', () => sender.counters.failedRequests === 1, 5_000);
@@ -136,7 +130,7 @@ describe('HttpRaftTransport', () => {
   });
 
   test('a malformed body is refused with 400 INVALID_REQUEST', () => {
-    const receiver = new HttpRaftTransport(config(2, [], null), { clock: systemClock });
+    const receiver = new HttpRaftTransport(config(2, [], null), { clock: realClock });
     for (const body of [
       'not json',
       '{"messages":[{"type":"x","from":-1,"to":2,"term":1}]}',

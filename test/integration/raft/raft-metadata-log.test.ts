@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
-import { SeededRandom, type Clock } from '../../../src/common/index.ts';
+import { SeededRandom } from '../../../src/common/index.ts';
 import {
   RaftMetadataLog,
   raftMetadataLogDefaults,
@@ -14,14 +14,7 @@ import {
   type StateMachine,
 } from '../../../src/raft/index.ts';
 import { until } from '../../support/poll.ts';
-
-const systemClock: Clock = {
-  nowMs: () => performance.now(),
-  schedule(delayMs, run) {
-    const timer = setTimeout(run, delayMs);
-    return () => clearTimeout(timer);
-  },
-};
+import { realClock } from '../../support/real-clock.ts';
 
 /** Appends every command; apply returns the running total. */
 class SumStateMachine implements StateMachine<number> {
@@ -60,7 +53,7 @@ function setup(overrides: Partial<RaftMetadataLogConfig> = {}) {
   const open = (stateMachine: SumStateMachine): RaftMetadataLog<number> => {
     const log = new RaftMetadataLog<number>(config, {
       stateMachine,
-      clock: systemClock,
+      clock: realClock,
       random: new SeededRandom(7),
     });
     cleanups.push(() => log.stop());

@@ -6,7 +6,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { HttpReplicaTransport } from '../../../src/api/replica-transport.ts';
 import { buildServer, type RillApp } from '../../../src/api/server/index.ts';
 import {
@@ -15,17 +14,11 @@ import {
   MetadataImage,
   type MetadataCommand,
 } from '../../../src/broker/index.ts';
-import { SeededRandom, type Clock } from '../../../src/common/index.ts';
+import { SeededRandom } from '../../../src/common/index.ts';
 import { PartitionLog } from '../../../src/log/index.ts';
+import { realClock } from '../real-clock.ts';
 import { SharedMetadataBus } from './shared-metadata-log.ts';
 
-const realClock: Clock = {
-  nowMs: () => performance.now(),
-  schedule(delayMs, run) {
-    const timer = setTimeout(run, delayMs);
-    return () => clearTimeout(timer);
-  },
-};
 const wallClock = { wallMs: () => Date.now() };
 const logClock = { wallMs: wallClock.wallMs, schedule: realClock.schedule };
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
