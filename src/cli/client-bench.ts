@@ -26,6 +26,14 @@ export interface LatencyResult {
 
 export type Progress = (line: string) => void;
 
+/** What both producer benchmarks send: fixed `recordBytes` values to `topic`. */
+export interface ProduceRunOptions {
+  readonly topic: string;
+  readonly recordBytes: number;
+  readonly producer: Partial<ProducerConfig>;
+  readonly progress?: Progress;
+}
+
 /** `cpu` is process.cpuUsage() at the start: the client's own share of a core is reported. */
 function throughput(
   records: number,
@@ -53,16 +61,23 @@ export function round(value: number, digits: number): number {
   return Math.round(value * scale) / scale;
 }
 
+/** Passes `line()` to `progress` at most once a second of the run begun at `startMs`. */
+function everySecond(
+  progress: Progress | undefined,
+  startMs: number,
+): (nowMs: number, line: () => string) => void {
+  let reportAtMs = startMs + 1_000;
+  return (nowMs, line) => {
+    if (progress === undefined || nowMs < reportAtMs) return;
+    reportAtMs += 1_000;
+    progress(line());
+  };
+}
+
 /** Sends `records` records of `recordBytes` as fast as buffer.memory lets them in. */
 export async function benchProduce(
   client: RillClient,
-  options: {
-    topic: string;
-    records: number;
-    recordBytes: number;
-    producer: Partial<ProducerConfig>;
-    progress?: Progress;
-  },
+  options: ProduceRunOptions & { readonly records: number },
 ): Promise<ThroughputResult> {
   const producer = client.producer(options.producer);
   const value = randomBytes(options.recordBytes);
@@ -71,18 +86,16 @@ export async function benchProduce(
   const message = { topic: options.topic, value };
   const cpu = process.cpuUsage();
   const startMs = performance.now();
-  let reportAtMs = startMs + 1_000;
+  const report = everySecond(options.progress, startMs);
   for (let i = 0; i < options.records; i += 1) {
     if (window.isFull) await window.whenNotFull();
     window.send(producer, message);
-    if (options.progress !== undefined && (i & 1023) === 0 && performance.now() >= reportAtMs) {
-      reportAtMs += 1_000;
-      const seconds = (performance.now() - startMs) / 1000;
-      const mib = (window.acknowledged * options.recordBytes) / 1024 / 1024;
-      options.progress(
-        `produce: ${window.acknowledged} acknowledged, ${round(mib / seconds, 1)} MiB/s`,
-      );
-    }
+    if ((i & 1023) !== 0) continue;
+    const nowMs = performance.now();
+    report(nowMs, () => {
+      const mib = mibPerSecond(window.acknowledged * options.recordBytes, nowMs - startMs);
+      return `produce: ${window.acknowledged} acknowledged, ${round(mib, 1)} MiB/s`;
+    });
   }
   await producer.close();
   if (window.firstError !== null) throw window.firstError;
@@ -94,14 +107,7 @@ export async function benchProduce(
 /** Sends at a fixed rate and measures send() → acknowledgement for every record. */
 export async function benchLatency(
   client: RillClient,
-  options: {
-    topic: string;
-    ratePerSecond: number;
-    seconds: number;
-    recordBytes: number;
-    producer: Partial<ProducerConfig>;
-    progress?: Progress;
-  },
+  options: ProduceRunOptions & { readonly ratePerSecond: number; readonly seconds: number },
 ): Promise<LatencyResult> {
   const producer = client.producer(options.producer);
   const value = randomBytes(options.recordBytes);
@@ -159,7 +165,7 @@ export async function benchConsume(
   );
   const cpu = process.cpuUsage();
   const startMs = performance.now();
-  let reportAtMs = startMs + 1_000;
+  const report = everySecond(options.progress, startMs);
   let records = 0;
   let bytes = 0;
   let idleSinceMs = startMs;
@@ -170,12 +176,10 @@ export async function benchConsume(
     if (batch.length > 0) idleSinceMs = nowMs;
     records += batch.length;
     for (const record of batch) bytes += record.value?.length ?? 0;
-    if (options.progress !== undefined && nowMs >= reportAtMs) {
-      reportAtMs += 1_000;
-      options.progress(
-        `consume: ${records} records, ${round(mibPerSecond(bytes, nowMs - startMs), 1)} MiB/s`,
-      );
-    }
+    report(
+      nowMs,
+      () => `consume: ${records} records, ${round(mibPerSecond(bytes, nowMs - startMs), 1)} MiB/s`,
+    );
   }
   consumer.close();
   return throughput(records, bytes, (performance.now() - startMs) / 1000, cpu);
