@@ -9,11 +9,8 @@ import { closeSync, mkdirSync, openSync, rmSync, writeSync, fdatasyncSync } from
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Level } from 'level';
-import {
-  freePorts,
-  RaftNodeProcess,
-  waitForLeader,
-} from '../test/support/raft/raft-node-process.ts';
+import { RaftNodeProcess, waitForLeader } from '../test/support/raft/raft-node-process.ts';
+import { freePorts } from '../test/support/child-process.ts';
 
 interface LoopFigures {
   readonly commits: number;

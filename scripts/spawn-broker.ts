@@ -4,9 +4,9 @@
 // removes the directory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { awaitReadyLine, freePort } from '../test/support/child-process.ts';
 
 export interface BrokerProcess {
   readonly url: string;
@@ -19,15 +19,6 @@ export interface BrokerProcess {
 }
 
 const root = resolve(import.meta.dirname, '..');
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const address = server.address();
-  await new Promise<void>((ok) => server.close(() => ok()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 export async function spawnBroker(
   options: { nodeArgs?: readonly string[]; readyTimeoutMs?: number; keepDataDir?: boolean } = {},
@@ -50,34 +41,13 @@ export async function spawnBroker(
     'warn',
   ];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
+  const output: string[] = [];
   const exited = new Promise<void>((ok) =>
     child.once('exit', (code, signal) => {
-      output += `\n[broker exited: code ${code}, signal ${signal}]\n`;
+      output.push(`[broker exited: code ${code}, signal ${signal}]`);
       ok();
     }),
   );
-  const ready = new Promise<void>((ok, fail) => {
-    const timer = setTimeout(
-      () => fail(new Error(`broker not ready in time:\n${output}`)),
-      options.readyTimeoutMs ?? 30_000,
-    );
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (/^ready$/m.test(output)) {
-        clearTimeout(timer);
-        ok();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`broker exited with ${code} before ready:\n${output}`));
-    });
-  });
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGINT');
@@ -88,10 +58,20 @@ export async function spawnBroker(
     if (options.keepDataDir !== true) await rm(dataDir, { recursive: true, force: true });
   };
   try {
-    await ready;
+    await awaitReadyLine(child, 'broker', (line) => line === 'ready', {
+      timeoutMs: options.readyTimeoutMs ?? 30_000,
+      output,
+    });
   } catch (error) {
     await stop();
     throw error;
   }
-  return { url: `http://127.0.0.1:${port}`, port, dataDir, child, output: () => output, stop };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dataDir,
+    child,
+    output: () => output.join('\n'),
+    stop,
+  };
 }

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import {
-  freePorts,
   RaftNodeProcess,
   waitForLeader,
   type RaftNodeState,
 } from '../../support/raft/raft-node-process.ts';
+import { freePorts } from '../../support/child-process.ts';
 import { pollUntil } from '../../support/poll.ts';
 
 const directory = mkdtempSync(join(tmpdir(), 'rill-raft-3p-'));

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createServer, type Server } from 'node:net';
 import { afterAll, expect, test } from 'vitest';
-import { freePort } from '../../support/api/broker-process.ts';
+import { freePort } from '../../support/child-process.ts';
 import { H2c } from '../../support/api/h2c.ts';
 
 const rillBin = resolve(import.meta.dirname, '../../../bin/rill.js');

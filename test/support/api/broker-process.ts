@@ -3,21 +3,11 @@
 // afterAll/afterEach; the data directory survives a kill so a restart can recover it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { awaitReadyLine, freePort } from '../child-process.ts';
 
 const rillBin = resolve(import.meta.dirname, '../../../bin/rill.js');
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => done()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 export interface BrokerProcessOptions {
   readonly dataDir?: string;
@@ -50,27 +40,11 @@ export class BrokerProcess {
     if (options.clusterSecret !== undefined) args.push('--cluster-secret', options.clusterSecret);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const broker = new BrokerProcess(child, port, dataDir);
-    await broker.#waitForReady(options.readyTimeoutMs ?? 30_000);
-    return broker;
-  }
-
-  async #waitForReady(timeoutMs: number): Promise<void> {
-    const child = this.#child;
-    createInterface({ input: child.stderr! }).on('line', (line) => this.output.push(line));
-    await new Promise<void>((done, fail) => {
-      const timer = setTimeout(() => fail(new Error(`no ready in ${timeoutMs} ms`)), timeoutMs);
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        this.output.push(line);
-        if (line === 'ready') {
-          clearTimeout(timer);
-          done();
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        fail(new Error(`broker exited with ${code}:\n${this.output.join('\n')}`));
-      });
+    await awaitReadyLine(child, 'broker', (line) => line === 'ready', {
+      timeoutMs: options.readyTimeoutMs ?? 30_000,
+      output: broker.output,
     });
+    return broker;
   }
 
   get pid(): number {

@@ -5,9 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { H2CClient } from 'undici';
-import { freePort } from '../api/broker-process.ts';
+import { awaitReadyLine, freePorts } from '../child-process.ts';
 
 const rillBin = resolve(import.meta.dirname, '../../../bin/rill.js');
 
@@ -67,8 +66,7 @@ export class RillCluster {
     extraArgs: readonly string[] = [],
   ): Promise<RillCluster> {
     const dataDir = await mkdtemp(join(tmpdir(), 'rill-cluster-'));
-    const ports: number[] = [];
-    for (let i = 0; i < count; i += 1) ports.push(await freePort());
+    const ports = await freePorts(count);
     const cluster = new RillCluster(dataDir, ports, sessionTimeoutMs, voterCount, extraArgs);
     await Promise.all(ports.map((_, i) => cluster.startNode(i + 1)));
     return cluster;
@@ -95,22 +93,8 @@ export class RillCluster {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     node.child = child;
     node.exited = new Promise((done) => child.once('exit', (code) => done(code)));
-    const output: string[] = [];
-    createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
-    await new Promise<void>((done, fail) => {
-      const timer = setTimeout(
-        () => fail(new Error(`node ${id} not ready:\n${output.join('\n')}`)),
-        readyTimeoutMs,
-      );
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        fail(new Error(`node ${id} exited with ${code}:\n${output.join('\n')}`));
-      });
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        if (line !== 'ready') return;
-        clearTimeout(timer);
-        done();
-      });
+    await awaitReadyLine(child, `node ${id}`, (line) => line === 'ready', {
+      timeoutMs: readyTimeoutMs,
     });
   }
 

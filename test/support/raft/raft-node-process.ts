@@ -1,9 +1,9 @@
 // Real `scripts/raft-node.ts` processes on loopback, for the three-process test and
 // `npm run bench:raft`: free ports, spawn/kill -9/restart, and JSON over h2c with undici.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { H2CClient } from 'undici';
+import { awaitReadyLine } from '../child-process.ts';
 import { pollUntil } from '../poll.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -22,23 +22,6 @@ export interface RaftNodeState extends RaftNodeStatus {
   readonly values: Record<string, string>;
 }
 
-export async function freePorts(count: number): Promise<number[]> {
-  const ports: number[] = [];
-  while (ports.length < count) {
-    const port = await new Promise<number>((done, fail) => {
-      const server = createServer();
-      server.once('error', fail);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        const found = typeof address === 'object' && address !== null ? address.port : 0;
-        server.close(() => done(found));
-      });
-    });
-    if (!ports.includes(port)) ports.push(port);
-  }
-  return ports;
-}
-
 export interface RaftNodeOptions {
   readonly nodeId: number;
   readonly port: number;
@@ -54,8 +37,8 @@ export class RaftNodeProcess {
   readonly url: string;
   #child: ChildProcess | null = null;
   #client: H2CClient | null = null;
-  /** The child's stderr, for failure messages. */
-  stderr = '';
+  /** The child's output (last lines), for failure messages. */
+  readonly output: string[] = [];
 
   constructor(options: RaftNodeOptions) {
     this.options = options;
@@ -81,18 +64,9 @@ export class RaftNodeProcess {
     );
     const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr = (this.stderr + chunk).slice(-8_000);
+    await awaitReadyLine(child, `node ${nodeId}`, (line) => line.includes('"listening"'), {
+      output: this.output,
     });
-    await new Promise<void>((done, fail) => {
-      child.once('exit', (code) =>
-        fail(new Error(`node ${nodeId} exited (${code}): ${this.stderr}`)),
-      );
-      child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-        if (chunk.includes('"listening"')) done();
-      });
-    });
-    child.removeAllListeners('exit');
     child.once('exit', () => {
       if (this.#child === child) this.#child = null;
     });
