@@ -20,17 +20,8 @@ function cluster(options: Partial<SimOptions>): SimCluster {
   return new SimCluster({ ...defaultSimOptions, seed: 1, ...options });
 }
 
-function must(sim: SimCluster, done: () => boolean, what: string, durationMsMax = 3000): void {
-  if (!sim.runUntil(done, durationMsMax))
-    throw new Error(`timed out waiting for ${what}; ${sim.describe()}`);
-}
-
 function acked(sim: SimCluster, produceId: number): boolean {
   return sim.ghost.produced.get(produceId)?.result === 'acked';
-}
-
-function settle(sim: SimCluster): void {
-  must(sim, () => sim.nodes.every((n) => n.registered && n.role.kind !== 'none'), 'roles');
 }
 
 /** What the checker reports for a scenario: the violation thrown mid-run, or end-of-run problems. */
@@ -54,18 +45,18 @@ function finish(sim: SimCluster): string[] {
  */
 function kip101LostWrite(followerFactory: FollowerFactory): SimCluster {
   const sim = cluster({ nodeCount: 2, minInsyncReplicas: 1, followerFactory });
-  settle(sim);
+  sim.settle();
   const m1 = sim.produce('m1', 'all');
-  must(sim, () => acked(sim, m1) && sim.node(2).log.highWatermarkCheckpoint === 1, 'm1');
+  sim.must(() => acked(sim, m1) && sim.node(2).log.highWatermarkCheckpoint === 1, 'm1');
   sim.produce('m2', 'all');
   const leader = sim.node(1);
-  must(sim, () => leader.role.kind === 'leader' && leader.role.replica.highWatermark === 2, 'HW 2');
+  sim.must(() => leader.role.kind === 'leader' && leader.role.replica.highWatermark === 2, 'HW 2');
   expect(sim.node(2).log.highWatermarkCheckpoint).toBe(1); // The response with HW=2 is in flight.
   sim.crash(2);
   sim.restart(2, { keepSession: true });
-  must(sim, () => sim.node(2).role.kind === 'follower', 'node 2 follows again');
+  sim.must(() => sim.node(2).role.kind === 'follower', 'node 2 follows again');
   sim.crash(1);
-  must(sim, () => sim.node(2).role.kind === 'leader', 'node 2 leads');
+  sim.must(() => sim.node(2).role.kind === 'leader', 'node 2 leads');
   sim.runFor(500);
   return sim;
 }
@@ -76,21 +67,21 @@ function kip101LostWrite(followerFactory: FollowerFactory): SimCluster {
  */
 function kip101Divergence(followerFactory: FollowerFactory): SimCluster {
   const sim = cluster({ nodeCount: 2, minInsyncReplicas: 1, flush: 'never', followerFactory });
-  settle(sim);
+  sim.settle();
   const m1 = sim.produce('m1', 'all');
-  must(sim, () => acked(sim, m1) && sim.node(2).log.logEndOffset === 1, 'm1');
+  sim.must(() => acked(sim, m1) && sim.node(2).log.logEndOffset === 1, 'm1');
   sim.node(1).log.flushNow();
   sim.node(2).log.flushNow();
   const m2 = sim.produce('m2', 'all');
-  must(sim, () => acked(sim, m2) && sim.node(2).log.highWatermarkCheckpoint === 2, 'm2');
+  sim.must(() => acked(sim, m2) && sim.node(2).log.highWatermarkCheckpoint === 2, 'm2');
   sim.node(1).log.flushNow();
   sim.crash(1);
   sim.crash(2);
   expect(sim.node(2).log.logEndOffset).toBe(1);
   sim.restart(2, { keepSession: true });
-  must(sim, () => sim.node(2).role.kind === 'leader', 'node 2 leads');
+  sim.must(() => sim.node(2).role.kind === 'leader', 'node 2 leads');
   const m3 = sim.produce('m3', 1);
-  must(sim, () => acked(sim, m3), 'm3');
+  sim.must(() => acked(sim, m3), 'm3');
   sim.restart(1);
   sim.runFor(1000);
   return sim;
@@ -110,20 +101,20 @@ function kip279FastFailover(
     followerFactory,
     assignEpochOnElection,
   });
-  settle(sim);
+  sim.settle();
   const m1 = sim.produce('m1', 'all');
-  must(sim, () => acked(sim, m1), 'm1');
+  sim.must(() => acked(sim, m1), 'm1');
   sim.partition(1, 2);
   sim.produce('m2', 1);
-  must(sim, () => sim.node(3).log.logEndOffset === 2, 'm2 on node 3');
+  sim.must(() => sim.node(3).log.logEndOffset === 2, 'm2 on node 3');
   sim.crash(1);
   sim.partition(2, 3);
-  must(sim, () => sim.node(2).role.kind === 'leader', 'node 2 leads');
+  sim.must(() => sim.node(2).role.kind === 'leader', 'node 2 leads');
   const m3 = sim.produce('m3', 1);
-  must(sim, () => acked(sim, m3), 'm3');
+  sim.must(() => acked(sim, m3), 'm3');
   sim.crash(2);
-  must(sim, () => sim.node(3).role.kind === 'leader', 'node 3 leads');
-  expect(sim.node(3).log.records.map((r) => r.value)).toEqual(['m1', 'm2']);
+  sim.must(() => sim.node(3).role.kind === 'leader', 'node 3 leads');
+  expect(sim.node(3).log.values).toEqual(['m1', 'm2']);
   sim.heal();
   sim.restart(2);
   sim.restart(1);
@@ -134,7 +125,7 @@ function kip279FastFailover(
 describe('leader-epoch truncation', () => {
   test('P5 KIP-101 #1: HW truncation + immediate election loses nothing', () => {
     const sim = kip101LostWrite(realFollower);
-    expect(sim.node(2).log.records.map((r) => r.value)).toEqual(['m1', 'm2']);
+    expect(sim.node(2).log.values).toEqual(['m1', 'm2']);
     expect(finish(sim)).toEqual([]);
   });
 
@@ -147,12 +138,7 @@ describe('leader-epoch truncation', () => {
   test('P6 KIP-101 #2: no divergence after a double hard failure (flush=never)', () => {
     const sim = kip101Divergence(realFollower);
     expect(finish(sim)).toEqual([]);
-    expect(
-      sim
-        .node(1)
-        .log.records.map((r) => r.value)
-        .slice(0, 2),
-    ).toEqual(['m1', 'm3']);
+    expect(sim.node(1).log.values.slice(0, 2)).toEqual(['m1', 'm3']);
   });
 
   test('P6 mutant: a follower that truncates to its HW diverges', () => {
@@ -162,23 +148,13 @@ describe('leader-epoch truncation', () => {
   test('P7 KIP-279: fast double failover converges', () => {
     const sim = kip279FastFailover(realFollower);
     expect(finish(sim)).toEqual([]);
-    expect(
-      sim
-        .node(2)
-        .log.records.map((r) => r.value)
-        .slice(0, 2),
-    ).toEqual(['m1', 'm2']);
+    expect(sim.node(2).log.values.slice(0, 2)).toEqual(['m1', 'm2']);
   });
 
   test('P7 KIP-279: converges too when a leader opens its epoch only at its first append', () => {
     const sim = kip279FastFailover(realFollower, false);
     expect(finish(sim)).toEqual([]);
-    expect(
-      sim
-        .node(2)
-        .log.records.map((r) => r.value)
-        .slice(0, 2),
-    ).toEqual(['m1', 'm2']);
+    expect(sim.node(2).log.values.slice(0, 2)).toEqual(['m1', 'm2']);
   });
 
   test('P7 mutant: KIP-101 end offsets without KIP-279 iteration diverge', () => {

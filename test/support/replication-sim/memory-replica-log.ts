@@ -42,6 +42,10 @@ export class MemoryReplicaLog implements ReplicaLogView {
   get records(): readonly SimRecord[] {
     return this.#records;
   }
+  /** The record values in offset order, for assertions. */
+  get values(): string[] {
+    return this.#records.map((r) => r.value);
+  }
   get epochEntries(): readonly EpochEntry[] {
     return this.#epochs;
   }

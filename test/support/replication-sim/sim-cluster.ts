@@ -284,6 +284,20 @@ export class SimCluster {
     return done();
   }
 
+  /** Like runUntil, but a timeout throws naming `what`, with the state and the last events. */
+  must(done: () => boolean, what: string, durationMsMax = 3000): void {
+    if (this.runUntil(done, durationMsMax)) return;
+    throw new Error(
+      `timed out waiting for ${what}; ${this.describe()} ` +
+        `${JSON.stringify(this.controller.history)}\n${this.trace.slice(-25).join('\n')}`,
+    );
+  }
+
+  /** Runs until every node has registered and holds a role for the partition. */
+  settle(): void {
+    this.must(() => this.nodes.every((n) => n.registered && n.role.kind !== 'none'), 'roles');
+  }
+
   step(): void {
     const next = this.#queue.peek();
     if (next === undefined || next.atMs >= this.#nextTickMs) {
