@@ -12,11 +12,11 @@ import {
   initialProgress,
   nextHighWatermark,
   updateProgress,
-  type FetchResponse,
   type FollowerProgress,
   type ReplicaLogCommand,
 } from '../../../src/broker/replication/index.ts';
 import {
+  answerFollowerFetch,
   MemoryReplicaLog,
   type SimRecord,
 } from '../../support/replication-sim/memory-replica-log.ts';
@@ -163,20 +163,9 @@ function syncFollower(
       continue;
     }
     const decision = leader.onFollowerFetch({ replicaId: F, ...request }, step);
-    let response: FetchResponse<readonly SimRecord[]>;
-    if (decision.kind === 'read') {
-      const records = leaderLog.read(decision.fetchOffset, decision.maxOffsetExclusive, 3);
-      if (records.length === 0) return;
-      response = {
-        requestId: request.requestId,
-        kind: 'records',
-        records,
-        nextOffset: decision.fetchOffset + records.length,
-        highWatermark: decision.highWatermark,
-        logEndOffset: decision.logEndOffset,
-      };
-    } else if (decision.kind === 'error') throw new Error(decision.code);
-    else response = { requestId: request.requestId, ...decision };
+    if (decision.kind === 'error') throw new Error(decision.code);
+    const response = answerFollowerFetch(request.requestId, decision, leaderLog, 3);
+    if (response.kind === 'records' && response.records.length === 0) return;
     perform(follower.onFetchResponse(response));
     log.checkInvariants();
   }

@@ -3,7 +3,12 @@
 // (log.flush=never loses the unflushed tail, as Kafka's MockLog.reopen does). It satisfies the
 // core's ReplicaLogView exactly as the real PartitionLog is meant to.
 import { assert } from '../../../src/common/index.ts';
-import type { EpochEndOffset, ReplicaLogView } from '../../../src/broker/replication/index.ts';
+import type {
+  EpochEndOffset,
+  FetchResponse,
+  FollowerFetchDecision,
+  ReplicaLogView,
+} from '../../../src/broker/replication/index.ts';
 
 export interface SimRecord {
   readonly offset: number;
@@ -16,6 +21,33 @@ export type SimFlush = 'always' | 'never';
 interface EpochEntry {
   readonly epoch: number;
   readonly startOffset: number;
+}
+
+/** A leader's answer to a follower fetch: a read decision reads up to `recordsMax` of `log`. */
+export function answerFollowerFetch(
+  requestId: number,
+  decision: FollowerFetchDecision,
+  log: MemoryReplicaLog,
+  recordsMax: number,
+): FetchResponse<readonly SimRecord[]> {
+  switch (decision.kind) {
+    case 'error':
+      return { requestId, kind: 'error', code: decision.code };
+    case 'diverging':
+    case 'outOfRange':
+      return { requestId, ...decision };
+    case 'read': {
+      const records = log.read(decision.fetchOffset, decision.maxOffsetExclusive, recordsMax);
+      return {
+        requestId,
+        kind: 'records',
+        records,
+        nextOffset: decision.fetchOffset + records.length,
+        highWatermark: decision.highWatermark,
+        logEndOffset: decision.logEndOffset,
+      };
+    }
+  }
 }
 
 export class MemoryReplicaLog implements ReplicaLogView {

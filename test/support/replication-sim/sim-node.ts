@@ -9,14 +9,13 @@ import {
   isNewerState,
   type AckOutcome,
   type EpochEndOffsetResponse,
-  type FetchResponse,
   type FollowerReplicaConfig,
   type FollowerRequest,
   type LeaderReplicaConfig,
   type PartitionState,
   type ReplicaLogCommand,
 } from '../../../src/broker/replication/index.ts';
-import { MemoryReplicaLog, type SimFlush } from './memory-replica-log.ts';
+import { answerFollowerFetch, MemoryReplicaLog, type SimFlush } from './memory-replica-log.ts';
 import type { Message, Payload, SimBatch } from './messages.ts';
 
 /** The follower surface the driver uses; mutants in this folder implement it too. */
@@ -335,36 +334,12 @@ export class SimNode {
       return;
     }
     const decision = role.replica.onFollowerFetch({ replicaId: message.from, ...request }, nowMs);
-    let response: FetchResponse<SimBatch>;
-    const requestId = request.requestId;
-    switch (decision.kind) {
-      case 'error':
-        response = { requestId, kind: 'error', code: decision.code };
-        break;
-      case 'diverging':
-      case 'outOfRange':
-        response = { requestId, ...decision };
-        break;
-      case 'read': {
-        const records = this.log.read(
-          decision.fetchOffset,
-          decision.maxOffsetExclusive,
-          this.#config.fetchRecordsMax,
-        );
-        const nextOffset = decision.fetchOffset + records.length;
-        response = {
-          requestId,
-          kind: 'records',
-          records,
-          nextOffset,
-          highWatermark: decision.highWatermark,
-          logEndOffset: decision.logEndOffset,
-        };
-        break;
-      }
-      default:
-        return assertNever(decision, 'fetch decision');
-    }
+    const response = answerFollowerFetch(
+      request.requestId,
+      decision,
+      this.log,
+      this.#config.fetchRecordsMax,
+    );
     reply({ kind: 'fetchResponse', response });
   }
 

@@ -9,11 +9,11 @@ import { toNodeId } from '../../../../src/common/index.ts';
 import {
   FollowerReplica,
   LeaderReplica,
-  type FetchResponse,
   type FollowerRequest,
   type ReplicaLogCommand,
 } from '../../../../src/broker/replication/index.ts';
 import {
+  answerFollowerFetch,
   MemoryReplicaLog,
   type SimRecord,
 } from '../../../support/replication-sim/memory-replica-log.ts';
@@ -66,20 +66,7 @@ function answer(
     return { kind: 'epoch' as const, response: { requestId: request.requestId, ...decision } };
   }
   const decision = leader.onFollowerFetch({ replicaId: F, ...request }, nowMs);
-  let response: FetchResponse<Batch>;
-  if (decision.kind === 'read') {
-    const records = leaderLog.read(decision.fetchOffset, decision.maxOffsetExclusive, 2);
-    response = {
-      requestId: request.requestId,
-      kind: 'records',
-      records,
-      nextOffset: decision.fetchOffset + records.length,
-      highWatermark: decision.highWatermark,
-      logEndOffset: decision.logEndOffset,
-    };
-  } else if (decision.kind === 'error') {
-    response = { requestId: request.requestId, kind: 'error', code: decision.code };
-  } else response = { requestId: request.requestId, ...decision };
+  const response = answerFollowerFetch(request.requestId, decision, leaderLog, 2);
   return { kind: 'fetch' as const, response };
 }
 
