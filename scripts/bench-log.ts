@@ -24,6 +24,7 @@ import {
   type LogRecord,
   type PartitionLogConfig,
 } from '../src/log/index.ts';
+import { realLogClock } from '../test/support/real-clock.ts';
 
 export interface BenchLogOptions {
   /** Bytes per record value (default 1 KiB) and records per batch (default 16: ~16 KiB). */
@@ -50,14 +51,6 @@ export interface BenchLogFigure {
 
 const fdatasync = promisify(fdatasyncCallback);
 const write = promisify(writeCallback);
-
-const realClock = {
-  wallMs: () => Date.now(),
-  schedule(delayMs: number, run: () => void): () => void {
-    const timer = setTimeout(run, delayMs);
-    return () => clearTimeout(timer);
-  },
-};
 
 const benchConfig: PartitionLogConfig = {
   segmentBytesMax: 128 * 1024 * 1024,
@@ -159,7 +152,11 @@ async function measure(
   appenders: number,
   limits: { readonly runMs: number; readonly runBytesMax: number },
 ): Promise<{ log: Throughput; baseline: Throughput }> {
-  const log = await PartitionLog.open(paths.log, { ...benchConfig, flush }, { clock: realClock });
+  const log = await PartitionLog.open(
+    paths.log,
+    { ...benchConfig, flush },
+    { clock: realLogClock },
+  );
   const fd = openSync(paths.baseline, 'w');
   const file: BaselineFile = { fd, bytes: 0, lastSyncMs: performance.now() };
   const zero: Throughput = { bytes: 0, batches: 0, seconds: 0, syncs: 0 };
@@ -251,7 +248,7 @@ async function benchRead(
   const log = await PartitionLog.open(
     logDir,
     { ...benchConfig, flush: { kind: 'never' } },
-    { clock: realClock },
+    { clock: realLogClock },
   );
   const buffer = Buffer.allocUnsafe(READ_BYTES_MAX + batch.length);
   let started = performance.now();

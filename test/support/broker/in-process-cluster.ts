@@ -16,11 +16,9 @@ import {
 } from '../../../src/broker/index.ts';
 import { SeededRandom } from '../../../src/common/index.ts';
 import { PartitionLog } from '../../../src/log/index.ts';
-import { realClock } from '../real-clock.ts';
+import { realClock, realLogClock, realWallClock as wallClock } from '../real-clock.ts';
 import { SharedMetadataBus } from './shared-metadata-log.ts';
 
-const wallClock = { wallMs: () => Date.now() };
-const logClock = { wallMs: wallClock.wallMs, schedule: realClock.schedule };
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const secret = 'in-process-secret';
 
@@ -80,7 +78,10 @@ export class InProcessCluster {
     const metadata = this.bus.member(id, image);
     const store = new FilePartitionStore(
       { directory: join(node.dataDir, 'partitions') },
-      { openLog: (directory, config) => PartitionLog.open(directory, config, { clock: logClock }) },
+      {
+        openLog: (directory, config) =>
+          PartitionLog.open(directory, config, { clock: realLogClock }),
+      },
     );
     const broker = new Broker(
       {

@@ -2,18 +2,12 @@
 // in argv[3] (always | never), then appends one-record batches ("value-<offset>") from 8
 // concurrent appenders forever, printing "acked <lastOffset>" after each acknowledgement.
 import { PartitionLog, encodeBatch } from '../../../src/log/index.ts';
+import { realLogClock } from '../real-clock.ts';
 
 const [dir, flushKind] = process.argv.slice(2);
 if (dir === undefined || (flushKind !== 'always' && flushKind !== 'never')) {
   throw new Error('usage: append-child.ts DIR always|never');
 }
-const clock = {
-  wallMs: () => Date.now(),
-  schedule: (delayMs: number, run: () => void) => {
-    const timer = setTimeout(run, delayMs);
-    return () => clearTimeout(timer);
-  },
-};
 const log = await PartitionLog.open(
   dir,
   {
@@ -25,7 +19,7 @@ const log = await PartitionLog.open(
     indexIntervalBytes: 512,
     flush: { kind: flushKind },
   },
-  { clock },
+  { clock: realLogClock },
 );
 console.log(`ready ${log.logEndOffset}`);
 // Each batch carries its appender's sequence; the parent checks values by offset after reopen.
