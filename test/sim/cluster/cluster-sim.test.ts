@@ -24,11 +24,6 @@ function runSeed(options: ClusterSimOptions): string | null {
   return runClusterSeed(options).problem;
 }
 
-function must(sim: ClusterSim, done: () => boolean, what: string, durationMsMax = 5000): void {
-  if (!sim.runUntil(done, durationMsMax))
-    throw new Error(`timed out waiting for ${what}; ${sim.describe()}`);
-}
-
 /** How many change-partition commands based on `epoch` the committed log accepted. */
 function acceptedChanges(broker: ClusterBroker, epoch: number): number {
   const image = new MetadataImage();
@@ -102,14 +97,14 @@ describe('cluster simulator: scripted', () => {
   test('P16: controller failover mid-ISR-change applies the change once', () => {
     // Five voters, so the group keeps a quorum with the controller and a follower down.
     const sim = new ClusterSim(options({ nodeCount: 5 }));
-    must(sim, () => settled(sim), 'a settled cluster');
+    sim.must(() => settled(sim), 'a settled cluster', 5000);
     const state0 = sim.committedState(0);
     if (state0 === null || state0.leader === null) throw new Error('no leader');
     const leaderId = state0.leader;
     const first = sim.controller();
     if (first !== null && state0.replicas.includes(first.id)) {
       first.core.transferLeadership(5);
-      must(sim, () => sim.controller()?.id === 5, 'the controller moved off the replicas');
+      sim.must(() => sim.controller()?.id === 5, 'the controller moved off the replicas', 5000);
     }
     const follower = state0.isr.find((id) => id !== leaderId);
     if (follower === undefined) throw new Error('no follower to stop');
@@ -127,17 +122,17 @@ describe('cluster simulator: scripted', () => {
       sim.crash(controller.id);
     };
     sim.crash(follower);
-    must(sim, () => shrink !== null, 'the ISR shrink to commit');
+    sim.must(() => shrink !== null, 'the ISR shrink to commit', 5000);
     sim.onApplied = null;
     const committed = shrink as AppliedRecord | null;
     const oldController = controllerId as number | null;
     if (committed === null || oldController === null) throw new Error('unreachable');
     const command = committed.command;
     if (command.type !== 'change-partition') throw new Error('unreachable');
-    must(
-      sim,
+    sim.must(
       () => sim.controller() !== null && sim.controller()?.id !== oldController,
       'a new controller',
+      5000,
     );
     // The leader's retry carries the partition epoch the change was based on: now stale. It
     // goes over the wire to the new controller, which must refuse it.
@@ -168,7 +163,7 @@ describe('cluster simulator: scripted', () => {
         fromInstance: null,
       },
     });
-    must(sim, () => answers.length > 0, 'the answer to the stale retry');
+    sim.must(() => answers.length > 0, 'the answer to the stale retry', 5000);
     sim.onDeliver = null;
     expect(answers[0]).toEqual({ ok: false, code: 'INVALID_UPDATE_VERSION' });
     const current = partitionState(controller.image, 0);
@@ -176,7 +171,11 @@ describe('cluster simulator: scripted', () => {
     expect(current.isr).toEqual(command.isr);
     // The leader converges from metadata: acks=all works on the shrunk ISR.
     const produced = sim.produce(0, 'after-failover', 'all');
-    must(sim, () => sim.ghosts[0]?.produced.get(produced)?.result === 'acked', 'an acks=all write');
+    sim.must(
+      () => sim.ghosts[0]?.produced.get(produced)?.result === 'acked',
+      'an acks=all write',
+      5000,
+    );
     sim.restart(oldController);
     sim.restart(follower);
     expect(sim.converge()).toBe(true);
@@ -192,7 +191,7 @@ describe('cluster simulator: scripted', () => {
     const sim = new ClusterSim(
       options({ nodeCount: 5, partitionCount: 3, produceProbability: 0.5 }),
     );
-    must(sim, () => settled(sim), 'a settled cluster');
+    sim.must(() => settled(sim), 'a settled cluster', 5000);
     sim.runFor(500);
     const controller = sim.controller();
     if (controller === null) throw new Error('no controller');
@@ -202,8 +201,7 @@ describe('cluster simulator: scripted', () => {
       throw new Error('no leader apart from the controller');
     sim.crash(controller.id);
     sim.crash(victim);
-    must(
-      sim,
+    sim.must(
       () => {
         const next = sim.controller();
         if (next === null || next.id === controller.id) return false;
@@ -215,6 +213,7 @@ describe('cluster simulator: scripted', () => {
         });
       },
       'a new controller and new partition leaders',
+      5000,
     );
     sim.runFor(1000);
     expect(sim.converge()).toBe(true);

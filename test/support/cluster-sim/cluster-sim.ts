@@ -19,6 +19,7 @@ import type { SimFlush } from '../replication-sim/memory-replica-log.ts';
 import { ClusterBroker, partitionState, type Envelope } from './cluster-broker.ts';
 import { newPartitionGhost, type PartitionGhost } from '../replication-sim/sim-checker.ts';
 import { checkClusterInvariants, checkFinal } from './cluster-checker.ts';
+import { SteppedSim } from '../replication-sim/stepped-sim.ts';
 
 export interface ClusterSimOptions {
   readonly seed: number;
@@ -106,15 +107,12 @@ export interface AppliedRecord {
   readonly result: MetadataResult;
 }
 
-export class ClusterSim {
-  readonly options: ClusterSimOptions;
+export class ClusterSim extends SteppedSim<ClusterSimOptions> {
   readonly random: SeededRandom;
   readonly brokers: ClusterBroker[] = [];
   readonly checker = new SimChecker();
   readonly network: SimNetwork<Envelope>;
   readonly ghosts: PartitionGhost[] = [];
-  readonly trace: string[] = [];
-  nowMs = 0;
   /** Scripted tests may hook every applied metadata command (before the controller answers). */
   onApplied: ((record: AppliedRecord) => void) | null = null;
   /** Scripted tests may watch every envelope the network delivers. */
@@ -131,7 +129,7 @@ export class ClusterSim {
   #slow: { id: number; untilMs: number; extraMs: number } | null = null;
 
   constructor(options: ClusterSimOptions) {
-    this.options = options;
+    super(options);
     this.random = new SeededRandom(options.seed);
     this.network = new SimNetwork<Envelope>(new SeededRandom(options.seed ^ 0x7e7), {
       dropProbability: options.lossProbability,
@@ -183,11 +181,6 @@ export class ClusterSim {
       this.brokers.push(new ClusterBroker(config, env, random));
     }
     for (let p = 0; p < options.partitionCount; p += 1) this.ghosts.push(newPartitionGhost());
-  }
-
-  describe(): string {
-    const { followerFactory: _f, ...rest } = this.options;
-    return `seed=${this.options.seed} options=${JSON.stringify(rest)}`;
   }
 
   broker(id: number): ClusterBroker {
@@ -271,19 +264,6 @@ export class ClusterSim {
   }
 
   // ---- running ----
-
-  runFor(durationMs: number): void {
-    this.runUntil(() => false, durationMs);
-  }
-
-  runUntil(done: () => boolean, durationMsMax: number): boolean {
-    const endMs = this.nowMs + durationMsMax;
-    while (this.nowMs <= endMs) {
-      if (done()) return true;
-      this.step();
-    }
-    return done();
-  }
 
   step(): void {
     const due = this.network.queue.popDue(this.#nextTickMs - 1);

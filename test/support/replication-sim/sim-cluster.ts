@@ -10,6 +10,7 @@ import type { SimFlush } from './memory-replica-log.ts';
 import type { Acks, Message } from './messages.ts';
 import { checkCluster, isStrict, newPartitionGhost, type Ghost } from './sim-checker.ts';
 import { EventQueue } from './event-queue.ts';
+import { SteppedSim } from './stepped-sim.ts';
 
 export interface SimOptions {
   readonly seed: number;
@@ -114,13 +115,11 @@ export const CONTROLLER_ID = toNodeId(100);
 export const PRODUCER_ID = toNodeId(200);
 export const CONSUMER_ID = toNodeId(201);
 
-export class SimCluster {
-  readonly options: SimOptions;
+export class SimCluster extends SteppedSim<SimOptions> {
   readonly random: SeededRandom;
   readonly nodes: SimNode[] = [];
   readonly controller: SimController;
   readonly ghost: Ghost;
-  nowMs = 0;
   #seq = 0;
   readonly #queue = new EventQueue<Event>();
   /** Unordered pairs that cannot talk: `${min}-${max}`. */
@@ -129,7 +128,6 @@ export class SimCluster {
   #lossProbability: number;
   #nextTickMs = 0;
   #nextProduceId = 1;
-  readonly trace: string[] = [];
   /** Crashed nodes and when they come back; `soft` restarts keep their session. */
   readonly #downUntil = new Map<NodeId, { atMs: number; soft: boolean }>();
   #healAtMs: number | null = null;
@@ -137,7 +135,7 @@ export class SimCluster {
   #slow: { id: NodeId; untilMs: number; extraMs: number } | null = null;
 
   constructor(options: SimOptions) {
-    this.options = options;
+    super(options);
     this.random = new SeededRandom(options.seed);
     this.#lossProbability = options.lossProbability;
     const ids = Array.from({ length: options.nodeCount }, (_, i) => toNodeId(i + 1));
@@ -185,11 +183,6 @@ export class SimCluster {
       send,
     );
     this.ghost = { ...newPartitionGhost(), ackedOne: new Map(), allowedLoss: [] };
-  }
-
-  describe(): string {
-    const { followerFactory: _f, ...rest } = this.options;
-    return `seed=${this.options.seed} options=${JSON.stringify(rest)}`;
   }
 
   node(id: number): SimNode {
@@ -267,30 +260,6 @@ export class SimCluster {
       fromInstance: null,
       payload,
     });
-  }
-
-  /** Runs events until `untilMs`, checking invariants after every event. */
-  runFor(durationMs: number): void {
-    this.runUntil(() => false, durationMs);
-  }
-
-  /** Runs until `done()` holds or `durationMsMax` passes; returns whether it held. */
-  runUntil(done: () => boolean, durationMsMax: number): boolean {
-    const endMs = this.nowMs + durationMsMax;
-    while (this.nowMs <= endMs) {
-      if (done()) return true;
-      this.step();
-    }
-    return done();
-  }
-
-  /** Like runUntil, but a timeout throws naming `what`, with the state and the last events. */
-  must(done: () => boolean, what: string, durationMsMax = 3000): void {
-    if (this.runUntil(done, durationMsMax)) return;
-    throw new Error(
-      `timed out waiting for ${what}; ${this.describe()} ` +
-        `${JSON.stringify(this.controller.history)}\n${this.trace.slice(-25).join('\n')}`,
-    );
   }
 
   /** Runs until every node has registered and holds a role for the partition. */
