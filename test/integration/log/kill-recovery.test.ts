@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { PartitionLog, decodeBatches } from '../../../src/log/index.ts';
+import { killLogConfig } from '../../support/log/kill-log-config.ts';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -17,15 +18,7 @@ afterEach(() => {
 });
 
 const clock = { wallMs: () => Date.now(), schedule: () => () => undefined };
-const config = {
-  segmentBytesMax: 16 * 1024,
-  segmentMsMax: 1e12,
-  retentionMs: -1,
-  retentionBytes: -1,
-  maxMessageBytes: 1 << 20,
-  indexIntervalBytes: 512,
-  flush: { kind: 'always' } as const,
-};
+const config = killLogConfig({ kind: 'always' });
 
 /** Runs the child until it has printed `acksWanted` acks (or a deadline), then kill -9. */
 async function appendThenKill(

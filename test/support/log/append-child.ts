@@ -3,24 +3,15 @@
 // concurrent appenders forever, printing "acked <lastOffset>" after each acknowledgement.
 import { PartitionLog, encodeBatch } from '../../../src/log/index.ts';
 import { realLogClock } from '../real-clock.ts';
+import { killLogConfig } from './kill-log-config.ts';
 
 const [dir, flushKind] = process.argv.slice(2);
 if (dir === undefined || (flushKind !== 'always' && flushKind !== 'never')) {
   throw new Error('usage: append-child.ts DIR always|never');
 }
-const log = await PartitionLog.open(
-  dir,
-  {
-    segmentBytesMax: 16 * 1024,
-    segmentMsMax: 1e12,
-    retentionMs: -1,
-    retentionBytes: -1,
-    maxMessageBytes: 1 << 20,
-    indexIntervalBytes: 512,
-    flush: { kind: flushKind },
-  },
-  { clock: realLogClock },
-);
+const log = await PartitionLog.open(dir, killLogConfig({ kind: flushKind }), {
+  clock: realLogClock,
+});
 console.log(`ready ${log.logEndOffset}`);
 // Each batch carries its appender's sequence; the parent checks values by offset after reopen.
 const appender = async (id: number): Promise<void> => {
