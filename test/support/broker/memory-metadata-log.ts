@@ -2,6 +2,19 @@
 // test can make it refuse proposals (as a follower would) to exercise the broker's mapping.
 import type { MetadataLog, MetadataStatus, StateMachine } from '../../../src/raft/index.ts';
 
+/** The status of a one-voter group led by `nodeId` while running, with `index` applied. */
+export function soleLeaderStatus(nodeId: number, running: boolean, index: number): MetadataStatus {
+  return {
+    nodeId,
+    role: 'leader',
+    term: 1,
+    leaderId: running ? nodeId : null,
+    commitIndex: index,
+    appliedIndex: index,
+    voters: [nodeId],
+  };
+}
+
 export class MemoryMetadataLog<Command> implements MetadataLog<Command> {
   readonly #machine: StateMachine<Command>;
   readonly #nodeId: number;
@@ -35,15 +48,7 @@ export class MemoryMetadataLog<Command> implements MetadataLog<Command> {
   }
   async barrier(): Promise<void> {}
   status(): MetadataStatus {
-    return {
-      nodeId: this.#nodeId,
-      role: 'leader',
-      term: 1,
-      leaderId: this.running ? this.#nodeId : null,
-      commitIndex: this.index,
-      appliedIndex: this.index,
-      voters: [this.#nodeId],
-    };
+    return soleLeaderStatus(this.#nodeId, this.running, this.index);
   }
   onLeaderChange(): void {}
 }

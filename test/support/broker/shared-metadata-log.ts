@@ -2,6 +2,7 @@
 // started node's image at once, in one order, as a committed Raft entry would be. A node that
 // starts late replays the entries so far. Stands in for the Raft metadata in broker tests.
 import type { MetadataLog, MetadataStatus, StateMachine } from '../../../src/raft/index.ts';
+import { soleLeaderStatus } from './memory-metadata-log.ts';
 
 export class SharedMetadataBus<Command> {
   readonly entries: Command[] = [];
@@ -67,15 +68,7 @@ export class SharedMetadataLog<Command> implements MetadataLog<Command> {
   }
   async barrier(): Promise<void> {}
   status(): MetadataStatus {
-    return {
-      nodeId: this.#nodeId,
-      role: 'leader',
-      term: 1,
-      leaderId: this.#running ? this.#nodeId : null,
-      commitIndex: this.#applied,
-      appliedIndex: this.#applied,
-      voters: [this.#nodeId],
-    };
+    return soleLeaderStatus(this.#nodeId, this.#running, this.#applied);
   }
   onLeaderChange(): void {}
 }
