@@ -42,6 +42,19 @@ function leaderOf(cluster: TestCluster): RaftNodeId {
   return leaders[0] ?? -1;
 }
 
+/** The Raft paper's Fig. 8 logs: S1, S2 hold terms [1, 2], S3, S4 [1], S5 [1, 3] and is down. */
+function figure8Cluster(config: ConstructorParameters<typeof TestCluster>[1]): TestCluster {
+  const storage = (terms: number[], term: number) => presetStorage(terms, term, 1);
+  const cluster = new TestCluster([], config, { voters: [1, 2, 3, 4, 5], observers: [] });
+  cluster.addNode(1, storage([1, 2], 3));
+  cluster.addNode(2, storage([1, 2], 2));
+  cluster.addNode(3, storage([1], 2));
+  cluster.addNode(4, storage([1], 2));
+  cluster.addNode(5, storage([1, 3], 3));
+  cluster.crash(5);
+  return cluster;
+}
+
 describe('replication', () => {
   test('R4 basic agreement: nothing applied before a proposal, then all apply in order', () => {
     const cluster = new TestCluster([1, 2, 3]);
@@ -359,18 +372,7 @@ describe('replication', () => {
   });
 
   test('R54 Fig. 8: an old-term entry on a majority is not committed; a new leader may replace it', () => {
-    const storage = (terms: number[], term: number) => presetStorage(terms, term, 1);
-    const cluster = new TestCluster(
-      [],
-      { checkQuorum: false },
-      { voters: [1, 2, 3, 4, 5], observers: [] },
-    );
-    cluster.addNode(1, storage([1, 2], 3));
-    cluster.addNode(2, storage([1, 2], 2));
-    cluster.addNode(3, storage([1], 2));
-    cluster.addNode(4, storage([1], 2));
-    cluster.addNode(5, storage([1, 3], 3));
-    cluster.crash(5);
+    const cluster = figure8Cluster({ checkQuorum: false });
     // S1 leads term 4, but every entry of term 4 is stripped from its appends on the way.
     cluster.rewrite((m) =>
       m.type === 'append-request' ? { ...m, entries: m.entries.filter((e) => e.term !== 4) } : m,
@@ -391,14 +393,7 @@ describe('replication', () => {
   });
 
   test('R54 Fig. 8 variant: once a current-term entry commits, the stale node cannot win', () => {
-    const storage = (terms: number[], term: number) => presetStorage(terms, term, 1);
-    const cluster = new TestCluster([], {}, { voters: [1, 2, 3, 4, 5], observers: [] });
-    cluster.addNode(1, storage([1, 2], 3));
-    cluster.addNode(2, storage([1, 2], 2));
-    cluster.addNode(3, storage([1], 2));
-    cluster.addNode(4, storage([1], 2));
-    cluster.addNode(5, storage([1, 3], 3));
-    cluster.crash(5);
+    const cluster = figure8Cluster({});
     cluster.elect(1);
     cluster.tickAll(3);
     expect(cluster.core(1).status().commitIndex).toBe(3);
