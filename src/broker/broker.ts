@@ -4,7 +4,7 @@
 // in purgatories woken by appends. Nothing here assumes one node: leadership, ISR and placement
 // come from the image, and every metadata change goes through the MetadataLog.
 import { assert, type Clock, type Random, type WallClock } from '../common/index.ts';
-import { isLogError, type LogReadResult } from '../log/index.ts';
+import { isLogError, type BatchHeader, type LogReadResult } from '../log/index.ts';
 import type { MetadataLog, MetadataStatus } from '../raft/index.ts';
 import { BrokerError, type BrokerErrorCode } from './errors.ts';
 import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
@@ -479,7 +479,7 @@ export class Broker {
     const replica = this.#leaderReplica(topic, partition);
     const role = replica.role;
     assert(role.kind === 'leader', 'leaderReplica returns leaders');
-    const { recordCount } = replica.validateBatches(request.batches);
+    const { batches, recordCount } = replica.validateBatches(request.batches);
     if (acks === 'all' && role.isr.length < replica.config.minInsyncReplicas) {
       throw new BrokerError(
         'NOT_ENOUGH_REPLICAS',
@@ -487,7 +487,14 @@ export class Broker {
           `${replica.config.minInsyncReplicas}`,
       );
     }
-    const appending = this.#append(replica, request.batches, role.leaderEpoch, recordCount);
+    // The headers go along so the log does not check every CRC a second time.
+    const appending = this.#append(
+      replica,
+      request.batches,
+      batches,
+      role.leaderEpoch,
+      recordCount,
+    );
     if (acks === 0) {
       // acks=0: the client asked not to learn the outcome; a failure is only logged.
       appending.catch((error: unknown) =>
@@ -503,14 +510,15 @@ export class Broker {
 
   async #append(
     replica: Partition,
-    batches: Uint8Array,
+    bytes: Uint8Array,
+    scanned: readonly BatchHeader[],
     leaderEpoch: number,
     recordCount: number,
   ): Promise<AppendResult> {
     let appended: AppendResult;
     try {
       const nowMs = () => this.#deps.clock.nowMs();
-      appended = await replica.appendAsLeader(batches, leaderEpoch, recordCount, nowMs);
+      appended = await replica.appendAsLeader(bytes, leaderEpoch, recordCount, nowMs, scanned);
     } catch (error) {
       throw fromLogError(error, replica);
     }

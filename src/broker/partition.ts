@@ -345,14 +345,17 @@ export class Partition {
   /**
    * Appends batches that passed validateBatches, stamped with the leader epoch; resolves once
    * durable per the flush policy. Throws the log's LogError (LOG_CLOSED, LOG_BUSY, ...).
+   * `scanned` is validateBatches' `batches` for these very bytes: the log then skips its own
+   * CRC pass (it still checks sizes and density).
    */
   async appendAsLeader(
     bytes: Uint8Array,
     leaderEpoch: number,
     recordCount: number,
     nowMs: () => number,
+    scanned?: readonly BatchHeader[],
   ): Promise<AppendResult> {
-    const result = await this.log.appendAsLeader(bytes, leaderEpoch);
+    const result = await this.log.appendAsLeader(bytes, leaderEpoch, scanned);
     this.#durableEndOffset = Math.max(this.#durableEndOffset, result.lastOffset + 1);
     const leader = this.leaderReplica;
     if (leader !== null && leader.leaderEpoch === leaderEpoch) {

@@ -78,8 +78,10 @@ export interface PartitionLogConfig {
 /**
  * One partition's log in one directory. Appends are serialized by the log itself.
  *
- * appendAsLeader(batches, leaderEpoch): the bytes are one or more client batches (already
- *   CRC-validated by the caller or validated here); the log assigns offsets from its LEO,
+ * appendAsLeader(batches, leaderEpoch, scanned?): the bytes are one or more client batches,
+ *   framing- and CRC-checked here, or by the caller when it passes `scanned`: exactly what
+ *   scanBatches returned for these bytes (sizes and density are still checked here, so a
+ *   produce pays one CRC pass, not two); the log assigns offsets from its LEO,
  *   stamps leaderEpoch, writes, and resolves once durable per the flush policy.
  *   → { baseOffset, lastOffset, logAppendTimeMs } or throws LogError (LOG_CORRUPT_BATCH,
  *   LOG_RECORD_TOO_LARGE, LOG_CLOSED).
@@ -100,6 +102,7 @@ export interface PartitionLogApi {
   appendAsLeader(
     batches: Uint8Array,
     leaderEpoch: number,
+    scanned?: readonly BatchHeader[],
   ): Promise<{ baseOffset: number; lastOffset: number; logAppendTimeMs: number }>;
   appendAsFollower(batches: Uint8Array): Promise<{ lastOffset: number }>;
   read(offset: number, maxBytes: number, maxOffsetExclusive: number): Promise<LogReadResult>;

@@ -174,12 +174,14 @@ export class PartitionLog implements PartitionLogApi {
   async appendAsLeader(
     batches: Uint8Array,
     leaderEpoch: number,
+    scanned?: readonly BatchHeader[],
   ): Promise<{ baseOffset: number; lastOffset: number; logAppendTimeMs: number }> {
     assert(
       Number.isInteger(leaderEpoch) && leaderEpoch >= 0 && leaderEpoch <= 0x7fffffff,
       `bad epoch ${leaderEpoch}`,
     );
-    const { bytes, headers } = this.#checkBatches(batches);
+    const { bytes, headers } =
+      scanned === undefined ? this.#checkBatches(batches) : this.#checkScanned(batches, scanned);
     for (const header of headers) {
       if (header.recordCount === 0 || header.lastOffsetDelta !== header.recordCount - 1) {
         throw new LogError(
@@ -261,6 +263,35 @@ export class PartitionLog implements PartitionLogApi {
     if (batches.length > SEGMENT_POSITION_MAX)
       throw new LogError('LOG_RECORD_TOO_LARGE', `an append of ${batches.length} bytes`);
     return { bytes: Buffer.from(batches), headers: scan.batches };
+  }
+
+  /**
+   * The checks of #checkBatches but the framing and CRC pass, which the caller already ran:
+   * `scanned` is what scanBatches returned for exactly these bytes (a CRC pass costs about as
+   * much as the write itself, so a produce must not pay it twice).
+   */
+  #checkScanned(
+    batches: Uint8Array,
+    scanned: readonly BatchHeader[],
+  ): { bytes: Buffer; headers: readonly BatchHeader[] } {
+    this.#checkUsable();
+    let position = 0;
+    for (const header of scanned) {
+      const size = batchSize(header);
+      if (size > this.#config.maxMessageBytes) {
+        throw new LogError(
+          'LOG_RECORD_TOO_LARGE',
+          `batch of ${size} bytes exceeds ${this.#config.maxMessageBytes}`,
+        );
+      }
+      position += size;
+    }
+    assert(position === batches.length, 'scanned headers must tile exactly these bytes');
+    if (scanned.length === 0)
+      throw new LogError('LOG_CORRUPT_BATCH', 'an append needs at least one batch');
+    if (batches.length > SEGMENT_POSITION_MAX)
+      throw new LogError('LOG_RECORD_TOO_LARGE', `an append of ${batches.length} bytes`);
+    return { bytes: Buffer.from(batches), headers: scanned };
   }
 
   async #appendBatches(

@@ -78,6 +78,21 @@ export interface ProducerDeps {
   readonly random: Random;
 }
 
+/** A send holding its buffer memory, waiting for its topic's partition count. */
+interface TopicWaiter {
+  readonly message: ProducerMessage;
+  readonly record: LogRecord;
+  readonly sizeBytes: number;
+  readonly resolve: (metadata: RecordMetadata) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** One metadata look-up of a topic and the sends waiting on it; `done` never rejects. */
+interface TopicLookup {
+  readonly waiters: TopicWaiter[];
+  readonly done: Promise<void>;
+}
+
 /** Bucket for in-flight counting when a partition's leader is not cached yet. */
 const unknownLeader = -1;
 const produceResponseBytesMax = 64 * 1024;
@@ -103,8 +118,15 @@ export class Producer {
   ) => void;
   #capturedResolve: (metadata: RecordMetadata) => void = () => {};
   #capturedReject: (error: ClientError) => void = () => {};
-  /** Sends not yet in the accumulator (waiting for buffer space or metadata). */
+  /** Sends not yet in the accumulator because they wait for buffer space. */
   readonly #appending = new Set<Promise<unknown>>();
+  /**
+   * topic → its metadata look-up, for sends that hold buffer space but whose topic is not
+   * cached (the first burst to a topic: up to buffer.memory of records). They share the one
+   * look-up and cost one promise each, as on the fast path, instead of a chain of async calls
+   * each; an entry lives until its look-up settles, so there is at most one per topic sent to.
+   */
+  readonly #lookups = new Map<string, TopicLookup>();
   #flushing = 0;
   #closed = false;
   #cancelTimer: (() => void) | null = null;
@@ -153,11 +175,24 @@ export class Producer {
     // The fast path: buffer space and metadata at hand, so the record is appended right now.
     const acquired = this.#memory.tryAcquire(sizeBytes);
     const partitionCount = this.#deps.metadata.cachedTopic(message.topic)?.partitions.length;
-    if (acquired && (message.partition !== undefined || partitionCount !== undefined)) {
-      return this.#append(message, record, sizeBytes, partitionCount ?? 0);
+    // While a look-up of the topic is pending, later sends queue behind its waiters: in order.
+    const waiting = this.#lookups.size > 0 && this.#lookups.has(message.topic);
+    const placeable = message.partition !== undefined || partitionCount !== undefined;
+    if (acquired && placeable && !waiting) {
+      const ack = new Promise<RecordMetadata>(this.#captureAck);
+      this.#append(
+        message,
+        record,
+        sizeBytes,
+        partitionCount ?? 0,
+        this.#capturedResolve,
+        this.#capturedReject,
+      );
+      return ack;
     }
+    if (acquired) return this.#appendAfterLookup(message, record, sizeBytes);
     // Until the record is in the accumulator, flush() must wait for this send by other means.
-    const appended = this.#appendWhenReady(message, record, sizeBytes, acquired);
+    const appended = this.#appendWhenReady(message, record, sizeBytes);
     this.#appending.add(appended);
     const forget = (): void => {
       this.#appending.delete(appended);
@@ -166,17 +201,55 @@ export class Producer {
     return appended.then(({ ack }) => ack);
   }
 
+  /** Joins (or starts) the topic's shared look-up; the record is appended once it settles. */
+  #appendAfterLookup(
+    message: ProducerMessage,
+    record: LogRecord,
+    sizeBytes: number,
+  ): Promise<RecordMetadata> {
+    const { topic } = message;
+    const ack = new Promise<RecordMetadata>(this.#captureAck);
+    let lookup = this.#lookups.get(topic);
+    if (lookup === undefined) {
+      const waiters: TopicWaiter[] = [];
+      const done = this.#topicWithRetries(topic).then(
+        (metadata) => {
+          this.#lookups.delete(topic);
+          const count = metadata.partitions.length;
+          for (const w of waiters) {
+            this.#append(w.message, w.record, w.sizeBytes, count, w.resolve, w.reject);
+          }
+        },
+        (error: unknown) => {
+          this.#lookups.delete(topic);
+          for (const w of waiters) {
+            this.#memory.release(w.sizeBytes);
+            w.reject(error);
+          }
+        },
+      );
+      lookup = { waiters, done };
+      this.#lookups.set(topic, lookup);
+    }
+    // The executor's reject takes any reason; the field is typed for the producer's own use.
+    const reject = this.#capturedReject as (error: unknown) => void;
+    lookup.waiters.push({ message, record, sizeBytes, resolve: this.#capturedResolve, reject });
+    return ack;
+  }
+
   /** Waits for buffer space and metadata, then appends; resolves with the acknowledgement. */
   async #appendWhenReady(
     message: ProducerMessage,
     record: LogRecord,
     sizeBytes: number,
-    acquired: boolean,
   ): Promise<{ ack: Promise<RecordMetadata> }> {
-    if (!acquired) await this.#memory.acquire(sizeBytes);
+    await this.#memory.acquire(sizeBytes);
     try {
       const metadata = await this.#topicWithRetries(message.topic);
-      return { ack: this.#append(message, record, sizeBytes, metadata.partitions.length) };
+      const ack = new Promise<RecordMetadata>(this.#captureAck);
+      const count = metadata.partitions.length;
+      this.#append(message, record, sizeBytes, count, this.#capturedResolve, this.#capturedReject);
+      return { ack };
     } catch (error) {
       this.#memory.release(sizeBytes);
       throw error;
@@ -190,7 +263,8 @@ export class Producer {
   async flush(): Promise<void> {
     this.#flushing += 1;
     try {
-      await Promise.allSettled([...this.#appending]);
+      const lookups = [...this.#lookups.values()].map((lookup) => lookup.done);
+      await Promise.allSettled([...this.#appending, ...lookups]);
       const target = this.#appendSeq;
       this.#sendSoon();
       while (this.#oldestOutstandingSeq() <= target) {
@@ -239,20 +313,15 @@ export class Producer {
     record: LogRecord,
     sizeBytes: number,
     partitionCount: number,
-  ): Promise<RecordMetadata> {
+    resolve: (metadata: RecordMetadata) => void,
+    reject: (error: ClientError) => void,
+  ): void {
     const { topic } = message;
     const sticky = message.partition === undefined && record.key === null;
     let partition =
       message.partition ?? this.#partitioner.partition(topic, record.key, partitionCount);
-    const ack = new Promise<RecordMetadata>(this.#captureAck);
     this.#appendSeq += 1;
-    const pending: PendingRecord = {
-      record,
-      sizeBytes,
-      resolve: this.#capturedResolve,
-      reject: this.#capturedReject,
-      seq: this.#appendSeq,
-    };
+    const pending: PendingRecord = { record, sizeBytes, resolve, reject, seq: this.#appendSeq };
     const nowMs = this.#now();
     let result = this.#accumulator.append(topic, partition, pending, nowMs, sticky);
     if (result === 'aborted') {
@@ -264,7 +333,6 @@ export class Producer {
     }
     if (result === 'closed') this.#sendSoon();
     else this.#wakeAt(nowMs + this.#config.lingerMs);
-    return ack;
   }
 
   #now(): number {

@@ -201,6 +201,21 @@ describe('Producer', { timeout: 10_000 }, () => {
   });
 });
 
+describe('Producer, first sends to an uncached topic', { timeout: 10_000 }, () => {
+  test('share one metadata look-up and keep their order, also behind an explicit partition', async () => {
+    const { clock, cluster, producer } = setup({ lingerMs: 5 });
+    const before = cluster.metadataRequests;
+    const values = Array.from({ length: 50 }, (_, i) => `v${i}`);
+    const acks = values.map((value) => producer.send({ topic: 't', value }));
+    acks.push(producer.send({ topic: 't', value: 'last', partition: 0 }));
+    await clock.advance(5);
+    const offsets = (await Promise.all(acks)).map((m) => m.offset);
+    expect(cluster.metadataRequests - before).toBe(1);
+    expect(cluster.logs.get(0)).toEqual([...values, 'last']);
+    expect(offsets).toEqual(Array.from({ length: 51 }, (_, i) => i));
+  });
+});
+
 describe('Producer.flush', { timeout: 10_000 }, () => {
   test('waits for sends still looking up metadata (regression: flush lost them)', async () => {
     const { clock, cluster, producer } = setup({ lingerMs: 60_000 });

@@ -14,11 +14,13 @@ import { readSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { assert } from '../../../src/common/index.ts';
 import {
   APPENDS_QUEUED_MAX,
   PartitionLog,
   decodeBatches,
   encodeBatch,
+  scanBatches,
   type LogReadResult,
   type PartitionLogConfig,
   type StoredRecord,
@@ -118,6 +120,38 @@ const values = (records: StoredRecord[]) =>
   records.map((r) => Buffer.from(r.value ?? []).toString());
 
 describe('PartitionLog', () => {
+  test('appendAsLeader with scanned headers skips the CRC pass but still checks sizes', async () => {
+    const log = await openLog({ maxMessageBytes: 200 });
+    const bytes = Buffer.concat([await batchOf(['a']), await batchOf(['b', 'c'])]);
+    const scan = scanBatches(bytes);
+    assert(scan.ok, 'a valid scan');
+    expect(await log.appendAsLeader(bytes, 1, scan.batches)).toMatchObject({
+      baseOffset: 0,
+      lastOffset: 2,
+    });
+    expect(values(await readAll(log, 0))).toEqual(['a', 'b', 'c']);
+    // The caller vouches for the CRC: a flipped value byte is not looked for again.
+    const flipped = Buffer.from(await batchOf(['d']));
+    const flippedScan = scanBatches(flipped);
+    assert(flippedScan.ok, 'a valid scan');
+    flipped.writeUInt8(flipped.readUInt8(flipped.length - 1) ^ 1, flipped.length - 1);
+    await expect(log.appendAsLeader(flipped, 1)).rejects.toMatchObject({
+      code: 'LOG_CORRUPT_BATCH',
+    });
+    await log.appendAsLeader(flipped, 1, flippedScan.batches);
+    expect(log.logEndOffset).toBe(4);
+    const big = await batchOf(['x'.repeat(300)]);
+    const bigScan = scanBatches(big);
+    assert(bigScan.ok, 'a valid scan');
+    await expect(log.appendAsLeader(big, 1, bigScan.batches)).rejects.toMatchObject({
+      code: 'LOG_RECORD_TOO_LARGE',
+    });
+    // Headers of other bytes are a caller's bug.
+    await expect(log.appendAsLeader(bytes.subarray(0, 70), 1, scan.batches)).rejects.toThrow(
+      /tile exactly/,
+    );
+  });
+
   test('assigns dense offsets, stamps the epoch and reads back whole batches', async () => {
     const log = await openLog();
     expect(await log.appendAsLeader(await batchOf(['a', 'b']), 3)).toMatchObject({
