@@ -335,7 +335,10 @@ describe('PartitionLog', () => {
       Array.from({ length: 50 }, () => log.appendAsLeader(batch, 0)),
     );
     expect(results.map((r) => r.baseOffset).sort((a, b) => a - b)).toEqual([...Array(50).keys()]);
-    expect(log.syncCount - before).toBeLessThan(25);
+    // How many appends share a sync depends on how fast this machine writes versus syncs (26
+    // syncs were seen under heavy load); fewer syncs than appends proves they were shared.
+    // group-commit.test.ts pins the exact grouping with a controlled sync.
+    expect(log.syncCount - before).toBeLessThan(50);
     expect(log.logEndOffset).toBe(50);
   });
 
