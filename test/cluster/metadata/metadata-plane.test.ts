@@ -224,7 +224,8 @@ test('a reassignment moves a partition off its leader onto a subset of its repli
   expect(
     (await c.post(2, '/v1/topics', { name: 'r', partitions: 1, replicationFactor: 3 })).status,
   ).toBe(201);
-  const [before] = await partitions(c, 1, 'r');
+  // Node 3 answers the reassignment from its own image: wait until it has applied the topic.
+  const [before] = await agreed(c, 1, 3, 'r');
   const target = before!.replicas.filter((id) => id !== before!.leader).reverse();
   const started = await c.post(3, '/v1/topics/r/partitions/0/reassignment', { replicas: target });
   expect(started.status).toBe(202);

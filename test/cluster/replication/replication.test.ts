@@ -157,7 +157,9 @@ test('a frozen follower leaves the ISR; acks=all goes on; after SIGCONT it rejoi
   const c = cluster;
   const leader = (await partition0(c, 1)).leader as number;
   const follower = c.ids.find((id) => id !== leader) as number;
-  expect((await produce(c, leader, 'before')).status).toBe(200);
+  // The first acks=all write also waits for both followers' fetchers to start; on a loaded
+  // CI machine that took longer than 3 s once, so it gets the long timeout.
+  expect((await produce(c, leader, 'before', 15_000)).status).toBe(200);
   c.pause(follower, true);
   try {
     // The first writes wait until the leader drops the follower, then continue with minISR=2.
@@ -181,7 +183,7 @@ test('two of three nodes down: acks=all is refused or times out, never acknowled
   const c = cluster;
   const view = await partition0(c, 1);
   const leader = view.leader as number;
-  expect((await produce(c, leader, 'first')).status).toBe(200);
+  expect((await produce(c, leader, 'first', 15_000)).status).toBe(200);
   const others = c.ids.filter((id) => id !== leader);
   for (const id of others) await c.kill(id);
   // Refusals a client may see: too few replicas, no acknowledgement in time, or — once the
