@@ -9,8 +9,32 @@ const outputLinesMax = 2_000;
 
 /** A loopback port nothing listens on right now. */
 export async function freePort(): Promise<number> {
+  // Below Linux's ephemeral range (32768–60999): a port the kernel hands out at random can be
+  // taken, between a broker's kill -9 and its restart, as the source port of some other
+  // test's outgoing connection — the restart then fails with EADDRINUSE (seen once in CI).
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
+  return listenOn(0);
+}
+
+async function canListen(port: number): Promise<boolean> {
+  try {
+    await listenOn(port);
+    return true;
+  } catch {
+    return false; // In use: the caller tries another port.
+  }
+}
+
+/** Binds a loopback listener to `port` (0: any), closes it, and returns the port it had. */
+async function listenOn(port: number): Promise<number> {
   const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(port, '127.0.0.1', done);
+  });
   const address = server.address();
   await new Promise<void>((done) => server.close(() => done()));
   if (address === null || typeof address === 'string') throw new Error('no port');
