@@ -11,9 +11,9 @@ import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
 import type { MetadataImage, PartitionImage, TopicImage } from './metadata-image.ts';
 import { metadataLimits } from './metadata-image.ts';
 import { LocalReplicas } from './local-replicas.ts';
+import { toPartitionState } from './partition-record.ts';
 import {
   defaultReplicationSettings,
-  partitionState,
   type AppendResult,
   type Partition,
   type ReplicationSettings,
@@ -775,7 +775,7 @@ export class Broker {
     const nowMs = this.#deps.clock.nowMs();
     const image = this.#deps.image.partition(replica.topic, replica.partition);
     if (result.ok && image !== undefined) {
-      replica.onIsrChangeResult(request, { ok: true, state: partitionState(image) }, nowMs);
+      replica.onIsrChangeResult(request, { ok: true, state: toPartitionState(image) }, nowMs);
       return;
     }
     if (result.ok) return;

@@ -69,11 +69,8 @@ export {
   type PartitionStore,
 } from './partition-store.ts';
 export { assignReplicas } from './replica-placement.ts';
-export {
-  defaultReplicationSettings,
-  partitionState,
-  type ReplicationSettings,
-} from './partition.ts';
+export { defaultReplicationSettings, type ReplicationSettings } from './partition.ts';
+export { toPartitionState } from './partition-record.ts';
 export {
   defaultTopicConfig,
   resolveTopicConfig,

@@ -15,6 +15,7 @@ import {
 import { toNodeId, type NodeId } from '../common/index.ts';
 import { BrokerError } from './errors.ts';
 import type { PartitionImage } from './metadata-image.ts';
+import { toPartitionState } from './partition-record.ts';
 import {
   FollowerReplica,
   LeaderReplica,
@@ -169,7 +170,7 @@ export class Partition {
    * ignored. Returns true when the role or leader epoch changed.
    */
   applyImage(image: PartitionImage, nowMs: number): boolean {
-    const state = partitionState(image);
+    const state = toPartitionState(image);
     const previous = this.#state;
     if (previous !== null && !isNewerState(state, previous)) return false;
     this.#state = state;
@@ -368,17 +369,6 @@ export class Partition {
   read(offset: number, maxBytes: number, maxOffsetExclusive: number): Promise<LogReadResult> {
     return this.log.read(offset, maxBytes, maxOffsetExclusive);
   }
-}
-
-/** The replication core's view of a committed partition record. */
-export function partitionState(image: PartitionImage): PartitionState {
-  return {
-    leader: image.leader === null ? null : toNodeId(image.leader),
-    leaderEpoch: image.leaderEpoch,
-    replicas: image.replicas.map(toNodeId),
-    isr: image.isr.map(toNodeId),
-    partitionEpoch: image.partitionEpoch,
-  };
 }
 
 /** compression.type names Kafka's codecs as the codec itself, except 'uncompressed'. */

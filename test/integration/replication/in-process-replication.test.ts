@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import {
   BrokerError,
-  partitionState,
+  toPartitionState,
   type Broker,
   type MetadataCommand,
 } from '../../../src/broker/index.ts';
@@ -158,7 +158,7 @@ describe('replication between in-process brokers', () => {
     const survivor = c.nodes.find((n) => n.image !== null)?.image;
     const image = survivor?.partition(topic, 0);
     if (image === undefined) throw new Error('no partition');
-    const state = partitionState(image);
+    const state = toPartitionState(image);
     const live = new Set([1, 2, 3].filter((id) => id !== oldLeaderId).map(toNodeId));
     const next = onNodeUnavailable(state, toNodeId(oldLeaderId), {
       liveNodes: live,

@@ -14,6 +14,7 @@ import {
   type RaftMessage,
 } from '../../../src/raft/index.ts';
 import { MetadataImage, type NodeImage } from '../../../src/broker/metadata-image.ts';
+import { toPartitionState } from '../../../src/broker/partition-record.ts';
 import {
   decodeMetadataCommand,
   encodeMetadataCommand,
@@ -115,12 +116,7 @@ interface ControllerState {
 
 export function partitionState(image: MetadataImage, partition: number): PartitionState | null {
   const p = image.partition(TOPIC, partition);
-  if (p === undefined) return null;
-  // The image stores plain numbers; the replication core brands them as node ids.
-  const ids = (list: readonly number[]): NodeId[] => list.map(toNodeId);
-  const leader = p.leader === null ? null : toNodeId(p.leader);
-  const { leaderEpoch, partitionEpoch } = p;
-  return { leader, leaderEpoch, replicas: ids(p.replicas), isr: ids(p.isr), partitionEpoch };
+  return p === undefined ? null : toPartitionState(p);
 }
 
 export class ClusterBroker {
