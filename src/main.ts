@@ -32,7 +32,14 @@ import {
 } from './broker/index.ts';
 import { SeededRandom, type Clock, type WallClock } from './common/index.ts';
 import { PartitionLog } from './log/index.ts';
-import { RaftMetadataLog, raftMessagesPath, raftMetadataLogDefaults } from './raft/index.ts';
+import {
+  HttpRaftTransport,
+  LevelRaftStorage,
+  RaftMetadataLog,
+  httpRaftTransportConfig,
+  raftMessagesPath,
+  raftMetadataLogDefaults,
+} from './raft/index.ts';
 
 export interface VoterAddress {
   readonly id: number;
@@ -108,6 +115,8 @@ const realClock: Clock = {
   },
 };
 
+/** Raft log entries the storage keeps in memory; older ones are read from disk. */
+const raftStorageCachedEntryCountMax = 1_024;
 const realWallClock: WallClock = { wallMs: () => Date.now() };
 const logClock = { wallMs: realWallClock.wallMs, schedule: realClock.schedule };
 
@@ -165,7 +174,7 @@ export async function startNode(
       broker,
       logger: logger.child({ module: 'api' }),
       wallClock: realWallClock,
-      internalRoutes: internalRoutes(plane.raft),
+      internalRoutes: internalRoutes(plane),
     },
   );
   const streams = trackStreams(server.server);
@@ -183,8 +192,10 @@ export async function startNode(
 
 interface MetadataPlane {
   readonly image: MetadataImage;
-  /** This node's Raft log: serves the raft route and forwarded proposals. */
+  /** This node's Raft log: serves forwarded proposals. */
   readonly raft: RaftMetadataLog<MetadataCommand>;
+  /** The Raft log's transport: serves the raft route. */
+  readonly raftTransport: HttpRaftTransport;
   /** What the broker proposes through: local on the controller, forwarded elsewhere. */
   readonly metadata: ForwardingMetadataLog<MetadataCommand>;
   readonly controller: Controller;
@@ -195,18 +206,28 @@ function buildMetadataPlane(config: NodeConfig, url: string, logger: Logger): Me
   const voterUrls = new Map(config.voters.map((v) => [v.id, `http://${v.host}:${v.port}`]));
   const isVoter = voterUrls.has(config.nodeId);
   const image = new MetadataImage();
-  const raft = new RaftMetadataLog<MetadataCommand>(
-    {
-      ...raftMetadataLogDefaults,
-      nodeId: config.nodeId,
-      voters: voterUrls,
-      // A node outside --voters follows as an observer; the controller adds it when it registers.
-      observers: isVoter ? new Map() : new Map([[config.nodeId, url]]),
-      dataDir: join(config.dataDir, 'raft'),
-      secret: config.clusterSecret,
-    },
-    { stateMachine: image, clock: realClock, random: new SeededRandom(randomInt(2 ** 47)) },
+  const raftConfig = {
+    ...raftMetadataLogDefaults,
+    nodeId: config.nodeId,
+    voters: voterUrls,
+    // A node outside --voters follows as an observer; the controller adds it when it registers.
+    observers: isVoter ? new Map<number, string>() : new Map([[config.nodeId, url]]),
+  };
+  const raftStorage = new LevelRaftStorage({
+    directory: join(config.dataDir, 'raft'),
+    cachedEntryCountMax: raftStorageCachedEntryCountMax,
+  });
+  const raftTransport = new HttpRaftTransport(
+    httpRaftTransportConfig(raftConfig, config.clusterSecret),
+    { clock: realClock },
   );
+  const raft = new RaftMetadataLog<MetadataCommand>(raftConfig, {
+    stateMachine: image,
+    clock: realClock,
+    random: new SeededRandom(randomInt(2 ** 47)),
+    storage: raftStorage,
+    transport: raftTransport,
+  });
   const channel = new HttpControllerChannel({
     secret: config.clusterSecret,
     requestTimeoutMs: defaultClusterTimings.proposeTimeoutMs,
@@ -246,20 +267,20 @@ function buildMetadataPlane(config: NodeConfig, url: string, logger: Logger): Me
       logger: logger.child({ module: 'controller' }),
     },
   );
-  return { image, raft, metadata, controller };
+  return { image, raft, raftTransport, metadata, controller };
 }
 
-function internalRoutes(raft: RaftMetadataLog<MetadataCommand>): InternalRoute[] {
+function internalRoutes(plane: MetadataPlane): InternalRoute[] {
   return [
     {
       method: 'POST',
       path: raftMessagesPath,
-      handle: (body, headers) => raft.handleRaftRequest(body, headers),
+      handle: (body, headers) => plane.raftTransport.handleRequest(body, headers),
     },
     {
       method: 'POST',
       path: metadataProposePath,
-      handle: (body) => answerForwardedProposal(raft, body),
+      handle: (body) => answerForwardedProposal(plane.raft, body),
     },
   ];
 }
