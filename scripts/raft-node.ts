@@ -70,6 +70,8 @@ const { values: args } = parseArgs({
     secret: { type: 'string' },
     'snapshot-entries': { type: 'string' },
     'tick-ms': { type: 'string' },
+    'heartbeat-ticks': { type: 'string' },
+    'election-ticks': { type: 'string' },
   },
 });
 const nodeId = Number(args['node-id']);
@@ -92,6 +94,10 @@ const raftConfig = {
   voters: parseMembers(args.voters),
   observers: parseMembers(args.observers),
   tickMs: Number(args['tick-ms'] ?? raftMetadataLogDefaults.tickMs),
+  heartbeatTicks: Number(args['heartbeat-ticks'] ?? raftMetadataLogDefaults.heartbeatTicks),
+  electionTimeoutTicks: Number(
+    args['election-ticks'] ?? raftMetadataLogDefaults.electionTimeoutTicks,
+  ),
   snapshotEntryCount: Number(
     args['snapshot-entries'] ?? raftMetadataLogDefaults.snapshotEntryCount,
   ),
