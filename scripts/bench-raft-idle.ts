@@ -29,12 +29,14 @@ const clockTicksPerSecond = 100; // Linux USER_HZ
 interface Counters {
   readonly driver: { rounds: number; persistedEntries: number } | null;
   readonly transport: { sentRequests: number };
+  readonly storage: { syncedWriteCount: number };
 }
 
 interface Figures {
   readonly cpuPercent: number[];
   readonly commitDelta: number;
   readonly persistedEntries: number;
+  readonly storageWrites: number;
   readonly requestsPerSecond: number;
 }
 
@@ -74,6 +76,7 @@ async function measure(label: string, voterCount: number, heartbeatTicks: number
       cpuPercent,
       commitDelta: Math.max(...after.commit) - Math.max(...before.commit),
       persistedEntries: sum(after.persisted) - sum(before.persisted),
+      storageWrites: sum(after.writes) - sum(before.writes),
       requestsPerSecond: (sum(after.requests) - sum(before.requests)) / seconds,
     } satisfies Figures;
   } finally {
@@ -92,6 +95,7 @@ async function snapshot(nodes: readonly RaftNodeProcess[]) {
     commit: statuses.map((s) => s.commitIndex),
     persisted: counters.map((c) => c.driver?.persistedEntries ?? 0),
     requests: counters.map((c) => c.transport.sentRequests),
+    writes: counters.map((c) => c.storage.syncedWriteCount),
   };
 }
 
@@ -117,6 +121,7 @@ async function main(): Promise<void> {
       console.log(
         `  ${label} (heartbeat ${heartbeatTicks * 50} ms): CPU % per node ${fmt(figures.cpuPercent)}` +
           `, commit +${figures.commitDelta}, persisted entries +${figures.persistedEntries}` +
+          `, synced writes +${figures.storageWrites}` +
           `, raft requests/s ${figures.requestsPerSecond.toFixed(1)}`,
       );
     }

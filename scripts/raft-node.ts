@@ -126,6 +126,7 @@ server.get('/v1/raft', async () => log.status());
 server.get('/test/counters', async () => ({
   ...log.counters(),
   transport: transport.counters,
+  storage: { syncedWriteCount: storage.syncedWriteCount },
 }));
 server.get('/test/state', async () => ({
   ...log.status(),
