@@ -3,6 +3,9 @@
 // `POST /internal/v1/raft/messages` requests on one undici H2CClient connection; every request
 // coalesces whatever queued while the previous ones were in flight. Inbound: `handleRequest` is
 // framework-agnostic (body + headers in, status + JSON body out) for the API layer to mount.
+// Piggyback: small messages this node queued for the sender while handling its request (the
+// answer to a heartbeat or append, produced synchronously when nothing had to be synced) go
+// back in the response body, so an idle heartbeat costs one request, not two.
 // Wire format: ./raft-message-codec.ts. Cluster secret: header `x-rill-cluster-secret`.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { H2CClient } from 'undici';
@@ -12,6 +15,7 @@ import {
   decodeRaftMessages,
   encodeRaftMessages,
   estimateMessageBytes,
+  raftMessagesBody,
   RaftWireError,
 } from './raft-message-codec.ts';
 import type { RaftTransport } from './raft-transport.ts';
@@ -89,6 +93,9 @@ export function httpRaftTransportConfig(
     retryBackoffMs: group.heartbeatTicks * group.tickMs,
   };
 }
+
+/** Bytes of messages piggybacked on one response (the client accepts 64 KiB responses). */
+const piggybackBytesMax = 32 * 1024;
 
 /** Error codes of a connection the peer refused or reset: a definite sign it is down. */
 const unreachableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET']);
@@ -273,7 +280,50 @@ export class HttpRaftTransport implements RaftTransport {
       this.#handler(message);
     }
     this.counters.receivedMessages += accepted;
-    return { status: 200, body: { accepted } };
+    const sender = messages[0] === undefined ? undefined : this.#peers.get(messages[0].from);
+    const replies = sender === undefined || accepted === 0 ? [] : this.#takePiggyback(sender);
+    if (replies.length === 0) return { status: 200, body: { accepted } };
+    this.counters.sentMessages += replies.length;
+    return { status: 200, body: { accepted, ...raftMessagesBody(replies) } };
+  }
+
+  /** Small queued messages for `peer`, oldest first, to ride on the response to its request. */
+  #takePiggyback(peer: PeerLink): RaftMessage[] {
+    const taken: RaftMessage[] = [];
+    let bytes = 0;
+    for (let next = peer.queue.peek(); next !== undefined; next = peer.queue.peek()) {
+      const nextBytes = estimateMessageBytes(next);
+      if (taken.length >= this.#config.batchCountMax || bytes + nextBytes > piggybackBytesMax)
+        break;
+      taken.push(next);
+      bytes += nextBytes;
+      this.#shift(peer);
+    }
+    return taken;
+  }
+
+  /** Delivers the messages a peer piggybacked on its response (older peers send none). */
+  #receivePiggyback(text: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if ((parsed as { messages?: unknown } | null)?.messages === undefined) return;
+    let messages: RaftMessage[];
+    try {
+      messages = decodeRaftMessages(parsed, this.#config.inboundMessageCountMax);
+    } catch (error) {
+      if (!(error instanceof RaftWireError)) throw error;
+      this.counters.refusedRequests += 1;
+      return;
+    }
+    for (const message of messages) {
+      if (message.to !== this.#config.nodeId || this.#handler === null || this.#closed) continue;
+      this.counters.receivedMessages += 1;
+      this.#handler(message);
+    }
   }
 
   #isAuthorized(header: string | readonly string[] | undefined): boolean {
@@ -341,6 +391,7 @@ export class HttpRaftTransport implements RaftTransport {
       this.counters.sentRequests += 1;
       this.counters.sentMessages += batch.length;
       peer.lastError = null;
+      this.#receivePiggyback(text);
     } catch (error) {
       // Safe to drop: Raft re-sends from its own state (heartbeats, retries, snapshots).
       this.counters.failedRequests += 1;

@@ -13,7 +13,12 @@ export class RaftWireError extends Error {
 }
 
 export function encodeRaftMessages(messages: readonly RaftMessage[]): string {
-  return JSON.stringify({ messages: messages.map(toWire) });
+  return JSON.stringify(raftMessagesBody(messages));
+}
+
+/** The `{messages}` object before JSON serialization (a response body carries it too). */
+export function raftMessagesBody(messages: readonly RaftMessage[]): { messages: unknown[] } {
+  return { messages: messages.map(toWire) };
 }
 
 /**

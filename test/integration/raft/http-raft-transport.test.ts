@@ -186,4 +186,57 @@ describe('HttpRaftTransport', () => {
     sender.send(big(3, 9_000));
     expect(sender.counters.droppedMessages).toBe(2); // Alone, it is sent even though it is large.
   });
+
+  test('an answer produced while handling a request rides back on its response', async () => {
+    // Node 2 answers every append at once, as an idle follower does a heartbeat. Its only
+    // route to node 1 is a dead address, so node 1 hears the answer only if it is piggybacked.
+    const follower = new HttpRaftTransport(config(2, [[1, 'http://127.0.0.1:9']], null), {
+      clock: frozenClock,
+    });
+    closers.push(() => follower.close());
+    follower.onMessage((message) => {
+      if (message.type !== 'append-request') return;
+      follower.send({
+        type: 'append-response',
+        from: 2,
+        to: 1,
+        term: message.term,
+        success: true,
+        matchIndex: message.prevLogIndex,
+        conflictTerm: null,
+        conflictIndex: 0,
+        lastLogIndex: message.prevLogIndex,
+        prevLogIndex: message.prevLogIndex,
+        context: message.context,
+      });
+    });
+    const url = await serve(follower);
+    const leader = new HttpRaftTransport(config(1, [[2, url]], null), { clock: realClock });
+    closers.push(() => leader.close());
+    const answers: RaftMessage[] = [];
+    leader.onMessage((message) => answers.push(message));
+    const heartbeat = { ...sample[0], entries: [] } as RaftMessage;
+    leader.send(heartbeat);
+    await until('the piggybacked answer', () => answers.length === 1, 5_000);
+    expect(answers[0]).toMatchObject({ type: 'append-response', from: 2, to: 1, context: 7 });
+    expect(follower.counters).toMatchObject({ sentRequests: 0, sentMessages: 1 });
+    expect(leader.counters).toMatchObject({ sentRequests: 1, receivedMessages: 1 });
+  });
+
+  test('a peer that refuses connections is reported to onPeerUnreachable', async () => {
+    const closed = Fastify({ http2: true }) as unknown as FastifyInstance;
+    await closed.listen({ host: '127.0.0.1', port: 0 });
+    const address = closed.server.address();
+    await closed.close();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const unreachable: number[] = [];
+    const sender = new HttpRaftTransport(
+      config(1, [[2, `http://127.0.0.1:${address.port}`]], null),
+      { clock: realClock, onPeerUnreachable: (nodeId) => unreachable.push(nodeId) },
+    );
+    closers.push(() => sender.close());
+    sender.send(sample[1] as RaftMessage);
+    await until('the refusal', () => unreachable.length > 0, 5_000);
+    expect(unreachable[0]).toBe(2);
+  });
 });
