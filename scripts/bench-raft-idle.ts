@@ -1,10 +1,11 @@
 // `npm run bench:raft-idle`: what an idle Raft group costs. Three scripts/raft-node.ts
 // processes on loopback, one entry committed, then nothing proposed: CPU per node (utime +
 // stime from /proc) over `--seconds` (30), storage rounds and HTTP requests in that window,
-// and whether the commit index moved. Variants differ in the heartbeat interval; the baseline
-// of the same run is a one-voter group (ticks, no peers). Rounds are interleaved (3 by
-// default) and the load average is printed, since the machine is shared.
-//   npm run bench:raft-idle -- [--seconds 30] [--rounds 3] [--variants 1,2,3]
+// and whether the commit index moved. Variants differ in the heartbeat interval (ticks of 50
+// ms) and piggybacking ("1np": heartbeat every tick, answers in their own requests, as before
+// issue 7); the baseline of the same run is a one-voter group (ticks, no peers). Rounds are
+// interleaved (3 by default) and the load average is printed, since the machine is shared.
+//   npm run bench:raft-idle -- [--seconds 30] [--rounds 3] [--variants 1np,1,3]
 import { readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,8 +22,8 @@ const { values: args } = parseArgs({
 });
 const seconds = Number(args.seconds ?? 30);
 const rounds = Number(args.rounds ?? 3);
-/** Heartbeat intervals to compare, in ticks of 50 ms. */
-const variants = (args.variants ?? '1,2,3').split(',').map(Number);
+/** Heartbeat intervals to compare, in ticks of 50 ms; "np": without piggybacked answers. */
+const variants = (args.variants ?? '1np,1,3').split(',');
 const benchDirectory = resolve(import.meta.dirname, '..', '.bench', `raft-idle-${process.pid}`);
 const clockTicksPerSecond = 100; // Linux USER_HZ
 
@@ -46,7 +47,10 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-async function measure(label: string, voterCount: number, heartbeatTicks: number) {
+async function measure(label: string, voterCount: number, variant: string) {
+  const heartbeatTicks = Number.parseInt(variant, 10);
+  const extraArgs = ['--heartbeat-ticks', String(heartbeatTicks)];
+  if (variant.endsWith('np')) extraArgs.push('--no-piggyback');
   const ports = await freePorts(voterCount);
   const voters = ports.map((port, i) => `${i + 1}@127.0.0.1:${port}`).join(',');
   const nodes = ports.map(
@@ -56,7 +60,7 @@ async function measure(label: string, voterCount: number, heartbeatTicks: number
         port,
         voters,
         dataDir: join(benchDirectory, `${label}-${i + 1}`),
-        extraArgs: ['--heartbeat-ticks', String(heartbeatTicks)],
+        extraArgs,
       }),
   );
   try {
@@ -110,12 +114,13 @@ async function main(): Promise<void> {
         .map((l) => l.toFixed(2))
         .join(' ')}`,
     );
-    const cases: [string, number, number][] = [
-      ['one-voter', 1, 1],
-      ...variants.map((h): [string, number, number] => [`3-voters-hb${h}`, 3, h]),
+    const cases: [string, number, string][] = [
+      ['one-voter', 1, '1'],
+      ...variants.map((v): [string, number, string] => [`3-voters-hb${v}`, 3, v]),
     ];
-    for (const [label, voterCount, heartbeatTicks] of cases) {
-      const figures = await measure(`${label}-r${round}`, voterCount, heartbeatTicks);
+    for (const [label, voterCount, variant] of cases) {
+      const heartbeatTicks = Number.parseInt(variant, 10);
+      const figures = await measure(`${label}-r${round}`, voterCount, variant);
       const mean = figures.cpuPercent.reduce((a, b) => a + b, 0) / figures.cpuPercent.length;
       results.set(label, [...(results.get(label) ?? []), mean]);
       console.log(

@@ -13,6 +13,7 @@ import {
   LevelRaftStorage,
   RaftMetadataLog,
   httpRaftTransportConfig,
+  httpRaftTransportDefaults,
   raftMessagesPath,
   raftMetadataLogDefaults,
   type StateMachine,
@@ -72,6 +73,7 @@ const { values: args } = parseArgs({
     'tick-ms': { type: 'string' },
     'heartbeat-ticks': { type: 'string' },
     'election-ticks': { type: 'string' },
+    'no-piggyback': { type: 'boolean' },
   },
 });
 const nodeId = Number(args['node-id']);

@@ -45,6 +45,11 @@ export interface HttpRaftTransportConfig {
   readonly requestTimeoutMs: number;
   /** Pause after a failed request before the next one to that peer. */
   readonly retryBackoffMs: number;
+  /**
+   * Estimated bytes of answers piggybacked on one response (0 turns piggybacking off); keep it
+   * well under the 64 KiB a response may have.
+   */
+  readonly piggybackBytesMax: number;
 }
 
 export interface HttpRaftTransportDeps {
@@ -60,6 +65,7 @@ export const httpRaftTransportDefaults = {
   batchCountMax: 512,
   batchBytesMax: 4 << 20,
   inflightRequestCountMax: 4,
+  piggybackBytesMax: 32 * 1024,
 } as const;
 
 /** What a transport config is derived from: the member's group and its Raft timing. */
@@ -79,7 +85,9 @@ export interface RaftGroupTiming {
 export function httpRaftTransportConfig(
   group: RaftGroupTiming,
   secret: string | null,
-  bounds: typeof httpRaftTransportDefaults = httpRaftTransportDefaults,
+  bounds: {
+    readonly [K in keyof typeof httpRaftTransportDefaults]: number;
+  } = httpRaftTransportDefaults,
 ): HttpRaftTransportConfig {
   const peers = new Map([...group.voters, ...group.observers]);
   peers.delete(group.nodeId);
@@ -90,12 +98,10 @@ export function httpRaftTransportConfig(
     secret,
     inboundMessageCountMax: Math.max(bounds.batchCountMax, bounds.queueCountMax),
     requestTimeoutMs: 10 * group.electionTimeoutTicks * group.tickMs,
-    retryBackoffMs: group.heartbeatTicks * group.tickMs,
+    // One tick: a restarted peer is reached again within a tick, whatever the heartbeat.
+    retryBackoffMs: group.tickMs,
   };
 }
-
-/** Bytes of messages piggybacked on one response (the client accepts 64 KiB responses). */
-const piggybackBytesMax = 32 * 1024;
 
 /** Error codes of a connection the peer refused or reset: a definite sign it is down. */
 const unreachableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET']);
@@ -164,6 +170,7 @@ export class HttpRaftTransport implements RaftTransport {
     assert(config.batchBytesMax > 0, 'batchBytesMax must be positive');
     assert(config.queueBytesMax > 0, 'queueBytesMax must be positive');
     assert(config.inboundMessageCountMax > 0, 'inboundMessageCountMax must be positive');
+    assert(config.piggybackBytesMax >= 0, 'piggybackBytesMax must not be negative');
     this.#config = config;
     this.#deps = deps;
     this.#secretDigest = config.secret === null ? null : digest(config.secret);
@@ -293,7 +300,10 @@ export class HttpRaftTransport implements RaftTransport {
     let bytes = 0;
     for (let next = peer.queue.peek(); next !== undefined; next = peer.queue.peek()) {
       const nextBytes = estimateMessageBytes(next);
-      if (taken.length >= this.#config.batchCountMax || bytes + nextBytes > piggybackBytesMax)
+      if (
+        taken.length >= this.#config.batchCountMax ||
+        bytes + nextBytes > this.#config.piggybackBytesMax
+      )
         break;
       taken.push(next);
       bytes += nextBytes;

@@ -38,6 +38,7 @@ function config(
     inboundMessageCountMax: 256,
     requestTimeoutMs: 2_000,
     retryBackoffMs: 50,
+    piggybackBytesMax: 32 * 1024,
   };
 }
 
