@@ -105,7 +105,13 @@ const raftConfig = {
   ),
 };
 const storage = new LevelRaftStorage({ directory: args['data-dir'], cachedEntryCountMax: 1_024 });
-const transport = new HttpRaftTransport(httpRaftTransportConfig(raftConfig, args.secret ?? null), {
+const piggybackBytesMax =
+  args['no-piggyback'] === true ? 0 : httpRaftTransportDefaults.piggybackBytesMax;
+const transportConfig = httpRaftTransportConfig(raftConfig, args.secret ?? null, {
+  ...httpRaftTransportDefaults,
+  piggybackBytesMax,
+});
+const transport = new HttpRaftTransport(transportConfig, {
   clock: systemClock,
 });
 const log = new RaftMetadataLog<PutCommand>(raftConfig, {
