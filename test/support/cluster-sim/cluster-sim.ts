@@ -8,8 +8,11 @@
 // research/raft-test-anchors.md §2.3 (cluster-checker.ts); a violation throws with the seed.
 // Not modelled: Raft snapshots and membership changes (raft-sim covers them), unclean election
 // except as a mutation check, corrupt batches, and Raft disk latency (the Raft disk is
-// synchronous; the replica logs are the disks that lose unflushed writes). Steps are async:
-// see async-stepped-sim.ts for how the promise-driven Raft shell runs deterministically.
+// synchronous; the replica logs are the disks that lose unflushed writes). The seam that lets
+// the promise-driven production Raft shell run under the seed: SimRaftStorage completes every
+// save synchronously, Raft's timers run on virtual time (SimTimers), and every step is awaited
+// and drains the microtask queue before the checks (async-stepped-sim.ts), so `await
+// sim.runFor(…)` is a pure function of the seed (the replay test checks it).
 import { SeededRandom, toNodeId, assert, type NodeId } from '../../../src/common/index.ts';
 import type { MetadataCommand, MetadataResult } from '../../../src/broker/metadata-command.ts';
 import type { PartitionState } from '../../../src/broker/replication/index.ts';
