@@ -45,6 +45,8 @@ export interface HttpRaftTransportConfig {
 
 export interface HttpRaftTransportDeps {
   readonly clock: Clock;
+  /** Called when a request to a peer could not connect (refused or reset): a liveness hint. */
+  readonly onPeerUnreachable?: (nodeId: RaftNodeId) => void;
 }
 
 /** Counters for metrics; they only grow. */
@@ -284,6 +286,7 @@ export class HttpRaftTransport implements RaftTransport {
       this.counters.droppedMessages += batch.length;
       peer.lastError = error instanceof Error ? error.message : String(error);
       peer.retryAtMs = this.#deps.clock.nowMs() + this.#config.retryBackoffMs;
+      if (isConnectFailure(error)) this.#deps.onPeerUnreachable?.(peer.nodeId);
     } finally {
       peer.inflightRequestCount -= 1;
       this.#flush(peer);
@@ -311,6 +314,14 @@ export class HttpRaftTransport implements RaftTransport {
 
 function digest(secret: string): Buffer {
   return createHash('sha256').update(secret).digest();
+}
+
+/** A refused or reset connection: the peer's port is closed, not merely slow. */
+function isConnectFailure(error: unknown): boolean {
+  const codes = new Set(['ECONNREFUSED', 'ECONNRESET']);
+  const code = (error as { code?: unknown } | null)?.code;
+  const causeCode = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return codes.has(code as string) || codes.has(causeCode as string);
 }
 
 function errorResponse(status: number, code: string, message: string): RaftHttpResponse {

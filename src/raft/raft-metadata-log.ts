@@ -74,6 +74,8 @@ export interface RaftMetadataLogDeps<Command> {
   readonly stateMachine: StateMachine<Command>;
   readonly clock: Clock;
   readonly random: Random;
+  /** Called when the transport could not connect to a peer (refused or reset). */
+  readonly onPeerUnreachable?: (nodeId: RaftNodeId) => void;
 }
 
 interface PendingProposal {
@@ -141,7 +143,12 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
         requestTimeoutMs: 10 * config.electionTimeoutTicks * config.tickMs,
         retryBackoffMs: config.heartbeatTicks * config.tickMs,
       },
-      { clock: deps.clock },
+      {
+        clock: deps.clock,
+        ...(deps.onPeerUnreachable === undefined
+          ? {}
+          : { onPeerUnreachable: deps.onPeerUnreachable }),
+      },
     );
   }
 

@@ -18,6 +18,7 @@ import { toPartitionState } from '../../../src/broker/partition-record.ts';
 import {
   decodeMetadataCommand,
   encodeMetadataCommand,
+  retiredHeartbeatType,
   type MetadataCommand,
   type MetadataResult,
 } from '../../../src/broker/metadata-command.ts';
@@ -258,8 +259,9 @@ export class ClusterBroker {
     if (!this.up) return;
     const controller = this.controller;
     if (controller === null) return;
-    if ((command.type === 'node-heartbeat' || command.type === 'register-node') && result.ok)
-      controller.lastSeenMs.set(command.nodeId, this.#env.nowMs());
+    const { type, nodeId } = command as unknown as { type: string; nodeId: number };
+    if ((type === retiredHeartbeatType || type === 'register-node') && result.ok)
+      controller.lastSeenMs.set(nodeId, this.#env.nowMs());
     const waiter = controller.alters.get(entry.index);
     if (waiter !== undefined && entry.term === controller.term) {
       controller.alters.delete(entry.index);
@@ -305,12 +307,15 @@ export class ClusterBroker {
         incarnationId: this.incarnationId,
       });
     } else {
-      this.#propose({
-        type: 'node-heartbeat',
+      // This simulator's controller still measures liveness from heartbeat records (the retired
+      // type, which the image accepts and ignores); it moves to ControllerCore's in-memory
+      // sessions together with the raftports rework of this file.
+      const heartbeat = {
+        type: retiredHeartbeatType,
         nodeId: this.id,
         brokerEpoch: this.brokerEpoch,
-        wallMs: nowMs,
-      });
+      };
+      this.#propose({ ...heartbeat, wallMs: nowMs } as unknown as MetadataCommand);
     }
   }
 
