@@ -9,7 +9,10 @@ import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import { SeededRandom, type Clock } from '../src/common/index.ts';
 import {
+  HttpRaftTransport,
+  LevelRaftStorage,
   RaftMetadataLog,
+  httpRaftTransportConfig,
   raftMessagesPath,
   raftMetadataLogDefaults,
   type StateMachine,
@@ -67,6 +70,8 @@ const { values: args } = parseArgs({
     secret: { type: 'string' },
     'snapshot-entries': { type: 'string' },
     'tick-ms': { type: 'string' },
+    'heartbeat-ticks': { type: 'string' },
+    'election-ticks': { type: 'string' },
   },
 });
 const nodeId = Number(args['node-id']);
@@ -83,32 +88,46 @@ if (
 }
 
 const stateMachine = new KeyValueStateMachine();
-const log = new RaftMetadataLog<PutCommand>(
-  {
-    ...raftMetadataLogDefaults,
-    nodeId,
-    voters: parseMembers(args.voters),
-    observers: parseMembers(args.observers),
-    dataDir: args['data-dir'],
-    secret: args.secret ?? null,
-    tickMs: Number(args['tick-ms'] ?? raftMetadataLogDefaults.tickMs),
-    snapshotEntryCount: Number(
-      args['snapshot-entries'] ?? raftMetadataLogDefaults.snapshotEntryCount,
-    ),
-  },
-  { stateMachine, clock: systemClock, random: new SeededRandom(randomInt(2 ** 31)) },
-);
+const raftConfig = {
+  ...raftMetadataLogDefaults,
+  nodeId,
+  voters: parseMembers(args.voters),
+  observers: parseMembers(args.observers),
+  tickMs: Number(args['tick-ms'] ?? raftMetadataLogDefaults.tickMs),
+  heartbeatTicks: Number(args['heartbeat-ticks'] ?? raftMetadataLogDefaults.heartbeatTicks),
+  electionTimeoutTicks: Number(
+    args['election-ticks'] ?? raftMetadataLogDefaults.electionTimeoutTicks,
+  ),
+  snapshotEntryCount: Number(
+    args['snapshot-entries'] ?? raftMetadataLogDefaults.snapshotEntryCount,
+  ),
+};
+const storage = new LevelRaftStorage({ directory: args['data-dir'], cachedEntryCountMax: 1_024 });
+const transport = new HttpRaftTransport(httpRaftTransportConfig(raftConfig, args.secret ?? null), {
+  clock: systemClock,
+});
+const log = new RaftMetadataLog<PutCommand>(raftConfig, {
+  stateMachine,
+  clock: systemClock,
+  random: new SeededRandom(randomInt(2 ** 31)),
+  storage,
+  transport,
+});
 log.onLeaderChange((leaderId, term) => {
   process.stderr.write(`node ${nodeId}: leader ${leaderId ?? 'none'} in term ${term}\n`);
 });
 
 const server = Fastify({ http2: true, bodyLimit: 256 << 20 });
 server.post(raftMessagesPath, async (request, reply) => {
-  const response = log.handleRaftRequest(request.body, request.headers);
+  const response = transport.handleRequest(request.body, request.headers);
   return reply.code(response.status).send(response.body);
 });
 server.get('/v1/raft', async () => log.status());
-server.get('/test/counters', async () => log.counters());
+server.get('/test/counters', async () => ({
+  ...log.counters(),
+  transport: transport.counters,
+  storage: { syncedWriteCount: storage.syncedWriteCount },
+}));
 server.get('/test/state', async () => ({
   ...log.status(),
   restoreCount: stateMachine.restoreCount,

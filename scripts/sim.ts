@@ -32,17 +32,17 @@ const { values } = parseArgs({
   },
 });
 if (values.cluster === true) {
-  runCluster(integer(values.seed, 1, 'seed'), integer(values.seeds, 1, 'seeds'));
+  await runCluster(integer(values.seed, 1, 'seed'), integer(values.seeds, 1, 'seeds'));
   process.exit();
 }
 
 /** The whole-cluster sweep; the last line is `seeds=N violations=V … elapsed_ms=…`. */
-function runCluster(firstSeed: number, seeds: number): void {
+async function runCluster(firstSeed: number, seeds: number): Promise<void> {
   const started = performance.now();
   let violations = 0;
   let elections = 0;
   for (let seed = firstSeed; seed < firstSeed + seeds; seed += 1) {
-    const run = runClusterSeed(swarmClusterOptions(seed));
+    const run = await runClusterSeed(swarmClusterOptions(seed));
     elections += run.leaderEpochs;
     if (run.problem === null) continue;
     violations += 1;

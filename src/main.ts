@@ -40,7 +40,14 @@ import {
 } from './broker/index.ts';
 import { SeededRandom, type Clock, type WallClock } from './common/index.ts';
 import { PartitionLog } from './log/index.ts';
-import { RaftMetadataLog, raftMessagesPath, raftMetadataLogDefaults } from './raft/index.ts';
+import {
+  HttpRaftTransport,
+  LevelRaftStorage,
+  RaftMetadataLog,
+  httpRaftTransportConfig,
+  raftMessagesPath,
+  raftMetadataLogDefaults,
+} from './raft/index.ts';
 
 export interface VoterAddress {
   readonly id: number;
@@ -122,6 +129,8 @@ const realClock: Clock = {
   },
 };
 
+/** Raft log entries the storage keeps in memory; older ones are read from disk. */
+const raftStorageCachedEntryCountMax = 1_024;
 const realWallClock: WallClock = { wallMs: () => Date.now() };
 const logClock = { wallMs: realWallClock.wallMs, schedule: realClock.schedule };
 
@@ -201,8 +210,10 @@ export async function startNode(
 
 interface MetadataPlane {
   readonly image: MetadataImage;
-  /** This node's Raft log: serves the raft route and forwarded proposals. */
+  /** This node's Raft log: serves forwarded proposals. */
   readonly raft: RaftMetadataLog<MetadataCommand>;
+  /** The Raft log's transport: serves the raft route. */
+  readonly raftTransport: HttpRaftTransport;
   /** What the broker proposes through: local on the controller, forwarded elsewhere. */
   readonly metadata: ForwardingMetadataLog<MetadataCommand>;
   readonly controller: Controller;
@@ -215,24 +226,30 @@ function buildMetadataPlane(config: NodeConfig, url: string, logger: Logger): Me
   const voterUrls = new Map(config.voters.map((v) => [v.id, `http://${v.host}:${v.port}`]));
   const isVoter = voterUrls.has(config.nodeId);
   const image = new MetadataImage();
-  const raft = new RaftMetadataLog<MetadataCommand>(
-    {
-      ...raftMetadataLogDefaults,
-      nodeId: config.nodeId,
-      voters: voterUrls,
-      // A node outside --voters follows as an observer; the controller adds it when it registers.
-      observers: isVoter ? new Map() : new Map([[config.nodeId, url]]),
-      dataDir: join(config.dataDir, 'raft'),
-      secret: config.clusterSecret,
-    },
-    {
-      stateMachine: image,
-      clock: realClock,
-      random: new SeededRandom(randomInt(2 ** 47)),
-      // A peer's port refused: the controller probes it (rate-limited) and fences it if closed.
-      onPeerUnreachable: (nodeId) => controller.reportUnreachable(nodeId),
-    },
+  const raftConfig = {
+    ...raftMetadataLogDefaults,
+    nodeId: config.nodeId,
+    voters: voterUrls,
+    // A node outside --voters follows as an observer; the controller adds it when it registers.
+    observers: isVoter ? new Map<number, string>() : new Map([[config.nodeId, url]]),
+  };
+  const raftStorage = new LevelRaftStorage({
+    directory: join(config.dataDir, 'raft'),
+    cachedEntryCountMax: raftStorageCachedEntryCountMax,
+  });
+  const raftTransport = new HttpRaftTransport(
+    httpRaftTransportConfig(raftConfig, config.clusterSecret),
+    { clock: realClock },
   );
+  const raft = new RaftMetadataLog<MetadataCommand>(raftConfig, {
+    stateMachine: image,
+    clock: realClock,
+    random: new SeededRandom(randomInt(2 ** 47)),
+    storage: raftStorage,
+    transport: raftTransport,
+  });
+  // A peer's port refused: the controller probes it (rate-limited) and fences it if closed.
+  raftTransport.onPeerUnreachable((nodeId) => controller.reportUnreachable(nodeId));
   const channel = new HttpControllerChannel({
     secret: config.clusterSecret,
     requestTimeoutMs: defaultClusterTimings.proposeTimeoutMs,
@@ -283,7 +300,7 @@ function buildMetadataPlane(config: NodeConfig, url: string, logger: Logger): Me
     requests: channel,
     requestTimeoutMs: heartbeatIntervalMs(config),
   });
-  return { image, raft, metadata, controller, liveness };
+  return { image, raft, raftTransport, metadata, controller, liveness };
 }
 
 /** Three heartbeats per session at least, so one lost heartbeat never fences a node. */
@@ -314,17 +331,17 @@ function probePort(url: string, timeoutMs: number): Promise<ProbeOutcome> {
 }
 
 function internalRoutes(plane: MetadataPlane): InternalRoute[] {
-  const { raft, controller } = plane;
+  const { controller } = plane;
   return [
     {
       method: 'POST',
       path: raftMessagesPath,
-      handle: (body, headers) => raft.handleRaftRequest(body, headers),
+      handle: (body, headers) => plane.raftTransport.handleRequest(body, headers),
     },
     {
       method: 'POST',
       path: metadataProposePath,
-      handle: (body) => answerForwardedProposal(raft, body),
+      handle: (body) => answerForwardedProposal(plane.raft, body),
     },
     { method: 'POST', path: heartbeatPath, handle: (body) => answerHeartbeat(controller, body) },
     {

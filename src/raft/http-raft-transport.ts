@@ -45,8 +45,61 @@ export interface HttpRaftTransportConfig {
 
 export interface HttpRaftTransportDeps {
   readonly clock: Clock;
-  /** Called when a request to a peer could not connect (refused or reset): a liveness hint. */
+  /** Called with a peer's id when a request to it is refused or reset (its process is gone). */
   readonly onPeerUnreachable?: (nodeId: RaftNodeId) => void;
+}
+
+/** Bounds of the transport: per-peer queue, batching and pipelining. */
+export const httpRaftTransportDefaults = {
+  queueCountMax: 4_096,
+  queueBytesMax: 64 << 20,
+  batchCountMax: 512,
+  batchBytesMax: 4 << 20,
+  inflightRequestCountMax: 4,
+} as const;
+
+/** What a transport config is derived from: the member's group and its Raft timing. */
+export interface RaftGroupTiming {
+  readonly nodeId: RaftNodeId;
+  readonly voters: ReadonlyMap<RaftNodeId, string>;
+  readonly observers: ReadonlyMap<RaftNodeId, string>;
+  readonly tickMs: number;
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatTicks: number;
+}
+
+/**
+ * The transport of one group member: every other member is a peer; peers run the same bounds,
+ * so one request may carry a full queue; timeouts and back-off follow the Raft timing.
+ */
+export function httpRaftTransportConfig(
+  group: RaftGroupTiming,
+  secret: string | null,
+  bounds: typeof httpRaftTransportDefaults = httpRaftTransportDefaults,
+): HttpRaftTransportConfig {
+  const peers = new Map([...group.voters, ...group.observers]);
+  peers.delete(group.nodeId);
+  return {
+    ...bounds,
+    nodeId: group.nodeId,
+    peers,
+    secret,
+    inboundMessageCountMax: Math.max(bounds.batchCountMax, bounds.queueCountMax),
+    requestTimeoutMs: 10 * group.electionTimeoutTicks * group.tickMs,
+    retryBackoffMs: group.heartbeatTicks * group.tickMs,
+  };
+}
+
+/** Error codes of a connection the peer refused or reset: a definite sign it is down. */
+const unreachableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET']);
+
+function isUnreachable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; depth += 1) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && unreachableCodes.has(code)) return true;
+    e = e.cause;
+  }
+  return false;
 }
 
 /** Counters for metrics; they only grow. */
@@ -94,6 +147,7 @@ export class HttpRaftTransport implements RaftTransport {
   readonly #peers = new Map<RaftNodeId, PeerLink>();
   readonly #secretDigest: Buffer | null;
   #handler: ((message: RaftMessage) => void) | null = null;
+  readonly #unreachableListeners: ((nodeId: RaftNodeId) => void)[] = [];
   #closed = false;
 
   constructor(config: HttpRaftTransportConfig, deps: HttpRaftTransportDeps) {
@@ -107,6 +161,13 @@ export class HttpRaftTransport implements RaftTransport {
     this.#deps = deps;
     this.#secretDigest = config.secret === null ? null : digest(config.secret);
     for (const [nodeId, url] of config.peers) this.setPeer(nodeId, url);
+    if (deps.onPeerUnreachable !== undefined)
+      this.#unreachableListeners.push(deps.onPeerUnreachable);
+  }
+
+  /** Adds a listener for refused or reset requests to a peer (see the deps callback). */
+  onPeerUnreachable(listener: (nodeId: RaftNodeId) => void): void {
+    this.#unreachableListeners.push(listener);
   }
 
   send(message: RaftMessage): void {
@@ -286,7 +347,9 @@ export class HttpRaftTransport implements RaftTransport {
       this.counters.droppedMessages += batch.length;
       peer.lastError = error instanceof Error ? error.message : String(error);
       peer.retryAtMs = this.#deps.clock.nowMs() + this.#config.retryBackoffMs;
-      if (isConnectFailure(error)) this.#deps.onPeerUnreachable?.(peer.nodeId);
+      if (!this.#closed && isUnreachable(error)) {
+        for (const listener of this.#unreachableListeners) listener(peer.nodeId);
+      }
     } finally {
       peer.inflightRequestCount -= 1;
       this.#flush(peer);
@@ -314,14 +377,6 @@ export class HttpRaftTransport implements RaftTransport {
 
 function digest(secret: string): Buffer {
   return createHash('sha256').update(secret).digest();
-}
-
-/** A refused or reset connection: the peer's port is closed, not merely slow. */
-function isConnectFailure(error: unknown): boolean {
-  const codes = new Set(['ECONNREFUSED', 'ECONNRESET']);
-  const code = (error as { code?: unknown } | null)?.code;
-  const causeCode = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
-  return codes.has(code as string) || codes.has(causeCode as string);
 }
 
 function errorResponse(status: number, code: string, message: string): RaftHttpResponse {

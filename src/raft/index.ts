@@ -28,10 +28,13 @@ export { LevelRaftStorage, type LevelRaftStorageConfig } from './level-raft-stor
 export type { RaftTransport } from './raft-transport.ts';
 export {
   HttpRaftTransport,
+  httpRaftTransportConfig,
+  httpRaftTransportDefaults,
   raftMessagesPath,
   clusterSecretHeader,
   type HttpRaftTransportConfig,
   type HttpRaftTransportDeps,
+  type RaftGroupTiming,
   type RaftTransportCounters,
   type RaftHttpResponse,
   type RaftRequestHeaders,
@@ -49,4 +52,5 @@ export {
   raftMetadataLogDefaults,
   type RaftMetadataLogConfig,
   type RaftMetadataLogDeps,
+  type RaftMetadataLogObserver,
 } from './raft-metadata-log.ts';

@@ -50,6 +50,8 @@ export class LevelRaftStorage implements RaftStorage {
   #opened = false;
   /** The in-memory hard state differs from the stored one only by its commit index. */
   #hardStateUnwritten = false;
+  /** Synced batches written so far (for metrics: an idle group writes none). */
+  syncedWriteCount = 0;
 
   constructor(config: LevelRaftStorageConfig) {
     assert(Number.isInteger(config.cachedEntryCountMax), 'cachedEntryCountMax must be an integer');
@@ -113,6 +115,7 @@ export class LevelRaftStorage implements RaftStorage {
     this.#saving = true;
     try {
       await this.#db.batch(ops, { sync: true });
+      this.syncedWriteCount += 1;
     } finally {
       this.#saving = false;
     }

@@ -1,21 +1,17 @@
-// MetadataLog on Raft: the piece brokers use. It owns the node's storage, transport, core and
-// driver; propose() JSON-encodes a command and resolves with the state machine's result once the
+// MetadataLog on Raft: the piece brokers use. It takes the node's storage and transport as ports
+// (LevelRaftStorage and HttpRaftTransport in production, twins in the cluster simulator), owns
+// the core and driver; propose() JSON-encodes a command and resolves with the state machine's result once the
 // entry is applied here; barrier() is a ReadIndex round; every `snapshotEntryCount` applied
 // entries it snapshots the state machine and compacts the log. Invariants: entries are applied
 // exactly once, in index order; pending proposals and reads are bounded (RAFT_BUSY past it).
 import { assert, type Clock, type Random } from '../common/index.ts';
 import { RaftError, notLeaderError } from './errors.ts';
-import {
-  HttpRaftTransport,
-  type RaftHttpResponse,
-  type RaftRequestHeaders,
-} from './http-raft-transport.ts';
-import { LevelRaftStorage } from './level-raft-storage.ts';
 import type { MetadataLog, MetadataStatus, StateMachine } from './metadata-log.ts';
 import { raftCoreDefaults, type RestoredState } from './core/raft-config.ts';
 import { RaftCore } from './core/raft-core.ts';
 import { RaftDriver, type RaftDriverCounters } from './raft-driver.ts';
-import type { RaftTransportCounters } from './http-raft-transport.ts';
+import type { RaftStorage } from './raft-storage.ts';
+import type { RaftTransport } from './raft-transport.ts';
 import type { ConfigChange, Entry, Index, RaftNodeId, Ready, Term } from './types.ts';
 
 export interface RaftMetadataLogConfig {
@@ -24,13 +20,9 @@ export interface RaftMetadataLogConfig {
   readonly voters: ReadonlyMap<RaftNodeId, string>;
   /** Non-voting members at bootstrap, with their base URLs. */
   readonly observers: ReadonlyMap<RaftNodeId, string>;
-  /** LevelDB directory of this node's Raft state. */
-  readonly dataDir: string;
   readonly tickMs: number;
   readonly electionTimeoutTicks: number;
   readonly heartbeatTicks: number;
-  /** The cluster secret for /internal/v1 routes; null accepts anyone. */
-  readonly secret: string | null;
   /** Snapshot the state machine and compact the log after this many applied entries. */
   readonly snapshotEntryCount: number;
   readonly pendingProposalCountMax: number;
@@ -39,43 +31,42 @@ export interface RaftMetadataLogConfig {
   readonly readTimeoutMs: number;
   /** Data bytes of one command entry. */
   readonly entryBytesMax: number;
-  /** Log entries kept in memory by the storage; older ones are read from disk. */
-  readonly cachedEntryCountMax: number;
-  /** Messages, and their estimated bytes, waiting per peer before the oldest is dropped. */
-  readonly peerQueueCountMax: number;
-  readonly peerQueueBytesMax: number;
-  /** Pipelined requests in flight per peer. */
-  readonly peerInflightRequestCountMax: number;
-  /** Messages, and estimated bytes, coalesced into one request. */
-  readonly requestMessageCountMax: number;
-  readonly requestBytesMax: number;
 }
 
-/** Defaults for everything but identity, addresses and the data directory. */
+/** Defaults for everything but identity and addresses. */
 export const raftMetadataLogDefaults = {
   tickMs: 50,
   electionTimeoutTicks: 10,
   heartbeatTicks: 1,
-  secret: null,
   snapshotEntryCount: 10_000,
   pendingProposalCountMax: 4_096,
   pendingReadCountMax: 1_024,
   readTimeoutMs: 5_000,
   entryBytesMax: 1 << 20,
-  cachedEntryCountMax: 1_024,
-  peerQueueCountMax: 4_096,
-  peerQueueBytesMax: 64 << 20,
-  peerInflightRequestCountMax: 4,
-  requestMessageCountMax: 512,
-  requestBytesMax: 4 << 20,
 } as const;
+
+/**
+ * Read-only hooks for simulators and tracing; they must not change the node. The cluster
+ * simulator checks Raft safety through them while it drives the production path.
+ */
+export interface RaftMetadataLogObserver {
+  /** The core start() restored, before the driver runs it. */
+  onStart?(core: RaftCore): void;
+  /** After every tick, step and Ready round of the driver. */
+  onProgress?(core: RaftCore): void;
+  /** Every committed entry of any kind, in index order, just before it is applied. */
+  onCommitted?(entry: Entry): void;
+}
 
 export interface RaftMetadataLogDeps<Command> {
   readonly stateMachine: StateMachine<Command>;
   readonly clock: Clock;
   readonly random: Random;
-  /** Called when the transport could not connect to a peer (refused or reset). */
-  readonly onPeerUnreachable?: (nodeId: RaftNodeId) => void;
+  /** This node's durable Raft state; the log opens it in start() and closes it in stop(). */
+  readonly storage: RaftStorage;
+  /** Messages to and from the other members; the log closes it in stop(). */
+  readonly transport: RaftTransport;
+  readonly observer?: RaftMetadataLogObserver;
 }
 
 interface PendingProposal {
@@ -97,8 +88,8 @@ type LogState = 'new' | 'starting' | 'running' | 'stopped';
 export class RaftMetadataLog<Command> implements MetadataLog<Command> {
   readonly #config: RaftMetadataLogConfig;
   readonly #deps: RaftMetadataLogDeps<Command>;
-  readonly #storage: LevelRaftStorage;
-  readonly #transport: HttpRaftTransport;
+  readonly #storage: RaftStorage;
+  readonly #transport: RaftTransport;
   #core: RaftCore | null = null;
   #driver: RaftDriver | null = null;
   #state: LogState = 'new';
@@ -122,47 +113,21 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
     assert(config.pendingReadCountMax > 0, 'pendingReadCountMax must be positive');
     this.#config = config;
     this.#deps = deps;
-    this.#storage = new LevelRaftStorage({
-      directory: config.dataDir,
-      cachedEntryCountMax: config.cachedEntryCountMax,
-    });
-    const peers = new Map([...config.voters, ...config.observers]);
-    peers.delete(config.nodeId);
-    this.#transport = new HttpRaftTransport(
-      {
-        nodeId: config.nodeId,
-        peers,
-        secret: config.secret,
-        queueCountMax: config.peerQueueCountMax,
-        queueBytesMax: config.peerQueueBytesMax,
-        batchCountMax: config.requestMessageCountMax,
-        batchBytesMax: config.requestBytesMax,
-        inflightRequestCountMax: config.peerInflightRequestCountMax,
-        // Peers run the same configuration: accept a full queue's worth in one request.
-        inboundMessageCountMax: Math.max(config.requestMessageCountMax, config.peerQueueCountMax),
-        requestTimeoutMs: 10 * config.electionTimeoutTicks * config.tickMs,
-        retryBackoffMs: config.heartbeatTicks * config.tickMs,
-      },
-      {
-        clock: deps.clock,
-        ...(deps.onPeerUnreachable === undefined
-          ? {}
-          : { onPeerUnreachable: deps.onPeerUnreachable }),
-      },
-    );
+    this.#storage = deps.storage;
+    this.#transport = deps.transport;
   }
 
-  /** Serves `POST /internal/v1/raft/messages` (see HttpRaftTransport.handleRequest). */
-  handleRaftRequest(body: unknown, headers: RaftRequestHeaders): RaftHttpResponse {
-    return this.#transport.handleRequest(body, headers);
+  /** Counters for metrics: driver rounds, persisted, applied and sent. */
+  counters(): { driver: Readonly<RaftDriverCounters> | null } {
+    return { driver: this.#driver?.counters ?? null };
   }
 
-  /** Counters for metrics: driver rounds and entries, transport messages, drops, refusals. */
-  counters(): {
-    driver: Readonly<RaftDriverCounters> | null;
-    transport: Readonly<RaftTransportCounters>;
-  } {
-    return { driver: this.#driver?.counters ?? null, transport: this.#transport.counters };
+  /**
+   * Calls `listener` with a peer's id when a request to it could not connect (a definite sign
+   * the node is down), if the transport reports that; HttpRaftTransport does.
+   */
+  onPeerUnreachable(listener: (nodeId: RaftNodeId) => void): void {
+    this.#transport.onPeerUnreachable?.(listener);
   }
 
   async start(): Promise<void> {
@@ -177,6 +142,7 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
     }
     const core = this.#createCore({ ...stored, entries });
     this.#core = core;
+    this.#deps.observer?.onStart?.(core);
     this.#driver = new RaftDriver(
       { tickMs: this.#config.tickMs },
       {
@@ -360,6 +326,7 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
       entry.index === this.#appliedIndex + 1,
       `apply ${entry.index} after ${this.#appliedIndex}`,
     );
+    this.#deps.observer?.onCommitted?.(entry);
     this.#appliedIndex = entry.index;
     const proposal = this.#proposals.get(entry.index);
     this.#proposals.delete(entry.index);
@@ -414,6 +381,7 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
   #onProgress(): void {
     const core = this.#core;
     if (core === null) return;
+    this.#deps.observer?.onProgress?.(core);
     const status = core.status();
     const isLeader = status.role === 'leader';
     if (this.#wasLeader && !isLeader) {

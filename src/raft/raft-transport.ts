@@ -12,4 +12,9 @@ export interface RaftTransport {
   /** Adds or replaces a peer's address (a membership change brings a new node). */
   setPeer(nodeId: RaftNodeId, url: string): void;
   close(): Promise<void>;
+  /**
+   * Optional: registers a listener called with a peer's id when a request to it fails to
+   * connect (refused or reset), a definite sign that the peer's process is gone.
+   */
+  onPeerUnreachable?(listener: (nodeId: RaftNodeId) => void): void;
 }

@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { SeededRandom } from '../../../src/common/index.ts';
 import {
+  HttpRaftTransport,
+  LevelRaftStorage,
   RaftMetadataLog,
+  httpRaftTransportConfig,
   raftMetadataLogDefaults,
   type RaftMetadataLogConfig,
   type StateMachine,
@@ -46,7 +49,6 @@ function setup(overrides: Partial<RaftMetadataLogConfig> = {}) {
     nodeId: 1,
     voters: new Map([[1, 'http://127.0.0.1:9']]),
     observers: new Map(),
-    dataDir,
     tickMs: 5,
     ...overrides,
   };
@@ -55,6 +57,10 @@ function setup(overrides: Partial<RaftMetadataLogConfig> = {}) {
       stateMachine,
       clock: realClock,
       random: new SeededRandom(7),
+      storage: new LevelRaftStorage({ directory: dataDir, cachedEntryCountMax: 1_024 }),
+      transport: new HttpRaftTransport(httpRaftTransportConfig(config, null), {
+        clock: realClock,
+      }),
     });
     cleanups.push(() => log.stop());
     return log;

@@ -1,23 +1,30 @@
-// One whole simulated broker: a RaftCore voter of the metadata group (its MemoryStorage is the
-// disk and survives crashes; the core, the MetadataImage and the controller state do not), the
-// real MetadataImage applying the committed log, a controller that runs on the Raft leader with
+// One whole simulated broker: a voter of the metadata group running the production
+// RaftMetadataLog and RaftDriver on simulated ports (SimRaftStorage over a MemoryStorage that is
+// the disk and survives crashes, SimRaftTransport on the simulated network, timers on virtual
+// time; the log, the MetadataImage and the controller state die with the process), the real
+// MetadataImage applying the committed log, a controller that runs on the Raft leader with
 // the real controller decisions, and one replication SimNode per partition on a
 // MemoryReplicaLog (which loses unflushed writes on a crash). A restarted broker re-registers
 // and acts on partition metadata only after the controller admitted its new incarnation, which
 // it does only once no partition names the node as leader any more (the old one is fenced).
-import { assert, toNodeId, type NodeId, type SeededRandom } from '../../../src/common/index.ts';
 import {
-  RaftCore,
-  raftCoreDefaults,
+  assert,
+  toNodeId,
+  type Clock,
+  type NodeId,
+  type SeededRandom,
+} from '../../../src/common/index.ts';
+import {
+  RaftMetadataLog,
+  raftMetadataLogDefaults,
   type Entry,
-  type RaftCoreConfig,
+  type RaftCore,
   type RaftMessage,
+  type StateMachine,
 } from '../../../src/raft/index.ts';
 import { MetadataImage, type NodeImage } from '../../../src/broker/metadata-image.ts';
 import { toPartitionState } from '../../../src/broker/partition-record.ts';
 import {
-  decodeMetadataCommand,
-  encodeMetadataCommand,
   retiredHeartbeatType,
   type MetadataCommand,
   type MetadataResult,
@@ -34,6 +41,8 @@ import {
 import { HashStateMachine } from '../raft-sim/hash-state-machine.ts';
 import { MemoryStorage } from '../raft-sim/memory-storage.ts';
 import type { SimChecker } from '../raft-sim/sim-checker.ts';
+import { SimRaftStorage } from '../raft-sim/sim-raft-storage.ts';
+import { SimRaftTransport, type Life } from './sim-raft-ports.ts';
 import { SimNode, type SimNodeConfig } from '../replication-sim/sim-node.ts';
 import type { Message } from '../replication-sim/messages.ts';
 
@@ -75,7 +84,14 @@ export interface BrokerConfig {
 
 export interface BrokerEnv {
   nowMs(): number;
+  /** A clock on virtual time whose timers die with `life`. */
+  clock(life: Life): Clock;
   send(envelope: Envelope): void;
+  /**
+   * A check failed inside the production Raft path (which would otherwise swallow or crash on
+   * it): the simulator throws it, with the seed, once the current event has run.
+   */
+  fail(error: unknown): void;
   readonly checker: SimChecker;
   /** After every applied metadata command, before the controller answers for it. */
   onApplied(
@@ -87,13 +103,34 @@ export interface BrokerEnv {
   onTruncate(node: SimNode, offset: number): void;
 }
 
+/** The simulator's Raft timing: ticks of the simulator's 10 ms, a 100 ms election timeout. */
 const raftConfig = {
-  ...raftCoreDefaults,
+  ...raftMetadataLogDefaults,
+  tickMs: 10,
   electionTimeoutTicks: 10,
   heartbeatTicks: 2,
-  inflightAppendsMax: 8,
-  appendBytesMax: 4096,
-} satisfies Omit<RaftCoreConfig, 'id' | 'initialMembership'>;
+  // Not modelled here (raft-sim covers snapshots): the log never compacts.
+  snapshotEntryCount: Number.MAX_SAFE_INTEGER,
+};
+
+type Proposal = Promise<{ index: number; result: unknown }>;
+
+/** What a change-partition's apply hands back to the controller that proposed it. */
+interface AppliedChange {
+  readonly result: MetadataResult;
+  /** The partition right after the change applied (null for other commands). */
+  readonly state: PartitionState | null;
+}
+
+/** One process of the broker: its Raft log on its own ports, alive until it crashes. */
+interface RaftProcess {
+  readonly life: Life;
+  readonly log: RaftMetadataLog<MetadataCommand>;
+  readonly storage: SimRaftStorage;
+  readonly transport: SimRaftTransport;
+  /** The core the log runs, once start() restored it. */
+  core: RaftCore | null;
+}
 
 /** Proposes `next` for partition `p` unless null or this round already changed `p`. */
 type PartitionChange = (p: number, next: PartitionState | null) => void;
@@ -110,9 +147,8 @@ interface ControllerState {
   readonly term: number;
   /** Virtual time of each node's last committed heartbeat seen by this controller. */
   readonly lastSeenMs: Map<number, number>;
-  /** Decisions wait until everything this controller proposed has been applied. */
-  pendingIndex: number;
-  readonly alters: Map<number, AlterWaiter>;
+  /** Decisions wait until everything this controller proposed has been applied (or dropped). */
+  pendingCount: number;
 }
 
 export function partitionState(image: MetadataImage, partition: number): PartitionState | null {
@@ -127,7 +163,7 @@ export class ClusterBroker {
   readonly #config: BrokerConfig;
   readonly #env: BrokerEnv;
   readonly #random: SeededRandom;
-  core: RaftCore;
+  #raft: RaftProcess;
   image = new MetadataImage();
   machine = new HashStateMachine();
   up = true;
@@ -143,7 +179,7 @@ export class ClusterBroker {
     this.#config = config;
     this.#env = env;
     this.#random = random;
-    this.core = this.#newCore();
+    this.#raft = this.#startRaft();
     for (let p = 0; p < config.partitionCount; p += 1) {
       const nodeEnv = {
         controllerId: CONTROLLER_ALIAS,
@@ -162,10 +198,29 @@ export class ClusterBroker {
     return `n${this.id}i${this.incarnation}`;
   }
 
+  /** The running Raft core (read-only use, and scripted leadership transfers). */
+  get core(): RaftCore {
+    const core = this.#raft.core;
+    assert(core !== null, `broker ${this.id}: the metadata log has not started yet`);
+    return core;
+  }
+
+  /** This process's metadata log: the production RaftMetadataLog. */
+  get metadataLog(): RaftMetadataLog<MetadataCommand> {
+    return this.#raft.log;
+  }
+
+  /** Writes that reached this process's Raft disk (commit-only updates write nothing). */
+  get raftWrites(): number {
+    return this.#raft.storage.writes;
+  }
+
   // ---- lifecycle ----
 
   crash(): void {
     this.up = false;
+    this.#raft.life.alive = false;
+    this.#raft.storage.kill();
     for (const node of this.partitions) node.crash();
     this.controller = null;
   }
@@ -173,28 +228,24 @@ export class ClusterBroker {
   restart(): void {
     this.up = true;
     this.incarnation += 1;
-    this.core = this.#newCore();
     this.image = new MetadataImage();
     this.machine = new HashStateMachine();
     this.brokerEpoch = null;
     this.unfenced = new Map();
     this.#nextHeartbeatMs = 0;
+    this.#raft = this.#startRaft();
     for (const node of this.partitions) node.restart(false);
-    this.#env.checker.onRestart(this.id, this.core);
   }
 
   // ---- events ----
 
+  /** The broker's own duties each simulator tick; Raft ticks itself on its SimTimers clock. */
   tick(nowMs: number): void {
-    this.core.tick();
-    this.#env.checker.checkNode(this.id, this.core);
     if (nowMs >= this.#nextHeartbeatMs) {
       this.#nextHeartbeatMs = nowMs + this.#config.heartbeatMs;
       this.#heartbeat(nowMs);
     }
-    this.#drive();
     this.#controllerTick(nowMs);
-    this.#drive();
     this.#pushMetadata();
     for (const node of this.partitions) node.onTick(nowMs, false);
   }
@@ -204,12 +255,11 @@ export class ClusterBroker {
     const nowMs = this.#env.nowMs();
     switch (body.kind) {
       case 'raft':
-        this.core.step(body.message);
-        this.#env.checker.checkNode(this.id, this.core);
+        this.#raft.transport.deliver(body.message);
         break;
       case 'propose':
-        if (this.core.status().role === 'leader')
-          this.core.propose(encodeMetadataCommand(body.command));
+        if (this.#raft.log.status().role === 'leader')
+          this.#settle(this.#raft.log.propose(body.command));
         break;
       case 'alterPartition':
         this.#onAlterPartition(body);
@@ -223,31 +273,93 @@ export class ClusterBroker {
         break;
       }
     }
-    this.#drive();
   }
 
-  /** The driver loop: persist, send, apply, advance (synchronous disk). */
-  #drive(): void {
-    for (let i = 0; i < 100 && this.up && this.core.hasReady(); i += 1) {
-      const ready = this.core.ready();
-      this.storage.persist(ready);
-      this.#env.checker.onPersist(this.id, ready, this.storage);
-      for (const message of ready.messages) {
-        this.#env.send({ from: this.id, to: message.to, body: { kind: 'raft', message } });
+  // ---- the Raft process ----
+
+  /**
+   * A new process: the production RaftMetadataLog over this broker's disk, on fresh simulated
+   * ports. start() completes once the simulator drains microtasks after the current event.
+   */
+  #startRaft(): RaftProcess {
+    const life: Life = { alive: true };
+    const env = this.#env;
+    const checker = env.checker;
+    const guard = (check: () => void): void => {
+      if (!life.alive) return;
+      try {
+        check();
+      } catch (error) {
+        env.fail(error);
       }
-      for (const entry of ready.committed) this.#apply(entry);
-      this.core.advance(ready);
-      this.#env.checker.checkNode(this.id, this.core);
-    }
+    };
+    const storage = new SimRaftStorage(this.storage, {
+      beforePersist: (update, disk) => guard(() => checker.beforePersist(this.id, update, disk)),
+      afterPersist: (update, disk) => guard(() => checker.onPersist(this.id, update, disk)),
+    });
+    const transport = new SimRaftTransport(life, (message: RaftMessage) =>
+      env.send({ from: this.id, to: message.to, body: { kind: 'raft', message } }),
+    );
+    const voters = new Map(this.#config.voters.map((id) => [id, `sim://${id}`] as const));
+    const firstStart = this.incarnation === 1;
+    const log = new RaftMetadataLog<MetadataCommand>(
+      { ...raftConfig, nodeId: this.id, voters, observers: new Map() },
+      {
+        stateMachine: this.#stateMachine(life, guard),
+        clock: env.clock(life),
+        random: this.#random,
+        storage,
+        transport,
+        observer: {
+          onStart: (core) => {
+            raft.core = core;
+            if (!firstStart) guard(() => checker.onRestart(this.id, core));
+          },
+          onProgress: (core) => guard(() => checker.checkNode(this.id, core)),
+          onCommitted: (entry) => guard(() => this.#onCommitted(entry)),
+        },
+      },
+    );
+    const raft: RaftProcess = { life, log, storage, transport, core: null };
+    log.start().catch((error: unknown) =>
+      guard(() => {
+        throw error;
+      }),
+    );
+    return raft;
   }
 
-  #apply(entry: Entry): void {
+  /** Every committed entry, of any kind: the hash chain the Raft checker compares. */
+  #onCommitted(entry: Entry): void {
     const previous = this.machine.appliedIndex;
     this.machine.apply(entry);
     this.#env.checker.onApply(this.id, entry, previous, this.machine);
-    if (entry.kind !== 'command') return;
-    const command = decodeMetadataCommand(entry.data);
-    const result = this.image.apply(command, entry.index);
+  }
+
+  /** The MetadataImage as the log's state machine, with the broker's and controller's hooks. */
+  #stateMachine(life: Life, guard: (check: () => void) => void): StateMachine<MetadataCommand> {
+    return {
+      apply: (command, index) => {
+        let applied: AppliedChange | null = null;
+        guard(() => {
+          applied = this.#apply(command, index);
+        });
+        return applied;
+      },
+      snapshot: () => this.image.snapshot(),
+      restore: (data) => {
+        if (life.alive) this.image.restore(data);
+      },
+    };
+  }
+
+  /** Fire and forget: the outcome reaches this node through the applied log. */
+  #settle(proposal: Promise<unknown>): void {
+    proposal.catch(() => undefined);
+  }
+
+  #apply(command: MetadataCommand, index: number): AppliedChange {
+    const result = this.image.apply(command, index);
     this.image.checkInvariants();
     if (command.type === 'register-node' && result.ok && result.brokerEpoch !== undefined) {
       if (command.nodeId === this.id && command.incarnationId === this.incarnationId)
@@ -255,23 +367,16 @@ export class ClusterBroker {
     }
     if (command.type === 'unfence-node' && result.ok)
       this.unfenced.set(command.nodeId, command.brokerEpoch);
-    this.#env.onApplied(this, entry.index, command, result);
-    if (!this.up) return;
+    this.#env.onApplied(this, index, command, result);
+    const state =
+      command.type === 'change-partition' ? partitionState(this.image, command.partition) : null;
     const controller = this.controller;
-    if (controller === null) return;
-    const { type, nodeId } = command as unknown as { type: string; nodeId: number };
-    if ((type === retiredHeartbeatType || type === 'register-node') && result.ok)
-      controller.lastSeenMs.set(nodeId, this.#env.nowMs());
-    const waiter = controller.alters.get(entry.index);
-    if (waiter !== undefined && entry.term === controller.term) {
-      controller.alters.delete(entry.index);
-      const state = partitionState(this.image, waiter.partition);
-      const answer: IsrChangeResult =
-        result.ok && state !== null
-          ? { ok: true, state }
-          : { ok: false, code: 'INVALID_UPDATE_VERSION' };
-      this.#answerAlter(waiter, answer);
+    if (this.up && controller !== null && result.ok) {
+      const { type, nodeId } = command as unknown as { type: string; nodeId: number };
+      if (type === retiredHeartbeatType || type === 'register-node')
+        controller.lastSeenMs.set(nodeId, this.#env.nowMs());
     }
+    return { result, state };
   }
 
   /** Hands the committed partition records to the replicas, once this incarnation is admitted. */
@@ -300,7 +405,7 @@ export class ClusterBroker {
 
   #heartbeat(nowMs: number): void {
     if (this.brokerEpoch === null) {
-      this.#propose({
+      void this.#propose({
         type: 'register-node',
         nodeId: this.id,
         url: `sim://${this.id}`,
@@ -308,23 +413,26 @@ export class ClusterBroker {
       });
     } else {
       // This simulator's controller still measures liveness from heartbeat records (the retired
-      // type, which the image accepts and ignores); it moves to ControllerCore's in-memory
-      // sessions together with the raftports rework of this file.
+      // type, which the image accepts and ignores) and keeps its own admission protocol.
       const heartbeat = {
         type: retiredHeartbeatType,
         nodeId: this.id,
         brokerEpoch: this.brokerEpoch,
       };
-      this.#propose({ ...heartbeat, wallMs: nowMs } as unknown as MetadataCommand);
+      void this.#propose({ ...heartbeat, wallMs: nowMs } as unknown as MetadataCommand);
     }
   }
 
-  /** Proposes locally on the leader, else forwards to the leader this node knows. */
-  #propose(command: MetadataCommand): number | null {
-    const status = this.core.status();
+  /**
+   * Proposes locally on the leader (returning the proposal, which settles once applied or
+   * dropped), else forwards to the leader this node knows.
+   */
+  #propose(command: MetadataCommand): Proposal | null {
+    const status = this.#raft.log.status();
     if (status.role === 'leader') {
-      const result = this.core.propose(encodeMetadataCommand(command));
-      return result.ok ? result.value.index : null;
+      const proposal = this.#raft.log.propose(command);
+      this.#settle(proposal);
+      return proposal;
     }
     if (status.leaderId !== null && status.leaderId !== this.id)
       this.#env.send({ from: this.id, to: status.leaderId, body: { kind: 'propose', command } });
@@ -334,7 +442,7 @@ export class ClusterBroker {
   #sendRepl(partition: number, message: Message): void {
     if (!this.up) return;
     if (message.payload.kind === 'isrChange') {
-      const leaderId = this.core.status().leaderId;
+      const leaderId = this.#raft.log.status().leaderId;
       if (leaderId === null) return; // The leader retries after isrChangeRetryMs.
       const body = {
         kind: 'alterPartition' as const,
@@ -354,11 +462,11 @@ export class ClusterBroker {
 
   /** Active once a current-term entry is committed and applied: the image is then complete. */
   get isActiveController(): boolean {
-    const status = this.core.status();
+    const status = this.#raft.log.status();
     return (
       this.up &&
       status.role === 'leader' &&
-      this.core.termAt(status.commitIndex) === status.term &&
+      this.#raft.core?.termAt(status.commitIndex) === status.term &&
       this.machine.appliedIndex === status.commitIndex
     );
   }
@@ -374,8 +482,21 @@ export class ClusterBroker {
       this.#answerAlter(waiter, { ok: false, code: validation.code });
       return;
     }
-    const index = this.#proposeChange(body.partition, state, validation.state);
-    if (index !== null) controller.alters.set(index, waiter);
+    const proposal = this.#proposeChange(body.partition, state, validation.state);
+    // The answer goes out once the change is applied in this controller's term; a dropped
+    // proposal gets none (the partition leader retries).
+    void proposal?.then(
+      ({ result }) => {
+        const applied = result as AppliedChange | null;
+        if (!this.up || this.controller !== controller || applied === null) return;
+        const answer: IsrChangeResult =
+          applied.result.ok && applied.state !== null
+            ? { ok: true, state: applied.state }
+            : { ok: false, code: 'INVALID_UPDATE_VERSION' };
+        this.#answerAlter(waiter, answer);
+      },
+      () => undefined,
+    );
   }
 
   #answerAlter(waiter: AlterWaiter, result: IsrChangeResult): void {
@@ -393,8 +514,12 @@ export class ClusterBroker {
   }
 
   /** A validation or election outcome, proposed as a compare-and-set change-partition. */
-  #proposeChange(partition: number, current: PartitionState, next: PartitionState): number | null {
-    const index = this.#propose({
+  #proposeChange(
+    partition: number,
+    current: PartitionState,
+    next: PartitionState,
+  ): Proposal | null {
+    return this.#proposeControl({
       type: 'change-partition',
       topic: TOPIC,
       partition,
@@ -404,15 +529,19 @@ export class ClusterBroker {
       replicas: next.replicas,
       isr: next.isr,
     });
-    if (index !== null && this.controller !== null)
-      this.controller.pendingIndex = Math.max(this.controller.pendingIndex, index);
-    return index;
   }
 
-  #proposeControl(command: MetadataCommand): void {
-    const index = this.#propose(command);
-    if (index !== null && this.controller !== null)
-      this.controller.pendingIndex = Math.max(this.controller.pendingIndex, index);
+  #proposeControl(command: MetadataCommand): Proposal | null {
+    const proposal = this.#propose(command);
+    const controller = this.controller;
+    if (proposal !== null && controller !== null) {
+      controller.pendingCount += 1;
+      const done = (): void => {
+        controller.pendingCount -= 1;
+      };
+      proposal.then(done, done);
+    }
+    return proposal;
   }
 
   /** Registered, admitted, not fenced and heard from within the session timeout. */
@@ -446,25 +575,25 @@ export class ClusterBroker {
       this.controller = null;
       return null;
     }
-    const term = this.core.status().term;
+    const term = this.#raft.log.status().term;
     if (this.controller?.term !== term) {
       // A new controller gives every node a fresh session (KRaft does the same on failover).
       const lastSeenMs = new Map(this.image.nodes().map((n) => [n.id, nowMs] as const));
-      this.controller = { term, lastSeenMs, pendingIndex: 0, alters: new Map() };
+      this.controller = { term, lastSeenMs, pendingCount: 0 };
     }
     return this.controller;
   }
 
   #controllerTick(nowMs: number): void {
     const controller = this.#controllerState(nowMs);
-    if (controller === null || this.machine.appliedIndex < controller.pendingIndex) return;
+    if (controller === null || controller.pendingCount > 0) return;
     this.#decide(nowMs);
   }
 
   /** One round of controller decisions over the applied image. */
   #decide(nowMs: number): void {
     if (this.image.clusterId === null) {
-      this.#proposeControl({ type: 'init-cluster', clusterId: 'sim' });
+      void this.#proposeControl({ type: 'init-cluster', clusterId: 'sim' });
       return;
     }
     const touched = new Set<number>();
@@ -472,7 +601,7 @@ export class ClusterBroker {
       const current = partitionState(this.image, p);
       if (next === null || current === null || touched.has(p)) return;
       touched.add(p);
-      this.#proposeChange(p, current, next);
+      void this.#proposeChange(p, current, next);
     };
     for (const node of this.image.nodes()) this.#decideNode(node, nowMs, change);
     const context = this.#context(nowMs);
@@ -511,7 +640,7 @@ export class ClusterBroker {
 
   #setFenced(node: NodeImage, fenced: boolean): void {
     const type = fenced ? ('fence-node' as const) : ('unfence-node' as const);
-    this.#proposeControl({ type, nodeId: node.id, brokerEpoch: node.brokerEpoch });
+    void this.#proposeControl({ type, nodeId: node.id, brokerEpoch: node.brokerEpoch });
   }
 
   #partitionStates(): PartitionState[] {
@@ -536,21 +665,12 @@ export class ClusterBroker {
         (_, i) => ids[(p + i) % ids.length] ?? 0,
       ),
     }));
-    this.#proposeControl({
+    void this.#proposeControl({
       type: 'create-topic',
       name: TOPIC,
       topicId: 'sim-topic',
       partitions,
       configs: {},
     });
-  }
-
-  #newCore(): RaftCore {
-    const config = {
-      ...raftConfig,
-      id: this.id,
-      initialMembership: { voters: this.#config.voters, observers: [] },
-    };
-    return new RaftCore(config, { random: this.#random, restored: this.storage.restored() });
   }
 }

@@ -14,15 +14,15 @@ export interface ClusterRunSummary {
   readonly crashes: number;
 }
 
-export function runClusterSeed(
+export async function runClusterSeed(
   options: ClusterSimOptions,
   faultPhaseMs = clusterFaultPhaseMs,
-): ClusterRunSummary {
+): Promise<ClusterRunSummary> {
   const sim = new ClusterSim(options);
   let problem: string | null = null;
   try {
-    sim.runFor(faultPhaseMs);
-    if (sim.converge()) {
+    await sim.runFor(faultPhaseMs);
+    if (await sim.converge()) {
       const problems = sim.finalProblems();
       problem = problems.length === 0 ? null : problems.join('; ');
     } else {

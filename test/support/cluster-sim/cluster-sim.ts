@@ -1,5 +1,6 @@
-// A whole Rill cluster in one process: ClusterBrokers (Raft voter + real MetadataImage +
-// controller + replication SimNodes per partition) on one seeded event queue and virtual clock,
+// A whole Rill cluster in one process: ClusterBrokers (the production RaftMetadataLog on
+// simulated storage and transport + real MetadataImage + controller + replication SimNodes per
+// partition) on one seeded event queue and virtual clock (Raft's timers run at its ticks),
 // a lossy, duplicating, delaying, partitionable network (raft-sim's SimNetwork), crashes of any
 // node (controller included) that lose unflushed writes, and a workload of unique acks=all and
 // acks=1 produces and one consumer per partition. After every event it checks Raft safety on
@@ -7,7 +8,8 @@
 // research/raft-test-anchors.md §2.3 (cluster-checker.ts); a violation throws with the seed.
 // Not modelled: Raft snapshots and membership changes (raft-sim covers them), unclean election
 // except as a mutation check, corrupt batches, and Raft disk latency (the Raft disk is
-// synchronous; the replica logs are the disks that lose unflushed writes).
+// synchronous; the replica logs are the disks that lose unflushed writes). Steps are async:
+// see async-stepped-sim.ts for how the promise-driven Raft shell runs deterministically.
 import { SeededRandom, toNodeId, assert, type NodeId } from '../../../src/common/index.ts';
 import type { MetadataCommand, MetadataResult } from '../../../src/broker/metadata-command.ts';
 import type { PartitionState } from '../../../src/broker/replication/index.ts';
@@ -19,7 +21,8 @@ import type { SimFlush } from '../replication-sim/memory-replica-log.ts';
 import { ClusterBroker, partitionState, type Envelope } from './cluster-broker.ts';
 import { newPartitionGhost, type PartitionGhost } from '../replication-sim/sim-checker.ts';
 import { checkClusterInvariants, checkFinal } from './cluster-checker.ts';
-import { SteppedSim } from '../replication-sim/stepped-sim.ts';
+import { AsyncSteppedSim, drainMicrotasks } from './async-stepped-sim.ts';
+import { SimTimers, type Life } from './sim-raft-ports.ts';
 
 export interface ClusterSimOptions {
   readonly seed: number;
@@ -107,7 +110,7 @@ export interface AppliedRecord {
   readonly result: MetadataResult;
 }
 
-export class ClusterSim extends SteppedSim<ClusterSimOptions> {
+export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
   readonly random: SeededRandom;
   readonly brokers: ClusterBroker[] = [];
   readonly checker = new SimChecker();
@@ -127,6 +130,10 @@ export class ClusterSim extends SteppedSim<ClusterSimOptions> {
   #healAtMs: number | null = null;
   /** A slow node (P17): until when, and how much extra delay its messages get. */
   #slow: { id: number; untilMs: number; extraMs: number } | null = null;
+  /** Raft's clocks: every broker process's timers, run at the simulator's ticks. */
+  readonly timers = new SimTimers(() => this.nowMs);
+  /** The first check that failed inside the production Raft path, thrown after its event. */
+  #failure: unknown = null;
 
   constructor(options: ClusterSimOptions) {
     super(options);
@@ -140,7 +147,11 @@ export class ClusterSim extends SteppedSim<ClusterSimOptions> {
     const voters = Array.from({ length: options.nodeCount }, (_, i) => i + 1);
     const env = {
       nowMs: () => this.nowMs,
+      clock: (life: Life) => this.timers.clock(life),
       send: (envelope: Envelope) => this.#send(envelope),
+      fail: (error: unknown) => {
+        this.#failure ??= error;
+      },
       checker: this.checker,
       onApplied: (
         broker: ClusterBroker,
@@ -265,17 +276,21 @@ export class ClusterSim extends SteppedSim<ClusterSimOptions> {
 
   // ---- running ----
 
-  step(): void {
+  async step(): Promise<void> {
     const due = this.network.queue.popDue(this.#nextTickMs - 1);
     try {
       if (due === undefined) {
         this.nowMs = this.#nextTickMs;
         this.#nextTickMs += TICK_MS;
+        // Raft ticks (and its other timers) first, then the brokers act on what they led to.
+        this.timers.runDue(this.nowMs);
+        await this.#drained();
         this.#tick();
       } else {
         this.nowMs = Math.max(this.nowMs, due.time);
         this.#deliver(due.event);
       }
+      await this.#drained();
       checkClusterInvariants(this);
     } catch (error) {
       if (error instanceof Violation || error instanceof Error) {
@@ -288,11 +303,18 @@ export class ClusterSim extends SteppedSim<ClusterSimOptions> {
     }
   }
 
+  /** Lets every promise the event started settle; throws a check that failed meanwhile. */
+  async #drained(): Promise<void> {
+    await drainMicrotasks();
+    const failure = this.#failure;
+    if (failure !== null) throw failure;
+  }
+
   /**
    * Liveness: stop faults, heal, restart everyone; then a controller, a leader for every
    * partition, a final acks=all write per partition, and identical full replicas.
    */
-  converge(durationMsMax = 20_000): boolean {
+  converge(durationMsMax = 20_000): Promise<boolean> {
     this.faultsOn = false;
     this.network.profile = { ...this.network.profile, dropProbability: 0, duplicateProbability: 0 };
     this.heal();

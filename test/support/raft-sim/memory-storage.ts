@@ -6,6 +6,9 @@ import type { Entry, HardState, Ready, RestoredState, Snapshot } from '../../../
 
 export type StorageFault = 'none' | 'forget-vote' | 'lose-tail';
 
+/** The durable parts of a Ready (a RaftStorageUpdate has the same shape). */
+export type Durable = Pick<Ready, 'hardState' | 'snapshot' | 'entries'>;
+
 export class MemoryStorage {
   hardState: HardState = { term: 0, vote: null, commit: 0 };
   snapshot: Snapshot | null = null;
@@ -17,7 +20,7 @@ export class MemoryStorage {
   }
 
   /** Applies a Ready's durable parts in the driver's order: snapshot, entries, hard state. */
-  persist(ready: Ready): void {
+  persist(ready: Durable): void {
     if (ready.snapshot !== null) {
       this.snapshot = ready.snapshot;
       this.entries = [];

@@ -3,9 +3,9 @@
 // append-only, log matching ((index, term) → same entry and same previous term), leader
 // completeness, state machine safety (hash of the applied prefix per index), dense in-order
 // applies, commit monotonic per incarnation and on disk across restarts, read linearizability.
-import type { Entry, RaftCore, RaftNodeId, RaftStatus, Ready } from '../../../src/raft/index.ts';
+import type { Entry, RaftCore, RaftNodeId, RaftStatus } from '../../../src/raft/index.ts';
 import type { HashStateMachine } from './hash-state-machine.ts';
-import type { MemoryStorage } from './memory-storage.ts';
+import type { Durable, MemoryStorage } from './memory-storage.ts';
 
 export class Violation extends Error {
   override name = 'Violation';
@@ -140,7 +140,7 @@ export class SimChecker {
    * replaced or truncated. (A lagging node may still hold a stale entry at a committed index;
    * only removing the committed one is a violation.)
    */
-  beforePersist(id: RaftNodeId, ready: Ready, storage: MemoryStorage): void {
+  beforePersist(id: RaftNodeId, ready: Durable, storage: MemoryStorage): void {
     const first = ready.entries[0];
     if (first === undefined) return;
     const base = storage.snapshot?.meta.index ?? 0;
@@ -155,7 +155,7 @@ export class SimChecker {
   }
 
   /** After the driver persisted a Ready on `id` (storage already holds it). */
-  onPersist(id: RaftNodeId, ready: Ready, storage: MemoryStorage): void {
+  onPersist(id: RaftNodeId, ready: Durable, storage: MemoryStorage): void {
     const base = storage.snapshot?.meta.index ?? 0;
     for (const entry of ready.entries) {
       const previous = entry.index - 1 === base ? (storage.snapshot?.meta.term ?? 0) : null;

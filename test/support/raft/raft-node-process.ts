@@ -49,6 +49,11 @@ export class RaftNodeProcess {
     return this.#child !== null;
   }
 
+  /** The running process's id (for CPU accounting), or null. */
+  get pid(): number | null {
+    return this.#child?.pid ?? null;
+  }
+
   /** Spawns the process and resolves once it prints that it listens. */
   async start(): Promise<void> {
     const { nodeId, port, voters, dataDir, extraArgs = [] } = this.options;
