@@ -5,6 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { Http2Server, ServerHttp2Stream } from 'node:http2';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, destination, type Logger } from 'pino';
@@ -17,13 +18,20 @@ import {
 } from './api/server/index.ts';
 import {
   answerForwardedProposal,
+  answerHeartbeat,
+  answerUnreachable,
   Broker,
   Controller,
+  ControllerClient,
+  heartbeatPath,
+  unreachablePath,
+  type ProbeOutcome,
   controlledShutdown,
   FilePartitionStore,
   ForwardingMetadataLog,
   HttpControllerChannel,
   MetadataImage,
+  metadataLimits,
   metadataProposePath,
   type BrokerConfig,
   type MetadataCommand,
@@ -69,6 +77,12 @@ export interface NodeConfig {
 export const defaultClusterTimings = {
   sessionTimeoutMs: 6_000,
   controllerCheckIntervalMs: 250,
+  /** Broker heartbeats (requests, not records) go out this often; at most a third of a session. */
+  heartbeatIntervalMs: 1_000,
+  /** A node is probed at most this often on unreachability reports. */
+  probeIntervalMs: 500,
+  /** A probe's TCP connect gives up (an 'timeout': left to the session timeout) after this. */
+  probeTimeoutMs: 1_000,
   preferredLeaderIntervalMs: 60_000,
   proposeTimeoutMs: 15_000,
   controlledShutdownTimeoutMs: 5_000,
@@ -94,7 +108,7 @@ export const defaultServerConfig: Omit<ServerConfig, 'clusterSecret'> = {
 export const defaultBrokerLimits: Omit<BrokerConfig, 'nodeId' | 'advertisedUrl'> = {
   fetchWaitersMax: 10_000,
   produceWaitersMax: 10_000,
-  heartbeatIntervalMs: 2_000,
+  heartbeatIntervalMs: defaultClusterTimings.heartbeatIntervalMs,
   retentionCheckIntervalMs: 60_000,
   registrationRetryMs: 500,
 };
@@ -144,11 +158,7 @@ export async function startNode(
   const broker = new Broker(
     {
       ...defaultBrokerLimits,
-      // Three heartbeats per session, so one lost heartbeat never fences a node.
-      heartbeatIntervalMs: Math.min(
-        defaultBrokerLimits.heartbeatIntervalMs,
-        Math.floor(config.sessionTimeoutMs / 3),
-      ),
+      heartbeatIntervalMs: heartbeatIntervalMs(config),
       nodeId: config.nodeId,
       advertisedUrl: url,
       replication: replicationSettings(config),
@@ -166,6 +176,14 @@ export async function startNode(
         responseBytesMax: defaultServerConfig.fetchBytesMax + defaultServerConfig.bodyBytesMax,
         requestTimeoutMs: 5_000,
       }),
+      liveness: plane.liveness,
+      // A leader refused this node's replica fetch: the controller probes it, fences if closed.
+      onNodeRefused: (nodeId) => {
+        plane.liveness.reportUnreachable(nodeId).catch((error: unknown) => {
+          // Best effort: the controller's own Raft transport or the session timeout also see it.
+          logger.debug({ err: error, nodeId }, 'unreachable report not delivered');
+        });
+      },
     },
   );
   const server = await buildServer(
@@ -199,6 +217,8 @@ interface MetadataPlane {
   /** What the broker proposes through: local on the controller, forwarded elsewhere. */
   readonly metadata: ForwardingMetadataLog<MetadataCommand>;
   readonly controller: Controller;
+  /** How this node's session reaches the controller (locally while it is the controller). */
+  readonly liveness: ControllerClient;
 }
 
 /** The metadata Raft group member (voter or observer), the forwarding log and the controller. */
@@ -228,6 +248,8 @@ function buildMetadataPlane(config: NodeConfig, url: string, logger: Logger): Me
     storage: raftStorage,
     transport: raftTransport,
   });
+  // A peer's port refused: the controller probes it (rate-limited) and fences it if closed.
+  raftTransport.onPeerUnreachable((nodeId) => controller.reportUnreachable(nodeId));
   const channel = new HttpControllerChannel({
     secret: config.clusterSecret,
     requestTimeoutMs: defaultClusterTimings.proposeTimeoutMs,
@@ -253,6 +275,8 @@ function buildMetadataPlane(config: NodeConfig, url: string, logger: Logger): Me
       ),
       preferredLeaderIntervalMs: defaultClusterTimings.preferredLeaderIntervalMs,
       voterIds: [...voterUrls.keys()],
+      probeIntervalMs: defaultClusterTimings.probeIntervalMs,
+      ineligiblePerNodeMax: metadataLimits.partitionsMax,
     },
     {
       clock: realClock,
@@ -264,13 +288,50 @@ function buildMetadataPlane(config: NodeConfig, url: string, logger: Logger): Me
           await raft.changeMembership({ type: 'add-observer', nodeId }, peerUrl);
         },
       },
+      probe: (peerUrl) => probePort(peerUrl, defaultClusterTimings.probeTimeoutMs),
       logger: logger.child({ module: 'controller' }),
     },
   );
-  return { image, raft, raftTransport, metadata, controller };
+  const liveness = new ControllerClient({
+    nodeId: config.nodeId,
+    voterUrls,
+    leaderId: () => raft.status().leaderId,
+    local: controller,
+    requests: channel,
+    requestTimeoutMs: heartbeatIntervalMs(config),
+  });
+  return { image, raft, raftTransport, metadata, controller, liveness };
+}
+
+/** Three heartbeats per session at least, so one lost heartbeat never fences a node. */
+function heartbeatIntervalMs(config: NodeConfig): number {
+  return Math.min(defaultBrokerLimits.heartbeatIntervalMs, Math.floor(config.sessionTimeoutMs / 3));
+}
+
+/**
+ * A TCP connect to the node's advertised host and port. 'refused' only for a definite answer
+ * (ECONNREFUSED, ECONNRESET); anything else (a timeout, an unreachable host) is left to the
+ * session timeout. A paused process still accepts connections (the kernel's backlog).
+ */
+function probePort(url: string, timeoutMs: number): Promise<ProbeOutcome> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port || 80) });
+    const finish = (outcome: ProbeOutcome): void => {
+      socket.destroy();
+      resolve(outcome);
+    };
+    socket.setTimeout(timeoutMs, () => finish('timeout'));
+    socket.once('connect', () => finish('open'));
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      const definite = error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET';
+      finish(definite ? 'refused' : 'timeout');
+    });
+  });
 }
 
 function internalRoutes(plane: MetadataPlane): InternalRoute[] {
+  const { controller } = plane;
   return [
     {
       method: 'POST',
@@ -281,6 +342,12 @@ function internalRoutes(plane: MetadataPlane): InternalRoute[] {
       method: 'POST',
       path: metadataProposePath,
       handle: (body) => answerForwardedProposal(plane.raft, body),
+    },
+    { method: 'POST', path: heartbeatPath, handle: (body) => answerHeartbeat(controller, body) },
+    {
+      method: 'POST',
+      path: unreachablePath,
+      handle: (body) => answerUnreachable(controller, body),
     },
   ];
 }

@@ -10,7 +10,10 @@ import { BrokerError, type BrokerErrorCode } from './errors.ts';
 import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
 import type { MetadataImage, PartitionImage, TopicImage } from './metadata-image.ts';
 import { metadataLimits } from './metadata-image.ts';
+import type { PartitionRef } from './controller-core.ts';
+import type { LivenessChannel } from './controller-requests.ts';
 import { LocalReplicas } from './local-replicas.ts';
+import { NodeSession } from './node-session.ts';
 import { toPartitionState } from './partition-record.ts';
 import {
   defaultReplicationSettings,
@@ -71,6 +74,10 @@ export interface BrokerDeps {
   readonly logger: BrokerLogger;
   /** How followers reach leaders; without it this node replicates nothing (one-node use). */
   readonly replicaTransport?: ReplicaTransport;
+  /** How heartbeats reach the controller; without it this node sends none (one-node use). */
+  readonly liveness?: LivenessChannel;
+  /** Called when a partition leader refused this node's connection (reported to the controller). */
+  readonly onNodeRefused?: (nodeId: number) => void;
 }
 
 export type Acks = 0 | 1 | 'all';
@@ -174,8 +181,7 @@ export class Broker {
   readonly #fetcher: ReplicaFetcher | null;
   /** Partitions with an ISR change proposal in flight to the controller. */
   readonly #isrProposals = new Set<string>();
-  #brokerEpoch: number | null = null;
-  readonly #incarnationId: string;
+  readonly #session: NodeSession;
   readonly #cancelTimers: (() => void)[] = [];
   #retentionRunning = false;
   /** Set by drain(): no request parks any more (shutdown). */
@@ -191,7 +197,7 @@ export class Broker {
     this.#replicaPurgatory = new Purgatory({ waitersMax: config.fetchWaitersMax }, deps);
     this.#replication = { ...defaultReplicationSettings, ...config.replication };
     this.#fetcher = this.#buildFetcher();
-    this.#incarnationId = randomId(deps.random);
+    this.#session = this.#buildSession();
     this.#replicas = new LocalReplicas({
       nodeId: config.nodeId,
       image: deps.image,
@@ -228,6 +234,40 @@ export class Broker {
     );
   }
 
+  #buildSession(): NodeSession {
+    const config = this.#config;
+    return new NodeSession(
+      {
+        nodeId: config.nodeId,
+        advertisedUrl: config.advertisedUrl,
+        incarnationId: randomId(this.#deps.random),
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
+        registrationRetryMs: config.registrationRetryMs,
+      },
+      {
+        clock: this.#deps.clock,
+        logger: this.#deps.logger,
+        needsClusterId: () =>
+          this.#deps.image.clusterId === null && this.#deps.metadata.status().role !== 'observer',
+        newClusterId: () => randomId(this.#deps.random),
+        propose: (command) => this.#propose(command),
+        ...(this.#deps.liveness === undefined ? {} : { liveness: this.#deps.liveness }),
+        ineligible: () => this.#ineligiblePartitions(),
+      },
+    );
+  }
+
+  /** Partitions this node follows whose follower core may not lead (a corrupt log catching up). */
+  #ineligiblePartitions(): PartitionRef[] {
+    const refs: PartitionRef[] = [];
+    for (const replica of this.#replicas.all()) {
+      if (replica.followerReplica?.eligibleForLeadership === false) {
+        refs.push({ topic: replica.topic, partition: replica.partition });
+      }
+    }
+    return refs;
+  }
+
   // ---- lifecycle ------------------------------------------------------------------------
 
   /** Starts the metadata log, registers, drops replicas the image no longer assigns here. */
@@ -239,12 +279,12 @@ export class Broker {
     logger.info({ appliedIndex: image.appliedIndex }, 'metadata log started');
     // Registration is applied here only after every entry committed before it: until then the
     // replayed image may lack topics whose replicas are on disk, which are no orphans.
-    await this.#register();
+    await this.#session.register();
     await this.#replicas.removeOrphans();
     this.#replicas.enable();
     await this.#settle();
     this.#state = 'running';
-    this.#scheduleHeartbeat();
+    this.#session.startHeartbeats();
     this.#scheduleRetention();
     this.#scheduleReplicationTick();
   }
@@ -263,6 +303,7 @@ export class Broker {
   async stop(): Promise<void> {
     if (this.#state === 'stopped' || this.#state === 'stopping') return;
     this.#state = 'stopping';
+    this.#session.stop();
     for (const cancel of this.#cancelTimers.splice(0)) cancel();
     this.#fetchPurgatory.releaseAll();
     this.#producePurgatory.releaseAll();
@@ -283,7 +324,7 @@ export class Broker {
 
   /** This process's registration (its broker epoch), once committed; null before. */
   get brokerEpoch(): number | null {
-    return this.#brokerEpoch;
+    return this.#session.brokerEpoch;
   }
 
   /**
@@ -291,8 +332,9 @@ export class Broker {
    * committed before the call (a ReadIndex barrier). False when the barrier fails.
    */
   async isCaughtUp(): Promise<boolean> {
-    if (!this.isReady() || this.#brokerEpoch === null) return false;
-    if (this.#deps.image.node(this.#config.nodeId)?.brokerEpoch !== this.#brokerEpoch) {
+    const brokerEpoch = this.#session.brokerEpoch;
+    if (!this.isReady() || brokerEpoch === null) return false;
+    if (this.#deps.image.node(this.#config.nodeId)?.brokerEpoch !== brokerEpoch) {
       return false;
     }
     try {
@@ -901,60 +943,6 @@ export class Broker {
         ? { leader: { id: leader.id, url: leader.url } }
         : {};
     return new BrokerError(brokerCode, (error as Error).message, { cause: error, details });
-  }
-
-  async #register(): Promise<void> {
-    const { image, logger } = this.#deps;
-    for (;;) {
-      try {
-        // An observer applies nothing until the controller added it, which needs it registered.
-        if (image.clusterId === null && this.#deps.metadata.status().role !== 'observer') {
-          await this.#propose({ type: 'init-cluster', clusterId: randomId(this.#deps.random) });
-        }
-        const { result } = await this.#propose({
-          type: 'register-node',
-          nodeId: this.#config.nodeId,
-          url: this.#config.advertisedUrl,
-          incarnationId: this.#incarnationId,
-        });
-        assert(result.ok && result.brokerEpoch !== undefined, 'registration refused');
-        this.#brokerEpoch = result.brokerEpoch;
-        logger.info({ brokerEpoch: this.#brokerEpoch }, 'registered');
-        return;
-      } catch (error) {
-        if (!(error instanceof BrokerError) || !error.retriable || this.#state !== 'starting') {
-          throw error;
-        }
-        logger.info({ code: error.code }, 'registration not possible yet; retrying');
-        await new Promise<void>((resolve) => {
-          this.#cancelTimers.push(
-            this.#deps.clock.schedule(this.#config.registrationRetryMs, resolve),
-          );
-        });
-      }
-    }
-  }
-
-  #scheduleHeartbeat(): void {
-    const beat = (): void => {
-      if (this.#state !== 'running' || this.#brokerEpoch === null) return;
-      const command: MetadataCommand = {
-        type: 'node-heartbeat',
-        nodeId: this.#config.nodeId,
-        brokerEpoch: this.#brokerEpoch,
-        wallMs: Math.max(0, Math.floor(this.#deps.wallClock.wallMs())),
-      };
-      this.#propose(command).then(
-        () => this.#scheduleHeartbeat(),
-        (error: unknown) => {
-          // A missed heartbeat is retried at the next interval; the controller fences the
-          // node only after a whole session timeout of them.
-          this.#deps.logger.debug({ err: error }, 'heartbeat not committed');
-          this.#scheduleHeartbeat();
-        },
-      );
-    };
-    this.#cancelTimers.push(this.#deps.clock.schedule(this.#config.heartbeatIntervalMs, beat));
   }
 
   #scheduleRetention(): void {

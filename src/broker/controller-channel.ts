@@ -4,6 +4,7 @@
 // channel holds one undici H2CClient per controller URL, so forwarding costs no handshake.
 import { H2CClient } from 'undici';
 import { assert } from '../common/index.ts';
+import type { ControllerRequests } from './controller-requests.ts';
 
 export const metadataProposePath = '/internal/v1/metadata/propose';
 const clusterSecretHeader = 'x-rill-cluster-secret';
@@ -35,7 +36,7 @@ export interface HttpControllerChannelConfig {
   readonly connectionsMax: number;
 }
 
-export class HttpControllerChannel implements ControllerChannel {
+export class HttpControllerChannel implements ControllerChannel, ControllerRequests {
   readonly #config: HttpControllerChannelConfig;
   readonly #clients = new Map<string, H2CClient>();
 
@@ -75,6 +76,28 @@ export class HttpControllerChannel implements ControllerChannel {
       message: body.error?.message ?? `HTTP ${response.statusCode}`,
       leaderId: typeof body.error?.leaderId === 'number' ? body.error.leaderId : null,
     };
+  }
+
+  /** One POST to an internal route of the node at `url` (heartbeats, reports). */
+  async post(
+    url: string,
+    path: string,
+    body: unknown,
+    timeoutMs: number,
+  ): Promise<{ status: number; body: unknown }> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.#config.secret !== null) headers[clusterSecretHeader] = this.#config.secret;
+    const response = await this.#client(url).request({
+      origin: url,
+      path,
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      idempotent: true,
+    });
+    return { status: response.statusCode, body: await response.body.json() };
   }
 
   async close(): Promise<void> {

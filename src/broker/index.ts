@@ -32,7 +32,31 @@ export {
   type ControllerConfig,
   type ControllerDeps,
   type ControllerMembership,
+  type NodeProbe,
 } from './controller.ts';
+export {
+  ControllerCore,
+  type ControllerCoreConfig,
+  type ControllerImageView,
+  type ControllerPass,
+  type HeartbeatAnswer,
+  type HeartbeatRequest,
+  type PartitionRef as ControllerPartitionRef,
+  type ProbeOutcome,
+  type ProbeRequest,
+} from './controller-core.ts';
+export {
+  ControllerClient,
+  answerHeartbeat,
+  answerUnreachable,
+  heartbeatPath,
+  unreachablePath,
+  type ControllerClientDeps,
+  type ControllerEndpoint,
+  type ControllerRequests,
+  type LivenessChannel,
+} from './controller-requests.ts';
+export { NodeSession, type NodeSessionConfig, type NodeSessionDeps } from './node-session.ts';
 export {
   HttpControllerChannel,
   metadataProposePath,

@@ -1,7 +1,10 @@
 // The typed commands of the metadata log (DESIGN.md §5) and their byte form. A command is a
 // plain JSON value proposed by one node and applied by every node's MetadataImage in log order;
-// anything decided by a clock or a random draw (ids, replica placement, heartbeat time) is
-// decided by the proposer and carried in the command, so apply stays deterministic.
+// anything decided by a clock or a random draw (ids, replica placement) is decided by the
+// proposer and carried in the command, so apply stays deterministic. Liveness is no record:
+// heartbeats are requests the controller answers from memory (controller-core.ts); only state
+// changes (register, fence, unfence, controlled shutdown) are. A `node-heartbeat` record left
+// in a log by an older version is accepted and ignored.
 
 /** One partition's replica set, leader first; computed by the proposer (replica-placement.ts). */
 export interface PartitionAssignment {
@@ -16,12 +19,6 @@ export type MetadataCommand =
       readonly url: string;
       /** Random per process start: a restarted node registers again and gets a new epoch. */
       readonly incarnationId: string;
-    }
-  | {
-      readonly type: 'node-heartbeat';
-      readonly nodeId: number;
-      readonly brokerEpoch: number;
-      readonly wallMs: number;
     }
   | { readonly type: 'fence-node'; readonly nodeId: number; readonly brokerEpoch: number }
   | { readonly type: 'unfence-node'; readonly nodeId: number; readonly brokerEpoch: number }
@@ -80,6 +77,9 @@ export type MetadataCommand =
     };
 
 export type MetadataCommandType = MetadataCommand['type'];
+
+/** The type of the heartbeat record older versions wrote: applied as a no-op. */
+export const retiredHeartbeatType = 'node-heartbeat';
 
 /** Why apply refused a command. Each is a Kafka name except INVALID_COMMAND (a malformed
  * command, which only a bug or a hand-crafted log can produce) and UNKNOWN_NODE. */

@@ -7,7 +7,12 @@ import { assert, toNodeId } from '../common/index.ts';
 import type { StateMachine } from '../raft/index.ts';
 import { isWellFormedRecord, toPartitionState } from './partition-record.ts';
 import { validateIsrChange } from './replication/index.ts';
-import type { MetadataCommand, MetadataRejectCode, MetadataResult } from './metadata-command.ts';
+import {
+  retiredHeartbeatType,
+  type MetadataCommand,
+  type MetadataRejectCode,
+  type MetadataResult,
+} from './metadata-command.ts';
 import { resolveTopicConfig, type TopicConfig } from './topic-config.ts';
 import { topicNameProblem } from './topic-name.ts';
 
@@ -22,8 +27,6 @@ export interface NodeImage {
   readonly status: NodeStatus;
   /** This incarnation asked for a controlled shutdown: it stays fenced until it registers again. */
   readonly shuttingDown: boolean;
-  /** Wall time of the last heartbeat, as the node itself reported it. */
-  readonly lastHeartbeatWallMs: number;
 }
 
 export interface PartitionImage {
@@ -146,13 +149,13 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
       return reject('INVALID_COMMAND', 'command is not an object');
     }
     const type = (command as { type?: unknown }).type;
+    // Heartbeats were records before liveness left the log: an old one changes nothing.
+    if (type === retiredHeartbeatType) return accepted;
     switch (command.type) {
       case 'init-cluster':
         return this.#initCluster(command);
       case 'register-node':
         return this.#registerNode(command, index);
-      case 'node-heartbeat':
-        return this.#heartbeat(command);
       case 'fence-node':
       case 'unfence-node':
         return this.#setFenced(command, command.type === 'fence-node');
@@ -211,7 +214,6 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
       incarnationId: c.incarnationId,
       status: 'alive',
       shuttingDown: false,
-      lastHeartbeatWallMs: previous?.lastHeartbeatWallMs ?? 0,
     });
     return { ok: true, brokerEpoch: index };
   }
@@ -227,14 +229,6 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
       return reject('STALE_BROKER_EPOCH', `node ${nodeId} epoch is ${node.brokerEpoch}`);
     }
     return node;
-  }
-
-  #heartbeat(c: Extract<MetadataCommand, { type: 'node-heartbeat' }>): MetadataResult {
-    const node = this.#currentNode(c.nodeId, c.brokerEpoch);
-    if (!('id' in node)) return node;
-    if (!isNatural(c.wallMs)) return reject('INVALID_COMMAND', 'wallMs must be a natural');
-    this.#nodes.set(node.id, { ...node, lastHeartbeatWallMs: c.wallMs });
-    return accepted;
   }
 
   #setFenced(
@@ -492,8 +486,13 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
     this.#clusterId = image.clusterId;
     this.#nodes.clear();
     // Snapshots written before controlled shutdown existed lack `shuttingDown`.
-    for (const node of image.nodes)
-      this.#nodes.set(node.id, { ...node, shuttingDown: node.shuttingDown === true });
+    // Older snapshots also carry `lastHeartbeatWallMs`, which nothing reads any more.
+    for (const node of image.nodes) {
+      const { lastHeartbeatWallMs: _retired, ...rest } = node as NodeImage & {
+        lastHeartbeatWallMs?: number;
+      };
+      this.#nodes.set(node.id, { ...rest, shuttingDown: node.shuttingDown === true });
+    }
     this.#topics.clear();
     this.#partitionCount = 0;
     for (const topic of image.topics) {

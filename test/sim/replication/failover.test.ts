@@ -157,7 +157,7 @@ describe('failover', () => {
     sim.partition(1, 2);
     sim.corrupt(2, 1);
     expect(sim.node(2).log.logEndOffset).toBe(1);
-    sim.must(() => sim.controller.sessions.get(2 as never)?.eligible === false, 'reported');
+    sim.must(() => !sim.controller.eligible(2 as never), 'reported');
     sim.crash(1);
     sim.must(() => sim.node(3).role.kind === 'leader', 'node 3 leads');
     expect(sim.controller.history.some((s) => s.leader === 2)).toBe(false);

@@ -24,7 +24,11 @@ import {
 } from '../../../src/raft/index.ts';
 import { MetadataImage, type NodeImage } from '../../../src/broker/metadata-image.ts';
 import { toPartitionState } from '../../../src/broker/partition-record.ts';
-import type { MetadataCommand, MetadataResult } from '../../../src/broker/metadata-command.ts';
+import {
+  retiredHeartbeatType,
+  type MetadataCommand,
+  type MetadataResult,
+} from '../../../src/broker/metadata-command.ts';
 import {
   onNodeAvailable,
   onNodeUnavailable,
@@ -368,8 +372,9 @@ export class ClusterBroker {
       command.type === 'change-partition' ? partitionState(this.image, command.partition) : null;
     const controller = this.controller;
     if (this.up && controller !== null && result.ok) {
-      if (command.type === 'node-heartbeat' || command.type === 'register-node')
-        controller.lastSeenMs.set(command.nodeId, this.#env.nowMs());
+      const { type, nodeId } = command as unknown as { type: string; nodeId: number };
+      if (type === retiredHeartbeatType || type === 'register-node')
+        controller.lastSeenMs.set(nodeId, this.#env.nowMs());
     }
     return { result, state };
   }
@@ -407,12 +412,14 @@ export class ClusterBroker {
         incarnationId: this.incarnationId,
       });
     } else {
-      void this.#propose({
-        type: 'node-heartbeat',
+      // This simulator's controller still measures liveness from heartbeat records (the retired
+      // type, which the image accepts and ignores) and keeps its own admission protocol.
+      const heartbeat = {
+        type: retiredHeartbeatType,
         nodeId: this.id,
         brokerEpoch: this.brokerEpoch,
-        wallMs: nowMs,
-      });
+      };
+      void this.#propose({ ...heartbeat, wallMs: nowMs } as unknown as MetadataCommand);
     }
   }
 

@@ -1,6 +1,7 @@
-// Goal: the controller driver — sessions, fencing, failover from the ISR, offline partitions,
-// restarts, controlled shutdown, preferred leaders — acts exactly as controller-decisions.ts
-// decides, and only while its node leads the metadata group.
+// Goal: the controller (its shell running ControllerCore) — in-memory sessions from heartbeat
+// requests, fencing by timeout and by a refused probe, failover from the ISR, offline
+// partitions, restarts, controlled shutdown, preferred leaders, ineligible replicas — acts
+// exactly as controller-decisions.ts decides, and only while its node leads the metadata group.
 // Method: a MetadataImage behind an in-memory one-node log, a ManualClock, and passes run by
 // the test (runPass) after moving the clock; no timers fire on their own, nothing sleeps.
 import { expect, test } from 'vitest';
@@ -9,6 +10,7 @@ import {
   MetadataImage,
   type MetadataCommand,
   type PartitionImage,
+  type ProbeOutcome,
 } from '../../../src/broker/index.ts';
 import type { MetadataLog, MetadataStatus } from '../../../src/raft/index.ts';
 import { ManualClock } from '../../support/broker/manual-clock.ts';
@@ -56,6 +58,9 @@ function setup(options: { nodes?: number; preferredLeaderIntervalMs?: number } =
   const image = new MetadataImage();
   const log = new LeaderLog(image);
   const observersAdded: number[] = [];
+  /** What a probe of each node's URL answers ('open' unless set); every probe is recorded. */
+  const probeOutcomes = new Map<string, ProbeOutcome | Promise<ProbeOutcome>>();
+  const probed: string[] = [];
   const controller = new Controller(
     {
       nodeId: 1,
@@ -63,6 +68,8 @@ function setup(options: { nodes?: number; preferredLeaderIntervalMs?: number } =
       checkIntervalMs: 100,
       preferredLeaderIntervalMs: options.preferredLeaderIntervalMs ?? 0,
       voterIds: [1, 2, 3],
+      probeIntervalMs: 200,
+      ineligiblePerNodeMax: 4,
     },
     {
       clock,
@@ -73,6 +80,10 @@ function setup(options: { nodes?: number; preferredLeaderIntervalMs?: number } =
         addObserver: async (nodeId) => {
           observersAdded.push(nodeId);
         },
+      },
+      probe: (url) => {
+        probed.push(url);
+        return Promise.resolve(probeOutcomes.get(url) ?? 'open');
       },
       logger: silentLogger,
     },
@@ -88,13 +99,23 @@ function setup(options: { nodes?: number; preferredLeaderIntervalMs?: number } =
     });
     epochs.set(id, (result as { brokerEpoch: number }).brokerEpoch);
   };
-  const heartbeat = (id: number): void => {
-    const brokerEpoch = epochs.get(id)!;
-    log.commit({ type: 'node-heartbeat', nodeId: id, brokerEpoch, wallMs: 0 });
-  };
+  const heartbeat = (id: number, ineligible: { topic: string; partition: number }[] = []) =>
+    controller.handleHeartbeat({ nodeId: id, brokerEpoch: epochs.get(id)!, ineligible });
   for (let id = 1; id <= (options.nodes ?? 3); id += 1) register(id);
   const partition = (topic: string, p: number): PartitionImage => image.partition(topic, p)!;
-  return { clock, image, log, controller, register, heartbeat, epochs, partition, observersAdded };
+  return {
+    clock,
+    image,
+    log,
+    controller,
+    register,
+    heartbeat,
+    epochs,
+    partition,
+    observersAdded,
+    probeOutcomes,
+    probed,
+  };
 }
 
 test('does nothing while its node does not lead the metadata group', async () => {
@@ -264,7 +285,7 @@ test('preferred-leader election moves leadership back on its timer', async () =>
     isr: [2, 1, 3],
   });
   log.elect(1);
-  const beat = (): void => [1, 2, 3].forEach(heartbeat);
+  const beat = (): void => [1, 2, 3].forEach((id) => heartbeat(id));
   clock.advance(500);
   beat();
   await controller.runPass();
@@ -346,3 +367,106 @@ test('controlled shutdown leaves a partition no one else can lead with its node'
   await controller.runPass();
   expect(partition('solo', 0)).toMatchObject({ leader: 2, leaderEpoch: 0 });
 });
+
+test('heartbeats are answered from memory and append nothing to the log', async () => {
+  const { clock, log, controller, heartbeat, epochs } = setup();
+  expect(heartbeat(2)).toMatchObject({ ok: false, code: 'NOT_CONTROLLER' });
+  log.elect(1);
+  await controller.runPass();
+  const before = log.status().commitIndex;
+  for (let step = 0; step < 20; step += 1) {
+    clock.advance(sessionTimeoutMs / 3);
+    for (const id of [1, 2, 3]) {
+      expect(heartbeat(id)).toEqual({ ok: true, fenced: false, shuttingDown: false });
+    }
+    await controller.runPass();
+  }
+  expect(log.status().commitIndex).toBe(before); // An idle cluster appends nothing.
+  const stale = { nodeId: 2, brokerEpoch: epochs.get(2)! + 100, ineligible: [] };
+  expect(controller.handleHeartbeat(stale)).toMatchObject({ code: 'STALE_BROKER_EPOCH' });
+  const unknown = { nodeId: 9, brokerEpoch: 1, ineligible: [] };
+  expect(controller.handleHeartbeat(unknown)).toMatchObject({ code: 'UNKNOWN_NODE' });
+  const many = Array.from({ length: 5 }, (_, partition) => ({ topic: 't', partition }));
+  expect(heartbeat(2, many)).toMatchObject({ code: 'INVALID_REQUEST' });
+});
+
+test('a refused probe fences at once and moves leadership in the same pass', async () => {
+  const { clock, image, log, controller, partition, probeOutcomes, probed } = setup();
+  log.commit({
+    type: 'create-topic',
+    name: 'f',
+    topicId: 'id-f',
+    partitions: [{ replicas: [2, 1, 3] }],
+    configs: {},
+  });
+  log.elect(1);
+  await controller.runPass();
+  expect(probed.sort()).toEqual(['http://n2', 'http://n3']); // A new controller probes all.
+  probeOutcomes.set('http://n2', 'refused');
+  clock.advance(300); // Past the probe interval of the takeover probe.
+  controller.reportUnreachable(2);
+  await until(() => image.node(2)?.status === 'fenced');
+  await controller.runPass();
+  expect(partition('f', 0)).toMatchObject({ leader: 1, isr: [1, 3], leaderEpoch: 1 });
+});
+
+test('an open or timed-out probe fences nothing; reports are rate-limited', async () => {
+  const { clock, image, log, controller, probeOutcomes, probed } = setup();
+  log.elect(1);
+  await controller.runPass();
+  probed.length = 0;
+  probeOutcomes.set('http://n3', 'timeout');
+  clock.advance(300);
+  controller.reportUnreachable(2);
+  controller.reportUnreachable(2);
+  controller.reportUnreachable(3);
+  controller.reportUnreachable(1); // Itself: never probed.
+  await controller.runPass();
+  await controller.runPass();
+  expect(probed.sort()).toEqual(['http://n2', 'http://n3']);
+  expect(image.nodes().map((n) => n.status)).toEqual(['alive', 'alive', 'alive']);
+});
+
+test('a probe refused by an old incarnation does not fence the new one', async () => {
+  const { clock, image, log, controller, register, probeOutcomes } = setup();
+  log.elect(1);
+  await controller.runPass();
+  let release: (outcome: ProbeOutcome) => void = () => {};
+  const slow = new Promise<ProbeOutcome>((resolve) => {
+    release = resolve;
+  });
+  probeOutcomes.set('http://n2', slow);
+  clock.advance(300);
+  controller.reportUnreachable(2);
+  register(2, 'b'); // The node restarted between the report and the probe's answer.
+  release('refused');
+  await slow;
+  await until(() => true);
+  await controller.runPass();
+  await controller.runPass();
+  expect(image.node(2)?.status).toBe('alive');
+});
+
+test('replicas reported ineligible are not elected; eligible ones are', async () => {
+  const { clock, log, controller, heartbeat, partition } = setup();
+  log.commit({
+    type: 'create-topic',
+    name: 'e',
+    topicId: 'id-e',
+    partitions: [{ replicas: [3, 2, 1] }, { replicas: [3, 2, 1] }],
+    configs: {},
+  });
+  log.elect(1);
+  clock.advance(sessionTimeoutMs + 1);
+  expect(heartbeat(2, [{ topic: 'e', partition: 0 }])).toMatchObject({ ok: true });
+  heartbeat(1);
+  await controller.runPass(); // Node 3 is fenced: its partitions need a new leader.
+  expect(partition('e', 0).leader).toBe(1); // Node 2 said it may not lead e-0.
+  expect(partition('e', 1).leader).toBe(2);
+});
+
+/** Lets probes (resolved promises) and the passes they kick run. */
+async function until(predicate: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !predicate(); i += 1) await new Promise((r) => setImmediate(r));
+  expect(predicate()).toBe(true);
+}
