@@ -8,6 +8,7 @@ import type { Http2Server, ServerHttp2Stream } from 'node:http2';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, destination, type Logger } from 'pino';
+import { H2Transport } from './api/client/index.ts';
 import { HttpReplicaTransport } from './api/replica-transport.ts';
 import {
   buildServer,
@@ -34,6 +35,9 @@ import { SeededRandom, type Clock, type WallClock } from './common/index.ts';
 import { PartitionLog } from './log/index.ts';
 import { RaftMetadataLog, raftMessagesPath, raftMetadataLogDefaults } from './raft/index.ts';
 
+/** The broker's defaults the `rill broker` command shows in its help. */
+export { defaultReplicationSettings } from './broker/index.ts';
+
 export interface VoterAddress {
   readonly id: number;
   readonly host: string;
@@ -59,6 +63,9 @@ export interface NodeConfig {
 }
 
 /** Timings of the metadata plane (see docs/operations.md). */
+/** Leaders a node forwards produce requests to at once; more wait for a connection slot. */
+const forwardConnectionsMax = 256;
+
 export const defaultClusterTimings = {
   sessionTimeoutMs: 6_000,
   controllerCheckIntervalMs: 250,
@@ -166,6 +173,7 @@ export async function startNode(
       logger: logger.child({ module: 'api' }),
       wallClock: realWallClock,
       internalRoutes: internalRoutes(plane.raft),
+      forwarder: new H2Transport({ connectionsMax: forwardConnectionsMax }),
     },
   );
   const streams = trackStreams(server.server);

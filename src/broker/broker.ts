@@ -6,6 +6,7 @@
 import { assert, type Clock, type Random, type WallClock } from '../common/index.ts';
 import { isLogError, type BatchHeader, type LogReadResult } from '../log/index.ts';
 import type { MetadataLog, MetadataStatus } from '../raft/index.ts';
+import type { BrokerLogger } from './broker-logger.ts';
 import { BrokerError, type BrokerErrorCode } from './errors.ts';
 import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
 import type { MetadataImage, PartitionImage, TopicImage } from './metadata-image.ts';
@@ -52,13 +53,6 @@ export interface BrokerConfig {
   readonly replication?: Partial<ReplicationSettings>;
   /** The longest a leader holds a follower fetch with nothing new; also the follower's ask. */
   readonly replicaFetchMaxWaitMs?: number;
-}
-
-export interface BrokerLogger {
-  debug(fields: Record<string, unknown>, message: string): void;
-  info(fields: Record<string, unknown>, message: string): void;
-  warn(fields: Record<string, unknown>, message: string): void;
-  error(fields: Record<string, unknown>, message: string): void;
 }
 
 export interface BrokerDeps {

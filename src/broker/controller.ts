@@ -11,7 +11,7 @@
 // controller starts every node's session afresh, so no node is fenced for the election's gap.
 import { assert, assertNever, toNodeId, type Clock, type NodeId } from '../common/index.ts';
 import type { MetadataLog } from '../raft/index.ts';
-import type { BrokerLogger } from './broker.ts';
+import type { BrokerLogger } from './broker-logger.ts';
 import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
 import type { MetadataImage, NodeImage, PartitionImage, TopicImage } from './metadata-image.ts';
 import { isWellFormedRecord, toPartitionState } from './partition-record.ts';

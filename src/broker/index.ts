@@ -6,7 +6,6 @@ export {
   type BrokerConfig,
   type BrokerDeps,
   type BrokerGauges,
-  type BrokerLogger,
   type ClusterDescription,
   type CreateTopicRequest,
   type FetchRequest,
@@ -17,6 +16,7 @@ export {
   type ReplicaFetchResult,
   type TopicDescription,
 } from './broker.ts';
+export type { BrokerLogger } from './broker-logger.ts';
 export {
   ReplicaFetcher,
   defaultReplicaFetcherConfig,

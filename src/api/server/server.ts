@@ -10,18 +10,12 @@ import type {
   Http2ServerResponse,
   Http2Session,
 } from 'node:http2';
-import fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type RouteGenericInterface,
-} from 'fastify';
+import fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Broker } from '../../broker/index.ts';
 import { assert, type WallClock } from '../../common/index.ts';
 import { ApiError, errorResponse, isApiErrorCode, type ApiErrorCode } from '../errors.ts';
-import { batchContentType } from '../wire.ts';
+import { batchContentType, type HttpExchange } from '../wire.ts';
+import type { RillApp, RillReply, RillRequest, RouteContext } from './route-context.ts';
 import { registerClusterRoutes } from './routes/cluster-routes.ts';
 import { registerRecordRoutes } from './routes/record-routes.ts';
 import { registerReplicaRoutes } from './routes/replica-routes.ts';
@@ -63,37 +57,16 @@ export interface InternalRoute {
   ): { status: number; body: unknown } | Promise<{ status: number; body: unknown }>;
 }
 
-export type RillApp = FastifyInstance<
-  Http2Server,
-  Http2ServerRequest,
-  Http2ServerResponse,
-  FastifyBaseLogger
->;
-export type RillRequest<R extends RouteGenericInterface = RouteGenericInterface> = FastifyRequest<
-  R,
-  Http2Server,
-  Http2ServerRequest
->;
-export type RillReply<R extends RouteGenericInterface = RouteGenericInterface> = FastifyReply<
-  R,
-  Http2Server,
-  Http2ServerRequest,
-  Http2ServerResponse
->;
-
 export interface ServerDeps {
   readonly broker: Broker;
   readonly logger: FastifyBaseLogger;
   readonly wallClock: WallClock;
   readonly internalRoutes?: readonly InternalRoute[];
+  /** Forwards produce requests to leaders (the client's H2Transport); closed with the server. */
+  readonly forwarder: HttpExchange;
 }
 
-export interface RouteContext {
-  readonly broker: Broker;
-  readonly config: ServerConfig;
-  readonly metrics: ServerMetrics;
-  readonly wallClock: WallClock;
-}
+export type { RillApp, RillReply, RillRequest, RouteContext } from './route-context.ts';
 
 export async function buildServer(config: ServerConfig, deps: ServerDeps): Promise<RillApp> {
   assert(
@@ -159,7 +132,8 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     done();
   });
   registerInternalRoutes(app, config, metrics, deps.internalRoutes ?? []);
-  const context: RouteContext = { broker: deps.broker, config, metrics, wallClock: deps.wallClock };
+  const { broker, wallClock, forwarder } = deps;
+  const context: RouteContext = { broker, config, metrics, wallClock, forwarder };
   registerClusterRoutes(app, context);
   registerTopicRoutes(app, context);
   registerRecordRoutes(app, context);

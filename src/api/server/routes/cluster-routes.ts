@@ -3,7 +3,7 @@
 // barrier: 503 BROKER_NOT_READY otherwise) and
 // /metrics (Prometheus text format).
 import { BrokerError } from '../../../broker/index.ts';
-import type { RillApp, RouteContext } from '../server.ts';
+import type { RillApp, RouteContext } from '../route-context.ts';
 
 export function registerClusterRoutes(app: RillApp, context: RouteContext): void {
   const { broker, metrics } = context;

@@ -9,7 +9,7 @@ import {
   partitionParam,
   topicParam,
 } from '../request-checks.ts';
-import type { RillApp, RouteContext } from '../server.ts';
+import type { RillApp, RouteContext } from '../route-context.ts';
 
 const safeMax = Number.MAX_SAFE_INTEGER;
 
