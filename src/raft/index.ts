@@ -29,7 +29,6 @@ export type { RaftTransport } from './raft-transport.ts';
 export {
   HttpRaftTransport,
   raftMessagesPath,
-  clusterSecretHeader,
   type HttpRaftTransportConfig,
   type HttpRaftTransportDeps,
   type RaftTransportCounters,

@@ -2,7 +2,6 @@
 // 64 KiB windows cap a connection near a quarter of the transport's ceiling), a bound on
 // concurrent streams and on body size. Client routes live under /v1, node-to-node routes
 // under /internal/v1 behind the cluster secret. Every failure answers API.md's error shape.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type {
   Http2Server,
@@ -12,7 +11,12 @@ import type {
 } from 'node:http2';
 import fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Broker } from '../../broker/index.ts';
-import { assert, type WallClock } from '../../common/index.ts';
+import {
+  assert,
+  clusterSecretCheck,
+  clusterSecretHeader,
+  type WallClock,
+} from '../../common/index.ts';
 import { ApiError, errorResponse, isApiErrorCode, type ApiErrorCode } from '../errors.ts';
 import { batchContentType, type HttpExchange } from '../wire.ts';
 import type { RillApp, RillReply, RillRequest, RouteContext } from './route-context.ts';
@@ -23,7 +27,6 @@ import { registerTopicProduceRoute } from './routes/topic-produce-route.ts';
 import { registerTopicRoutes } from './routes/topic-routes.ts';
 import { ServerMetrics } from './server-metrics.ts';
 
-export const clusterSecretHeader = 'x-rill-cluster-secret';
 /** DATA frames on closed streams tolerated per session before nghttp2 sends GOAWAY. */
 const invalidFramesMax = 8192;
 
@@ -184,14 +187,12 @@ function registerInternalRoutes(
   metrics: ServerMetrics,
   routes: readonly InternalRoute[],
 ): void {
-  const secretDigest = config.clusterSecret === null ? null : digest(config.clusterSecret);
+  const isAuthorized = clusterSecretCheck(config.clusterSecret);
   app.addHook('onRequest', (request, reply, done) => {
     // The matched route, not only the raw URL: a percent-encoded path reaches the same route.
     const route = request.routeOptions.url ?? '';
     const isInternal = route.startsWith('/internal/') || request.url.startsWith('/internal/');
-    if (secretDigest === null || !isInternal) return done();
-    const given = request.headers[clusterSecretHeader];
-    if (typeof given === 'string' && timingSafeEqual(digest(given), secretDigest)) return done();
+    if (!isInternal || isAuthorized(request.headers[clusterSecretHeader])) return done();
     const refusal = new ApiError('CLUSTER_AUTHORIZATION_FAILED', 'missing or wrong cluster secret');
     void sendError(metrics, request, reply, refusal);
   });
@@ -206,8 +207,4 @@ function registerInternalRoutes(
       },
     });
   }
-}
-
-function digest(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
 }
