@@ -170,10 +170,10 @@ export async function startNode(
     { ...defaultServerConfig, clusterSecret: config.clusterSecret },
     {
       broker,
+      forwarder: new H2Transport({ connectionsMax: forwardConnectionsMax }),
       logger: logger.child({ module: 'api' }),
       wallClock: realWallClock,
       internalRoutes: internalRoutes(plane.raft),
-      forwarder: new H2Transport({ connectionsMax: forwardConnectionsMax }),
     },
   );
   const streams = trackStreams(server.server);

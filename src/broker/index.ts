@@ -1,20 +1,7 @@
 // src/broker: the node — metadata image (the controller's state machine), local replicas,
 // produce and fetch. The API enters only through this file.
 export { Broker, type BrokerConfig, type BrokerDeps } from './broker.ts';
-export type {
-  Acks,
-  BrokerGauges,
-  ClusterDescription,
-  CreateTopicRequest,
-  FetchRequest,
-  FetchResult,
-  PartitionDescription,
-  ProduceRequest,
-  ProduceResult,
-  ReplicaFetchResult,
-  TopicDescription,
-  TopicListing,
-} from './broker-types.ts';
+export type * from './broker-types.ts';
 export type { BrokerLogger } from './broker-logger.ts';
 export {
   ReplicaFetcher,
