@@ -108,6 +108,19 @@ export class Broker {
     assert(config.retentionCheckIntervalMs > 0, 'retentionCheckIntervalMs must be positive');
     this.#config = config;
     this.#deps = deps;
+    this.#admin = new TopicAdmin({
+      image: deps.image,
+      metadata: deps.metadata,
+      random: deps.random,
+      localLeader: (key) => {
+        const replica = this.#replicas.get(key);
+        return replica?.role.kind === 'leader' ? replica : undefined;
+      },
+      requireRunning: () => this.#requireRunning(),
+      propose: (command) => this.#propose(command),
+      fromMetadataError: (error) => this.#fromMetadataError(error),
+      settle: () => this.#settle(),
+    });
     this.#fetchPurgatory = new Purgatory({ waitersMax: config.fetchWaitersMax }, deps);
     this.#producePurgatory = new Purgatory({ waitersMax: config.produceWaitersMax }, deps);
     this.#replicaPurgatory = new Purgatory({ waitersMax: config.fetchWaitersMax }, deps);
@@ -122,19 +135,6 @@ export class Broker {
       clock: deps.clock,
       replication: this.#replication,
       onReplicaChanged: (key, lostLeadership) => this.#onReplicaChanged(key, lostLeadership),
-    });
-    this.#admin = new TopicAdmin({
-      image: deps.image,
-      metadata: deps.metadata,
-      random: deps.random,
-      localLeader: (key) => {
-        const replica = this.#replicas.get(key);
-        return replica?.role.kind === 'leader' ? replica : undefined;
-      },
-      requireRunning: () => this.#requireRunning(),
-      propose: (command) => this.#propose(command),
-      fromMetadataError: (error) => this.#fromMetadataError(error),
-      settle: () => this.#settle(),
     });
     deps.image.onApplied((command, result) => {
       // Only an accepted command is well-formed; a refused one changed nothing.
