@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, destination, type Logger } from 'pino';
+import { H2Transport } from './api/client/index.ts';
 import { HttpReplicaTransport } from './api/replica-transport.ts';
 import {
   buildServer,
@@ -49,6 +50,9 @@ import {
   raftMetadataLogDefaults,
 } from './raft/index.ts';
 
+/** The broker's defaults the `rill broker` command shows in its help. */
+export { defaultReplicationSettings } from './broker/index.ts';
+
 export interface VoterAddress {
   readonly id: number;
   readonly host: string;
@@ -74,6 +78,9 @@ export interface NodeConfig {
 }
 
 /** Timings of the metadata plane (see docs/operations.md). */
+/** Leaders a node forwards produce requests to at once; more wait for a connection slot. */
+const forwardConnectionsMax = 256;
+
 export const defaultClusterTimings = {
   sessionTimeoutMs: 6_000,
   controllerCheckIntervalMs: 250,
@@ -190,6 +197,7 @@ export async function startNode(
     { ...defaultServerConfig, clusterSecret: config.clusterSecret },
     {
       broker,
+      forwarder: new H2Transport({ connectionsMax: forwardConnectionsMax }),
       logger: logger.child({ module: 'api' }),
       wallClock: realWallClock,
       internalRoutes: internalRoutes(plane),

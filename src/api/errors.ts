@@ -1,29 +1,33 @@
 // The one place that knows HTTP statuses. Every error response is
-// {"error": {"code", "message", ...details}} with a Kafka error name as the code (API.md);
-// the Record below makes a code without a status a compile error. 503 answers carry
-// Retry-After. The broker's codes are a subset of these; api adds request-level ones.
+// {"error": {"code", "message", ...details}} with a Kafka error name as the code (API.md).
+// apiErrorCatalog is the exhaustive table {status, retriable} per code, which the client reads
+// through ./wire.ts: the broker's catalog plus the request-level codes below. 503s carry
+// Retry-After.
 import { TypedError } from '../common/index.ts';
-import { brokerErrorCodes } from '../broker/index.ts';
+import { brokerErrorCatalog, type BrokerErrorCode, type ErrorTraits } from '../broker/errors.ts';
 
-export const apiOnlyErrorCodes = [
-  'INVALID_REQUEST', // Not retriable: fix the request (malformed JSON, wrong type, bad query).
-  'RECORD_LIST_TOO_LARGE', // Not retriable: the request body exceeds the server's limit.
-  'UNSUPPORTED_MEDIA_TYPE', // Not retriable: use application/json or application/vnd.rill.batch.
-  'NOT_FOUND', // Not retriable: no such route.
-  'SASL_AUTHENTICATION_FAILED', // Not retriable: bad credentials.
-  'CLUSTER_AUTHORIZATION_FAILED', // Not retriable: internal route without the cluster secret.
-  'TOPIC_AUTHORIZATION_FAILED', // Not retriable.
-  'GROUP_ID_NOT_FOUND', // Not retriable.
-  'FENCED_MEMBER_EPOCH', // Retriable after rejoining the group.
-  'UNKNOWN_MEMBER_ID', // Retriable after rejoining the group.
-  'NOT_COORDINATOR', // Retriable: find the coordinator again.
-  'COORDINATOR_NOT_AVAILABLE', // Retriable.
-  'UNKNOWN_SERVER_ERROR', // A bug: the server logged it.
-] as const;
+const retriable: ErrorTraits = { retriable: true };
+const final: ErrorTraits = { retriable: false };
 
-export type ApiErrorCode = (typeof brokerErrorCodes)[number] | (typeof apiOnlyErrorCodes)[number];
+const apiOnlyErrorCatalog = {
+  INVALID_REQUEST: final, // Fix the request (malformed JSON, wrong type, bad query).
+  RECORD_LIST_TOO_LARGE: final, // The request body exceeds the server's limit.
+  UNSUPPORTED_MEDIA_TYPE: final, // Use application/json or application/vnd.rill.batch.
+  NOT_FOUND: final, // No such route (a broker of another version?).
+  SASL_AUTHENTICATION_FAILED: final, // Bad credentials.
+  CLUSTER_AUTHORIZATION_FAILED: final, // An internal route without the cluster secret.
+  TOPIC_AUTHORIZATION_FAILED: final,
+  GROUP_ID_NOT_FOUND: final,
+  FENCED_MEMBER_EPOCH: final, // Rejoin the group first; the same request fails again.
+  UNKNOWN_MEMBER_ID: final, // Rejoin the group first; the same request fails again.
+  NOT_COORDINATOR: retriable, // Find the coordinator again.
+  COORDINATOR_NOT_AVAILABLE: retriable,
+  UNKNOWN_SERVER_ERROR: final, // A bug: the server logged it.
+} as const satisfies Record<string, ErrorTraits>;
 
-export const httpStatusByCode: Readonly<Record<ApiErrorCode, number>> = {
+export type ApiErrorCode = BrokerErrorCode | keyof typeof apiOnlyErrorCatalog;
+
+const httpStatusByCode: Readonly<Record<ApiErrorCode, number>> = {
   INVALID_REQUEST: 400,
   INVALID_RECORD: 400,
   INVALID_PARTITIONS: 400,
@@ -60,24 +64,51 @@ export const httpStatusByCode: Readonly<Record<ApiErrorCode, number>> = {
   NOT_ENOUGH_REPLICAS_AFTER_APPEND: 504,
 };
 
+export interface ApiErrorEntry extends ErrorTraits {
+  readonly status: number;
+}
+
+const traitsByCode: Readonly<Record<ApiErrorCode, ErrorTraits>> = {
+  ...brokerErrorCatalog,
+  ...apiOnlyErrorCatalog,
+};
+
+/** Every code a node may answer: its HTTP status and whether a retry can succeed. */
+export const apiErrorCatalog: Readonly<Record<ApiErrorCode, ApiErrorEntry>> = Object.freeze(
+  Object.fromEntries(
+    Object.entries(httpStatusByCode).map(([code, status]) => [
+      code,
+      { status, retriable: traitsByCode[code as ApiErrorCode].retriable },
+    ]),
+  ) as Record<ApiErrorCode, ApiErrorEntry>,
+);
+
+export const apiErrorCodes = Object.keys(apiErrorCatalog) as readonly ApiErrorCode[];
+
 /** Seconds a client should wait before retrying a 503. */
 export const retryAfterSeconds = 1;
 
 export class ApiError extends TypedError<ApiErrorCode> {
   override name = 'ApiError';
   constructor(code: ApiErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(code, message, { retriable: httpStatusByCode[code] >= 500, details });
+    super(code, message, { retriable: apiErrorCatalog[code].retriable, details });
   }
 }
 
 export function isApiErrorCode(code: unknown): code is ApiErrorCode {
-  return typeof code === 'string' && Object.hasOwn(httpStatusByCode, code);
+  return typeof code === 'string' && Object.hasOwn(apiErrorCatalog, code);
 }
+
+/** The body of every error answer (API.md). */
+// A type, not an interface, so that it is also a Record<string, unknown>.
+export type ErrorBody = {
+  readonly error: { code: ApiErrorCode; message: string } & Record<string, unknown>;
+};
 
 export interface ErrorResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: { error: { code: ApiErrorCode; message: string } & Record<string, unknown> };
+  readonly body: ErrorBody;
 }
 
 /** The response for a typed error; anything else is a bug and answers UNKNOWN_SERVER_ERROR. */
@@ -85,7 +116,7 @@ export function errorResponse(error: unknown): ErrorResponse {
   const typed = error instanceof TypedError && isApiErrorCode(error.code) ? error : null;
   const code: ApiErrorCode = typed === null ? 'UNKNOWN_SERVER_ERROR' : typed.code;
   const message = typed === null ? 'internal error; see the node log' : typed.message;
-  const status = httpStatusByCode[code];
+  const status = apiErrorCatalog[code].status;
   const headers: Record<string, string> =
     status === 503 ? { 'retry-after': String(retryAfterSeconds) } : {};
   return { status, headers, body: { error: { ...(typed?.details ?? {}), code, message } } };

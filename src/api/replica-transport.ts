@@ -11,7 +11,7 @@ import type {
 import { H2Transport, type TransportResponse } from './client/index.ts';
 import { batchContentType } from './wire.ts';
 
-export const clusterSecretHeaderName = 'x-rill-cluster-secret';
+import { clusterSecretHeader as clusterSecretHeaderName } from '../common/index.ts';
 
 export interface HttpReplicaTransportConfig {
   readonly clusterSecret: string | null;

@@ -1,6 +1,17 @@
-// Constants of the binary record wire shared by the HTTP/2 server and the client. A binary
-// produce body and a binary fetch body are both a sequence of whole RecordBatch v2 (see
-// docs/format.md); the headers below carry what a JSON fetch response would put in its body.
+// What the node's HTTP/2 server and the client share, and the only api module the client
+// imports: the error catalog and error body, the JSON bodies of API.md, the binary record
+// wire (a body of whole RecordBatch v2, docs/format.md, with fetch headers), Kafka's key
+// partitioning, and the one HTTP exchange port both sides send through.
+export {
+  apiErrorCatalog,
+  apiErrorCodes,
+  isApiErrorCode,
+  retryAfterSeconds,
+  type ApiErrorCode,
+  type ApiErrorEntry,
+  type ErrorBody,
+} from './errors.ts';
+export { murmur2, partitionForKey, toPositive } from './murmur2.ts';
 
 /** Content type of a body made of record batches. */
 export const batchContentType = 'application/vnd.rill.batch';
@@ -12,3 +23,82 @@ export const fetchHeaders = {
   leaderEpoch: 'rill-leader-epoch',
   nextOffset: 'rill-next-offset',
 } as const;
+
+/** One partition in GET /v1/topics/{t} (and the answer of POST /v1/topics). */
+export interface PartitionDescriptionBody {
+  readonly partition: number;
+  readonly leader: number | null;
+  readonly leaderEpoch: number;
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+  /** Known where the answering node leads the partition; null elsewhere. */
+  readonly logStartOffset: number | null;
+  readonly highWatermark: number | null;
+  /** While a reassignment is in progress: the replicas it moves the partition to. */
+  readonly targetReplicas?: readonly number[];
+}
+
+/** GET /v1/topics/{t}, POST /v1/topics (201) and PUT /v1/topics/{t}/configs. */
+export interface TopicDescriptionBody {
+  readonly name: string;
+  readonly topicId: string;
+  readonly configs: Readonly<Record<string, string>>;
+  readonly partitions: readonly PartitionDescriptionBody[];
+}
+
+/** One entry of GET /v1/topics. */
+export interface TopicListingBody {
+  readonly name: string;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+}
+
+export interface BrokerInfoBody {
+  readonly id: number;
+  readonly url: string;
+  readonly status: 'alive' | 'fenced';
+}
+
+/** GET /v1/cluster. clusterId is null until the first controller initialised the cluster. */
+export interface ClusterDescriptionBody {
+  readonly clusterId: string | null;
+  readonly controllerId: number | null;
+  readonly brokers: readonly BrokerInfoBody[];
+}
+
+/** GET /v1/topics/{t}/partitions/{p}/offsets[?timestamp=]. */
+export interface PartitionOffsetsBody {
+  readonly logStartOffset: number;
+  readonly highWatermark: number;
+  /** With a timestamp: the first offset whose timestamp is ≥ it (null if none). */
+  readonly offset?: number | null;
+}
+
+/** A request one node or client sends another over HTTP/2. */
+export interface HttpExchangeRequest {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: Uint8Array | string;
+  /** A larger answer body fails the request. */
+  readonly responseBytesMax: number;
+  /** No answer within this fails the request. */
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface HttpExchangeResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly body: Buffer;
+}
+
+/**
+ * The port an HTTP/2 request goes through: the client's transport implements it, and the
+ * composition root hands one to the server for forwarding produce requests to leaders.
+ */
+export interface HttpExchange {
+  /** Resolves with any HTTP status; rejects when there is no answer. */
+  request(url: string, request: HttpExchangeRequest): Promise<HttpExchangeResponse>;
+  close(): Promise<void>;
+}

@@ -3,13 +3,27 @@
 // fetch on the partitions this node leads, and parks long-polling fetches and acks=all produces
 // in purgatories woken by appends. Nothing here assumes one node: leadership, ISR and placement
 // come from the image, and every metadata change goes through the MetadataLog.
-import { assert, type Clock, type Random, type WallClock } from '../common/index.ts';
-import { isLogError, type BatchHeader, type LogReadResult } from '../log/index.ts';
+import { assert, randomId, type Clock, type Random, type WallClock } from '../common/index.ts';
+import type { BatchHeader, LogReadResult } from '../log/index.ts';
 import type { MetadataLog, MetadataStatus } from '../raft/index.ts';
-import { BrokerError, type BrokerErrorCode } from './errors.ts';
+import type { BrokerLogger } from './broker-logger.ts';
+import type {
+  BrokerGauges,
+  ClusterDescription,
+  CreateTopicRequest,
+  FetchRequest,
+  FetchResult,
+  PartitionDescription,
+  ProduceRequest,
+  ProduceResult,
+  ReplicaFetchResult,
+  TopicDescription,
+  TopicListing,
+} from './broker-types.ts';
+import { fromLogError, fromMetadataError } from './error-mapping.ts';
+import { BrokerError } from './errors.ts';
 import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
-import type { MetadataImage, PartitionImage, TopicImage } from './metadata-image.ts';
-import { metadataLimits } from './metadata-image.ts';
+import type { MetadataImage, TopicImage } from './metadata-image.ts';
 import type { PartitionRef } from './controller-core.ts';
 import type { LivenessChannel } from './controller-requests.ts';
 import { LocalReplicas } from './local-replicas.ts';
@@ -31,15 +45,14 @@ import {
   type ReplicaFetchCall,
   type ReplicaTransport,
 } from './replica-fetcher.ts';
-import { assignReplicas } from './replica-placement.ts';
 import {
   isrChangeErrorCodes,
   type EpochErrorCode,
   type IsrChangeErrorCode,
   type IsrChangeRequest,
 } from './replication/index.ts';
-import { describeTopicConfig, resolveTopicConfig, type TopicConfig } from './topic-config.ts';
-import { topicNameProblem } from './topic-name.ts';
+import type { TopicConfig } from './topic-config.ts';
+import { requireTopic, TopicAdmin } from './topic-admin.ts';
 
 export interface BrokerConfig {
   readonly nodeId: number;
@@ -55,13 +68,6 @@ export interface BrokerConfig {
   readonly replication?: Partial<ReplicationSettings>;
   /** The longest a leader holds a follower fetch with nothing new; also the follower's ask. */
   readonly replicaFetchMaxWaitMs?: number;
-}
-
-export interface BrokerLogger {
-  debug(fields: Record<string, unknown>, message: string): void;
-  info(fields: Record<string, unknown>, message: string): void;
-  warn(fields: Record<string, unknown>, message: string): void;
-  error(fields: Record<string, unknown>, message: string): void;
 }
 
 export interface BrokerDeps {
@@ -80,91 +86,6 @@ export interface BrokerDeps {
   readonly onNodeRefused?: (nodeId: number) => void;
 }
 
-export type Acks = 0 | 1 | 'all';
-
-export interface ProduceRequest {
-  readonly topic: string;
-  readonly partition: number;
-  /** One or more RecordBatch v2, as a client encoded them. */
-  readonly batches: Uint8Array;
-  readonly acks: Acks;
-  readonly timeoutMs: number;
-}
-
-/** acks=0 answers before the append: offsets are then -1, as in Kafka. */
-export interface ProduceResult extends AppendResult {
-  readonly topic: string;
-  readonly partition: number;
-}
-
-export interface FetchRequest {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly maxBytes: number;
-  readonly maxWaitMs: number;
-}
-
-export interface FetchResult {
-  /** Whole batches; the first may start before `offset`. Call read.release() once sent. */
-  readonly read: LogReadResult;
-  readonly highWatermark: number;
-  readonly logStartOffset: number;
-  readonly leaderEpoch: number;
-}
-
-/** A follower fetch as the leader answers it: whole batches below the leader's durable end. */
-export type ReplicaFetchResult =
-  | Exclude<Awaited<ReturnType<ReplicaTransport['fetch']>>, { kind: 'records' }>
-  | {
-      readonly kind: 'records';
-      readonly read: LogReadResult;
-      readonly highWatermark: number;
-      readonly logStartOffset: number;
-      readonly logEndOffset: number;
-      readonly leaderEpoch: number;
-    };
-
-export interface CreateTopicRequest {
-  readonly name: string;
-  readonly partitions: number;
-  readonly replicationFactor: number;
-  readonly configs: Readonly<Record<string, string>>;
-}
-
-export interface PartitionDescription {
-  readonly partition: number;
-  readonly leader: number | null;
-  readonly leaderEpoch: number;
-  readonly replicas: readonly number[];
-  readonly isr: readonly number[];
-  /** Known where this node leads the partition; null elsewhere. */
-  readonly logStartOffset: number | null;
-  readonly highWatermark: number | null;
-  /** While a reassignment is in progress: the replicas it moves the partition to. */
-  readonly targetReplicas?: readonly number[];
-}
-
-export interface TopicDescription {
-  readonly name: string;
-  readonly topicId: string;
-  readonly configs: Record<string, string>;
-  readonly partitions: readonly PartitionDescription[];
-}
-
-export interface ClusterDescription {
-  readonly clusterId: string | null;
-  readonly controllerId: number | null;
-  readonly brokers: readonly { id: number; url: string; status: 'alive' | 'fenced' }[];
-}
-
-export interface BrokerGauges {
-  readonly localPartitions: number;
-  readonly leaderPartitions: number;
-  readonly waitingFetches: number;
-  readonly waitingProduces: number;
-}
-
 type BrokerState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 export class Broker {
@@ -173,6 +94,7 @@ export class Broker {
   #state: BrokerState = 'new';
   /** Only what the image assigns to this node. */
   readonly #replicas: LocalReplicas;
+  readonly #admin: TopicAdmin;
   readonly #fetchPurgatory: Purgatory;
   readonly #producePurgatory: Purgatory;
   /** Follower fetches parked at the leader's end until an append. */
@@ -192,6 +114,19 @@ export class Broker {
     assert(config.retentionCheckIntervalMs > 0, 'retentionCheckIntervalMs must be positive');
     this.#config = config;
     this.#deps = deps;
+    this.#admin = new TopicAdmin({
+      image: deps.image,
+      metadata: deps.metadata,
+      random: deps.random,
+      localLeader: (key) => {
+        const replica = this.#replicas.get(key);
+        return replica?.role.kind === 'leader' ? replica : undefined;
+      },
+      requireRunning: () => this.#requireRunning(),
+      propose: (command) => this.#propose(command),
+      fromMetadataError: (error) => this.#fromMetadataError(error),
+      settle: () => this.#settle(),
+    });
     this.#fetchPurgatory = new Purgatory({ waitersMax: config.fetchWaitersMax }, deps);
     this.#producePurgatory = new Purgatory({ waitersMax: config.produceWaitersMax }, deps);
     this.#replicaPurgatory = new Purgatory({ waitersMax: config.fetchWaitersMax }, deps);
@@ -365,147 +300,47 @@ export class Broker {
   }
 
   describeCluster(): ClusterDescription {
-    const { image, metadata } = this.#deps;
-    return {
-      clusterId: image.clusterId,
-      controllerId: metadata.status().leaderId,
-      brokers: image.nodes().map(({ id, url, status }) => ({ id, url, status })),
-    };
+    return this.#admin.describeCluster();
   }
 
-  listTopics(): { name: string; partitions: number; replicationFactor: number }[] {
-    return this.#deps.image.topics().map((topic) => ({
-      name: topic.name,
-      partitions: topic.partitions.length,
-      replicationFactor: topic.partitions[0]?.replicas.length ?? 0,
-    }));
+  listTopics(): TopicListing[] {
+    return this.#admin.listTopics();
   }
 
   /** Codes: UNKNOWN_TOPIC_OR_PARTITION. */
   describeTopic(name: string): TopicDescription {
-    const topic = this.#topic(name);
-    return {
-      name: topic.name,
-      topicId: topic.topicId,
-      configs: describeTopicConfig(topic.config),
-      partitions: topic.partitions.map((p) => this.#describePartition(topic, p)),
-    };
-  }
-
-  #describePartition(topic: TopicImage, p: PartitionImage): PartitionDescription {
-    const replica = this.#replicas.get(partitionDirectoryName({ topic: topic.name, ...p }));
-    const isLocalLeader = replica !== undefined && replica.role.kind === 'leader';
-    return {
-      partition: p.partition,
-      leader: p.leader,
-      leaderEpoch: p.leaderEpoch,
-      replicas: p.replicas,
-      isr: p.isr,
-      logStartOffset: isLocalLeader ? replica.log.logStartOffset : null,
-      highWatermark: isLocalLeader ? replica.highWatermark : null,
-      ...(p.targetReplicas === undefined ? {} : { targetReplicas: p.targetReplicas }),
-    };
+    return this.#admin.describeTopic(name);
   }
 
   /** The effective config. Codes: INVALID_TOPIC_EXCEPTION, UNKNOWN_TOPIC_OR_PARTITION. */
   topicConfig(name: string): TopicConfig {
-    return this.#topic(name).config;
+    return this.#admin.topicConfig(name);
   }
 
-  /**
-   * Places replicas over the alive nodes and commits the topic; resolves once this node has
-   * opened its replicas. Codes: INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS,
-   * INVALID_REPLICATION_FACTOR, INVALID_CONFIG, TOPIC_ALREADY_EXISTS, NOT_CONTROLLER, BROKER_BUSY.
-   */
-  async createTopic(request: CreateTopicRequest): Promise<TopicDescription> {
-    this.#requireRunning();
-    const { name, partitions, replicationFactor, configs } = request;
-    const nameProblem = topicNameProblem(name);
-    if (nameProblem !== null) throw new BrokerError('INVALID_TOPIC_EXCEPTION', nameProblem);
-    if (!isCount(partitions, metadataLimits.partitionsPerTopicMax)) {
-      throw new BrokerError(
-        'INVALID_PARTITIONS',
-        `partitions must be an integer in [1, ${metadataLimits.partitionsPerTopicMax}]`,
-      );
-    }
-    const resolved = resolveTopicConfig(configs);
-    if (!resolved.ok) throw new BrokerError('INVALID_CONFIG', resolved.message);
-    // Placement reads the alive nodes: a ReadIndex barrier makes this node's image current.
-    try {
-      await this.#deps.metadata.barrier();
-    } catch (error) {
-      throw this.#fromMetadataError(error);
-    }
-    if (this.#deps.image.topic(name) !== undefined) {
-      throw new BrokerError('TOPIC_ALREADY_EXISTS', `topic '${name}' already exists`);
-    }
-    const alive = this.#deps.image
-      .nodes()
-      .filter((node) => node.status === 'alive')
-      .map((node) => node.id);
-    if (!isCount(replicationFactor, alive.length)) {
-      throw new BrokerError(
-        'INVALID_REPLICATION_FACTOR',
-        `replicationFactor must be an integer in [1, ${alive.length}] (alive nodes)`,
-      );
-    }
-    const start = this.#deps.random.int(alive.length);
-    const assignment = assignReplicas(alive, partitions, replicationFactor, start);
-    await this.#proposeChecked({
-      type: 'create-topic',
-      name,
-      topicId: randomId(this.#deps.random),
-      partitions: assignment.map((replicas) => ({ replicas })),
-      configs: { ...configs },
-    });
-    await this.#settle();
-    return this.describeTopic(name);
+  /** See TopicAdmin.createTopic; resolves once this node has opened its replicas. */
+  createTopic(request: CreateTopicRequest): Promise<TopicDescription> {
+    return this.#admin.createTopic(request);
   }
 
-  /** Codes: INVALID_TOPIC_EXCEPTION, UNKNOWN_TOPIC_OR_PARTITION, NOT_CONTROLLER, BROKER_BUSY. */
-  async deleteTopic(name: string): Promise<void> {
-    this.#requireRunning();
-    this.#topic(name);
-    await this.#proposeChecked({ type: 'delete-topic', name });
-    await this.#settle();
+  deleteTopic(name: string): Promise<void> {
+    return this.#admin.deleteTopic(name);
   }
 
-  /** Sets (string) or removes (null) config overrides. Codes: as deleteTopic, INVALID_CONFIG. */
-  async setTopicConfigs(
+  /** Sets (string) or removes (null) config overrides. */
+  setTopicConfigs(
     name: string,
     configs: Readonly<Record<string, string | null>>,
   ): Promise<TopicDescription> {
-    this.#requireRunning();
-    this.#topic(name);
-    await this.#proposeChecked({ type: 'set-topic-config', topic: name, configs: { ...configs } });
-    await this.#settle();
-    return this.describeTopic(name);
+    return this.#admin.setTopicConfigs(name, configs);
   }
 
-  /**
-   * Starts moving a partition to `replicas` (first = preferred leader); the controller steps
-   * it (add, catch up, move the leader, drop) and clears `targetReplicas` when done.
-   * Codes: UNKNOWN_TOPIC_OR_PARTITION, INVALID_REPLICATION_FACTOR, NOT_CONTROLLER, BROKER_BUSY.
-   */
-  async reassignPartition(
+  /** See TopicAdmin.reassignPartition. */
+  reassignPartition(
     name: string,
     partition: number,
     replicas: readonly number[],
   ): Promise<PartitionDescription> {
-    this.#requireRunning();
-    if (this.#topic(name).partitions[partition] === undefined) {
-      throw new BrokerError('UNKNOWN_TOPIC_OR_PARTITION', `no partition ${name}-${partition}`);
-    }
-    const targetReplicas = [...replicas];
-    await this.#proposeChecked({
-      type: 'reassign-partition',
-      topic: name,
-      partition,
-      targetReplicas,
-    });
-    const described = this.describeTopic(name).partitions[partition];
-    assert(described !== undefined, 'a partition does not vanish while it is described');
-    return described;
+    return this.#admin.reassignPartition(name, partition, replicas);
   }
 
   // ---- produce and fetch ----------------------------------------------------------------
@@ -841,13 +676,7 @@ export class Broker {
   // ---- lookups --------------------------------------------------------------------------
 
   #topic(name: string): TopicImage {
-    const problem = topicNameProblem(name);
-    if (problem !== null) throw new BrokerError('INVALID_TOPIC_EXCEPTION', problem);
-    const topic = this.#deps.image.topic(name);
-    if (topic === undefined) {
-      throw new BrokerError('UNKNOWN_TOPIC_OR_PARTITION', `no topic '${name}'`);
-    }
-    return topic;
+    return requireTopic(this.#deps.image, name);
   }
 
   /** This node's open leader replica of the partition, or the error a client acts on. */
@@ -904,45 +733,12 @@ export class Broker {
     }
   }
 
-  /** Proposes an admin command; a refusal by the image becomes its BrokerError. */
-  async #proposeChecked(command: MetadataCommand): Promise<void> {
-    const { result } = await this.#propose(command);
-    if (result.ok) return;
-    const code = result.code;
-    switch (code) {
-      case 'UNKNOWN_TOPIC_OR_PARTITION':
-      case 'TOPIC_ALREADY_EXISTS':
-      case 'INVALID_TOPIC_EXCEPTION':
-      case 'INVALID_PARTITIONS':
-      case 'INVALID_REPLICATION_FACTOR':
-      case 'INVALID_CONFIG':
-        throw new BrokerError(code, result.message);
-      default:
-        // The broker checked the command before proposing it: only a bug gets here.
-        assert(false, `metadata refused ${command.type}: ${code} ${result.message}`);
-    }
-  }
-
   #fromMetadataError(error: unknown): unknown {
-    const code = (error as { code?: unknown } | null)?.code;
-    const map: Readonly<Record<string, BrokerErrorCode>> = {
-      RAFT_NOT_LEADER: 'NOT_CONTROLLER',
-      RAFT_TRANSFER_IN_PROGRESS: 'NOT_CONTROLLER',
-      RAFT_BUSY: 'BROKER_BUSY',
-      RAFT_TIMEOUT: 'REQUEST_TIMED_OUT',
-      RAFT_PROPOSAL_DROPPED: 'REQUEST_TIMED_OUT',
-      RAFT_STOPPED: 'BROKER_NOT_READY',
-      RAFT_ENTRY_TOO_LARGE: 'INVALID_CONFIG',
-    };
-    if (typeof code !== 'string' || !Object.hasOwn(map, code)) return error;
-    const brokerCode = map[code] as BrokerErrorCode;
-    const leaderId = this.#deps.metadata.status().leaderId;
-    const leader = leaderId === null ? undefined : this.#deps.image.node(leaderId);
-    const details =
-      brokerCode === 'NOT_CONTROLLER' && leader !== undefined
-        ? { leader: { id: leader.id, url: leader.url } }
-        : {};
-    return new BrokerError(brokerCode, (error as Error).message, { cause: error, details });
+    const { image, metadata } = this.#deps;
+    return fromMetadataError(error, () => {
+      const leaderId = metadata.status().leaderId;
+      return leaderId === null ? undefined : image.node(leaderId);
+    });
   }
 
   #scheduleRetention(): void {
@@ -1009,47 +805,6 @@ function isIsrChangeErrorCode(code: string): code is IsrChangeErrorCode {
   return (isrChangeErrorCodes as readonly string[]).includes(code);
 }
 
-function isCount(value: number, max: number): boolean {
-  return Number.isInteger(value) && value >= 1 && value <= max;
-}
-
 function busy(message: string): BrokerError {
   return new BrokerError('BROKER_BUSY', message);
-}
-
-/** 128 random bits as 32 hex digits, from the injected Random. */
-function randomId(random: Random): string {
-  let id = '';
-  for (let i = 0; i < 8; i += 1) id += random.int(0x10000).toString(16).padStart(4, '0');
-  return id;
-}
-
-/** Maps the log's failures to what a client acts on. */
-function fromLogError(error: unknown, replica: Partition): unknown {
-  if (!isLogError(error)) return error;
-  const { logStartOffset, highWatermark } = replica.offsets();
-  switch (error.code) {
-    case 'LOG_CORRUPT_BATCH':
-    case 'LOG_UNSUPPORTED_COMPRESSION':
-      return new BrokerError('CORRUPT_MESSAGE', error.message, { cause: error });
-    case 'LOG_RECORD_TOO_LARGE':
-      return new BrokerError('MESSAGE_TOO_LARGE', error.message, { cause: error });
-    case 'LOG_OFFSET_OUT_OF_RANGE':
-      return new BrokerError('OFFSET_OUT_OF_RANGE', error.message, {
-        cause: error,
-        details: { logStartOffset, highWatermark },
-      });
-    case 'LOG_CLOSED':
-      return new BrokerError('LEADER_NOT_AVAILABLE', `${replica.key} is reopening`, {
-        cause: error,
-      });
-    case 'LOG_BUSY':
-      return new BrokerError('BROKER_BUSY', error.message, { cause: error });
-    case 'LOG_INVALID_OFFSET':
-    case 'LOG_INVALID_EPOCH':
-    case 'LOG_STORAGE_ERROR':
-      return new BrokerError('KAFKA_STORAGE_ERROR', error.message, { cause: error });
-    default:
-      return error;
-  }
 }

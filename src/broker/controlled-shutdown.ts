@@ -6,7 +6,7 @@
 // stops anyway.
 import type { Clock } from '../common/index.ts';
 import type { MetadataLog } from '../raft/index.ts';
-import type { BrokerLogger } from './broker.ts';
+import type { BrokerLogger } from './broker-logger.ts';
 import type { MetadataCommand } from './metadata-command.ts';
 import type { MetadataImage } from './metadata-image.ts';
 

@@ -3,11 +3,10 @@
 // command, or an error body `{error: {code, message, leaderId?}}` (a RAFT_* code). The real
 // channel holds one undici H2CClient per controller URL, so forwarding costs no handshake.
 import { H2CClient } from 'undici';
-import { assert } from '../common/index.ts';
+import { assert, clusterSecretHeader } from '../common/index.ts';
 import type { ControllerRequests } from './controller-requests.ts';
 
 export const metadataProposePath = '/internal/v1/metadata/propose';
-const clusterSecretHeader = 'x-rill-cluster-secret';
 /** Forwarded proposals in flight per controller connection (HTTP/2 streams). */
 const forwardedInflightMax = 64;
 

@@ -7,7 +7,7 @@
 // a silent node is fenced by the session timeout. docs/operations.md describes both paths.
 import { assert, type Clock } from '../common/index.ts';
 import type { MetadataLog } from '../raft/index.ts';
-import type { BrokerLogger } from './broker.ts';
+import type { BrokerLogger } from './broker-logger.ts';
 import {
   ControllerCore,
   type ControllerPass,

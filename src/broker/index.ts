@@ -1,22 +1,8 @@
 // src/broker: the node — metadata image (the controller's state machine), local replicas,
 // produce and fetch. The API enters only through this file.
-export {
-  Broker,
-  type Acks,
-  type BrokerConfig,
-  type BrokerDeps,
-  type BrokerGauges,
-  type BrokerLogger,
-  type ClusterDescription,
-  type CreateTopicRequest,
-  type FetchRequest,
-  type FetchResult,
-  type PartitionDescription,
-  type ProduceRequest,
-  type ProduceResult,
-  type ReplicaFetchResult,
-  type TopicDescription,
-} from './broker.ts';
+export { Broker, type BrokerConfig, type BrokerDeps } from './broker.ts';
+export type * from './broker-types.ts';
+export type { BrokerLogger } from './broker-logger.ts';
 export {
   ReplicaFetcher,
   defaultReplicaFetcherConfig,

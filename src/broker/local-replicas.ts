@@ -5,7 +5,7 @@
 // more. Invariant: after whenReconciled(), every applied image change has reached the replicas.
 import type { PartitionLogConfig } from '../log/index.ts';
 import type { Clock } from '../common/index.ts';
-import type { BrokerLogger } from './broker.ts';
+import type { BrokerLogger } from './broker-logger.ts';
 import type { MetadataImage, PartitionImage, TopicImage } from './metadata-image.ts';
 import { Partition, type ReplicationSettings } from './partition.ts';
 import { partitionDirectoryName, type PartitionStore } from './partition-store.ts';

@@ -6,7 +6,7 @@
 import { assert, type Clock } from '../common/index.ts';
 import type { HeartbeatAnswer, PartitionRef } from './controller-core.ts';
 import type { LivenessChannel } from './controller-requests.ts';
-import type { BrokerLogger } from './broker.ts';
+import type { BrokerLogger } from './broker-logger.ts';
 import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
 
 export interface NodeSessionConfig {

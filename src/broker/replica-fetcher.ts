@@ -4,7 +4,7 @@
 // order. Invariant: at most one request per replica object is in flight (the core allows one),
 // and an answer meant for a replaced core object is dropped. Loops are keyed by the replica
 // object, so a replica reopened under the same name gets its own loop while the old one ends.
-import type { BrokerLogger } from './broker.ts';
+import type { BrokerLogger } from './broker-logger.ts';
 import type { Clock } from '../common/index.ts';
 import type { Partition } from './partition.ts';
 import type { EpochErrorCode, FollowerRequest } from './replication/index.ts';

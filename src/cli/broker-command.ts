@@ -1,8 +1,13 @@
 // `rill broker`: runs one node in the foreground. Parses and checks the options, hands a
 // NodeConfig to main.ts, prints progress and `ready`, and stops cleanly on SIGINT/SIGTERM.
 import { Command, InvalidArgumentError } from 'commander';
-import { defaultReplicationSettings } from '../broker/index.ts';
-import { defaultClusterTimings, startNode, type NodeConfig, type VoterAddress } from '../main.ts';
+import {
+  defaultClusterTimings,
+  defaultReplicationSettings,
+  startNode,
+  type NodeConfig,
+  type VoterAddress,
+} from '../main.ts';
 
 function parseHostPort(value: string): { host: string; port: number } {
   const match = /^(.+):(\d{1,5})$/.exec(value);

@@ -23,3 +23,10 @@ export class SeededRandom implements Random {
     return this.int(1 << 30) < probability * (1 << 30);
   }
 }
+
+/** 128 random bits as 32 hex digits (topic ids, cluster ids, incarnations). */
+export function randomId(random: Random): string {
+  let id = '';
+  for (let i = 0; i < 8; i += 1) id += random.int(0x10000).toString(16).padStart(4, '0');
+  return id;
+}

@@ -9,7 +9,7 @@
 // Wire format: ./raft-message-codec.ts. Cluster secret: header `x-rill-cluster-secret`.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { H2CClient } from 'undici';
-import { assert, BoundedQueue, type Clock } from '../common/index.ts';
+import { assert, BoundedQueue, clusterSecretHeader, type Clock } from '../common/index.ts';
 import {
   assertOutgoing,
   decodeRaftMessages,
@@ -22,7 +22,6 @@ import type { RaftTransport } from './raft-transport.ts';
 import type { RaftMessage, RaftNodeId } from './types.ts';
 
 export const raftMessagesPath = '/internal/v1/raft/messages';
-export const clusterSecretHeader = 'x-rill-cluster-secret';
 
 export interface HttpRaftTransportConfig {
   readonly nodeId: RaftNodeId;

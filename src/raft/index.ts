@@ -31,7 +31,6 @@ export {
   httpRaftTransportConfig,
   httpRaftTransportDefaults,
   raftMessagesPath,
-  clusterSecretHeader,
   type HttpRaftTransportConfig,
   type HttpRaftTransportDeps,
   type RaftGroupTiming,

@@ -2,7 +2,13 @@
 // broker (the controller forwards writes where it must); each call maps a non-2xx answer to its
 // ClientError code, e.g. TOPIC_ALREADY_EXISTS or UNKNOWN_TOPIC_OR_PARTITION.
 import { ClientError } from './client-error.ts';
-import type { BrokerInfo, MetadataCache } from './metadata-cache.ts';
+import type {
+  ClusterDescriptionBody,
+  PartitionOffsetsBody,
+  TopicDescriptionBody,
+  TopicListingBody,
+} from '../wire.ts';
+import type { MetadataCache } from './metadata-cache.ts';
 import { jsonBody, responseError, type Transport, type TransportResponse } from './transport.ts';
 
 export interface NewTopic {
@@ -12,38 +18,11 @@ export interface NewTopic {
   readonly configs?: Readonly<Record<string, string>>;
 }
 
-export interface TopicListing {
-  readonly name: string;
-  readonly partitions: number;
-  readonly replicationFactor: number;
-}
-
-export interface TopicDescription {
-  readonly name: string;
-  readonly configs: Readonly<Record<string, string>>;
-  readonly partitions: readonly {
-    readonly partition: number;
-    readonly leader: number | null;
-    readonly leaderEpoch: number;
-    readonly replicas: readonly number[];
-    readonly isr: readonly number[];
-    readonly logStartOffset: number;
-    readonly highWatermark: number;
-  }[];
-}
-
-export interface ClusterDescription {
-  readonly clusterId: string;
-  readonly controllerId: number | null;
-  readonly brokers: readonly BrokerInfo[];
-}
-
-export interface PartitionOffsets {
-  readonly logStartOffset: number;
-  readonly highWatermark: number;
-  /** With a timestamp: the first offset whose timestamp is ≥ it (null if none). */
-  readonly offset?: number | null;
-}
+// The answers are the server's JSON bodies, declared once in ../wire.ts.
+export type TopicListing = TopicListingBody;
+export type TopicDescription = TopicDescriptionBody;
+export type ClusterDescription = ClusterDescriptionBody;
+export type PartitionOffsets = PartitionOffsetsBody;
 
 export class Admin {
   readonly #metadata: MetadataCache;

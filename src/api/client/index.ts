@@ -32,7 +32,7 @@ export {
   type TransportRequest,
   type TransportResponse,
 } from './transport.ts';
-export { murmur2, partitionForKey, toPositive } from './murmur2.ts';
+export { murmur2, partitionForKey, toPositive } from '../wire.ts';
 export { StickyPartitioner } from './sticky-partitioner.ts';
 export { backoffDelayMs, type BackoffConfig } from './backoff.ts';
 export { BufferMemory } from './buffer-memory.ts';

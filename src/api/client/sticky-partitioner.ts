@@ -1,9 +1,9 @@
-// Chooses partitions: keyed records by Kafka's murmur2 (./murmur2.ts); null-key records stick
+// Chooses partitions: keyed records by Kafka's murmur2 (../murmur2.ts); null-key records stick
 // to one partition per topic until its batch is full or sent, then move to another at random,
 // as Kafka's sticky partitioner (KIP-480) does, so null-key traffic fills whole batches. Pure:
 // the randomness comes through the Random port. At most topicsMax topics are remembered.
 import { assert, type Random } from '../../common/index.ts';
-import { partitionForKey } from './murmur2.ts';
+import { partitionForKey } from '../wire.ts';
 
 export class StickyPartitioner {
   readonly #random: Random;

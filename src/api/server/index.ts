@@ -1,7 +1,6 @@
 // src/api/server: the node's HTTP/2 server (fastify, h2c). main.ts builds it with the broker.
 export {
   buildServer,
-  clusterSecretHeader,
   type InternalRoute,
   type RillApp,
   type ServerConfig,

@@ -2,7 +2,6 @@
 // 64 KiB windows cap a connection near a quarter of the transport's ceiling), a bound on
 // concurrent streams and on body size. Client routes live under /v1, node-to-node routes
 // under /internal/v1 behind the cluster secret. Every failure answers API.md's error shape.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type {
   Http2Server,
@@ -10,18 +9,17 @@ import type {
   Http2ServerResponse,
   Http2Session,
 } from 'node:http2';
-import fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type RouteGenericInterface,
-} from 'fastify';
+import fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Broker } from '../../broker/index.ts';
-import { assert, type WallClock } from '../../common/index.ts';
+import {
+  assert,
+  clusterSecretCheck,
+  clusterSecretHeader,
+  type WallClock,
+} from '../../common/index.ts';
 import { ApiError, errorResponse, isApiErrorCode, type ApiErrorCode } from '../errors.ts';
-import { batchContentType } from '../wire.ts';
+import { batchContentType, type HttpExchange } from '../wire.ts';
+import type { RillApp, RillReply, RillRequest, RouteContext } from './route-context.ts';
 import { registerClusterRoutes } from './routes/cluster-routes.ts';
 import { registerRecordRoutes } from './routes/record-routes.ts';
 import { registerReplicaRoutes } from './routes/replica-routes.ts';
@@ -29,7 +27,6 @@ import { registerTopicProduceRoute } from './routes/topic-produce-route.ts';
 import { registerTopicRoutes } from './routes/topic-routes.ts';
 import { ServerMetrics } from './server-metrics.ts';
 
-export const clusterSecretHeader = 'x-rill-cluster-secret';
 /** DATA frames on closed streams tolerated per session before nghttp2 sends GOAWAY. */
 const invalidFramesMax = 8192;
 
@@ -63,37 +60,16 @@ export interface InternalRoute {
   ): { status: number; body: unknown } | Promise<{ status: number; body: unknown }>;
 }
 
-export type RillApp = FastifyInstance<
-  Http2Server,
-  Http2ServerRequest,
-  Http2ServerResponse,
-  FastifyBaseLogger
->;
-export type RillRequest<R extends RouteGenericInterface = RouteGenericInterface> = FastifyRequest<
-  R,
-  Http2Server,
-  Http2ServerRequest
->;
-export type RillReply<R extends RouteGenericInterface = RouteGenericInterface> = FastifyReply<
-  R,
-  Http2Server,
-  Http2ServerRequest,
-  Http2ServerResponse
->;
-
 export interface ServerDeps {
   readonly broker: Broker;
   readonly logger: FastifyBaseLogger;
   readonly wallClock: WallClock;
   readonly internalRoutes?: readonly InternalRoute[];
+  /** Forwards produce requests to leaders (the client's H2Transport); closed with the server. */
+  readonly forwarder: HttpExchange;
 }
 
-export interface RouteContext {
-  readonly broker: Broker;
-  readonly config: ServerConfig;
-  readonly metrics: ServerMetrics;
-  readonly wallClock: WallClock;
-}
+export type { RillApp, RillReply, RillRequest, RouteContext } from './route-context.ts';
 
 export async function buildServer(config: ServerConfig, deps: ServerDeps): Promise<RillApp> {
   assert(
@@ -159,7 +135,8 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     done();
   });
   registerInternalRoutes(app, config, metrics, deps.internalRoutes ?? []);
-  const context: RouteContext = { broker: deps.broker, config, metrics, wallClock: deps.wallClock };
+  const { broker, wallClock, forwarder } = deps;
+  const context: RouteContext = { broker, config, metrics, wallClock, forwarder };
   registerClusterRoutes(app, context);
   registerTopicRoutes(app, context);
   registerRecordRoutes(app, context);
@@ -210,14 +187,12 @@ function registerInternalRoutes(
   metrics: ServerMetrics,
   routes: readonly InternalRoute[],
 ): void {
-  const secretDigest = config.clusterSecret === null ? null : digest(config.clusterSecret);
+  const isAuthorized = clusterSecretCheck(config.clusterSecret);
   app.addHook('onRequest', (request, reply, done) => {
     // The matched route, not only the raw URL: a percent-encoded path reaches the same route.
     const route = request.routeOptions.url ?? '';
     const isInternal = route.startsWith('/internal/') || request.url.startsWith('/internal/');
-    if (secretDigest === null || !isInternal) return done();
-    const given = request.headers[clusterSecretHeader];
-    if (typeof given === 'string' && timingSafeEqual(digest(given), secretDigest)) return done();
+    if (!isInternal || isAuthorized(request.headers[clusterSecretHeader])) return done();
     const refusal = new ApiError('CLUSTER_AUTHORIZATION_FAILED', 'missing or wrong cluster secret');
     void sendError(metrics, request, reply, refusal);
   });
@@ -232,8 +207,4 @@ function registerInternalRoutes(
       },
     });
   }
-}
-
-function digest(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
 }

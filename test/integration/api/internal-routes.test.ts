@@ -3,6 +3,7 @@
 // Method: buildServer in process on a broker over test twins, driven with fastify.inject.
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { H2Transport } from '../../../src/api/client/index.ts';
 import { buildServer, type InternalRoute, type RillApp } from '../../../src/api/server/index.ts';
 import { Broker, MetadataImage, type MetadataCommand } from '../../../src/broker/index.ts';
 import { SeededRandom } from '../../../src/common/index.ts';
@@ -52,7 +53,13 @@ beforeAll(async () => {
   };
   app = await buildServer(
     { ...defaultServerConfig, clusterSecret: 's3cret' },
-    { broker, logger, wallClock: { wallMs: () => 0 }, internalRoutes: [echo] },
+    {
+      broker,
+      logger,
+      wallClock: { wallMs: () => 0 },
+      internalRoutes: [echo],
+      forwarder: new H2Transport(),
+    },
   );
 });
 

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { H2Transport } from '../../../src/api/client/index.ts';
 import { HttpReplicaTransport } from '../../../src/api/replica-transport.ts';
 import { buildServer, type RillApp } from '../../../src/api/server/index.ts';
 import {
@@ -121,7 +122,7 @@ export class InProcessCluster {
         waitMsMax: 30_000,
         clusterSecret: secret,
       },
-      { broker, logger: silentFastifyLogger(), wallClock },
+      { broker, logger: silentFastifyLogger(), wallClock, forwarder: new H2Transport() },
     );
     await server.listen({ host: '127.0.0.1', port: Number(new URL(node.url).port) });
     await broker.start();

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
 import { SeededRandom } from '../../../src/common/index.ts';
-import { murmur2, partitionForKey, toPositive } from '../../../src/api/client/murmur2.ts';
+import { murmur2, partitionForKey, toPositive } from '../../../src/api/murmur2.ts';
 
 const require = createRequire(import.meta.url);
 const kafkajsMurmur2 = require('kafkajs/src/producer/partitioners/default/murmur2.js') as (

@@ -2,7 +2,7 @@
 // is sent, then move to a different one. Method: a seeded Random port, printed seed.
 import { describe, expect, test } from 'vitest';
 import { SeededRandom } from '../../../src/common/index.ts';
-import { partitionForKey } from '../../../src/api/client/murmur2.ts';
+import { partitionForKey } from '../../../src/api/murmur2.ts';
 import { StickyPartitioner } from '../../../src/api/client/sticky-partitioner.ts';
 
 const seed = Date.now() % 1_000_000;

@@ -3,11 +3,12 @@
 // barrier: 503 BROKER_NOT_READY otherwise) and
 // /metrics (Prometheus text format).
 import { BrokerError } from '../../../broker/index.ts';
-import type { RillApp, RouteContext } from '../server.ts';
+import type { ClusterDescriptionBody } from '../../wire.ts';
+import type { RillApp, RouteContext } from '../route-context.ts';
 
 export function registerClusterRoutes(app: RillApp, context: RouteContext): void {
   const { broker, metrics } = context;
-  app.get('/v1/cluster', () => broker.describeCluster());
+  app.get('/v1/cluster', (): ClusterDescriptionBody => broker.describeCluster());
   app.get('/v1/raft', () => broker.raftStatus());
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async () => {

@@ -20,7 +20,7 @@ import {
   type Query,
 } from '../request-checks.ts';
 import { batchContentType, fetchHeaders } from '../../wire.ts';
-import { type RillApp, type RillReply, type RillRequest, type RouteContext } from '../server.ts';
+import type { RillApp, RillReply, RillRequest, RouteContext } from '../route-context.ts';
 import { readSlices, sendSlices } from '../slice-sender.ts';
 
 interface PartitionRoute {

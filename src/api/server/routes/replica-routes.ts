@@ -5,7 +5,7 @@
 import type { ReplicaFetchResult } from '../../../broker/index.ts';
 import { integerField, objectBody, topicParam } from '../request-checks.ts';
 import { batchContentType } from '../../wire.ts';
-import type { RillApp, RillReply, RouteContext } from '../server.ts';
+import type { RillApp, RillReply, RouteContext } from '../route-context.ts';
 import { sendSlices } from '../slice-sender.ts';
 
 export const replicaEpochEndOffsetPath = '/internal/v1/replica/epoch-end-offset';

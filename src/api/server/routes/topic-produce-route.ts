@@ -5,11 +5,11 @@
 // lists one {partition, offset} or {error} per record, in request order.
 import { BrokerError, isBrokerError, type Acks } from '../../../broker/index.ts';
 import type { Compression, LogRecord } from '../../../log/index.ts';
-import { H2Transport, partitionForKey } from '../../client/index.ts';
 import { errorResponse } from '../../errors.ts';
+import { partitionForKey, type HttpExchange, type HttpExchangeRequest } from '../../wire.ts';
 import { encodeJsonBatches, parseJsonRecords, type RecordEncoding } from '../json-records.ts';
 import { enumQuery, intQuery, invalid, objectBody, topicParam } from '../request-checks.ts';
-import type { RillApp, RillRequest, RouteContext } from '../server.ts';
+import type { RillApp, RillRequest, RouteContext } from '../route-context.ts';
 
 interface TopicRoute {
   Params: { readonly topic: string };
@@ -26,11 +26,8 @@ interface Group {
   readonly raw: Record<string, unknown>[];
 }
 
-/** Leaders this node forwards to at once; more wait for a connection slot in undici. */
-const forwardConnectionsMax = 256;
-
 export function registerTopicProduceRoute(app: RillApp, context: RouteContext): void {
-  const forwarder = new H2Transport({ connectionsMax: forwardConnectionsMax });
+  const { forwarder } = context;
   app.addHook('onClose', async () => forwarder.close());
   let rotation = 0;
   app.post<TopicRoute>('/v1/topics/:topic/records', async (request) => {
@@ -101,7 +98,7 @@ function place(
 /** Produces one partition's records here or on its leader; the base offset (-1 for acks=0). */
 async function produceGroup(
   context: RouteContext,
-  forwarder: H2Transport,
+  forwarder: HttpExchange,
   request: RillRequest<TopicRoute>,
   topic: string,
   group: Group,
@@ -146,11 +143,7 @@ async function produceGroup(
 }
 
 /** Forwards to the leader; a leader that cannot be reached is LEADER_NOT_AVAILABLE. */
-async function forward(
-  forwarder: H2Transport,
-  leaderUrl: string,
-  request: Parameters<H2Transport['request']>[1],
-) {
+async function forward(forwarder: HttpExchange, leaderUrl: string, request: HttpExchangeRequest) {
   try {
     return await forwarder.request(leaderUrl, request);
   } catch (error) {

@@ -9,7 +9,12 @@ import {
   partitionParam,
   topicParam,
 } from '../request-checks.ts';
-import type { RillApp, RouteContext } from '../server.ts';
+import type {
+  PartitionDescriptionBody,
+  TopicDescriptionBody,
+  TopicListingBody,
+} from '../../wire.ts';
+import type { RillApp, RouteContext } from '../route-context.ts';
 
 const safeMax = Number.MAX_SAFE_INTEGER;
 
@@ -45,29 +50,42 @@ export function registerTopicRoutes(app: RillApp, context: RouteContext): void {
     const partitions = integerField(body, 'partitions', -safeMax, safeMax);
     const replicationFactor = integerField(body, 'replicationFactor', -safeMax, safeMax);
     const configs = configsField(body, 'configs', false) as Record<string, string>;
-    const topic = await broker.createTopic({ name, partitions, replicationFactor, configs });
+    const topic: TopicDescriptionBody = await broker.createTopic({
+      name,
+      partitions,
+      replicationFactor,
+      configs,
+    });
     return reply.code(201).send(topic);
   });
-  app.get('/v1/topics', () => ({ topics: broker.listTopics() }));
-  app.get<{ Params: TopicParams }>('/v1/topics/:topic', (request) =>
+  app.get('/v1/topics', (): { topics: TopicListingBody[] } => ({ topics: broker.listTopics() }));
+  app.get<{ Params: TopicParams }>('/v1/topics/:topic', (request): TopicDescriptionBody =>
     broker.describeTopic(topicParam(request.params.topic)),
   );
   app.delete<{ Params: TopicParams }>('/v1/topics/:topic', async (request, reply) => {
     await broker.deleteTopic(topicParam(request.params.topic));
     return reply.code(204).send();
   });
-  app.put<{ Params: TopicParams }>('/v1/topics/:topic/configs', async (request) => {
-    const topic = topicParam(request.params.topic);
-    const configs = configsField(objectBody(request.body), 'configs', true);
-    return broker.setTopicConfigs(topic, configs);
-  });
+  app.put<{ Params: TopicParams }>(
+    '/v1/topics/:topic/configs',
+    async (request): Promise<TopicDescriptionBody> => {
+      const topic = topicParam(request.params.topic);
+      const configs = configsField(objectBody(request.body), 'configs', true);
+      return broker.setTopicConfigs(topic, configs);
+    },
+  );
   app.post<{ Params: PartitionParams }>(
     '/v1/topics/:topic/partitions/:partition/reassignment',
     async (request, reply) => {
       const topic = topicParam(request.params.topic);
       const partition = partitionParam(request.params.partition);
       const replicas = replicasField(objectBody(request.body));
-      return reply.code(202).send(await broker.reassignPartition(topic, partition, replicas));
+      const moving: PartitionDescriptionBody = await broker.reassignPartition(
+        topic,
+        partition,
+        replicas,
+      );
+      return reply.code(202).send(moving);
     },
   );
 }

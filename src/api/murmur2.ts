@@ -1,7 +1,7 @@
 // Kafka's key hash: the Java client's `Utils.murmur2` (MurmurHash2, seed 0x9747b28c) over the
 // key bytes, and `toPositive(hash) % numPartitions` for the partition, so a key lands on the
 // same partition as with any Kafka client. Pure; 32-bit arithmetic through Math.imul and `| 0`.
-import { assert } from '../../common/index.ts';
+import { assert } from '../common/index.ts';
 
 const seed = 0x9747b28c;
 const m = 0x5bd1e995;

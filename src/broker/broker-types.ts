@@ -1,0 +1,98 @@
+// The broker's request and answer shapes: what the API passes in (produce, fetch, topic
+// creation) and gets back (results, descriptions, gauges). Plain data, no behaviour; the API
+// routes check the descriptions against the JSON bodies of src/api/wire.ts.
+import type { LogReadResult } from '../log/index.ts';
+import type { AppendResult } from './partition.ts';
+import type { ReplicaTransport } from './replica-fetcher.ts';
+
+export type Acks = 0 | 1 | 'all';
+
+export interface ProduceRequest {
+  readonly topic: string;
+  readonly partition: number;
+  /** One or more RecordBatch v2, as a client encoded them. */
+  readonly batches: Uint8Array;
+  readonly acks: Acks;
+  readonly timeoutMs: number;
+}
+
+/** acks=0 answers before the append: offsets are then -1, as in Kafka. */
+export interface ProduceResult extends AppendResult {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export interface FetchRequest {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly maxBytes: number;
+  readonly maxWaitMs: number;
+}
+
+export interface FetchResult {
+  /** Whole batches; the first may start before `offset`. Call read.release() once sent. */
+  readonly read: LogReadResult;
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+  readonly leaderEpoch: number;
+}
+
+/** A follower fetch as the leader answers it: whole batches below the leader's durable end. */
+export type ReplicaFetchResult =
+  | Exclude<Awaited<ReturnType<ReplicaTransport['fetch']>>, { kind: 'records' }>
+  | {
+      readonly kind: 'records';
+      readonly read: LogReadResult;
+      readonly highWatermark: number;
+      readonly logStartOffset: number;
+      readonly logEndOffset: number;
+      readonly leaderEpoch: number;
+    };
+
+export interface CreateTopicRequest {
+  readonly name: string;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+export interface PartitionDescription {
+  readonly partition: number;
+  readonly leader: number | null;
+  readonly leaderEpoch: number;
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+  /** Known where this node leads the partition; null elsewhere. */
+  readonly logStartOffset: number | null;
+  readonly highWatermark: number | null;
+  /** While a reassignment is in progress: the replicas it moves the partition to. */
+  readonly targetReplicas?: readonly number[];
+}
+
+export interface TopicDescription {
+  readonly name: string;
+  readonly topicId: string;
+  readonly configs: Record<string, string>;
+  readonly partitions: readonly PartitionDescription[];
+}
+
+/** One entry of listTopics(). */
+export interface TopicListing {
+  readonly name: string;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+}
+
+export interface ClusterDescription {
+  readonly clusterId: string | null;
+  readonly controllerId: number | null;
+  readonly brokers: readonly { id: number; url: string; status: 'alive' | 'fenced' }[];
+}
+
+export interface BrokerGauges {
+  readonly localPartitions: number;
+  readonly leaderPartitions: number;
+  readonly waitingFetches: number;
+  readonly waitingProduces: number;
+}
