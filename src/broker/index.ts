@@ -14,17 +14,24 @@ export {
   type PartitionDescription,
   type ProduceRequest,
   type ProduceResult,
-  type ReplicaFetchResult,
   type TopicDescription,
 } from './broker.ts';
+export {
+  ReplicaService,
+  defaultFetchSessionLimits,
+  type SessionFetchResult,
+  type SessionPartitionResult,
+} from './replica-service.ts';
 export {
   ReplicaFetcher,
   defaultReplicaFetcherConfig,
   type EpochEndOffsetAnswer,
   type EpochEndOffsetCall,
+  isRefusal,
   type ReplicaFetchAnswer,
-  type ReplicaFetchCall,
   type ReplicaTransport,
+  type SessionFetchAnswer,
+  type SessionFetchCall,
 } from './replica-fetcher.ts';
 export { BrokerError, brokerErrorCodes, isBrokerError, type BrokerErrorCode } from './errors.ts';
 export {
