@@ -133,8 +133,7 @@ export class ReplicaService {
     const session = opened.session;
     let plans = this.#planAll(session);
     if (plans.length === 0 && call.maxWaitMs > 0 && !this.#draining) {
-      const woken = await this.#park(session, call.maxWaitMs);
-      plans = this.#planKeys(session, woken);
+      plans = await this.#park(session, call.maxWaitMs);
     }
     const partitions = await this.#perform(session, plans, call);
     return { kind: 'ok', sessionId: session.id, partitions };
@@ -166,12 +165,16 @@ export class ReplicaService {
     if (typeof target === 'string') {
       return { kind: 'answer', result: { topic, partition, kind: 'error', code: target } };
     }
+    const highWatermark = target.highWatermark;
     const decision = target.onFollowerFetch({ ...entry, replicaId }, this.#deps.clock.nowMs());
     if (decision === null) {
       const result = { topic, partition, kind: 'error', code: 'NOT_LEADER_OR_FOLLOWER' } as const;
       return { kind: 'answer', result };
     }
-    if (decision.kind === 'read') this.afterLeaderProgress(target);
+    // Only a moved HW concerns anyone else (other sessions, acks, consumers); waking them for
+    // an unchanged one would make two parked sessions wake each other forever.
+    if (target.highWatermark !== highWatermark) this.afterLeaderProgress(target);
+    else if (this.#deps.isRunning()) this.#maybeProposeIsrChange(target);
     switch (decision.kind) {
       case 'error':
         return { kind: 'answer', result: { topic, partition, kind: 'error', code: decision.code } };
@@ -238,13 +241,16 @@ export class ReplicaService {
     }
   }
 
-  /** Parks the session until a wake of one of its partitions or maxWaitMs; the woken keys. */
-  #park(session: FetchSession, maxWaitMs: number): Promise<Set<string>> {
+  /**
+   * Parks the session until a wake of one of its partitions finds something to answer, or
+   * maxWaitMs passes (then nothing is answered). Returns what to answer.
+   */
+  #park(session: FetchSession, maxWaitMs: number): Promise<Plan[]> {
     const keys = [...session.partitions.keys()];
     return new Promise((resolve) => {
       const woken = new Set<string>();
       let done = false;
-      const finish = (): void => {
+      const finish = (plans: Plan[]): void => {
         if (done) return;
         done = true;
         cancel();
@@ -253,14 +259,20 @@ export class ReplicaService {
           wakers?.delete(wake);
           if (wakers?.size === 0) this.#parked.delete(key);
         }
-        resolve(woken);
+        resolve(plans);
+      };
+      const check = (): void => {
+        if (done || woken.size === 0) return;
+        const plans = this.#planKeys(session, woken);
+        woken.clear();
+        if (plans.length > 0 || this.#draining) finish(plans);
       };
       const wake = (key: string): void => {
-        woken.add(key);
         // Let the other wakes of this turn (an append wakes every follower) land first.
-        queueMicrotask(finish);
+        if (woken.size === 0) queueMicrotask(check);
+        woken.add(key);
       };
-      const cancel = this.#deps.clock.schedule(maxWaitMs, finish);
+      const cancel = this.#deps.clock.schedule(maxWaitMs, () => finish([]));
       for (const key of keys) {
         let wakers = this.#parked.get(key);
         if (wakers === undefined) {
