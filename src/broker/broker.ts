@@ -685,11 +685,12 @@ export class Broker {
 
   /**
    * A follower node's incremental session fetch over every partition it follows from this
-   * node; held up to maxWaitMs while none has anything new. Codes: BROKER_NOT_READY.
+   * node; held up to maxWaitMs while none has anything new, or until `signal` aborts (the
+   * follower closed the stream). Codes: BROKER_NOT_READY.
    */
-  replicaSessionFetch(call: SessionFetchCall): Promise<SessionFetchResult> {
+  replicaSessionFetch(call: SessionFetchCall, signal?: AbortSignal): Promise<SessionFetchResult> {
     this.#requireRunning();
-    return this.#service.sessionFetch(call);
+    return this.#service.sessionFetch(call, signal);
   }
 
   /** Fetch sessions this node leads, and source loops it runs as a follower. */

@@ -127,14 +127,16 @@ export class ReplicaService {
    * of the follower stays fresh), and those with records, a new HW or an error are answered.
    * Held up to maxWaitMs while none has. Codes (whole request): the FetchSessionErrorCodes.
    */
-  async sessionFetch(call: SessionFetchCall): Promise<SessionFetchResult> {
+  async sessionFetch(call: SessionFetchCall, signal?: AbortSignal): Promise<SessionFetchResult> {
     const opened = this.#sessions.open(call, this.#deps.clock.nowMs());
     if (!opened.ok) return { kind: 'error', code: opened.code };
     const session = opened.session;
     let plans = this.#planAll(session);
     if (plans.length === 0 && call.maxWaitMs > 0 && !this.#draining) {
-      plans = await this.#park(session, call.maxWaitMs);
+      plans = await this.#park(session, call.maxWaitMs, signal);
     }
+    // The follower gave up on this request (it starts a full session): read nothing for it.
+    if (signal?.aborted === true) return { kind: 'ok', sessionId: session.id, partitions: [] };
     const partitions = await this.#perform(session, plans, call);
     return { kind: 'ok', sessionId: session.id, partitions };
   }
@@ -245,7 +247,7 @@ export class ReplicaService {
    * Parks the session until a wake of one of its partitions finds something to answer, or
    * maxWaitMs passes (then nothing is answered). Returns what to answer.
    */
-  #park(session: FetchSession, maxWaitMs: number): Promise<Plan[]> {
+  #park(session: FetchSession, maxWaitMs: number, signal?: AbortSignal): Promise<Plan[]> {
     const keys = [...session.partitions.keys()];
     return new Promise((resolve) => {
       const woken = new Set<string>();
@@ -254,6 +256,7 @@ export class ReplicaService {
         if (done) return;
         done = true;
         cancel();
+        signal?.removeEventListener('abort', abandon);
         for (const key of keys) {
           const wakers = this.#parked.get(key);
           wakers?.delete(wake);
@@ -272,7 +275,9 @@ export class ReplicaService {
         if (woken.size === 0) queueMicrotask(check);
         woken.add(key);
       };
-      const cancel = this.#deps.clock.schedule(maxWaitMs, () => finish([]));
+      const abandon = (): void => finish([]);
+      const cancel = this.#deps.clock.schedule(maxWaitMs, abandon);
+      signal?.addEventListener('abort', abandon);
       for (const key of keys) {
         let wakers = this.#parked.get(key);
         if (wakers === undefined) {

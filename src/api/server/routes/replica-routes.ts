@@ -33,7 +33,11 @@ export function registerReplicaRoutes(app: RillApp, context: RouteContext): void
   app.post(replicaSessionFetchPath, async (request, reply) => {
     const body = objectBody(request.body);
     const maxBytes = integerField(body, 'maxBytes', 1, context.config.fetchBytesMax);
-    const result = await context.broker.replicaSessionFetch({
+    // A follower that cancels a parked request starts a new session: stop holding this one.
+    const cancelled = new AbortController();
+    const onClose = (): void => cancelled.abort();
+    request.raw.once('close', onClose);
+    const call = {
       replicaId: integerField(body, 'replicaId', 0, int32Max),
       sessionId: integerField(body, 'sessionId', 0, int32Max),
       sessionEpoch: integerField(body, 'sessionEpoch', 0, int32Max),
@@ -42,8 +46,13 @@ export function registerReplicaRoutes(app: RillApp, context: RouteContext): void
       maxWaitMs: integerField(body, 'maxWaitMs', 0, context.config.waitMsMax),
       maxBytes,
       partitionMaxBytes: integerField(body, 'partitionMaxBytes', 1, maxBytes),
-    });
-    return sendSessionAnswer(context, reply, result);
+    };
+    try {
+      const result = await context.broker.replicaSessionFetch(call, cancelled.signal);
+      return await sendSessionAnswer(context, reply, result);
+    } finally {
+      request.raw.off('close', onClose);
+    }
   });
 }
 
