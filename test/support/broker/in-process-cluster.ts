@@ -31,6 +31,9 @@ export interface RecordedExchange {
   readonly leaderUrl: string;
   readonly call: SessionFetchCall;
   readonly answer: SessionFetchAnswer | null;
+  /** performance.now() when the request was sent and when it was answered or failed. */
+  readonly sentMs: number;
+  readonly doneMs: number;
 }
 
 const exchangesMax = 2_000;
@@ -173,12 +176,13 @@ function recording(inner: ReplicaTransport, exchanges: RecordedExchange[]): Repl
   return {
     epochEndOffset: (url, call) => inner.epochEndOffset(url, call),
     async sessionFetch(leaderUrl, call, signal) {
+      const sentMs = performance.now();
       try {
         const answer = await inner.sessionFetch(leaderUrl, call, signal);
-        remember({ leaderUrl, call, answer });
+        remember({ leaderUrl, call, answer, sentMs, doneMs: performance.now() });
         return answer;
       } catch (error) {
-        remember({ leaderUrl, call, answer: null });
+        remember({ leaderUrl, call, answer: null, sentMs, doneMs: performance.now() });
         throw error;
       }
     },
