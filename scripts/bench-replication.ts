@@ -109,17 +109,24 @@ async function measureIdle(client: RillClient, dataDir: string) {
   const partitions = Number(args['idle-partitions']);
   if (partitions === 0) return null;
   const admin = client.admin();
-  for (let made = 0; made < partitions; made += 100) {
+  const perTopic = 25;
+  for (let made = 0; made < partitions; made += perTopic) {
     const configs = { 'min.insync.replicas': '2' };
-    const count = Math.min(100, partitions - made);
-    await admin.createTopic({
-      name: `idle-${made}`,
-      partitions: count,
-      replicationFactor: 3,
-      configs,
-    });
+    const count = Math.min(perTopic, partitions - made);
+    const name = `idle-${made}`;
+    // A loaded machine may take longer than the client's timeout: retry until it exists.
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await admin.createTopic({ name, partitions: count, replicationFactor: 3, configs });
+        break;
+      } catch (error) {
+        if ((error as { code?: unknown }).code === 'TOPIC_ALREADY_EXISTS') break;
+        if (attempt >= 5) throw error;
+        log(`create ${name} failed (${String(error)}); retrying`);
+      }
+    }
   }
-  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  await new Promise((resolve) => setTimeout(resolve, 15_000));
   const pids = await brokerPids(dataDir);
   const seconds = Number(args['idle-seconds']);
   const before = await Promise.all(pids.map(cpuTicks));
