@@ -1,15 +1,15 @@
 // The follower's side of /internal/v1/replica: the broker's ReplicaTransport over HTTP/2 (one
-// h2c connection per leader, shared by every partition followed from it), with the cluster
+// h2c connection per leader, shared by the session and the epoch requests), with the cluster
 // secret on every request. A non-200 answer or a malformed one rejects, so the fetcher retries.
 import type {
   EpochEndOffsetAnswer,
   EpochEndOffsetCall,
-  ReplicaFetchAnswer,
-  ReplicaFetchCall,
+  SessionFetchAnswer,
+  SessionFetchCall,
   ReplicaTransport,
 } from '../broker/index.ts';
 import { H2Transport, type TransportResponse } from './client/index.ts';
-import { batchContentType } from './wire.ts';
+import { decodeSessionAnswer, replicaSessionContentType } from './replica-session-wire.ts';
 
 import { clusterSecretHeader as clusterSecretHeaderName } from '../common/index.ts';
 
@@ -34,29 +34,32 @@ export class HttpReplicaTransport implements ReplicaTransport {
     return jsonAnswer(response) as EpochEndOffsetAnswer;
   }
 
-  async fetch(leaderUrl: string, call: ReplicaFetchCall): Promise<ReplicaFetchAnswer> {
-    const response = await this.#post(
-      leaderUrl,
-      '/internal/v1/replica/fetch',
-      call,
-      call.maxWaitMs,
-    );
-    if (!isBatchResponse(response)) return jsonAnswer(response) as ReplicaFetchAnswer;
-    return {
-      kind: 'records',
-      records: response.body,
-      nextOffset: headerInt(response, 'rill-next-offset'),
-      highWatermark: headerInt(response, 'rill-high-watermark'),
-      logEndOffset: headerInt(response, 'rill-log-end-offset'),
-      leaderEpoch: headerInt(response, 'rill-leader-epoch'),
-    };
+  async sessionFetch(
+    leaderUrl: string,
+    call: SessionFetchCall,
+    signal?: AbortSignal,
+  ): Promise<SessionFetchAnswer> {
+    const path = '/internal/v1/replica/session-fetch';
+    const response = await this.#post(leaderUrl, path, call, call.maxWaitMs, signal);
+    const type = response.headers['content-type'] ?? '';
+    if (response.status !== 200 || type !== replicaSessionContentType) {
+      return jsonAnswer(response) as SessionFetchAnswer;
+    }
+    // The header's fields were written by the leader's route from its typed answer.
+    return { kind: 'ok', ...decodeSessionAnswer(response.body) } as SessionFetchAnswer;
   }
 
   close(): Promise<void> {
     return this.#http.close();
   }
 
-  #post(url: string, path: string, body: unknown, waitMs: number): Promise<TransportResponse> {
+  #post(
+    url: string,
+    path: string,
+    body: unknown,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<TransportResponse> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.#config.clusterSecret !== null) {
       headers[clusterSecretHeaderName] = this.#config.clusterSecret;
@@ -68,12 +71,9 @@ export class HttpReplicaTransport implements ReplicaTransport {
       body: JSON.stringify(body),
       responseBytesMax: this.#config.responseBytesMax,
       timeoutMs: waitMs + this.#config.requestTimeoutMs,
+      ...(signal === undefined ? {} : { signal }),
     });
   }
-}
-
-function isBatchResponse(response: TransportResponse): boolean {
-  return response.status === 200 && (response.headers['content-type'] ?? '') === batchContentType;
 }
 
 function jsonAnswer(response: TransportResponse): unknown {
@@ -86,10 +86,4 @@ function jsonAnswer(response: TransportResponse): unknown {
   if (typeof kind !== 'string')
     throw new Error(`replica answer without a kind: ${text.slice(0, 300)}`);
   return answer;
-}
-
-function headerInt(response: TransportResponse, name: string): number {
-  const value = Number(response.headers[name]);
-  if (!Number.isSafeInteger(value)) throw new Error(`replica fetch answer lacks header ${name}`);
-  return value;
 }

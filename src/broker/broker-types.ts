@@ -3,7 +3,6 @@
 // routes check the descriptions against the JSON bodies of src/api/wire.ts.
 import type { LogReadResult } from '../log/index.ts';
 import type { AppendResult } from './partition.ts';
-import type { ReplicaTransport } from './replica-fetcher.ts';
 
 export type Acks = 0 | 1 | 'all';
 
@@ -37,18 +36,6 @@ export interface FetchResult {
   readonly logStartOffset: number;
   readonly leaderEpoch: number;
 }
-
-/** A follower fetch as the leader answers it: whole batches below the leader's durable end. */
-export type ReplicaFetchResult =
-  | Exclude<Awaited<ReturnType<ReplicaTransport['fetch']>>, { kind: 'records' }>
-  | {
-      readonly kind: 'records';
-      readonly read: LogReadResult;
-      readonly highWatermark: number;
-      readonly logStartOffset: number;
-      readonly logEndOffset: number;
-      readonly leaderEpoch: number;
-    };
 
 export interface CreateTopicRequest {
   readonly name: string;

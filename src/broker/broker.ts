@@ -1,7 +1,8 @@
 // The node's broker: the façade the API calls. It turns topic admin into metadata commands,
 // keeps local replicas in line with the applied metadata image (reconcile), serves produce and
 // fetch on the partitions this node leads, and parks long-polling fetches and acks=all produces
-// in purgatories woken by appends. Nothing here assumes one node: leadership, ISR and placement
+// in a purgatory woken by appends; acks=all produces park in the leader core (Partition.awaitAck)
+// and the leader side of replication is ReplicaService. Nothing here assumes one node: leadership, ISR and placement
 // come from the image, and every metadata change goes through the MetadataLog.
 import { assert, randomId, type Clock, type Random, type WallClock } from '../common/index.ts';
 import type { BatchHeader, LogReadResult } from '../log/index.ts';
@@ -16,7 +17,6 @@ import type {
   PartitionDescription,
   ProduceRequest,
   ProduceResult,
-  ReplicaFetchResult,
   TopicDescription,
   TopicListing,
 } from './broker-types.ts';
@@ -28,7 +28,6 @@ import type { PartitionRef } from './controller-core.ts';
 import type { LivenessChannel } from './controller-requests.ts';
 import { LocalReplicas } from './local-replicas.ts';
 import { NodeSession } from './node-session.ts';
-import { toPartitionState } from './partition-record.ts';
 import {
   defaultReplicationSettings,
   type AppendResult,
@@ -42,15 +41,14 @@ import {
   defaultReplicaFetcherConfig,
   type EpochEndOffsetAnswer,
   type EpochEndOffsetCall,
-  type ReplicaFetchCall,
   type ReplicaTransport,
+  type SessionFetchCall,
 } from './replica-fetcher.ts';
 import {
-  isrChangeErrorCodes,
-  type EpochErrorCode,
-  type IsrChangeErrorCode,
-  type IsrChangeRequest,
-} from './replication/index.ts';
+  ReplicaService,
+  defaultFetchSessionLimits,
+  type SessionFetchResult,
+} from './replica-service.ts';
 import type { TopicConfig } from './topic-config.ts';
 import { requireTopic, TopicAdmin } from './topic-admin.ts';
 
@@ -59,6 +57,7 @@ export interface BrokerConfig {
   /** The URL other nodes and clients reach this node at (registered in metadata). */
   readonly advertisedUrl: string;
   readonly fetchWaitersMax: number;
+  /** acks=all produces parked at once per partition (the leader core's ackWaitersMax). */
   readonly produceWaitersMax: number;
   readonly heartbeatIntervalMs: number;
   readonly retentionCheckIntervalMs: number;
@@ -82,7 +81,7 @@ export interface BrokerDeps {
   readonly replicaTransport?: ReplicaTransport;
   /** How heartbeats reach the controller; without it this node sends none (one-node use). */
   readonly liveness?: LivenessChannel;
-  /** Called when a partition leader refused this node's connection (reported to the controller). */
+  /** A source leader's port refused or reset a replica fetch: a definite failure signal. */
   readonly onNodeRefused?: (nodeId: number) => void;
 }
 
@@ -96,13 +95,10 @@ export class Broker {
   readonly #replicas: LocalReplicas;
   readonly #admin: TopicAdmin;
   readonly #fetchPurgatory: Purgatory;
-  readonly #producePurgatory: Purgatory;
-  /** Follower fetches parked at the leader's end until an append. */
-  readonly #replicaPurgatory: Purgatory;
   readonly #replication: ReplicationSettings;
   readonly #fetcher: ReplicaFetcher | null;
-  /** Partitions with an ISR change proposal in flight to the controller. */
-  readonly #isrProposals = new Set<string>();
+  /** The leader side of replication: sessions, ISR proposals, wake-ups after progress. */
+  readonly #service: ReplicaService;
   readonly #session: NodeSession;
   readonly #cancelTimers: (() => void)[] = [];
   #retentionRunning = false;
@@ -128,9 +124,11 @@ export class Broker {
       settle: () => this.#settle(),
     });
     this.#fetchPurgatory = new Purgatory({ waitersMax: config.fetchWaitersMax }, deps);
-    this.#producePurgatory = new Purgatory({ waitersMax: config.produceWaitersMax }, deps);
-    this.#replicaPurgatory = new Purgatory({ waitersMax: config.fetchWaitersMax }, deps);
-    this.#replication = { ...defaultReplicationSettings, ...config.replication };
+    this.#replication = {
+      ...defaultReplicationSettings,
+      ackWaitersMax: config.produceWaitersMax,
+      ...config.replication,
+    };
     this.#fetcher = this.#buildFetcher();
     this.#session = this.#buildSession();
     this.#replicas = new LocalReplicas({
@@ -141,6 +139,16 @@ export class Broker {
       clock: deps.clock,
       replication: this.#replication,
       onReplicaChanged: (key, lostLeadership) => this.#onReplicaChanged(key, lostLeadership),
+    });
+    this.#service = new ReplicaService(defaultFetchSessionLimits, {
+      nodeId: config.nodeId,
+      clock: deps.clock,
+      logger: deps.logger,
+      image: deps.image,
+      replicas: this.#replicas,
+      propose: (command) => this.#propose(command),
+      isRunning: () => this.#state === 'running' && !this.#draining,
+      onHighWatermarkMaybeMoved: (key) => this.#fetchPurgatory.wake(key),
     });
     deps.image.onApplied((command, result) => {
       // Only an accepted command is well-formed; a refused one changed nothing.
@@ -154,7 +162,7 @@ export class Broker {
   }
 
   #buildFetcher(): ReplicaFetcher | null {
-    const { replicaTransport, clock, logger, image } = this.#deps;
+    const { replicaTransport, clock, logger, image, onNodeRefused } = this.#deps;
     if (replicaTransport === undefined) return null;
     const fetchMaxWaitMs =
       this.#config.replicaFetchMaxWaitMs ?? defaultReplicaFetcherConfig.fetchMaxWaitMs;
@@ -165,6 +173,7 @@ export class Broker {
         clock,
         logger,
         nodeUrl: (id) => image.node(id)?.url ?? null,
+        ...(onNodeRefused === undefined ? {} : { onNodeRefused }),
       },
     );
   }
@@ -231,8 +240,8 @@ export class Broker {
   drain(): void {
     this.#draining = true;
     this.#fetchPurgatory.releaseAll();
-    this.#producePurgatory.releaseAll();
-    this.#replicaPurgatory.releaseAll();
+    this.#service.drain();
+    for (const replica of this.#replicas.all()) replica.expireAcks();
   }
 
   async stop(): Promise<void> {
@@ -241,8 +250,8 @@ export class Broker {
     this.#session.stop();
     for (const cancel of this.#cancelTimers.splice(0)) cancel();
     this.#fetchPurgatory.releaseAll();
-    this.#producePurgatory.releaseAll();
-    this.#replicaPurgatory.releaseAll();
+    this.#service.drain();
+    for (const replica of this.#replicas.all()) replica.expireAcks();
     // Closing the replicas first ends every follower loop at its next step.
     const stopping = this.#fetcher?.stop();
     for (const replica of this.#replicas.all()) replica.close();
@@ -284,12 +293,16 @@ export class Broker {
 
   gauges(): BrokerGauges {
     let leaders = 0;
-    for (const replica of this.#replicas.all()) if (replica.role.kind === 'leader') leaders += 1;
+    let produces = 0;
+    for (const replica of this.#replicas.all()) {
+      if (replica.role.kind === 'leader') leaders += 1;
+      produces += replica.parkedAcks;
+    }
     return {
       localPartitions: this.#replicas.size,
       leaderPartitions: leaders,
       waitingFetches: this.#fetchPurgatory.size,
-      waitingProduces: this.#producePurgatory.size,
+      waitingProduces: produces,
     };
   }
 
@@ -357,13 +370,15 @@ export class Broker {
     const role = replica.role;
     assert(role.kind === 'leader', 'leaderReplica returns leaders');
     const { batches, recordCount } = replica.validateBatches(request.batches);
-    if (acks === 'all' && role.isr.length < replica.config.minInsyncReplicas) {
+    const refused = replica.admitProduce(acks);
+    if (refused === 'NOT_ENOUGH_REPLICAS') {
       throw new BrokerError(
-        'NOT_ENOUGH_REPLICAS',
+        refused,
         `${replica.key} has ${role.isr.length} in-sync replicas, min.insync.replicas is ` +
           `${replica.config.minInsyncReplicas}`,
       );
     }
+    if (refused !== null) throw new BrokerError(refused, `${replica.key} is changing leadership`);
     // The headers go along so the log does not check every CRC a second time.
     const appending = this.#append(
       replica,
@@ -380,8 +395,14 @@ export class Broker {
       return { topic, partition, baseOffset: -1, lastOffset: -1, recordCount };
     }
     const appended = await appending;
-    if (acks === 'all')
-      await this.#awaitReplication(replica, appended.lastOffset, request.timeoutMs);
+    if (acks === 'all') {
+      await this.#awaitReplication(
+        replica,
+        role.leaderEpoch,
+        appended.lastOffset,
+        request.timeoutMs,
+      );
+    }
     return { topic, partition, ...appended };
   }
 
@@ -399,31 +420,43 @@ export class Broker {
     } catch (error) {
       throw fromLogError(error, replica);
     }
-    this.#replicaPurgatory.wake(replica.key);
-    this.#afterLeaderProgress(replica);
+    this.#service.afterLeaderProgress(replica);
     return appended;
   }
 
-  /** An acks=all produce answers once the HW passes its last offset (DESIGN.md §4). */
-  async #awaitReplication(replica: Partition, lastOffset: number, timeoutMs: number) {
-    const isDone = () => replica.ackState(lastOffset) !== 'wait';
-    const waitMs = this.#draining ? 0 : timeoutMs;
-    const outcome = await (this.#producePurgatory.wait(replica.key, waitMs, isDone) ??
-      Promise.resolve('expired' as const));
-    const state = replica.ackState(lastOffset);
-    switch (state) {
-      case 'acked':
-        return;
-      case 'lost':
-        throw new BrokerError('NOT_LEADER_OR_FOLLOWER', `${replica.key} lost its leadership`);
+  /**
+   * An acks=all produce answers once the HW passes its last offset (DESIGN.md §4); the leader
+   * core decides, this only parks the request and times its deadline.
+   */
+  async #awaitReplication(
+    replica: Partition,
+    leaderEpoch: number,
+    lastOffset: number,
+    timeoutMs: number,
+  ): Promise<void> {
+    const { clock } = this.#deps;
+    const nowMs = clock.nowMs();
+    const deadlineMs = nowMs + (this.#draining ? 0 : timeoutMs);
+    const outcome = replica.awaitAck(leaderEpoch, lastOffset, deadlineMs, nowMs);
+    const cancel = clock.schedule(deadlineMs - nowMs, () =>
+      replica.deliverAckOutcomes(clock.nowMs()),
+    );
+    const decided = await outcome.finally(cancel);
+    if (decided.kind === 'acked') return;
+    switch (decided.code) {
+      case 'NOT_LEADER_OR_FOLLOWER':
+        throw new BrokerError(decided.code, `${replica.key} lost its leadership`);
       case 'NOT_ENOUGH_REPLICAS_AFTER_APPEND':
-        throw new BrokerError(state, `${replica.key}: the ISR shrank below min.insync.replicas`);
-      case 'wait':
-        assert(outcome === 'expired', 'a satisfied wait has an answer');
         throw new BrokerError(
-          'REQUEST_TIMED_OUT',
-          `${replica.key}: not replicated in ${timeoutMs} ms`,
+          decided.code,
+          `${replica.key}: the ISR shrank below min.insync.replicas`,
         );
+      case 'REQUEST_TIMED_OUT':
+        throw new BrokerError(decided.code, `${replica.key}: not replicated in ${timeoutMs} ms`);
+      case 'BROKER_BUSY':
+        throw busy(`${replica.key}: more than ${this.#replication.ackWaitersMax} acks=all waiting`);
+      default:
+        assert(false, `unexpected acks=all outcome ${decided.code}`);
     }
   }
 
@@ -527,138 +560,28 @@ export class Broker {
     return { logStartOffset: replica.log.logStartOffset };
   }
 
-  // ---- replication: the leader side of /internal/v1/replica ----------------------------------
+  // ---- replication: the leader side of /internal/v1/replica (ReplicaService) ------------
 
   /** OffsetsForLeaderEpoch from a follower. Codes: UNKNOWN_TOPIC_OR_PARTITION, BROKER_NOT_READY. */
   replicaEpochEndOffset(call: EpochEndOffsetCall): EpochEndOffsetAnswer {
-    const target = this.#replicationTarget(call.topic, call.partition, call.currentLeaderEpoch);
-    if (typeof target === 'string') return { kind: 'error', code: target };
-    const decision = target.onEpochEndOffsetRequest(
-      call.replicaId,
-      call.currentLeaderEpoch,
-      call.epoch,
-    );
-    return decision ?? { kind: 'error', code: 'NOT_LEADER_OR_FOLLOWER' };
-  }
-
-  /**
-   * A follower's fetch: records below the leader's durable end, or what the follower must do
-   * first (truncate, reset, refresh metadata). Held up to maxWaitMs while nothing is new, so
-   * an idle follower does not spin. Codes: UNKNOWN_TOPIC_OR_PARTITION, BROKER_NOT_READY,
-   * KAFKA_STORAGE_ERROR.
-   */
-  async replicaFetch(call: ReplicaFetchCall): Promise<ReplicaFetchResult> {
-    const target = this.#replicationTarget(call.topic, call.partition, call.currentLeaderEpoch);
-    if (typeof target === 'string') return { kind: 'error', code: target };
-    let decision = this.#followerFetch(target, call);
-    if (
-      decision.kind === 'read' &&
-      decision.fetchOffset >= decision.maxOffsetExclusive &&
-      call.maxWaitMs > 0
-    ) {
-      const leader = target.leaderReplica;
-      const isDone = () =>
-        target.leaderReplica !== leader || target.leaderEndOffset > call.fetchOffset;
-      const parked = this.#replicaPurgatory.wait(target.key, call.maxWaitMs, isDone);
-      if (parked !== null) {
-        await parked;
-        decision = this.#followerFetch(target, call);
-      }
-    }
-    if (decision.kind === 'error') return { kind: 'error', code: decision.code };
-    if (decision.kind !== 'read') return decision;
-    let read: LogReadResult;
-    try {
-      read = await target.read(decision.fetchOffset, call.maxBytes, decision.maxOffsetExclusive);
-    } catch (error) {
-      throw fromLogError(error, target);
-    }
-    return {
-      kind: 'records',
-      read,
-      highWatermark: decision.highWatermark,
-      logStartOffset: decision.logStartOffset,
-      logEndOffset: decision.logEndOffset,
-      leaderEpoch: call.currentLeaderEpoch,
-    };
-  }
-
-  #followerFetch(replica: Partition, call: ReplicaFetchCall) {
-    const decision = replica.onFollowerFetch(call, this.#deps.clock.nowMs());
-    if (decision === null) return { kind: 'error', code: 'NOT_LEADER_OR_FOLLOWER' } as const;
-    if (decision.kind === 'read') this.#afterLeaderProgress(replica);
-    return decision;
-  }
-
-  /**
-   * The local leader of the partition in exactly `currentLeaderEpoch`, or the KIP-320 answer
-   * from this node's metadata: an older epoch is fenced, a newer one not known here yet.
-   */
-  #replicationTarget(
-    topic: string,
-    partition: number,
-    currentLeaderEpoch: number,
-  ): Partition | EpochErrorCode {
     this.#requireRunning();
-    const image = this.#topic(topic).partitions[partition];
-    if (image === undefined) {
-      throw new BrokerError('UNKNOWN_TOPIC_OR_PARTITION', `no partition ${topic}-${partition}`);
-    }
-    const replica = this.#replicas.get(partitionDirectoryName({ topic, partition }));
-    if (replica?.leaderReplica?.leaderEpoch === currentLeaderEpoch) return replica;
-    if (currentLeaderEpoch < image.leaderEpoch) return 'FENCED_LEADER_EPOCH';
-    if (currentLeaderEpoch > image.leaderEpoch) return 'UNKNOWN_LEADER_EPOCH';
-    // This node leads in the image but has not opened the role yet: the follower retries.
-    return image.leader === this.#config.nodeId ? 'UNKNOWN_LEADER_EPOCH' : 'NOT_LEADER_OR_FOLLOWER';
+    this.#topic(call.topic);
+    return this.#service.epochEndOffset(call);
   }
 
-  /** After an append, a follower fetch, a metadata change or a tick on a leader replica. */
-  #afterLeaderProgress(replica: Partition): void {
-    this.#fetchPurgatory.wake(replica.key);
-    this.#producePurgatory.wake(replica.key);
-    if (this.#state === 'running') this.#maybeProposeIsrChange(replica);
+  /**
+   * A follower node's incremental session fetch over every partition it follows from this
+   * node; held up to maxWaitMs while none has anything new, or until `signal` aborts (the
+   * follower closed the stream). Codes: BROKER_NOT_READY.
+   */
+  replicaSessionFetch(call: SessionFetchCall, signal?: AbortSignal): Promise<SessionFetchResult> {
+    this.#requireRunning();
+    return this.#service.sessionFetch(call, signal);
   }
 
-  /** Sends the leader core's ISR change through the controller as an alter-isr record. */
-  #maybeProposeIsrChange(replica: Partition): void {
-    const key = replica.key;
-    if (this.#isrProposals.has(key)) return;
-    const nowMs = this.#deps.clock.nowMs();
-    const request = replica.pollIsrChange(nowMs);
-    if (request === null) return;
-    this.#isrProposals.add(key);
-    const { logger } = this.#deps;
-    logger.info({ partition: key, isr: request.newIsr }, 'proposing an ISR change');
-    this.#propose({
-      type: 'alter-isr',
-      topic: replica.topic,
-      partition: replica.partition,
-      leaderId: request.leaderId,
-      leaderEpoch: request.leaderEpoch,
-      partitionEpoch: request.partitionEpoch,
-      newIsr: request.newIsr,
-    })
-      .then(
-        ({ result }) => this.#onIsrChangeCommitted(replica, request, result),
-        (error: unknown) => logger.debug({ err: error, partition: key }, 'ISR change not sent'),
-      )
-      .finally(() => {
-        this.#isrProposals.delete(key);
-        this.#producePurgatory.wake(key);
-      });
-  }
-
-  #onIsrChangeCommitted(replica: Partition, request: IsrChangeRequest, result: MetadataResult) {
-    const nowMs = this.#deps.clock.nowMs();
-    const image = this.#deps.image.partition(replica.topic, replica.partition);
-    if (result.ok && image !== undefined) {
-      replica.onIsrChangeResult(request, { ok: true, state: toPartitionState(image) }, nowMs);
-      return;
-    }
-    if (result.ok) return;
-    const code = isIsrChangeErrorCode(result.code) ? result.code : 'INVALID_REQUEST';
-    this.#deps.logger.info({ partition: replica.key, code }, 'ISR change refused');
-    replica.onIsrChangeResult(request, { ok: false, code }, nowMs);
+  /** Fetch sessions this node leads, and source loops it runs as a follower. */
+  replicationSessions(): { leading: number; following: number } {
+    return { leading: this.#service.sessionCount, following: this.#fetcher?.sessionCount ?? 0 };
   }
 
   #scheduleReplicationTick(): void {
@@ -666,7 +589,7 @@ export class Broker {
     const tick = (): void => {
       if (this.#state !== 'running') return;
       for (const replica of this.#replicas.all()) {
-        if (replica.leaderReplica !== null) this.#afterLeaderProgress(replica);
+        if (replica.leaderReplica !== null) this.#service.afterLeaderProgress(replica);
       }
       this.#scheduleReplicationTick();
     };
@@ -754,14 +677,13 @@ export class Broker {
   }
 
   #onReplicaChanged(key: string, lostLeadership: boolean): void {
-    const purgatories = [this.#fetchPurgatory, this.#producePurgatory, this.#replicaPurgatory];
-    for (const purgatory of purgatories) {
-      if (lostLeadership) purgatory.release(key);
-      else purgatory.wake(key);
-    }
+    // A replica that lost leadership answered its parked acks=all produces when it resigned.
+    if (lostLeadership) this.#fetchPurgatory.release(key);
+    else this.#fetchPurgatory.wake(key);
+    this.#service.onReplicaChanged(key);
     const replica = this.#replicas.get(key);
     if (replica === undefined) return;
-    if (replica.leaderReplica !== null) this.#afterLeaderProgress(replica);
+    if (replica.leaderReplica !== null) this.#service.afterLeaderProgress(replica);
     if (replica.followerReplica !== null) this.#fetcher?.follow(replica);
   }
 
@@ -799,10 +721,6 @@ function affectsReplicas(command: MetadataCommand): boolean {
     default:
       return false;
   }
-}
-
-function isIsrChangeErrorCode(code: string): code is IsrChangeErrorCode {
-  return (isrChangeErrorCodes as readonly string[]).includes(code);
 }
 
 function busy(message: string): BrokerError {

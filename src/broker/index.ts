@@ -4,13 +4,21 @@ export { Broker, type BrokerConfig, type BrokerDeps } from './broker.ts';
 export type * from './broker-types.ts';
 export type { BrokerLogger } from './broker-logger.ts';
 export {
+  ReplicaService,
+  defaultFetchSessionLimits,
+  type SessionFetchResult,
+  type SessionPartitionResult,
+} from './replica-service.ts';
+export {
   ReplicaFetcher,
   defaultReplicaFetcherConfig,
   type EpochEndOffsetAnswer,
   type EpochEndOffsetCall,
+  isRefusal,
   type ReplicaFetchAnswer,
-  type ReplicaFetchCall,
   type ReplicaTransport,
+  type SessionFetchAnswer,
+  type SessionFetchCall,
 } from './replica-fetcher.ts';
 export { BrokerError, brokerErrorCodes, isBrokerError, type BrokerErrorCode } from './errors.ts';
 export {

@@ -139,7 +139,7 @@ export class LocalReplicas {
       replica = await this.#open(topic, image.partition, logConfig);
       this.#logConfigs.set(key, logConfigKey);
     }
-    replica.setConfig(topic.config);
+    replica.setConfig(topic.config, this.#deps.clock.nowMs());
     const wasLeader = replica.role.kind === 'leader';
     replica.applyImage(image, this.#deps.clock.nowMs());
     this.#deps.onReplicaChanged(key, wasLeader && replica.role.kind !== 'leader');

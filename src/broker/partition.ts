@@ -20,6 +20,7 @@ import {
   FollowerReplica,
   LeaderReplica,
   isNewerState,
+  type AckOutcome,
   type ConsumerReadDecision,
   type EpochEndOffsetDecision,
   type FollowerCommands,
@@ -41,7 +42,7 @@ export type ReplicaRole =
 export interface ReplicationSettings {
   /** replica.lag.time.max.ms: an ISR follower not caught up for this long is dropped. */
   readonly replicaLagTimeMaxMs: number;
-  /** acks=all produces that may wait for the HW at once, per partition. */
+  /** acks=all produces that may wait for the HW at once, per partition (the core's bound). */
   readonly ackWaitersMax: number;
   /** An unanswered ISR change is proposed again after this long. */
   readonly isrChangeRetryMs: number;
@@ -89,6 +90,9 @@ export class Partition {
   #durableEndOffset: number;
   /** The log as the leader core sees it: its end is the durable end, never a pending write. */
   readonly #leaderView: ReplicaLogView;
+  /** Parked acks=all produces by produce id; the leader core decides each one's outcome. */
+  readonly #ackResolvers = new Map<number, (outcome: AckOutcome) => void>();
+  #nextProduceId = 1;
 
   constructor(
     identity: { topic: string; partition: number; topicId: string; nodeId: number },
@@ -160,8 +164,9 @@ export class Partition {
     };
   }
 
-  setConfig(config: TopicConfig): void {
+  setConfig(config: TopicConfig, nowMs: number): void {
     this.#config = config;
+    this.leaderReplica?.onMinInsyncReplicasChange(config.minInsyncReplicas, nowMs);
   }
 
   /**
@@ -224,8 +229,8 @@ export class Partition {
   #resignLeadership(): void {
     const leader = this.#leader;
     if (leader === null) return;
-    // acks=all waiters live in the broker's purgatory, which is released on a role change.
-    leader.resign();
+    // Every parked acks=all produce fails NOT_LEADER_OR_FOLLOWER, as the core decides.
+    this.#resolveAcks(leader.resign());
     this.#idleHighWatermark = leader.highWatermark;
     this.#leader = null;
   }
@@ -272,15 +277,70 @@ export class Partition {
     leader.onIsrChangeResult(request, result, nowMs);
   }
 
-  /** The acks=all answer for an append ending at lastOffset: 'acked', 'wait' or a failure. */
-  ackState(lastOffset: number): 'acked' | 'wait' | 'NOT_ENOUGH_REPLICAS_AFTER_APPEND' | 'lost' {
+  /** Produce admission before the append. Codes: NOT_ENOUGH_REPLICAS; null: go ahead. */
+  admitProduce(acks: 0 | 1 | 'all'): 'NOT_ENOUGH_REPLICAS' | 'NOT_LEADER_OR_FOLLOWER' | null {
     const leader = this.leaderReplica;
-    if (leader === null) return 'lost';
-    if (leader.highWatermark > lastOffset) return 'acked';
-    if (leader.partitionState.isr.length < this.#config.minInsyncReplicas) {
-      return 'NOT_ENOUGH_REPLICAS_AFTER_APPEND';
+    if (leader === null) return 'NOT_LEADER_OR_FOLLOWER';
+    const code = leader.admitProduce(acks);
+    return code === 'NOT_ENOUGH_REPLICAS' ? code : null;
+  }
+
+  /**
+   * Parks an acks=all produce whose append ended at lastOffset in the leader core until the
+   * core decides it (acked, NOT_ENOUGH_REPLICAS_AFTER_APPEND, REQUEST_TIMED_OUT at deadlineMs,
+   * NOT_LEADER_OR_FOLLOWER on resignation or a new leader epoch). The shell must call deliverAckOutcomes after every
+   * HW or ISR change and at the deadline. BROKER_BUSY: ackWaitersMax are parked already.
+   */
+  awaitAck(
+    leaderEpoch: number,
+    lastOffset: number,
+    deadlineMs: number,
+    nowMs: number,
+  ): Promise<AckOutcome> {
+    const leader = this.leaderReplica;
+    // Leadership moved (and maybe came back) while appending: the outcome is unknown.
+    if (leader === null || leader.leaderEpoch !== leaderEpoch) {
+      return Promise.resolve({ produceId: 0, kind: 'failed', code: 'NOT_LEADER_OR_FOLLOWER' });
     }
-    return 'wait';
+    const produceId = this.#nextProduceId;
+    this.#nextProduceId += 1;
+    const outcome = new Promise<AckOutcome>((resolve) =>
+      this.#ackResolvers.set(produceId, resolve),
+    );
+    const refused = leader.awaitHighWatermark({ produceId, lastOffset, deadlineMs }, nowMs);
+    if (refused !== null) {
+      this.#ackResolvers.delete(produceId);
+      return Promise.resolve({ produceId, kind: 'failed', code: refused });
+    }
+    this.deliverAckOutcomes(nowMs);
+    return outcome;
+  }
+
+  /** Answers the parked produces the leader core has decided by nowMs. */
+  deliverAckOutcomes(nowMs: number): void {
+    if (this.#ackResolvers.size === 0) return;
+    const leader = this.leaderReplica;
+    if (leader !== null) this.#resolveAcks(leader.takeAckOutcomes(nowMs));
+  }
+
+  /** Shutdown: every parked produce not yet acknowledged answers REQUEST_TIMED_OUT now. */
+  expireAcks(): void {
+    // The core expires a waiter once nowMs reaches its deadline: every deadline has passed
+    // at the end of time, and acked ones are still reported as acked first.
+    this.deliverAckOutcomes(Number.MAX_SAFE_INTEGER);
+  }
+
+  get parkedAcks(): number {
+    return this.#ackResolvers.size;
+  }
+
+  #resolveAcks(outcomes: readonly AckOutcome[]): void {
+    for (const outcome of outcomes) {
+      const resolve = this.#ackResolvers.get(outcome.produceId);
+      if (resolve === undefined) continue;
+      this.#ackResolvers.delete(outcome.produceId);
+      resolve(outcome);
+    }
   }
 
   // ---- follower --------------------------------------------------------------------------

@@ -1,14 +1,23 @@
-// The follower's pull loop: for every partition this node follows, it asks the follower core
-// for its next request (OffsetsForLeaderEpoch or a fetch), sends it to the leader through the
-// ReplicaTransport, feeds the answer back, and performs the log commands the core returns, in
-// order. Invariant: at most one request per replica object is in flight (the core allows one),
-// and an answer meant for a replaced core object is dropped. Loops are keyed by the replica
-// object, so a replica reopened under the same name gets its own loop while the old one ends.
+// The follower's pull loops: one per source leader node, carrying every partition this node
+// follows from that leader in one incremental fetch session (KIP-227; the session bookkeeping
+// is replication/fetch-session.ts). Each round asks every partition's follower core for its
+// request: OffsetsForLeaderEpoch goes out on its own, fetches ride the session; answers go back
+// to the core that asked and the log commands it returns are performed in order. Invariant: a
+// partition has at most one request in flight (the core allows one), and an answer meant for a
+// replaced core object is dropped. A corrupt fetched batch goes to the core's onLogCorruption.
+import { isLogError } from '../log/index.ts';
 import type { BrokerLogger } from './broker-logger.ts';
 import type { Clock } from '../common/index.ts';
 import type { Partition } from './partition.ts';
-import type { EpochErrorCode, FollowerRequest } from './replication/index.ts';
-
+import {
+  FetchSessionBuilder,
+  type EpochErrorCode,
+  type FetchSessionErrorCode,
+  type FollowerReplica,
+  type FollowerRequest,
+  type SessionFetchRequest,
+  type SessionPartitionFetch,
+} from './replication/index.ts';
 /** OffsetsForLeaderEpoch on the wire. */
 export interface EpochEndOffsetCall {
   readonly topic: string;
@@ -22,25 +31,14 @@ export type EpochEndOffsetAnswer =
   | { readonly kind: 'error'; readonly code: EpochErrorCode }
   | { readonly kind: 'ok'; readonly epoch: number | null; readonly endOffset: number };
 
-/** A follower fetch on the wire; the leader may hold it up to maxWaitMs when nothing is new. */
-export interface ReplicaFetchCall {
-  readonly topic: string;
-  readonly partition: number;
-  readonly replicaId: number;
-  readonly fetchOffset: number;
-  readonly lastFetchedEpoch: number | null;
-  readonly currentLeaderEpoch: number;
-  readonly maxBytes: number;
-  readonly maxWaitMs: number;
-}
-
+/** One partition's answer to a follower fetch. */
 export type ReplicaFetchAnswer =
   | { readonly kind: 'error'; readonly code: EpochErrorCode }
   | { readonly kind: 'diverging'; readonly epoch: number; readonly endOffset: number }
   | { readonly kind: 'outOfRange'; readonly logStartOffset: number; readonly logEndOffset: number }
   | {
       readonly kind: 'records';
-      /** Whole batches as the leader stored them (offsets and epochs kept). */
+      /** Whole batches as the leader stored them (offsets and epochs kept); may be empty. */
       readonly records: Uint8Array;
       readonly nextOffset: number;
       readonly highWatermark: number;
@@ -48,27 +46,58 @@ export type ReplicaFetchAnswer =
       readonly leaderEpoch: number;
     };
 
+/** A session fetch on the wire; the leader may hold it up to maxWaitMs when nothing is new. */
+export interface SessionFetchCall extends SessionFetchRequest {
+  readonly maxWaitMs: number;
+  /** Record bytes of the whole answer (a partition may pass it by one batch). */
+  readonly maxBytes: number;
+  readonly partitionMaxBytes: number;
+}
+
+/** Only partitions with records, a new HW or an error are answered. */
+export type SessionFetchAnswer =
+  | { readonly kind: 'error'; readonly code: FetchSessionErrorCode }
+  | {
+      readonly kind: 'ok';
+      readonly sessionId: number;
+      readonly partitions: readonly ({
+        readonly topic: string;
+        readonly partition: number;
+      } & ReplicaFetchAnswer)[];
+    };
+
 /** How a follower reaches a leader (HTTP/2 in a node; in-process in tests). Rejects on any
- * transport failure or broker error other than the epoch codes, which are answers. */
+ * transport failure or broker error other than the codes that are answers. */
 export interface ReplicaTransport {
   epochEndOffset(leaderUrl: string, call: EpochEndOffsetCall): Promise<EpochEndOffsetAnswer>;
-  fetch(leaderUrl: string, call: ReplicaFetchCall): Promise<ReplicaFetchAnswer>;
+  sessionFetch(
+    leaderUrl: string,
+    call: SessionFetchCall,
+    signal?: AbortSignal,
+  ): Promise<SessionFetchAnswer>;
   close(): Promise<void>;
 }
 
 export interface ReplicaFetcherConfig {
   readonly nodeId: number;
-  /** The longest a leader holds a fetch that has nothing new. */
+  /** The longest a leader holds a session fetch that has nothing new. */
   readonly fetchMaxWaitMs: number;
+  /** Record bytes per partition in one answer. */
   readonly fetchMaxBytes: number;
-  /** Pause before asking the core again when it has nothing to send. */
+  /** Record bytes of one session answer. */
+  readonly sessionFetchMaxBytes: number;
+  /** Pause before asking the cores again when none has anything to send. */
   readonly idleMs: number;
+  /** After a corrupt fetched batch, the partition waits this long before fetching again. */
+  readonly corruptionBackoffMs: number;
 }
 
 export const defaultReplicaFetcherConfig: Omit<ReplicaFetcherConfig, 'nodeId'> = {
   fetchMaxWaitMs: 500,
   fetchMaxBytes: 8 * 1024 * 1024,
+  sessionFetchMaxBytes: 16 * 1024 * 1024,
   idleMs: 50,
+  corruptionBackoffMs: 1_000,
 };
 
 export interface ReplicaFetcherDeps {
@@ -77,14 +106,42 @@ export interface ReplicaFetcherDeps {
   readonly logger: BrokerLogger;
   /** The URL of a node from the metadata image, or null when it is unknown. */
   readonly nodeUrl: (nodeId: number) => string | null;
+  /** The source leader's port refused or reset the connection (a definite failure signal). */
+  readonly onNodeRefused?: (nodeId: number) => void;
 }
+
+type Follower = FollowerReplica<Uint8Array>;
+type FetchRequest = FollowerRequest & { readonly kind: 'fetch' };
+
+/** One followed partition in a source loop. */
+interface Slot {
+  readonly replica: Partition;
+  /** The core the pending request came from; an answer for another core is dropped. */
+  follower: Follower;
+  /** The core's fetch riding the session until the leader answers it. */
+  pending: FetchRequest | null;
+  /** After a corrupt batch: no request before this time. */
+  notBeforeMs: number;
+}
+
+/** The loop of one source leader node and its session. */
+interface SourceLoop {
+  readonly leaderId: number;
+  /** By partition key. */
+  readonly slots: Map<string, Slot>;
+  readonly builder: FetchSessionBuilder;
+  /** Ends an idle pause, or aborts a long poll so new partitions join the session at once. */
+  wake: (() => void) | null;
+  running: Promise<void> | null;
+}
+
+const refusalCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
 
 export class ReplicaFetcher {
   readonly #config: ReplicaFetcherConfig;
   readonly #deps: ReplicaFetcherDeps;
-  /** Running loops, one per followed replica object. */
-  readonly #loops = new Map<Partition, Promise<void>>();
-  readonly #wakers = new Map<Partition, () => void>();
+  readonly #loops = new Map<number, SourceLoop>();
+  readonly #asking = new Set<Promise<void>>();
   #stopped = false;
 
   constructor(config: ReplicaFetcherConfig, deps: ReplicaFetcherDeps) {
@@ -92,92 +149,265 @@ export class ReplicaFetcher {
     this.#deps = deps;
   }
 
-  /** Starts the loop of a partition this node follows, or nudges the running one. */
+  /** Loops running, one per source leader node. */
+  get sessionCount(): number {
+    return this.#loops.size;
+  }
+
+  /** Puts a partition this node follows into the loop of its leader (or nudges it there). */
   follow(replica: Partition): void {
     if (this.#stopped) return;
-    if (this.#loops.has(replica)) {
-      this.#wakers.get(replica)?.();
-      return;
+    const follower = replica.followerReplica;
+    const leaderId = follower === null ? null : leaderOf(follower);
+    for (const loop of this.#loops.values()) {
+      const slot = loop.slots.get(replica.key);
+      if (slot !== undefined && (loop.leaderId !== leaderId || slot.replica !== replica)) {
+        loop.slots.delete(replica.key);
+      }
     }
-    const loop = this.#run(replica).finally(() => {
-      this.#loops.delete(replica);
-      // A role change back to follower may have come while the loop was deciding to end.
-      if (replica.followerReplica !== null) this.follow(replica);
-    });
-    this.#loops.set(replica, loop);
+    if (follower === null || leaderId === null) return;
+    const loop = this.#loop(leaderId);
+    const slot = loop.slots.get(replica.key);
+    if (slot === undefined || slot.follower !== follower) {
+      loop.slots.set(replica.key, { replica, follower, pending: null, notBeforeMs: 0 });
+    } else if (slot.pending !== null) return; // Riding the session already: nothing to add.
+    loop.wake?.();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    for (const wake of this.#wakers.values()) wake();
-    await Promise.all(this.#loops.values());
+    const loops = [...this.#loops.values()];
+    for (const loop of loops) loop.wake?.();
+    await Promise.all(loops.map((loop) => loop.running));
+    await Promise.all(this.#asking);
     await this.#deps.transport.close();
   }
 
-  async #run(replica: Partition): Promise<void> {
-    const { clock, logger } = this.#deps;
-    for (;;) {
-      const follower = replica.followerReplica;
-      if (this.#stopped || follower === null) return;
-      const request = follower.nextRequest(clock.nowMs());
-      const url = request === null ? null : this.#deps.nodeUrl(request.leaderId);
-      if (request === null || url === null) {
-        await this.#idle(replica, this.#config.idleMs);
+  #loop(leaderId: number): SourceLoop {
+    let loop = this.#loops.get(leaderId);
+    if (loop === undefined) {
+      loop = {
+        leaderId,
+        slots: new Map(),
+        builder: new FetchSessionBuilder(this.#config.nodeId),
+        wake: null,
+        running: null,
+      };
+      this.#loops.set(leaderId, loop);
+    }
+    if (loop.running === null) {
+      const started = loop;
+      started.running = this.#run(started).finally(() => {
+        started.running = null;
+        if (this.#loops.get(started.leaderId) === started && started.slots.size === 0) {
+          this.#loops.delete(started.leaderId);
+        } else if (!this.#stopped) this.#loop(started.leaderId);
+      });
+    }
+    return loop;
+  }
+
+  async #run(loop: SourceLoop): Promise<void> {
+    const { idleMs } = this.#config;
+    while (!this.#stopped && loop.slots.size > 0) {
+      const url = this.#deps.nodeUrl(loop.leaderId);
+      const wanted = url === null ? [] : this.#collect(loop, url);
+      if (url === null || (wanted.length === 0 && loop.builder.knownCount === 0)) {
+        await this.#pause(loop, idleMs);
         continue;
       }
-      try {
-        const commands = await this.#exchange(replica, url, request);
-        if (replica.followerReplica !== follower) continue;
-        await replica.performFollowerCommands(commands(follower));
-      } catch (error) {
-        if (replica.followerReplica === null) return;
-        // The core resends once its request timeout passes; pause so a dead leader costs
-        // one attempt per idle period, not a spin.
-        logger.debug({ err: error, partition: replica.key }, 'replica fetch failed');
-        await this.#idle(replica, this.#config.idleMs * 4);
-      }
+      const outcome = await this.#exchange(loop, url, wanted);
+      if (outcome === 'failed') await this.#pause(loop, idleMs * 4);
+      if (outcome === 'busy') await this.#pause(loop, this.#config.corruptionBackoffMs);
     }
   }
 
-  /** Sends one request; returns how to feed its answer to the core that asked. */
-  async #exchange(replica: Partition, url: string, request: FollowerRequest) {
-    const { transport } = this.#deps;
-    const identity = { topic: replica.topic, partition: replica.partition };
-    const replicaId = this.#config.nodeId;
-    if (request.kind === 'epochEndOffset') {
-      const answer = await transport.epochEndOffset(url, {
-        ...identity,
-        replicaId,
+  /**
+   * Asks every core of the loop for its request: epoch requests go out at once, fetches join
+   * the session. Returns the fetches the session must hold now.
+   */
+  #collect(loop: SourceLoop, url: string): SessionPartitionFetch[] {
+    const nowMs = this.#deps.clock.nowMs();
+    const wanted: SessionPartitionFetch[] = [];
+    for (const [key, slot] of loop.slots) {
+      const follower = slot.replica.followerReplica;
+      if (follower === null || leaderOf(follower) !== loop.leaderId) {
+        loop.slots.delete(key);
+        continue;
+      }
+      if (follower !== slot.follower) {
+        slot.follower = follower;
+        slot.pending = null;
+      }
+      const request = nowMs < slot.notBeforeMs ? null : follower.nextRequest(nowMs);
+      if (request?.kind === 'epochEndOffset') this.#askEpochEnd(loop, slot, url, request);
+      // A new fetch from the core replaces the pending one (the core timed it out).
+      else if (request?.kind === 'fetch') slot.pending = request;
+      const pending = slot.pending;
+      if (pending === null) continue;
+      wanted.push({
+        topic: slot.replica.topic,
+        partition: slot.replica.partition,
+        fetchOffset: pending.fetchOffset,
+        lastFetchedEpoch: pending.lastFetchedEpoch,
+        currentLeaderEpoch: pending.currentLeaderEpoch,
+      });
+    }
+    return wanted;
+  }
+
+  /** One session round trip; feeds every answered partition to its core. */
+  async #exchange(
+    loop: SourceLoop,
+    url: string,
+    wanted: readonly SessionPartitionFetch[],
+  ): Promise<'ok' | 'failed' | 'busy'> {
+    const request = loop.builder.build(wanted);
+    const aborter = new AbortController();
+    // Nothing to wait for when nothing is wanted: the request only forgets partitions.
+    const maxWaitMs = wanted.length === 0 ? 0 : this.#config.fetchMaxWaitMs;
+    loop.wake = () => aborter.abort();
+    let answer: SessionFetchAnswer;
+    try {
+      answer = await this.#deps.transport.sessionFetch(
+        url,
+        {
+          ...request,
+          maxWaitMs,
+          maxBytes: this.#config.sessionFetchMaxBytes,
+          partitionMaxBytes: this.#config.fetchMaxBytes,
+        },
+        aborter.signal,
+      );
+    } catch (error) {
+      loop.builder.reset();
+      if (aborter.signal.aborted) return 'ok';
+      this.#onTransportError(loop.leaderId, error);
+      return 'failed';
+    } finally {
+      loop.wake = null;
+    }
+    if (answer.kind === 'error') {
+      loop.builder.reset();
+      this.#deps.logger.debug({ leader: loop.leaderId, code: answer.code }, 'session refused');
+      return answer.code === 'FETCH_SESSION_BUSY' ? 'busy' : 'ok';
+    }
+    const dropped = answer.partitions
+      .filter((p) => p.kind !== 'records')
+      .map((p) => `${p.topic}-${p.partition}`);
+    loop.builder.onAnswer(answer.sessionId, dropped);
+    await Promise.all(answer.partitions.map((p) => this.#onAnswer(loop, p)));
+    return 'ok';
+  }
+
+  async #onAnswer(
+    loop: SourceLoop,
+    answer: { readonly topic: string; readonly partition: number } & ReplicaFetchAnswer,
+  ): Promise<void> {
+    const slot = loop.slots.get(`${answer.topic}-${answer.partition}`);
+    const pending = slot?.pending ?? null;
+    if (slot === undefined || pending === null) return;
+    slot.pending = null;
+    const follower = slot.replica.followerReplica;
+    if (follower !== slot.follower || follower === null) return;
+    const commands = follower.onFetchResponse({ ...answer, requestId: pending.requestId });
+    await this.#perform(slot, follower, commands);
+  }
+
+  /** Performs the core's log commands; a corrupt fetched batch goes back to the core. */
+  async #perform(
+    slot: Slot,
+    follower: Follower,
+    commands: Parameters<Partition['performFollowerCommands']>[0],
+  ): Promise<void> {
+    const { replica } = slot;
+    try {
+      await replica.performFollowerCommands(commands);
+    } catch (error) {
+      if (replica.followerReplica !== follower) return;
+      if (!isLogError(error) || error.code !== 'LOG_CORRUPT_BATCH') {
+        // The core asks again from the log's end; this shows a log that keeps failing.
+        this.#deps.logger.warn({ err: error, partition: replica.key }, 'follower append failed');
+        return;
+      }
+      this.#deps.logger.warn(
+        { err: error, partition: replica.key },
+        'corrupt batch fetched; reconciling again',
+      );
+      slot.notBeforeMs = this.#deps.clock.nowMs() + this.#config.corruptionBackoffMs;
+      await this.#performQuietly(replica, follower.onLogCorruption(replica.log.logEndOffset));
+    }
+  }
+
+  async #performQuietly(
+    replica: Partition,
+    commands: Parameters<Partition['performFollowerCommands']>[0],
+  ): Promise<void> {
+    try {
+      await replica.performFollowerCommands(commands);
+    } catch (error) {
+      // The core reconciles again before fetching; a log that keeps failing shows here.
+      this.#deps.logger.warn({ err: error, partition: replica.key }, 'follower truncate failed');
+    }
+  }
+
+  /** OffsetsForLeaderEpoch, outside the session; the loop is woken once it is answered. */
+  #askEpochEnd(loop: SourceLoop, slot: Slot, url: string, request: FollowerRequest): void {
+    if (request.kind !== 'epochEndOffset') return;
+    const { replica, follower } = slot;
+    const asking = this.#deps.transport
+      .epochEndOffset(url, {
+        topic: replica.topic,
+        partition: replica.partition,
+        replicaId: this.#config.nodeId,
         currentLeaderEpoch: request.currentLeaderEpoch,
         epoch: request.epoch,
+      })
+      .then(async (answer) => {
+        if (replica.followerReplica !== follower) return;
+        const commands = follower.onEpochEndOffset({ ...answer, requestId: request.requestId });
+        await this.#perform(slot, follower, commands);
+      })
+      .catch((error: unknown) => this.#onTransportError(loop.leaderId, error))
+      .finally(() => {
+        this.#asking.delete(asking);
+        loop.wake?.();
       });
-      const requestId = request.requestId;
-      return (follower: NonNullable<Partition['followerReplica']>) =>
-        follower.onEpochEndOffset({ ...answer, requestId });
-    }
-    const answer = await transport.fetch(url, {
-      ...identity,
-      replicaId,
-      fetchOffset: request.fetchOffset,
-      lastFetchedEpoch: request.lastFetchedEpoch,
-      currentLeaderEpoch: request.currentLeaderEpoch,
-      maxBytes: this.#config.fetchMaxBytes,
-      maxWaitMs: this.#config.fetchMaxWaitMs,
-    });
-    const requestId = request.requestId;
-    return (follower: NonNullable<Partition['followerReplica']>) =>
-      follower.onFetchResponse({ ...answer, requestId });
+    this.#asking.add(asking);
   }
 
-  #idle(key: Partition, ms: number): Promise<void> {
+  #onTransportError(leaderId: number, error: unknown): void {
+    // The core resends once its request timeout passes; the loop pauses so a dead leader
+    // costs one attempt per pause, not a spin.
+    this.#deps.logger.debug({ err: error, leader: leaderId }, 'replica fetch failed');
+    if (isRefusal(error)) this.#deps.onNodeRefused?.(leaderId);
+  }
+
+  #pause(loop: SourceLoop, ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const done = (): void => {
         cancel();
-        this.#wakers.delete(key);
+        if (loop.wake === done) loop.wake = null;
         resolve();
       };
       const cancel = this.#deps.clock.schedule(ms, done);
-      this.#wakers.set(key, done);
+      loop.wake = done;
     });
   }
+}
+
+function leaderOf(follower: Follower): number | null {
+  const state = follower.state;
+  return state.kind === 'offline' ? null : state.leaderId;
+}
+
+/** The leader's port refused or reset the connection: somewhere in the cause chain. */
+export function isRefusal(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && current !== null && typeof current === 'object'; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && refusalCodes.has(code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }

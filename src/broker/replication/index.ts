@@ -20,6 +20,10 @@
 //   A restarted node must not act on metadata until the controller has registered its new
 //   incarnation (and so fenced the old one); otherwise it could lead an epoch whose tail it lost.
 //
+// Fetch sessions (fetch-session.ts, KIP-227): the fetcher carries the 'fetch' requests of every
+// partition it follows from one leader node in one session; the leader answers only the
+// partitions with records, a new HW or an error, and the follower names only changed ones.
+//
 // Follower loop (the fetcher). After every input, perform the returned ReplicaLogCommands in
 // order (truncateTo, truncateFullyAndStartAt, append as follower, checkpoint the HW), then
 // `follower.nextRequest(nowMs)` and send what it returns to request.leaderId:
@@ -97,6 +101,20 @@ export {
   type FollowerState,
   type FollowerCommands,
 } from './follower-replica.ts';
+export {
+  FetchSession,
+  FetchSessionBuilder,
+  FetchSessionCache,
+  fetchSessionErrorCodes,
+  sessionPartitionKey,
+  type FetchSessionCacheConfig,
+  type FetchSessionErrorCode,
+  type OpenSessionResult,
+  type SessionFetchRequest,
+  type SessionPartition,
+  type SessionPartitionFetch,
+  type SessionPartitionRef,
+} from './fetch-session.ts';
 export {
   onNodeUnavailable,
   onNodeAvailable,

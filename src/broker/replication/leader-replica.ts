@@ -102,7 +102,7 @@ function sameRequest(a: IsrChangeRequest, b: IsrChangeRequest): boolean {
 }
 
 export class LeaderReplica {
-  readonly #config: LeaderReplicaConfig;
+  #config: LeaderReplicaConfig;
   readonly #log: ReplicaLogView;
   #state: PartitionState;
   readonly #progress = new Map<NodeId, FollowerProgress>();
@@ -250,6 +250,17 @@ export class LeaderReplica {
       return 'NOT_ENOUGH_REPLICAS';
     }
     return null;
+  }
+
+  /**
+   * The topic's min.insync.replicas changed: admission and the ack waiters follow the new value
+   * at once (a waiter under the new minimum fails NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+   */
+  onMinInsyncReplicasChange(minInsyncReplicas: number, nowMs: number): void {
+    assert(minInsyncReplicas >= 1, 'min.insync.replicas must be ≥ 1');
+    if (minInsyncReplicas === this.#config.minInsyncReplicas) return;
+    this.#config = { ...this.#config, minInsyncReplicas };
+    this.#maybeAdvanceHighWatermark(nowMs);
   }
 
   /** The leader's log has appended up to lastOffset (its LEO moved). */

@@ -1,7 +1,8 @@
 // In-process brokers replicating over real h2c servers on loopback, their metadata on one
 // SharedMetadataBus instead of Raft: a test harness for the data plane (follower fetch, HW,
 // ISR, acks) before the Raft metadata is wired. Each node has its own data directory and can
-// be stopped and started again on it.
+// be stopped and started again on it. Each node records its last replica session exchanges
+// (requests and answers) so tests can see what travels on the wire.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,9 @@ import {
   FilePartitionStore,
   MetadataImage,
   type MetadataCommand,
+  type ReplicaTransport,
+  type SessionFetchAnswer,
+  type SessionFetchCall,
 } from '../../../src/broker/index.ts';
 import { SeededRandom } from '../../../src/common/index.ts';
 import { PartitionLog } from '../../../src/log/index.ts';
@@ -23,8 +27,22 @@ import { SharedMetadataBus } from './shared-metadata-log.ts';
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const secret = 'in-process-secret';
 
+/** One session round trip as the follower saw it; answer null: it failed. */
+export interface RecordedExchange {
+  readonly leaderUrl: string;
+  readonly call: SessionFetchCall;
+  readonly answer: SessionFetchAnswer | null;
+  /** performance.now() when the request was sent and when it was answered or failed. */
+  readonly sentMs: number;
+  readonly doneMs: number;
+}
+
+const exchangesMax = 2_000;
+
 export interface ClusterNode {
   readonly id: number;
+  /** The last `exchangesMax` session round trips of this node's fetcher. */
+  readonly exchanges: RecordedExchange[];
   readonly url: string;
   readonly dataDir: string;
   broker: Broker | null;
@@ -50,6 +68,7 @@ export class InProcessCluster {
       const node: ClusterNode = {
         id,
         url: `http://127.0.0.1:${port}`,
+        exchanges: [],
         dataDir: join(cluster.#root, `node-${id}`),
         broker: null,
         image: null,
@@ -104,11 +123,14 @@ export class InProcessCluster {
         metadata,
         store,
         logger: quiet,
-        replicaTransport: new HttpReplicaTransport({
-          clusterSecret: secret,
-          responseBytesMax: 64 * 1024 * 1024,
-          requestTimeoutMs: 2000,
-        }),
+        replicaTransport: recording(
+          new HttpReplicaTransport({
+            clusterSecret: secret,
+            responseBytesMax: 64 * 1024 * 1024,
+            requestTimeoutMs: 2000,
+          }),
+          node.exchanges,
+        ),
       },
     );
     const server = await buildServer(
@@ -145,6 +167,28 @@ export class InProcessCluster {
     for (const node of this.nodes) await this.stopNode(node.id);
     await rm(this.#root, { recursive: true, force: true });
   }
+}
+
+function recording(inner: ReplicaTransport, exchanges: RecordedExchange[]): ReplicaTransport {
+  const remember = (exchange: RecordedExchange): void => {
+    exchanges.push(exchange);
+    if (exchanges.length > exchangesMax) exchanges.splice(0, exchanges.length - exchangesMax);
+  };
+  return {
+    epochEndOffset: (url, call) => inner.epochEndOffset(url, call),
+    async sessionFetch(leaderUrl, call, signal) {
+      const sentMs = performance.now();
+      try {
+        const answer = await inner.sessionFetch(leaderUrl, call, signal);
+        remember({ leaderUrl, call, answer, sentMs, doneMs: performance.now() });
+        return answer;
+      } catch (error) {
+        remember({ leaderUrl, call, answer: null, sentMs, doneMs: performance.now() });
+        throw error;
+      }
+    },
+    close: () => inner.close(),
+  };
 }
 
 function silentFastifyLogger() {

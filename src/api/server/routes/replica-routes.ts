@@ -1,17 +1,23 @@
 // The leader side of follower-pull replication, node to node under /internal/v1 (behind the
-// cluster secret): OffsetsForLeaderEpoch as JSON, and the follower fetch, whose records travel
-// as the segment bytes themselves with the HW, LEO and leader epoch in rill-* headers. Any
-// answer that is not records (an epoch error, divergence, out of range) is a JSON 200.
-import type { ReplicaFetchResult } from '../../../broker/index.ts';
-import { integerField, objectBody, topicParam } from '../request-checks.ts';
-import { batchContentType } from '../../wire.ts';
+// cluster secret): OffsetsForLeaderEpoch as JSON, and the incremental session fetch (KIP-227),
+// whose answer frames a JSON header before the partitions' segment bytes
+// (src/api/replica-session-wire.ts). A refused session is a JSON 200 `{ kind: 'error' }`.
+import type { SessionFetchResult, SessionPartitionResult } from '../../../broker/index.ts';
+import { integerField, invalid, isPlainObject, objectBody, topicParam } from '../request-checks.ts';
+import {
+  encodeSessionAnswer,
+  replicaSessionContentType,
+  type EncodedPartitionHeader,
+} from '../../replica-session-wire.ts';
 import type { RillApp, RillReply, RouteContext } from '../route-context.ts';
-import { sendSlices } from '../slice-sender.ts';
+import { readSlices } from '../slice-sender.ts';
 
 export const replicaEpochEndOffsetPath = '/internal/v1/replica/epoch-end-offset';
-export const replicaFetchPath = '/internal/v1/replica/fetch';
+export const replicaSessionFetchPath = '/internal/v1/replica/session-fetch';
 const int32Max = 0x7fffffff;
 const offsetMax = Number.MAX_SAFE_INTEGER;
+/** Partitions named in one session request (added, changed or forgotten). */
+const sessionRequestPartitionsMax = 100_000;
 
 export function registerReplicaRoutes(app: RillApp, context: RouteContext): void {
   app.post(replicaEpochEndOffsetPath, (request) => {
@@ -23,22 +29,41 @@ export function registerReplicaRoutes(app: RillApp, context: RouteContext): void
       epoch: integerField(body, 'epoch', 0, int32Max),
     });
   });
-  app.post(replicaFetchPath, async (request, reply) => {
+  app.post(replicaSessionFetchPath, async (request, reply) => {
     const body = objectBody(request.body);
-    const lastFetchedEpoch =
-      body['lastFetchedEpoch'] === null
-        ? null
-        : integerField(body, 'lastFetchedEpoch', 0, int32Max);
-    const result = await context.broker.replicaFetch({
-      ...partitionOf(body),
+    const maxBytes = integerField(body, 'maxBytes', 1, context.config.fetchBytesMax);
+    // A follower that cancels a parked request starts a new session: stop holding this one.
+    const cancelled = new AbortController();
+    const onClose = (): void => cancelled.abort();
+    request.raw.once('close', onClose);
+    const call = {
       replicaId: integerField(body, 'replicaId', 0, int32Max),
-      fetchOffset: integerField(body, 'fetchOffset', 0, offsetMax),
-      lastFetchedEpoch,
-      currentLeaderEpoch: integerField(body, 'currentLeaderEpoch', 0, int32Max),
-      maxBytes: integerField(body, 'maxBytes', 1, context.config.fetchBytesMax),
+      sessionId: integerField(body, 'sessionId', 0, int32Max),
+      sessionEpoch: integerField(body, 'sessionEpoch', 0, int32Max),
+      partitions: listField(body, 'partitions').map(partitionFetchOf),
+      forgotten: listField(body, 'forgotten').map(partitionOf),
       maxWaitMs: integerField(body, 'maxWaitMs', 0, context.config.waitMsMax),
-    });
-    return sendReplicaFetch(context, reply, result);
+      maxBytes,
+      partitionMaxBytes: integerField(body, 'partitionMaxBytes', 1, maxBytes),
+    };
+    try {
+      const result = await context.broker.replicaSessionFetch(call, cancelled.signal);
+      return await sendSessionAnswer(context, reply, result);
+    } finally {
+      request.raw.off('close', onClose);
+    }
+  });
+}
+
+function listField(body: Record<string, unknown>, name: string): Record<string, unknown>[] {
+  const value = body[name];
+  if (!Array.isArray(value)) throw invalid(`${name} must be an array`);
+  if (value.length > sessionRequestPartitionsMax) {
+    throw invalid(`${name} names more than ${sessionRequestPartitionsMax} partitions`);
+  }
+  return value.map((item: unknown) => {
+    if (!isPlainObject(item)) throw invalid(`${name} must hold objects`);
+    return item;
   });
 }
 
@@ -49,23 +74,47 @@ function partitionOf(body: Record<string, unknown>): { topic: string; partition:
   };
 }
 
-function sendReplicaFetch(context: RouteContext, reply: RillReply, result: ReplicaFetchResult) {
-  if (result.kind !== 'records') return reply.send(result);
-  const { read } = result;
-  const headers = {
-    'content-type': batchContentType,
-    'rill-high-watermark': String(result.highWatermark),
-    'rill-log-start-offset': String(result.logStartOffset),
-    'rill-log-end-offset': String(result.logEndOffset),
-    'rill-leader-epoch': String(result.leaderEpoch),
-    'rill-next-offset': String(read.nextOffset),
+function partitionFetchOf(body: Record<string, unknown>) {
+  const lastFetchedEpoch =
+    body['lastFetchedEpoch'] === null ? null : integerField(body, 'lastFetchedEpoch', 0, int32Max);
+  return {
+    ...partitionOf(body),
+    fetchOffset: integerField(body, 'fetchOffset', 0, offsetMax),
+    lastFetchedEpoch,
+    currentLeaderEpoch: integerField(body, 'currentLeaderEpoch', 0, int32Max),
   };
-  context.metrics.fetchBytes.inc(read.bytes);
-  if (read.slices.length === 0) {
-    read.release();
-    return reply.headers(headers).send(Buffer.alloc(0));
+}
+
+/** Reads every answered partition's slices into the framed body, releasing each read. */
+async function sendSessionAnswer(
+  context: RouteContext,
+  reply: RillReply,
+  result: SessionFetchResult,
+) {
+  if (result.kind === 'error') return reply.send(result);
+  const headers: EncodedPartitionHeader[] = [];
+  const records: Uint8Array[] = [];
+  try {
+    for (const answer of result.partitions) {
+      const bytes = await recordsOf(answer);
+      if (answer.kind !== 'records') {
+        headers.push(answer);
+        continue;
+      }
+      const { read: _read, ...rest } = answer;
+      headers.push({ ...rest, recordBytes: bytes.length });
+      records.push(bytes);
+      context.metrics.fetchBytes.inc(bytes.length);
+    }
+  } finally {
+    for (const answer of result.partitions) if (answer.kind === 'records') answer.read?.release();
   }
-  reply.hijack();
-  sendSlices(reply.raw.stream, headers, read.slices, () => read.release());
-  return reply;
+  const body = Buffer.concat(encodeSessionAnswer(result.sessionId, headers, records));
+  return reply.header('content-type', replicaSessionContentType).send(body);
+}
+
+async function recordsOf(answer: SessionPartitionResult): Promise<Uint8Array> {
+  if (answer.kind !== 'records' || answer.read === null) return new Uint8Array(0);
+  if (answer.read.slices.length === 0) return new Uint8Array(0);
+  return readSlices(answer.read.slices);
 }

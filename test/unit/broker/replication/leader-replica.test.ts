@@ -124,6 +124,21 @@ describe('LeaderReplica', () => {
     );
   });
 
+  test('min.insync.replicas raised under a parked produce: it fails, admission follows', () => {
+    const { leader, append } = setup({ isr: [A, B], minIsr: 1 });
+    const last = append('m0');
+    leader.awaitHighWatermark({ produceId: 1, lastOffset: last, deadlineMs: 1000 }, 0);
+    expect(leader.takeAckOutcomes(1)).toEqual([]);
+    leader.onMinInsyncReplicasChange(3, 2);
+    expect(leader.takeAckOutcomes(2)).toEqual([
+      { produceId: 1, kind: 'failed', code: 'NOT_ENOUGH_REPLICAS_AFTER_APPEND' },
+    ]);
+    expect(leader.admitProduce('all')).toBe('NOT_ENOUGH_REPLICAS');
+    leader.onMinInsyncReplicasChange(2, 3);
+    expect(leader.admitProduce('all')).toBeNull();
+    leader.checkInvariants();
+  });
+
   test('P3 ISR shrink: stuck and slow followers leave, one caught up at its previous fetch stays', () => {
     const { leader, append, fetch } = setup();
     append('m0', 0);

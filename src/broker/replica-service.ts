@@ -1,0 +1,385 @@
+// The leader side of replication on this node: OffsetsForLeaderEpoch, incremental follower
+// fetch sessions (one per follower node, KIP-227; the pure cache is replication/fetch-session),
+// the ISR changes the leader cores propose to the controller, and the wake-ups that follow
+// leader progress (parked sessions, acks=all outcomes, consumer fetches). A session fetch is
+// answered as soon as any of its partitions has data or a HW the follower has not seen, else
+// after maxWaitMs. Invariant: at most one fetch per session is parked.
+import type { Clock } from '../common/index.ts';
+import type { LogReadResult } from '../log/index.ts';
+import type { BrokerLogger } from './broker-logger.ts';
+import { BrokerError } from './errors.ts';
+import type { LocalReplicas } from './local-replicas.ts';
+import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
+import type { MetadataImage } from './metadata-image.ts';
+import type { Partition } from './partition.ts';
+import { toPartitionState } from './partition-record.ts';
+import type {
+  EpochEndOffsetAnswer,
+  EpochEndOffsetCall,
+  SessionFetchCall,
+} from './replica-fetcher.ts';
+import {
+  FetchSessionCache,
+  isrChangeErrorCodes,
+  type EpochErrorCode,
+  type FetchSession,
+  type FetchSessionCacheConfig,
+  type FetchSessionErrorCode,
+  type FollowerFetchDecision,
+  type IsrChangeErrorCode,
+  type IsrChangeRequest,
+  type SessionPartition,
+} from './replication/index.ts';
+
+/** One partition of a session answer; records are read results the route sends and releases. */
+export type SessionPartitionResult = { readonly topic: string; readonly partition: number } & (
+  | { readonly kind: 'error'; readonly code: EpochErrorCode }
+  | { readonly kind: 'diverging'; readonly epoch: number; readonly endOffset: number }
+  | { readonly kind: 'outOfRange'; readonly logStartOffset: number; readonly logEndOffset: number }
+  | {
+      readonly kind: 'records';
+      readonly read: LogReadResult | null;
+      readonly nextOffset: number;
+      readonly highWatermark: number;
+      readonly logEndOffset: number;
+      readonly leaderEpoch: number;
+    }
+);
+
+export type SessionFetchResult =
+  | { readonly kind: 'error'; readonly code: FetchSessionErrorCode }
+  | {
+      readonly kind: 'ok';
+      readonly sessionId: number;
+      readonly partitions: readonly SessionPartitionResult[];
+    };
+
+export const defaultFetchSessionLimits: FetchSessionCacheConfig = {
+  sessionsMax: 1_000,
+  partitionsPerSessionMax: 100_000,
+  sessionIdleMsMax: 120_000,
+};
+
+export interface ReplicaServiceDeps {
+  readonly nodeId: number;
+  readonly clock: Clock;
+  readonly logger: BrokerLogger;
+  readonly image: MetadataImage;
+  readonly replicas: LocalReplicas;
+  readonly propose: (command: MetadataCommand) => Promise<{ result: MetadataResult }>;
+  /** Serving (not starting, draining or stopped): ISR changes are proposed only then. */
+  readonly isRunning: () => boolean;
+  /** The leader's HW may have moved: consumer fetches parked on the partition re-check. */
+  readonly onHighWatermarkMaybeMoved: (key: string) => void;
+}
+
+type Plan =
+  | { readonly kind: 'answer'; readonly result: SessionPartitionResult }
+  | {
+      readonly kind: 'read';
+      readonly replica: Partition;
+      readonly decision: FollowerFetchDecision & { kind: 'read' };
+      readonly entry: SessionPartition;
+    };
+
+export class ReplicaService {
+  readonly #deps: ReplicaServiceDeps;
+  readonly #sessions: FetchSessionCache;
+  /** Wakers of parked session fetches by partition key; one per parked session. */
+  readonly #parked = new Map<string, Set<(key: string) => void>>();
+  /** Partitions with an ISR change proposal in flight to the controller. */
+  readonly #isrProposals = new Set<string>();
+  #draining = false;
+
+  constructor(limits: FetchSessionCacheConfig, deps: ReplicaServiceDeps) {
+    this.#deps = deps;
+    this.#sessions = new FetchSessionCache(limits);
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Answers every parked session fetch now and parks none from now on. */
+  drain(): void {
+    this.#draining = true;
+    for (const key of [...this.#parked.keys()]) this.#wakeSessions(key);
+  }
+
+  /** OffsetsForLeaderEpoch from a follower. Codes: UNKNOWN_TOPIC_OR_PARTITION. */
+  epochEndOffset(call: EpochEndOffsetCall): EpochEndOffsetAnswer {
+    if (this.#deps.image.partition(call.topic, call.partition) === undefined) {
+      const name = `${call.topic}-${call.partition}`;
+      throw new BrokerError('UNKNOWN_TOPIC_OR_PARTITION', `no partition ${name}`);
+    }
+    const target = this.#target(call.topic, call.partition, call.currentLeaderEpoch);
+    if (typeof target === 'string') return { kind: 'error', code: target };
+    const decision = target.onEpochEndOffsetRequest(
+      call.replicaId,
+      call.currentLeaderEpoch,
+      call.epoch,
+    );
+    return decision ?? { kind: 'error', code: 'NOT_LEADER_OR_FOLLOWER' };
+  }
+
+  /**
+   * A follower's session fetch: every partition of the session is fetched (so the leader's view
+   * of the follower stays fresh), and those with records, a new HW or an error are answered.
+   * Held up to maxWaitMs while none has. Codes (whole request): the FetchSessionErrorCodes.
+   */
+  async sessionFetch(call: SessionFetchCall, signal?: AbortSignal): Promise<SessionFetchResult> {
+    const opened = this.#sessions.open(call, this.#deps.clock.nowMs());
+    if (!opened.ok) return { kind: 'error', code: opened.code };
+    const session = opened.session;
+    let plans = this.#planAll(session);
+    if (plans.length === 0 && call.maxWaitMs > 0 && !this.#draining) {
+      plans = await this.#park(session, call.maxWaitMs, signal);
+    }
+    // The follower gave up on this request (it starts a full session): read nothing for it.
+    if (signal?.aborted === true) return { kind: 'ok', sessionId: session.id, partitions: [] };
+    const partitions = await this.#perform(session, plans, call);
+    return { kind: 'ok', sessionId: session.id, partitions };
+  }
+
+  #planAll(session: FetchSession): Plan[] {
+    const plans: Plan[] = [];
+    for (const entry of [...session.partitions.values()]) {
+      const plan = this.#plan(session.replicaId, entry);
+      if (plan !== null) plans.push(plan);
+    }
+    return plans;
+  }
+
+  #planKeys(session: FetchSession, keys: ReadonlySet<string>): Plan[] {
+    const plans: Plan[] = [];
+    for (const key of keys) {
+      const entry = session.partitions.get(key);
+      const plan = entry === undefined ? null : this.#plan(session.replicaId, entry);
+      if (plan !== null) plans.push(plan);
+    }
+    return plans;
+  }
+
+  /** What to answer for one session partition now; null: nothing new for the follower. */
+  #plan(replicaId: number, entry: SessionPartition): Plan | null {
+    const { topic, partition } = entry;
+    const target = this.#target(topic, partition, entry.currentLeaderEpoch);
+    if (typeof target === 'string') {
+      return { kind: 'answer', result: { topic, partition, kind: 'error', code: target } };
+    }
+    const highWatermark = target.highWatermark;
+    const decision = target.onFollowerFetch({ ...entry, replicaId }, this.#deps.clock.nowMs());
+    if (decision === null) {
+      const result = { topic, partition, kind: 'error', code: 'NOT_LEADER_OR_FOLLOWER' } as const;
+      return { kind: 'answer', result };
+    }
+    // Only a moved HW concerns anyone else (other sessions, acks, consumers); waking them for
+    // an unchanged one would make two parked sessions wake each other forever.
+    if (target.highWatermark !== highWatermark) this.afterLeaderProgress(target);
+    else if (this.#deps.isRunning()) this.#maybeProposeIsrChange(target);
+    switch (decision.kind) {
+      case 'error':
+        return { kind: 'answer', result: { topic, partition, kind: 'error', code: decision.code } };
+      case 'diverging':
+      case 'outOfRange':
+        return { kind: 'answer', result: { topic, partition, ...decision } };
+      case 'read': {
+        const hasData = decision.fetchOffset < decision.maxOffsetExclusive;
+        if (!hasData && entry.highWatermarkSent === decision.highWatermark) return null;
+        return { kind: 'read', replica: target, decision, entry };
+      }
+    }
+  }
+
+  /** Reads the records the plans call for, within the answer's byte budget. */
+  async #perform(session: FetchSession, plans: readonly Plan[], call: SessionFetchCall) {
+    const results: SessionPartitionResult[] = [];
+    let budget = call.maxBytes;
+    for (const plan of plans) {
+      if (plan.kind === 'answer') {
+        session.drop(`${plan.result.topic}-${plan.result.partition}`);
+        results.push(plan.result);
+        continue;
+      }
+      const { replica, decision, entry } = plan;
+      let read: LogReadResult | null = null;
+      if (decision.fetchOffset < decision.maxOffsetExclusive && budget > 0) {
+        const maxBytes = Math.min(budget, call.partitionMaxBytes);
+        read = await this.#read(replica, decision, maxBytes);
+        if (read === null) {
+          session.drop(replica.key);
+          const { topic, partition } = entry;
+          results.push({ topic, partition, kind: 'error', code: 'NOT_LEADER_OR_FOLLOWER' });
+          continue;
+        }
+        budget -= read.bytes;
+      } else if (entry.highWatermarkSent === decision.highWatermark) continue;
+      session.markSent(replica.key, decision.highWatermark, read !== null);
+      results.push({
+        topic: entry.topic,
+        partition: entry.partition,
+        kind: 'records',
+        read,
+        nextOffset: read?.nextOffset ?? decision.fetchOffset,
+        highWatermark: decision.highWatermark,
+        logEndOffset: decision.logEndOffset,
+        leaderEpoch: entry.currentLeaderEpoch,
+      });
+    }
+    return results;
+  }
+
+  async #read(
+    replica: Partition,
+    decision: FollowerFetchDecision & { kind: 'read' },
+    maxBytes: number,
+  ): Promise<LogReadResult | null> {
+    try {
+      return await replica.read(decision.fetchOffset, maxBytes, decision.maxOffsetExclusive);
+    } catch (error) {
+      // The follower backs off and asks again; a log that keeps failing shows in this warning.
+      this.#deps.logger.warn({ err: error, partition: replica.key }, 'replica read failed');
+      return null;
+    }
+  }
+
+  /**
+   * Parks the session until a wake of one of its partitions finds something to answer, or
+   * maxWaitMs passes (then nothing is answered). Returns what to answer.
+   */
+  #park(session: FetchSession, maxWaitMs: number, signal?: AbortSignal): Promise<Plan[]> {
+    const keys = [...session.partitions.keys()];
+    return new Promise((resolve) => {
+      const woken = new Set<string>();
+      let done = false;
+      const finish = (plans: Plan[]): void => {
+        if (done) return;
+        done = true;
+        cancel();
+        signal?.removeEventListener('abort', abandon);
+        for (const key of keys) {
+          const wakers = this.#parked.get(key);
+          wakers?.delete(wake);
+          if (wakers?.size === 0) this.#parked.delete(key);
+        }
+        resolve(plans);
+      };
+      const check = (): void => {
+        if (done || woken.size === 0) return;
+        const plans = this.#planKeys(session, woken);
+        woken.clear();
+        if (plans.length > 0 || this.#draining) finish(plans);
+      };
+      const wake = (key: string): void => {
+        // Let the other wakes of this turn (an append wakes every follower) land first.
+        if (woken.size === 0) queueMicrotask(check);
+        woken.add(key);
+      };
+      const abandon = (): void => finish([]);
+      const cancel = this.#deps.clock.schedule(maxWaitMs, abandon);
+      signal?.addEventListener('abort', abandon);
+      for (const key of keys) {
+        let wakers = this.#parked.get(key);
+        if (wakers === undefined) {
+          wakers = new Set();
+          this.#parked.set(key, wakers);
+        }
+        wakers.add(wake);
+      }
+    });
+  }
+
+  #wakeSessions(key: string): void {
+    const wakers = this.#parked.get(key);
+    if (wakers === undefined) return;
+    for (const wake of [...wakers]) wake(key);
+  }
+
+  /**
+   * The local leader of the partition in exactly `currentLeaderEpoch`, or the KIP-320 answer
+   * from this node's metadata: an older epoch is fenced, a newer one not known here yet.
+   */
+  #target(
+    topic: string,
+    partition: number,
+    currentLeaderEpoch: number,
+  ): Partition | EpochErrorCode {
+    const image = this.#deps.image.partition(topic, partition);
+    if (image === undefined || !this.#deps.isRunning()) return 'NOT_LEADER_OR_FOLLOWER';
+    const replica = this.#deps.replicas.get(`${topic}-${partition}`);
+    if (replica?.leaderReplica?.leaderEpoch === currentLeaderEpoch) return replica;
+    if (currentLeaderEpoch < image.leaderEpoch) return 'FENCED_LEADER_EPOCH';
+    if (currentLeaderEpoch > image.leaderEpoch) return 'UNKNOWN_LEADER_EPOCH';
+    // This node leads in the image but has not opened the role yet: the follower retries.
+    return image.leader === this.#deps.nodeId ? 'UNKNOWN_LEADER_EPOCH' : 'NOT_LEADER_OR_FOLLOWER';
+  }
+
+  /**
+   * After an append, a follower fetch, a metadata change or a tick on a leader replica: wakes
+   * parked sessions and consumer fetches, answers decided acks=all produces, and proposes the
+   * ISR change the leader core wants.
+   */
+  afterLeaderProgress(replica: Partition): void {
+    const key = replica.key;
+    this.#wakeSessions(key);
+    this.#deps.onHighWatermarkMaybeMoved(key);
+    replica.deliverAckOutcomes(this.#deps.clock.nowMs());
+    if (this.#deps.isRunning()) this.#maybeProposeIsrChange(replica);
+  }
+
+  /** A replica lost leadership or closed: sessions parked on it answer now. */
+  onReplicaChanged(key: string): void {
+    this.#wakeSessions(key);
+  }
+
+  /** Sends the leader core's ISR change through the controller as an alter-isr record. */
+  #maybeProposeIsrChange(replica: Partition): void {
+    const key = replica.key;
+    if (this.#isrProposals.has(key)) return;
+    const request = replica.pollIsrChange(this.#deps.clock.nowMs());
+    if (request === null) return;
+    this.#isrProposals.add(key);
+    const { logger } = this.#deps;
+    logger.info({ partition: key, isr: request.newIsr }, 'proposing an ISR change');
+    this.#deps
+      .propose({
+        type: 'alter-isr',
+        topic: replica.topic,
+        partition: replica.partition,
+        leaderId: request.leaderId,
+        leaderEpoch: request.leaderEpoch,
+        partitionEpoch: request.partitionEpoch,
+        newIsr: request.newIsr,
+      })
+      .then(
+        ({ result }) => this.#onIsrChangeCommitted(replica, request, result),
+        (error: unknown) => logger.debug({ err: error, partition: key }, 'ISR change not sent'),
+      )
+      .finally(() => {
+        this.#isrProposals.delete(key);
+        // A committed ISR may settle acks=all produces (acked or under min.insync).
+        replica.deliverAckOutcomes(this.#deps.clock.nowMs());
+      });
+  }
+
+  #onIsrChangeCommitted(replica: Partition, request: IsrChangeRequest, result: MetadataResult) {
+    const nowMs = this.#deps.clock.nowMs();
+    const image = this.#deps.image.partition(replica.topic, replica.partition);
+    if (result.ok && image !== undefined) {
+      replica.onIsrChangeResult(request, { ok: true, state: toPartitionState(image) }, nowMs);
+      return;
+    }
+    if (result.ok) return;
+    const code = isIsrChangeErrorCode(result.code) ? result.code : 'INVALID_REQUEST';
+    this.#deps.logger.info({ partition: replica.key, code }, 'ISR change refused');
+    replica.onIsrChangeResult(request, { ok: false, code }, nowMs);
+  }
+
+  checkInvariants(): void {
+    this.#sessions.checkInvariants();
+  }
+}
+
+function isIsrChangeErrorCode(code: string): code is IsrChangeErrorCode {
+  return (isrChangeErrorCodes as readonly string[]).includes(code);
+}
