@@ -41,6 +41,7 @@ export {
   type EncodeBatchInput,
   type ScanResult,
 } from './record-batch.ts';
+export { decodeBatchChunks } from './chunked-batches.ts';
 export { LeaderEpochCache, type EpochEntry } from './leader-epoch-cache.ts';
 export {
   APPENDS_QUEUED_MAX,

@@ -39,7 +39,7 @@ export const MAGIC = 2;
 export const TIMESTAMP_TYPE_LOG_APPEND_TIME = 0x08;
 const CODEC_MASK = 0x07;
 /** The smallest record: length, attributes, timestamp, offset, key, value, header count. */
-const RECORD_BYTES_MIN = 7;
+export const RECORD_BYTES_MIN = 7;
 
 export interface EncodeBatchInput {
   readonly baseOffset: number;
@@ -266,11 +266,25 @@ export function checkBatch(
   position: number,
   limits: BatchLimits = {},
 ): BatchHeader | LogError {
-  const remaining = buffer.length - position;
-  if (remaining < BATCH_HEADER_BYTES) {
-    return corrupt(`${remaining} bytes at ${position} are too few for a batch`);
+  const available = buffer.length - position;
+  return checkBatchAt(buffer, position, available, limits, () => verifyBatchCrc(buffer, position));
+}
+
+/**
+ * checkBatch over a header at `position` of `head` for a batch of which `available` bytes
+ * exist (perhaps in other buffers): `crcMatches` checks the CRC over the whole batch.
+ */
+export function checkBatchAt(
+  head: Buffer,
+  position: number,
+  available: number,
+  limits: BatchLimits,
+  crcMatches: () => boolean,
+): BatchHeader | LogError {
+  if (available < BATCH_HEADER_BYTES) {
+    return corrupt(`${available} bytes at ${position} are too few for a batch`);
   }
-  const batchLength = buffer.readInt32BE(position + BATCH_LENGTH_AT);
+  const batchLength = head.readInt32BE(position + BATCH_LENGTH_AT);
   const size = batchLength + LOG_OVERHEAD_BYTES;
   if (batchLength < BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES) {
     return corrupt(`batch at ${position} has length ${batchLength}`);
@@ -281,14 +295,14 @@ export function checkBatch(
       `batch of ${size} bytes exceeds ${limits.batchBytesMax}`,
     );
   }
-  if (size > remaining)
-    return corrupt(`batch at ${position} needs ${size} bytes, has ${remaining}`);
-  const magic = buffer.readInt8(position + MAGIC_AT);
+  if (size > available)
+    return corrupt(`batch at ${position} needs ${size} bytes, has ${available}`);
+  const magic = head.readInt8(position + MAGIC_AT);
   if (magic !== MAGIC) return corrupt(`batch at ${position} has magic ${magic}, expected 2`);
-  if (!verifyBatchCrc(buffer, position)) return corrupt(`batch at ${position} fails its CRC`);
+  if (!crcMatches()) return corrupt(`batch at ${position} fails its CRC`);
   let header: BatchHeader;
   try {
-    header = readBatchHeader(buffer, position);
+    header = readBatchHeader(head, position);
   } catch (error) {
     if (error instanceof LogError) return error;
     throw error;
@@ -408,7 +422,7 @@ interface RecordBody {
 }
 
 /** Parses from the timestamp delta (the attributes byte is skipped) to exactly `end`. */
-function decodeRecordBody(section: Buffer, start: number, end: number): RecordBody {
+export function decodeRecordBody(section: Buffer, start: number, end: number): RecordBody {
   const timestamp = varintAt(section, start, end, 10);
   const offset = varintAt(section, timestamp.next, end, 5);
   const key = bytesAt(section, offset.next, end);

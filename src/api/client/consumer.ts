@@ -5,7 +5,7 @@
 // bounded by partitions × fetchBytesMax. Leader moves refresh metadata and retry after backoff;
 // OFFSET_OUT_OF_RANGE resets per autoOffsetReset or surfaces from poll().
 import { assert, type Clock, type Random } from '../../common/index.ts';
-import { decodeBatches, isLogError, type StoredRecord } from '../../log/index.ts';
+import { decodeBatchChunks, isLogError, type StoredRecord } from '../../log/index.ts';
 import { batchContentType, fetchHeaders } from '../wire.ts';
 import { backoffDelayMs, defaultBackoff, type BackoffConfig } from './backoff.ts';
 import { ClientError, staleMetadataCodes } from './client-error.ts';
@@ -293,8 +293,7 @@ export class Consumer {
     if (response.status !== 200) throw responseError(response, `fetch ${topic}/${partition}`);
     const highWatermark = Number(response.headers[fetchHeaders.highWatermark] ?? -1);
     if (Number.isSafeInteger(highWatermark)) state.highWatermark = highWatermark;
-    if (response.body.length === 0) return [];
-    const batches = await decodeBatches(response.body);
+    const batches = await decodeBatchChunks(response.chunks ?? [response.body]);
     return batches.flatMap((batch) => batch.records);
   }
 
