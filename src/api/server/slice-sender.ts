@@ -95,22 +95,32 @@ export function sendSlices(
 async function writeRanges(stream: ServerHttp2Stream, ranges: readonly FileSlice[]) {
   for (const range of ranges) {
     for (let done = 0; done < range.length;) {
-      if (stream.destroyed) return;
+      if (isGone(stream)) return;
       const size = Math.min(streamChunkBytes, range.length - done);
       const chunk = Buffer.allocUnsafe(size);
       await readFully(range.fd, chunk, range.position + done);
       done += size;
-      if (!stream.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const resume = (): void => {
-            stream.off('drain', resume);
-            stream.off('close', resume);
-            resolve();
-          };
-          stream.on('drain', resume);
-          stream.on('close', resume);
-        });
-      }
+      if (isGone(stream)) return;
+      if (!stream.write(chunk)) await drainedOrClosed(stream);
     }
   }
+}
+
+/** A reset stream is `closed` (its 'close' may be past) before it is `destroyed`. */
+function isGone(stream: ServerHttp2Stream): boolean {
+  return stream.destroyed || stream.closed;
+}
+
+function drainedOrClosed(stream: ServerHttp2Stream): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const resume = (): void => {
+      stream.off('drain', resume);
+      stream.off('close', resume);
+      resolve();
+    };
+    // 'close' may already have been emitted: waiting for it then would keep the lease forever.
+    if (isGone(stream)) return resolve();
+    stream.on('drain', resume);
+    stream.on('close', resume);
+  });
 }

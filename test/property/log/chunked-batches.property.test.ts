@@ -119,7 +119,12 @@ test('a record inside one chunk is a view of it, not a copy', async () => {
     headers: [],
     timestampMs: 1_700_000_000_000,
   }));
-  const body = await encodeBatch({ baseOffset: 0, partitionLeaderEpoch: 0, records, compression: 'none' });
+  const body = await encodeBatch({
+    baseOffset: 0,
+    partitionLeaderEpoch: 0,
+    records,
+    compression: 'none',
+  });
   const quarter = Math.floor(body.length / 4);
   const chunks = split(body, [quarter, 2 * quarter, 3 * quarter]);
   const [batch] = await decodeBatchChunks(chunks);
