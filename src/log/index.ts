@@ -29,6 +29,7 @@ export {
   decodeBatches,
   decodeRecords,
   encodeBatch,
+  encodeBatches,
   lastOffsetOf,
   readBatchHeader,
   scanBatches,

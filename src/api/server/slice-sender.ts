@@ -5,8 +5,11 @@ import { read } from 'node:fs';
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { FileSlice } from '../../log/index.ts';
 
-/** Chunk size when streaming ranges that respondWithFD cannot send in one go. */
-const streamChunkBytes = 256 * 1024;
+/**
+ * Bytes per file read when streaming ranges: the next read runs while the socket takes the
+ * current chunk, and an 8 MiB fetch costs 8 thread-pool reads instead of 32.
+ */
+const streamChunkBytes = 1024 * 1024;
 
 /** Merges adjacent slices of the same file. */
 export function contiguousRanges(slices: readonly FileSlice[]): FileSlice[] {
@@ -92,18 +95,35 @@ export function sendSlices(
     .finally(release);
 }
 
-async function writeRanges(stream: ServerHttp2Stream, ranges: readonly FileSlice[]) {
+/** The ranges cut into reads of at most streamChunkBytes. */
+function* pieces(ranges: readonly FileSlice[]): Generator<FileSlice> {
   for (const range of ranges) {
-    for (let done = 0; done < range.length;) {
-      if (isGone(stream)) return;
-      const size = Math.min(streamChunkBytes, range.length - done);
-      const chunk = Buffer.allocUnsafe(size);
-      await readFully(range.fd, chunk, range.position + done);
-      done += size;
-      if (isGone(stream)) return;
-      if (!stream.write(chunk)) await drainedOrClosed(stream);
+    for (let done = 0; done < range.length; done += streamChunkBytes) {
+      const length = Math.min(streamChunkBytes, range.length - done);
+      yield { fd: range.fd, position: range.position + done, length };
     }
   }
+}
+
+function readPiece(piece: FileSlice): Promise<Buffer> {
+  const chunk = Buffer.allocUnsafe(piece.length);
+  return readFully(piece.fd, chunk, piece.position).then(() => chunk);
+}
+
+/** Writes the ranges, one read ahead; resolves only once no read of ours is in flight. */
+async function writeRanges(stream: ServerHttp2Stream, ranges: readonly FileSlice[]) {
+  const queue = pieces(ranges);
+  const first = queue.next();
+  let reading: Promise<Buffer> | null = first.done === true ? null : readPiece(first.value);
+  while (reading !== null) {
+    const chunk = await reading;
+    const next = queue.next();
+    reading = next.done === true || isGone(stream) ? null : readPiece(next.value);
+    if (isGone(stream)) break;
+    if (!stream.write(chunk)) await drainedOrClosed(stream);
+  }
+  // A read started before the stream went away still holds the descriptor: await it.
+  await reading?.catch(() => undefined);
 }
 
 /** A reset stream is `closed` (its 'close' may be past) before it is `destroyed`. */
