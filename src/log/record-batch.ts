@@ -465,6 +465,9 @@ interface RecordBody {
   headers: { key: string; value: Buffer | null }[];
 }
 
+/** Shared by every decoded record without headers: one array fewer per record. */
+const noHeaders = Object.freeze([]) as unknown as { key: string; value: Buffer | null }[];
+
 /** Parses from the timestamp delta (the attributes byte is skipped) to exactly `end`. */
 export function decodeRecordBody(section: Buffer, start: number, end: number): RecordBody {
   const timestamp = varintAt(section, start, end, 10);
@@ -475,7 +478,7 @@ export function decodeRecordBody(section: Buffer, start: number, end: number): R
   if (count.value < 0 || count.value * 2 > end - count.next) {
     throw corrupt(`record has ${count.value} headers`);
   }
-  const headers: { key: string; value: Buffer | null }[] = [];
+  const headers: { key: string; value: Buffer | null }[] = count.value === 0 ? noHeaders : [];
   let at = count.next;
   for (let i = 0; i < count.value; i += 1) {
     const headerKey = bytesAt(section, at, end);

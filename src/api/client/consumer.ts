@@ -256,7 +256,7 @@ export class Consumer {
         const startMs = this.#deps.clock.nowMs();
         const records = await this.#fetchRecords(state, offset, maxWaitMs, cancel.signal);
         if (generation !== state.generation) return;
-        state.buffered = records.filter((record) => record.offset >= offset);
+        state.buffered = records;
         // A broker long-polls, so an empty answer comes after maxWaitMs; one that comes sooner
         // must not make this a busy loop.
         if (state.buffered.length === 0) state.retryAtMs = startMs + maxWaitMs;
@@ -270,6 +270,7 @@ export class Consumer {
     }
   }
 
+  /** The fetched records at and after `offset`. */
   async #fetchRecords(
     state: PartitionState,
     offset: number,
@@ -294,7 +295,12 @@ export class Consumer {
     const highWatermark = Number(response.headers[fetchHeaders.highWatermark] ?? -1);
     if (Number.isSafeInteger(highWatermark)) state.highWatermark = highWatermark;
     const batches = await decodeBatchChunks(response.chunks ?? [response.body]);
-    return batches.flatMap((batch) => batch.records);
+    // The first batch may begin before `offset`: its earlier records are skipped.
+    const records: StoredRecord[] = [];
+    for (const batch of batches) {
+      for (const record of batch.records) if (record.offset >= offset) records.push(record);
+    }
+    return records;
   }
 
   async #resolveReset(
