@@ -1,6 +1,7 @@
 // Sends log file slices as an HTTP/2 response body without decoding them: the ranges are read
-// in chunks and written in sequence with backpressure. The log's read lease is released once
-// the last read has finished, whatever the outcome. Also reads slices into memory for JSON fetch.
+// in 1 MiB pieces, one ahead of the socket, and written with backpressure. The log's read lease
+// is released once the last read has finished, whatever the outcome (a reset stream included).
+// Also reads slices into memory for JSON fetch.
 import { read } from 'node:fs';
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { FileSlice } from '../../log/index.ts';
@@ -63,13 +64,11 @@ export async function readSlices(slices: readonly FileSlice[]): Promise<Buffer> 
  * Responds on `stream` with the slices as the body. `release` runs exactly once, after the
  * last read of the slices has finished — never while a read is still in flight.
  *
- * Why not respondWithFD: Node pipes the descriptor from native code and, when the client
- * cancels, keeps its own reference to the descriptor after the stream's 'close' event. Closing
- * the segment then (the log closes idle segments on release) let Node later close or read a
- * descriptor number already reused elsewhere: the broker died with SIGSEGV under consumers
- * that cancel fetches (reproduced with `rill bench consume` rounds). Reading the file in 256 KiB
- * chunks and writing them with backpressure still never decodes a batch, and we own every
- * read, so the lease ends exactly when our last read does.
+ * Why not respondWithFD (or respondWithFile): Node 20.20.2 dies with SIGSEGV when clients reset
+ * streams it is piping a file into — even from one descriptor that is never closed, so no lease
+ * can make it safe (scripts/respond-with-fd-repro.ts reproduces it within a dozen resets; rerun
+ * it on a newer Node). Reading 1 MiB pieces, one ahead of the socket, never decodes a batch, and
+ * we own every read, so the lease ends exactly when our last read does.
  */
 export function sendSlices(
   stream: ServerHttp2Stream,
