@@ -407,7 +407,7 @@ export class Partition {
    * Appends batches that passed validateBatches, stamped with the leader epoch; resolves once
    * durable per the flush policy. Throws the log's LogError (LOG_CLOSED, LOG_BUSY, ...).
    * `scanned` is validateBatches' `batches` for these very bytes: the log then skips its own
-   * CRC pass (it still checks sizes and density).
+   * CRC pass (it still checks sizes and density) and stamps offsets into `bytes` in place.
    */
   async appendAsLeader(
     bytes: Uint8Array,

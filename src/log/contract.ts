@@ -82,7 +82,9 @@ export interface PartitionLogConfig {
  *   framing- and CRC-checked here, or by the caller when it passes `scanned`: exactly what
  *   scanBatches returned for these bytes (sizes and density are still checked here, so a
  *   produce pays one CRC pass, not two); the log assigns offsets from its LEO,
- *   stamps leaderEpoch, writes, and resolves once durable per the flush policy.
+ *   stamps leaderEpoch, writes, and resolves once durable per the flush policy. Without
+ *   `scanned` the caller's bytes are copied first; with it they are handed over: the offsets
+ *   and epoch are stamped into them in place, so the caller must not reuse them.
  *   → { baseOffset, lastOffset, logAppendTimeMs } or throws LogError (LOG_CORRUPT_BATCH,
  *   LOG_RECORD_TOO_LARGE, LOG_CLOSED).
  * appendAsFollower(batches): offsets and epochs are kept as the leader assigned them; the

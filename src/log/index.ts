@@ -29,6 +29,7 @@ export {
   decodeBatches,
   decodeRecords,
   encodeBatch,
+  encodeBatches,
   lastOffsetOf,
   readBatchHeader,
   scanBatches,
@@ -41,6 +42,7 @@ export {
   type EncodeBatchInput,
   type ScanResult,
 } from './record-batch.ts';
+export { decodeBatchChunks } from './chunked-batches.ts';
 export { LeaderEpochCache, type EpochEntry } from './leader-epoch-cache.ts';
 export {
   APPENDS_QUEUED_MAX,

@@ -5,7 +5,7 @@
 // bounded by partitions × fetchBytesMax. Leader moves refresh metadata and retry after backoff;
 // OFFSET_OUT_OF_RANGE resets per autoOffsetReset or surfaces from poll().
 import { assert, type Clock, type Random } from '../../common/index.ts';
-import { decodeBatches, isLogError, type StoredRecord } from '../../log/index.ts';
+import { decodeBatchChunks, isLogError, type StoredRecord } from '../../log/index.ts';
 import { batchContentType, fetchHeaders } from '../wire.ts';
 import { backoffDelayMs, defaultBackoff, type BackoffConfig } from './backoff.ts';
 import { ClientError, staleMetadataCodes } from './client-error.ts';
@@ -256,7 +256,7 @@ export class Consumer {
         const startMs = this.#deps.clock.nowMs();
         const records = await this.#fetchRecords(state, offset, maxWaitMs, cancel.signal);
         if (generation !== state.generation) return;
-        state.buffered = records.filter((record) => record.offset >= offset);
+        state.buffered = records;
         // A broker long-polls, so an empty answer comes after maxWaitMs; one that comes sooner
         // must not make this a busy loop.
         if (state.buffered.length === 0) state.retryAtMs = startMs + maxWaitMs;
@@ -270,6 +270,7 @@ export class Consumer {
     }
   }
 
+  /** The fetched records at and after `offset`. */
   async #fetchRecords(
     state: PartitionState,
     offset: number,
@@ -293,9 +294,13 @@ export class Consumer {
     if (response.status !== 200) throw responseError(response, `fetch ${topic}/${partition}`);
     const highWatermark = Number(response.headers[fetchHeaders.highWatermark] ?? -1);
     if (Number.isSafeInteger(highWatermark)) state.highWatermark = highWatermark;
-    if (response.body.length === 0) return [];
-    const batches = await decodeBatches(response.body);
-    return batches.flatMap((batch) => batch.records);
+    const batches = await decodeBatchChunks(response.chunks ?? [response.body]);
+    // The first batch may begin before `offset`: its earlier records are skipped.
+    const records: StoredRecord[] = [];
+    for (const batch of batches) {
+      for (const record of batch.records) if (record.offset >= offset) records.push(record);
+    }
+    return records;
   }
 
   async #resolveReset(

@@ -7,7 +7,7 @@
 // dropped connection) are retried too: delivery is at least once, as in Kafka without
 // idempotence.
 import { assert, type Clock, type Random, type WallClock } from '../../common/index.ts';
-import { encodeBatch, type Compression, type LogRecord } from '../../log/index.ts';
+import { encodeBatches, type Compression, type LogRecord } from '../../log/index.ts';
 import { batchContentType } from '../wire.ts';
 import { backoffDelayMs, defaultBackoff, type BackoffConfig } from './backoff.ts';
 import { BufferMemory } from './buffer-memory.ts';
@@ -420,17 +420,15 @@ export class Producer {
 
   async #produce(topic: string, partition: number, batches: ProducerBatch[]): Promise<number> {
     const leader = await this.#deps.metadata.leader(topic, partition);
-    const encoded = await Promise.all(
-      batches.map((batch) =>
-        encodeBatch({
-          baseOffset: 0,
-          partitionLeaderEpoch: -1, // Kafka's "none": the leader stamps its own epoch.
-          records: batch.records.map((pending) => pending.record),
-          compression: this.#config.compression,
-        }),
-      ),
+    // One buffer for the whole request: the batches are encoded in place, not joined after.
+    const body = await encodeBatches(
+      batches.map((batch) => ({
+        baseOffset: 0,
+        partitionLeaderEpoch: -1, // Kafka's "none": the leader stamps its own epoch.
+        records: batch.records.map((pending) => pending.record),
+        compression: this.#config.compression,
+      })),
     );
-    const body = encoded.length === 1 ? (encoded[0] as Uint8Array) : Buffer.concat(encoded);
     const { acks, requestTimeoutMs } = this.#config;
     const path =
       `/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/records` +

@@ -22,6 +22,11 @@ export interface TransportResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly body: Buffer;
+  /**
+   * The body as it arrived (HTTP/2 DATA frames), when the transport kept it so: a decoder that
+   * reads chunks (decodeBatchChunks) skips the copy that joining them into `body` costs.
+   */
+  readonly chunks?: readonly Buffer[];
 }
 
 /** The port the producer, consumer and admin speak through; tests substitute a fake. */
@@ -61,9 +66,15 @@ export class H2Transport implements Transport {
     if (this.#closed) throw new ClientError('CLIENT_CLOSED', 'the transport is closed');
     const client = this.#clientFor(url);
     const timeoutMs = Math.max(1, Math.ceil(request.timeoutMs));
-    const signals = [AbortSignal.timeout(timeoutMs)];
-    if (request.signal !== undefined) signals.push(request.signal);
-    const signal = AbortSignal.any(signals);
+    // One controller aborted by the timeout or the caller's signal: AbortSignal.any and
+    // AbortSignal.timeout cost ~0.2 ms per request in profiles of catch-up consume.
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const abort = (): void => controller.abort();
+    const timer = setTimeout(abort, timeoutMs);
+    timer.unref();
+    if (request.signal?.aborted === true) controller.abort();
+    request.signal?.addEventListener('abort', abort, { once: true });
     try {
       const response = await client.request({
         method: request.method,
@@ -80,10 +91,13 @@ export class H2Transport implements Transport {
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
-      const body = await readBounded(response.body, request.responseBytesMax, url);
-      return { status: response.statusCode, headers: flatHeaders(response.headers), body };
+      const chunks = await readBounded(response.body, request.responseBytesMax, url);
+      return chunkedResponse(response.statusCode, flatHeaders(response.headers), chunks);
     } catch (error) {
       throw toClientError(error, url, request, signal);
+    } finally {
+      clearTimeout(timer);
+      request.signal?.removeEventListener('abort', abort);
     }
   }
 
@@ -121,11 +135,29 @@ export class H2Transport implements Transport {
   }
 }
 
+/** A response whose `body` joins the chunks only when first asked for. */
+function chunkedResponse(
+  status: number,
+  headers: Record<string, string | undefined>,
+  chunks: readonly Buffer[],
+): TransportResponse {
+  let joined: Buffer | null = null;
+  return {
+    status,
+    headers,
+    chunks,
+    get body(): Buffer {
+      joined ??= chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      return joined;
+    },
+  };
+}
+
 async function readBounded(
   body: AsyncIterable<Buffer> & { destroy(error?: Error): unknown },
   bytesMax: number,
   url: string,
-): Promise<Buffer> {
+): Promise<Buffer[]> {
   const chunks: Buffer[] = [];
   let bytes = 0;
   for await (const chunk of body) {
@@ -140,7 +172,7 @@ async function readBounded(
     }
     chunks.push(chunk);
   }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, bytes);
+  return chunks;
 }
 
 function flatHeaders(

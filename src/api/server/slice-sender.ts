@@ -1,12 +1,16 @@
 // Sends log file slices as an HTTP/2 response body without decoding them: the ranges are read
-// in chunks and written in sequence with backpressure. The log's read lease is released once
-// the last read has finished, whatever the outcome. Also reads slices into memory for JSON fetch.
+// in 1 MiB pieces, one ahead of the socket, and written with backpressure. The log's read lease
+// is released once the last read has finished, whatever the outcome (a reset stream included).
+// Also reads slices into memory for JSON fetch.
 import { read } from 'node:fs';
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { FileSlice } from '../../log/index.ts';
 
-/** Chunk size when streaming ranges that respondWithFD cannot send in one go. */
-const streamChunkBytes = 256 * 1024;
+/**
+ * Bytes per file read when streaming ranges: the next read runs while the socket takes the
+ * current chunk, and an 8 MiB fetch costs 8 thread-pool reads instead of 32.
+ */
+const streamChunkBytes = 1024 * 1024;
 
 /** Merges adjacent slices of the same file. */
 export function contiguousRanges(slices: readonly FileSlice[]): FileSlice[] {
@@ -60,13 +64,11 @@ export async function readSlices(slices: readonly FileSlice[]): Promise<Buffer> 
  * Responds on `stream` with the slices as the body. `release` runs exactly once, after the
  * last read of the slices has finished — never while a read is still in flight.
  *
- * Why not respondWithFD: Node pipes the descriptor from native code and, when the client
- * cancels, keeps its own reference to the descriptor after the stream's 'close' event. Closing
- * the segment then (the log closes idle segments on release) let Node later close or read a
- * descriptor number already reused elsewhere: the broker died with SIGSEGV under consumers
- * that cancel fetches (reproduced with `rill bench consume` rounds). Reading the file in 256 KiB
- * chunks and writing them with backpressure still never decodes a batch, and we own every
- * read, so the lease ends exactly when our last read does.
+ * Why not respondWithFD (or respondWithFile): Node 20.20.2 dies with SIGSEGV when clients reset
+ * streams it is piping a file into — even from one descriptor that is never closed, so no lease
+ * can make it safe (scripts/respond-with-fd-repro.ts reproduces it within a dozen resets; rerun
+ * it on a newer Node). Reading 1 MiB pieces, one ahead of the socket, never decodes a batch, and
+ * we own every read, so the lease ends exactly when our last read does.
  */
 export function sendSlices(
   stream: ServerHttp2Stream,
@@ -92,25 +94,52 @@ export function sendSlices(
     .finally(release);
 }
 
-async function writeRanges(stream: ServerHttp2Stream, ranges: readonly FileSlice[]) {
+/** The ranges cut into reads of at most streamChunkBytes. */
+function* pieces(ranges: readonly FileSlice[]): Generator<FileSlice> {
   for (const range of ranges) {
-    for (let done = 0; done < range.length;) {
-      if (stream.destroyed) return;
-      const size = Math.min(streamChunkBytes, range.length - done);
-      const chunk = Buffer.allocUnsafe(size);
-      await readFully(range.fd, chunk, range.position + done);
-      done += size;
-      if (!stream.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const resume = (): void => {
-            stream.off('drain', resume);
-            stream.off('close', resume);
-            resolve();
-          };
-          stream.on('drain', resume);
-          stream.on('close', resume);
-        });
-      }
+    for (let done = 0; done < range.length; done += streamChunkBytes) {
+      const length = Math.min(streamChunkBytes, range.length - done);
+      yield { fd: range.fd, position: range.position + done, length };
     }
   }
+}
+
+function readPiece(piece: FileSlice): Promise<Buffer> {
+  const chunk = Buffer.allocUnsafe(piece.length);
+  return readFully(piece.fd, chunk, piece.position).then(() => chunk);
+}
+
+/** Writes the ranges, one read ahead; resolves only once no read of ours is in flight. */
+async function writeRanges(stream: ServerHttp2Stream, ranges: readonly FileSlice[]) {
+  const queue = pieces(ranges);
+  const first = queue.next();
+  let reading: Promise<Buffer> | null = first.done === true ? null : readPiece(first.value);
+  while (reading !== null) {
+    const chunk = await reading;
+    const next = queue.next();
+    reading = next.done === true || isGone(stream) ? null : readPiece(next.value);
+    if (isGone(stream)) break;
+    if (!stream.write(chunk)) await drainedOrClosed(stream);
+  }
+  // A read started before the stream went away still holds the descriptor: await it.
+  await reading?.catch(() => undefined);
+}
+
+/** A reset stream is `closed` (its 'close' may be past) before it is `destroyed`. */
+function isGone(stream: ServerHttp2Stream): boolean {
+  return stream.destroyed || stream.closed;
+}
+
+function drainedOrClosed(stream: ServerHttp2Stream): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const resume = (): void => {
+      stream.off('drain', resume);
+      stream.off('close', resume);
+      resolve();
+    };
+    // 'close' may already have been emitted: waiting for it then would keep the lease forever.
+    if (isGone(stream)) return resolve();
+    stream.on('drain', resume);
+    stream.on('close', resume);
+  });
 }

@@ -20,6 +20,7 @@ import {
   PartitionLog,
   decodeBatches,
   encodeBatch,
+  readBatchHeader,
   scanBatches,
   type LogReadResult,
   type PartitionLogConfig,
@@ -150,6 +151,22 @@ describe('PartitionLog', () => {
     await expect(log.appendAsLeader(bytes.subarray(0, 70), 1, scan.batches)).rejects.toThrow(
       /tile exactly/,
     );
+  });
+
+  test('appendAsLeader with scanned headers takes the bytes over: stamped in place', async () => {
+    const log = await openLog();
+    await log.appendAsLeader(await batchOf(['a', 'b']), 1);
+    const bytes = await batchOf(['c']);
+    const scan = scanBatches(bytes);
+    assert(scan.ok, 'a valid scan');
+    expect(await log.appendAsLeader(bytes, 4, scan.batches)).toMatchObject({ baseOffset: 2 });
+    // No copy: the caller's buffer now carries the offset and epoch the log wrote.
+    expect(readBatchHeader(bytes, 0)).toMatchObject({ baseOffset: 2, partitionLeaderEpoch: 4 });
+    // Without scanned headers the caller's bytes are copied and left as they were.
+    const kept = await batchOf(['d']);
+    await log.appendAsLeader(kept, 4);
+    expect(readBatchHeader(kept, 0)).toMatchObject({ baseOffset: 0, partitionLeaderEpoch: 0 });
+    expect(values(await readAll(log, 0))).toEqual(['a', 'b', 'c', 'd']);
   });
 
   test('assigns dense offsets, stamps the epoch and reads back whole batches', async () => {

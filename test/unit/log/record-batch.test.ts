@@ -6,6 +6,7 @@ import {
   BATCH_HEADER_BYTES,
   decodeBatches,
   encodeBatch,
+  encodeBatches,
   readBatchHeader,
   scanBatches,
   setBaseOffset,
@@ -266,4 +267,22 @@ describe('validation', () => {
     expect(scanBatches(lying).ok).toBe(true); // The cheap scan does not parse records.
     await expect(decodeBatches(lying)).rejects.toMatchObject({ code: 'LOG_CORRUPT_BATCH' });
   });
+});
+
+test('encodeBatches writes the batches back to back, byte for byte as encodeBatch', async () => {
+  const record = (value: string, timestampMs: number) => ({
+    key: bytes('k'),
+    value: bytes(value),
+    headers: [{ key: 'h', value: null }],
+    timestampMs,
+  });
+  const inputs = [
+    { baseOffset: 0, partitionLeaderEpoch: -1, records: [record('a', 5), record('bb', 9)] },
+    { baseOffset: 0, partitionLeaderEpoch: -1, records: [record('c'.repeat(300), 7)] },
+  ].map((input, i) => ({ ...input, compression: i === 1 ? ('gzip' as const) : ('none' as const) }));
+  const joined = await encodeBatches(inputs);
+  const separate = Buffer.concat(await Promise.all(inputs.map((input) => encodeBatch(input))));
+  expect(joined.equals(separate)).toBe(true);
+  const decoded = await decodeBatches(joined);
+  expect(decoded.map((batch) => batch.records.length)).toEqual([2, 1]);
 });
