@@ -51,6 +51,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'idle-seconds': { type: 'string', default: '10' },
     'latency-seconds': { type: 'string', default: '5' },
+    'json-seconds': { type: 'string', default: '3' },
   },
 });
 const recordBytes = 1024;
@@ -208,8 +209,8 @@ async function runRounds(systems: Systems, tools: Tools, report: Report): Promis
       if (client !== null) await singleLatencyRound(client, latencyLoad, report);
     }
     if (broker !== null && peer !== null && tools.h2load && wants('json')) {
-      const requests = Math.max(1_000, Math.round(records / 20));
-      await jsonRound(broker.url, peer, { requests, recordBytes }, report);
+      const seconds = Number(args['json-seconds']);
+      await jsonRound(broker.url, peer, { seconds, recordBytes }, report);
     }
   }
   if (cluster !== null && wants('failover')) {

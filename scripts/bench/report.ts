@@ -6,6 +6,7 @@ import { formatSpread, ratiosOf, spreadOf, type Spread } from './stats.ts';
 
 export interface Figure {
   readonly name: string;
+  readonly series: string;
   readonly unit: string;
   readonly value: Spread | null;
   readonly baselineName: string | null;
@@ -68,8 +69,13 @@ export class Report {
     const values = this.values(spec.series);
     if (values.length === 0) return;
     const baselines = spec.baselineSeries === undefined ? [] : this.values(spec.baselineSeries);
+    // A figure whose baseline was not measured this run (--only, a missing tool) adds nothing
+    // when an earlier figure already shows the same series.
+    const shown = this.#figures.some((f) => f.series === spec.series);
+    if (spec.baselineSeries !== undefined && baselines.length === 0 && shown) return;
     this.#figures.push({
       name: spec.name,
+      series: spec.series,
       unit: spec.unit,
       value: spreadOf(values),
       baselineName: spec.baselineSeries ?? null,
@@ -85,7 +91,9 @@ export class Report {
     this.log('=== figures (median, min, max over rounds; ratio = figure / baseline per round) ===');
     for (const figure of this.#figures) {
       this.log(`${figure.name}: ${formatSpread(figure.value, ` ${figure.unit}`)}`);
-      if (figure.baselineName !== null) {
+      if (figure.baselineName !== null && figure.baseline === null) {
+        this.log(`    baseline ${figure.baselineName}: not measured in this run`);
+      } else if (figure.baselineName !== null) {
         this.log(`    baseline ${figure.baselineName}: ${formatSpread(figure.baseline)}`);
         this.log(`    ratio: ${formatSpread(figure.ratio)}`);
       }

@@ -119,11 +119,11 @@ export function jsonProduceBody(recordBytes: number): string {
 export async function jsonRound(
   brokerUrl: string,
   sink: H2Peer,
-  options: { requests: number; recordBytes: number },
+  options: { seconds: number; recordBytes: number },
   report: Report,
 ): Promise<void> {
   const body = jsonProduceBody(options.recordBytes);
-  const load = { body, requests: options.requests, streams: h2loadStreams };
+  const load = { body, seconds: options.seconds, streams: h2loadStreams };
   const rill = await runH2load({ ...load, url: `${brokerUrl}/v1/topics/bench-json/records` });
   if (rill.succeeded < rill.requests) {
     report.note(`json: ${rill.requests - rill.succeeded} of ${rill.requests} POSTs failed`);
