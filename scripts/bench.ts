@@ -187,8 +187,9 @@ async function runRounds(systems: Systems, tools: Tools, report: Report): Promis
   }
   if (client !== null) await createSingleNodeTopics(client, single);
   if (clusterClient !== null) await createRf3Topics(clusterClient, recordBytes);
-  for (let r = 0; r < repeat; r += 1) {
-    report.log(`round ${r + 1}/${repeat}`);
+  const roundFigures = ['produce', 'consume', 'throughput', 'latency', 'json'].filter(wants);
+  for (let r = 0; r < (roundFigures.length > 0 ? repeat : 0); r += 1) {
+    report.log(`round ${r + 1}/${repeat}: ${roundFigures.join(', ')}`);
     if (client !== null && peer !== null && wants('produce')) {
       await produceRound(client, single, report, ['always', 'interval:1000', 'never']);
       await fileAppendRound(single, report);

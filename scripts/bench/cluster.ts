@@ -146,7 +146,12 @@ async function timeFailover(
   killed: number,
 ): Promise<number> {
   const killedUrl = cluster.urls.get(killed) as string;
-  if (!(await writeOne(http, killedUrl, topic, partition))) throw new Error('no write before');
+  // The first acks=all write waits for the followers' fetchers: retry, as a client would.
+  const readyBy = performance.now() + settleTimeoutMs;
+  while (!(await writeOne(http, killedUrl, topic, partition).catch(() => false))) {
+    if (performance.now() > readyBy) throw new Error(`${topic}: no acks=all write before kill`);
+    await new Promise((done) => setTimeout(done, 50));
+  }
   const killedAt = performance.now();
   await cluster.kill(killed);
   const survivors = [...cluster.urls].filter(([id]) => cluster.isRunning(id));
