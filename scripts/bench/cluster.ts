@@ -16,7 +16,7 @@ import {
   writeOne,
   type PartitionView,
 } from './rill-http.ts';
-import { round, sampleCpuPercent } from './stats.ts';
+import { completedRate, round, sampleCpuPercent } from './stats.ts';
 
 export const rf3Configs = { 'min.insync.replicas': '2', 'log.flush': 'always' };
 /** See benchLatency: one request per partition in flight must carry what arrived meanwhile. */
@@ -90,8 +90,10 @@ export async function rf3LatencyRound(
   report: Report,
 ): Promise<void> {
   const producer = { acks: 'all' as const, ...latencyProducer };
+  const startMs = performance.now();
   const result = await benchLatency(client, { ...options, topic: 'bench-rf3-latency', producer });
-  report.add('rf3.latency.p50Ms', result.p50Ms, result);
+  const completed = completedRate(result.records, startMs);
+  report.add('rf3.latency.p50Ms', result.p50Ms, { ...result, ...completed });
   report.add('rf3.latency.p99Ms', result.p99Ms);
 }
 
@@ -204,7 +206,9 @@ export async function jetStreamLatencyRound(
   report: Report,
 ): Promise<void> {
   await jetStream.resetStream('bench-latency');
+  const startMs = performance.now();
   const result = await jetStream.latency({ ...options, stream: 'bench-latency' });
-  report.add('jetstream.latency.p50Ms', result.p50Ms, result);
+  const completed = completedRate(result.records, startMs);
+  report.add('jetstream.latency.p50Ms', result.p50Ms, { ...result, ...completed });
   report.add('jetstream.latency.p99Ms', result.p99Ms);
 }

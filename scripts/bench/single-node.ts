@@ -13,6 +13,7 @@ import {
   type H2Peer,
 } from './peers.ts';
 import type { Report } from './report.ts';
+import { completedRate } from './stats.ts';
 
 export interface SingleNodeOptions {
   readonly records: number;
@@ -101,8 +102,10 @@ export async function singleLatencyRound(
   report: Report,
 ): Promise<void> {
   const producer = { acks: 'all' as const, lingerMs: 0, batchSizeBytes: 256 * 1024 };
+  const startMs = performance.now();
   const result = await benchLatency(client, { ...options, topic: 'bench-latency', producer });
-  report.add('single.latency.p50Ms', result.p50Ms, result);
+  const completed = completedRate(result.records, startMs);
+  report.add('single.latency.p50Ms', result.p50Ms, { ...result, ...completed });
   report.add('single.latency.p99Ms', result.p99Ms);
 }
 

@@ -42,6 +42,14 @@ export function ratiosOf(figures: readonly number[], baselines: readonly number[
   return out;
 }
 
+/**
+ * Records over the time from the first send to the last acknowledgement: well below the fixed
+ * rate, the system did not keep up and its percentiles measure a growing queue.
+ */
+export function completedRate(records: number, startMs: number): { completedPerSecond: number } {
+  return { completedPerSecond: Math.round(records / ((performance.now() - startMs) / 1000)) };
+}
+
 export function formatSpread(spread: Spread | null, unit = ''): string {
   if (spread === null) return 'n/a';
   const { min, median, max } = spread;
