@@ -4,6 +4,9 @@
 // nats-server is installed, a three-node JetStream (R3, file storage); figures are measured in
 // interleaved rounds (min/median/max) and printed with their ratios, the load average at start
 // and end, then one JSON line with everything. The modules in scripts/bench/ hold the parts.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RillClient } from '../src/api/client/index.ts';
 import { benchLog } from './bench-log.ts';
@@ -11,10 +14,10 @@ import {
   createRf3Topics,
   failoverRound,
   idleRound,
-  jetStreamLatencyRound,
-  jetStreamThroughputRound,
-  rf3LatencyRound,
-  rf3ThroughputRound,
+  jetStreamLatencyOnce,
+  jetStreamThroughputOnce,
+  rf3LatencyOnce,
+  rf3ThroughputOnce,
 } from './bench/cluster.ts';
 import { figureSpecs } from './bench/figures.ts';
 import { startJetStream, type JetStreamCluster } from './bench/jetstream.ts';
@@ -22,20 +25,17 @@ import { hasCommand, startH2Peer, type H2Peer } from './bench/peers.ts';
 import { summarizeProfile } from './bench/profile.ts';
 import { Report } from './bench/report.ts';
 import {
-  consumeRound,
+  consumeOnce,
   createSingleNodeTopics,
-  fileAppendRound,
-  jsonRound,
-  produceRound,
-  singleLatencyRound,
-  uploadRound,
+  fileAppendOnce,
+  jsonOnce,
+  produceOnce,
+  singleLatencyOnce,
+  transferOnce,
 } from './bench/single-node.ts';
 import { loadAverage } from './bench/stats.ts';
 import { spawnBroker, type BrokerProcess } from './spawn-broker.ts';
 import { spawnCluster, type ClusterProcesses } from './spawn-cluster.ts';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 const figureNames = ['idle', 'failover', 'latency', 'throughput', 'json', 'consume', 'produce'];
 type FigureName = (typeof figureNames)[number];
@@ -174,8 +174,7 @@ async function startSystems(systems: Systems, tools: Tools, report: Report): Pro
 }
 
 async function runRounds(systems: Systems, tools: Tools, report: Report): Promise<void> {
-  const { broker, client, peer, cluster, clusterClient, jetStream } = systems;
-  const single = { records, recordBytes };
+  const { client, cluster, clusterClient, jetStream } = systems;
   if (cluster !== null && wants('idle')) {
     // A cluster with no topics yet: both systems settle, then share each sampling window.
     await new Promise((done) => setTimeout(done, 3_000));
@@ -185,33 +184,15 @@ async function runRounds(systems: Systems, tools: Tools, report: Report): Promis
       await idleRound(cluster, jetStream, windowMs, report);
     }
   }
-  if (client !== null) await createSingleNodeTopics(client, single);
+  if (client !== null) await createSingleNodeTopics(client, { records, recordBytes });
   if (clusterClient !== null) await createRf3Topics(clusterClient, recordBytes);
-  const roundFigures = ['produce', 'consume', 'throughput', 'latency', 'json'].filter(wants);
-  for (let r = 0; r < (roundFigures.length > 0 ? repeat : 0); r += 1) {
-    report.log(`round ${r + 1}/${repeat}: ${roundFigures.join(', ')}`);
-    if (client !== null && peer !== null && wants('produce')) {
-      await produceRound(client, single, report, ['always', 'interval:1000', 'never']);
-      await fileAppendRound(single, report);
-      await uploadRound(peer, report);
-    } else if (client !== null && wants('throughput')) {
-      await produceRound(client, single, report, ['always']);
-    }
-    if (client !== null && peer !== null && wants('consume')) {
-      await consumeRound(client, peer, single, report);
-    }
-    if (wants('throughput')) {
-      if (clusterClient !== null) await rf3ThroughputRound(clusterClient, single, report);
-      if (jetStream !== null) await jetStreamThroughputRound(jetStream, single, report);
-    }
-    if (wants('latency')) {
-      if (clusterClient !== null) await rf3LatencyRound(clusterClient, latencyLoad, report);
-      if (jetStream !== null) await jetStreamLatencyRound(jetStream, latencyLoad, report);
-      if (client !== null) await singleLatencyRound(client, latencyLoad, report);
-    }
-    if (broker !== null && peer !== null && tools.h2load && wants('json')) {
-      const seconds = Number(args['json-seconds']);
-      await jsonRound(broker.url, peer, { seconds, recordBytes }, report);
+  const groups = roundGroups(systems, tools, report);
+  for (let r = 0; r < (groups.length > 0 ? repeat : 0); r += 1) {
+    report.log(`round ${r + 1}/${repeat}${r % 2 === 1 ? ' (baselines first)' : ''}`);
+    // Each group is a figure and its baselines back to back; every other round reverses the
+    // order within groups, so a drift in the machine's load does not favour one side.
+    for (const group of groups) {
+      for (const step of r % 2 === 0 ? group : [...group].reverse()) await step();
     }
   }
   if (cluster !== null && wants('failover')) {
@@ -222,6 +203,64 @@ async function runRounds(systems: Systems, tools: Tools, report: Report): Promis
       }
     }
   }
+}
+
+type Step = () => Promise<void>;
+
+/** The measurements of one round, grouped with the baselines their ratios divide by. */
+function roundGroups(systems: Systems, tools: Tools, report: Report): Step[][] {
+  const { broker, client, peer, clusterClient, jetStream } = systems;
+  const single = { records, recordBytes };
+  const groups: Step[][] = [];
+  const add = (...steps: (Step | null)[]): void => {
+    const present = steps.filter((step): step is Step => step !== null);
+    if (present.length > 0) groups.push(present);
+  };
+  if (client !== null && peer !== null && wants('produce')) {
+    add(
+      () => produceOnce(client, single, 'always', report),
+      () => transferOnce(peer, 'upload', report),
+      () => fileAppendOnce(single, 'always', report),
+    );
+    for (const policy of ['interval:1000', 'never'] as const) {
+      add(
+        () => produceOnce(client, single, policy, report),
+        () => fileAppendOnce(single, policy, report),
+      );
+    }
+  }
+  if (client !== null && peer !== null && wants('consume')) {
+    add(
+      () => consumeOnce(client, single, report),
+      () => transferOnce(peer, 'download', report),
+    );
+  }
+  if (wants('throughput')) {
+    const rf3 = clusterClient;
+    add(
+      rf3 === null ? null : () => rf3ThroughputOnce(rf3, single, 'all', report),
+      jetStream === null ? null : () => jetStreamThroughputOnce(jetStream, single, report),
+      client === null || wants('produce')
+        ? null
+        : () => produceOnce(client, single, 'always', report),
+      rf3 === null ? null : () => rf3ThroughputOnce(rf3, single, 1, report),
+    );
+  }
+  if (wants('latency')) {
+    add(
+      clusterClient === null ? null : () => rf3LatencyOnce(clusterClient, latencyLoad, report),
+      jetStream === null ? null : () => jetStreamLatencyOnce(jetStream, latencyLoad, report),
+      client === null ? null : () => singleLatencyOnce(client, latencyLoad, report),
+    );
+  }
+  if (broker !== null && peer !== null && tools.h2load && wants('json')) {
+    const json = { seconds: Number(args['json-seconds']), recordBytes };
+    add(
+      () => jsonOnce('rill', broker.url, json, report),
+      () => jsonOnce('sink', peer.url, json, report),
+    );
+  }
+  return groups;
 }
 
 async function stopSystems(systems: Systems): Promise<void> {

@@ -69,22 +69,20 @@ export async function createRf3Topics(client: RillClient, recordBytes: number): 
   await benchProduce(client, { topic: 'bench-rf3-warmup', records: 20_000, recordBytes, producer });
 }
 
-export async function rf3ThroughputRound(
+export async function rf3ThroughputOnce(
   client: RillClient,
   options: { records: number; recordBytes: number },
+  acks: 'all' | 1,
   report: Report,
 ): Promise<void> {
-  for (const [series, topic, acks] of [
-    ['rf3.acksAll.recordsPerSecond', 'bench-rf3-all', 'all'],
-    ['rf3.acks1.recordsPerSecond', 'bench-rf3-one', 1],
-  ] as const) {
-    const producer = { acks, ...throughputBatching };
-    const result = await benchProduce(client, { ...options, topic, producer });
-    report.add(series, result.recordsPerSecond, result);
-  }
+  const topic = acks === 'all' ? 'bench-rf3-all' : 'bench-rf3-one';
+  const producer = { acks, ...throughputBatching };
+  const result = await benchProduce(client, { ...options, topic, producer });
+  const series = acks === 'all' ? 'rf3.acksAll' : 'rf3.acks1';
+  report.add(`${series}.recordsPerSecond`, result.recordsPerSecond, result);
 }
 
-export async function rf3LatencyRound(
+export async function rf3LatencyOnce(
   client: RillClient,
   options: { ratePerSecond: number; seconds: number; recordBytes: number },
   report: Report,
@@ -190,7 +188,7 @@ async function awaitWhole(
   throw new Error(`topic ${topic} not whole within ${settleTimeoutMs} ms`);
 }
 
-export async function jetStreamThroughputRound(
+export async function jetStreamThroughputOnce(
   jetStream: JetStreamCluster,
   options: { records: number; recordBytes: number },
   report: Report,
@@ -200,7 +198,7 @@ export async function jetStreamThroughputRound(
   report.add('jetstream.produce.recordsPerSecond', result.recordsPerSecond, result);
 }
 
-export async function jetStreamLatencyRound(
+export async function jetStreamLatencyOnce(
   jetStream: JetStreamCluster,
   options: { ratePerSecond: number; seconds: number; recordBytes: number },
   report: Report,

@@ -1,4 +1,4 @@
-// The single-node figures, one round per call: produce of 1 KiB records per log.flush policy
+// The single-node figures, one measurement per call: produce of 1 KiB records per log.flush policy
 // beside sequential file appends and a bare node:http2 upload, catch-up consume beside a bare
 // node:http2 download, acks=all latency at the fixed rate, and JSON produce (10 × 1 KiB records
 // per POST) from h2load with 64 streams beside the same load against a bare h2c sink.
@@ -58,45 +58,47 @@ export async function createSingleNodeTopics(
   await benchConsume(client, { topic: 'bench-warmup', records: 20_000 });
 }
 
-export async function produceRound(
+export async function produceOnce(
   client: RillClient,
   options: SingleNodeOptions,
+  policy: FlushPolicy,
   report: Report,
-  policies: readonly FlushPolicy[] = flushPolicies,
 ): Promise<void> {
   const producer = { acks: 'all' as const, ...produceBatching };
-  for (const policy of policies) {
-    const result = await benchProduce(client, { ...options, topic: topicFor(policy), producer });
-    report.add(`single.produce.${policy}.mibPerSecond`, result.mibPerSecond, result);
-    report.add(`single.produce.${policy}.recordsPerSecond`, result.recordsPerSecond);
-  }
+  const result = await benchProduce(client, { ...options, topic: topicFor(policy), producer });
+  report.add(`single.produce.${policy}.mibPerSecond`, result.mibPerSecond, result);
+  report.add(`single.produce.${policy}.recordsPerSecond`, result.recordsPerSecond);
 }
 
-export async function fileAppendRound(options: SingleNodeOptions, report: Report): Promise<void> {
-  for (const policy of flushPolicies) {
-    const result = await fileAppend(policy, options.records * options.recordBytes);
-    report.add(`baseline.fileAppend.${policy}.mibPerSecond`, result.mibPerSecond, result);
-  }
+export async function fileAppendOnce(
+  options: SingleNodeOptions,
+  policy: FlushPolicy,
+  report: Report,
+): Promise<void> {
+  const result = await fileAppend(policy, options.records * options.recordBytes);
+  report.add(`baseline.fileAppend.${policy}.mibPerSecond`, result.mibPerSecond, result);
 }
 
-export async function uploadRound(peer: H2Peer, report: Report): Promise<void> {
-  const result = await http2Transfer(peer, 'upload');
-  report.add('baseline.http2Upload.mibPerSecond', result.mibPerSecond, result);
-}
-
-export async function consumeRound(
-  client: RillClient,
+export async function transferOnce(
   peer: H2Peer,
+  direction: 'upload' | 'download',
+  report: Report,
+): Promise<void> {
+  const result = await http2Transfer(peer, direction);
+  const series = direction === 'upload' ? 'http2Upload' : 'http2Download';
+  report.add(`baseline.${series}.mibPerSecond`, result.mibPerSecond, result);
+}
+
+export async function consumeOnce(
+  client: RillClient,
   options: SingleNodeOptions,
   report: Report,
 ): Promise<void> {
   const result = await benchConsume(client, { topic: 'bench-consume', records: options.records });
   report.add('single.consume.mibPerSecond', result.mibPerSecond, result);
-  const download = await http2Transfer(peer, 'download');
-  report.add('baseline.http2Download.mibPerSecond', download.mibPerSecond, download);
 }
 
-export async function singleLatencyRound(
+export async function singleLatencyOnce(
   client: RillClient,
   options: { ratePerSecond: number; seconds: number; recordBytes: number },
   report: Report,
@@ -118,24 +120,24 @@ export function jsonProduceBody(recordBytes: number): string {
   return JSON.stringify({ records });
 }
 
-/** h2load against Rill's topic route, then against the sink, with the same body and count. */
-export async function jsonRound(
-  brokerUrl: string,
-  sink: H2Peer,
+/**
+ * h2load against Rill's topic route (`target` 'rill', the broker at `url`) or the bare sink,
+ * with the same body and duration.
+ */
+export async function jsonOnce(
+  target: 'rill' | 'sink',
+  url: string,
   options: { seconds: number; recordBytes: number },
   report: Report,
 ): Promise<void> {
   const body = jsonProduceBody(options.recordBytes);
   const load = { body, seconds: options.seconds, streams: h2loadStreams };
-  const rill = await runH2load({ ...load, url: `${brokerUrl}/v1/topics/bench-json/records` });
-  if (rill.succeeded < rill.requests) {
-    report.note(`json: ${rill.requests - rill.succeeded} of ${rill.requests} POSTs failed`);
+  const path = target === 'rill' ? '/v1/topics/bench-json/records' : '/sink';
+  const result = await runH2load({ ...load, url: `${url}${path}` });
+  if (result.succeeded < result.requests) {
+    const failed = result.requests - result.succeeded;
+    report.note(`json ${target}: ${failed} of ${result.requests} POSTs failed`);
   }
-  report.add('json.rill.recordsPerSecond', rill.requestsPerSecond * jsonRecordsPerPost, rill);
-  const bare = await runH2load({ ...load, url: `${sink.url}/sink` });
-  report.add(
-    'baseline.h2cSink.recordsPerSecond',
-    bare.requestsPerSecond * jsonRecordsPerPost,
-    bare,
-  );
+  const series = target === 'rill' ? 'json.rill' : 'baseline.h2cSink';
+  report.add(`${series}.recordsPerSecond`, result.requestsPerSecond * jsonRecordsPerPost, result);
 }
