@@ -98,10 +98,11 @@ async function main(): Promise<void> {
     await startSystems(systems, tools, report);
     await runRounds(systems, tools, report);
   } catch (error) {
-    report.log(
-      `bench failed; the broker's last output:\n${systems.broker?.output().slice(-4_000)}`,
-    );
-    throw error;
+    // What was measured before the failure is still printed, and the exit code says it failed.
+    process.exitCode = 1;
+    report.note(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : error}`);
+    const output = systems.broker?.output().slice(-4_000);
+    if (output !== undefined) report.log(`the single broker's last output:\n${output}`);
   } finally {
     await stopSystems(systems);
   }
