@@ -1,6 +1,7 @@
 // Starts a cluster of real broker processes (`node bin/rill.js broker …`, every node a voter)
 // on free loopback ports in one fresh data directory, and waits for each `ready` line. Nodes
-// can be killed with SIGKILL; stop() ends the rest with SIGINT and removes the directory.
+// can be killed with SIGKILL and restarted on the same port and data; stop() ends the rest with
+// SIGINT and removes the directory. No timing flag is passed: the brokers run their defaults.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,11 @@ export interface ClusterProcesses {
   readonly urls: ReadonlyMap<number, string>;
   readonly dataDir: string;
   kill(id: number): Promise<void>;
+  /** Starts a killed node again with its port and data directory; resolves once it is ready. */
+  restart(id: number): Promise<void>;
   isRunning(id: number): boolean;
+  /** The operating-system process id of a running node. */
+  pid(id: number): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -79,7 +84,13 @@ export async function spawnCluster(options: {
     urls: new Map([...ports].map(([id, port]) => [id, `http://127.0.0.1:${port}`])),
     dataDir,
     kill: (id) => stopOne(id, 'SIGKILL'),
+    async restart(id) {
+      const port = ports.get(id);
+      if (port === undefined || children.has(id)) throw new Error(`node ${id} cannot restart`);
+      await startOne(id, port);
+    },
     isRunning: (id) => children.has(id),
+    pid: (id) => children.get(id)?.child.pid,
     async stop() {
       await Promise.all([...children.keys()].map((id) => stopOne(id, 'SIGINT')));
       await rm(dataDir, { recursive: true, force: true });
