@@ -124,7 +124,8 @@ async function main(): Promise<void> {
       const mean = figures.cpuPercent.reduce((a, b) => a + b, 0) / figures.cpuPercent.length;
       results.set(label, [...(results.get(label) ?? []), mean]);
       console.log(
-        `  ${label} (heartbeat ${heartbeatTicks * 50} ms): CPU % per node ${fmt(figures.cpuPercent)}` +
+        `  ${label} (heartbeat ${heartbeatTicks * 50} ms): ` +
+          `CPU % per node ${fmt(figures.cpuPercent)}` +
           `, commit +${figures.commitDelta}, persisted entries +${figures.persistedEntries}` +
           `, synced writes +${figures.storageWrites}` +
           `, raft requests/s ${figures.requestsPerSecond.toFixed(1)}`,
@@ -135,7 +136,8 @@ async function main(): Promise<void> {
   for (const [label, means] of results) {
     const sorted = [...means].sort((a, b) => a - b);
     console.log(
-      `${label}: mean CPU % per node min/median/max ${fmt([sorted[0] ?? 0, median(sorted), sorted.at(-1) ?? 0])}` +
+      `${label}: mean CPU % per node min/median/max ` +
+        `${fmt([sorted[0] ?? 0, median(sorted), sorted.at(-1) ?? 0])}` +
         `, ratio to one-voter ${(median(sorted) / baseline).toFixed(2)}`,
     );
   }

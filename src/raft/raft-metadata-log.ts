@@ -1,9 +1,10 @@
 // MetadataLog on Raft: the piece brokers use. It takes the node's storage and transport as ports
-// (LevelRaftStorage and HttpRaftTransport in production, twins in the cluster simulator), owns
-// the core and driver; propose() JSON-encodes a command and resolves with the state machine's result once the
-// entry is applied here; barrier() is a ReadIndex round; every `snapshotEntryCount` applied
-// entries it snapshots the state machine and compacts the log. Invariants: entries are applied
-// exactly once, in index order; pending proposals and reads are bounded (RAFT_BUSY past it).
+// (LevelRaftStorage and HttpRaftTransport in production, twins in the cluster simulator) and
+// owns the core and driver; propose() JSON-encodes a command and resolves with the state
+// machine's result once the entry is applied here; barrier() is a ReadIndex round; every
+// `snapshotEntryCount` applied entries it snapshots the state machine and compacts the log.
+// Invariants: entries are applied exactly once, in index order; pending proposals and reads are
+// bounded (RAFT_BUSY past it).
 import { assert, type Clock, type Random } from '../common/index.ts';
 import { RaftError, notLeaderError } from './errors.ts';
 import type { MetadataLog, MetadataStatus, StateMachine } from './metadata-log.ts';
