@@ -3,7 +3,8 @@
 // log.flush=always). Per round, interleaved: acks=all latency at a fixed 5,000 records/s on an
 // RF=3 topic and on an RF=1 topic of the same cluster (the single-node baseline), then acks=all
 // throughput on RF=3 and RF=1 topics; min/median/max over the rounds and the RF=3/RF=1 ratios.
-// Last, CPU per node over 10 s with `--idle-partitions` RF=3 partitions idle (from /proc).
+// Last, CPU per node (from /proc) over 10 s of the idle cluster, then again with
+// `--idle-partitions` RF=3 partitions idle.
 import { readdir, readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -108,6 +109,10 @@ async function main(): Promise<void> {
 async function measureIdle(client: RillClient, dataDir: string) {
   const partitions = Number(args['idle-partitions']);
   if (partitions === 0) return null;
+  const pids = await brokerPids(dataDir);
+  const seconds = Number(args['idle-seconds']);
+  // The same cluster without the idle partitions: what they add is the difference.
+  const before = await cpuPercent(pids, seconds);
   const admin = client.admin();
   const perTopic = 25;
   for (let made = 0; made < partitions; made += perTopic) {
@@ -127,19 +132,31 @@ async function measureIdle(client: RillClient, dataDir: string) {
     }
   }
   await new Promise((resolve) => setTimeout(resolve, 15_000));
-  const pids = await brokerPids(dataDir);
-  const seconds = Number(args['idle-seconds']);
-  const before = await Promise.all(pids.map(cpuTicks));
-  const load = loadavg();
+  const after = await cpuPercent(pids, seconds);
+  log(`idle CPU % per node: without them ${before.percent.join(' ')} (load ${before.load}),`);
+  log(`  with ${partitions} RF=3 partitions ${after.percent.join(' ')} (load ${after.load})`);
+  return {
+    partitions,
+    seconds,
+    withoutCpuPercentPerNode: before.percent,
+    withoutLoadavg: before.load,
+    cpuPercentPerNode: after.percent,
+    loadavg: after.load,
+  };
+}
+
+/** CPU time of each process over `seconds`, as % of one core, and the load average then. */
+async function cpuPercent(pids: readonly number[], seconds: number) {
+  const start = await Promise.all(pids.map(cpuTicks));
+  const load = loadavg()[0] ?? 0;
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  const after = await Promise.all(pids.map(cpuTicks));
+  const end = await Promise.all(pids.map(cpuTicks));
   const ticksPerSecond = 100;
-  const percent = after.map((a, i) => {
-    const used = (a - (before[i] ?? 0)) / ticksPerSecond;
+  const percent = end.map((ticks, i) => {
+    const used = (ticks - (start[i] ?? 0)) / ticksPerSecond;
     return Math.round((used / seconds) * 1000) / 10;
   });
-  log(`idle ${partitions} partitions RF=3: CPU % per node ${percent.join(' ')}, load ${load[0]}`);
-  return { partitions, seconds, cpuPercentPerNode: percent, loadavg: load };
+  return { percent, load };
 }
 
 async function brokerPids(dataDir: string): Promise<number[]> {

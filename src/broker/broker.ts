@@ -1,8 +1,8 @@
 // The node's broker: the façade the API calls. It turns topic admin into metadata commands,
 // keeps local replicas in line with the applied metadata image (reconcile), serves produce and
-// fetch on the partitions this node leads, and parks long-polling fetches and acks=all produces
-// in a purgatory woken by appends; acks=all produces park in the leader core (Partition.awaitAck)
-// and the leader side of replication is ReplicaService. Nothing here assumes one node: leadership, ISR and placement
+// fetch on the partitions this node leads, parks long-polling fetches in a purgatory woken by
+// appends and acks=all produces in the leader core (Partition.awaitAck); the leader side of
+// replication is ReplicaService. Nothing here assumes one node: leadership, ISR and placement
 // come from the image, and every metadata change goes through the MetadataLog.
 import { assert, randomId, type Clock, type Random, type WallClock } from '../common/index.ts';
 import type { BatchHeader, LogReadResult } from '../log/index.ts';

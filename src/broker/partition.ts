@@ -288,8 +288,9 @@ export class Partition {
   /**
    * Parks an acks=all produce whose append ended at lastOffset in the leader core until the
    * core decides it (acked, NOT_ENOUGH_REPLICAS_AFTER_APPEND, REQUEST_TIMED_OUT at deadlineMs,
-   * NOT_LEADER_OR_FOLLOWER on resignation or a new leader epoch). The shell must call deliverAckOutcomes after every
-   * HW or ISR change and at the deadline. BROKER_BUSY: ackWaitersMax are parked already.
+   * NOT_LEADER_OR_FOLLOWER on resignation or a new leader epoch). The shell must call
+   * deliverAckOutcomes after every HW or ISR change and at the deadline. BROKER_BUSY:
+   * ackWaitersMax are parked already.
    */
   awaitAck(
     leaderEpoch: number,

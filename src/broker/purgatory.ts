@@ -1,7 +1,7 @@
-// Requests parked until a condition holds or their deadline passes (Kafka's purgatory): fetches
-// waiting for the high watermark to pass their offset, acks=all produces waiting for it to pass
-// their last offset. Waiters are keyed by partition and woken by the event that can satisfy
-// them, never by polling. The total number of waiters is bounded by `waitersMax`.
+// Requests parked until a condition holds or their deadline passes (Kafka's purgatory): consumer
+// fetches waiting for the high watermark to pass their offset (acks=all produces park in the
+// leader core instead, follower sessions in ReplicaService). Waiters are keyed by partition and
+// woken by the event that can satisfy them, never by polling. At most `waitersMax` wait.
 import { assert, type Clock } from '../common/index.ts';
 
 export type WaitOutcome = 'satisfied' | 'expired';
