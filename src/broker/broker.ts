@@ -224,11 +224,12 @@ export class Broker {
     // Registration is applied here only after every entry committed before it: until then the
     // replayed image may lack topics whose replicas are on disk, which are no orphans.
     await this.#session.register();
+    // Heartbeats from now on: opening the replicas may take longer than a session.
+    this.#session.startHeartbeats();
     await this.#replicas.removeOrphans();
     this.#replicas.enable();
     await this.#settle();
     this.#state = 'running';
-    this.#session.startHeartbeats();
     this.#scheduleRetention();
     this.#scheduleReplicationTick();
   }

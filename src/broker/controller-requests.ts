@@ -63,6 +63,8 @@ const statusOf: Readonly<Record<Exclude<HeartbeatAnswer, { ok: true }>['code'], 
 
 export class ControllerClient implements LivenessChannel {
   readonly #deps: ControllerClientDeps;
+  /** Rotates over the voters while no leader is known (an observer not yet added). */
+  #nextVoter = 0;
 
   constructor(deps: ControllerClientDeps) {
     this.#deps = deps;
@@ -88,7 +90,7 @@ export class ControllerClient implements LivenessChannel {
     locally: (local: ControllerEndpoint) => RouteAnswer,
   ): Promise<RouteAnswer> {
     const { nodeId, voterUrls, leaderId, local, requests, requestTimeoutMs } = this.#deps;
-    let target = leaderId();
+    let target = leaderId() ?? this.#anyVoter();
     for (let attempt = 0; attempt < 2; attempt += 1) {
       if (target === nodeId) return locally(local);
       const url = target === null ? undefined : voterUrls.get(target);
@@ -99,6 +101,13 @@ export class ControllerClient implements LivenessChannel {
       target = hint;
     }
     throw new Error('no controller known');
+  }
+
+  #anyVoter(): number | null {
+    const ids = [...this.#deps.voterUrls.keys()];
+    if (ids.length === 0) return null;
+    this.#nextVoter = (this.#nextVoter + 1) % ids.length;
+    return ids[this.#nextVoter] ?? null;
   }
 }
 

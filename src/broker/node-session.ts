@@ -119,6 +119,7 @@ export class NodeSession {
     const { liveness, logger } = this.#deps;
     const brokerEpoch = this.#brokerEpoch;
     if (liveness === undefined || brokerEpoch === null || this.#stopped) return;
+    // Sent while the broker starts too: a slow start must not cost the node its session.
     const request = {
       nodeId: this.#config.nodeId,
       brokerEpoch,
