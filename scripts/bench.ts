@@ -55,6 +55,8 @@ const { values: args } = parseArgs({
   },
 });
 const recordBytes = 1024;
+/** Generous: on a loaded shared machine a node has been seen to need more than 30 s to start. */
+const readyTimeoutMs = 120_000;
 const records = Number(args.records);
 const repeat = Math.max(1, Number(args.repeat));
 const latencyLoad = {
@@ -154,13 +156,13 @@ async function startSystems(systems: Systems, tools: Tools, report: Report): Pro
     systems.profileDir = args.profile ? await mkdtemp(join(tmpdir(), 'rill-profile-')) : null;
     const nodeArgs =
       systems.profileDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', systems.profileDir];
-    systems.broker = await spawnBroker({ nodeArgs });
+    systems.broker = await spawnBroker({ nodeArgs, readyTimeoutMs });
     systems.client = new RillClient({ bootstrapUrls: [systems.broker.url] });
     systems.peer = await startH2Peer();
     report.log(`single broker ${systems.broker.url}; bare h2c peer ${systems.peer.url}`);
   }
   if (!args['skip-cluster'] && clusterFigures.length > 0) {
-    systems.cluster = await spawnCluster({ size: 3 });
+    systems.cluster = await spawnCluster({ size: 3, readyTimeoutMs });
     const urls = [...systems.cluster.urls.values()];
     systems.clusterClient = new RillClient({ bootstrapUrls: urls });
     report.log(`cluster ${urls.join(' ')} (default settings; data ${systems.cluster.dataDir})`);

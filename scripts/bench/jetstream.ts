@@ -91,7 +91,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
 function awaitOutput(child: ChildProcess, pattern: RegExp): Promise<void> {
   let output = '';
   return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`nats-server not ready:\n${output}`)), 20_000);
+    const timer = setTimeout(() => fail(new Error(`nats-server not ready:\n${output}`)), 60_000);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
       if (pattern.test(output)) {
