@@ -85,7 +85,7 @@ export const defaultClusterTimings = {
   sessionTimeoutMs: 6_000,
   controllerCheckIntervalMs: 250,
   /** Broker heartbeats (requests, not records) go out this often; at most a third of a session. */
-  heartbeatIntervalMs: 1_000,
+  heartbeatIntervalMs: 2_000,
   /** A node is probed at most this often on unreachability reports. */
   probeIntervalMs: 500,
   /** A probe's TCP connect gives up (an 'timeout': left to the session timeout) after this. */

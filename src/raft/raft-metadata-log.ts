@@ -37,15 +37,16 @@ export interface RaftMetadataLogConfig {
 /**
  * Defaults for everything but identity and addresses. Timing: a follower campaigns after
  * 10–20 ticks (500–1000 ms) without a leader, so a dead leader is replaced within about a
- * second. Heartbeats go every 3 ticks (150 ms): still 3+ per election timeout, so one lost or
- * late heartbeat does not start an election (pre-vote absorbs the rest), at a third of the idle
- * cost of heartbeating every tick (bench:raft-idle). They carry no latency: commits, appends
- * and ReadIndex rounds are sent at once, not on the next heartbeat.
+ * second. Heartbeats go every 5 ticks (250 ms): 2+ per election timeout; a follower that misses
+ * one starts only a pre-vote, which voters still in the leader's lease refuse (raft-core
+ * #inLease), so a late heartbeat does not depose a live leader. An idle request costs a node
+ * about as much as all its timers together, so this is a fifth of heartbeating every tick.
+ * Heartbeats carry no latency: commits, appends and ReadIndex rounds go out at once.
  */
 export const raftMetadataLogDefaults = {
   tickMs: 50,
   electionTimeoutTicks: 10,
-  heartbeatTicks: 3,
+  heartbeatTicks: 5,
   snapshotEntryCount: 10_000,
   pendingProposalCountMax: 4_096,
   pendingReadCountMax: 1_024,
