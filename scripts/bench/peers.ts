@@ -24,10 +24,16 @@ const payload = Buffer.alloc(64 * 1024, 7);
 const server = http2.createServer({ settings: { initialWindowSize: ${windowBytes.stream} } });
 server.on('session', (session) => session.setLocalWindowSize(${windowBytes.connection}));
 server.on('stream', (stream, headers) => {
+  // A load generator that stops mid-run resets its open streams: answer only live ones.
+  stream.on('error', () => {});
   if (headers[':method'] === 'POST') {
     stream.on('data', () => {});
-    stream.on('end', () => { stream.respond({ ':status': 200 }); stream.end(); });
-  } else {
+    stream.on('end', () => {
+      if (stream.destroyed || stream.closed) return;
+      stream.respond({ ':status': 200 });
+      stream.end();
+    });
+  } else if (!stream.destroyed) {
     stream.respond({ ':status': 200 });
     stream.end(payload);
   }
