@@ -226,8 +226,9 @@ export class ControllerCore {
     const commands: MetadataCommand[] = [];
     const fencing = new Set<number>();
     const observerAdds: { nodeId: number; url: string }[] = [];
+    const leading = this.#leaders();
     for (const node of this.#view.nodes()) {
-      const command = this.#checkSession(node, nowMs);
+      const command = this.#checkSession(node, nowMs, leading);
       if (command !== null) commands.push(command);
       if (command?.type === 'fence-node') fencing.add(node.id);
       const isMember = this.#config.voterIds.includes(node.id) || this.#observers.has(node.id);
@@ -272,7 +273,20 @@ export class ControllerCore {
     return { nodeId: node.id, brokerEpoch: node.brokerEpoch, url: node.url };
   }
 
-  #checkSession(node: NodeImage, nowMs: number): MetadataCommand | null {
+  /** Nodes some partition record names as leader. */
+  #leaders(): Set<number> {
+    const leaders = new Set<number>();
+    for (const topic of this.#view.topics()) {
+      for (const record of topic.partitions) if (record.leader !== null) leaders.add(record.leader);
+    }
+    return leaders;
+  }
+
+  #checkSession(
+    node: NodeImage,
+    nowMs: number,
+    leading: ReadonlySet<number>,
+  ): MetadataCommand | null {
     const session = this.#session(node.id, nowMs);
     const silentMs = nowMs - session.lastSeenMs;
     const command = { nodeId: node.id, brokerEpoch: node.brokerEpoch };
@@ -282,7 +296,11 @@ export class ControllerCore {
     if (node.status === 'alive' && (refused || expired)) return { type: 'fence-node', ...command };
     const heardSinceFenced =
       session.lastSeenMs > session.fencedAtMs && silentMs <= this.#config.sessionTimeoutMs;
-    if (node.status === 'fenced' && !node.shuttingDown && heardSinceFenced) {
+    // A fenced node still named leader (a restarted incarnation, issue 7) is unfenced only
+    // after this pass's elections moved that leadership away: it must lead no epoch it did not
+    // win after its registration.
+    const mayUnfence = heardSinceFenced && !leading.has(node.id);
+    if (node.status === 'fenced' && !node.shuttingDown && mayUnfence) {
       return { type: 'unfence-node', ...command };
     }
     return null;
