@@ -243,6 +243,42 @@ test('a new incarnation of a leader hands its partitions to the ISR and leaves i
   expect(partition('r', 0)).toMatchObject({ leader: 3, isr: [3, 1], leaderEpoch: 1 });
 });
 
+test('issue 7: a new incarnation registers fenced and is unfenced only once it leads nothing', async () => {
+  const { clock, image, log, controller, register, heartbeat, partition } = setup();
+  log.commit({
+    type: 'create-topic',
+    name: 'r',
+    topicId: 'id-r',
+    partitions: [{ replicas: [2, 3, 1] }],
+    configs: {},
+  });
+  log.commit({
+    type: 'create-topic',
+    name: 's',
+    topicId: 'id-s',
+    partitions: [{ replicas: [2] }],
+    configs: {},
+  });
+  log.elect(1);
+  clock.advance(10);
+  register(2, 'b');
+  // Fenced from its registration on: the records still name it leader of epochs it held.
+  expect(image.node(2)).toMatchObject({ status: 'fenced' });
+  expect(partition('r', 0)).toMatchObject({ leader: 2, leaderEpoch: 0 });
+  clock.advance(10);
+  expect(heartbeat(2)).toEqual({ ok: true, fenced: true, shuttingDown: false });
+  await controller.runPass();
+  // The pass moves the leadership away and does not unfence the node in the same pass.
+  expect(partition('r', 0)).toMatchObject({ leader: 3, isr: [3, 1], leaderEpoch: 1 });
+  expect(partition('s', 0)).toMatchObject({ leader: null, isr: [2], leaderEpoch: 1 });
+  expect(image.node(2)).toMatchObject({ status: 'fenced' });
+  await controller.runPass();
+  expect(image.node(2)).toMatchObject({ status: 'alive' });
+  // Only now may it lead: in an epoch elected after its registration.
+  await controller.runPass();
+  expect(partition('s', 0)).toMatchObject({ leader: 2, isr: [2], leaderEpoch: 2 });
+});
+
 test('controlled shutdown moves leadership at once and heartbeats do not undo it', async () => {
   const { clock, image, log, controller, heartbeat, epochs, partition } = setup();
   log.commit({
