@@ -87,7 +87,7 @@ describe('cluster simulator: seed sweep', () => {
 });
 
 describe('cluster simulator: issue 7 regression', () => {
-  test('issue 7: a restarted incarnation leads no epoch its old one held (seeds 1, 4, 7)', async () => {
+  test('issue 7: a restarted node leads no epoch its old one held (seeds 1, 4, 7)', async () => {
     // With in-memory heartbeats and the production ControllerCore, seeds 1 and 4 broke "leads
     // only epochs elected after its registration" while a re-registered node stayed alive and
     // acted on its old incarnation's leadership until the next pass; seed 7 lost an acked write

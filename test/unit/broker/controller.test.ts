@@ -243,7 +243,7 @@ test('a new incarnation of a leader hands its partitions to the ISR and leaves i
   expect(partition('r', 0)).toMatchObject({ leader: 3, isr: [3, 1], leaderEpoch: 1 });
 });
 
-test('issue 7: a new incarnation registers fenced and is unfenced only once it leads nothing', async () => {
+test('issue 7: a new incarnation is fenced until no record names it leader', async () => {
   const { clock, image, log, controller, register, heartbeat, partition } = setup();
   log.commit({
     type: 'create-topic',
