@@ -75,6 +75,8 @@ export interface ControllerPass {
   readonly observerAdds: readonly { readonly nodeId: number; readonly url: string }[];
   /** Restarted incarnations this pass moved partitions off; hand back to finishPass. */
   readonly restarted: readonly number[];
+  /** A fenced node waits for this pass's elections to be unfenced: run the next one soon. */
+  readonly again: boolean;
 }
 
 interface Session {
@@ -222,13 +224,16 @@ export class ControllerCore {
 
   /** Everything due now: session changes, partition changes, observers. */
   pass(nowMs: number): ControllerPass {
-    if (!this.isActive) return { commands: [], observerAdds: [], restarted: [] };
+    if (!this.isActive) return { commands: [], observerAdds: [], restarted: [], again: false };
     const commands: MetadataCommand[] = [];
     const fencing = new Set<number>();
     const observerAdds: { nodeId: number; url: string }[] = [];
     const leading = this.#leaders();
+    let again = false;
     for (const node of this.#view.nodes()) {
       const command = this.#checkSession(node, nowMs, leading);
+      const waits = node.status === 'fenced' && !node.shuttingDown && leading.has(node.id);
+      again ||= command === null && waits;
       if (command !== null) commands.push(command);
       if (command?.type === 'fence-node') fencing.add(node.id);
       const isMember = this.#config.voterIds.includes(node.id) || this.#observers.has(node.id);
@@ -245,7 +250,7 @@ export class ControllerCore {
         if (command !== null) commands.push(command);
       }
     }
-    return { commands, observerAdds, restarted };
+    return { commands, observerAdds, restarted, again };
   }
 
   /** After a pass: when all its commands committed, the restarted nodes are dealt with. */
