@@ -711,6 +711,7 @@ export class Broker {
 }
 
 /** Commands after which local replicas may need opening, closing or a new role or config. */
+/** Commands that may change a replica's role: records, and this node's own fencing. */
 function affectsReplicas(command: MetadataCommand): boolean {
   switch (command.type) {
     case 'create-topic':
@@ -718,6 +719,10 @@ function affectsReplicas(command: MetadataCommand): boolean {
     case 'change-partition':
     case 'set-topic-config':
     case 'alter-isr':
+    case 'register-node':
+    case 'fence-node':
+    case 'unfence-node':
+    case 'controlled-shutdown':
       return true;
     default:
       return false;

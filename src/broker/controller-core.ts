@@ -75,6 +75,8 @@ export interface ControllerPass {
   readonly observerAdds: readonly { readonly nodeId: number; readonly url: string }[];
   /** Restarted incarnations this pass moved partitions off; hand back to finishPass. */
   readonly restarted: readonly number[];
+  /** A fenced node waits for this pass's elections to be unfenced: run the next one soon. */
+  readonly again: boolean;
 }
 
 interface Session {
@@ -222,12 +224,16 @@ export class ControllerCore {
 
   /** Everything due now: session changes, partition changes, observers. */
   pass(nowMs: number): ControllerPass {
-    if (!this.isActive) return { commands: [], observerAdds: [], restarted: [] };
+    if (!this.isActive) return { commands: [], observerAdds: [], restarted: [], again: false };
     const commands: MetadataCommand[] = [];
     const fencing = new Set<number>();
     const observerAdds: { nodeId: number; url: string }[] = [];
+    const leading = this.#leaders();
+    let again = false;
     for (const node of this.#view.nodes()) {
-      const command = this.#checkSession(node, nowMs);
+      const command = this.#checkSession(node, nowMs, leading);
+      const waits = node.status === 'fenced' && !node.shuttingDown && leading.has(node.id);
+      again ||= command === null && waits;
       if (command !== null) commands.push(command);
       if (command?.type === 'fence-node') fencing.add(node.id);
       const isMember = this.#config.voterIds.includes(node.id) || this.#observers.has(node.id);
@@ -244,7 +250,7 @@ export class ControllerCore {
         if (command !== null) commands.push(command);
       }
     }
-    return { commands, observerAdds, restarted };
+    return { commands, observerAdds, restarted, again };
   }
 
   /** After a pass: when all its commands committed, the restarted nodes are dealt with. */
@@ -272,7 +278,20 @@ export class ControllerCore {
     return { nodeId: node.id, brokerEpoch: node.brokerEpoch, url: node.url };
   }
 
-  #checkSession(node: NodeImage, nowMs: number): MetadataCommand | null {
+  /** Nodes some partition record names as leader. */
+  #leaders(): Set<number> {
+    const leaders = new Set<number>();
+    for (const topic of this.#view.topics()) {
+      for (const record of topic.partitions) if (record.leader !== null) leaders.add(record.leader);
+    }
+    return leaders;
+  }
+
+  #checkSession(
+    node: NodeImage,
+    nowMs: number,
+    leading: ReadonlySet<number>,
+  ): MetadataCommand | null {
     const session = this.#session(node.id, nowMs);
     const silentMs = nowMs - session.lastSeenMs;
     const command = { nodeId: node.id, brokerEpoch: node.brokerEpoch };
@@ -282,7 +301,11 @@ export class ControllerCore {
     if (node.status === 'alive' && (refused || expired)) return { type: 'fence-node', ...command };
     const heardSinceFenced =
       session.lastSeenMs > session.fencedAtMs && silentMs <= this.#config.sessionTimeoutMs;
-    if (node.status === 'fenced' && !node.shuttingDown && heardSinceFenced) {
+    // A fenced node still named leader (a restarted incarnation, issue 7) is unfenced only
+    // after this pass's elections moved that leadership away: it must lead no epoch it did not
+    // win after its registration.
+    const mayUnfence = heardSinceFenced && !leading.has(node.id);
+    if (node.status === 'fenced' && !node.shuttingDown && mayUnfence) {
       return { type: 'unfence-node', ...command };
     }
     return null;

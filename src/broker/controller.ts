@@ -196,6 +196,8 @@ export class Controller implements ControllerEndpoint {
     }
     await Promise.all(adds);
     this.#core.finishPass(pass, allCommitted);
+    // A restarted node is unfenced by the pass after the one that moved its leadership.
+    if (pass.again && pass.commands.length > 0 && allCommitted) this.#passWanted = true;
     if (pass.commands.length > 0) this.#logPass(pass);
   }
 

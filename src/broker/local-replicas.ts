@@ -8,6 +8,7 @@ import type { Clock } from '../common/index.ts';
 import type { BrokerLogger } from './broker-logger.ts';
 import type { MetadataImage, PartitionImage, TopicImage } from './metadata-image.ts';
 import { Partition, type ReplicationSettings } from './partition.ts';
+import { actionableRecord } from './partition-record.ts';
 import { partitionDirectoryName, type PartitionStore } from './partition-store.ts';
 import { partitionLogConfig } from './topic-config.ts';
 
@@ -141,7 +142,9 @@ export class LocalReplicas {
     }
     replica.setConfig(topic.config, this.#deps.clock.nowMs());
     const wasLeader = replica.role.kind === 'leader';
-    replica.applyImage(image, this.#deps.clock.nowMs());
+    // A fenced node does not lead (a restarted incarnation, issue 7): partition-record.ts.
+    const own = this.#deps.image.node(this.#deps.nodeId);
+    replica.applyImage(actionableRecord(image, this.#deps.nodeId, own), this.#deps.clock.nowMs());
     this.#deps.onReplicaChanged(key, wasLeader && replica.role.kind !== 'leader');
   }
 

@@ -17,7 +17,10 @@ export type MetadataCommand =
       readonly type: 'register-node';
       readonly nodeId: number;
       readonly url: string;
-      /** Random per process start: a restarted node registers again and gets a new epoch. */
+      /**
+       * Random per process start: a restarted node registers again and gets a new epoch, fenced
+       * until the controller has moved its old incarnation's leadership away (issue 7).
+       */
       readonly incarnationId: string;
     }
   | { readonly type: 'fence-node'; readonly nodeId: number; readonly brokerEpoch: number }

@@ -207,12 +207,14 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
     if (previous !== undefined && previous.incarnationId === c.incarnationId) {
       return { ok: true, brokerEpoch: previous.brokerEpoch };
     }
+    // A new incarnation of a known node registers fenced (KRaft's rule, issue 7): its old
+    // incarnation's leadership must move away before the controller unfences it.
     this.#nodes.set(c.nodeId, {
       id: c.nodeId,
       url: c.url,
       brokerEpoch: index,
       incarnationId: c.incarnationId,
-      status: 'alive',
+      status: previous === undefined ? 'alive' : 'fenced',
       shuttingDown: false,
     });
     return { ok: true, brokerEpoch: index };

@@ -35,3 +35,26 @@ export function isWellFormedRecord(record: PartitionRecordFields): boolean {
     (record.leader === null || record.isr.includes(record.leader))
   );
 }
+
+/** What a node's own record says of it: metadata-image.ts's NodeImage has these fields. */
+export interface OwnNodeFields {
+  readonly status: 'alive' | 'fenced';
+  readonly shuttingDown: boolean;
+}
+
+/**
+ * The record as node `self` may act on it (issue 7). A fenced node does not lead: a restarted
+ * incarnation registers fenced, and the record may still name it leader in an epoch its old
+ * incarnation held, whose unflushed tail it may have lost; the controller moves that leadership
+ * away before it unfences the node, so the node leads only epochs elected after its
+ * registration. A node in controlled shutdown is fenced but keeps serving what it leads.
+ */
+export function actionableRecord<R extends PartitionRecordFields>(
+  record: R,
+  self: number,
+  own: OwnNodeFields | undefined,
+): R {
+  if (record.leader !== self) return record;
+  const mayLead = own !== undefined && (own.status === 'alive' || own.shuttingDown);
+  return mayLead ? record : { ...record, leader: null };
+}

@@ -19,6 +19,8 @@
 //   - not a replica → resign and drop the partition.
 //   A restarted node must not act on metadata until the controller has registered its new
 //   incarnation (and so fenced the old one); otherwise it could lead an epoch whose tail it lost.
+//   It registers fenced and does not lead while fenced (partition-record.ts actionableRecord);
+//   the controller unfences it only once no record names it leader (issue 7).
 //
 // Fetch sessions (fetch-session.ts, KIP-227): the fetcher carries the 'fetch' requests of every
 // partition it follows from one leader node in one session; the leader answers only the

@@ -6,6 +6,7 @@ import { afterEach, expect, test } from 'vitest';
 import { decodeBatches, encodeBatch } from '../../../src/log/index.ts';
 import { BrokerProcess } from '../../support/api/broker-process.ts';
 import { H2c } from '../../support/api/h2c.ts';
+import { until } from '../../support/poll.ts';
 
 const batchType = 'application/vnd.rill.batch';
 let brokers: BrokerProcess[] = [];
@@ -77,7 +78,13 @@ test('acknowledged records survive kill -9 and restart', async () => {
   await broker.kill();
   await http.close();
   const restarted = await start(broker.dataDir);
-  const offsets = (await restarted.http.get('/v1/topics/durable/partitions/0/offsets')).json();
+  // The new incarnation registers fenced: it leads again once re-elected (issue 7).
+  const offsetsPath = '/v1/topics/durable/partitions/0/offsets';
+  await until('the restarted node leads again', async () => {
+    const body = (await restarted.http.get(offsetsPath)).json() as { error?: unknown };
+    return body.error === undefined;
+  });
+  const offsets = (await restarted.http.get(offsetsPath)).json();
   expect(offsets).toEqual({ logStartOffset: 0, highWatermark: 200 });
   expect(await fetchAllValues(restarted.http, path, 200)).toEqual(sent);
   const next = await restarted.http.post(path, { records: [{ value: 'after restart' }] });

@@ -86,6 +86,20 @@ describe('cluster simulator: seed sweep', () => {
   }, 120_000);
 });
 
+describe('cluster simulator: issue 7 regression', () => {
+  test('issue 7: a restarted node leads no epoch its old one held (seeds 1, 4, 7)', async () => {
+    // With in-memory heartbeats and the production ControllerCore, seeds 1 and 4 broke "leads
+    // only epochs elected after its registration" while a re-registered node stayed alive and
+    // acted on its old incarnation's leadership until the next pass; seed 7 lost an acked write
+    // in the previous engineer's attempt. The fix: it registers fenced, a fenced node does not
+    // lead, and the controller unfences it only once no record names it leader.
+    for (const seed of [1, 4, 7]) {
+      console.log(`issue 7 seed ${seed}`);
+      expect(await runSeed(swarmClusterOptions(seed))).toBeNull();
+    }
+  }, 60_000);
+});
+
 describe('cluster simulator: replay', () => {
   test('a seed replays exactly, through the promise-driven Raft shell', async () => {
     // The production RaftMetadataLog continues in promise callbacks; the sim drains them after

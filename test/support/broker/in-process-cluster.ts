@@ -14,12 +14,14 @@ import {
   Broker,
   FilePartitionStore,
   MetadataImage,
+  toPartitionState,
   type MetadataCommand,
   type ReplicaTransport,
   type SessionFetchAnswer,
   type SessionFetchCall,
 } from '../../../src/broker/index.ts';
-import { SeededRandom } from '../../../src/common/index.ts';
+import { SeededRandom, toNodeId, type NodeId } from '../../../src/common/index.ts';
+import { onNodeUnavailable } from '../../../src/broker/replication/index.ts';
 import { PartitionLog } from '../../../src/log/index.ts';
 import { realClock, realLogClock, realWallClock as wallClock } from '../real-clock.ts';
 import { SharedMetadataBus } from './shared-metadata-log.ts';
@@ -149,8 +151,39 @@ export class InProcessCluster {
     await server.listen({ host: '127.0.0.1', port: Number(new URL(node.url).port) });
     await broker.start();
     node.broker = broker;
+    this.#admit(id, image);
     node.image = image;
     node.server = server;
+  }
+
+  /**
+   * A restarted node registers fenced (issue 7). With no controller here, the harness does
+   * what a controller pass does: it moves the leadership the old incarnation held to another
+   * ISR member of a running node (offline if none), then unfences the node.
+   */
+  #admit(id: number, image: MetadataImage): void {
+    const own = image.node(id);
+    if (own?.status !== 'fenced' || own.shuttingDown) return;
+    const running = this.nodes.filter((n) => n.broker !== null && n.id !== id);
+    const context = {
+      liveNodes: new Set(running.map((n) => toNodeId(n.id))),
+      ineligible: new Set<NodeId>(),
+      uncleanLeaderElection: false,
+    };
+    for (const topic of image.topics()) {
+      for (const record of topic.partitions) {
+        if (record.leader !== id) continue;
+        const state = toPartitionState(record);
+        const next = onNodeUnavailable(state, toNodeId(id), context);
+        if (next === null) continue;
+        const { partition, partitionEpoch } = record;
+        const change = { type: 'change-partition' as const, topic: topic.name, partition };
+        const fields = { leader: next.leader, leaderEpoch: next.leaderEpoch, isr: next.isr };
+        const command = { ...change, ...fields, replicas: next.replicas };
+        this.bus.commit({ ...command, expectedPartitionEpoch: partitionEpoch }, null);
+      }
+    }
+    this.bus.commit({ type: 'unfence-node', nodeId: id, brokerEpoch: own.brokerEpoch }, null);
   }
 
   async stopNode(id: number): Promise<void> {

@@ -2,11 +2,12 @@
 // RaftMetadataLog and RaftDriver on simulated ports (SimRaftStorage over a MemoryStorage that is
 // the disk and survives crashes, SimRaftTransport on the simulated network, timers on virtual
 // time; the log, the MetadataImage and the controller state die with the process), the real
-// MetadataImage applying the committed log, a controller that runs on the Raft leader with
-// the real controller decisions, and one replication SimNode per partition on a
-// MemoryReplicaLog (which loses unflushed writes on a crash). A restarted broker re-registers
-// and acts on partition metadata only after the controller admitted its new incarnation, which
-// it does only once no partition names the node as leader any more (the old one is fenced).
+// MetadataImage applying the committed log, the production ControllerCore on the Raft leader
+// (heartbeats are in-memory requests over the simulated network; a probe asks the network
+// whether the process is up: a crashed one 'refused', a cut-off one 'timeout'), and one
+// replication SimNode per partition on a MemoryReplicaLog (which loses unflushed writes on a
+// crash). A restarted broker registers fenced and acts on a partition record as
+// partition-record.ts's actionableRecord allows, as production's LocalReplicas does.
 import {
   assert,
   toNodeId,
@@ -22,16 +23,17 @@ import {
   type RaftMessage,
   type StateMachine,
 } from '../../../src/raft/index.ts';
-import { MetadataImage, type NodeImage } from '../../../src/broker/metadata-image.ts';
-import { toPartitionState } from '../../../src/broker/partition-record.ts';
 import {
-  retiredHeartbeatType,
-  type MetadataCommand,
-  type MetadataResult,
-} from '../../../src/broker/metadata-command.ts';
+  ControllerCore,
+  type HeartbeatRequest,
+  type PartitionRef,
+  type ProbeOutcome,
+  type ProbeRequest,
+} from '../../../src/broker/controller-core.ts';
+import { MetadataImage } from '../../../src/broker/metadata-image.ts';
+import { actionableRecord, toPartitionState } from '../../../src/broker/partition-record.ts';
+import type { MetadataCommand, MetadataResult } from '../../../src/broker/metadata-command.ts';
 import {
-  onNodeAvailable,
-  onNodeUnavailable,
   validateIsrChange,
   type ElectionContext,
   type IsrChangeRequest,
@@ -55,6 +57,7 @@ export type Body =
   | { readonly kind: 'raft'; readonly message: RaftMessage }
   | { readonly kind: 'repl'; readonly partition: number; readonly message: Message }
   | { readonly kind: 'propose'; readonly command: MetadataCommand }
+  | { readonly kind: 'heartbeat'; readonly request: HeartbeatRequest }
   | {
       readonly kind: 'alterPartition';
       readonly partition: number;
@@ -77,7 +80,7 @@ export interface BrokerConfig {
   readonly heartbeatMs: number;
   readonly sessionTimeoutMs: number;
   readonly uncleanLeaderElection: boolean;
-  /** Mutation check: act on partition metadata as soon as registered, before admission. */
+  /** Mutation check: act on partition records as soon as registered, even while fenced. */
   readonly actBeforeAdmission: boolean;
   readonly node: SimNodeConfig;
 }
@@ -87,6 +90,8 @@ export interface BrokerEnv {
   /** A clock on virtual time whose timers die with `life`. */
   clock(life: Life): Clock;
   send(envelope: Envelope): void;
+  /** A TCP connect from `from` to `to`'s port, as the network knows it. */
+  probe(from: number, to: number): ProbeOutcome;
   /**
    * A check failed inside the production Raft path (which would otherwise swallow or crash on
    * it): the simulator throws it, with the seed, once the current event has run.
@@ -130,25 +135,19 @@ interface RaftProcess {
   readonly transport: SimRaftTransport;
   /** The core the log runs, once start() restored it. */
   core: RaftCore | null;
+  /** The production controller core; its sessions die with the process. */
+  readonly controller: ControllerCore;
+  /** Probes the core asked for, answered at the next tick. */
+  readonly probes: ProbeRequest[];
+  /** A pass (or a bootstrap proposal) is in flight: the next waits for it. */
+  passing: boolean;
 }
-
-/** Proposes `next` for partition `p` unless null or this round already changed `p`. */
-type PartitionChange = (p: number, next: PartitionState | null) => void;
 
 interface AlterWaiter {
   readonly partition: number;
   readonly request: IsrChangeRequest;
   readonly fromIncarnation: number;
   readonly fromInstance: number | null;
-}
-
-/** The controller's volatile state for one Raft term of leadership. */
-interface ControllerState {
-  readonly term: number;
-  /** Virtual time of each node's last committed heartbeat seen by this controller. */
-  readonly lastSeenMs: Map<number, number>;
-  /** Decisions wait until everything this controller proposed has been applied (or dropped). */
-  pendingCount: number;
 }
 
 export function partitionState(image: MetadataImage, partition: number): PartitionState | null {
@@ -169,9 +168,6 @@ export class ClusterBroker {
   up = true;
   incarnation = 1;
   brokerEpoch: number | null = null;
-  /** nodeId → the broker epoch the controller admitted (unfence-node), from the log. */
-  unfenced = new Map<number, number>();
-  controller: ControllerState | null = null;
   #nextHeartbeatMs = 0;
 
   constructor(config: BrokerConfig, env: BrokerEnv, random: SeededRandom) {
@@ -190,8 +186,10 @@ export class ClusterBroker {
     }
   }
 
+  /** This incarnation is registered and unfenced in this node's image. */
   get admitted(): boolean {
-    return this.brokerEpoch !== null && this.unfenced.get(this.id) === this.brokerEpoch;
+    const own = this.image.node(this.id);
+    return own !== undefined && own.brokerEpoch === this.brokerEpoch && own.status === 'alive';
   }
 
   get incarnationId(): string {
@@ -222,7 +220,6 @@ export class ClusterBroker {
     this.#raft.life.alive = false;
     this.#raft.storage.kill();
     for (const node of this.partitions) node.crash();
-    this.controller = null;
   }
 
   restart(): void {
@@ -231,7 +228,6 @@ export class ClusterBroker {
     this.image = new MetadataImage();
     this.machine = new HashStateMachine();
     this.brokerEpoch = null;
-    this.unfenced = new Map();
     this.#nextHeartbeatMs = 0;
     this.#raft = this.#startRaft();
     for (const node of this.partitions) node.restart(false);
@@ -243,7 +239,7 @@ export class ClusterBroker {
   tick(nowMs: number): void {
     if (nowMs >= this.#nextHeartbeatMs) {
       this.#nextHeartbeatMs = nowMs + this.#config.heartbeatMs;
-      this.#heartbeat(nowMs);
+      this.#heartbeat();
     }
     this.#controllerTick(nowMs);
     this.#pushMetadata();
@@ -263,6 +259,9 @@ export class ClusterBroker {
         break;
       case 'alterPartition':
         this.#onAlterPartition(body);
+        break;
+      case 'heartbeat':
+        this.#onHeartbeat(body.request);
         break;
       case 'repl': {
         const node = this.partitions[body.partition];
@@ -302,10 +301,21 @@ export class ClusterBroker {
     );
     const voters = new Map(this.#config.voters.map((id) => [id, `sim://${id}`] as const));
     const firstStart = this.incarnation === 1;
+    const controller = new ControllerCore(
+      {
+        nodeId: this.id,
+        sessionTimeoutMs: this.#config.sessionTimeoutMs,
+        preferredLeaderIntervalMs: 0,
+        voterIds: this.#config.voters,
+        probeIntervalMs: 100,
+        ineligiblePerNodeMax: this.#config.partitionCount,
+      },
+      this.image,
+    );
     const log = new RaftMetadataLog<MetadataCommand>(
       { ...raftConfig, nodeId: this.id, voters, observers: new Map() },
       {
-        stateMachine: this.#stateMachine(life, guard),
+        stateMachine: this.#stateMachine(life, guard, controller),
         clock: env.clock(life),
         random: this.#random,
         storage,
@@ -320,7 +330,16 @@ export class ClusterBroker {
         },
       },
     );
-    const raft: RaftProcess = { life, log, storage, transport, core: null };
+    const raft: RaftProcess = {
+      life,
+      log,
+      storage,
+      transport,
+      core: null,
+      controller,
+      probes: [],
+      passing: false,
+    };
     log.start().catch((error: unknown) =>
       guard(() => {
         throw error;
@@ -337,12 +356,17 @@ export class ClusterBroker {
   }
 
   /** The MetadataImage as the log's state machine, with the broker's and controller's hooks. */
-  #stateMachine(life: Life, guard: (check: () => void) => void): StateMachine<MetadataCommand> {
+  #stateMachine(
+    life: Life,
+    guard: (check: () => void) => void,
+    controller: ControllerCore,
+  ): StateMachine<MetadataCommand> {
     return {
       apply: (command, index) => {
         let applied: AppliedChange | null = null;
         guard(() => {
           applied = this.#apply(command, index);
+          controller.onApplied(command, applied.result, this.#env.nowMs());
         });
         return applied;
       },
@@ -365,26 +389,26 @@ export class ClusterBroker {
       if (command.nodeId === this.id && command.incarnationId === this.incarnationId)
         this.brokerEpoch = result.brokerEpoch;
     }
-    if (command.type === 'unfence-node' && result.ok)
-      this.unfenced.set(command.nodeId, command.brokerEpoch);
     this.#env.onApplied(this, index, command, result);
     const state =
       command.type === 'change-partition' ? partitionState(this.image, command.partition) : null;
-    const controller = this.controller;
-    if (this.up && controller !== null && result.ok) {
-      const { type, nodeId } = command as unknown as { type: string; nodeId: number };
-      if (type === retiredHeartbeatType || type === 'register-node')
-        controller.lastSeenMs.set(nodeId, this.#env.nowMs());
-    }
     return { result, state };
   }
 
-  /** Hands the committed partition records to the replicas, once this incarnation is admitted. */
+  /**
+   * Hands the committed partition records to the replicas once this incarnation registered, as
+   * actionableRecord allows (the production rule: a fenced node does not lead).
+   */
   #pushMetadata(): void {
-    if (!this.admitted && !(this.#config.actBeforeAdmission && this.brokerEpoch !== null)) return;
+    if (this.brokerEpoch === null) return;
+    const own = this.image.node(this.id);
     this.partitions.forEach((node, p) => {
-      const state = partitionState(this.image, p);
-      if (state === null) return;
+      const record = this.image.partition(TOPIC, p);
+      if (record === undefined) return;
+      const actionable = this.#config.actBeforeAdmission
+        ? record
+        : actionableRecord(record, this.id, own);
+      const state = toPartitionState(actionable);
       const payload = { kind: 'metadata' as const, state, registered: true };
       node.onMessage(
         {
@@ -403,7 +427,7 @@ export class ClusterBroker {
 
   // ---- broker → controller ----
 
-  #heartbeat(nowMs: number): void {
+  #heartbeat(): void {
     if (this.brokerEpoch === null) {
       void this.#propose({
         type: 'register-node',
@@ -411,16 +435,18 @@ export class ClusterBroker {
         url: `sim://${this.id}`,
         incarnationId: this.incarnationId,
       });
-    } else {
-      // This simulator's controller still measures liveness from heartbeat records (the retired
-      // type, which the image accepts and ignores) and keeps its own admission protocol.
-      const heartbeat = {
-        type: retiredHeartbeatType,
-        nodeId: this.id,
-        brokerEpoch: this.brokerEpoch,
-      };
-      void this.#propose({ ...heartbeat, wallMs: nowMs } as unknown as MetadataCommand);
+      return;
     }
+    // An in-memory request to the controller (NodeSession's heartbeat), no record.
+    const ineligible: PartitionRef[] = [];
+    this.partitions.forEach((node, partition) => {
+      if (!node.eligibleForLeadership) ineligible.push({ topic: TOPIC, partition });
+    });
+    const request = { nodeId: this.id, brokerEpoch: this.brokerEpoch, ineligible };
+    const leaderId = this.#raft.log.status().leaderId;
+    if (leaderId === this.id) this.#onHeartbeat(request);
+    else if (leaderId !== null)
+      this.#env.send({ from: this.id, to: leaderId, body: { kind: 'heartbeat', request } });
   }
 
   /**
@@ -471,29 +497,113 @@ export class ClusterBroker {
     );
   }
 
-  #onAlterPartition(body: Body & { kind: 'alterPartition' }): void {
-    const controller = this.#controllerState(this.#env.nowMs());
-    if (controller === null) return;
-    const state = partitionState(this.image, body.partition);
-    if (state === null) return;
-    const validation = validateIsrChange(state, body.request, this.#context(this.#env.nowMs()));
-    const waiter = { ...body, partition: body.partition };
-    if (!validation.ok) {
-      this.#answerAlter(waiter, { ok: false, code: validation.code });
+  /** A heartbeat reached this node: the production core answers it from memory (or refuses). */
+  #onHeartbeat(request: HeartbeatRequest): void {
+    // NodeSession only logs the answer; the broker acts on the committed records alone.
+    this.#raft.controller.onHeartbeat(request, this.#env.nowMs());
+  }
+
+  /**
+   * The production ControllerCore's duties each tick: follow this node's Raft leadership, run
+   * the probes it asked for (the sim network knows whether the process is up), and run one
+   * pass at a time, proposing its commands on this node's log.
+   */
+  #controllerTick(nowMs: number): void {
+    const raft = this.#raft;
+    const core = raft.controller;
+    const probes = raft.probes.splice(0);
+    for (const probe of probes) core.onProbeResult(probe, this.#env.probe(this.id, probe.nodeId));
+    raft.probes.push(...core.onLeaderChange(this.isActiveController, nowMs));
+    if (!core.isActive || raft.passing) return;
+    if (this.#bootstrap()) return;
+    const pass = core.pass(nowMs);
+    if (pass.commands.length === 0) {
+      core.finishPass(pass, true);
       return;
     }
-    const proposal = this.#proposeChange(body.partition, state, validation.state);
-    // The answer goes out once the change is applied in this controller's term; a dropped
-    // proposal gets none (the partition leader retries).
-    void proposal?.then(
+    raft.passing = true;
+    const proposals = pass.commands.map((command) => raft.log.propose(command));
+    void Promise.allSettled(proposals).then((outcomes) => {
+      if (!raft.life.alive) return;
+      raft.passing = false;
+      const committed = (o: PromiseSettledResult<{ result: unknown }>): boolean =>
+        o.status === 'fulfilled' && (o.value.result as AppliedChange | null)?.result.ok === true;
+      core.finishPass(pass, outcomes.every(committed));
+    });
+  }
+
+  /**
+   * What an operator and the first node do before there is anything to control: init-cluster,
+   * then the topic once every voter registered. True while a bootstrap command is in flight.
+   */
+  #bootstrap(): boolean {
+    if (this.image.clusterId === null) {
+      this.#proposeOnce({ type: 'init-cluster', clusterId: 'sim' });
+      return true;
+    }
+    if (this.image.topic(TOPIC) !== undefined) return false;
+    const ids = this.#config.voters;
+    if (!ids.every((id) => this.image.node(id)?.status === 'alive')) return false;
+    const partitions = Array.from({ length: this.#config.partitionCount }, (_, p) => ({
+      replicas: Array.from(
+        { length: this.#config.replicationFactor },
+        (_, i) => ids[(p + i) % ids.length] ?? 0,
+      ),
+    }));
+    const unclean = String(this.#config.uncleanLeaderElection);
+    this.#proposeOnce({
+      type: 'create-topic',
+      name: TOPIC,
+      topicId: 'sim-topic',
+      partitions,
+      configs: { 'unclean.leader.election.enable': unclean },
+    });
+    return true;
+  }
+
+  /** A bootstrap proposal; the controller waits for it as for a pass. */
+  #proposeOnce(command: MetadataCommand): void {
+    const raft = this.#raft;
+    raft.passing = true;
+    const done = (): void => {
+      raft.passing = false;
+    };
+    raft.log.propose(command).then(done, done);
+  }
+
+  /** AlterPartition, validated against the committed record by the production rules. */
+  #onAlterPartition(body: Body & { kind: 'alterPartition' }): void {
+    const raft = this.#raft;
+    if (!this.isActiveController) return;
+    const state = partitionState(this.image, body.partition);
+    if (state === null) return;
+    const validation = validateIsrChange(state, body.request, this.#liveContext());
+    if (!validation.ok) {
+      this.#answerAlter(body, { ok: false, code: validation.code });
+      return;
+    }
+    const next = validation.state;
+    const proposal = raft.log.propose({
+      type: 'change-partition',
+      topic: TOPIC,
+      partition: body.partition,
+      expectedPartitionEpoch: state.partitionEpoch,
+      leader: next.leader,
+      leaderEpoch: next.leaderEpoch,
+      replicas: next.replicas,
+      isr: next.isr,
+    });
+    // The answer goes out once the change is applied by this process; a dropped proposal gets
+    // none (the partition leader retries).
+    proposal.then(
       ({ result }) => {
         const applied = result as AppliedChange | null;
-        if (!this.up || this.controller !== controller || applied === null) return;
+        if (!raft.life.alive || applied === null) return;
         const answer: IsrChangeResult =
           applied.result.ok && applied.state !== null
             ? { ok: true, state: applied.state }
             : { ok: false, code: 'INVALID_UPDATE_VERSION' };
-        this.#answerAlter(waiter, answer);
+        this.#answerAlter(body, answer);
       },
       () => undefined,
     );
@@ -513,164 +623,16 @@ export class ClusterBroker {
     this.#env.send({ from: this.id, to: waiter.request.leaderId, body });
   }
 
-  /** A validation or election outcome, proposed as a compare-and-set change-partition. */
-  #proposeChange(
-    partition: number,
-    current: PartitionState,
-    next: PartitionState,
-  ): Proposal | null {
-    return this.#proposeControl({
-      type: 'change-partition',
-      topic: TOPIC,
-      partition,
-      expectedPartitionEpoch: current.partitionEpoch,
-      leader: next.leader,
-      leaderEpoch: next.leaderEpoch,
-      replicas: next.replicas,
-      isr: next.isr,
-    });
-  }
-
-  #proposeControl(command: MetadataCommand): Proposal | null {
-    const proposal = this.#propose(command);
-    const controller = this.controller;
-    if (proposal !== null && controller !== null) {
-      controller.pendingCount += 1;
-      const done = (): void => {
-        controller.pendingCount -= 1;
-      };
-      proposal.then(done, done);
-    }
-    return proposal;
-  }
-
-  /** Registered, admitted, not fenced and heard from within the session timeout. */
-  #isLive(nodeId: number, nowMs: number): boolean {
-    const node = this.image.node(nodeId);
-    const controller = this.controller;
-    if (node === undefined || controller === null) return false;
-    const seen = controller.lastSeenMs.get(nodeId) ?? -Infinity;
-    return (
-      this.unfenced.get(nodeId) === node.brokerEpoch &&
-      node.status === 'alive' &&
-      nowMs - seen <= this.#config.sessionTimeoutMs
-    );
-  }
-
-  #context(nowMs: number, except: number | null = null): ElectionContext {
+  /** Registered, unfenced nodes not shutting down: who may join an ISR. */
+  #liveContext(): ElectionContext {
     const liveNodes = new Set<NodeId>();
     for (const node of this.image.nodes()) {
-      if (node.id !== except && this.#isLive(node.id, nowMs)) liveNodes.add(node.id as NodeId);
+      if (node.status === 'alive' && !node.shuttingDown) liveNodes.add(toNodeId(node.id));
     }
     return {
       liveNodes,
       ineligible: new Set(),
       uncleanLeaderElection: this.#config.uncleanLeaderElection,
     };
-  }
-
-  /** The controller state of the current term, created when this node becomes controller. */
-  #controllerState(nowMs: number): ControllerState | null {
-    if (!this.isActiveController) {
-      this.controller = null;
-      return null;
-    }
-    const term = this.#raft.log.status().term;
-    if (this.controller?.term !== term) {
-      // A new controller gives every node a fresh session (KRaft does the same on failover).
-      const lastSeenMs = new Map(this.image.nodes().map((n) => [n.id, nowMs] as const));
-      this.controller = { term, lastSeenMs, pendingCount: 0 };
-    }
-    return this.controller;
-  }
-
-  #controllerTick(nowMs: number): void {
-    const controller = this.#controllerState(nowMs);
-    if (controller === null || controller.pendingCount > 0) return;
-    this.#decide(nowMs);
-  }
-
-  /** One round of controller decisions over the applied image. */
-  #decide(nowMs: number): void {
-    if (this.image.clusterId === null) {
-      void this.#proposeControl({ type: 'init-cluster', clusterId: 'sim' });
-      return;
-    }
-    const touched = new Set<number>();
-    const change: PartitionChange = (p, next) => {
-      const current = partitionState(this.image, p);
-      if (next === null || current === null || touched.has(p)) return;
-      touched.add(p);
-      void this.#proposeChange(p, current, next);
-    };
-    for (const node of this.image.nodes()) this.#decideNode(node, nowMs, change);
-    const context = this.#context(nowMs);
-    for (const id of context.liveNodes) {
-      for (let p = 0; p < this.#config.partitionCount; p += 1) {
-        const state = partitionState(this.image, p);
-        if (state !== null && state.leader === null) change(p, onNodeAvailable(state, id, context));
-      }
-    }
-    this.#maybeCreateTopic();
-  }
-
-  /**
-   * Sessions: a new incarnation is admitted (unfenced) only once no partition names the node
-   * as leader; a silent node is fenced with its leadership and ISR membership moved away; a
-   * fenced node heard from again is unfenced.
-   */
-  #decideNode(node: NodeImage, nowMs: number, change: PartitionChange): void {
-    const seen = this.controller?.lastSeenMs.get(node.id) ?? -Infinity;
-    const fresh = nowMs - seen <= this.#config.sessionTimeoutMs;
-    const admitted = this.unfenced.get(node.id) === node.brokerEpoch;
-    if (admitted && node.status === 'fenced') {
-      if (fresh) this.#setFenced(node, false);
-      return;
-    }
-    if (admitted && fresh) return;
-    const context = this.#context(nowMs, node.id);
-    for (let p = 0; p < this.#config.partitionCount; p += 1) {
-      const state = partitionState(this.image, p);
-      if (state !== null) change(p, onNodeUnavailable(state, toNodeId(node.id), context));
-    }
-    if (admitted) this.#setFenced(node, true);
-    else if (fresh && !this.#partitionStates().some((s) => s.leader === node.id))
-      this.#setFenced(node, false);
-  }
-
-  #setFenced(node: NodeImage, fenced: boolean): void {
-    const type = fenced ? ('fence-node' as const) : ('unfence-node' as const);
-    void this.#proposeControl({ type, nodeId: node.id, brokerEpoch: node.brokerEpoch });
-  }
-
-  #partitionStates(): PartitionState[] {
-    const states: PartitionState[] = [];
-    for (let p = 0; p < this.#config.partitionCount; p += 1) {
-      const state = partitionState(this.image, p);
-      if (state !== null) states.push(state);
-    }
-    return states;
-  }
-
-  #maybeCreateTopic(): void {
-    if (this.image.topic(TOPIC) !== undefined) return;
-    const ids = this.#config.voters;
-    const admitted = (id: number): boolean =>
-      this.image.node(id) !== undefined &&
-      this.unfenced.get(id) === this.image.node(id)?.brokerEpoch;
-    if (!ids.every(admitted)) return;
-    const partitions = Array.from({ length: this.#config.partitionCount }, (_, p) => ({
-      replicas: Array.from(
-        { length: this.#config.replicationFactor },
-        (_, i) => ids[(p + i) % ids.length] ?? 0,
-      ),
-    }));
-    void this.#proposeControl({
-      type: 'create-topic',
-      name: TOPIC,
-      topicId: 'sim-topic',
-      partitions,
-      configs: {},
-    });
   }
 }

@@ -1,5 +1,5 @@
 // A whole Rill cluster in one process: ClusterBrokers (the production RaftMetadataLog on
-// simulated storage and transport + real MetadataImage + controller + replication SimNodes per
+// simulated storage and transport + real MetadataImage + ControllerCore + replication SimNodes per
 // partition) on one seeded event queue and virtual clock (Raft's timers run at its ticks),
 // a lossy, duplicating, delaying, partitionable network (raft-sim's SimNetwork), crashes of any
 // node (controller included) that lose unflushed writes, and a workload of unique acks=all and
@@ -15,6 +15,7 @@
 // sim.runFor(…)` is a pure function of the seed (the replay test checks it).
 import { SeededRandom, toNodeId, assert, type NodeId } from '../../../src/common/index.ts';
 import type { MetadataCommand, MetadataResult } from '../../../src/broker/metadata-command.ts';
+import type { ProbeOutcome } from '../../../src/broker/controller-core.ts';
 import type { PartitionState } from '../../../src/broker/replication/index.ts';
 import { SimChecker, Violation } from '../raft-sim/sim-checker.ts';
 import { SimNetwork } from '../raft-sim/sim-network.ts';
@@ -152,6 +153,10 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
       nowMs: () => this.nowMs,
       clock: (life: Life) => this.timers.clock(life),
       send: (envelope: Envelope) => this.#send(envelope),
+      probe: (from: number, to: number): ProbeOutcome => {
+        if (!this.broker(to).up) return 'refused';
+        return this.network.canTalk(from, to) ? 'open' : 'timeout';
+      },
       fail: (error: unknown) => {
         this.#failure ??= error;
       },

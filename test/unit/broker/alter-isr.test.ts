@@ -87,7 +87,16 @@ test('controlled shutdown fences until the node registers a new incarnation', ()
   expect(apply({ type: 'unfence-node', nodeId: 2, brokerEpoch: epochs[2]! })).toMatchObject({
     ok: false,
   });
-  apply({ type: 'register-node', nodeId: 2, url: 'http://n2', incarnationId: 'b' });
+  const registered = apply({
+    type: 'register-node',
+    nodeId: 2,
+    url: 'http://n2',
+    incarnationId: 'b',
+  });
+  // The new incarnation registers fenced (issue 7) until the controller unfences it.
+  expect(image.node(2)).toMatchObject({ status: 'fenced', shuttingDown: false });
+  const brokerEpoch = (registered as { brokerEpoch: number }).brokerEpoch;
+  expect(apply({ type: 'unfence-node', nodeId: 2, brokerEpoch })).toEqual({ ok: true });
   expect(image.node(2)).toMatchObject({ status: 'alive', shuttingDown: false });
   const restored = new MetadataImage();
   restored.restore(image.snapshot());

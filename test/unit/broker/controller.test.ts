@@ -243,6 +243,46 @@ test('a new incarnation of a leader hands its partitions to the ISR and leaves i
   expect(partition('r', 0)).toMatchObject({ leader: 3, isr: [3, 1], leaderEpoch: 1 });
 });
 
+test('issue 7: a new incarnation is fenced until no record names it leader', async () => {
+  const { clock, image, log, controller, register, heartbeat, partition } = setup();
+  log.commit({
+    type: 'create-topic',
+    name: 'r',
+    topicId: 'id-r',
+    partitions: [{ replicas: [2, 3, 1] }],
+    configs: {},
+  });
+  log.commit({
+    type: 'create-topic',
+    name: 's',
+    topicId: 'id-s',
+    partitions: [{ replicas: [2] }],
+    configs: {},
+  });
+  log.elect(1);
+  clock.advance(10);
+  register(2, 'b');
+  // Fenced from its registration on: the records still name it leader of epochs it held.
+  expect(image.node(2)).toMatchObject({ status: 'fenced' });
+  expect(partition('r', 0)).toMatchObject({ leader: 2, leaderEpoch: 0 });
+  clock.advance(10);
+  expect(heartbeat(2)).toEqual({ ok: true, fenced: true, shuttingDown: false });
+  const applied: string[] = [];
+  image.onApplied((command) => {
+    if (command.type === 'unfence-node') applied.push(`unfence ${command.nodeId}`);
+    if (command.type === 'change-partition') {
+      applied.push(`${command.topic}/${command.partition} leader ${command.leader}`);
+    }
+  });
+  // One pass moves the leadership away; the pass after it (run at once) unfences the node,
+  // and the next elects it where only it can lead, in an epoch after its registration.
+  await controller.runPass();
+  expect(applied).toEqual(['r/0 leader 3', 's/0 leader null', 'unfence 2', 's/0 leader 2']);
+  expect(image.node(2)).toMatchObject({ status: 'alive' });
+  expect(partition('r', 0)).toMatchObject({ leader: 3, isr: [3, 1], leaderEpoch: 1 });
+  expect(partition('s', 0)).toMatchObject({ leader: 2, isr: [2], leaderEpoch: 2 });
+});
+
 test('controlled shutdown moves leadership at once and heartbeats do not undo it', async () => {
   const { clock, image, log, controller, heartbeat, epochs, partition } = setup();
   log.commit({
