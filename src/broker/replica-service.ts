@@ -2,8 +2,9 @@
 // fetch sessions (one per follower node, KIP-227; the pure cache is replication/fetch-session),
 // the ISR changes the leader cores propose to the controller, and the wake-ups that follow
 // leader progress (parked sessions, acks=all outcomes, consumer fetches). A session fetch is
-// answered as soon as any of its partitions has data or a HW the follower has not seen, else
-// after maxWaitMs. Invariant: at most one fetch per session is parked.
+// answered as soon as any of its partitions has data or an error, within hwOnlyDelayMs when
+// only a HW the follower has not seen is new (so it rides the next data), else after
+// maxWaitMs. Invariant: at most one fetch per session is parked.
 import type { Clock } from '../common/index.ts';
 import type { LogReadResult } from '../log/index.ts';
 import type { BrokerLogger } from './broker-logger.ts';
@@ -60,6 +61,13 @@ export const defaultFetchSessionLimits: FetchSessionCacheConfig = {
   sessionIdleMsMax: 120_000,
 };
 
+/**
+ * How long an answer that would carry only new HWs waits for data to ride with. The HW a
+ * follower holds does not decide acks (the leader's does), so this saves two messages per
+ * follower per produce under load and delays a follower's HW by at most this.
+ */
+export const defaultHwOnlyDelayMs = 5;
+
 export interface ReplicaServiceDeps {
   readonly nodeId: number;
   readonly clock: Clock;
@@ -71,6 +79,8 @@ export interface ReplicaServiceDeps {
   readonly isRunning: () => boolean;
   /** The leader's HW may have moved: consumer fetches parked on the partition re-check. */
   readonly onHighWatermarkMaybeMoved: (key: string) => void;
+  /** See defaultHwOnlyDelayMs; 0 answers a new HW at once. */
+  readonly hwOnlyDelayMs?: number;
 }
 
 type Plan =
@@ -90,9 +100,11 @@ export class ReplicaService {
   /** Partitions with an ISR change proposal in flight to the controller. */
   readonly #isrProposals = new Set<string>();
   #draining = false;
+  readonly #hwOnlyDelayMs: number;
 
   constructor(limits: FetchSessionCacheConfig, deps: ReplicaServiceDeps) {
     this.#deps = deps;
+    this.#hwOnlyDelayMs = deps.hwOnlyDelayMs ?? defaultHwOnlyDelayMs;
     this.#sessions = new FetchSessionCache(limits);
   }
 
@@ -132,8 +144,11 @@ export class ReplicaService {
     if (!opened.ok) return { kind: 'error', code: opened.code };
     const session = opened.session;
     let plans = this.#planAll(session);
-    if (plans.length === 0 && call.maxWaitMs > 0 && !this.#draining) {
-      plans = await this.#park(session, call.maxWaitMs, signal);
+    if (!plans.some(isUrgent) && call.maxWaitMs > 0 && !this.#draining) {
+      const held = new Set(plans.map(planKey));
+      if (held.size === 0 || this.#hwOnlyDelayMs > 0) {
+        plans = await this.#park(session, call.maxWaitMs, held, signal);
+      }
     }
     // The follower gave up on this request (it starts a full session): read nothing for it.
     if (signal?.aborted === true) return { kind: 'ok', sessionId: session.id, partitions: [] };
@@ -244,18 +259,27 @@ export class ReplicaService {
   }
 
   /**
-   * Parks the session until a wake of one of its partitions finds something to answer, or
-   * maxWaitMs passes (then nothing is answered). Returns what to answer.
+   * Parks the session until a wake of one of its partitions finds data or an error to answer,
+   * or (with HW-only news, `held` or woken) hwOnlyDelayMs passes, or maxWaitMs passes (then
+   * nothing is answered). Returns what to answer.
    */
-  #park(session: FetchSession, maxWaitMs: number, signal?: AbortSignal): Promise<Plan[]> {
+  #park(
+    session: FetchSession,
+    maxWaitMs: number,
+    held: Set<string>,
+    signal?: AbortSignal,
+  ): Promise<Plan[]> {
     const keys = [...session.partitions.keys()];
     return new Promise((resolve) => {
       const woken = new Set<string>();
       let done = false;
+      let cancelDelay: (() => void) | null = null;
+      const lingers = this.#hwOnlyDelayMs > 0;
       const finish = (plans: Plan[]): void => {
         if (done) return;
         done = true;
         cancel();
+        cancelDelay?.();
         signal?.removeEventListener('abort', abandon);
         for (const key of keys) {
           const wakers = this.#parked.get(key);
@@ -264,11 +288,25 @@ export class ReplicaService {
         }
         resolve(plans);
       };
+      // The HW-only partitions are planned again when answered: their HW may have moved on.
+      const withHeld = (plans: Plan[]): Plan[] => {
+        for (const key of plans.map(planKey)) held.delete(key);
+        return [...plans, ...this.#planKeys(session, held)];
+      };
+      const delay = (): void => {
+        cancelDelay ??= this.#deps.clock.schedule(this.#hwOnlyDelayMs, () => finish(withHeld([])));
+      };
       const check = (): void => {
         if (done || woken.size === 0) return;
         const plans = this.#planKeys(session, woken);
         woken.clear();
-        if (plans.length > 0 || this.#draining) finish(plans);
+        if (plans.some(isUrgent) || this.#draining || (plans.length > 0 && !lingers)) {
+          finish(withHeld(plans));
+        }
+        else if (plans.length > 0) {
+          for (const key of plans.map(planKey)) held.add(key);
+          delay();
+        }
       };
       const wake = (key: string): void => {
         // Let the other wakes of this turn (an append wakes every follower) land first.
@@ -277,6 +315,7 @@ export class ReplicaService {
       };
       const abandon = (): void => finish([]);
       const cancel = this.#deps.clock.schedule(maxWaitMs, abandon);
+      if (held.size > 0) delay();
       signal?.addEventListener('abort', abandon);
       for (const key of keys) {
         let wakers = this.#parked.get(key);
@@ -378,6 +417,18 @@ export class ReplicaService {
   checkInvariants(): void {
     this.#sessions.checkInvariants();
   }
+}
+
+/** Data or an error: answered at once. A read plan without data only carries a new HW. */
+function isUrgent(plan: Plan): boolean {
+  if (plan.kind === 'answer') return true;
+  return plan.decision.fetchOffset < plan.decision.maxOffsetExclusive;
+}
+
+function planKey(plan: Plan): string {
+  return plan.kind === 'answer'
+    ? `${plan.result.topic}-${plan.result.partition}`
+    : plan.replica.key;
 }
 
 function isIsrChangeErrorCode(code: string): code is IsrChangeErrorCode {

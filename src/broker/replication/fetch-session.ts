@@ -150,7 +150,7 @@ export class FetchSessionCache {
     for (const fetch of request.partitions) {
       const key = sessionPartitionKey(fetch);
       const old = session.partitions.get(key);
-      const kept = old !== undefined && samePosition(old, fetch) ? old.highWatermarkSent : null;
+      const kept = old === undefined ? null : hwStillHeld(old, fetch);
       if (old === undefined && session.partitions.size >= this.#config.partitionsPerSessionMax) {
         this.#sessions.delete(session.id);
         return { ok: false, code: 'FETCH_SESSION_BUSY' };
@@ -199,6 +199,20 @@ function samePosition(a: SessionPartitionFetch, b: SessionPartitionFetch): boole
     a.lastFetchedEpoch === b.lastFetchedEpoch &&
     a.currentLeaderEpoch === b.currentLeaderEpoch
   );
+}
+
+/**
+ * The HW the follower holds from this session's last answer, or null when unknown. It keeps
+ * it while the position only moves forward in the same leader epoch (it appended what it was
+ * sent) and that HW is within its new log end (the follower core caps its HW there); a lower
+ * offset (a truncation) or another epoch forgets it. Without this, every append would cost
+ * each follower one more round trip, answered only to repeat the HW it has.
+ */
+function hwStillHeld(old: SessionPartition, fetch: SessionPartitionFetch): number | null {
+  const sent = old.highWatermarkSent;
+  if (sent === null || old.currentLeaderEpoch !== fetch.currentLeaderEpoch) return null;
+  if (fetch.fetchOffset < old.fetchOffset || sent > fetch.fetchOffset) return null;
+  return sent;
 }
 
 /** The follower's side: what the leader holds of this session, and the next request. */

@@ -2,7 +2,8 @@
 // every partition between them: acks=all works on all partitions at once, an idle cluster's
 // session requests name no partition (an idle partition costs nothing on the wire), the leader
 // answers a parked session as soon as one partition has data, and a HW advance reaches the
-// followers without another append. A leader restart makes followers start a full session.
+// followers without another append (within the HW-only delay), and an append costs each follower
+// at most two answers. A leader restart makes followers start a full session.
 // Method: three in-process brokers over real h2c; each node records its fetcher's session
 // round trips (requests and answers) and the test reads them.
 import { afterEach, describe, expect, test } from 'vitest';
@@ -132,6 +133,28 @@ describe('replication fetch sessions', () => {
       return seen.size === 2;
     });
     expect(c.broker(leader).listOffsets(topic, 2).highWatermark).toBe(lastOffset + 1);
+  });
+
+  test('an append costs each follower at most two answers: the records, then the HW', async () => {
+    const c = await start();
+    await produce(c, 1, 'warm-up');
+    const recorded = recordFromNow(c);
+    const appends = 20;
+    for (let i = 0; i < appends; i += 1) await produce(c, 1, `seq-${i}`);
+    const answersByFollower = new Map<number, number>();
+    for (const exchange of recorded()) {
+      if (exchange.answer?.kind !== 'ok') continue;
+      if (!exchange.answer.partitions.some((p) => p.partition === 1)) continue;
+      const follower = exchange.call.replicaId;
+      answersByFollower.set(follower, (answersByFollower.get(follower) ?? 0) + 1);
+    }
+    expect(answersByFollower.size).toBe(2);
+    // A follower that appended what it was sent still holds the HW that came with it: the
+    // leader does not answer again only to repeat it (that made three answers per append).
+    for (const count of answersByFollower.values()) {
+      expect(count).toBeGreaterThanOrEqual(appends);
+      expect(count).toBeLessThanOrEqual(2 * appends);
+    }
   });
 
   test('a restarted leader forgets its sessions; followers start full ones and go on', async () => {

@@ -73,18 +73,37 @@ describe('fetch sessions', () => {
     expect(held(moved.opened.session)).toEqual({ 't-0': 9, 't-2': 0 });
   });
 
-  test('the leader keeps the HW it sent while a partition does not move', () => {
+  test('the leader keeps the HW it sent while a partition does not move back', () => {
+    const cache = new FetchSessionCache(limits);
+    const builder = new FetchSessionBuilder(2);
+    const sentAt = (offset: number, epoch: number) => {
+      const next = round(builder, cache, [fetchOf(0, offset)], epoch);
+      assertOk(next.opened);
+      return next.opened.session.partitions.get('t-0')?.highWatermarkSent;
+    };
+    const first = round(builder, cache, [fetchOf(0, 5)], 0);
+    assertOk(first.opened);
+    first.opened.session.markSent('t-0', 5, false);
+    expect(sentAt(5, 1)).toBe(5);
+    // Appended what it was sent: it still holds HW 5, so no answer just to repeat it.
+    expect(sentAt(6, 2)).toBe(5);
+    // Truncated below: its HW was capped, so the leader must send it again.
+    expect(sentAt(4, 3)).toBeNull();
+  });
+
+  test('a HW beyond the new fetch offset, or a new leader epoch, is not kept', () => {
     const cache = new FetchSessionCache(limits);
     const builder = new FetchSessionBuilder(2);
     const first = round(builder, cache, [fetchOf(0, 5)], 0);
     assertOk(first.opened);
-    first.opened.session.markSent('t-0', 5, false);
-    const same = round(builder, cache, [fetchOf(0, 5)], 1);
-    assertOk(same.opened);
-    expect(same.opened.session.partitions.get('t-0')?.highWatermarkSent).toBe(5);
-    const moved = round(builder, cache, [fetchOf(0, 6)], 2);
-    assertOk(moved.opened);
-    expect(moved.opened.session.partitions.get('t-0')?.highWatermarkSent).toBeNull();
+    first.opened.session.markSent('t-0', 9, false);
+    const short = round(builder, cache, [fetchOf(0, 7)], 1);
+    assertOk(short.opened);
+    expect(short.opened.session.partitions.get('t-0')?.highWatermarkSent).toBeNull();
+    short.opened.session.markSent('t-0', 7, false);
+    const epoch = round(builder, cache, [{ ...fetchOf(0, 8), currentLeaderEpoch: 2 }], 2);
+    assertOk(epoch.opened);
+    expect(epoch.opened.session.partitions.get('t-0')?.highWatermarkSent).toBeNull();
   });
 
   test('a partition the leader answered with an error leaves the session on both sides', () => {
