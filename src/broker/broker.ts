@@ -1,11 +1,10 @@
-// The node's broker: the façade the API calls. It turns topic admin into metadata commands,
-// keeps local replicas in line with the applied metadata image (reconcile), serves produce and
-// fetch on the partitions this node leads, parks long-polling fetches in a purgatory woken by
-// appends and acks=all produces in the leader core (Partition.awaitAck); the leader side of
-// replication is ReplicaService. Nothing here assumes one node: leadership, ISR and placement
-// come from the image, and every metadata change goes through the MetadataLog.
+// The node's broker: the façade the API calls. It wires the node's parts and delegates:
+// TopicAdmin (topic admin and descriptions), RecordService (produce, consumer fetch, offsets),
+// ReplicaService (the leader side of replication), ReplicaFetcher (the follower side),
+// NodeSession (registration and heartbeats) and LocalReplicas (reconcile with the image). It
+// owns the lifecycle and the timers. Nothing here assumes one node: leadership, ISR and
+// placement come from the image, and every metadata change goes through the MetadataLog.
 import { assert, randomId, type Clock, type Random, type WallClock } from '../common/index.ts';
-import type { BatchHeader, LogReadResult } from '../log/index.ts';
 import type { MetadataLog, MetadataStatus } from '../raft/index.ts';
 import type { BrokerLogger } from './broker-logger.ts';
 import type {
@@ -20,7 +19,7 @@ import type {
   TopicDescription,
   TopicListing,
 } from './broker-types.ts';
-import { fromLogError, fromMetadataError } from './error-mapping.ts';
+import { fromMetadataError } from './error-mapping.ts';
 import { BrokerError } from './errors.ts';
 import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
 import type { MetadataImage, TopicImage } from './metadata-image.ts';
@@ -28,13 +27,8 @@ import type { PartitionRef } from './controller-core.ts';
 import type { LivenessChannel } from './controller-requests.ts';
 import { LocalReplicas } from './local-replicas.ts';
 import { NodeSession } from './node-session.ts';
-import {
-  defaultReplicationSettings,
-  type AppendResult,
-  type Partition,
-  type ReplicationSettings,
-} from './partition.ts';
-import { partitionDirectoryName, type PartitionStore } from './partition-store.ts';
+import { defaultReplicationSettings, type ReplicationSettings } from './partition.ts';
+import type { PartitionStore } from './partition-store.ts';
 import { Purgatory } from './purgatory.ts';
 import {
   ReplicaFetcher,
@@ -50,6 +44,7 @@ import {
   type SessionFetchResult,
 } from './replica-service.ts';
 import type { TopicConfig } from './topic-config.ts';
+import { RecordService } from './record-service.ts';
 import { requireTopic, TopicAdmin } from './topic-admin.ts';
 
 export interface BrokerConfig {
@@ -100,6 +95,7 @@ export class Broker {
   /** The leader side of replication: sessions, ISR proposals, wake-ups after progress. */
   readonly #service: ReplicaService;
   readonly #session: NodeSession;
+  readonly #records: RecordService;
   readonly #cancelTimers: (() => void)[] = [];
   #retentionRunning = false;
   /** Set by drain(): no request parks any more (shutdown). */
@@ -149,6 +145,19 @@ export class Broker {
       propose: (command) => this.#propose(command),
       isRunning: () => this.#state === 'running' && !this.#draining,
       onHighWatermarkMaybeMoved: (key) => this.#fetchPurgatory.wake(key),
+    });
+    this.#records = new RecordService({
+      nodeId: config.nodeId,
+      clock: deps.clock,
+      logger: deps.logger,
+      image: deps.image,
+      replicas: this.#replicas,
+      fetchPurgatory: this.#fetchPurgatory,
+      fetchWaitersMax: config.fetchWaitersMax,
+      ackWaitersMax: this.#replication.ackWaitersMax,
+      requireRunning: () => this.#requireRunning(),
+      isDraining: () => this.#draining,
+      afterLeaderProgress: (replica) => this.#service.afterLeaderProgress(replica),
     });
     deps.image.onApplied((command, result) => {
       // Only an accepted command is well-formed; a refused one changed nothing.
@@ -357,208 +366,35 @@ export class Broker {
     return this.#admin.reassignPartition(name, partition, replicas);
   }
 
-  // ---- produce and fetch ----------------------------------------------------------------
+  // ---- produce and fetch (RecordService) ------------------------------------------------
 
-  /**
-   * Validates and appends client batches on the leader, answering per `acks`.
-   * Codes: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
-   * CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD, NOT_ENOUGH_REPLICAS,
-   * NOT_ENOUGH_REPLICAS_AFTER_APPEND, REQUEST_TIMED_OUT, KAFKA_STORAGE_ERROR, BROKER_BUSY.
-   */
-  async produce(request: ProduceRequest): Promise<ProduceResult> {
-    const { topic, partition, acks } = request;
-    const replica = this.#leaderReplica(topic, partition);
-    const role = replica.role;
-    assert(role.kind === 'leader', 'leaderReplica returns leaders');
-    const { batches, recordCount } = replica.validateBatches(request.batches);
-    const refused = replica.admitProduce(acks);
-    if (refused === 'NOT_ENOUGH_REPLICAS') {
-      throw new BrokerError(
-        refused,
-        `${replica.key} has ${role.isr.length} in-sync replicas, min.insync.replicas is ` +
-          `${replica.config.minInsyncReplicas}`,
-      );
-    }
-    if (refused !== null) throw new BrokerError(refused, `${replica.key} is changing leadership`);
-    // The headers go along so the log does not check every CRC a second time.
-    const appending = this.#append(
-      replica,
-      request.batches,
-      batches,
-      role.leaderEpoch,
-      recordCount,
-    );
-    if (acks === 0) {
-      // acks=0: the client asked not to learn the outcome; a failure is only logged.
-      appending.catch((error: unknown) =>
-        this.#deps.logger.warn({ err: error, partition: replica.key }, 'acks=0 append failed'),
-      );
-      return { topic, partition, baseOffset: -1, lastOffset: -1, recordCount };
-    }
-    const appended = await appending;
-    if (acks === 'all') {
-      await this.#awaitReplication(
-        replica,
-        role.leaderEpoch,
-        appended.lastOffset,
-        request.timeoutMs,
-      );
-    }
-    return { topic, partition, ...appended };
+  /** RecordService.produce. */
+  produce(request: ProduceRequest): Promise<ProduceResult> {
+    return this.#records.produce(request);
   }
 
-  async #append(
-    replica: Partition,
-    bytes: Uint8Array,
-    scanned: readonly BatchHeader[],
-    leaderEpoch: number,
-    recordCount: number,
-  ): Promise<AppendResult> {
-    let appended: AppendResult;
-    try {
-      const nowMs = () => this.#deps.clock.nowMs();
-      appended = await replica.appendAsLeader(bytes, leaderEpoch, recordCount, nowMs, scanned);
-    } catch (error) {
-      throw fromLogError(error, replica);
-    }
-    this.#service.afterLeaderProgress(replica);
-    return appended;
+  /** RecordService.fetch. */
+  fetch(request: FetchRequest): Promise<FetchResult> {
+    return this.#records.fetch(request);
   }
 
-  /**
-   * An acks=all produce answers once the HW passes its last offset (DESIGN.md §4); the leader
-   * core decides, this only parks the request and times its deadline.
-   */
-  async #awaitReplication(
-    replica: Partition,
-    leaderEpoch: number,
-    lastOffset: number,
-    timeoutMs: number,
-  ): Promise<void> {
-    const { clock } = this.#deps;
-    const nowMs = clock.nowMs();
-    const deadlineMs = nowMs + (this.#draining ? 0 : timeoutMs);
-    const outcome = replica.awaitAck(leaderEpoch, lastOffset, deadlineMs, nowMs);
-    const cancel = clock.schedule(deadlineMs - nowMs, () =>
-      replica.deliverAckOutcomes(clock.nowMs()),
-    );
-    const decided = await outcome.finally(cancel);
-    if (decided.kind === 'acked') return;
-    switch (decided.code) {
-      case 'NOT_LEADER_OR_FOLLOWER':
-        throw new BrokerError(decided.code, `${replica.key} lost its leadership`);
-      case 'NOT_ENOUGH_REPLICAS_AFTER_APPEND':
-        throw new BrokerError(
-          decided.code,
-          `${replica.key}: the ISR shrank below min.insync.replicas`,
-        );
-      case 'REQUEST_TIMED_OUT':
-        throw new BrokerError(decided.code, `${replica.key}: not replicated in ${timeoutMs} ms`);
-      case 'BROKER_BUSY':
-        throw busy(`${replica.key}: more than ${this.#replication.ackWaitersMax} acks=all waiting`);
-      default:
-        assert(false, `unexpected acks=all outcome ${decided.code}`);
-    }
-  }
-
-  /**
-   * Whole batches from `offset` below the HW; long-polls up to maxWaitMs at the HW.
-   * Codes: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
-   * OFFSET_OUT_OF_RANGE (details: logStartOffset, highWatermark), OFFSET_NOT_AVAILABLE (a new
-   * leader whose HW has not caught up), BROKER_BUSY.
-   */
-  async fetch(request: FetchRequest): Promise<FetchResult> {
-    const { topic, partition, offset } = request;
-    let replica = this.#leaderReplica(topic, partition);
-    let decision = this.#consumerRead(replica, offset);
-    if (offset === decision.highWatermark && request.maxWaitMs > 0 && !this.#draining) {
-      const waiting = replica;
-      const isDone = () => waiting.highWatermark > offset || waiting.role.kind !== 'leader';
-      const parked = this.#fetchPurgatory.wait(replica.key, request.maxWaitMs, isDone);
-      if (parked === null) throw busy(`more than ${this.#config.fetchWaitersMax} waiting fetches`);
-      await parked;
-      replica = this.#leaderReplica(topic, partition);
-      decision = this.#consumerRead(replica, offset);
-    }
-    let read: LogReadResult;
-    try {
-      read = await replica.read(offset, request.maxBytes, decision.highWatermark);
-    } catch (error) {
-      throw fromLogError(error, replica);
-    }
-    const logStartOffset = replica.log.logStartOffset;
-    const { highWatermark, leaderEpoch } = decision;
-    return { read, highWatermark, logStartOffset, leaderEpoch };
-  }
-
-  /** The leader core's answer to a consumer read at `offset`, or the error a client acts on. */
-  #consumerRead(replica: Partition, offset: number) {
-    const decision = replica.consumerRead(offset);
-    if (decision === null) {
-      throw new BrokerError('LEADER_NOT_AVAILABLE', `${replica.key} is changing leadership`);
-    }
-    if (decision.kind === 'read') return decision;
-    const { logStartOffset, highWatermark } = replica.offsets();
-    if (decision.code === 'OFFSET_OUT_OF_RANGE') {
-      throw new BrokerError(
-        'OFFSET_OUT_OF_RANGE',
-        `offset ${offset} is outside [${logStartOffset}, ${highWatermark}] of ${replica.key}`,
-        { details: { logStartOffset, highWatermark } },
-      );
-    }
-    throw new BrokerError(
-      decision.code === 'OFFSET_NOT_AVAILABLE' ? 'OFFSET_NOT_AVAILABLE' : 'NOT_LEADER_OR_FOLLOWER',
-      `${replica.key} cannot serve offset ${offset} yet (${decision.code})`,
-    );
-  }
-
-  /** Codes: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE. */
+  /** RecordService.listOffsets. */
   listOffsets(topic: string, partition: number): { logStartOffset: number; highWatermark: number } {
-    const { logStartOffset, highWatermark } = this.#settledLeader(topic, partition).offsets();
-    return { logStartOffset, highWatermark };
+    return this.#records.listOffsets(topic, partition);
   }
 
-  /**
-   * The first offset whose timestamp is ≥ timestampMs, below the HW, or null. Kafka's special
-   * timestamps: -1 is the HW (latest), -2 the log start (earliest). Codes: as listOffsets.
-   */
-  async offsetForTimestamp(
+  /** RecordService.offsetForTimestamp. */
+  offsetForTimestamp(
     topic: string,
     partition: number,
     timestampMs: number,
   ): Promise<number | null> {
-    const replica = this.#settledLeader(topic, partition);
-    if (timestampMs === -1) return replica.highWatermark;
-    if (timestampMs === -2) return replica.log.logStartOffset;
-    let offset: number | null;
-    try {
-      offset = await replica.log.offsetForTimestamp(timestampMs);
-    } catch (error) {
-      throw fromLogError(error, replica);
-    }
-    if (offset === null || offset >= replica.highWatermark) return null;
-    return Math.max(offset, replica.log.logStartOffset);
+    return this.#records.offsetForTimestamp(topic, partition, timestampMs);
   }
 
-  /**
-   * Advances the log start offset to `beforeOffset` (-1: the HW), as Kafka's DeleteRecords.
-   * Codes: as listOffsets, OFFSET_OUT_OF_RANGE.
-   */
-  async deleteRecords(topic: string, partition: number, beforeOffset: number) {
-    const replica = this.#settledLeader(topic, partition);
-    const target = beforeOffset === -1 ? replica.highWatermark : beforeOffset;
-    const { logStartOffset, highWatermark } = replica.offsets();
-    if (target < 0 || target > highWatermark) {
-      throw new BrokerError('OFFSET_OUT_OF_RANGE', `cannot delete past the HW ${highWatermark}`, {
-        details: { logStartOffset, highWatermark },
-      });
-    }
-    try {
-      if (target > logStartOffset) await replica.log.deleteRecordsBefore(target);
-    } catch (error) {
-      throw fromLogError(error, replica);
-    }
-    return { logStartOffset: replica.log.logStartOffset };
+  /** RecordService.deleteRecords. */
+  deleteRecords(topic: string, partition: number, beforeOffset: number) {
+    return this.#records.deleteRecords(topic, partition, beforeOffset);
   }
 
   // ---- replication: the leader side of /internal/v1/replica (ReplicaService) ------------
@@ -601,43 +437,6 @@ export class Broker {
 
   #topic(name: string): TopicImage {
     return requireTopic(this.#deps.image, name);
-  }
-
-  /** This node's open leader replica of the partition, or the error a client acts on. */
-  #leaderReplica(topic: string, partition: number): Partition {
-    this.#requireRunning();
-    const image = this.#topic(topic).partitions[partition];
-    if (image === undefined) {
-      throw new BrokerError('UNKNOWN_TOPIC_OR_PARTITION', `no partition ${topic}-${partition}`);
-    }
-    if (image.leader === null) {
-      throw new BrokerError('LEADER_NOT_AVAILABLE', `${topic}-${partition} has no leader`);
-    }
-    if (image.leader !== this.#config.nodeId) {
-      const leader = this.#deps.image.node(image.leader);
-      throw new BrokerError(
-        'NOT_LEADER_OR_FOLLOWER',
-        `node ${image.leader} leads ${topic}-${partition}`,
-        { details: { leader: { id: image.leader, url: leader?.url ?? null } } },
-      );
-    }
-    const replica = this.#replicas.get(partitionDirectoryName({ topic, partition }));
-    if (replica === undefined || replica.role.kind !== 'leader') {
-      throw new BrokerError('LEADER_NOT_AVAILABLE', `${topic}-${partition} is still opening`);
-    }
-    return replica;
-  }
-
-  /** A leader whose HW may be shown: a new leader's is held until its ISR catches up (P14). */
-  #settledLeader(topic: string, partition: number): Partition {
-    const replica = this.#leaderReplica(topic, partition);
-    if (replica.leaderReplica?.isHighWatermarkSettled !== true) {
-      throw new BrokerError(
-        'OFFSET_NOT_AVAILABLE',
-        `${replica.key} has a new leader whose high watermark is catching up`,
-      );
-    }
-    return replica;
   }
 
   #requireRunning(): void {
@@ -727,8 +526,4 @@ function affectsReplicas(command: MetadataCommand): boolean {
     default:
       return false;
   }
-}
-
-function busy(message: string): BrokerError {
-  return new BrokerError('BROKER_BUSY', message);
 }

@@ -1,0 +1,286 @@
+// Produce, consumer fetch, offsets and DeleteRecords on the partitions this node leads: the
+// client-facing half of the Broker façade. Leadership comes from the image and the open local
+// replica; acks=all is decided by the leader core (Partition.awaitAck), this only parks the
+// request and times its deadline; a fetch at the HW parks in the fetch purgatory until the HW
+// moves, leadership changes or maxWaitMs passes.
+import { assert, type Clock } from '../common/index.ts';
+import type { BatchHeader, LogReadResult } from '../log/index.ts';
+import type { BrokerLogger } from './broker-logger.ts';
+import type { FetchRequest, FetchResult, ProduceRequest, ProduceResult } from './broker-types.ts';
+import { fromLogError } from './error-mapping.ts';
+import { BrokerError } from './errors.ts';
+import type { LocalReplicas } from './local-replicas.ts';
+import type { MetadataImage } from './metadata-image.ts';
+import type { AppendResult, Partition } from './partition.ts';
+import { partitionDirectoryName } from './partition-store.ts';
+import type { Purgatory } from './purgatory.ts';
+import { requireTopic } from './topic-admin.ts';
+
+export interface RecordServiceDeps {
+  readonly nodeId: number;
+  readonly clock: Clock;
+  readonly logger: BrokerLogger;
+  readonly image: MetadataImage;
+  readonly replicas: LocalReplicas;
+  /** Consumer fetches parked at the HW; woken by the leader side after progress. */
+  readonly fetchPurgatory: Purgatory;
+  readonly fetchWaitersMax: number;
+  readonly ackWaitersMax: number;
+  /** Throws BROKER_NOT_READY unless the broker is running. */
+  readonly requireRunning: () => void;
+  /** True once the broker drains for shutdown: nothing parks any more. */
+  readonly isDraining: () => boolean;
+  /** After an append on a leader: wake parked sessions and fetches, maybe change the ISR. */
+  readonly afterLeaderProgress: (replica: Partition) => void;
+}
+
+export class RecordService {
+  readonly #deps: RecordServiceDeps;
+
+  constructor(deps: RecordServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Validates and appends client batches on the leader, answering per `acks`.
+   * Codes: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
+   * CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD, NOT_ENOUGH_REPLICAS,
+   * NOT_ENOUGH_REPLICAS_AFTER_APPEND, REQUEST_TIMED_OUT, KAFKA_STORAGE_ERROR, BROKER_BUSY.
+   */
+  async produce(request: ProduceRequest): Promise<ProduceResult> {
+    const { topic, partition, acks } = request;
+    const replica = this.#leaderReplica(topic, partition);
+    const role = replica.role;
+    assert(role.kind === 'leader', 'leaderReplica returns leaders');
+    const { batches, recordCount } = replica.validateBatches(request.batches);
+    const refused = replica.admitProduce(acks);
+    if (refused === 'NOT_ENOUGH_REPLICAS') {
+      throw new BrokerError(
+        refused,
+        `${replica.key} has ${role.isr.length} in-sync replicas, min.insync.replicas is ` +
+          `${replica.config.minInsyncReplicas}`,
+      );
+    }
+    if (refused !== null) throw new BrokerError(refused, `${replica.key} is changing leadership`);
+    // The headers go along so the log does not check every CRC a second time.
+    const appending = this.#append(
+      replica,
+      request.batches,
+      batches,
+      role.leaderEpoch,
+      recordCount,
+    );
+    if (acks === 0) {
+      // acks=0: the client asked not to learn the outcome; a failure is only logged.
+      appending.catch((error: unknown) =>
+        this.#deps.logger.warn({ err: error, partition: replica.key }, 'acks=0 append failed'),
+      );
+      return { topic, partition, baseOffset: -1, lastOffset: -1, recordCount };
+    }
+    const appended = await appending;
+    if (acks === 'all') {
+      await this.#awaitReplication(
+        replica,
+        role.leaderEpoch,
+        appended.lastOffset,
+        request.timeoutMs,
+      );
+    }
+    return { topic, partition, ...appended };
+  }
+
+  async #append(
+    replica: Partition,
+    bytes: Uint8Array,
+    scanned: readonly BatchHeader[],
+    leaderEpoch: number,
+    recordCount: number,
+  ): Promise<AppendResult> {
+    let appended: AppendResult;
+    try {
+      const nowMs = () => this.#deps.clock.nowMs();
+      appended = await replica.appendAsLeader(bytes, leaderEpoch, recordCount, nowMs, scanned);
+    } catch (error) {
+      throw fromLogError(error, replica);
+    }
+    this.#deps.afterLeaderProgress(replica);
+    return appended;
+  }
+
+  /**
+   * An acks=all produce answers once the HW passes its last offset (DESIGN.md §4); the leader
+   * core decides, this only parks the request and times its deadline.
+   */
+  async #awaitReplication(
+    replica: Partition,
+    leaderEpoch: number,
+    lastOffset: number,
+    timeoutMs: number,
+  ): Promise<void> {
+    const { clock } = this.#deps;
+    const nowMs = clock.nowMs();
+    const deadlineMs = nowMs + (this.#deps.isDraining() ? 0 : timeoutMs);
+    const outcome = replica.awaitAck(leaderEpoch, lastOffset, deadlineMs, nowMs);
+    const cancel = clock.schedule(deadlineMs - nowMs, () =>
+      replica.deliverAckOutcomes(clock.nowMs()),
+    );
+    const decided = await outcome.finally(cancel);
+    if (decided.kind === 'acked') return;
+    switch (decided.code) {
+      case 'NOT_LEADER_OR_FOLLOWER':
+        throw new BrokerError(decided.code, `${replica.key} lost its leadership`);
+      case 'NOT_ENOUGH_REPLICAS_AFTER_APPEND':
+        throw new BrokerError(
+          decided.code,
+          `${replica.key}: the ISR shrank below min.insync.replicas`,
+        );
+      case 'REQUEST_TIMED_OUT':
+        throw new BrokerError(decided.code, `${replica.key}: not replicated in ${timeoutMs} ms`);
+      case 'BROKER_BUSY':
+        throw busy(`${replica.key}: more than ${this.#deps.ackWaitersMax} acks=all waiting`);
+      default:
+        assert(false, `unexpected acks=all outcome ${decided.code}`);
+    }
+  }
+
+  /**
+   * Whole batches from `offset` below the HW; long-polls up to maxWaitMs at the HW.
+   * Codes: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
+   * OFFSET_OUT_OF_RANGE (details: logStartOffset, highWatermark), OFFSET_NOT_AVAILABLE (a new
+   * leader whose HW has not caught up), BROKER_BUSY.
+   */
+  async fetch(request: FetchRequest): Promise<FetchResult> {
+    const { topic, partition, offset } = request;
+    let replica = this.#leaderReplica(topic, partition);
+    let decision = this.#consumerRead(replica, offset);
+    if (offset === decision.highWatermark && request.maxWaitMs > 0 && !this.#deps.isDraining()) {
+      const waiting = replica;
+      const isDone = () => waiting.highWatermark > offset || waiting.role.kind !== 'leader';
+      const parked = this.#deps.fetchPurgatory.wait(replica.key, request.maxWaitMs, isDone);
+      if (parked === null) throw busy(`more than ${this.#deps.fetchWaitersMax} waiting fetches`);
+      await parked;
+      replica = this.#leaderReplica(topic, partition);
+      decision = this.#consumerRead(replica, offset);
+    }
+    let read: LogReadResult;
+    try {
+      read = await replica.read(offset, request.maxBytes, decision.highWatermark);
+    } catch (error) {
+      throw fromLogError(error, replica);
+    }
+    const logStartOffset = replica.log.logStartOffset;
+    const { highWatermark, leaderEpoch } = decision;
+    return { read, highWatermark, logStartOffset, leaderEpoch };
+  }
+
+  /** The leader core's answer to a consumer read at `offset`, or the error a client acts on. */
+  #consumerRead(replica: Partition, offset: number) {
+    const decision = replica.consumerRead(offset);
+    if (decision === null) {
+      throw new BrokerError('LEADER_NOT_AVAILABLE', `${replica.key} is changing leadership`);
+    }
+    if (decision.kind === 'read') return decision;
+    const { logStartOffset, highWatermark } = replica.offsets();
+    if (decision.code === 'OFFSET_OUT_OF_RANGE') {
+      throw new BrokerError(
+        'OFFSET_OUT_OF_RANGE',
+        `offset ${offset} is outside [${logStartOffset}, ${highWatermark}] of ${replica.key}`,
+        { details: { logStartOffset, highWatermark } },
+      );
+    }
+    throw new BrokerError(
+      decision.code === 'OFFSET_NOT_AVAILABLE' ? 'OFFSET_NOT_AVAILABLE' : 'NOT_LEADER_OR_FOLLOWER',
+      `${replica.key} cannot serve offset ${offset} yet (${decision.code})`,
+    );
+  }
+
+  /** Codes: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE. */
+  listOffsets(topic: string, partition: number): { logStartOffset: number; highWatermark: number } {
+    const { logStartOffset, highWatermark } = this.#settledLeader(topic, partition).offsets();
+    return { logStartOffset, highWatermark };
+  }
+
+  /**
+   * The first offset whose timestamp is ≥ timestampMs, below the HW, or null. Kafka's special
+   * timestamps: -1 is the HW (latest), -2 the log start (earliest). Codes: as listOffsets.
+   */
+  async offsetForTimestamp(
+    topic: string,
+    partition: number,
+    timestampMs: number,
+  ): Promise<number | null> {
+    const replica = this.#settledLeader(topic, partition);
+    if (timestampMs === -1) return replica.highWatermark;
+    if (timestampMs === -2) return replica.log.logStartOffset;
+    let offset: number | null;
+    try {
+      offset = await replica.log.offsetForTimestamp(timestampMs);
+    } catch (error) {
+      throw fromLogError(error, replica);
+    }
+    if (offset === null || offset >= replica.highWatermark) return null;
+    return Math.max(offset, replica.log.logStartOffset);
+  }
+
+  /**
+   * Advances the log start offset to `beforeOffset` (-1: the HW), as Kafka's DeleteRecords.
+   * Codes: as listOffsets, OFFSET_OUT_OF_RANGE.
+   */
+  async deleteRecords(topic: string, partition: number, beforeOffset: number) {
+    const replica = this.#settledLeader(topic, partition);
+    const target = beforeOffset === -1 ? replica.highWatermark : beforeOffset;
+    const { logStartOffset, highWatermark } = replica.offsets();
+    if (target < 0 || target > highWatermark) {
+      throw new BrokerError('OFFSET_OUT_OF_RANGE', `cannot delete past the HW ${highWatermark}`, {
+        details: { logStartOffset, highWatermark },
+      });
+    }
+    try {
+      if (target > logStartOffset) await replica.log.deleteRecordsBefore(target);
+    } catch (error) {
+      throw fromLogError(error, replica);
+    }
+    return { logStartOffset: replica.log.logStartOffset };
+  }
+
+  /** This node's open leader replica of the partition, or the error a client acts on. */
+  #leaderReplica(topic: string, partition: number): Partition {
+    this.#deps.requireRunning();
+    const image = requireTopic(this.#deps.image, topic).partitions[partition];
+    if (image === undefined) {
+      throw new BrokerError('UNKNOWN_TOPIC_OR_PARTITION', `no partition ${topic}-${partition}`);
+    }
+    if (image.leader === null) {
+      throw new BrokerError('LEADER_NOT_AVAILABLE', `${topic}-${partition} has no leader`);
+    }
+    if (image.leader !== this.#deps.nodeId) {
+      const leader = this.#deps.image.node(image.leader);
+      throw new BrokerError(
+        'NOT_LEADER_OR_FOLLOWER',
+        `node ${image.leader} leads ${topic}-${partition}`,
+        { details: { leader: { id: image.leader, url: leader?.url ?? null } } },
+      );
+    }
+    const replica = this.#deps.replicas.get(partitionDirectoryName({ topic, partition }));
+    if (replica === undefined || replica.role.kind !== 'leader') {
+      throw new BrokerError('LEADER_NOT_AVAILABLE', `${topic}-${partition} is still opening`);
+    }
+    return replica;
+  }
+
+  /** A leader whose HW may be shown: a new leader's is held until its ISR catches up (P14). */
+  #settledLeader(topic: string, partition: number): Partition {
+    const replica = this.#leaderReplica(topic, partition);
+    if (replica.leaderReplica?.isHighWatermarkSettled !== true) {
+      throw new BrokerError(
+        'OFFSET_NOT_AVAILABLE',
+        `${replica.key} has a new leader whose high watermark is catching up`,
+      );
+    }
+    return replica;
+  }
+}
+
+function busy(message: string): BrokerError {
+  return new BrokerError('BROKER_BUSY', message);
+}
