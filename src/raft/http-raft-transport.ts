@@ -7,9 +7,14 @@
 // answer to a heartbeat or append, produced synchronously when nothing had to be synced) go
 // back in the response body, so an idle heartbeat costs one request, not two.
 // Wire format: ./raft-message-codec.ts. Cluster secret: header `x-rill-cluster-secret`.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { H2CClient } from 'undici';
-import { assert, BoundedQueue, clusterSecretHeader, type Clock } from '../common/index.ts';
+import {
+  assert,
+  BoundedQueue,
+  clusterSecretCheck,
+  clusterSecretHeader,
+  type Clock,
+} from '../common/index.ts';
 import {
   assertOutgoing,
   decodeRaftMessages,
@@ -18,7 +23,7 @@ import {
   raftMessagesBody,
   RaftWireError,
 } from './raft-message-codec.ts';
-import type { RaftTransport } from './raft-transport.ts';
+import type { RaftGroupTiming, RaftTransport } from './raft-transport.ts';
 import type { RaftMessage, RaftNodeId } from './types.ts';
 
 export const raftMessagesPath = '/internal/v1/raft/messages';
@@ -66,16 +71,6 @@ export const httpRaftTransportDefaults = {
   inflightRequestCountMax: 4,
   piggybackBytesMax: 32 * 1024,
 } as const;
-
-/** What a transport config is derived from: the member's group and its Raft timing. */
-export interface RaftGroupTiming {
-  readonly nodeId: RaftNodeId;
-  readonly voters: ReadonlyMap<RaftNodeId, string>;
-  readonly observers: ReadonlyMap<RaftNodeId, string>;
-  readonly tickMs: number;
-  readonly electionTimeoutTicks: number;
-  readonly heartbeatTicks: number;
-}
 
 /**
  * The transport of one group member: every other member is a peer; peers run the same bounds,
@@ -157,7 +152,7 @@ export class HttpRaftTransport implements RaftTransport {
   readonly #config: HttpRaftTransportConfig;
   readonly #deps: HttpRaftTransportDeps;
   readonly #peers = new Map<RaftNodeId, PeerLink>();
-  readonly #secretDigest: Buffer | null;
+  readonly #isAuthorized: (given: unknown) => boolean;
   #handler: ((message: RaftMessage) => void) | null = null;
   readonly #unreachableListeners: ((nodeId: RaftNodeId) => void)[] = [];
   #closed = false;
@@ -172,7 +167,7 @@ export class HttpRaftTransport implements RaftTransport {
     assert(config.piggybackBytesMax >= 0, 'piggybackBytesMax must not be negative');
     this.#config = config;
     this.#deps = deps;
-    this.#secretDigest = config.secret === null ? null : digest(config.secret);
+    this.#isAuthorized = clusterSecretCheck(config.secret);
     for (const [nodeId, url] of config.peers) this.setPeer(nodeId, url);
     if (deps.onPeerUnreachable !== undefined)
       this.#unreachableListeners.push(deps.onPeerUnreachable);
@@ -335,12 +330,6 @@ export class HttpRaftTransport implements RaftTransport {
     }
   }
 
-  #isAuthorized(header: string | readonly string[] | undefined): boolean {
-    if (this.#secretDigest === null) return true;
-    if (typeof header !== 'string') return false;
-    return timingSafeEqual(digest(header), this.#secretDigest);
-  }
-
   #flush(peer: PeerLink): void {
     while (!this.#closed && peer.queue.length > 0) {
       if (peer.inflightRequestCount >= this.#config.inflightRequestCountMax) return;
@@ -433,10 +422,6 @@ export class HttpRaftTransport implements RaftTransport {
     if (this.#config.secret !== null) headers[clusterSecretHeader] = this.#config.secret;
     return headers;
   }
-}
-
-function digest(secret: string): Buffer {
-  return createHash('sha256').update(secret).digest();
 }
 
 function errorResponse(status: number, code: string, message: string): RaftHttpResponse {

@@ -25,7 +25,7 @@ export {
 // The shell: storage on level, the h2c transport, the tick driver and the MetadataLog.
 export type { RaftStorage, RaftStorageState, RaftStorageUpdate } from './raft-storage.ts';
 export { LevelRaftStorage, type LevelRaftStorageConfig } from './level-raft-storage.ts';
-export type { RaftTransport } from './raft-transport.ts';
+export type { RaftGroupTiming, RaftTransport } from './raft-transport.ts';
 export {
   HttpRaftTransport,
   httpRaftTransportConfig,
@@ -33,7 +33,6 @@ export {
   raftMessagesPath,
   type HttpRaftTransportConfig,
   type HttpRaftTransportDeps,
-  type RaftGroupTiming,
   type RaftTransportCounters,
   type RaftHttpResponse,
   type RaftRequestHeaders,

@@ -12,18 +12,11 @@ import { raftCoreDefaults, type RestoredState } from './core/raft-config.ts';
 import { RaftCore } from './core/raft-core.ts';
 import { RaftDriver, type RaftDriverCounters } from './raft-driver.ts';
 import type { RaftStorage } from './raft-storage.ts';
-import type { RaftTransport } from './raft-transport.ts';
+import type { RaftGroupTiming, RaftTransport } from './raft-transport.ts';
 import type { ConfigChange, Entry, Index, RaftNodeId, Ready, Term } from './types.ts';
 
-export interface RaftMetadataLogConfig {
-  readonly nodeId: RaftNodeId;
-  /** Voting members at bootstrap, with their base URLs (`http://host:port`). */
-  readonly voters: ReadonlyMap<RaftNodeId, string>;
-  /** Non-voting members at bootstrap, with their base URLs. */
-  readonly observers: ReadonlyMap<RaftNodeId, string>;
-  readonly tickMs: number;
-  readonly electionTimeoutTicks: number;
-  readonly heartbeatTicks: number;
+/** The member's group (voters and observers with their base URLs) and Raft timing. */
+export interface RaftMetadataLogConfig extends RaftGroupTiming {
   /** Snapshot the state machine and compact the log after this many applied entries. */
   readonly snapshotEntryCount: number;
   readonly pendingProposalCountMax: number;

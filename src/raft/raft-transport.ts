@@ -18,3 +18,15 @@ export interface RaftTransport {
    */
   onPeerUnreachable?(listener: (nodeId: RaftNodeId) => void): void;
 }
+
+/** A member's group and Raft timing: what the log runs with and a transport is derived from. */
+export interface RaftGroupTiming {
+  readonly nodeId: RaftNodeId;
+  /** Voting members at bootstrap, with their base URLs (`http://host:port`). */
+  readonly voters: ReadonlyMap<RaftNodeId, string>;
+  /** Non-voting members at bootstrap, with their base URLs. */
+  readonly observers: ReadonlyMap<RaftNodeId, string>;
+  readonly tickMs: number;
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatTicks: number;
+}

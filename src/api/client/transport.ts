@@ -4,24 +4,13 @@
 // only, so the body is counted here). Broker error bodies become ClientErrors.
 import { H2CClient, errors as undiciErrors, type Client } from 'undici';
 import { assert } from '../../common/index.ts';
+import type { HttpExchangeRequest, HttpExchangeResponse } from '../wire.ts';
 import { ClientError, isBrokerErrorCode } from './client-error.ts';
 
-export interface TransportRequest {
-  readonly method: 'GET' | 'POST' | 'DELETE';
-  readonly path: string;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: Uint8Array | string;
-  /** A larger body fails with CLIENT_RESPONSE_TOO_LARGE. */
-  readonly responseBytesMax: number;
-  /** No answer within this fails with CLIENT_TIMEOUT. */
-  readonly timeoutMs: number;
-  readonly signal?: AbortSignal;
-}
+/** What the client sends: the node-to-node exchange's request (wire.ts). */
+export type TransportRequest = HttpExchangeRequest;
 
-export interface TransportResponse {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string | undefined>>;
-  readonly body: Buffer;
+export interface TransportResponse extends HttpExchangeResponse {
   /**
    * The body as it arrived (HTTP/2 DATA frames), when the transport kept it so: a decoder that
    * reads chunks (decodeBatchChunks) skips the copy that joining them into `body` costs.
