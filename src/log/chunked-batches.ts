@@ -19,6 +19,7 @@ import {
   checkBatchAt,
   decodeBatches,
   decodeRecordBody,
+  storedRecordOf,
   type DecodedBatch,
   type DecodeOptions,
 } from './record-batch.ts';
@@ -196,18 +197,7 @@ function decodeRecordsSpanning(
       offset + length.value <= chunk.length
         ? decodeRecordBody(chunk, offset + 1, offset + length.value)
         : decodeRecordBody(body.bytes(start, recordEnd), 1, length.value);
-    if (parsed.offsetDelta < 0 || parsed.offsetDelta > header.lastOffsetDelta) {
-      throw corrupt(`record ${i} has offset delta ${parsed.offsetDelta}`);
-    }
-    records.push({
-      offset: header.baseOffset + parsed.offsetDelta,
-      timestampMs: logAppendTime
-        ? header.maxTimestampMs
-        : header.baseTimestampMs + parsed.timestampDelta,
-      key: parsed.key,
-      value: parsed.value,
-      headers: parsed.headers,
-    });
+    records.push(storedRecordOf(header, parsed, i, logAppendTime));
     at = recordEnd;
   }
   if (at !== end) throw corrupt(`${end - at} bytes follow the last record`);

@@ -439,18 +439,7 @@ export function decodeRecords(header: BatchHeader, section: Buffer): StoredRecor
       throw corrupt(`record ${i} has length ${length.value}`);
     }
     const parsed = decodeRecordBody(section, length.next + 1, end);
-    if (parsed.offsetDelta < 0 || parsed.offsetDelta > header.lastOffsetDelta) {
-      throw corrupt(`record ${i} has offset delta ${parsed.offsetDelta}`);
-    }
-    records.push({
-      offset: header.baseOffset + parsed.offsetDelta,
-      timestampMs: logAppendTime
-        ? header.maxTimestampMs
-        : header.baseTimestampMs + parsed.timestampDelta,
-      key: parsed.key,
-      value: parsed.value,
-      headers: parsed.headers,
-    });
+    records.push(storedRecordOf(header, parsed, i, logAppendTime));
     at = end;
   }
   if (at !== section.length) throw corrupt(`${section.length - at} bytes follow the last record`);
@@ -467,6 +456,27 @@ interface RecordBody {
 
 /** Shared by every decoded record without headers: one array fewer per record. */
 const noHeaders = Object.freeze([]) as unknown as { key: string; value: Buffer | null }[];
+
+/** Record `index` of the batch from its parsed body. Throws LOG_CORRUPT_BATCH on a bad delta. */
+export function storedRecordOf(
+  header: BatchHeader,
+  parsed: RecordBody,
+  index: number,
+  logAppendTime: boolean,
+): StoredRecord {
+  if (parsed.offsetDelta < 0 || parsed.offsetDelta > header.lastOffsetDelta) {
+    throw corrupt(`record ${index} has offset delta ${parsed.offsetDelta}`);
+  }
+  return {
+    offset: header.baseOffset + parsed.offsetDelta,
+    timestampMs: logAppendTime
+      ? header.maxTimestampMs
+      : header.baseTimestampMs + parsed.timestampDelta,
+    key: parsed.key,
+    value: parsed.value,
+    headers: parsed.headers,
+  };
+}
 
 /** Parses from the timestamp delta (the attributes byte is skipped) to exactly `end`. */
 export function decodeRecordBody(section: Buffer, start: number, end: number): RecordBody {
