@@ -47,6 +47,9 @@ const routeInputs: Readonly<Record<string, RouteInput>> = {
   'POST /v1/topics/:topic/records': { query: produceQuery, bodies: ['json'] },
 };
 
+/** Every client route as `METHOD url-pattern` (tests walk them; docs/api.md lists them). */
+export const clientRoutes: readonly string[] = Object.keys(routeInputs);
+
 /** Node-to-node routes (registered by other modules) all take a JSON body and no query. */
 const internalInput: RouteInput = json;
 
