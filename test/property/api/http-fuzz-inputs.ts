@@ -86,17 +86,26 @@ const queryNameArb = fc.constantFrom(
 );
 const queryValueArb = fc.oneof(
   fc.constantFrom('0', '1', '-1', '-2', 'all', 'utf8', 'base64', 'bogus', '', '%FF', '1e400'),
-  fc.constantFrom('9007199254740993', '0x10', ' 1', '1.5', '%00'),
+  fc.constantFrom('9007199254740993', '0x10', '%201', '1.5', '%00'),
   fc.integer({ min: -5, max: 100 }).map(String),
 );
 /** maxWaitMs is kept short: a long poll at the high watermark would hold the run. */
-const queryArb = fc.array(fc.tuple(queryNameArb, queryValueArb), { maxLength: 4 }).map((pairs) =>
-  pairs
-    .map(([name, value]) => {
-      const safe = name === 'maxWaitMs' || name === 'timeoutMs' ? shortWait(value) : value;
-      return `${name}=${safe}`;
-    })
-    .join('&'),
+const hostileQueryArb = fc
+  .array(fc.tuple(queryNameArb, queryValueArb), { maxLength: 4 })
+  .map((pairs) =>
+    pairs
+      .map(([name, value]) => {
+        const safe = name === 'maxWaitMs' || name === 'timeoutMs' ? shortWait(value) : value;
+        return `${name}=${safe}`;
+      })
+      .join('&'),
+  );
+
+/** Mostly none or one a produce or fetch takes, so that requests also get past the query. */
+const queryArb = fc.oneof(
+  { weight: 4, arbitrary: fc.constant('') },
+  { weight: 2, arbitrary: fc.constantFrom('acks=1', 'acks=0', 'offset=0', 'encoding=base64') },
+  { weight: 3, arbitrary: hostileQueryArb },
 );
 
 function shortWait(value: string): string {
@@ -183,16 +192,27 @@ export const jsonValueArb: fc.Arbitrary<unknown> = fc.oneof(
   fc.dictionary(fc.string({ maxLength: 6 }), fc.string({ maxLength: 6 }), { maxKeys: 3 }),
 );
 
+/** Mostly a valid record, each field sometimes of the wrong type or range. */
 const jsonRecordArb = fc.record(
   {
-    key: jsonValueArb,
-    value: fc.oneof({ weight: 3, arbitrary: fc.string({ maxLength: 40 }) }, jsonValueArb),
+    key: fc.oneof({ weight: 15, arbitrary: fc.option(fc.string({ maxLength: 12 })) }, jsonValueArb),
+    value: fc.oneof({ weight: 15, arbitrary: fc.string({ maxLength: 40 }) }, jsonValueArb),
     headers: fc.oneof(
+      {
+        weight: 30,
+        arbitrary: fc.dictionary(fc.string({ maxLength: 8 }), fc.option(fc.string()), {
+          maxKeys: 3,
+        }),
+      },
       fc.dictionary(fc.string({ maxLength: 8 }), jsonValueArb, { maxKeys: 3 }),
       jsonValueArb,
     ),
-    timestamp: fc.oneof(fc.integer({ min: -10, max: 2 ** 53 }), jsonValueArb),
-    partition: fc.oneof(fc.integer({ min: -2, max: 3 }), jsonValueArb),
+    timestamp: fc.oneof(
+      { weight: 30, arbitrary: fc.integer({ min: 1_700_000_000_000, max: 1_800_000_000_000 }) },
+      fc.integer({ min: -10, max: 2 ** 53 }),
+      jsonValueArb,
+    ),
+    partition: fc.oneof({ weight: 15, arbitrary: fc.integer({ min: 0, max: 1 }) }, jsonValueArb),
   },
   { requiredKeys: ['value'] },
 );
@@ -233,7 +253,7 @@ function configsArb(): fc.Arbitrary<Record<string, unknown>> {
 
 /** Text mutations of a JSON body: cut it, insert or replace one character. */
 const textMutationArb = fc.oneof(
-  { weight: 3, arbitrary: fc.constant((text: string) => text) },
+  { weight: 8, arbitrary: fc.constant((text: string) => text) },
   fc
     .double({ min: 0, max: 1, noNaN: true })
     .map((at) => (text: string) => text.slice(0, Math.floor(at * text.length))),
@@ -251,7 +271,10 @@ const textMutationArb = fc.oneof(
 const jsonBodyArb: fc.Arbitrary<Buffer> = fc
   .tuple(
     fc.oneof(
-      { weight: 4, arbitrary: fc.record({ records: fc.array(jsonRecordArb, { maxLength: 6 }) }) },
+      {
+        weight: 4,
+        arbitrary: fc.record({ records: fc.array(jsonRecordArb, { minLength: 1, maxLength: 4 }) }),
+      },
       { weight: 1, arbitrary: fc.record({ records: jsonValueArb }, { requiredKeys: [] }) },
       { weight: 1, arbitrary: adminBodyArb },
       { weight: 1, arbitrary: jsonValueArb },
@@ -360,6 +383,13 @@ const batchBodyArb: fc.Arbitrary<Promise<Buffer>> = fc
     return damageBatch(batch, damage);
   });
 
+/** A well-formed batch: the headers class varies headers, not bytes. */
+const validBatchBodyArb: fc.Arbitrary<Promise<Buffer>> = fc
+  .tuple(fc.array(logRecordArb, { minLength: 1, maxLength: 8 }), codecArb)
+  .map(([records, compression]) =>
+    encodeBatch({ baseOffset: 0, partitionLeaderEpoch: -1, records, compression }),
+  );
+
 /** A batch whose records section is `mib` MiB of zeros compressed with `codec`. */
 export async function bombBatch(codec: Compression, mib: number): Promise<Buffer> {
   const record: LogRecord = { key: null, value: Buffer.from('x'), headers: [], timestampMs: 1 };
@@ -409,11 +439,15 @@ export function fuzzRequestArb(options: FuzzOptions): fc.Arbitrary<Promise<FuzzR
   const producePath = fc
     .tuple(topicArb, partitionArb, queryArb)
     .map(([t, p, q]) => `/v1/topics/${t}/partitions/${p}/records${q === '' ? '' : `?${q}`}`);
+  const anchorProducePath = fc
+    .tuple(fc.constantFrom('0', '1'), fc.constantFrom('', '?acks=1', '?acks=0', '?encoding=base64'))
+    .map(([p, q]) => `/v1/topics/${anchorTopic}/partitions/${p}/records${q}`);
   const base = { headers: {}, abuse: { kind: 'none' } as FrameAbuse, mayReset: false };
   const byClass: Record<FuzzClass, fc.Arbitrary<Promise<FuzzRequest>>> = {
     json: fc
       .tuple(
         fc.oneof(
+          { weight: 3, arbitrary: anchorProducePath },
           producePath,
           pathArb.map((p) => p.path),
         ),
@@ -423,19 +457,21 @@ export function fuzzRequestArb(options: FuzzOptions): fc.Arbitrary<Promise<FuzzR
       .map(async ([path, body, topicLevel]) => ({
         ...base,
         cls: 'json' as const,
-        method: topicLevel ? 'POST' : 'POST',
+        method: 'POST',
         path: topicLevel ? path.replace(/\/partitions\/[^/]*\/records/, '/records') : path,
         headers: { 'content-type': 'application/json' },
         body,
       })),
-    batch: fc.tuple(producePath, batchBodyArb).map(async ([path, body]) => ({
-      ...base,
-      cls: 'batch' as const,
-      method: 'POST',
-      path,
-      headers: { 'content-type': 'application/vnd.rill.batch' },
-      body: await body,
-    })),
+    batch: fc
+      .tuple(fc.oneof(anchorProducePath, producePath), batchBodyArb)
+      .map(async ([path, body]) => ({
+        ...base,
+        cls: 'batch' as const,
+        method: 'POST',
+        path,
+        headers: { 'content-type': 'application/vnd.rill.batch' },
+        body: await body,
+      })),
     bomb: fc
       .tuple(producePath, fc.integer({ min: 0, max: Math.max(0, options.bombs.length - 1) }))
       .map(async ([path, index]) => ({
@@ -475,7 +511,18 @@ export function fuzzRequestArb(options: FuzzOptions): fc.Arbitrary<Promise<FuzzR
       mayReset: true,
     })),
   };
-  return fc.oneof(...options.classes.map((cls) => byClass[cls]));
+  return fc
+    .oneof(...options.classes.map((cls) => byClass[cls]))
+    .map(async (pending) => protectAnchor(await pending));
+}
+
+/** A method that deletes or reconfigures goes to the scratch topic, never the anchored one. */
+function protectAnchor(request: FuzzRequest): FuzzRequest {
+  const method = request.method.toUpperCase();
+  const destructive = method !== 'GET' && method !== 'POST' && method !== 'HEAD';
+  if (!destructive && !request.path.includes('/reassignment')) return request;
+  const path = request.path.replace(/^\/v1\/topics\/fz(?=[/?]|$)/, `/v1/topics/${scratchTopic}`);
+  return { ...request, path };
 }
 
 function headersClassArb(
@@ -493,7 +540,7 @@ function headersClassArb(
         fc.constant<'none' | 'true' | 'lie' | 'junk'>('lie'),
         fc.constant<'none' | 'true' | 'lie' | 'junk'>('junk'),
       ),
-      fc.oneof(jsonBodyArb, batchBodyArb),
+      fc.oneof(jsonBodyArb, validBatchBodyArb),
     )
     .map(async ([{ method, path }, contentType, accept, length, bodyOrPromise]) => {
       const body = await bodyOrPromise;

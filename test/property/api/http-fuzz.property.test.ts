@@ -76,7 +76,7 @@ beforeAll(async () => {
 afterAll(async () => {
   h2?.close();
   const exitCode = await broker?.stop();
-  if (exitCode === 0) await broker?.removeData();
+  if (exitCode === 0 && process.env['RILL_FUZZ_KEEP'] === undefined) await broker?.removeData();
   else console.log(`fuzz node exited ${exitCode}; data kept in ${broker?.dataDir}`);
 });
 
@@ -130,7 +130,8 @@ async function checkAnchors(): Promise<void> {
       `/v1/topics/${anchorTopic}/partitions/${anchor.partition}/records` +
       `?offset=${anchor.offset}`;
     const answer = await send({ method: 'GET', path });
-    const what = `anchor ${JSON.stringify(anchor)} (seed ${seed})`;
+    const body = answer.kind === 'response' ? answer.body.toString().slice(0, 300) : '';
+    const what = `anchor ${JSON.stringify(anchor)} (seed ${seed}): ${body}`;
     expect(answer.kind === 'response' ? answer.status : answer.reason, what).toBe(200);
     const records = parsed(answer)['records'] as { offset: number; value: string }[];
     expect(records[0], what).toMatchObject({ offset: anchor.offset, value: anchor.value });
@@ -223,11 +224,11 @@ async function withSession<T>(
 
 function viaSession(session: ClientHttp2Session, request: FuzzRequest): Promise<RawAnswer> {
   return new Promise((resolve) => {
-    const stream = session.request({
-      ':method': request.method,
-      ':path': request.path,
-      ...request.headers,
-    });
+    const body = request.body === null || request.body.length === 0 ? null : request.body;
+    const stream = session.request(
+      { ':method': request.method, ':path': request.path, ...request.headers },
+      { endStream: body === null },
+    );
     const chunks: Buffer[] = [];
     let status = 0;
     const timer = setTimeout(() => {
@@ -242,18 +243,17 @@ function viaSession(session: ClientHttp2Session, request: FuzzRequest): Promise<
       else resolve({ kind: 'response', status, body: Buffer.concat(chunks) });
     });
     stream.on('error', () => {}); // 'close' follows.
-    stream.end(request.body ?? undefined);
+    if (body !== null) stream.end(body);
   });
 }
 
 /** Announces the whole body, sends part of it, then cancels the stream. */
 function resetMidBody(request: FuzzRequest, fraction: number): Promise<RawAnswer> {
   return withSession({}, async (session) => {
-    const stream = session.request({
-      ':method': request.method,
-      ':path': request.path,
-      ...request.headers,
-    });
+    const stream = session.request(
+      { ':method': request.method, ':path': request.path, ...request.headers },
+      { endStream: false },
+    );
     stream.on('error', () => {});
     const body = request.body ?? Buffer.alloc(0);
     stream.write(body.subarray(0, Math.floor(fraction * body.length)));

@@ -35,35 +35,33 @@ export class RawH2 {
   }
 
   request(request: RawRequest): Promise<RawAnswer> {
-    const stream = this.session().request({
-      ':method': request.method,
-      ':path': request.path,
-      ...request.headers,
-    });
+    const body = request.body === undefined || request.body.length === 0 ? null : request.body;
+    // Node ends GET/HEAD/DELETE/OPTIONS streams at once unless told a body follows.
+    const stream = this.session().request(
+      { ':method': request.method, ':path': request.path, ...request.headers },
+      { endStream: body === null },
+    );
     return new Promise((resolve) => {
       const chunks: Buffer[] = [];
       let status = 0;
+      let failure = '';
       const timer = setTimeout(() => {
+        failure = 'client timeout';
         stream.close();
-        resolve({ kind: 'reset', reason: 'client timeout' });
       }, request.timeoutMs ?? 10_000);
-      const finish = (answer: RawAnswer): void => {
-        clearTimeout(timer);
-        resolve(answer);
-      };
       stream.on('response', (headers) => {
         status = Number(headers[':status']);
       });
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        if (status === 0) finish({ kind: 'reset', reason: 'no response headers' });
-        else finish({ kind: 'response', status, body: Buffer.concat(chunks) });
-      });
-      stream.on('error', (error) => finish({ kind: 'reset', reason: error.message }));
+      // 'close' always follows; a write refused because the server already answered is fine.
+      stream.on('error', (error) => (failure = error.message));
       stream.on('close', () => {
-        if (status === 0) finish({ kind: 'reset', reason: `closed ${stream.rstCode}` });
+        clearTimeout(timer);
+        if (status !== 0 && failure !== 'client timeout') {
+          resolve({ kind: 'response', status, body: Buffer.concat(chunks) });
+        } else resolve({ kind: 'reset', reason: `${failure} (rst ${stream.rstCode})` });
       });
-      stream.end(request.body);
+      if (body !== null) stream.end(body);
     });
   }
 
