@@ -520,9 +520,20 @@ export function fuzzRequestArb(options: FuzzOptions): fc.Arbitrary<Promise<FuzzR
 function protectAnchor(request: FuzzRequest): FuzzRequest {
   const method = request.method.toUpperCase();
   const destructive = method !== 'GET' && method !== 'POST' && method !== 'HEAD';
-  if (!destructive && !request.path.includes('/reassignment')) return request;
+  const described = { ...request, [fc.toStringMethod]: () => describeRequest(request) };
+  if (!destructive && !request.path.includes('/reassignment')) return described;
   const path = request.path.replace(/^\/v1\/topics\/fz(?=[/?]|$)/, `/v1/topics/${scratchTopic}`);
-  return { ...request, path };
+  return { ...described, path };
+}
+
+/** A short form for fast-check's counterexample (bodies can be megabytes). */
+export function describeRequest(request: FuzzRequest): string {
+  const body = request.body === null ? 'none' : request.body.subarray(0, 96).toString('hex');
+  const size = request.body?.length ?? 0;
+  return (
+    `${request.cls} ${request.method} ${request.path} headers=${JSON.stringify(request.headers)} ` +
+    `abuse=${JSON.stringify(request.abuse)} body(${size} B, hex head)=${body}`
+  );
 }
 
 function headersClassArb(

@@ -18,6 +18,7 @@ import { RawH2, type RawAnswer } from '../../support/api/raw-h2.ts';
 import {
   anchorTopic,
   bombBatch,
+  describeRequest,
   fuzzClasses,
   fuzzRequestArb,
   scratchTopic,
@@ -55,6 +56,8 @@ let broker: BrokerProcess;
 let h2: RawH2;
 const anchors: Anchor[] = [];
 let rssMibPeak = 0;
+/** Requests answered 2xx since the last check: one of them broke the node if a check fails. */
+let acceptedSinceCheck: string[] = [];
 
 beforeAll(async () => {
   broker = await BrokerProcess.start({ clusterSecret: secret });
@@ -131,7 +134,9 @@ async function checkAnchors(): Promise<void> {
       `?offset=${anchor.offset}`;
     const answer = await send({ method: 'GET', path });
     const body = answer.kind === 'response' ? answer.body.toString().slice(0, 300) : '';
-    const what = `anchor ${JSON.stringify(anchor)} (seed ${seed}): ${body}`;
+    const what =
+      `anchor ${JSON.stringify(anchor)} (seed ${seed}): ${body}\n` +
+      `accepted since the last check:\n${acceptedSinceCheck.join('\n')}`;
     expect(answer.kind === 'response' ? answer.status : answer.reason, what).toBe(200);
     const records = parsed(answer)['records'] as { offset: number; value: string }[];
     expect(records[0], what).toMatchObject({ offset: anchor.offset, value: anchor.value });
@@ -303,10 +308,14 @@ test(`hostile HTTP/2 input keeps the API contract (seed ${seed})`, async () => {
       const key = `${request.cls}:${answer.kind === 'response' ? answer.status : 'reset'}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
       checkAnswer(request, answer);
+      if (answer.kind === 'response' && answer.status < 300) {
+        acceptedSinceCheck.push(describeRequest(request));
+      }
       run += 1;
       if (run % checkEvery === 0) {
         await addAnchor(run % 2);
         await checkNode();
+        acceptedSinceCheck = [];
       }
     }),
     { seed, numRuns, endOnFailure: true },
