@@ -545,11 +545,13 @@ function headersClassArb(
       paths,
       fc.option(contentTypeArb),
       fc.option(acceptArb),
-      fc.oneof(
-        fc.constant<'none' | 'true' | 'lie' | 'junk'>('none'),
-        fc.constant<'none' | 'true' | 'lie' | 'junk'>('true'),
-        fc.constant<'none' | 'true' | 'lie' | 'junk'>('lie'),
-        fc.constant<'none' | 'true' | 'lie' | 'junk'>('junk'),
+      fc.constantFrom<'none' | 'true' | 'lie' | 'junk'>(
+        'none',
+        'none',
+        'true',
+        'true',
+        'lie',
+        'junk',
       ),
       fc.oneof(jsonBodyArb, validBatchBodyArb),
     )

@@ -27,7 +27,7 @@ import {
 } from './http-fuzz-inputs.ts';
 
 const seed = Number(process.env['RILL_FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
-const numRuns = Number(process.env['RILL_FUZZ_RUNS'] ?? 400);
+const numRuns = Number(process.env['RILL_FUZZ_RUNS'] ?? 800);
 const classes = (process.env['RILL_FUZZ_CLASSES']?.split(',') ?? fuzzClasses) as FuzzClass[];
 const bombMib = Number(process.env['RILL_FUZZ_BOMB_MIB'] ?? 8);
 /** The node's resident set may not pass this (a fresh node is ~200 MiB). */
