@@ -2,6 +2,7 @@
 // length) become src/api/errors.ts codes, and the request guards answer before a body is read —
 // unknown route 404 NOT_FOUND, a node closing 503 BROKER_NOT_READY, a query parameter or media
 // type the route does not take 400/415 (route-inputs.ts). Every answer has API.md's error shape.
+import type { FastifyBaseLogger } from 'fastify';
 import { ApiError, errorResponse, isApiErrorCode, type ApiErrorCode } from '../errors.ts';
 import type { RillApp, RillReply, RillRequest } from './route-context.ts';
 import { checkRouteInput, routeInputOf } from './route-inputs.ts';
@@ -119,4 +120,22 @@ function contentTypeOf(request: RillRequest): string | undefined {
 function pathOf(url: string): string {
   const path = url.split('?')[0] ?? '';
   return path.length > 200 ? `${path.slice(0, 200)}…` : path;
+}
+
+/** The methods some route serves; any other is always 404 NOT_FOUND. */
+const servedMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE']);
+
+/**
+ * fastify's `childLoggerFactory`: a request with a method no route serves logs errors only.
+ * fastify answers a method outside its own list through a fallback that logs two warnings and
+ * its whole route tree per request — a log flood any client could start.
+ */
+export function requestLoggerFactory(
+  logger: FastifyBaseLogger,
+  bindings: Record<string, unknown>,
+  options: object,
+  rawRequest: { readonly method?: string | undefined },
+): FastifyBaseLogger {
+  const isServed = servedMethods.has(rawRequest.method ?? '');
+  return logger.child(bindings, isServed ? options : { ...options, level: 'error' });
 }

@@ -23,6 +23,7 @@ import {
   frameworkErrorsHandler,
   fromFastify,
   registerRequestGuards,
+  requestLoggerFactory,
   sendError,
 } from './fastify-errors.ts';
 import type { RillApp, RouteContext } from './route-context.ts';
@@ -114,6 +115,7 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     // BROKER_NOT_READY while closing, and frameworkErrors maps a bad URL.
     return503OnClosing: false,
     frameworkErrors: frameworkErrorsHandler(metrics),
+    childLoggerFactory: requestLoggerFactory,
   });
   // Small responses must not wait for Nagle's algorithm (40 ms with delayed ACKs).
   app.server.on('connection', (socket: Socket) => socket.setNoDelay(true));
