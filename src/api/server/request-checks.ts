@@ -60,8 +60,14 @@ export function enumQuery<T extends string>(
   return value as T;
 }
 
+/** A JSON object: not null, an array, or a binary body (a Buffer is an object too). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !ArrayBuffer.isView(value)
+  );
 }
 
 /** A JSON body that must be an object. */

@@ -17,9 +17,16 @@ import {
   clusterSecretHeader,
   type WallClock,
 } from '../../common/index.ts';
-import { ApiError, errorResponse, isApiErrorCode, type ApiErrorCode } from '../errors.ts';
+import { ApiError } from '../errors.ts';
 import { batchContentType, type HttpExchange } from '../wire.ts';
-import type { RillApp, RillReply, RillRequest, RouteContext } from './route-context.ts';
+import {
+  frameworkErrorsHandler,
+  fromFastify,
+  registerRequestGuards,
+  requestLoggerFactory,
+  sendError,
+} from './fastify-errors.ts';
+import type { RillApp, RouteContext } from './route-context.ts';
 import { registerClusterRoutes } from './routes/cluster-routes.ts';
 import { registerRecordRoutes } from './routes/record-routes.ts';
 import { registerReplicaRoutes } from './routes/replica-routes.ts';
@@ -70,6 +77,7 @@ export interface ServerDeps {
 }
 
 export type { RillApp, RillReply, RillRequest, RouteContext } from './route-context.ts';
+export { sendError } from './fastify-errors.ts';
 
 export async function buildServer(config: ServerConfig, deps: ServerDeps): Promise<RillApp> {
   assert(
@@ -91,6 +99,7 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
       maxSessionMemory: Math.ceil((2 * config.sessionWindowBytes) / (1024 * 1024)),
     },
   };
+  const metrics = new ServerMetrics(deps.broker);
   const app: RillApp = fastify<Http2Server, Http2ServerRequest, Http2ServerResponse>({
     ...http2Options,
     http2: true,
@@ -102,14 +111,19 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     loggerInstance: deps.logger,
     // One log line per request would dominate the log; errors are logged by sendError.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // fastify's own 503 and bad-URL bodies are not API.md's: registerRequestGuards answers
+    // BROKER_NOT_READY while closing, and frameworkErrors maps a bad URL.
+    return503OnClosing: false,
+    frameworkErrors: frameworkErrorsHandler(metrics),
+    childLoggerFactory: requestLoggerFactory,
   });
   // Small responses must not wait for Nagle's algorithm (40 ms with delayed ACKs).
   app.server.on('connection', (socket: Socket) => socket.setNoDelay(true));
   app.server.on('session', (session: Http2Session) => {
     session.setLocalWindowSize(config.sessionWindowBytes);
   });
-  const metrics = new ServerMetrics(deps.broker);
+  // Bodies are JSON or batches only: any other type (text/plain too) answers 415.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser(batchContentType, { parseAs: 'buffer' }, (_request, body, done) => {
     done(null, body);
   });
@@ -117,7 +131,7 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     sendError(metrics, request, reply, fromFastify(error)),
   );
   app.setNotFoundHandler((request, reply) => {
-    const error = new ApiError('NOT_FOUND', `no route ${request.method} ${request.url}`);
+    const error = new ApiError('NOT_FOUND', `no route ${request.method}`);
     return sendError(metrics, request, reply, error);
   });
   app.addHook('onSend', (_request, reply, payload, done) => {
@@ -135,6 +149,7 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     done();
   });
   registerInternalRoutes(app, config, metrics, deps.internalRoutes ?? []);
+  registerRequestGuards(app, metrics);
   const { broker, wallClock, forwarder } = deps;
   const context: RouteContext = { broker, config, metrics, wallClock, forwarder };
   registerClusterRoutes(app, context);
@@ -144,41 +159,6 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   registerTopicProduceRoute(app, context);
   await app.ready();
   return app;
-}
-
-/** Sends the API error shape; counts it; logs what is a bug. */
-export function sendError(
-  metrics: ServerMetrics,
-  request: RillRequest,
-  reply: RillReply,
-  error: unknown,
-): RillReply {
-  const response = errorResponse(error);
-  if (response.body.error.code === 'UNKNOWN_SERVER_ERROR') {
-    request.log.error({ err: error, url: request.url }, 'request failed with an unexpected error');
-  }
-  metrics.errors.inc({ code: response.body.error.code });
-  return reply.code(response.status).headers(response.headers).send(response.body);
-}
-
-/** fastify's own failures (body parsing, limits) in API terms. */
-function fromFastify(error: unknown): unknown {
-  if (!(error instanceof Error) || isApiErrorCode((error as { code?: unknown }).code)) return error;
-  const code = (error as { code?: unknown }).code;
-  const statusCode = (error as { statusCode?: unknown }).statusCode;
-  const byFastifyCode: Readonly<Record<string, ApiErrorCode>> = {
-    FST_ERR_CTP_BODY_TOO_LARGE: 'RECORD_LIST_TOO_LARGE',
-    FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-    FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_REQUEST',
-  };
-  if (typeof code === 'string' && Object.hasOwn(byFastifyCode, code)) {
-    return new ApiError(byFastifyCode[code] as ApiErrorCode, error.message);
-  }
-  // Malformed JSON, an empty JSON body, a bad header: the client's fault, said plainly.
-  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
-    return new ApiError('INVALID_REQUEST', error.message);
-  }
-  return error;
 }
 
 function registerInternalRoutes(

@@ -507,8 +507,8 @@ describe('bad input gets the documented status and code; the broker stays up', (
           headers: { 'content-type': 'text/plain' },
           body: 'hi',
         }),
-      400,
-      'INVALID_REQUEST',
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
     ],
     [
       'an unknown content type',

@@ -66,9 +66,10 @@ async function produce(context: RouteContext, request: RillRequest<PartitionRout
     max: config.waitMsMax,
     default: 30_000,
   });
+  const encoding = enumQuery(request.query, 'encoding', ['utf8', 'base64'] as const, 'utf8');
   const batches = Buffer.isBuffer(request.body)
     ? request.body
-    : await jsonBatches(context, request, topic);
+    : await jsonBatches(context, request, topic, encoding);
   const result = await broker.produce({ topic, partition, batches, acks, timeoutMs });
   metrics.produceBytes.inc(batches.length);
   metrics.produceRecords.inc(result.recordCount);
@@ -79,8 +80,8 @@ async function jsonBatches(
   context: RouteContext,
   request: RillRequest<PartitionRoute>,
   topic: string,
+  encoding: RecordEncoding,
 ): Promise<Buffer> {
-  const encoding = enumQuery(request.query, 'encoding', ['utf8', 'base64'] as const, 'utf8');
   const records = parseJsonRecords(objectBody(request.body), encoding, context.wallClock.wallMs());
   const config = context.broker.topicConfig(topic);
   const type = config.compressionType;

@@ -8,12 +8,19 @@ import type { Compression, LogRecord } from '../../../log/index.ts';
 import { errorResponse } from '../../errors.ts';
 import { partitionForKey, type HttpExchange, type HttpExchangeRequest } from '../../wire.ts';
 import { encodeJsonBatches, parseJsonRecords, type RecordEncoding } from '../json-records.ts';
-import { enumQuery, intQuery, invalid, objectBody, topicParam } from '../request-checks.ts';
-import type { RillApp, RillRequest, RouteContext } from '../route-context.ts';
+import {
+  enumQuery,
+  intQuery,
+  invalid,
+  objectBody,
+  topicParam,
+  type Query,
+} from '../request-checks.ts';
+import type { RillApp, RouteContext } from '../route-context.ts';
 
 interface TopicRoute {
   Params: { readonly topic: string };
-  Querystring: Record<string, string | undefined>;
+  Querystring: Query;
 }
 
 type Placed = { readonly partition: number; readonly offset: number };
@@ -32,10 +39,11 @@ export function registerTopicProduceRoute(app: RillApp, context: RouteContext): 
   let rotation = 0;
   app.post<TopicRoute>('/v1/topics/:topic/records', async (request) => {
     const topic = topicParam(request.params.topic);
+    // Every query parameter is checked before any work, as on the partition route.
+    const options = produceOptions(context, request.query);
     const partitionCount = context.broker.describeTopic(topic).partitions.length;
     const body = objectBody(request.body);
-    const encoding = enumQuery(request.query, 'encoding', ['utf8', 'base64'] as const, 'utf8');
-    const records = parseJsonRecords(body, encoding, context.wallClock.wallMs());
+    const records = parseJsonRecords(body, options.encoding, context.wallClock.wallMs());
     const raw = body['records'] as Record<string, unknown>[];
     rotation = (rotation + 1) % partitionCount;
     const groups = place(records, raw, partitionCount, rotation);
@@ -43,7 +51,7 @@ export function registerTopicProduceRoute(app: RillApp, context: RouteContext): 
     await Promise.all(
       groups.map(async (group) => {
         try {
-          const base = await produceGroup(context, forwarder, request, topic, group, encoding);
+          const base = await produceGroup(context, forwarder, options, topic, group);
           group.indexes.forEach((index, i) => {
             offsets[index] = { partition: group.partition, offset: base < 0 ? -1 : base + i };
           });
@@ -99,18 +107,12 @@ function place(
 async function produceGroup(
   context: RouteContext,
   forwarder: HttpExchange,
-  request: RillRequest<TopicRoute>,
+  options: ProduceOptions,
   topic: string,
   group: Group,
-  encoding: RecordEncoding,
 ): Promise<number> {
-  const { broker, config } = context;
-  const acks = parseAcks(request.query);
-  const timeoutMs = intQuery(request.query, 'timeoutMs', {
-    min: 0,
-    max: config.waitMsMax,
-    default: 30_000,
-  });
+  const { broker } = context;
+  const { acks, timeoutMs, encoding } = options;
   const topicConfig = broker.topicConfig(topic);
   const type = topicConfig.compressionType;
   const compression: Compression = type === 'producer' || type === 'uncompressed' ? 'none' : type;
@@ -168,7 +170,22 @@ class ForwardedError extends Error {
   }
 }
 
-function parseAcks(query: Record<string, string | undefined>): Acks {
+interface ProduceOptions {
+  readonly acks: Acks;
+  readonly timeoutMs: number;
+  readonly encoding: RecordEncoding;
+}
+
+/** The query of a produce: INVALID_REQUEST for a bad value, checked before any work. */
+function produceOptions(context: RouteContext, query: Query): ProduceOptions {
   const acks = enumQuery(query, 'acks', ['all', '-1', '1', '0'] as const, 'all');
-  return acks === 'all' || acks === '-1' ? 'all' : acks === '1' ? 1 : 0;
+  return {
+    acks: acks === 'all' || acks === '-1' ? 'all' : acks === '1' ? 1 : 0,
+    timeoutMs: intQuery(query, 'timeoutMs', {
+      min: 0,
+      max: context.config.waitMsMax,
+      default: 30_000,
+    }),
+    encoding: enumQuery(query, 'encoding', ['utf8', 'base64'] as const, 'utf8'),
+  };
 }
