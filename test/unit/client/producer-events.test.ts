@@ -63,7 +63,7 @@ test('a leader move is reported as a retry, then a leader change', async () => {
   expect(change).toMatchObject({ type: 'leader-change', fromLeaderId: 1, toLeaderId: 2 });
 });
 
-test('repeated failures on one leader are retries numbered 1, 2, 3 and no leader change', async () => {
+test('failures on one leader: retries numbered 1, 2, 3, no leader change', async () => {
   const { clock, cluster, producer, events } = setup();
   for (let i = 0; i < 3; i += 1)
     cluster.failures.push({ status: 503, code: 'NOT_ENOUGH_REPLICAS' });
