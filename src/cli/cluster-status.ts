@@ -33,9 +33,13 @@ interface PartitionIssue {
 
 export function clusterStatusCommand(): Command {
   return withClientOptions(
-    new Command('status').description(
-      'nodes, controller, Raft roles, under-replicated and offline partitions',
-    ),
+    new Command('status')
+      .description('nodes, controller, Raft roles, under-replicated and offline partitions')
+      .addHelpText(
+        'after',
+        '\nEach node is asked for its own Raft status; one that does not answer shows ' +
+          '"raft=unreachable (reason)".\nExits 0 whatever the health: use --json in scripts.',
+      ),
   ).action((options: ClientOptions) =>
     runWithClient(options, async (client) => {
       const admin = client.admin();

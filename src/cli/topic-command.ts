@@ -38,6 +38,12 @@ export function topicCommand(): Command {
         'topic configs, e.g. retention.ms=60000',
         collectConfig,
         {},
+      )
+      .addHelpText(
+        'after',
+        '\nExample: rill topic create orders --partitions 6 --replication-factor 3 ' +
+          '--config retention.ms=86400000 min.insync.replicas=2\n' +
+          'Configs (Kafka names): docs/operations.md "Topic configs".',
       ),
   ).action(
     (
