@@ -37,7 +37,7 @@ beforeAll(async () => {
   });
   console.log(`npm install <rill path>: ${Math.round(performance.now() - startMs)} ms`);
   broker = await spawnBroker();
-}, 120_000);
+}, 240_000);
 
 afterAll(async () => {
   await broker?.stop();
@@ -71,7 +71,7 @@ console.log(JSON.stringify({
 await client.close();
 `;
 
-test('a plain node ESM script imports rill/client and produces and consumes', async () => {
+test('issue 13: a plain node ESM script imports rill/client, produces and consumes', async () => {
   await writeFile(join(project, 'app.mjs'), app);
   const { stdout } = await run(process.execPath, ['app.mjs', broker!.url], {
     cwd: project,
