@@ -4,10 +4,10 @@
 // against the published .d.ts. Method: a temporary project in the OS temp directory, npm
 // installing the repository by path (a link: no registry), a real broker process, and the
 // repository's own tsc. The built output (dist/, from `npm run build`, which `npm ci` runs as
-// `prepare`) is built here first if it is missing.
+// `prepare`) is built here first if it is missing or older than a source file.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,7 +21,7 @@ let project = '';
 let broker: BrokerProcess | null = null;
 
 beforeAll(async () => {
-  if (!existsSync(join(root, 'dist/api/client/index.js'))) {
+  if (await distIsStale()) {
     await run(
       process.execPath,
       [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
@@ -38,6 +38,18 @@ beforeAll(async () => {
   console.log(`npm install <rill path>: ${Math.round(performance.now() - startMs)} ms`);
   broker = await spawnBroker();
 }, 240_000);
+
+/** dist/ is missing, or older than some source file: a test of it would test old code. */
+async function distIsStale(): Promise<boolean> {
+  const built = join(root, 'dist/api/client/index.js');
+  if (!existsSync(built)) return true;
+  const builtMs = (await stat(built)).mtimeMs;
+  const sources = await readdir(join(root, 'src'), { recursive: true });
+  for (const source of sources) {
+    if ((await stat(join(root, 'src', source))).mtimeMs > builtMs) return true;
+  }
+  return false;
+}
 
 afterAll(async () => {
   await broker?.stop();
