@@ -128,7 +128,7 @@ function alterCommand(): Command {
     runWithClient(options, async (client) => {
       const changes: Record<string, string | null> = { ...options.config };
       for (const key of options.deleteConfig) {
-        if (key in changes) throw usageError(`${key} is both set and deleted`);
+        if (Object.hasOwn(changes, key)) throw usageError(`${key} is both set and deleted`);
         changes[key] = null;
       }
       if (Object.keys(changes).length === 0) {
