@@ -76,7 +76,7 @@ export interface PartitionOffsetsBody {
 
 /** A request one node or client sends another over HTTP/2. */
 export interface HttpExchangeRequest {
-  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly path: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: Uint8Array | string;

@@ -1,21 +1,26 @@
 // `rill cluster up`: runs N `rill broker` children on consecutive ports of 127.0.0.1, each
 // with its own data directory (DIR/node-ID) and log file (DIR/node-ID.log), sharing a cluster
-// secret generated once per data directory (DIR/cluster-secret, mode 0600). Prints each node's
+// secret generated once per data directory (DIR/cluster-secret, mode 0600), and writes the
+// nodes' URLs to DIR/bootstrap for the other commands (cluster-client.ts). Prints these paths,
+// then each node's
 // URL and `ready` once every node is registered with the elected controller (each child prints
 // `ready` only then); Ctrl-C (or SIGTERM) stops every child cleanly, each moving its partition
 // leadership away first (controlled shutdown). The first min(N, 3) nodes vote; the rest observe.
 // A node that dies after `ready` leaves the others serving; the restart command is printed.
+// `rill cluster status` (./cluster-status.ts) reports on a running cluster.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import { bootstrapFileName } from './cluster-client.ts';
+import { clusterStatusCommand } from './cluster-status.ts';
 
 const rillBin = fileURLToPath(new URL('../../bin/rill.js', import.meta.url));
 const nodesMax = 64;
-/** Voters of the metadata group; nodes beyond them follow it as observers (DESIGN.md §2). */
+/** Voters of the metadata group; nodes beyond them follow it as observers (docs/design.md). */
 const votersMax = 3;
 
 interface ClusterOptions {
@@ -37,7 +42,9 @@ function positiveInt(max: number) {
 }
 
 export function clusterCommand(): Command {
-  const cluster = new Command('cluster').description('Run a local Rill cluster.');
+  const cluster = new Command('cluster').description(
+    'run a local Rill cluster (up) or report on one (status)',
+  );
   cluster
     .command('up')
     .description('Start N nodes on HOST:BASE_PORT.. as child processes; Ctrl-C stops them all.')
@@ -59,11 +66,14 @@ export function clusterCommand(): Command {
     .addHelpText(
       'after',
       '\nLogs: DIR/node-ID.log (JSON). Cluster secret: DIR/cluster-secret, generated once.\n' +
+        `Node URLs: DIR/${bootstrapFileName}; rill commands run from the directory holding ` +
+        './data use it as their default --bootstrap.\n' +
         'Example: rill cluster up --nodes 3 --base-port 9091 --data-dir ./data',
     )
     .action(async (options: ClusterOptions) => {
       await clusterUp(options);
     });
+  cluster.addCommand(clusterStatusCommand());
   return cluster;
 }
 
@@ -89,6 +99,9 @@ async function clusterUp(options: ClusterOptions): Promise<void> {
     .slice(0, votersMax)
     .map((id) => `${id}@${address(id)}`)
     .join(',');
+  const urls = ids.map((id) => `http://${address(id)}`);
+  await writeFile(join(dataDir, bootstrapFileName), `${urls.join(',')}\n`);
+  printPaths(dataDir, ids);
   const children = new Map<number, ChildProcess>();
   let stopping = false;
   const stopAll = (code: number): void => {
@@ -150,6 +163,23 @@ async function clusterUp(options: ClusterOptions): Promise<void> {
   process.on('exit', () => {
     for (const child of children.values()) child.kill('SIGTERM');
   });
+}
+
+/** Where everything goes, before the nodes start: a user should not have to guess. */
+function printPaths(dataDir: string, ids: readonly number[]): void {
+  const last = ids[ids.length - 1] ?? 1;
+  const logs = ids.length === 1 ? 'node-1.log' : `node-1.log … node-${last}.log`;
+  const list = join(dataDir, bootstrapFileName);
+  const nodeList =
+    basename(dataDir) === 'data'
+      ? `${list} (the default --bootstrap of rill commands run in ${dirname(dataDir)})`
+      : `${list} (elsewhere: export RILL_BOOTSTRAP=$(cat ${list}))`;
+  process.stdout.write(
+    `data directory: ${dataDir}\n` +
+      `logs: ${join(dataDir, logs)} (JSON lines)\n` +
+      `cluster secret: ${join(dataDir, 'cluster-secret')}\n` +
+      `node list: ${nodeList}\n`,
+  );
 }
 
 function exited(child: ChildProcess): Promise<void> {

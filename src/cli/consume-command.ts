@@ -1,12 +1,16 @@
 // `rill consume TOPIC`: prints record values, one per line, from every partition of the topic
-// (or one with --partition), starting at the end or --from-beginning; stops after
-// --max-messages records or --timeout-ms without one. Consumer groups come later: --group
-// fails clearly instead of silently consuming without one.
+// (or one with --partition), starting at the end, --from-beginning, --offset O (with
+// --partition) or --from-timestamp T; stops after --max-messages records or --timeout-ms
+// without one. The topic and partition are checked before fetching. Consumer groups come
+// later: --group fails clearly instead of silently consuming without one.
 import { Command } from 'commander';
-import { ClientError, type ConsumerRecord } from '../api/client/index.ts';
+import { decodeText, type ConsumerRecord, type RillClient } from '../api/client/index.ts';
 import {
   parseInteger,
+  parseTimestamp,
+  requireTopic,
   runWithClient,
+  usageError,
   withClientOptions,
   writeOut,
   type ClientOptions,
@@ -15,6 +19,7 @@ import {
 interface ConsumeOptions extends ClientOptions {
   readonly group?: string;
   readonly fromBeginning?: boolean;
+  readonly fromTimestamp?: number;
   readonly partition?: number;
   readonly offset?: number;
   readonly maxMessages?: number;
@@ -25,69 +30,105 @@ interface ConsumeOptions extends ClientOptions {
 export function consumeCommand(): Command {
   return withClientOptions(
     new Command('consume')
-      .description('print records, one value per line')
+      .description('print records, one value per line (from the end unless told otherwise)')
       .argument('<topic>')
       .option('--group <group>', 'consume as a member of a consumer group (not available yet)')
-      .option('--from-beginning', 'start at the log start instead of the end')
       .option('--partition <p>', 'only this partition', parseInteger(0))
-      .option('--offset <o>', 'start at this offset (with --partition)', parseInteger(0))
+      .option('--from-beginning', 'start at each partition’s log start')
+      .option('--offset <o>', 'start at this offset (needs --partition)', parseInteger(0))
+      .option(
+        '--from-timestamp <time>',
+        'start at the first record at or after TIME (ISO 8601 or ms since the epoch)',
+        parseTimestamp,
+      )
       .option('--max-messages <n>', 'exit after n records', parseInteger(1))
       .option('--timeout-ms <ms>', 'exit after ms without a record', parseInteger(1))
       .option('--print-key', 'print KEY<TAB>VALUE'),
-  ).action((topic: string, options: ConsumeOptions) =>
-    runWithClient(options, async (client) => {
-      if (options.group !== undefined) {
-        throw new ClientError(
-          'INVALID_REQUEST',
-          'consumer groups are not available yet; omit --group',
-        );
-      }
-      const metadata = await client.metadata.topic(topic);
-      const partitions =
-        options.partition === undefined
-          ? metadata.partitions.map((p) => p.partition)
-          : [options.partition];
-      const consumer = client.consumer();
-      consumer.assign(partitions.map((partition) => ({ topic, partition })));
-      for (const partition of partitions) {
-        const tp = { topic, partition };
-        if (options.offset !== undefined) consumer.seek(tp, options.offset);
-        else if (options.fromBeginning === true) consumer.seekToBeginning(tp);
-        else consumer.seekToEnd(tp);
-      }
-      let seen = 0;
-      const limit = options.maxMessages ?? Infinity;
-      let lastRecordMs = performance.now();
-      while (seen < limit) {
-        const waitMs =
-          options.timeoutMs === undefined
-            ? 1_000
-            : options.timeoutMs - (performance.now() - lastRecordMs);
-        if (waitMs <= 0) break;
-        const records = await consumer.poll({ maxWaitMs: Math.min(waitMs, 1_000) });
-        if (records.length === 0) continue;
-        lastRecordMs = performance.now();
-        const taken = records.slice(0, limit - seen);
-        seen += taken.length;
-        await writeOut(taken.map((record) => format(record, options)).join(''));
-      }
-      consumer.close();
-      if (options.json !== true) process.stderr.write(`consumed ${seen} record(s) from ${topic}\n`);
-    }),
-  );
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  rill consume demo --from-beginning --max-messages 10\n' +
+        '  rill consume demo --partition 2 --offset 1500 --print-key\n' +
+        '  rill consume demo --from-timestamp 2026-01-31T12:00:00Z --timeout-ms 5000 --json',
+    )
+    .action((topic: string, options: ConsumeOptions) =>
+      runWithClient(options, async (client) => {
+        checkStartOptions(options);
+        const count = await requireTopic(client, topic, options.partition);
+        const partitions =
+          options.partition === undefined
+            ? Array.from({ length: count }, (_, p) => p)
+            : [options.partition];
+        const seen = await consume(client, topic, partitions, options);
+        if (options.json !== true) {
+          process.stderr.write(`consumed ${seen} record(s) from ${topic}\n`);
+        }
+      }),
+    );
+}
+
+function checkStartOptions(options: ConsumeOptions): void {
+  if (options.group !== undefined) {
+    throw usageError('consumer groups are not available yet; omit --group');
+  }
+  if (options.offset !== undefined && options.partition === undefined) {
+    throw usageError('--offset needs --partition: offsets are per partition');
+  }
+  const starts = [options.fromBeginning, options.offset, options.fromTimestamp];
+  if (starts.filter((start) => start !== undefined).length > 1) {
+    throw usageError('give one of --from-beginning, --offset, --from-timestamp');
+  }
+}
+
+async function consume(
+  client: RillClient,
+  topic: string,
+  partitions: readonly number[],
+  options: ConsumeOptions,
+): Promise<number> {
+  const consumer = client.consumer();
+  consumer.assign(partitions.map((partition) => ({ topic, partition })));
+  for (const partition of partitions) {
+    const tp = { topic, partition };
+    if (options.offset !== undefined) consumer.seek(tp, options.offset);
+    else if (options.fromBeginning === true) consumer.seekToBeginning(tp);
+    else if (options.fromTimestamp === undefined) consumer.seekToEnd(tp);
+    else {
+      const { offset } = await client.admin().offsets(topic, partition, options.fromTimestamp);
+      // No record at or after the time: start at the end, for what comes next.
+      if (offset === null || offset === undefined) consumer.seekToEnd(tp);
+      else consumer.seek(tp, offset);
+    }
+  }
+  let seen = 0;
+  const limit = options.maxMessages ?? Infinity;
+  let lastRecordMs = performance.now();
+  while (seen < limit) {
+    const waitMs =
+      options.timeoutMs === undefined
+        ? 1_000
+        : options.timeoutMs - (performance.now() - lastRecordMs);
+    if (waitMs <= 0) break;
+    const records = await consumer.poll({ maxWaitMs: Math.min(waitMs, 1_000) });
+    if (records.length === 0) continue;
+    lastRecordMs = performance.now();
+    const taken = records.slice(0, limit - seen);
+    seen += taken.length;
+    await writeOut(taken.map((record) => format(record, options)).join(''));
+  }
+  consumer.close();
+  return seen;
 }
 
 function format(record: ConsumerRecord, options: ConsumeOptions): string {
-  const text = (bytes: Uint8Array | null): string | null =>
-    bytes === null
-      ? null
-      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
   if (options.json === true) {
     const { topic, partition, offset, timestampMs } = record;
-    const key = text(record.key);
-    const value = text(record.value);
+    const key = decodeText(record.key);
+    const value = decodeText(record.value);
     return `${JSON.stringify({ topic, partition, offset, timestampMs, key, value })}\n`;
   }
-  const value = text(record.value) ?? 'null';
-  return options.printKey === true ? `${text(record.key) ?? 'null'}\t${value}\n` : `${value}\n`;
+  const value = decodeText(record.value) ?? 'null';
+  if (options.printKey !== true) return `${value}\n`;
+  return `${decodeText(record.key) ?? 'null'}\t${value}\n`;
 }

@@ -1,15 +1,32 @@
-// `rill topic create|list|describe|delete`: topic administration through the Admin client.
+// `rill topic create|list|describe|delete|alter|offsets|reassign`: topic administration through
+// the Admin client. Commands that name a partition check it exists before sending anything.
 import { Command, InvalidArgumentError } from 'commander';
-import type { TopicDescription } from '../api/client/index.ts';
+import type { RillClient, TopicDescription } from '../api/client/index.ts';
 import {
   parseInteger,
+  parseTimestamp,
+  requireTopic,
   runWithClient,
+  usageError,
   withClientOptions,
   type ClientOptions,
 } from './cluster-client.ts';
+import { reassignCommand } from './reassign-command.ts';
+
+interface AlterOptions extends ClientOptions {
+  readonly config: Record<string, string>;
+  readonly deleteConfig: string[];
+}
+
+interface OffsetsOptions extends ClientOptions {
+  readonly partition?: number;
+  readonly timestamp?: number;
+}
 
 export function topicCommand(): Command {
-  const topic = new Command('topic').description('create, list, describe and delete topics');
+  const topic = new Command('topic').description(
+    'create, list, describe, alter and delete topics; offsets; reassign partitions',
+  );
   withClientOptions(
     topic
       .command('create <name>')
@@ -21,6 +38,12 @@ export function topicCommand(): Command {
         'topic configs, e.g. retention.ms=60000',
         collectConfig,
         {},
+      )
+      .addHelpText(
+        'after',
+        '\nExample: rill topic create orders --partitions 6 --replication-factor 3 ' +
+          '--config retention.ms=86400000 min.insync.replicas=2\n' +
+          'Configs (Kafka names): docs/operations.md "Topic configs".',
       ),
   ).action(
     (
@@ -74,7 +97,98 @@ export function topicCommand(): Command {
       else console.log(`deleted topic ${name}`);
     }),
   );
+  topic.addCommand(alterCommand());
+  topic.addCommand(offsetsCommand());
+  topic.addCommand(reassignCommand());
   return topic;
+}
+
+function alterCommand(): Command {
+  return withClientOptions(
+    new Command('alter')
+      .argument('<name>')
+      .description('set or remove topic config overrides')
+      .option(
+        '--config <key=value...>',
+        'set an override, e.g. retention.ms=60000',
+        collectConfig,
+        {},
+      )
+      .option(
+        '--delete-config <key...>',
+        'remove an override: the default applies again',
+        collect,
+        [],
+      )
+      .addHelpText(
+        'after',
+        '\nExample: rill topic alter demo --config retention.ms=3600000 --delete-config segment.ms',
+      ),
+  ).action((name: string, options: AlterOptions) =>
+    runWithClient(options, async (client) => {
+      const changes: Record<string, string | null> = { ...options.config };
+      for (const key of options.deleteConfig) {
+        if (Object.hasOwn(changes, key)) throw usageError(`${key} is both set and deleted`);
+        changes[key] = null;
+      }
+      if (Object.keys(changes).length === 0) {
+        throw usageError('nothing to change: give --config k=v or --delete-config k');
+      }
+      await requireTopic(client, name);
+      const described = await client.admin().alterTopicConfigs(name, changes);
+      if (options.json === true) return console.log(JSON.stringify(described));
+      const list = Object.entries(changes).map(([k, v]) => (v === null ? `-${k}` : `${k}=${v}`));
+      console.log(`altered topic ${name}: ${list.join(' ')}`);
+    }),
+  );
+}
+
+function offsetsCommand(): Command {
+  return withClientOptions(
+    new Command('offsets')
+      .argument('<name>')
+      .description("each partition's log start offset and high watermark (from its leader)")
+      .option('--partition <p>', 'only this partition', parseInteger(0))
+      .option(
+        '--timestamp <time>',
+        'also the first offset at or after TIME (ISO 8601 or ms since the epoch)',
+        parseTimestamp,
+      )
+      .addHelpText('after', '\nExample: rill topic offsets demo --timestamp 2026-01-31T12:00:00Z'),
+  ).action((name: string, options: OffsetsOptions) =>
+    runWithClient(options, async (client) => {
+      const rows = await partitionOffsets(client, name, options);
+      if (options.json === true)
+        return console.log(JSON.stringify({ topic: name, partitions: rows }));
+      for (const row of rows) {
+        const at =
+          options.timestamp === undefined ? '' : `\toffset-for-timestamp=${row.offset ?? 'none'}`;
+        console.log(
+          `${name}/${row.partition}\tlog-start=${row.logStartOffset}` +
+            `\thigh-watermark=${row.highWatermark}${at}`,
+        );
+      }
+    }),
+  );
+}
+
+async function partitionOffsets(client: RillClient, name: string, options: OffsetsOptions) {
+  const count = await requireTopic(client, name, options.partition);
+  const partitions =
+    options.partition === undefined
+      ? Array.from({ length: count }, (_, p) => p)
+      : [options.partition];
+  const admin = client.admin();
+  return Promise.all(
+    partitions.map(async (partition) => ({
+      partition,
+      ...(await admin.offsets(name, partition, options.timestamp)),
+    })),
+  );
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 function collectConfig(value: string, previous: Record<string, string>): Record<string, string> {

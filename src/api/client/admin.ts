@@ -1,9 +1,11 @@
-// Topic and cluster administration over the JSON routes of API.md. Metadata requests go to any
-// broker (the controller forwards writes where it must); each call maps a non-2xx answer to its
-// ClientError code, e.g. TOPIC_ALREADY_EXISTS or UNKNOWN_TOPIC_OR_PARTITION.
+// Topic and cluster administration over the JSON routes of docs/api.md: topics (create, list,
+// describe, delete, alter configs, reassign a partition), offsets and delete-records (asked of
+// the partition's leader), the cluster view and each node's Raft status. Metadata requests go
+// to any broker (it forwards writes to the controller); a non-2xx answer becomes its ClientError.
 import { ClientError } from './client-error.ts';
 import type {
   ClusterDescriptionBody,
+  PartitionDescriptionBody,
   PartitionOffsetsBody,
   TopicDescriptionBody,
   TopicListingBody,
@@ -23,6 +25,24 @@ export type TopicListing = TopicListingBody;
 export type TopicDescription = TopicDescriptionBody;
 export type ClusterDescription = ClusterDescriptionBody;
 export type PartitionOffsets = PartitionOffsetsBody;
+export type PartitionDescription = PartitionDescriptionBody;
+
+/** Config changes for alterTopicConfigs: a string sets an override, null removes it. */
+export type TopicConfigChanges = Readonly<Record<string, string | null>>;
+
+/** GET /v1/raft: one node's view of the metadata Raft group. */
+export interface RaftStatus {
+  readonly nodeId: number;
+  readonly role: 'leader' | 'follower' | 'candidate' | 'pre-candidate' | 'observer';
+  readonly term: number;
+  readonly leaderId: number | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly voters: readonly number[];
+}
+
+/** An offsets or delete-records answer is a few numbers. */
+const smallResponseBytesMax = 64 * 1024;
 
 export class Admin {
   readonly #metadata: MetadataCache;
@@ -77,25 +97,92 @@ export class Admin {
     return expectJson(response, 'describe cluster') as ClusterDescription;
   }
 
-  /** The partition's log start offset and high watermark, from its leader. */
+  /** Sets (string) or removes (null) overrides. UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG. */
+  async alterTopicConfigs(name: string, changes: TopicConfigChanges): Promise<TopicDescription> {
+    const path = `/v1/topics/${encodeURIComponent(name)}/configs`;
+    const body = JSON.stringify({ configs: changes });
+    const response = await this.#metadata.requestAny({ method: 'PUT', path, body });
+    return expectJson(response, `alter configs of ${name}`) as TopicDescription;
+  }
+
+  /**
+   * Starts moving a partition to `replicas` (the first is the preferred leader) and answers at
+   * once; the partition shows `targetReplicas` until the controller has finished (watch it with
+   * describeTopic). UNKNOWN_TOPIC_OR_PARTITION, INVALID_REPLICATION_FACTOR.
+   */
+  async reassignPartition(
+    name: string,
+    partition: number,
+    replicas: readonly number[],
+  ): Promise<PartitionDescription> {
+    const path = `/v1/topics/${encodeURIComponent(name)}/partitions/${partition}/reassignment`;
+    const body = JSON.stringify({ replicas });
+    const response = await this.#metadata.requestAny({ method: 'POST', path, body });
+    this.#metadata.invalidate(name);
+    return expectJson(response, `reassign ${name}/${partition}`) as PartitionDescription;
+  }
+
+  /** One node's Raft status: of `nodeUrl` if given, else of any node that answers. */
+  async raftStatus(nodeUrl?: string): Promise<RaftStatus> {
+    const request = { method: 'GET', path: '/v1/raft' } as const;
+    const response =
+      nodeUrl === undefined
+        ? await this.#metadata.requestAny(request)
+        : await this.#transport.request(nodeUrl, {
+            ...request,
+            responseBytesMax: smallResponseBytesMax,
+            timeoutMs: 5_000,
+          });
+    return expectJson(response, 'raft status') as RaftStatus;
+  }
+
+  /**
+   * The partition's log start offset and high watermark, from its leader; with `timestampMs`
+   * also `offset`, the first offset whose timestamp is >= it (null if none; -1 asks for the
+   * high watermark, -2 for the log start). UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE.
+   */
   async offsets(topic: string, partition: number, timestampMs?: number): Promise<PartitionOffsets> {
     const query = timestampMs === undefined ? '' : `?timestamp=${timestampMs}`;
     const path = `/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/offsets${query}`;
-    const what = `offsets of ${topic}/${partition}`;
-    // The high watermark is the leader's: ask it, following one leader move if need be.
+    const response = await this.#leaderRequest(topic, partition, 'GET', path);
+    return expectJson(response, `offsets of ${topic}/${partition}`) as PartitionOffsets;
+  }
+
+  /**
+   * Deletes the records below `beforeOffset` (-1: the high watermark) by advancing the log
+   * start offset (Kafka's DeleteRecords). OFFSET_OUT_OF_RANGE beyond the high watermark.
+   */
+  async deleteRecords(
+    topic: string,
+    partition: number,
+    beforeOffset: number,
+  ): Promise<{ logStartOffset: number }> {
+    const path =
+      `/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/records` +
+      `?before=${beforeOffset}`;
+    const response = await this.#leaderRequest(topic, partition, 'DELETE', path);
+    return expectJson(response, `delete records of ${topic}/${partition}`) as {
+      logStartOffset: number;
+    };
+  }
+
+  /** Sends to the partition's leader, following one leader move (421) if need be. */
+  async #leaderRequest(
+    topic: string,
+    partition: number,
+    method: 'GET' | 'DELETE',
+    path: string,
+  ): Promise<TransportResponse> {
     for (let attempt = 0; ; attempt += 1) {
       const leader = await this.#metadata.leader(topic, partition);
       const response = await this.#transport.request(leader.url, {
-        method: 'GET',
+        method,
         path,
-        responseBytesMax: 64 * 1024,
+        responseBytesMax: smallResponseBytesMax,
         timeoutMs: 30_000,
       });
-      if (response.status === 421 && attempt === 0) {
-        this.#metadata.invalidate(topic);
-        continue;
-      }
-      return expectJson(response, what) as PartitionOffsets;
+      if (response.status !== 421 || attempt > 0) return response;
+      this.#metadata.invalidate(topic);
     }
   }
 }

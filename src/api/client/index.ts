@@ -1,10 +1,12 @@
-// The client library's surface: RillClient makes producers, consumers and admins.
+// The client library's surface: RillClient makes producers, consumers and admins. This module
+// is also the installable package's entry (`import { RillClient } from 'rill/client'`).
 export { RillClient, type RillClientConfig, type RillClientDeps } from './rill-client.ts';
 export {
   Producer,
   defaultProducerConfig,
   type Acks,
   type ProducerConfig,
+  type ProducerEvent,
   type ProducerMessage,
   type RecordMetadata,
 } from './producer.ts';
@@ -20,11 +22,15 @@ export {
   Admin,
   type ClusterDescription,
   type NewTopic,
+  type PartitionDescription,
   type PartitionOffsets,
+  type RaftStatus,
+  type TopicConfigChanges,
   type TopicDescription,
   type TopicListing,
 } from './admin.ts';
 export { ClientError, type ClientErrorCode } from './client-error.ts';
+export { decodeJson, decodeText } from './decode-text.ts';
 export { MetadataCache, type MetadataConfig } from './metadata-cache.ts';
 export {
   H2Transport,

@@ -139,7 +139,7 @@ export class MetadataCache {
    * (any HTTP status). CLIENT_NO_BROKER when none does.
    */
   async requestAny(request: {
-    method: 'GET' | 'POST' | 'DELETE';
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE';
     path: string;
     body?: string;
   }): Promise<TransportResponse> {

@@ -12,7 +12,7 @@ import { batchContentType } from '../wire.ts';
 import { backoffDelayMs, defaultBackoff, type BackoffConfig } from './backoff.ts';
 import { BufferMemory } from './buffer-memory.ts';
 import { ClientError, staleMetadataCodes } from './client-error.ts';
-import type { MetadataCache } from './metadata-cache.ts';
+import type { LeaderAddress, MetadataCache } from './metadata-cache.ts';
 import {
   batchOverheadBytes,
   RecordAccumulator,
@@ -38,6 +38,31 @@ export interface ProducerMessage {
   readonly timestampMs?: number;
 }
 
+/**
+ * What a producer reports to `onEvent` while it works: a retry of a partition's request after a
+ * retriable failure, and a retried request going to another leader than before.
+ */
+export type ProducerEvent =
+  | {
+      readonly type: 'retry';
+      readonly topic: string;
+      readonly partition: number;
+      /** 1 for the first retry. */
+      readonly attempt: number;
+      readonly code: ClientError['code'];
+      readonly message: string;
+      readonly backoffMs: number;
+      readonly records: number;
+    }
+  | {
+      readonly type: 'leader-change';
+      readonly topic: string;
+      readonly partition: number;
+      readonly fromLeaderId: number;
+      readonly toLeaderId: number;
+      readonly leaderEpoch: number;
+    };
+
 export interface ProducerConfig {
   readonly acks: Acks;
   readonly compression: Compression;
@@ -52,6 +77,8 @@ export interface ProducerConfig {
   readonly retryBackoff: BackoffConfig; // retry.backoff.ms / retry.backoff.max.ms
   readonly deliveryTimeoutMs: number; // delivery.timeout.ms: send() to acknowledgement
   readonly requestTimeoutMs: number; // request.timeout.ms
+  /** Told of retries and leader changes (e.g. `rill produce --verbose`); must not throw. */
+  readonly onEvent?: (event: ProducerEvent) => void;
 }
 
 export const defaultProducerConfig: ProducerConfig = {
@@ -420,6 +447,7 @@ export class Producer {
 
   async #produce(topic: string, partition: number, batches: ProducerBatch[]): Promise<number> {
     const leader = await this.#deps.metadata.leader(topic, partition);
+    this.#noteLeader(batches, leader);
     // One buffer for the whole request: the batches are encoded in place, not joined after.
     const body = await encodeBatches(
       batches.map((batch) => ({
@@ -448,6 +476,23 @@ export class Producer {
     return typeof answer.baseOffset === 'number' ? answer.baseOffset : -1;
   }
 
+  /** Records where the batches go, reporting a retry that goes to another leader. */
+  #noteLeader(batches: readonly ProducerBatch[], leader: LeaderAddress): void {
+    const first = batches[0] as ProducerBatch;
+    const from = first.sentToLeaderId;
+    if (from !== null && from !== leader.leaderId) {
+      this.#config.onEvent?.({
+        type: 'leader-change',
+        topic: first.topic,
+        partition: first.partition,
+        fromLeaderId: from,
+        toLeaderId: leader.leaderId,
+        leaderEpoch: leader.leaderEpoch,
+      });
+    }
+    for (const batch of batches) batch.sentToLeaderId = leader.leaderId;
+  }
+
   #onProduceError(batches: ProducerBatch[], recordCount: number, error: ClientError): void {
     const { topic, partition } = batches[0] as ProducerBatch;
     const nowMs = this.#now();
@@ -460,6 +505,16 @@ export class Producer {
         batch.retryAtMs =
           nowMs + backoffDelayMs(this.#config.retryBackoff, batch.attempts - 1, this.#deps.random);
       }
+      this.#config.onEvent?.({
+        type: 'retry',
+        topic,
+        partition,
+        attempt: first.attempts,
+        code: error.code,
+        message: error.message,
+        backoffMs: Math.max(0, first.retryAtMs - nowMs),
+        records: recordCount,
+      });
       this.#accumulator.complete(topic, partition, 0, batches);
       return;
     }

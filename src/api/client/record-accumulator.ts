@@ -37,6 +37,8 @@ export interface ProducerBatch {
   attempts: number;
   /** Not sent again before this time (backoff after a failure). */
   retryAtMs: number;
+  /** The leader its last send went to (null before the first): reports leader changes. */
+  sentToLeaderId: number | null;
 }
 
 interface PartitionQueue {
@@ -123,6 +125,7 @@ export class RecordAccumulator {
       createdAtMs: nowMs,
       attempts: 0,
       retryAtMs: 0,
+      sentToLeaderId: null,
     });
     queue.lastClosed = false;
     return open === undefined ? 'appended' : 'closed';

@@ -1,6 +1,7 @@
 // Goal: `rill cluster up` starts its three default nodes with a generated cluster secret, prints
-// each URL and `ready` once a controller is elected and every node registered, and stops every
-// node cleanly on SIGINT (what Ctrl-C sends), each after its controlled shutdown.
+// where its data, logs and secret are, writes DIR/bootstrap (the node URLs the CLI defaults
+// to), prints each URL and `ready` once a controller is elected and every node registered, and
+// stops every node cleanly on SIGINT (what Ctrl-C sends), each after its controlled shutdown.
 // Method: spawn `node bin/rill.js cluster up` on a free port and a temporary data directory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -72,6 +73,12 @@ test('cluster up serves, guards /internal/v1 with its secret, and stops on SIGIN
   });
   for (let i = 0; i < 3; i += 1)
     expect(lines).toContain(`node ${i + 1}: http://127.0.0.1:${port + i}`);
+  // Where data, logs and the secret are is printed first; the node list is left for the CLI.
+  expect(lines).toContain(`data directory: ${dataDir}`);
+  expect(lines).toContain(`logs: ${join(dataDir, 'node-1.log')} … node-3.log (JSON lines)`);
+  expect(lines).toContain(`cluster secret: ${join(dataDir, 'cluster-secret')}`);
+  const urls = [0, 1, 2].map((i) => `http://127.0.0.1:${port + i}`).join(',');
+  expect(await readFile(join(dataDir, 'bootstrap'), 'utf8')).toBe(`${urls}\n`);
   const secret = (await readFile(join(dataDir, 'cluster-secret'), 'utf8')).trim();
   expect(secret).toMatch(/^[0-9a-f]{64}$/);
   expect((await stat(join(dataDir, 'cluster-secret'))).mode & 0o777).toBe(0o600);
