@@ -83,7 +83,9 @@ export interface ReplicaFetcherConfig {
   readonly nodeId: number;
   /**
    * The longest a leader holds a session fetch that has nothing new: an idle session's round
-   * trip period. The leader answers at once on any change, so this costs no latency.
+   * trip period. The leader answers at once on any change (data, a HW, an error, its own
+   * drain), so a longer wait costs no latency, only the idle requests it saves; it must stay
+   * well below the leader's sessionIdleMsMax.
    */
   readonly fetchMaxWaitMs: number;
   /** Record bytes per partition in one answer. */
@@ -97,7 +99,7 @@ export interface ReplicaFetcherConfig {
 }
 
 export const defaultReplicaFetcherConfig: Omit<ReplicaFetcherConfig, 'nodeId'> = {
-  fetchMaxWaitMs: 500,
+  fetchMaxWaitMs: 5_000,
   fetchMaxBytes: 8 * 1024 * 1024,
   sessionFetchMaxBytes: 16 * 1024 * 1024,
   idleMs: 50,
