@@ -25,6 +25,8 @@ const root = resolve(import.meta.dirname, '..');
 export async function spawnCluster(options: {
   size: number;
   extraArgs?: readonly string[];
+  /** Flags for node itself (e.g. --cpu-prof), before the script. */
+  nodeArgs?: readonly string[];
   readyTimeoutMs?: number;
 }): Promise<ClusterProcesses> {
   const dataDir = await mkdtemp(join(tmpdir(), 'rill-cluster-'));
@@ -33,7 +35,8 @@ export async function spawnCluster(options: {
   const voters = [...ports].map(([id, port]) => `${id}@127.0.0.1:${port}`).join(',');
   const children = new Map<number, { child: ChildProcess; exited: Promise<void> }>();
   const startOne = (id: number, port: number): Promise<void> => {
-    const args = [join(root, 'bin/rill.js'), 'broker', '--node-id', String(id)];
+    const args = [...(options.nodeArgs ?? []), join(root, 'bin/rill.js'), 'broker'];
+    args.push('--node-id', String(id));
     args.push('--listen', `127.0.0.1:${port}`, '--voters', voters);
     args.push('--data-dir', join(dataDir, `node-${id}`), '--log-level', 'warn');
     args.push('--log-file', join(dataDir, `node-${id}.log`), '--cluster-secret', 'bench');

@@ -425,9 +425,7 @@ export class Broker {
     const tickMs = Math.max(10, Math.min(250, this.#replication.replicaLagTimeMaxMs / 4));
     const tick = (): void => {
       if (this.#state !== 'running') return;
-      for (const replica of this.#replicas.all()) {
-        if (replica.leaderReplica !== null) this.#service.afterLeaderProgress(replica);
-      }
+      this.#service.tick();
       this.#scheduleReplicationTick();
     };
     this.#cancelTimers.push(this.#deps.clock.schedule(tickMs, tick));

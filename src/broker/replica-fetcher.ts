@@ -1,8 +1,10 @@
 // The follower's pull loops: one per source leader node, carrying every partition this node
 // follows from that leader in one incremental fetch session (KIP-227; the session bookkeeping
-// is replication/fetch-session.ts). Each round asks every partition's follower core for its
-// request: OffsetsForLeaderEpoch goes out on its own, fetches ride the session; answers go back
-// to the core that asked and the log commands it returns are performed in order. Invariant: a
+// is replication/fetch-session.ts). Each round asks the follower core of every *due* partition
+// (new, answered, woken by metadata or an epoch answer) for its request: OffsetsForLeaderEpoch
+// goes out on its own, fetches ride the session; a partition whose fetch rides the session is
+// not asked again until answered, so an idle round costs O(changed). Answers go back to the
+// core that asked and the log commands it returns are performed in order. Invariant: a
 // partition has at most one request in flight (the core allows one), and an answer meant for a
 // replaced core object is dropped. A corrupt fetched batch goes to the core's onLogCorruption.
 import { isLogError } from '../log/index.ts';
@@ -16,7 +18,6 @@ import {
   type FollowerReplica,
   type FollowerRequest,
   type SessionFetchRequest,
-  type SessionPartitionFetch,
 } from './replication/index.ts';
 /** OffsetsForLeaderEpoch on the wire. */
 export interface EpochEndOffsetCall {
@@ -80,20 +81,25 @@ export interface ReplicaTransport {
 
 export interface ReplicaFetcherConfig {
   readonly nodeId: number;
-  /** The longest a leader holds a session fetch that has nothing new. */
+  /**
+   * The longest a leader holds a session fetch that has nothing new: an idle session's round
+   * trip period. The leader answers at once on any change (data, a HW, an error, its own
+   * drain), so a longer wait costs no latency, only the idle requests it saves; it must stay
+   * well below the leader's sessionIdleMsMax.
+   */
   readonly fetchMaxWaitMs: number;
   /** Record bytes per partition in one answer. */
   readonly fetchMaxBytes: number;
   /** Record bytes of one session answer. */
   readonly sessionFetchMaxBytes: number;
-  /** Pause before asking the cores again when none has anything to send. */
+  /** Pause before asking the cores again when none has anything to send, or one waits. */
   readonly idleMs: number;
   /** After a corrupt fetched batch, the partition waits this long before fetching again. */
   readonly corruptionBackoffMs: number;
 }
 
 export const defaultReplicaFetcherConfig: Omit<ReplicaFetcherConfig, 'nodeId'> = {
-  fetchMaxWaitMs: 500,
+  fetchMaxWaitMs: 5_000,
   fetchMaxBytes: 8 * 1024 * 1024,
   sessionFetchMaxBytes: 16 * 1024 * 1024,
   idleMs: 50,
@@ -130,6 +136,8 @@ interface SourceLoop {
   /** By partition key. */
   readonly slots: Map<string, Slot>;
   readonly builder: FetchSessionBuilder;
+  /** Keys of slots whose core may have a request now; the others ride the session or wait. */
+  readonly due: Set<string>;
   /** Ends an idle pause, or aborts a long poll so new partitions join the session at once. */
   wake: (() => void) | null;
   running: Promise<void> | null;
@@ -162,15 +170,16 @@ export class ReplicaFetcher {
     for (const loop of this.#loops.values()) {
       const slot = loop.slots.get(replica.key);
       if (slot !== undefined && (loop.leaderId !== leaderId || slot.replica !== replica)) {
-        loop.slots.delete(replica.key);
+        removeSlot(loop, replica.key);
       }
     }
     if (follower === null || leaderId === null) return;
     const loop = this.#loop(leaderId);
     const slot = loop.slots.get(replica.key);
+    loop.due.add(replica.key);
     if (slot === undefined || slot.follower !== follower) {
       loop.slots.set(replica.key, { replica, follower, pending: null, notBeforeMs: 0 });
-    } else if (slot.pending !== null) return; // Riding the session already: nothing to add.
+    } else if (slot.pending !== null) return; // Riding the session: asked again next round.
     loop.wake?.();
   }
 
@@ -190,6 +199,7 @@ export class ReplicaFetcher {
         leaderId,
         slots: new Map(),
         builder: new FetchSessionBuilder(this.#config.nodeId),
+        due: new Set(),
         wake: null,
         running: null,
       };
@@ -211,28 +221,30 @@ export class ReplicaFetcher {
     const { idleMs } = this.#config;
     while (!this.#stopped && loop.slots.size > 0) {
       const url = this.#deps.nodeUrl(loop.leaderId);
-      const wanted = url === null ? [] : this.#collect(loop, url);
-      if (url === null || (wanted.length === 0 && loop.builder.knownCount === 0)) {
+      if (url !== null) this.#collect(loop, url);
+      const { builder } = loop;
+      if (url === null || (builder.changedCount === 0 && builder.knownCount === 0)) {
         await this.#pause(loop, idleMs);
         continue;
       }
-      const outcome = await this.#exchange(loop, url, wanted);
+      const outcome = await this.#exchange(loop, url);
       if (outcome === 'failed') await this.#pause(loop, idleMs * 4);
       if (outcome === 'busy') await this.#pause(loop, this.#config.corruptionBackoffMs);
     }
   }
 
   /**
-   * Asks every core of the loop for its request: epoch requests go out at once, fetches join
-   * the session. Returns the fetches the session must hold now.
+   * Asks the core of every due slot for its request: epoch requests go out at once, fetches
+   * join the session (builder.want), and a slot with nothing riding leaves it. A slot that
+   * must wait for time (a backoff) stays due. O(due).
    */
-  #collect(loop: SourceLoop, url: string): SessionPartitionFetch[] {
+  #collect(loop: SourceLoop, url: string): void {
     const nowMs = this.#deps.clock.nowMs();
-    const wanted: SessionPartitionFetch[] = [];
-    for (const [key, slot] of loop.slots) {
-      const follower = slot.replica.followerReplica;
-      if (follower === null || leaderOf(follower) !== loop.leaderId) {
-        loop.slots.delete(key);
+    for (const key of [...loop.due]) {
+      const slot = loop.slots.get(key);
+      const follower = slot?.replica.followerReplica ?? null;
+      if (slot === undefined || follower === null || leaderOf(follower) !== loop.leaderId) {
+        removeSlot(loop, key);
         continue;
       }
       if (follower !== slot.follower) {
@@ -243,29 +255,34 @@ export class ReplicaFetcher {
       if (request?.kind === 'epochEndOffset') this.#askEpochEnd(loop, slot, url, request);
       // A new fetch from the core replaces the pending one (the core timed it out).
       else if (request?.kind === 'fetch') slot.pending = request;
+      // Settled until an answer, an epoch answer or metadata makes it due again.
+      if (request !== null || slot.pending !== null || !waitsForTime(follower, slot, nowMs)) {
+        loop.due.delete(key);
+      }
       const pending = slot.pending;
-      if (pending === null) continue;
-      wanted.push({
-        topic: slot.replica.topic,
-        partition: slot.replica.partition,
-        fetchOffset: pending.fetchOffset,
-        lastFetchedEpoch: pending.lastFetchedEpoch,
-        currentLeaderEpoch: pending.currentLeaderEpoch,
-      });
+      if (pending === null) loop.builder.unwant(key);
+      else {
+        loop.builder.want({
+          topic: slot.replica.topic,
+          partition: slot.replica.partition,
+          fetchOffset: pending.fetchOffset,
+          lastFetchedEpoch: pending.lastFetchedEpoch,
+          currentLeaderEpoch: pending.currentLeaderEpoch,
+        });
+      }
     }
-    return wanted;
   }
 
   /** One session round trip; feeds every answered partition to its core. */
-  async #exchange(
-    loop: SourceLoop,
-    url: string,
-    wanted: readonly SessionPartitionFetch[],
-  ): Promise<'ok' | 'failed' | 'busy'> {
-    const request = loop.builder.build(wanted);
+  async #exchange(loop: SourceLoop, url: string): Promise<'ok' | 'failed' | 'busy'> {
+    const { builder } = loop;
+    const request = builder.request();
     const aborter = new AbortController();
-    // Nothing to wait for when nothing is wanted: the request only forgets partitions.
-    const maxWaitMs = wanted.length === 0 ? 0 : this.#config.fetchMaxWaitMs;
+    // Nothing to wait for when nothing is wanted (the request only forgets partitions), and
+    // only a short while when a partition waits for a backoff to end.
+    let maxWaitMs = this.#config.fetchMaxWaitMs;
+    if (builder.wantedCount === 0) maxWaitMs = 0;
+    else if (loop.due.size > 0) maxWaitMs = Math.min(maxWaitMs, this.#config.idleMs);
     loop.wake = () => aborter.abort();
     let answer: SessionFetchAnswer;
     try {
@@ -280,7 +297,7 @@ export class ReplicaFetcher {
         aborter.signal,
       );
     } catch (error) {
-      loop.builder.reset();
+      builder.reset();
       if (aborter.signal.aborted) return 'ok';
       this.#onTransportError(loop.leaderId, error);
       return 'failed';
@@ -288,14 +305,14 @@ export class ReplicaFetcher {
       loop.wake = null;
     }
     if (answer.kind === 'error') {
-      loop.builder.reset();
+      builder.reset();
       this.#deps.logger.debug({ leader: loop.leaderId, code: answer.code }, 'session refused');
       return answer.code === 'FETCH_SESSION_BUSY' ? 'busy' : 'ok';
     }
     const dropped = answer.partitions
       .filter((p) => p.kind !== 'records')
       .map((p) => `${p.topic}-${p.partition}`);
-    loop.builder.onAnswer(answer.sessionId, dropped);
+    builder.onAnswer(answer.sessionId, dropped);
     await Promise.all(answer.partitions.map((p) => this.#onAnswer(loop, p)));
     return 'ok';
   }
@@ -308,6 +325,7 @@ export class ReplicaFetcher {
     const pending = slot?.pending ?? null;
     if (slot === undefined || pending === null) return;
     slot.pending = null;
+    loop.due.add(slot.replica.key);
     const follower = slot.replica.followerReplica;
     if (follower !== slot.follower || follower === null) return;
     const commands = follower.onFetchResponse({ ...answer, requestId: pending.requestId });
@@ -371,6 +389,7 @@ export class ReplicaFetcher {
       .catch((error: unknown) => this.#onTransportError(loop.leaderId, error))
       .finally(() => {
         this.#asking.delete(asking);
+        loop.due.add(replica.key);
         loop.wake?.();
       });
     this.#asking.add(asking);
@@ -394,6 +413,26 @@ export class ReplicaFetcher {
       loop.wake = done;
     });
   }
+}
+
+/** The slot leaves the loop and the session. */
+function removeSlot(loop: SourceLoop, key: string): void {
+  loop.slots.delete(key);
+  loop.due.delete(key);
+  loop.builder.unwant(key);
+}
+
+/**
+ * The core asked nothing, though it follows a leader and nothing of it rides the session: it
+ * waits for a backoff or a timeout to pass (asked again each round), not for an answer or
+ * metadata. A fenced or offline core waits for metadata, which makes it due again.
+ */
+function waitsForTime(follower: Follower, slot: Slot, nowMs: number): boolean {
+  const state = follower.state;
+  if (state.kind === 'offline' || state.kind === 'fenced') return false;
+  if (nowMs < slot.notBeforeMs) return true;
+  // An epoch request in flight is answered through #askEpochEnd, which makes the slot due.
+  return state.inFlight === null || state.kind === 'fetching';
 }
 
 function leaderOf(follower: Follower): number | null {

@@ -4,8 +4,10 @@
 // leader progress (parked sessions, acks=all outcomes, consumer fetches). A session fetch is
 // answered as soon as any of its partitions has data or an error, within hwOnlyDelayMs when
 // only a HW the follower has not seen is new (so it rides the next data), else after
-// maxWaitMs. Invariant: at most one fetch per session is parked.
-import type { Clock } from '../common/index.ts';
+// maxWaitMs. A round looks only at the session's dirty partitions (named in the request or
+// whose leader state moved), and the periodic tick only at leaders that are not quiet, so an
+// idle partition costs nothing. Invariant: at most one fetch per session is parked.
+import { toNodeId, type Clock } from '../common/index.ts';
 import type { LogReadResult } from '../log/index.ts';
 import type { BrokerLogger } from './broker-logger.ts';
 import { BrokerError } from './errors.ts';
@@ -95,8 +97,10 @@ type Plan =
 export class ReplicaService {
   readonly #deps: ReplicaServiceDeps;
   readonly #sessions: FetchSessionCache;
-  /** Wakers of parked session fetches by partition key; one per parked session. */
-  readonly #parked = new Map<string, Set<(key: string) => void>>();
+  /** The waker of each parked session fetch; at most one per session. */
+  readonly #parked = new Map<FetchSession, () => void>();
+  /** Local leader replicas the tick visits: not quiet when last looked at. By key. */
+  readonly #unquiet = new Map<string, Partition>();
   /** Partitions with an ISR change proposal in flight to the controller. */
   readonly #isrProposals = new Set<string>();
   #draining = false;
@@ -115,7 +119,7 @@ export class ReplicaService {
   /** Answers every parked session fetch now and parks none from now on. */
   drain(): void {
     this.#draining = true;
-    for (const key of [...this.#parked.keys()]) this.#wakeSessions(key);
+    for (const wake of [...this.#parked.values()]) wake();
   }
 
   /** OffsetsForLeaderEpoch from a follower. Codes: UNKNOWN_TOPIC_OR_PARTITION. */
@@ -135,15 +139,17 @@ export class ReplicaService {
   }
 
   /**
-   * A follower's session fetch: every partition of the session is fetched (so the leader's view
-   * of the follower stays fresh), and those with records, a new HW or an error are answered.
-   * Held up to maxWaitMs while none has. Codes (whole request): the FetchSessionErrorCodes.
+   * A follower's session fetch: the session's dirty partitions are fetched (those named in the
+   * request, or whose leader state moved since last looked at; the others are where they were,
+   * and keep the follower in sync through onFollowerStillAt), and those with records, a new HW
+   * or an error are answered. Held up to maxWaitMs while none has. Codes (whole request): the
+   * FetchSessionErrorCodes.
    */
   async sessionFetch(call: SessionFetchCall, signal?: AbortSignal): Promise<SessionFetchResult> {
     const opened = this.#sessions.open(call, this.#deps.clock.nowMs());
     if (!opened.ok) return { kind: 'error', code: opened.code };
     const session = opened.session;
-    let plans = this.#planAll(session);
+    let plans = this.#planKeys(session, session.takeDirty());
     if (!plans.some(isUrgent) && call.maxWaitMs > 0 && !this.#draining) {
       const held = new Set(plans.map(planKey));
       if (held.size === 0 || this.#hwOnlyDelayMs > 0) {
@@ -151,21 +157,16 @@ export class ReplicaService {
       }
     }
     // The follower gave up on this request (it starts a full session): read nothing for it.
-    if (signal?.aborted === true) return { kind: 'ok', sessionId: session.id, partitions: [] };
+    if (signal?.aborted === true) {
+      for (const plan of plans) session.dirty.add(planKey(plan));
+      return { kind: 'ok', sessionId: session.id, partitions: [] };
+    }
     const partitions = await this.#perform(session, plans, call);
     return { kind: 'ok', sessionId: session.id, partitions };
   }
 
-  #planAll(session: FetchSession): Plan[] {
-    const plans: Plan[] = [];
-    for (const entry of [...session.partitions.values()]) {
-      const plan = this.#plan(session.replicaId, entry);
-      if (plan !== null) plans.push(plan);
-    }
-    return plans;
-  }
-
-  #planKeys(session: FetchSession, keys: ReadonlySet<string>): Plan[] {
+  /** Plans the given partitions of the session; O(keys). */
+  #planKeys(session: FetchSession, keys: Iterable<string>): Plan[] {
     const plans: Plan[] = [];
     for (const key of keys) {
       const entry = session.partitions.get(key);
@@ -228,7 +229,11 @@ export class ReplicaService {
           continue;
         }
         budget -= read.bytes;
-      } else if (entry.highWatermarkSent === decision.highWatermark) continue;
+      } else {
+        // Data left unread for want of budget: look again next round (the position stays).
+        if (decision.fetchOffset < decision.maxOffsetExclusive) session.dirty.add(replica.key);
+        if (entry.highWatermarkSent === decision.highWatermark) continue;
+      }
       session.markSent(replica.key, decision.highWatermark, read !== null);
       results.push({
         topic: entry.topic,
@@ -259,9 +264,9 @@ export class ReplicaService {
   }
 
   /**
-   * Parks the session until a wake of one of its partitions finds data or an error to answer,
-   * or (with HW-only news, `held` or woken) hwOnlyDelayMs passes, or maxWaitMs passes (then
-   * nothing is answered). Returns what to answer.
+   * Parks the session until a wake finds data or an error to answer among its dirty
+   * partitions, or (with HW-only news, `held` or woken) hwOnlyDelayMs passes, or maxWaitMs
+   * passes (then nothing is answered, and what was held is dirty again). Returns what to answer.
    */
   #park(
     session: FetchSession,
@@ -269,10 +274,9 @@ export class ReplicaService {
     held: Set<string>,
     signal?: AbortSignal,
   ): Promise<Plan[]> {
-    const keys = [...session.partitions.keys()];
     return new Promise((resolve) => {
-      const woken = new Set<string>();
       let done = false;
+      let checking = false;
       let cancelDelay: (() => void) | null = null;
       const lingers = this.#hwOnlyDelayMs > 0;
       const finish = (plans: Plan[]): void => {
@@ -281,11 +285,7 @@ export class ReplicaService {
         cancel();
         cancelDelay?.();
         signal?.removeEventListener('abort', abandon);
-        for (const key of keys) {
-          const wakers = this.#parked.get(key);
-          wakers?.delete(wake);
-          if (wakers?.size === 0) this.#parked.delete(key);
-        }
+        if (this.#parked.get(session) === wake) this.#parked.delete(session);
         resolve(plans);
       };
       // The HW-only partitions are planned again when answered: their HW may have moved on.
@@ -297,41 +297,51 @@ export class ReplicaService {
         cancelDelay ??= this.#deps.clock.schedule(this.#hwOnlyDelayMs, () => finish(withHeld([])));
       };
       const check = (): void => {
-        if (done || woken.size === 0) return;
-        const plans = this.#planKeys(session, woken);
-        woken.clear();
+        checking = false;
+        if (done) return;
+        const plans = this.#planKeys(session, session.takeDirty());
         if (plans.some(isUrgent) || this.#draining || (plans.length > 0 && !lingers)) {
           finish(withHeld(plans));
-        }
-        else if (plans.length > 0) {
+        } else if (plans.length > 0) {
           for (const key of plans.map(planKey)) held.add(key);
           delay();
         }
       };
-      const wake = (key: string): void => {
+      const wake = (): void => {
         // Let the other wakes of this turn (an append wakes every follower) land first.
-        if (woken.size === 0) queueMicrotask(check);
-        woken.add(key);
+        if (!checking) queueMicrotask(check);
+        checking = true;
       };
-      const abandon = (): void => finish([]);
+      const abandon = (): void => {
+        for (const key of held) if (session.partitions.has(key)) session.dirty.add(key);
+        finish([]);
+      };
       const cancel = this.#deps.clock.schedule(maxWaitMs, abandon);
       if (held.size > 0) delay();
       signal?.addEventListener('abort', abandon);
-      for (const key of keys) {
-        let wakers = this.#parked.get(key);
-        if (wakers === undefined) {
-          wakers = new Set();
-          this.#parked.set(key, wakers);
-        }
-        wakers.add(wake);
-      }
+      this.#parked.set(session, wake);
     });
   }
 
-  #wakeSessions(key: string): void {
-    const wakers = this.#parked.get(key);
-    if (wakers === undefined) return;
-    for (const wake of [...wakers]) wake(key);
+  /**
+   * The leader state of `key` moved: every session holding it looks at it again (a parked one
+   * at once). Before that, a session that had left it out since its last look is credited
+   * with fetching it unchanged until now (parked) or its last request (onFollowerStillAt): the
+   * log end has not moved between that look and this call. O(sessions holding key).
+   */
+  #markChanged(key: string, replica: Partition | undefined): void {
+    const leader = replica?.leaderReplica ?? null;
+    const nowMs = this.#deps.clock.nowMs();
+    for (const session of this.#sessions.sessionsOf(key)) {
+      const entry = session.partitions.get(key);
+      if (leader !== null && entry !== undefined && !session.dirty.has(key)) {
+        const asOfMs = this.#parked.has(session) ? nowMs : session.lastUsedMs;
+        const { fetchOffset, currentLeaderEpoch } = entry;
+        const replicaId = toNodeId(session.replicaId);
+        leader.onFollowerStillAt(replicaId, fetchOffset, currentLeaderEpoch, asOfMs);
+      }
+    }
+    for (const session of this.#sessions.markChanged(key)) this.#parked.get(session)?.();
   }
 
   /**
@@ -360,7 +370,8 @@ export class ReplicaService {
    */
   afterLeaderProgress(replica: Partition): void {
     const key = replica.key;
-    this.#wakeSessions(key);
+    this.#markChanged(key, replica);
+    this.#unquiet.set(key, replica);
     this.#deps.onHighWatermarkMaybeMoved(key);
     replica.deliverAckOutcomes(this.#deps.clock.nowMs());
     if (this.#deps.isRunning()) this.#maybeProposeIsrChange(replica);
@@ -368,7 +379,27 @@ export class ReplicaService {
 
   /** A replica lost leadership or closed: sessions parked on it answer now. */
   onReplicaChanged(key: string): void {
-    this.#wakeSessions(key);
+    this.#markChanged(key, this.#deps.replicas.get(key));
+  }
+
+  /**
+   * The periodic pass (ack deadlines, ISR shrink and expansion, ISR change retries) over the
+   * leaders that were not quiet when last looked at; a quiet one leaves until its next event.
+   * O(leaders not quiet), so an idle node's tick costs nothing per partition.
+   */
+  tick(): void {
+    for (const [key, replica] of [...this.#unquiet]) {
+      if (replica.leaderReplica !== null) this.afterLeaderProgress(replica);
+      const leader = replica.leaderReplica;
+      if (leader === null || (leader.isQuiet && !this.#isrProposals.has(key))) {
+        this.#unquiet.delete(key);
+      }
+    }
+  }
+
+  /** Leaders the tick still visits (for tests and metrics). */
+  get unquietCount(): number {
+    return this.#unquiet.size;
   }
 
   /** Sends the leader core's ISR change through the controller as an alter-isr record. */

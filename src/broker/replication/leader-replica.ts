@@ -196,6 +196,46 @@ export class LeaderReplica {
     };
   }
 
+  /**
+   * KIP-227: the follower's live fetch session left this partition out, so as of `asOfMs` it
+   * still fetched at `fetchOffset` in `currentLeaderEpoch`. The caller vouches that this
+   * leader's log end has not moved since that follower's last fetch here (a session looks again
+   * at every partition whose log end moved), so it counts as a fetch against the log end of
+   * that fetch: it keeps lastCaughtUpMs fresh without a visit per idle round. Any other epoch
+   * or position, or an older time, is ignored. The HW cannot move (no follower moved).
+   */
+  onFollowerStillAt(
+    replicaId: NodeId,
+    fetchOffset: number,
+    currentLeaderEpoch: number,
+    asOfMs: number,
+  ): void {
+    if (this.#resigned || currentLeaderEpoch !== this.#state.leaderEpoch) return;
+    const previous = this.#progress.get(replicaId);
+    if (previous === undefined || previous.logEndOffset !== fetchOffset) return;
+    if (asOfMs <= previous.lastFetchMs) return;
+    const leaderEnd = previous.lastFetchLeaderEndOffset;
+    this.#progress.set(replicaId, updateProgress(previous, fetchOffset, leaderEnd, asOfMs));
+  }
+
+  /**
+   * Nothing this core decides can change with time alone: no acks=all waiter or undelivered
+   * outcome, no ISR change pending, every ISR follower holds the leader's log end (none can
+   * fall out of sync), and no follower outside the ISR does (none is left to join, e.g. after
+   * a refusal). A quiet leader needs no timer until its next event (append, fetch, metadata).
+   */
+  get isQuiet(): boolean {
+    if (this.#waiters.length > 0 || this.#outcomes.length > 0) return false;
+    if (this.#pending !== null) return false;
+    const leaderEnd = this.#log.logEndOffset;
+    for (const id of this.#state.replicas) {
+      if (id === this.#config.replicaId) continue;
+      const caughtUp = this.#progress.get(id)?.logEndOffset === leaderEnd;
+      if (caughtUp !== this.#state.isr.includes(id)) return false;
+    }
+    return true;
+  }
+
   /** OffsetsForLeaderEpoch from a follower (KIP-101, KIP-279), fenced as KIP-320 says. */
   onEpochEndOffsetRequest(
     replicaId: NodeId,

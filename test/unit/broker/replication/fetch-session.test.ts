@@ -178,6 +178,58 @@ describe('fetch sessions', () => {
     expect(round(builder, cache, [fetchOf(0, 0)], 1_002).request.sessionId).toBe(0);
   });
 
+  test('O(changed): a request dirties what it names, markChanged what sessions hold', () => {
+    const cache = new FetchSessionCache({ ...limits, partitionsPerSessionMax: 8 });
+    const b2 = new FetchSessionBuilder(2);
+    const b3 = new FetchSessionBuilder(3);
+    const first = round(b2, cache, [fetchOf(0, 1), fetchOf(1, 1), fetchOf(2, 1)], 0);
+    assertOk(first.opened);
+    const s2 = first.opened.session;
+    expect(s2.takeDirty().sort()).toEqual(['t-0', 't-1', 't-2']);
+    const other = round(b3, cache, [fetchOf(1, 1)], 0);
+    assertOk(other.opened);
+    other.opened.session.takeDirty();
+    // An idle round names nothing and dirties nothing.
+    round(b2, cache, [fetchOf(0, 1), fetchOf(1, 1), fetchOf(2, 1)], 1);
+    expect(s2.dirty.size).toBe(0);
+    // One moved partition: only it is dirty.
+    round(b2, cache, [fetchOf(0, 1), fetchOf(1, 2), fetchOf(2, 1)], 2);
+    expect(s2.takeDirty()).toEqual(['t-1']);
+    expect([...cache.markChanged('t-1')].map((s) => s.replicaId).sort()).toEqual([2, 3]);
+    expect([...cache.markChanged('t-9')]).toEqual([]);
+    expect(s2.takeDirty()).toEqual(['t-1']);
+    // Forgotten or dropped partitions leave the index; an evicted session leaves it whole.
+    round(b2, cache, [fetchOf(0, 1), fetchOf(1, 2)], 3, ['t-0']);
+    expect([...cache.sessionsOf('t-0')]).toEqual([]);
+    expect([...cache.sessionsOf('t-2')]).toEqual([]);
+    cache.evictIdle(1_500);
+    expect([...cache.sessionsOf('t-1')]).toEqual([]);
+    cache.checkInvariants();
+  });
+
+  test('the builder names only what changed since the last answer, one want at a time', () => {
+    const builder = new FetchSessionBuilder(2);
+    const cache = new FetchSessionCache(limits);
+    builder.want(fetchOf(0, 1));
+    builder.want(fetchOf(1, 1));
+    expect(builder.changedCount).toBe(2);
+    const full = builder.request();
+    const opened = cache.open(full, 0);
+    assertOk(opened);
+    builder.onAnswer(opened.session.id, []);
+    expect(builder.changedCount).toBe(0);
+    builder.want(fetchOf(1, 1)); // Same position: nothing to send.
+    expect(builder.changedCount).toBe(0);
+    builder.want(fetchOf(1, 3));
+    builder.want(fetchOf(1, 1)); // Back where the leader has it.
+    builder.unwant('t-0');
+    const next = builder.request();
+    expect(next.partitions).toEqual([]);
+    expect(next.forgotten).toEqual([{ topic: 't', partition: 0 }]);
+    builder.reset();
+    expect(builder.changedCount).toBe(1); // A full session names every wanted partition.
+  });
+
   test('random walk: after every answered round the leader holds what the follower believes', () => {
     const seed = Date.now() % 1_000_000;
     console.log(`fetch-session random walk seed ${seed}`);

@@ -323,3 +323,54 @@ function commitPending2(
     nowMs,
   );
 }
+
+describe('idle sessions (issue 7, KIP-227)', () => {
+  test('onFollowerStillAt keeps an idle follower caught up, so the next append shrinks none', () => {
+    const { leader, append, fetch } = setup({ records: 2 });
+    fetch(B, 2, 10);
+    fetch(C, 2, 10);
+    expect(leader.isQuiet).toBe(true);
+    // Idle far past the lag limit; both sessions left the partition out until now.
+    leader.onFollowerStillAt(B, 2, 0, 1_000);
+    leader.onFollowerStillAt(C, 2, 0, 1_000);
+    append('late', 1_001);
+    expect(leader.isQuiet).toBe(false);
+    expect(leader.pollIsrChange(1_001)).toBeNull();
+    // Without the credit a follower is not caught up since its last real fetch: shrunk.
+    const other = setup({ records: 2 });
+    other.fetch(B, 2, 10);
+    other.fetch(C, 2, 10);
+    other.append('late', 1_001);
+    expect(other.leader.pollIsrChange(1_001)?.newIsr).toEqual([A]);
+  });
+
+  test('onFollowerStillAt ignores another position, epoch or an older time', () => {
+    const { leader, fetch } = setup({ records: 2 });
+    fetch(B, 2, 50);
+    leader.onFollowerStillAt(B, 1, 0, 500);
+    leader.onFollowerStillAt(B, 2, 1, 500);
+    leader.onFollowerStillAt(B, 2, 0, 40);
+    expect(leader.followerProgress(B)?.lastFetchMs).toBe(50);
+    leader.onFollowerStillAt(B, 2, 0, 500);
+    expect(leader.followerProgress(B)).toMatchObject({ lastFetchMs: 500, lastCaughtUpMs: 500 });
+    expect(leader.highWatermark).toBe(0);
+  });
+
+  test('isQuiet: not while a follower lags, an ack waits or a caught-up one is outside the ISR', () => {
+    const { leader, append, fetch } = setup({ isr: [A, B] });
+    expect(leader.isQuiet).toBe(false); // B has not fetched in this epoch yet.
+    fetch(B, 0, 1);
+    expect(leader.isQuiet).toBe(true);
+    const last = append('x', 2);
+    expect(leader.isQuiet).toBe(false);
+    fetch(B, 1, 3);
+    expect(leader.awaitHighWatermark({ produceId: 1, lastOffset: last, deadlineMs: 9 }, 3)).toBe(
+      null,
+    );
+    expect(leader.isQuiet).toBe(false); // Acked, but the outcome is not taken yet.
+    leader.takeAckOutcomes(4);
+    expect(leader.isQuiet).toBe(true);
+    fetch(C, 1, 5);
+    expect(leader.isQuiet).toBe(false); // C may join the ISR.
+  });
+});
