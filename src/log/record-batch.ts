@@ -12,6 +12,7 @@ import {
   compressionCodecIds,
   compressionFromAttributes,
   decompress,
+  decompressedBytesBound,
 } from './compression.ts';
 import { LogError } from './errors.ts';
 import { readVarint, varintSize, writeVarint } from './varint.ts';
@@ -63,7 +64,13 @@ export interface BatchLimits {
   readonly batchBytesMax?: number;
 }
 
+/** Kafka's default max.message.bytes: the decompression bound when a caller names none. */
+export const MAX_MESSAGE_BYTES_DEFAULT = 1024 * 1024 + 12;
+
 export interface DecodeOptions extends BatchLimits {
+  /** The topic's max.message.bytes, which (with the section's size) bounds decompression. */
+  readonly maxMessageBytes?: number;
+  /** A fixed decompression bound instead of decompressedBytesBound's. */
   readonly decompressedBytesMax?: number;
   /**
    * Ignore a last batch cut short by the end of the bytes, as Kafka consumers do with fetch
@@ -417,11 +424,17 @@ export async function decodeBatches(
     assert(codec !== null, 'checkBatch rejects unknown codecs');
     const section = buffer.subarray(position + BATCH_HEADER_BYTES, end);
     const plain =
-      codec === 'none' ? section : await decompress(codec, section, limits.decompressedBytesMax);
+      codec === 'none' ? section : await decompress(codec, section, boundOf(section, limits));
     decoded.push({ header, records: decodeRecords(header, plain) });
     position = end;
   }
   return decoded;
+}
+
+/** How far `section` may expand under `options` (decompressedBytesBound by default). */
+export function boundOf(section: Uint8Array, options: DecodeOptions): number {
+  const maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES_DEFAULT;
+  return options.decompressedBytesMax ?? decompressedBytesBound(section.length, maxMessageBytes);
 }
 
 /** Parses an uncompressed records section; every byte must belong to exactly one record. */
@@ -519,4 +532,109 @@ function bytesAt(section: Buffer, at: number, end: number): { bytes: Buffer | nu
   const next = length.next + length.value;
   if (length.value < -1 || next > end) throw corrupt(`bad field length ${length.value} at ${at}`);
   return { bytes: section.subarray(length.next, next), next };
+}
+
+// ---- validation at produce (Kafka's LogValidator) ------------------------------------------
+
+/**
+ * Walks the plain records section [start, end) of `section` in place — nothing is copied or
+ * decoded into objects — and returns the LogError that refuses it, or null. LOG_CORRUPT_BATCH:
+ * a varint too long or out of range, a length outside the record or section, a record count
+ * that does not fill the section exactly. LOG_INVALID_RECORD (well-formed, against the rules):
+ * offset deltas not 0, 1, 2 … (`producer`) or not rising within lastOffsetDelta, a timestamp
+ * outside [-1, maxTimestamp] of a create-time batch.
+ */
+export function checkRecords(
+  header: BatchHeader,
+  section: Uint8Array,
+  start: number,
+  end: number,
+  producer: boolean,
+): LogError | null {
+  if (producer && header.lastOffsetDelta !== header.recordCount - 1) {
+    return invalidRecord(`lastOffsetDelta ${header.lastOffsetDelta} for ${header.recordCount}`);
+  }
+  if (header.recordCount * RECORD_BYTES_MIN > end - start) {
+    return corrupt(`${end - start} bytes cannot hold ${header.recordCount} records`);
+  }
+  const createTime = (header.attributes & TIMESTAMP_TYPE_LOG_APPEND_TIME) === 0;
+  let at = start;
+  let lastDelta = -1;
+  for (let i = 0; i < header.recordCount; i += 1) {
+    const length = readVarint(section, at, end, 5);
+    if (length === null) return corrupt(`record ${i} has a bad length varint`);
+    const recordEnd = length.next + length.value;
+    if (length.value < RECORD_BYTES_MIN - 1 || recordEnd > end) {
+      return corrupt(`record ${i} has length ${length.value}`);
+    }
+    const timestamp = readVarint(section, length.next + 1, recordEnd, 10);
+    if (timestamp === null) return corrupt(`record ${i} has a bad timestamp delta`);
+    const offset = readVarint(section, timestamp.next, recordEnd, 5);
+    if (offset === null) return corrupt(`record ${i} has a bad offset delta`);
+    const delta = offset.value;
+    if (producer ? delta !== i : delta <= lastDelta || delta > header.lastOffsetDelta) {
+      return invalidRecord(`record ${i} has offset delta ${delta}`);
+    }
+    lastDelta = delta;
+    const timestampMs = header.baseTimestampMs + timestamp.value;
+    if (createTime && (timestampMs < -1 || timestampMs > header.maxTimestampMs)) {
+      return invalidRecord(`record ${i} has timestamp ${timestampMs}`);
+    }
+    const fieldsEnd = skipFields(section, offset.next, recordEnd);
+    if (fieldsEnd !== recordEnd) return corrupt(`record ${i} does not fill its length`);
+    at = recordEnd;
+  }
+  return at === end ? null : corrupt(`${end - at} bytes follow the last record`);
+}
+
+/** Skips key, value and headers from `at`; the position after them, or -1 if malformed. */
+function skipFields(section: Uint8Array, at: number, end: number): number {
+  let next = skipBytes(section, at, end, true);
+  next = next < 0 ? -1 : skipBytes(section, next, end, true);
+  if (next < 0) return -1;
+  const count = readVarint(section, next, end, 5);
+  if (count === null || count.value < 0 || count.value * 2 > end - count.next) return -1;
+  next = count.next;
+  for (let h = 0; h < count.value && next >= 0; h += 1) {
+    next = skipBytes(section, next, end, false);
+    next = next < 0 ? -1 : skipBytes(section, next, end, true);
+  }
+  return next;
+}
+
+/** Skips a length-prefixed field (-1 is null where `nullable`); -1 if malformed. */
+function skipBytes(section: Uint8Array, at: number, end: number, nullable: boolean): number {
+  const length = readVarint(section, at, end, 5);
+  if (length === null) return -1;
+  if (length.value === -1 && nullable) return length.next;
+  if (length.value < 0 || length.next + length.value > end) return -1;
+  return length.next + length.value;
+}
+
+function invalidRecord(message: string): LogError {
+  return new LogError('LOG_INVALID_RECORD', message);
+}
+
+/**
+ * checkRecords for the batch at `position` of `bytes` (already through checkBatch), its
+ * section decompressed first within boundOf(`options`). Throws the LogError that refuses it.
+ */
+export async function validateBatchRecords(
+  bytes: Uint8Array,
+  position: number,
+  header: BatchHeader,
+  options: DecodeOptions & { readonly producer: boolean },
+): Promise<void> {
+  const start = position + BATCH_HEADER_BYTES;
+  const end = position + batchSize(header);
+  const codec = compressionFromAttributes(header.attributes);
+  let refused: LogError | null;
+  if (codec === null || codec === 'none') {
+    refused = checkRecords(header, bytes, start, end, options.producer);
+  } else {
+    const section = view(bytes).subarray(start, end);
+    const plain = await decompress(codec, section, boundOf(section, options));
+    refused = checkRecords(header, plain, 0, plain.length, options.producer);
+  }
+  if (refused !== null) throw refused;
 }
