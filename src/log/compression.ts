@@ -85,6 +85,9 @@ export async function decompress(
     output = await decompressUnchecked(codec, bytes, decompressedBytesMax);
   } catch (cause) {
     if (cause instanceof LogError) throw cause;
+    if ((cause as { code?: unknown } | null)?.code === 'ERR_BUFFER_TOO_LARGE') {
+      throw tooLarge(codec, decompressedBytesMax + 1); // zlib stopped at maxOutputLength.
+    }
     throw new LogError('LOG_CORRUPT_BATCH', `${codec} records do not decompress`, { cause });
   }
   if (output.length > decompressedBytesMax) throw tooLarge(codec, output.length);
