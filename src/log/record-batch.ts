@@ -558,57 +558,89 @@ export function checkRecords(
     return corrupt(`${end - start} bytes cannot hold ${header.recordCount} records`);
   }
   const createTime = (header.attributes & TIMESTAMP_TYPE_LOG_APPEND_TIME) === 0;
+  const cursor: Cursor = { next: 0 };
   let at = start;
   let lastDelta = -1;
   for (let i = 0; i < header.recordCount; i += 1) {
-    const length = readVarint(section, at, end, 5);
-    if (length === null) return corrupt(`record ${i} has a bad length varint`);
-    const recordEnd = length.next + length.value;
-    if (length.value < RECORD_BYTES_MIN - 1 || recordEnd > end) {
-      return corrupt(`record ${i} has length ${length.value}`);
+    const length = readAt(section, at, end, 5, cursor);
+    if (cursor.next < 0) return corrupt(`record ${i} has a bad length varint`);
+    const recordEnd = cursor.next + length;
+    if (length < RECORD_BYTES_MIN - 1 || recordEnd > end) {
+      return corrupt(`record ${i} has length ${length}`);
     }
-    const timestamp = readVarint(section, length.next + 1, recordEnd, 10);
-    if (timestamp === null) return corrupt(`record ${i} has a bad timestamp delta`);
-    const offset = readVarint(section, timestamp.next, recordEnd, 5);
-    if (offset === null) return corrupt(`record ${i} has a bad offset delta`);
-    const delta = offset.value;
+    const timestampDelta = readAt(section, cursor.next + 1, recordEnd, 10, cursor);
+    if (cursor.next < 0) return corrupt(`record ${i} has a bad timestamp delta`);
+    const delta = readAt(section, cursor.next, recordEnd, 5, cursor);
+    if (cursor.next < 0) return corrupt(`record ${i} has a bad offset delta`);
     if (producer ? delta !== i : delta <= lastDelta || delta > header.lastOffsetDelta) {
       return invalidRecord(`record ${i} has offset delta ${delta}`);
     }
     lastDelta = delta;
-    const timestampMs = header.baseTimestampMs + timestamp.value;
+    const timestampMs = header.baseTimestampMs + timestampDelta;
     if (createTime && (timestampMs < -1 || timestampMs > header.maxTimestampMs)) {
       return invalidRecord(`record ${i} has timestamp ${timestampMs}`);
     }
-    const fieldsEnd = skipFields(section, offset.next, recordEnd);
-    if (fieldsEnd !== recordEnd) return corrupt(`record ${i} does not fill its length`);
+    if (skipFields(section, cursor.next, recordEnd, cursor) !== recordEnd) {
+      return corrupt(`record ${i} does not fill its length`);
+    }
     at = recordEnd;
   }
   return at === end ? null : corrupt(`${end - at} bytes follow the last record`);
 }
 
+/** Where the varint readAt read ends, or -1 after a malformed one; one per walk, reused. */
+interface Cursor {
+  next: number;
+}
+
+/** readVarint without an object per call (most record varints are one byte). */
+function readAt(
+  section: Uint8Array,
+  at: number,
+  end: number,
+  bytesMax: 5 | 10,
+  cursor: Cursor,
+): number {
+  if (at < end) {
+    const byte = section[at] as number;
+    if (byte < 0x80) {
+      cursor.next = at + 1;
+      return (byte >>> 1) ^ -(byte & 1);
+    }
+  }
+  const read = readVarint(section, at, end, bytesMax);
+  cursor.next = read === null ? -1 : read.next;
+  return read === null ? 0 : read.value;
+}
+
 /** Skips key, value and headers from `at`; the position after them, or -1 if malformed. */
-function skipFields(section: Uint8Array, at: number, end: number): number {
-  let next = skipBytes(section, at, end, true);
-  next = next < 0 ? -1 : skipBytes(section, next, end, true);
+function skipFields(section: Uint8Array, at: number, end: number, cursor: Cursor): number {
+  let next = skipBytes(section, at, end, true, cursor);
+  next = next < 0 ? -1 : skipBytes(section, next, end, true, cursor);
   if (next < 0) return -1;
-  const count = readVarint(section, next, end, 5);
-  if (count === null || count.value < 0 || count.value * 2 > end - count.next) return -1;
-  next = count.next;
-  for (let h = 0; h < count.value && next >= 0; h += 1) {
-    next = skipBytes(section, next, end, false);
-    next = next < 0 ? -1 : skipBytes(section, next, end, true);
+  const count = readAt(section, next, end, 5, cursor);
+  if (cursor.next < 0 || count < 0 || count * 2 > end - cursor.next) return -1;
+  next = cursor.next;
+  for (let h = 0; h < count && next >= 0; h += 1) {
+    next = skipBytes(section, next, end, false, cursor);
+    next = next < 0 ? -1 : skipBytes(section, next, end, true, cursor);
   }
   return next;
 }
 
 /** Skips a length-prefixed field (-1 is null where `nullable`); -1 if malformed. */
-function skipBytes(section: Uint8Array, at: number, end: number, nullable: boolean): number {
-  const length = readVarint(section, at, end, 5);
-  if (length === null) return -1;
-  if (length.value === -1 && nullable) return length.next;
-  if (length.value < 0 || length.next + length.value > end) return -1;
-  return length.next + length.value;
+function skipBytes(
+  section: Uint8Array,
+  at: number,
+  end: number,
+  nullable: boolean,
+  cursor: Cursor,
+): number {
+  const length = readAt(section, at, end, 5, cursor);
+  if (cursor.next < 0) return -1;
+  if (length === -1 && nullable) return cursor.next;
+  if (length < 0 || cursor.next + length > end) return -1;
+  return cursor.next + length;
 }
 
 function invalidRecord(message: string): LogError {
