@@ -34,6 +34,7 @@ import {
   transferOnce,
 } from './bench/single-node.ts';
 import { loadAverage } from './bench/stats.ts';
+import { benchValidate } from './bench/validate.ts';
 import { spawnBroker, type BrokerProcess } from './spawn-broker.ts';
 import { spawnCluster, type ClusterProcesses } from './spawn-cluster.ts';
 
@@ -113,6 +114,17 @@ async function main(): Promise<void> {
     // The log alone (no network), each policy beside raw appends of the same bytes.
     extra['log'] = (await benchLog({ runMs: 1_000 })).figures;
     report.log(`log: ${JSON.stringify(extra['log'])}`);
+  }
+  if (wants('produce')) {
+    // Produce-time validation on the same bodies: without it (framing + CRC) beside with it.
+    const validate = await benchValidate();
+    extra['produceValidation'] = validate;
+    for (const f of validate.figures) {
+      report.log(
+        `produce validation ${f.shape}: without ${f.withoutMiBps.median} MiB/s, with ` +
+          `${f.withMiBps.median} MiB/s (medians of 3; ratio ${f.ratioMedian})`,
+      );
+    }
   }
   if (systems.profileDir !== null) {
     extra['profileTop10'] = await summarizeProfile(systems.profileDir);

@@ -18,6 +18,8 @@ export function fromLogError(error: unknown, replica: MappedReplica): unknown {
     case 'LOG_CORRUPT_BATCH':
     case 'LOG_UNSUPPORTED_COMPRESSION':
       return new BrokerError('CORRUPT_MESSAGE', error.message, { cause: error });
+    case 'LOG_INVALID_RECORD':
+      return new BrokerError('INVALID_RECORD', error.message, { cause: error });
     case 'LOG_RECORD_TOO_LARGE':
       return new BrokerError('MESSAGE_TOO_LARGE', error.message, { cause: error });
     case 'LOG_OFFSET_OUT_OF_RANGE':

@@ -4,9 +4,13 @@
 // never counts bytes that are not durable here, never goes backwards within an epoch, and is
 // shown to clients only once settled (the core's rule for a new leader, P14).
 import {
+  BATCH_HEADER_BYTES,
+  LogError,
   batchSize,
+  checkRecords,
   compressionFromAttributes,
   scanBatches,
+  validateBatchRecords,
   type BatchHeader,
   type Compression,
   type LogReadResult,
@@ -370,10 +374,16 @@ export class Partition {
   // ---- produce and read ------------------------------------------------------------------
 
   /**
-   * Validates client batches against the topic rules without decompressing them.
+   * Validates client batches against the topic rules, as Kafka's LogValidator: framing, CRC,
+   * sizes, codec, and every record of every uncompressed batch walked in place. `compressed`
+   * says whether validateCompressedRecords must still run (it decompresses, so is async).
    * Codes: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD.
    */
-  validateBatches(bytes: Uint8Array): { batches: readonly BatchHeader[]; recordCount: number } {
+  validateBatches(bytes: Uint8Array): {
+    batches: readonly BatchHeader[];
+    recordCount: number;
+    compressed: boolean;
+  } {
     // Framing and CRC first: a length field claiming more bytes than were sent is corruption,
     // not an oversize batch.
     const scan = scanBatches(bytes);
@@ -389,19 +399,59 @@ export class Partition {
       }
     }
     if (scan.batches.length === 0) throw new BrokerError('INVALID_RECORD', 'no record batch');
-    const wanted = this.#config.compressionType;
+    let compressed = false;
+    let position = 0;
     for (const header of scan.batches) {
-      if (header.recordCount === 0) throw new BrokerError('INVALID_RECORD', 'an empty batch');
-      if (wanted === 'producer') continue;
-      const codec = compressionFromAttributes(header.attributes);
-      if (codec !== kafkaCodecName(wanted)) {
-        throw new BrokerError(
-          'INVALID_RECORD',
-          `topic ${this.topic} has compression.type=${wanted}; the broker does not recompress`,
-        );
+      this.#checkTopicRules(header);
+      if (compressionFromAttributes(header.attributes) === 'none') {
+        const start = position + BATCH_HEADER_BYTES;
+        const refused = checkRecords(header, bytes, start, position + batchSize(header), true);
+        if (refused !== null) throw refusal(refused, position);
+      } else {
+        compressed = true;
       }
+      position += batchSize(header);
     }
-    return { batches: scan.batches, recordCount: scan.recordCount };
+    return { batches: scan.batches, recordCount: scan.recordCount, compressed };
+  }
+
+  #checkTopicRules(header: BatchHeader): void {
+    if (header.recordCount === 0) throw new BrokerError('INVALID_RECORD', 'an empty batch');
+    const wanted = this.#config.compressionType;
+    if (wanted === 'producer') return;
+    const codec = compressionFromAttributes(header.attributes);
+    if (codec !== kafkaCodecName(wanted)) {
+      throw new BrokerError(
+        'INVALID_RECORD',
+        `topic ${this.topic} has compression.type=${wanted}; the broker does not recompress`,
+      );
+    }
+  }
+
+  /**
+   * The record walk of validateBatches for the compressed batches among `batches` (its result
+   * for these very bytes), each decompressed within decompressedBytesBound of the topic's
+   * max.message.bytes. Codes: CORRUPT_MESSAGE (also: expands past the bound), INVALID_RECORD.
+   */
+  async validateCompressedRecords(
+    bytes: Uint8Array,
+    batches: readonly BatchHeader[],
+  ): Promise<void> {
+    let position = 0;
+    for (const header of batches) {
+      if (compressionFromAttributes(header.attributes) !== 'none') {
+        try {
+          await validateBatchRecords(bytes, position, header, {
+            producer: true,
+            maxMessageBytes: this.#config.maxMessageBytes,
+          });
+        } catch (error) {
+          if (error instanceof LogError) throw refusal(error, position);
+          throw error;
+        }
+      }
+      position += batchSize(header);
+    }
   }
 
   /**
@@ -430,6 +480,12 @@ export class Partition {
   read(offset: number, maxBytes: number, maxOffsetExclusive: number): Promise<LogReadResult> {
     return this.log.read(offset, maxBytes, maxOffsetExclusive);
   }
+}
+
+/** A record-level LogError as the produce answer: CORRUPT_MESSAGE or INVALID_RECORD. */
+function refusal(error: LogError, position: number): BrokerError {
+  const code = error.code === 'LOG_INVALID_RECORD' ? 'INVALID_RECORD' : 'CORRUPT_MESSAGE';
+  return new BrokerError(code, `batch at byte ${position}: ${error.message}`, { cause: error });
 }
 
 /** compression.type names Kafka's codecs as the codec itself, except 'uncompressed'. */

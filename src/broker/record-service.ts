@@ -49,10 +49,21 @@ export class RecordService {
    */
   async produce(request: ProduceRequest): Promise<ProduceResult> {
     const { topic, partition, acks } = request;
-    const replica = this.#leaderReplica(topic, partition);
-    const role = replica.role;
+    let replica = this.#leaderReplica(topic, partition);
+    let role = replica.role;
     assert(role.kind === 'leader', 'leaderReplica returns leaders');
-    const { batches, recordCount } = replica.validateBatches(request.batches);
+    const { batches, recordCount, compressed } = replica.validateBatches(request.batches);
+    if (compressed) {
+      // Decompressing yields the event loop: leadership may have moved meanwhile.
+      const epoch = role.leaderEpoch;
+      await replica.validateCompressedRecords(request.batches, batches);
+      replica = this.#leaderReplica(topic, partition);
+      role = replica.role;
+      assert(role.kind === 'leader', 'leaderReplica returns leaders');
+      if (role.leaderEpoch !== epoch) {
+        throw new BrokerError('NOT_LEADER_OR_FOLLOWER', `${replica.key} changed leader epoch`);
+      }
+    }
     const refused = replica.admitProduce(acks);
     if (refused === 'NOT_ENOUGH_REPLICAS') {
       throw new BrokerError(

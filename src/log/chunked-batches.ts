@@ -2,6 +2,7 @@
 // frames), without first concatenating them. A batch inside one chunk is decoded in place; a
 // plain batch spanning chunks has its CRC chained over the pieces and its records read where
 // they lie, copying only a record that itself spans a boundary; a compressed one is copied whole.
+// decodeReadableChunks stops at an undecodable batch instead of failing the whole answer.
 import { crc32c } from '@node-rs/crc32';
 import { assert } from '../common/index.ts';
 import type { BatchHeader, StoredRecord } from './contract.ts';
@@ -19,6 +20,7 @@ import {
   checkBatchAt,
   decodeBatches,
   decodeRecordBody,
+  readBatchHeader,
   storedRecordOf,
   type DecodedBatch,
   type DecodeOptions,
@@ -105,6 +107,42 @@ export async function decodeBatchChunks(
   limits: DecodeOptions = {},
 ): Promise<DecodedBatch[]> {
   if (chunks.length <= 1) return decodeBatches(chunks[0] ?? Buffer.alloc(0), limits);
+  const { batches, unreadable } = await decodeChunks(chunks, limits, false);
+  assert(unreadable === null, 'decodeChunks throws unless asked to stop');
+  return batches;
+}
+
+/** A batch that does not decode: its offsets (from its header, when that reads) and why. */
+export interface UnreadableBatch {
+  readonly baseOffset: number | null;
+  /** The offset after the batch: where reading may go on. */
+  readonly nextOffset: number | null;
+  readonly error: LogError;
+}
+
+export interface ReadableBatches {
+  /** The batches before the first unreadable one. */
+  readonly batches: DecodedBatch[];
+  readonly unreadable: UnreadableBatch | null;
+}
+
+/**
+ * decodeBatchChunks that never throws a LogError: it stops at the first batch that does not
+ * decode (bad CRC, framing, records, or decompression past the bound) and reports it, so the
+ * batches before it stay readable. Stored data and fetch answers are read this way.
+ */
+export function decodeReadableChunks(
+  chunks: readonly Buffer[],
+  limits: DecodeOptions = {},
+): Promise<ReadableBatches> {
+  return decodeChunks(chunks, limits, true);
+}
+
+async function decodeChunks(
+  chunks: readonly Buffer[],
+  limits: DecodeOptions,
+  stopAtUnreadable: boolean,
+): Promise<ReadableBatches> {
   const body = new Chunks(chunks);
   const decoded: DecodedBatch[] = [];
   for (let position = 0; position < body.length;) {
@@ -116,14 +154,35 @@ export async function decodeBatchChunks(
     const index = body.indexOf(position);
     const inChunk = position - body.start(index);
     const chunk = body.chunk(index);
-    const batch =
-      size >= BATCH_HEADER_BYTES && inChunk + size <= chunk.length
-        ? await decodeWhole(chunk.subarray(inChunk, inChunk + size), position, limits)
-        : await decodeSpanning(body, position, size, limits);
+    let batch: DecodedBatch;
+    try {
+      batch =
+        size >= BATCH_HEADER_BYTES && inChunk + size <= chunk.length
+          ? await decodeWhole(chunk.subarray(inChunk, inChunk + size), position, limits)
+          : await decodeSpanning(body, position, size, limits);
+    } catch (error) {
+      if (!stopAtUnreadable || !(error instanceof LogError)) throw error;
+      return { batches: decoded, unreadable: unreadableAt(body, position, error) };
+    }
     decoded.push(batch);
     position += batchSize(batch.header);
   }
-  return decoded;
+  return { batches: decoded, unreadable: null };
+}
+
+/** The offsets of the batch at `position`, as far as its header can be read. */
+function unreadableAt(body: Chunks, position: number, error: LogError): UnreadableBatch {
+  if (body.length - position < BATCH_HEADER_BYTES) {
+    return { baseOffset: null, nextOffset: null, error };
+  }
+  try {
+    const header = readBatchHeader(body.bytes(position, position + BATCH_HEADER_BYTES), 0);
+    const nextOffset = header.baseOffset + Math.max(0, header.lastOffsetDelta) + 1;
+    return { baseOffset: header.baseOffset, nextOffset, error };
+  } catch (cause) {
+    if (!(cause instanceof LogError)) throw cause;
+    return { baseOffset: null, nextOffset: null, error };
+  }
 }
 
 /** The one batch that is all of `bytes`, found at `position` of the body. */

@@ -1,15 +1,16 @@
 // Compression of a record batch's records section, as Kafka does it: gzip (RFC 1952), snappy
 // in xerial's framing (what Kafka's Java client writes; raw snappy is accepted too), lz4 in the
-// LZ4 frame format, zstd frames. Every decompression is bounded by `decompressedBytesMax`, so a
-// small hostile batch cannot expand into an unbounded buffer.
+// LZ4 frame format, zstd frames. Every decompression stops once `decompressedBytesMax` would be
+// passed (decompressedBytesBound), so a small hostile batch cannot expand into a large buffer.
 import { promisify } from 'node:util';
 import { gzip as gzipCallback, gunzip as gunzipCallback } from 'node:zlib';
 import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
-import { compressFrame as lz4Compress, decompressFrame as lz4Decompress } from 'lz4-napi';
+import { compressFrame as lz4Compress } from 'lz4-napi';
 import * as zstd from '@bokuweb/zstd-wasm';
 import { assert, assertNever } from '../common/index.ts';
 import type { Compression } from './contract.ts';
 import { LogError } from './errors.ts';
+import { lz4BoundedDecompress } from './lz4-frame.ts';
 
 const gzipAsync = promisify(gzipCallback);
 const gunzipAsync = promisify(gunzipCallback);
@@ -24,8 +25,21 @@ export const compressionCodecIds: Readonly<Record<Compression, number>> = {
 };
 const codecsById: readonly Compression[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
 
-/** Largest records section a batch may expand to (Kafka batches are far below this). */
+/** Largest records section any batch may expand to, whatever max.message.bytes says. */
 export const DECOMPRESSED_BYTES_MAX = 64 * 1024 * 1024;
+/** A compressed section may expand to this many times its own size (or max.message.bytes). */
+export const DECOMPRESSION_RATIO_MAX = 64;
+
+/**
+ * How far a compressed section of `compressedBytes` may expand, under a topic whose
+ * max.message.bytes is `maxMessageBytes`: to what the batch could have held uncompressed
+ * (max.message.bytes) or DECOMPRESSION_RATIO_MAX × its size, whichever is more, but never past
+ * DECOMPRESSED_BYTES_MAX. Produce, every fetch and the client decode with this same bound.
+ */
+export function decompressedBytesBound(compressedBytes: number, maxMessageBytes: number): number {
+  const allowed = Math.max(maxMessageBytes, DECOMPRESSION_RATIO_MAX * compressedBytes);
+  return Math.min(DECOMPRESSED_BYTES_MAX, allowed);
+}
 
 /** xerial snappy-java stream header: magic, then version 1 and minimum compatible version 1. */
 const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
@@ -71,6 +85,9 @@ export async function decompress(
     output = await decompressUnchecked(codec, bytes, decompressedBytesMax);
   } catch (cause) {
     if (cause instanceof LogError) throw cause;
+    if ((cause as { code?: unknown } | null)?.code === 'ERR_BUFFER_TOO_LARGE') {
+      throw tooLarge(codec, decompressedBytesMax + 1); // zlib stopped at maxOutputLength.
+    }
     throw new LogError('LOG_CORRUPT_BATCH', `${codec} records do not decompress`, { cause });
   }
   if (output.length > decompressedBytesMax) throw tooLarge(codec, output.length);
@@ -91,9 +108,7 @@ async function decompressUnchecked(
     case 'snappy':
       return xerialDecompress(bytes, decompressedBytesMax);
     case 'lz4':
-      // lz4-napi has no output limit; LZ4's worst ratio (~255:1) over a batch bounded by
-      // max.message.bytes keeps this finite, and the size is checked by the caller.
-      return lz4Decompress(bytes);
+      return lz4BoundedDecompress(bytes, decompressedBytesMax);
     case 'zstd':
       await zstdReady();
       return zstdDecompress(bytes, decompressedBytesMax);

@@ -4,6 +4,7 @@ import { TypedError } from '../common/index.ts';
 
 export const logErrorCodes = [
   'LOG_CORRUPT_BATCH', // Not retriable: bad CRC, length, magic or record layout. Drop the bytes.
+  'LOG_INVALID_RECORD', // Not retriable: well-formed records that break a rule (offset deltas).
   'LOG_UNSUPPORTED_COMPRESSION', // Not retriable: codec bits 5–7 in the batch attributes.
   'LOG_RECORD_TOO_LARGE', // Not retriable: a batch exceeds max.message.bytes.
   'LOG_OFFSET_OUT_OF_RANGE', // Not retriable: below the log start or above the log end.

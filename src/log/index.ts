@@ -18,6 +18,8 @@ export {
   compressionCodecIds,
   compressionFromAttributes,
   DECOMPRESSED_BYTES_MAX,
+  DECOMPRESSION_RATIO_MAX,
+  decompressedBytesBound,
 } from './compression.ts';
 export {
   BATCH_HEADER_BYTES,
@@ -26,6 +28,7 @@ export {
   TIMESTAMP_TYPE_LOG_APPEND_TIME,
   batchSize,
   checkBatch,
+  checkRecords,
   decodeBatches,
   decodeRecords,
   encodeBatch,
@@ -35,14 +38,21 @@ export {
   scanBatches,
   setBaseOffset,
   setPartitionLeaderEpoch,
+  validateBatchRecords,
   verifyBatchCrc,
+  MAX_MESSAGE_BYTES_DEFAULT,
   type BatchLimits,
   type DecodedBatch,
   type DecodeOptions,
   type EncodeBatchInput,
   type ScanResult,
 } from './record-batch.ts';
-export { decodeBatchChunks } from './chunked-batches.ts';
+export {
+  decodeBatchChunks,
+  decodeReadableChunks,
+  type ReadableBatches,
+  type UnreadableBatch,
+} from './chunked-batches.ts';
 export { LeaderEpochCache, type EpochEntry } from './leader-epoch-cache.ts';
 export {
   APPENDS_QUEUED_MAX,

@@ -6,7 +6,7 @@
 import { assert, type Clock, type WallClock } from '../common/index.ts';
 import { syncDirectory, writeCheckpoint } from './checkpoint-file.ts';
 import type { LogReadResult, PartitionLogApi, PartitionLogConfig } from './contract.ts';
-import { LogError } from './errors.ts';
+import { LogError, isLogError } from './errors.ts';
 import { GroupCommit } from './group-commit.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import {
@@ -20,6 +20,7 @@ import {
 import {
   batchSize,
   decodeBatches,
+  type DecodedBatch,
   lastOffsetOf,
   scanBatches,
   setBaseOffset,
@@ -530,7 +531,7 @@ export class PartitionLog implements PartitionLogApi {
     for (let header = segment.readHeader(position); header.baseOffset < end;) {
       const size = batchSize(header);
       if (header.maxTimestampMs >= timestampMs) {
-        const [batch] = await decodeBatches(segment.readBytes(position, size));
+        const batch = await this.#decodeStored(segment.readBytes(position, size));
         const hit = batch?.records.find(
           (record) =>
             record.timestampMs >= timestampMs &&
@@ -544,6 +545,17 @@ export class PartitionLog implements PartitionLogApi {
       header = segment.readHeader(position);
     }
     return null;
+  }
+
+  /** One stored batch decoded, or null if it does not decode (it is skipped, not fatal). */
+  async #decodeStored(bytes: Buffer): Promise<DecodedBatch | null> {
+    try {
+      const [batch] = await decodeBatches(bytes, { maxMessageBytes: this.#config.maxMessageBytes });
+      return batch ?? null;
+    } catch (error) {
+      if (isLogError(error)) return null;
+      throw error;
+    }
   }
 
   // ---- truncation, retention, epochs -------------------------------------------------------

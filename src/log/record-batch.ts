@@ -12,6 +12,7 @@ import {
   compressionCodecIds,
   compressionFromAttributes,
   decompress,
+  decompressedBytesBound,
 } from './compression.ts';
 import { LogError } from './errors.ts';
 import { readVarint, varintSize, writeVarint } from './varint.ts';
@@ -63,7 +64,13 @@ export interface BatchLimits {
   readonly batchBytesMax?: number;
 }
 
+/** Kafka's default max.message.bytes: the decompression bound when a caller names none. */
+export const MAX_MESSAGE_BYTES_DEFAULT = 1024 * 1024 + 12;
+
 export interface DecodeOptions extends BatchLimits {
+  /** The topic's max.message.bytes, which (with the section's size) bounds decompression. */
+  readonly maxMessageBytes?: number;
+  /** A fixed decompression bound instead of decompressedBytesBound's. */
   readonly decompressedBytesMax?: number;
   /**
    * Ignore a last batch cut short by the end of the bytes, as Kafka consumers do with fetch
@@ -417,11 +424,17 @@ export async function decodeBatches(
     assert(codec !== null, 'checkBatch rejects unknown codecs');
     const section = buffer.subarray(position + BATCH_HEADER_BYTES, end);
     const plain =
-      codec === 'none' ? section : await decompress(codec, section, limits.decompressedBytesMax);
+      codec === 'none' ? section : await decompress(codec, section, boundOf(section, limits));
     decoded.push({ header, records: decodeRecords(header, plain) });
     position = end;
   }
   return decoded;
+}
+
+/** How far `section` may expand under `options` (decompressedBytesBound by default). */
+export function boundOf(section: Uint8Array, options: DecodeOptions): number {
+  const maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES_DEFAULT;
+  return options.decompressedBytesMax ?? decompressedBytesBound(section.length, maxMessageBytes);
 }
 
 /** Parses an uncompressed records section; every byte must belong to exactly one record. */
@@ -519,4 +532,141 @@ function bytesAt(section: Buffer, at: number, end: number): { bytes: Buffer | nu
   const next = length.next + length.value;
   if (length.value < -1 || next > end) throw corrupt(`bad field length ${length.value} at ${at}`);
   return { bytes: section.subarray(length.next, next), next };
+}
+
+// ---- validation at produce (Kafka's LogValidator) ------------------------------------------
+
+/**
+ * Walks the plain records section [start, end) of `section` in place — nothing is copied or
+ * decoded into objects — and returns the LogError that refuses it, or null. LOG_CORRUPT_BATCH:
+ * a varint too long or out of range, a length outside the record or section, a record count
+ * that does not fill the section exactly. LOG_INVALID_RECORD (well-formed, against the rules):
+ * offset deltas not 0, 1, 2 … (`producer`) or not rising within lastOffsetDelta, a timestamp
+ * outside [-1, maxTimestamp] of a create-time batch.
+ */
+export function checkRecords(
+  header: BatchHeader,
+  section: Uint8Array,
+  start: number,
+  end: number,
+  producer: boolean,
+): LogError | null {
+  if (producer && header.lastOffsetDelta !== header.recordCount - 1) {
+    return invalidRecord(`lastOffsetDelta ${header.lastOffsetDelta} for ${header.recordCount}`);
+  }
+  if (header.recordCount * RECORD_BYTES_MIN > end - start) {
+    return corrupt(`${end - start} bytes cannot hold ${header.recordCount} records`);
+  }
+  const createTime = (header.attributes & TIMESTAMP_TYPE_LOG_APPEND_TIME) === 0;
+  const cursor: Cursor = { next: 0 };
+  let at = start;
+  let lastDelta = -1;
+  for (let i = 0; i < header.recordCount; i += 1) {
+    const length = readAt(section, at, end, 5, cursor);
+    if (cursor.next < 0) return corrupt(`record ${i} has a bad length varint`);
+    const recordEnd = cursor.next + length;
+    if (length < RECORD_BYTES_MIN - 1 || recordEnd > end) {
+      return corrupt(`record ${i} has length ${length}`);
+    }
+    const timestampDelta = readAt(section, cursor.next + 1, recordEnd, 10, cursor);
+    if (cursor.next < 0) return corrupt(`record ${i} has a bad timestamp delta`);
+    const delta = readAt(section, cursor.next, recordEnd, 5, cursor);
+    if (cursor.next < 0) return corrupt(`record ${i} has a bad offset delta`);
+    if (producer ? delta !== i : delta <= lastDelta || delta > header.lastOffsetDelta) {
+      return invalidRecord(`record ${i} has offset delta ${delta}`);
+    }
+    lastDelta = delta;
+    const timestampMs = header.baseTimestampMs + timestampDelta;
+    if (createTime && (timestampMs < -1 || timestampMs > header.maxTimestampMs)) {
+      return invalidRecord(`record ${i} has timestamp ${timestampMs}`);
+    }
+    if (skipFields(section, cursor.next, recordEnd, cursor) !== recordEnd) {
+      return corrupt(`record ${i} does not fill its length`);
+    }
+    at = recordEnd;
+  }
+  return at === end ? null : corrupt(`${end - at} bytes follow the last record`);
+}
+
+/** Where the varint readAt read ends, or -1 after a malformed one; one per walk, reused. */
+interface Cursor {
+  next: number;
+}
+
+/** readVarint without an object per call (most record varints are one byte). */
+function readAt(
+  section: Uint8Array,
+  at: number,
+  end: number,
+  bytesMax: 5 | 10,
+  cursor: Cursor,
+): number {
+  if (at < end) {
+    const byte = section[at] as number;
+    if (byte < 0x80) {
+      cursor.next = at + 1;
+      return (byte >>> 1) ^ -(byte & 1);
+    }
+  }
+  const read = readVarint(section, at, end, bytesMax);
+  cursor.next = read === null ? -1 : read.next;
+  return read === null ? 0 : read.value;
+}
+
+/** Skips key, value and headers from `at`; the position after them, or -1 if malformed. */
+function skipFields(section: Uint8Array, at: number, end: number, cursor: Cursor): number {
+  let next = skipBytes(section, at, end, true, cursor);
+  next = next < 0 ? -1 : skipBytes(section, next, end, true, cursor);
+  if (next < 0) return -1;
+  const count = readAt(section, next, end, 5, cursor);
+  if (cursor.next < 0 || count < 0 || count * 2 > end - cursor.next) return -1;
+  next = cursor.next;
+  for (let h = 0; h < count && next >= 0; h += 1) {
+    next = skipBytes(section, next, end, false, cursor);
+    next = next < 0 ? -1 : skipBytes(section, next, end, true, cursor);
+  }
+  return next;
+}
+
+/** Skips a length-prefixed field (-1 is null where `nullable`); -1 if malformed. */
+function skipBytes(
+  section: Uint8Array,
+  at: number,
+  end: number,
+  nullable: boolean,
+  cursor: Cursor,
+): number {
+  const length = readAt(section, at, end, 5, cursor);
+  if (cursor.next < 0) return -1;
+  if (length === -1 && nullable) return cursor.next;
+  if (length < 0 || cursor.next + length > end) return -1;
+  return cursor.next + length;
+}
+
+function invalidRecord(message: string): LogError {
+  return new LogError('LOG_INVALID_RECORD', message);
+}
+
+/**
+ * checkRecords for the batch at `position` of `bytes` (already through checkBatch), its
+ * section decompressed first within boundOf(`options`). Throws the LogError that refuses it.
+ */
+export async function validateBatchRecords(
+  bytes: Uint8Array,
+  position: number,
+  header: BatchHeader,
+  options: DecodeOptions & { readonly producer: boolean },
+): Promise<void> {
+  const start = position + BATCH_HEADER_BYTES;
+  const end = position + batchSize(header);
+  const codec = compressionFromAttributes(header.attributes);
+  let refused: LogError | null;
+  if (codec === null || codec === 'none') {
+    refused = checkRecords(header, bytes, start, end, options.producer);
+  } else {
+    const section = view(bytes).subarray(start, end);
+    const plain = await decompress(codec, section, boundOf(section, options));
+    refused = checkRecords(header, plain, 0, plain.length, options.producer);
+  }
+  if (refused !== null) throw refused;
 }

@@ -3,9 +3,16 @@
 // is whole batches, the first of which may begin before the position: earlier records are
 // skipped. Answers are buffered (one per partition) until poll() hands them out, so memory is
 // bounded by partitions × fetchBytesMax. Leader moves refresh metadata and retry after backoff;
-// OFFSET_OUT_OF_RANGE resets per autoOffsetReset or surfaces from poll().
+// OFFSET_OUT_OF_RANGE resets per autoOffsetReset or surfaces from poll(). A batch that does not
+// decode ends an answer: the records before it are returned, and a fetch that starts at it makes
+// poll() throw CORRUPT_MESSAGE with details { offset, nextOffset } (seek past it to go on).
 import { assert, type Clock, type Random } from '../../common/index.ts';
-import { decodeBatchChunks, isLogError, type StoredRecord } from '../../log/index.ts';
+import {
+  DECOMPRESSED_BYTES_MAX,
+  decodeReadableChunks,
+  isLogError,
+  type StoredRecord,
+} from '../../log/index.ts';
 import { batchContentType, fetchHeaders } from '../wire.ts';
 import { backoffDelayMs, defaultBackoff, type BackoffConfig } from './backoff.ts';
 import { ClientError, staleMetadataCodes } from './client-error.ts';
@@ -136,7 +143,9 @@ export class Consumer {
 
   /**
    * Records at the positions, waiting up to maxWaitMs for some to arrive; [] if none did.
-   * Throws OFFSET_OUT_OF_RANGE (autoOffsetReset 'none') and non-retriable fetch errors.
+   * Throws OFFSET_OUT_OF_RANGE (autoOffsetReset 'none') and non-retriable fetch errors; for
+   * CORRUPT_MESSAGE (an undecodable stored batch) its details name `offset` and `nextOffset`:
+   * the position stays at the batch until the caller seeks (Kafka's CorruptRecordException).
    */
   async poll(options: { maxWaitMs?: number } = {}): Promise<ConsumerRecord[]> {
     if (this.#closed) throw new ClientError('CLIENT_CLOSED', 'the consumer is closed');
@@ -294,11 +303,27 @@ export class Consumer {
     if (response.status !== 200) throw responseError(response, `fetch ${topic}/${partition}`);
     const highWatermark = Number(response.headers[fetchHeaders.highWatermark] ?? -1);
     if (Number.isSafeInteger(highWatermark)) state.highWatermark = highWatermark;
-    const batches = await decodeBatchChunks(response.chunks ?? [response.body]);
+    // The broker bounded decompression by the topic's max.message.bytes; this client does not
+    // know it, so it takes the absolute bound, which is never below the broker's.
+    const { batches, unreadable } = await decodeReadableChunks(response.chunks ?? [response.body], {
+      decompressedBytesMax: DECOMPRESSED_BYTES_MAX,
+    });
     // The first batch may begin before `offset`: its earlier records are skipped.
     const records: StoredRecord[] = [];
     for (const batch of batches) {
       for (const record of batch.records) if (record.offset >= offset) records.push(record);
+    }
+    if (records.length === 0 && unreadable !== null) {
+      const at = Math.max(unreadable.baseOffset ?? offset, offset);
+      throw new ClientError(
+        'CORRUPT_MESSAGE',
+        `fetch ${topic}/${partition}: the batch at offset ${at} does not decode ` +
+          `(${unreadable.error.message}); seek to nextOffset to skip it`,
+        {
+          cause: unreadable.error,
+          details: { topic, partition, offset: at, nextOffset: unreadable.nextOffset ?? at + 1 },
+        },
+      );
     }
     return records;
   }

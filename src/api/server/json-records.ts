@@ -2,11 +2,13 @@
 // UTF-8 strings or null, or base64 with ?encoding=base64. Produce encodes the records into
 // RecordBatch v2 bytes — the same bytes a binary client sends — so the broker sees one path.
 import {
+  decompressedBytesBound,
   encodeBatch,
   type Compression,
   type LogRecord,
   type StoredRecord,
 } from '../../log/index.ts';
+import { ApiError } from '../errors.ts';
 import { invalid, isPlainObject } from './request-checks.ts';
 
 export type RecordEncoding = 'utf8' | 'base64';
@@ -94,7 +96,19 @@ export async function encodeJsonBatches(
       records: slice,
       compression,
     });
-    if (bytes.length <= batchBytesMax || slice.length === 1) {
+    // Split too when the records would expand past the broker's decompression bound.
+    const fits =
+      bytes.length <= batchBytesMax &&
+      (compression === 'none' ||
+        plainBytesMax(slice) <= decompressedBytesBound(bytes.length, batchBytesMax));
+    if (!fits && slice.length === 1 && bytes.length <= batchBytesMax) {
+      throw new ApiError(
+        'MESSAGE_TOO_LARGE',
+        `a record of about ${plainBytesMax(slice)} bytes expands past the decompression bound ` +
+          `${decompressedBytesBound(bytes.length, batchBytesMax)} of this ${compression} topic`,
+      );
+    }
+    if (fits || slice.length === 1) {
       parts.push(bytes);
       return;
     }
@@ -104,6 +118,18 @@ export async function encodeJsonBatches(
   };
   await encode(records);
   return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+}
+
+/** At least the size of `records` uncompressed (a record's varints and attributes ≤ 40). */
+function plainBytesMax(records: readonly LogRecord[]): number {
+  let total = 0;
+  for (const record of records) {
+    total += 40 + (record.key?.length ?? 0) + (record.value?.length ?? 0);
+    for (const header of record.headers) {
+      total += 16 + Buffer.byteLength(header.key) + (header.value?.length ?? 0);
+    }
+  }
+  return total;
 }
 
 function bytesToJson(bytes: Uint8Array | null, encoding: RecordEncoding): string | null {

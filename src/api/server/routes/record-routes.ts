@@ -1,9 +1,12 @@
 // Records of one partition: produce (POST, JSON or application/vnd.rill.batch), fetch (GET,
 // JSON or — with `accept: application/vnd.rill.batch` — the segment bytes themselves),
 // offsets (GET …/offsets[?timestamp=T]) and delete-records (DELETE …/records?before=O).
-// Binary fetch metadata travels in the rill-* response headers (docs/api.md).
+// Binary fetch metadata travels in the rill-* response headers (docs/api.md). A JSON fetch
+// answers the records before an undecodable stored batch; one that starts at it answers
+// CORRUPT_MESSAGE with the batch's offset and the next readable one.
 import type { Acks, FetchResult } from '../../../broker/index.ts';
-import { decodeBatches, type Compression } from '../../../log/index.ts';
+import { decodeReadableChunks, type Compression } from '../../../log/index.ts';
+import { ApiError } from '../../errors.ts';
 import {
   encodeJsonBatches,
   parseJsonRecords,
@@ -115,7 +118,7 @@ async function fetch(
   }
   const result = await broker.fetch({ topic, partition, offset, maxBytes, maxWaitMs });
   if (wantsBatches(request.headers.accept)) return sendBatches(context, reply, result);
-  return jsonFetch(context, result, offset, encoding);
+  return jsonFetch(context, result, offset, encoding, topic);
 }
 
 function sendBatches(context: RouteContext, reply: RillReply, result: FetchResult) {
@@ -150,6 +153,7 @@ async function jsonFetch(
   result: FetchResult,
   offset: number,
   encoding: RecordEncoding,
+  topic: string,
 ) {
   const { read, highWatermark } = result;
   let bytes: Buffer;
@@ -158,7 +162,8 @@ async function jsonFetch(
   } finally {
     read.release();
   }
-  const batches = await decodeBatches(bytes);
+  const { maxMessageBytes } = context.broker.topicConfig(topic);
+  const { batches, unreadable } = await decodeReadableChunks([bytes], { maxMessageBytes });
   const records = [];
   for (const batch of batches) {
     for (const record of batch.records) {
@@ -167,11 +172,27 @@ async function jsonFetch(
       }
     }
   }
+  let nextOffset = read.nextOffset;
+  if (unreadable !== null) {
+    const at = unreadable.baseOffset ?? offset;
+    if (records.length === 0) {
+      // Nothing readable before it: report the batch, and where reading may go on.
+      throw new ApiError(
+        'CORRUPT_MESSAGE',
+        `stored batch at offset ${at}: ${unreadable.error.message}`,
+        {
+          offset: at,
+          nextOffset: Math.max(unreadable.nextOffset ?? read.nextOffset, offset + 1),
+        },
+      );
+    }
+    nextOffset = Math.max(at, offset);
+  }
   context.metrics.fetchBytes.inc(read.bytes);
   context.metrics.fetchRecords.inc(records.length);
   return {
     records,
-    nextOffset: read.nextOffset,
+    nextOffset,
     highWatermark,
     logStartOffset: result.logStartOffset,
     leaderEpoch: result.leaderEpoch,
