@@ -23,6 +23,11 @@ export interface JsonRecord {
 
 export const recordsPerRequestMax = 100_000;
 export const headersPerRecordMax = 256;
+/**
+ * Latest record timestamp (2^51 − 1 ms, year ~73,000): two timestamps of one batch then differ
+ * by less than 2^51, so the zigzag varint of their delta stays a safe integer when read back.
+ */
+export const timestampMsMax = 2 ** 51 - 1;
 const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function bytesField(value: unknown, what: string, encoding: RecordEncoding): Uint8Array | null {
@@ -66,14 +71,17 @@ export function parseJsonRecords(
     if (!isPlainObject(record)) throw invalid(`${at} must be an object`);
     if (!('value' in record)) throw invalid(`${at}.value is required (it may be null)`);
     const timestamp = record['timestamp'] ?? nowWallMs;
-    if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0) {
+    if (!Number.isSafeInteger(timestamp) || (timestamp as number) < 0) {
       throw invalid(`${at}.timestamp must be a non-negative integer (ms since the epoch)`);
+    }
+    if ((timestamp as number) > timestampMsMax) {
+      throw invalid(`${at}.timestamp must be at most ${timestampMsMax}`);
     }
     return {
       key: bytesField(record['key'], `${at}.key`, encoding),
       value: bytesField(record['value'], `${at}.value`, encoding),
       headers: headersField(record['headers'], at, encoding),
-      timestampMs: timestamp,
+      timestampMs: timestamp as number,
     };
   });
 }
