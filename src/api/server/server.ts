@@ -2,6 +2,8 @@
 // 64 KiB windows cap a connection near a quarter of the transport's ceiling), a bound on
 // concurrent streams and on body size. Client routes live under /v1, node-to-node routes
 // under /internal/v1 behind the cluster secret. Every failure answers API.md's error shape.
+// The stream guard (stream-guard.ts) bounds work per connection and per node, cancels the work
+// of reset streams and closes rapid-reset, slowloris and idle connections.
 import type { Socket } from 'node:net';
 import type {
   Http2Server,
@@ -15,6 +17,7 @@ import {
   assert,
   clusterSecretCheck,
   clusterSecretHeader,
+  type Clock,
   type WallClock,
 } from '../../common/index.ts';
 import { ApiError, errorResponse, isApiErrorCode, type ApiErrorCode } from '../errors.ts';
@@ -26,11 +29,12 @@ import { registerReplicaRoutes } from './routes/replica-routes.ts';
 import { registerTopicProduceRoute } from './routes/topic-produce-route.ts';
 import { registerTopicRoutes } from './routes/topic-routes.ts';
 import { ServerMetrics } from './server-metrics.ts';
+import { StreamGuard, type StreamGuardConfig } from './stream-guard.ts';
 
 /** DATA frames on closed streams tolerated per session before nghttp2 sends GOAWAY. */
 const invalidFramesMax = 8192;
 
-export interface ServerConfig {
+export interface ServerConfig extends StreamGuardConfig {
   /** Largest request body (JSON or binary); larger answers 413 RECORD_LIST_TOO_LARGE. */
   readonly bodyBytesMax: number;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. */
@@ -64,6 +68,8 @@ export interface ServerDeps {
   readonly broker: Broker;
   readonly logger: FastifyBaseLogger;
   readonly wallClock: WallClock;
+  /** Timers of the stream guard (body deadlines, idle connections) and its reset rate. */
+  readonly clock: Clock;
   readonly internalRoutes?: readonly InternalRoute[];
   /** Forwards produce requests to leaders (the client's H2Transport); closed with the server. */
   readonly forwarder: HttpExchange;
@@ -110,6 +116,10 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     session.setLocalWindowSize(config.sessionWindowBytes);
   });
   const metrics = new ServerMetrics(deps.broker);
+  const guard = new StreamGuard(config, { clock: deps.clock });
+  guard.attach(app.server);
+  guard.install(app);
+  guard.registerMetrics(metrics.registry);
   app.addContentTypeParser(batchContentType, { parseAs: 'buffer' }, (_request, body, done) => {
     done(null, body);
   });
@@ -136,7 +146,8 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   });
   registerInternalRoutes(app, config, metrics, deps.internalRoutes ?? []);
   const { broker, wallClock, forwarder } = deps;
-  const context: RouteContext = { broker, config, metrics, wallClock, forwarder };
+  const signalOf = (request: RillRequest): AbortSignal => guard.signalOf(request);
+  const context: RouteContext = { broker, config, metrics, wallClock, forwarder, signalOf };
   registerClusterRoutes(app, context);
   registerTopicRoutes(app, context);
   registerRecordRoutes(app, context);

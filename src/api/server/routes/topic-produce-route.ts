@@ -115,6 +115,7 @@ async function produceGroup(
   const type = topicConfig.compressionType;
   const compression: Compression = type === 'producer' || type === 'uncompressed' ? 'none' : type;
   const batches = await encodeJsonBatches(group.records, compression, topicConfig.maxMessageBytes);
+  const signal = context.signalOf(request);
   try {
     const result = await broker.produce({
       topic,
@@ -122,6 +123,7 @@ async function produceGroup(
       batches,
       acks,
       timeoutMs,
+      signal,
     });
     return result.baseOffset;
   } catch (error) {
@@ -135,6 +137,7 @@ async function produceGroup(
       body: JSON.stringify({ records: group.raw }),
       responseBytesMax: 1024 * 1024,
       timeoutMs: timeoutMs + 5_000,
+      signal,
     });
     const answer = JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
     if (response.status !== 200) throw new ForwardedError(answer);

@@ -1,0 +1,363 @@
+// Bounds what HTTP/2 clients can make a node do (issue 15): every stream gets a slot that
+// counts against its connection's and the node's budget until its work is released — a reset
+// stream too — and an AbortSignal that fires when the stream closes, so parked fetches, reads
+// and produce waits end at once. A connection that resets streams faster than a named rate is
+// closed (GOAWAY ENHANCE_YOUR_CALM); request bodies must arrive within a deadline; a connection
+// with no open stream is closed once idle. Node-to-node and probe routes have their own budget.
+import { constants, type Http2Server, type Http2Session, type ServerHttp2Stream } from 'node:http2';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { assert, type Clock } from '../../common/index.ts';
+import { ApiError } from '../errors.ts';
+import { ResetRate } from './reset-rate.ts';
+import type { RillApp, RillReply, RillRequest } from './route-context.ts';
+
+export interface StreamGuardConfig {
+  /** Requests in flight on one connection (reset ones included until released). */
+  readonly requestsPerSessionMax: number;
+  /** Client requests (/v1 …) in flight on the node; more answer 503 BROKER_BUSY. */
+  readonly clientRequestsMax: number;
+  /** Node-to-node requests (/internal/v1) in flight on the node: a budget of their own. */
+  readonly internalRequestsMax: number;
+  /** More client resets than this within one second close the connection (GOAWAY). */
+  readonly streamResetsPerSecondMax: number;
+  /** A request body must have arrived in full this long after its headers (slowloris). */
+  readonly requestBodyTimeoutMs: number;
+  /** A connection with no open stream for this long is closed (GOAWAY NO_ERROR). */
+  readonly connectionIdleTimeoutMs: number;
+}
+
+const streamGuardLimits = [
+  'requestsPerSessionMax',
+  'clientRequestsMax',
+  'internalRequestsMax',
+  'streamResetsPerSecondMax',
+  'requestBodyTimeoutMs',
+  'connectionIdleTimeoutMs',
+] as const satisfies readonly (keyof StreamGuardConfig)[];
+
+/** Budgets: client routes, node-to-node routes, and probes (health, metrics). */
+type RequestClass = 'client' | 'internal' | 'probe';
+
+const probePaths: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+interface SessionState {
+  readonly session: Http2Session;
+  /** Admitted requests whose slot is not released yet. */
+  inFlight: number;
+  /** Streams not yet closed at the protocol level. */
+  openStreams: number;
+  readonly resets: ResetRate;
+  cancelIdle: (() => void) | null;
+}
+
+interface Slot {
+  readonly state: SessionState;
+  readonly kind: RequestClass;
+  /** Aborted when the stream closes: the request's work stops. */
+  readonly controller: AbortController;
+  /** False: refused at arrival (the answer is 503 BROKER_BUSY); never counted. */
+  readonly admitted: boolean;
+  streamClosed: boolean;
+  /** Route handlers of this stream still running. */
+  handlers: number;
+  released: boolean;
+}
+
+/** Why a request's signal fired: its client closed or reset the stream. */
+export class StreamClosedError extends Error {
+  override name = 'StreamClosedError';
+}
+
+const neverAborted = new AbortController().signal;
+
+export class StreamGuard {
+  readonly #config: StreamGuardConfig;
+  readonly #clock: Clock;
+  readonly #slots = new WeakMap<ServerHttp2Stream, Slot>();
+  readonly #inFlight: Record<RequestClass, number> = { client: 0, internal: 0, probe: 0 };
+  readonly #counts = { refused: 0, rapidResetCloses: 0, bodyTimeouts: 0, idleCloses: 0 };
+
+  constructor(config: StreamGuardConfig, deps: { readonly clock: Clock }) {
+    for (const name of streamGuardLimits) {
+      assert(Number.isInteger(config[name]), `${name} must be an integer`);
+      assert(config[name] > 0, `${name} must be positive`);
+    }
+    this.#config = config;
+    this.#clock = deps.clock;
+  }
+
+  /** Requests in flight by budget (admitted and not yet released). */
+  get inFlight(): Readonly<Record<RequestClass, number>> {
+    return this.#inFlight;
+  }
+
+  /** Watches every session of `server`; call before it accepts connections. */
+  attach(server: Http2Server): void {
+    server.on('session', (session: Http2Session) => this.#onSession(session));
+  }
+
+  /**
+   * Installs the fastify side: refusal and skipping in onRequest (before any body is read),
+   * the body deadline, and the wrap of every route handler that keeps a slot until the
+   * handler settles. Call before any route is registered.
+   */
+  install(app: RillApp): void {
+    app.addHook('onRequest', (request, reply, done) => {
+      const slot = this.#slots.get(request.raw.stream);
+      if (slot === undefined) return done();
+      if (slot.controller.signal.aborted) {
+        // Reset before we began: nothing will read an answer, so no work starts.
+        reply.hijack();
+        return done();
+      }
+      if (!slot.admitted) return done(this.#busy(slot));
+      this.#armBodyDeadline(request, reply);
+      done();
+    });
+    app.addHook('onRoute', (route) => {
+      route.handler = this.#wrap(route.handler as Handler) as typeof route.handler;
+    });
+  }
+
+  /** Fires when the request's stream closes before its work is done; never for inject(). */
+  signalOf(request: RillRequest): AbortSignal {
+    return this.#slots.get(request.raw.stream)?.controller.signal ?? neverAborted;
+  }
+
+  registerMetrics(registry: Registry): void {
+    const registers = [registry];
+    const inFlight = this.#inFlight;
+    new Gauge({
+      name: 'rill_requests_in_flight',
+      help: 'Requests admitted and not yet released, by budget (client, internal, probe).',
+      labelNames: ['class'],
+      registers,
+      collect() {
+        for (const [kind, count] of Object.entries(inFlight)) this.set({ class: kind }, count);
+      },
+    });
+    const counter = (name: string, help: string, read: () => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    };
+    const counts = this.#counts;
+    counter('rill_requests_refused_total', 'Requests refused: a budget was full.', () => {
+      return counts.refused;
+    });
+    counter('rill_rapid_reset_closes_total', 'Connections closed for resetting too fast.', () => {
+      return counts.rapidResetCloses;
+    });
+    counter('rill_request_body_timeouts_total', 'Request bodies cut at their deadline.', () => {
+      return counts.bodyTimeouts;
+    });
+    counter('rill_idle_connections_closed_total', 'Connections closed as idle.', () => {
+      return counts.idleCloses;
+    });
+  }
+
+  #onSession(session: Http2Session): void {
+    const state: SessionState = {
+      session,
+      inFlight: 0,
+      openStreams: 0,
+      resets: new ResetRate({ resetsMax: this.#config.streamResetsPerSecondMax, windowMs: 1000 }),
+      cancelIdle: null,
+    };
+    this.#armIdle(state);
+    session.once('close', () => state.cancelIdle?.());
+    // Before the server's own listener, which hands the stream to fastify.
+    session.prependListener('stream', (stream: ServerHttp2Stream, headers) => {
+      this.#onStream(state, stream, String(headers[':path'] ?? ''));
+    });
+  }
+
+  #onStream(state: SessionState, stream: ServerHttp2Stream, path: string): void {
+    const kind = classify(path);
+    const controller = new AbortController();
+    if (stream.destroyed) {
+      // HEADERS and RST_STREAM in one read: the stream closed before anyone saw it.
+      controller.abort(new StreamClosedError('the client reset the stream'));
+      this.#slots.set(stream, {
+        state,
+        kind,
+        controller,
+        admitted: false,
+        streamClosed: true,
+        handlers: 0,
+        released: true,
+      });
+      this.#onReset(state);
+      return;
+    }
+    const admitted = this.#admits(state, kind);
+    const slot: Slot = {
+      state,
+      kind,
+      controller,
+      admitted,
+      streamClosed: false,
+      handlers: 0,
+      released: !admitted,
+    };
+    this.#slots.set(stream, slot);
+    if (admitted) {
+      state.inFlight += 1;
+      this.#inFlight[kind] += 1;
+    } else {
+      this.#counts.refused += 1;
+    }
+    state.openStreams += 1;
+    state.cancelIdle?.();
+    state.cancelIdle = null;
+    stream.once('aborted', () => this.#onReset(state));
+    stream.once('close', () => {
+      slot.streamClosed = true;
+      controller.abort(new StreamClosedError('the stream closed'));
+      state.openStreams -= 1;
+      if (state.openStreams === 0) this.#armIdle(state);
+      this.#maybeRelease(slot);
+    });
+  }
+
+  #admits(state: SessionState, kind: RequestClass): boolean {
+    if (state.inFlight >= this.#config.requestsPerSessionMax) return false;
+    switch (kind) {
+      case 'client':
+        return this.#inFlight.client < this.#config.clientRequestsMax;
+      case 'internal':
+        return this.#inFlight.internal < this.#config.internalRequestsMax;
+      case 'probe':
+        return true; // Cheap and answered at once; bounded by the session's budget.
+    }
+  }
+
+  #busy(slot: Slot): ApiError {
+    const onSession = slot.state.inFlight >= this.#config.requestsPerSessionMax;
+    const message = onSession
+      ? `more than ${this.#config.requestsPerSessionMax} requests in flight on this connection`
+      : `more than ${this.#config[`${slot.kind}RequestsMax` as keyof StreamGuardConfig]} ` +
+        `${slot.kind} requests in flight on this node`;
+    return new ApiError('BROKER_BUSY', message);
+  }
+
+  /** A client reset (or a session torn down): too many in a second closes the connection. */
+  #onReset(state: SessionState): void {
+    const { session } = state;
+    // A closing socket cancels every open stream: that is no client's reset.
+    if (session.destroyed || session.closed || session.socket?.destroyed === true) return;
+    if (!state.resets.onReset(this.#clock.nowMs())) return;
+    this.#counts.rapidResetCloses += 1;
+    // Every stream of the session closes, so their signals fire and their work is released.
+    const error = new Error(`more than ${this.#config.streamResetsPerSecondMax} resets a second`);
+    session.destroy(error, constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+
+  #armIdle(state: SessionState): void {
+    state.cancelIdle?.();
+    state.cancelIdle = this.#clock.schedule(this.#config.connectionIdleTimeoutMs, () => {
+      state.cancelIdle = null;
+      const { session } = state;
+      if (state.openStreams > 0 || session.closed || session.destroyed) return;
+      this.#counts.idleCloses += 1;
+      session.close();
+    });
+  }
+
+  /** Cuts a body still arriving at its deadline: 408 REQUEST_BODY_TIMEOUT, then the stream. */
+  #armBodyDeadline(request: RillRequest, reply: RillReply): void {
+    const raw = request.raw;
+    const stream = raw.stream;
+    if (stream.endAfterHeaders || raw.complete) return;
+    const timeoutMs = this.#config.requestBodyTimeoutMs;
+    const cancel = this.#clock.schedule(timeoutMs, () => {
+      if (raw.complete) return;
+      this.#counts.bodyTimeouts += 1;
+      // fastify's body reader sees the error and answers it through the error handler.
+      raw.destroy(new ApiError('REQUEST_BODY_TIMEOUT', `the body took over ${timeoutMs} ms`));
+      // HTTP/2 §8.1: after a complete answer, RST_STREAM NO_ERROR stops the upload.
+      const stop = (): void => {
+        if (!stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
+      };
+      if (reply.raw.writableFinished) stop();
+      else reply.raw.once('finish', stop);
+    });
+    raw.once('end', cancel);
+    stream.once('close', cancel);
+  }
+
+  #wrap(handler: Handler): Handler {
+    const slots = this.#slots;
+    const release = (slot: Slot): void => {
+      slot.handlers -= 1;
+      this.#maybeRelease(slot);
+    };
+    return function guarded(this: unknown, request, reply) {
+      const slot = slots.get(request.raw.stream);
+      if (slot === undefined) return handler.call(this, request, reply);
+      if (slot.controller.signal.aborted) return skip(reply);
+      slot.handlers += 1;
+      let result: unknown;
+      try {
+        result = handler.call(this, request, reply);
+      } catch (error) {
+        release(slot);
+        if (slot.controller.signal.aborted) return skip(reply);
+        throw error;
+      }
+      if (!isThenable(result)) {
+        release(slot);
+        return result;
+      }
+      return result.then(
+        (value) => {
+          release(slot);
+          return value;
+        },
+        (error: unknown) => {
+          release(slot);
+          // The client is gone: its request failed because we stopped it; nobody reads this.
+          if (slot.controller.signal.aborted) return skip(reply);
+          throw error;
+        },
+      );
+    };
+  }
+
+  #maybeRelease(slot: Slot): void {
+    if (slot.released || !slot.streamClosed || slot.handlers > 0) return;
+    slot.released = true;
+    slot.state.inFlight -= 1;
+    this.#inFlight[slot.kind] -= 1;
+    assert(slot.state.inFlight >= 0, 'session in-flight count below zero');
+    assert(this.#inFlight[slot.kind] >= 0, 'node in-flight count below zero');
+  }
+}
+
+type Handler = (this: unknown, request: RillRequest, reply: RillReply) => unknown;
+
+function classify(path: string): RequestClass {
+  if (path.startsWith('/internal/')) return 'internal';
+  const query = path.indexOf('?');
+  return probePaths.has(query < 0 ? path : path.slice(0, query)) ? 'probe' : 'client';
+}
+
+/** Ends a request whose client is gone without an answer. */
+function skip(reply: RillReply): undefined {
+  if (!reply.sent) reply.hijack();
+  return undefined;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
