@@ -231,6 +231,7 @@ export async function startNode(
       logger: logger.child({ module: 'api' }),
       wallClock: realWallClock,
       clock: realClock,
+      afterInput: () => new Promise((resolve) => setImmediate(resolve)),
       internalRoutes: internalRoutes(plane),
     },
   );

@@ -70,6 +70,8 @@ export interface ServerDeps {
   readonly wallClock: WallClock;
   /** Timers of the stream guard (body deadlines, idle connections) and its reset rate. */
   readonly clock: Clock;
+  /** Resolves after the I/O already received (setImmediate): client handlers start then. */
+  readonly afterInput?: () => Promise<void>;
   readonly internalRoutes?: readonly InternalRoute[];
   /** Forwards produce requests to leaders (the client's H2Transport); closed with the server. */
   readonly forwarder: HttpExchange;
@@ -116,7 +118,10 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     session.setLocalWindowSize(config.sessionWindowBytes);
   });
   const metrics = new ServerMetrics(deps.broker);
-  const guard = new StreamGuard(config, { clock: deps.clock });
+  const guard = new StreamGuard(config, {
+    clock: deps.clock,
+    ...(deps.afterInput === undefined ? {} : { afterInput: deps.afterInput }),
+  });
   guard.attach(app.server);
   guard.install(app);
   guard.registerMetrics(metrics.registry);

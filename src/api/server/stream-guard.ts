@@ -7,7 +7,7 @@
 import { constants, type Http2Server, type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { assert, type Clock } from '../../common/index.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, errorResponse } from '../errors.ts';
 import { ResetRate } from './reset-rate.ts';
 import type { RillApp, RillReply, RillRequest } from './route-context.ts';
 
@@ -55,8 +55,6 @@ interface Slot {
   readonly kind: RequestClass;
   /** Aborted when the stream closes: the request's work stops. */
   readonly controller: AbortController;
-  /** False: refused at arrival (the answer is 503 BROKER_BUSY); never counted. */
-  readonly admitted: boolean;
   streamClosed: boolean;
   /** Route handlers of this stream still running. */
   handlers: number;
@@ -73,17 +71,26 @@ const neverAborted = new AbortController().signal;
 export class StreamGuard {
   readonly #config: StreamGuardConfig;
   readonly #clock: Clock;
+  readonly #afterInput: (() => Promise<void>) | null;
   readonly #slots = new WeakMap<ServerHttp2Stream, Slot>();
   readonly #inFlight: Record<RequestClass, number> = { client: 0, internal: 0, probe: 0 };
   readonly #counts = { refused: 0, rapidResetCloses: 0, bodyTimeouts: 0, idleCloses: 0 };
 
-  constructor(config: StreamGuardConfig, deps: { readonly clock: Clock }) {
+  /**
+   * `afterInput` resolves once the I/O already received has been handled (setImmediate);
+   * client handlers start after it. Without it they start at once.
+   */
+  constructor(
+    config: StreamGuardConfig,
+    deps: { readonly clock: Clock; readonly afterInput?: () => Promise<void> },
+  ) {
     for (const name of streamGuardLimits) {
       assert(Number.isInteger(config[name]), `${name} must be an integer`);
       assert(config[name] > 0, `${name} must be positive`);
     }
     this.#config = config;
     this.#clock = deps.clock;
+    this.#afterInput = deps.afterInput ?? null;
   }
 
   /** Requests in flight by budget (admitted and not yet released). */
@@ -97,8 +104,7 @@ export class StreamGuard {
   }
 
   /**
-   * Installs the fastify side: refusal and skipping in onRequest (before any body is read),
-   * the body deadline, and the wrap of every route handler that keeps a slot until the
+   * Installs the fastify side: skipping a stream reset before its handler, the body deadline, and the wrap of every route handler that keeps a slot until the
    * handler settles. Call before any route is registered.
    */
   install(app: RillApp): void {
@@ -110,8 +116,7 @@ export class StreamGuard {
         reply.hijack();
         return done();
       }
-      if (!slot.admitted) return done(this.#busy(slot));
-      this.#armBodyDeadline(request, reply);
+      this.#armBodyDeadline(request);
       done();
     });
     app.addHook('onRoute', (route) => {
@@ -172,47 +177,37 @@ export class StreamGuard {
     };
     this.#armIdle(state);
     session.once('close', () => state.cancelIdle?.());
-    // Before the server's own listener, which hands the stream to fastify.
-    session.prependListener('stream', (stream: ServerHttp2Stream, headers) => {
-      this.#onStream(state, stream, String(headers[':path'] ?? ''));
+    // The server's own listener hands every stream to fastify (compat request, routing, hooks):
+    // it now runs only for streams that are admitted and still open, so a reset or refused
+    // stream costs no more than its frames.
+    const forward = session.listeners('stream');
+    session.removeAllListeners('stream');
+    session.on('stream', (stream: ServerHttp2Stream, headers, ...rest: unknown[]) => {
+      if (!this.#onStream(state, stream, String(headers[':path'] ?? ''))) return;
+      for (const listener of forward) Reflect.apply(listener, session, [stream, headers, ...rest]);
     });
   }
 
-  #onStream(state: SessionState, stream: ServerHttp2Stream, path: string): void {
-    const kind = classify(path);
-    const controller = new AbortController();
+  /** Admits the stream (true: fastify serves it), or answers or drops it here. */
+  #onStream(state: SessionState, stream: ServerHttp2Stream, path: string): boolean {
     if (stream.destroyed) {
-      // HEADERS and RST_STREAM in one read: the stream closed before anyone saw it.
-      controller.abort(new StreamClosedError('the client reset the stream'));
-      this.#slots.set(stream, {
-        state,
-        kind,
-        controller,
-        admitted: false,
-        streamClosed: true,
-        handlers: 0,
-        released: true,
-      });
+      // HEADERS and RST_STREAM in one read: the stream closed before anyone saw it. A reset
+      // code other than CANCEL is emitted as an 'error' next: nobody else listens now.
+      stream.on('error', () => undefined);
       this.#onReset(state);
-      return;
+      return false;
     }
-    const admitted = this.#admits(state, kind);
-    const slot: Slot = {
-      state,
-      kind,
-      controller,
-      admitted,
-      streamClosed: false,
-      handlers: 0,
-      released: !admitted,
-    };
-    this.#slots.set(stream, slot);
-    if (admitted) {
-      state.inFlight += 1;
-      this.#inFlight[kind] += 1;
-    } else {
+    const kind = classify(path);
+    if (!this.#admits(state, kind)) {
       this.#counts.refused += 1;
+      refuse(stream, this.#busy(state, kind));
+      return false;
     }
+    const controller = new AbortController();
+    const slot: Slot = { state, kind, controller, streamClosed: false, handlers: 0, released: false };
+    this.#slots.set(stream, slot);
+    state.inFlight += 1;
+    this.#inFlight[kind] += 1;
     state.openStreams += 1;
     state.cancelIdle?.();
     state.cancelIdle = null;
@@ -224,6 +219,7 @@ export class StreamGuard {
       if (state.openStreams === 0) this.#armIdle(state);
       this.#maybeRelease(slot);
     });
+    return true;
   }
 
   #admits(state: SessionState, kind: RequestClass): boolean {
@@ -238,13 +234,13 @@ export class StreamGuard {
     }
   }
 
-  #busy(slot: Slot): ApiError {
-    const onSession = slot.state.inFlight >= this.#config.requestsPerSessionMax;
-    const message = onSession
-      ? `more than ${this.#config.requestsPerSessionMax} requests in flight on this connection`
-      : `more than ${this.#config[`${slot.kind}RequestsMax` as keyof StreamGuardConfig]} ` +
-        `${slot.kind} requests in flight on this node`;
-    return new ApiError('BROKER_BUSY', message);
+  #busy(state: SessionState, kind: RequestClass): ApiError {
+    if (state.inFlight >= this.#config.requestsPerSessionMax) {
+      const max = this.#config.requestsPerSessionMax;
+      return new ApiError('BROKER_BUSY', `more than ${max} requests in flight on this connection`);
+    }
+    const max = kind === 'internal' ? this.#config.internalRequestsMax : this.#config.clientRequestsMax;
+    return new ApiError('BROKER_BUSY', `more than ${max} ${kind} requests in flight on this node`);
   }
 
   /** A client reset (or a session torn down): too many in a second closes the connection. */
@@ -271,7 +267,7 @@ export class StreamGuard {
   }
 
   /** Cuts a body still arriving at its deadline: 408 REQUEST_BODY_TIMEOUT, then the stream. */
-  #armBodyDeadline(request: RillRequest, reply: RillReply): void {
+  #armBodyDeadline(request: RillRequest): void {
     const raw = request.raw;
     const stream = raw.stream;
     if (stream.endAfterHeaders || raw.complete) return;
@@ -285,8 +281,8 @@ export class StreamGuard {
       const stop = (): void => {
         if (!stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
       };
-      if (reply.raw.writableFinished) stop();
-      else reply.raw.once('finish', stop);
+      if (stream.writableFinished) stop();
+      else stream.once('finish', stop);
     });
     raw.once('end', cancel);
     stream.once('close', cancel);
@@ -298,14 +294,12 @@ export class StreamGuard {
       slot.handlers -= 1;
       this.#maybeRelease(slot);
     };
-    return function guarded(this: unknown, request, reply) {
-      const slot = slots.get(request.raw.stream);
-      if (slot === undefined) return handler.call(this, request, reply);
+    const run = (slot: Slot, self: unknown, request: RillRequest, reply: RillReply): unknown => {
       if (slot.controller.signal.aborted) return skip(reply);
       slot.handlers += 1;
       let result: unknown;
       try {
-        result = handler.call(this, request, reply);
+        result = handler.call(self, request, reply);
       } catch (error) {
         release(slot);
         if (slot.controller.signal.aborted) return skip(reply);
@@ -328,6 +322,20 @@ export class StreamGuard {
         },
       );
     };
+    const afterInput = this.#afterInput;
+    return function guarded(this: unknown, request, reply) {
+      const slot = slots.get(request.raw.stream);
+      if (slot === undefined) return handler.call(this, request, reply);
+      if (slot.kind !== 'client' || afterInput === null) return run(slot, this, request, reply);
+      // HEADERS and their RST_STREAM may come in different reads: let the input already
+      // received be read first, so that a reset cancels the request before any work.
+      slot.handlers += 1;
+      return afterInput().then(() => {
+        const result = run(slot, this, request, reply);
+        release(slot);
+        return result;
+      });
+    };
   }
 
   #maybeRelease(slot: Slot): void {
@@ -346,6 +354,19 @@ function classify(path: string): RequestClass {
   if (path.startsWith('/internal/')) return 'internal';
   const query = path.indexOf('?');
   return probePaths.has(query < 0 ? path : path.slice(0, query)) ? 'probe' : 'client';
+}
+
+/**
+ * Answers a refused stream without fastify: 503 BROKER_BUSY in the API's error shape, then
+ * RST_STREAM NO_ERROR so that no request body is uploaded for nothing (HTTP/2 §8.1).
+ */
+function refuse(stream: ServerHttp2Stream, error: ApiError): void {
+  const { status, headers, body } = errorResponse(error);
+  stream.on('error', () => undefined); // The client may reset it first: nothing to answer then.
+  stream.respond({ ':status': status, 'content-type': 'application/json', ...headers });
+  stream.end(JSON.stringify(body), () => {
+    if (!stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
+  });
 }
 
 /** Ends a request whose client is gone without an answer. */
