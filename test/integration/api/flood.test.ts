@@ -119,8 +119,8 @@ test('issue 15: /healthz on another connection stays fast during a reset flood',
       `${Math.max(...during).toFixed(1)} ms; load ${load}`,
   );
   expect(during.length).toBeGreaterThanOrEqual(10);
-  // Generous for a loaded 2-core machine; before issue 15 the median was seconds.
-  expect(median(during)).toBeLessThan(300);
+  // Generous for a loaded 2-core machine: before issue 15 the median was 53 s at load 14.
+  expect(median(during)).toBeLessThan(500);
   expect(outcome.closedByServer).toBeGreaterThan(0);
   await untilGauge('rill_requests_in_flight{class="client"}', 0);
 });
