@@ -104,8 +104,9 @@ export class StreamGuard {
   }
 
   /**
-   * Installs the fastify side: skipping a stream reset before its handler, the body deadline, and the wrap of every route handler that keeps a slot until the
-   * handler settles. Call before any route is registered.
+   * Installs the fastify side: skipping a stream reset before its handler, the body
+   * deadline, and the wrap of every route handler that keeps a slot until the handler
+   * settles. Call before any route is registered.
    */
   install(app: RillApp): void {
     app.addHook('onRequest', (request, reply, done) => {
@@ -204,7 +205,14 @@ export class StreamGuard {
       return false;
     }
     const controller = new AbortController();
-    const slot: Slot = { state, kind, controller, streamClosed: false, handlers: 0, released: false };
+    const slot: Slot = {
+      state,
+      kind,
+      controller,
+      streamClosed: false,
+      handlers: 0,
+      released: false,
+    };
     this.#slots.set(stream, slot);
     state.inFlight += 1;
     this.#inFlight[kind] += 1;
@@ -239,7 +247,8 @@ export class StreamGuard {
       const max = this.#config.requestsPerSessionMax;
       return new ApiError('BROKER_BUSY', `more than ${max} requests in flight on this connection`);
     }
-    const max = kind === 'internal' ? this.#config.internalRequestsMax : this.#config.clientRequestsMax;
+    const { internalRequestsMax, clientRequestsMax } = this.#config;
+    const max = kind === 'internal' ? internalRequestsMax : clientRequestsMax;
     return new ApiError('BROKER_BUSY', `more than ${max} ${kind} requests in flight on this node`);
   }
 

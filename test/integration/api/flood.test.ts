@@ -155,7 +155,8 @@ test('issue 15: a trickled body is cut at the deadline with 408', async () => {
     });
     expect(elapsedMs).toBeGreaterThanOrEqual(requestBodyTimeoutMs - 50);
     // The node stops the upload too (RST_STREAM NO_ERROR after the answer).
-    await pollUntil('the trickled stream to close', 5_000, () => (stream.closed ? true : undefined));
+    const isClosed = (): true | undefined => (stream.closed ? true : undefined);
+    await pollUntil('the trickled stream to close', 5_000, isClosed);
   } finally {
     clearInterval(trickle);
     session.destroy();
