@@ -5,7 +5,7 @@
 // Method: one real `rill broker` child with small limits (--limit), raw node:http2 clients
 // (test/support/api/h2-flood.ts); waits poll the node's /metrics with a deadline.
 import { constants, type ClientHttp2Session } from 'node:http2';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { BrokerProcess } from '../../support/api/broker-process.ts';
 import {
@@ -119,8 +119,11 @@ test('issue 15: /healthz on another connection stays fast during a reset flood',
       `${Math.max(...during).toFixed(1)} ms; load ${load}`,
   );
   expect(during.length).toBeGreaterThanOrEqual(10);
-  // Generous for a loaded 2-core machine: before issue 15 the median was 53 s at load 14.
-  expect(median(during)).toBeLessThan(500);
+  // Generous for a loaded 2-core machine: 300 ms, times the run queue per core when the
+  // machine is oversubscribed (the node then gets a fraction of a core). Before issue 15 the
+  // median was 53 s at load 14 on 2 cores, where this allows 2.1 s.
+  const perCore = Math.max(1, loadavg()[0]! / cpus().length);
+  expect(median(during)).toBeLessThan(300 * perCore);
   expect(outcome.closedByServer).toBeGreaterThan(0);
   await untilGauge('rill_requests_in_flight{class="client"}', 0);
 });
