@@ -35,7 +35,11 @@ async function main(): Promise<void> {
   const broker = values.url === undefined ? await spawnBroker() : null;
   const url = values.url ?? (broker?.url as string);
   const pid = broker?.child.pid ?? Number(values.pid);
-  console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   try {
     const probe = await openSession(url);
     await seedTopic(probe);
@@ -81,7 +85,11 @@ async function main(): Promise<void> {
     probe.close();
   } finally {
     await broker?.stop();
-    console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
   }
 }
 

@@ -131,7 +131,8 @@ export const defaultBrokerLimits: Omit<BrokerConfig, 'nodeId' | 'advertisedUrl'>
 };
 
 /** The limits `rill broker --limit name=value` may set (docs/operations.md, Node limits). */
-export type NodeLimitName = keyof typeof defaultServerConfig | 'fetchWaitersMax' | 'produceWaitersMax';
+export type NodeLimitName =
+  keyof typeof defaultServerConfig | 'fetchWaitersMax' | 'produceWaitersMax';
 export const nodeLimitNames: readonly NodeLimitName[] = [
   ...(Object.keys(defaultServerConfig) as (keyof typeof defaultServerConfig)[]),
   'fetchWaitersMax',
@@ -223,18 +224,15 @@ export async function startNode(
       },
     },
   );
-  const server = await buildServer(
-    serverConfigOf(config),
-    {
-      broker,
-      forwarder: new H2Transport({ connectionsMax: forwardConnectionsMax }),
-      logger: logger.child({ module: 'api' }),
-      wallClock: realWallClock,
-      clock: realClock,
-      afterInput: () => new Promise((resolve) => setImmediate(resolve)),
-      internalRoutes: internalRoutes(plane),
-    },
-  );
+  const server = await buildServer(serverConfigOf(config), {
+    broker,
+    forwarder: new H2Transport({ connectionsMax: forwardConnectionsMax }),
+    logger: logger.child({ module: 'api' }),
+    wallClock: realWallClock,
+    clock: realClock,
+    afterInput: () => new Promise((resolve) => setImmediate(resolve)),
+    internalRoutes: internalRoutes(plane),
+  });
   const streams = trackStreams(server.server);
   await server.listen({ host: config.listenHost, port: config.listenPort });
   progress(`node ${config.nodeId} listening on ${url}`);

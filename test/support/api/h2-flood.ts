@@ -1,12 +1,7 @@
 // Raw node:http2 clients for the flood tests and scripts/flood-check.ts (issue 15): rapid reset
 // (HEADERS then RST_STREAM CANCEL at once, in a loop), long polls parked then reset, timed
 // GETs on a session of their own, a /metrics gauge, and the peak RSS of a process.
-import {
-  connect,
-  constants,
-  type ClientHttp2Session,
-  type ClientHttp2Stream,
-} from 'node:http2';
+import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { readFileSync } from 'node:fs';
 
 export interface RapidResetOutcome {
@@ -162,9 +157,7 @@ export async function parkLongPolls(
   count: number,
   connections: number,
 ): Promise<ParkedPolls> {
-  const sessions = await Promise.all(
-    Array.from({ length: connections }, () => openSession(url)),
-  );
+  const sessions = await Promise.all(Array.from({ length: connections }, () => openSession(url)));
   const streams: ClientHttp2Stream[] = [];
   for (let i = 0; i < count; i += 1) {
     const session = sessions[i % connections] as ClientHttp2Session;
@@ -219,4 +212,3 @@ export function post(
     stream.end(JSON.stringify(json));
   });
 }
-
