@@ -75,6 +75,8 @@ export interface NodeConfig {
   readonly sessionTimeoutMs: number;
   /** replica.lag.time.max.ms; the default when absent. */
   readonly replicaLagTimeMaxMs?: number;
+  /** Overrides of the node limits (`--limit name=value`); the defaults when absent. */
+  readonly limits?: Readonly<Partial<Record<NodeLimitName, number>>>;
 }
 
 /** Timings of the metadata plane (see docs/operations.md). */
@@ -110,6 +112,14 @@ export const defaultServerConfig: Omit<ServerConfig, 'clusterSecret'> = {
   sessionIdleTimeoutMs: 180_000,
   fetchBytesMax: 64 * 1024 * 1024,
   waitMsMax: 120_000,
+  // The stream guard (issue 15): a connection's requests, the node's client and node-to-node
+  // requests in flight, resets per second before GOAWAY, body and idle-connection deadlines.
+  requestsPerSessionMax: 256,
+  clientRequestsMax: 16_384,
+  internalRequestsMax: 4_096,
+  streamResetsPerSecondMax: 200,
+  requestBodyTimeoutMs: 60_000,
+  connectionIdleTimeoutMs: 120_000,
 };
 
 export const defaultBrokerLimits: Omit<BrokerConfig, 'nodeId' | 'advertisedUrl'> = {
@@ -119,6 +129,25 @@ export const defaultBrokerLimits: Omit<BrokerConfig, 'nodeId' | 'advertisedUrl'>
   retentionCheckIntervalMs: 60_000,
   registrationRetryMs: 500,
 };
+
+/** The limits `rill broker --limit name=value` may set (docs/operations.md, Node limits). */
+export type NodeLimitName =
+  keyof typeof defaultServerConfig | 'fetchWaitersMax' | 'produceWaitersMax';
+export const nodeLimitNames: readonly NodeLimitName[] = [
+  ...(Object.keys(defaultServerConfig) as (keyof typeof defaultServerConfig)[]),
+  'fetchWaitersMax',
+  'produceWaitersMax',
+];
+
+/** The server's limits with this node's overrides. */
+function serverConfigOf(config: NodeConfig): ServerConfig {
+  const server: Record<string, number> = { ...defaultServerConfig };
+  for (const [name, value] of Object.entries(config.limits ?? {})) {
+    if (Object.hasOwn(server, name) && value !== undefined) server[name] = value;
+  }
+  const limits = server as unknown as typeof defaultServerConfig;
+  return { ...limits, clusterSecret: config.clusterSecret };
+}
 
 /** Overrides of the replication defaults this node was started with. */
 function replicationSettings(config: NodeConfig): Partial<ReplicationSettings> {
@@ -165,6 +194,8 @@ export async function startNode(
   const broker = new Broker(
     {
       ...defaultBrokerLimits,
+      fetchWaitersMax: config.limits?.fetchWaitersMax ?? defaultBrokerLimits.fetchWaitersMax,
+      produceWaitersMax: config.limits?.produceWaitersMax ?? defaultBrokerLimits.produceWaitersMax,
       heartbeatIntervalMs: heartbeatIntervalMs(config),
       nodeId: config.nodeId,
       advertisedUrl: url,
@@ -193,16 +224,15 @@ export async function startNode(
       },
     },
   );
-  const server = await buildServer(
-    { ...defaultServerConfig, clusterSecret: config.clusterSecret },
-    {
-      broker,
-      forwarder: new H2Transport({ connectionsMax: forwardConnectionsMax }),
-      logger: logger.child({ module: 'api' }),
-      wallClock: realWallClock,
-      internalRoutes: internalRoutes(plane),
-    },
-  );
+  const server = await buildServer(serverConfigOf(config), {
+    broker,
+    forwarder: new H2Transport({ connectionsMax: forwardConnectionsMax }),
+    logger: logger.child({ module: 'api' }),
+    wallClock: realWallClock,
+    clock: realClock,
+    afterInput: () => new Promise((resolve) => setImmediate(resolve)),
+    internalRoutes: internalRoutes(plane),
+  });
   const streams = trackStreams(server.server);
   await server.listen({ host: config.listenHost, port: config.listenPort });
   progress(`node ${config.nodeId} listening on ${url}`);

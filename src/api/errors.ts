@@ -12,6 +12,7 @@ const final: ErrorTraits = { retriable: false };
 const apiOnlyErrorCatalog = {
   INVALID_REQUEST: final, // Fix the request (malformed JSON, wrong type, bad query).
   RECORD_LIST_TOO_LARGE: final, // The request body exceeds the server's limit.
+  REQUEST_BODY_TIMEOUT: retriable, // The body arrived slower than the server's deadline.
   UNSUPPORTED_MEDIA_TYPE: final, // Use application/json or application/vnd.rill.batch.
   NOT_FOUND: final, // No such route (a broker of another version?).
   SASL_AUTHENTICATION_FAILED: final, // Bad credentials.
@@ -45,6 +46,7 @@ const httpStatusByCode: Readonly<Record<ApiErrorCode, number>> = {
   FENCED_LEADER_EPOCH: 409,
   FENCED_MEMBER_EPOCH: 409,
   UNKNOWN_MEMBER_ID: 409,
+  REQUEST_BODY_TIMEOUT: 408,
   MESSAGE_TOO_LARGE: 413,
   RECORD_LIST_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,

@@ -13,6 +13,8 @@ export interface ProduceRequest {
   readonly batches: Uint8Array;
   readonly acks: Acks;
   readonly timeoutMs: number;
+  /** Aborts when the client goes away: nothing is appended after, an acks=all wait ends. */
+  readonly signal?: AbortSignal;
 }
 
 /** acks=0 answers before the append: offsets are then -1, as in Kafka. */
@@ -27,6 +29,8 @@ export interface FetchRequest {
   readonly offset: number;
   readonly maxBytes: number;
   readonly maxWaitMs: number;
+  /** Aborts when the client goes away: a parked fetch leaves the purgatory at once. */
+  readonly signal?: AbortSignal;
 }
 
 export interface FetchResult {

@@ -301,6 +301,7 @@ export class Partition {
     lastOffset: number,
     deadlineMs: number,
     nowMs: number,
+    signal?: AbortSignal,
   ): Promise<AckOutcome> {
     const leader = this.leaderReplica;
     // Leadership moved (and maybe came back) while appending: the outcome is unknown.
@@ -318,7 +319,19 @@ export class Partition {
       return Promise.resolve({ produceId, kind: 'failed', code: refused });
     }
     this.deliverAckOutcomes(nowMs);
-    return outcome;
+    if (signal === undefined || !this.#ackResolvers.has(produceId)) return outcome;
+    // The client went away: its waiter leaves the core (freeing its ackWaitersMax slot) and
+    // the wait ends as timed out; the caller sees the aborted signal and answers nobody.
+    const onAbort = (): void => {
+      const resolve = this.#ackResolvers.get(produceId);
+      if (resolve === undefined) return;
+      this.#ackResolvers.delete(produceId);
+      this.leaderReplica?.cancelAckWaiter(produceId);
+      resolve({ produceId, kind: 'failed', code: 'REQUEST_TIMED_OUT' });
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    return outcome.finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   /** Answers the parked produces the leader core has decided by nowMs. */

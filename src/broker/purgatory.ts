@@ -1,15 +1,16 @@
 // Requests parked until a condition holds or their deadline passes (Kafka's purgatory): consumer
 // fetches waiting for the high watermark to pass their offset (acks=all produces park in the
 // leader core instead, follower sessions in ReplicaService). Waiters are keyed by partition and
-// woken by the event that can satisfy them, never by polling. At most `waitersMax` wait.
+// woken by the event that can satisfy them, never by polling. At most `waitersMax` wait; a
+// waiter whose signal aborts (its client reset the stream) leaves at once and frees its slot.
 import { assert, type Clock } from '../common/index.ts';
 
-export type WaitOutcome = 'satisfied' | 'expired';
+export type WaitOutcome = 'satisfied' | 'expired' | 'cancelled';
 
 interface Waiter {
   readonly isSatisfied: () => boolean;
-  readonly resolve: (outcome: WaitOutcome) => void;
-  cancelTimer: () => void;
+  /** Settles the wait once: stops its timer and abort listener, then resolves. */
+  readonly settle: (outcome: WaitOutcome) => void;
 }
 
 export class Purgatory {
@@ -29,16 +30,32 @@ export class Purgatory {
   }
 
   /**
-   * Parks until `isSatisfied()` is true at a wake of `key`, or `timeoutMs` passes. Resolves
-   * at once when it already holds. Returns null when the purgatory is full: the caller answers
-   * BROKER_BUSY instead of parking.
+   * Parks until `isSatisfied()` is true at a wake of `key`, `timeoutMs` passes or `signal`
+   * aborts ('cancelled', its slot freed at once). Resolves at once when it already holds.
+   * Returns null when the purgatory is full: the caller answers BROKER_BUSY instead of parking.
    */
-  wait(key: string, timeoutMs: number, isSatisfied: () => boolean): Promise<WaitOutcome> | null {
+  wait(
+    key: string,
+    timeoutMs: number,
+    isSatisfied: () => boolean,
+    signal?: AbortSignal,
+  ): Promise<WaitOutcome> | null {
+    if (signal?.aborted === true) return Promise.resolve('cancelled');
     if (isSatisfied()) return Promise.resolve('satisfied');
     if (timeoutMs <= 0) return Promise.resolve('expired');
     if (this.#count >= this.#waitersMax) return null;
     return new Promise((resolve) => {
-      const waiter: Waiter = { isSatisfied, resolve, cancelTimer: () => undefined };
+      let cancelTimer = (): void => undefined;
+      const onAbort = (): void => waiter.settle('cancelled');
+      const waiter: Waiter = {
+        isSatisfied,
+        settle: (outcome) => {
+          if (!this.#remove(key, waiter)) return;
+          cancelTimer();
+          signal?.removeEventListener('abort', onAbort);
+          resolve(outcome);
+        },
+      };
       let waiters = this.#waitersByKey.get(key);
       if (waiters === undefined) {
         waiters = new Set();
@@ -46,10 +63,8 @@ export class Purgatory {
       }
       waiters.add(waiter);
       this.#count += 1;
-      waiter.cancelTimer = this.#clock.schedule(timeoutMs, () => {
-        this.#remove(key, waiter);
-        resolve('expired');
-      });
+      cancelTimer = this.#clock.schedule(timeoutMs, () => waiter.settle('expired'));
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -58,10 +73,7 @@ export class Purgatory {
     const waiters = this.#waitersByKey.get(key);
     if (waiters === undefined) return;
     for (const waiter of waiters) {
-      if (!waiter.isSatisfied()) continue;
-      waiter.cancelTimer();
-      this.#remove(key, waiter);
-      waiter.resolve('satisfied');
+      if (waiter.isSatisfied()) waiter.settle('satisfied');
     }
   }
 
@@ -69,21 +81,19 @@ export class Purgatory {
   release(key: string): void {
     const waiters = this.#waitersByKey.get(key);
     if (waiters === undefined) return;
-    for (const waiter of waiters) {
-      waiter.cancelTimer();
-      this.#remove(key, waiter);
-      waiter.resolve('satisfied');
-    }
+    for (const waiter of waiters) waiter.settle('satisfied');
   }
 
   releaseAll(): void {
     for (const key of [...this.#waitersByKey.keys()]) this.release(key);
   }
 
-  #remove(key: string, waiter: Waiter): void {
+  /** False when the waiter had already left. */
+  #remove(key: string, waiter: Waiter): boolean {
     const waiters = this.#waitersByKey.get(key);
-    if (waiters?.delete(waiter) !== true) return;
+    if (waiters?.delete(waiter) !== true) return false;
     this.#count -= 1;
     if (waiters.size === 0) this.#waitersByKey.delete(key);
+    return true;
   }
 }

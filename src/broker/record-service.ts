@@ -2,7 +2,8 @@
 // client-facing half of the Broker façade. Leadership comes from the image and the open local
 // replica; acks=all is decided by the leader core (Partition.awaitAck), this only parks the
 // request and times its deadline; a fetch at the HW parks in the fetch purgatory until the HW
-// moves, leadership changes or maxWaitMs passes.
+// moves, leadership changes or maxWaitMs passes. A request whose signal aborts (its client went
+// away) stops at the next step with the signal's reason: its slot, wait and read are freed.
 import { assert, type Clock } from '../common/index.ts';
 import type { BatchHeader, LogReadResult } from '../log/index.ts';
 import type { BrokerLogger } from './broker-logger.ts';
@@ -73,6 +74,8 @@ export class RecordService {
       );
     }
     if (refused !== null) throw new BrokerError(refused, `${replica.key} is changing leadership`);
+    // A client that reset the stream never learns the outcome: nothing to append for it.
+    request.signal?.throwIfAborted();
     // The headers go along so the log does not check every CRC a second time.
     const appending = this.#append(
       replica,
@@ -92,9 +95,9 @@ export class RecordService {
     if (acks === 'all') {
       await this.#awaitReplication(
         replica,
-        role.leaderEpoch,
-        appended.lastOffset,
+        { leaderEpoch: role.leaderEpoch, lastOffset: appended.lastOffset },
         request.timeoutMs,
+        request.signal,
       );
     }
     return { topic, partition, ...appended };
@@ -124,19 +127,21 @@ export class RecordService {
    */
   async #awaitReplication(
     replica: Partition,
-    leaderEpoch: number,
-    lastOffset: number,
+    appended: { readonly leaderEpoch: number; readonly lastOffset: number },
     timeoutMs: number,
+    signal: AbortSignal | undefined,
   ): Promise<void> {
     const { clock } = this.#deps;
     const nowMs = clock.nowMs();
     const deadlineMs = nowMs + (this.#deps.isDraining() ? 0 : timeoutMs);
-    const outcome = replica.awaitAck(leaderEpoch, lastOffset, deadlineMs, nowMs);
+    const { leaderEpoch, lastOffset } = appended;
+    const outcome = replica.awaitAck(leaderEpoch, lastOffset, deadlineMs, nowMs, signal);
     const cancel = clock.schedule(deadlineMs - nowMs, () =>
       replica.deliverAckOutcomes(clock.nowMs()),
     );
     const decided = await outcome.finally(cancel);
     if (decided.kind === 'acked') return;
+    signal?.throwIfAborted();
     switch (decided.code) {
       case 'NOT_LEADER_OR_FOLLOWER':
         throw new BrokerError(decided.code, `${replica.key} lost its leadership`);
@@ -167,17 +172,24 @@ export class RecordService {
     if (offset === decision.highWatermark && request.maxWaitMs > 0 && !this.#deps.isDraining()) {
       const waiting = replica;
       const isDone = () => waiting.highWatermark > offset || waiting.role.kind !== 'leader';
-      const parked = this.#deps.fetchPurgatory.wait(replica.key, request.maxWaitMs, isDone);
-      if (parked === null) throw busy(`more than ${this.#deps.fetchWaitersMax} waiting fetches`);
+      const { fetchPurgatory, fetchWaitersMax } = this.#deps;
+      const parked = fetchPurgatory.wait(replica.key, request.maxWaitMs, isDone, request.signal);
+      if (parked === null) throw busy(`more than ${fetchWaitersMax} waiting fetches`);
       await parked;
+      request.signal?.throwIfAborted();
       replica = this.#leaderReplica(topic, partition);
       decision = this.#consumerRead(replica, offset);
     }
+    request.signal?.throwIfAborted();
     let read: LogReadResult;
     try {
       read = await replica.read(offset, request.maxBytes, decision.highWatermark);
     } catch (error) {
       throw fromLogError(error, replica);
+    }
+    if (request.signal?.aborted === true) {
+      read.release(); // The client is gone: hand the file lease back before anything is read.
+      request.signal.throwIfAborted();
     }
     const logStartOffset = replica.log.logStartOffset;
     const { highWatermark, leaderEpoch } = decision;

@@ -4,8 +4,10 @@ import { Command, InvalidArgumentError } from 'commander';
 import {
   defaultClusterTimings,
   defaultReplicationSettings,
+  nodeLimitNames,
   startNode,
   type NodeConfig,
+  type NodeLimitName,
   type VoterAddress,
 } from '../main.ts';
 
@@ -49,6 +51,23 @@ interface BrokerOptions {
   logFile?: string;
   sessionTimeoutMs: number;
   replicaLagTimeMaxMs: number;
+  limit: Partial<Record<NodeLimitName, number>>;
+}
+
+/** Collects `--limit name=value` (repeatable) into an object of known node limits. */
+function parseLimit(
+  value: string,
+  limits: Partial<Record<NodeLimitName, number>>,
+): Partial<Record<NodeLimitName, number>> {
+  const match = /^([A-Za-z]+)=(\d{1,15})$/.exec(value);
+  const name = match?.[1] as NodeLimitName | undefined;
+  const amount = Number(match?.[2]);
+  if (name === undefined || !nodeLimitNames.includes(name) || !(amount > 0)) {
+    throw new InvalidArgumentError(
+      `expected NAME=POSITIVE_INTEGER with NAME one of ${nodeLimitNames.join(', ')}`,
+    );
+  }
+  return { ...limits, [name]: amount };
 }
 
 function parseMs(value: string): number {
@@ -89,6 +108,12 @@ export function brokerCommand(): Command {
       parseMs,
       defaultReplicationSettings.replicaLagTimeMaxMs,
     )
+    .option(
+      '--limit <name=value>',
+      'override a node limit (repeatable; names and defaults in docs/operations.md)',
+      parseLimit,
+      {},
+    )
     .addHelpText(
       'after',
       '\nExample:\n  rill broker --node-id 1 --listen 127.0.0.1:9091 ' +
@@ -115,6 +140,7 @@ async function runBroker(options: BrokerOptions): Promise<void> {
     logFile: options.logFile ?? null,
     sessionTimeoutMs: options.sessionTimeoutMs,
     replicaLagTimeMaxMs: options.replicaLagTimeMaxMs,
+    limits: options.limit,
   };
   const print = (line: string): void => {
     process.stdout.write(`${line}\n`);

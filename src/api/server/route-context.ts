@@ -47,4 +47,6 @@ export interface RouteContext {
   readonly wallClock: WallClock;
   /** Sends a produce to the partition's leader; the server closes it when it closes. */
   readonly forwarder: HttpExchange;
+  /** Aborts once the request's stream closes before its work is done (stream-guard.ts). */
+  readonly signalOf: (request: RillRequest) => AbortSignal;
 }

@@ -2,6 +2,8 @@
 // 64 KiB windows cap a connection near a quarter of the transport's ceiling), a bound on
 // concurrent streams and on body size. Client routes live under /v1, node-to-node routes
 // under /internal/v1 behind the cluster secret. Every failure answers API.md's error shape.
+// The stream guard (stream-guard.ts) bounds work per connection and per node, cancels the work
+// of reset streams and closes rapid-reset, slowloris and idle connections.
 import type { Socket } from 'node:net';
 import type {
   Http2Server,
@@ -15,6 +17,7 @@ import {
   assert,
   clusterSecretCheck,
   clusterSecretHeader,
+  type Clock,
   type WallClock,
 } from '../../common/index.ts';
 import { ApiError } from '../errors.ts';
@@ -26,18 +29,19 @@ import {
   requestLoggerFactory,
   sendError,
 } from './fastify-errors.ts';
-import type { RillApp, RouteContext } from './route-context.ts';
+import type { RillApp, RillRequest, RouteContext } from './route-context.ts';
 import { registerClusterRoutes } from './routes/cluster-routes.ts';
 import { registerRecordRoutes } from './routes/record-routes.ts';
 import { registerReplicaRoutes } from './routes/replica-routes.ts';
 import { registerTopicProduceRoute } from './routes/topic-produce-route.ts';
 import { registerTopicRoutes } from './routes/topic-routes.ts';
 import { ServerMetrics } from './server-metrics.ts';
+import { StreamGuard, type StreamGuardConfig } from './stream-guard.ts';
 
 /** DATA frames on closed streams tolerated per session before nghttp2 sends GOAWAY. */
 const invalidFramesMax = 8192;
 
-export interface ServerConfig {
+export interface ServerConfig extends StreamGuardConfig {
   /** Largest request body (JSON or binary); larger answers 413 RECORD_LIST_TOO_LARGE. */
   readonly bodyBytesMax: number;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. */
@@ -71,6 +75,10 @@ export interface ServerDeps {
   readonly broker: Broker;
   readonly logger: FastifyBaseLogger;
   readonly wallClock: WallClock;
+  /** Timers of the stream guard (body deadlines, idle connections) and its reset rate. */
+  readonly clock: Clock;
+  /** Resolves after the I/O already received (setImmediate): client handlers start then. */
+  readonly afterInput?: () => Promise<void>;
   readonly internalRoutes?: readonly InternalRoute[];
   /** Forwards produce requests to leaders (the client's H2Transport); closed with the server. */
   readonly forwarder: HttpExchange;
@@ -124,6 +132,13 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   });
   // Bodies are JSON or batches only: any other type (text/plain too) answers 415.
   app.removeContentTypeParser('text/plain');
+  const guard = new StreamGuard(config, {
+    clock: deps.clock,
+    ...(deps.afterInput === undefined ? {} : { afterInput: deps.afterInput }),
+  });
+  guard.attach(app.server);
+  guard.install(app);
+  guard.registerMetrics(metrics.registry);
   app.addContentTypeParser(batchContentType, { parseAs: 'buffer' }, (_request, body, done) => {
     done(null, body);
   });
@@ -151,7 +166,8 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   registerInternalRoutes(app, config, metrics, deps.internalRoutes ?? []);
   registerRequestGuards(app, metrics);
   const { broker, wallClock, forwarder } = deps;
-  const context: RouteContext = { broker, config, metrics, wallClock, forwarder };
+  const signalOf = (request: RillRequest): AbortSignal => guard.signalOf(request);
+  const context: RouteContext = { broker, config, metrics, wallClock, forwarder, signalOf };
   registerClusterRoutes(app, context);
   registerTopicRoutes(app, context);
   registerRecordRoutes(app, context);

@@ -48,14 +48,22 @@ async function readFully(fd: number, buffer: Buffer, position: number): Promise<
   }
 }
 
-/** The slices' bytes in one buffer (JSON fetch decodes them). */
-export async function readSlices(slices: readonly FileSlice[]): Promise<Buffer> {
+/**
+ * The slices' bytes in one buffer (JSON fetch decodes them). Stops with the signal's reason
+ * between reads of at most streamChunkBytes once `signal` aborts (the client went away).
+ */
+export async function readSlices(
+  slices: readonly FileSlice[],
+  signal?: AbortSignal,
+): Promise<Buffer> {
+  signal?.throwIfAborted();
   const total = slices.reduce((sum, slice) => sum + slice.length, 0);
   const bytes = Buffer.allocUnsafe(total);
   let at = 0;
-  for (const slice of slices) {
-    await readFully(slice.fd, bytes.subarray(at, at + slice.length), slice.position);
-    at += slice.length;
+  for (const piece of pieces(slices)) {
+    await readFully(piece.fd, bytes.subarray(at, at + piece.length), piece.position);
+    at += piece.length;
+    signal?.throwIfAborted();
   }
   return bytes;
 }

@@ -321,6 +321,12 @@ export class LeaderReplica {
     return null;
   }
 
+  /** The produce's client went away: its waiter leaves without an outcome. */
+  cancelAckWaiter(produceId: number): void {
+    const index = this.#waiters.findIndex((waiter) => waiter.produceId === produceId);
+    if (index >= 0) this.#waiters.splice(index, 1);
+  }
+
   /** Expires waiters at their deadline and returns every outcome decided since the last call. */
   takeAckOutcomes(nowMs: number): AckOutcome[] {
     this.#settleWaiters(nowMs);

@@ -9,6 +9,7 @@ import { Broker, MetadataImage, type MetadataCommand } from '../../../src/broker
 import { SeededRandom } from '../../../src/common/index.ts';
 import { defaultServerConfig } from '../../../src/main.ts';
 import { ManualClock } from '../../support/broker/manual-clock.ts';
+import { realClock } from '../../support/real-clock.ts';
 import { MemoryMetadataLog } from '../../support/broker/memory-metadata-log.ts';
 import { MemoryPartitionLog } from '../../support/broker/memory-partition-log.ts';
 
@@ -57,6 +58,7 @@ beforeAll(async () => {
       broker,
       logger,
       wallClock: { wallMs: () => 0 },
+      clock: realClock,
       internalRoutes: [echo],
       forwarder: new H2Transport(),
     },

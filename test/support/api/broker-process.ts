@@ -14,6 +14,8 @@ export interface BrokerProcessOptions {
   readonly port?: number;
   readonly clusterSecret?: string;
   readonly readyTimeoutMs?: number;
+  /** More `rill broker` arguments, e.g. ['--limit', 'fetchWaitersMax=50']. */
+  readonly args?: readonly string[];
 }
 
 export class BrokerProcess {
@@ -38,6 +40,7 @@ export class BrokerProcess {
     const args = [rillBin, 'broker', '--node-id', '1', '--listen', `127.0.0.1:${port}`];
     args.push('--data-dir', dataDir, '--log-file', join(dataDir, 'node.log'));
     if (options.clusterSecret !== undefined) args.push('--cluster-secret', options.clusterSecret);
+    args.push(...(options.args ?? []));
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const broker = new BrokerProcess(child, port, dataDir);
     await awaitReadyLine(child, 'broker', (line) => line === 'ready', {

@@ -23,6 +23,7 @@ import {
 import { SeededRandom, toNodeId, type NodeId } from '../../../src/common/index.ts';
 import { onNodeUnavailable } from '../../../src/broker/replication/index.ts';
 import { PartitionLog } from '../../../src/log/index.ts';
+import { defaultServerConfig } from '../../../src/main.ts';
 import { realClock, realLogClock, realWallClock as wallClock } from '../real-clock.ts';
 import { SharedMetadataBus } from './shared-metadata-log.ts';
 
@@ -137,6 +138,7 @@ export class InProcessCluster {
     );
     const server = await buildServer(
       {
+        ...defaultServerConfig,
         bodyBytesMax: 16 * 1024 * 1024,
         streamsPerSessionMax: 256,
         streamWindowBytes: 1024 * 1024,
@@ -146,7 +148,13 @@ export class InProcessCluster {
         waitMsMax: 30_000,
         clusterSecret: secret,
       },
-      { broker, logger: silentFastifyLogger(), wallClock, forwarder: new H2Transport() },
+      {
+        broker,
+        logger: silentFastifyLogger(),
+        wallClock,
+        clock: realClock,
+        forwarder: new H2Transport(),
+      },
     );
     await server.listen({ host: '127.0.0.1', port: Number(new URL(node.url).port) });
     await broker.start();

@@ -51,3 +51,23 @@ test('release resumes every waiter of a key whatever its condition', async () =>
   expect(await Promise.all(both)).toEqual(['satisfied', 'satisfied']);
   expect(clock.pendingTimers).toBe(0);
 });
+
+test('issue 15: an aborted signal frees the slot and the timer at once', async () => {
+  const clock = new ManualClock();
+  const purgatory = new Purgatory({ waitersMax: 1 }, { clock });
+  const client = new AbortController();
+  const parked = purgatory.wait('t-0', 120_000, () => false, client.signal);
+  expect(purgatory.wait('t-0', 1000, () => false)).toBeNull();
+  client.abort();
+  expect(await parked).toBe('cancelled');
+  expect(purgatory.size).toBe(0);
+  expect(clock.pendingTimers).toBe(0);
+  // The freed slot takes a new waiter; a signal aborted before the wait never parks.
+  const next = purgatory.wait('t-0', 1000, () => false);
+  expect(next).not.toBeNull();
+  const gone = new AbortController();
+  gone.abort();
+  expect(await purgatory.wait('t-1', 1000, () => false, gone.signal)).toBe('cancelled');
+  purgatory.releaseAll();
+  expect(await next).toBe('satisfied');
+});

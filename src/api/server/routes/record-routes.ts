@@ -73,7 +73,8 @@ async function produce(context: RouteContext, request: RillRequest<PartitionRout
   const batches = Buffer.isBuffer(request.body)
     ? request.body
     : await jsonBatches(context, request, topic, encoding);
-  const result = await broker.produce({ topic, partition, batches, acks, timeoutMs });
+  const signal = context.signalOf(request);
+  const result = await broker.produce({ topic, partition, batches, acks, timeoutMs, signal });
   metrics.produceBytes.inc(batches.length);
   metrics.produceRecords.inc(result.recordCount);
   return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset };
@@ -116,9 +117,10 @@ async function fetch(
   if (encoding !== 'utf8' && wantsBatches(request.headers.accept)) {
     throw invalid('encoding applies to the JSON form only');
   }
-  const result = await broker.fetch({ topic, partition, offset, maxBytes, maxWaitMs });
+  const signal = context.signalOf(request);
+  const result = await broker.fetch({ topic, partition, offset, maxBytes, maxWaitMs, signal });
   if (wantsBatches(request.headers.accept)) return sendBatches(context, reply, result);
-  return jsonFetch(context, result, offset, encoding, topic);
+  return jsonFetch(context, result, offset, encoding, topic, signal);
 }
 
 function sendBatches(context: RouteContext, reply: RillReply, result: FetchResult) {
@@ -154,14 +156,16 @@ async function jsonFetch(
   offset: number,
   encoding: RecordEncoding,
   topic: string,
+  signal: AbortSignal,
 ) {
   const { read, highWatermark } = result;
   let bytes: Buffer;
   try {
-    bytes = await readSlices(read.slices);
+    bytes = await readSlices(read.slices, signal);
   } finally {
     read.release();
   }
+  signal.throwIfAborted(); // Decoding is the costly part: not for a client that is gone.
   const { maxMessageBytes } = context.broker.topicConfig(topic);
   const { batches, unreadable } = await decodeReadableChunks([bytes], { maxMessageBytes });
   const records = [];

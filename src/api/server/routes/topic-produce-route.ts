@@ -40,7 +40,10 @@ export function registerTopicProduceRoute(app: RillApp, context: RouteContext): 
   app.post<TopicRoute>('/v1/topics/:topic/records', async (request) => {
     const topic = topicParam(request.params.topic);
     // Every query parameter is checked before any work, as on the partition route.
-    const options = produceOptions(context, request.query);
+    const options = {
+      ...produceOptions(context, request.query),
+      signal: context.signalOf(request),
+    };
     const partitionCount = context.broker.describeTopic(topic).partitions.length;
     const body = objectBody(request.body);
     const records = parseJsonRecords(body, options.encoding, context.wallClock.wallMs());
@@ -107,7 +110,7 @@ function place(
 async function produceGroup(
   context: RouteContext,
   forwarder: HttpExchange,
-  options: ProduceOptions,
+  options: ProduceOptions & { readonly signal: AbortSignal },
   topic: string,
   group: Group,
 ): Promise<number> {
@@ -117,6 +120,7 @@ async function produceGroup(
   const type = topicConfig.compressionType;
   const compression: Compression = type === 'producer' || type === 'uncompressed' ? 'none' : type;
   const batches = await encodeJsonBatches(group.records, compression, topicConfig.maxMessageBytes);
+  const { signal } = options;
   try {
     const result = await broker.produce({
       topic,
@@ -124,6 +128,7 @@ async function produceGroup(
       batches,
       acks,
       timeoutMs,
+      signal,
     });
     return result.baseOffset;
   } catch (error) {
@@ -137,6 +142,7 @@ async function produceGroup(
       body: JSON.stringify({ records: group.raw }),
       responseBytesMax: 1024 * 1024,
       timeoutMs: timeoutMs + 5_000,
+      signal,
     });
     const answer = JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
     if (response.status !== 200) throw new ForwardedError(answer);

@@ -124,6 +124,27 @@ describe('LeaderReplica', () => {
     );
   });
 
+  test('issue 15: a cancelled acks=all waiter frees its slot and gets no outcome', () => {
+    const { leader, append } = setup({ isr: [A, B, C] });
+    const last = append('m0');
+    for (let id = 1; id <= 4; id += 1) {
+      expect(
+        leader.awaitHighWatermark({ produceId: id, lastOffset: last, deadlineMs: 100 }, 0),
+      ).toBeNull();
+    }
+    expect(
+      leader.awaitHighWatermark({ produceId: 5, lastOffset: last, deadlineMs: 100 }, 0),
+    ).toBe('BROKER_BUSY');
+    leader.cancelAckWaiter(2);
+    expect(leader.ackWaiterCount).toBe(3);
+    expect(
+      leader.awaitHighWatermark({ produceId: 5, lastOffset: last, deadlineMs: 100 }, 0),
+    ).toBeNull();
+    leader.checkInvariants();
+    const expired = leader.takeAckOutcomes(100).map((outcome) => outcome.produceId);
+    expect(expired).toEqual([1, 3, 4, 5]);
+  });
+
   test('min.insync.replicas raised under a parked produce: it fails, admission follows', () => {
     const { leader, append } = setup({ isr: [A, B], minIsr: 1 });
     const last = append('m0');

@@ -1,0 +1,393 @@
+// Bounds what HTTP/2 clients can make a node do (issue 15): every stream gets a slot that
+// counts against its connection's and the node's budget until its work is released — a reset
+// stream too — and an AbortSignal that fires when the stream closes, so parked fetches, reads
+// and produce waits end at once. A connection that resets streams faster than a named rate is
+// closed (GOAWAY ENHANCE_YOUR_CALM); request bodies must arrive within a deadline; a connection
+// with no open stream is closed once idle. Node-to-node and probe routes have their own budget.
+import { constants, type Http2Server, type Http2Session, type ServerHttp2Stream } from 'node:http2';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { assert, type Clock } from '../../common/index.ts';
+import { ApiError, errorResponse } from '../errors.ts';
+import { ResetRate } from './reset-rate.ts';
+import type { RillApp, RillReply, RillRequest } from './route-context.ts';
+
+export interface StreamGuardConfig {
+  /** Requests in flight on one connection (reset ones included until released). */
+  readonly requestsPerSessionMax: number;
+  /** Client requests (/v1 …) in flight on the node; more answer 503 BROKER_BUSY. */
+  readonly clientRequestsMax: number;
+  /** Node-to-node requests (/internal/v1) in flight on the node: a budget of their own. */
+  readonly internalRequestsMax: number;
+  /** More client resets than this within one second close the connection (GOAWAY). */
+  readonly streamResetsPerSecondMax: number;
+  /** A request body must have arrived in full this long after its headers (slowloris). */
+  readonly requestBodyTimeoutMs: number;
+  /** A connection with no open stream for this long is closed (GOAWAY NO_ERROR). */
+  readonly connectionIdleTimeoutMs: number;
+}
+
+const streamGuardLimits = [
+  'requestsPerSessionMax',
+  'clientRequestsMax',
+  'internalRequestsMax',
+  'streamResetsPerSecondMax',
+  'requestBodyTimeoutMs',
+  'connectionIdleTimeoutMs',
+] as const satisfies readonly (keyof StreamGuardConfig)[];
+
+/** Budgets: client routes, node-to-node routes, and probes (health, metrics). */
+type RequestClass = 'client' | 'internal' | 'probe';
+
+const probePaths: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+interface SessionState {
+  readonly session: Http2Session;
+  /** Admitted requests whose slot is not released yet. */
+  inFlight: number;
+  /** Streams not yet closed at the protocol level. */
+  openStreams: number;
+  readonly resets: ResetRate;
+  cancelIdle: (() => void) | null;
+}
+
+interface Slot {
+  readonly state: SessionState;
+  readonly kind: RequestClass;
+  /** Aborted when the stream closes: the request's work stops. */
+  readonly controller: AbortController;
+  streamClosed: boolean;
+  /** Route handlers of this stream still running. */
+  handlers: number;
+  released: boolean;
+}
+
+/** Why a request's signal fired: its client closed or reset the stream. */
+export class StreamClosedError extends Error {
+  override name = 'StreamClosedError';
+}
+
+const neverAborted = new AbortController().signal;
+
+export class StreamGuard {
+  readonly #config: StreamGuardConfig;
+  readonly #clock: Clock;
+  readonly #afterInput: (() => Promise<void>) | null;
+  readonly #slots = new WeakMap<ServerHttp2Stream, Slot>();
+  readonly #inFlight: Record<RequestClass, number> = { client: 0, internal: 0, probe: 0 };
+  readonly #counts = { refused: 0, rapidResetCloses: 0, bodyTimeouts: 0, idleCloses: 0 };
+
+  /**
+   * `afterInput` resolves once the I/O already received has been handled (setImmediate);
+   * client handlers start after it. Without it they start at once.
+   */
+  constructor(
+    config: StreamGuardConfig,
+    deps: { readonly clock: Clock; readonly afterInput?: () => Promise<void> },
+  ) {
+    for (const name of streamGuardLimits) {
+      assert(Number.isInteger(config[name]), `${name} must be an integer`);
+      assert(config[name] > 0, `${name} must be positive`);
+    }
+    this.#config = config;
+    this.#clock = deps.clock;
+    this.#afterInput = deps.afterInput ?? null;
+  }
+
+  /** Requests in flight by budget (admitted and not yet released). */
+  get inFlight(): Readonly<Record<RequestClass, number>> {
+    return this.#inFlight;
+  }
+
+  /** Watches every session of `server`; call before it accepts connections. */
+  attach(server: Http2Server): void {
+    server.on('session', (session: Http2Session) => this.#onSession(session));
+  }
+
+  /**
+   * Installs the fastify side: skipping a stream reset before its handler, the body
+   * deadline, and the wrap of every route handler that keeps a slot until the handler
+   * settles. Call before any route is registered.
+   */
+  install(app: RillApp): void {
+    app.addHook('onRequest', (request, reply, done) => {
+      const slot = this.#slots.get(request.raw.stream);
+      if (slot === undefined) return done();
+      if (slot.controller.signal.aborted) {
+        // Reset before we began: nothing will read an answer, so no work starts.
+        reply.hijack();
+        return done();
+      }
+      this.#armBodyDeadline(request);
+      done();
+    });
+    app.addHook('onRoute', (route) => {
+      route.handler = this.#wrap(route.handler as Handler) as typeof route.handler;
+    });
+  }
+
+  /** Fires when the request's stream closes before its work is done; never for inject(). */
+  signalOf(request: RillRequest): AbortSignal {
+    return this.#slots.get(request.raw.stream)?.controller.signal ?? neverAborted;
+  }
+
+  registerMetrics(registry: Registry): void {
+    const registers = [registry];
+    const inFlight = this.#inFlight;
+    new Gauge({
+      name: 'rill_requests_in_flight',
+      help: 'Requests admitted and not yet released, by budget (client, internal, probe).',
+      labelNames: ['class'],
+      registers,
+      collect() {
+        for (const [kind, count] of Object.entries(inFlight)) this.set({ class: kind }, count);
+      },
+    });
+    const counter = (name: string, help: string, read: () => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    };
+    const counts = this.#counts;
+    counter('rill_requests_refused_total', 'Requests refused: a budget was full.', () => {
+      return counts.refused;
+    });
+    counter('rill_rapid_reset_closes_total', 'Connections closed for resetting too fast.', () => {
+      return counts.rapidResetCloses;
+    });
+    counter('rill_request_body_timeouts_total', 'Request bodies cut at their deadline.', () => {
+      return counts.bodyTimeouts;
+    });
+    counter('rill_idle_connections_closed_total', 'Connections closed as idle.', () => {
+      return counts.idleCloses;
+    });
+  }
+
+  #onSession(session: Http2Session): void {
+    const state: SessionState = {
+      session,
+      inFlight: 0,
+      openStreams: 0,
+      resets: new ResetRate({ resetsMax: this.#config.streamResetsPerSecondMax, windowMs: 1000 }),
+      cancelIdle: null,
+    };
+    this.#armIdle(state);
+    session.once('close', () => state.cancelIdle?.());
+    // The server's own listener hands every stream to fastify (compat request, routing, hooks):
+    // it now runs only for streams that are admitted and still open, so a reset or refused
+    // stream costs no more than its frames.
+    const forward = session.listeners('stream');
+    session.removeAllListeners('stream');
+    session.on('stream', (stream: ServerHttp2Stream, headers, ...rest: unknown[]) => {
+      if (!this.#onStream(state, stream, String(headers[':path'] ?? ''))) return;
+      for (const listener of forward) Reflect.apply(listener, session, [stream, headers, ...rest]);
+    });
+  }
+
+  /** Admits the stream (true: fastify serves it), or answers or drops it here. */
+  #onStream(state: SessionState, stream: ServerHttp2Stream, path: string): boolean {
+    if (stream.destroyed) {
+      // HEADERS and RST_STREAM in one read: the stream closed before anyone saw it. A reset
+      // code other than CANCEL is emitted as an 'error' next: nobody else listens now.
+      stream.on('error', () => undefined);
+      this.#onReset(state);
+      return false;
+    }
+    const kind = classify(path);
+    if (!this.#admits(state, kind)) {
+      this.#counts.refused += 1;
+      refuse(stream, this.#busy(state, kind));
+      return false;
+    }
+    const controller = new AbortController();
+    const slot: Slot = {
+      state,
+      kind,
+      controller,
+      streamClosed: false,
+      handlers: 0,
+      released: false,
+    };
+    this.#slots.set(stream, slot);
+    state.inFlight += 1;
+    this.#inFlight[kind] += 1;
+    state.openStreams += 1;
+    state.cancelIdle?.();
+    state.cancelIdle = null;
+    stream.once('aborted', () => this.#onReset(state));
+    stream.once('close', () => {
+      slot.streamClosed = true;
+      controller.abort(new StreamClosedError('the stream closed'));
+      state.openStreams -= 1;
+      if (state.openStreams === 0) this.#armIdle(state);
+      this.#maybeRelease(slot);
+    });
+    return true;
+  }
+
+  #admits(state: SessionState, kind: RequestClass): boolean {
+    if (state.inFlight >= this.#config.requestsPerSessionMax) return false;
+    switch (kind) {
+      case 'client':
+        return this.#inFlight.client < this.#config.clientRequestsMax;
+      case 'internal':
+        return this.#inFlight.internal < this.#config.internalRequestsMax;
+      case 'probe':
+        return true; // Cheap and answered at once; bounded by the session's budget.
+    }
+  }
+
+  #busy(state: SessionState, kind: RequestClass): ApiError {
+    if (state.inFlight >= this.#config.requestsPerSessionMax) {
+      const max = this.#config.requestsPerSessionMax;
+      return new ApiError('BROKER_BUSY', `more than ${max} requests in flight on this connection`);
+    }
+    const { internalRequestsMax, clientRequestsMax } = this.#config;
+    const max = kind === 'internal' ? internalRequestsMax : clientRequestsMax;
+    return new ApiError('BROKER_BUSY', `more than ${max} ${kind} requests in flight on this node`);
+  }
+
+  /** A client reset (or a session torn down): too many in a second closes the connection. */
+  #onReset(state: SessionState): void {
+    const { session } = state;
+    // A closing socket cancels every open stream: that is no client's reset.
+    if (session.destroyed || session.closed || session.socket?.destroyed === true) return;
+    if (!state.resets.onReset(this.#clock.nowMs())) return;
+    this.#counts.rapidResetCloses += 1;
+    // Every stream of the session closes, so their signals fire and their work is released.
+    const error = new Error(`more than ${this.#config.streamResetsPerSecondMax} resets a second`);
+    session.destroy(error, constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+
+  #armIdle(state: SessionState): void {
+    state.cancelIdle?.();
+    state.cancelIdle = this.#clock.schedule(this.#config.connectionIdleTimeoutMs, () => {
+      state.cancelIdle = null;
+      const { session } = state;
+      if (state.openStreams > 0 || session.closed || session.destroyed) return;
+      this.#counts.idleCloses += 1;
+      session.close();
+    });
+  }
+
+  /** Cuts a body still arriving at its deadline: 408 REQUEST_BODY_TIMEOUT, then the stream. */
+  #armBodyDeadline(request: RillRequest): void {
+    const raw = request.raw;
+    const stream = raw.stream;
+    if (stream.endAfterHeaders || raw.complete) return;
+    const timeoutMs = this.#config.requestBodyTimeoutMs;
+    const cancel = this.#clock.schedule(timeoutMs, () => {
+      if (raw.complete) return;
+      this.#counts.bodyTimeouts += 1;
+      // fastify's body reader sees the error and answers it through the error handler.
+      raw.destroy(new ApiError('REQUEST_BODY_TIMEOUT', `the body took over ${timeoutMs} ms`));
+      // HTTP/2 §8.1: after a complete answer, RST_STREAM NO_ERROR stops the upload.
+      const stop = (): void => {
+        if (!stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
+      };
+      if (stream.writableFinished) stop();
+      else stream.once('finish', stop);
+    });
+    raw.once('end', cancel);
+    stream.once('close', cancel);
+  }
+
+  #wrap(handler: Handler): Handler {
+    const slots = this.#slots;
+    const release = (slot: Slot): void => {
+      slot.handlers -= 1;
+      this.#maybeRelease(slot);
+    };
+    const run = (slot: Slot, self: unknown, request: RillRequest, reply: RillReply): unknown => {
+      if (slot.controller.signal.aborted) return skip(reply);
+      slot.handlers += 1;
+      let result: unknown;
+      try {
+        result = handler.call(self, request, reply);
+      } catch (error) {
+        release(slot);
+        if (slot.controller.signal.aborted) return skip(reply);
+        throw error;
+      }
+      if (!isThenable(result)) {
+        release(slot);
+        return result;
+      }
+      return result.then(
+        (value) => {
+          release(slot);
+          return value;
+        },
+        (error: unknown) => {
+          release(slot);
+          // The client is gone: its request failed because we stopped it; nobody reads this.
+          if (slot.controller.signal.aborted) return skip(reply);
+          throw error;
+        },
+      );
+    };
+    const afterInput = this.#afterInput;
+    return function guarded(this: unknown, request, reply) {
+      const slot = slots.get(request.raw.stream);
+      if (slot === undefined) return handler.call(this, request, reply);
+      if (slot.kind !== 'client' || afterInput === null) return run(slot, this, request, reply);
+      // HEADERS and their RST_STREAM may come in different reads: let the input already
+      // received be read first, so that a reset cancels the request before any work.
+      slot.handlers += 1;
+      return afterInput().then(() => {
+        const result = run(slot, this, request, reply);
+        release(slot);
+        return result;
+      });
+    };
+  }
+
+  #maybeRelease(slot: Slot): void {
+    if (slot.released || !slot.streamClosed || slot.handlers > 0) return;
+    slot.released = true;
+    slot.state.inFlight -= 1;
+    this.#inFlight[slot.kind] -= 1;
+    assert(slot.state.inFlight >= 0, 'session in-flight count below zero');
+    assert(this.#inFlight[slot.kind] >= 0, 'node in-flight count below zero');
+  }
+}
+
+type Handler = (this: unknown, request: RillRequest, reply: RillReply) => unknown;
+
+function classify(path: string): RequestClass {
+  if (path.startsWith('/internal/')) return 'internal';
+  const query = path.indexOf('?');
+  return probePaths.has(query < 0 ? path : path.slice(0, query)) ? 'probe' : 'client';
+}
+
+/**
+ * Answers a refused stream without fastify: 503 BROKER_BUSY in the API's error shape, then
+ * RST_STREAM NO_ERROR so that no request body is uploaded for nothing (HTTP/2 §8.1).
+ */
+function refuse(stream: ServerHttp2Stream, error: ApiError): void {
+  const { status, headers, body } = errorResponse(error);
+  stream.on('error', () => undefined); // The client may reset it first: nothing to answer then.
+  stream.respond({ ':status': status, 'content-type': 'application/json', ...headers });
+  stream.end(JSON.stringify(body), () => {
+    if (!stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
+  });
+}
+
+/** Ends a request whose client is gone without an answer. */
+function skip(reply: RillReply): undefined {
+  if (!reply.sent) reply.hijack();
+  return undefined;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
