@@ -110,10 +110,7 @@ export class Broker {
       image: deps.image,
       metadata: deps.metadata,
       random: deps.random,
-      localLeader: (key) => {
-        const replica = this.#replicas.get(key);
-        return replica?.role.kind === 'leader' ? replica : undefined;
-      },
+      localReplica: (key) => this.#replicas.get(key),
       requireRunning: () => this.#requireRunning(),
       propose: (command) => this.#propose(command),
       fromMetadataError: (error) => this.#fromMetadataError(error),
