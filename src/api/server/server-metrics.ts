@@ -227,5 +227,20 @@ export class ServerMetrics {
       'Last metadata log index applied.',
       () => broker.raftStatus().appliedIndex,
     );
+    gauge('rill_raft_term', 'Current metadata Raft term.', () => broker.raftStatus().term);
+    gauge(
+      'rill_raft_commit_index',
+      'Last metadata log index known committed.',
+      () => broker.raftStatus().commitIndex,
+    );
+    gauge('rill_raft_apply_lag', 'Committed metadata entries not yet applied here.', () => {
+      const { commitIndex, appliedIndex } = broker.raftStatus();
+      return Math.max(0, commitIndex - appliedIndex);
+    });
+    gauge(
+      'rill_raft_leader',
+      '1 while this node leads the metadata Raft group (is the controller), else 0.',
+      () => (broker.raftStatus().role === 'leader' ? 1 : 0),
+    );
   }
 }

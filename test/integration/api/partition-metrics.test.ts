@@ -115,6 +115,8 @@ describe('partition metrics', () => {
       expect(samples.get('rill_under_replicated_partitions')).toBe(0);
       expect(samples.get('rill_offline_partitions')).toBe(0);
       expect(samples.get('rill_partition_metrics_dropped')).toBe(0);
+      expect(samples.get('rill_raft_apply_lag')).toBe(0);
+      expect(samples.get('rill_raft_commit_index')).toBeGreaterThan(0);
     }
     expect(seen.size).toBe(3);
 
