@@ -22,7 +22,9 @@ export function leadersToAsk(
   brokers: ClusterDescription['brokers'],
   selfId: number,
 ): Map<number, string> {
-  const urls = new Map(brokers.map((broker) => [broker.id, broker.url]));
+  // A fenced node is down or shutting down: asking it would only wait for the timeout.
+  const alive = brokers.filter((broker) => broker.status === 'alive');
+  const urls = new Map(alive.map((broker) => [broker.id, broker.url]));
   const ask = new Map<number, string>();
   for (const p of description.partitions) {
     if (p.offsetsSource !== null || p.leader === null || p.leader === selfId) continue;
