@@ -31,9 +31,16 @@ export interface PartitionDescriptionBody {
   readonly leaderEpoch: number;
   readonly replicas: readonly number[];
   readonly isr: readonly number[];
-  /** Known where the answering node leads the partition; null elsewhere. */
+  /** Null only when neither the answering node nor the partition's leader could tell. */
   readonly logStartOffset: number | null;
   readonly highWatermark: number | null;
+  /**
+   * Where both offsets come from: 'leader' (the answering node leads it), 'follower' (its
+   * follower replica: the HW of the leader's last fetch answer, one round trip behind, and the
+   * follower's own log start), 'leader-remote' (asked of the leader for this answer), or
+   * null (unknown: no leader, or the leader did not answer in time).
+   */
+  readonly offsetsSource: 'leader' | 'follower' | 'leader-remote' | null;
   /** While a reassignment is in progress: the replicas it moves the partition to. */
   readonly targetReplicas?: readonly number[];
 }

@@ -48,15 +48,23 @@ export interface CreateTopicRequest {
   readonly configs: Readonly<Record<string, string>>;
 }
 
+export type OffsetsSource = 'leader' | 'follower' | 'leader-remote';
+
 export interface PartitionDescription {
   readonly partition: number;
   readonly leader: number | null;
   readonly leaderEpoch: number;
   readonly replicas: readonly number[];
   readonly isr: readonly number[];
-  /** Known where this node leads the partition; null elsewhere. */
+  /** Known where this node hosts a replica of the partition (see offsetsSource); else null. */
   readonly logStartOffset: number | null;
   readonly highWatermark: number | null;
+  /**
+   * Where logStartOffset and highWatermark come from: this node's leader replica, its follower
+   * replica (the HW of the leader's last fetch answer, the follower's own log start), the
+   * leader asked over the network ('leader-remote', set by the API), or null when unknown.
+   */
+  readonly offsetsSource: OffsetsSource | null;
   /** While a reassignment is in progress: the replicas it moves the partition to. */
   readonly targetReplicas?: readonly number[];
 }

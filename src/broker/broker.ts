@@ -46,6 +46,7 @@ import {
 import type { TopicConfig } from './topic-config.ts';
 import { RecordService } from './record-service.ts';
 import { requireTopic, TopicAdmin } from './topic-admin.ts';
+import { PartitionChangeCounts, partitionStats, type PartitionStats } from './partition-metrics.ts';
 
 export interface BrokerConfig {
   readonly nodeId: number;
@@ -97,6 +98,7 @@ export class Broker {
   readonly #session: NodeSession;
   readonly #records: RecordService;
   readonly #cancelTimers: (() => void)[] = [];
+  readonly #partitionChanges: PartitionChangeCounts;
   #retentionRunning = false;
   /** Set by drain(): no request parks any more (shutdown). */
   #draining = false;
@@ -106,14 +108,12 @@ export class Broker {
     assert(config.retentionCheckIntervalMs > 0, 'retentionCheckIntervalMs must be positive');
     this.#config = config;
     this.#deps = deps;
+    this.#partitionChanges = new PartitionChangeCounts(deps.image);
     this.#admin = new TopicAdmin({
       image: deps.image,
       metadata: deps.metadata,
       random: deps.random,
-      localLeader: (key) => {
-        const replica = this.#replicas.get(key);
-        return replica?.role.kind === 'leader' ? replica : undefined;
-      },
+      localReplica: (key) => this.#replicas.get(key),
       requireRunning: () => this.#requireRunning(),
       propose: (command) => this.#propose(command),
       fromMetadataError: (error) => this.#fromMetadataError(error),
@@ -299,6 +299,17 @@ export class Broker {
       this.#deps.logger.debug({ err: error }, 'readiness barrier failed');
       return false;
     }
+  }
+
+  /** Per-partition offsets of the partitions led here (bounded) and partition counts. */
+  partitionStats(): PartitionStats {
+    return partitionStats(this.#deps.image, this.#replicas.all());
+  }
+
+  /** Leader changes and ISR shrinks/expands applied from the metadata log. */
+  partitionChanges(): { leaderElections: number; isrShrinks: number; isrExpands: number } {
+    const { leaderElections, isrShrinks, isrExpands } = this.#partitionChanges;
+    return { leaderElections, isrShrinks, isrExpands };
   }
 
   gauges(): BrokerGauges {

@@ -2,6 +2,11 @@
 // produce and fetch. The API enters only through this file.
 export { Broker, type BrokerConfig, type BrokerDeps } from './broker.ts';
 export type * from './broker-types.ts';
+export {
+  partitionMetricsMax,
+  type LeaderPartitionStats,
+  type PartitionStats,
+} from './partition-metrics.ts';
 export type { BrokerLogger } from './broker-logger.ts';
 export {
   ReplicaService,

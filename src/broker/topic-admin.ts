@@ -24,8 +24,9 @@ import { assignReplicas } from './replica-placement.ts';
 import { describeTopicConfig, resolveTopicConfig, type TopicConfig } from './topic-config.ts';
 import { topicNameProblem } from './topic-name.ts';
 
-/** What describing a partition reads of this node's leader replica of it. */
-export interface LocalLeaderView {
+/** What describing a partition reads of this node's open replica of it. */
+export interface LocalReplicaView {
+  readonly role: { readonly kind: 'leader' | 'follower' | 'closed' };
   readonly highWatermark: number;
   readonly log: { readonly logStartOffset: number };
 }
@@ -34,8 +35,8 @@ export interface TopicAdminDeps {
   readonly image: MetadataImage;
   readonly metadata: MetadataLog<MetadataCommand>;
   readonly random: Random;
-  /** This node's open leader replica of the partition directory `key`, if any. */
-  localLeader(key: string): LocalLeaderView | undefined;
+  /** This node's open replica of the partition directory `key`, if any. */
+  localReplica(key: string): LocalReplicaView | undefined;
   /** Throws BROKER_NOT_READY unless the broker is running. */
   requireRunning(): void;
   /** Proposes through the broker; a metadata log failure arrives as its BrokerError. */
@@ -92,15 +93,21 @@ export class TopicAdmin {
   }
 
   #describePartition(topic: TopicImage, p: PartitionImage): PartitionDescription {
-    const leader = this.#deps.localLeader(partitionDirectoryName({ topic: topic.name, ...p }));
+    const replica = this.#deps.localReplica(partitionDirectoryName({ topic: topic.name, ...p }));
+    // A leader knows its HW; a follower the HW of the leader's last fetch answer (one round trip
+    // behind: a fetch session answers when the HW moves) and its own log start. For partitions
+    // this node does not host, the API asks the leader (topic-describe.ts).
+    const kind = replica?.role.kind;
+    const known = replica !== undefined && (kind === 'leader' || kind === 'follower');
     return {
       partition: p.partition,
       leader: p.leader,
       leaderEpoch: p.leaderEpoch,
       replicas: p.replicas,
       isr: p.isr,
-      logStartOffset: leader === undefined ? null : leader.log.logStartOffset,
-      highWatermark: leader === undefined ? null : leader.highWatermark,
+      logStartOffset: known ? replica.log.logStartOffset : null,
+      highWatermark: known ? replica.highWatermark : null,
+      offsetsSource: known ? kind : null,
       ...(p.targetReplicas === undefined ? {} : { targetReplicas: p.targetReplicas }),
     };
   }

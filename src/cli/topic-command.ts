@@ -208,7 +208,9 @@ function formatTopic(topic: TopicDescription): string {
     lines.push(
       `  partition ${p.partition}\tleader=${p.leader ?? 'none'}\tepoch=${p.leaderEpoch}` +
         `\treplicas=${p.replicas.join(',')}\tisr=${p.isr.join(',')}` +
-        `\tlog-start=${p.logStartOffset}\thigh-watermark=${p.highWatermark}`,
+        `\tlog-start=${p.logStartOffset ?? 'unknown'}` +
+        `\thigh-watermark=${p.highWatermark ?? 'unknown'}` +
+        `\tsource=${p.offsetsSource ?? 'none'}`,
     );
   }
   return lines.join('\n');

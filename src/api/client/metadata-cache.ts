@@ -192,7 +192,8 @@ export class MetadataCache {
   async #fetchTopic(name: string): Promise<TopicMetadata> {
     const clusterAgeMs = this.#clock.nowMs() - this.#clusterFetchedAtMs;
     if (clusterAgeMs >= this.#config.metadataMaxAgeMs) await this.refreshCluster();
-    const path = `/v1/topics/${encodeURIComponent(name)}`;
+    // Leaders only: local=true keeps the answering node from asking other leaders for offsets.
+    const path = `/v1/topics/${encodeURIComponent(name)}?local=true`;
     const response = await this.requestAny({ method: 'GET', path });
     if (response.status !== 200) throw responseError(response, `describe topic ${name}`);
     const metadata = parseTopic(jsonBody(response, `describe topic ${name}`), this.#clock.nowMs());

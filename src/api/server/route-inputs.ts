@@ -30,7 +30,7 @@ const routeInputs: Readonly<Record<string, RouteInput>> = {
   'GET /metrics': none,
   'POST /v1/topics': json,
   'GET /v1/topics': none,
-  'GET /v1/topics/:topic': none,
+  'GET /v1/topics/:topic': { query: ['local'], bodies: [] },
   'DELETE /v1/topics/:topic': none,
   'PUT /v1/topics/:topic/configs': json,
   'POST /v1/topics/:topic/partitions/:partition/reassignment': json,

@@ -1,11 +1,41 @@
 // Prometheus metrics of one server instance, in its own registry (never prom-client's global
 // one, so several nodes can live in one test process). Names follow Prometheus conventions:
-// base units, `_total` for counters.
+// base units, `_total` for counters. Per-partition series cover the partitions this node leads,
+// at most partitionMetricsMax of them (src/broker/partition-metrics.ts); docs/operations.md.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Sampling period of rill_nodejs_eventloop_lag_*; see collectDefaultMetrics below. */
 const eventLoopMonitoringPrecisionMs = 100;
-import type { Broker } from '../../broker/index.ts';
+import type { Broker, PartitionStats } from '../../broker/index.ts';
+
+/** The routes that append records, whose latency is also kept per `acks`. */
+const produceRoutes = new Set([
+  '/v1/topics/:topic/records',
+  '/v1/topics/:topic/partitions/:partition/records',
+]);
+const acksLabels: Readonly<Record<string, string>> = {
+  all: 'all',
+  '-1': 'all',
+  '1': '1',
+  '0': '0',
+};
+/** How long one scrape reuses a partition snapshot (the gauges of one scrape agree). */
+const partitionSnapshotMs = 100;
+
+type LeaderRow = PartitionStats['leaders'][number];
+
+/** The per-partition gauges (labels topic, partition) of the partitions led here. */
+const partitionSeries: readonly (readonly [string, string, (p: LeaderRow) => number])[] = [
+  [
+    'rill_partition_high_watermark',
+    'High watermark of a partition led here.',
+    (p) => p.highWatermark,
+  ],
+  ['rill_partition_log_end_offset', "Leader's log end offset.", (p) => p.logEndOffset],
+  ['rill_partition_log_start_offset', 'First retained offset.', (p) => p.logStartOffset],
+  ['rill_partition_isr_size', 'In-sync replicas of a partition led here.', (p) => p.isrSize],
+  ['rill_partition_replicas', 'Assigned replicas of a partition led here.', (p) => p.replicas],
+];
 
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -15,6 +45,7 @@ export class ServerMetrics {
   readonly fetchRecords: Counter;
   readonly errors: Counter<'code'>;
   readonly requestSeconds: Histogram<'route' | 'method' | 'status'>;
+  readonly produceSeconds: Histogram<'route' | 'acks'>;
 
   constructor(broker: Broker) {
     const registers = [this.registry];
@@ -51,7 +82,15 @@ export class ServerMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30],
       registers,
     });
+    this.produceSeconds = new Histogram({
+      name: 'rill_produce_duration_seconds',
+      help: 'Produce request latency by route and acks (0, 1 or all), any status.',
+      labelNames: ['route', 'acks'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30],
+      registers,
+    });
     this.#brokerGauges(broker);
+    this.#partitionGauges(broker);
     // The event-loop-delay monitor wakes the loop at its precision: 10 ms (prom-client's
     // default) is 100 wake-ups a second on an idle node; 100 ms keeps lag visible for 1/10 the cost.
     collectDefaultMetrics({
@@ -59,6 +98,97 @@ export class ServerMetrics {
       prefix: 'rill_',
       eventLoopMonitoringPrecision: eventLoopMonitoringPrecisionMs,
     });
+  }
+
+  /** Observes a produce route's latency under its acks; other routes are ignored. */
+  observeProduce(route: string, query: unknown, seconds: number): void {
+    if (!produceRoutes.has(route)) return;
+    const raw = (query as Record<string, unknown> | undefined)?.['acks'] ?? 'all';
+    const acks = typeof raw === 'string' ? acksLabels[raw] : undefined;
+    if (acks !== undefined) this.produceSeconds.observe({ route, acks }, seconds);
+  }
+
+  #partitionGauges(broker: Broker): void {
+    let cached: { atMs: number; stats: PartitionStats } | null = null;
+    const stats = (): PartitionStats => {
+      const now = performance.now();
+      if (cached === null || now - cached.atMs > partitionSnapshotMs) {
+        cached = { atMs: now, stats: broker.partitionStats() };
+      }
+      return cached.stats;
+    };
+    const perPartition = (name: string, help: string, read: (p: LeaderRow) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['topic', 'partition'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const p of stats().leaders) {
+            this.set({ topic: p.topic, partition: String(p.partition) }, read(p));
+          }
+        },
+      });
+    };
+    for (const [name, help, read] of partitionSeries) perPartition(name, help, read);
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    gauge(
+      'rill_under_replicated_partitions',
+      'Partitions led here with ISR < replicas.',
+      () => stats().underReplicated,
+    );
+    gauge(
+      'rill_offline_partitions',
+      'Partitions without a leader (cluster-wide).',
+      () => stats().offline,
+    );
+    gauge(
+      'rill_partition_metrics_dropped',
+      'Partitions led here left out of rill_partition_* by the per-node limit.',
+      () => stats().dropped,
+    );
+    this.#partitionCounters(broker);
+  }
+
+  /** Leader changes and ISR shrinks/expands, read from the broker at each scrape. */
+  #partitionCounters(broker: Broker): void {
+    const counter = (name: string, help: string, read: () => number): void => {
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    };
+    const changes = (): ReturnType<Broker['partitionChanges']> => broker.partitionChanges();
+    counter(
+      'rill_leader_elections_total',
+      'Partition leader changes applied (cluster-wide).',
+      () => changes().leaderElections,
+    );
+    counter(
+      'rill_isr_shrinks_total',
+      'ISR shrinks applied (cluster-wide).',
+      () => changes().isrShrinks,
+    );
+    counter(
+      'rill_isr_expands_total',
+      'ISR expands applied (cluster-wide).',
+      () => changes().isrExpands,
+    );
   }
 
   #brokerGauges(broker: Broker): void {
@@ -96,6 +226,21 @@ export class ServerMetrics {
       'rill_metadata_applied_index',
       'Last metadata log index applied.',
       () => broker.raftStatus().appliedIndex,
+    );
+    gauge('rill_raft_term', 'Current metadata Raft term.', () => broker.raftStatus().term);
+    gauge(
+      'rill_raft_commit_index',
+      'Last metadata log index known committed.',
+      () => broker.raftStatus().commitIndex,
+    );
+    gauge('rill_raft_apply_lag', 'Committed metadata entries not yet applied here.', () => {
+      const { commitIndex, appliedIndex } = broker.raftStatus();
+      return Math.max(0, commitIndex - appliedIndex);
+    });
+    gauge(
+      'rill_raft_leader',
+      '1 while this node leads the metadata Raft group (is the controller), else 0.',
+      () => (broker.raftStatus().role === 'leader' ? 1 : 0),
     );
   }
 }

@@ -161,6 +161,7 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
       { route, method: request.method, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    metrics.observeProduce(route, request.query, reply.elapsedTime / 1000);
     done();
   });
   registerInternalRoutes(app, config, metrics, deps.internalRoutes ?? []);

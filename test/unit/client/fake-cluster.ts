@@ -63,7 +63,7 @@ export class FakeCluster implements Transport {
       const brokers = [1, 2, 3].map((id) => ({ id, url: FakeCluster.url(id), status: 'alive' }));
       return json(200, { clusterId: 'fake', controllerId: 1, brokers });
     }
-    if (request.path === `/v1/topics/${this.topic}`) {
+    if (request.path.split('?')[0] === `/v1/topics/${this.topic}`) {
       this.metadataRequests += 1;
       const partitions = [...this.leaders].map(([partition, leader]) => ({
         partition,

@@ -23,7 +23,7 @@ class ScriptedTransport implements Transport {
       const brokers = [1, 2].map((id) => ({ id, url: `http://b${id}`, status: 'alive' }));
       return ok({ clusterId: 'c', controllerId: 1, brokers });
     }
-    const name = request.path.split('/')[3] ?? '';
+    const name = request.path.split('?')[0]?.split('/')[3] ?? '';
     const partitions = [{ partition: 0, leader: this.leader, leaderEpoch: this.leader }];
     return ok({ name, configs: {}, partitions });
   }

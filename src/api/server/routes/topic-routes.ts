@@ -1,14 +1,18 @@
-// Topic admin: POST /v1/topics, GET /v1/topics, GET and DELETE /v1/topics/{topic}, and
+// Topic admin: POST /v1/topics, GET /v1/topics, GET (offsets from any node: topic-describe.ts)
+// and DELETE /v1/topics/{topic}, and
 // PUT /v1/topics/{topic}/configs (set or, with null, remove Kafka-named config overrides), and
 // POST /v1/topics/{topic}/partitions/{p}/reassignment {replicas} (202: the controller moves it).
 import {
   configsField,
+  enumQuery,
   integerField,
   invalid,
   objectBody,
   partitionParam,
   topicParam,
+  type Query,
 } from '../request-checks.ts';
+import { askLeaders, leadersToAsk, mergeLeaderAnswers } from './topic-describe.ts';
 import type {
   PartitionDescriptionBody,
   TopicDescriptionBody,
@@ -59,8 +63,20 @@ export function registerTopicRoutes(app: RillApp, context: RouteContext): void {
     return reply.code(201).send(topic);
   });
   app.get('/v1/topics', (): { topics: TopicListingBody[] } => ({ topics: broker.listTopics() }));
-  app.get<{ Params: TopicParams }>('/v1/topics/:topic', (request): TopicDescriptionBody =>
-    broker.describeTopic(topicParam(request.params.topic)),
+  app.get<{ Params: TopicParams; Querystring: Query }>(
+    '/v1/topics/:topic',
+    async (request): Promise<TopicDescriptionBody> => {
+      const topic = topicParam(request.params.topic);
+      const local = enumQuery(request.query, 'local', ['true', 'false'] as const, 'false');
+      const description = broker.describeTopic(topic);
+      if (local === 'true') return description;
+      const leaders = leadersToAsk(description, broker.describeCluster().brokers, broker.nodeId);
+      if (leaders.size === 0) return description;
+      const signal = context.signalOf(request);
+      const answers = await askLeaders(context.forwarder, topic, leaders, signal);
+      // The image may have moved on while we waited: describe again, then merge.
+      return mergeLeaderAnswers(broker.describeTopic(topic), answers);
+    },
   );
   app.delete<{ Params: TopicParams }>('/v1/topics/:topic', async (request, reply) => {
     await broker.deleteTopic(topicParam(request.params.topic));
