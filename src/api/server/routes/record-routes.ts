@@ -25,6 +25,7 @@ import {
 import { batchContentType, fetchHeaders } from '../../wire.ts';
 import type { RillApp, RillReply, RillRequest, RouteContext } from '../route-context.ts';
 import { readSlices, sendSlices } from '../slice-sender.ts';
+import { isHttp2 } from '../stream-guard.ts';
 
 interface PartitionRoute {
   Params: { readonly topic: string; readonly partition: string };
@@ -119,7 +120,10 @@ async function fetch(
   }
   const signal = context.signalOf(request);
   const result = await broker.fetch({ topic, partition, offset, maxBytes, maxWaitMs, signal });
-  if (wantsBatches(request.headers.accept)) return sendBatches(context, reply, result);
+  if (wantsBatches(request.headers.accept)) {
+    if (!isHttp2(request)) return sendBatchesHttp1(context, reply, result, signal);
+    return sendBatches(context, reply, result);
+  }
   return jsonFetch(context, result, offset, encoding, topic, signal);
 }
 
@@ -148,6 +152,32 @@ function sendBatches(context: RouteContext, reply: RillReply, result: FetchResul
     );
   });
   return reply;
+}
+
+/** HTTP/1.1 has no stream to write slices to: the batches are read, then sent as one body. */
+async function sendBatchesHttp1(
+  context: RouteContext,
+  reply: RillReply,
+  result: FetchResult,
+  signal: AbortSignal,
+) {
+  const { read } = result;
+  let bytes: Buffer;
+  try {
+    bytes = await readSlices(read.slices, signal);
+  } finally {
+    read.release();
+  }
+  context.metrics.fetchBytes.inc(read.bytes);
+  return reply
+    .headers({
+      'content-type': batchContentType,
+      [fetchHeaders.highWatermark]: String(result.highWatermark),
+      [fetchHeaders.logStartOffset]: String(result.logStartOffset),
+      [fetchHeaders.leaderEpoch]: String(result.leaderEpoch),
+      [fetchHeaders.nextOffset]: String(read.nextOffset),
+    })
+    .send(bytes);
 }
 
 async function jsonFetch(
