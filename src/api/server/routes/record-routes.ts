@@ -12,6 +12,7 @@ import {
   parseJsonRecords,
   toJsonRecord,
   type RecordEncoding,
+  type ValueFormat,
 } from '../json-records.ts';
 import {
   enumQuery,
@@ -118,13 +119,17 @@ async function fetch(
   if (encoding !== 'utf8' && wantsBatches(request.headers.accept)) {
     throw invalid('encoding applies to the JSON form only');
   }
+  const valueFormat = enumQuery(query, 'valueFormat', ['string', 'json'] as const, 'string');
+  if (valueFormat === 'json' && (encoding !== 'utf8' || wantsBatches(request.headers.accept))) {
+    throw invalid('valueFormat=json applies to the JSON form with encoding=utf8 only');
+  }
   const signal = context.signalOf(request);
   const result = await broker.fetch({ topic, partition, offset, maxBytes, maxWaitMs, signal });
   if (wantsBatches(request.headers.accept)) {
     if (!isHttp2(request)) return sendBatchesHttp1(context, reply, result, signal);
     return sendBatches(context, reply, result);
   }
-  return jsonFetch(context, result, offset, encoding, topic, signal);
+  return jsonFetch(context, result, offset, { encoding, valueFormat }, topic, signal);
 }
 
 function sendBatches(context: RouteContext, reply: RillReply, result: FetchResult) {
@@ -184,7 +189,7 @@ async function jsonFetch(
   context: RouteContext,
   result: FetchResult,
   offset: number,
-  encoding: RecordEncoding,
+  form: { readonly encoding: RecordEncoding; readonly valueFormat: ValueFormat },
   topic: string,
   signal: AbortSignal,
 ) {
@@ -202,7 +207,7 @@ async function jsonFetch(
   for (const batch of batches) {
     for (const record of batch.records) {
       if (record.offset >= offset && record.offset < highWatermark) {
-        records.push(toJsonRecord(record, encoding));
+        records.push(toJsonRecord(record, form.encoding, form.valueFormat));
       }
     }
   }
