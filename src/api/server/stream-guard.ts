@@ -341,7 +341,11 @@ export class StreamGuard {
    */
   #armHttp1BodyDeadline(request: RillRequest, reply: RillReply): void {
     const raw = request.raw as unknown as IncomingMessage;
-    if (raw.complete) return;
+    const { headers } = raw;
+    // HTTP/1.1 §6.3: without either header a request has no body.
+    const hasBody =
+      headers['transfer-encoding'] !== undefined || headers['content-length'] !== undefined;
+    if (raw.complete || !hasBody) return;
     const timeoutMs = this.#config.requestBodyTimeoutMs;
     const cancel = this.#clock.schedule(timeoutMs, () => {
       if (raw.complete || reply.sent) return;
