@@ -112,10 +112,13 @@ const batch = await encodeBatch({
     timestampMs: Date.now(),
   })),
 });
-const nodes = [
-  await startNode('sniff', resolve(import.meta.dirname, '..')),
-  await startNode('base', resolve(values.base)),
-];
+const nodes: Node[] = [];
+// A failed run still stops its brokers.
+process.once('exit', () => {
+  for (const node of nodes) node.child.kill('SIGKILL');
+});
+nodes.push(await startNode('sniff', resolve(import.meta.dirname, '..')));
+nodes.push(await startNode('base', resolve(values.base)));
 const results = new Map<string, { produce: number[]; fetch: number[] }>();
 for (const node of nodes) results.set(node.name, { produce: [], fetch: [] });
 console.log(
