@@ -1,5 +1,7 @@
 // The JSON form of records (API.md "Records (JSON form)"): keys, values and header values are
-// UTF-8 strings or null, or base64 with ?encoding=base64. Produce encodes the records into
+// UTF-8 strings or null, or base64 with ?encoding=base64; a key or value may also be any other
+// JSON value (object, array, number, boolean), stored as its UTF-8 JSON text, and a fetch with
+// ?valueFormat=json returns values parsed where they are JSON. Produce encodes the records into
 // RecordBatch v2 bytes — the same bytes a binary client sends — so the broker sees one path.
 import {
   decompressedBytesBound,
@@ -12,12 +14,15 @@ import { ApiError } from '../errors.ts';
 import { invalid, isPlainObject } from './request-checks.ts';
 
 export type RecordEncoding = 'utf8' | 'base64';
+/** How a JSON fetch shows values: as strings (`encoding`), or parsed where they are JSON. */
+export type ValueFormat = 'string' | 'json';
 
 export interface JsonRecord {
   readonly offset: number;
   readonly timestamp: number;
   readonly key: string | null;
-  readonly value: string | null;
+  /** A string, or with valueFormat=json any JSON value (a value that is not JSON: its text). */
+  readonly value: unknown;
   readonly headers: Record<string, string | null>;
 }
 
@@ -38,6 +43,18 @@ function bytesField(value: unknown, what: string, encoding: RecordEncoding): Uin
     throw invalid(`${what} is not valid base64`);
   }
   return Buffer.from(value, 'base64');
+}
+
+/**
+ * A record's key or value: a string as bytesField reads it, or any other JSON value as its
+ * UTF-8 JSON text (whatever the encoding: base64 applies to strings only).
+ */
+function keyOrValueField(value: unknown, what: string, encoding: RecordEncoding) {
+  if (typeof value === 'object' && value !== null) return Buffer.from(JSON.stringify(value));
+  if (typeof value === 'number' || typeof value === 'boolean') {
+    return Buffer.from(JSON.stringify(value));
+  }
+  return bytesField(value, what, encoding);
 }
 
 function headersField(value: unknown, at: string, encoding: RecordEncoding) {
@@ -78,8 +95,8 @@ export function parseJsonRecords(
       throw invalid(`${at}.timestamp must be at most ${timestampMsMax}`);
     }
     return {
-      key: bytesField(record['key'], `${at}.key`, encoding),
-      value: bytesField(record['value'], `${at}.value`, encoding),
+      key: keyOrValueField(record['key'], `${at}.key`, encoding),
+      value: keyOrValueField(record['value'], `${at}.value`, encoding),
       headers: headersField(record['headers'], at, encoding),
       timestampMs: timestamp as number,
     };
@@ -145,15 +162,33 @@ function bytesToJson(bytes: Uint8Array | null, encoding: RecordEncoding): string
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(encoding);
 }
 
-export function toJsonRecord(record: StoredRecord, encoding: RecordEncoding): JsonRecord {
+/** First characters JSON text may start with (after whitespace): anything else is no JSON. */
+const jsonStart = /^[\s]*[{["\-0-9tfn]/;
+
+/** The value parsed as JSON where it is JSON text; else the text itself. */
+export function parsedOrText(text: string): unknown {
+  if (!jsonStart.test(text)) return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text; // Not JSON: the documented answer is the string as stored.
+  }
+}
+
+export function toJsonRecord(
+  record: StoredRecord,
+  encoding: RecordEncoding,
+  valueFormat: ValueFormat = 'string',
+): JsonRecord {
   // No prototype: a header named __proto__ is data, not a prototype change.
   const headers = Object.create(null) as Record<string, string | null>;
   for (const header of record.headers) headers[header.key] = bytesToJson(header.value, encoding);
+  const value = bytesToJson(record.value, encoding);
   return {
     offset: record.offset,
     timestamp: record.timestampMs,
     key: bytesToJson(record.key, encoding),
-    value: bytesToJson(record.value, encoding),
+    value: valueFormat === 'json' && value !== null ? parsedOrText(value) : value,
     headers,
   };
 }

@@ -39,7 +39,7 @@ const routeInputs: Readonly<Record<string, RouteInput>> = {
     bodies: ['json', 'batch'],
   },
   'GET /v1/topics/:topic/partitions/:partition/records': {
-    query: ['offset', 'maxBytes', 'maxWaitMs', 'encoding'],
+    query: ['offset', 'maxBytes', 'maxWaitMs', 'encoding', 'valueFormat'],
     bodies: [],
   },
   'DELETE /v1/topics/:topic/partitions/:partition/records': { query: ['before'], bodies: [] },

@@ -3,7 +3,8 @@
 // concurrent streams and on body size. Client routes live under /v1, node-to-node routes
 // under /internal/v1 behind the cluster secret. Every failure answers API.md's error shape.
 // The stream guard (stream-guard.ts) bounds work per connection and per node, cancels the work
-// of reset streams and closes rapid-reset, slowloris and idle connections.
+// of reset streams and closes rapid-reset, slowloris and idle connections. HTTP/1.1 clients
+// (probes, Prometheus, curl) are served on the same port through the same routes (http1.ts).
 import type { Socket } from 'node:net';
 import type {
   Http2Server,
@@ -35,8 +36,9 @@ import { registerRecordRoutes } from './routes/record-routes.ts';
 import { registerReplicaRoutes } from './routes/replica-routes.ts';
 import { registerTopicProduceRoute } from './routes/topic-produce-route.ts';
 import { registerTopicRoutes } from './routes/topic-routes.ts';
+import { serveHttp1 } from './http1.ts';
 import { ServerMetrics } from './server-metrics.ts';
-import { StreamGuard, type StreamGuardConfig } from './stream-guard.ts';
+import { isHttp2, StreamGuard, type StreamGuardConfig } from './stream-guard.ts';
 
 /** DATA frames on closed streams tolerated per session before nghttp2 sends GOAWAY. */
 const invalidFramesMax = 8192;
@@ -139,6 +141,18 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   guard.attach(app.server);
   guard.install(app);
   guard.registerMetrics(metrics.registry);
+  serveHttp1(
+    app,
+    {
+      headersTimeoutMs: config.requestBodyTimeoutMs,
+      keepAliveTimeoutMs: config.connectionIdleTimeoutMs,
+      firstBytesTimeoutMs: config.requestBodyTimeoutMs,
+    },
+    {
+      clock: deps.clock,
+      admit: (connection, request, response) => guard.admitHttp1(connection, request, response),
+    },
+  );
   app.addContentTypeParser(batchContentType, { parseAs: 'buffer' }, (_request, body, done) => {
     done(null, body);
   });
@@ -149,10 +163,10 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     const error = new ApiError('NOT_FOUND', `no route ${request.method}`);
     return sendError(metrics, request, reply, error);
   });
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     // fastify asks HTTP/1 to close the connection after a body it could not parse; on HTTP/2
     // Node turns that header into a GOAWAY for the whole session and every stream on it.
-    reply.removeHeader('connection');
+    if (isHttp2(request)) reply.removeHeader('connection');
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {

@@ -4,6 +4,9 @@
 // and produce waits end at once. A connection that resets streams faster than a named rate is
 // closed (GOAWAY ENHANCE_YOUR_CALM); request bodies must arrive within a deadline; a connection
 // with no open stream is closed once idle. Node-to-node and probe routes have their own budget.
+// HTTP/1.1 requests (http1.ts) take slots from the same budgets, their connection counting as a
+// session, and have the same body deadline and cancellation.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants, type Http2Server, type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { assert, type Clock } from '../../common/index.ts';
@@ -40,10 +43,13 @@ type RequestClass = 'client' | 'internal' | 'probe';
 
 const probePaths: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
-interface SessionState {
-  readonly session: Http2Session;
-  /** Admitted requests whose slot is not released yet. */
+/** A connection's budget: admitted requests whose slot is not released yet. */
+interface ConnectionBudget {
   inFlight: number;
+}
+
+interface SessionState extends ConnectionBudget {
+  readonly session: Http2Session;
   /** Streams not yet closed at the protocol level. */
   openStreams: number;
   readonly resets: ResetRate;
@@ -51,7 +57,7 @@ interface SessionState {
 }
 
 interface Slot {
-  readonly state: SessionState;
+  readonly state: ConnectionBudget;
   readonly kind: RequestClass;
   /** Aborted when the stream closes: the request's work stops. */
   readonly controller: AbortController;
@@ -72,7 +78,8 @@ export class StreamGuard {
   readonly #config: StreamGuardConfig;
   readonly #clock: Clock;
   readonly #afterInput: (() => Promise<void>) | null;
-  readonly #slots = new WeakMap<ServerHttp2Stream, Slot>();
+  /** By HTTP/2 stream, or by HTTP/1 request. */
+  readonly #slots = new WeakMap<object, Slot>();
   readonly #inFlight: Record<RequestClass, number> = { client: 0, internal: 0, probe: 0 };
   readonly #counts = { refused: 0, rapidResetCloses: 0, bodyTimeouts: 0, idleCloses: 0 };
 
@@ -110,14 +117,15 @@ export class StreamGuard {
    */
   install(app: RillApp): void {
     app.addHook('onRequest', (request, reply, done) => {
-      const slot = this.#slots.get(request.raw.stream);
+      const slot = this.#slots.get(slotKeyOf(request));
       if (slot === undefined) return done();
       if (slot.controller.signal.aborted) {
         // Reset before we began: nothing will read an answer, so no work starts.
         reply.hijack();
         return done();
       }
-      this.#armBodyDeadline(request);
+      if (isHttp2(request)) this.#armBodyDeadline(request);
+      else this.#armHttp1BodyDeadline(request, reply);
       done();
     });
     app.addHook('onRoute', (route) => {
@@ -127,7 +135,46 @@ export class StreamGuard {
 
   /** Fires when the request's stream closes before its work is done; never for inject(). */
   signalOf(request: RillRequest): AbortSignal {
-    return this.#slots.get(request.raw.stream)?.controller.signal ?? neverAborted;
+    return this.#slots.get(slotKeyOf(request))?.controller.signal ?? neverAborted;
+  }
+
+  /**
+   * Admits an HTTP/1 request on `connection` (null) or returns the refusal to answer. Its slot
+   * is released once its response has closed and its handlers have settled.
+   */
+  admitHttp1(
+    connection: ConnectionBudget,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): ApiError | null {
+    const kind = classify(request.url ?? '');
+    if (!this.#admits(connection, kind)) {
+      this.#counts.refused += 1;
+      return this.#busy(connection, kind);
+    }
+    const slot = this.#newSlot(connection, kind);
+    this.#slots.set(request, slot);
+    response.once('close', () => {
+      slot.streamClosed = true;
+      slot.controller.abort(new StreamClosedError('the connection closed'));
+      this.#maybeRelease(slot);
+    });
+    return null;
+  }
+
+  #newSlot(state: ConnectionBudget, kind: RequestClass): Slot {
+    const controller = new AbortController();
+    const slot: Slot = {
+      state,
+      kind,
+      controller,
+      streamClosed: false,
+      handlers: 0,
+      released: false,
+    };
+    state.inFlight += 1;
+    this.#inFlight[kind] += 1;
+    return slot;
   }
 
   registerMetrics(registry: Registry): void {
@@ -204,18 +251,9 @@ export class StreamGuard {
       refuse(stream, this.#busy(state, kind));
       return false;
     }
-    const controller = new AbortController();
-    const slot: Slot = {
-      state,
-      kind,
-      controller,
-      streamClosed: false,
-      handlers: 0,
-      released: false,
-    };
+    const slot = this.#newSlot(state, kind);
+    const { controller } = slot;
     this.#slots.set(stream, slot);
-    state.inFlight += 1;
-    this.#inFlight[kind] += 1;
     state.openStreams += 1;
     state.cancelIdle?.();
     state.cancelIdle = null;
@@ -230,7 +268,7 @@ export class StreamGuard {
     return true;
   }
 
-  #admits(state: SessionState, kind: RequestClass): boolean {
+  #admits(state: ConnectionBudget, kind: RequestClass): boolean {
     if (state.inFlight >= this.#config.requestsPerSessionMax) return false;
     switch (kind) {
       case 'client':
@@ -242,7 +280,7 @@ export class StreamGuard {
     }
   }
 
-  #busy(state: SessionState, kind: RequestClass): ApiError {
+  #busy(state: ConnectionBudget, kind: RequestClass): ApiError {
     if (state.inFlight >= this.#config.requestsPerSessionMax) {
       const max = this.#config.requestsPerSessionMax;
       return new ApiError('BROKER_BUSY', `more than ${max} requests in flight on this connection`);
@@ -297,6 +335,29 @@ export class StreamGuard {
     stream.once('close', cancel);
   }
 
+  /**
+   * The HTTP/1 body deadline: fastify's body reader gets the error and answers 408 in the API's
+   * shape; the connection closes after it, which stops the upload.
+   */
+  #armHttp1BodyDeadline(request: RillRequest, reply: RillReply): void {
+    const raw = request.raw as unknown as IncomingMessage;
+    const { headers } = raw;
+    // HTTP/1.1 §6.3: without either header a request has no body.
+    const hasBody =
+      headers['transfer-encoding'] !== undefined || headers['content-length'] !== undefined;
+    if (raw.complete || !hasBody) return;
+    const timeoutMs = this.#config.requestBodyTimeoutMs;
+    const cancel = this.#clock.schedule(timeoutMs, () => {
+      if (raw.complete || reply.sent) return;
+      this.#counts.bodyTimeouts += 1;
+      reply.raw.setHeader('connection', 'close');
+      // Not destroy(): an unfinished IncomingMessage destroys its socket, and the answer with it.
+      raw.emit('error', new ApiError('REQUEST_BODY_TIMEOUT', `the body took over ${timeoutMs} ms`));
+    });
+    raw.once('end', cancel);
+    reply.raw.once('close', cancel);
+  }
+
   #wrap(handler: Handler): Handler {
     const slots = this.#slots;
     const release = (slot: Slot): void => {
@@ -333,7 +394,7 @@ export class StreamGuard {
     };
     const afterInput = this.#afterInput;
     return function guarded(this: unknown, request, reply) {
-      const slot = slots.get(request.raw.stream);
+      const slot = slots.get(slotKeyOf(request));
       if (slot === undefined) return handler.call(this, request, reply);
       if (slot.kind !== 'client' || afterInput === null) return run(slot, this, request, reply);
       // HEADERS and their RST_STREAM may come in different reads: let the input already
@@ -358,6 +419,16 @@ export class StreamGuard {
 }
 
 type Handler = (this: unknown, request: RillRequest, reply: RillReply) => unknown;
+
+/** Whether a request came over HTTP/2 (else HTTP/1.1, see http1.ts). */
+export function isHttp2(request: RillRequest): boolean {
+  return request.raw.httpVersionMajor === 2;
+}
+
+/** The key of a request's slot: its HTTP/2 stream, or the HTTP/1 request itself. */
+function slotKeyOf(request: RillRequest): object {
+  return isHttp2(request) ? request.raw.stream : request.raw;
+}
 
 function classify(path: string): RequestClass {
   if (path.startsWith('/internal/')) return 'internal';

@@ -12,6 +12,7 @@ import {
   parseJsonRecords,
   toJsonRecord,
   type RecordEncoding,
+  type ValueFormat,
 } from '../json-records.ts';
 import {
   enumQuery,
@@ -25,6 +26,7 @@ import {
 import { batchContentType, fetchHeaders } from '../../wire.ts';
 import type { RillApp, RillReply, RillRequest, RouteContext } from '../route-context.ts';
 import { readSlices, sendSlices } from '../slice-sender.ts';
+import { isHttp2 } from '../stream-guard.ts';
 
 interface PartitionRoute {
   Params: { readonly topic: string; readonly partition: string };
@@ -117,10 +119,17 @@ async function fetch(
   if (encoding !== 'utf8' && wantsBatches(request.headers.accept)) {
     throw invalid('encoding applies to the JSON form only');
   }
+  const valueFormat = enumQuery(query, 'valueFormat', ['string', 'json'] as const, 'string');
+  if (valueFormat === 'json' && (encoding !== 'utf8' || wantsBatches(request.headers.accept))) {
+    throw invalid('valueFormat=json applies to the JSON form with encoding=utf8 only');
+  }
   const signal = context.signalOf(request);
   const result = await broker.fetch({ topic, partition, offset, maxBytes, maxWaitMs, signal });
-  if (wantsBatches(request.headers.accept)) return sendBatches(context, reply, result);
-  return jsonFetch(context, result, offset, encoding, topic, signal);
+  if (wantsBatches(request.headers.accept)) {
+    if (!isHttp2(request)) return sendBatchesHttp1(context, reply, result, signal);
+    return sendBatches(context, reply, result);
+  }
+  return jsonFetch(context, result, offset, { encoding, valueFormat }, topic, signal);
 }
 
 function sendBatches(context: RouteContext, reply: RillReply, result: FetchResult) {
@@ -150,11 +159,37 @@ function sendBatches(context: RouteContext, reply: RillReply, result: FetchResul
   return reply;
 }
 
+/** HTTP/1.1 has no stream to write slices to: the batches are read, then sent as one body. */
+async function sendBatchesHttp1(
+  context: RouteContext,
+  reply: RillReply,
+  result: FetchResult,
+  signal: AbortSignal,
+) {
+  const { read } = result;
+  let bytes: Buffer;
+  try {
+    bytes = await readSlices(read.slices, signal);
+  } finally {
+    read.release();
+  }
+  context.metrics.fetchBytes.inc(read.bytes);
+  return reply
+    .headers({
+      'content-type': batchContentType,
+      [fetchHeaders.highWatermark]: String(result.highWatermark),
+      [fetchHeaders.logStartOffset]: String(result.logStartOffset),
+      [fetchHeaders.leaderEpoch]: String(result.leaderEpoch),
+      [fetchHeaders.nextOffset]: String(read.nextOffset),
+    })
+    .send(bytes);
+}
+
 async function jsonFetch(
   context: RouteContext,
   result: FetchResult,
   offset: number,
-  encoding: RecordEncoding,
+  form: { readonly encoding: RecordEncoding; readonly valueFormat: ValueFormat },
   topic: string,
   signal: AbortSignal,
 ) {
@@ -172,7 +207,7 @@ async function jsonFetch(
   for (const batch of batches) {
     for (const record of batch.records) {
       if (record.offset >= offset && record.offset < highWatermark) {
-        records.push(toJsonRecord(record, encoding));
+        records.push(toJsonRecord(record, form.encoding, form.valueFormat));
       }
     }
   }
