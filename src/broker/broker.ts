@@ -161,7 +161,7 @@ export class Broker {
     });
     deps.image.onApplied((command, result) => {
       // Only an accepted command is well-formed; a refused one changed nothing.
-      if (result.ok && affectsReplicas(command)) this.#replicas.requestReconcile(scopeOf(command));
+      if (result.ok && affectsReplicas(command)) this.#replicas.requestReconcile();
     });
     deps.image.onRestored(() => this.#replicas.requestReconcile());
   }
@@ -520,19 +520,6 @@ export class Broker {
 
 /** Commands after which local replicas may need opening, closing or a new role or config. */
 /** Commands that may change a replica's role: records, and this node's own fencing. */
-/** What a command touches, for a scoped reconcile; undefined when it may touch any replica. */
-function scopeOf(command: MetadataCommand): { topic: string; partition?: number } | undefined {
-  switch (command.type) {
-    case 'change-partition':
-    case 'alter-isr':
-      return { topic: command.topic, partition: command.partition };
-    case 'set-topic-config':
-      return { topic: command.topic };
-    default:
-      return undefined;
-  }
-}
-
 function affectsReplicas(command: MetadataCommand): boolean {
   switch (command.type) {
     case 'create-topic':
