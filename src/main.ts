@@ -417,6 +417,25 @@ function trackStreams(server: Http2Server): { whenIdle(timeoutMs: number): Promi
 
 /** How long a shutdown lets in-flight requests finish before closing the sessions. */
 const shutdownGraceMs = 5_000;
+/**
+ * How long closing the server may then take. A session whose peer went away half-closed
+ * (seen: a CLOSE-WAIT socket after a 1,000-partition cluster's Ctrl-C) kept server.close()
+ * pending for good; past this the node stops anyway and the process exits.
+ */
+const serverCloseMaxMs = 5_000;
+
+/** Whether `promise` settles within `ms` (a rejection counts as settled and is rethrown). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 async function stopNode(parts: {
   config: NodeConfig;
@@ -443,7 +462,9 @@ async function stopNode(parts: {
   // still open when a GOAWAY arrives, even those the GOAWAY lets finish).
   broker.drain();
   await streams.whenIdle(shutdownGraceMs);
-  await server.close();
+  if (!(await settlesWithin(server.close(), serverCloseMaxMs))) {
+    logger.warn({ serverCloseMaxMs }, 'the server did not close in time; stopping anyway');
+  }
   await broker.stop();
   logger.info('stopped');
   logDestination.flushSync();
