@@ -132,16 +132,8 @@ export class ServerMetrics {
       });
     };
     for (const [name, help, read] of partitionSeries) perPartition(name, help, read);
-    const gauge = (name: string, help: string, read: () => number): void => {
-      new Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          this.set(read());
-        },
-      });
-    };
+    const gauge = (name: string, help: string, read: () => number): void =>
+      readGauge(this.registry, name, help, read);
     gauge(
       'rill_under_replicated_partitions',
       'Partitions led here with ISR < replicas.',
@@ -162,17 +154,8 @@ export class ServerMetrics {
 
   /** Leader changes and ISR shrinks/expands, read from the broker at each scrape. */
   #partitionCounters(broker: Broker): void {
-    const counter = (name: string, help: string, read: () => number): void => {
-      new Counter({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          this.reset();
-          this.inc(read());
-        },
-      });
-    };
+    const counter = (name: string, help: string, read: () => number): void =>
+      readCounter(this.registry, name, help, read);
     const changes = (): ReturnType<Broker['partitionChanges']> => broker.partitionChanges();
     counter(
       'rill_leader_elections_total',
@@ -192,16 +175,8 @@ export class ServerMetrics {
   }
 
   #brokerGauges(broker: Broker): void {
-    const gauge = (name: string, help: string, read: () => number): void => {
-      new Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          this.set(read());
-        },
-      });
-    };
+    const gauge = (name: string, help: string, read: () => number): void =>
+      readGauge(this.registry, name, help, read);
     gauge(
       'rill_local_partitions',
       'Partition replicas on this node.',
@@ -243,4 +218,29 @@ export class ServerMetrics {
       () => (broker.raftStatus().role === 'leader' ? 1 : 0),
     );
   }
+}
+
+/** A gauge set from `read()` at each scrape. */
+function readGauge(registry: Registry, name: string, help: string, read: () => number): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+/** A counter whose total is `read()` at each scrape (kept elsewhere, e.g. from the image). */
+function readCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
 }
