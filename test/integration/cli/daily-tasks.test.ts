@@ -17,8 +17,12 @@ import { pollUntil } from '../../support/poll.ts';
 import { RillCluster } from '../../support/cluster/rill-cluster.ts';
 
 const rillBin = resolve(import.meta.dirname, '../../../bin/rill.js');
-/** A failing command's time over the median bare start-up (`rill --help`) of the CLI. */
-const failureToStartupRatioMax = 2;
+/**
+ * A failing command's time over the median bare start-up (`rill --help`) of the CLI. A failure
+ * costs a start-up plus one metadata round trip; on a loaded CI machine that measured 2.06x once,
+ * so the bound sits well above it and well below the old behaviour (≥ 9x: retries until timeout).
+ */
+const failureToStartupRatioMax = 5;
 let cluster: RillCluster;
 let project = '';
 
