@@ -40,7 +40,7 @@ import {
   type ReplicationSettings,
 } from './broker/index.ts';
 import { SeededRandom, type Clock, type WallClock } from './common/index.ts';
-import { PartitionLog } from './log/index.ts';
+import { PartitionLog, SyncTimings } from './log/index.ts';
 import {
   HttpRaftTransport,
   LevelRaftStorage,
@@ -184,11 +184,12 @@ export async function startNode(
     progress(`warning: ${warning} (set --cluster-secret or RILL_CLUSTER_SECRET)`);
   }
   const plane = buildMetadataPlane(config, url, logger);
+  const logSyncs = new SyncTimings();
   const store: PartitionStore = new FilePartitionStore(
     { directory: join(config.dataDir, 'partitions') },
     {
       openLog: (directory, logConfig) =>
-        PartitionLog.open(directory, logConfig, { clock: logClock }),
+        PartitionLog.open(directory, logConfig, { clock: logClock, onSync: logSyncs.observe }),
     },
   );
   const broker = new Broker(
@@ -232,6 +233,7 @@ export async function startNode(
     clock: realClock,
     afterInput: () => new Promise((resolve) => setImmediate(resolve)),
     internalRoutes: internalRoutes(plane),
+    logSyncs,
   });
   const streams = trackStreams(server.server);
   await server.listen({ host: config.listenHost, port: config.listenPort });

@@ -62,3 +62,4 @@ export {
   type PartitionLogDeps,
 } from './partition-log.ts';
 export { segmentFileName } from './segment.ts';
+export { SyncTimings } from './sync-timings.ts';

@@ -32,6 +32,8 @@ import { NO_TIMESTAMP, Segment, type AppendedBatch } from './segment.ts';
 export interface PartitionLogDeps {
   /** Wall time stamps segments and append times; `schedule` drives flush `interval`. */
   readonly clock: WallClock & Pick<Clock, 'schedule'>;
+  /** Told each fsync of the active segment's records and how long it took (metrics). */
+  readonly onSync?: (elapsedSeconds: number) => void;
 }
 
 /** Appends (and truncations) waiting in one partition's chain; beyond it, LOG_BUSY. */
@@ -355,11 +357,13 @@ export class PartitionLog implements PartitionLogApi {
   async #syncActive(): Promise<void> {
     const end = this.#writtenEndOffset;
     const generation = this.#generation;
+    const startMs = performance.now();
     try {
       await this.#active.syncLog();
     } catch (cause) {
       throw this.#fail(cause, 'sync');
     }
+    this.#deps.onSync?.((performance.now() - startMs) / 1000);
     if (generation === this.#generation && end > this.#visibleEndOffset)
       this.#visibleEndOffset = end;
     if (generation === this.#generation) this.#recoveryPoint = Math.max(this.#recoveryPoint, end);

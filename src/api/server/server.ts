@@ -14,6 +14,7 @@ import type {
 } from 'node:http2';
 import fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Broker } from '../../broker/index.ts';
+import type { SyncTimings } from '../../log/index.ts';
 import {
   assert,
   clusterSecretCheck,
@@ -82,6 +83,8 @@ export interface ServerDeps {
   /** Resolves after the I/O already received (setImmediate): client handlers start then. */
   readonly afterInput?: () => Promise<void>;
   readonly internalRoutes?: readonly InternalRoute[];
+  /** The partition logs' fsync durations, for rill_log_flush_duration_seconds. */
+  readonly logSyncs?: SyncTimings;
   /** Forwards produce requests to leaders (the client's H2Transport); closed with the server. */
   readonly forwarder: HttpExchange;
 }
@@ -110,6 +113,7 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     },
   };
   const metrics = new ServerMetrics(deps.broker);
+  deps.logSyncs?.subscribe((seconds) => metrics.logSyncSeconds.observe(seconds));
   const app: RillApp = fastify<Http2Server, Http2ServerRequest, Http2ServerResponse>({
     ...http2Options,
     http2: true,

@@ -128,6 +128,13 @@ describe('partition metrics', () => {
       byAcks.get(`rill_produce_duration_seconds_count{acks="${acks}",route="${route}"}`);
     expect(count('1')).toBe(1);
     expect(count('all')).toBeGreaterThanOrEqual(1);
+    // flush=always: every acknowledged append waited for an fsync, which was timed.
+    expect(byAcks.get('rill_log_flush_duration_seconds_count')).toBeGreaterThanOrEqual(1);
+    expect(byAcks.get('rill_log_flush_duration_seconds_sum')).toBeGreaterThan(0);
+    // Bytes per topic: in on the leader of produce; out for the followers' replica fetches.
+    const bytesIn = byAcks.get('rill_topic_bytes_total{direction="in",topic="dash"}') ?? 0;
+    expect(bytesIn).toBe(byAcks.get('rill_produce_bytes_total'));
+    expect(byAcks.get('rill_topic_bytes_total{direction="out",topic="dash"}')).toBeGreaterThan(0);
 
     // A follower of partition 0 stops: its leader drops it from the ISR after the lag time.
     const follower = created.partitions[0]?.replicas.find((id) => id !== p0Leader) ?? 0;

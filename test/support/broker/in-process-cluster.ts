@@ -22,7 +22,7 @@ import {
 } from '../../../src/broker/index.ts';
 import { SeededRandom, toNodeId, type NodeId } from '../../../src/common/index.ts';
 import { onNodeUnavailable } from '../../../src/broker/replication/index.ts';
-import { PartitionLog } from '../../../src/log/index.ts';
+import { PartitionLog, SyncTimings } from '../../../src/log/index.ts';
 import { defaultServerConfig } from '../../../src/main.ts';
 import { realClock, realLogClock, realWallClock as wallClock } from '../real-clock.ts';
 import { SharedMetadataBus } from './shared-metadata-log.ts';
@@ -99,11 +99,12 @@ export class InProcessCluster {
     const node = this.node(id);
     const image = new MetadataImage();
     const metadata = this.bus.member(id, image);
+    const logSyncs = new SyncTimings();
     const store = new FilePartitionStore(
       { directory: join(node.dataDir, 'partitions') },
       {
         openLog: (directory, config) =>
-          PartitionLog.open(directory, config, { clock: realLogClock }),
+          PartitionLog.open(directory, config, { clock: realLogClock, onSync: logSyncs.observe }),
       },
     );
     const broker = new Broker(
@@ -154,6 +155,7 @@ export class InProcessCluster {
         wallClock,
         clock: realClock,
         forwarder: new H2Transport(),
+        logSyncs,
       },
     );
     await server.listen({ host: '127.0.0.1', port: Number(new URL(node.url).port) });

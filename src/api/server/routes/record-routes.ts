@@ -77,7 +77,7 @@ async function produce(context: RouteContext, request: RillRequest<PartitionRout
     : await jsonBatches(context, request, topic, encoding);
   const signal = context.signalOf(request);
   const result = await broker.produce({ topic, partition, batches, acks, timeoutMs, signal });
-  metrics.produceBytes.inc(batches.length);
+  metrics.countProduced(topic, batches.length);
   metrics.produceRecords.inc(result.recordCount);
   return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset };
 }
@@ -125,6 +125,7 @@ async function fetch(
   }
   const signal = context.signalOf(request);
   const result = await broker.fetch({ topic, partition, offset, maxBytes, maxWaitMs, signal });
+  context.metrics.countFetched(topic, result.read.bytes);
   if (wantsBatches(request.headers.accept)) {
     if (!isHttp2(request)) return sendBatchesHttp1(context, reply, result, signal);
     return sendBatches(context, reply, result);
@@ -141,7 +142,6 @@ function sendBatches(context: RouteContext, reply: RillReply, result: FetchResul
     [fetchHeaders.leaderEpoch]: String(result.leaderEpoch),
     [fetchHeaders.nextOffset]: String(read.nextOffset),
   };
-  context.metrics.fetchBytes.inc(read.bytes);
   if (read.slices.length === 0) {
     read.release();
     return reply.headers(headers).send(Buffer.alloc(0));
@@ -173,7 +173,6 @@ async function sendBatchesHttp1(
   } finally {
     read.release();
   }
-  context.metrics.fetchBytes.inc(read.bytes);
   return reply
     .headers({
       'content-type': batchContentType,
@@ -227,7 +226,6 @@ async function jsonFetch(
     }
     nextOffset = Math.max(at, offset);
   }
-  context.metrics.fetchBytes.inc(read.bytes);
   context.metrics.fetchRecords.inc(records.length);
   return {
     records,

@@ -104,7 +104,7 @@ async function sendSessionAnswer(
       const { read: _read, ...rest } = answer;
       headers.push({ ...rest, recordBytes: bytes.length });
       records.push(bytes);
-      context.metrics.fetchBytes.inc(bytes.length);
+      context.metrics.countFetched(answer.topic, bytes.length);
     }
   } finally {
     for (const answer of result.partitions) if (answer.kind === 'records') answer.read?.release();
