@@ -1,0 +1,343 @@
+// The history checker (issue 10): from a History of produces and fetches it decides, per
+// partition, whether the guarantees of DESIGN.md §7 held, and names the few operations that
+// show each violation. Checks: acknowledged acks=all writes not lost; no value at two offsets
+// (duplicates); an offset never read as two values; read-your-writes (a fetch that begins after
+// an acks=all ack at offset o answers a HW above o and, where its records reach o, the acked
+// value); monotonic reads per consumer process (HW and log start never go back); nothing read
+// at or above the HW it came with; dense offsets within and across reads; no phantom (a value
+// never produced, or refused before append); per-producer order of sequential acked sends.
+// `lossAllowed` (log.flush=never, unclean election) keeps only the checks loss cannot excuse.
+import { describeOp, type FetchOp, type History, type Op, type ProduceOp } from './history.ts';
+
+export type AnomalyKind =
+  | 'lost-write'
+  | 'duplicate'
+  | 'changed-record'
+  | 'read-your-writes'
+  | 'monotonic-reads'
+  | 'read-above-hw'
+  | 'gap'
+  | 'phantom'
+  | 'order';
+
+export interface Anomaly {
+  readonly kind: AnomalyKind;
+  readonly partition: string;
+  readonly message: string;
+  /** The operations that show it, fewest possible, in history order. */
+  readonly ops: readonly Op[];
+}
+
+export interface CheckOptions {
+  /** Acknowledged writes may be lost (flush=never, unclean election): loss checks are off. */
+  readonly lossAllowed?: boolean;
+  /** Retries without idempotence may store one value twice. */
+  readonly duplicatesAllowed?: boolean;
+  /** Compaction or retention explains gaps in offsets. */
+  readonly gapsAllowed?: boolean;
+  /** Anomalies reported per kind and partition at most (the first ones). */
+  readonly perKindMax?: number;
+}
+
+export interface CheckStats {
+  produces: number;
+  ackedAll: number;
+  ackedOne: number;
+  fetches: number;
+  recordsRead: number;
+  /** acks=all writes no read got far enough to confirm or refute. */
+  undecided: number;
+}
+
+export interface CheckResult {
+  readonly anomalies: readonly Anomaly[];
+  readonly stats: CheckStats;
+}
+
+interface Observation {
+  readonly value: string;
+  readonly op: FetchOp;
+}
+
+type OkFetch = FetchOp & { outcome: Extract<FetchOp['outcome'], { kind: 'ok' }> };
+type AckedProduce = ProduceOp & { outcome: Extract<ProduceOp['outcome'], { kind: 'ok' }> };
+
+class Findings {
+  readonly anomalies: Anomaly[] = [];
+  readonly #counts = new Map<string, number>();
+  readonly perKindMax: number;
+  constructor(perKindMax: number) {
+    this.perKindMax = perKindMax;
+  }
+
+  add(kind: AnomalyKind, partition: string, message: string, ops: readonly Op[]): void {
+    const key = `${kind} ${partition}`;
+    const count = this.#counts.get(key) ?? 0;
+    this.#counts.set(key, count + 1);
+    if (count >= this.perKindMax) return;
+    const sorted = [...new Set(ops)].sort((a, b) => a.index - b.index);
+    this.anomalies.push({ kind, partition, message, ops: sorted });
+  }
+}
+
+export function checkHistory(history: History, options: CheckOptions = {}): CheckResult {
+  const findings = new Findings(options.perKindMax ?? 5);
+  const stats: CheckStats = {
+    produces: 0,
+    ackedAll: 0,
+    ackedOne: 0,
+    fetches: 0,
+    recordsRead: 0,
+    undecided: 0,
+  };
+  const byPartition = new Map<string, Op[]>();
+  for (const op of history.ops) {
+    const ops = byPartition.get(op.partition) ?? [];
+    ops.push(op);
+    byPartition.set(op.partition, ops);
+  }
+  for (const [partition, ops] of byPartition) {
+    checkPartition(partition, ops, options, findings, stats);
+  }
+  return { anomalies: findings.anomalies, stats };
+}
+
+function checkPartition(
+  partition: string,
+  ops: readonly Op[],
+  options: CheckOptions,
+  findings: Findings,
+  stats: CheckStats,
+): void {
+  const produces = ops.filter((op): op is ProduceOp => op.type === 'produce');
+  const fetches = ops.filter(
+    (op): op is OkFetch => op.type === 'fetch' && op.outcome?.kind === 'ok',
+  );
+  stats.produces += produces.length;
+  stats.fetches += fetches.length;
+  const acked = produces.filter((op): op is AckedProduce => op.outcome.kind === 'ok');
+  stats.ackedAll += acked.filter((op) => op.acks === 'all').length;
+  stats.ackedOne += acked.filter((op) => op.acks === '1').length;
+  const observed = checkReads(partition, fetches, options, findings, stats);
+  const producedBy = new Map(produces.map((op) => [op.value, op]));
+  checkValues(partition, observed, producedBy, options, findings);
+  if (!options.lossAllowed) {
+    checkAcked(partition, acked, observed, findings, stats);
+    checkReadYourWrites(partition, acked, fetches, findings);
+  }
+  checkMonotonic(partition, fetches, options, findings);
+  checkOrder(partition, acked, findings);
+}
+
+/** Per read: nothing at or above its HW, no gap; across reads: an offset keeps its value. */
+function checkReads(
+  partition: string,
+  fetches: readonly OkFetch[],
+  options: CheckOptions,
+  findings: Findings,
+  stats: CheckStats,
+): Map<number, Observation> {
+  const observed = new Map<number, Observation>();
+  for (const op of fetches) {
+    const { records, highWatermark } = op.outcome;
+    let expected = op.fromOffset;
+    for (const record of records) {
+      stats.recordsRead += 1;
+      if (record.offset >= highWatermark) {
+        findings.add(
+          'read-above-hw',
+          partition,
+          `offset ${record.offset} read with HW ${highWatermark}`,
+          [op],
+        );
+      }
+      if (!options.gapsAllowed && record.offset !== expected) {
+        findings.add(
+          'gap',
+          partition,
+          `read from ${op.fromOffset} went ${expected - 1} → ${record.offset}`,
+          [op],
+        );
+      }
+      expected = record.offset + 1;
+      const first = observed.get(record.offset);
+      if (first === undefined) {
+        observed.set(record.offset, { value: record.value, op });
+      } else if (first.value !== record.value && !options.lossAllowed) {
+        const message = `offset ${record.offset} read as ${JSON.stringify(first.value)}, later ${JSON.stringify(record.value)}`;
+        findings.add('changed-record', partition, message, [first.op, op]);
+      }
+    }
+  }
+  return observed;
+}
+
+/** Every value read was produced and not refused; no value sits at two offsets. */
+function checkValues(
+  partition: string,
+  observed: ReadonlyMap<number, Observation>,
+  producedBy: ReadonlyMap<string, ProduceOp>,
+  options: CheckOptions,
+  findings: Findings,
+): void {
+  const offsetOf = new Map<string, { offset: number; op: FetchOp }>();
+  for (const [offset, { value, op }] of observed) {
+    const producer = producedBy.get(value);
+    if (producer === undefined) {
+      findings.add(
+        'phantom',
+        partition,
+        `offset ${offset} holds ${JSON.stringify(value)}, never produced`,
+        [op],
+      );
+    } else if (producer.outcome.kind === 'refused') {
+      const message = `offset ${offset} holds ${JSON.stringify(value)}, refused before append (${producer.outcome.code})`;
+      findings.add('phantom', partition, message, [producer, op]);
+    }
+    const other = offsetOf.get(value);
+    if (other !== undefined && !options.duplicatesAllowed) {
+      const message = `${JSON.stringify(value)} stored at offsets ${other.offset} and ${offset}`;
+      findings.add('duplicate', partition, message, [
+        ...(producer ? [producer] : []),
+        other.op,
+        op,
+      ]);
+    }
+    offsetOf.set(value, { offset, op });
+  }
+}
+
+/** An acked acks=all write is read back at its offset by any read that got past it. */
+function checkAcked(
+  partition: string,
+  acked: readonly AckedProduce[],
+  observed: ReadonlyMap<number, Observation>,
+  findings: Findings,
+  stats: CheckStats,
+): void {
+  let readEnd = 0;
+  for (const offset of observed.keys()) readEnd = Math.max(readEnd, offset + 1);
+  for (const op of acked) {
+    if (op.acks !== 'all') continue;
+    const offset = op.outcome.offset;
+    const seen = observed.get(offset);
+    if (seen === undefined) {
+      if (offset >= readEnd) stats.undecided += 1;
+      else
+        findings.add('lost-write', partition, `acked at ${offset}, reads passed it without it`, [
+          op,
+        ]);
+    } else if (seen.value !== op.value) {
+      const message = `acked ${JSON.stringify(op.value)} at ${offset}, read ${JSON.stringify(seen.value)} there`;
+      findings.add('lost-write', partition, message, [op, seen.op]);
+    }
+  }
+}
+
+/** A fetch begun after an acks=all ack at o answers HW > o, and the acked value where it reaches o. */
+function checkReadYourWrites(
+  partition: string,
+  acked: readonly AckedProduce[],
+  fetches: readonly OkFetch[],
+  findings: Findings,
+): void {
+  const byStart = [...fetches].sort((a, b) => a.startMs - b.startMs);
+  for (const op of acked) {
+    if (op.acks !== 'all' || op.endMs === null) continue;
+    const { offset, leaderEpoch } = op.outcome;
+    for (const fetch of byStart) {
+      if (fetch.startMs <= op.endMs) continue;
+      const read = fetch.outcome;
+      // A deposed leader that has not yet heard of its successor may still answer: not current.
+      if (
+        leaderEpoch !== undefined &&
+        read.leaderEpoch !== undefined &&
+        read.leaderEpoch < leaderEpoch
+      )
+        continue;
+      if (read.highWatermark <= offset) {
+        findings.add(
+          'read-your-writes',
+          partition,
+          `acked at ${offset}, a later read answered HW ${read.highWatermark}`,
+          [op, fetch],
+        );
+        break;
+      }
+      const record = read.records.find((r) => r.offset === offset);
+      if (record !== undefined && record.value !== op.value) {
+        const message = `acked ${JSON.stringify(op.value)} at ${offset}, a later read got ${JSON.stringify(record.value)}`;
+        findings.add('read-your-writes', partition, message, [op, fetch]);
+        break;
+      }
+    }
+  }
+}
+
+/** Per consumer process: HW and log start offset never go back. */
+function checkMonotonic(
+  partition: string,
+  fetches: readonly OkFetch[],
+  options: CheckOptions,
+  findings: Findings,
+): void {
+  const last = new Map<string, OkFetch>();
+  for (const op of [...fetches].sort((a, b) => a.startMs - b.startMs || a.index - b.index)) {
+    const previous = last.get(op.process);
+    last.set(op.process, op);
+    if (previous === undefined) continue;
+    const before = previous.outcome;
+    const now = op.outcome;
+    if (!options.lossAllowed && now.highWatermark < before.highWatermark) {
+      findings.add(
+        'monotonic-reads',
+        partition,
+        `${op.process} saw HW ${before.highWatermark}, then ${now.highWatermark}`,
+        [previous, op],
+      );
+    }
+    const startBefore = before.logStartOffset ?? 0;
+    const startNow = now.logStartOffset ?? startBefore;
+    if (!options.lossAllowed && startNow < startBefore) {
+      findings.add(
+        'monotonic-reads',
+        partition,
+        `${op.process} saw log start ${startBefore}, then ${startNow}`,
+        [previous, op],
+      );
+    }
+  }
+}
+
+/** Per producer process: a send begun after another's ack lands at a higher offset. */
+function checkOrder(partition: string, acked: readonly AckedProduce[], findings: Findings): void {
+  const byProcess = new Map<string, AckedProduce[]>();
+  for (const op of acked) byProcess.set(op.process, [...(byProcess.get(op.process) ?? []), op]);
+  for (const ops of byProcess.values()) {
+    const byEnd = [...ops].sort((a, b) => (a.endMs ?? 0) - (b.endMs ?? 0));
+    const byStart = [...ops].sort((a, b) => a.startMs - b.startMs);
+    let ended = 0;
+    let highest: AckedProduce | null = null;
+    for (const op of byStart) {
+      while (ended < byEnd.length && (byEnd[ended]?.endMs ?? Infinity) < op.startMs) {
+        const done = byEnd[ended] as AckedProduce;
+        if (highest === null || done.outcome.offset > highest.outcome.offset) highest = done;
+        ended += 1;
+      }
+      if (highest !== null && op.outcome.offset <= highest.outcome.offset) {
+        const message = `sent after ${highest.outcome.offset} was acked, acked at ${op.outcome.offset}`;
+        findings.add('order', partition, message, [highest, op]);
+      }
+    }
+  }
+}
+
+/** A report: one paragraph per anomaly, each with its operations. */
+export function formatAnomalies(anomalies: readonly Anomaly[]): string {
+  return anomalies
+    .map(
+      (a) =>
+        `${a.kind} on ${a.partition}: ${a.message}\n${a.ops.map((op) => `  ${describeOp(op)}`).join('\n')}`,
+    )
+    .join('\n');
+}
