@@ -126,7 +126,12 @@ function checkPartition(
     checkReadYourWrites(partition, acked, fetches, findings);
   }
   checkMonotonic(partition, fetches, options, findings);
-  checkOrder(partition, acked, findings);
+  if (!options.lossAllowed) checkShrunkBelowRead(partition, ops, findings);
+  // An acks=1 write may be lost and its offset reused: order counts only writes that stayed.
+  const stayed = acked.filter(
+    (op) => op.acks === 'all' || observed.get(op.outcome.offset)?.value === op.value,
+  );
+  checkOrder(partition, stayed, findings);
 }
 
 /** Per read: nothing at or above its HW, no gap; across reads: an offset keeps its value. */
@@ -309,7 +314,35 @@ function checkMonotonic(
   }
 }
 
-/** Per producer process: a send begun after another's ack lands at a higher offset. */
+/**
+ * Per consumer process: OFFSET_OUT_OF_RANGE at an offset at or below a HW it was answered
+ * before (and not below a log start it saw) means the log lost records it had exposed.
+ */
+function checkShrunkBelowRead(partition: string, ops: readonly Op[], findings: Findings): void {
+  const seen = new Map<string, { hw: number; start: number; op: FetchOp }>();
+  for (const op of [...ops].sort((a, b) => a.startMs - b.startMs || a.index - b.index)) {
+    if (op.type !== 'fetch' || op.outcome === null) continue;
+    const before = seen.get(op.process);
+    const outcome = op.outcome;
+    if (outcome.kind === 'ok') {
+      const hw = Math.max(before?.hw ?? 0, outcome.highWatermark);
+      const start = Math.max(before?.start ?? 0, outcome.logStartOffset ?? 0);
+      seen.set(op.process, {
+        hw,
+        start,
+        op: hw === outcome.highWatermark ? op : (before?.op ?? op),
+      });
+      continue;
+    }
+    if (before === undefined || outcome.code !== 'OFFSET_OUT_OF_RANGE') continue;
+    if (op.fromOffset <= before.hw && op.fromOffset >= before.start) {
+      const message = `${op.process} was answered HW ${before.hw}, then ${op.fromOffset} was out of range`;
+      findings.add('monotonic-reads', partition, message, [before.op, op]);
+    }
+  }
+}
+
+/** Per producer process: a send begun after another's (surviving) ack lands higher. */
 function checkOrder(partition: string, acked: readonly AckedProduce[], findings: Findings): void {
   const byProcess = new Map<string, AckedProduce[]>();
   for (const op of acked) byProcess.set(op.process, [...(byProcess.get(op.process) ?? []), op]);

@@ -20,7 +20,14 @@ import type { PartitionState } from '../../../src/broker/replication/index.ts';
 import { SimChecker, Violation } from '../raft-sim/sim-checker.ts';
 import { SimNetwork } from '../raft-sim/sim-network.ts';
 import { realFollower, type FollowerFactory, type SimNode } from '../replication-sim/sim-node.ts';
-import type { Acks, Message } from '../replication-sim/messages.ts';
+import type { Acks, Message, Payload } from '../replication-sim/messages.ts';
+import {
+  History,
+  type FetchOp,
+  type FetchOutcome,
+  type ProduceOp,
+  type ProduceOutcome,
+} from '../checker/history.ts';
 import type { SimFlush } from '../replication-sim/memory-replica-log.ts';
 import { ClusterBroker, partitionState, type Envelope } from './cluster-broker.ts';
 import { newPartitionGhost, type PartitionGhost } from '../replication-sim/sim-checker.ts';
@@ -50,6 +57,10 @@ export interface ClusterSimOptions {
   readonly uncleanLeaderElection: boolean;
   /** A deliberately unsafe broker (mutation check): lead before the controller admitted it. */
   readonly actBeforeAdmission: boolean;
+  /** A deliberately unsafe leader (history-checker mutation checks, issue 10). */
+  readonly unsafeLeader?: 'serve-above-hw' | 'ack-on-append';
+  /** false: skip the per-event replication invariants (to show the history checker alone). */
+  readonly checkInvariants?: boolean;
 }
 
 export const defaultClusterOptions: Omit<ClusterSimOptions, 'seed'> = {
@@ -120,6 +131,11 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
   readonly checker = new SimChecker();
   readonly network: SimNetwork<Envelope>;
   readonly ghosts: PartitionGhost[] = [];
+  /** Every client operation and its answer, for the history checker (test/support/checker). */
+  readonly history = new History();
+  readonly #produceOps = new Map<number, ProduceOp>();
+  /** The consumer's latest fetch per partition (one in flight; a lost answer is never completed). */
+  readonly #fetchOps = new Map<number, FetchOp>();
   /** Scripted tests may hook every applied metadata command (before the controller answers). */
   onApplied: ((record: AppliedRecord) => void) | null = null;
   /** Scripted tests may watch every envelope the network delivers. */
@@ -194,6 +210,7 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
           fetchRecordsMax: 8,
           flush: options.flush,
           followerFactory: options.followerFactory,
+          ...(options.unsafeLeader === undefined ? {} : { unsafe: options.unsafeLeader }),
         },
       };
       const random = new SeededRandom((Math.imul(options.seed, 0x9e3779b1) ^ id) | 0);
@@ -258,6 +275,11 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
     const ghost = this.ghosts[partition];
     assert(ghost !== undefined, 'partition');
     ghost.produced.set(produceId, { value, acks, result: 'pending' });
+    const acksLabel = acks === 'all' ? 'all' : '1';
+    this.#produceOps.set(
+      produceId,
+      this.history.produce('producer', `p${partition}`, value, acksLabel, this.nowMs),
+    );
     const leader = this.committedState(partition)?.leader ?? null;
     if (leader !== null) {
       this.#sendClient(PRODUCER_ID, leader, partition, {
@@ -275,6 +297,13 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
     const leader = this.committedState(partition)?.leader ?? null;
     if (ghost === undefined || leader === null || ghost.consumerInFlight) return;
     ghost.consumerInFlight = true;
+    const fetch = this.history.fetch(
+      'consumer',
+      `p${partition}`,
+      ghost.consumerPosition,
+      this.nowMs,
+    );
+    this.#fetchOps.set(partition, fetch);
     this.#sendClient(CONSUMER_ID, leader, partition, {
       kind: 'consumerFetch',
       offset: ghost.consumerPosition,
@@ -299,7 +328,7 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
         this.#deliver(due.event);
       }
       await this.#drained();
-      checkClusterInvariants(this);
+      if (this.options.checkInvariants !== false) checkClusterInvariants(this);
     } catch (error) {
       if (error instanceof Violation || error instanceof Error) {
         throw new Error(
@@ -477,7 +506,10 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
       const ghost = this.ghosts[body.partition];
       assert(ghost !== undefined, 'partition');
       if (envelope.to === PRODUCER_ID) this.#onProduceResponse(ghost, body.message);
-      else this.#onConsumerResponse(ghost, body.message);
+      else {
+        this.#recordFetch(body.partition, body.message);
+        this.#onConsumerResponse(ghost, body.message);
+      }
       return;
     }
     const isClient = envelope.from === PRODUCER_ID || envelope.from === CONSUMER_ID;
@@ -495,6 +527,7 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
   #onProduceResponse(ghost: PartitionGhost, message: Message): void {
     const payload = message.payload;
     assert(payload.kind === 'produceResponse', 'producer gets produce responses');
+    this.#recordProduce(payload.produceId, payload.result);
     const op = ghost.produced.get(payload.produceId);
     if (op === undefined || op.result !== 'pending') return;
     if (!payload.result.ok) {
@@ -545,6 +578,39 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
       expected = record.offset + 1;
     }
     ghost.consumerPosition = expected;
+  }
+
+  #recordProduce(
+    produceId: number,
+    result: (Payload & { kind: 'produceResponse' })['result'],
+  ): void {
+    const op = this.#produceOps.get(produceId);
+    if (op === undefined) return;
+    this.#produceOps.delete(produceId);
+    // Only NOT_ENOUGH_REPLICAS is certain to precede the append; other errors may follow it.
+    const outcome: ProduceOutcome = result.ok
+      ? { kind: 'ok', offset: result.offset, leaderEpoch: result.leaderEpoch }
+      : result.code === 'NOT_ENOUGH_REPLICAS'
+        ? { kind: 'refused', code: result.code }
+        : { kind: 'unknown', code: result.code };
+    this.history.complete(op, outcome, this.nowMs);
+  }
+
+  #recordFetch(partition: number, message: Message): void {
+    const payload = message.payload;
+    const op = this.#fetchOps.get(partition);
+    if (payload.kind !== 'consumerFetchResponse' || op?.fromOffset !== payload.offset) return;
+    this.#fetchOps.delete(partition);
+    const result = payload.result;
+    const outcome: FetchOutcome = result.ok
+      ? {
+          kind: 'ok',
+          records: result.records.map((r) => ({ offset: r.offset, value: r.value })),
+          highWatermark: result.highWatermark,
+          leaderEpoch: result.leaderEpoch,
+        }
+      : { kind: 'fail', code: result.code };
+    this.history.complete(op, outcome, this.nowMs);
   }
 
   #noteElection(index: number, command: MetadataCommand, result: MetadataResult): void {

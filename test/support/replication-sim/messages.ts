@@ -38,7 +38,9 @@ export type Payload =
   | {
       readonly kind: 'produceResponse';
       readonly produceId: number;
-      readonly result: { ok: true; offset: number } | { ok: false; code: ReplicationErrorCode };
+      readonly result:
+        | { ok: true; offset: number; leaderEpoch: number }
+        | { ok: false; code: ReplicationErrorCode };
     }
   | { readonly kind: 'consumerFetch'; readonly offset: number; readonly knownEpoch: number | null }
   | {

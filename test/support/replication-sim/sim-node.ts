@@ -54,6 +54,12 @@ export interface SimNodeConfig {
   readonly fetchRecordsMax: number;
   readonly flush: SimFlush;
   readonly followerFactory: FollowerFactory;
+  /**
+   * A deliberately broken leader (issue 10: the checker must catch it): `serve-above-hw` answers
+   * consumers up to its log end and claims that as the HW; `ack-on-append` acknowledges
+   * acks=all after its own append, as acks=1.
+   */
+  readonly unsafe?: 'serve-above-hw' | 'ack-on-append';
 }
 
 export interface NodeEnv {
@@ -231,7 +237,7 @@ export class SimNode {
   /** Leaves the current role; returns the HW the next role starts from. */
   #resign(): number {
     const role = this.role;
-    if (role.kind === 'leader') this.#replyAcks(role.replica.resign());
+    if (role.kind === 'leader') this.#replyAcks(role.replica.resign(), role.replica.leaderEpoch);
     if (role.kind === 'none') return this.log.highWatermarkCheckpoint;
     return role.replica.highWatermark;
   }
@@ -287,19 +293,19 @@ export class SimNode {
       const change = role.replica.pollIsrChange(nowMs);
       if (change !== null)
         this.#sendTo(this.#env.controllerId, { kind: 'isrChange', request: change });
-      this.#replyAcks(role.replica.takeAckOutcomes(nowMs));
+      this.#replyAcks(role.replica.takeAckOutcomes(nowMs), role.replica.leaderEpoch);
       this.log.highWatermarkCheckpoint = role.replica.highWatermark;
     }
   }
 
-  #replyAcks(outcomes: readonly AckOutcome[]): void {
+  #replyAcks(outcomes: readonly AckOutcome[], leaderEpoch: number): void {
     for (const outcome of outcomes) {
       const client = this.#produceClients.get(outcome.produceId);
       if (client === undefined) continue;
       this.#produceClients.delete(outcome.produceId);
       const result =
         outcome.kind === 'acked'
-          ? { ok: true as const, offset: outcome.lastOffset }
+          ? { ok: true as const, offset: outcome.lastOffset, leaderEpoch }
           : { ok: false as const, code: outcome.code };
       this.#sendTo(client, { kind: 'produceResponse', produceId: outcome.produceId, result });
     }
@@ -346,7 +352,7 @@ export class SimNode {
   #onProduce(message: Message, payload: Payload & { kind: 'produce' }, nowMs: number): void {
     const reply = (
       result:
-        | { ok: true; offset: number }
+        | { ok: true; offset: number; leaderEpoch: number }
         | { ok: false; code: 'NOT_LEADER_OR_FOLLOWER' | 'NOT_ENOUGH_REPLICAS' | 'BROKER_BUSY' },
     ): void =>
       this.#sendTo(message.from, { kind: 'produceResponse', produceId: payload.produceId, result });
@@ -357,7 +363,9 @@ export class SimNode {
     if (refused !== null) return reply({ ok: false, code: 'NOT_ENOUGH_REPLICAS' });
     const lastOffset = this.log.appendAsLeader(leader.leaderEpoch, [payload.value]);
     leader.onAppend(lastOffset, nowMs);
-    if (payload.acks === 1) return reply({ ok: true, offset: lastOffset });
+    if (payload.acks === 1 || this.#config.unsafe === 'ack-on-append') {
+      return reply({ ok: true, offset: lastOffset, leaderEpoch: leader.leaderEpoch });
+    }
     const waiter = {
       produceId: payload.produceId,
       lastOffset,
@@ -377,15 +385,13 @@ export class SimNode {
     if (role.kind !== 'leader') return reply({ ok: false, code: 'NOT_LEADER_OR_FOLLOWER' });
     const decision = role.replica.onConsumerRead(offset, knownEpoch);
     if (decision.kind === 'error') return reply({ ok: false, code: decision.code });
-    const records = this.log.read(
-      offset,
-      decision.maxOffsetExclusive,
-      this.#config.fetchRecordsMax,
-    );
+    const aboveHw = this.#config.unsafe === 'serve-above-hw';
+    const end = aboveHw ? this.log.logEndOffset : decision.maxOffsetExclusive;
+    const records = this.log.read(offset, end, this.#config.fetchRecordsMax);
     reply({
       ok: true,
       records,
-      highWatermark: decision.highWatermark,
+      highWatermark: aboveHw ? end : decision.highWatermark,
       leaderEpoch: decision.leaderEpoch,
     });
   }
