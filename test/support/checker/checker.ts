@@ -51,6 +51,8 @@ export interface CheckStats {
 
 export interface CheckResult {
   readonly anomalies: readonly Anomaly[];
+  /** Every anomaly found per kind, including those left out of `anomalies` by perKindMax. */
+  readonly counts: ReadonlyMap<AnomalyKind, number>;
   readonly stats: CheckStats;
 }
 
@@ -65,6 +67,7 @@ type AckedProduce = ProduceOp & { outcome: Extract<ProduceOp['outcome'], { kind:
 class Findings {
   readonly anomalies: Anomaly[] = [];
   readonly #counts = new Map<string, number>();
+  readonly totals = new Map<AnomalyKind, number>();
   readonly perKindMax: number;
   constructor(perKindMax: number) {
     this.perKindMax = perKindMax;
@@ -74,6 +77,7 @@ class Findings {
     const key = `${kind} ${partition}`;
     const count = this.#counts.get(key) ?? 0;
     this.#counts.set(key, count + 1);
+    this.totals.set(kind, (this.totals.get(kind) ?? 0) + 1);
     if (count >= this.perKindMax) return;
     const sorted = [...new Set(ops)].sort((a, b) => a.index - b.index);
     this.anomalies.push({ kind, partition, message, ops: sorted });
@@ -99,7 +103,7 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
   for (const [partition, ops] of byPartition) {
     checkPartition(partition, ops, options, findings, stats);
   }
-  return { anomalies: findings.anomalies, stats };
+  return { anomalies: findings.anomalies, counts: findings.totals, stats };
 }
 
 function checkPartition(
