@@ -5,10 +5,12 @@
 // node and of the controller, network partitions, loss, duplication, slow nodes); the seeded
 // cluster simulator records every client operation; the history checker judges them. The
 // checker's power is shown by a leader that acknowledges acks=all after its own append only:
-// it must be caught. Replay: RILL_PROPERTY_SEED=<seed>; more runs: RILL_PROPERTY_RUNS=<n>.
+// it must be caught, and so must a follower that truncates to its HW on a leader change. Replay: RILL_PROPERTY_SEED=<seed>; more runs: RILL_PROPERTY_RUNS=<n>.
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
 import { formatAnomalies } from '../../support/checker/checker.ts';
+import { swarmClusterOptions } from '../../support/cluster-sim/cluster-sim.ts';
+import { hwTruncatingFollower } from '../../support/replication-sim/mutant-followers.ts';
 import { runSimHistory, simOptionsOf, simProfile } from '../../support/checker/sim-histories.ts';
 
 const seed = Number(process.env['RILL_PROPERTY_SEED'] ?? Date.now() % 2 ** 31);
@@ -68,3 +70,28 @@ test('a leader that acknowledges acks=all on its own append is caught', async ()
   console.log(`ack-on-append caught after ${runs} seeds`);
   expect(caught).toBe(1);
 }, 120_000);
+
+test('a follower that truncates to its HW on a leader change (before KIP-101) is caught', async () => {
+  let caughtAt: number | null = null;
+  for (let s = 1; s <= 60 && caughtAt === null; s += 1) {
+    const options = swarmClusterOptions(s, {
+      nodeCount: 3,
+      minInsyncReplicas: 1,
+      acksAllShare: 1,
+      flush: 'always',
+      controllerCrashProbability: 0.01,
+      crashProbability: 0.02,
+      followerFactory: hwTruncatingFollower,
+      checkInvariants: false,
+    });
+    const run = await runSimHistory(options, 3_000);
+    const kinds = new Set(run.check.anomalies.map((a) => a.kind));
+    if (kinds.has('lost-write') || kinds.has('changed-record')) {
+      caughtAt = s;
+      console.log(
+        `hw-truncating follower caught at seed ${s}:\n${formatAnomalies(run.check.anomalies)}`,
+      );
+    }
+  }
+  expect(caughtAt).not.toBeNull();
+}, 180_000);

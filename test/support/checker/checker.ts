@@ -324,6 +324,7 @@ function checkMonotonic(
  */
 function checkShrunkBelowRead(partition: string, ops: readonly Op[], findings: Findings): void {
   const seen = new Map<string, { hw: number; start: number; op: FetchOp }>();
+  const reported = new Set<string>();
   for (const op of [...ops].sort((a, b) => a.startMs - b.startMs || a.index - b.index)) {
     if (op.type !== 'fetch' || op.outcome === null) continue;
     const before = seen.get(op.process);
@@ -339,7 +340,9 @@ function checkShrunkBelowRead(partition: string, ops: readonly Op[], findings: F
       continue;
     }
     if (before === undefined || outcome.code !== 'OFFSET_OUT_OF_RANGE') continue;
-    if (op.fromOffset <= before.hw && op.fromOffset >= before.start) {
+    const key = `${op.process} ${op.fromOffset}`;
+    if (op.fromOffset <= before.hw && op.fromOffset >= before.start && !reported.has(key)) {
+      reported.add(key);
       const message = `${op.process} was answered HW ${before.hw}, then ${op.fromOffset} was out of range`;
       findings.add('monotonic-reads', partition, message, [before.op, op]);
     }
