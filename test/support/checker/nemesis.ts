@@ -7,6 +7,9 @@
 import type { SeededRandom } from '../../../src/common/index.ts';
 import type { RillCluster } from '../cluster/rill-cluster.ts';
 
+/** How long a restarted node may take to print `ready`. */
+const restartReadyTimeoutMs = 120_000;
+
 export type FaultKind = 'kill' | 'kill-controller' | 'kill-leader' | 'pause';
 
 export interface Fault {
@@ -49,7 +52,8 @@ export async function applyFault(
   await cluster.kill(target);
   await hooks.onNodeChange(target);
   await sleep(fault.durationMs);
-  await cluster.startNode(target);
+  // Start-up compiles the sources (tsx): on a loaded machine that alone can take tens of seconds.
+  await cluster.startNode(target, restartReadyTimeoutMs);
   await hooks.onNodeChange(target);
   hooks.log(`node ${target} restarted`);
 }
