@@ -11,10 +11,16 @@ import { expect, test } from 'vitest';
 import { formatAnomalies } from '../../support/checker/checker.ts';
 import { swarmClusterOptions } from '../../support/cluster-sim/cluster-sim.ts';
 import { hwTruncatingFollower } from '../../support/replication-sim/mutant-followers.ts';
-import { runSimHistory, simOptionsOf, simProfile } from '../../support/checker/sim-histories.ts';
+import {
+  firstCaughtSeed,
+  mutationProfile,
+  runSimHistory,
+  simOptionsOf,
+  simProfile,
+} from '../../support/checker/sim-histories.ts';
 
 const seed = Number(process.env['RILL_PROPERTY_SEED'] ?? Date.now() % 2 ** 31);
-const numRuns = Number(process.env['RILL_PROPERTY_RUNS'] ?? 60);
+const numRuns = Number(process.env['RILL_PROPERTY_RUNS'] ?? 40);
 
 test('read-your-writes and no acknowledged write lost, over simulated faults', async () => {
   console.log(`read-your-writes property seed=${seed} runs=${numRuns}`);
@@ -39,59 +45,31 @@ test('read-your-writes and no acknowledged write lost, over simulated faults', a
 }, 240_000);
 
 test('a leader that acknowledges acks=all on its own append is caught', async () => {
-  let caught = 0;
-  let runs = 0;
-  for (let s = 1; s <= 40 && caught === 0; s += 1) {
-    runs += 1;
-    const options = simOptionsOf(
-      {
-        seed: s,
-        nodeCount: 3,
-        partitionCount: 1,
-        crashProbability: 0.01,
-        controllerCrashProbability: 0,
-        partitionProbability: 0.02,
-        slowNodeProbability: 0.02,
-        lossProbability: 0,
-        duplicateProbability: 0,
-        delayMsMax: 20,
-        acksAllShare: 1,
-        faultPhaseMs: 2_000,
-      },
-      { unsafeLeader: 'ack-on-append', checkInvariants: false },
-    );
-    const run = await runSimHistory(options, 2_000);
-    const kinds = new Set(run.check.anomalies.map((a) => a.kind));
-    if (kinds.has('lost-write') || kinds.has('read-your-writes')) {
-      caught += 1;
-      console.log(`ack-on-append caught at seed ${s}:\n${formatAnomalies(run.check.anomalies)}`);
-    }
-  }
-  console.log(`ack-on-append caught after ${runs} seeds`);
-  expect(caught).toBe(1);
+  const caught = await firstCaughtSeed(
+    40,
+    (s) => simOptionsOf(mutationProfile(s), { unsafeLeader: 'ack-on-append' }),
+    ['lost-write', 'read-your-writes'],
+  );
+  console.log(`ack-on-append caught at seed ${caught?.seed}:\n${caught?.report}`);
+  expect(caught).not.toBeNull();
 }, 120_000);
 
 test('a follower that truncates to its HW on a leader change (before KIP-101) is caught', async () => {
-  let caughtAt: number | null = null;
-  for (let s = 1; s <= 60 && caughtAt === null; s += 1) {
-    const options = swarmClusterOptions(s, {
-      nodeCount: 3,
-      minInsyncReplicas: 1,
-      acksAllShare: 1,
-      flush: 'always',
-      controllerCrashProbability: 0.01,
-      crashProbability: 0.02,
-      followerFactory: hwTruncatingFollower,
-      checkInvariants: false,
-    });
-    const run = await runSimHistory(options, 3_000);
-    const kinds = new Set(run.check.anomalies.map((a) => a.kind));
-    if (kinds.has('lost-write') || kinds.has('changed-record')) {
-      caughtAt = s;
-      console.log(
-        `hw-truncating follower caught at seed ${s}:\n${formatAnomalies(run.check.anomalies)}`,
-      );
-    }
-  }
-  expect(caughtAt).not.toBeNull();
+  const caught = await firstCaughtSeed(
+    60,
+    (s) =>
+      swarmClusterOptions(s, {
+        nodeCount: 3,
+        minInsyncReplicas: 1,
+        acksAllShare: 1,
+        flush: 'always',
+        controllerCrashProbability: 0.01,
+        crashProbability: 0.02,
+        followerFactory: hwTruncatingFollower,
+      }),
+    ['lost-write', 'changed-record'],
+    3_000,
+  );
+  console.log(`hw-truncating follower caught at seed ${caught?.seed}:\n${caught?.report}`);
+  expect(caught).not.toBeNull();
 }, 180_000);

@@ -10,7 +10,7 @@ import {
   swarmClusterOptions,
   type ClusterSimOptions,
 } from '../cluster-sim/cluster-sim.ts';
-import { checkHistory, type CheckResult } from './checker.ts';
+import { checkHistory, formatAnomalies, type AnomalyKind, type CheckResult } from './checker.ts';
 
 export interface SimProfile {
   readonly seed: number;
@@ -78,4 +78,43 @@ export async function runSimHistory(
   }
   const lossAllowed = options.flush !== 'always' || options.uncleanLeaderElection;
   return { sim, simProblem, check: checkHistory(sim.history, { lossAllowed }) };
+}
+
+/** One partition, frequent crashes, isolations and slow nodes: where unsafe variants show. */
+export function mutationProfile(seed: number, overrides: Partial<SimProfile> = {}): SimProfile {
+  return {
+    seed,
+    nodeCount: 3,
+    partitionCount: 1,
+    crashProbability: 0.01,
+    controllerCrashProbability: 0,
+    partitionProbability: 0.02,
+    slowNodeProbability: 0.02,
+    lossProbability: 0,
+    duplicateProbability: 0,
+    delayMsMax: 20,
+    acksAllShare: 1,
+    faultPhaseMs: 2_000,
+    ...overrides,
+  };
+}
+
+/**
+ * Mutation check: runs seeds 1..seedsMax with the simulator's own invariants off until the
+ * history checker alone finds one of `kinds`; the seed and the report, or null.
+ */
+export async function firstCaughtSeed(
+  seedsMax: number,
+  optionsOf: (seed: number) => ClusterSimOptions,
+  kinds: readonly AnomalyKind[],
+  faultPhaseMs = 2_000,
+): Promise<{ readonly seed: number; readonly report: string } | null> {
+  for (let seed = 1; seed <= seedsMax; seed += 1) {
+    const options = { ...optionsOf(seed), checkInvariants: false };
+    const run = await runSimHistory(options, faultPhaseMs);
+    if (run.check.anomalies.some((a) => kinds.includes(a.kind))) {
+      return { seed, report: formatAnomalies(run.check.anomalies) };
+    }
+  }
+  return null;
 }
