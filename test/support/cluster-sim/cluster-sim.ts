@@ -16,7 +16,7 @@
 import { SeededRandom, toNodeId, assert, type NodeId } from '../../../src/common/index.ts';
 import type { MetadataCommand, MetadataResult } from '../../../src/broker/metadata-command.ts';
 import type { ProbeOutcome } from '../../../src/broker/controller-core.ts';
-import type { PartitionState } from '../../../src/broker/replication/index.ts';
+import { isNewerState, type PartitionState } from '../../../src/broker/replication/index.ts';
 import { SimChecker, Violation } from '../raft-sim/sim-checker.ts';
 import { SimNetwork } from '../raft-sim/sim-network.ts';
 import { realFollower, type FollowerFactory, type SimNode } from '../replication-sim/sim-node.ts';
@@ -144,6 +144,7 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
   crashes = 0;
   /** `${partition}:${leaderEpoch}` → the metadata log index that elected that leader epoch. */
   readonly electedAt = new Map<string, number>();
+  readonly #newestStates = new Map<number, PartitionState>();
   #nextTickMs = 0;
   #nextProduceId = 1;
   readonly #downUntil = new Map<number, number>();
@@ -235,8 +236,19 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
     return best;
   }
 
+  /**
+   * The newest committed state of a partition: the newest any broker's image has applied so
+   * far. Not simply the most advanced up broker's image: when every node restarts at once,
+   * each replays its metadata log from the start and holds an older state for a while.
+   */
   committedState(partition: number): PartitionState | null {
-    return partitionState(this.committedBroker().image, partition);
+    const current = partitionState(this.committedBroker().image, partition);
+    const known = this.#newestStates.get(partition);
+    if (current !== null && (known === undefined || isNewerState(current, known))) {
+      this.#newestStates.set(partition, current);
+      return current;
+    }
+    return known ?? current;
   }
 
   controller(): ClusterBroker | null {
