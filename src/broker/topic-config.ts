@@ -80,7 +80,9 @@ function parseCleanupPolicy(value: string): Partial<TopicConfig> | string {
   if (!known || parts.length > 2 || new Set(parts).size !== parts.length) {
     return `must be delete, compact or compact,delete, got '${value}'`;
   }
-  return { cleanupPolicy: { delete: parts.includes('delete'), compact: parts.includes('compact') } };
+  return {
+    cleanupPolicy: { delete: parts.includes('delete'), compact: parts.includes('compact') },
+  };
 }
 
 function parseRatio(value: string): Partial<TopicConfig> | string {
