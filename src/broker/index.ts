@@ -92,6 +92,14 @@ export {
   type PartitionStore,
 } from './partition-store.ts';
 export { assignReplicas } from './replica-placement.ts';
+export {
+  LogCleanerService,
+  cleanedPartitionsTrackedMax,
+  defaultLogCleanerSettings,
+  pickCandidate,
+  type LogCleanerSettings,
+  type LogCleanerStats,
+} from './log-cleaner-service.ts';
 export { defaultReplicationSettings, type ReplicationSettings } from './partition.ts';
 export { toPartitionState } from './partition-record.ts';
 export {

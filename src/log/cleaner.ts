@@ -66,14 +66,26 @@ export function cleanerStatus(
   );
   let cleanBytes = 0;
   let dirtyBytes = 0;
+  let firstDirtyTimestampMs: number | null = null;
   for (const segment of closed) {
     if (segment.nextOffset > cleanableEndOffset) break;
-    if (segment.nextOffset <= firstDirtyOffset) cleanBytes += segment.sizeBytes;
-    else dirtyBytes += segment.sizeBytes;
+    if (segment.nextOffset <= firstDirtyOffset) {
+      cleanBytes += segment.sizeBytes;
+    } else {
+      dirtyBytes += segment.sizeBytes;
+      firstDirtyTimestampMs ??= segment.maxTimestampMs;
+    }
   }
   const total = cleanBytes + dirtyBytes;
   const dirtyRatio = total === 0 ? 0 : dirtyBytes / total;
-  return { firstDirtyOffset, cleanableEndOffset, cleanBytes, dirtyBytes, dirtyRatio };
+  return {
+    firstDirtyOffset,
+    cleanableEndOffset,
+    cleanBytes,
+    dirtyBytes,
+    dirtyRatio,
+    firstDirtyTimestampMs,
+  };
 }
 
 /** The I/O a clean may do besides its segment files. */
@@ -81,6 +93,10 @@ export interface CleanIo {
   /** Lets produce and fetch run: called between reads of at most CLEAN_READ_BYTES_MAX. */
   readonly yieldNow: () => Promise<void>;
   readonly maxMessageBytes: number;
+  /** Throws LOG_CLOSED once the log is closing: the clean stops at the next window. */
+  readonly checkOpen: () => void;
+  /** Hands a segment read from back to the log's fd cache. */
+  readonly afterRead: (segment: Segment) => void;
 }
 
 /** One stored batch, checked (CRC, framing), and its bytes. */
@@ -100,10 +116,12 @@ export async function forEachBatch(
   io: CleanIo,
   visit: (batch: StoredBatch) => Promise<boolean> | boolean,
 ): Promise<void> {
+  io.checkOpen();
   segment.acquire();
   try {
     let at = position;
     while (at < segment.sizeBytes) {
+      io.checkOpen();
       const size = batchSize(segment.readHeader(at));
       const length = Math.min(Math.max(size, CLEAN_READ_BYTES_MAX), segment.sizeBytes - at);
       const window = segment.readBytes(at, length);
@@ -123,6 +141,7 @@ export async function forEachBatch(
     }
   } finally {
     segment.release();
+    io.afterRead(segment);
   }
 }
 

@@ -92,6 +92,12 @@ export interface CleanerStatus {
   readonly dirtyBytes: number;
   /** dirtyBytes / (cleanBytes + dirtyBytes), 0 when both are 0. */
   readonly dirtyRatio: number;
+  /**
+   * The newest timestamp in the segment holding the cleaner point (null when nothing is
+   * dirty): max.compaction.lag.ms counts from it, so a forced clean may come up to one
+   * segment's time span later than Kafka's (which reads the first dirty batch).
+   */
+  readonly firstDirtyTimestampMs: number | null;
 }
 
 export interface CleanRequest extends CleanableLimits {

@@ -731,6 +731,8 @@ export class PartitionLog implements PartitionLogApi {
     const io: CleanIo = {
       yieldNow: request.yieldNow,
       maxMessageBytes: this.#config.maxMessageBytes,
+      checkOpen: () => this.#checkUsable(),
+      afterRead: (segment) => this.#makeIdle(segment),
     };
     const segments = this.#segments.filter((s) => s.nextOffset <= status.cleanableEndOffset);
     const end = status.cleanableEndOffset;

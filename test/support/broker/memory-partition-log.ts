@@ -118,6 +118,7 @@ export class MemoryPartitionLog implements PartitionLogApi {
       cleanBytes: 0,
       dirtyBytes: 0,
       dirtyRatio: 0,
+      firstDirtyTimestampMs: null,
     };
   }
 
