@@ -28,8 +28,14 @@ import {
 } from './record-batch.ts';
 import { Segment, type AppendedBatch } from './segment.ts';
 
-/** Bytes read from a segment at a time; the cleaner yields to the event loop between reads. */
-export const CLEAN_READ_BYTES_MAX = 1024 * 1024;
+/** Bytes read from a segment at a time. */
+export const CLEAN_READ_BYTES_MAX = 256 * 1024;
+/**
+ * Bytes of batches processed between yields to the event loop: each slice of cleaning work
+ * (decode, hash, filter) stays well under a millisecond, so an append, which needs a few
+ * turns of the loop (write, fsync), waits behind a few slices at most.
+ */
+export const CLEAN_YIELD_BYTES = 64 * 1024;
 /** Cleaned bytes buffered before one write to the staged segment. */
 const CLEAN_WRITE_BYTES_MAX = 1024 * 1024;
 /** Kafka's control-batch attribute bit (transaction markers): never cleaned. */
@@ -90,7 +96,7 @@ export function cleanerStatus(
 
 /** The I/O a clean may do besides its segment files. */
 export interface CleanIo {
-  /** Lets produce and fetch run: called between reads of at most CLEAN_READ_BYTES_MAX. */
+  /** Lets produce and fetch run: called after every CLEAN_YIELD_BYTES of batches. */
   readonly yieldNow: () => Promise<void>;
   readonly maxMessageBytes: number;
   /** Throws LOG_CLOSED once the log is closing: the clean stops at the next window. */
@@ -120,6 +126,7 @@ export async function forEachBatch(
   segment.acquire();
   try {
     let at = position;
+    let sinceYield = 0;
     while (at < segment.sizeBytes) {
       io.checkOpen();
       const size = batchSize(segment.readHeader(at));
@@ -134,10 +141,15 @@ export async function forEachBatch(
         const bytes = window.subarray(inWindow, inWindow + batchBytes);
         inWindow += batchBytes;
         if (!(await visit({ header, bytes }))) return;
+        sinceYield += batchBytes;
+        if (sinceYield >= CLEAN_YIELD_BYTES) {
+          sinceYield = 0;
+          await io.yieldNow();
+          io.checkOpen();
+        }
       }
       assert(inWindow > 0, 'a window holds at least the batch it was sized for');
       at += inWindow;
-      await io.yieldNow();
     }
   } finally {
     segment.release();
