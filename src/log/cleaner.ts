@@ -151,6 +151,7 @@ export async function forEachBatch(
       assert(inWindow > 0, 'a window holds at least the batch it was sized for');
       at += inWindow;
     }
+    await io.yieldNow(); // And between segments, however small.
   } finally {
     segment.release();
     io.afterRead(segment);

@@ -54,7 +54,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       mapKeys: fc.constantFrom(3, 4, 1000),
       hwCut: fc.oneof(fc.constant(0), fc.nat(5)),
       retentionMs: fc.constantFrom(0, 1000, 10 ** 9),
-      crashAtYield: fc.oneof(fc.constant(-1), fc.nat(3)),
+      crashAtYield: fc.oneof(fc.constant(-1), fc.nat(2)),
     }),
   },
 );
