@@ -33,12 +33,22 @@ import {
   singleLatencyOnce,
   transferOnce,
 } from './bench/single-node.ts';
-import { loadAverage } from './bench/stats.ts';
+import { formatSpread, loadAverage } from './bench/stats.ts';
+import { benchCompaction } from './bench/compaction.ts';
 import { benchValidate } from './bench/validate.ts';
 import { spawnBroker, type BrokerProcess } from './spawn-broker.ts';
 import { spawnCluster, type ClusterProcesses } from './spawn-cluster.ts';
 
-const figureNames = ['idle', 'failover', 'latency', 'throughput', 'json', 'consume', 'produce'];
+const figureNames = [
+  'idle',
+  'failover',
+  'latency',
+  'throughput',
+  'json',
+  'consume',
+  'produce',
+  'compaction',
+];
 type FigureName = (typeof figureNames)[number];
 
 const { values: args } = parseArgs({
@@ -125,6 +135,17 @@ async function main(): Promise<void> {
           `${f.withMiBps.median} MiB/s (medians of 3; ratio ${f.ratioMedian})`,
       );
     }
+  }
+  if (wants('compaction')) {
+    // The log cleaner in process: its MiB/s, and append latency while it runs vs not.
+    const compaction = await benchCompaction();
+    extra['compaction'] = compaction;
+    report.log(
+      `compaction: ${formatSpread(compaction.cleanMibPerSecond, ' MiB/s')}; append p99 ` +
+        `${formatSpread(compaction.appendP99CleaningMs, ' ms')} while cleaning vs ` +
+        `${formatSpread(compaction.appendP99IdleMs, ' ms')} idle ` +
+        `(ratio ${formatSpread(compaction.appendP99Ratio)})`,
+    );
   }
   if (systems.profileDir !== null) {
     extra['profileTop10'] = await summarizeProfile(systems.profileDir);

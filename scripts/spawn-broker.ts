@@ -21,7 +21,13 @@ export interface BrokerProcess {
 const root = resolve(import.meta.dirname, '..');
 
 export async function spawnBroker(
-  options: { nodeArgs?: readonly string[]; readyTimeoutMs?: number; keepDataDir?: boolean } = {},
+  options: {
+    nodeArgs?: readonly string[];
+    readyTimeoutMs?: number;
+    keepDataDir?: boolean;
+    /** More `rill broker` arguments, e.g. `--limit logCleanerBackoffMs=200`. */
+    brokerArgs?: readonly string[];
+  } = {},
 ): Promise<BrokerProcess> {
   const port = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), 'rill-broker-'));
@@ -39,6 +45,7 @@ export async function spawnBroker(
     dataDir,
     '--log-level',
     'warn',
+    ...(options.brokerArgs ?? []),
   ];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];

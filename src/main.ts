@@ -28,6 +28,7 @@ import {
   unreachablePath,
   type ProbeOutcome,
   controlledShutdown,
+  defaultLogCleanerSettings,
   FilePartitionStore,
   ForwardingMetadataLog,
   HttpControllerChannel,
@@ -132,11 +133,17 @@ export const defaultBrokerLimits: Omit<BrokerConfig, 'nodeId' | 'advertisedUrl'>
 
 /** The limits `rill broker --limit name=value` may set (docs/operations.md, Node limits). */
 export type NodeLimitName =
-  keyof typeof defaultServerConfig | 'fetchWaitersMax' | 'produceWaitersMax';
+  | keyof typeof defaultServerConfig
+  | 'fetchWaitersMax'
+  | 'produceWaitersMax'
+  | 'logCleanerDedupeBufferBytes'
+  | 'logCleanerBackoffMs';
 export const nodeLimitNames: readonly NodeLimitName[] = [
   ...(Object.keys(defaultServerConfig) as (keyof typeof defaultServerConfig)[]),
   'fetchWaitersMax',
   'produceWaitersMax',
+  'logCleanerDedupeBufferBytes', // log.cleaner.dedupe.buffer.size
+  'logCleanerBackoffMs', // log.cleaner.backoff.ms
 ];
 
 /** The server's limits with this node's overrides. */
@@ -201,6 +208,12 @@ export async function startNode(
       nodeId: config.nodeId,
       advertisedUrl: url,
       replication: replicationSettings(config),
+      logCleaner: {
+        dedupeBufferBytes:
+          config.limits?.logCleanerDedupeBufferBytes ?? defaultLogCleanerSettings.dedupeBufferBytes,
+        checkIntervalMs:
+          config.limits?.logCleanerBackoffMs ?? defaultLogCleanerSettings.checkIntervalMs,
+      },
     },
     {
       clock: realClock,

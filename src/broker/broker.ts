@@ -44,6 +44,12 @@ import {
   type SessionFetchResult,
 } from './replica-service.ts';
 import type { TopicConfig } from './topic-config.ts';
+import {
+  LogCleanerService,
+  defaultLogCleanerSettings,
+  type LogCleanerSettings,
+  type LogCleanerStats,
+} from './log-cleaner-service.ts';
 import { RecordService } from './record-service.ts';
 import { requireTopic, TopicAdmin } from './topic-admin.ts';
 import { PartitionChangeCounts, partitionStats, type PartitionStats } from './partition-metrics.ts';
@@ -63,6 +69,8 @@ export interface BrokerConfig {
   readonly replication?: Partial<ReplicationSettings>;
   /** The longest a leader holds a follower fetch with nothing new; also the follower's ask. */
   readonly replicaFetchMaxWaitMs?: number;
+  /** Log cleaner settings over the defaults (log.cleaner.dedupe.buffer.size, ...). */
+  readonly logCleaner?: Partial<LogCleanerSettings>;
 }
 
 export interface BrokerDeps {
@@ -100,6 +108,8 @@ export class Broker {
   readonly #cancelTimers: (() => void)[] = [];
   readonly #partitionChanges: PartitionChangeCounts;
   #retentionRunning = false;
+  /** Compacts the local replicas of compacted topics, one at a time. */
+  readonly #cleaner: LogCleanerService;
   /** Set by drain(): no request parks any more (shutdown). */
   #draining = false;
 
@@ -125,6 +135,15 @@ export class Broker {
       ackWaitersMax: config.produceWaitersMax,
       ...config.replication,
     };
+    this.#cleaner = new LogCleanerService(
+      { ...defaultLogCleanerSettings, ...config.logCleaner },
+      {
+        clock: deps.clock,
+        wallClock: deps.wallClock,
+        logger: deps.logger,
+        replicas: () => this.#replicas.all(),
+      },
+    );
     this.#fetcher = this.#buildFetcher();
     this.#session = this.#buildSession();
     this.#replicas = new LocalReplicas({
@@ -240,6 +259,7 @@ export class Broker {
     await this.#settle();
     this.#state = 'running';
     this.#scheduleRetention();
+    this.#cleaner.start();
     this.#scheduleReplicationTick();
   }
 
@@ -264,9 +284,11 @@ export class Broker {
     for (const replica of this.#replicas.all()) replica.expireAcks();
     // Closing the replicas first ends every follower loop at its next step.
     const stopping = this.#fetcher?.stop();
+    const cleaning = this.#cleaner.stop(); // A clean in progress ends when its log closes.
     for (const replica of this.#replicas.all()) replica.close();
     await stopping;
     await this.#replicas.closeAll();
+    await cleaning;
     await this.#deps.metadata.stop();
     this.#state = 'stopped';
   }
@@ -310,6 +332,11 @@ export class Broker {
   partitionChanges(): { leaderElections: number; isrShrinks: number; isrExpands: number } {
     const { leaderElections, isrShrinks, isrExpands } = this.#partitionChanges;
     return { leaderElections, isrShrinks, isrExpands };
+  }
+
+  /** The log cleaner's totals and last clean times, for /metrics. */
+  cleanerStats(): LogCleanerStats {
+    return this.#cleaner.stats();
   }
 
   gauges(): BrokerGauges {

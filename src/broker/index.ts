@@ -92,12 +92,24 @@ export {
   type PartitionStore,
 } from './partition-store.ts';
 export { assignReplicas } from './replica-placement.ts';
+export {
+  LogCleanerService,
+  cleanedPartitionsTrackedMax,
+  defaultLogCleanerSettings,
+  pickCandidate,
+  type LogCleanerSettings,
+  type LogCleanerStats,
+} from './log-cleaner-service.ts';
 export { defaultReplicationSettings, type ReplicationSettings } from './partition.ts';
 export { toPartitionState } from './partition-record.ts';
 export {
+  cleanupPolicyName,
   defaultTopicConfig,
+  describeTopicConfig,
+  partitionLogConfig,
   resolveTopicConfig,
   topicConfigNames,
+  type CleanupPolicy,
   type TopicConfig,
 } from './topic-config.ts';
 export { topicNameCharsMax, topicNameProblem } from './topic-name.ts';

@@ -2,7 +2,8 @@
 // shapes may grow, but a change of meaning is announced to every user first.
 //
 // Offsets and leader epochs are branded numbers (see ./offset.ts once it exists); plain
-// `number` is used here so this file has no dependencies.
+// `number` is used here so this file depends on nothing but the cleaner's key map type.
+import type { OffsetMap } from './offset-map.ts';
 
 export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
@@ -75,6 +76,48 @@ export interface PartitionLogConfig {
   readonly flush: FlushPolicy;
 }
 
+/** The bounds of cleaning a compacted partition right now (./cleaner.ts). */
+export interface CleanableLimits {
+  readonly nowMs: number;
+  /** Nothing at or above it is cleaned: a record above the HW may still be truncated. */
+  readonly highWatermark: number;
+  readonly minCompactionLagMs: number;
+}
+
+export interface CleanerStatus {
+  readonly firstDirtyOffset: number;
+  /** Segments wholly below it (and closed, below the HW, old enough) may be cleaned. */
+  readonly cleanableEndOffset: number;
+  readonly cleanBytes: number;
+  readonly dirtyBytes: number;
+  /** dirtyBytes / (cleanBytes + dirtyBytes), 0 when both are 0. */
+  readonly dirtyRatio: number;
+  /**
+   * The newest timestamp in the segment holding the cleaner point (null when nothing is
+   * dirty): max.compaction.lag.ms counts from it, so a forced clean may come up to one
+   * segment's time span later than Kafka's (which reads the first dirty batch).
+   */
+  readonly firstDirtyTimestampMs: number | null;
+}
+
+export interface CleanRequest extends CleanableLimits {
+  readonly deleteRetentionMs: number;
+  /** The key map (log.cleaner.dedupe.buffer.size), shared by the cleans of one node. */
+  readonly offsetMap: OffsetMap;
+  /** Lets produce and fetch run between the cleaner's reads (setImmediate in a real node). */
+  readonly yieldNow: () => Promise<void>;
+}
+
+export interface CleanResult {
+  /** `buffer-too-small`: the key map cannot hold the records of the first dirty batch. */
+  readonly outcome: 'cleaned' | 'nothing-to-clean' | 'buffer-too-small';
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly segmentsRewritten: number;
+  /** The cleaner point after the clean. */
+  readonly firstDirtyOffset: number;
+}
+
 /**
  * One partition's log in one directory. Appends are serialized by the log itself.
  *
@@ -97,6 +140,8 @@ export interface PartitionLogConfig {
  * deleteRecordsBefore(offset): advance the log start offset (delete-records and retention).
  * Leader-epoch cache (checkpointed in the directory): latestEpoch(), endOffsetForEpoch(epoch)
  *   → { epoch, endOffset } per KIP-279 (largest epoch ≤ the one asked, and its end offset).
+ * clean(request): one compaction pass (see ./cleaner.ts); only segments wholly below the HW,
+ *   the active segment and min.compaction.lag.ms are cleaned; offsets, LEO and HW are kept.
  */
 export interface PartitionLogApi {
   readonly logStartOffset: number;
@@ -116,6 +161,9 @@ export interface PartitionLogApi {
   latestEpoch(): number | null;
   endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number } | null;
   applyRetention(nowMs: number): Promise<void>;
+  /** Compaction (./cleaner.ts): how dirty the log is, and one clean of it. */
+  cleanerStatus(limits: CleanableLimits): CleanerStatus;
+  clean(request: CleanRequest): Promise<CleanResult>;
   flush(): Promise<void>;
   close(): Promise<void>;
 }

@@ -2,6 +2,10 @@
 // indexes, recovery, retention and flush. Users enter only through this file.
 export type {
   BatchHeader,
+  CleanableLimits,
+  CleanerStatus,
+  CleanRequest,
+  CleanResult,
   Compression,
   FileSlice,
   FlushPolicy,
@@ -33,6 +37,8 @@ export {
   decodeRecords,
   encodeBatch,
   encodeBatches,
+  encodeEmptyBatch,
+  encodeRetainedBatch,
   lastOffsetOf,
   readBatchHeader,
   scanBatches,
@@ -63,3 +69,5 @@ export {
 } from './partition-log.ts';
 export { segmentFileName } from './segment.ts';
 export { SyncTimings } from './sync-timings.ts';
+export { OffsetMap, OFFSET_MAP_SLOT_BYTES } from './offset-map.ts';
+export { CLEANER_CHECKPOINT_FILE } from './cleaner-checkpoint.ts';

@@ -3,11 +3,14 @@
 // close), `log-start-offset` ("0\n<offset>\n") and `leader-epoch-checkpoint`. Rules: segments
 // before the recovery point are trusted after cheap index checks; every segment from the one
 // holding it is re-validated batch by batch (CRC, magic, length, dense offsets), the first bad
-// or torn batch and everything after it are cut, and the indexes are rebuilt.
+// or torn batch and everything after it are cut, and the indexes are rebuilt. A clean
+// interrupted by a crash is finished or discarded first (./cleaner-swap.ts).
 import { mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert } from '../common/index.ts';
 import { CHECKPOINT_TMP_SUFFIX, readCheckpoint } from './checkpoint-file.ts';
+import { CLEANER_CHECKPOINT_FILE } from './cleaner-checkpoint.ts';
+import { finishInterruptedCleans } from './cleaner-swap.ts';
 import { LeaderEpochCache, type EpochEntry } from './leader-epoch-cache.ts';
 import {
   INDEX_SUFFIX,
@@ -64,7 +67,7 @@ function parseLogStartOffset(text: string | null): number | null {
 
 /** Temporary files of our own checkpoints; other files in the directory are not ours to touch. */
 const checkpointTemps: ReadonlySet<string> = new Set(
-  [RECOVERY_POINT_FILE, LOG_START_OFFSET_FILE, LEADER_EPOCH_FILE].map(
+  [RECOVERY_POINT_FILE, LOG_START_OFFSET_FILE, LEADER_EPOCH_FILE, CLEANER_CHECKPOINT_FILE].map(
     (name) => `${name}${CHECKPOINT_TMP_SUFFIX}`,
   ),
 );
@@ -88,6 +91,7 @@ function listSegments(dir: string): number[] {
 
 export function recoverLog(dir: string, indexIntervalBytes: number, nowMs: number): RecoveredLog {
   mkdirSync(dir, { recursive: true });
+  finishInterruptedCleans(dir);
   const bases = listSegments(dir);
   const point = parseRecoveryPoint(readCheckpoint(dir, RECOVERY_POINT_FILE));
   const checkpointedStart = parseLogStartOffset(readCheckpoint(dir, LOG_START_OFFSET_FILE));

@@ -4,8 +4,31 @@
 // flush `always` it advances only after an fsync (group-committed), so nothing a reader or a
 // follower's leader sees can vanish in a crash. Recovery rules live in ./log-recovery.ts.
 import { assert, type Clock, type WallClock } from '../common/index.ts';
-import { syncDirectory, writeCheckpoint } from './checkpoint-file.ts';
-import type { LogReadResult, PartitionLogApi, PartitionLogConfig } from './contract.ts';
+import { readCheckpoint, syncDirectory, writeCheckpoint } from './checkpoint-file.ts';
+import {
+  buildOffsetMap,
+  cleanerStatus,
+  cleanSegment,
+  type CleanIo,
+  type SegmentCleanResult,
+} from './cleaner.ts';
+import {
+  CLEANER_CHECKPOINT_FILE,
+  emptyCleanerCheckpoint,
+  formatCleanerCheckpoint,
+  parseCleanerCheckpoint,
+  type CleanerCheckpoint,
+} from './cleaner-checkpoint.ts';
+import { discardCleaned, runSwapStep, swapPlan } from './cleaner-swap.ts';
+import type {
+  CleanableLimits,
+  CleanerStatus,
+  CleanRequest,
+  CleanResult,
+  LogReadResult,
+  PartitionLogApi,
+  PartitionLogConfig,
+} from './contract.ts';
 import { LogError, isLogError } from './errors.ts';
 import { GroupCommit } from './group-commit.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
@@ -96,6 +119,9 @@ export class PartitionLog implements PartitionLogApi {
   #state: LogState = { kind: 'open' };
   #cancelFlushTimer: (() => void) | null = null;
   #closed: Promise<void> | null = null;
+  /** Compaction state (./cleaner.ts); the point never passes the written end. */
+  #cleaner: CleanerCheckpoint;
+  #cleaning = false;
 
   private constructor(
     dir: string,
@@ -113,6 +139,8 @@ export class PartitionLog implements PartitionLogApi {
     this.#visibleEndOffset = this.#writtenEndOffset;
     this.#recoveryPoint = this.#writtenEndOffset;
     this.#groupCommit = new GroupCommit(() => this.#syncActive());
+    const cleaner = parseCleanerCheckpoint(readCheckpoint(dir, CLEANER_CHECKPOINT_FILE));
+    this.#cleaner = cleaner ?? emptyCleanerCheckpoint;
   }
 
   /**
@@ -612,6 +640,7 @@ export class PartitionLog implements PartitionLogApi {
     await this.#writeLogStartOffset();
     await this.#writeEpochs();
     await this.#writeRecoveryPoint(-1);
+    await this.#clampCleanerPoint();
   }
 
   /** Advances the log start; whole segments below it go. Codes: LOG_OFFSET_OUT_OF_RANGE. */
@@ -672,6 +701,124 @@ export class PartitionLog implements PartitionLogApi {
   endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number } | null {
     assert(Number.isInteger(epoch), `bad epoch ${epoch}`);
     return this.#epochs.endOffsetForEpoch(epoch, this.#visibleEndOffset);
+  }
+
+  // ---- compaction (./cleaner.ts) -----------------------------------------------------------
+
+  cleanerStatus(limits: CleanableLimits): CleanerStatus {
+    return cleanerStatus(this.#segments, this.#cleaner, this.#logStartOffset, limits);
+  }
+
+  /**
+   * One clean: maps the dirty segments, then rewrites the segments from the log start through
+   * the last mapped one, each swapped in atomically (./cleaner-swap.ts) inside the append
+   * chain, and moves the cleaner point. Reading and writing happen outside the chain, so
+   * appends and reads go on meanwhile. One clean at a time per log. Codes: LOG_CLOSED,
+   * LOG_CORRUPT_BATCH (the clean stops; nothing changed), LOG_STORAGE_ERROR.
+   */
+  async clean(request: CleanRequest): Promise<CleanResult> {
+    this.#checkUsable();
+    assert(!this.#cleaning, 'one clean at a time per log');
+    this.#cleaning = true;
+    try {
+      return await this.#clean(request);
+    } finally {
+      this.#cleaning = false;
+    }
+  }
+
+  async #clean(request: CleanRequest): Promise<CleanResult> {
+    const status = this.cleanerStatus(request);
+    const from = status.firstDirtyOffset;
+    const nothing = { bytesRead: 0, bytesWritten: 0, segmentsRewritten: 0, firstDirtyOffset: from };
+    if (status.dirtyBytes === 0) return { outcome: 'nothing-to-clean', ...nothing };
+    const io: CleanIo = {
+      yieldNow: request.yieldNow,
+      maxMessageBytes: this.#config.maxMessageBytes,
+      checkOpen: () => this.#checkUsable(),
+      afterRead: (segment) => this.#makeIdle(segment),
+    };
+    const segments = this.#segments.filter((s) => s.nextOffset <= status.cleanableEndOffset);
+    const end = status.cleanableEndOffset;
+    const mapEnd = await buildOffsetMap(segments, from, end, request.offsetMap, io);
+    if (mapEnd <= from) return { outcome: 'buffer-too-small', ...nothing };
+    let bytesRead = 0;
+    let bytesWritten = 0;
+    let segmentsRewritten = 0;
+    for (const segment of segments) {
+      if (segment.baseOffset >= mapEnd) break;
+      if (segment.isDeleted) continue; // Retention took it meanwhile.
+      const cleanedAt = this.#cleaner.firstCleanedAtMs.get(segment.baseOffset);
+      const dropTombstones =
+        cleanedAt !== undefined && request.nowMs - cleanedAt > request.deleteRetentionMs;
+      const rules = { map: request.offsetMap, mapEnd, dropTombstones };
+      const sizeBytes = segment.sizeBytes;
+      let result: SegmentCleanResult;
+      try {
+        result = await cleanSegment(this.#dir, segment, this.#config.indexIntervalBytes, rules, io);
+      } catch (error) {
+        discardCleaned(this.#dir, segment.baseOffset);
+        throw error;
+      }
+      bytesRead += result.bytesRead;
+      const installed =
+        result.changed &&
+        (await this.#serialized(async () => this.#installCleaned(segment, result, sizeBytes)));
+      if (!installed) discardCleaned(this.#dir, segment.baseOffset);
+      if (installed) bytesWritten += result.bytesWritten;
+      if (installed) segmentsRewritten += 1;
+    }
+    await this.#serialized(() => this.#moveCleanerPoint(mapEnd, request.nowMs));
+    const firstDirtyOffset = this.#cleaner.firstDirtyOffset;
+    return { outcome: 'cleaned', bytesRead, bytesWritten, segmentsRewritten, firstDirtyOffset };
+  }
+
+  /** Swaps the cleaned copy in for `old`, unless truncation or retention changed it since. */
+  #installCleaned(old: Segment, cleaned: SegmentCleanResult, sizeBytes: number): boolean {
+    const index = this.#segments.indexOf(old);
+    const unchanged = old.sizeBytes === sizeBytes && old.nextOffset === cleaned.staged.nextOffset;
+    if (index < 0 || old === this.#active || old.isDeleted || !unchanged) return false;
+    const fresh = Segment.existing(
+      this.#dir,
+      old.baseOffset,
+      this.#config.indexIntervalBytes,
+      old.createdAtMs,
+    );
+    try {
+      for (const step of swapPlan(old.baseOffset)) runSwapStep(this.#dir, step);
+      this.#idle.delete(old);
+      old.retire();
+      if (!fresh.loadTrusted(old.nextOffset)) fresh.recover();
+    } catch (cause) {
+      throw this.#fail(cause, 'swapping a cleaned segment');
+    }
+    assert(fresh.nextOffset === old.nextOffset, 'a cleaned segment keeps its offsets');
+    this.#segments[index] = fresh;
+    this.#makeIdle(fresh);
+    return true;
+  }
+
+  /** The cleaner point moves to `mapEnd`; segments wholly below it get a first-cleaned time. */
+  async #moveCleanerPoint(mapEnd: number, nowMs: number): Promise<void> {
+    const firstDirtyOffset = Math.min(mapEnd, this.#writtenEndOffset);
+    const firstCleanedAtMs = new Map<number, number>();
+    for (const segment of this.#segments) {
+      if (segment === this.#active || segment.nextOffset > firstDirtyOffset) break;
+      const at = this.#cleaner.firstCleanedAtMs.get(segment.baseOffset) ?? nowMs;
+      firstCleanedAtMs.set(segment.baseOffset, at);
+    }
+    this.#cleaner = { firstDirtyOffset, firstCleanedAtMs };
+    await this.#checkpoint(CLEANER_CHECKPOINT_FILE, formatCleanerCheckpoint(this.#cleaner));
+  }
+
+  /** A truncation below the cleaner point takes the point down with it. */
+  async #clampCleanerPoint(): Promise<void> {
+    if (this.#cleaner.firstDirtyOffset <= this.#writtenEndOffset) return;
+    const firstCleanedAtMs = new Map(
+      [...this.#cleaner.firstCleanedAtMs].filter(([base]) => base < this.#writtenEndOffset),
+    );
+    this.#cleaner = { firstDirtyOffset: this.#writtenEndOffset, firstCleanedAtMs };
+    await this.#checkpoint(CLEANER_CHECKPOINT_FILE, formatCleanerCheckpoint(this.#cleaner));
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------

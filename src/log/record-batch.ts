@@ -173,6 +173,74 @@ function writeBatch(
   return end;
 }
 
+// ---- re-encoding by the log cleaner (./cleaner.ts) ----------------------------------------
+
+/**
+ * The batch `header` holding only `kept` (a subsequence of its records, with their offsets),
+ * as the log cleaner writes it: baseOffset, lastOffsetDelta, timestamps, attributes, leader
+ * epoch and producer id/epoch/base sequence are the original's, so the batch covers the same
+ * offsets; records keep their offset deltas (compacted batches have gaps); the section is
+ * compressed again with the batch's codec and the CRC recomputed. `kept` must not be empty.
+ */
+export async function encodeRetainedBatch(
+  header: BatchHeader,
+  kept: readonly StoredRecord[],
+): Promise<Buffer> {
+  assert(kept.length > 0, 'a retained batch keeps a record; use encodeEmptyBatch');
+  const codec = compressionFromAttributes(header.attributes);
+  assert(codec !== null, 'a stored batch has a known codec');
+  const base = header.baseTimestampMs;
+  const deltas = kept.map((record) => record.offset - header.baseOffset);
+  for (const delta of deltas) {
+    assert(delta >= 0 && delta <= header.lastOffsetDelta, `record delta ${delta} outside batch`);
+  }
+  const plainSize = recordsSize(kept, base, deltas);
+  const plain = encodeRecords(kept, base, plainSize, deltas);
+  const section = codec === 'none' ? plain : await compress(codec, plain);
+  return writeHeaderAround(header, section, header.attributes, kept.length);
+}
+
+/**
+ * A batch with no records covering [baseOffset, lastOffset] — what the cleaner leaves where
+ * every record of one or more batches was removed, so the offsets the batches covered stay
+ * covered (segments and followers rely on batches continuing one another). Uncompressed.
+ */
+export function encodeEmptyBatch(
+  header: BatchHeader,
+  lastOffset: number,
+  maxTimestampMs: number,
+): Buffer {
+  const lastOffsetDelta = lastOffset - header.baseOffset;
+  assert(lastOffsetDelta >= 0 && lastOffsetDelta <= 0x7fffffff, `bad span ${lastOffsetDelta}`);
+  const attributes = header.attributes & ~CODEC_MASK;
+  const spanned = { ...header, lastOffsetDelta, maxTimestampMs };
+  return writeHeaderAround(spanned, Buffer.alloc(0), attributes, 0);
+}
+
+function writeHeaderAround(
+  header: BatchHeader,
+  section: Buffer,
+  attributes: number,
+  recordCount: number,
+): Buffer {
+  const out = Buffer.allocUnsafe(BATCH_HEADER_BYTES + section.length);
+  out.writeBigInt64BE(BigInt(header.baseOffset), BASE_OFFSET_AT);
+  out.writeInt32BE(out.length - LOG_OVERHEAD_BYTES, BATCH_LENGTH_AT);
+  out.writeInt32BE(header.partitionLeaderEpoch, PARTITION_LEADER_EPOCH_AT);
+  out.writeInt8(MAGIC, MAGIC_AT);
+  out.writeInt16BE(attributes, ATTRIBUTES_AT);
+  out.writeInt32BE(header.lastOffsetDelta, LAST_OFFSET_DELTA_AT);
+  out.writeBigInt64BE(BigInt(header.baseTimestampMs), BASE_TIMESTAMP_AT);
+  out.writeBigInt64BE(BigInt(header.maxTimestampMs), MAX_TIMESTAMP_AT);
+  out.writeBigInt64BE(header.producerId, PRODUCER_ID_AT);
+  out.writeInt16BE(header.producerEpoch, PRODUCER_EPOCH_AT);
+  out.writeInt32BE(header.baseSequence, BASE_SEQUENCE_AT);
+  out.writeInt32BE(recordCount, RECORD_COUNT_AT);
+  section.copy(out, BATCH_HEADER_BYTES);
+  out.writeUInt32BE(crc32c(out.subarray(ATTRIBUTES_AT)), CRC_AT);
+  return out;
+}
+
 function recordBodySize(record: LogRecord, offsetDelta: number, timestampDelta: number): number {
   let size = 1 + varintSize(timestampDelta) + varintSize(offsetDelta);
   size += bytesFieldSize(record.key) + bytesFieldSize(record.value);
@@ -188,18 +256,27 @@ function bytesFieldSize(bytes: Uint8Array | null): number {
   return bytes === null ? varintSize(-1) : varintSize(bytes.length) + bytes.length;
 }
 
-function recordsSize(records: readonly LogRecord[], baseTimestampMs: number): number {
+function recordsSize(
+  records: readonly LogRecord[],
+  baseTimestampMs: number,
+  deltas?: readonly number[],
+): number {
   let total = 0;
   records.forEach((record, i) => {
-    const size = recordBodySize(record, i, record.timestampMs - baseTimestampMs);
+    const size = recordBodySize(record, deltas?.[i] ?? i, record.timestampMs - baseTimestampMs);
     total += varintSize(size) + size;
   });
   return total;
 }
 
-function encodeRecords(records: readonly LogRecord[], baseTimestampMs: number, size: number) {
+function encodeRecords(
+  records: readonly LogRecord[],
+  baseTimestampMs: number,
+  size: number,
+  deltas?: readonly number[],
+) {
   const out = Buffer.allocUnsafe(size);
-  writeRecords(out, 0, size, records, baseTimestampMs);
+  writeRecords(out, 0, size, records, baseTimestampMs, deltas);
   return out;
 }
 
@@ -210,14 +287,16 @@ function writeRecords(
   end: number,
   records: readonly LogRecord[],
   baseTimestampMs: number,
+  deltas?: readonly number[],
 ): void {
   let at = start;
   records.forEach((record, i) => {
-    const bodySize = recordBodySize(record, i, record.timestampMs - baseTimestampMs);
+    const offsetDelta = deltas?.[i] ?? i;
+    const bodySize = recordBodySize(record, offsetDelta, record.timestampMs - baseTimestampMs);
     at = writeVarint(out, at, bodySize);
     out[at] = 0; // Record attributes: unused in magic 2.
     at = writeVarint(out, at + 1, record.timestampMs - baseTimestampMs);
-    at = writeVarint(out, at, i);
+    at = writeVarint(out, at, offsetDelta);
     at = writeBytesField(out, at, record.key);
     at = writeBytesField(out, at, record.value);
     at = writeVarint(out, at, record.headers.length);
@@ -542,7 +621,8 @@ function bytesAt(section: Buffer, at: number, end: number): { bytes: Buffer | nu
  * a varint too long or out of range, a length outside the record or section, a record count
  * that does not fill the section exactly. LOG_INVALID_RECORD (well-formed, against the rules):
  * offset deltas not 0, 1, 2 … (`producer`) or not rising within lastOffsetDelta, a timestamp
- * outside [-1, maxTimestamp] of a create-time batch.
+ * outside [-1, maxTimestamp] of a create-time batch, a null key where `keyRequired` (Kafka
+ * refuses keyless records on a compacted topic).
  */
 export function checkRecords(
   header: BatchHeader,
@@ -550,6 +630,7 @@ export function checkRecords(
   start: number,
   end: number,
   producer: boolean,
+  keyRequired = false,
 ): LogError | null {
   if (producer && header.lastOffsetDelta !== header.recordCount - 1) {
     return invalidRecord(`lastOffsetDelta ${header.lastOffsetDelta} for ${header.recordCount}`);
@@ -580,6 +661,11 @@ export function checkRecords(
     if (createTime && (timestampMs < -1 || timestampMs > header.maxTimestampMs)) {
       return invalidRecord(`record ${i} has timestamp ${timestampMs}`);
     }
+    const fieldsAt = cursor.next;
+    if (keyRequired && readAt(section, fieldsAt, recordEnd, 5, cursor) === -1) {
+      return invalidRecord(`record ${i} has a null key, which a compacted topic refuses`);
+    }
+    cursor.next = fieldsAt;
     if (skipFields(section, cursor.next, recordEnd, cursor) !== recordEnd) {
       return corrupt(`record ${i} does not fill its length`);
     }
@@ -655,18 +741,19 @@ export async function validateBatchRecords(
   bytes: Uint8Array,
   position: number,
   header: BatchHeader,
-  options: DecodeOptions & { readonly producer: boolean },
+  options: DecodeOptions & { readonly producer: boolean; readonly keyRequired?: boolean },
 ): Promise<void> {
+  const keyRequired = options.keyRequired ?? false;
   const start = position + BATCH_HEADER_BYTES;
   const end = position + batchSize(header);
   const codec = compressionFromAttributes(header.attributes);
   let refused: LogError | null;
   if (codec === null || codec === 'none') {
-    refused = checkRecords(header, bytes, start, end, options.producer);
+    refused = checkRecords(header, bytes, start, end, options.producer, keyRequired);
   } else {
     const section = view(bytes).subarray(start, end);
     const plain = await decompress(codec, section, boundOf(section, options));
-    refused = checkRecords(header, plain, 0, plain.length, options.producer);
+    refused = checkRecords(header, plain, 0, plain.length, options.producer, keyRequired);
   }
   if (refused !== null) throw refused;
 }

@@ -124,7 +124,13 @@ export class Segment {
   #refs = 0;
   #deleted = false;
 
-  private constructor(dir: string, baseOffset: number, indexIntervalBytes: number, nowMs: number) {
+  private constructor(
+    dir: string,
+    baseOffset: number,
+    indexIntervalBytes: number,
+    nowMs: number,
+    stagingSuffix = '',
+  ) {
     assert(Number.isSafeInteger(baseOffset) && baseOffset >= 0, `bad base offset ${baseOffset}`);
     assert(indexIntervalBytes > 0, 'indexIntervalBytes must be positive');
     this.baseOffset = baseOffset;
@@ -132,10 +138,28 @@ export class Segment {
     this.#indexIntervalBytes = indexIntervalBytes;
     this.#createdAtMs = nowMs;
     this.#paths = {
-      log: join(dir, segmentFileName(baseOffset, LOG_SUFFIX)),
-      index: join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)),
-      timeIndex: join(dir, segmentFileName(baseOffset, TIME_INDEX_SUFFIX)),
+      log: join(dir, segmentFileName(baseOffset, LOG_SUFFIX) + stagingSuffix),
+      index: join(dir, segmentFileName(baseOffset, INDEX_SUFFIX) + stagingSuffix),
+      timeIndex: join(dir, segmentFileName(baseOffset, TIME_INDEX_SUFFIX) + stagingSuffix),
     };
+  }
+
+  /**
+   * A new, empty segment written under staged names (`<base>.log<suffix>` …): the log
+   * cleaner's output, renamed over the live files by ./cleaner-swap.ts once complete.
+   */
+  static createStaged(
+    dir: string,
+    baseOffset: number,
+    indexIntervalBytes: number,
+    nowMs: number,
+    stagingSuffix: string,
+  ): Segment {
+    assert(stagingSuffix.length > 0, 'a staged segment has a suffix');
+    const segment = new Segment(dir, baseOffset, indexIntervalBytes, nowMs, stagingSuffix);
+    for (const path of Object.values(segment.#paths)) closeSync(openSync(path, 'w'));
+    segment.#openFiles();
+    return segment;
   }
 
   /** A new, empty segment; its files are created (or emptied) and open. */
@@ -231,6 +255,16 @@ export class Segment {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
     }
+    if (this.#refs === 0) this.closeFiles();
+  }
+
+  /**
+   * Takes the segment out of use without unlinking: its files were replaced by a cleaned
+   * version under the same names, which readers still holding slices do not see.
+   */
+  retire(): void {
+    if (this.#deleted) return;
+    this.#deleted = true; // So closeFiles writes nothing back under names no longer its own.
     if (this.#refs === 0) this.closeFiles();
   }
 

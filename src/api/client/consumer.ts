@@ -263,9 +263,17 @@ export class Consumer {
       } else {
         const offset = state.position.offset;
         const startMs = this.#deps.clock.nowMs();
-        const records = await this.#fetchRecords(state, offset, maxWaitMs, cancel.signal);
+        const fetched = await this.#fetchRecords(state, offset, maxWaitMs, cancel.signal);
         if (generation !== state.generation) return;
+        const records = fetched.records;
         state.buffered = records;
+        // Batches with no record at or after the position (a compacted log's gaps, or a
+        // batch the cleaner emptied) move the position past them, or it would never move.
+        if (records.length === 0 && fetched.endOffset > offset) {
+          state.position = { kind: 'offset', offset: fetched.endOffset };
+          state.failures = 0;
+          return;
+        }
         // A broker long-polls, so an empty answer comes after maxWaitMs; one that comes sooner
         // must not make this a busy loop.
         if (state.buffered.length === 0) state.retryAtMs = startMs + maxWaitMs;
@@ -279,13 +287,13 @@ export class Consumer {
     }
   }
 
-  /** The fetched records at and after `offset`. */
+  /** The fetched records at and after `offset`, and the offset after the last batch. */
   async #fetchRecords(
     state: PartitionState,
     offset: number,
     maxWaitMs: number,
     cancel: AbortSignal,
-  ): Promise<StoredRecord[]> {
+  ): Promise<{ records: StoredRecord[]; endOffset: number }> {
     const { topic, partition } = state.tp;
     const leader = await this.#deps.metadata.leader(topic, partition);
     const path =
@@ -310,8 +318,10 @@ export class Consumer {
     });
     // The first batch may begin before `offset`: its earlier records are skipped.
     const records: StoredRecord[] = [];
+    let endOffset = offset;
     for (const batch of batches) {
       for (const record of batch.records) if (record.offset >= offset) records.push(record);
+      endOffset = Math.max(endOffset, batch.header.baseOffset + batch.header.lastOffsetDelta + 1);
     }
     if (records.length === 0 && unreadable !== null) {
       const at = Math.max(unreadable.baseOffset ?? offset, offset);
@@ -325,7 +335,7 @@ export class Consumer {
         },
       );
     }
-    return records;
+    return { records, endOffset };
   }
 
   async #resolveReset(

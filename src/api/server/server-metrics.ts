@@ -191,6 +191,45 @@ export class ServerMetrics {
       () => stats().dropped,
     );
     this.#partitionCounters(broker);
+    this.#cleanerMetrics(broker);
+  }
+
+  /** The log cleaner's work (src/broker/log-cleaner-service.ts), read at each scrape. */
+  #cleanerMetrics(broker: Broker): void {
+    const stats = (): ReturnType<Broker['cleanerStats']> => broker.cleanerStats();
+    readCounter(this.registry, 'rill_log_cleaner_runs_total', 'Log cleans run.', () => {
+      return stats().runs;
+    });
+    readCounter(
+      this.registry,
+      'rill_log_cleaner_bytes_read_total',
+      'Segment bytes read by log cleans.',
+      () => stats().bytesRead,
+    );
+    readCounter(
+      this.registry,
+      'rill_log_cleaner_bytes_written_total',
+      'Cleaned segment bytes written by log cleans.',
+      () => stats().bytesWritten,
+    );
+    readGauge(
+      this.registry,
+      'rill_log_cleaner_last_mib_per_second',
+      'Segment MiB read per second by the last log clean.',
+      () => stats().lastMibPerSecond,
+    );
+    new Gauge({
+      name: 'rill_log_cleaner_last_clean_timestamp_seconds',
+      help: 'Wall time of the last clean of a partition on this node.',
+      labelNames: ['topic', 'partition'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { topic, partition, atMs } of stats().lastCleanMs.values()) {
+          this.set({ topic, partition: String(partition) }, atMs / 1000);
+        }
+      },
+    });
   }
 
   /** Leader changes and ISR shrinks/expands, read from the broker at each scrape. */

@@ -118,6 +118,8 @@ export class InProcessCluster {
         registrationRetryMs: 50,
         replication: { replicaLagTimeMaxMs: this.#lagMs, isrChangeRetryMs: 200 },
         replicaFetchMaxWaitMs: 200,
+        // Only replicas of compacted topics are looked at; quick so tests need not wait.
+        logCleaner: { checkIntervalMs: 200 },
       },
       {
         clock: realClock,

@@ -7,6 +7,8 @@ import {
   scanBatches,
   setBaseOffset,
   setPartitionLeaderEpoch,
+  type CleanerStatus,
+  type CleanResult,
   type LogReadResult,
   type PartitionLogApi,
 } from '../../../src/log/index.ts';
@@ -106,6 +108,30 @@ export class MemoryPartitionLog implements PartitionLogApi {
   }
 
   async applyRetention(): Promise<void> {}
+
+  /** The twin keeps no segments: there is never anything to compact. */
+  cleanerStatus(): CleanerStatus {
+    const offset = this.logStartOffset;
+    return {
+      firstDirtyOffset: offset,
+      cleanableEndOffset: offset,
+      cleanBytes: 0,
+      dirtyBytes: 0,
+      dirtyRatio: 0,
+      firstDirtyTimestampMs: null,
+    };
+  }
+
+  async clean(): Promise<CleanResult> {
+    const firstDirtyOffset = this.logStartOffset;
+    return {
+      outcome: 'nothing-to-clean',
+      bytesRead: 0,
+      bytesWritten: 0,
+      segmentsRewritten: 0,
+      firstDirtyOffset,
+    };
+  }
 
   async flush(): Promise<void> {}
 
