@@ -25,7 +25,9 @@ export function assign(
   members: readonly AssignorMember[],
   partitionCount: (topic: string) => number | null,
 ): TargetAssignment {
-  return name === 'range' ? rangeAssign(members, partitionCount) : uniformAssign(members, partitionCount);
+  return name === 'range'
+    ? rangeAssign(members, partitionCount)
+    : uniformAssign(members, partitionCount);
 }
 
 /** Kafka's RangeAssignor: per topic, members sorted by id, the first `n mod k` get one more. */

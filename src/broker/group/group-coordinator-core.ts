@@ -63,8 +63,10 @@ export interface OffsetCommit {
 export interface CommitOutcome {
   readonly topic: string;
   readonly partition: number;
-  readonly error?: { readonly code: 'OFFSET_METADATA_TOO_LARGE' | 'UNKNOWN_TOPIC_OR_PARTITION';
-    readonly message: string };
+  readonly error?: {
+    readonly code: 'OFFSET_METADATA_TOO_LARGE' | 'UNKNOWN_TOPIC_OR_PARTITION';
+    readonly message: string;
+  };
 }
 
 /** Answer plus the records to append first. */
@@ -122,19 +124,25 @@ export class GroupCoordinatorCore {
       ({ member, dirty } = this.#join(group, request, regex, nowMs, records));
     } else {
       member = this.#knownMember(group, request.memberId);
-      if (request.memberEpoch !== member.memberEpoch &&
-          request.memberEpoch !== member.previousMemberEpoch) {
-        throw new GroupError('FENCED_MEMBER_EPOCH',
+      if (
+        request.memberEpoch !== member.memberEpoch &&
+        request.memberEpoch !== member.previousMemberEpoch
+      ) {
+        throw new GroupError(
+          'FENCED_MEMBER_EPOCH',
           `epoch ${request.memberEpoch} of ${member.memberId} is not ${member.memberEpoch}`,
-          { memberEpoch: member.memberEpoch });
+          { memberEpoch: member.memberEpoch },
+        );
       }
       dirty = this.#updateSubscription(group, member, request, regex);
     }
     member.lastHeartbeatMs = nowMs;
     if (request.clientHost !== undefined) member.clientHost = request.clientHost;
     this.#maybeRebalance(group, topics, dirty, records);
-    const owned = request.memberEpoch === 0 || request.ownedPartitions === undefined
-      ? null : fromTopicPartitions(request.ownedPartitions);
+    const owned =
+      request.memberEpoch === 0 || request.ownedPartitions === undefined
+        ? null
+        : fromTopicPartitions(request.ownedPartitions);
     this.#reconcile(group, member, owned, nowMs, records);
     this.#persistGroup(group, records);
     return { answer: this.#answer(member), records };
@@ -143,24 +151,35 @@ export class GroupCoordinatorCore {
   #checkSubscription(request: HeartbeatRequest): RegExp | null {
     const { subscribedTopics: names, subscribedTopicRegex: source } = request;
     if (request.memberEpoch === 0 && (names === undefined) === (source === undefined)) {
-      throw new GroupError('INVALID_REQUEST',
-        'a join names exactly one of subscribedTopics and subscribedTopicRegex');
+      throw new GroupError(
+        'INVALID_REQUEST',
+        'a join names exactly one of subscribedTopics and subscribedTopicRegex',
+      );
     }
     if (names !== undefined && source !== undefined) {
-      throw new GroupError('INVALID_REQUEST',
-        'name at most one of subscribedTopics and subscribedTopicRegex');
+      throw new GroupError(
+        'INVALID_REQUEST',
+        'name at most one of subscribedTopics and subscribedTopicRegex',
+      );
     }
     if (names !== undefined && names.length > this.#config.subscriptionTopicsMax) {
-      throw new GroupError('INVALID_REQUEST',
+      throw new GroupError(
+        'INVALID_REQUEST',
         `a subscription names at most ${this.#config.subscriptionTopicsMax} topics`,
-        { limit: 'subscriptionTopicsMax' });
+        { limit: 'subscriptionTopicsMax' },
+      );
     }
     const rebalance = request.rebalanceTimeoutMs;
-    if (rebalance !== undefined &&
-        (!Number.isSafeInteger(rebalance) || rebalance < 1 ||
-         rebalance > this.#config.rebalanceTimeoutMsMax)) {
-      throw new GroupError('INVALID_REQUEST',
-        `rebalanceTimeoutMs must be 1-${this.#config.rebalanceTimeoutMsMax}`);
+    if (
+      rebalance !== undefined &&
+      (!Number.isSafeInteger(rebalance) ||
+        rebalance < 1 ||
+        rebalance > this.#config.rebalanceTimeoutMsMax)
+    ) {
+      throw new GroupError(
+        'INVALID_REQUEST',
+        `rebalanceTimeoutMs must be 1-${this.#config.rebalanceTimeoutMsMax}`,
+      );
     }
     return source === undefined ? null : compileSubscriptionRegex(source);
   }
@@ -168,17 +187,21 @@ export class GroupCoordinatorCore {
   #groupForHeartbeat(groupId: string, partition: number, records: GroupRecord[]): GroupState {
     const group = this.#groups.get(groupId) ?? this.#createGroup(groupId, partition, records);
     if (group.protocol !== 'consumer') {
-      throw new GroupError('INCONSISTENT_GROUP_PROTOCOL',
-        `group ${groupId} uses the ${group.protocol} protocol`);
+      throw new GroupError(
+        'INCONSISTENT_GROUP_PROTOCOL',
+        `group ${groupId} uses the ${group.protocol} protocol`,
+      );
     }
     return group;
   }
 
   #createGroup(groupId: string, partition: number, records: GroupRecord[]): GroupState {
     if (this.#groups.size >= this.#config.groupsPerCoordinatorMax) {
-      throw new GroupError('BROKER_BUSY',
+      throw new GroupError(
+        'BROKER_BUSY',
         `this coordinator holds ${this.#config.groupsPerCoordinatorMax} groups`,
-        { limit: 'groupsPerCoordinatorMax' });
+        { limit: 'groupsPerCoordinatorMax' },
+      );
     }
     const group = newGroup(groupId, partition);
     this.#groups.set(groupId, group);
@@ -189,8 +212,10 @@ export class GroupCoordinatorCore {
   #knownMember(group: GroupState, memberId: string): MemberState {
     const member = group.members.get(memberId);
     if (member === undefined) {
-      throw new GroupError('UNKNOWN_MEMBER_ID',
-        `member ${JSON.stringify(memberId)} is not in group ${group.groupId}: rejoin`);
+      throw new GroupError(
+        'UNKNOWN_MEMBER_ID',
+        `member ${JSON.stringify(memberId)} is not in group ${group.groupId}: rejoin`,
+      );
     }
     return member;
   }
@@ -204,13 +229,17 @@ export class GroupCoordinatorCore {
   ): { member: MemberState; dirty: boolean } {
     const rejoining = group.members.get(request.memberId);
     const instanceId = request.instanceId ?? null;
-    const previous = instanceId === null
-      ? undefined : this.#staticHolder(group, instanceId, request.memberId, nowMs);
+    const previous =
+      instanceId === null
+        ? undefined
+        : this.#staticHolder(group, instanceId, request.memberId, nowMs);
     const others = group.members.size - (rejoining === undefined ? 0 : 1);
     if (previous === undefined && others >= this.#config.groupMembersMax) {
-      throw new GroupError('GROUP_MAX_SIZE_REACHED',
+      throw new GroupError(
+        'GROUP_MAX_SIZE_REACHED',
         `group ${group.groupId} has ${this.#config.groupMembersMax} members`,
-        { limit: 'groupMembersMax' });
+        { limit: 'groupMembersMax' },
+      );
     }
     if (rejoining !== undefined && rejoining !== previous) {
       this.#removeMember(group, rejoining, records);
@@ -262,9 +291,11 @@ export class GroupCoordinatorCore {
       const silentMs = nowMs - member.lastHeartbeatMs;
       const released = member.leftStatic || member.memberId === memberId;
       if (released || silentMs >= 2 * this.#config.heartbeatIntervalMs) return member;
-      throw new GroupError('UNRELEASED_INSTANCE_ID',
+      throw new GroupError(
+        'UNRELEASED_INSTANCE_ID',
         `instanceId ${instanceId} is held by live member ${member.memberId}`,
-        { retryAfterMs: 2 * this.#config.heartbeatIntervalMs - silentMs });
+        { retryAfterMs: 2 * this.#config.heartbeatIntervalMs - silentMs },
+      );
     }
     return undefined;
   }
@@ -284,7 +315,8 @@ export class GroupCoordinatorCore {
   ): boolean {
     let dirty = false;
     if (request.subscribedTopics !== undefined) {
-      const same = member.subscribedTopics !== null &&
+      const same =
+        member.subscribedTopics !== null &&
         sameKeys(new Set(member.subscribedTopics), new Set(request.subscribedTopics));
       dirty ||= !same;
       member.subscribedTopics = request.subscribedTopics;
@@ -415,7 +447,8 @@ export class GroupCoordinatorCore {
       let lost = false;
       for (const member of [...group.members.values()]) {
         const silent = nowMs - member.lastHeartbeatMs > this.#config.sessionTimeoutMs;
-        const stuck = member.revokingSinceMs !== null &&
+        const stuck =
+          member.revokingSinceMs !== null &&
           nowMs - member.revokingSinceMs > member.rebalanceTimeoutMs;
         if (silent || stuck) {
           this.#removeMember(group, member, records);
@@ -458,8 +491,10 @@ export class GroupCoordinatorCore {
     const group = this.#groups.get(groupId);
     if (request.memberId === '' && request.memberEpoch === -1) {
       if (group !== undefined && group.members.size > 0) {
-        throw new GroupError('NON_EMPTY_GROUP',
-          `group ${groupId} has ${group.members.size} members: commit as one of them`);
+        throw new GroupError(
+          'NON_EMPTY_GROUP',
+          `group ${groupId} has ${group.members.size} members: commit as one of them`,
+        );
       }
     } else {
       if (group === undefined) {
@@ -469,7 +504,8 @@ export class GroupCoordinatorCore {
     }
     const target = group ?? this.#createGroup(groupId, offsetsPartition, records);
     const answer = request.offsets.map((entry) =>
-      this.#commitOne(target, entry, nowMs, topics, records));
+      this.#commitOne(target, entry, nowMs, topics, records),
+    );
     this.#afterMembershipLoss(target, nowMs, records);
     return { answer, records };
   }
@@ -478,8 +514,9 @@ export class GroupCoordinatorCore {
   #checkCommitEpoch(member: MemberState, epoch: number): void {
     if (epoch === member.memberEpoch || epoch === member.previousMemberEpoch) return;
     const code = epoch < member.memberEpoch ? 'STALE_MEMBER_EPOCH' : 'FENCED_MEMBER_EPOCH';
-    throw new GroupError(code, `commit epoch ${epoch} is not ${member.memberEpoch}`,
-      { memberEpoch: member.memberEpoch });
+    throw new GroupError(code, `commit epoch ${epoch} is not ${member.memberEpoch}`, {
+      memberEpoch: member.memberEpoch,
+    });
   }
 
   #commitOne(
@@ -492,13 +529,25 @@ export class GroupCoordinatorCore {
     const { topic, partition } = entry;
     const metadata = entry.metadata ?? '';
     if (new TextEncoder().encode(metadata).length > this.#config.offsetMetadataMax) {
-      return { topic, partition, error: { code: 'OFFSET_METADATA_TOO_LARGE',
-        message: `metadata exceeds ${this.#config.offsetMetadataMax} bytes` } };
+      return {
+        topic,
+        partition,
+        error: {
+          code: 'OFFSET_METADATA_TOO_LARGE',
+          message: `metadata exceeds ${this.#config.offsetMetadataMax} bytes`,
+        },
+      };
     }
     const count = topics.partitionCount(topic);
     if (count === null || partition >= count) {
-      return { topic, partition, error: { code: 'UNKNOWN_TOPIC_OR_PARTITION',
-        message: `no partition ${topic}-${partition}` } };
+      return {
+        topic,
+        partition,
+        error: {
+          code: 'UNKNOWN_TOPIC_OR_PARTITION',
+          message: `no partition ${topic}-${partition}`,
+        },
+      };
     }
     const value: OffsetValue = { offset: entry.offset, metadata, commitTimestampMs: nowMs };
     group.offsets.set(partitionKey(topic, partition), value);
@@ -516,8 +565,13 @@ export class GroupCoordinatorCore {
     const records: GroupRecord[] = [];
     for (const key of group.offsets.keys()) {
       const at = key.lastIndexOf(':');
-      records.push({ type: 'offset', group: groupId, topic: key.slice(0, at),
-        partition: Number(key.slice(at + 1)), value: null });
+      records.push({
+        type: 'offset',
+        group: groupId,
+        topic: key.slice(0, at),
+        partition: Number(key.slice(at + 1)),
+        value: null,
+      });
     }
     records.push({ type: 'group', group: groupId, value: null });
     this.#groups.delete(groupId);
@@ -577,8 +631,11 @@ export class GroupCoordinatorCore {
 
   #persistGroup(group: GroupState, records: GroupRecord[]): void {
     if (!this.#groups.has(group.groupId)) return;
-    const value = { protocol: group.protocol, groupEpoch: group.groupEpoch,
-      assignor: group.assignor };
+    const value = {
+      protocol: group.protocol,
+      groupEpoch: group.groupEpoch,
+      assignor: group.assignor,
+    };
     const json = JSON.stringify(value);
     if (json === group.persisted) return;
     group.persisted = json;
@@ -592,8 +649,10 @@ export class GroupCoordinatorCore {
       for (const member of group.members.values()) {
         for (const key of member.granted) {
           const other = seen.get(key);
-          assert(other === undefined,
-            `${group.groupId}: ${key} granted to ${other ?? ''} and ${member.memberId}`);
+          assert(
+            other === undefined,
+            `${group.groupId}: ${key} granted to ${other ?? ''} and ${member.memberId}`,
+          );
           seen.set(key, member.memberId);
         }
       }
@@ -633,7 +692,10 @@ export function resolveTopics(member: MemberState, topics: TopicsView): Set<stri
 function topicsSignature(resolved: Map<string, Set<string>>, topics: TopicsView): string {
   const all = new Set<string>();
   for (const set of resolved.values()) for (const name of set) all.add(name);
-  return [...all].sort().map((name) => `${name}=${topics.partitionCount(name) ?? 0}`).join(',');
+  return [...all]
+    .sort()
+    .map((name) => `${name}=${topics.partitionCount(name) ?? 0}`)
+    .join(',');
 }
 
 function memberValue(member: MemberState): MemberValue {

@@ -76,7 +76,10 @@ export function encodeGroupRecord(record: GroupRecord): EncodedGroupRecord {
 }
 
 /** The record, or null for bytes this version does not understand. */
-export function decodeGroupRecord(key: Uint8Array | null, value: Uint8Array | null): GroupRecord | null {
+export function decodeGroupRecord(
+  key: Uint8Array | null,
+  value: Uint8Array | null,
+): GroupRecord | null {
   if (key === null) return null;
   let parsedKey: unknown;
   let parsedValue: unknown;

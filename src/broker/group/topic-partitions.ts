@@ -37,7 +37,8 @@ export function toTopicPartitions(keys: Iterable<string>): TopicPartitions[] {
 
 export function fromTopicPartitions(list: readonly TopicPartitions[]): Set<string> {
   const keys = new Set<string>();
-  for (const entry of list) for (const p of entry.partitions) keys.add(partitionKey(entry.topic, p));
+  for (const entry of list)
+    for (const p of entry.partitions) keys.add(partitionKey(entry.topic, p));
   return keys;
 }
 

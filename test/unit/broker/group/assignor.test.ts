@@ -22,7 +22,9 @@ function sorted(target: TargetAssignment, memberId: string): string[] {
 function everyPartitionOnce(target: TargetAssignment, topics: string[]): void {
   const all = [...target.values()].flatMap((set) => [...set]);
   expect(new Set(all).size).toBe(all.length);
-  const expected = topics.flatMap((t) => Array.from({ length: count(t) ?? 0 }, (_, p) => `${t}:${p}`));
+  const expected = topics.flatMap((t) =>
+    Array.from({ length: count(t) ?? 0 }, (_, p) => `${t}:${p}`),
+  );
   expect(all.sort()).toEqual(expected.sort());
 }
 

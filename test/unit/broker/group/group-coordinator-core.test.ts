@@ -26,7 +26,11 @@ const config: GroupCoreConfig = {
 };
 
 class Topics implements TopicsView {
-  readonly counts = new Map<string, number>([['t', 4], ['u', 2], ['other', 1]]);
+  readonly counts = new Map<string, number>([
+    ['t', 4],
+    ['u', 2],
+    ['other', 1],
+  ]);
   partitionCount(topic: string): number | null {
     return this.counts.get(topic) ?? null;
   }
@@ -46,10 +50,18 @@ function setup() {
     core.checkInvariants();
     return answer;
   };
-  const join = (extra: object = {}) => hb({ memberId: '', memberEpoch: 0, subscribedTopics: ['t'], ...extra });
+  const join = (extra: object = {}) =>
+    hb({ memberId: '', memberEpoch: 0, subscribedTopics: ['t'], ...extra });
   return {
-    core, topics, log, hb, join,
-    advance: (ms: number) => { now += ms; log.push(...core.tick(now, topics, false)); },
+    core,
+    topics,
+    log,
+    hb,
+    join,
+    advance: (ms: number) => {
+      now += ms;
+      log.push(...core.tick(now, topics, false));
+    },
     now: () => now,
   };
 }
@@ -82,13 +94,19 @@ describe('membership', () => {
     const b = join();
     expect(partitionsOf(b)).toEqual([]); // All four still granted to a.
     expect(core.stateOf('g')).toBe('reconciling');
-    const a2 = hb({ memberId: a.memberId, memberEpoch: a.memberEpoch,
-      ownedPartitions: [{ topic: 't', partitions: [0, 1, 2, 3] }] });
+    const a2 = hb({
+      memberId: a.memberId,
+      memberEpoch: a.memberEpoch,
+      ownedPartitions: [{ topic: 't', partitions: [0, 1, 2, 3] }],
+    });
     expect(partitionsOf(a2)).toHaveLength(2);
     const b2 = hb({ memberId: b.memberId, memberEpoch: b.memberEpoch, ownedPartitions: [] });
     expect(partitionsOf(b2)).toEqual([]); // a has not confirmed yet.
-    hb({ memberId: a.memberId, memberEpoch: a2.memberEpoch,
-      ownedPartitions: [{ topic: 't', partitions: partitionsOf(a2) }] });
+    hb({
+      memberId: a.memberId,
+      memberEpoch: a2.memberEpoch,
+      ownedPartitions: [{ topic: 't', partitions: partitionsOf(a2) }],
+    });
     const b3 = hb({ memberId: b.memberId, memberEpoch: b2.memberEpoch, ownedPartitions: [] });
     expect([...partitionsOf(a2), ...partitionsOf(b3)].sort()).toEqual([0, 1, 2, 3]);
     expect(core.stateOf('g')).toBe('stable'); // Every member holds exactly its target.
@@ -114,8 +132,13 @@ describe('membership', () => {
     const { hb, join } = setup();
     const a = join();
     const b = join();
-    expect(hb({ memberId: a.memberId, memberEpoch: -1 })).toEqual({ memberId: a.memberId, memberEpoch: -1 });
-    expect(partitionsOf(hb({ memberId: b.memberId, memberEpoch: b.memberEpoch }))).toEqual([0, 1, 2, 3]);
+    expect(hb({ memberId: a.memberId, memberEpoch: -1 })).toEqual({
+      memberId: a.memberId,
+      memberEpoch: -1,
+    });
+    expect(partitionsOf(hb({ memberId: b.memberId, memberEpoch: b.memberEpoch }))).toEqual([
+      0, 1, 2, 3,
+    ]);
   });
 
   test('static member: leaving with -2 and rejoining keeps the assignment, no rebalance', () => {
@@ -159,8 +182,12 @@ describe('membership', () => {
     const { hb, join } = setup();
     const a = join({ subscribedTopics: undefined, subscribedTopicRegex: '[tu]' });
     expect(a.assignment?.map((x) => x.topic)).toEqual(['t', 'u']);
-    const b = hb({ memberId: a.memberId, memberEpoch: a.memberEpoch, subscribedTopics: ['u'],
-      ownedPartitions: a.assignment });
+    const b = hb({
+      memberId: a.memberId,
+      memberEpoch: a.memberEpoch,
+      subscribedTopics: ['u'],
+      ownedPartitions: a.assignment,
+    });
     expect(b.assignment).toEqual([{ topic: 'u', partitions: [0, 1] }]);
   });
 });
@@ -170,19 +197,39 @@ describe('bad input and limits', () => {
     const { join, hb, core } = setup();
     expect(codeOf(() => hb({ memberId: 'nobody', memberEpoch: 3 }))).toBe('UNKNOWN_MEMBER_ID');
     expect(codeOf(() => hb({ memberId: '', memberEpoch: 0 }))).toBe('INVALID_REQUEST');
-    expect(codeOf(() => join({ subscribedTopics: ['a', 'b', 'c', 'd', 'e'] }))).toBe('INVALID_REQUEST');
+    expect(codeOf(() => join({ subscribedTopics: ['a', 'b', 'c', 'd', 'e'] }))).toBe(
+      'INVALID_REQUEST',
+    );
     for (const hostile of ['(a+)+', '(a|aa)*b', '(.*)*', '\\1', '(?=a)', 'x'.repeat(256), '[']) {
-      expect(codeOf(() => join({ subscribedTopics: undefined, subscribedTopicRegex: hostile })),
-        hostile).toBe('INVALID_REQUEST');
+      expect(
+        codeOf(() => join({ subscribedTopics: undefined, subscribedTopicRegex: hostile })),
+        hostile,
+      ).toBe('INVALID_REQUEST');
     }
     expect(core.group('g')).toBeUndefined(); // Refusals created nothing.
     join();
     join();
     join();
     expect(codeOf(() => join())).toBe('GROUP_MAX_SIZE_REACHED');
-    for (const g of ['g2', 'g3']) core.heartbeat(g, 0, { memberId: '', memberEpoch: 0, subscribedTopics: ['t'] }, 0, new Topics());
-    expect(codeOf(() => core.heartbeat('g4', 0, { memberId: '', memberEpoch: 0,
-      subscribedTopics: ['t'] }, 0, new Topics()))).toBe('BROKER_BUSY');
+    for (const g of ['g2', 'g3'])
+      core.heartbeat(
+        g,
+        0,
+        { memberId: '', memberEpoch: 0, subscribedTopics: ['t'] },
+        0,
+        new Topics(),
+      );
+    expect(
+      codeOf(() =>
+        core.heartbeat(
+          'g4',
+          0,
+          { memberId: '', memberEpoch: 0, subscribedTopics: ['t'] },
+          0,
+          new Topics(),
+        ),
+      ),
+    ).toBe('BROKER_BUSY');
     core.checkInvariants();
   });
 });
@@ -190,9 +237,14 @@ describe('bad input and limits', () => {
 describe('offsets', () => {
   test('commit fencing, admin commits and per-partition errors', () => {
     const { core, join, topics, now } = setup();
-    const commit = (memberId: string, memberEpoch: number, offsets: { topic: string; partition: number; offset: number; metadata?: string }[]) =>
-      core.commitOffsets('g', 0, { memberId, memberEpoch, offsets }, now(), topics).answer;
-    expect(commit('', -1, [{ topic: 't', partition: 0, offset: 5 }])).toEqual([{ topic: 't', partition: 0 }]);
+    const commit = (
+      memberId: string,
+      memberEpoch: number,
+      offsets: { topic: string; partition: number; offset: number; metadata?: string }[],
+    ) => core.commitOffsets('g', 0, { memberId, memberEpoch, offsets }, now(), topics).answer;
+    expect(commit('', -1, [{ topic: 't', partition: 0, offset: 5 }])).toEqual([
+      { topic: 't', partition: 0 },
+    ]);
     const a = join();
     expect(codeOf(() => commit('', -1, []))).toBe('NON_EMPTY_GROUP');
     expect(codeOf(() => commit('zzz', 1, []))).toBe('UNKNOWN_MEMBER_ID');
@@ -203,7 +255,11 @@ describe('offsets', () => {
       { topic: 't', partition: 2, offset: 7, metadata: 'too long!' },
       { topic: 't', partition: 9, offset: 7 },
     ]);
-    expect(answer.map((e) => e.error?.code ?? 'ok')).toEqual(['ok', 'OFFSET_METADATA_TOO_LARGE', 'UNKNOWN_TOPIC_OR_PARTITION']);
+    expect(answer.map((e) => e.error?.code ?? 'ok')).toEqual([
+      'ok',
+      'OFFSET_METADATA_TOO_LARGE',
+      'UNKNOWN_TOPIC_OR_PARTITION',
+    ]);
     expect([...(core.group('g')?.offsets.keys() ?? [])].sort()).toEqual(['t:0', 't:1']);
     expect(codeOf(() => core.deleteGroup('g'))).toBe('NON_EMPTY_GROUP');
     expect(codeOf(() => core.deleteGroup('nope'))).toBe('GROUP_ID_NOT_FOUND');
@@ -215,9 +271,22 @@ describe('replay', () => {
     const { core, hb, join, log, topics, now } = setup();
     const a = join({ instanceId: 's' });
     join();
-    const a2 = hb({ memberId: a.memberId, memberEpoch: a.memberEpoch, ownedPartitions: a.assignment });
-    const c = core.commitOffsets('g', 0, { memberId: a.memberId, memberEpoch: a2.memberEpoch,
-      offsets: [{ topic: 't', partition: 0, offset: 3 }] }, now(), topics);
+    const a2 = hb({
+      memberId: a.memberId,
+      memberEpoch: a.memberEpoch,
+      ownedPartitions: a.assignment,
+    });
+    const c = core.commitOffsets(
+      'g',
+      0,
+      {
+        memberId: a.memberId,
+        memberEpoch: a2.memberEpoch,
+        offsets: [{ topic: 't', partition: 0, offset: 3 }],
+      },
+      now(),
+      topics,
+    );
     log.push(...c.records);
     const fresh = new GroupCoordinatorCore(config, new SeededRandom(1));
     for (const record of log) {
