@@ -34,7 +34,7 @@ export interface TopicsView {
 
 export interface GroupCoreConfig extends GroupLimits, GroupTimings {}
 
-export interface HeartbeatRequest {
+export interface MemberHeartbeat {
   readonly memberId: string;
   readonly memberEpoch: number;
   readonly instanceId?: string | undefined;
@@ -46,7 +46,7 @@ export interface HeartbeatRequest {
   readonly clientHost?: string | undefined;
 }
 
-export interface HeartbeatAnswer {
+export interface MemberHeartbeatAnswer {
   readonly memberId: string;
   readonly memberEpoch: number;
   readonly heartbeatIntervalMs?: number;
@@ -103,10 +103,10 @@ export class GroupCoordinatorCore {
   heartbeat(
     groupId: string,
     offsetsPartition: number,
-    request: HeartbeatRequest,
+    request: MemberHeartbeat,
     nowMs: number,
     topics: TopicsView,
-  ): Outcome<HeartbeatAnswer> {
+  ): Outcome<MemberHeartbeatAnswer> {
     const regex = this.#checkSubscription(request);
     const records: GroupRecord[] = [];
     if (request.memberEpoch !== 0 && !this.#groups.has(groupId)) {
@@ -148,7 +148,7 @@ export class GroupCoordinatorCore {
     return { answer: this.#answer(member), records };
   }
 
-  #checkSubscription(request: HeartbeatRequest): RegExp | null {
+  #checkSubscription(request: MemberHeartbeat): RegExp | null {
     const { subscribedTopics: names, subscribedTopicRegex: source } = request;
     if (request.memberEpoch === 0 && (names === undefined) === (source === undefined)) {
       throw new GroupError(
@@ -222,7 +222,7 @@ export class GroupCoordinatorCore {
 
   #join(
     group: GroupState,
-    request: HeartbeatRequest,
+    request: MemberHeartbeat,
     regex: RegExp | null,
     nowMs: number,
     records: GroupRecord[],
@@ -310,7 +310,7 @@ export class GroupCoordinatorCore {
   #updateSubscription(
     group: GroupState,
     member: MemberState,
-    request: HeartbeatRequest,
+    request: MemberHeartbeat,
     regex: RegExp | null,
   ): boolean {
     let dirty = false;
@@ -341,11 +341,11 @@ export class GroupCoordinatorCore {
 
   #leave(
     group: GroupState,
-    request: HeartbeatRequest,
+    request: MemberHeartbeat,
     nowMs: number,
     topics: TopicsView,
     records: GroupRecord[],
-  ): HeartbeatAnswer {
+  ): MemberHeartbeatAnswer {
     const member = this.#knownMember(group, request.memberId);
     if (request.memberEpoch === -2) {
       if (member.instanceId === null) {
@@ -428,7 +428,7 @@ export class GroupCoordinatorCore {
     return new Set([...member.granted].filter((key) => member.target.has(key)));
   }
 
-  #answer(member: MemberState): HeartbeatAnswer {
+  #answer(member: MemberState): MemberHeartbeatAnswer {
     return {
       memberId: member.memberId,
       memberEpoch: member.memberEpoch,

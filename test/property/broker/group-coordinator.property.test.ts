@@ -16,7 +16,7 @@ import {
   topicOfKey,
   type AssignorName,
   type GroupCoreConfig,
-  type HeartbeatRequest,
+  type MemberHeartbeat,
   type TopicsView,
 } from '../../../src/broker/group/index.ts';
 
@@ -32,7 +32,7 @@ const config: GroupCoreConfig = {
 };
 
 const subscriptions: readonly Pick<
-  HeartbeatRequest,
+  MemberHeartbeat,
   'subscribedTopics' | 'subscribedTopicRegex'
 >[] = [
   { subscribedTopics: ['t'] },
@@ -129,7 +129,7 @@ function run(ops: readonly Op[], assignor: AssignorName, delays: readonly number
         }
     }
   };
-  const heartbeat = (m: ModelMember, request: HeartbeatRequest): void => {
+  const heartbeat = (m: ModelMember, request: MemberHeartbeat): void => {
     try {
       const { answer } = core.heartbeat('g', 0, request, now, topics);
       if (answer.memberEpoch < 0) return;

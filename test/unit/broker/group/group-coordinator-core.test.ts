@@ -10,7 +10,7 @@ import {
   encodeGroupRecord,
   type GroupCoreConfig,
   type GroupRecord,
-  type HeartbeatAnswer,
+  type MemberHeartbeatAnswer,
   type TopicsView,
 } from '../../../../src/broker/group/index.ts';
 
@@ -44,7 +44,7 @@ function setup() {
   const topics = new Topics();
   const log: GroupRecord[] = [];
   let now = 1_000;
-  const hb = (request: Parameters<GroupCoordinatorCore['heartbeat']>[2]): HeartbeatAnswer => {
+  const hb = (request: Parameters<GroupCoordinatorCore['heartbeat']>[2]): MemberHeartbeatAnswer => {
     const { answer, records } = core.heartbeat('g', 0, request, now, topics);
     log.push(...records);
     core.checkInvariants();
@@ -66,7 +66,7 @@ function setup() {
   };
 }
 
-const partitionsOf = (answer: HeartbeatAnswer): number[] =>
+const partitionsOf = (answer: MemberHeartbeatAnswer): number[] =>
   answer.assignment?.flatMap((a) => a.partitions) ?? [];
 
 function codeOf(run: () => unknown): string {
