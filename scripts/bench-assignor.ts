@@ -63,7 +63,8 @@ for (const [name, list] of samples) {
   const sorted = [...list].sort((a, b) => a - b);
   const [min, median, max] = [sorted[0], sorted[Math.floor(sorted.length / 2)], sorted.at(-1)];
   console.log(
-    `  ${name}: min ${min?.toFixed(1)} ms, median ${median?.toFixed(1)} ms, max ${max?.toFixed(1)} ms`,
+    `  ${name}: min ${min?.toFixed(1)} ms, median ${median?.toFixed(1)} ms, ` +
+      `max ${max?.toFixed(1)} ms`,
   );
 }
 console.log(
