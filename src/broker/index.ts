@@ -113,3 +113,12 @@ export {
   type TopicConfig,
 } from './topic-config.ts';
 export { topicNameCharsMax, topicNameProblem } from './topic-name.ts';
+export * from './group/index.ts';
+export {
+  GroupCoordinator,
+  defaultGroupCoordinatorConfig,
+  offsetsTopic,
+  type CoordinatorLocation,
+  type GroupCoordinatorConfig,
+  type GroupCoordinatorDeps,
+} from './group-coordinator.ts';
