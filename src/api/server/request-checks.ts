@@ -16,6 +16,18 @@ export function topicParam(value: unknown): string {
   return value as string;
 }
 
+/**
+ * A topic clients may create, delete, reconfigure or produce to: names starting with `__` are
+ * the cluster's internal topics (__consumer_offsets), written only by the node itself.
+ */
+export function userTopicParam(value: unknown): string {
+  const name = topicParam(value);
+  if (name.startsWith('__')) {
+    throw new ApiError('INVALID_TOPIC_EXCEPTION', `'${name}': names starting with __ are internal`);
+  }
+  return name;
+}
+
 /** Partition numbers are Kafka's int32, non-negative. */
 export function partitionParam(value: unknown): number {
   return integerFrom(value, 'partition', 0, 2 ** 31 - 1);

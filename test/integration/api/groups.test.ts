@@ -109,6 +109,16 @@ describe('consumer groups over HTTP', () => {
     const elsewhere = await client(urlOf(other)).post('/v1/groups/g1/heartbeat', member);
     expect(elsewhere.status).toBe(421);
     expect(elsewhere.json().error).toMatchObject({ code: 'NOT_COORDINATOR', coordinator });
+    // Only the node writes its internal topic: a forged group record is refused at the door.
+    const forged = { records: [{ key: '[1,"g","g1"]', value: '{}' }] };
+    for (const path of [
+      '/v1/topics/__consumer_offsets/partitions/0/records',
+      '/v1/topics/__consumer_offsets/records',
+    ]) {
+      const produced = await client(coordinator.url).post(path, forged);
+      expect(produced.status, path).toBe(400);
+      expect(code(produced)).toBe('INVALID_TOPIC_EXCEPTION');
+    }
   });
 
   test('commit, fetch, describe with lag from any node, list', async () => {

@@ -22,6 +22,7 @@ import {
   partitionParam,
   topicParam,
   type Query,
+  userTopicParam,
 } from '../request-checks.ts';
 import { batchContentType, fetchHeaders } from '../../wire.ts';
 import type { RillApp, RillReply, RillRequest, RouteContext } from '../route-context.ts';
@@ -63,7 +64,7 @@ function parseAcks(query: Query): Acks {
 
 async function produce(context: RouteContext, request: RillRequest<PartitionRoute>) {
   const { broker, config, metrics } = context;
-  const topic = topicParam(request.params.topic);
+  const topic = userTopicParam(request.params.topic);
   const partition = partitionParam(request.params.partition);
   const acks = parseAcks(request.query);
   const timeoutMs = intQuery(request.query, 'timeoutMs', {

@@ -13,8 +13,8 @@ import {
   intQuery,
   invalid,
   objectBody,
-  topicParam,
   type Query,
+  userTopicParam,
 } from '../request-checks.ts';
 import type { RillApp, RouteContext } from '../route-context.ts';
 
@@ -38,7 +38,7 @@ export function registerTopicProduceRoute(app: RillApp, context: RouteContext): 
   app.addHook('onClose', async () => forwarder.close());
   let rotation = 0;
   app.post<TopicRoute>('/v1/topics/:topic/records', async (request) => {
-    const topic = topicParam(request.params.topic);
+    const topic = userTopicParam(request.params.topic);
     // Every query parameter is checked before any work, as on the partition route.
     const options = {
       ...produceOptions(context, request.query),

@@ -11,8 +11,8 @@ import {
   partitionParam,
   topicParam,
   type Query,
+  userTopicParam,
 } from '../request-checks.ts';
-import { ApiError } from '../../errors.ts';
 import { askLeaders, leadersToAsk, mergeLeaderAnswers } from './topic-describe.ts';
 import type {
   PartitionDescriptionBody,
@@ -42,15 +42,6 @@ function replicasField(body: Record<string, unknown>): number[] {
     replicas.every((id) => Number.isSafeInteger(id) && (id as number) >= 0);
   if (!isIdList) throw invalid(`replicas must be at most ${replicasMax} node ids`);
   return replicas as number[];
-}
-
-/** Names starting with `__` are the cluster's internal topics (__consumer_offsets). */
-function userTopicParam(value: unknown): string {
-  const name = topicParam(value);
-  if (name.startsWith('__')) {
-    throw new ApiError('INVALID_TOPIC_EXCEPTION', `'${name}': names starting with __ are internal`);
-  }
-  return name;
 }
 
 export function registerTopicRoutes(app: RillApp, context: RouteContext): void {
