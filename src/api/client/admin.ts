@@ -1,8 +1,12 @@
-// Topic and cluster administration over the JSON routes of docs/api.md: topics (create, list,
-// describe, delete, alter configs, reassign a partition), offsets and delete-records (asked of
-// the partition's leader), the cluster view and each node's Raft status. Metadata requests go
-// to any broker (it forwards writes to the controller); a non-2xx answer becomes its ClientError.
+// Topic, group and cluster administration over the JSON routes of docs/api.md: topics (create,
+// list, describe, delete, alter configs, reassign a partition), offsets and delete-records (asked
+// of the partition's leader), consumer groups (list, describe, reset offsets, delete: any node;
+// committed offsets: the coordinator), the cluster view and each node's Raft status. A non-2xx
+// answer becomes its ClientError.
+import type { Clock, Random } from '../../common/index.ts';
+import { defaultBackoff } from './backoff.ts';
 import { ClientError } from './client-error.ts';
+import { GroupCoordinator, groupPath } from './group-coordinator.ts';
 import type {
   ClusterDescriptionBody,
   PartitionDescriptionBody,
@@ -41,16 +45,149 @@ export interface RaftStatus {
   readonly voters: readonly number[];
 }
 
+export type GroupState = 'empty' | 'stable' | 'reconciling' | 'dead';
+
+/** GET /v1/groups: one group of the listing. */
+export interface GroupListing {
+  readonly group: string;
+  readonly state: GroupState;
+  readonly members: number;
+  readonly protocol: string;
+}
+
+export interface GroupMemberDescription {
+  readonly memberId: string;
+  readonly instanceId: string | null;
+  readonly memberEpoch: number;
+  readonly clientHost?: string;
+  readonly subscribedTopics: readonly string[] | null;
+  readonly subscribedTopicRegex: string | null;
+  readonly assignment: readonly { topic: string; partitions: readonly number[] }[];
+}
+
+/** One partition of a described group: its owner, committed offset and lag. */
+export interface GroupPartitionDescription {
+  readonly topic: string;
+  readonly partition: number;
+  readonly owner: string | null;
+  readonly committedOffset: number | null;
+  readonly highWatermark: number;
+  readonly lag: number | null; // records: highWatermark - committedOffset
+  readonly lagSeconds: number | null; // now - the timestamp of the record at committedOffset
+}
+
+/** GET /v1/groups/{group}. */
+export interface GroupDescription {
+  readonly group: string;
+  readonly state: GroupState;
+  readonly groupEpoch: number;
+  readonly assignor: string;
+  readonly members: readonly GroupMemberDescription[];
+  readonly offsets: readonly GroupPartitionDescription[];
+}
+
+export interface CommittedOffset {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly metadata: string | null;
+}
+
+/** Where resetOffsets moves a topic's committed offsets. */
+export type OffsetResetTarget =
+  'earliest' | 'latest' | { readonly offset: number } | { readonly timestamp: number };
+
 /** An offsets or delete-records answer is a few numbers. */
 const smallResponseBytesMax = 64 * 1024;
 
 export class Admin {
   readonly #metadata: MetadataCache;
   readonly #transport: Transport;
+  readonly #clock: Clock;
+  readonly #random: Random;
 
-  constructor(deps: { metadata: MetadataCache; transport: Transport }) {
+  constructor(deps: {
+    metadata: MetadataCache;
+    transport: Transport;
+    clock: Clock;
+    random: Random;
+  }) {
     this.#metadata = deps.metadata;
     this.#transport = deps.transport;
+    this.#clock = deps.clock;
+    this.#random = deps.random;
+  }
+
+  /** Every group of every coordinator. */
+  async listGroups(): Promise<GroupListing[]> {
+    const response = await this.#metadata.requestAny({ method: 'GET', path: '/v1/groups' });
+    const body = expectJson(response, 'list groups') as { groups?: unknown };
+    if (!Array.isArray(body.groups)) {
+      throw new ClientError('CLIENT_BAD_RESPONSE', 'list groups: no groups list');
+    }
+    return body.groups as GroupListing[];
+  }
+
+  /** Members, assignments, committed offsets and lag. GROUP_ID_NOT_FOUND. */
+  async describeGroup(group: string): Promise<GroupDescription> {
+    const response = await this.#metadata.requestAny({ method: 'GET', path: groupPath(group) });
+    return expectJson(response, `describe group ${group}`) as GroupDescription;
+  }
+
+  /** GROUP_ID_NOT_FOUND; NON_EMPTY_GROUP while it has members. */
+  async deleteGroup(group: string): Promise<void> {
+    const response = await this.#metadata.requestAny({ method: 'DELETE', path: groupPath(group) });
+    if (response.status < 200 || response.status >= 300) {
+      throw responseError(response, `delete group ${group}`);
+    }
+  }
+
+  /**
+   * Commits new offsets for every partition of `topic` (earliest, latest, an offset, or the
+   * first at or after a time); with dryRun only answers what would be committed.
+   * NON_EMPTY_GROUP while the group has members; UNKNOWN_TOPIC_OR_PARTITION.
+   */
+  async resetOffsets(
+    group: string,
+    request: { topic: string; to: OffsetResetTarget; dryRun?: boolean },
+  ): Promise<{ topic: string; partition: number; offset: number }[]> {
+    const body = JSON.stringify({
+      topic: request.topic,
+      to: request.to,
+      dryRun: request.dryRun ?? false,
+    });
+    const path = `${groupPath(group)}/offsets/reset`;
+    const response = await this.#metadata.requestAny({ method: 'POST', path, body });
+    const answer = expectJson(response, `reset offsets of group ${group}`) as { offsets?: unknown };
+    if (!Array.isArray(answer.offsets)) {
+      throw new ClientError('CLIENT_BAD_RESPONSE', 'reset offsets: no offsets list');
+    }
+    return answer.offsets as { topic: string; partition: number; offset: number }[];
+  }
+
+  /** The group's committed offsets (of `topic` only, if given), from its coordinator. */
+  async fetchOffsets(group: string, topic?: string): Promise<CommittedOffset[]> {
+    const coordinator = new GroupCoordinator(
+      {
+        groupId: group,
+        retryBackoff: defaultBackoff,
+        requestTimeoutMs: 30_000,
+        coordinatorRetryMs: 30_000,
+        responseBytesMax: 16 * 1024 * 1024,
+      },
+      {
+        metadata: this.#metadata,
+        transport: this.#transport,
+        clock: this.#clock,
+        random: this.#random,
+      },
+    );
+    const query = topic === undefined ? '' : `?topic=${encodeURIComponent(topic)}`;
+    const body = (await coordinator.request('GET', `/offsets${query}`)) as { offsets?: unknown };
+    if (!Array.isArray(body.offsets)) {
+      throw new ClientError('CLIENT_BAD_RESPONSE', 'fetch offsets: no offsets list');
+    }
+    return body.offsets as CommittedOffset[];
   }
 
   /** TOPIC_ALREADY_EXISTS, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, INVALID_CONFIG. */
