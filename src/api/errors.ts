@@ -18,11 +18,6 @@ const apiOnlyErrorCatalog = {
   SASL_AUTHENTICATION_FAILED: final, // Bad credentials.
   CLUSTER_AUTHORIZATION_FAILED: final, // An internal route without the cluster secret.
   TOPIC_AUTHORIZATION_FAILED: final,
-  GROUP_ID_NOT_FOUND: final,
-  FENCED_MEMBER_EPOCH: final, // Rejoin the group first; the same request fails again.
-  UNKNOWN_MEMBER_ID: final, // Rejoin the group first; the same request fails again.
-  NOT_COORDINATOR: retriable, // Find the coordinator again.
-  COORDINATOR_NOT_AVAILABLE: retriable,
   UNKNOWN_SERVER_ERROR: final, // A bug: the server logged it.
 } as const satisfies Record<string, ErrorTraits>;
 
@@ -46,8 +41,14 @@ const httpStatusByCode: Readonly<Record<ApiErrorCode, number>> = {
   FENCED_LEADER_EPOCH: 409,
   FENCED_MEMBER_EPOCH: 409,
   UNKNOWN_MEMBER_ID: 409,
+  STALE_MEMBER_EPOCH: 409,
+  UNRELEASED_INSTANCE_ID: 409,
+  GROUP_MAX_SIZE_REACHED: 409,
+  NON_EMPTY_GROUP: 409,
+  INCONSISTENT_GROUP_PROTOCOL: 409,
   REQUEST_BODY_TIMEOUT: 408,
   MESSAGE_TOO_LARGE: 413,
+  OFFSET_METADATA_TOO_LARGE: 413,
   RECORD_LIST_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   OFFSET_OUT_OF_RANGE: 416,
@@ -58,6 +59,7 @@ const httpStatusByCode: Readonly<Record<ApiErrorCode, number>> = {
   NOT_ENOUGH_REPLICAS: 503,
   LEADER_NOT_AVAILABLE: 503,
   COORDINATOR_NOT_AVAILABLE: 503,
+  COORDINATOR_LOAD_IN_PROGRESS: 503,
   OFFSET_NOT_AVAILABLE: 503,
   KAFKA_STORAGE_ERROR: 503,
   BROKER_BUSY: 503,

@@ -44,3 +44,14 @@ export function partitionForKey(key: Uint8Array, partitionCount: number): number
   assert(Number.isInteger(partitionCount) && partitionCount > 0, 'partitionCount must be > 0');
   return toPositive(murmur2(key)) % partitionCount;
 }
+
+/** Kafka's internal topic of committed offsets and group records (DESIGN.md §6). */
+export const consumerOffsetsTopic = '__consumer_offsets';
+
+/**
+ * The `__consumer_offsets` partition whose leader coordinates `group`: murmur2 of the group
+ * id's UTF-8 bytes, made positive, modulo the topic's partition count (server and client agree).
+ */
+export function coordinatorPartition(group: string, partitionCount: number): number {
+  return partitionForKey(new TextEncoder().encode(group), partitionCount);
+}

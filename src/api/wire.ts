@@ -2,6 +2,8 @@
 // imports: the error catalog and error body, the JSON bodies of API.md, the binary record
 // wire (a body of whole RecordBatch v2, docs/format.md, with fetch headers), Kafka's key
 // partitioning, and the one HTTP exchange port both sides send through.
+import type { ApiErrorCode } from './errors.ts';
+
 export {
   apiErrorCatalog,
   apiErrorCodes,
@@ -11,7 +13,13 @@ export {
   type ApiErrorEntry,
   type ErrorBody,
 } from './errors.ts';
-export { murmur2, partitionForKey, toPositive } from './murmur2.ts';
+export {
+  consumerOffsetsTopic,
+  coordinatorPartition,
+  murmur2,
+  partitionForKey,
+  toPositive,
+} from './murmur2.ts';
 
 /** Content type of a body made of record batches. */
 export const batchContentType = 'application/vnd.rill.batch';
@@ -108,4 +116,131 @@ export interface HttpExchange {
   /** Resolves with any HTTP status; rejects when there is no answer. */
   request(url: string, request: HttpExchangeRequest): Promise<HttpExchangeResponse>;
   close(): Promise<void>;
+}
+
+// ---- Consumer groups (docs/api.md "Consumer groups") ----
+
+/** Partitions of one topic, in a heartbeat's ownedPartitions or an assignment. */
+export interface TopicPartitionsBody {
+  readonly topic: string;
+  readonly partitions: readonly number[];
+}
+
+/** GET /v1/groups/{group}/coordinator. */
+export interface GroupCoordinatorBody {
+  readonly group: string;
+  readonly partition: number;
+  readonly coordinator: { readonly id: number; readonly url: string };
+}
+
+/** POST /v1/groups/{group}/heartbeat: memberEpoch 0 joins, -1 leaves, -2 leaves (static). */
+export interface GroupHeartbeatRequestBody {
+  readonly memberId: string;
+  readonly memberEpoch: number;
+  readonly instanceId?: string;
+  readonly rebalanceTimeoutMs?: number;
+  readonly subscribedTopics?: readonly string[];
+  readonly subscribedTopicRegex?: string;
+  readonly assignor?: 'uniform' | 'range';
+  readonly ownedPartitions?: readonly TopicPartitionsBody[];
+}
+
+/** The heartbeat's answer; a leave answers only memberId and memberEpoch (-1 or -2). */
+export interface GroupHeartbeatResponseBody {
+  readonly memberId: string;
+  readonly memberEpoch: number;
+  readonly heartbeatIntervalMs?: number;
+  readonly assignment?: readonly TopicPartitionsBody[];
+}
+
+/** One offset of POST /v1/groups/{group}/offsets. */
+export interface OffsetCommitEntryBody {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly metadata?: string;
+}
+
+export interface OffsetCommitRequestBody {
+  readonly memberId: string;
+  readonly memberEpoch: number;
+  readonly offsets: readonly OffsetCommitEntryBody[];
+}
+
+export interface OffsetCommitResponseBody {
+  readonly offsets: readonly {
+    readonly topic: string;
+    readonly partition: number;
+    readonly error?: { readonly code: ApiErrorCode; readonly message: string };
+  }[];
+}
+
+/** GET /v1/groups/{group}/offsets: committed offsets only. */
+export interface OffsetFetchResponseBody {
+  readonly offsets: readonly {
+    readonly topic: string;
+    readonly partition: number;
+    readonly offset: number;
+    readonly metadata: string;
+  }[];
+}
+
+export type GroupStateName = 'empty' | 'stable' | 'reconciling' | 'dead';
+
+/** GET /v1/groups. */
+export interface GroupListingBody {
+  readonly groups: readonly {
+    readonly group: string;
+    readonly state: GroupStateName;
+    readonly members: number;
+    readonly protocol: 'consumer' | 'classic';
+  }[];
+}
+
+/** One member in GET /v1/groups/{group}. */
+export interface GroupMemberBody {
+  readonly memberId: string;
+  readonly instanceId: string | null;
+  readonly memberEpoch: number;
+  readonly clientHost: string | null;
+  readonly subscribedTopics: readonly string[];
+  readonly subscribedTopicRegex: string | null;
+  readonly assignment: readonly TopicPartitionsBody[];
+}
+
+/** One partition in GET /v1/groups/{group}: lag in records and seconds (null when unknown). */
+export interface GroupPartitionLagBody {
+  readonly topic: string;
+  readonly partition: number;
+  readonly owner: string | null;
+  readonly committedOffset: number | null;
+  readonly highWatermark: number | null;
+  readonly lag: number | null;
+  readonly lagSeconds: number | null;
+}
+
+/** GET /v1/groups/{group}. */
+export interface GroupDescriptionBody {
+  readonly group: string;
+  readonly state: GroupStateName;
+  readonly protocol: 'consumer' | 'classic';
+  readonly groupEpoch: number;
+  readonly assignor: string;
+  readonly members: readonly GroupMemberBody[];
+  readonly offsets: readonly GroupPartitionLagBody[];
+}
+
+/** POST /v1/groups/{group}/offsets/reset: `to` is earliest, latest, an offset or a time. */
+export interface OffsetResetRequestBody {
+  readonly topic: string;
+  readonly to: 'earliest' | 'latest' | { readonly offset: number } | { readonly timestamp: number };
+  readonly dryRun?: boolean;
+}
+
+export interface OffsetResetResponseBody {
+  readonly offsets: readonly {
+    readonly topic: string;
+    readonly partition: number;
+    readonly offset: number;
+  }[];
 }

@@ -35,6 +35,20 @@ export const brokerErrorCatalog = {
   KAFKA_STORAGE_ERROR: retriable, // Elsewhere: this replica's disk failed.
   BROKER_BUSY: retriable, // After backoff: a configured limit was reached.
   BROKER_NOT_READY: retriable, // The node has not caught up with metadata yet.
+  // Consumer groups (src/broker/group): Kafka's names; "rejoin" = heartbeat with memberId ""
+  // and memberEpoch 0.
+  NOT_COORDINATOR: retriable, // Find the coordinator again (details.coordinator).
+  COORDINATOR_NOT_AVAILABLE: retriable, // __consumer_offsets is being created or has no leader.
+  COORDINATOR_LOAD_IN_PROGRESS: retriable, // A new coordinator is replaying its partition.
+  GROUP_ID_NOT_FOUND: final,
+  UNKNOWN_MEMBER_ID: final, // Rejoin: the member expired or left.
+  FENCED_MEMBER_EPOCH: final, // Rejoin: the epoch is not the coordinator's.
+  STALE_MEMBER_EPOCH: final, // A commit from an older epoch of a live member.
+  UNRELEASED_INSTANCE_ID: final, // The static instanceId is held by another live member.
+  GROUP_MAX_SIZE_REACHED: final, // The group holds groupMembersMax members.
+  NON_EMPTY_GROUP: final, // An admin change while the group has members.
+  INCONSISTENT_GROUP_PROTOCOL: final, // The group uses the other protocol type.
+  OFFSET_METADATA_TOO_LARGE: final, // A commit's metadata exceeds offsetMetadataMax.
 } as const satisfies Record<string, ErrorTraits>;
 
 export type BrokerErrorCode = keyof typeof brokerErrorCatalog;
