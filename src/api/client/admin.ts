@@ -9,6 +9,14 @@ import { ClientError } from './client-error.ts';
 import { GroupCoordinator, groupPath } from './group-coordinator.ts';
 import type {
   ClusterDescriptionBody,
+  GroupDescriptionBody,
+  GroupListingBody,
+  GroupMemberBody,
+  GroupPartitionLagBody,
+  GroupStateName,
+  OffsetFetchResponseBody,
+  OffsetResetRequestBody,
+  OffsetResetResponseBody,
   PartitionDescriptionBody,
   PartitionOffsetsBody,
   TopicDescriptionBody,
@@ -45,57 +53,15 @@ export interface RaftStatus {
   readonly voters: readonly number[];
 }
 
-export type GroupState = 'empty' | 'stable' | 'reconciling' | 'dead';
-
-/** GET /v1/groups: one group of the listing. */
-export interface GroupListing {
-  readonly group: string;
-  readonly state: GroupState;
-  readonly members: number;
-  readonly protocol: string;
-}
-
-export interface GroupMemberDescription {
-  readonly memberId: string;
-  readonly instanceId: string | null;
-  readonly memberEpoch: number;
-  readonly clientHost?: string;
-  readonly subscribedTopics: readonly string[] | null;
-  readonly subscribedTopicRegex: string | null;
-  readonly assignment: readonly { topic: string; partitions: readonly number[] }[];
-}
-
-/** One partition of a described group: its owner, committed offset and lag. */
-export interface GroupPartitionDescription {
-  readonly topic: string;
-  readonly partition: number;
-  readonly owner: string | null;
-  readonly committedOffset: number | null;
-  readonly highWatermark: number;
-  readonly lag: number | null; // records: highWatermark - committedOffset
-  readonly lagSeconds: number | null; // now - the timestamp of the record at committedOffset
-}
-
-/** GET /v1/groups/{group}. */
-export interface GroupDescription {
-  readonly group: string;
-  readonly state: GroupState;
-  readonly groupEpoch: number;
-  readonly assignor: string;
-  readonly members: readonly GroupMemberDescription[];
-  readonly offsets: readonly GroupPartitionDescription[];
-}
-
-export interface CommittedOffset {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly metadata: string | null;
-}
+export type GroupState = GroupStateName;
+export type GroupListing = GroupListingBody['groups'][number];
+export type GroupMemberDescription = GroupMemberBody;
+export type GroupPartitionDescription = GroupPartitionLagBody;
+export type GroupDescription = GroupDescriptionBody;
+export type CommittedOffset = OffsetFetchResponseBody['offsets'][number];
 
 /** Where resetOffsets moves a topic's committed offsets. */
-export type OffsetResetTarget =
-  'earliest' | 'latest' | { readonly offset: number } | { readonly timestamp: number };
+export type OffsetResetTarget = OffsetResetRequestBody['to'];
 
 /** An offsets or delete-records answer is a few numbers. */
 const smallResponseBytesMax = 64 * 1024;
@@ -150,7 +116,7 @@ export class Admin {
   async resetOffsets(
     group: string,
     request: { topic: string; to: OffsetResetTarget; dryRun?: boolean },
-  ): Promise<{ topic: string; partition: number; offset: number }[]> {
+  ): Promise<OffsetResetResponseBody['offsets']> {
     const body = JSON.stringify({
       topic: request.topic,
       to: request.to,
@@ -162,11 +128,11 @@ export class Admin {
     if (!Array.isArray(answer.offsets)) {
       throw new ClientError('CLIENT_BAD_RESPONSE', 'reset offsets: no offsets list');
     }
-    return answer.offsets as { topic: string; partition: number; offset: number }[];
+    return answer.offsets as OffsetResetResponseBody['offsets'];
   }
 
   /** The group's committed offsets (of `topic` only, if given), from its coordinator. */
-  async fetchOffsets(group: string, topic?: string): Promise<CommittedOffset[]> {
+  async fetchOffsets(group: string, topic?: string): Promise<readonly CommittedOffset[]> {
     const coordinator = new GroupCoordinator(
       {
         groupId: group,
@@ -187,7 +153,7 @@ export class Admin {
     if (!Array.isArray(body.offsets)) {
       throw new ClientError('CLIENT_BAD_RESPONSE', 'fetch offsets: no offsets list');
     }
-    return body.offsets as CommittedOffset[];
+    return body.offsets as readonly CommittedOffset[];
   }
 
   /** TOPIC_ALREADY_EXISTS, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, INVALID_CONFIG. */

@@ -187,9 +187,8 @@ export class GroupMembership {
     if (rejoinCodes.has(code)) {
       const joining = this.#memberEpoch === 0;
       this.#listener.onFenced(error);
-      // KIP-848: a fenced member rejoins with its id and epoch 0; an unknown one (or one whose
-      // rejoin was refused too) as a new member.
-      if (code === 'UNKNOWN_MEMBER_ID' || joining) this.#memberId = '';
+      // docs/api.md: rejoin as a new member (memberId "", epoch 0).
+      this.#memberId = '';
       this.#memberEpoch = 0;
       this.#sendSubscription = true;
       return joining ? backoffDelayMs(this.#config.retryBackoff, failures, this.#deps.random) : 0;
