@@ -439,6 +439,8 @@ export class GroupConsumer implements AsyncIterable<ConsumerRecord> {
   }
 
   async #reconcile(): Promise<void> {
+    // Yield first: #onTarget stores this promise before the loop may clear it.
+    await Promise.resolve();
     let failures = 0;
     for (;;) {
       const generation = this.#memberGeneration;
