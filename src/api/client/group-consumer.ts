@@ -186,6 +186,11 @@ export class GroupConsumer implements AsyncIterable<ConsumerRecord> {
     if (this.#config.autoCommit) this.#scheduleAutoCommit();
   }
 
+  /** close() was called. */
+  get closing(): boolean {
+    return this.#closing !== null;
+  }
+
   /** The partitions owned now. */
   assignment(): TopicPartition[] {
     return [...this.#owned.values()].map((owned) => owned.tp);
@@ -203,16 +208,19 @@ export class GroupConsumer implements AsyncIterable<ConsumerRecord> {
       const whole = 'eachBatch' in handlers;
       const chunk = await this.#take(whole);
       if (chunk === null) return;
-      const done = Promise.resolve().then(() =>
-        'eachBatch' in handlers
-          ? handlers.eachBatch({
-              topic: chunk.owned.tp.topic,
-              partition: chunk.owned.tp.partition,
-              records: chunk.records,
-              highWatermark: chunk.highWatermark,
-            })
-          : handlers.eachMessage(chunk.records[0] as ConsumerRecord),
-      );
+      const done = Promise.resolve()
+        .then(() =>
+          'eachBatch' in handlers
+            ? handlers.eachBatch({
+                topic: chunk.owned.tp.topic,
+                partition: chunk.owned.tp.partition,
+                records: chunk.records,
+                highWatermark: chunk.highWatermark,
+              })
+            : handlers.eachMessage(chunk.records[0] as ConsumerRecord),
+        )
+        // Marked before #handling settles: a close() or revocation waiting on it commits it.
+        .then(() => this.#markProcessed(chunk));
       this.#handling = done.then(noop, noop);
       try {
         await done;
@@ -223,7 +231,6 @@ export class GroupConsumer implements AsyncIterable<ConsumerRecord> {
       } finally {
         this.#handling = null;
       }
-      this.#markProcessed(chunk);
     }
   }
 
