@@ -128,9 +128,13 @@ describe('rill CLI against a real broker', () => {
   });
 
   test('errors are one line on stderr with a non-zero exit', async () => {
-    const group = await rill(['consume', 'lines', '--group', 'g1']);
+    const group = await rill(['consume', 'lines', '--group', 'g1', '--partition', '0']);
     expect(group.code).not.toBe(0);
-    expect(group.stderr).toContain('consumer groups are not available yet');
+    expect(group.stderr.trim().split('\n')).toHaveLength(1);
+    expect(group.stderr).toContain('omit --partition');
+    const reset = await rill(['group', 'reset-offsets', 'g1', '--topic', 'lines']);
+    expect(reset.code).not.toBe(0);
+    expect(reset.stderr).toContain('give one of --to-earliest');
     const unknown = await rill(['topic', 'describe', 'no-such-topic']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
