@@ -95,9 +95,22 @@ export { assignReplicas } from './replica-placement.ts';
 export { defaultReplicationSettings, type ReplicationSettings } from './partition.ts';
 export { toPartitionState } from './partition-record.ts';
 export {
+  cleanupPolicyName,
   defaultTopicConfig,
+  describeTopicConfig,
+  partitionLogConfig,
   resolveTopicConfig,
   topicConfigNames,
+  type CleanupPolicy,
   type TopicConfig,
 } from './topic-config.ts';
 export { topicNameCharsMax, topicNameProblem } from './topic-name.ts';
+export * from './group/index.ts';
+export {
+  GroupCoordinator,
+  defaultGroupCoordinatorConfig,
+  offsetsTopic,
+  type CoordinatorLocation,
+  type GroupCoordinatorConfig,
+  type GroupCoordinatorDeps,
+} from './group-coordinator.ts';

@@ -418,7 +418,9 @@ export class Partition {
       this.#checkTopicRules(header);
       if (compressionFromAttributes(header.attributes) === 'none') {
         const start = position + BATCH_HEADER_BYTES;
-        const refused = checkRecords(header, bytes, start, position + batchSize(header), true);
+        const end = position + batchSize(header);
+        const keyRequired = this.#config.cleanupPolicy.compact;
+        const refused = checkRecords(header, bytes, start, end, true, keyRequired);
         if (refused !== null) throw refusal(refused, position);
       } else {
         compressed = true;
@@ -456,6 +458,7 @@ export class Partition {
         try {
           await validateBatchRecords(bytes, position, header, {
             producer: true,
+            keyRequired: this.#config.cleanupPolicy.compact,
             maxMessageBytes: this.#config.maxMessageBytes,
           });
         } catch (error) {

@@ -5,13 +5,26 @@ import type { FlushPolicy, PartitionLogConfig } from '../log/index.ts';
 
 export type CompressionType = 'producer' | 'uncompressed' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
+/** cleanup.policy: which of retention (`delete`) and compaction (`compact`) run on the topic. */
+export interface CleanupPolicy {
+  readonly delete: boolean;
+  readonly compact: boolean;
+}
+
+/** Kafka's Long.MAX_VALUE for max.compaction.lag.ms, clamped to what a number holds exactly. */
+export const compactionLagMsUnbounded = Number.MAX_SAFE_INTEGER;
+
 export interface TopicConfig {
   readonly retentionMs: number; // retention.ms, -1 = keep forever
   readonly retentionBytes: number; // retention.bytes, -1 = unlimited
   readonly segmentBytes: number; // segment.bytes
   readonly segmentMs: number; // segment.ms
   readonly minInsyncReplicas: number; // min.insync.replicas
-  readonly cleanupPolicy: 'delete'; // cleanup.policy (compaction is not implemented)
+  readonly cleanupPolicy: CleanupPolicy; // cleanup.policy = delete | compact | compact,delete
+  readonly minCleanableDirtyRatio: number; // min.cleanable.dirty.ratio, in [0, 1]
+  readonly minCompactionLagMs: number; // min.compaction.lag.ms: younger records stay dirty
+  readonly maxCompactionLagMs: number; // max.compaction.lag.ms: older dirt forces a clean
+  readonly deleteRetentionMs: number; // delete.retention.ms: how long tombstones outlive a clean
   readonly maxMessageBytes: number; // max.message.bytes: the largest batch accepted
   readonly compressionType: CompressionType; // compression.type
   readonly uncleanLeaderElectionEnable: boolean; // unclean.leader.election.enable
@@ -25,7 +38,11 @@ export const defaultTopicConfig: TopicConfig = {
   segmentBytes: 1024 * 1024 * 1024,
   segmentMs: 7 * 24 * 3600 * 1000,
   minInsyncReplicas: 1,
-  cleanupPolicy: 'delete',
+  cleanupPolicy: { delete: true, compact: false },
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  maxCompactionLagMs: compactionLagMsUnbounded,
+  deleteRetentionMs: 24 * 3600 * 1000,
   maxMessageBytes: 1024 * 1024 + 12, // Kafka's default, 1 MiB plus a batch's log overhead
   compressionType: 'producer',
   uncleanLeaderElectionEnable: false,
@@ -57,6 +74,22 @@ function oneOf<T extends string>(values: readonly T[], set: (v: T) => Partial<To
       : `must be one of ${values.join(', ')}`;
 }
 
+function parseCleanupPolicy(value: string): Partial<TopicConfig> | string {
+  const parts = value.split(',').map((part) => part.trim());
+  const known = parts.every((part) => part === 'delete' || part === 'compact');
+  if (!known || parts.length > 2 || new Set(parts).size !== parts.length) {
+    return `must be delete, compact or compact,delete, got '${value}'`;
+  }
+  return { cleanupPolicy: { delete: parts.includes('delete'), compact: parts.includes('compact') } };
+}
+
+function parseRatio(value: string): Partial<TopicConfig> | string {
+  if (!/^(0(\.\d{1,16})?|1(\.0{1,16})?|\.\d{1,16})$/.test(value)) {
+    return `must be a decimal in [0, 1], got '${value}'`;
+  }
+  return { minCleanableDirtyRatio: Number(value) };
+}
+
 function parseFlush(value: string): Partial<TopicConfig> | string {
   if (value === 'always' || value === 'never') return { flush: { kind: value } };
   const match = /^interval:(\d{1,9})$/.exec(value);
@@ -75,7 +108,17 @@ const parsers: Readonly<Record<string, Parser>> = {
   'index.interval.bytes': integer(1, bytesConfigMax, (indexIntervalBytes) => ({
     indexIntervalBytes,
   })),
-  'cleanup.policy': oneOf(['delete'], () => ({ cleanupPolicy: 'delete' })),
+  'cleanup.policy': parseCleanupPolicy,
+  'min.cleanable.dirty.ratio': parseRatio,
+  'min.compaction.lag.ms': integer(0, Number.MAX_SAFE_INTEGER, (minCompactionLagMs) => ({
+    minCompactionLagMs,
+  })),
+  'max.compaction.lag.ms': integer(1, Number.MAX_SAFE_INTEGER, (maxCompactionLagMs) => ({
+    maxCompactionLagMs,
+  })),
+  'delete.retention.ms': integer(0, Number.MAX_SAFE_INTEGER, (deleteRetentionMs) => ({
+    deleteRetentionMs,
+  })),
   'compression.type': oneOf(
     ['producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd'] as const,
     (compressionType) => ({ compressionType }),
@@ -109,6 +152,9 @@ export function resolveTopicConfig(overrides: Readonly<Record<string, string>>):
     if (typeof parsed === 'string') return { ok: false, message: `config '${name}' ${parsed}` };
     config = { ...config, ...parsed };
   }
+  if (config.minCompactionLagMs > config.maxCompactionLagMs) {
+    return { ok: false, message: `config 'min.compaction.lag.ms' must be ≤ max.compaction.lag.ms` };
+  }
   return { ok: true, config };
 }
 
@@ -117,8 +163,9 @@ export function partitionLogConfig(config: TopicConfig): PartitionLogConfig {
   return {
     segmentBytesMax: config.segmentBytes,
     segmentMsMax: config.segmentMs,
-    retentionMs: config.retentionMs,
-    retentionBytes: config.retentionBytes,
+    // Kafka: a topic without `delete` in cleanup.policy is never trimmed by time or size.
+    retentionMs: config.cleanupPolicy.delete ? config.retentionMs : -1,
+    retentionBytes: config.cleanupPolicy.delete ? config.retentionBytes : -1,
     maxMessageBytes: config.maxMessageBytes,
     indexIntervalBytes: config.indexIntervalBytes,
     flush: config.flush,
@@ -129,11 +176,15 @@ export function partitionLogConfig(config: TopicConfig): PartitionLogConfig {
 export function describeTopicConfig(config: TopicConfig): Record<string, string> {
   const flush = config.flush;
   return {
-    'cleanup.policy': config.cleanupPolicy,
+    'cleanup.policy': cleanupPolicyName(config.cleanupPolicy),
     'compression.type': config.compressionType,
+    'delete.retention.ms': String(config.deleteRetentionMs),
     'index.interval.bytes': String(config.indexIntervalBytes),
     'log.flush': flush.kind === 'interval' ? `interval:${flush.intervalMs}` : flush.kind,
+    'max.compaction.lag.ms': String(config.maxCompactionLagMs),
     'max.message.bytes': String(config.maxMessageBytes),
+    'min.cleanable.dirty.ratio': String(config.minCleanableDirtyRatio),
+    'min.compaction.lag.ms': String(config.minCompactionLagMs),
     'min.insync.replicas': String(config.minInsyncReplicas),
     'retention.bytes': String(config.retentionBytes),
     'retention.ms': String(config.retentionMs),
@@ -141,4 +192,10 @@ export function describeTopicConfig(config: TopicConfig): Record<string, string>
     'segment.ms': String(config.segmentMs),
     'unclean.leader.election.enable': String(config.uncleanLeaderElectionEnable),
   };
+}
+
+/** cleanup.policy in Kafka's string form. */
+export function cleanupPolicyName(policy: CleanupPolicy): string {
+  if (policy.compact && policy.delete) return 'compact,delete';
+  return policy.compact ? 'compact' : 'delete';
 }

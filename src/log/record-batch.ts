@@ -542,7 +542,8 @@ function bytesAt(section: Buffer, at: number, end: number): { bytes: Buffer | nu
  * a varint too long or out of range, a length outside the record or section, a record count
  * that does not fill the section exactly. LOG_INVALID_RECORD (well-formed, against the rules):
  * offset deltas not 0, 1, 2 … (`producer`) or not rising within lastOffsetDelta, a timestamp
- * outside [-1, maxTimestamp] of a create-time batch.
+ * outside [-1, maxTimestamp] of a create-time batch, a null key where `keyRequired` (Kafka
+ * refuses keyless records on a compacted topic).
  */
 export function checkRecords(
   header: BatchHeader,
@@ -550,6 +551,7 @@ export function checkRecords(
   start: number,
   end: number,
   producer: boolean,
+  keyRequired = false,
 ): LogError | null {
   if (producer && header.lastOffsetDelta !== header.recordCount - 1) {
     return invalidRecord(`lastOffsetDelta ${header.lastOffsetDelta} for ${header.recordCount}`);
@@ -580,6 +582,11 @@ export function checkRecords(
     if (createTime && (timestampMs < -1 || timestampMs > header.maxTimestampMs)) {
       return invalidRecord(`record ${i} has timestamp ${timestampMs}`);
     }
+    const fieldsAt = cursor.next;
+    if (keyRequired && readAt(section, fieldsAt, recordEnd, 5, cursor) === -1) {
+      return invalidRecord(`record ${i} has a null key, which a compacted topic refuses`);
+    }
+    cursor.next = fieldsAt;
     if (skipFields(section, cursor.next, recordEnd, cursor) !== recordEnd) {
       return corrupt(`record ${i} does not fill its length`);
     }
@@ -655,18 +662,19 @@ export async function validateBatchRecords(
   bytes: Uint8Array,
   position: number,
   header: BatchHeader,
-  options: DecodeOptions & { readonly producer: boolean },
+  options: DecodeOptions & { readonly producer: boolean; readonly keyRequired?: boolean },
 ): Promise<void> {
+  const keyRequired = options.keyRequired ?? false;
   const start = position + BATCH_HEADER_BYTES;
   const end = position + batchSize(header);
   const codec = compressionFromAttributes(header.attributes);
   let refused: LogError | null;
   if (codec === null || codec === 'none') {
-    refused = checkRecords(header, bytes, start, end, options.producer);
+    refused = checkRecords(header, bytes, start, end, options.producer, keyRequired);
   } else {
     const section = view(bytes).subarray(start, end);
     const plain = await decompress(codec, section, boundOf(section, options));
-    refused = checkRecords(header, plain, 0, plain.length, options.producer);
+    refused = checkRecords(header, plain, 0, plain.length, options.producer, keyRequired);
   }
   if (refused !== null) throw refused;
 }

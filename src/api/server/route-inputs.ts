@@ -45,6 +45,14 @@ const routeInputs: Readonly<Record<string, RouteInput>> = {
   'DELETE /v1/topics/:topic/partitions/:partition/records': { query: ['before'], bodies: [] },
   'GET /v1/topics/:topic/partitions/:partition/offsets': { query: ['timestamp'], bodies: [] },
   'POST /v1/topics/:topic/records': { query: produceQuery, bodies: ['json'] },
+  'GET /v1/groups': { query: ['local'], bodies: [] },
+  'GET /v1/groups/:group': none,
+  'DELETE /v1/groups/:group': none,
+  'GET /v1/groups/:group/coordinator': none,
+  'POST /v1/groups/:group/heartbeat': json,
+  'POST /v1/groups/:group/offsets': json,
+  'GET /v1/groups/:group/offsets': { query: ['topic'], bodies: [] },
+  'POST /v1/groups/:group/offsets/reset': json,
 };
 
 /** Every client route as `METHOD url-pattern` (tests walk them; docs/api.md lists them). */

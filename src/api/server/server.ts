@@ -5,6 +5,7 @@
 // The stream guard (stream-guard.ts) bounds work per connection and per node, cancels the work
 // of reset streams and closes rapid-reset, slowloris and idle connections. HTTP/1.1 clients
 // (probes, Prometheus, curl) are served on the same port through the same routes (http1.ts).
+import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type {
   Http2Server,
@@ -13,15 +14,23 @@ import type {
   Http2Session,
 } from 'node:http2';
 import fastify, { LogController, type FastifyBaseLogger } from 'fastify';
-import type { Broker } from '../../broker/index.ts';
+import {
+  GroupCoordinator,
+  defaultGroupCoordinatorConfig,
+  type Broker,
+  type GroupCoordinatorConfig,
+} from '../../broker/index.ts';
 import {
   assert,
   clusterSecretCheck,
   clusterSecretHeader,
+  SeededRandom,
   type Clock,
+  type Random,
   type WallClock,
 } from '../../common/index.ts';
 import { ApiError } from '../errors.ts';
+import { coordinatorPartition } from '../murmur2.ts';
 import { batchContentType, type HttpExchange } from '../wire.ts';
 import {
   frameworkErrorsHandler,
@@ -32,12 +41,14 @@ import {
 } from './fastify-errors.ts';
 import type { RillApp, RillRequest, RouteContext } from './route-context.ts';
 import { registerClusterRoutes } from './routes/cluster-routes.ts';
+import { registerGroupRoutes } from './routes/group-routes.ts';
 import { registerRecordRoutes } from './routes/record-routes.ts';
 import { registerReplicaRoutes } from './routes/replica-routes.ts';
 import { registerTopicProduceRoute } from './routes/topic-produce-route.ts';
 import { registerTopicRoutes } from './routes/topic-routes.ts';
 import { serveHttp1 } from './http1.ts';
 import { ServerMetrics } from './server-metrics.ts';
+import { readSlices } from './slice-sender.ts';
 import { isHttp2, StreamGuard, type StreamGuardConfig } from './stream-guard.ts';
 
 /** DATA frames on closed streams tolerated per session before nghttp2 sends GOAWAY. */
@@ -84,6 +95,10 @@ export interface ServerDeps {
   readonly internalRoutes?: readonly InternalRoute[];
   /** Forwards produce requests to leaders (the client's H2Transport); closed with the server. */
   readonly forwarder: HttpExchange;
+  /** Member ids of the group coordinator; a crypto-seeded generator when left out. */
+  readonly random?: Random;
+  /** The group coordinator's settings over defaultGroupCoordinatorConfig. */
+  readonly groups?: Partial<GroupCoordinatorConfig>;
 }
 
 export type { RillApp, RillReply, RillRequest, RouteContext } from './route-context.ts';
@@ -188,8 +203,27 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   registerRecordRoutes(app, context);
   registerReplicaRoutes(app, context);
   registerTopicProduceRoute(app, context);
+  const groups = buildGroupCoordinator(deps);
+  registerGroupRoutes(app, context, groups);
+  app.addHook('onClose', async () => groups.stop());
+  groups.start();
   await app.ready();
   return app;
+}
+
+function buildGroupCoordinator(deps: ServerDeps): GroupCoordinator {
+  return new GroupCoordinator(
+    { ...defaultGroupCoordinatorConfig, ...deps.groups },
+    {
+      broker: deps.broker,
+      clock: deps.clock,
+      wallClock: deps.wallClock,
+      random: deps.random ?? new SeededRandom(randomInt(2 ** 47)),
+      logger: deps.logger.child({ module: 'groups' }),
+      readBytes: (read) => readSlices(read.slices),
+      partitionFor: coordinatorPartition,
+    },
+  );
 }
 
 function registerInternalRoutes(

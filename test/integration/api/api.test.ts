@@ -381,7 +381,7 @@ describe('bad input gets the documented status and code; the broker stays up', (
           name: 'x',
           partitions: 1,
           replicationFactor: 1,
-          configs: { 'cleanup.policy': 'compact' },
+          configs: { 'cleanup.policy': 'compact,purge' },
         }),
       400,
       'INVALID_CONFIG',

@@ -131,7 +131,7 @@ describe('admin', () => {
     [{ name: 'x'.repeat(250) }, 'INVALID_TOPIC_EXCEPTION'],
     [{ partitions: 0 }, 'INVALID_PARTITIONS'],
     [{ replicationFactor: 2 }, 'INVALID_REPLICATION_FACTOR'],
-    [{ configs: { 'cleanup.policy': 'compact' } }, 'INVALID_CONFIG'],
+    [{ configs: { 'cleanup.policy': 'purge' } }, 'INVALID_CONFIG'],
     [{ name: 'taken' }, 'TOPIC_ALREADY_EXISTS'],
   ])('createTopic %j fails with %s', async (override, code) => {
     await f.broker.createTopic({ name: 'taken', partitions: 1, replicationFactor: 1, configs: {} });
@@ -353,6 +353,33 @@ describe('produce and fetch', () => {
       expect.objectContaining({ code: 'UNKNOWN_TOPIC_OR_PARTITION' }),
     );
   });
+});
+
+describe('compacted topics', () => {
+  test.each(['none', 'gzip'] as const)(
+    'a record with a null key is refused with INVALID_RECORD (%s), a keyed one is taken',
+    async (compression) => {
+      const configs = { 'cleanup.policy': 'compact' };
+      await f.broker.createTopic({ name: 'c', partitions: 1, replicationFactor: 1, configs });
+      const encode = (key: Buffer | null) =>
+        encodeBatch({
+          baseOffset: 0,
+          partitionLeaderEpoch: -1,
+          compression,
+          records: [{ key, value: Buffer.from('v'), headers: [], timestampMs: 1 }],
+        });
+      const produce = async (key: Buffer | null) =>
+        f.broker.produce({
+          topic: 'c',
+          partition: 0,
+          batches: await encode(key),
+          acks: 1,
+          timeoutMs: 1000,
+        });
+      await expect(produce(null)).rejects.toMatchObject({ code: 'INVALID_RECORD' });
+      expect(await produce(Buffer.from('k'))).toMatchObject({ baseOffset: 0 });
+    },
+  );
 });
 
 describe('leadership comes from the metadata image', () => {

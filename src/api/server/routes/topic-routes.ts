@@ -12,6 +12,7 @@ import {
   topicParam,
   type Query,
 } from '../request-checks.ts';
+import { ApiError } from '../../errors.ts';
 import { askLeaders, leadersToAsk, mergeLeaderAnswers } from './topic-describe.ts';
 import type {
   PartitionDescriptionBody,
@@ -43,12 +44,21 @@ function replicasField(body: Record<string, unknown>): number[] {
   return replicas as number[];
 }
 
+/** Names starting with `__` are the cluster's internal topics (__consumer_offsets). */
+function userTopicParam(value: unknown): string {
+  const name = topicParam(value);
+  if (name.startsWith('__')) {
+    throw new ApiError('INVALID_TOPIC_EXCEPTION', `'${name}': names starting with __ are internal`);
+  }
+  return name;
+}
+
 export function registerTopicRoutes(app: RillApp, context: RouteContext): void {
   const { broker } = context;
   app.post('/v1/topics', async (request, reply) => {
     const body = objectBody(request.body);
     if (typeof body['name'] !== 'string') throw invalid('name must be a string');
-    const name = topicParam(body['name']);
+    const name = userTopicParam(body['name']);
     // Types are checked here (INVALID_REQUEST), ranges by the broker (INVALID_PARTITIONS,
     // INVALID_REPLICATION_FACTOR), as Kafka answers them.
     const partitions = integerField(body, 'partitions', -safeMax, safeMax);
@@ -79,7 +89,7 @@ export function registerTopicRoutes(app: RillApp, context: RouteContext): void {
     },
   );
   app.delete<{ Params: TopicParams }>('/v1/topics/:topic', async (request, reply) => {
-    await broker.deleteTopic(topicParam(request.params.topic));
+    await broker.deleteTopic(userTopicParam(request.params.topic));
     return reply.code(204).send();
   });
   app.put<{ Params: TopicParams }>(

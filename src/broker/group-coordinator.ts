@@ -1,0 +1,438 @@
+// The group coordinator's shell around the pure GroupCoordinatorCore: it finds (and on first use
+// creates) __consumer_offsets, loads the groups of every partition this node leads by replaying
+// it up to the HW (COORDINATOR_LOAD_IN_PROGRESS meanwhile), appends the core's records there
+// with acks=all through the broker's own produce path before answering, drops the groups of a
+// partition it stops leading, and ticks the core for session expiry and metadata changes.
+// Invariant: records reach a partition in the order the core emitted them; after a failed
+// append the partition's groups are dropped and replayed, so memory never runs ahead of the log.
+import { assert, type Clock, type Random, type WallClock } from '../common/index.ts';
+import { decodeBatches, encodeBatch, type LogReadResult } from '../log/index.ts';
+import type { Broker } from './broker.ts';
+import type { BrokerLogger } from './broker-logger.ts';
+import type { TopicDescription } from './broker-types.ts';
+import { BrokerError, isBrokerError } from './errors.ts';
+import {
+  GroupCoordinatorCore,
+  GroupError,
+  decodeGroupRecord,
+  encodeGroupRecord,
+  type CommitOutcome,
+  type GroupCoreConfig,
+  type GroupRecord,
+  type GroupState,
+  type MemberHeartbeatAnswer,
+  type MemberHeartbeat,
+  type OffsetCommit,
+  type TopicsView,
+} from './group/index.ts';
+
+/** Kafka's internal topic (docs/api.md "Consumer groups"). */
+export const offsetsTopic = '__consumer_offsets';
+
+export interface GroupCoordinatorConfig {
+  /** offsets.topic.num.partitions: fixed once the topic exists. */
+  readonly offsetsTopicPartitions: number;
+  /** offsets.topic.replication.factor: RF = min(this, alive nodes). */
+  readonly offsetsTopicReplicationFactor: number;
+  readonly tickIntervalMs: number;
+  /** acks=all wait of one append to __consumer_offsets. */
+  readonly appendTimeoutMs: number;
+  /** Bytes one replay read asks for. */
+  readonly loadReadBytes: number;
+  readonly core: GroupCoreConfig;
+}
+
+export const defaultGroupCoordinatorConfig: GroupCoordinatorConfig = {
+  offsetsTopicPartitions: 12,
+  offsetsTopicReplicationFactor: 3,
+  tickIntervalMs: 250,
+  appendTimeoutMs: 10_000,
+  loadReadBytes: 1024 * 1024,
+  core: {
+    sessionTimeoutMs: 10_000,
+    heartbeatIntervalMs: 1_000,
+    rebalanceTimeoutMsDefault: 30_000,
+    rebalanceTimeoutMsMax: 300_000,
+    groupsPerCoordinatorMax: 1_000,
+    groupMembersMax: 100,
+    subscriptionTopicsMax: 1_000,
+    offsetMetadataMax: 4_096,
+  },
+};
+
+export interface GroupCoordinatorDeps {
+  readonly broker: Broker;
+  readonly clock: Clock;
+  readonly wallClock: WallClock;
+  readonly random: Random;
+  readonly logger: BrokerLogger;
+  /** The bytes of a fetch's slices (the API's slice reader: the broker does no file I/O). */
+  readonly readBytes: (read: LogReadResult) => Promise<Uint8Array>;
+  /** The group's __consumer_offsets partition: src/api/murmur2.ts coordinatorPartition. */
+  readonly partitionFor: (group: string, partitionCount: number) => number;
+}
+
+/** Where a group's coordinator is. */
+export interface CoordinatorLocation {
+  readonly partition: number;
+  readonly id: number;
+  readonly url: string;
+}
+
+type PartitionLoad =
+  | { readonly kind: 'loading'; readonly leaderEpoch: number }
+  | { readonly kind: 'loaded'; readonly leaderEpoch: number };
+
+export class GroupCoordinator {
+  readonly #config: GroupCoordinatorConfig;
+  readonly #deps: GroupCoordinatorDeps;
+  readonly #core: GroupCoordinatorCore;
+  readonly #loads = new Map<number, PartitionLoad>();
+  /** Per partition: the tail of its append chain and the generation (bumped on unload). */
+  readonly #chains = new Map<number, Promise<void>>();
+  readonly #generations = new Map<number, number>();
+  #creating: Promise<void> | null = null;
+  #cancelTick: (() => void) | null = null;
+  #topicsFingerprint = '';
+  #stopped = false;
+
+  constructor(config: GroupCoordinatorConfig, deps: GroupCoordinatorDeps) {
+    assert(config.offsetsTopicPartitions >= 1, 'offsetsTopicPartitions must be ≥ 1');
+    this.#config = config;
+    this.#deps = deps;
+    this.#core = new GroupCoordinatorCore(config.core, deps.random);
+  }
+
+  get config(): GroupCoordinatorConfig {
+    return this.#config;
+  }
+
+  start(): void {
+    const loop = (): void => {
+      if (this.#stopped) return;
+      this.#tick();
+      this.#cancelTick = this.#deps.clock.schedule(this.#config.tickIntervalMs, loop);
+    };
+    this.#cancelTick = this.#deps.clock.schedule(this.#config.tickIntervalMs, loop);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#cancelTick?.();
+  }
+
+  /**
+   * The coordinator of `group`; creates __consumer_offsets on first use.
+   * Codes: COORDINATOR_NOT_AVAILABLE (being created, or no leader).
+   */
+  locate(group: string): CoordinatorLocation {
+    const topic = this.#offsetsTopicOrCreate();
+    const partition = this.#deps.partitionFor(group, topic.partitions.length);
+    const leader = topic.partitions[partition]?.leader ?? null;
+    const url = this.#deps.broker.describeCluster().brokers.find((b) => b.id === leader)?.url;
+    if (leader === null || url === undefined) {
+      throw new GroupError(
+        'COORDINATOR_NOT_AVAILABLE',
+        `${offsetsTopic}-${partition} has no leader`,
+      );
+    }
+    return { partition, id: leader, url };
+  }
+
+  /** True when this node is the loaded coordinator of `group` (admin routes forward otherwise). */
+  isLocal(group: string): boolean {
+    try {
+      this.#requireLoaded(group);
+      return true;
+    } catch {
+      return false; // Any reason: the caller asks the coordinator it locates instead.
+    }
+  }
+
+  /** Codes: as docs/api.md "Membership", plus NOT_COORDINATOR and the coordinator codes. */
+  async heartbeat(group: string, request: MemberHeartbeat): Promise<MemberHeartbeatAnswer> {
+    const partition = this.#requireLoaded(group);
+    const { answer, records } = this.#core.heartbeat(
+      group,
+      partition,
+      request,
+      this.#deps.clock.nowMs(),
+      this.#topicsView(),
+    );
+    await this.#append(partition, records);
+    return answer;
+  }
+
+  /** Codes: UNKNOWN_MEMBER_ID, STALE/FENCED_MEMBER_EPOCH, NON_EMPTY_GROUP, coordinator codes. */
+  async commitOffsets(
+    group: string,
+    request: { memberId: string; memberEpoch: number; offsets: readonly OffsetCommit[] },
+  ): Promise<CommitOutcome[]> {
+    const partition = this.#requireLoaded(group);
+    const { answer, records } = this.#core.commitOffsets(
+      group,
+      partition,
+      request,
+      this.#deps.wallClock.wallMs(),
+      this.#topicsView(),
+    );
+    await this.#append(partition, records);
+    return answer;
+  }
+
+  /** The group's state here, or GROUP_ID_NOT_FOUND. Codes: coordinator codes. */
+  describe(group: string): { state: GroupState; topics: TopicsView; stateName: string } {
+    this.#requireLoaded(group);
+    const state = this.#core.group(group);
+    if (state === undefined) throw new GroupError('GROUP_ID_NOT_FOUND', `no group ${group}`);
+    return { state, topics: this.#topicsView(), stateName: this.#core.stateOf(group) };
+  }
+
+  /** Every group of the partitions this node coordinates (loaded ones). */
+  localGroups(): { group: string; state: string; members: number }[] {
+    return [...this.#core.groups()]
+      .filter((g) => this.#loads.get(g.offsetsPartition)?.kind === 'loaded')
+      .map((g) => ({
+        group: g.groupId,
+        state: this.#core.stateOf(g.groupId),
+        members: g.members.size,
+      }));
+  }
+
+  /** Codes: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, coordinator codes. */
+  async deleteGroup(group: string): Promise<void> {
+    const partition = this.#requireLoaded(group);
+    await this.#append(partition, this.#core.deleteGroup(group));
+  }
+
+  /** User topics and partition counts (no internal ones). */
+  #topicsView(): TopicsView {
+    const counts = new Map<string, number>();
+    for (const topic of this.#deps.broker.listTopics()) {
+      if (!topic.name.startsWith('__')) counts.set(topic.name, topic.partitions);
+    }
+    const names = [...counts.keys()];
+    return { partitionCount: (t) => counts.get(t) ?? null, topicNames: () => names };
+  }
+
+  #offsetsTopic(): TopicDescription | null {
+    try {
+      return this.#deps.broker.describeTopic(offsetsTopic);
+    } catch (error) {
+      if (isBrokerError(error) && error.code === 'UNKNOWN_TOPIC_OR_PARTITION') return null;
+      throw error;
+    }
+  }
+
+  #offsetsTopicOrCreate(): TopicDescription {
+    const topic = this.#offsetsTopic();
+    if (topic !== null) return topic;
+    if (this.#creating === null) {
+      this.#creating = this.#createOffsetsTopic().finally(() => {
+        this.#creating = null;
+      });
+    }
+    throw new GroupError('COORDINATOR_NOT_AVAILABLE', `${offsetsTopic} is being created`);
+  }
+
+  async #createOffsetsTopic(): Promise<void> {
+    const { broker, logger } = this.#deps;
+    const alive = broker.describeCluster().brokers.filter((b) => b.status === 'alive').length;
+    const replicationFactor = Math.max(
+      1,
+      Math.min(this.#config.offsetsTopicReplicationFactor, alive),
+    );
+    try {
+      await broker.createTopic({
+        name: offsetsTopic,
+        partitions: this.#config.offsetsTopicPartitions,
+        replicationFactor,
+        configs: {
+          'cleanup.policy': 'compact',
+          'min.insync.replicas': String(Math.min(2, replicationFactor)),
+        },
+      });
+      logger.info({ replicationFactor }, `created ${offsetsTopic}`);
+    } catch (error) {
+      // TOPIC_ALREADY_EXISTS (another node won) or a transient failure: the next use retries.
+      logger.debug({ err: error }, `${offsetsTopic} not created by this node`);
+    }
+  }
+
+  /** The group's partition if this node leads it and has loaded it; else the code to answer. */
+  #requireLoaded(group: string): number {
+    const topic = this.#offsetsTopicOrCreate();
+    const partition = this.#deps.partitionFor(group, topic.partitions.length);
+    const description = topic.partitions[partition];
+    assert(description !== undefined, 'a partition of the topic');
+    if (description.leader !== this.#deps.broker.nodeId) {
+      const url = this.#deps.broker
+        .describeCluster()
+        .brokers.find((b) => b.id === description.leader)?.url;
+      if (description.leader === null || url === undefined) {
+        throw new GroupError(
+          'COORDINATOR_NOT_AVAILABLE',
+          `${offsetsTopic}-${partition} has no leader`,
+        );
+      }
+      throw new GroupError('NOT_COORDINATOR', `node ${description.leader} coordinates ${group}`, {
+        coordinator: { id: description.leader, url },
+      });
+    }
+    const load = this.#loads.get(partition);
+    if (load?.kind === 'loaded' && load.leaderEpoch === description.leaderEpoch) return partition;
+    this.#maybeLoad(partition, description.leaderEpoch, description.offsetsSource === 'leader');
+    throw new GroupError(
+      'COORDINATOR_LOAD_IN_PROGRESS',
+      `loading the groups of ${offsetsTopic}-${partition}`,
+    );
+  }
+
+  #maybeLoad(partition: number, leaderEpoch: number, replicaReady: boolean): void {
+    const load = this.#loads.get(partition);
+    if (load !== undefined && load.leaderEpoch === leaderEpoch) return;
+    this.#unload(partition);
+    if (!replicaReady) return;
+    this.#loads.set(partition, { kind: 'loading', leaderEpoch });
+    const generation = this.#generations.get(partition) ?? 0;
+    this.#load(partition, leaderEpoch, generation).catch((error: unknown) => {
+      this.#deps.logger.info({ err: error, partition }, 'group load failed; retrying');
+      if (this.#generations.get(partition) === generation) this.#unload(partition);
+    });
+  }
+
+  /** Replays the partition up to its HW (settled: a new leader's HW covers its log). */
+  async #load(partition: number, leaderEpoch: number, generation: number): Promise<void> {
+    const { broker } = this.#deps;
+    const { logStartOffset, highWatermark } = broker.listOffsets(offsetsTopic, partition);
+    let offset = logStartOffset;
+    let records = 0;
+    while (offset < highWatermark) {
+      const fetched = await broker.fetch({
+        topic: offsetsTopic,
+        partition,
+        offset,
+        maxBytes: this.#config.loadReadBytes,
+        maxWaitMs: 0,
+      });
+      let bytes: Uint8Array;
+      try {
+        bytes = await this.#deps.readBytes(fetched.read);
+      } finally {
+        fetched.read.release();
+      }
+      if (this.#generations.get(partition) !== generation) return;
+      for (const batch of await decodeBatches(bytes)) {
+        for (const stored of batch.records) {
+          if (stored.offset < offset || stored.offset >= highWatermark) continue;
+          const record = decodeGroupRecord(stored.key, stored.value);
+          if (record !== null) this.#core.replay(partition, record);
+          records += 1;
+        }
+      }
+      if (fetched.read.nextOffset <= offset) break;
+      offset = fetched.read.nextOffset;
+    }
+    if (this.#generations.get(partition) !== generation) return;
+    this.#core.finishLoad(partition, this.#deps.clock.nowMs());
+    this.#loads.set(partition, { kind: 'loaded', leaderEpoch });
+    this.#deps.logger.info({ partition, records, highWatermark }, 'groups loaded');
+  }
+
+  #unload(partition: number): void {
+    if (!this.#loads.has(partition)) return;
+    this.#loads.delete(partition);
+    this.#generations.set(partition, (this.#generations.get(partition) ?? 0) + 1);
+    this.#core.unload(partition);
+  }
+
+  /** Appends in emission order; a failure drops the partition's groups (they reload). */
+  async #append(partition: number, records: readonly GroupRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const generation = this.#generations.get(partition) ?? 0;
+    const previous = this.#chains.get(partition) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      if (this.#generations.get(partition) !== generation) {
+        throw new GroupError('COORDINATOR_NOT_AVAILABLE', 'the coordinator is reloading');
+      }
+      try {
+        await this.#produce(partition, records);
+      } catch (error) {
+        if (this.#generations.get(partition) === generation) this.#unload(partition);
+        throw toCoordinatorError(error);
+      }
+    });
+    const tail = next.catch(() => undefined);
+    this.#chains.set(partition, tail);
+    try {
+      await next;
+    } finally {
+      if (this.#chains.get(partition) === tail) this.#chains.delete(partition);
+    }
+  }
+
+  async #produce(partition: number, records: readonly GroupRecord[]): Promise<void> {
+    const timestampMs = this.#deps.wallClock.wallMs();
+    const batch = await encodeBatch({
+      baseOffset: 0,
+      partitionLeaderEpoch: -1,
+      compression: 'none',
+      records: records.map((record) => ({
+        ...encodeGroupRecord(record),
+        headers: [],
+        timestampMs,
+      })),
+    });
+    await this.#deps.broker.produce({
+      topic: offsetsTopic,
+      partition,
+      batches: batch,
+      acks: 'all',
+      timeoutMs: this.#config.appendTimeoutMs,
+    });
+  }
+
+  #tick(): void {
+    const topic = this.#offsetsTopic();
+    if (topic === null || !this.#deps.broker.isReady()) return;
+    const self = this.#deps.broker.nodeId;
+    for (const p of topic.partitions) {
+      if (p.leader === self)
+        this.#maybeLoad(p.partition, p.leaderEpoch, p.offsetsSource === 'leader');
+      else this.#unload(p.partition);
+    }
+    const view = this.#topicsView();
+    const fingerprint = view
+      .topicNames()
+      .map((t) => `${t}=${view.partitionCount(t)}`)
+      .join(',');
+    const changed = fingerprint !== this.#topicsFingerprint;
+    this.#topicsFingerprint = fingerprint;
+    const records = this.#core.tick(this.#deps.clock.nowMs(), view, changed);
+    const byPartition = new Map<number, GroupRecord[]>();
+    for (const record of records) {
+      const partition = this.#deps.partitionFor(record.group, topic.partitions.length);
+      byPartition.set(partition, [...(byPartition.get(partition) ?? []), record]);
+    }
+    for (const [partition, list] of byPartition) {
+      this.#append(partition, list).catch((error: unknown) => {
+        // The partition's groups were dropped and reload from the log: nothing is lost.
+        this.#deps.logger.info({ err: error, partition }, 'group tick append failed');
+      });
+    }
+  }
+}
+
+function toCoordinatorError(error: unknown): unknown {
+  if (error instanceof GroupError) return error;
+  if (isBrokerError(error) && error.code === 'NOT_LEADER_OR_FOLLOWER') {
+    return new GroupError('NOT_COORDINATOR', "this node no longer leads the group's partition");
+  }
+  if (error instanceof BrokerError) {
+    return new GroupError(
+      'COORDINATOR_NOT_AVAILABLE',
+      `appending to ${offsetsTopic} failed: ${error.code}`,
+    );
+  }
+  return error;
+}
