@@ -294,10 +294,10 @@ export class GroupCoordinator {
     this.#unload(partition);
     if (!replicaReady) return;
     this.#loads.set(partition, { kind: 'loading', leaderEpoch });
-    const generation = this.#generations.get(partition) ?? 0;
+    const generation = this.#generation(partition);
     this.#load(partition, leaderEpoch, generation).catch((error: unknown) => {
       this.#deps.logger.info({ err: error, partition }, 'group load failed; retrying');
-      if (this.#generations.get(partition) === generation) this.#unload(partition);
+      if (this.#generation(partition) === generation) this.#unload(partition);
     });
   }
 
@@ -321,7 +321,7 @@ export class GroupCoordinator {
       } finally {
         fetched.read.release();
       }
-      if (this.#generations.get(partition) !== generation) return;
+      if (this.#generation(partition) !== generation) return;
       for (const batch of await decodeBatches(bytes)) {
         for (const stored of batch.records) {
           if (stored.offset < offset || stored.offset >= highWatermark) continue;
@@ -333,32 +333,36 @@ export class GroupCoordinator {
       if (fetched.read.nextOffset <= offset) break;
       offset = fetched.read.nextOffset;
     }
-    if (this.#generations.get(partition) !== generation) return;
+    if (this.#generation(partition) !== generation) return;
     this.#core.finishLoad(partition, this.#deps.clock.nowMs());
     this.#loads.set(partition, { kind: 'loaded', leaderEpoch });
     this.#deps.logger.info({ partition, records, highWatermark }, 'groups loaded');
   }
 
+  #generation(partition: number): number {
+    return this.#generations.get(partition) ?? 0;
+  }
+
   #unload(partition: number): void {
     if (!this.#loads.has(partition)) return;
     this.#loads.delete(partition);
-    this.#generations.set(partition, (this.#generations.get(partition) ?? 0) + 1);
+    this.#generations.set(partition, this.#generation(partition) + 1);
     this.#core.unload(partition);
   }
 
   /** Appends in emission order; a failure drops the partition's groups (they reload). */
   async #append(partition: number, records: readonly GroupRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const generation = this.#generations.get(partition) ?? 0;
+    const generation = this.#generation(partition);
     const previous = this.#chains.get(partition) ?? Promise.resolve();
     const next = previous.then(async () => {
-      if (this.#generations.get(partition) !== generation) {
+      if (this.#generation(partition) !== generation) {
         throw new GroupError('COORDINATOR_NOT_AVAILABLE', 'the coordinator is reloading');
       }
       try {
         await this.#produce(partition, records);
       } catch (error) {
-        if (this.#generations.get(partition) === generation) this.#unload(partition);
+        if (this.#generation(partition) === generation) this.#unload(partition);
         throw toCoordinatorError(error);
       }
     });

@@ -17,6 +17,7 @@ import {
   toPartitionState,
   type MetadataCommand,
   type ReplicaTransport,
+  type GroupCoordinatorConfig,
   type SessionFetchAnswer,
   type SessionFetchCall,
 } from '../../../src/broker/index.ts';
@@ -59,13 +60,22 @@ export class InProcessCluster {
   readonly #root: string;
   readonly #lagMs: number;
 
-  private constructor(root: string, lagMs: number) {
+  /** The group coordinators' settings (tests shorten sessions). */
+  readonly #groups: Partial<GroupCoordinatorConfig>;
+
+  private constructor(root: string, lagMs: number, groups: Partial<GroupCoordinatorConfig>) {
     this.#root = root;
     this.#lagMs = lagMs;
+    this.#groups = groups;
   }
 
-  static async start(size: number, lagMs: number): Promise<InProcessCluster> {
-    const cluster = new InProcessCluster(await mkdtemp(join(tmpdir(), 'rill-repl-')), lagMs);
+  static async start(
+    size: number,
+    lagMs: number,
+    groups: Partial<GroupCoordinatorConfig> = {},
+  ): Promise<InProcessCluster> {
+    const root = await mkdtemp(join(tmpdir(), 'rill-repl-'));
+    const cluster = new InProcessCluster(root, lagMs, groups);
     for (let id = 1; id <= size; id += 1) {
       const port = await freePort();
       const node: ClusterNode = {
@@ -154,6 +164,7 @@ export class InProcessCluster {
         wallClock,
         clock: realClock,
         forwarder: new H2Transport(),
+        groups: this.#groups,
       },
     );
     await server.listen({ host: '127.0.0.1', port: Number(new URL(node.url).port) });
