@@ -67,7 +67,7 @@ const { values: args } = parseArgs({
     'idle-seconds': { type: 'string', default: '10' },
     'latency-seconds': { type: 'string', default: '5' },
     'json-seconds': { type: 'string', default: '3' },
-    'group-records': { type: 'string', default: '20000' },
+    'group-records': { type: 'string', default: '50000' },
   },
 });
 const recordBytes = 1024;
