@@ -296,7 +296,7 @@ export class GroupCoordinator {
     this.#loads.set(partition, { kind: 'loading', leaderEpoch });
     const generation = this.#generation(partition);
     this.#load(partition, leaderEpoch, generation).catch((error: unknown) => {
-      this.#deps.logger.info({ err: error, partition }, 'group load failed; retrying');
+      this.#deps.logger.debug({ err: error, partition }, 'group load failed; retrying');
       if (this.#generation(partition) === generation) this.#unload(partition);
     });
   }
@@ -305,6 +305,14 @@ export class GroupCoordinator {
   async #load(partition: number, leaderEpoch: number, generation: number): Promise<void> {
     const { broker } = this.#deps;
     const { logStartOffset, highWatermark } = broker.listOffsets(offsetsTopic, partition);
+    // Records between the HW and the log end (an append whose acks=all wait failed) may still
+    // commit: replay only once the HW covers the whole log, so none is missed.
+    const row = broker
+      .partitionStats()
+      .leaders.find((r) => r.topic === offsetsTopic && r.partition === partition);
+    if (row !== undefined && row.logEndOffset > highWatermark) {
+      throw new GroupError('COORDINATOR_LOAD_IN_PROGRESS', 'waiting for the HW to reach the end');
+    }
     let offset = logStartOffset;
     let records = 0;
     while (offset < highWatermark) {

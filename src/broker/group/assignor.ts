@@ -94,23 +94,31 @@ function homogeneousQuota(members: readonly AssignorMember[], partitions: number
   return same ? Math.ceil(partitions / members.length) : null;
 }
 
-/** Moves a partition from A to an eligible B while count(A) > count(B) + 1 (sum of squares falls). */
+/**
+ * Moves a partition from A to an eligible B while count(A) > count(B) + 1; the sum of squared
+ * counts falls with every move, so it ends. Largest members first, so a move is usually found
+ * at the first partition looked at (one pass over everything only when none is left).
+ */
 function evenOut(target: TargetAssignment, eligible: Map<string, string[]>): void {
   for (;;) {
-    let move: { key: string; from: string; to: string; gap: number } | null = null;
-    for (const [from, owned] of target) {
+    const bySize = [...target.entries()].sort((a, b) => b[1].size - a[1].size);
+    const smallest = bySize[bySize.length - 1]?.[1].size ?? 0;
+    let moved = false;
+    for (const [, owned] of bySize) {
+      if (owned.size - smallest <= 1) break; // Nobody holds two fewer than this one.
       for (const key of owned) {
-        for (const to of eligible.get(key) ?? []) {
-          const gap = owned.size - (target.get(to)?.size ?? 0);
-          if (to !== from && gap > 1 && (move === null || gap > move.gap)) {
-            move = { key, from, to, gap };
-          }
+        const to = leastLoaded(eligible.get(key) ?? [], target);
+        const taker = to === null ? undefined : target.get(to);
+        if (taker !== undefined && owned.size - taker.size > 1) {
+          owned.delete(key);
+          taker.add(key);
+          moved = true;
+          break;
         }
       }
+      if (moved) break;
     }
-    if (move === null) return;
-    target.get(move.from)?.delete(move.key);
-    target.get(move.to)?.add(move.key);
+    if (!moved) return;
   }
 }
 

@@ -138,7 +138,8 @@ export class GroupCoordinatorCore {
     }
     member.lastHeartbeatMs = nowMs;
     if (request.clientHost !== undefined) member.clientHost = request.clientHost;
-    this.#maybeRebalance(group, topics, dirty, records);
+    // Metadata changes reach the target through tick(); a heartbeat only brings its own.
+    if (dirty) this.#maybeRebalance(group, topics, true, records);
     const owned =
       request.memberEpoch === 0 || request.ownedPartitions === undefined
         ? null

@@ -169,7 +169,10 @@ describe('issue 15 defect 5: docs/api.md agrees with the routes', () => {
         expect(docs).toContain(`${method} ${pattern}`);
         continue;
       }
-      const documented = pattern.replace(':topic', '{topic}').replace(':partition', '{p}');
+      const documented = pattern
+        .replace(':topic', '{topic}')
+        .replace(':partition', '{p}')
+        .replace(':group', '{group}');
       expect(docs, route).toContain(`${method} ${documented}`);
     }
     expect(docs).not.toMatch(/records`[^\n]*\n+[^\n]*not served yet/);

@@ -143,7 +143,10 @@ const pathArb: fc.Arbitrary<{ method: string; path: string }> = fc.oneof(
         const [method = 'GET', pattern = '/'] = route.split(' ');
         const safeTopic =
           topic === anchorTopic && isDestructive(method, pattern) ? scratchTopic : topic;
-        const path = pattern.replace(':topic', safeTopic).replace(':partition', partition);
+        const path = pattern
+          .replace(':topic', safeTopic)
+          .replace(':partition', partition)
+          .replace(':group', safeTopic === scratchTopic ? 'fz-group' : topic);
         return { method, path: query === '' ? path : `${path}?${query}` };
       }),
   },

@@ -96,6 +96,7 @@ export function registerTopicRoutes(app: RillApp, context: RouteContext): void {
     '/v1/topics/:topic/configs',
     async (request): Promise<TopicDescriptionBody> => {
       const topic = topicParam(request.params.topic);
+      userTopicParam(topic);
       const configs = configsField(objectBody(request.body), 'configs', true);
       return broker.setTopicConfigs(topic, configs);
     },

@@ -167,13 +167,15 @@ describe('membership', () => {
   });
 
   test('epochs: other than current or previous is fenced; a new partition count rebalances', () => {
-    const { hb, join, topics, advance } = setup();
+    const { hb, join, topics, advance, core, now } = setup();
     const a = join();
     expect(codeOf(() => hb({ memberId: a.memberId, memberEpoch: a.memberEpoch + 5 }))).toBe(
       'FENCED_MEMBER_EPOCH',
     );
     topics.counts.set('t', 6);
-    advance(0);
+    advance(0); // The tick is told nothing changed: the target stays.
+    expect(partitionsOf(hb({ memberId: a.memberId, memberEpoch: a.memberEpoch }))).toHaveLength(4);
+    core.tick(now(), topics, true);
     const next = hb({ memberId: a.memberId, memberEpoch: a.memberEpoch, ownedPartitions: [] });
     expect(partitionsOf(next)).toEqual([0, 1, 2, 3, 4, 5]);
   });
