@@ -68,6 +68,8 @@ export class GroupMembership {
   #memberId = '';
   #memberEpoch = 0;
   #intervalMs: number;
+  /** When the first UNRELEASED_INSTANCE_ID of a run of them was answered. */
+  #unreleasedSinceMs: number | null = null;
   #running: Promise<void> | null = null;
   readonly #stop = new AbortController();
   /** Ends the wait between heartbeats early (heartbeatNow). */
@@ -193,6 +195,7 @@ export class GroupMembership {
       this.#sendSubscription = true;
       return joining ? backoffDelayMs(this.#config.retryBackoff, failures, this.#deps.random) : 0;
     }
+    if (code === 'UNRELEASED_INSTANCE_ID') return this.#onUnreleased(error, failures);
     const status = error.details['status'];
     const serverFault = typeof status === 'number' && status >= 500;
     if (error.retriable || serverFault || code === 'COORDINATOR_LOAD_IN_PROGRESS') {
@@ -200,6 +203,23 @@ export class GroupMembership {
     }
     this.#listener.onFatal(error);
     return -1;
+  }
+
+  /**
+   * A static member restarted right after a kill -9: its old self holds the instanceId until it
+   * has been silent for two heartbeat intervals (details.retryAfterMs). Retried for up to
+   * coordinatorRetryMs; after that another live process has the same instanceId: fatal.
+   */
+  #onUnreleased(error: ClientError, failures: number): number {
+    const nowMs = this.#deps.clock.nowMs();
+    this.#unreleasedSinceMs ??= nowMs;
+    if (nowMs - this.#unreleasedSinceMs > this.#config.coordinatorRetryMs) {
+      this.#listener.onFatal(error);
+      return -1;
+    }
+    const hintMs = error.details['retryAfterMs'];
+    const backoffMs = backoffDelayMs(this.#config.retryBackoff, failures, this.#deps.random);
+    return typeof hintMs === 'number' && hintMs > 0 ? Math.max(hintMs, 50) : backoffMs;
   }
 
   async #heartbeat(): Promise<void> {
@@ -224,6 +244,7 @@ export class GroupMembership {
       throw error;
     }
     if (this.#stop.signal.aborted) return;
+    this.#unreleasedSinceMs = null;
     this.#memberId = answer.memberId;
     this.#memberEpoch = answer.memberEpoch;
     if (answer.heartbeatIntervalMs !== undefined && answer.heartbeatIntervalMs > 0) {

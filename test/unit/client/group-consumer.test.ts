@@ -202,6 +202,17 @@ describe('GroupConsumer', { timeout: 20_000 }, () => {
     await drive(consumer.close());
   });
 
+  test('UNRELEASED_INSTANCE_ID (a static member restarted at once) is retried', async () => {
+    const { coordinator, member, until, drive } = setup(1, 1);
+    const unreleased = { route: 'POST /heartbeat', status: 409, code: 'UNRELEASED_INSTANCE_ID' };
+    coordinator.failures.push(unreleased, unreleased);
+    const consumer = member({ groupInstanceId: 'i-1' });
+    consumer.subscribe(['t']);
+    await until(() => consumer.assignment().length === 1);
+    expect(coordinator.failures).toEqual([]);
+    await drive(consumer.close());
+  });
+
   test('close commits, then leaves: -1, or -2 for a static member', async () => {
     for (const [instanceId, epoch] of [
       [null, -1],
