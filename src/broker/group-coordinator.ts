@@ -405,6 +405,15 @@ export class GroupCoordinator {
   }
 
   #tick(): void {
+    try {
+      this.#tickOnce();
+    } catch (error) {
+      // A timer must not throw: the next tick tries again (the core is unchanged by a throw).
+      this.#deps.logger.warn({ err: error }, 'group coordinator tick failed');
+    }
+  }
+
+  #tickOnce(): void {
     const topic = this.#offsetsTopic();
     if (topic === null || !this.#deps.broker.isReady()) return;
     const self = this.#deps.broker.nodeId;

@@ -62,6 +62,13 @@ test('kill -9 of the coordinator: offsets survive and the member carries on', as
   });
   expect(commit.status).toBe(200);
 
+  // A heartbeat just before the kill: the member's session (10 s) runs from here.
+  const fresh = await c.post(coordinator, '/v1/groups/g/heartbeat', {
+    memberId: member.memberId,
+    memberEpoch: member.memberEpoch,
+    ownedPartitions: member.assignment,
+  });
+  expect(fresh.status).toBe(200);
   await c.kill(coordinator);
   const survivor = c.ids.find((id) => id !== coordinator)!;
   const next = await pollUntil(

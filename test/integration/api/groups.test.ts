@@ -28,7 +28,8 @@ beforeAll(async () => {
     offsetsTopicPartitions: 3,
     tickIntervalMs: 50,
     core: {
-      sessionTimeoutMs: 3_000,
+      // Long: the test does not heartbeat between steps, and a loaded machine is slow.
+      sessionTimeoutMs: 120_000,
       heartbeatIntervalMs: 200,
       rebalanceTimeoutMsDefault: 10_000,
       rebalanceTimeoutMsMax: 60_000,

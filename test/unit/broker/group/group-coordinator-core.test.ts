@@ -156,7 +156,7 @@ describe('membership', () => {
     );
   });
 
-  test('static member: a live holder refuses the instanceId; a silent one (kill -9) yields it', () => {
+  test('static member: a live holder keeps its instanceId; a silent one (kill -9) yields', () => {
     const { join, advance, core } = setup();
     join({ instanceId: 'i1' });
     expect(codeOf(() => join({ instanceId: 'i1' }))).toBe('UNRELEASED_INSTANCE_ID');
