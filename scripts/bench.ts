@@ -1,5 +1,5 @@
 // `npm run bench [-- --records N --repeat R --only a,b --skip-cluster --skip-jetstream
-// --profile]`: every figure of issue 7's table in one run, each beside its baseline from the
+// --profile --group-records N]`: every figure of issue 7's table in one run, each beside its baseline from the
 // same run. It starts a single broker, a three-node cluster with default settings and, where
 // nats-server is installed, a three-node JetStream (R3, file storage); figures are measured in
 // interleaved rounds (min/median/max) and printed with their ratios, the load average at start
@@ -20,6 +20,11 @@ import {
   rf3ThroughputOnce,
 } from './bench/cluster.ts';
 import { figureSpecs } from './bench/figures.ts';
+import {
+  createGroupThroughputTopic,
+  groupRebalanceRound,
+  groupThroughputOnce,
+} from './bench/groups.ts';
 import { startJetStream, type JetStreamCluster } from './bench/jetstream.ts';
 import { hasCommand, startH2Peer, type H2Peer } from './bench/peers.ts';
 import { summarizeProfile } from './bench/profile.ts';
@@ -48,6 +53,7 @@ const figureNames = [
   'consume',
   'produce',
   'compaction',
+  'groups',
 ];
 type FigureName = (typeof figureNames)[number];
 
@@ -63,6 +69,7 @@ const { values: args } = parseArgs({
     'idle-seconds': { type: 'string', default: '10' },
     'latency-seconds': { type: 'string', default: '5' },
     'json-seconds': { type: 'string', default: '3' },
+    'group-records': { type: 'string', default: '50000' },
   },
 });
 const recordBytes = 1024;
@@ -80,7 +87,7 @@ for (const name of only ?? []) {
   if (!figureNames.includes(name)) throw new Error(`--only ${name}: not one of ${figureNames}`);
 }
 const wants = (name: FigureName): boolean => only === null || only.has(name);
-const clusterFigures = ['idle', 'failover', 'latency', 'throughput'].filter(wants);
+const clusterFigures = ['idle', 'failover', 'latency', 'throughput', 'groups'].filter(wants);
 const singleFigures = ['produce', 'consume', 'json', 'latency', 'throughput'].filter(wants);
 
 interface Systems {
@@ -231,6 +238,9 @@ async function runRounds(systems: Systems, tools: Tools, report: Report): Promis
       for (const step of r % 2 === 0 ? group : [...group].reverse()) await step();
     }
   }
+  if (cluster !== null && clusterClient !== null && wants('groups')) {
+    await groupRounds([...cluster.urls.values()], clusterClient, report);
+  }
   if (cluster !== null && wants('failover')) {
     for (const victim of ['leader', 'controller'] as const) {
       for (let r = 0; r < repeat; r += 1) {
@@ -242,6 +252,27 @@ async function runRounds(systems: Systems, tools: Tools, report: Report): Promis
 }
 
 type Step = () => Promise<void>;
+
+/**
+ * Consumer groups (issue 8): rebalance times of 10 members over 30 partitions (a join; a kill,
+ * noticed at the coordinator's session timeout), then a group of three beside one member
+ * reading the same records, in interleaved rounds.
+ */
+async function groupRounds(urls: string[], client: RillClient, report: Report): Promise<void> {
+  for (let r = 0; r < repeat; r += 1) {
+    report.log(`groups rebalance round ${r + 1}/${repeat}`);
+    await groupRebalanceRound(client, urls, r, report);
+  }
+  const groupRecords = Number(args['group-records']);
+  const topic = await createGroupThroughputTopic(client, { records: groupRecords, recordBytes });
+  for (let r = 0; r < repeat; r += 1) {
+    report.log(`groups throughput round ${r + 1}/${repeat}`);
+    const sizes = r % 2 === 0 ? [3, 1] : [1, 3];
+    for (const size of sizes) {
+      await groupThroughputOnce(urls, topic, { records: groupRecords, size, round: r }, report);
+    }
+  }
+}
 
 /** The measurements of one round, grouped with the baselines their ratios divide by. */
 function roundGroups(systems: Systems, tools: Tools, report: Report): Step[][] {

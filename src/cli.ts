@@ -26,6 +26,7 @@ program.addCommand((await import('./cli/cluster-command.ts')).clusterCommand());
 program.addCommand((await import('./cli/topic-command.ts')).topicCommand());
 program.addCommand((await import('./cli/produce-command.ts')).produceCommand());
 program.addCommand((await import('./cli/consume-command.ts')).consumeCommand());
+program.addCommand((await import('./cli/group-command.ts')).groupCommand());
 program.addCommand((await import('./cli/bench-command.ts')).benchCommand());
 
 await program.parseAsync(process.argv);

@@ -94,6 +94,23 @@ export const figureSpecs: readonly FigureSpec[] = [
     baselineSeries: 'baseline.http2Upload.mibPerSecond',
     target: 'ratio ≥ 0.5',
   },
+  {
+    name: 'consumer group of 10 over 30 partitions: a member joins → balanced again',
+    series: 'groups.rebalance.joinMs',
+    unit: 'ms',
+  },
+  {
+    name: 'consumer group of 10 over 30 partitions: a member killed → its partitions owned again',
+    series: 'groups.rebalance.killMs',
+    unit: 'ms',
+    target: 'within the session timeout (10 s) + a heartbeat',
+  },
+  {
+    name: 'catch-up consume by a group of three (vs a group of one), same process, RF=3',
+    series: 'groups.members3.recordsPerSecond',
+    unit: 'records/s',
+    baselineSeries: 'groups.single.recordsPerSecond',
+  },
   ...(['always', 'interval:1000', 'never'] as const).map((policy) => ({
     name: `single-node produce, flush=${policy} (vs sequential file appends, same policy)`,
     series: `single.produce.${policy}.mibPerSecond`,

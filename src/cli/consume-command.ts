@@ -1,8 +1,10 @@
 // `rill consume TOPIC`: prints record values, one per line, from every partition of the topic
 // (or one with --partition), starting at the end, --from-beginning, --offset O (with
 // --partition) or --from-timestamp T; stops after --max-messages records or --timeout-ms
-// without one. The topic and partition are checked before fetching. Consumer groups come
-// later: --group fails clearly instead of silently consuming without one.
+// without one. The topic and partition are checked before fetching. With --group G it is a
+// member of group G: it reads the partitions the coordinator assigns, from the committed
+// offsets (--from-beginning only where there is none), commits as it goes and on exit or
+// Ctrl-C, then leaves the group.
 import { Command } from 'commander';
 import { decodeText, type ConsumerRecord, type RillClient } from '../api/client/index.ts';
 import {
@@ -18,6 +20,7 @@ import {
 
 interface ConsumeOptions extends ClientOptions {
   readonly group?: string;
+  readonly groupInstanceId?: string;
   readonly fromBeginning?: boolean;
   readonly fromTimestamp?: number;
   readonly partition?: number;
@@ -32,9 +35,16 @@ export function consumeCommand(): Command {
     new Command('consume')
       .description('print records, one value per line (from the end unless told otherwise)')
       .argument('<topic>')
-      .option('--group <group>', 'consume as a member of a consumer group (not available yet)')
+      .option('--group <group>', 'consume as a member of this consumer group')
+      .option(
+        '--group-instance-id <id>',
+        'with --group: a static member id, so a restart within the session keeps its partitions',
+      )
       .option('--partition <p>', 'only this partition', parseInteger(0))
-      .option('--from-beginning', 'start at each partition’s log start')
+      .option(
+        '--from-beginning',
+        'start at each partition’s log start (with --group: where the group has no commit)',
+      )
       .option('--offset <o>', 'start at this offset (needs --partition)', parseInteger(0))
       .option(
         '--from-timestamp <time>',
@@ -49,6 +59,7 @@ export function consumeCommand(): Command {
       'after',
       '\nExamples:\n' +
         '  rill consume demo --from-beginning --max-messages 10\n' +
+        '  rill consume demo --group billing --from-beginning   # run it in 3 terminals\n' +
         '  rill consume demo --partition 2 --offset 1500 --print-key\n' +
         '  rill consume demo --from-timestamp 2026-01-31T12:00:00Z --timeout-ms 5000 --json',
     )
@@ -56,6 +67,13 @@ export function consumeCommand(): Command {
       runWithClient(options, async (client) => {
         checkStartOptions(options);
         const count = await requireTopic(client, topic, options.partition);
+        if (options.group !== undefined) {
+          const seen = await consumeAsMember(client, topic, options.group, options);
+          if (options.json !== true) {
+            process.stderr.write(`consumed ${seen} record(s) from ${topic}\n`);
+          }
+          return;
+        }
         const partitions =
           options.partition === undefined
             ? Array.from({ length: count }, (_, p) => p)
@@ -70,7 +88,15 @@ export function consumeCommand(): Command {
 
 function checkStartOptions(options: ConsumeOptions): void {
   if (options.group !== undefined) {
-    throw usageError('consumer groups are not available yet; omit --group');
+    const fixed = [options.partition, options.offset, options.fromTimestamp];
+    if (fixed.some((option) => option !== undefined)) {
+      throw usageError(
+        '--group reads the partitions the group assigns from its committed offsets: ' +
+          'omit --partition, --offset and --from-timestamp (or reset the group’s offsets)',
+      );
+    }
+  } else if (options.groupInstanceId !== undefined) {
+    throw usageError('--group-instance-id needs --group');
   }
   if (options.offset !== undefined && options.partition === undefined) {
     throw usageError('--offset needs --partition: offsets are per partition');
@@ -132,3 +158,62 @@ function format(record: ConsumerRecord, options: ConsumeOptions): string {
   if (options.printKey !== true) return `${value}\n`;
   return `${decodeText(record.key) ?? 'null'}\t${value}\n`;
 }
+
+/**
+ * Consumes as a member of `group` until --max-messages, --timeout-ms without a record, or
+ * SIGINT/SIGTERM; each record is committed once printed (at-least-once), and the member
+ * commits and leaves the group on the way out. A second Ctrl-C exits at once.
+ */
+async function consumeAsMember(
+  client: RillClient,
+  topic: string,
+  group: string,
+  options: ConsumeOptions,
+): Promise<number> {
+  const consumer = client.consumer({
+    groupId: group,
+    groupInstanceId: options.groupInstanceId ?? null,
+    autoOffsetReset: options.fromBeginning === true ? 'earliest' : 'latest',
+  });
+  let seen = 0;
+  const limit = options.maxMessages ?? Infinity;
+  let lastRecordMs = performance.now();
+  const stop = (): void => {
+    void consumer.close().catch(noop); // Its failure surfaces from the close() awaited below.
+  };
+  const onSignal = (): void => {
+    if (consumer.closing) process.exit(130);
+    stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const idle =
+    options.timeoutMs === undefined
+      ? null
+      : setInterval(() => {
+          if (performance.now() - lastRecordMs >= (options.timeoutMs ?? 0)) stop();
+        }, 50);
+  try {
+    consumer.subscribe([topic]);
+    await consumer.run({
+      eachMessage: async (record) => {
+        await writeOut(format(record, options));
+        seen += 1;
+        lastRecordMs = performance.now();
+        if (seen < limit) return;
+        // No record after this one is handed out (so none is committed unprinted).
+        consumer.pause(consumer.assignment());
+        stop();
+      },
+    });
+    await consumer.close();
+  } finally {
+    if (idle !== null) clearInterval(idle);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await consumer.close().catch(noop);
+  }
+  return seen;
+}
+
+function noop(): void {}

@@ -1,10 +1,22 @@
-// Topic and cluster administration over the JSON routes of docs/api.md: topics (create, list,
-// describe, delete, alter configs, reassign a partition), offsets and delete-records (asked of
-// the partition's leader), the cluster view and each node's Raft status. Metadata requests go
-// to any broker (it forwards writes to the controller); a non-2xx answer becomes its ClientError.
+// Topic, group and cluster administration over the JSON routes of docs/api.md: topics (create,
+// list, describe, delete, alter configs, reassign a partition), offsets and delete-records (asked
+// of the partition's leader), consumer groups (list, describe, reset offsets, delete: any node;
+// committed offsets: the coordinator), the cluster view and each node's Raft status. A non-2xx
+// answer becomes its ClientError.
+import type { Clock, Random } from '../../common/index.ts';
+import { defaultBackoff } from './backoff.ts';
 import { ClientError } from './client-error.ts';
+import { GroupCoordinator, groupPath } from './group-coordinator.ts';
 import type {
   ClusterDescriptionBody,
+  GroupDescriptionBody,
+  GroupListingBody,
+  GroupMemberBody,
+  GroupPartitionLagBody,
+  GroupStateName,
+  OffsetFetchResponseBody,
+  OffsetResetRequestBody,
+  OffsetResetResponseBody,
   PartitionDescriptionBody,
   PartitionOffsetsBody,
   TopicDescriptionBody,
@@ -41,16 +53,107 @@ export interface RaftStatus {
   readonly voters: readonly number[];
 }
 
+export type GroupState = GroupStateName;
+export type GroupListing = GroupListingBody['groups'][number];
+export type GroupMemberDescription = GroupMemberBody;
+export type GroupPartitionDescription = GroupPartitionLagBody;
+export type GroupDescription = GroupDescriptionBody;
+export type CommittedOffset = OffsetFetchResponseBody['offsets'][number];
+
+/** Where resetOffsets moves a topic's committed offsets. */
+export type OffsetResetTarget = OffsetResetRequestBody['to'];
+
 /** An offsets or delete-records answer is a few numbers. */
 const smallResponseBytesMax = 64 * 1024;
 
 export class Admin {
   readonly #metadata: MetadataCache;
   readonly #transport: Transport;
+  readonly #clock: Clock;
+  readonly #random: Random;
 
-  constructor(deps: { metadata: MetadataCache; transport: Transport }) {
+  constructor(deps: {
+    metadata: MetadataCache;
+    transport: Transport;
+    clock: Clock;
+    random: Random;
+  }) {
     this.#metadata = deps.metadata;
     this.#transport = deps.transport;
+    this.#clock = deps.clock;
+    this.#random = deps.random;
+  }
+
+  /** Every group of every coordinator. */
+  async listGroups(): Promise<GroupListing[]> {
+    const response = await this.#metadata.requestAny({ method: 'GET', path: '/v1/groups' });
+    const body = expectJson(response, 'list groups') as { groups?: unknown };
+    if (!Array.isArray(body.groups)) {
+      throw new ClientError('CLIENT_BAD_RESPONSE', 'list groups: no groups list');
+    }
+    return body.groups as GroupListing[];
+  }
+
+  /** Members, assignments, committed offsets and lag. GROUP_ID_NOT_FOUND. */
+  async describeGroup(group: string): Promise<GroupDescription> {
+    const response = await this.#metadata.requestAny({ method: 'GET', path: groupPath(group) });
+    return expectJson(response, `describe group ${group}`) as GroupDescription;
+  }
+
+  /** GROUP_ID_NOT_FOUND; NON_EMPTY_GROUP while it has members. */
+  async deleteGroup(group: string): Promise<void> {
+    const response = await this.#metadata.requestAny({ method: 'DELETE', path: groupPath(group) });
+    if (response.status < 200 || response.status >= 300) {
+      throw responseError(response, `delete group ${group}`);
+    }
+  }
+
+  /**
+   * Commits new offsets for every partition of `topic` (earliest, latest, an offset, or the
+   * first at or after a time); with dryRun only answers what would be committed.
+   * NON_EMPTY_GROUP while the group has members; UNKNOWN_TOPIC_OR_PARTITION.
+   */
+  async resetOffsets(
+    group: string,
+    request: { topic: string; to: OffsetResetTarget; dryRun?: boolean },
+  ): Promise<OffsetResetResponseBody['offsets']> {
+    const body = JSON.stringify({
+      topic: request.topic,
+      to: request.to,
+      dryRun: request.dryRun ?? false,
+    });
+    const path = `${groupPath(group)}/offsets/reset`;
+    const response = await this.#metadata.requestAny({ method: 'POST', path, body });
+    const answer = expectJson(response, `reset offsets of group ${group}`) as { offsets?: unknown };
+    if (!Array.isArray(answer.offsets)) {
+      throw new ClientError('CLIENT_BAD_RESPONSE', 'reset offsets: no offsets list');
+    }
+    return answer.offsets as OffsetResetResponseBody['offsets'];
+  }
+
+  /** The group's committed offsets (of `topic` only, if given), from its coordinator. */
+  async fetchOffsets(group: string, topic?: string): Promise<readonly CommittedOffset[]> {
+    const coordinator = new GroupCoordinator(
+      {
+        groupId: group,
+        retryBackoff: defaultBackoff,
+        requestTimeoutMs: 30_000,
+        coordinatorRetryMs: 30_000,
+        responseBytesMax: 16 * 1024 * 1024,
+      },
+      {
+        metadata: this.#metadata,
+        transport: this.#transport,
+        clock: this.#clock,
+        random: this.#random,
+      },
+    );
+    const query = topic === undefined ? '' : `?topic=${encodeURIComponent(topic)}`;
+    const body = (await coordinator.request('GET', `/offsets${query}`)) as { offsets?: unknown };
+    if (!Array.isArray(body.offsets)) {
+      throw new ClientError('CLIENT_BAD_RESPONSE', 'fetch offsets: no offsets list');
+    }
+    return body.offsets as readonly CommittedOffset[];
   }
 
   /** TOPIC_ALREADY_EXISTS, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, INVALID_CONFIG. */

@@ -6,6 +6,7 @@
 // OFFSET_OUT_OF_RANGE resets per autoOffsetReset or surfaces from poll(). A batch that does not
 // decode ends an answer: the records before it are returned, and a fetch that starts at it makes
 // poll() throw CORRUPT_MESSAGE with details { offset, nextOffset } (seek past it to go on).
+// A paused partition keeps its position and buffer but is neither fetched nor returned.
 import { assert, type Clock, type Random } from '../../common/index.ts';
 import {
   DECOMPRESSED_BYTES_MAX,
@@ -78,6 +79,8 @@ interface PartitionState {
   highWatermark: number;
   /** Bumped by seek: an answer to an older fetch is dropped. */
   generation: number;
+  /** Not fetched and not returned by poll() until resumed. */
+  paused: boolean;
 }
 
 export class Consumer {
@@ -87,6 +90,8 @@ export class Consumer {
   /** Resolved (and replaced) whenever a fetch finishes, to wake a waiting poll(). */
   #wake: () => void = () => {};
   #closed = false;
+  /** Set by wakeup(): the poll() waiting (or the next one) returns at once. */
+  #wokenUp = false;
 
   constructor(config: Partial<ConsumerConfig>, deps: ConsumerDeps) {
     this.#config = { ...defaultConsumerConfig, ...config };
@@ -130,6 +135,25 @@ export class Consumer {
     this.#reposition(tp, { kind: 'reset', to: 'latest' });
   }
 
+  /** Stops fetching and returning `partitions` (assigned ones) until resume(); keeps positions. */
+  pause(partitions: readonly TopicPartition[]): void {
+    for (const tp of partitions) this.#state(tp).paused = true;
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    for (const tp of partitions) this.#state(tp).paused = false;
+  }
+
+  paused(): TopicPartition[] {
+    return [...this.#partitions.values()].filter((s) => s.paused).map((s) => s.tp);
+  }
+
+  /** Makes a waiting poll() return at once ([] if nothing is buffered), as Kafka's wakeup(). */
+  wakeup(): void {
+    this.#wokenUp = true;
+    this.#wake();
+  }
+
   /** The next offset poll() will return for `tp`, or null while it is being looked up. */
   position(tp: TopicPartition): number | null {
     const state = this.#state(tp);
@@ -158,7 +182,10 @@ export class Consumer {
         return records;
       }
       const remainingMs = deadlineMs - this.#deps.clock.nowMs();
-      if (remainingMs <= 0) return [];
+      if (remainingMs <= 0 || this.#wokenUp || this.#closed) {
+        this.#wokenUp = false;
+        return [];
+      }
       const woken = new Promise<void>((resolve) => {
         this.#wake = resolve;
       });
@@ -211,7 +238,7 @@ export class Consumer {
   #takeBuffered(): ConsumerRecord[] {
     const out: ConsumerRecord[] = [];
     for (const state of this.#partitions.values()) {
-      if (state.buffered.length === 0 || state.position.kind !== 'offset') continue;
+      if (state.buffered.length === 0 || state.position.kind !== 'offset' || state.paused) continue;
       const room = this.#config.pollRecordsMax - out.length;
       const taken = state.buffered.length <= room ? state.buffered : state.buffered.slice(0, room);
       state.buffered = taken === state.buffered ? [] : state.buffered.slice(room);
@@ -241,7 +268,7 @@ export class Consumer {
     const nowMs = this.#deps.clock.nowMs();
     for (const state of this.#partitions.values()) {
       if (state.fetching || state.buffered.length > 0 || state.error !== null) continue;
-      if (state.retryAtMs > nowMs) continue;
+      if (state.retryAtMs > nowMs || state.paused) continue;
       state.fetching = true;
       const waitMs = Math.max(1, Math.ceil(Math.min(maxWaitMs, this.#config.fetchMaxWaitMs)));
       void this.#fetch(state, waitMs).finally(() => {
@@ -404,5 +431,6 @@ function newState(tp: TopicPartition, position: Position): PartitionState {
     failures: 0,
     highWatermark: -1,
     generation: 0,
+    paused: false,
   };
 }

@@ -19,7 +19,24 @@ export {
   type TopicPartition,
 } from './consumer.ts';
 export {
+  GroupConsumer,
+  defaultGroupConsumerConfig,
+  type CommitOffset,
+  type EachBatchPayload,
+  type GroupConsumerConfig,
+  type RebalanceListeners,
+  type RunHandlers,
+} from './group-consumer.ts';
+export { type Assignor } from './group-membership.ts';
+export {
   Admin,
+  type CommittedOffset,
+  type GroupDescription,
+  type GroupListing,
+  type GroupMemberDescription,
+  type GroupPartitionDescription,
+  type GroupState,
+  type OffsetResetTarget,
   type ClusterDescription,
   type NewTopic,
   type PartitionDescription,

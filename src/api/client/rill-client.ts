@@ -5,6 +5,7 @@
 import type { Clock, Random, WallClock } from '../../common/index.ts';
 import { Admin } from './admin.ts';
 import { Consumer, type ConsumerConfig } from './consumer.ts';
+import { GroupConsumer, type GroupConsumerConfig } from './group-consumer.ts';
 import { defaultMetadataConfig, MetadataCache, type MetadataConfig } from './metadata-cache.ts';
 import { Producer, type ProducerConfig } from './producer.ts';
 import { systemClock, systemRandom, systemWallClock } from './system-ports.ts';
@@ -28,6 +29,7 @@ export class RillClient {
   readonly #deps: RillClientDeps;
   readonly #producers = new Set<Producer>();
   readonly #consumers = new Set<Consumer>();
+  readonly #groupConsumers = new Set<GroupConsumer>();
 
   constructor(config: RillClientConfig, deps?: RillClientDeps) {
     this.#deps = deps ?? {
@@ -49,19 +51,32 @@ export class RillClient {
     return producer;
   }
 
-  consumer(config: Partial<ConsumerConfig> = {}): Consumer {
-    const consumer = new Consumer(config, { ...this.#deps, metadata: this.metadata });
+  /** With a groupId: a member of that consumer group (subscribe, run); else assign/poll. */
+  consumer(config: Partial<GroupConsumerConfig> & { groupId: string }): GroupConsumer;
+  consumer(config?: Partial<ConsumerConfig>): Consumer;
+  consumer(
+    config: Partial<ConsumerConfig> | (Partial<GroupConsumerConfig> & { groupId: string }) = {},
+  ): Consumer | GroupConsumer {
+    const deps = { ...this.#deps, metadata: this.metadata };
+    if ('groupId' in config) {
+      const member = new GroupConsumer(config, deps);
+      this.#groupConsumers.add(member);
+      return member;
+    }
+    const consumer = new Consumer(config, deps);
     this.#consumers.add(consumer);
     return consumer;
   }
 
   admin(): Admin {
-    return new Admin({ metadata: this.metadata, transport: this.#deps.transport });
+    return new Admin({ ...this.#deps, metadata: this.metadata });
   }
 
-  /** Delivers what producers hold, stops consumers, then closes the connections. */
+  /** Delivers what producers hold, stops consumers (group members leave), then disconnects. */
   async close(): Promise<void> {
     await Promise.all([...this.#producers].map((producer) => producer.close()));
+    // Members commit and leave their groups (each close() after the first is a no-op).
+    await Promise.allSettled([...this.#groupConsumers].map((member) => member.close()));
     for (const consumer of this.#consumers) consumer.close();
     await this.#deps.transport.close();
   }

@@ -127,10 +127,39 @@ describe('rill CLI against a real broker', () => {
     expect(record).toMatchObject({ offset: 0, value: 'only' });
   });
 
+  test('consume --group: --from-beginning only without a commit; exit commits', async () => {
+    expect((await rill(['topic', 'create', 'grouped', '--partitions', '2'])).code).toBe(0);
+    expect((await rill(['produce', 'grouped', '--partition', '1'], 'one\ntwo\n')).code).toBe(0);
+    const group = ['--group', 'cli-g', '--from-beginning', '--json'];
+    const first = await rill(['consume', 'grouped', ...group, '--max-messages', '1']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout.trim())).toMatchObject({
+      partition: 1,
+      offset: 0,
+      value: 'one',
+    });
+    // The group committed offset 1: --from-beginning no longer applies to partition 1.
+    const second = await rill(['consume', 'grouped', ...group, '--timeout-ms', '3000']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(
+      second.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).value),
+    ).toEqual(['two']);
+    const described = await rill(['group', 'describe', 'cli-g', '--json']);
+    const offsets = JSON.parse(described.stdout).offsets as { partition: number; lag: number }[];
+    expect(offsets.find((o) => o.partition === 1)).toMatchObject({ committedOffset: 2, lag: 0 });
+  });
+
   test('errors are one line on stderr with a non-zero exit', async () => {
-    const group = await rill(['consume', 'lines', '--group', 'g1']);
+    const group = await rill(['consume', 'lines', '--group', 'g1', '--partition', '0']);
     expect(group.code).not.toBe(0);
-    expect(group.stderr).toContain('consumer groups are not available yet');
+    expect(group.stderr.trim().split('\n')).toHaveLength(1);
+    expect(group.stderr).toContain('omit --partition');
+    const reset = await rill(['group', 'reset-offsets', 'g1', '--topic', 'lines']);
+    expect(reset.code).not.toBe(0);
+    expect(reset.stderr).toContain('give one of --to-earliest');
     const unknown = await rill(['topic', 'describe', 'no-such-topic']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
