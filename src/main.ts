@@ -28,6 +28,7 @@ import {
   unreachablePath,
   type ProbeOutcome,
   controlledShutdown,
+  defaultGroupCoordinatorConfig,
   defaultLogCleanerSettings,
   FilePartitionStore,
   ForwardingMetadataLog,
@@ -36,6 +37,7 @@ import {
   metadataLimits,
   metadataProposePath,
   type BrokerConfig,
+  type GroupCoordinatorConfig,
   type MetadataCommand,
   type PartitionStore,
   type ReplicationSettings,
@@ -137,14 +139,35 @@ export type NodeLimitName =
   | 'fetchWaitersMax'
   | 'produceWaitersMax'
   | 'logCleanerDedupeBufferBytes'
-  | 'logCleanerBackoffMs';
+  | 'logCleanerBackoffMs'
+  | 'groupSessionTimeoutMs'
+  | 'groupHeartbeatIntervalMs'
+  | 'offsetsTopicPartitions';
 export const nodeLimitNames: readonly NodeLimitName[] = [
   ...(Object.keys(defaultServerConfig) as (keyof typeof defaultServerConfig)[]),
   'fetchWaitersMax',
   'produceWaitersMax',
   'logCleanerDedupeBufferBytes', // log.cleaner.dedupe.buffer.size
   'logCleanerBackoffMs', // log.cleaner.backoff.ms
+  'groupSessionTimeoutMs', // group.consumer.session.timeout.ms
+  'groupHeartbeatIntervalMs', // group.consumer.heartbeat.interval.ms
+  'offsetsTopicPartitions', // offsets.topic.num.partitions
 ];
+
+/** The group coordinator's settings with this node's overrides. */
+function groupSettingsOf(config: NodeConfig): GroupCoordinatorConfig {
+  const defaults = defaultGroupCoordinatorConfig;
+  const limits = config.limits ?? {};
+  return {
+    ...defaults,
+    offsetsTopicPartitions: limits.offsetsTopicPartitions ?? defaults.offsetsTopicPartitions,
+    core: {
+      ...defaults.core,
+      sessionTimeoutMs: limits.groupSessionTimeoutMs ?? defaults.core.sessionTimeoutMs,
+      heartbeatIntervalMs: limits.groupHeartbeatIntervalMs ?? defaults.core.heartbeatIntervalMs,
+    },
+  };
+}
 
 /** The server's limits with this node's overrides. */
 function serverConfigOf(config: NodeConfig): ServerConfig {
@@ -247,6 +270,7 @@ export async function startNode(
     afterInput: () => new Promise((resolve) => setImmediate(resolve)),
     internalRoutes: internalRoutes(plane),
     logSyncs,
+    groups: groupSettingsOf(config),
   });
   const streams = trackStreams(server.server);
   await server.listen({ host: config.listenHost, port: config.listenPort });
