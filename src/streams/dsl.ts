@@ -26,6 +26,11 @@ export interface Named {
   readonly name: string;
 }
 
+/** A join's name (required) and the serde of its results' values, if they are written. */
+export interface JoinOptions<VR> extends Named {
+  readonly valueSerde?: Serde<VR>;
+}
+
 /** Optional name of a stateless operator (for describe()); no state depends on it. */
 export interface StepOptions {
   readonly name?: string;
@@ -33,8 +38,17 @@ export interface StepOptions {
 
 type AnySerdes = Serdes<unknown, unknown>;
 
-function requireSerdes(serdes: AnySerdes | null, operator: string): AnySerdes {
-  if (serdes === null) {
+/** The serdes known at a step: a key or value type changed by a function has none. */
+interface StepSerdes {
+  readonly key: Serde<unknown> | null;
+  readonly value: Serde<unknown> | null;
+}
+
+const unknownSerdes: StepSerdes = { key: null, value: null };
+
+function requireSerdes(serdes: StepSerdes, operator: string): AnySerdes {
+  const { key, value } = serdes;
+  if (key === null || value === null) {
     throw new StreamsError(
       'STREAMS_SERDES_MISSING',
       `${operator} needs the key and value serdes of its input; pass { serdes } to the step ` +
@@ -42,14 +56,14 @@ function requireSerdes(serdes: AnySerdes | null, operator: string): AnySerdes {
       { details: { operator } },
     );
   }
-  return serdes;
+  return { key, value };
 }
 
 /** A step of a topology: the node producing it and the serdes of its records, if known. */
 interface Step {
   readonly build: BuildState;
   readonly node: string;
-  readonly serdes: AnySerdes | null;
+  readonly serdes: StepSerdes;
   /** The key changed since the last repartition: a stateful operator repartitions first. */
   readonly keyChanged: boolean;
 }
@@ -65,7 +79,7 @@ export class KStream<K, V> {
   #next<K2, V2>(
     label: string,
     fn: (record: StreamRecord) => Iterable<StreamRecord>,
-    options: { name?: string; serdes?: AnySerdes | null; keyChanged?: boolean },
+    options: { name?: string; serdes?: StepSerdes; keyChanged?: boolean },
   ): KStream<K2, V2> {
     const { build, node } = this.step;
     const name = options.name ?? build.generatedName(`KSTREAM-${label}`);
@@ -73,7 +87,7 @@ export class KStream<K, V> {
     return new KStream<K2, V2>({
       build,
       node: name,
-      serdes: options.serdes === undefined ? this.step.serdes : options.serdes,
+      serdes: options.serdes ?? this.step.serdes,
       keyChanged: this.step.keyChanged || options.keyChanged === true,
     });
   }
@@ -96,7 +110,11 @@ export class KStream<K, V> {
         const [key, value] = fn(r.key as K, r.value as V);
         return [{ key, value, timestampMs: r.timestampMs }];
       },
-      { ...options, serdes: (options.serdes as AnySerdes | undefined) ?? null, keyChanged: true },
+      {
+        ...options,
+        serdes: (options.serdes as StepSerdes | undefined) ?? unknownSerdes,
+        keyChanged: true,
+      },
     );
   }
 
@@ -119,7 +137,7 @@ export class KStream<K, V> {
         yield { key, value, timestampMs: r.timestampMs };
       }
     };
-    const serdes = (options.serdes as AnySerdes | undefined) ?? null;
+    const serdes = (options.serdes as StepSerdes | undefined) ?? unknownSerdes;
     return this.#next('FLATMAP', each, { ...options, serdes, keyChanged: true });
   }
 
@@ -140,11 +158,10 @@ export class KStream<K, V> {
     fn: (key: K, value: V) => K2,
     options: StepOptions & { keySerde?: Serde<K2> } = {},
   ): KStream<K2, V> {
-    const old = this.step.serdes;
-    const serdes =
-      options.keySerde === undefined || old === null
-        ? null
-        : { key: options.keySerde as Serde<unknown>, value: old.value };
+    const serdes = {
+      key: (options.keySerde as Serde<unknown> | undefined) ?? null,
+      value: this.step.serdes.value,
+    };
     return this.#next('SELECTKEY', (r) => [{ ...r, key: fn(r.key as K, r.value as V) }], {
       ...options,
       serdes,
@@ -190,7 +207,10 @@ export class KStream<K, V> {
     return new KStream<K, V>({
       build,
       node: name,
-      serdes: this.step.serdes ?? other.step.serdes,
+      serdes: {
+        key: this.step.serdes.key ?? other.step.serdes.key,
+        value: this.step.serdes.value ?? other.step.serdes.value,
+      },
       keyChanged: this.step.keyChanged || other.step.keyChanged,
     });
   }
@@ -199,7 +219,7 @@ export class KStream<K, V> {
   to(topic: string, serdes?: Serdes<K, V>, options: StepOptions = {}): void {
     const { build } = this.step;
     const resolved = requireSerdes(
-      (serdes as AnySerdes | undefined) ?? this.step.serdes,
+      (serdes as StepSerdes | undefined) ?? this.step.serdes,
       `to(${topic})`,
     );
     build.addNode({
@@ -215,7 +235,7 @@ export class KStream<K, V> {
   }
 
   groupByKey(options: { serdes?: Serdes<K, V> } = {}): KGroupedStream<K, V> {
-    const serdes = (options.serdes as AnySerdes | undefined) ?? this.step.serdes;
+    const serdes = (options.serdes as StepSerdes | undefined) ?? this.step.serdes;
     return new KGroupedStream<K, V>({ ...this.step, serdes });
   }
 
@@ -223,14 +243,18 @@ export class KStream<K, V> {
     fn: (key: K, value: V) => K2,
     options: { keySerde: Serde<K2>; valueSerde?: Serde<V> },
   ): KGroupedStream<K2, V> {
-    const value = (options.valueSerde as Serde<unknown> | undefined) ?? this.step.serdes?.value;
+    const value = (options.valueSerde as Serde<unknown> | undefined) ?? this.step.serdes.value;
     const rekeyed = this.selectKey(fn);
-    const serdes = value === undefined ? null : { key: options.keySerde as Serde<unknown>, value };
+    const serdes = { key: options.keySerde as Serde<unknown>, value };
     return new KGroupedStream<K2, V>({ ...rekeyed.step, serdes });
   }
 
   /** Each record joined with the table's current value of its key; no match, no output. */
-  join<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT) => VR, options: Named) {
+  join<VT, VR>(
+    table: KTable<K, VT>,
+    joiner: (value: V, tableValue: VT) => VR,
+    options: JoinOptions<VR>,
+  ): KStream<K, VR> {
     return this.#tableJoin<VR>('inner', table, joiner as Joiner, options);
   }
 
@@ -238,7 +262,7 @@ export class KStream<K, V> {
   leftJoin<VT, VR>(
     table: KTable<K, VT>,
     joiner: (value: V, tableValue: VT | null) => VR,
-    options: Named,
+    options: JoinOptions<VR>,
   ): KStream<K, VR> {
     return this.#tableJoin<VR>('left', table, joiner as Joiner, options);
   }
@@ -248,7 +272,7 @@ export class KStream<K, V> {
     other: KStream<K, VO>,
     joiner: (value: V, otherValue: VO) => VR,
     windows: JoinWindows,
-    options: Named,
+    options: JoinOptions<VR>,
   ): KStream<K, VR> {
     return this.#streamJoin<VR>('inner', other.step, joiner as Joiner, windows, options);
   }
@@ -257,7 +281,7 @@ export class KStream<K, V> {
     other: KStream<K, VO>,
     joiner: (value: V, otherValue: VO | null) => VR,
     windows: JoinWindows,
-    options: Named,
+    options: JoinOptions<VR>,
   ): KStream<K, VR> {
     return this.#streamJoin<VR>('left', other.step, joiner as Joiner, windows, options);
   }
@@ -266,23 +290,21 @@ export class KStream<K, V> {
     other: KStream<K, VO>,
     joiner: (value: V | null, otherValue: VO | null) => VR,
     windows: JoinWindows,
-    options: Named,
+    options: JoinOptions<VR>,
   ): KStream<K, VR> {
     return this.#streamJoin<VR>('outer', other.step, joiner as Joiner, windows, options);
   }
 
-  #withValueSerde(valueSerde: Serde<unknown> | undefined): AnySerdes | null {
-    const old = this.step.serdes;
-    if (valueSerde === undefined || old === null) return null;
-    return { key: old.key, value: valueSerde };
+  #withValueSerde(valueSerde: Serde<unknown> | undefined): StepSerdes {
+    return { key: this.step.serdes.key, value: valueSerde ?? null };
   }
 
   #tableJoin<VR>(
     kind: 'inner' | 'left',
     table: KTable<K, unknown>,
     joiner: Joiner,
-    options: Named,
-  ) {
+    options: JoinOptions<unknown>,
+  ): KStream<K, VR> {
     checkName(options.name, 'a join');
     const { build } = this.step;
     const input = prepareStateful(this.step, options.name, 'join');
@@ -295,7 +317,8 @@ export class KStream<K, V> {
       streamTableJoinProcessor(kind, joiner, t.getter),
       t.stores,
     );
-    return new KStream<K, VR>({ build, node: options.name, serdes: null, keyChanged: false });
+    const serdes = { key: input.serdes.key, value: options.valueSerde ?? null };
+    return new KStream<K, VR>({ build, node: options.name, serdes, keyChanged: false });
   }
 
   #streamJoin<VR>(
@@ -303,7 +326,7 @@ export class KStream<K, V> {
     otherStep: Step,
     joiner: Joiner,
     windows: JoinWindows,
-    options: Named,
+    options: JoinOptions<unknown>,
   ): KStream<K, VR> {
     checkName(options.name, 'a join');
     const { build } = this.step;
@@ -339,7 +362,8 @@ export class KStream<K, V> {
       sides,
       flatMapProcessor((r) => [r]),
     );
-    return new KStream<K, VR>({ build, node: options.name, serdes: null, keyChanged: false });
+    const serdes = { key: leftSerdes.key, value: options.valueSerde ?? null };
+    return new KStream<K, VR>({ build, node: options.name, serdes, keyChanged: false });
   }
 }
 
@@ -516,11 +540,10 @@ export class KTable<K, V> {
     fn: (value: V, key: K) => V2,
     options: StepOptions & { valueSerde?: Serde<V2> } = {},
   ): KTable<K, V2> {
-    const old = this.table.serdes;
-    const serdes =
-      options.valueSerde === undefined || old === null
-        ? null
-        : { key: old.key, value: options.valueSerde as Serde<unknown> };
+    const serdes = {
+      key: this.table.serdes.key,
+      value: (options.valueSerde as Serde<unknown> | undefined) ?? null,
+    };
     return this.#view('MAPVALUES', (k, v) => fn(v as V, k as K), serdes, options);
   }
 
@@ -537,14 +560,18 @@ export class KTable<K, V> {
     });
   }
 
-  join<VO, VR>(other: KTable<K, VO>, joiner: (value: V, other: VO) => VR, options: Named) {
+  join<VO, VR>(
+    other: KTable<K, VO>,
+    joiner: (value: V, other: VO) => VR,
+    options: JoinOptions<VR>,
+  ): KTable<K, VR> {
     return this.#join<VR>('inner', other.table, joiner as Joiner, options);
   }
 
   leftJoin<VO, VR>(
     other: KTable<K, VO>,
     joiner: (value: V, other: VO | null) => VR,
-    options: Named,
+    options: JoinOptions<VR>,
   ): KTable<K, VR> {
     return this.#join<VR>('left', other.table, joiner as Joiner, options);
   }
@@ -552,7 +579,7 @@ export class KTable<K, V> {
   outerJoin<VO, VR>(
     other: KTable<K, VO>,
     joiner: (value: V | null, other: VO | null) => VR,
-    options: Named,
+    options: JoinOptions<VR>,
   ): KTable<K, VR> {
     return this.#join<VR>('outer', other.table, joiner as Joiner, options);
   }
@@ -560,7 +587,7 @@ export class KTable<K, V> {
   #view<V2>(
     label: string,
     fn: (key: unknown, value: unknown) => unknown,
-    serdes: AnySerdes | null,
+    serdes: StepSerdes,
     options: StepOptions,
   ): KTable<K, V2> {
     const { build } = this.table;
@@ -577,7 +604,12 @@ export class KTable<K, V> {
     return new KTable<K, V2>({ build, node: name, serdes, getter, stores: this.table.stores });
   }
 
-  #join<VR>(kind: JoinKind, other: TableStep, joiner: Joiner, options: Named): KTable<K, VR> {
+  #join<VR>(
+    kind: JoinKind,
+    other: TableStep,
+    joiner: Joiner,
+    options: JoinOptions<unknown>,
+  ): KTable<K, VR> {
     checkName(options.name, 'a join');
     const { build } = this.table;
     build.copartition(options.name, this.table.node, other.node);
@@ -607,7 +639,7 @@ export class KTable<K, V> {
     return new KTable<K, VR>({
       build,
       node: options.name,
-      serdes: null,
+      serdes: { key: this.table.serdes.key, value: options.valueSerde ?? null },
       getter: joinedGetter(kind, joiner, this.table.getter, other.getter),
       stores,
     });
