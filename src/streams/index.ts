@@ -47,3 +47,4 @@ export {
   type TestRecord,
 } from './topology-test-driver.ts';
 export { StreamsError, streamsErrorCodes, type StreamsErrorCode } from './errors.ts';
+export { StreamsRuntime, defaultRuntimeConfig, type RuntimeConfig } from './streams-runtime.ts';
