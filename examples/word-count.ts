@@ -2,7 +2,8 @@
 // a word is a maximal run of Unicode letters and digits, lower-cased) and writes each count
 // change to the output topic, key = the word, value = the count as a decimal string. Creates
 // its internal topics and the output topic if missing; SIGINT/SIGTERM flush and exit 0.
-//   npx tsx examples/word-count.ts --bootstrap URL --input TOPIC --output TOPIC [--application-id ID]
+//   npx tsx examples/word-count.ts --bootstrap URL --input TOPIC --output TOPIC \
+//     [--application-id ID]
 import { parseArgs } from 'node:util';
 import { RillClient } from '../src/api/client/index.ts';
 import {

@@ -1,6 +1,6 @@
-// Goal: stream–table, table–table and windowed stream–stream joins emit what their definitions
-// say, and inputs that are not co-partitioned are refused at start naming both topics. Method:
-// pipe records through TopologyTestDriver and read the joined output.
+// Goal: stream–table, table–table and windowed stream–stream joins emit what their
+// definitions say, and inputs that are not co-partitioned are refused at start naming both
+// topics. Method: pipe records through TopologyTestDriver and read the joined output.
 import { expect, test } from 'vitest';
 import {
   StreamsBuilder,
