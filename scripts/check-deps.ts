@@ -7,6 +7,8 @@
 //             stays within clientReach; api/server never imports api/client.
 //   cli       src/cli and src/cli.ts import api/client, log (codec types), main.ts (the
 //             composition root) and src/cli itself; never broker, raft or the server.
+//   streams   src/streams imports only api/client/index.ts, common/index.ts and itself,
+//             and nothing else in src imports it.
 //   cycles    no file reaches itself through imports, inside a folder or across folders.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve } from 'node:path';
@@ -23,6 +25,8 @@ const allowed: Record<string, readonly string[]> = {
 const cliTargets = ['api/client/index.ts', 'log/index.ts', 'main.ts'];
 /** What a file in api/client may import outside api/client. */
 const clientTargets = ['common/index.ts', 'log/index.ts', 'api/wire.ts'];
+/** What src/streams may import, beside src/streams itself. */
+const streamsTargets = ['api/client/index.ts', 'common/index.ts'];
 /** Every file the client may reach, directly or not (prefixes). */
 const clientReach = ['api/client/', 'api/wire.ts', 'api/errors.ts', 'api/murmur2.ts', 'common/'];
 const clientReachAlso = ['broker/errors.ts', 'log/'];
@@ -69,6 +73,12 @@ function layerProblem(from: string, to: string, graph: Map<string, string[]>): s
 
 /** The api/client, api/server and cli rules for one import. */
 function folderProblem(from: string, to: string): string | null {
+  if (from.startsWith('streams/') && !to.startsWith('streams/') && !streamsTargets.includes(to)) {
+    return `streams imports only ${streamsTargets.join(', ')}, not ${to}`;
+  }
+  if (to.startsWith('streams/') && !from.startsWith('streams/')) {
+    return 'nothing in src imports streams (it is a library on top of the client)';
+  }
   const isCli = from === 'cli.ts' || from.startsWith('cli/');
   if (isCli && !to.startsWith('cli/') && !cliTargets.includes(to)) {
     return `the cli imports only ${cliTargets.join(', ')}, not ${to}`;
@@ -155,7 +165,9 @@ export function checkDeps(src: string): { problems: string[]; files: number } {
   const problems: string[] = [];
   for (const [from, targets] of graph) {
     for (const to of targets) {
-      const problem = layerProblem(from, to, graph) ?? folderProblem(from, to);
+      const problem = from.startsWith('streams/')
+        ? folderProblem(from, to)
+        : (layerProblem(from, to, graph) ?? folderProblem(from, to));
       if (problem !== null) problems.push(`src/${from}: ${problem}`);
     }
   }

@@ -92,3 +92,21 @@ test('entering a module past its index.ts, or against the layers, fails', () => 
   expect(problems).toContain('enter broker through its index.ts, not broker/broker.ts');
   expect(problems).toContain('src/broker/broker.ts: broker → api');
 });
+
+test('streams imports only the client and common, and nothing imports streams', () => {
+  const ok = {
+    ...base,
+    'streams/index.ts': ['./dsl.ts', '../api/client/index.ts', '../common/index.ts'],
+    'streams/dsl.ts': [],
+  };
+  expect(checkDeps(tree(ok)).problems).toEqual([]);
+  const deep = tree({ ...ok, 'streams/dsl.ts': ['../api/client/producer.ts'] });
+  expect(checkDeps(deep).problems).toEqual([
+    'src/streams/dsl.ts: streams imports only api/client/index.ts, common/index.ts, ' +
+      'not api/client/producer.ts',
+  ]);
+  const upward = tree({ ...ok, 'broker/broker.ts': ['../common/index.ts', '../streams/index.ts'] });
+  expect(checkDeps(upward).problems).toEqual([
+    'src/broker/broker.ts: nothing in src imports streams (it is a library on top of the client)',
+  ]);
+});

@@ -1,0 +1,31 @@
+// Store keys as binary strings: one char (0..255) per byte of the serialized key, so a Map
+// compares keys by their bytes. Windowed keys append the window's start and end as two 8-byte
+// big-endian integers, which is also the layout of their changelog keys.
+import { assert } from '../common/index.ts';
+
+export function bytesToId(bytes: Uint8Array): string {
+  let id = '';
+  for (let i = 0; i < bytes.length; i += 8192) {
+    id += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return id;
+}
+
+export function idToBytes(id: string): Uint8Array {
+  const bytes = new Uint8Array(id.length);
+  for (let i = 0; i < id.length; i += 1) {
+    const code = id.charCodeAt(i);
+    assert(code < 256, 'a store id holds one byte per char');
+    bytes[i] = code;
+  }
+  return bytes;
+}
+
+/** The 16-byte suffix of a windowed key: start and end, 8-byte big-endian each. */
+export function windowSuffix(startMs: number, endMs: number): string {
+  const bytes = new Uint8Array(16);
+  const view = new DataView(bytes.buffer);
+  view.setBigInt64(0, BigInt(startMs));
+  view.setBigInt64(8, BigInt(endMs));
+  return bytesToId(bytes);
+}

@@ -1,0 +1,203 @@
+// One task: a subtopology's processors for one partition number, fed from that partition of
+// every topic the subtopology reads. Pure and synchronous: records come in with add(), leave as
+// output records and changelog records. Records are processed in timestamp order across the
+// task's input partitions (the head with the smallest timestamp goes first, ties by topic
+// order), and stream time is the largest timestamp processed, so it never goes back.
+import { AssertionError, assert } from '../common/index.ts';
+import { StreamsError } from './errors.ts';
+import type { DropReason, Processor, ProcessorContext, StreamRecord } from './processor.ts';
+import { InMemoryKeyValueStore, type ChangelogRecord, type KeyValueStore } from './state-store.ts';
+import type { Subtopology, Topology } from './topology.ts';
+
+export interface InputRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
+  readonly timestampMs: number;
+}
+
+export interface OutputRecord {
+  readonly topic: string;
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
+  readonly timestampMs: number;
+}
+
+export interface TaskMetrics {
+  processed: number;
+  lateDropped: number;
+  nullKeyDropped: number;
+  streamTimeMs: number;
+}
+
+export class StreamTask {
+  readonly id: string;
+  readonly partition: number;
+  readonly subtopology: Subtopology;
+  readonly metrics: TaskMetrics = {
+    processed: 0,
+    lateDropped: 0,
+    nullKeyDropped: 0,
+    streamTimeMs: -1,
+  };
+  readonly #topology: Topology;
+  readonly #queues = new Map<string, InputRecord[]>();
+  readonly #processors = new Map<string, Processor>();
+  readonly #stores = new Map<string, KeyValueStore>();
+  readonly #nextOffsets = new Map<string, number>();
+  #output: OutputRecord[] = [];
+  readonly #bufferedMax: number;
+  #buffered = 0;
+
+  constructor(
+    topology: Topology,
+    subtopology: Subtopology,
+    partition: number,
+    bufferedMax: number,
+  ) {
+    this.id = `${subtopology.id}_${partition}`;
+    this.partition = partition;
+    this.subtopology = subtopology;
+    this.#topology = topology;
+    this.#bufferedMax = bufferedMax;
+    for (const topic of subtopology.sourceTopics) this.#queues.set(topic, []);
+    for (const name of subtopology.stores) {
+      const def = topology.stores.get(name);
+      assert(def !== undefined, `no store ${name}`);
+      this.#stores.set(name, new InMemoryKeyValueStore(def));
+    }
+    for (const name of subtopology.nodes) {
+      this.#processors.set(name, topology.node(name).create(this.#contextFor(name)));
+    }
+  }
+
+  /** Buffers one input record; false when bufferedMax records wait (the caller pauses). */
+  add(record: InputRecord): boolean {
+    const queue = this.#queues.get(record.topic);
+    assert(queue !== undefined, `task ${this.id} does not read ${record.topic}`);
+    assert(record.partition === this.partition, `record of partition ${record.partition}`);
+    if (this.#buffered >= this.#bufferedMax) return false;
+    queue.push(record);
+    this.#buffered += 1;
+    return true;
+  }
+
+  hasPending(): boolean {
+    return this.#buffered > 0;
+  }
+
+  /** Processes the buffered record with the smallest timestamp. */
+  processNext(): void {
+    let best: InputRecord[] | null = null;
+    for (const queue of this.#queues.values()) {
+      const head = queue[0];
+      if (head === undefined) continue;
+      if (best === null || head.timestampMs < (best[0] as InputRecord).timestampMs) best = queue;
+    }
+    assert(best !== null, `task ${this.id} has nothing to process`);
+    const record = best.shift() as InputRecord;
+    this.#buffered -= 1;
+    this.#process(record);
+  }
+
+  /** Output records produced since the last call, in production order. */
+  takeOutput(): OutputRecord[] {
+    const output = this.#output;
+    this.#output = [];
+    return output;
+  }
+
+  /** Whether some store's changelog cache is full, so the caller should commit now. */
+  needsCommit(): boolean {
+    for (const store of this.#stores.values()) if (store.isCacheFull()) return true;
+    return false;
+  }
+
+  /** The changelog records to write with this commit, store by store. */
+  flushChangelog(): ChangelogRecord[] {
+    return [...this.#stores.values()].flatMap((store) => store.flushChangelog());
+  }
+
+  /** Per input topic, the offset after the last record processed. */
+  nextOffsets(): ReadonlyMap<string, number> {
+    return this.#nextOffsets;
+  }
+
+  store(name: string): KeyValueStore {
+    const store = this.#stores.get(name);
+    assert(store !== undefined, `task ${this.id} has no store ${name}`);
+    return store;
+  }
+
+  #process(record: InputRecord): void {
+    const source = this.#sourceFor(record.topic);
+    const decoded = this.#decode(source, record);
+    const advanced = record.timestampMs > this.metrics.streamTimeMs;
+    if (advanced) this.metrics.streamTimeMs = record.timestampMs;
+    try {
+      this.#processors.get(source)?.process(decoded);
+      if (advanced) {
+        for (const processor of this.#processors.values()) {
+          processor.onStreamTime?.(this.metrics.streamTimeMs);
+        }
+      }
+    } catch (error) {
+      if (error instanceof StreamsError || error instanceof AssertionError) throw error;
+      throw new StreamsError('STREAMS_HANDLER', `a handler threw in task ${this.id}`, {
+        cause: error,
+        details: { task: this.id, topic: record.topic, offset: record.offset },
+      });
+    }
+    this.metrics.processed += 1;
+    this.#nextOffsets.set(record.topic, record.offset + 1);
+  }
+
+  #sourceFor(topic: string): string {
+    for (const name of this.subtopology.nodes) {
+      const node = this.#topology.node(name);
+      if (node.kind === 'source' && node.topics.includes(topic)) return name;
+    }
+    throw new AssertionError(`no source of ${topic} in task ${this.id}`);
+  }
+
+  #decode(source: string, record: InputRecord): StreamRecord {
+    const serdes = this.#topology.node(source).serdes;
+    assert(serdes !== null, `source ${source} has no serdes`);
+    try {
+      return {
+        key: record.key === null ? null : serdes.key.deserialize(record.key),
+        value: record.value === null ? null : serdes.value.deserialize(record.value),
+        timestampMs: record.timestampMs,
+      };
+    } catch (error) {
+      const where = `${record.topic}/${record.partition}@${record.offset}`;
+      throw new StreamsError('STREAMS_DESERIALIZATION', `cannot decode record ${where}`, {
+        cause: error,
+        details: { topic: record.topic, partition: record.partition, offset: record.offset },
+      });
+    }
+  }
+
+  #contextFor(name: string): ProcessorContext {
+    const children = (): Processor[] =>
+      this.#topology.children(name).map((child) => this.#processors.get(child) as Processor);
+    return {
+      taskId: this.id,
+      partition: this.partition,
+      forward: (record) => {
+        for (const child of children()) child.process(record);
+      },
+      send: (topic, key, value, timestampMs) => {
+        this.#output.push({ topic, key, value, timestampMs });
+      },
+      store: (store) => this.store(store),
+      streamTimeMs: () => this.metrics.streamTimeMs,
+      countDrop: (reason: DropReason) => {
+        if (reason === 'late') this.metrics.lateDropped += 1;
+        else this.metrics.nullKeyDropped += 1;
+      },
+    };
+  }
+}
