@@ -72,10 +72,14 @@ export class StreamsRuntime {
     const wanted = new Map<string, number>(
       [...topology.repartitionTopics].map((t) => [t, counts.get(t) ?? 1]),
     );
+    // Changelogs keep the latest value per key: compacted, as Kafka Streams creates them.
+    const compacted = new Set<string>();
     for (const sub of topology.subtopologies) {
       const taskCount = Math.max(...sub.sourceTopics.map((t) => counts.get(t) ?? 1));
       for (const store of sub.stores) {
-        wanted.set(topology.stores.get(store)?.changelogTopic ?? store, taskCount);
+        const changelog = topology.stores.get(store)?.changelogTopic ?? store;
+        wanted.set(changelog, taskCount);
+        compacted.add(changelog);
       }
       for (const topic of sub.sinkTopics) {
         if (!wanted.has(topic)) wanted.set(topic, full.outputPartitions ?? inputMax);
@@ -84,7 +88,9 @@ export class StreamsRuntime {
     for (const [name, partitions] of wanted) {
       const existing = await describedCount(client, name);
       if (existing === undefined) {
-        await admin.createTopic({ name, partitions, replicationFactor: full.replicationFactor });
+        const configs = compacted.has(name) ? { 'cleanup.policy': 'compact' } : {};
+        const { replicationFactor } = full;
+        await admin.createTopic({ name, partitions, replicationFactor, configs });
         counts.set(name, partitions);
       } else counts.set(name, existing);
     }

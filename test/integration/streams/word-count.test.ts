@@ -92,6 +92,8 @@ test('word count: canonical counts, Cyrillic words, topics created, SIGINT exits
   const topics = (await client.admin().listTopics()).map((t) => t.name);
   expect(topics).toContain('wc-test-word-counts-repartition');
   expect(topics).toContain('wc-test-word-counts-changelog');
+  const changelog = await client.admin().describeTopic('wc-test-word-counts-changelog');
+  expect(changelog.configs['cleanup.policy']).toBe('compact');
   child.kill('SIGINT');
   expect(await exited).toBe(0);
   expect(output).toContain('flushed and stopped');
