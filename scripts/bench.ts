@@ -13,6 +13,7 @@ import { benchLog } from './bench-log.ts';
 import {
   createRf3Topics,
   failoverRound,
+  firstAckOnce,
   idleRound,
   jetStreamLatencyOnce,
   jetStreamThroughputOnce,
@@ -38,7 +39,16 @@ import { benchValidate } from './bench/validate.ts';
 import { spawnBroker, type BrokerProcess } from './spawn-broker.ts';
 import { spawnCluster, type ClusterProcesses } from './spawn-cluster.ts';
 
-const figureNames = ['idle', 'failover', 'latency', 'throughput', 'json', 'consume', 'produce'];
+const figureNames = [
+  'idle',
+  'failover',
+  'create',
+  'latency',
+  'throughput',
+  'json',
+  'consume',
+  'produce',
+];
 type FigureName = (typeof figureNames)[number];
 
 const { values: args } = parseArgs({
@@ -70,7 +80,7 @@ for (const name of only ?? []) {
   if (!figureNames.includes(name)) throw new Error(`--only ${name}: not one of ${figureNames}`);
 }
 const wants = (name: FigureName): boolean => only === null || only.has(name);
-const clusterFigures = ['idle', 'failover', 'latency', 'throughput'].filter(wants);
+const clusterFigures = ['idle', 'failover', 'create', 'latency', 'throughput'].filter(wants);
 const singleFigures = ['produce', 'consume', 'json', 'latency', 'throughput'].filter(wants);
 
 interface Systems {
@@ -208,6 +218,15 @@ async function runRounds(systems: Systems, tools: Tools, report: Report): Promis
     // order within groups, so a drift in the machine's load does not favour one side.
     for (const group of groups) {
       for (const step of r % 2 === 0 ? group : [...group].reverse()) await step();
+    }
+  }
+  if (clusterClient !== null && wants('create')) {
+    for (let r = 0; r < repeat; r += 1) {
+      report.log(`create → first ack round ${r + 1}/${repeat}`);
+      // Alternating order, so that a drift in the machine's load favours neither side.
+      for (const acks of r % 2 === 0 ? (['all', 1] as const) : ([1, 'all'] as const)) {
+        await firstAckOnce(clusterClient, acks, r, report);
+      }
     }
   }
   if (cluster !== null && wants('failover')) {
