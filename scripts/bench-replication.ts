@@ -127,8 +127,10 @@ async function measureIdle(client: RillClient, dataDir: string) {
         break;
       } catch (error) {
         if ((error as { code?: unknown }).code === 'TOPIC_ALREADY_EXISTS') break;
-        if (attempt >= 5) throw error;
+        if (attempt >= 20) throw error;
         log(`create ${name} failed (${String(error)}); retrying`);
+        // An overloaded machine may lose the Raft leader for a while: give it time to elect.
+        await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
   }
