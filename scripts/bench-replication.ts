@@ -4,7 +4,8 @@
 // RF=3 topic and on an RF=1 topic of the same cluster (the single-node baseline), then acks=all
 // throughput on RF=3 and RF=1 topics; min/median/max over the rounds and the RF=3/RF=1 ratios.
 // Last, CPU per node (from /proc) over 10 s of the idle cluster, then again with
-// `--idle-partitions` RF=3 partitions idle.
+// `--idle-partitions` RF=3 partitions idle; how long after their creation every ISR was full,
+// and how many were short after the idle window.
 import { readdir, readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -126,23 +127,53 @@ async function measureIdle(client: RillClient, dataDir: string) {
         break;
       } catch (error) {
         if ((error as { code?: unknown }).code === 'TOPIC_ALREADY_EXISTS') break;
-        if (attempt >= 5) throw error;
+        if (attempt >= 20) throw error;
         log(`create ${name} failed (${String(error)}); retrying`);
+        // An overloaded machine may lose the Raft leader for a while: give it time to elect.
+        await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
   }
+  const names = Array.from({ length: Math.ceil(partitions / perTopic) }, (_, i) => {
+    return `idle-${i * perTopic}`;
+  });
+  // Every follower must join and stay in the ISR with no further metadata (issue 7).
+  const createdMs = performance.now();
+  let short = await shortIsrs(client, names);
+  while (short > 0 && performance.now() - createdMs < 60_000) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    short = await shortIsrs(client, names);
+  }
+  const isrFullAfterMs = short === 0 ? Math.round(performance.now() - createdMs) : null;
+  log(
+    `ISR full ${isrFullAfterMs === null ? `not within 60 s (${short} short)` : `after ${isrFullAfterMs} ms`}`,
+  );
   await new Promise((resolve) => setTimeout(resolve, 15_000));
   const after = await cpuPercent(pids, seconds);
+  const shortAfterIdle = await shortIsrs(client, names);
   log(`idle CPU % per node: without them ${before.percent.join(' ')} (load ${before.load}),`);
   log(`  with ${partitions} RF=3 partitions ${after.percent.join(' ')} (load ${after.load})`);
+  log(`  partitions with a short ISR after the idle window: ${shortAfterIdle}`);
   return {
     partitions,
+    isrFullAfterMs,
+    shortIsrAfterIdle: shortAfterIdle,
     seconds,
     withoutCpuPercentPerNode: before.percent,
     withoutLoadavg: before.load,
     cpuPercentPerNode: after.percent,
     loadavg: after.load,
   };
+}
+
+/** Partitions of `topics` whose ISR lacks one of their replicas. */
+async function shortIsrs(client: RillClient, topics: readonly string[]): Promise<number> {
+  let short = 0;
+  for (const name of topics) {
+    const topic = await client.admin().describeTopic(name);
+    for (const p of topic.partitions) if (p.isr.length < p.replicas.length) short += 1;
+  }
+  return short;
 }
 
 /** CPU time of each process over `seconds`, as % of one core, and the load average then. */

@@ -13,6 +13,7 @@ import { benchLog } from './bench-log.ts';
 import {
   createRf3Topics,
   failoverRound,
+  firstAckOnce,
   idleRound,
   jetStreamLatencyOnce,
   jetStreamThroughputOnce,
@@ -47,6 +48,7 @@ import { spawnCluster, type ClusterProcesses } from './spawn-cluster.ts';
 const figureNames = [
   'idle',
   'failover',
+  'create',
   'latency',
   'throughput',
   'json',
@@ -87,7 +89,9 @@ for (const name of only ?? []) {
   if (!figureNames.includes(name)) throw new Error(`--only ${name}: not one of ${figureNames}`);
 }
 const wants = (name: FigureName): boolean => only === null || only.has(name);
-const clusterFigures = ['idle', 'failover', 'latency', 'throughput', 'groups'].filter(wants);
+const clusterFigures = ['idle', 'failover', 'create', 'latency', 'throughput', 'groups'].filter(
+  wants,
+);
 const singleFigures = ['produce', 'consume', 'json', 'latency', 'throughput'].filter(wants);
 
 interface Systems {
@@ -240,6 +244,15 @@ async function runRounds(systems: Systems, tools: Tools, report: Report): Promis
   }
   if (cluster !== null && clusterClient !== null && wants('groups')) {
     await groupRounds([...cluster.urls.values()], clusterClient, report);
+  }
+  if (clusterClient !== null && wants('create')) {
+    for (let r = 0; r < repeat; r += 1) {
+      report.log(`create → first ack round ${r + 1}/${repeat}`);
+      // Alternating order, so that a drift in the machine's load favours neither side.
+      for (const acks of r % 2 === 0 ? (['all', 1] as const) : ([1, 'all'] as const)) {
+        await firstAckOnce(clusterClient, acks, r, report);
+      }
+    }
   }
   if (cluster !== null && wants('failover')) {
     for (const victim of ['leader', 'controller'] as const) {

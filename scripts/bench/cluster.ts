@@ -2,7 +2,8 @@
 // topics (beside a JetStream R3 cluster sampled in the same windows), RF=3 acks=all and acks=1
 // throughput and acks=all latency at the fixed rate, and failover — kill -9 of a partition
 // leader (not the controller; then the controller's own node) → the first acks=all write the
-// cluster acknowledges, with the brokers' default settings. Each call is one round.
+// cluster acknowledges, with the brokers' default settings — and a fresh RF=3 topic's first
+// acks=all write, beside its first acks=1 write. Each call is one round.
 import { H2Transport, RillClient } from '../../src/api/client/index.ts';
 import { benchLatency, benchProduce } from '../../src/cli/client-bench.ts';
 import type { ClusterProcesses } from '../spawn-cluster.ts';
@@ -93,6 +94,42 @@ export async function rf3LatencyOnce(
   const completed = completedRate(result.records, startMs);
   report.add('rf3.latency.p50Ms', result.p50Ms, { ...result, ...completed });
   report.add('rf3.latency.p99Ms', result.p99Ms);
+}
+
+/**
+ * A fresh RF=3 topic of three partitions, then one record to each partition at once with
+ * `acks`: the time from the creation's answer to the last acknowledgement (issue 13 trial
+ * finding 3). acks=1 on a fresh topic of its own is the baseline: metadata spreading and the
+ * leaders opening, without the followers.
+ */
+export async function firstAckOnce(
+  client: RillClient,
+  acks: 'all' | 1,
+  roundIndex: number,
+  report: Report,
+): Promise<void> {
+  const topic = `bench-first-ack-${acks}-${roundIndex}`;
+  const createStartMs = performance.now();
+  await client.admin().createTopic({
+    name: topic,
+    partitions: 3,
+    replicationFactor: 3,
+    configs: { 'min.insync.replicas': '2' },
+  });
+  const createdMs = performance.now();
+  const producer = client.producer({ acks, lingerMs: 0 });
+  try {
+    const perPartition = await Promise.all(
+      [0, 1, 2].map(async (partition) => {
+        await producer.send({ topic, partition, value: Buffer.from('first') });
+        return Math.round(performance.now() - createdMs);
+      }),
+    );
+    const createMs = Math.round(createdMs - createStartMs);
+    report.add(`create.firstAck.${acks}.ms`, Math.max(...perPartition), { perPartition, createMs });
+  } finally {
+    await producer.close();
+  }
 }
 
 export type FailoverVictim = 'leader' | 'controller';

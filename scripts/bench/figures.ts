@@ -30,6 +30,13 @@ export const figureSpecs: readonly FigureSpec[] = [
     target: '< 1500 ms',
   },
   {
+    name: 'create an RF=3 topic → first acks=all write on each partition (vs first acks=1)',
+    series: 'create.firstAck.all.ms',
+    unit: 'ms',
+    baselineSeries: 'create.firstAck.1.ms',
+    target: '< 500 ms on an idle machine',
+  },
+  {
     name: 'RF=3 acks=all p50 ack latency at the fixed rate (vs JetStream R3)',
     series: 'rf3.latency.p50Ms',
     unit: 'ms',

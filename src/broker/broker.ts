@@ -180,7 +180,7 @@ export class Broker {
     });
     deps.image.onApplied((command, result) => {
       // Only an accepted command is well-formed; a refused one changed nothing.
-      if (result.ok && affectsReplicas(command)) this.#replicas.requestReconcile();
+      if (result.ok && affectsReplicas(command)) this.#replicas.requestReconcile(scopeOf(command));
     });
     deps.image.onRestored(() => this.#replicas.requestReconcile());
   }
@@ -542,6 +542,25 @@ export class Broker {
         this.#deps.logger.warn({ err: error, partition: replica.key }, 'retention failed');
       }
     }
+  }
+}
+
+/**
+ * What a command touches, for a scoped reconcile (LocalReplicas): a topic's creation, deletion
+ * or config, or one partition's record; undefined when it may touch any replica (node events).
+ */
+function scopeOf(command: MetadataCommand): { topic: string; partition?: number } | undefined {
+  switch (command.type) {
+    case 'create-topic':
+    case 'delete-topic':
+      return { topic: command.name };
+    case 'set-topic-config':
+      return { topic: command.topic };
+    case 'change-partition':
+    case 'alter-isr':
+      return { topic: command.topic, partition: command.partition };
+    default:
+      return undefined;
   }
 }
 

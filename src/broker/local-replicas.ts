@@ -2,7 +2,10 @@
 // partitions the image assigns here, closes and deletes those it no longer does (or that
 // belong to an older incarnation of a topic), reopens a log whose config changed, and hands
 // each replica its role. Reconciles run one at a time; requests during one coalesce into one
-// more. Invariant: after whenReconciled(), every applied image change has reached the replicas.
+// more. A request may name the topic or partition one command touched (a topic created or
+// deleted, an ISR or leader change): then only those are looked at, so a metadata record costs
+// O(what it names), not O(partitions hosted). Invariant: after whenReconciled(), every applied
+// image change has reached the replicas.
 import type { PartitionLogConfig } from '../log/index.ts';
 import type { Clock } from '../common/index.ts';
 import type { BrokerLogger } from './broker-logger.ts';
@@ -33,7 +36,13 @@ export class LocalReplicas {
   /** The log config each open log was opened with (JSON), to detect changes. */
   readonly #logConfigs = new Map<string, string>();
   #enabled = false;
-  #wanted = false;
+  /** A whole reconcile is due. */
+  #wantedAll = false;
+  /**
+   * Scoped reconciles due, by topic: the partitions named, or null for the whole topic. Keyed
+   * by applied metadata (topics are bounded by the image's topic limit), emptied by each pass.
+   */
+  readonly #wantedTopics = new Map<string, Set<number> | null>();
   #running: Promise<void> | null = null;
 
   constructor(deps: LocalReplicasDeps) {
@@ -57,9 +66,17 @@ export class LocalReplicas {
     this.requestReconcile();
   }
 
-  requestReconcile(): void {
+  /** Reconciles everything, or only `scope` (a topic, or one of its partitions). */
+  requestReconcile(scope?: { readonly topic: string; readonly partition?: number }): void {
     if (!this.#enabled) return;
-    this.#wanted = true;
+    if (scope === undefined) this.#wantedAll = true;
+    else if (!this.#wantedAll) {
+      const partitions = this.#wantedTopics.get(scope.topic);
+      if (scope.partition === undefined) this.#wantedTopics.set(scope.topic, null);
+      else if (partitions === undefined)
+        this.#wantedTopics.set(scope.topic, new Set([scope.partition]));
+      else partitions?.add(scope.partition); // null: the whole topic is due already
+    }
     this.#running ??= this.#loop();
   }
 
@@ -85,9 +102,16 @@ export class LocalReplicas {
 
   async #loop(): Promise<void> {
     try {
-      while (this.#wanted) {
-        this.#wanted = false;
-        await this.#reconcileOnce();
+      while (this.#wantedAll || this.#wantedTopics.size > 0) {
+        if (this.#wantedAll) {
+          this.#wantedAll = false;
+          this.#wantedTopics.clear();
+          await this.#reconcileOnce();
+          continue;
+        }
+        const scopes = [...this.#wantedTopics];
+        this.#wantedTopics.clear();
+        for (const [topic, partitions] of scopes) await this.#reconcileTopic(topic, partitions);
       }
     } catch (error) {
       // Closing or deleting a replica failed (a disk error): the node keeps serving its other
@@ -121,6 +145,34 @@ export class LocalReplicas {
       } catch (error) {
         // The replica stays offline here (clients get LEADER_NOT_AVAILABLE); the next metadata
         // change retries it. The node keeps serving its other partitions.
+        this.#deps.logger.error({ err: error, partition: key }, 'could not open replica');
+      }
+    }
+  }
+
+  /** #reconcileOnce for one topic's `partitions` (null: all of them, open or in the image). */
+  async #reconcileTopic(name: string, partitions: ReadonlySet<number> | null): Promise<void> {
+    const topic = this.#deps.image.topic(name);
+    const images = new Map(topic?.partitions.map((p) => [p.partition, p]) ?? []);
+    const numbers = new Set(partitions ?? images.keys());
+    if (partitions === null) {
+      for (const replica of this.#replicas.values()) {
+        if (replica.topic === name) numbers.add(replica.partition);
+      }
+    }
+    for (const number of numbers) {
+      const key = partitionDirectoryName({ topic: name, partition: number });
+      const image = images.get(number);
+      const wanted = topic !== undefined && image?.replicas.includes(this.#deps.nodeId) === true;
+      const replica = this.#replicas.get(key);
+      if (replica !== undefined && (!wanted || topic.topicId !== replica.topicId)) {
+        await this.#close(replica);
+        await this.#removeFiles(replica.topic, replica.partition);
+      }
+      if (!wanted || !this.#enabled || image === undefined) continue;
+      try {
+        await this.#reconcileReplica(key, topic, image);
+      } catch (error) {
         this.#deps.logger.error({ err: error, partition: key }, 'could not open replica');
       }
     }

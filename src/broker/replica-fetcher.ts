@@ -386,7 +386,12 @@ export class ReplicaFetcher {
         const commands = follower.onEpochEndOffset({ ...answer, requestId: request.requestId });
         await this.#perform(slot, follower, commands);
       })
-      .catch((error: unknown) => this.#onTransportError(loop.leaderId, error))
+      .catch((error: unknown) => {
+        this.#onTransportError(loop.leaderId, error);
+        // Unanswered: the core may ask again after its backoff. Without this it would count
+        // the request as in flight, and the slot, not due, would wait for metadata for good.
+        if (replica.followerReplica === follower) follower.onRequestFailed(request.requestId);
+      })
       .finally(() => {
         this.#asking.delete(asking);
         loop.due.add(replica.key);

@@ -233,6 +233,19 @@ export class FollowerReplica<R> {
   }
 
   /**
+   * The request `requestId` got no answer (the transport failed): the follower may ask again
+   * once retryBackoffMs from its send has passed, instead of waiting out requestTimeoutMs. An
+   * id other than the one in flight is ignored.
+   */
+  onRequestFailed(requestId: number): void {
+    const state = this.#state;
+    if (state.kind !== 'truncating' && state.kind !== 'fetching') return;
+    if (state.inFlight?.requestId !== requestId) return;
+    this.#notBeforeMs = state.inFlight.sentAtMs + this.#config.retryBackoffMs;
+    this.#state = { ...state, inFlight: null };
+  }
+
+  /**
    * The local log failed its CRC check at a batch starting after lastGoodOffset - 1: drop it
    * and everything after, reconcile again, and stay ineligible for leadership until caught up.
    */

@@ -167,3 +167,42 @@ test('a timeout is not a refusal', async () => {
   await until('a few failed rounds', () => failures >= 3);
   expect(refused).toEqual([]);
 });
+
+test('an epoch request that fails is asked again without further metadata', async () => {
+  // Issue 7 (dormant follower slots): a failed OffsetsForLeaderEpoch left the core counting
+  // the request as in flight and the slot not due, so nothing asked again until a metadata
+  // record re-followed the partition. Here follow() is called once; the follower must still
+  // reconcile and fetch.
+  const batch = await encodeBatch({
+    baseOffset: 0,
+    partitionLeaderEpoch: 0,
+    compression: 'none',
+    records: [{ key: null, value: Buffer.from('v'), headers: [], timestampMs: 1 }],
+  });
+  let epochAsks = 0;
+  const fetchOffsets: number[] = [];
+  const transport: ReplicaTransport = {
+    epochEndOffset: () => {
+      epochAsks += 1;
+      if (epochAsks === 1) return Promise.reject(new Error('replica request answered 503'));
+      return Promise.resolve({ kind: 'ok', epoch: 0, endOffset: 1 });
+    },
+    sessionFetch: (_url, call) => {
+      for (const p of call.partitions) fetchOffsets.push(p.fetchOffset);
+      return new Promise((resolve) =>
+        setTimeout(() => resolve({ kind: 'ok', sessionId: 7, partitions: [] }), 20),
+      );
+    },
+    close: () => Promise.resolve(),
+  };
+  const replica = await followerPartition();
+  await replica.log.appendAsFollower(batch);
+  // A new leader epoch with a non-empty log: the core reconciles by epoch before fetching.
+  const image = { partition: 0, replicas: [1, 2], isr: [1, 2], leader: leaderId };
+  replica.applyImage({ ...image, leaderEpoch: 1, partitionEpoch: 1 }, realClock.nowMs());
+  const { fetcher } = startFetcher(transport);
+  fetcher.follow(replica);
+  await until('the epoch request was asked again', () => epochAsks >= 2, 5_000);
+  await until('fetching from its log end', () => fetchOffsets.includes(1), 5_000);
+  expect(replica.followerReplica?.state.kind).toBe('fetching');
+});

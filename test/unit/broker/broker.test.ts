@@ -422,6 +422,53 @@ describe('leadership comes from the metadata image', () => {
     await expect(waiting).rejects.toMatchObject({ code: 'REQUEST_TIMED_OUT' });
   });
 
+  test('a record naming a partition or topic reconciles only that (issue 7)', async () => {
+    await f.broker.createTopic({ name: 'wide', partitions: 40, replicationFactor: 1, configs: {} });
+    await f.broker.whenReconciled();
+    const applied: string[] = [];
+    const original = Partition.prototype.applyImage;
+    Partition.prototype.applyImage = function (this: Partition, ...args) {
+      applied.push(this.key);
+      return original.apply(this, args);
+    };
+    try {
+      moveLeader(2, [1, 2]);
+      await f.broker.whenReconciled();
+      expect(applied).toEqual(['r-0']);
+      applied.length = 0;
+      await f.broker.setTopicConfigs('r', { 'retention.ms': '60000' });
+      await f.broker.whenReconciled();
+      expect(applied).toEqual(['r-0']);
+      applied.length = 0;
+      // A new topic: its own partitions only (a creation burst no longer costs O(hosted) each).
+      await f.broker.createTopic({
+        name: 'fresh',
+        partitions: 3,
+        replicationFactor: 1,
+        configs: {},
+      });
+      await f.broker.whenReconciled();
+      const fresh = f.image.topic('fresh')!.partitions.filter((p) => p.replicas.includes(1));
+      expect([...applied].sort()).toEqual(fresh.map((p) => `fresh-${p.partition}`).sort());
+      applied.length = 0;
+      await f.broker.deleteTopic('fresh');
+      await f.broker.whenReconciled();
+      expect(applied).toEqual([]);
+      expect(f.broker.describeTopic('wide').partitions).toHaveLength(40);
+      const { brokerEpoch } = f.image.node(2)!;
+      f.metadata.commit({ type: 'fence-node', nodeId: 2, brokerEpoch });
+      await f.broker.whenReconciled();
+      // A node event may touch any replica: every one hosted here is looked at.
+      const hosted = f.image
+        .topics()
+        .flatMap((t) => t.partitions.filter((p) => p.replicas.includes(1)));
+      expect(hosted.length).toBeGreaterThan(2);
+      expect(applied.length).toBe(hosted.length);
+    } finally {
+      Partition.prototype.applyImage = original;
+    }
+  });
+
   test('a node that does not lead answers NOT_LEADER_OR_FOLLOWER with the leader', async () => {
     if (partition().leader !== 2) moveLeader(2, [1, 2]);
     await f.broker.whenReconciled();

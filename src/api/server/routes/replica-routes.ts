@@ -32,10 +32,9 @@ export function registerReplicaRoutes(app: RillApp, context: RouteContext): void
   app.post(replicaSessionFetchPath, async (request, reply) => {
     const body = objectBody(request.body);
     const maxBytes = integerField(body, 'maxBytes', 1, context.config.fetchBytesMax);
-    // A follower that cancels a parked request starts a new session: stop holding this one.
-    const cancelled = new AbortController();
-    const onClose = (): void => cancelled.abort();
-    request.raw.once('close', onClose);
+    // Fires when the stream closes: a follower that cancels a parked request starts a new
+    // session, so this one stops holding.
+    const signal = context.signalOf(request);
     const call = {
       replicaId: integerField(body, 'replicaId', 0, int32Max),
       sessionId: integerField(body, 'sessionId', 0, int32Max),
@@ -46,12 +45,12 @@ export function registerReplicaRoutes(app: RillApp, context: RouteContext): void
       maxBytes,
       partitionMaxBytes: integerField(body, 'partitionMaxBytes', 1, maxBytes),
     };
-    try {
-      const result = await context.broker.replicaSessionFetch(call, cancelled.signal);
-      return await sendSessionAnswer(context, reply, result);
-    } finally {
-      request.raw.off('close', onClose);
-    }
+    const result = await context.broker.replicaSessionFetch(call, signal);
+    // Never resolve with the reply: awaiting it (a thenable) waits for the response to finish,
+    // which a stream reset before the answer never does, so the handler would never settle
+    // and its stream-guard slot would leak (issue 7: 256 cancelled long polls refused every
+    // later replica fetch on that connection with BROKER_BUSY, for good).
+    await sendSessionAnswer(context, reply, result, signal);
   });
 }
 
@@ -85,17 +84,26 @@ function partitionFetchOf(body: Record<string, unknown>) {
   };
 }
 
-/** Reads every answered partition's slices into the framed body, releasing each read. */
+/**
+ * Reads every answered partition's slices into the framed body, releasing each read, and
+ * sends it; nothing is sent to a stream that closed meanwhile (the reply is hijacked).
+ */
 async function sendSessionAnswer(
   context: RouteContext,
   reply: RillReply,
   result: SessionFetchResult,
-) {
-  if (result.kind === 'error') return reply.send(result);
+  signal: AbortSignal,
+): Promise<void> {
+  if (result.kind === 'error') {
+    if (signal.aborted) reply.hijack();
+    else reply.send(result);
+    return;
+  }
   const headers: EncodedPartitionHeader[] = [];
   const records: Uint8Array[] = [];
   try {
     for (const answer of result.partitions) {
+      if (signal.aborted) break;
       const bytes = await recordsOf(answer);
       if (answer.kind !== 'records') {
         headers.push(answer);
@@ -109,8 +117,12 @@ async function sendSessionAnswer(
   } finally {
     for (const answer of result.partitions) if (answer.kind === 'records') answer.read?.release();
   }
+  if (signal.aborted) {
+    reply.hijack();
+    return;
+  }
   const body = Buffer.concat(encodeSessionAnswer(result.sessionId, headers, records));
-  return reply.header('content-type', replicaSessionContentType).send(body);
+  reply.header('content-type', replicaSessionContentType).send(body);
 }
 
 async function recordsOf(answer: SessionPartitionResult): Promise<Uint8Array> {

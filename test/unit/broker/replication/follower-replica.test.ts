@@ -196,6 +196,27 @@ describe('FollowerReplica', () => {
     expect(follower.nextRequest(51)).toMatchObject({ kind: 'fetch', currentLeaderEpoch: 2 });
   });
 
+  test('a request that failed in transport is asked again after the backoff (issue 7)', () => {
+    const follower = new FollowerReplica<Batch>(
+      { ...config, requestTimeoutMs: 5_000, retryBackoffMs: 50 },
+      logOf([0], 'f'),
+      0,
+    );
+    follower.onLeaderChange({ leaderId: L, leaderEpoch: 1 });
+    const ask = follower.nextRequest(0)!;
+    expect(ask).toMatchObject({ kind: 'epochEndOffset', epoch: 0 });
+    follower.onRequestFailed(ask.requestId + 1); // Not the one in flight: ignored.
+    expect(follower.nextRequest(60)).toBeNull();
+    follower.onRequestFailed(ask.requestId);
+    expect(follower.nextRequest(40)).toBeNull(); // Backing off from its send.
+    const again = follower.nextRequest(60)!;
+    expect(again).toMatchObject({ kind: 'epochEndOffset', epoch: 0 });
+    expect(again.requestId).toBeGreaterThan(ask.requestId);
+    // An answer to the failed request, arriving late, is ignored.
+    expect(
+      follower.onEpochEndOffset({ requestId: ask.requestId, kind: 'ok', epoch: 0, endOffset: 1 }),
+    ).toEqual([]);
+  });
   test('P10 out of range low: retention passed our end, so start over at the leader start', () => {
     const log = logOf([0, 0], 'a');
     const follower = new FollowerReplica<Batch>(config, log, 2);
