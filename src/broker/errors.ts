@@ -35,6 +35,10 @@ export const brokerErrorCatalog = {
   KAFKA_STORAGE_ERROR: retriable, // Elsewhere: this replica's disk failed.
   BROKER_BUSY: retriable, // After backoff: a configured limit was reached.
   BROKER_NOT_READY: retriable, // The node has not caught up with metadata yet.
+  // Idempotent producers (docs/api.md "Idempotent producers"); nothing was written for any.
+  OUT_OF_ORDER_SEQUENCE_NUMBER: final, // A gap: resend the earlier batches first, in order.
+  INVALID_PRODUCER_EPOCH: final, // A newer instance of the producer (same name) fenced this one.
+  UNKNOWN_PRODUCER_ID: final, // Id never issued, or its state expired: re-initialise (POST).
 } as const satisfies Record<string, ErrorTraits>;
 
 export type BrokerErrorCode = keyof typeof brokerErrorCatalog;

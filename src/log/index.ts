@@ -5,6 +5,8 @@ export type {
   Compression,
   FileSlice,
   FlushPolicy,
+  LeaderAppendGuard,
+  LeaderAppendResult,
   LogReadResult,
   LogRecord,
   PartitionLogApi,

@@ -5,7 +5,13 @@
 // follower's leader sees can vanish in a crash. Recovery rules live in ./log-recovery.ts.
 import { assert, type Clock, type WallClock } from '../common/index.ts';
 import { syncDirectory, writeCheckpoint } from './checkpoint-file.ts';
-import type { LogReadResult, PartitionLogApi, PartitionLogConfig } from './contract.ts';
+import type {
+  LeaderAppendGuard,
+  LeaderAppendResult,
+  LogReadResult,
+  PartitionLogApi,
+  PartitionLogConfig,
+} from './contract.ts';
 import { LogError, isLogError } from './errors.ts';
 import { GroupCommit } from './group-commit.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
@@ -176,7 +182,8 @@ export class PartitionLog implements PartitionLogApi {
     batches: Uint8Array,
     leaderEpoch: number,
     scanned?: readonly BatchHeader[],
-  ): Promise<{ baseOffset: number; lastOffset: number; logAppendTimeMs: number }> {
+    guard?: LeaderAppendGuard,
+  ): Promise<LeaderAppendResult> {
     assert(
       Number.isInteger(leaderEpoch) && leaderEpoch >= 0 && leaderEpoch <= 0x7fffffff,
       `bad epoch ${leaderEpoch}`,
@@ -192,7 +199,7 @@ export class PartitionLog implements PartitionLogApi {
         );
       }
     }
-    const result = await this.#serialized(async () => {
+    const result = await this.#serialized(async (): Promise<LeaderAppendResult> => {
       const latest = this.#epochs.latestEpoch();
       if (latest !== null && leaderEpoch < latest) {
         throw new LogError(
@@ -202,6 +209,8 @@ export class PartitionLog implements PartitionLogApi {
       }
       const nowMs = this.#deps.clock.wallMs();
       const baseOffset = this.#writtenEndOffset;
+      const existing = guard?.beforeAppend(baseOffset) ?? null;
+      if (existing !== null) return { ...existing, logAppendTimeMs: nowMs, duplicate: true };
       const appended = stampAsLeader(bytes, headers, baseOffset, leaderEpoch);
       const lastOffset = appended.at(-1)?.lastOffset ?? baseOffset - 1;
       if (latest !== leaderEpoch) {
@@ -210,6 +219,7 @@ export class PartitionLog implements PartitionLogApi {
         await this.#writeEpochs();
       }
       await this.#appendBatches(bytes, appended, nowMs);
+      guard?.afterAppend(baseOffset, lastOffset);
       return { baseOffset, lastOffset, logAppendTimeMs: nowMs };
     });
     await this.#makeDurable();

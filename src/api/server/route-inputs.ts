@@ -45,6 +45,7 @@ const routeInputs: Readonly<Record<string, RouteInput>> = {
   'DELETE /v1/topics/:topic/partitions/:partition/records': { query: ['before'], bodies: [] },
   'GET /v1/topics/:topic/partitions/:partition/offsets': { query: ['timestamp'], bodies: [] },
   'POST /v1/topics/:topic/records': { query: produceQuery, bodies: ['json'] },
+  'POST /v1/producers': json,
 };
 
 /** Every client route as `METHOD url-pattern` (tests walk them; docs/api.md lists them). */

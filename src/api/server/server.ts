@@ -32,6 +32,7 @@ import {
 } from './fastify-errors.ts';
 import type { RillApp, RillRequest, RouteContext } from './route-context.ts';
 import { registerClusterRoutes } from './routes/cluster-routes.ts';
+import { registerProducerRoutes } from './routes/producer-routes.ts';
 import { registerRecordRoutes } from './routes/record-routes.ts';
 import { registerReplicaRoutes } from './routes/replica-routes.ts';
 import { registerTopicProduceRoute } from './routes/topic-produce-route.ts';
@@ -188,6 +189,7 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   registerRecordRoutes(app, context);
   registerReplicaRoutes(app, context);
   registerTopicProduceRoute(app, context);
+  registerProducerRoutes(app, context);
   await app.ready();
   return app;
 }
