@@ -6,6 +6,8 @@
 // while nothing is written.
 // Method: one `rill broker` child on a temporary data directory; the high watermark before and
 // after each request shows what was written. No sleeps: every wait is on a response.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { encodeBatch, encodeBatches } from '../../../src/log/index.ts';
 import { BrokerProcess } from '../../support/api/broker-process.ts';
@@ -210,6 +212,12 @@ describe('the state survives restarts', () => {
     const secondAnswer = (await sendBinary(second)).json();
     await http.close();
     expect(await broker.stop()).toBe(0);
+    // A clean stop leaves a snapshot of the state, so the restart replays nothing.
+    const file = join(broker.dataDir, 'partitions', `${topic}-0`, 'producer-state.json');
+    const snapshot = JSON.parse(await readFile(file, 'utf8'));
+    expect(snapshot.producers.map((e: { producerId: number }) => e.producerId)).toContain(
+      p.producerId,
+    );
     broker = await BrokerProcess.start({ dataDir: broker.dataDir, port: broker.port });
     http = new H2c(broker.url);
     expect((await sendBinary(first)).json()).toEqual({ ...original, duplicate: true });
