@@ -226,6 +226,9 @@ export class RecordAccumulator {
     for (const queue of this.#queues.values()) {
       while (this.#hasRoom(queue) && this.#isReady(queue, nowMs, flushing)) {
         if (this.#idempotent && !this.#canStamp(queue, identity)) break;
+        // A partial batch does not go beside a request in flight: it keeps filling until that
+        // answers (as with one request in flight), so more in flight never means smaller batches.
+        if (queue.inFlight > 0 && !flushing && this.#onlyOpen(queue)) break;
         if (!canSend(queue.topic, queue.partition)) break;
         const taken = this.#idempotent
           ? [this.#takeStamped(queue, identity)]
@@ -236,6 +239,11 @@ export class RecordAccumulator {
       }
     }
     return requests;
+  }
+
+  /** The only waiting batch is the open one (still accepting records). */
+  #onlyOpen(queue: PartitionQueue): boolean {
+    return queue.batches.length === 1 && !queue.lastClosed;
   }
 
   #hasRoom(queue: PartitionQueue): boolean {
@@ -395,6 +403,7 @@ export class RecordAccumulator {
     for (const queue of this.#queues.values()) {
       const first = queue.batches[0];
       if (!this.#hasRoom(queue) || first === undefined) continue;
+      if (queue.inFlight > 0 && this.#onlyOpen(queue)) continue; // Woken by the answer.
       const lingerAtMs =
         queue.batches.length > 1 || queue.lastClosed
           ? first.retryAtMs
