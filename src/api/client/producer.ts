@@ -516,11 +516,17 @@ export class Producer {
     return cached?.partitions.find((p) => p.partition === partition)?.leaderId ?? unknownLeader;
   }
 
-  /** Takes one of the leader's maxInFlightRequestsPerBroker slots, or says there is none. */
+  /**
+   * Takes one of the leader's request slots, or says there is none: maxInFlightRequestsPerBroker,
+   * times maxInFlightPerPartition with idempotence (a request then carries one batch of one
+   * partition, where Kafka's carries every partition's: the same bytes need more requests).
+   */
   #reserveBrokerSlot(topic: string, partition: number): boolean {
     const bucket = this.#leaderBucket(topic, partition);
     const inFlight = this.#inFlight.get(bucket) ?? 0;
-    if (inFlight >= this.#config.maxInFlightRequestsPerBroker) return false;
+    const { maxInFlightRequestsPerBroker, maxInFlightPerPartition, idempotent } = this.#config;
+    const slots = maxInFlightRequestsPerBroker * (idempotent ? maxInFlightPerPartition : 1);
+    if (inFlight >= slots) return false;
     this.#inFlight.set(bucket, inFlight + 1);
     return true;
   }
