@@ -132,11 +132,18 @@ export const defaultBrokerLimits: Omit<BrokerConfig, 'nodeId' | 'advertisedUrl'>
 
 /** The limits `rill broker --limit name=value` may set (docs/operations.md, Node limits). */
 export type NodeLimitName =
-  keyof typeof defaultServerConfig | 'fetchWaitersMax' | 'produceWaitersMax';
+  | keyof typeof defaultServerConfig
+  | 'fetchWaitersMax'
+  | 'produceWaitersMax'
+  | 'producerIdExpirationMs'
+  | 'producersPerPartitionMax';
 export const nodeLimitNames: readonly NodeLimitName[] = [
   ...(Object.keys(defaultServerConfig) as (keyof typeof defaultServerConfig)[]),
   'fetchWaitersMax',
   'produceWaitersMax',
+  // Idempotent producers: producer.id.expiration.ms and the per-partition bound.
+  'producerIdExpirationMs',
+  'producersPerPartitionMax',
 ];
 
 /** The server's limits with this node's overrides. */
@@ -151,10 +158,16 @@ function serverConfigOf(config: NodeConfig): ServerConfig {
 
 /** Overrides of the replication defaults this node was started with. */
 function replicationSettings(config: NodeConfig): Partial<ReplicationSettings> {
+  const { producerIdExpirationMs, producersPerPartitionMax } = config.limits ?? {};
+  const producers = {
+    ...(producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs }),
+    ...(producersPerPartitionMax === undefined ? {} : { producersPerPartitionMax }),
+  };
   const lagMs = config.replicaLagTimeMaxMs;
-  if (lagMs === undefined) return {};
+  if (lagMs === undefined) return producers;
   // An unanswered ISR change is resent well within one lag period.
-  return { replicaLagTimeMaxMs: lagMs, isrChangeRetryMs: Math.max(100, Math.floor(lagMs / 4)) };
+  const isrChangeRetryMs = Math.max(100, Math.floor(lagMs / 4));
+  return { ...producers, replicaLagTimeMaxMs: lagMs, isrChangeRetryMs };
 }
 
 const realClock: Clock = {
