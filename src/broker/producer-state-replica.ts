@@ -11,6 +11,7 @@ import {
   type LeaderAppendGuard,
   type PartitionLogApi,
 } from '../log/index.ts';
+import { assertNever } from '../common/index.ts';
 import { BrokerError } from './errors.ts';
 import {
   ProducerStateTable,
@@ -104,6 +105,8 @@ export class ReplicaProducerState {
             return { baseOffset: decided.baseOffset, lastOffset: decided.lastOffset };
           case 'refused':
             throw new BrokerError(decided.code, decided.message);
+          default:
+            return assertNever(decided, 'producer check');
         }
       },
       afterAppend: (baseOffset, lastOffset) => {

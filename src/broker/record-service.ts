@@ -4,7 +4,7 @@
 // request and times its deadline; a fetch at the HW parks in the fetch purgatory until the HW
 // moves, leadership changes or maxWaitMs passes. A request whose signal aborts (its client went
 // away) stops at the next step with the signal's reason: its slot, wait and read are freed.
-import { assert, type Clock } from '../common/index.ts';
+import { assert, assertNever, type Clock } from '../common/index.ts';
 import type { BatchHeader, LogReadResult } from '../log/index.ts';
 import type { BrokerLogger } from './broker-logger.ts';
 import type { FetchRequest, FetchResult, ProduceRequest, ProduceResult } from './broker-types.ts';
@@ -119,6 +119,8 @@ export class RecordService {
         throw new BrokerError('UNKNOWN_PRODUCER_ID', verdict.message);
       case 'fenced':
         throw new BrokerError('INVALID_PRODUCER_EPOCH', verdict.message);
+      default:
+        assertNever(verdict, 'producer id verdict');
     }
   }
 

@@ -32,13 +32,29 @@ afterEach(async () => {
   cluster = null;
 });
 
-/** Drops a produce's answer after the broker handled it, with probability `dropP`. */
-function droppingTransport(inner: Transport, random: SeededRandom, dropP: number): Transport {
+/** Produce answers seen and dropped by droppingTransport. */
+interface DropCount {
+  produces: number;
+  dropped: number;
+}
+
+/**
+ * Drops a produce's answer after the broker handled it: the fifth always (so every run has
+ * one), any other with probability `dropP`.
+ */
+function droppingTransport(
+  inner: Transport,
+  random: SeededRandom,
+  dropP: number,
+  count: DropCount,
+): Transport {
   return {
     async request(url, request) {
       const response = await inner.request(url, request);
-      const produce = request.method === 'POST' && request.path.includes('/records');
-      if (produce && random.int(1000) < dropP * 1000) {
+      if (request.method !== 'POST' || !request.path.includes('/records')) return response;
+      count.produces += 1;
+      if (count.produces === 5 || random.chance(dropP)) {
+        count.dropped += 1;
         throw new ClientError('CLIENT_CONNECTION', `${url}: answer dropped by the test`);
       }
       return response;
@@ -97,14 +113,15 @@ async function runOnce(nemesis: Nemesis, seed: number): Promise<void> {
     return created.status === 201 ? true : undefined;
   });
   const random = new SeededRandom(seed);
-  const transport = droppingTransport(new H2Transport(), random, nemesis.dropP);
+  const count: DropCount = { produces: 0, dropped: 0 };
+  const transport = droppingTransport(new H2Transport(), random, nemesis.dropP, count);
   const client = new RillClient(
     { bootstrapUrls: c.ids.map((id) => c.url(id)), requestTimeoutMs: 5_000 },
     { transport, clock: systemClock, wallClock: systemWallClock, random: systemRandom() },
   );
   const producer = client.producer({
-    lingerMs: 2,
-    batchSizeBytes: 2_048,
+    lingerMs: 1,
+    batchSizeBytes: 1_024,
     retriesMax: 1_000,
     requestTimeoutMs: 3_000,
     deliveryTimeoutMs: 90_000,
@@ -127,7 +144,8 @@ async function runOnce(nemesis: Nemesis, seed: number): Promise<void> {
       if (nemesis.fault === 'kill') await c.kill(victim);
       else c.pause(victim, true);
     }
-    if (i % 20 === 19) await Promise.race([send, new Promise((r) => setTimeout(r, 20))]);
+    // Paced over about two seconds, so the faults fall among many requests.
+    if (i % 10 === 9) await new Promise((r) => setTimeout(r, 50));
   }
   await new Promise((r) => setTimeout(r, 2_000));
   if (victim !== null && nemesis.fault === 'pause') c.pause(victim, false);
@@ -156,7 +174,7 @@ async function runOnce(nemesis: Nemesis, seed: number): Promise<void> {
   }
   console.log(
     `seed ${seed} ${JSON.stringify(nemesis)}: acked=${acked.size} failed=${failed.length} ` +
-      `duplicates=${duplicates.length}`,
+      `duplicates=${duplicates.length} produces=${count.produces} dropped=${count.dropped}`,
   );
   await c.stopAll();
   cluster = null;
