@@ -142,7 +142,9 @@ export type NodeLimitName =
   | 'logCleanerBackoffMs'
   | 'groupSessionTimeoutMs'
   | 'groupHeartbeatIntervalMs'
-  | 'offsetsTopicPartitions';
+  | 'offsetsTopicPartitions'
+  | 'producerIdExpirationMs'
+  | 'producersPerPartitionMax';
 export const nodeLimitNames: readonly NodeLimitName[] = [
   ...(Object.keys(defaultServerConfig) as (keyof typeof defaultServerConfig)[]),
   'fetchWaitersMax',
@@ -152,6 +154,9 @@ export const nodeLimitNames: readonly NodeLimitName[] = [
   'groupSessionTimeoutMs', // group.consumer.session.timeout.ms
   'groupHeartbeatIntervalMs', // group.consumer.heartbeat.interval.ms
   'offsetsTopicPartitions', // offsets.topic.num.partitions
+  // Idempotent producers: producer.id.expiration.ms and the per-partition bound.
+  'producerIdExpirationMs',
+  'producersPerPartitionMax',
 ];
 
 /** The group coordinator's settings with this node's overrides. */
@@ -181,10 +186,16 @@ function serverConfigOf(config: NodeConfig): ServerConfig {
 
 /** Overrides of the replication defaults this node was started with. */
 function replicationSettings(config: NodeConfig): Partial<ReplicationSettings> {
+  const { producerIdExpirationMs, producersPerPartitionMax } = config.limits ?? {};
+  const producers = {
+    ...(producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs }),
+    ...(producersPerPartitionMax === undefined ? {} : { producersPerPartitionMax }),
+  };
   const lagMs = config.replicaLagTimeMaxMs;
-  if (lagMs === undefined) return {};
+  if (lagMs === undefined) return producers;
   // An unanswered ISR change is resent well within one lag period.
-  return { replicaLagTimeMaxMs: lagMs, isrChangeRetryMs: Math.max(100, Math.floor(lagMs / 4)) };
+  const isrChangeRetryMs = Math.max(100, Math.floor(lagMs / 4));
+  return { ...producers, replicaLagTimeMaxMs: lagMs, isrChangeRetryMs };
 }
 
 const realClock: Clock = {

@@ -53,6 +53,8 @@ import {
 import { RecordService } from './record-service.ts';
 import { requireTopic, TopicAdmin } from './topic-admin.ts';
 import { PartitionChangeCounts, partitionStats, type PartitionStats } from './partition-metrics.ts';
+import { producerIdLimits } from './producer-id-image.ts';
+import { ProducerIds, type ProducerIdentity } from './producer-ids.ts';
 
 export interface BrokerConfig {
   readonly nodeId: number;
@@ -105,6 +107,7 @@ export class Broker {
   readonly #service: ReplicaService;
   readonly #session: NodeSession;
   readonly #records: RecordService;
+  readonly #producerIds: ProducerIds;
   readonly #cancelTimers: (() => void)[] = [];
   readonly #partitionChanges: PartitionChangeCounts;
   #retentionRunning = false;
@@ -130,6 +133,10 @@ export class Broker {
       settle: () => this.#settle(),
     });
     this.#fetchPurgatory = new Purgatory({ waitersMax: config.fetchWaitersMax }, deps);
+    this.#producerIds = new ProducerIds(
+      { nodeId: config.nodeId, blockSize: producerIdLimits.blockSizeMax },
+      { propose: (command) => this.#propose(command) },
+    );
     this.#replication = {
       ...defaultReplicationSettings,
       ackWaitersMax: config.produceWaitersMax,
@@ -153,6 +160,7 @@ export class Broker {
       logger: deps.logger,
       clock: deps.clock,
       replication: this.#replication,
+      wallClock: deps.wallClock,
       onReplicaChanged: (key, lostLeadership) => this.#onReplicaChanged(key, lostLeadership),
     });
     this.#service = new ReplicaService(defaultFetchSessionLimits, {
@@ -406,6 +414,15 @@ export class Broker {
 
   // ---- produce and fetch (RecordService) ------------------------------------------------
 
+  /**
+   * POST /v1/producers: a new idempotent producer identity (ProducerIds.init); a name bumps
+   * its epoch. Codes: BROKER_NOT_READY, NOT_CONTROLLER, REQUEST_TIMED_OUT, BROKER_BUSY.
+   */
+  initProducer(name: string | null): Promise<ProducerIdentity> {
+    this.#requireRunning();
+    return this.#producerIds.init(name);
+  }
+
   /** RecordService.produce. */
   produce(request: ProduceRequest): Promise<ProduceResult> {
     return this.#records.produce(request);
@@ -540,6 +557,13 @@ export class Broker {
       } catch (error) {
         // Retention is retried at the next check; a closed log (deleted topic) is skipped.
         this.#deps.logger.warn({ err: error, partition: replica.key }, 'retention failed');
+      }
+      try {
+        // Expires idle producers and snapshots the state, so a restart replays little.
+        await replica.producers.maintain(wallMs);
+      } catch (error) {
+        // Safe: a missing snapshot only makes the next open replay more of the log.
+        this.#deps.logger.warn({ err: error, partition: replica.key }, 'producer snapshot failed');
       }
     }
   }

@@ -49,6 +49,10 @@ export const brokerErrorCatalog = {
   NON_EMPTY_GROUP: final, // An admin change while the group has members.
   INCONSISTENT_GROUP_PROTOCOL: final, // The group uses the other protocol type.
   OFFSET_METADATA_TOO_LARGE: final, // A commit's metadata exceeds offsetMetadataMax.
+  // Idempotent producers (docs/api.md "Idempotent producers"); nothing was written for any.
+  OUT_OF_ORDER_SEQUENCE_NUMBER: final, // A gap: resend the earlier batches first, in order.
+  INVALID_PRODUCER_EPOCH: final, // A newer instance of the producer (same name) fenced this one.
+  UNKNOWN_PRODUCER_ID: final, // Id never issued, or its state expired: re-initialise (POST).
 } as const satisfies Record<string, ErrorTraits>;
 
 export type BrokerErrorCode = keyof typeof brokerErrorCatalog;

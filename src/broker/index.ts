@@ -2,6 +2,8 @@
 // produce and fetch. The API enters only through this file.
 export { Broker, type BrokerConfig, type BrokerDeps } from './broker.ts';
 export type * from './broker-types.ts';
+export type { ProducerIdentity } from './producer-ids.ts';
+export { producerIdLimits } from './producer-id-image.ts';
 export {
   partitionMetricsMax,
   type LeaderPartitionStats,

@@ -7,7 +7,7 @@
 // O(what it names), not O(partitions hosted). Invariant: after whenReconciled(), every applied
 // image change has reached the replicas.
 import type { PartitionLogConfig } from '../log/index.ts';
-import type { Clock } from '../common/index.ts';
+import type { Clock, WallClock } from '../common/index.ts';
 import type { BrokerLogger } from './broker-logger.ts';
 import type { MetadataImage, PartitionImage, TopicImage } from './metadata-image.ts';
 import { Partition, type ReplicationSettings } from './partition.ts';
@@ -22,6 +22,8 @@ export interface LocalReplicasDeps {
   readonly logger: BrokerLogger;
   readonly clock: Clock;
   readonly replication: ReplicationSettings;
+  /** Producer-state expiry counts in wall time (it survives restarts); else `clock`. */
+  readonly wallClock?: WallClock;
   /**
    * After a replica's role, HW or existence may have changed: `lostLeadership` is true when
    * requests parked on it must resume (and fail), false when they should only be re-checked.
@@ -204,7 +206,18 @@ export class LocalReplicas {
     const ref = { topic: topic.name, partition };
     const log = await this.#deps.store.open(ref, topic.topicId, config);
     const identity = { ...ref, topicId: topic.topicId, nodeId: this.#deps.nodeId };
-    const replica = new Partition(identity, log, topic.config, this.#deps.replication);
+    const { wallClock, clock, store } = this.#deps;
+    const wallMs = (): number => wallClock?.wallMs() ?? clock.nowMs();
+    const producerStateFiles = store.producerStateFiles?.(ref) ?? null;
+    const deps = { wallMs, producerStateFiles };
+    const replica = new Partition(identity, log, topic.config, this.#deps.replication, deps);
+    try {
+      // Before any role: a leader must know its producers before its first produce.
+      await replica.producers.load(wallMs());
+    } catch (error) {
+      await log.close();
+      throw error;
+    }
     this.#replicas.set(replica.key, replica);
     this.#deps.logger.info({ partition: replica.key, ...replica.offsets() }, 'replica opened');
     return replica;
@@ -215,7 +228,19 @@ export class LocalReplicas {
     this.#logConfigs.delete(replica.key);
     replica.close();
     this.#deps.onReplicaChanged(replica.key, true);
+    await this.#saveProducerState(replica);
     await replica.log.close();
+  }
+
+  /** A clean close leaves a current snapshot, so the reopen replays nothing. */
+  async #saveProducerState(replica: Partition): Promise<void> {
+    const { wallClock, clock } = this.#deps;
+    try {
+      await replica.producers.maintain(wallClock?.wallMs() ?? clock.nowMs());
+    } catch (error) {
+      // Safe: without the snapshot the next open replays the log and rebuilds the same state.
+      this.#deps.logger.warn({ err: error, partition: replica.key }, 'producer snapshot failed');
+    }
   }
 
   async #removeFiles(topic: string, partition: number): Promise<void> {

@@ -73,6 +73,25 @@ export type MetadataCommand =
       readonly targetReplicas: readonly number[] | null;
     }
   | {
+      /**
+       * A block of `count` producer ids for `nodeId` to hand out (Kafka's AllocateProducerIds).
+       * Apply takes them from the image's next id, so blocks never overlap, whichever node
+       * proposed or led; the result carries the first id.
+       */
+      readonly type: 'allocate-producer-ids';
+      readonly nodeId: number;
+      readonly count: number;
+    }
+  | {
+      /**
+       * A named producer (Kafka's transactionalId) starts: a known name gets its epoch bumped,
+       * fencing the instance before it; a new one gets a fresh id at epoch 0. The result carries
+       * the id and epoch. Names are bounded by producerNamesMax (the oldest started is dropped).
+       */
+      readonly type: 'init-producer';
+      readonly name: string;
+    }
+  | {
       readonly type: 'set-topic-config';
       readonly topic: string;
       /** A null value removes the override, so the default applies again. */
@@ -102,7 +121,14 @@ export type MetadataRejectCode =
   | 'INVALID_CONFIG';
 
 export type MetadataResult =
-  | { readonly ok: true; readonly brokerEpoch?: number; readonly partitionEpoch?: number }
+  | {
+      readonly ok: true;
+      readonly brokerEpoch?: number;
+      readonly partitionEpoch?: number;
+      /** allocate-producer-ids: the block's first id; init-producer: the producer's id. */
+      readonly producerId?: number;
+      readonly producerEpoch?: number;
+    }
   | { readonly ok: false; readonly code: MetadataRejectCode; readonly message: string };
 
 const encoder = new TextEncoder();

@@ -2,7 +2,8 @@
 // applying the committed metadata log in order. Apply is deterministic and total: it validates
 // each command (the log may hold anything) and returns a typed MetadataResult instead of
 // throwing. Records are immutable and replaced on change, so readers may keep references.
-// Snapshot format: UTF-8 JSON {version: 1, appliedIndex, clusterId, nodes, topics}.
+// Snapshot format: UTF-8 JSON {version: 1, appliedIndex, clusterId, nodes, topics,
+// producerIds?} (producer-id-image.ts).
 import { assert, toNodeId } from '../common/index.ts';
 import type { StateMachine } from '../raft/index.ts';
 import { isWellFormedRecord, toPartitionState } from './partition-record.ts';
@@ -13,6 +14,7 @@ import {
   type MetadataRejectCode,
   type MetadataResult,
 } from './metadata-command.ts';
+import { ProducerIdImage, type ProducerIdSnapshot } from './producer-id-image.ts';
 import { resolveTopicConfig, type TopicConfig } from './topic-config.ts';
 import { topicNameProblem } from './topic-name.ts';
 
@@ -97,6 +99,8 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
   readonly #nodes = new Map<number, NodeImage>();
   readonly #topics = new Map<string, TopicImage>();
   #partitionCount = 0;
+  /** Producer id blocks and named producers (idempotent producers). */
+  readonly producerIds = new ProducerIdImage();
   readonly #listeners = new Set<AppliedListener>();
   readonly #restoreListeners = new Set<() => void>();
 
@@ -173,6 +177,10 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
         return this.#reassignPartition(command);
       case 'set-topic-config':
         return this.#setTopicConfig(command);
+      case 'allocate-producer-ids':
+        return this.producerIds.allocate(command);
+      case 'init-producer':
+        return this.producerIds.initProducer(command);
       default:
         // A log written by a newer version, or garbage: refuse it, never crash.
         return reject('INVALID_COMMAND', `unknown command type ${JSON.stringify(type)}`);
@@ -476,6 +484,7 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
         partitions,
         configs,
       })),
+      producerIds: this.producerIds.snapshot(),
     };
     return new TextEncoder().encode(JSON.stringify(image));
   }
@@ -503,6 +512,7 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
       this.#topics.set(topic.name, { ...topic, config: resolved.config });
       this.#partitionCount += topic.partitions.length;
     }
+    this.producerIds.restore(image.producerIds);
     for (const listener of this.#restoreListeners) listener();
   }
 
@@ -522,6 +532,7 @@ export class MetadataImage implements StateMachine<MetadataCommand> {
       partitions += topic.partitions.length;
     }
     assert(partitions === this.#partitionCount, 'partition count drifted');
+    this.producerIds.checkInvariants();
   }
 }
 
@@ -536,4 +547,6 @@ interface SnapshotV1 {
   readonly clusterId: string | null;
   readonly nodes: readonly NodeImage[];
   readonly topics: readonly Omit<TopicImage, 'config'>[];
+  /** Absent in snapshots written before idempotent producers. */
+  readonly producerIds?: ProducerIdSnapshot;
 }

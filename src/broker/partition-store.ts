@@ -5,6 +5,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PartitionLogApi, PartitionLogConfig } from '../log/index.ts';
+import { FileProducerStateFiles, type ProducerStateFiles } from './producer-state-store.ts';
 
 export interface PartitionRef {
   readonly topic: string;
@@ -18,6 +19,8 @@ export interface PartitionStore {
   remove(ref: PartitionRef): Promise<void>;
   /** Replicas found on disk (to delete those the metadata no longer assigns here). */
   list(): Promise<PartitionRef[]>;
+  /** Where the replica's producer state is snapshotted; absent: it is rebuilt from nothing. */
+  producerStateFiles?(ref: PartitionRef): ProducerStateFiles;
 }
 
 /** `<topic>-<partition>`: topic names cannot hold '/', and the last '-' starts the number. */
@@ -72,6 +75,10 @@ export class FilePartitionStore implements PartitionStore {
       await rename(temporary, identityPath);
     }
     return this.#deps.openLog(directory, config);
+  }
+
+  producerStateFiles(ref: PartitionRef): ProducerStateFiles {
+    return new FileProducerStateFiles(join(this.#config.directory, partitionDirectoryName(ref)));
   }
 
   async remove(ref: PartitionRef): Promise<void> {

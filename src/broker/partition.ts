@@ -20,6 +20,9 @@ import { toNodeId, type NodeId } from '../common/index.ts';
 import { BrokerError } from './errors.ts';
 import type { PartitionImage } from './metadata-image.ts';
 import { toPartitionState } from './partition-record.ts';
+import { defaultProducerStateConfig, type BatchIdentity } from './producer-state.ts';
+import { ReplicaProducerState, producerIdentityOf } from './producer-state-replica.ts';
+import type { ProducerStateFiles } from './producer-state-store.ts';
 import {
   FollowerReplica,
   LeaderReplica,
@@ -54,6 +57,16 @@ export interface ReplicationSettings {
   readonly followerRequestTimeoutMs: number;
   /** replica.fetch.backoff.ms: after an epoch error, the follower waits this long. */
   readonly followerRetryBackoffMs: number;
+  /** producer.id.expiration.ms: a producer idle this long is forgotten by a partition. */
+  readonly producerIdExpirationMs?: number;
+  /** Idempotent producers remembered per partition; beyond it the longest idle is dropped. */
+  readonly producersPerPartitionMax?: number;
+}
+
+/** What a replica needs besides its log: wall time (producer expiry) and its state files. */
+export interface PartitionDeps {
+  readonly wallMs: () => number;
+  readonly producerStateFiles: ProducerStateFiles | null;
 }
 
 export const defaultReplicationSettings: ReplicationSettings = {
@@ -68,6 +81,8 @@ export interface AppendResult {
   readonly baseOffset: number;
   readonly lastOffset: number;
   readonly recordCount: number;
+  /** The same idempotent batch was in the log already: these are its offsets, nothing written. */
+  readonly duplicate?: true;
 }
 
 export interface PartitionOffsets {
@@ -97,12 +112,16 @@ export class Partition {
   /** Parked acks=all produces by produce id; the leader core decides each one's outcome. */
   readonly #ackResolvers = new Map<number, (outcome: AckOutcome) => void>();
   #nextProduceId = 1;
+  /** Idempotent producers' last batches: checked by the leader, built by followers. */
+  readonly producers: ReplicaProducerState;
+  readonly #wallMs: () => number;
 
   constructor(
     identity: { topic: string; partition: number; topicId: string; nodeId: number },
     log: PartitionLogApi,
     config: TopicConfig,
     settings: ReplicationSettings = defaultReplicationSettings,
+    deps: PartitionDeps = { wallMs: () => 0, producerStateFiles: null },
   ) {
     this.topic = identity.topic;
     this.partition = identity.partition;
@@ -113,6 +132,12 @@ export class Partition {
     this.#settings = settings;
     this.#durableEndOffset = log.logEndOffset;
     this.#idleHighWatermark = log.logStartOffset;
+    this.#wallMs = deps.wallMs;
+    const producerConfig = {
+      producersMax: settings.producersPerPartitionMax ?? defaultProducerStateConfig.producersMax,
+      expirationMs: settings.producerIdExpirationMs ?? defaultProducerStateConfig.expirationMs,
+    };
+    this.producers = new ReplicaProducerState(producerConfig, log, deps.producerStateFiles);
     const durableEnd = (): number => Math.min(this.#durableEndOffset, log.logEndOffset);
     this.#leaderView = {
       get logStartOffset() {
@@ -369,12 +394,16 @@ export class Partition {
       switch (command.kind) {
         case 'truncateTo':
           await this.log.truncateTo(command.offset);
+          this.producers.truncateTo(command.offset);
           break;
         case 'truncateFullyAndStartAt':
           await this.log.truncateFullyAndStartAt(command.offset);
+          this.producers.truncateFullyAndStartAt(command.offset);
           break;
         case 'append':
           await this.log.appendAsFollower(command.records);
+          // The state moves with leadership: a follower records what its leader wrote.
+          this.producers.onReplicated(command.records, this.#wallMs());
           break;
         case 'setHighWatermark':
           // The follower core keeps it; a restarted follower starts low, which only delays
@@ -390,12 +419,14 @@ export class Partition {
    * Validates client batches against the topic rules, as Kafka's LogValidator: framing, CRC,
    * sizes, codec, and every record of every uncompressed batch walked in place. `compressed`
    * says whether validateCompressedRecords must still run (it decompresses, so is async).
-   * Codes: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD.
+   * `producer` is the idempotent identity of the produce (one batch), or null.
+   * Codes: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD, UNKNOWN_PRODUCER_ID.
    */
   validateBatches(bytes: Uint8Array): {
     batches: readonly BatchHeader[];
     recordCount: number;
     compressed: boolean;
+    producer: BatchIdentity | null;
   } {
     // Framing and CRC first: a length field claiming more bytes than were sent is corruption,
     // not an oversize batch.
@@ -427,7 +458,8 @@ export class Partition {
       }
       position += batchSize(header);
     }
-    return { batches: scan.batches, recordCount: scan.recordCount, compressed };
+    const producer = producerIdentityOf(scan.batches);
+    return { batches: scan.batches, recordCount: scan.recordCount, compressed, producer };
   }
 
   #checkTopicRules(header: BatchHeader): void {
@@ -475,6 +507,10 @@ export class Partition {
    * durable per the flush policy. Throws the log's LogError (LOG_CLOSED, LOG_BUSY, ...).
    * `scanned` is validateBatches' `batches` for these very bytes: the log then skips its own
    * CRC pass (it still checks sizes and density) and stamps offsets into `bytes` in place.
+   * `producer` (validateBatches' identity) is checked against the producer state inside the
+   * log's append turn: a retry answers its batch's original offsets with `duplicate`.
+   * Codes besides the log's: OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
+   * UNKNOWN_PRODUCER_ID (nothing written for any).
    */
   async appendAsLeader(
     bytes: Uint8Array,
@@ -482,8 +518,14 @@ export class Partition {
     recordCount: number,
     nowMs: () => number,
     scanned?: readonly BatchHeader[],
+    producer: BatchIdentity | null = null,
   ): Promise<AppendResult> {
-    const result = await this.log.appendAsLeader(bytes, leaderEpoch, scanned);
+    const guard = this.producers.guard(producer, this.#wallMs());
+    const result = await this.log.appendAsLeader(bytes, leaderEpoch, scanned, guard);
+    if (result.duplicate === true) {
+      const { baseOffset, lastOffset } = result;
+      return { baseOffset, lastOffset, recordCount: lastOffset - baseOffset + 1, duplicate: true };
+    }
     this.#durableEndOffset = Math.max(this.#durableEndOffset, result.lastOffset + 1);
     const leader = this.leaderReplica;
     if (leader !== null && leader.leaderEpoch === leaderEpoch) {

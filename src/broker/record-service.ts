@@ -4,7 +4,7 @@
 // request and times its deadline; a fetch at the HW parks in the fetch purgatory until the HW
 // moves, leadership changes or maxWaitMs passes. A request whose signal aborts (its client went
 // away) stops at the next step with the signal's reason: its slot, wait and read are freed.
-import { assert, type Clock } from '../common/index.ts';
+import { assert, assertNever, type Clock } from '../common/index.ts';
 import type { BatchHeader, LogReadResult } from '../log/index.ts';
 import type { BrokerLogger } from './broker-logger.ts';
 import type { FetchRequest, FetchResult, ProduceRequest, ProduceResult } from './broker-types.ts';
@@ -14,6 +14,7 @@ import type { LocalReplicas } from './local-replicas.ts';
 import type { MetadataImage } from './metadata-image.ts';
 import type { AppendResult, Partition } from './partition.ts';
 import { partitionDirectoryName } from './partition-store.ts';
+import type { BatchIdentity } from './producer-state.ts';
 import type { Purgatory } from './purgatory.ts';
 import { requireTopic } from './topic-admin.ts';
 
@@ -46,14 +47,18 @@ export class RecordService {
    * Validates and appends client batches on the leader, answering per `acks`.
    * Codes: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
    * CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD, NOT_ENOUGH_REPLICAS,
-   * NOT_ENOUGH_REPLICAS_AFTER_APPEND, REQUEST_TIMED_OUT, KAFKA_STORAGE_ERROR, BROKER_BUSY.
+   * NOT_ENOUGH_REPLICAS_AFTER_APPEND, REQUEST_TIMED_OUT, KAFKA_STORAGE_ERROR, BROKER_BUSY;
+   * idempotent batches: OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
+   * UNKNOWN_PRODUCER_ID. A retried idempotent batch answers its original offsets, `duplicate`.
    */
   async produce(request: ProduceRequest): Promise<ProduceResult> {
     const { topic, partition, acks } = request;
     let replica = this.#leaderReplica(topic, partition);
     let role = replica.role;
     assert(role.kind === 'leader', 'leaderReplica returns leaders');
-    const { batches, recordCount, compressed } = replica.validateBatches(request.batches);
+    const validated = replica.validateBatches(request.batches);
+    const { batches, recordCount, compressed, producer } = validated;
+    if (producer !== null) this.#checkProducerId(producer.producerId, producer.producerEpoch);
     if (compressed) {
       // Decompressing yields the event loop: leadership may have moved meanwhile.
       const epoch = role.leaderEpoch;
@@ -77,13 +82,10 @@ export class RecordService {
     // A client that reset the stream never learns the outcome: nothing to append for it.
     request.signal?.throwIfAborted();
     // The headers go along so the log does not check every CRC a second time.
-    const appending = this.#append(
-      replica,
-      request.batches,
-      batches,
-      role.leaderEpoch,
+    const appending = this.#append(replica, request.batches, batches, role.leaderEpoch, {
       recordCount,
-    );
+      producer,
+    });
     if (acks === 0) {
       // acks=0: the client asked not to learn the outcome; a failure is only logged.
       appending.catch((error: unknown) =>
@@ -103,17 +105,44 @@ export class RecordService {
     return { topic, partition, ...appended };
   }
 
+  /**
+   * The image vouches for a batch's producer: an id it issued, at its current epoch.
+   * Codes: UNKNOWN_PRODUCER_ID (never issued, or an epoch from the future),
+   * INVALID_PRODUCER_EPOCH (fenced by a newer instance of the same producer name).
+   */
+  #checkProducerId(producerId: number, producerEpoch: number): void {
+    const verdict = this.#deps.image.producerIds.verdict(producerId, producerEpoch);
+    switch (verdict.kind) {
+      case 'current':
+        return;
+      case 'unknown':
+        throw new BrokerError('UNKNOWN_PRODUCER_ID', verdict.message);
+      case 'fenced':
+        throw new BrokerError('INVALID_PRODUCER_EPOCH', verdict.message);
+      default:
+        assertNever(verdict, 'producer id verdict');
+    }
+  }
+
   async #append(
     replica: Partition,
     bytes: Uint8Array,
     scanned: readonly BatchHeader[],
     leaderEpoch: number,
-    recordCount: number,
+    what: { readonly recordCount: number; readonly producer: BatchIdentity | null },
   ): Promise<AppendResult> {
     let appended: AppendResult;
     try {
       const nowMs = () => this.#deps.clock.nowMs();
-      appended = await replica.appendAsLeader(bytes, leaderEpoch, recordCount, nowMs, scanned);
+      const { recordCount, producer } = what;
+      appended = await replica.appendAsLeader(
+        bytes,
+        leaderEpoch,
+        recordCount,
+        nowMs,
+        scanned,
+        producer,
+      );
     } catch (error) {
       throw fromLogError(error, replica);
     }

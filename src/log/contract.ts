@@ -119,6 +119,18 @@ export interface CleanResult {
 }
 
 /**
+ * Runs inside a leader append's turn, so a check and the offsets it sees cannot race with
+ * another append (the broker's idempotent-producer check, Kafka's producer state under the log
+ * lock). `beforeAppend` sees the offset the batches would start at: it returns null to append,
+ * the offsets of the same batches already in the log to write nothing (a retry), or throws to
+ * refuse. `afterAppend` follows a successful write, still inside the turn.
+ */
+export interface LeaderAppendGuard {
+  beforeAppend(baseOffset: number): { baseOffset: number; lastOffset: number } | null;
+  afterAppend(baseOffset: number, lastOffset: number): void;
+}
+
+/**
  * One partition's log in one directory. Appends are serialized by the log itself.
  *
  * appendAsLeader(batches, leaderEpoch, scanned?): the bytes are one or more client batches,
@@ -129,7 +141,8 @@ export interface CleanResult {
  *   `scanned` the caller's bytes are copied first; with it they are handed over: the offsets
  *   and epoch are stamped into them in place, so the caller must not reuse them.
  *   → { baseOffset, lastOffset, logAppendTimeMs } or throws LogError (LOG_CORRUPT_BATCH,
- *   LOG_RECORD_TOO_LARGE, LOG_CLOSED).
+ *   LOG_RECORD_TOO_LARGE, LOG_CLOSED). With a `guard` (LeaderAppendGuard), the guard decides
+ *   inside the append's turn; a duplicate resolves once durable like an append.
  * appendAsFollower(batches): offsets and epochs are kept as the leader assigned them; the
  *   first batch must start at the LEO.
  * read(offset, maxBytes, maxOffsetExclusive): whole batches starting with the one containing
@@ -143,6 +156,14 @@ export interface CleanResult {
  * clean(request): one compaction pass (see ./cleaner.ts); only segments wholly below the HW,
  *   the active segment and min.compaction.lag.ms are cleaned; offsets, LEO and HW are kept.
  */
+/** `duplicate`: a guard found the batches in the log already; nothing was written. */
+export interface LeaderAppendResult {
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  readonly logAppendTimeMs: number;
+  readonly duplicate?: true;
+}
+
 export interface PartitionLogApi {
   readonly logStartOffset: number;
   readonly logEndOffset: number;
@@ -150,7 +171,8 @@ export interface PartitionLogApi {
     batches: Uint8Array,
     leaderEpoch: number,
     scanned?: readonly BatchHeader[],
-  ): Promise<{ baseOffset: number; lastOffset: number; logAppendTimeMs: number }>;
+    guard?: LeaderAppendGuard,
+  ): Promise<LeaderAppendResult>;
   appendAsFollower(batches: Uint8Array): Promise<{ lastOffset: number }>;
   read(offset: number, maxBytes: number, maxOffsetExclusive: number): Promise<LogReadResult>;
   offsetForTimestamp(timestampMs: number): Promise<number | null>;

@@ -9,6 +9,8 @@ export type {
   Compression,
   FileSlice,
   FlushPolicy,
+  LeaderAppendGuard,
+  LeaderAppendResult,
   LogReadResult,
   LogRecord,
   PartitionLogApi,

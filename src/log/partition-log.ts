@@ -25,6 +25,8 @@ import type {
   CleanerStatus,
   CleanRequest,
   CleanResult,
+  LeaderAppendGuard,
+  LeaderAppendResult,
   LogReadResult,
   PartitionLogApi,
   PartitionLogConfig,
@@ -206,7 +208,8 @@ export class PartitionLog implements PartitionLogApi {
     batches: Uint8Array,
     leaderEpoch: number,
     scanned?: readonly BatchHeader[],
-  ): Promise<{ baseOffset: number; lastOffset: number; logAppendTimeMs: number }> {
+    guard?: LeaderAppendGuard,
+  ): Promise<LeaderAppendResult> {
     assert(
       Number.isInteger(leaderEpoch) && leaderEpoch >= 0 && leaderEpoch <= 0x7fffffff,
       `bad epoch ${leaderEpoch}`,
@@ -222,7 +225,7 @@ export class PartitionLog implements PartitionLogApi {
         );
       }
     }
-    const result = await this.#serialized(async () => {
+    const result = await this.#serialized(async (): Promise<LeaderAppendResult> => {
       const latest = this.#epochs.latestEpoch();
       if (latest !== null && leaderEpoch < latest) {
         throw new LogError(
@@ -232,6 +235,8 @@ export class PartitionLog implements PartitionLogApi {
       }
       const nowMs = this.#deps.clock.wallMs();
       const baseOffset = this.#writtenEndOffset;
+      const existing = guard?.beforeAppend(baseOffset) ?? null;
+      if (existing !== null) return { ...existing, logAppendTimeMs: nowMs, duplicate: true };
       const appended = stampAsLeader(bytes, headers, baseOffset, leaderEpoch);
       const lastOffset = appended.at(-1)?.lastOffset ?? baseOffset - 1;
       if (latest !== leaderEpoch) {
@@ -240,6 +245,7 @@ export class PartitionLog implements PartitionLogApi {
         await this.#writeEpochs();
       }
       await this.#appendBatches(bytes, appended, nowMs);
+      guard?.afterAppend(baseOffset, lastOffset);
       return { baseOffset, lastOffset, logAppendTimeMs: nowMs };
     });
     await this.#makeDurable();

@@ -1,11 +1,16 @@
 // The producer: records are placed on a partition (explicit, murmur2 of the key, or sticky),
 // gathered per partition by ./record-accumulator.ts within buffer.memory, encoded as Kafka
 // RecordBatch v2 (compressed per the codec in the batch attributes) and POSTed straight to each
-// partition's leader. Retriable failures go back to the front of their partition's queue after
-// a jittered backoff, with metadata refreshed first when the leader moved; a partition has one
-// request in flight, so retries never reorder its records. Ambiguous failures (a timeout, a
-// dropped connection) are retried too: delivery is at least once, as in Kafka without
-// idempotence.
+// partition's leader. Retriable failures go back to their partition's queue in creation order
+// after a jittered backoff, with metadata refreshed first when the leader moved. Idempotent by
+// default (Kafka's enable.idempotence): the producer takes an id from POST /v1/producers, each
+// batch carries it with a per-partition sequence that its retries keep, up to five batches per
+// partition are in flight, and the leader answers a retry of a stored batch with its original
+// offsets — so ambiguous failures (a timeout, a dropped connection, a leader change) are
+// retried without duplicates. UNKNOWN_PRODUCER_ID (and a gap no earlier batch explains) takes
+// a new identity once the earlier batches' outcome is known; INVALID_PRODUCER_EPOCH (fenced)
+// fails the records. With `idempotent: false` one request per partition is in flight and a
+// retry may store a batch twice (at least once).
 import { assert, type Clock, type Random, type WallClock } from '../../common/index.ts';
 import { encodeBatches, type Compression, type LogRecord } from '../../log/index.ts';
 import { batchContentType } from '../wire.ts';
@@ -19,6 +24,7 @@ import {
   recordSizeBytes,
   type PendingRecord,
   type ProducerBatch,
+  type ProducerIdentity,
   type RecordMetadata,
 } from './record-accumulator.ts';
 import { StickyPartitioner } from './sticky-partitioner.ts';
@@ -79,7 +85,22 @@ export interface ProducerConfig {
   readonly requestTimeoutMs: number; // request.timeout.ms
   /** Told of retries and leader changes (e.g. `rill produce --verbose`); must not throw. */
   readonly onEvent?: (event: ProducerEvent) => void;
+  /** enable.idempotence: retries never store a batch twice (the default). */
+  readonly idempotent: boolean;
+  /**
+   * Batches in flight per partition with idempotence (max.in.flight.requests.per.connection,
+   * per partition here), at most batchesPerProducerMax; 1 without idempotence.
+   */
+  readonly maxInFlightPerPartition: number;
+  /**
+   * Kafka's transactional.id, for fencing: a producer started with the same name bumps the
+   * epoch and the older instance's writes fail with INVALID_PRODUCER_EPOCH.
+   */
+  readonly producerName?: string;
 }
+
+/** Batches the broker remembers per producer and partition (its producer-state.ts). */
+export const batchesPerProducerMax = 5;
 
 export const defaultProducerConfig: ProducerConfig = {
   acks: 'all',
@@ -95,6 +116,8 @@ export const defaultProducerConfig: ProducerConfig = {
   retryBackoff: defaultBackoff,
   deliveryTimeoutMs: 120_000,
   requestTimeoutMs: 30_000,
+  idempotent: true,
+  maxInFlightPerPartition: 5,
 };
 
 export interface ProducerDeps {
@@ -158,6 +181,12 @@ export class Producer {
   #closed = false;
   #cancelTimer: (() => void) | null = null;
   #timerAtMs = Infinity;
+  /** The idempotent identity new batches are stamped with (null: none yet, or being renewed). */
+  #identity: ProducerIdentity | null = null;
+  /** Identities taken so far: the next one's generation. */
+  #generation = 0;
+  /** The one POST /v1/producers in flight. */
+  #initializing: Promise<void> | null = null;
 
   constructor(config: Partial<ProducerConfig>, deps: ProducerDeps) {
     this.#config = { ...defaultProducerConfig, ...config };
@@ -165,12 +194,21 @@ export class Producer {
     assert(c.batchSizeBytes <= c.requestBytesMax, 'batchSizeBytes must be <= requestBytesMax');
     assert(c.maxInFlightRequestsPerBroker > 0, 'maxInFlightRequestsPerBroker must be > 0');
     assert(c.retriesMax >= 0, 'retriesMax must be >= 0');
+    assert(
+      c.maxInFlightPerPartition >= 1 && c.maxInFlightPerPartition <= batchesPerProducerMax,
+      `maxInFlightPerPartition must be in [1, ${batchesPerProducerMax}]`,
+    );
     this.#deps = deps;
     this.#memory = new BufferMemory(
       { bytesMax: c.bufferMemoryBytes, maxBlockMs: c.maxBlockMs, waitersMax: c.sendWaitersMax },
       { clock: deps.clock },
     );
-    this.#accumulator = new RecordAccumulator(c);
+    this.#accumulator = new RecordAccumulator({
+      batchSizeBytes: c.batchSizeBytes,
+      lingerMs: c.lingerMs,
+      idempotent: c.idempotent,
+      inFlightPerPartitionMax: c.maxInFlightPerPartition,
+    });
     this.#partitioner = new StickyPartitioner({ topicsMax: 10_000 }, { random: deps.random });
     this.#captureAck = (resolve, reject) => {
       this.#capturedResolve = resolve;
@@ -387,11 +425,15 @@ export class Producer {
 
   #drain(): void {
     const nowMs = this.#now();
+    if (this.#config.idempotent && this.#identity === null && this.#accumulator.recordCount > 0) {
+      this.#initIdentity();
+    }
     const requests = this.#accumulator.drain(
       nowMs,
       this.#flushing > 0,
       this.#config.requestBytesMax,
-      (topic, partition) => this.#brokerHasRoom(topic, partition),
+      (topic, partition) => this.#reserveBrokerSlot(topic, partition),
+      this.#identity,
     );
     for (const batches of requests) {
       const first = batches[0] as ProducerBatch;
@@ -400,7 +442,6 @@ export class Producer {
         this.#partitioner.onBatchComplete(first.topic, first.partition, count);
       }
       const bucket = this.#leaderBucket(first.topic, first.partition);
-      this.#inFlight.set(bucket, (this.#inFlight.get(bucket) ?? 0) + 1);
       this.#requests.add(batches);
       void this.#sendRequest(batches).finally(() => {
         this.#requests.delete(batches);
@@ -415,14 +456,79 @@ export class Producer {
     if (next !== null && next > nowMs) this.#wakeAt(next);
   }
 
+  /**
+   * Takes the identity new batches are stamped with (POST /v1/producers), retrying retriable
+   * failures with backoff up to maxBlockMs; if none can be had, the batches waiting for one
+   * fail with the last error.
+   */
+  #initIdentity(): void {
+    if (this.#initializing !== null) return;
+    const name = this.#config.producerName;
+    const body = JSON.stringify(name === undefined ? {} : { producerName: name });
+    const startMs = this.#now();
+    const attempt = async (): Promise<void> => {
+      for (let tries = 0; ; tries += 1) {
+        try {
+          const response = await this.#deps.metadata.requestAny({
+            method: 'POST',
+            path: '/v1/producers',
+            body,
+          });
+          if (response.status !== 200) throw responseError(response, 'init producer');
+          const answer = jsonBody(response, 'init producer') as Partial<ProducerIdentity>;
+          const { producerId, producerEpoch } = answer;
+          if (typeof producerId !== 'number' || typeof producerEpoch !== 'number') {
+            throw new ClientError('CLIENT_BAD_RESPONSE', 'init producer: no producerId');
+          }
+          this.#identity = { producerId, producerEpoch, generation: this.#generation };
+          this.#generation += 1;
+          return;
+        } catch (error) {
+          const failure = toClientError(error);
+          const spentMs = this.#now() - startMs;
+          if (!failure.retriable || spentMs >= this.#config.maxBlockMs) throw failure;
+          const { retryBackoff } = this.#config;
+          await this.#sleep(backoffDelayMs(retryBackoff, tries, this.#deps.random));
+        }
+      }
+    };
+    this.#initializing = attempt()
+      .catch((error: unknown) => this.#failUnstamped(toClientError(error)))
+      .finally(() => {
+        this.#initializing = null;
+        this.#sendSoon();
+        for (const wake of this.#flushWaiters.splice(0)) wake();
+      });
+  }
+
+  /** No identity could be had: the batches waiting for one fail (never silently dropped). */
+  #failUnstamped(error: ClientError): void {
+    const batches = this.#accumulator.unstamped();
+    this.#accumulator.remove(batches);
+    for (const batch of batches) {
+      for (const pending of batch.records) pending.reject(error);
+      this.#memory.release(batch.sizeBytes - batchOverheadBytes);
+    }
+  }
+
   #leaderBucket(topic: string, partition: number): number {
     const cached = this.#deps.metadata.cachedTopic(topic);
     return cached?.partitions.find((p) => p.partition === partition)?.leaderId ?? unknownLeader;
   }
 
-  #brokerHasRoom(topic: string, partition: number): boolean {
-    const inFlight = this.#inFlight.get(this.#leaderBucket(topic, partition)) ?? 0;
-    return inFlight < this.#config.maxInFlightRequestsPerBroker;
+  /**
+   * Takes one of the leader's request slots, or says there is none: maxInFlightRequestsPerBroker,
+   * times maxInFlightPerPartition with idempotence (a request then carries one batch of one
+   * partition, where Kafka's carries every partition's: the same bytes need more requests).
+   */
+  #reserveBrokerSlot(topic: string, partition: number): boolean {
+    const bucket = this.#leaderBucket(topic, partition);
+    const inFlight = this.#inFlight.get(bucket) ?? 0;
+    const { maxInFlightRequestsPerBroker, maxInFlightPerPartition, idempotent } = this.#config;
+    const slots = maxInFlightRequestsPerBroker * (idempotent ? maxInFlightPerPartition : 1);
+    if (inFlight >= slots) return false;
+    this.#inFlight.set(bucket, inFlight + 1);
+    return true;
   }
 
   /** One POST of one partition's batches; never rejects (outcomes go to the records). */
@@ -439,7 +545,7 @@ export class Producer {
         }
         this.#memory.release(batch.sizeBytes - batchOverheadBytes);
       }
-      this.#accumulator.complete(topic, partition, recordCount, []);
+      this.#accumulator.complete(batches, recordCount, []);
     } catch (error) {
       this.#onProduceError(batches, recordCount, toClientError(error));
     }
@@ -455,6 +561,13 @@ export class Producer {
         partitionLeaderEpoch: -1, // Kafka's "none": the leader stamps its own epoch.
         records: batch.records.map((pending) => pending.record),
         compression: this.#config.compression,
+        ...(batch.producer === null
+          ? {}
+          : {
+              producerId: BigInt(batch.producer.producerId),
+              producerEpoch: batch.producer.producerEpoch,
+              baseSequence: batch.baseSequence,
+            }),
       })),
     );
     const { acks, requestTimeoutMs } = this.#config;
@@ -494,16 +607,23 @@ export class Producer {
   }
 
   #onProduceError(batches: ProducerBatch[], recordCount: number, error: ClientError): void {
-    const { topic, partition } = batches[0] as ProducerBatch;
-    const nowMs = this.#now();
     const first = batches[0] as ProducerBatch;
+    const { topic, partition } = first;
+    const nowMs = this.#now();
     const expired = nowMs - first.createdAtMs >= this.#config.deliveryTimeoutMs;
-    if (error.retriable && first.attempts < this.#config.retriesMax && !expired) {
+    const action = this.#actionOn(first, error);
+    if (action !== 'fail' && first.attempts < this.#config.retriesMax && !expired) {
       if (staleMetadataCodes.has(error.code)) this.#deps.metadata.invalidate(topic);
+      if (action === 'restamp') this.#restamp(first);
       for (const batch of batches) {
         batch.attempts += 1;
-        batch.retryAtMs =
-          nowMs + backoffDelayMs(this.#config.retryBackoff, batch.attempts - 1, this.#deps.random);
+        // A batch waiting for an earlier one goes as soon as that one is through.
+        const backoff = backoffDelayMs(
+          this.#config.retryBackoff,
+          batch.attempts - 1,
+          this.#deps.random,
+        );
+        batch.retryAtMs = nowMs + (error.code === 'OUT_OF_ORDER_SEQUENCE_NUMBER' ? 0 : backoff);
       }
       this.#config.onEvent?.({
         type: 'retry',
@@ -515,7 +635,7 @@ export class Producer {
         backoffMs: Math.max(0, first.retryAtMs - nowMs),
         records: recordCount,
       });
-      this.#accumulator.complete(topic, partition, 0, batches);
+      this.#accumulator.complete(batches, 0, batches);
       return;
     }
     const final = expired
@@ -529,7 +649,38 @@ export class Producer {
       for (const pending of batch.records) pending.reject(final);
       this.#memory.release(batch.sizeBytes - batchOverheadBytes);
     }
-    this.#accumulator.complete(topic, partition, recordCount, []);
+    this.#accumulator.complete(batches, recordCount, []);
+  }
+
+  /**
+   * What a failed request asks for: a retry as it was (same identity and sequence), a restamp
+   * (a new identity, sequences from 0: the broker has no usable state for this producer and
+   * no earlier batch of the partition is outstanding, so nothing of this batch is in the log),
+   * or failing its records. A sequence error while an earlier batch is still outstanding only
+   * means this one overtook it: it is retried after it.
+   */
+  #actionOn(batch: ProducerBatch, error: ClientError): 'retry' | 'restamp' | 'fail' {
+    if (batch.producer === null) return error.retriable ? 'retry' : 'fail';
+    switch (error.code) {
+      case 'OUT_OF_ORDER_SEQUENCE_NUMBER':
+      case 'UNKNOWN_PRODUCER_ID': {
+        const { topic, partition, number } = batch;
+        return this.#accumulator.hasEarlier(topic, partition, number) ? 'retry' : 'restamp';
+      }
+      default:
+        return error.retriable ? 'retry' : 'fail';
+    }
+  }
+
+  /** The batch (and the partition's later waiting ones) go again under the next identity. */
+  #restamp(batch: ProducerBatch): void {
+    const generation = batch.producer?.generation;
+    if (generation !== undefined && this.#identity?.generation === generation) {
+      this.#identity = null; // The next drain takes a new one (POST /v1/producers).
+    }
+    batch.producer = null;
+    batch.baseSequence = -1;
+    this.#accumulator.unstampFrom(batch.topic, batch.partition, batch.number);
   }
 }
 

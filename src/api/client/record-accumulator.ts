@@ -1,8 +1,11 @@
 // The producer's per-partition batches, before they are sent. Records append to the open batch
 // of their partition; a batch closes when the next record would pass batchSizeBytes, and is
-// ready to send once closed, lingered lingerMs, or flushed. A partition sends one request at a
-// time, and a failed batch goes back to the front of its queue, so retries keep record order.
-// Pure: time comes in as nowMs; memory is accounted by ./buffer-memory.ts.
+// ready to send once closed, lingered lingerMs, or flushed. Without idempotence a partition
+// sends one request at a time; with it, up to five batches, each stamped at its first send
+// with the producer identity and the partition's next sequence, which every retry keeps. A
+// failed batch goes back in creation order and the partition then sends one request at a time
+// until one succeeds, so retries keep record order. Pure: time comes in as nowMs; memory is
+// accounted by ./buffer-memory.ts.
 import { assert } from '../../common/index.ts';
 import type { LogRecord } from '../../log/index.ts';
 import type { ClientError } from './client-error.ts';
@@ -27,27 +30,73 @@ export interface PendingRecord {
 /** appended; appended after closing the open batch; or not appended (see append). */
 export type AppendResult = 'appended' | 'closed' | 'aborted';
 
+/**
+ * The idempotent identity batches are stamped with (POST /v1/producers). `generation` counts
+ * the identities this producer had: a partition's sequences restart at 0 with each.
+ */
+export interface ProducerIdentity {
+  readonly producerId: number;
+  readonly producerEpoch: number;
+  readonly generation: number;
+}
+
 export interface ProducerBatch {
   readonly topic: string;
   readonly partition: number;
   readonly records: PendingRecord[];
   sizeBytes: number;
   readonly createdAtMs: number;
+  /** Creation order within its partition: retried batches go back in this order. */
+  readonly number: number;
   /** Sends that failed with a retriable error so far. */
   attempts: number;
   /** Not sent again before this time (backoff after a failure). */
   retryAtMs: number;
   /** The leader its last send went to (null before the first): reports leader changes. */
   sentToLeaderId: number | null;
+  /** Idempotent: stamped at the first send and kept by every retry (null: not yet). */
+  producer: ProducerIdentity | null;
+  /** Idempotent: the batch's first sequence under `producer` (-1 with none). */
+  baseSequence: number;
 }
 
+/** A partition's batches; with idempotence it lives as long as the producer (its sequence). */
 interface PartitionQueue {
   readonly topic: string;
   readonly partition: number;
-  /** Oldest first; only the last may be open (still accepting records). */
+  /** Waiting to be sent, by number; only the last may be open (still accepting records). */
   readonly batches: ProducerBatch[];
   lastClosed: boolean;
-  inFlight: boolean;
+  /** Requests in flight (idempotent: one batch each). */
+  inFlight: number;
+  readonly inFlightBatches: Set<ProducerBatch>;
+  /** After a failure: one request at a time until one succeeds, so retries keep order. */
+  recovering: boolean;
+  /** The sequence the next stamped batch gets, under identity generation `generation`. */
+  nextSequence: number;
+  generation: number;
+  nextNumber: number;
+}
+
+export interface AccumulatorConfig {
+  readonly batchSizeBytes: number;
+  readonly lingerMs: number;
+  /**
+   * Requests in flight per partition: 1 without idempotence (a retry could reorder otherwise),
+   * up to 5 with it (the broker remembers a producer's last five batches).
+   */
+  readonly inFlightPerPartitionMax?: number;
+  /** Stamp batches with the producer identity and a per-partition sequence; one per request. */
+  readonly idempotent?: boolean;
+}
+
+/** Largest sequence; the next is 0 (as the broker's producer-state.ts wraps). */
+const sequenceMax = 0x7fffffff;
+
+function addSequence(sequence: number, increment: number): number {
+  return sequence > sequenceMax - increment
+    ? increment - (sequenceMax - sequence) - 1
+    : sequence + increment;
 }
 
 /** Fixed bytes of a RecordBatch v2 header (docs/format.md). */
@@ -71,14 +120,21 @@ export function partitionKey(topic: string, partition: number): string {
 export class RecordAccumulator {
   readonly #batchSizeBytes: number;
   readonly #lingerMs: number;
+  readonly #inFlightMax: number;
+  readonly #idempotent: boolean;
   readonly #queues = new Map<string, PartitionQueue>();
   #recordCount = 0;
 
-  constructor(config: { batchSizeBytes: number; lingerMs: number }) {
+  constructor(config: AccumulatorConfig) {
     assert(config.batchSizeBytes > batchOverheadBytes, 'batchSizeBytes is below a batch header');
     assert(config.lingerMs >= 0, 'lingerMs must be >= 0');
+    const inFlightMax = config.inFlightPerPartitionMax ?? 1;
+    assert(Number.isInteger(inFlightMax) && inFlightMax >= 1, 'inFlightPerPartitionMax >= 1');
     this.#batchSizeBytes = config.batchSizeBytes;
     this.#lingerMs = config.lingerMs;
+    this.#idempotent = config.idempotent === true;
+    // Without sequence numbers only one request may be in flight, or a retry could reorder.
+    this.#inFlightMax = this.#idempotent ? inFlightMax : 1;
   }
 
   /** Records appended and not yet acknowledged or failed. */
@@ -99,12 +155,7 @@ export class RecordAccumulator {
     nowMs: number,
     abortOnNewBatch = false,
   ): AppendResult {
-    const key = partitionKey(topic, partition);
-    let queue = this.#queues.get(key);
-    if (queue === undefined) {
-      queue = { topic, partition, batches: [], lastClosed: true, inFlight: false };
-      this.#queues.set(key, queue);
-    }
+    const queue = this.#queue(topic, partition);
     const open = queue.lastClosed ? undefined : queue.batches.at(-1);
     if (open !== undefined && open.sizeBytes + pending.sizeBytes <= this.#batchSizeBytes) {
       open.records.push(pending);
@@ -123,72 +174,227 @@ export class RecordAccumulator {
       records: [pending],
       sizeBytes: batchOverheadBytes + pending.sizeBytes,
       createdAtMs: nowMs,
+      number: queue.nextNumber,
       attempts: 0,
       retryAtMs: 0,
       sentToLeaderId: null,
+      producer: null,
+      baseSequence: -1,
     });
+    queue.nextNumber += 1;
     queue.lastClosed = false;
     return open === undefined ? 'appended' : 'closed';
   }
 
+  #queue(topic: string, partition: number): PartitionQueue {
+    const key = partitionKey(topic, partition);
+    let queue = this.#queues.get(key);
+    if (queue === undefined) {
+      queue = {
+        topic,
+        partition,
+        batches: [],
+        lastClosed: true,
+        inFlight: 0,
+        inFlightBatches: new Set(),
+        recovering: false,
+        nextSequence: 0,
+        generation: -1,
+        nextNumber: 0,
+      };
+      this.#queues.set(key, queue);
+    }
+    return queue;
+  }
+
   /**
-   * Takes the batches of every partition that may send now (none in flight, first batch ready),
-   * up to requestBytesMax per partition (at least one batch). Marks those partitions in flight.
+   * Takes the requests that may be sent now: per partition with room (fewer than its in-flight
+   * max, or none while recovering) and a ready first batch, for which `canSend` (the broker's
+   * room, asked last) agrees. Without idempotence a request takes a partition's ready batches
+   * up to requestBytesMax (at least one); with it, one batch, stamped with `identity` and the
+   * next sequence at its first send (none is stamped while `identity` is null, or while an
+   * older identity's batch of the partition is still in flight).
    */
   drain(
     nowMs: number,
     flushing: boolean,
     requestBytesMax: number,
     canSend: (topic: string, partition: number) => boolean,
+    identity: ProducerIdentity | null = null,
   ): ProducerBatch[][] {
     const requests: ProducerBatch[][] = [];
     for (const queue of this.#queues.values()) {
-      if (queue.inFlight || !this.#isReady(queue, nowMs, flushing)) continue;
-      if (!canSend(queue.topic, queue.partition)) continue;
-      const taken: ProducerBatch[] = [];
-      let bytes = 0;
-      while (queue.batches.length > 0) {
-        const next = queue.batches[0] as ProducerBatch;
-        const isOpenLast = queue.batches.length === 1 && !queue.lastClosed;
-        const lingered = nowMs - next.createdAtMs >= this.#lingerMs;
-        if (isOpenLast && !flushing && !lingered && taken.length > 0) break;
-        if (
-          taken.length > 0 &&
-          (bytes + next.sizeBytes > requestBytesMax || next.retryAtMs > nowMs)
-        )
-          break;
-        taken.push(queue.batches.shift() as ProducerBatch);
-        bytes += next.sizeBytes;
-        if (queue.batches.length === 0) queue.lastClosed = true;
+      while (this.#hasRoom(queue) && this.#isReady(queue, nowMs, flushing)) {
+        if (this.#idempotent && !this.#canStamp(queue, identity)) break;
+        // A partial batch does not go beside a request in flight: it keeps filling until that
+        // answers (as with one request in flight), so more in flight never means smaller batches.
+        if (queue.inFlight > 0 && !flushing && this.#onlyOpen(queue)) break;
+        if (!canSend(queue.topic, queue.partition)) break;
+        const taken = this.#idempotent
+          ? [this.#takeStamped(queue, identity)]
+          : this.#takeBatches(queue, nowMs, flushing, requestBytesMax);
+        queue.inFlight += 1;
+        for (const batch of taken) queue.inFlightBatches.add(batch);
+        requests.push(taken);
       }
-      queue.inFlight = true;
-      requests.push(taken);
     }
     return requests;
   }
 
-  /** The request for a partition finished; `retry` goes back to the front, in order. */
-  complete(topic: string, partition: number, done: number, retry: readonly ProducerBatch[]): void {
-    const queue = this.#queues.get(partitionKey(topic, partition));
-    assert(queue !== undefined && queue.inFlight, `${topic}/${partition} had no request in flight`);
-    queue.inFlight = false;
+  /** The only waiting batch is the open one (still accepting records). */
+  #onlyOpen(queue: PartitionQueue): boolean {
+    return queue.batches.length === 1 && !queue.lastClosed;
+  }
+
+  #hasRoom(queue: PartitionQueue): boolean {
+    if (queue.recovering) return queue.inFlight === 0;
+    return queue.inFlight < this.#inFlightMax;
+  }
+
+  /** The head batch keeps its identity, or may be stamped with `identity` now. */
+  #canStamp(queue: PartitionQueue, identity: ProducerIdentity | null): boolean {
+    const head = queue.batches[0] as ProducerBatch;
+    if (head.producer !== null) return true;
+    if (identity === null) return false;
+    for (const batch of queue.inFlightBatches) {
+      if (batch.producer?.generation !== identity.generation) return false;
+    }
+    return true;
+  }
+
+  #takeStamped(queue: PartitionQueue, identity: ProducerIdentity | null): ProducerBatch {
+    const batch = queue.batches.shift() as ProducerBatch;
+    if (queue.batches.length === 0) queue.lastClosed = true;
+    if (batch.producer === null) {
+      assert(identity !== null, 'a batch is stamped only with an identity');
+      if (queue.generation !== identity.generation) {
+        queue.generation = identity.generation;
+        queue.nextSequence = 0;
+      }
+      batch.producer = identity;
+      batch.baseSequence = queue.nextSequence;
+      queue.nextSequence = addSequence(queue.nextSequence, batch.records.length);
+    }
+    return batch;
+  }
+
+  #takeBatches(
+    queue: PartitionQueue,
+    nowMs: number,
+    flushing: boolean,
+    requestBytesMax: number,
+  ): ProducerBatch[] {
+    const taken: ProducerBatch[] = [];
+    let bytes = 0;
+    while (queue.batches.length > 0) {
+      const next = queue.batches[0] as ProducerBatch;
+      const isOpenLast = queue.batches.length === 1 && !queue.lastClosed;
+      const lingered = nowMs - next.createdAtMs >= this.#lingerMs;
+      if (isOpenLast && !flushing && !lingered && taken.length > 0) break;
+      if (taken.length > 0 && (bytes + next.sizeBytes > requestBytesMax || next.retryAtMs > nowMs))
+        break;
+      taken.push(queue.batches.shift() as ProducerBatch);
+      bytes += next.sizeBytes;
+      if (queue.batches.length === 0) queue.lastClosed = true;
+    }
+    return taken;
+  }
+
+  /**
+   * A request of `sent` finished: `done` records are settled, `retry` goes back in number
+   * order (before later batches) and the partition recovers one request at a time; a success
+   * with nothing else in flight ends the recovery.
+   */
+  complete(sent: readonly ProducerBatch[], done: number, retry: readonly ProducerBatch[]): void {
+    const first = sent[0];
+    assert(first !== undefined, 'a request has batches');
+    const key = partitionKey(first.topic, first.partition);
+    const queue = this.#queues.get(key);
+    assert(queue !== undefined && queue.inFlight > 0, `${key} had no request in flight`);
+    queue.inFlight -= 1;
+    for (const batch of sent) queue.inFlightBatches.delete(batch);
     this.#recordCount -= done;
     assert(this.#recordCount >= 0, 'record count went negative');
     if (retry.length > 0) {
       if (queue.batches.length === 0) queue.lastClosed = true;
-      queue.batches.unshift(...retry);
+      for (const batch of retry) {
+        const at = queue.batches.findIndex((queued) => queued.number > batch.number);
+        const earlier = at === -1 ? queue.batches : queue.batches.slice(0, at);
+        if (earlier.some((queued) => queued.producer === null)) {
+          // An earlier batch goes under a new identity: this one must follow it there.
+          batch.producer = null;
+          batch.baseSequence = -1;
+        }
+        queue.batches.splice(at === -1 ? queue.batches.length : at, 0, batch);
+      }
+      queue.recovering = true;
+    } else if (queue.inFlight === 0) {
+      queue.recovering = false;
     }
-    if (queue.batches.length === 0) this.#queues.delete(partitionKey(topic, partition));
+    this.#maybeForget(key, queue);
+  }
+
+  /** An idle queue goes, unless it holds the partition's next sequence (idempotent). */
+  #maybeForget(key: string, queue: PartitionQueue): void {
+    if (this.#idempotent || queue.batches.length > 0 || queue.inFlight > 0) return;
+    this.#queues.delete(key);
+  }
+
+  /** Is a batch of the partition created before `number` still waiting or in flight? */
+  hasEarlier(topic: string, partition: number, number: number): boolean {
+    const queue = this.#queues.get(partitionKey(topic, partition));
+    if (queue === undefined) return false;
+    if (queue.batches.some((batch) => batch.number < number)) return true;
+    for (const batch of queue.inFlightBatches) if (batch.number < number) return true;
+    return false;
+  }
+
+  /**
+   * The waiting batches of the partition from `number` on lose their stamp: they are sent
+   * again under the next identity, from sequence 0 (after UNKNOWN_PRODUCER_ID).
+   */
+  unstampFrom(topic: string, partition: number, number: number): void {
+    const queue = this.#queues.get(partitionKey(topic, partition));
+    for (const batch of queue?.batches ?? []) {
+      if (batch.number < number) continue;
+      batch.producer = null;
+      batch.baseSequence = -1;
+    }
   }
 
   /** The sequence number of the oldest record waiting here (not in flight), or Infinity. */
   oldestSeq(): number {
     let oldest = Infinity;
     for (const queue of this.#queues.values()) {
-      const seq = queue.batches[0]?.records[0]?.seq;
-      if (seq !== undefined && seq < oldest) oldest = seq;
+      for (const batch of queue.batches) {
+        const seq = batch.records[0]?.seq;
+        if (seq !== undefined && seq < oldest) oldest = seq;
+      }
     }
     return oldest;
+  }
+
+  /** Waiting batches never stamped, oldest first (they fail if no identity can be had). */
+  unstamped(): ProducerBatch[] {
+    const found: ProducerBatch[] = [];
+    for (const queue of this.#queues.values()) {
+      for (const batch of queue.batches) if (batch.producer === null) found.push(batch);
+    }
+    return found;
+  }
+
+  /** Takes waiting batches out (they are failed by the caller); their records leave the count. */
+  remove(batches: readonly ProducerBatch[]): void {
+    for (const batch of batches) {
+      const key = partitionKey(batch.topic, batch.partition);
+      const queue = this.#queues.get(key);
+      const at = queue?.batches.indexOf(batch) ?? -1;
+      if (queue === undefined || at === -1) continue;
+      queue.batches.splice(at, 1);
+      if (at === queue.batches.length) queue.lastClosed = true;
+      this.#recordCount -= batch.records.length;
+      this.#maybeForget(key, queue);
+    }
   }
 
   /** When the next batch becomes ready by time alone, or null if none waits on time. */
@@ -196,7 +402,8 @@ export class RecordAccumulator {
     let next: number | null = null;
     for (const queue of this.#queues.values()) {
       const first = queue.batches[0];
-      if (queue.inFlight || first === undefined) continue;
+      if (!this.#hasRoom(queue) || first === undefined) continue;
+      if (queue.inFlight > 0 && this.#onlyOpen(queue)) continue; // Woken by the answer.
       const lingerAtMs =
         queue.batches.length > 1 || queue.lastClosed
           ? first.retryAtMs

@@ -103,16 +103,60 @@ export function parseJsonRecords(
   });
 }
 
+/** The optional `producer` of a JSON produce: an idempotent batch's identity. */
+export interface JsonProducer {
+  readonly id: number;
+  readonly epoch: number;
+  readonly sequence: number;
+}
+
+/** Parses `producer: {id, epoch, sequence}` (absent: null). Codes: INVALID_REQUEST. */
+export function parseJsonProducer(body: Record<string, unknown>): JsonProducer | null {
+  const value = body['producer'];
+  if (value === undefined || value === null) return null;
+  if (!isPlainObject(value)) throw invalid('producer must be an object {id, epoch, sequence}');
+  const field = (name: string, max: number): number => {
+    const v = value[name];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) {
+      throw invalid(`producer.${name} must be an integer in [0, ${max}]`);
+    }
+    return v;
+  };
+  for (const key of Object.keys(value)) {
+    if (key !== 'id' && key !== 'epoch' && key !== 'sequence') {
+      throw invalid(`producer has an unknown field '${key}' (known: id, epoch, sequence)`);
+    }
+  }
+  return {
+    id: field('id', Number.MAX_SAFE_INTEGER),
+    epoch: field('epoch', 0x7fff),
+    sequence: field('sequence', 0x7fffffff),
+  };
+}
+
 /**
  * Encodes records as client batches (baseOffset 0), splitting them so each batch stays under
  * `batchBytesMax` where it can; a single record too large for a batch is left for the broker
- * to refuse with MESSAGE_TOO_LARGE.
+ * to refuse with MESSAGE_TOO_LARGE. With a `producer`, the records are one idempotent batch
+ * (never split: a retry must be the same batch), which the broker may refuse as too large.
  */
 export async function encodeJsonBatches(
   records: readonly LogRecord[],
   compression: Compression,
   batchBytesMax: number,
+  producer: JsonProducer | null = null,
 ): Promise<Buffer> {
+  if (producer !== null) {
+    return encodeBatch({
+      baseOffset: 0,
+      partitionLeaderEpoch: -1,
+      records,
+      compression,
+      producerId: BigInt(producer.id),
+      producerEpoch: producer.epoch,
+      baseSequence: producer.sequence,
+    });
+  }
   const parts: Buffer[] = [];
   const encode = async (slice: readonly LogRecord[]): Promise<void> => {
     const bytes = await encodeBatch({

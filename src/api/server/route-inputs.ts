@@ -53,6 +53,7 @@ const routeInputs: Readonly<Record<string, RouteInput>> = {
   'POST /v1/groups/:group/offsets': json,
   'GET /v1/groups/:group/offsets': { query: ['topic'], bodies: [] },
   'POST /v1/groups/:group/offsets/reset': json,
+  'POST /v1/producers': json,
 };
 
 /** Every client route as `METHOD url-pattern` (tests walk them; docs/api.md lists them). */

@@ -43,6 +43,7 @@ import {
 import type { RillApp, RillRequest, RouteContext } from './route-context.ts';
 import { registerClusterRoutes } from './routes/cluster-routes.ts';
 import { registerGroupRoutes } from './routes/group-routes.ts';
+import { registerProducerRoutes } from './routes/producer-routes.ts';
 import { registerRecordRoutes } from './routes/record-routes.ts';
 import { registerReplicaRoutes } from './routes/replica-routes.ts';
 import { registerTopicProduceRoute } from './routes/topic-produce-route.ts';
@@ -211,6 +212,7 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   registerGroupRoutes(app, context, groups);
   app.addHook('onClose', async () => groups.stop());
   groups.start();
+  registerProducerRoutes(app, context);
   await app.ready();
   return app;
 }

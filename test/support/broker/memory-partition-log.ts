@@ -7,6 +7,9 @@ import {
   scanBatches,
   setBaseOffset,
   setPartitionLeaderEpoch,
+  type BatchHeader,
+  type LeaderAppendGuard,
+  type LeaderAppendResult,
   type CleanerStatus,
   type CleanResult,
   type LogReadResult,
@@ -29,13 +32,20 @@ export class MemoryPartitionLog implements PartitionLogApi {
   appendGate: Promise<void> | null = null;
   outstandingReads = 0;
 
-  async appendAsLeader(bytes: Uint8Array, leaderEpoch: number) {
+  async appendAsLeader(
+    bytes: Uint8Array,
+    leaderEpoch: number,
+    _scanned?: readonly BatchHeader[],
+    guard?: LeaderAppendGuard,
+  ): Promise<LeaderAppendResult> {
     if (this.closed)
       throw Object.assign(new Error('closed'), { name: 'LogError', code: 'LOG_CLOSED' });
     const scan = scanBatches(bytes);
     if (!scan.ok) throw scan.error;
     const copy = Buffer.from(bytes);
     const baseOffset = this.logEndOffset;
+    const existing = guard?.beforeAppend(baseOffset) ?? null;
+    if (existing !== null) return { ...existing, logAppendTimeMs: 0, duplicate: true };
     let position = 0;
     for (const header of scan.batches) {
       setBaseOffset(copy, position, this.logEndOffset);
@@ -51,6 +61,7 @@ export class MemoryPartitionLog implements PartitionLogApi {
       this.logEndOffset = lastOffsetOf(stamped) + 1;
       position += size;
     }
+    guard?.afterAppend(baseOffset, this.logEndOffset - 1);
     if (this.appendGate !== null) await this.appendGate;
     return { baseOffset, lastOffset: this.logEndOffset - 1, logAppendTimeMs: 0 };
   }

@@ -1,6 +1,8 @@
 // A Transport twin for client unit tests: an in-memory cluster of brokers that answer the
-// metadata and binary produce routes of API.md. Tests script leader moves and failures, and
-// read back what each broker appended.
+// metadata, producer-id and binary produce routes of API.md, idempotent batches checked by the
+// broker's own producer-state table (per partition, so it survives leader moves here). Tests
+// script leader moves and failures, and read back what each broker appended.
+import { ProducerStateTable } from '../../../src/broker/producer-state.ts';
 import { decodeBatches, encodeBatch } from '../../../src/log/index.ts';
 import { ClientError } from '../../../src/api/client/client-error.ts';
 import type {
@@ -17,7 +19,9 @@ export interface ProduceCall {
   readonly atMs: number;
 }
 
-type Failure = { status: number; code: string } | 'hang';
+/** `written`: the batch is appended (or deduplicated) first, then the error answered (a lost ack). */
+/** 'ok': answered normally (a placeholder in a scripted sequence). */
+type Failure = { status: number; code: string; written?: boolean } | 'hang' | 'ok';
 
 export class FakeCluster implements Transport {
   leaders = new Map<number, number>(); // partition → leader broker id
@@ -29,6 +33,13 @@ export class FakeCluster implements Transport {
   readonly fetchFailures: Failure[] = [];
   readonly fetches: { url: string; partition: number; offset: number }[] = [];
   metadataRequests = 0;
+  /** POST /v1/producers answered so far (the ids handed out are 0, 1, 2 …). */
+  producerInits = 0;
+  /** Failures to answer, in order, to the next POST /v1/producers. */
+  readonly initFailures: { status: number; code: string }[] = [];
+  /** Produces answered as a retry of a stored batch (duplicate: true). */
+  duplicates = 0;
+  readonly #producerStates = new Map<number, ProducerStateTable>();
   /** Broker ids whose connections are refused (a killed process). */
   readonly down = new Set<number>();
   #hung: (() => void)[] = [];
@@ -58,6 +69,14 @@ export class FakeCluster implements Transport {
       if (url === FakeCluster.url(id)) {
         throw new ClientError('CLIENT_CONNECTION', `${url}: connection refused`);
       }
+    }
+    if (request.path === '/v1/producers' && request.method === 'POST') {
+      const failure = this.initFailures.shift();
+      if (failure !== undefined) {
+        return json(failure.status, { error: { code: failure.code, message: 'scripted' } });
+      }
+      this.producerInits += 1;
+      return json(200, { producerId: this.producerInits - 1, producerEpoch: 0 });
     }
     if (request.path === '/v1/cluster') {
       const brokers = [1, 2, 3].map((id) => ({ id, url: FakeCluster.url(id), status: 'alive' }));
@@ -96,7 +115,7 @@ export class FakeCluster implements Transport {
     const offset = Number(new URL(path, 'http://x').searchParams.get('offset'));
     this.fetches.push({ url, partition, offset });
     const failure = this.fetchFailures.shift();
-    if (failure !== undefined && failure !== 'hang') {
+    if (failure !== undefined && typeof failure !== 'string') {
       return json(failure.status, { error: { code: failure.code, message: 'scripted' } });
     }
     if (url !== FakeCluster.url(this.leaders.get(partition) ?? -1)) {
@@ -135,15 +154,60 @@ export class FakeCluster implements Transport {
     this.calls.push({ url, topic: this.topic, partition, values, atMs: this.nowMs() });
     const failure = this.failures.shift();
     if (failure === 'hang') await new Promise<void>((resolve) => this.#hung.push(resolve));
-    else if (failure !== undefined) {
+    else if (failure !== undefined && failure !== 'ok' && failure.written !== true) {
       return json(failure.status, { error: { code: failure.code, message: 'scripted' } });
     }
     if (url !== FakeCluster.url(this.leaders.get(partition) ?? -1)) {
       return json(421, { error: { code: 'NOT_LEADER_OR_FOLLOWER', message: 'moved' } });
     }
+    const answer = this.#append(partition, batches, values);
+    if (failure === undefined || typeof failure === 'string' || answer.status !== 200) {
+      return answer;
+    }
+    return json(failure.status, { error: { code: failure.code, message: 'scripted, written' } });
+  }
+
+  /** The broker forgets every producer (expired state, or a leader without it). */
+  forgetProducers(): void {
+    this.#producerStates.clear();
+  }
+
+  #append(
+    partition: number,
+    batches: Awaited<ReturnType<typeof decodeBatches>>,
+    values: string[],
+  ): TransportResponse {
     const log = this.logs.get(partition) ?? [];
     this.logs.set(partition, log);
     const baseOffset = log.length;
+    const header = batches[0]?.header;
+    let producer = null;
+    if (header !== undefined && header.producerId >= 0n) {
+      producer = {
+        producerId: Number(header.producerId),
+        producerEpoch: header.producerEpoch,
+        baseSequence: header.baseSequence,
+        recordCount: header.recordCount,
+      };
+      const table = this.#producerStates.get(partition) ?? new ProducerStateTable();
+      this.#producerStates.set(partition, table);
+      const decided = table.check(producer, 0);
+      if (decided.kind === 'refused') {
+        return json(409, { error: { code: decided.code, message: decided.message } });
+      }
+      if (decided.kind === 'duplicate') {
+        this.duplicates += 1;
+        const { baseOffset: base, lastOffset } = decided;
+        return json(200, {
+          topic: this.topic,
+          partition,
+          baseOffset: base,
+          lastOffset,
+          duplicate: true,
+        });
+      }
+      table.record(producer, baseOffset, baseOffset + values.length - 1, 0);
+    }
     log.push(...values);
     return json(200, { topic: this.topic, partition, baseOffset, lastOffset: log.length - 1 });
   }

@@ -63,10 +63,10 @@ describe('RecordAccumulator', () => {
     const [first] = acc.drain(0, false, 250, always);
     expect(first?.map((b) => b.records[0]?.record.value?.toString()[0])).toEqual(['1']);
     expect(acc.drain(0, false, 250, always)).toHaveLength(0); // In flight.
-    acc.complete('t', 0, 0, first ?? []); // Retriable failure: back in front.
+    acc.complete(first ?? [], 0, first ?? []); // Retriable failure: back in front.
     const [again] = acc.drain(0, false, 250, always);
     expect(again?.[0]?.records[0]?.record.value?.toString()[0]).toBe('1');
-    acc.complete('t', 0, 1, []);
+    acc.complete(again ?? [], 1, []);
     const [next] = acc.drain(0, false, 250, always);
     expect(next?.[0]?.records[0]?.record.value?.toString()[0]).toBe('2');
     expect(acc.recordCount).toBe(2);
@@ -77,7 +77,7 @@ describe('RecordAccumulator', () => {
     acc.append('t', 0, pending('a'), 0);
     const [request] = acc.drain(0, false, 1 << 20, always);
     for (const batch of request ?? []) batch.retryAtMs = 300;
-    acc.complete('t', 0, 0, request ?? []);
+    acc.complete(request ?? [], 0, request ?? []);
     expect(acc.drain(299, true, 1 << 20, always)).toHaveLength(0);
     expect(acc.nextReadyAtMs(0)).toBe(300);
     expect(acc.drain(300, false, 1 << 20, always)).toHaveLength(1);

@@ -9,6 +9,7 @@ import { decodeReadableChunks, type Compression } from '../../../log/index.ts';
 import { ApiError } from '../../errors.ts';
 import {
   encodeJsonBatches,
+  parseJsonProducer,
   parseJsonRecords,
   toJsonRecord,
   type RecordEncoding,
@@ -80,7 +81,11 @@ async function produce(context: RouteContext, request: RillRequest<PartitionRout
   const result = await broker.produce({ topic, partition, batches, acks, timeoutMs, signal });
   metrics.countProduced(topic, batches.length);
   metrics.produceRecords.inc(result.recordCount);
-  return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset };
+  const { baseOffset, lastOffset } = result;
+  // A retried idempotent batch: the offsets it was stored at, nothing written now.
+  if (result.duplicate === true)
+    return { topic, partition, baseOffset, lastOffset, duplicate: true };
+  return { topic, partition, baseOffset, lastOffset };
 }
 
 async function jsonBatches(
@@ -89,11 +94,13 @@ async function jsonBatches(
   topic: string,
   encoding: RecordEncoding,
 ): Promise<Buffer> {
-  const records = parseJsonRecords(objectBody(request.body), encoding, context.wallClock.wallMs());
+  const body = objectBody(request.body);
+  const records = parseJsonRecords(body, encoding, context.wallClock.wallMs());
+  const producer = parseJsonProducer(body);
   const config = context.broker.topicConfig(topic);
   const type = config.compressionType;
   const compression: Compression = type === 'producer' || type === 'uncompressed' ? 'none' : type;
-  return encodeJsonBatches(records, compression, config.maxMessageBytes);
+  return encodeJsonBatches(records, compression, config.maxMessageBytes, producer);
 }
 
 function wantsBatches(accept: string | undefined): boolean {

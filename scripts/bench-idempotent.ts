@@ -1,0 +1,123 @@
+// `npx tsx scripts/bench-idempotent.ts [--records N --repeat R --rate 5000 --latency-seconds S]`
+// (issue 9): the producer with idempotence on (the default: stamped batches, five in flight per
+// partition) beside off (one request per partition in flight) in the same run, interleaved
+// round by round (the order alternates), on a single broker and a three-node cluster (RF=3,
+// acks=all, min.insync.replicas=2, log.flush=always): produce throughput, and acks=all latency
+// at a fixed rate (issue 7's 5k records/s). Prints min/median/max per figure, the per-round
+// ratio on/off, the load average at start and end, then one JSON line.
+import { parseArgs } from 'node:util';
+import { RillClient, type ProducerConfig } from '../src/api/client/index.ts';
+import { benchLatency, benchProduce } from '../src/cli/client-bench.ts';
+import { latencyProducer, rf3Configs, throughputBatching } from './bench/cluster.ts';
+import { loadAverage, ratiosOf, spreadOf, formatSpread } from './bench/stats.ts';
+import { spawnBroker } from './spawn-broker.ts';
+import { spawnCluster } from './spawn-cluster.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    records: { type: 'string', default: '50000' },
+    repeat: { type: 'string', default: '3' },
+    rate: { type: 'string', default: '5000' },
+    'latency-seconds': { type: 'string', default: '5' },
+  },
+});
+const records = Number(args.records);
+const repeat = Math.max(1, Number(args.repeat));
+const recordBytes = 1024;
+const latencyLoad = {
+  ratePerSecond: Number(args.rate),
+  seconds: Number(args['latency-seconds']),
+  recordBytes,
+};
+const modes = { on: { idempotent: true }, off: { idempotent: false } } as const;
+type Mode = keyof typeof modes;
+
+const figures = new Map<string, number[]>();
+function add(name: string, value: number): void {
+  const values = figures.get(name) ?? [];
+  values.push(value);
+  figures.set(name, values);
+}
+
+async function throughputRound(client: RillClient, topic: string, series: string, mode: Mode) {
+  const producer: Partial<ProducerConfig> = { acks: 'all', ...throughputBatching, ...modes[mode] };
+  const result = await benchProduce(client, { topic, records, recordBytes, producer });
+  add(`${series}.${mode}.recordsPerSecond`, result.recordsPerSecond);
+}
+
+async function latencyRound(client: RillClient, topic: string, mode: Mode) {
+  const producer: Partial<ProducerConfig> = { acks: 'all', ...latencyProducer, ...modes[mode] };
+  const result = await benchLatency(client, { ...latencyLoad, topic, recordBytes, producer });
+  add(`rf3.latency.${mode}.p50Ms`, result.p50Ms);
+  add(`rf3.latency.${mode}.p99Ms`, result.p99Ms);
+}
+
+async function main(): Promise<void> {
+  const loadAtStart = loadAverage();
+  console.log(`load average at start: ${JSON.stringify(loadAtStart)}`);
+  const broker = await spawnBroker({ readyTimeoutMs: 120_000 });
+  const cluster = await spawnCluster({ size: 3, readyTimeoutMs: 120_000 });
+  const single = new RillClient({ bootstrapUrls: [broker.url] });
+  const rf3 = new RillClient({ bootstrapUrls: [...cluster.urls.values()] });
+  try {
+    await single.admin().createTopic({ name: 'idem-single', partitions: 4, replicationFactor: 1 });
+    const admin = rf3.admin();
+    await admin.createTopic({
+      name: 'idem-rf3',
+      partitions: 4,
+      replicationFactor: 3,
+      configs: rf3Configs,
+    });
+    await admin.createTopic({
+      name: 'idem-rf3-latency',
+      partitions: 1,
+      replicationFactor: 3,
+      configs: rf3Configs,
+    });
+    // Warm-up, not measured: JIT, connections, segments.
+    for (const mode of ['on', 'off'] as const) {
+      const producer = { ...throughputBatching, ...modes[mode] };
+      await benchProduce(single, { topic: 'idem-single', records: 10_000, recordBytes, producer });
+      await benchProduce(rf3, { topic: 'idem-rf3', records: 10_000, recordBytes, producer });
+    }
+    for (let r = 0; r < repeat; r += 1) {
+      const order: Mode[] = r % 2 === 0 ? ['on', 'off'] : ['off', 'on'];
+      console.log(`round ${r + 1}/${repeat} (${order.join(' then ')})`);
+      for (const mode of order) await throughputRound(single, 'idem-single', 'single', mode);
+      for (const mode of order) await throughputRound(rf3, 'idem-rf3', 'rf3.acksAll', mode);
+      for (const mode of order) await latencyRound(rf3, 'idem-rf3-latency', mode);
+    }
+  } finally {
+    await single.close();
+    await rf3.close();
+    await broker.stop();
+    await cluster.stop();
+  }
+  const summary: Record<string, unknown> = {};
+  for (const [name, values] of figures) {
+    summary[name] = spreadOf(values);
+    console.log(`${name}: ${formatSpread(spreadOf(values))}`);
+  }
+  for (const series of ['single', 'rf3.acksAll']) {
+    const on = figures.get(`${series}.on.recordsPerSecond`) ?? [];
+    const off = figures.get(`${series}.off.recordsPerSecond`) ?? [];
+    const ratio = spreadOf(ratiosOf(on, off), 3);
+    summary[`${series}.throughputRatioOnOff`] = ratio;
+    console.log(`${series} throughput on/off per round: ${formatSpread(ratio)} (target ≥ 0.9)`);
+  }
+  for (const q of ['p50Ms', 'p99Ms']) {
+    const on = figures.get(`rf3.latency.on.${q}`) ?? [];
+    const off = figures.get(`rf3.latency.off.${q}`) ?? [];
+    const ratio = spreadOf(ratiosOf(on, off), 3);
+    summary[`rf3.latency.${q}RatioOnOff`] = ratio;
+    console.log(
+      `rf3 acks=all ${q} at ${latencyLoad.ratePerSecond}/s on/off: ${formatSpread(ratio)}`,
+    );
+  }
+  const loadAtEnd = loadAverage();
+  console.log(`load average at end: ${JSON.stringify(loadAtEnd)}`);
+  const config = { records, repeat, recordBytes, latencyLoad };
+  console.log(JSON.stringify({ config, loadAtStart, loadAtEnd, figures: summary }));
+}
+
+await main();

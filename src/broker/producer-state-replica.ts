@@ -1,0 +1,209 @@
+// One replica's producer state with its I/O: the leader's append guard (the check runs inside
+// the log's append turn, so two concurrent produces cannot both pass it), the follower's record
+// of replicated batches, truncation, the rebuild at open (snapshot + replay of the log after
+// it) and the periodic snapshot and expiry. Invariant: the table reflects every idempotent
+// batch below `#stateEndOffset`, and a snapshot never claims more than that.
+import {
+  batchSize,
+  lastOffsetOf,
+  readBatchHeader,
+  type BatchHeader,
+  type LeaderAppendGuard,
+  type PartitionLogApi,
+} from '../log/index.ts';
+import { assertNever } from '../common/index.ts';
+import { BrokerError } from './errors.ts';
+import {
+  ProducerStateTable,
+  producerEpochMax,
+  type BatchIdentity,
+  type ProducerStateConfig,
+  type ProducerStateSnapshot,
+} from './producer-state.ts';
+import type { ProducerStateFiles } from './producer-state-store.ts';
+
+/** Bytes read per step of the replay at open. */
+const replayReadBytes = 1024 * 1024;
+
+/**
+ * The identity of a produce's batches, or null when none is idempotent (producerId -1).
+ * Codes: INVALID_RECORD (several batches, a negative epoch or sequence, an id below -1),
+ * UNKNOWN_PRODUCER_ID (an id no node can have issued).
+ */
+export function producerIdentityOf(headers: readonly BatchHeader[]): BatchIdentity | null {
+  if (headers.every((header) => header.producerId === -1n)) return null;
+  const first = headers[0];
+  if (headers.length !== 1 || first === undefined) {
+    throw new BrokerError('INVALID_RECORD', 'an idempotent produce carries exactly one batch');
+  }
+  if (first.producerId < 0n) {
+    throw new BrokerError('INVALID_RECORD', `producer id ${first.producerId} is negative`);
+  }
+  if (first.producerId > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new BrokerError(
+      'UNKNOWN_PRODUCER_ID',
+      `producer id ${first.producerId} was never issued`,
+    );
+  }
+  if (first.producerEpoch < 0) {
+    throw new BrokerError('INVALID_RECORD', `producer epoch ${first.producerEpoch} is negative`);
+  }
+  if (first.baseSequence < 0) {
+    throw new BrokerError('INVALID_RECORD', `base sequence ${first.baseSequence} is negative`);
+  }
+  return identity(first);
+}
+
+function identity(header: BatchHeader): BatchIdentity {
+  return {
+    producerId: Number(header.producerId),
+    producerEpoch: header.producerEpoch,
+    baseSequence: header.baseSequence,
+    recordCount: header.lastOffsetDelta + 1,
+  };
+}
+
+/** A replicated batch's identity when it is a well-formed idempotent one, else null. */
+function replicatedIdentity(header: BatchHeader): BatchIdentity | null {
+  const id = header.producerId;
+  if (id < 0n || id > BigInt(Number.MAX_SAFE_INTEGER)) return null;
+  if (header.producerEpoch < 0 || header.producerEpoch > producerEpochMax) return null;
+  if (header.baseSequence < 0 || header.lastOffsetDelta < 0) return null;
+  return identity(header);
+}
+
+export class ReplicaProducerState {
+  readonly #table: ProducerStateTable;
+  readonly #files: ProducerStateFiles | null;
+  readonly #log: PartitionLogApi;
+  /** The table reflects every idempotent batch below this offset. */
+  #stateEndOffset: number;
+  /** Batches recorded (or dropped) since the last snapshot. */
+  #changes = 0;
+
+  constructor(config: ProducerStateConfig, log: PartitionLogApi, files: ProducerStateFiles | null) {
+    this.#table = new ProducerStateTable(config);
+    this.#files = files;
+    this.#log = log;
+    this.#stateEndOffset = files === null ? log.logEndOffset : log.logStartOffset;
+  }
+
+  get table(): ProducerStateTable {
+    return this.#table;
+  }
+
+  /** The leader's guard for one produce: the check and the record happen inside its turn. */
+  guard(batch: BatchIdentity | null, wallMs: number): LeaderAppendGuard {
+    return {
+      beforeAppend: () => {
+        if (batch === null) return null;
+        const decided = this.#table.check(batch, wallMs);
+        switch (decided.kind) {
+          case 'append':
+            return null;
+          case 'duplicate':
+            return { baseOffset: decided.baseOffset, lastOffset: decided.lastOffset };
+          case 'refused':
+            throw new BrokerError(decided.code, decided.message);
+          default:
+            return assertNever(decided, 'producer check');
+        }
+      },
+      afterAppend: (baseOffset, lastOffset) => {
+        if (batch !== null) {
+          this.#table.record(batch, baseOffset, lastOffset, wallMs);
+          this.#changes += 1;
+        }
+        this.#stateEndOffset = Math.max(this.#stateEndOffset, lastOffset + 1);
+      },
+    };
+  }
+
+  /** A follower appended these batches (as its leader wrote them). */
+  onReplicated(batches: Uint8Array, wallMs: number): void {
+    let position = 0;
+    while (position < batches.length) {
+      const header = readBatchHeader(batches, position);
+      const batch = replicatedIdentity(header);
+      if (batch !== null) {
+        this.#table.record(batch, header.baseOffset, lastOffsetOf(header), wallMs);
+        this.#changes += 1;
+      }
+      this.#stateEndOffset = Math.max(this.#stateEndOffset, lastOffsetOf(header) + 1);
+      position += batchSize(header);
+    }
+  }
+
+  truncateTo(offset: number): void {
+    this.#table.truncateTo(offset);
+    this.#stateEndOffset = Math.min(this.#stateEndOffset, offset);
+    this.#changes += 1;
+  }
+
+  truncateFullyAndStartAt(offset: number): void {
+    this.#table.clear();
+    this.#stateEndOffset = offset;
+    this.#changes += 1;
+  }
+
+  /**
+   * Rebuilds the state at open: the snapshot (if any, and readable), cut to the log's end,
+   * then every batch of the log after it. Without files there is nothing to rebuild from.
+   */
+  async load(wallMs: number): Promise<void> {
+    const files = this.#files;
+    if (files === null) return;
+    const snapshot = parseSnapshot(await files.load());
+    const log = this.#log;
+    let from = log.logStartOffset;
+    if (snapshot !== null && snapshot.endOffset >= log.logStartOffset) {
+      try {
+        this.#table.restore(snapshot);
+        this.#table.truncateTo(log.logEndOffset);
+        from = Math.min(snapshot.endOffset, log.logEndOffset);
+      } catch {
+        // A file that parses but breaks the table's invariants is disk input, not a bug here:
+        // the full replay below rebuilds the same state without it.
+        this.#table.clear();
+      }
+    }
+    this.#stateEndOffset = from;
+    while (from < log.logEndOffset) {
+      const read = await log.read(from, replayReadBytes, log.logEndOffset);
+      let bytes: Buffer;
+      try {
+        bytes = await files.readSlices(read.slices);
+      } finally {
+        read.release();
+      }
+      if (read.nextOffset <= from) break;
+      this.onReplicated(bytes, wallMs);
+      from = read.nextOffset;
+    }
+    this.#stateEndOffset = Math.max(this.#stateEndOffset, from);
+  }
+
+  /** Expires idle producers and writes a snapshot when anything changed since the last one. */
+  async maintain(wallMs: number): Promise<void> {
+    if (this.#table.expire(wallMs) > 0) this.#changes += 1;
+    if (this.#files === null || this.#changes === 0) return;
+    const changes = this.#changes;
+    const endOffset = Math.min(this.#stateEndOffset, this.#log.logEndOffset);
+    const snapshot = this.#table.snapshot(endOffset);
+    await this.#files.save(JSON.stringify(snapshot));
+    this.#changes -= changes;
+  }
+}
+
+/** A snapshot file's content, or null when absent or unreadable (the replay starts over). */
+function parseSnapshot(text: string | null): ProducerStateSnapshot | null {
+  if (text === null) return null;
+  try {
+    const parsed = JSON.parse(text) as Partial<ProducerStateSnapshot>;
+    if (parsed.version !== 1 || !Number.isSafeInteger(parsed.endOffset)) return null;
+    if (!Array.isArray(parsed.producers)) return null;
+    return parsed as ProducerStateSnapshot;
+  } catch {
+    return null; // A torn or foreign file: replaying the whole log rebuilds the same state.
+  }
+}

@@ -1,0 +1,232 @@
+// Goal: idempotent produce over HTTP against a real broker process (issue 9) — producer ids
+// from POST /v1/producers, the same batch sent twice (binary and JSON) stored once with the
+// same offsets in both answers, a retry after a clean restart and after a SIGKILL (state
+// rebuilt from the snapshot and the log) deduplicated, and bad input (forged ids, negative or
+// wrapping sequences, epochs from the future or fenced) answered with the documented codes
+// while nothing is written.
+// Method: one `rill broker` child on a temporary data directory; the high watermark before and
+// after each request shows what was written. No sleeps: every wait is on a response.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { encodeBatch, encodeBatches } from '../../../src/log/index.ts';
+import { BrokerProcess } from '../../support/api/broker-process.ts';
+import { H2c, type H2cResponse } from '../../support/api/h2c.ts';
+
+const topic = 'idem';
+const path = `/v1/topics/${topic}/partitions/0/records`;
+const batchType = { 'content-type': 'application/vnd.rill.batch' };
+let broker: BrokerProcess;
+let http: H2c;
+
+beforeAll(async () => {
+  broker = await BrokerProcess.start();
+  http = new H2c(broker.url);
+  const created = await http.post('/v1/topics', {
+    name: topic,
+    partitions: 1,
+    replicationFactor: 1,
+  });
+  expect(created.status).toBe(201);
+});
+
+afterAll(async () => {
+  await http?.close();
+  await broker?.stop();
+  await broker?.removeData();
+});
+
+interface Identity {
+  readonly producerId: number;
+  readonly producerEpoch: number;
+}
+
+async function newProducer(producerName?: string): Promise<Identity> {
+  const response = await http.post(
+    '/v1/producers',
+    producerName === undefined ? {} : { producerName },
+  );
+  expect(response.status, response.body.toString()).toBe(200);
+  return response.json() as Identity;
+}
+
+function batch(p: Identity, sequence: number, values: readonly string[]): Promise<Buffer> {
+  return encodeBatch({
+    baseOffset: 0,
+    partitionLeaderEpoch: -1,
+    compression: 'none',
+    producerId: BigInt(p.producerId),
+    producerEpoch: p.producerEpoch,
+    baseSequence: sequence,
+    records: values.map((v) => ({ key: null, value: Buffer.from(v), headers: [], timestampMs: 1 })),
+  });
+}
+
+function sendBinary(bytes: Uint8Array): Promise<H2cResponse> {
+  return http.request({
+    method: 'POST',
+    path: `${path}?acks=all`,
+    headers: batchType,
+    body: bytes,
+  });
+}
+
+async function highWatermark(): Promise<number> {
+  const response = await http.get(`/v1/topics/${topic}/partitions/0/offsets`);
+  return (response.json() as { highWatermark: number }).highWatermark;
+}
+
+function expectCode(response: H2cResponse, status: number, code: string): void {
+  expect({ status: response.status, code: response.json().error?.code }).toEqual({ status, code });
+}
+
+describe('producer ids', () => {
+  test('anonymous producers get distinct ids at epoch 0; a name bumps its epoch', async () => {
+    const a = await newProducer();
+    const b = await newProducer();
+    expect(a.producerEpoch).toBe(0);
+    expect(b.producerId).not.toBe(a.producerId);
+    const first = await newProducer('payments');
+    const second = await newProducer('payments');
+    expect(second).toEqual({
+      producerId: first.producerId,
+      producerEpoch: first.producerEpoch + 1,
+    });
+  });
+
+  test('a bad body is refused', async () => {
+    expectCode(await http.post('/v1/producers', { producerName: 7 }), 400, 'INVALID_REQUEST');
+    expectCode(await http.post('/v1/producers', { name: 'x' }), 400, 'INVALID_REQUEST');
+    const long = 'x'.repeat(256);
+    expectCode(await http.post('/v1/producers', { producerName: long }), 400, 'INVALID_REQUEST');
+  });
+});
+
+describe('a retried batch is stored once', () => {
+  test('binary: the same batch twice answers the same offsets, the second marked duplicate', async () => {
+    const p = await newProducer();
+    const bytes = await batch(p, 0, ['a', 'b', 'c']);
+    const before = await highWatermark();
+    const first = await sendBinary(bytes);
+    const second = await sendBinary(bytes);
+    expect(first.status).toBe(200);
+    expect(second.status).toBe(200);
+    expect(first.json()).toEqual({
+      topic,
+      partition: 0,
+      baseOffset: before,
+      lastOffset: before + 2,
+    });
+    expect(second.json()).toEqual({ ...first.json(), duplicate: true });
+    expect(await highWatermark()).toBe(before + 3);
+    // The next sequence goes on; a gap is refused and writes nothing.
+    const next = await sendBinary(await batch(p, 3, ['d']));
+    expect(next.json().baseOffset).toBe(before + 3);
+    expectCode(await sendBinary(await batch(p, 9, ['gap'])), 409, 'OUT_OF_ORDER_SEQUENCE_NUMBER');
+    expect(await highWatermark()).toBe(before + 4);
+  });
+
+  test('JSON: producer {id, epoch, sequence} makes a script idempotent too', async () => {
+    const p = await newProducer();
+    const body = {
+      records: [{ value: 'x' }, { value: 'y' }],
+      producer: { id: p.producerId, epoch: p.producerEpoch, sequence: 0 },
+    };
+    const before = await highWatermark();
+    const first = await http.post(`${path}?acks=all`, body);
+    const second = await http.post(`${path}?acks=all`, body);
+    expect(first.json()).toEqual({
+      topic,
+      partition: 0,
+      baseOffset: before,
+      lastOffset: before + 1,
+    });
+    expect(second.json()).toEqual({ ...first.json(), duplicate: true });
+    expect(await highWatermark()).toBe(before + 2);
+    const fetched = await http.get(`${path}?offset=${before}`);
+    expect(fetched.json().records.map((r: { value: string }) => r.value)).toEqual(['x', 'y']);
+  });
+
+  test('the JSON and binary forms of one batch dedupe against each other', async () => {
+    const p = await newProducer();
+    const before = await highWatermark();
+    const binary = await sendBinary(await batch(p, 0, ['one']));
+    const json = await http.post(`${path}?acks=1`, {
+      records: [{ value: 'one' }],
+      producer: { id: p.producerId, epoch: 0, sequence: 0 },
+    });
+    expect(json.json()).toEqual({ ...binary.json(), duplicate: true });
+    expect(await highWatermark()).toBe(before + 1);
+  });
+});
+
+describe('bad input writes nothing', () => {
+  test('forged ids, epochs from the future or fenced, bad sequences', async () => {
+    const p = await newProducer();
+    const named = await newProducer('fence-me');
+    await newProducer('fence-me'); // epoch + 1: the first instance is fenced.
+    const before = await highWatermark();
+    const forged = { producerId: p.producerId + 1_000_000, producerEpoch: 0 };
+    expectCode(await sendBinary(await batch(forged, 0, ['f'])), 409, 'UNKNOWN_PRODUCER_ID');
+    const future = { ...p, producerEpoch: 5 };
+    expectCode(await sendBinary(await batch(future, 0, ['f'])), 409, 'UNKNOWN_PRODUCER_ID');
+    expectCode(await sendBinary(await batch(named, 0, ['f'])), 409, 'INVALID_PRODUCER_EPOCH');
+    // No state on this partition yet and a sequence other than 0: unknown, re-initialise.
+    expectCode(await sendBinary(await batch(p, 5, ['f'])), 409, 'UNKNOWN_PRODUCER_ID');
+    // A negative (wrapped int32) sequence or epoch in the header is no idempotent batch.
+    expectCode(await sendBinary(await batch(p, -2, ['f'])), 400, 'INVALID_RECORD');
+    const negativeEpoch = { ...p, producerEpoch: -3 };
+    expectCode(await sendBinary(await batch(negativeEpoch, 0, ['f'])), 400, 'INVALID_RECORD');
+    const huge = { producerId: 2 ** 60, producerEpoch: 0 };
+    expectCode(await sendBinary(await batch(huge, 0, ['f'])), 409, 'UNKNOWN_PRODUCER_ID');
+    const badJson = (producer: unknown) =>
+      http.post(`${path}?acks=1`, { records: [{ value: 'f' }], producer });
+    const id = p.producerId;
+    expectCode(await badJson({ id, epoch: 0, sequence: -1 }), 400, 'INVALID_REQUEST');
+    expectCode(await badJson({ id, epoch: 0, sequence: 2 ** 31 }), 400, 'INVALID_REQUEST');
+    expectCode(await badJson({ id: -1, epoch: 0, sequence: 0 }), 400, 'INVALID_REQUEST');
+    expectCode(await badJson({ id, epoch: 0, sequence: 0, extra: 1 }), 400, 'INVALID_REQUEST');
+    // Two idempotent batches in one request: a retry could not be matched batch by batch.
+    const two = await encodeBatches(
+      [0, 1].map((i) => ({
+        baseOffset: 0,
+        partitionLeaderEpoch: -1,
+        compression: 'none' as const,
+        producerId: BigInt(id),
+        producerEpoch: 0,
+        baseSequence: i,
+        records: [{ key: null, value: Buffer.from('t'), headers: [], timestampMs: 1 }],
+      })),
+    );
+    expectCode(await sendBinary(two), 400, 'INVALID_RECORD');
+    expect(await highWatermark()).toBe(before);
+  });
+});
+
+describe('the state survives restarts', () => {
+  test('a retry after a clean restart and after a SIGKILL is deduplicated', async () => {
+    const p = await newProducer();
+    const first = await batch(p, 0, ['r1', 'r2']);
+    const original = (await sendBinary(first)).json();
+    const second = await batch(p, 2, ['r3']);
+    const secondAnswer = (await sendBinary(second)).json();
+    await http.close();
+    expect(await broker.stop()).toBe(0);
+    // A clean stop leaves a snapshot of the state, so the restart replays nothing.
+    const file = join(broker.dataDir, 'partitions', `${topic}-0`, 'producer-state.json');
+    const snapshot = JSON.parse(await readFile(file, 'utf8'));
+    expect(snapshot.producers.map((e: { producerId: number }) => e.producerId)).toContain(
+      p.producerId,
+    );
+    broker = await BrokerProcess.start({ dataDir: broker.dataDir, port: broker.port });
+    http = new H2c(broker.url);
+    expect((await sendBinary(first)).json()).toEqual({ ...original, duplicate: true });
+    await http.close();
+    await broker.kill();
+    broker = await BrokerProcess.start({ dataDir: broker.dataDir, port: broker.port });
+    http = new H2c(broker.url);
+    expect((await sendBinary(second)).json()).toEqual({ ...secondAnswer, duplicate: true });
+    const third = (await sendBinary(await batch(p, 3, ['r4']))).json();
+    expect(third.baseOffset).toBe(secondAnswer.lastOffset + 1);
+  });
+});

@@ -1,0 +1,84 @@
+// Goal: producer ids in the metadata image (issue 9) — blocks never overlap whoever proposes
+// them, ids and names survive a metadata snapshot (a controller failover restores from one),
+// a name's epoch bumps and fences, a forged id or future epoch is unknown, and the names are
+// bounded by producerNamesMax (the one started longest ago is dropped).
+// Method: commands applied to MetadataImage directly, as every node applies the log.
+import { describe, expect, test } from 'vitest';
+import { MetadataImage } from '../../../src/broker/index.ts';
+import { producerIdLimits } from '../../../src/broker/producer-id-image.ts';
+
+describe('producer ids in the metadata image', () => {
+  test('blocks are consecutive and disjoint; the result names the first id', () => {
+    const image = new MetadataImage();
+    const a = image.apply({ type: 'allocate-producer-ids', nodeId: 1, count: 1000 }, 1);
+    const b = image.apply({ type: 'allocate-producer-ids', nodeId: 2, count: 1000 }, 2);
+    expect(a).toEqual({ ok: true, producerId: 0 });
+    expect(b).toEqual({ ok: true, producerId: 1000 });
+    const bad = image.apply({ type: 'allocate-producer-ids', nodeId: 2, count: 1001 }, 3);
+    expect(bad).toMatchObject({ ok: false, code: 'INVALID_COMMAND' });
+    expect(image.producerIds.nextProducerId).toBe(2000);
+  });
+
+  test('a name bumps its epoch; the old epoch is fenced, a future one unknown', () => {
+    const image = new MetadataImage();
+    image.apply({ type: 'allocate-producer-ids', nodeId: 1, count: 10 }, 1);
+    const first = image.apply({ type: 'init-producer', name: 'p' }, 2);
+    const second = image.apply({ type: 'init-producer', name: 'p' }, 3);
+    expect(first).toEqual({ ok: true, producerId: 10, producerEpoch: 0 });
+    expect(second).toEqual({ ok: true, producerId: 10, producerEpoch: 1 });
+    const ids = image.producerIds;
+    expect(ids.verdict(10, 1).kind).toBe('current');
+    expect(ids.verdict(10, 0).kind).toBe('fenced');
+    expect(ids.verdict(10, 2).kind).toBe('unknown');
+    expect(ids.verdict(3, 0).kind).toBe('current'); // anonymous ids stay at epoch 0
+    expect(ids.verdict(3, 1).kind).toBe('unknown');
+    expect(ids.verdict(11, 0).kind).toBe('unknown'); // never issued
+  });
+
+  test('ids and names survive a snapshot restore (a new controller continues after them)', () => {
+    const image = new MetadataImage();
+    image.apply({ type: 'init-cluster', clusterId: 'c' }, 1);
+    image.apply({ type: 'allocate-producer-ids', nodeId: 1, count: 5 }, 2);
+    image.apply({ type: 'init-producer', name: 'p' }, 3);
+    image.apply({ type: 'init-producer', name: 'p' }, 4);
+    const restored = new MetadataImage();
+    restored.restore(image.snapshot());
+    expect(restored.producerIds.nextProducerId).toBe(6);
+    expect(restored.apply({ type: 'init-producer', name: 'p' }, 5)).toEqual({
+      ok: true,
+      producerId: 5,
+      producerEpoch: 2,
+    });
+    expect(restored.apply({ type: 'allocate-producer-ids', nodeId: 3, count: 5 }, 6)).toEqual({
+      ok: true,
+      producerId: 6,
+    });
+    restored.checkInvariants();
+  });
+
+  test('a snapshot from before producer ids restores to none issued', () => {
+    const image = new MetadataImage();
+    const old = JSON.parse(new TextDecoder().decode(image.snapshot()));
+    delete old.producerIds;
+    image.restore(new TextEncoder().encode(JSON.stringify(old)));
+    expect(image.producerIds.nextProducerId).toBe(0);
+  });
+
+  test('names are bounded: the one started longest ago is dropped', () => {
+    const image = new MetadataImage();
+    let index = 1;
+    for (let i = 0; i < producerIdLimits.producerNamesMax; i += 1) {
+      image.apply({ type: 'init-producer', name: `n${i}` }, index++);
+    }
+    image.apply({ type: 'init-producer', name: 'n0' }, index++); // n0 is now the newest
+    image.apply({ type: 'init-producer', name: 'extra' }, index++);
+    expect(image.producerIds.namedCount).toBe(producerIdLimits.producerNamesMax);
+    expect(image.producerIds.named('n1')).toBeUndefined();
+    expect(image.producerIds.named('n0')?.producerEpoch).toBe(1);
+    const long = 'x'.repeat(producerIdLimits.producerNameCharsMax + 1);
+    expect(image.apply({ type: 'init-producer', name: long }, index++)).toMatchObject({
+      ok: false,
+    });
+    image.checkInvariants();
+  });
+});
