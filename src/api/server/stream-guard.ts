@@ -367,6 +367,7 @@ export class StreamGuard {
     const run = (slot: Slot, self: unknown, request: RillRequest, reply: RillReply): unknown => {
       if (slot.controller.signal.aborted) return skip(reply);
       slot.handlers += 1;
+      settleWithStream(reply, slot.controller.signal);
       let result: unknown;
       try {
         result = handler.call(self, request, reply);
@@ -447,6 +448,33 @@ function refuse(stream: ServerHttp2Stream, error: ApiError): void {
   stream.end(JSON.stringify(body), () => {
     if (!stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
   });
+}
+
+/**
+ * An async handler that returns its reply adopts fastify's reply.then, which waits for the
+ * response to end; the response of a reset HTTP/2 stream never ends, so that handler would
+ * never settle and its slot would never be released. Once the stream has closed (its slot's
+ * signal aborted), the reply counts as done.
+ */
+function settleWithStream(reply: RillReply, closed: AbortSignal): void {
+  const then = reply.then.bind(reply);
+  reply.then = (fulfilled, rejected) => {
+    let settled = false;
+    const settle = (error?: Error): void => {
+      if (settled) return;
+      settled = true;
+      closed.removeEventListener('abort', onClose);
+      if (error === undefined) fulfilled();
+      else rejected(error);
+    };
+    const onClose = (): void => settle();
+    if (closed.aborted) return settle();
+    closed.addEventListener('abort', onClose, { once: true });
+    then(
+      () => settle(),
+      (error) => settle(error),
+    );
+  };
 }
 
 /** Ends a request whose client is gone without an answer. */
