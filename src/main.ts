@@ -215,9 +215,38 @@ export async function startNode(
   config: NodeConfig,
   progress: (line: string) => void,
 ): Promise<RunningNode> {
+  const opened: { destination: ReturnType<typeof destination> | null } = { destination: null };
+  try {
+    return await startNodeWith(config, progress, opened);
+  } catch (error) {
+    // A node that fails early (a port in use) exits at once; pino flushes its log file on exit
+    // and throws if the file is not open yet, which buried the one-line reason under a stack.
+    const log = opened.destination;
+    if (log !== null && (log as unknown as { fd: number }).fd < 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, logOpenWaitMs);
+        log.once('ready', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    throw error;
+  }
+}
+
+/** How long a failed start-up waits for its log file to open before it reports the failure. */
+const logOpenWaitMs = 2_000;
+
+async function startNodeWith(
+  config: NodeConfig,
+  progress: (line: string) => void,
+  opened: { destination: ReturnType<typeof destination> | null },
+): Promise<RunningNode> {
   const url = config.advertisedUrl ?? `http://${config.listenHost}:${config.listenPort}`;
   await mkdir(config.dataDir, { recursive: true });
   const logDestination = destination({ dest: config.logFile ?? 1, sync: false, mkdir: true });
+  opened.destination = logDestination;
   const logger = pino({ level: config.logLevel, base: { node: config.nodeId } }, logDestination);
   if (config.clusterSecret === null) {
     const warning = 'no cluster secret: /internal/v1 accepts requests from anyone';
