@@ -25,12 +25,13 @@ interface Answer {
   readonly body: any;
 }
 
-/** Codes that a leader answers before appending anything: the write did not happen. */
-const refusedCodes = new Set([
-  'NOT_ENOUGH_REPLICAS',
-  'NOT_LEADER_OR_FOLLOWER',
-  'UNKNOWN_TOPIC_OR_PARTITION',
-]);
+/**
+ * Codes that a leader answers before appending anything: the write did not happen. Not
+ * NOT_LEADER_OR_FOLLOWER: an acks=all produce appended by a leader that loses its leadership
+ * while waiting for replication gets it too, and the record may survive (the 30-minute chaos run
+ * saw one at offset 5600), so it is an unknown outcome, as in Kafka.
+ */
+const refusedCodes = new Set(['NOT_ENOUGH_REPLICAS', 'UNKNOWN_TOPIC_OR_PARTITION']);
 
 export class ClusterWorkload {
   readonly history = new History();
