@@ -62,7 +62,8 @@ export async function runChaos(cluster: RillCluster, options: ChaosOptions): Pro
   const gapMs = options.gapMs ?? 1_000;
   while (workload.nowMs() < options.durationMs) {
     await sleep(Math.min(gapMs, Math.max(0, options.durationMs - workload.nowMs())));
-    const fault = schedule === null ? randomFault(random) : schedule.shift();
+    const fault =
+      schedule === null ? randomFault(random, cluster.network !== null) : schedule.shift();
     if (fault === undefined || workload.nowMs() >= options.durationMs) break;
     await applyFault(cluster, fault, hooks);
     faults += 1;
