@@ -78,13 +78,21 @@ async function main(): Promise<number> {
       log: (line) => console.log(line),
     });
     if (result.check.anomalies.length > 0) console.log(formatAnomalies(result.check.anomalies));
+    const groupAnomalies = result.group?.anomalies ?? [];
+    if (groupAnomalies.length > 0) console.log(formatAnomalies(groupAnomalies));
     if (!result.finalReadComplete) console.log('final read did not finish within 30 s');
+    if (result.group?.drained === false) console.log('the group did not drain within 60 s');
     console.log(
       `ops=${result.history.ops.length} reads=${result.check.stats.fetches} ` +
         `records_read=${result.check.stats.recordsRead} load=${loadavg()[0]?.toFixed(2)}`,
     );
     console.log(result.summary);
-    return result.check.anomalies.length === 0 && result.finalReadComplete ? 0 : 1;
+    const clean =
+      result.check.anomalies.length === 0 &&
+      groupAnomalies.length === 0 &&
+      result.finalReadComplete &&
+      result.group?.drained !== false;
+    return clean ? 0 : 1;
   } finally {
     if (!stopping) await cluster.stopAll();
   }

@@ -18,7 +18,9 @@ export type AnomalyKind =
   | 'read-above-hw'
   | 'gap'
   | 'phantom'
-  | 'order';
+  | 'order'
+  | 'not-delivered'
+  | 'delivered-wrong';
 
 export interface Anomaly {
   readonly kind: AnomalyKind;
@@ -411,4 +413,57 @@ export function formatAnomalies(anomalies: readonly Anomaly[]): string {
         `${a.kind} on ${a.partition}: ${a.message}\n${a.ops.map((op) => `  ${describeOp(op)}`).join('\n')}`,
     )
     .join('\n');
+}
+
+/** A record a consumer group member's handler received. */
+export interface Delivery {
+  readonly member: string;
+  readonly partition: string;
+  readonly offset: number;
+  readonly value: string;
+  readonly atMs: number;
+}
+
+/**
+ * At-least-once through a consumer group that started at the earliest offset and was drained
+ * to the end: every acknowledged acks=all write was delivered to some member, at its offset
+ * ('not-delivered' otherwise: a commit ran ahead of processing, or a rebalance skipped
+ * records); and every delivery holds the value the final reader (process `final`) found at
+ * its offset ('delivered-wrong': the group was handed a record that later vanished or changed).
+ */
+export function checkAtLeastOnce(
+  history: History,
+  deliveries: readonly Delivery[],
+  perKindMax = 5,
+): { readonly anomalies: readonly Anomaly[]; readonly counts: ReadonlyMap<AnomalyKind, number> } {
+  const findings = new Findings(perKindMax);
+  const delivered = new Map<string, Delivery>();
+  for (const d of deliveries) delivered.set(`${d.partition}@${d.offset}`, d);
+  const finalValues = new Map<string, { value: string; op: FetchOp }>();
+  for (const op of history.ops) {
+    if (op.type === 'fetch' && op.process === 'final' && op.outcome?.kind === 'ok') {
+      for (const r of op.outcome.records)
+        finalValues.set(`${op.partition}@${r.offset}`, { value: r.value, op });
+    }
+  }
+  for (const op of history.ops) {
+    if (op.type !== 'produce' || op.acks !== 'all' || op.outcome.kind !== 'ok') continue;
+    const key = `${op.partition}@${op.outcome.offset}`;
+    if (!delivered.has(key)) {
+      findings.add(
+        'not-delivered',
+        op.partition,
+        `acked at ${op.outcome.offset}, never delivered to the group`,
+        [op],
+      );
+    }
+  }
+  for (const d of deliveries) {
+    const final = finalValues.get(`${d.partition}@${d.offset}`);
+    if (final !== undefined && final.value === d.value) continue;
+    const found = final === undefined ? 'nothing' : JSON.stringify(final.value);
+    const message = `${d.member} got ${JSON.stringify(d.value)} at ${d.offset} (${d.atMs} ms); the final read found ${found}`;
+    findings.add('delivered-wrong', d.partition, message, final === undefined ? [] : [final.op]);
+  }
+  return { anomalies: findings.anomalies, counts: findings.totals };
 }
