@@ -1,11 +1,15 @@
 // Faults against a real cluster (issue 10 item 3), one at a time and always healed: kill -9 of
 // a node (any, the controller's, or a partition leader's) and its restart on the same data;
-// SIGSTOP for a while, then SIGCONT; and, when the cluster runs in network namespaces
+// SIGSTOP for a while, then SIGCONT; kill -9 with every partition segment's tail cut while the
+// node is down (a disk that lost its last writes — here even synced ones, so the other
+// replicas must cover them: a restarted node is out of the ISR until it catches up); and, when the cluster runs in network namespaces
 // (netns.ts), real network partitions: a node (any, or a partition leader) cut off from the
 // other nodes while clients still reach it, or one link between two nodes cut both ways.
 // At most one fault at once, so a topic with RF=3 and min.insync.replicas=2 stays writable
-// between detection and failover. Not here: delay and loss (this kernel has no netem), a disk
-// that drops unsynced writes, and bit flips in stopped nodes' segments.
+// between detection and failover. Not here: delay and loss (this kernel has no netem); bit flips
+// (test/cluster/replication/disk-damage.test.ts).
+import { readdir, stat, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { SeededRandom } from '../../../src/common/index.ts';
 import type { RillCluster } from '../cluster/rill-cluster.ts';
 
@@ -13,7 +17,14 @@ import type { RillCluster } from '../cluster/rill-cluster.ts';
 const restartReadyTimeoutMs = 120_000;
 
 export type FaultKind =
-  'kill' | 'kill-controller' | 'kill-leader' | 'pause' | 'isolate' | 'isolate-leader' | 'cut-link';
+  | 'kill'
+  | 'kill-controller'
+  | 'kill-leader'
+  | 'kill-torn'
+  | 'pause'
+  | 'isolate'
+  | 'isolate-leader'
+  | 'cut-link';
 
 export interface Fault {
   readonly kind: FaultKind;
@@ -21,7 +32,13 @@ export interface Fault {
   readonly durationMs: number;
 }
 
-export const faultKinds: readonly FaultKind[] = ['kill', 'kill-controller', 'kill-leader', 'pause'];
+export const faultKinds: readonly FaultKind[] = [
+  'kill',
+  'kill-controller',
+  'kill-leader',
+  'kill-torn',
+  'pause',
+];
 /** The faults that need the nodes in network namespaces. */
 export const networkFaultKinds: readonly FaultKind[] = ['isolate', 'isolate-leader', 'cut-link'];
 
@@ -62,6 +79,10 @@ export async function applyFault(
   hooks.log(`${fault.kind}: kill -9 node ${target}, down ${fault.durationMs} ms`);
   await cluster.kill(target);
   await hooks.onNodeChange(target);
+  if (fault.kind === 'kill-torn') {
+    const cut = await tearSegmentTails(cluster.nodeDataDir(target), hooks.random);
+    hooks.log(`node ${target}: ${cut}`);
+  }
   await sleep(fault.durationMs);
   // Start-up compiles the sources (tsx): on a loaded machine that alone can take tens of seconds.
   await cluster.startNode(target, restartReadyTimeoutMs);
@@ -91,6 +112,27 @@ async function applyNetworkFault(
   hooks.log('network healed');
 }
 
+/** Bytes cut from a segment's tail at most. */
+const tearBytesMax = 4_096;
+
+/** Cuts up to tearBytesMax bytes off the last segment of every partition of a stopped node. */
+async function tearSegmentTails(dataDir: string, random: SeededRandom): Promise<string> {
+  const root = join(dataDir, 'partitions');
+  const cuts: string[] = [];
+  for (const partition of await readdir(root).catch(() => [] as string[])) {
+    const dir = join(root, partition);
+    const logs = (await readdir(dir)).filter((name) => name.endsWith('.log')).sort();
+    const last = logs[logs.length - 1];
+    if (last === undefined) continue;
+    const { size } = await stat(join(dir, last));
+    const cut = Math.min(size, random.int(tearBytesMax + 1));
+    if (cut === 0) continue;
+    await truncate(join(dir, last), size - cut);
+    cuts.push(`${partition} -${cut}`);
+  }
+  return cuts.length === 0 ? 'no segment tail to cut' : `segment tails cut: ${cuts.join(', ')}`;
+}
+
 async function targetOf(
   cluster: RillCluster,
   kind: FaultKind,
@@ -98,7 +140,8 @@ async function targetOf(
 ): Promise<number | null> {
   const running = cluster.ids.filter((id) => cluster.isRunning(id));
   const any = running[hooks.random.int(Math.max(1, running.length))] ?? null;
-  if (kind === 'kill' || kind === 'pause' || kind === 'isolate' || kind === 'cut-link') return any;
+  const anyKinds: readonly FaultKind[] = ['kill', 'kill-torn', 'pause', 'isolate', 'cut-link'];
+  if (anyKinds.includes(kind)) return any;
   if (any === null) return any;
   try {
     if (kind === 'kill-controller') {
