@@ -54,6 +54,9 @@ const routeInputs: Readonly<Record<string, RouteInput>> = {
   'GET /v1/groups/:group/offsets': { query: ['topic'], bodies: [] },
   'POST /v1/groups/:group/offsets/reset': json,
   'POST /v1/producers': json,
+  'GET /': none,
+  'GET /console/*': none,
+  'GET /v1/console/events': none,
 };
 
 /** Every client route as `METHOD url-pattern` (tests walk them; docs/api.md lists them). */
