@@ -59,11 +59,11 @@ function Reset({ group, state }) {
   };
   return html`
     <form class="inline" aria-label="Reset offsets" onSubmit=${(e) => { e.preventDefault(); void run(true); }}>
-      <label>Topic<select value=${topic} onChange=${(e) => { setTopic(e.target.value); setPreview(null); }}>${topics.map((t) => html`<option value=${t}>${t}</option>`)}</select></label>
-      <label>To<select value=${to} onChange=${(e) => { setTo(e.target.value); setPreview(null); }}>
+      <div class="field"><label for="groups-1">Topic</label><select id="groups-1" value=${topic} onChange=${(e) => { setTopic(e.target.value); setPreview(null); }}>${topics.map((t) => html`<option value=${t}>${t}</option>`)}</select></div>
+      <div class="field"><label for="groups-2">To</label><select id="groups-2" value=${to} onChange=${(e) => { setTo(e.target.value); setPreview(null); }}>
         <option value="earliest">earliest</option><option value="latest">latest</option>
-        <option value="offset">offset</option><option value="timestamp">time (ISO)</option></select></label>
-      ${(to === 'offset' || to === 'timestamp') && html`<label>${to === 'offset' ? 'Offset' : 'Time'}<input required value=${target} onInput=${(e) => { setTarget(e.target.value); setPreview(null); }} /></label>`}
+        <option value="offset">offset</option><option value="timestamp">time (ISO)</option></select></div>
+      ${(to === 'offset' || to === 'timestamp') && html`<div class="field"><label for="groups-3">${to === 'offset' ? 'Offset' : 'Time'}</label><input id="groups-3" required value=${target} onInput=${(e) => { setTarget(e.target.value); setPreview(null); }} /></div>`}
       <button type="submit" disabled=${!state.consoleWrite || topic === ''}>Preview reset</button>
     </form>
     <${ErrorLine} error=${error} />

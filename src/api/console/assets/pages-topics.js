@@ -56,9 +56,9 @@ function CreateTopic({ state }) {
     }
   };
   return html`<form class="inline" onSubmit=${submit} aria-label="Create a topic">
-      <label>Name<input required value=${name} onInput=${(e) => setName(e.target.value)} /></label>
-      <label>Partitions<input type="number" min="1" required value=${partitions} onInput=${(e) => setPartitions(e.target.value)} /></label>
-      <label>Replication factor<input type="number" min="1" required value=${replicationFactor} onInput=${(e) => setReplicationFactor(e.target.value)} /></label>
+      <div class="field"><label for="topics-1">Name</label><input id="topics-1" required value=${name} onInput=${(e) => setName(e.target.value)} /></div>
+      <div class="field"><label for="topics-2">Partitions</label><input id="topics-2" type="number" min="1" required value=${partitions} onInput=${(e) => setPartitions(e.target.value)} /></div>
+      <div class="field"><label for="topics-3">Replication factor</label><input id="topics-3" type="number" min="1" required value=${replicationFactor} onInput=${(e) => setReplicationFactor(e.target.value)} /></div>
       <button type="submit" disabled=${!state.consoleWrite}>Create topic</button>
     </form>
     <${ErrorLine} error=${error} />
@@ -134,8 +134,8 @@ function Configs({ topic, state }) {
   const entries = Object.entries(topic.configs ?? {}).sort(([a], [b]) => a.localeCompare(b));
   return html`
     <form class="inline" onSubmit=${save} aria-label="Edit a config">
-      <label>Config<select value=${key} onChange=${(e) => setKey(e.target.value)}>${entries.map(([k]) => html`<option value=${k}>${k}</option>`)}</select></label>
-      <label>New value (empty: default)<input value=${value} onInput=${(e) => setValue(e.target.value)} /></label>
+      <div class="field"><label for="topics-4">Config</label><select id="topics-4" value=${key} onChange=${(e) => setKey(e.target.value)}>${entries.map(([k]) => html`<option value=${k}>${k}</option>`)}</select></div>
+      <div class="field"><label for="topics-5">New value (empty: default)</label><input id="topics-5" value=${value} onInput=${(e) => setValue(e.target.value)} /></div>
       <button type="submit" disabled=${!state.consoleWrite}>Save config</button>
     </form>
     <${ErrorLine} error=${error} />
@@ -171,10 +171,10 @@ function Browser({ topic }) {
   const records = (answer?.records ?? []).slice(0, 200);
   return html`
     <form class="inline" onSubmit=${load} aria-label="Browse records">
-      <label>Partition<select value=${partition} onChange=${(e) => setPartition(e.target.value)}>${topic.partitions.map((p) => html`<option value=${p.partition}>${p.partition}</option>`)}</select></label>
-      <label>From<select value=${mode} onChange=${(e) => { setMode(e.target.value); setFrom(e.target.value === 'offset' ? '0' : new Date(Date.now() - 3600_000).toISOString()); }}>
-        <option value="offset">offset</option><option value="timestamp">time (ISO)</option></select></label>
-      <label>${mode === 'offset' ? 'Offset' : 'Time'}<input value=${from} onInput=${(e) => setFrom(e.target.value)} /></label>
+      <div class="field"><label for="topics-6">Partition</label><select id="topics-6" value=${partition} onChange=${(e) => setPartition(e.target.value)}>${topic.partitions.map((p) => html`<option value=${p.partition}>${p.partition}</option>`)}</select></div>
+      <div class="field"><label for="topics-7">From</label><select id="topics-7" value=${mode} onChange=${(e) => { setMode(e.target.value); setFrom(e.target.value === 'offset' ? '0' : new Date(Date.now() - 3600_000).toISOString()); }}>
+        <option value="offset">offset</option><option value="timestamp">time (ISO)</option></select></div>
+      <div class="field"><label for="topics-8">${mode === 'offset' ? 'Offset' : 'Time'}</label><input id="topics-8" value=${from} onInput=${(e) => setFrom(e.target.value)} /></div>
       <button type="submit">Load records</button>
     </form>
     <${ErrorLine} error=${error} />
@@ -212,11 +212,11 @@ function Produce({ topic, state }) {
   };
   return html`<form onSubmit=${send} aria-label="Produce a record">
       <div class="row">
-        <label>Partition<select value=${partition} onChange=${(e) => setPartition(e.target.value)}><option value="">by key</option>${topic.partitions.map((p) => html`<option value=${p.partition}>${p.partition}</option>`)}</select></label>
-        <label>Key<input value=${key} onInput=${(e) => setKey(e.target.value)} /></label>
-        <label>Headers (name=value per line)<textarea rows="2" value=${headers} onInput=${(e) => setHeaders(e.target.value)}></textarea></label>
+        <div class="field"><label for="topics-9">Partition</label><select id="topics-9" value=${partition} onChange=${(e) => setPartition(e.target.value)}><option value="">by key</option>${topic.partitions.map((p) => html`<option value=${p.partition}>${p.partition}</option>`)}</select></div>
+        <div class="field"><label for="topics-10">Key</label><input id="topics-10" value=${key} onInput=${(e) => setKey(e.target.value)} /></div>
+        <div class="field"><label for="topics-11">Headers (name=value per line)</label><textarea id="topics-11" rows="2" value=${headers} onInput=${(e) => setHeaders(e.target.value)}></textarea></div>
       </div>
-      <label>Value<textarea rows="3" cols="60" value=${value} onInput=${(e) => setValue(e.target.value)}></textarea></label>
+      <div class="field"><label for="topics-12">Value</label><textarea id="topics-12" rows="3" cols="60" value=${value} onInput=${(e) => setValue(e.target.value)}></textarea></div>
       <div class="row"><button type="submit" disabled=${!state.consoleWrite}>Produce record</button></div>
     </form>
     <${ErrorLine} error=${error} />
