@@ -1,0 +1,215 @@
+// Goal (issue 14): the node serves the console's files with cache headers within the bundle
+// budget, and its write gate refuses a browser's changes unless the node runs with
+// --console-write, leaving other clients alone; only the cluster's own origins may read GETs
+// cross-node. Method: buildServer in process on a broker over test twins, with fastify.inject.
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { H2Transport } from '../../../src/api/client/index.ts';
+import { ConsoleAssets } from '../../../src/api/console/console-assets.ts';
+import { consoleWriteRefusal } from '../../../src/api/console/console-routes.ts';
+import { buildServer, type RillApp } from '../../../src/api/server/index.ts';
+import { Broker, MetadataImage, type MetadataCommand } from '../../../src/broker/index.ts';
+import { SeededRandom } from '../../../src/common/index.ts';
+import { defaultServerConfig } from '../../../src/main.ts';
+import { ManualClock } from '../../support/broker/manual-clock.ts';
+import { MemoryMetadataLog } from '../../support/broker/memory-metadata-log.ts';
+import { MemoryPartitionLog } from '../../support/broker/memory-partition-log.ts';
+import { realClock } from '../../support/real-clock.ts';
+
+/** The console's budget: every file it serves, gzipped, in total. */
+const bundleGzipBytesMax = 200 * 1024;
+
+async function startServer(consoleWrite: boolean): Promise<{ app: RillApp; broker: Broker }> {
+  const image = new MetadataImage();
+  const logger = pino({ level: 'silent' });
+  const broker = new Broker(
+    {
+      nodeId: 1,
+      advertisedUrl: 'http://n1',
+      fetchWaitersMax: 10,
+      produceWaitersMax: 10,
+      heartbeatIntervalMs: 1000,
+      retentionCheckIntervalMs: 1000,
+      registrationRetryMs: 100,
+    },
+    {
+      clock: new ManualClock(),
+      wallClock: { wallMs: () => 0 },
+      random: new SeededRandom(1),
+      image,
+      metadata: new MemoryMetadataLog<MetadataCommand>(1, image),
+      store: {
+        open: async () => new MemoryPartitionLog(),
+        remove: async () => {},
+        list: async () => [],
+      },
+      logger,
+    },
+  );
+  await broker.start();
+  const app = await buildServer(
+    { ...defaultServerConfig, clusterSecret: null },
+    {
+      broker,
+      logger,
+      wallClock: { wallMs: () => 0 },
+      clock: realClock,
+      forwarder: new H2Transport(),
+      consoleWrite,
+    },
+  );
+  return { app, broker };
+}
+
+const createBody = { name: 'demo', partitions: 1, replicationFactor: 1 };
+const json = { 'content-type': 'application/json' };
+
+test('the files the console serves stay within the bundle budget (gzip)', async () => {
+  const assets = new ConsoleAssets();
+  let total = 0;
+  const sizes: string[] = [];
+  for (const path of assets.paths()) {
+    const asset = await assets.get(path);
+    expect(gunzipSync(asset.gzip).equals(asset.body)).toBe(true);
+    total += asset.gzip.length;
+    sizes.push(`${path} ${asset.body.length} B (gzip ${asset.gzip.length} B)`);
+  }
+  console.log(`console bundle: ${total} B gzip in ${sizes.length} files\n${sizes.join('\n')}`);
+  expect(total).toBeLessThan(bundleGzipBytesMax);
+  expect(total).toBe(
+    (await Promise.all(assets.paths().map((p) => assets.get(p)))).reduce(
+      (sum, a) => sum + gzipSync(a.body, { level: 9 }).length,
+      0,
+    ),
+  );
+});
+
+test("the console's own modules load nothing from the internet and import only served files", async () => {
+  const assets = new ConsoleAssets();
+  const served = new Set(assets.paths());
+  const mapped = new Set(['preact', 'preact/hooks', 'htm', 'uplot']);
+  for (const path of assets.paths().filter((p) => !p.startsWith('/console/vendor/'))) {
+    const text = (await assets.get(path)).body.toString('utf8');
+    expect(text, path).not.toMatch(/(src|href)=["']?https?:/);
+    for (const [, specifier] of text.matchAll(/from '([^']+)'/g)) {
+      const target = specifier?.startsWith('./') ? `/console/${specifier.slice(2)}` : specifier;
+      expect(mapped.has(target ?? '') || served.has(target ?? ''), `${path}: ${specifier}`).toBe(
+        true,
+      );
+    }
+  }
+});
+
+test.each([
+  ['GET', {}, false, null],
+  ['POST', {}, false, null],
+  ['DELETE', { 'x-rill-console': '1' }, false, 'read-only'],
+  ['POST', { origin: 'http://127.0.0.1:9091' }, false, 'read-only'],
+  ['PUT', { origin: 'http://127.0.0.1:9091' }, true, 'must come from the console'],
+  ['POST', { origin: 'http://127.0.0.1:9091', 'x-rill-console': '1' }, true, null],
+  ['GET', { origin: 'http://elsewhere', 'x-rill-console': '1' }, false, null],
+] as const)('gate: %s %j with write=%s → %s', (method, headers, write, refusal) => {
+  const answer = consoleWriteRefusal(method, headers, write);
+  if (refusal === null) expect(answer).toBeNull();
+  else expect(answer).toContain(refusal);
+});
+
+describe('a node without --console-write', () => {
+  let app: RillApp;
+  beforeAll(async () => {
+    ({ app } = await startServer(false));
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  test('serves the page and its files with ETag, cache headers and gzip', async () => {
+    const page = await app.inject({ method: 'GET', url: '/' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
+    expect(page.headers['cache-control']).toBe('no-cache');
+    expect(page.body).toContain('/console/app.js');
+    const etag = String(page.headers['etag']);
+    const again = await app.inject({ method: 'GET', url: '/', headers: { 'if-none-match': etag } });
+    expect(again.statusCode).toBe(304);
+    const script = await app.inject({
+      method: 'GET',
+      url: '/console/vendor/uplot.js',
+      headers: { 'accept-encoding': 'gzip, deflate' },
+    });
+    expect(script.statusCode).toBe(200);
+    expect(script.headers['content-encoding']).toBe('gzip');
+    expect(script.headers['cache-control']).toBe('public, max-age=3600');
+    expect(gunzipSync(script.rawPayload).toString('utf8')).toContain('uPlot');
+    const missing = await app.inject({ method: 'GET', url: '/console/secrets.txt' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    const escape = await app.inject({ method: 'GET', url: '/console/../package.json' });
+    expect(escape.statusCode).toBe(404);
+  });
+
+  test("refuses a browser's change with 403 CONSOLE_WRITE_DISABLED and creates nothing", async () => {
+    for (const headers of [{ 'x-rill-console': '1' }, { origin: 'http://n1' }]) {
+      const answer = await app.inject({
+        method: 'POST',
+        url: '/v1/topics',
+        headers: { ...json, ...headers },
+        payload: createBody,
+      });
+      expect(answer.statusCode).toBe(403);
+      expect(answer.json()).toMatchObject({ error: { code: 'CONSOLE_WRITE_DISABLED' } });
+    }
+    const topics = await app.inject({ method: 'GET', url: '/v1/topics' });
+    expect(topics.json()).toEqual({ topics: [] });
+  });
+
+  test('leaves other clients alone: the same change without browser headers is served', async () => {
+    const answer = await app.inject({
+      method: 'POST',
+      url: '/v1/topics',
+      headers: json,
+      payload: { ...createBody, name: 'plain' },
+    });
+    expect(answer.statusCode).not.toBe(403);
+  });
+
+  test("lets only the cluster's own origins read GET answers cross-node", async () => {
+    const own = await app.inject({ method: 'GET', url: '/v1/cluster', headers: { origin: 'http://n1' } });
+    expect(own.json().brokers.map((b: { url: string }) => b.url)).toEqual(['http://n1']);
+    expect(own.headers['access-control-allow-origin']).toBe('http://n1');
+    const other = await app.inject({
+      method: 'GET',
+      url: '/v1/cluster',
+      headers: { origin: 'http://evil.example' },
+    });
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
+
+describe('a node with --console-write', () => {
+  let app: RillApp;
+  beforeAll(async () => {
+    ({ app } = await startServer(true));
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  test("serves the console's change and refuses a browser's change without its header", async () => {
+    const fromConsole = await app.inject({
+      method: 'POST',
+      url: '/v1/topics',
+      headers: { ...json, origin: 'http://n1', 'x-rill-console': '1' },
+      payload: createBody,
+    });
+    expect(fromConsole.statusCode).not.toBe(403);
+    const forged = await app.inject({
+      method: 'DELETE',
+      url: '/v1/topics/demo',
+      headers: { origin: 'http://evil.example' },
+    });
+    expect(forged.statusCode).toBe(403);
+    expect(forged.json()).toMatchObject({ error: { code: 'CONSOLE_WRITE_DISABLED' } });
+  });
+});
