@@ -65,9 +65,11 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
 
   test('the overview shows the nodes, the controller, Raft and a drawn throughput chart', async () => {
     const page = await openPage('#/');
-    await expect.poll(() => page.locator('.card', { hasText: 'Nodes alive' }).textContent(), {
-      timeout: 10_000,
-    }).toContain('3 / 3');
+    await expect
+      .poll(() => page.locator('.card', { hasText: 'Nodes alive' }).textContent(), {
+        timeout: 10_000,
+      })
+      .toContain('3 / 3');
     const rows = page.getByRole('table', { name: 'Nodes' }).locator('tbody tr');
     await expect.poll(() => rows.count()).toBe(3);
     await expect.poll(() => page.getByText('(controller)').count()).toBe(1);
@@ -95,7 +97,9 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
     const produce = page.getByRole('form', { name: 'Produce a record' });
     await produce.getByLabel('Partition', { exact: true }).selectOption('1');
     await produce.getByLabel('Key', { exact: true }).fill('user-7');
-    await produce.getByLabel('Headers (name=value per line)', { exact: true }).fill('trace=abc-123');
+    await produce
+      .getByLabel('Headers (name=value per line)', { exact: true })
+      .fill('trace=abc-123');
     await produce.getByLabel('Value', { exact: true }).fill('{"page":"/home","ms":42}');
     await produce.getByRole('button', { name: 'Produce record' }).click();
     await page.getByText('Written to partition 1 at offset 0.').waitFor();
@@ -192,7 +196,9 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
     const member = new ConsumeMember(cluster.url(1), 'orders', 'billing', []);
     try {
       await expect.poll(() => lag.textContent(), { timeout: 30_000 }).toBe('0');
-      await expect.poll(() => page.getByRole('table', { name: 'Members' }).locator('tbody tr').count()).toBe(1);
+      await expect
+        .poll(() => page.getByRole('table', { name: 'Members' }).locator('tbody tr').count())
+        .toBe(1);
       expect(await page.locator('figure.chart canvas').count()).toBeGreaterThan(0);
       await shoot(page, 'group-after');
     } finally {
@@ -209,8 +215,14 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
     const page = await openPage('#/raft');
     const rows = page.getByRole('table', { name: 'Raft members' }).locator('tbody tr');
     await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
-    await expect.poll(async () => (await rows.allTextContents()).filter((r) => r.includes('voter')).length).toBe(3);
-    await expect.poll(async () => (await rows.allTextContents()).filter((r) => r.includes('leader')).length, { timeout: 15_000 }).toBeGreaterThanOrEqual(1);
+    await expect
+      .poll(async () => (await rows.allTextContents()).filter((r) => r.includes('voter')).length)
+      .toBe(3);
+    await expect
+      .poll(async () => (await rows.allTextContents()).filter((r) => r.includes('leader')).length, {
+        timeout: 15_000,
+      })
+      .toBeGreaterThanOrEqual(1);
     await shoot(page, 'raft');
     await page.close();
     expect(pageErrors).toEqual([]);

@@ -62,7 +62,9 @@ export async function readConsole(deps: ConsoleReaderDeps): Promise<ConsoleReadi
 }
 
 async function describeAll<T>(app: RillApp, ids: readonly string[], prefix: string): Promise<T[]> {
-  const answers = await Promise.all(ids.map((id) => getOwn<T>(app, prefix + encodeURIComponent(id))));
+  const answers = await Promise.all(
+    ids.map((id) => getOwn<T>(app, prefix + encodeURIComponent(id))),
+  );
   return answers.filter((answer): answer is Awaited<T> & {} => answer !== null) as T[];
 }
 
@@ -86,7 +88,10 @@ async function readRaft(
           timeoutMs: raftAskTimeoutMs,
         });
         if (response.status !== 200) return { ...view, status: null };
-        return { ...view, status: JSON.parse(response.body.toString('utf8')) as Record<string, unknown> };
+        return {
+          ...view,
+          status: JSON.parse(response.body.toString('utf8')) as Record<string, unknown>,
+        };
       } catch {
         // Down or slow: the Raft page shows the node as not answering.
         return { ...view, status: null };

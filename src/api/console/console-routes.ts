@@ -52,7 +52,11 @@ export function consoleWriteRefusal(
 }
 
 /** Registers the console's routes and gate; returns the feed (stopped when the app closes). */
-export function registerConsole(app: RillApp, options: ConsoleOptions, deps: ConsoleDeps): ConsoleFeed {
+export function registerConsole(
+  app: RillApp,
+  options: ConsoleOptions,
+  deps: ConsoleDeps,
+): ConsoleFeed {
   app.addHook('onRequest', (request, reply, done) => {
     const refusal = consoleWriteRefusal(request.method, request.headers, options.write);
     if (refusal === null) return done();
@@ -80,7 +84,9 @@ export function registerConsole(app: RillApp, options: ConsoleOptions, deps: Con
     return reply.send(accepts ? asset.gzip : asset.body);
   };
   app.get('/', (request, reply) => serveAsset(request, reply, '/'));
-  app.get('/console/*', (request, reply) => serveAsset(request, reply, request.url.split('?')[0] ?? ''));
+  app.get('/console/*', (request, reply) =>
+    serveAsset(request, reply, request.url.split('?')[0] ?? ''),
+  );
   const feed = new ConsoleFeed(
     { ...defaultConsoleFeedConfig, ...options.feed },
     {

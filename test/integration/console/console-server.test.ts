@@ -175,7 +175,11 @@ describe('a node without --console-write', () => {
   });
 
   test("lets only the cluster's own origins read GET answers cross-node", async () => {
-    const own = await app.inject({ method: 'GET', url: '/v1/cluster', headers: { origin: 'http://n1' } });
+    const own = await app.inject({
+      method: 'GET',
+      url: '/v1/cluster',
+      headers: { origin: 'http://n1' },
+    });
     expect(own.json().brokers.map((b: { url: string }) => b.url)).toEqual(['http://n1']);
     expect(own.headers['access-control-allow-origin']).toBe('http://n1');
     const other = await app.inject({

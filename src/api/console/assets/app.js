@@ -50,16 +50,22 @@ function App() {
         ${state === null ? '' : `node ${state.nodeId} · `}${connection}
       </span>
     </header>
-    <main id="main">${state === null ? html`<p>Waiting for the node…</p>` : page(route, state)}</main>
+    <main id="main">
+      ${state === null ? html`<p>Waiting for the node…</p>` : page(route, state)}
+    </main>
   `;
 }
 
 function page(route, state) {
   switch (route.page) {
     case 'topics':
-      return route.name ? html`<${Topic} name=${route.name} state=${state} />` : html`<${Topics} state=${state} />`;
+      return route.name
+        ? html`<${Topic} name=${route.name} state=${state} />`
+        : html`<${Topics} state=${state} />`;
     case 'groups':
-      return route.name ? html`<${Group} name=${route.name} state=${state} />` : html`<${Groups} state=${state} />`;
+      return route.name
+        ? html`<${Group} name=${route.name} state=${state} />`
+        : html`<${Groups} state=${state} />`;
     case 'raft':
       return html`<${Raft} state=${state} />`;
     default:

@@ -22,13 +22,28 @@ export function Overview({ state }) {
   return html`
     <h2>Overview</h2>
     <div class="cards">
-      <${Card} label="Nodes alive" value=${`${cluster.brokers.filter((b) => b.status === 'alive').length} / ${cluster.brokers.length}`} />
-      <${Card} label="Controller" value=${cluster.controllerId === null ? 'none' : `node ${cluster.controllerId}`} tone=${cluster.controllerId === null ? 'bad' : ''} />
+      <${Card}
+        label="Nodes alive"
+        value=${`${cluster.brokers.filter((b) => b.status === 'alive').length} / ${cluster.brokers.length}`}
+      />
+      <${Card}
+        label="Controller"
+        value=${cluster.controllerId === null ? 'none' : `node ${cluster.controllerId}`}
+        tone=${cluster.controllerId === null ? 'bad' : ''}
+      />
       <${Card} label="Raft term" value=${leader?.term ?? '—'} />
       <${Card} label="Raft commit" value=${count(leader?.commitIndex)} />
       <${Card} label="Topics" value=${userTopics.length} />
-      <${Card} label="Under-replicated" value=${state.underReplicated} tone=${state.underReplicated > 0 ? 'bad' : 'good'} />
-      <${Card} label="Offline partitions" value=${state.offline} tone=${state.offline > 0 ? 'bad' : 'good'} />
+      <${Card}
+        label="Under-replicated"
+        value=${state.underReplicated}
+        tone=${state.underReplicated > 0 ? 'bad' : 'good'}
+      />
+      <${Card}
+        label="Offline partitions"
+        value=${state.offline}
+        tone=${state.offline > 0 ? 'bad' : 'good'}
+      />
       <${Card} label="Records in" value=${rate(last(history.inRate))} />
       <${Card} label="Records out" value=${rate(last(history.outRate))} />
     </div>
@@ -44,7 +59,15 @@ export function Overview({ state }) {
     <h3>Nodes</h3>
     <table aria-label="Nodes">
       <thead>
-        <tr><th>Node</th><th>URL</th><th>Status</th><th>Raft role</th><th class="num">Term</th><th class="num">Commit</th><th class="num">Applied</th></tr>
+        <tr>
+          <th>Node</th>
+          <th>URL</th>
+          <th>Status</th>
+          <th>Raft role</th>
+          <th class="num">Term</th>
+          <th class="num">Commit</th>
+          <th class="num">Applied</th>
+        </tr>
       </thead>
       <tbody>
         ${cluster.brokers.map((b) => {
@@ -77,7 +100,16 @@ export function Raft({ state }) {
     </p>
     <table aria-label="Raft members">
       <thead>
-        <tr><th>Node</th><th>Membership</th><th>Role</th><th class="num">Term</th><th class="num">Commit</th><th class="num">Applied</th><th class="num">Match index</th><th class="num">Last contact</th></tr>
+        <tr>
+          <th>Node</th>
+          <th>Membership</th>
+          <th>Role</th>
+          <th class="num">Term</th>
+          <th class="num">Commit</th>
+          <th class="num">Applied</th>
+          <th class="num">Match index</th>
+          <th class="num">Last contact</th>
+        </tr>
       </thead>
       <tbody>
         ${state.raft.map(({ nodeId, status }) => {
@@ -90,8 +122,12 @@ export function Raft({ state }) {
             <td class="num">${status?.term ?? '—'}</td>
             <td class="num">${count(status?.commitIndex)}</td>
             <td class="num">${count(status?.appliedIndex)}</td>
-            <td class="num">${isLeader ? count(leader.commitIndex) : count(follower?.matchIndex)}</td>
-            <td class="num">${isLeader ? 'leader' : follower?.lastContactMs == null ? '—' : `${count(follower.lastContactMs)} ms ago`}</td>
+            <td class="num">
+              ${isLeader ? count(leader.commitIndex) : count(follower?.matchIndex)}
+            </td>
+            <td class="num">
+              ${isLeader ? 'leader' : follower?.lastContactMs == null ? '—' : `${count(follower.lastContactMs)} ms ago`}
+            </td>
           </tr>`;
         })}
       </tbody>

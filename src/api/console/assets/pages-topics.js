@@ -7,7 +7,8 @@ import { Bytes, count, html, rate, time } from './format.js';
 
 function recordsOf(topic) {
   let n = 0;
-  for (const p of topic.partitions) n += Math.max(0, (p.highWatermark ?? 0) - (p.logStartOffset ?? 0));
+  for (const p of topic.partitions)
+    n += Math.max(0, (p.highWatermark ?? 0) - (p.logStartOffset ?? 0));
   return n;
 }
 
@@ -25,22 +26,33 @@ function useTopicRates(state) {
     for (const topic of state.topics) {
       const before = seen.hw.get(topic.name);
       const hw = hwOf(topic);
-      rates.set(topic.name, before === undefined || seconds <= 0 || hw < before ? null : (hw - before) / seconds);
+      rates.set(
+        topic.name,
+        before === undefined || seconds <= 0 || hw < before ? null : (hw - before) / seconds,
+      );
     }
-    previous.current = { atMs: state.atMs, hw: new Map(state.topics.map((t) => [t.name, hwOf(t)])), rates };
+    previous.current = {
+      atMs: state.atMs,
+      hw: new Map(state.topics.map((t) => [t.name, hwOf(t)])),
+      rates,
+    };
   }
   return previous.current.rates;
 }
 
 function WriteNotice({ state }) {
   if (state.consoleWrite) return null;
-  return html`<p class="notice">Read-only: this node was started without <code>--console-write</code>.</p>`;
+  return html`<p class="notice">
+    Read-only: this node was started without <code>--console-write</code>.
+  </p>`;
 }
 
 function CreateTopic({ state }) {
   const [name, setName] = useState('');
   const [partitions, setPartitions] = useState('3');
-  const [replicationFactor, setReplicationFactor] = useState(String(Math.min(3, state.cluster.brokers.length)));
+  const [replicationFactor, setReplicationFactor] = useState(
+    String(Math.min(3, state.cluster.brokers.length)),
+  );
   const [error, setError] = useState(null);
   const [done, setDone] = useState(null);
   const submit = async (event) => {
@@ -48,7 +60,11 @@ function CreateTopic({ state }) {
     setError(null);
     setDone(null);
     try {
-      await change('POST', '/v1/topics', { name, partitions: Number(partitions), replicationFactor: Number(replicationFactor) });
+      await change('POST', '/v1/topics', {
+        name,
+        partitions: Number(partitions),
+        replicationFactor: Number(replicationFactor),
+      });
       setDone(`Created topic ${name}.`);
       setName('');
     } catch (failure) {
@@ -56,9 +72,32 @@ function CreateTopic({ state }) {
     }
   };
   return html`<form class="inline" onSubmit=${submit} aria-label="Create a topic">
-      <div class="field"><label for="topics-1">Name</label><input id="topics-1" required value=${name} onInput=${(e) => setName(e.target.value)} /></div>
-      <div class="field"><label for="topics-2">Partitions</label><input id="topics-2" type="number" min="1" required value=${partitions} onInput=${(e) => setPartitions(e.target.value)} /></div>
-      <div class="field"><label for="topics-3">Replication factor</label><input id="topics-3" type="number" min="1" required value=${replicationFactor} onInput=${(e) => setReplicationFactor(e.target.value)} /></div>
+      <div class="field">
+        <label for="topics-1">Name</label
+        ><input id="topics-1" required value=${name} onInput=${(e) => setName(e.target.value)} />
+      </div>
+      <div class="field">
+        <label for="topics-2">Partitions</label
+        ><input
+          id="topics-2"
+          type="number"
+          min="1"
+          required
+          value=${partitions}
+          onInput=${(e) => setPartitions(e.target.value)}
+        />
+      </div>
+      <div class="field">
+        <label for="topics-3">Replication factor</label
+        ><input
+          id="topics-3"
+          type="number"
+          min="1"
+          required
+          value=${replicationFactor}
+          onInput=${(e) => setReplicationFactor(e.target.value)}
+        />
+      </div>
       <button type="submit" disabled=${!state.consoleWrite}>Create topic</button>
     </form>
     <${ErrorLine} error=${error} />
@@ -69,7 +108,14 @@ function DeleteTopic({ name, state }) {
   const [asking, setAsking] = useState(false);
   const [error, setError] = useState(null);
   if (!asking) {
-    return html`<button class="secondary" disabled=${!state.consoleWrite} onClick=${() => setAsking(true)} aria-label=${'Delete topic ' + name}>Delete</button>`;
+    return html`<button
+      class="secondary"
+      disabled=${!state.consoleWrite}
+      onClick=${() => setAsking(true)}
+      aria-label=${'Delete topic ' + name}
+    >
+      Delete
+    </button>`;
   }
   const confirm = async () => {
     try {
@@ -97,20 +143,46 @@ export function Topics({ state }) {
     <h3>Create a topic</h3>
     <${CreateTopic} state=${state} />
     <h3>All topics</h3>
-    <label class="row"><span><input type="checkbox" checked=${showInternal} onChange=${(e) => setShowInternal(e.target.checked)} /> Show internal topics</span></label>
+    <label class="row"
+      ><span
+        ><input
+          type="checkbox"
+          checked=${showInternal}
+          onChange=${(e) => setShowInternal(e.target.checked)}
+        />
+        Show internal topics</span
+      ></label
+    >
     ${state.topicsLeftOut > 0 && html`<p class="muted">${state.topicsLeftOut} more topics are not shown.</p>`}
     <table aria-label="Topics">
-      <thead><tr><th>Name</th><th class="num">Partitions</th><th class="num">Replication factor</th><th class="num">Records</th><th class="num">Rate in</th><th class="num">Under-replicated</th><th>Actions</th></tr></thead>
+      <thead>
+        <tr>
+          <th>Name</th>
+          <th class="num">Partitions</th>
+          <th class="num">Replication factor</th>
+          <th class="num">Records</th>
+          <th class="num">Rate in</th>
+          <th class="num">Under-replicated</th>
+          <th>Actions</th>
+        </tr>
+      </thead>
       <tbody>
-        ${topics.map((t) => html`<tr>
-          <td><a href=${'#/topics/' + enc(t.name)}>${t.name}</a></td>
-          <td class="num">${t.partitions.length}</td>
-          <td class="num">${t.partitions[0]?.replicas.length ?? '—'}</td>
-          <td class="num">${count(recordsOf(t))}</td>
-          <td class="num">${rate(rates.get(t.name))}</td>
-          <td class="num">${t.partitions.filter((p) => p.isr.length < p.replicas.length).length}</td>
-          <td>${t.name.startsWith('__') ? '' : html`<${DeleteTopic} name=${t.name} state=${state} />`}</td>
-        </tr>`)}
+        ${topics.map(
+          (t) =>
+            html`<tr>
+              <td><a href=${'#/topics/' + enc(t.name)}>${t.name}</a></td>
+              <td class="num">${t.partitions.length}</td>
+              <td class="num">${t.partitions[0]?.replicas.length ?? '—'}</td>
+              <td class="num">${count(recordsOf(t))}</td>
+              <td class="num">${rate(rates.get(t.name))}</td>
+              <td class="num">
+                ${t.partitions.filter((p) => p.isr.length < p.replicas.length).length}
+              </td>
+              <td>
+                ${t.name.startsWith('__') ? '' : html`<${DeleteTopic} name=${t.name} state=${state} />`}
+              </td>
+            </tr>`,
+        )}
       </tbody>
     </table>
     ${topics.length === 0 && html`<p>No topics yet.</p>`}
@@ -125,22 +197,45 @@ function Configs({ topic, state }) {
     event.preventDefault();
     setError(null);
     try {
-      await change('PUT', `/v1/topics/${enc(topic.name)}/configs`, { configs: { [key]: value === '' ? null : value } });
+      await change('PUT', `/v1/topics/${enc(topic.name)}/configs`, {
+        configs: { [key]: value === '' ? null : value },
+      });
       setValue('');
     } catch (failure) {
       setError(failure);
     }
   };
   const entries = Object.entries(topic.configs ?? {}).sort(([a], [b]) => a.localeCompare(b));
-  return html`
-    <form class="inline" onSubmit=${save} aria-label="Edit a config">
-      <div class="field"><label for="topics-4">Config</label><select id="topics-4" value=${key} onChange=${(e) => setKey(e.target.value)}>${entries.map(([k]) => html`<option value=${k}>${k}</option>`)}</select></div>
-      <div class="field"><label for="topics-5">New value (empty: default)</label><input id="topics-5" value=${value} onInput=${(e) => setValue(e.target.value)} /></div>
+  return html` <form class="inline" onSubmit=${save} aria-label="Edit a config">
+      <div class="field">
+        <label for="topics-4">Config</label
+        ><select id="topics-4" value=${key} onChange=${(e) => setKey(e.target.value)}>
+          ${entries.map(([k]) => html`<option value=${k}>${k}</option>`)}
+        </select>
+      </div>
+      <div class="field">
+        <label for="topics-5">New value (empty: default)</label
+        ><input id="topics-5" value=${value} onInput=${(e) => setValue(e.target.value)} />
+      </div>
       <button type="submit" disabled=${!state.consoleWrite}>Save config</button>
     </form>
     <${ErrorLine} error=${error} />
-    <table aria-label="Configs"><thead><tr><th>Config</th><th>Value</th></tr></thead>
-      <tbody>${entries.map(([k, v]) => html`<tr><td>${k}</td><td>${v}</td></tr>`)}</tbody>
+    <table aria-label="Configs">
+      <thead>
+        <tr>
+          <th>Config</th>
+          <th>Value</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${entries.map(
+          ([k, v]) =>
+            html`<tr>
+              <td>${k}</td>
+              <td>${v}</td>
+            </tr>`,
+        )}
+      </tbody>
     </table>`;
 }
 
@@ -158,7 +253,10 @@ function Browser({ topic }) {
       let offset = Number(from);
       if (mode === 'timestamp') {
         const at = Date.parse(from);
-        if (Number.isNaN(at)) throw new ApiFailure(400, { error: { code: 'INVALID_REQUEST', message: `not a time: ${from}` } });
+        if (Number.isNaN(at))
+          throw new ApiFailure(400, {
+            error: { code: 'INVALID_REQUEST', message: `not a time: ${from}` },
+          });
         const found = await read(`${base}/offsets?timestamp=${at}`);
         offset = found.offset ?? found.highWatermark;
       }
@@ -169,21 +267,68 @@ function Browser({ topic }) {
     }
   };
   const records = (answer?.records ?? []).slice(0, 200);
-  return html`
-    <form class="inline" onSubmit=${load} aria-label="Browse records">
-      <div class="field"><label for="topics-6">Partition</label><select id="topics-6" value=${partition} onChange=${(e) => setPartition(e.target.value)}>${topic.partitions.map((p) => html`<option value=${p.partition}>${p.partition}</option>`)}</select></div>
-      <div class="field"><label for="topics-7">From</label><select id="topics-7" value=${mode} onChange=${(e) => { setMode(e.target.value); setFrom(e.target.value === 'offset' ? '0' : new Date(Date.now() - 3600_000).toISOString()); }}>
-        <option value="offset">offset</option><option value="timestamp">time (ISO)</option></select></div>
-      <div class="field"><label for="topics-8">${mode === 'offset' ? 'Offset' : 'Time'}</label><input id="topics-8" value=${from} onInput=${(e) => setFrom(e.target.value)} /></div>
+  return html` <form class="inline" onSubmit=${load} aria-label="Browse records">
+      <div class="field">
+        <label for="topics-6">Partition</label
+        ><select id="topics-6" value=${partition} onChange=${(e) => setPartition(e.target.value)}>
+          ${topic.partitions.map((p) => html`<option value=${p.partition}>${p.partition}</option>`)}
+        </select>
+      </div>
+      <div class="field">
+        <label for="topics-7">From</label
+        ><select
+          id="topics-7"
+          value=${mode}
+          onChange=${(e) => {
+            setMode(e.target.value);
+            setFrom(
+              e.target.value === 'offset' ? '0' : new Date(Date.now() - 3600_000).toISOString(),
+            );
+          }}
+        >
+          <option value="offset">offset</option>
+          <option value="timestamp">time (ISO)</option>
+        </select>
+      </div>
+      <div class="field">
+        <label for="topics-8">${mode === 'offset' ? 'Offset' : 'Time'}</label
+        ><input id="topics-8" value=${from} onInput=${(e) => setFrom(e.target.value)} />
+      </div>
       <button type="submit">Load records</button>
     </form>
     <${ErrorLine} error=${error} />
-    ${answer && html`<p class="muted">High watermark ${count(answer.highWatermark)}, log start ${count(answer.logStartOffset)}, next offset ${count(answer.nextOffset)}; ${records.length} record(s) shown.</p>
-    <table aria-label="Records"><thead><tr><th class="num">Offset</th><th>Timestamp</th><th>Key</th><th>Headers</th><th>Value</th></tr></thead>
-      <tbody>${records.map((r) => html`<tr>
-        <td class="num">${r.offset}</td><td>${time(r.timestamp)}</td><td><${Bytes} value=${r.key} /></td>
-        <td>${Object.entries(r.headers ?? {}).map(([k, v]) => html`<div><span class="tag">${k}</span> <${Bytes} value=${v} /></div>`)}</td>
-        <td><${Bytes} value=${r.value} /></td></tr>`)}</tbody></table>`}`;
+    ${
+      answer &&
+      html`<p class="muted">
+          High watermark ${count(answer.highWatermark)}, log start ${count(answer.logStartOffset)},
+          next offset ${count(answer.nextOffset)}; ${records.length} record(s) shown.
+        </p>
+        <table aria-label="Records">
+          <thead>
+            <tr>
+              <th class="num">Offset</th>
+              <th>Timestamp</th>
+              <th>Key</th>
+              <th>Headers</th>
+              <th>Value</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${records.map(
+              (r) =>
+                html`<tr>
+                  <td class="num">${r.offset}</td>
+                  <td>${time(r.timestamp)}</td>
+                  <td><${Bytes} value=${r.key} /></td>
+                  <td>
+                    ${Object.entries(r.headers ?? {}).map(([k, v]) => html`<div><span class="tag">${k}</span> <${Bytes} value=${v} /></div>`)}
+                  </td>
+                  <td><${Bytes} value=${r.value} /></td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>`
+    }`;
 }
 
 function Produce({ topic, state }) {
@@ -198,11 +343,19 @@ function Produce({ topic, state }) {
     setError(null);
     setResult(null);
     const record = { key: key === '' ? null : key, value };
-    const lines = headers.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-    if (lines.length > 0) record.headers = Object.fromEntries(lines.map((l) => [l.split('=')[0], l.slice(l.indexOf('=') + 1)]));
+    const lines = headers
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
+    if (lines.length > 0)
+      record.headers = Object.fromEntries(
+        lines.map((l) => [l.split('=')[0], l.slice(l.indexOf('=') + 1)]),
+      );
     if (partition !== '') record.partition = Number(partition);
     try {
-      const answer = await change('POST', `/v1/topics/${enc(topic.name)}/records?acks=all`, { records: [record] });
+      const answer = await change('POST', `/v1/topics/${enc(topic.name)}/records?acks=all`, {
+        records: [record],
+      });
       const placed = answer.offsets[0];
       if (placed.error) throw new ApiFailure(0, { error: placed.error });
       setResult(`Written to partition ${placed.partition} at offset ${placed.offset}.`);
@@ -212,12 +365,40 @@ function Produce({ topic, state }) {
   };
   return html`<form onSubmit=${send} aria-label="Produce a record">
       <div class="row">
-        <div class="field"><label for="topics-9">Partition</label><select id="topics-9" value=${partition} onChange=${(e) => setPartition(e.target.value)}><option value="">by key</option>${topic.partitions.map((p) => html`<option value=${p.partition}>${p.partition}</option>`)}</select></div>
-        <div class="field"><label for="topics-10">Key</label><input id="topics-10" value=${key} onInput=${(e) => setKey(e.target.value)} /></div>
-        <div class="field"><label for="topics-11">Headers (name=value per line)</label><textarea id="topics-11" rows="2" value=${headers} onInput=${(e) => setHeaders(e.target.value)}></textarea></div>
+        <div class="field">
+          <label for="topics-9">Partition</label
+          ><select id="topics-9" value=${partition} onChange=${(e) => setPartition(e.target.value)}>
+            <option value="">by key</option>
+            ${topic.partitions.map((p) => html`<option value=${p.partition}>${p.partition}</option>`)}
+          </select>
+        </div>
+        <div class="field">
+          <label for="topics-10">Key</label
+          ><input id="topics-10" value=${key} onInput=${(e) => setKey(e.target.value)} />
+        </div>
+        <div class="field">
+          <label for="topics-11">Headers (name=value per line)</label
+          ><textarea
+            id="topics-11"
+            rows="2"
+            value=${headers}
+            onInput=${(e) => setHeaders(e.target.value)}
+          ></textarea>
+        </div>
       </div>
-      <div class="field"><label for="topics-12">Value</label><textarea id="topics-12" rows="3" cols="60" value=${value} onInput=${(e) => setValue(e.target.value)}></textarea></div>
-      <div class="row"><button type="submit" disabled=${!state.consoleWrite}>Produce record</button></div>
+      <div class="field">
+        <label for="topics-12">Value</label
+        ><textarea
+          id="topics-12"
+          rows="3"
+          cols="60"
+          value=${value}
+          onInput=${(e) => setValue(e.target.value)}
+        ></textarea>
+      </div>
+      <div class="row">
+        <button type="submit" disabled=${!state.consoleWrite}>Produce record</button>
+      </div>
     </form>
     <${ErrorLine} error=${error} />
     ${result && html`<p role="status" class="good">${result}</p>`}`;
@@ -225,24 +406,49 @@ function Produce({ topic, state }) {
 
 export function Topic({ name, state }) {
   const topic = state.topics.find((t) => t.name === name);
-  if (topic === undefined) return html`<h2>${name}</h2><p>No such topic (it may be being created or deleted). <a href="#/topics">All topics</a></p>`;
+  if (topic === undefined)
+    return html`<h2>${name}</h2>
+      <p>No such topic (it may be being created or deleted). <a href="#/topics">All topics</a></p>`;
   return html`
     <h2>Topic ${name}</h2>
-    <p><a href="#/topics">All topics</a> · ${topic.partitions.length} partition(s) · ${count(recordsOf(topic))} record(s)</p>
+    <p>
+      <a href="#/topics">All topics</a> · ${topic.partitions.length} partition(s) ·
+      ${count(recordsOf(topic))} record(s)
+    </p>
     <${WriteNotice} state=${state} />
     <h3>Partitions</h3>
     <table aria-label="Partitions">
-      <thead><tr><th class="num">Partition</th><th>Leader</th><th class="num">Leader epoch</th><th>Replicas</th><th>ISR</th><th class="num">Log start</th><th class="num">High watermark</th><th class="num">Records</th></tr></thead>
-      <tbody>${topic.partitions.map((p) => html`<tr>
-        <td class="num">${p.partition}</td>
-        <td class=${p.leader === null ? 'bad' : ''}>${p.leader === null ? 'none' : `node ${p.leader}`}</td>
-        <td class="num">${p.leaderEpoch}</td>
-        <td>${p.replicas.join(', ')}</td>
-        <td class=${p.isr.length < p.replicas.length ? 'bad' : ''}>${p.isr.join(', ')}</td>
-        <td class="num">${count(p.logStartOffset)}</td>
-        <td class="num">${count(p.highWatermark)}</td>
-        <td class="num">${count(p.highWatermark === null ? null : p.highWatermark - (p.logStartOffset ?? 0))}</td>
-      </tr>`)}</tbody>
+      <thead>
+        <tr>
+          <th class="num">Partition</th>
+          <th>Leader</th>
+          <th class="num">Leader epoch</th>
+          <th>Replicas</th>
+          <th>ISR</th>
+          <th class="num">Log start</th>
+          <th class="num">High watermark</th>
+          <th class="num">Records</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${topic.partitions.map(
+          (p) =>
+            html`<tr>
+              <td class="num">${p.partition}</td>
+              <td class=${p.leader === null ? 'bad' : ''}>
+                ${p.leader === null ? 'none' : `node ${p.leader}`}
+              </td>
+              <td class="num">${p.leaderEpoch}</td>
+              <td>${p.replicas.join(', ')}</td>
+              <td class=${p.isr.length < p.replicas.length ? 'bad' : ''}>${p.isr.join(', ')}</td>
+              <td class="num">${count(p.logStartOffset)}</td>
+              <td class="num">${count(p.highWatermark)}</td>
+              <td class="num">
+                ${count(p.highWatermark === null ? null : p.highWatermark - (p.logStartOffset ?? 0))}
+              </td>
+            </tr>`,
+        )}
+      </tbody>
     </table>
     <h3>Records</h3>
     <${Browser} topic=${topic} />
