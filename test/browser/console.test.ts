@@ -223,6 +223,12 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
         timeout: 15_000,
       })
       .toBeGreaterThanOrEqual(1);
+    // The leader's view of its followers: a match index and a recent last contact.
+    await expect
+      .poll(async () => (await rows.allTextContents()).filter((r) => / ms ago/.test(r)).length, {
+        timeout: 15_000,
+      })
+      .toBe(2);
     await shoot(page, 'raft');
     await page.close();
     expect(pageErrors).toEqual([]);
