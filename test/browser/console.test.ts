@@ -183,10 +183,15 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
       pending = pending.filter((_, i) => offsets[i]?.error !== undefined);
       return pending.length === 0 ? true : undefined;
     });
-    // The lag to expect is what the partitions hold (a refused write may still have landed).
-    const described = await cluster.get(1, '/v1/topics/orders');
-    const partitionsHw = described.body.partitions as { highWatermark: number }[];
-    const written = partitionsHw.reduce((sum, p) => sum + p.highWatermark, 0);
+    // The lag to expect is what the partitions hold (a refused write may still have landed);
+    // node 1 may show a follower's HW one round trip behind, so wait for all 50.
+    const written = await pollUntil('the HWs to cover 50 records', 10_000, async () => {
+      const described = await cluster.get(1, '/v1/topics/orders');
+      const partitionsHw = described.body.partitions as { highWatermark: number | null }[];
+      const sum = partitionsHw.reduce((total, p) => total + (p.highWatermark ?? 0), 0);
+      const known = partitionsHw.every((p) => p.highWatermark !== null);
+      return known && sum >= 50 ? sum : undefined;
+    });
     expect(written).toBeGreaterThanOrEqual(50);
     // The group commits the earliest offsets first: all of it is lag before anyone consumes.
     const reset = await pollUntil('reset the group', 15_000, async () => {
@@ -239,9 +244,22 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
       .toBe(2);
     await shoot(page, 'raft');
     await page.close();
-    // The overview again, with the history of the tests' traffic in its chart.
+    // The overview again while records arrive: its "Records in" rate goes above zero live.
     const overview = await openPage('#/');
-    await overview.locator('figure.chart canvas').first().waitFor();
+    const recordsIn = overview.locator('.card', { hasText: 'Records in' }).locator('.value');
+    let sent = 0;
+    await pollUntil(
+      'a records-in rate on the overview',
+      20_000,
+      async () => {
+        const batch = Array.from({ length: 20 }, (_, i) => ({ value: `tick ${sent + i}` }));
+        sent += batch.length;
+        await cluster.post(1, '/v1/topics/orders/records?acks=1', { records: batch });
+        const shown = (await recordsIn.textContent()) ?? '';
+        return /^[0-9.,]+\/s$/.test(shown) && Number.parseFloat(shown) > 0 ? shown : undefined;
+      },
+      200,
+    );
     await shoot(overview, 'overview-after');
     await overview.close();
     expect(pageErrors).toEqual([]);

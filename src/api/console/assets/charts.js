@@ -20,7 +20,11 @@ export function Chart({ label, t, series, height = 160 }) {
       width,
       height,
       legend: { show: true },
-      scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(1, max * 1.1)] } },
+      // One point alone would stretch the time axis over years: show the minute before it.
+      scales: {
+        x: { time: true, range: (_u, min, max) => (max - min < 60 ? [max - 60, max] : [min, max]) },
+        y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+      },
       series: [
         {},
         ...series.map((s, i) => ({

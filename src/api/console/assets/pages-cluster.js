@@ -95,8 +95,8 @@ export function Raft({ state }) {
   return html`
     <h2>Raft</h2>
     <p>
-      Leader: ${leader === null ? html`<span class="bad">none</span>` : `node ${leader.nodeId}`} ·
-      term ${leader?.term ?? '—'} · commit index ${count(leader?.commitIndex)}
+      Leader: ${leader === null ? html`<span class="bad">none</span>` : `node ${leader.nodeId}`}
+      ${` · term ${leader?.term ?? '—'} · commit index ${count(leader?.commitIndex)}`}
     </p>
     <table aria-label="Raft members">
       <thead>

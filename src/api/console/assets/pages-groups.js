@@ -166,8 +166,8 @@ export function Group({ name, state }) {
   return html`
     <h2>Group ${name}</h2>
     <p>
-      <a href="#/groups">All groups</a> · state <strong>${group.state}</strong> · epoch
-      ${group.groupEpoch} · assignor ${group.assignor} · total lag
+      <a href="#/groups">All groups</a> · state <strong>${group.state}</strong>
+      ${` · epoch ${group.groupEpoch} · assignor ${group.assignor} · total lag `}
       <strong data-testid="group-lag">${count(lagOf(group))}</strong>
     </p>
     <h3>Lag over the last minutes (records)</h3>

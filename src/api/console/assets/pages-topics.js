@@ -412,8 +412,8 @@ export function Topic({ name, state }) {
   return html`
     <h2>Topic ${name}</h2>
     <p>
-      <a href="#/topics">All topics</a> · ${topic.partitions.length} partition(s) ·
-      ${count(recordsOf(topic))} record(s)
+      <a href="#/topics">All topics</a>
+      ${` · ${topic.partitions.length} partition(s) · ${count(recordsOf(topic))} record(s)`}
     </p>
     <${WriteNotice} state=${state} />
     <h3>Partitions</h3>
