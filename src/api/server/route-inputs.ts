@@ -62,6 +62,9 @@ const routeInputs: Readonly<Record<string, RouteInput>> = {
 /** Every client route as `METHOD url-pattern` (tests walk them; docs/api.md lists them). */
 export const clientRoutes: readonly string[] = Object.keys(routeInputs);
 
+/** Client routes whose answer never ends by itself (server-sent events): held open by design. */
+export const streamRoutes: readonly string[] = ['GET /v1/console/events'];
+
 /** Node-to-node routes (registered by other modules) all take a JSON body and no query. */
 const internalInput: RouteInput = json;
 
