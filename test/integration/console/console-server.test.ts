@@ -2,6 +2,7 @@
 // budget, and its write gate refuses a browser's changes unless the node runs with
 // --console-write, leaving other clients alone; only the cluster's own origins may read GETs
 // cross-node. Method: buildServer in process on a broker over test twins, with fastify.inject.
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -15,6 +16,7 @@ import { defaultServerConfig } from '../../../src/main.ts';
 import { ManualClock } from '../../support/broker/manual-clock.ts';
 import { MemoryMetadataLog } from '../../support/broker/memory-metadata-log.ts';
 import { MemoryPartitionLog } from '../../support/broker/memory-partition-log.ts';
+import { pollUntil } from '../../support/poll.ts';
 import { realClock } from '../../support/real-clock.ts';
 
 /** The console's budget: every file it serves, gzipped, in total. */
@@ -215,5 +217,71 @@ describe('a node with --console-write', () => {
     });
     expect(forged.statusCode).toBe(403);
     expect(forged.json()).toMatchObject({ error: { code: 'CONSOLE_WRITE_DISABLED' } });
+  });
+});
+
+/** Opens GET /v1/console/events over HTTP/1.1; resolves with the response once headers came. */
+function openStream(port: number): Promise<{ request: ClientRequest; response: IncomingMessage }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: '127.0.0.1', port, path: '/v1/console/events' });
+    request.once('response', (response) => resolve({ request, response }));
+    request.once('error', reject);
+    request.end();
+  });
+}
+
+/** The first `state` event of a stream, parsed. */
+function firstState(response: IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const match = /event: state\ndata: (.*)\n\n/.exec(text);
+      if (match === null) return;
+      response.off('data', onData);
+      resolve(JSON.parse(match[1] ?? '{}') as Record<string, unknown>);
+    };
+    response.on('data', onData);
+  });
+}
+
+describe('the event stream over a real socket', () => {
+  let app: RillApp;
+  let port: number;
+  beforeAll(async () => {
+    ({ app } = await startServer(false));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address();
+    port = typeof address === 'object' && address !== null ? address.port : 0;
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  test('pushes the view, bounds open streams at 32 and frees a slot when one closes', async () => {
+    const first = await openStream(port);
+    expect(first.response.statusCode).toBe(200);
+    expect(first.response.headers['content-type']).toContain('text/event-stream');
+    const state = await firstState(first.response);
+    expect(state).toMatchObject({ nodeId: 1, consoleWrite: false, topics: [], groups: [] });
+    expect(state['cluster']).toMatchObject({ brokers: [{ id: 1, url: 'http://n1' }] });
+    const others = await Promise.all(Array.from({ length: 31 }, () => openStream(port)));
+    expect(others.map((o) => o.response.statusCode)).toEqual(new Array(31).fill(200));
+    const refused = await openStream(port);
+    expect(refused.response.statusCode).toBe(503);
+    let body = '';
+    for await (const chunk of refused.response) body += String(chunk);
+    expect(JSON.parse(body)).toMatchObject({
+      error: { code: 'BROKER_BUSY', limit: 'consoleSubscribersMax' },
+    });
+    first.request.destroy();
+    const again = await pollUntil('a freed stream slot', 5_000, async () => {
+      const next = await openStream(port);
+      if (next.response.statusCode === 200) return next;
+      next.request.destroy();
+      return undefined;
+    });
+    again.request.destroy();
+    for (const other of others) other.request.destroy();
   });
 });
