@@ -224,6 +224,25 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
     await page.close();
   });
 
+  test('the keyboard alone reaches a section and a topic', async () => {
+    const page = await openPage('#/');
+    const focusedText = async () => (await page.locator('*:focus').textContent()) ?? '';
+    await pollUntil('Tab to the Topics link', 5_000, async () => {
+      await page.keyboard.press('Tab');
+      return (await focusedText()) === 'Topics' ? true : undefined;
+    });
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Topics', exact: true }).waitFor();
+    await pollUntil('Tab to the clicks link', 5_000, async () => {
+      await page.keyboard.press('Tab');
+      return (await focusedText()) === 'clicks' ? true : undefined;
+    });
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Topic clicks' }).waitFor();
+    await shoot(page, 'topics-keyboard');
+    await page.close();
+  });
+
   test('the Raft page lists three voters with their roles and the leader', async () => {
     const page = await openPage('#/raft');
     const rows = page.getByRole('table', { name: 'Raft members' }).locator('tbody tr');
