@@ -224,6 +224,67 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
     await page.close();
   });
 
+  test('edit a config, then delete a topic after confirming', async () => {
+    const created = await cluster.post(1, '/v1/topics', {
+      name: 'scratch',
+      partitions: 1,
+      replicationFactor: 1,
+    });
+    expect(created.status).toBe(201);
+    const page = await openPage('#/topics/scratch');
+    const edit = page.getByRole('form', { name: 'Edit a config' });
+    await edit.getByLabel('Config', { exact: true }).selectOption('retention.ms');
+    await edit.getByLabel('New value (empty: default)', { exact: true }).fill('3600000');
+    await edit.getByRole('button', { name: 'Save config' }).click();
+    const configs = page.getByRole('table', { name: 'Configs' });
+    await expect
+      .poll(async () =>
+        (await configs.locator('tbody tr').allTextContents()).includes('retention.ms3600000'),
+      )
+      .toBe(true);
+    await page.goto(`${cluster.url(1)}/#/topics`);
+    await page.getByRole('button', { name: 'Delete topic scratch' }).click();
+    await page.getByRole('button', { name: 'Yes, delete scratch' }).click();
+    const topics = page.getByRole('table', { name: 'Topics' });
+    await expect
+      .poll(async () => (await topics.textContent())?.includes('scratch'), { timeout: 10_000 })
+      .toBe(false);
+    expect((await cluster.get(1, '/v1/topics/scratch')).status).toBe(404);
+    await page.close();
+  });
+
+  test('an offset reset shows its dry-run preview, then applies it', async () => {
+    const created = await pollUntil('group audit at latest', 15_000, async () => {
+      const answer = await cluster.post(1, '/v1/groups/audit/offsets/reset', {
+        topic: 'orders',
+        to: 'latest',
+      });
+      return answer.status === 200 ? answer : undefined;
+    });
+    expect(created.body.offsets).toHaveLength(2);
+    const page = await openPage('#/groups/audit');
+    const lag = page.getByTestId('group-lag');
+    await expect.poll(() => lag.textContent(), { timeout: 10_000 }).toBe('0');
+    const form = page.getByRole('form', { name: 'Reset offsets' });
+    await form.getByLabel('To', { exact: true }).selectOption('earliest');
+    await form.getByRole('button', { name: 'Preview reset' }).click();
+    const preview = page.getByRole('table', { name: 'Reset preview' });
+    await expect.poll(() => preview.locator('tbody tr').count()).toBe(2);
+    expect(await preview.locator('tbody td.num:nth-child(3)').allTextContents()).toEqual([
+      '0',
+      '0',
+    ]);
+    // A preview commits nothing.
+    expect(await lag.textContent()).toBe('0');
+    await shoot(page, 'reset-preview');
+    await page.getByRole('button', { name: 'Apply reset' }).click();
+    await page.getByText('Committed 2 offset(s).').waitFor();
+    await expect
+      .poll(async () => Number(await lag.textContent()), { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(50);
+    await page.close();
+  });
+
   test('the keyboard alone reaches a section and a topic', async () => {
     const page = await openPage('#/');
     const focusedText = async () => (await page.locator('*:focus').textContent()) ?? '';
