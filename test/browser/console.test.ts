@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { RillApp } from '../../src/api/server/index.ts';
+import { startServer } from '../support/api/console-node.ts';
 import { ConsumeMember } from '../support/cluster/consume-member.ts';
 import { RillCluster } from '../support/cluster/rill-cluster.ts';
 import { pollUntil } from '../support/poll.ts';
@@ -343,5 +345,51 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
     await shoot(overview, 'overview-after');
     await overview.close();
     expect(pageErrors).toEqual([]);
+  });
+});
+
+describe.skipIf(!existsSync(chromiumPath))('a node without --console-write in Chromium', () => {
+  let node: RillApp;
+  let url: string;
+  let browser: BrowserContext;
+  let profile: string;
+
+  beforeAll(async () => {
+    ({ app: node } = await startServer(false));
+    await node.listen({ host: '127.0.0.1', port: 0 });
+    const address = node.server.address();
+    url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+    profile = await mkdtemp(join(tmpdir(), 'rill-chromium-'));
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: chromiumPath,
+      headless: true,
+      args: chromiumArgs,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await node?.close();
+    if (profile !== undefined) await rm(profile, { recursive: true, force: true });
+  });
+
+  test('says it is read-only, disables the forms, and the node refuses the change anyway', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${url}/#/topics`);
+    await page.getByText('node 1 · live').waitFor({ timeout: 15_000 });
+    await page.getByText('Read-only: this node was started without').waitFor();
+    expect(await page.getByRole('button', { name: 'Create topic' }).isDisabled()).toBe(true);
+    // The page's own request, as the console would send it: refused by the node.
+    const status = await page.evaluate(
+      `fetch('/v1/topics', { method: 'POST', headers: { 'x-rill-console': '1',
+        'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'nope', partitions: 1, replicationFactor: 1 }) })
+        .then(async (r) => r.status + ' ' + (await r.json()).error.code)`,
+    );
+    expect(status).toBe('403 CONSOLE_WRITE_DISABLED');
+    expect((await node.inject({ method: 'GET', url: '/v1/topics' })).json()).toEqual({
+      topics: [],
+    });
+    await page.close();
   });
 });

@@ -4,65 +4,15 @@
 // cross-node. Method: buildServer in process on a broker over test twins, with fastify.inject.
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { H2Transport } from '../../../src/api/client/index.ts';
 import { ConsoleAssets } from '../../../src/api/console/console-assets.ts';
 import { consoleWriteRefusal } from '../../../src/api/console/console-routes.ts';
-import { buildServer, type RillApp } from '../../../src/api/server/index.ts';
-import { Broker, MetadataImage, type MetadataCommand } from '../../../src/broker/index.ts';
-import { SeededRandom } from '../../../src/common/index.ts';
-import { defaultServerConfig } from '../../../src/main.ts';
-import { ManualClock } from '../../support/broker/manual-clock.ts';
-import { MemoryMetadataLog } from '../../support/broker/memory-metadata-log.ts';
-import { MemoryPartitionLog } from '../../support/broker/memory-partition-log.ts';
+import type { RillApp } from '../../../src/api/server/index.ts';
+import { startServer } from '../../support/api/console-node.ts';
 import { pollUntil } from '../../support/poll.ts';
-import { realClock } from '../../support/real-clock.ts';
 
 /** The console's budget: every file it serves, gzipped, in total. */
 const bundleGzipBytesMax = 200 * 1024;
-
-async function startServer(consoleWrite: boolean): Promise<{ app: RillApp; broker: Broker }> {
-  const image = new MetadataImage();
-  const logger = pino({ level: 'silent' });
-  const broker = new Broker(
-    {
-      nodeId: 1,
-      advertisedUrl: 'http://n1',
-      fetchWaitersMax: 10,
-      produceWaitersMax: 10,
-      heartbeatIntervalMs: 1000,
-      retentionCheckIntervalMs: 1000,
-      registrationRetryMs: 100,
-    },
-    {
-      clock: new ManualClock(),
-      wallClock: { wallMs: () => 0 },
-      random: new SeededRandom(1),
-      image,
-      metadata: new MemoryMetadataLog<MetadataCommand>(1, image),
-      store: {
-        open: async () => new MemoryPartitionLog(),
-        remove: async () => {},
-        list: async () => [],
-      },
-      logger,
-    },
-  );
-  await broker.start();
-  const app = await buildServer(
-    { ...defaultServerConfig, clusterSecret: null },
-    {
-      broker,
-      logger,
-      wallClock: { wallMs: () => 0 },
-      clock: realClock,
-      forwarder: new H2Transport(),
-      consoleWrite,
-    },
-  );
-  return { app, broker };
-}
 
 const createBody = { name: 'demo', partitions: 1, replicationFactor: 1 };
 const json = { 'content-type': 'application/json' };
