@@ -35,6 +35,8 @@ export const defaultConsoleFeedConfig: ConsoleFeedConfig = {
 export interface ConsoleSubscriber {
   /** Writes one server-sent event; `data` is one line of JSON. */
   send(event: string, data: string): void;
+  /** Ends the stream (the node is closing). */
+  close(): void;
 }
 
 export interface ConsoleFeedDeps {
@@ -94,9 +96,12 @@ export class ConsoleFeed {
     return () => this.#unsubscribe(subscriber);
   }
 
-  /** Drops every subscriber and stops reading (the server is closing). */
+  /** Ends every subscriber's stream and stops reading (the server is closing). */
   stop(): void {
-    for (const subscriber of [...this.#subscribers]) this.#unsubscribe(subscriber);
+    for (const subscriber of [...this.#subscribers]) {
+      this.#unsubscribe(subscriber);
+      subscriber.close();
+    }
   }
 
   #unsubscribe(subscriber: ConsoleSubscriber): void {

@@ -103,25 +103,33 @@ export function registerConsole(
     },
   );
   app.get('/v1/console/events', (request, reply) => streamEvents(feed, request, reply));
-  app.addHook('onClose', async () => feed.stop());
+  // Before the server waits for its connections: an open stream would hold it open.
+  app.addHook('preClose', (done) => {
+    feed.stop();
+    done();
+  });
   return feed;
 }
 
 /** Holds the response open as text/event-stream until the client goes away. */
-function streamEvents(feed: ConsoleFeed, request: RillRequest, reply: RillReply): Promise<void> {
+function streamEvents(
+  feed: ConsoleFeed,
+  request: RillRequest,
+  reply: RillReply,
+): Promise<void> | RillReply {
+  const head = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' };
+  if (request.method === 'HEAD') return reply.code(200).headers(head).send();
   feed.checkRoom();
   const raw = reply.raw;
   reply.hijack();
-  raw.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-store',
-  });
+  raw.writeHead(200, head);
   // The first bytes tell the browser the stream is open even before the first read is done.
   raw.write(': rill console\n\n');
   const unsubscribe = feed.subscribe({
     send: (event, data) => {
       raw.write(`event: ${event}\ndata: ${data}\n\n`);
     },
+    close: () => raw.end(),
   });
   return new Promise((resolve) => {
     request.raw.once('close', () => {

@@ -235,3 +235,18 @@ describe('the event stream over a real socket', () => {
     for (const other of others) other.request.destroy();
   });
 });
+
+test('closing the node ends open streams instead of waiting for them', async () => {
+  const { app } = await startServer(false);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const stream = await openStream(port);
+  await firstState(stream.response);
+  const ended = new Promise<void>((resolve) => stream.response.once('end', resolve));
+  const head = await app.inject({ method: 'HEAD', url: '/v1/console/events' });
+  expect(head.statusCode).toBe(200);
+  expect(head.headers['content-type']).toContain('text/event-stream');
+  await app.close();
+  await ended;
+});

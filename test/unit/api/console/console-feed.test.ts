@@ -96,7 +96,10 @@ test('no timer runs and nothing is read while nobody subscribes', async () => {
   await tick(10_000);
   expect(reads).toEqual([]);
   const events: string[] = [];
-  const unsubscribe = feed.subscribe({ send: (_event, data) => events.push(data) });
+  const unsubscribe = feed.subscribe({
+    send: (_event, data) => events.push(data),
+    close: () => undefined,
+  });
   expect(feed.isActive).toBe(true);
   await tick(0);
   await tick(500);
@@ -114,6 +117,7 @@ test('a change is sent at the next read, and a new subscriber gets the last view
   const { feed, tick, setHw } = setUp();
   const first: { hw: number; inRate: (number | null)[] }[] = [];
   const unsubscribe = feed.subscribe({
+    close: () => undefined,
     send: (_event, data) => {
       const state = JSON.parse(data);
       first.push({ hw: state.topics[0].partitions[0].highWatermark, inRate: state.history.inRate });
@@ -126,7 +130,10 @@ test('a change is sent at the next read, and a new subscriber gets the last view
   // 100 records in 0.5 s.
   expect(first.at(-1)?.inRate).toEqual([null, 200]);
   const late: string[] = [];
-  const second = feed.subscribe({ send: (_event, data) => late.push(data) });
+  const second = feed.subscribe({
+    send: (_event, data) => late.push(data),
+    close: () => undefined,
+  });
   expect(late.length).toBe(1);
   second();
   unsubscribe();
@@ -135,11 +142,12 @@ test('a change is sent at the next read, and a new subscriber gets the last view
 test('subscribers beyond subscribersMax are refused with BROKER_BUSY naming the limit', () => {
   const { feed } = setUp(2);
   const send = () => undefined;
-  const a = feed.subscribe({ send });
-  feed.subscribe({ send });
+  const close = () => undefined;
+  const a = feed.subscribe({ send, close });
+  feed.subscribe({ send, close });
   let refusal: unknown = null;
   try {
-    feed.subscribe({ send });
+    feed.subscribe({ send, close });
   } catch (error) {
     refusal = error;
   }
@@ -147,7 +155,7 @@ test('subscribers beyond subscribersMax are refused with BROKER_BUSY naming the 
   expect((refusal as ApiError).code).toBe('BROKER_BUSY');
   expect((refusal as ApiError).details).toMatchObject({ limit: 'consoleSubscribersMax' });
   a();
-  expect(() => feed.subscribe({ send })).not.toThrow();
+  expect(() => feed.subscribe({ send, close })).not.toThrow();
 });
 
 test('history: rates from totals, no negative rate, lag per group, bounded points', () => {
