@@ -5,6 +5,19 @@ import htm from 'htm';
 
 export const html = htm.bind(h);
 
+/** A note that a list was cut at the node's bound. */
+export function leftOut(n, what) {
+  return n > 0 ? html`<p class="muted">${n} more ${what} are not shown.</p>` : null;
+}
+
+/** The read-only notice of a node started without --console-write. */
+export function WriteNotice({ state }) {
+  if (state.consoleWrite) return null;
+  return html`<p class="notice">
+    Read-only: this node was started without <code>--console-write</code>.
+  </p>`;
+}
+
 export function count(n) {
   return n === null || n === undefined ? '—' : Number(n).toLocaleString('en-US');
 }

@@ -19,12 +19,13 @@ export function Overview({ state }) {
   const leader = state.raft.map((r) => r.status).find((s) => s?.role === 'leader');
   const last = (series) => series[series.length - 1] ?? null;
   const userTopics = state.topics.filter((t) => !t.name.startsWith('__'));
+  const alive = cluster.brokers.filter((b) => b.status === 'alive').length;
   return html`
     <h2>Overview</h2>
     <div class="cards">
       <${Card}
         label="Nodes alive"
-        value=${`${cluster.brokers.filter((b) => b.status === 'alive').length} / ${cluster.brokers.length}`}
+        value=${`${alive} / ${cluster.brokers.length}`}
       />
       <${Card}
         label="Controller"
@@ -87,6 +88,11 @@ export function Overview({ state }) {
   `;
 }
 
+function contactOf(follower) {
+  const ms = follower?.lastContactMs;
+  return ms === null || ms === undefined ? '—' : `${count(ms)} ms ago`;
+}
+
 export function Raft({ state }) {
   const statuses = state.raft.map((r) => r.status).filter((s) => s !== null);
   const leader = statuses.find((s) => s.role === 'leader') ?? null;
@@ -126,7 +132,7 @@ export function Raft({ state }) {
               ${isLeader ? count(leader.commitIndex) : count(follower?.matchIndex)}
             </td>
             <td class="num">
-              ${isLeader ? 'leader' : follower?.lastContactMs == null ? '—' : `${count(follower.lastContactMs)} ms ago`}
+              ${isLeader ? 'leader' : contactOf(follower)}
             </td>
           </tr>`;
         })}

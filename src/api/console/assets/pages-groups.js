@@ -4,7 +4,7 @@
 import { useState } from 'preact/hooks';
 import { ErrorLine, change, enc } from './api.js';
 import { Chart } from './charts.js';
-import { count, html, seconds } from './format.js';
+import { WriteNotice, count, html, leftOut, seconds } from './format.js';
 
 function lagOf(group) {
   let sum = null;
@@ -15,7 +15,7 @@ function lagOf(group) {
 export function Groups({ state }) {
   return html`
     <h2>Consumer groups</h2>
-    ${state.groupsLeftOut > 0 && html`<p class="muted">${state.groupsLeftOut} more groups are not shown.</p>`}
+    ${leftOut(state.groupsLeftOut, 'groups')}
     <table aria-label="Groups">
       <thead>
         <tr>
@@ -157,6 +157,11 @@ function Reset({ group, state }) {
     }`;
 }
 
+function assignmentOf(member) {
+  const text = member.assignment.map((a) => `${a.topic}: ${a.partitions.join(', ')}`);
+  return text.join('; ') || '—';
+}
+
 export function Group({ name, state }) {
   const group = state.groups.find((g) => g.group === name);
   if (group === undefined)
@@ -198,7 +203,7 @@ export function Group({ name, state }) {
               <td>${m.clientHost ?? '—'}</td>
               <td>${m.subscribedTopicRegex ?? m.subscribedTopics.join(', ')}</td>
               <td>
-                ${m.assignment.map((a) => `${a.topic}: ${a.partitions.join(', ')}`).join('; ') || '—'}
+                ${assignmentOf(m)}
               </td>
             </tr>`,
         )}
@@ -234,7 +239,7 @@ export function Group({ name, state }) {
       </tbody>
     </table>
     <h3>Reset offsets</h3>
-    ${!state.consoleWrite && html`<p class="notice">Read-only: this node was started without <code>--console-write</code>.</p>`}
+    <${WriteNotice} state=${state} />
     <p class="muted">
       A reset needs a group without members. Preview shows what would be committed.
     </p>

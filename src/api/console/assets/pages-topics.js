@@ -3,7 +3,7 @@
 // partition and offset or time, and a produce form. Changes need --console-write.
 import { useRef, useState } from 'preact/hooks';
 import { ApiFailure, ErrorLine, change, enc, read } from './api.js';
-import { Bytes, count, html, rate, time } from './format.js';
+import { Bytes, WriteNotice, count, html, leftOut, rate, time } from './format.js';
 
 function recordsOf(topic) {
   let n = 0;
@@ -40,11 +40,24 @@ function useTopicRates(state) {
   return previous.current.rates;
 }
 
-function WriteNotice({ state }) {
-  if (state.consoleWrite) return null;
-  return html`<p class="notice">
-    Read-only: this node was started without <code>--console-write</code>.
-  </p>`;
+
+function deleteCell(topic, state) {
+  if (topic.name.startsWith('__')) return '';
+  return html`<${DeleteTopic} name=${topic.name} state=${state} />`;
+}
+
+function headersOf(record) {
+  return Object.entries(record.headers ?? {}).map(
+    ([k, v]) => html`<div><span class="tag">${k}</span> <${Bytes} value=${v} /></div>`,
+  );
+}
+
+function partitionOptions(topic) {
+  return topic.partitions.map((p) => html`<option value=${p.partition}>${p.partition}</option>`);
+}
+
+function heldBy(p) {
+  return p.highWatermark === null ? null : p.highWatermark - (p.logStartOffset ?? 0);
 }
 
 function CreateTopic({ state }) {
@@ -153,7 +166,7 @@ export function Topics({ state }) {
         Show internal topics</span
       ></label
     >
-    ${state.topicsLeftOut > 0 && html`<p class="muted">${state.topicsLeftOut} more topics are not shown.</p>`}
+    ${leftOut(state.topicsLeftOut, 'topics')}
     <table aria-label="Topics">
       <thead>
         <tr>
@@ -179,7 +192,7 @@ export function Topics({ state }) {
                 ${t.partitions.filter((p) => p.isr.length < p.replicas.length).length}
               </td>
               <td>
-                ${t.name.startsWith('__') ? '' : html`<${DeleteTopic} name=${t.name} state=${state} />`}
+                ${deleteCell(t, state)}
               </td>
             </tr>`,
         )}
@@ -271,7 +284,7 @@ function Browser({ topic }) {
       <div class="field">
         <label for="topics-6">Partition</label
         ><select id="topics-6" value=${partition} onChange=${(e) => setPartition(e.target.value)}>
-          ${topic.partitions.map((p) => html`<option value=${p.partition}>${p.partition}</option>`)}
+          ${partitionOptions(topic)}
         </select>
       </div>
       <div class="field">
@@ -321,7 +334,7 @@ function Browser({ topic }) {
                   <td>${time(r.timestamp)}</td>
                   <td><${Bytes} value=${r.key} /></td>
                   <td>
-                    ${Object.entries(r.headers ?? {}).map(([k, v]) => html`<div><span class="tag">${k}</span> <${Bytes} value=${v} /></div>`)}
+                    ${headersOf(r)}
                   </td>
                   <td><${Bytes} value=${r.value} /></td>
                 </tr>`,
@@ -369,7 +382,7 @@ function Produce({ topic, state }) {
           <label for="topics-9">Partition</label
           ><select id="topics-9" value=${partition} onChange=${(e) => setPartition(e.target.value)}>
             <option value="">by key</option>
-            ${topic.partitions.map((p) => html`<option value=${p.partition}>${p.partition}</option>`)}
+            ${partitionOptions(topic)}
           </select>
         </div>
         <div class="field">
@@ -444,7 +457,7 @@ export function Topic({ name, state }) {
               <td class="num">${count(p.logStartOffset)}</td>
               <td class="num">${count(p.highWatermark)}</td>
               <td class="num">
-                ${count(p.highWatermark === null ? null : p.highWatermark - (p.logStartOffset ?? 0))}
+                ${count(heldBy(p))}
               </td>
             </tr>`,
         )}
