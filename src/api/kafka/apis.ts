@@ -6,6 +6,7 @@ import { initProducerIdApi } from './apis/init-producer-id.ts';
 import { listOffsetsApi } from './apis/list-offsets.ts';
 import { metadataApi } from './apis/metadata.ts';
 import { produceApi } from './apis/produce.ts';
+import { createTopicsApi, deleteTopicsApi, describeConfigsApi } from './apis/topic-admin.ts';
 import { KafkaDispatcher, type KafkaApi } from './dispatcher.ts';
 import { groupApis } from './group-apis.ts';
 
@@ -15,6 +16,9 @@ const coreApis: readonly KafkaApi[] = [
   listOffsetsApi,
   metadataApi,
   initProducerIdApi,
+  createTopicsApi,
+  deleteTopicsApi,
+  describeConfigsApi,
 ];
 
 export function buildKafkaDispatcher(): KafkaDispatcher {
