@@ -83,7 +83,7 @@ test('every node advertises all brokers, one controller and the leaders HTTP rep
   expect(cluster.ids).toContain([...controllers][0]);
 });
 
-test('Produce and ListOffsets on a follower answer NOT_LEADER_OR_FOLLOWER, writing nothing', async () => {
+test('Produce, ListOffsets on a follower: NOT_LEADER_OR_FOLLOWER, nothing written', async () => {
   const partition = 0;
   const leader = leaders.get(partition) ?? -1;
   const follower = cluster.ids.find((id) => id !== leader) ?? -1;

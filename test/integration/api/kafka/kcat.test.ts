@@ -60,7 +60,7 @@ describe.skipIf(!kcatPresent)('kcat against Rill', () => {
   });
 
   for (const codec of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
-    it(`-P -K: -z ${codec} with idempotence writes keyed records HTTP and -C read back`, async () => {
+    it(`-P -K: -z ${codec} -X enable.idempotence=true, read by HTTP and -C`, async () => {
       const topic = `kcat-${codec}`;
       const lines = Array.from({ length: 30 }, (_, i) => `key${i}:${codec} value ${i}`);
       const idempotence = ['-X', 'enable.idempotence=true'];
