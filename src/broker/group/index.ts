@@ -2,6 +2,7 @@
 // the cores, assignors, records and the safe regex; src/broker/group-coordinator.ts is the
 // shell that runs them.
 export * from './assignor.ts';
+export * from './classic-consumer-protocol.ts';
 export * from './classic-group-core.ts';
 export * from './classic-group-state.ts';
 export * from './group-coordinator-core.ts';
