@@ -334,6 +334,12 @@ export class GroupCoordinator {
     waiter.settle(reply);
   }
 
+  /** The group's committed offsets by `topic:partition` (none for an unknown group). */
+  committedOffsets(group: string): Map<string, { offset: number; metadata: string }> {
+    this.#requireLoaded(group);
+    return new Map(this.#core.group(group)?.offsets ?? []);
+  }
+
   /** The group's state here, or GROUP_ID_NOT_FOUND. Codes: coordinator codes. */
   describe(group: string): { state: GroupState; topics: TopicsView; stateName: string } {
     this.#requireLoaded(group);
