@@ -79,6 +79,8 @@ export interface ClusterDescriptionBody {
   readonly clusterId: string | null;
   readonly controllerId: number | null;
   readonly brokers: readonly BrokerInfoBody[];
+  /** `host:port,…` of the alive nodes for Kafka clients (the same ports; docs/kafka.md). */
+  readonly kafkaBootstrap?: string;
 }
 
 /** GET /v1/topics/{t}/partitions/{p}/offsets[?timestamp=]. */

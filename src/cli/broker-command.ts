@@ -52,6 +52,7 @@ interface BrokerOptions {
   sessionTimeoutMs: number;
   replicaLagTimeMaxMs: number;
   limit: Partial<Record<NodeLimitName, number>>;
+  autoCreateTopics: boolean;
 }
 
 /** Collects `--limit name=value` (repeatable) into an object of known node limits. */
@@ -109,6 +110,10 @@ export function brokerCommand(): Command {
       defaultReplicationSettings.replicaLagTimeMaxMs,
     )
     .option(
+      '--no-auto-create-topics',
+      'auto.create.topics.enable=false: Kafka Metadata and Produce never create topics',
+    )
+    .option(
       '--limit <name=value>',
       'override a node limit (repeatable; names and defaults in docs/operations.md)',
       parseLimit,
@@ -141,6 +146,7 @@ async function runBroker(options: BrokerOptions): Promise<void> {
     sessionTimeoutMs: options.sessionTimeoutMs,
     replicaLagTimeMaxMs: options.replicaLagTimeMaxMs,
     limits: options.limit,
+    autoCreateTopics: options.autoCreateTopics,
   };
   const print = (line: string): void => {
     process.stdout.write(`${line}\n`);

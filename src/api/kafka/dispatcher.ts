@@ -7,6 +7,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Broker, GroupCoordinator } from '../../broker/index.ts';
 import { assert, type Clock, type WallClock } from '../../common/index.ts';
+import type { ServerMetrics } from '../server/server-metrics.ts';
 import type { HttpExchange } from '../wire.ts';
 import { kafkaErrorCode } from './error-codes.ts';
 import type { KafkaConfig } from './kafka-config.ts';
@@ -31,6 +32,8 @@ export interface KafkaServices {
   /** Sends a produce to the partition's leader over HTTP/2 (as the HTTP route forwards). */
   readonly forwarder: HttpExchange;
   readonly logger: FastifyBaseLogger;
+  /** The node's Prometheus counters: Kafka produce and fetch count as the HTTP routes do. */
+  readonly metrics: ServerMetrics;
 }
 
 /** One request's context. */

@@ -6,6 +6,8 @@ import { assert } from '../../common/index.ts';
 export interface KafkaConfig {
   /** socket.request.max.bytes: a larger frame closes its connection. */
   readonly requestBytesMax: number;
+  /** Open Kafka connections per node; more are closed at once. */
+  readonly connectionsMax: number;
   /** Requests read but not yet answered per connection; reading pauses at this many. */
   readonly inFlightPerConnectionMax: number;
   /** connections.max.idle.ms: a connection with nothing in flight is closed after this long. */
@@ -24,6 +26,7 @@ export interface KafkaConfig {
 
 export const defaultKafkaConfig: KafkaConfig = {
   requestBytesMax: 100 * 1024 * 1024,
+  connectionsMax: 10_000,
   inFlightPerConnectionMax: 100,
   connectionIdleMs: 600_000,
   autoCreateTopics: true,
@@ -36,6 +39,7 @@ export const defaultKafkaConfig: KafkaConfig = {
 export function checkKafkaConfig(config: KafkaConfig): void {
   for (const name of [
     'requestBytesMax',
+    'connectionsMax',
     'inFlightPerConnectionMax',
     'connectionIdleMs',
     'autoCreatePartitions',
