@@ -1,0 +1,233 @@
+// Goal: classic consumer groups work for real Kafka clients, unchanged: a KafkaJS group of two
+// members splits a topic's partitions and commits; a new member after both left resumes from
+// the commits; `rill group describe` shows the KafkaJS group (protocol, client id, owners,
+// offsets); kcat's balanced consumer (-G) consumes and commits when kcat is installed.
+// Method: one `rill broker` process for the file (initial rebalance delay 1 ms so joins complete
+// at once); outcomes are polled with deadlines (test/support/poll.ts), never slept for.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import { formatDescription } from '../../../../src/cli/group-command.ts';
+import type { GroupDescriptionBody } from '../../../../src/api/wire.ts';
+import { BrokerProcess } from '../../../support/api/broker-process.ts';
+import { H2c } from '../../../support/api/h2c.ts';
+import { pollUntil } from '../../../support/poll.ts';
+
+const kcat = '/usr/bin/kcat';
+let broker: BrokerProcess;
+let kafka: Kafka;
+let admin: Admin;
+let producer: Producer;
+let http: H2c;
+
+beforeAll(async () => {
+  broker = await BrokerProcess.start({
+    args: ['--limit', 'groupInitialRebalanceDelayMs=1', '--limit', 'groupMinSessionTimeoutMs=1000'],
+  });
+  http = new H2c(broker.url);
+  kafka = new Kafka({
+    clientId: 'rill-test',
+    brokers: [`127.0.0.1:${broker.port}`],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 8, initialRetryTime: 100 },
+  });
+  admin = kafka.admin();
+  await admin.connect();
+  producer = kafka.producer();
+  await producer.connect();
+}, 60_000);
+
+afterAll(async () => {
+  await producer?.disconnect();
+  await admin?.disconnect();
+  await http?.close();
+  await broker?.stop();
+});
+
+async function produce(topic: string, prefix: string, perPartition: number, partitions = 4) {
+  const messages = [];
+  for (let p = 0; p < partitions; p += 1) {
+    for (let i = 0; i < perPartition; i += 1)
+      messages.push({ partition: p, value: `${prefix}-${p}-${i}` });
+  }
+  await producer.send({ topic, messages, acks: -1 });
+  return messages.map((m) => m.value);
+}
+
+interface Member {
+  readonly consumer: Consumer;
+  readonly received: string[];
+  /** The partitions of its latest GROUP_JOIN. */
+  assignment: number[];
+}
+
+async function startMember(groupId: string, topic: string): Promise<Member> {
+  const consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: 6_000,
+    rebalanceTimeout: 10_000,
+    heartbeatInterval: 300,
+    maxWaitTimeInMs: 100,
+  });
+  const member: Member = { consumer, received: [], assignment: [] };
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    member.assignment = [...(event.payload.memberAssignment[topic] ?? [])].sort();
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      member.received.push(message.value?.toString() ?? '');
+    },
+  });
+  return member;
+}
+
+async function describeGroup(group: string): Promise<GroupDescriptionBody> {
+  const response = await http.get(`/v1/groups/${group}`);
+  expect(response.status).toBe(200);
+  return response.json() as GroupDescriptionBody;
+}
+
+describe('KafkaJS consumer group', () => {
+  it('two members split the partitions, commit, and a restart resumes from the commits', async () => {
+    const topic = 'group-orders';
+    await admin.createTopics({ topics: [{ topic, numPartitions: 4 }], waitForLeaders: true });
+    const first = await produce(topic, 'first', 5);
+    const a = await startMember('kjs', topic);
+    const b = await startMember('kjs', topic);
+    try {
+      await pollUntil('a 2+2 split of the four partitions', 30_000, () => {
+        const both = [...a.assignment, ...b.assignment].sort();
+        const split = a.assignment.length === 2 && b.assignment.length === 2;
+        return split && both.join() === '0,1,2,3' ? true : undefined;
+      });
+      await pollUntil('every record consumed', 30_000, () => {
+        const seen = new Set([...a.received, ...b.received]);
+        return first.every((v) => seen.has(v)) ? true : undefined;
+      });
+      const described = await pollUntil('commits of 5 on each partition', 30_000, async () => {
+        const group = await describeGroup('kjs');
+        const done =
+          group.offsets.every((o) => o.committedOffset === 5) && group.offsets.length === 4;
+        return done && group.state === 'stable' ? group : undefined;
+      });
+      expect(described.protocol).toBe('classic');
+      expect(described.members).toHaveLength(2);
+      expect(described.members.every((m) => m.clientId === 'rill-test')).toBe(true);
+      expect(described.members.every((m) => m.subscribedTopics.join() === topic)).toBe(true);
+      const owners = new Set(described.offsets.map((o) => o.owner));
+      expect(owners.size).toBe(2);
+      expect(described.offsets.every((o) => o.lag === 0)).toBe(true);
+      const text = formatDescription(described);
+      expect(text).toContain('protocol classic');
+      expect(text).toContain('rill-test');
+      // Kafka's own view: DescribeGroups through KafkaJS's admin.
+      const kafkaView = await admin.describeGroups(['kjs']);
+      expect(kafkaView.groups[0]?.state).toBe('Stable');
+      expect(kafkaView.groups[0]?.protocolType).toBe('consumer');
+      expect(kafkaView.groups[0]?.members).toHaveLength(2);
+      expect((await admin.listGroups()).groups.map((g) => g.groupId)).toContain('kjs');
+    } finally {
+      await a.consumer.disconnect();
+      await b.consumer.disconnect();
+    }
+    // Both left (LeaveGroup): the group is empty and keeps its offsets.
+    await pollUntil('an empty group', 10_000, async () =>
+      (await describeGroup('kjs')).state === 'empty' ? true : undefined,
+    );
+    const second = await produce(topic, 'second', 2);
+    const c = await startMember('kjs', topic);
+    try {
+      await pollUntil('the new records', 30_000, () =>
+        second.every((v) => c.received.includes(v)) ? true : undefined,
+      );
+      // fromBeginning applies only without a commit: nothing before the commits came again.
+      expect(c.received.filter((v) => !second.includes(v))).toEqual([]);
+      const offsets = await admin.fetchOffsets({ groupId: 'kjs', topics: [topic] });
+      await pollUntil('commits of 7', 30_000, async () => {
+        const fetched = await admin.fetchOffsets({ groupId: 'kjs', topics: [topic] });
+        const all = fetched[0]?.partitions ?? [];
+        return all.length === 4 && all.every((p) => p.offset === '7') ? true : undefined;
+      });
+      expect(offsets[0]?.partitions).toHaveLength(4);
+    } finally {
+      await c.consumer.disconnect();
+    }
+  }, 120_000);
+
+  it('a Rill-protocol group refuses KafkaJS members while it has its own', async () => {
+    const topic = 'group-mixed';
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    const joined = await pollUntil('a Rill member', 10_000, async () => {
+      const r = await http.post('/v1/groups/mixed/heartbeat', {
+        memberId: '',
+        memberEpoch: 0,
+        subscribedTopics: [topic],
+      });
+      return r.status === 200 ? r.json() : undefined;
+    });
+    expect(joined).toBeDefined();
+    const consumer = kafka.consumer({ groupId: 'mixed', retry: { retries: 0 } });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: [topic] });
+      const crashed = new Promise<string>((resolve) => {
+        consumer.on(consumer.events.CRASH, (event) => {
+          resolve(String((event.payload.error as Error & { type?: string }).type));
+        });
+      });
+      await consumer.run({ eachMessage: async () => undefined });
+      expect(await crashed).toBe('INCONSISTENT_GROUP_PROTOCOL');
+    } finally {
+      await consumer.disconnect();
+    }
+  }, 60_000);
+});
+
+describe.skipIf(!existsSync(kcat))('kcat balanced consumer (-G)', () => {
+  it('consumes every record of a topic as a group and commits', async () => {
+    const topic = 'group-kcat';
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    const values = await produce(topic, 'k', 3, 2);
+    const output = await run(kcat, [
+      '-b',
+      `127.0.0.1:${broker.port}`,
+      '-G',
+      'kcat-group',
+      '-X',
+      'auto.offset.reset=earliest',
+      '-X',
+      'session.timeout.ms=6000',
+      '-c',
+      String(values.length),
+      '-f',
+      '%s\\n',
+      topic,
+    ]);
+    expect(output.trim().split('\n').sort()).toEqual([...values].sort());
+    const described = await pollUntil('kcat commits', 15_000, async () => {
+      const group = await describeGroup('kcat-group');
+      return group.offsets.every((o) => o.committedOffset === 3) ? group : undefined;
+    });
+    expect(described.protocol).toBe('classic');
+  }, 60_000);
+});
+
+/** Runs a command to its end (30 s at most); its stdout. */
+function run(command: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`${command} exited ${code}: ${stderr.slice(-2000)}`));
+    });
+  });
+}
