@@ -2,6 +2,7 @@
 // OffsetCommit, OffsetFetch, ListGroups, DescribeGroups): one entry per API file, registered by
 // apis.ts. Kept apart from the core APIs so that each side adds lines in its own file.
 import type { KafkaApi } from './dispatcher.ts';
+import { consumerGroupHeartbeatApi } from './groups/consumer-group-heartbeat.ts';
 import { describeGroupsApi } from './groups/describe-groups.ts';
 import { findCoordinatorApi } from './groups/find-coordinator.ts';
 import { heartbeatApi } from './groups/heartbeat.ts';
@@ -22,4 +23,5 @@ export const groupApis: readonly KafkaApi[] = [
   syncGroupApi,
   describeGroupsApi,
   listGroupsApi,
+  consumerGroupHeartbeatApi,
 ];

@@ -7,7 +7,7 @@ import { KafkaProtocolError } from '../protocol/errors.ts';
 import type { KafkaReader } from '../protocol/reader.ts';
 import type { KafkaWriter } from '../protocol/writer.ts';
 
-export type Scalar = 'int8' | 'int16' | 'int32' | 'int64' | 'bool' | 'string' | 'bytes';
+export type Scalar = 'int8' | 'int16' | 'int32' | 'int64' | 'bool' | 'string' | 'bytes' | 'uuid';
 
 export interface Field {
   readonly name: string;
@@ -81,6 +81,8 @@ function readValue(
       return nullable ? reader.nullableStringOf(flexible) : reader.stringOf(flexible);
     case 'bytes':
       return nullable ? reader.nullableBytesOf(flexible) : reader.bytesOf(flexible);
+    case 'uuid':
+      return reader.uuid();
   }
 }
 
@@ -90,6 +92,8 @@ export function writeMessage(
   version: number,
   flexible: boolean,
   message: Message,
+  /** False for a message the caller continues (a field this interpreter does not write). */
+  endTags = true,
 ): KafkaWriter {
   for (const field of fields) {
     if (version < field.versions[0] || version > field.versions[1]) continue;
@@ -97,7 +101,7 @@ export function writeMessage(
     const value = message[field.name] ?? null;
     writeValue(writer, field, field.type, version, flexible, nullable, value);
   }
-  if (flexible) writer.taggedFields();
+  if (flexible && endTags) writer.taggedFields();
   return writer;
 }
 
@@ -148,6 +152,9 @@ function writeValue(
     case 'bytes':
       if (nullable) writer.nullableBytesOf(flexible, value as Uint8Array | null);
       else writer.bytesOf(flexible, (value as Uint8Array | null) ?? new Uint8Array());
+      return;
+    case 'uuid':
+      writer.uuid(Buffer.from(value as Uint8Array));
       return;
   }
 }

@@ -10,7 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import { formatDescription } from '../../../../src/cli/group-command.ts';
 import type { GroupDescriptionBody } from '../../../../src/api/wire.ts';
+import { topicIdBytes } from '../../../../src/api/kafka/kafka-topics.ts';
+import type { KafkaReader } from '../../../../src/api/kafka/protocol/reader.ts';
+import type { KafkaWriter } from '../../../../src/api/kafka/protocol/writer.ts';
 import { BrokerProcess } from '../../../support/api/broker-process.ts';
+import { KafkaWireClient } from '../../../support/api/kafka-wire.ts';
 import { H2c } from '../../../support/api/h2c.ts';
 import { pollUntil } from '../../../support/poll.ts';
 
@@ -185,6 +189,67 @@ describe('KafkaJS consumer group', () => {
     }
   }, 60_000);
 });
+
+describe('ConsumerGroupHeartbeat (KIP-848) on the Kafka port', () => {
+  it("joins Rill's own group, gets partitions by topic id, and leaves", async () => {
+    const topic = 'group-848';
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    const topicId = topicIdBytes((await http.get(`/v1/topics/${topic}`)).json().topicId as string);
+    const wire = await KafkaWireClient.connect(broker.port);
+    try {
+      const heartbeat = (memberId: string, memberEpoch: number, topics: string[] | null) =>
+        wire.request(68, 0, true, (w: KafkaWriter) => {
+          w.compactString('kip848').compactString(memberId).int32(memberEpoch);
+          w.compactNullableString(null).compactNullableString(null).int32(-1);
+          w.compactNullableArray(topics, (x, name) => x.compactString(name));
+          w.compactNullableString('uniform').compactNullableArray(null, () => undefined);
+          w.taggedFields();
+        });
+      const joined = await pollUntil('a join', 15_000, async () => {
+        const answer = readHeartbeat(await heartbeat('', 0, [topic]));
+        return answer.errorCode === 0 ? answer : undefined;
+      });
+      expect(joined.memberId).not.toBeNull();
+      expect(joined.heartbeatIntervalMs).toBeGreaterThan(0);
+      expect(joined.assignment).toEqual([{ topicId: topicId.toString('hex'), partitions: [0, 1] }]);
+      const described = await describeGroup('kip848');
+      expect(described.protocol).toBe('consumer');
+      expect(described.members.map((m) => m.memberId)).toEqual([joined.memberId]);
+      const stale = readHeartbeat(
+        await heartbeat(joined.memberId ?? '', joined.memberEpoch + 5, null),
+      );
+      expect(stale.errorCode).toBe(110); // FENCED_MEMBER_EPOCH
+      const left = readHeartbeat(await heartbeat(joined.memberId ?? '', -1, null));
+      expect(left.errorCode).toBe(0);
+      expect(left.memberEpoch).toBe(-1);
+    } finally {
+      wire.close();
+    }
+  }, 60_000);
+});
+
+function readHeartbeat(reader: KafkaReader) {
+  reader.int32(); // throttle_time_ms
+  const errorCode = reader.int16();
+  const errorMessage = reader.compactNullableString();
+  const memberId = reader.compactNullableString();
+  const memberEpoch = reader.int32();
+  const heartbeatIntervalMs = reader.int32();
+  const present = reader.int8();
+  const assignment =
+    present < 0
+      ? null
+      : reader.compactArray((r) => {
+          const topicId = Buffer.from(r.uuid()).toString('hex');
+          const partitions = r.compactArray((p) => p.int32());
+          r.skipTaggedFields();
+          return { topicId, partitions };
+        });
+  if (present >= 0) reader.skipTaggedFields();
+  reader.skipTaggedFields();
+  expect(reader.remaining).toBe(0);
+  return { errorCode, errorMessage, memberId, memberEpoch, heartbeatIntervalMs, assignment };
+}
 
 describe.skipIf(!existsSync(kcat))('kcat balanced consumer (-G)', () => {
   it('consumes every record of a topic as a group and commits', async () => {

@@ -6,6 +6,7 @@
 // Replay: RILL_CODEC_SEED=<seed>.
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
+import { consumerGroupHeartbeatRequest } from '../../../../src/api/kafka/groups/consumer-group-heartbeat.ts';
 import {
   describeGroupsRequest,
   describeGroupsResponse,
@@ -51,7 +52,7 @@ import { KafkaWriter } from '../../../../src/api/kafka/protocol/writer.ts';
 
 const seed = Number(process.env['RILL_CODEC_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 
-const schemas: Record<string, readonly [readonly Field[], readonly Field[]]> = {
+const schemas: Record<string, readonly (readonly Field[])[]> = {
   FindCoordinator: [findCoordinatorRequest, findCoordinatorResponse],
   JoinGroup: [joinGroupRequest, joinGroupResponse],
   SyncGroup: [syncGroupRequest, syncGroupResponse],
@@ -61,6 +62,8 @@ const schemas: Record<string, readonly [readonly Field[], readonly Field[]]> = {
   OffsetFetch: [offsetFetchRequest, offsetFetchResponse],
   ListGroups: [listGroupsRequest, listGroupsResponse],
   DescribeGroups: [describeGroupsRequest, describeGroupsResponse],
+  // The response's nullable Assignment struct is written by the handler (integration test).
+  ConsumerGroupHeartbeat: [consumerGroupHeartbeatRequest],
 };
 
 function arbitraryOf(fields: readonly Field[], version: number): fc.Arbitrary<Message> {
@@ -88,6 +91,7 @@ function valueOf(type: Field['type'], version: number, nullable: boolean): fc.Ar
       bool: fc.boolean(),
       string: fc.string({ maxLength: 12, unit: 'grapheme' }),
       bytes: fc.uint8Array({ maxLength: 12 }),
+      uuid: fc.uint8Array({ minLength: 16, maxLength: 16 }),
     }[type];
   }
   return nullable ? fc.option(base, { nil: null }) : base;
