@@ -158,6 +158,8 @@ export type NodeLimitName =
   | 'logCleanerBackoffMs'
   | 'groupSessionTimeoutMs'
   | 'groupHeartbeatIntervalMs'
+  | 'groupInitialRebalanceDelayMs'
+  | 'groupMinSessionTimeoutMs'
   | 'offsetsTopicPartitions'
   | 'producerIdExpirationMs'
   | 'producersPerPartitionMax'
@@ -170,6 +172,8 @@ export const nodeLimitNames: readonly NodeLimitName[] = [
   'logCleanerBackoffMs', // log.cleaner.backoff.ms
   'groupSessionTimeoutMs', // group.consumer.session.timeout.ms
   'groupHeartbeatIntervalMs', // group.consumer.heartbeat.interval.ms
+  'groupInitialRebalanceDelayMs', // group.initial.rebalance.delay.ms (classic groups)
+  'groupMinSessionTimeoutMs', // group.min.session.timeout.ms (classic groups)
   'offsetsTopicPartitions', // offsets.topic.num.partitions
   // Idempotent producers: producer.id.expiration.ms and the per-partition bound.
   'producerIdExpirationMs',
@@ -200,6 +204,12 @@ function groupSettingsOf(config: NodeConfig): GroupCoordinatorConfig {
       ...defaults.core,
       sessionTimeoutMs: limits.groupSessionTimeoutMs ?? defaults.core.sessionTimeoutMs,
       heartbeatIntervalMs: limits.groupHeartbeatIntervalMs ?? defaults.core.heartbeatIntervalMs,
+    },
+    classic: {
+      ...defaults.classic,
+      initialRebalanceDelayMs:
+        limits.groupInitialRebalanceDelayMs ?? defaults.classic.initialRebalanceDelayMs,
+      sessionTimeoutMsMin: limits.groupMinSessionTimeoutMs ?? defaults.classic.sessionTimeoutMsMin,
     },
   };
 }

@@ -208,6 +208,8 @@ export interface GroupMemberBody {
   readonly subscribedTopics: readonly string[];
   readonly subscribedTopicRegex: string | null;
   readonly assignment: readonly TopicPartitionsBody[];
+  /** A classic (Kafka-protocol) member's client.id; null or absent for Rill's protocol. */
+  readonly clientId?: string | null;
 }
 
 /** One partition in GET /v1/groups/{group}: lag in records and seconds (null when unknown). */
