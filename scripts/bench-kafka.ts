@@ -1,6 +1,6 @@
 // `npm run bench:kafka [-- --records N --repeat R]` (also `npm run bench -- --only kafka`):
 // produce and consume of 1 KiB records through the Kafka protocol — KafkaJS and kcat's
-// producer, kcat's consumer — beside Rill's own client (HTTP/2) against the same single
+// producer, kcat's consumer and a KafkaJS consumer group — beside Rill's own client (HTTP/2) against the same single
 // broker in the same run, in interleaved rounds; prints min/median/max MiB/s, each figure's
 // per-round ratio to Rill's client, and the load average at start and end. kcat figures are
 // skipped when kcat is not installed. All producers use acks=all; no compression.
@@ -74,6 +74,7 @@ export async function benchKafka(
       const consumed = await benchConsume(client, { topic: 'kb-consume', records });
       add('consume.rillClient', consumed.mibPerSecond);
       if (hasKcat) add('consume.kcat', await kcatConsume(broker.port, 'kb-consume', records));
+      add('consume.kafkajs', await kafkajsConsume(kafka, 'kb-consume', records, round));
     }
   } finally {
     await producer.disconnect().catch(() => undefined);
@@ -116,6 +117,51 @@ async function kafkajsProduce(producer: Producer, topic: string, records: number
   };
   await Promise.all(Array.from({ length: kafkajsInFlight }, lane));
   return mibPerSecond(records, startMs);
+}
+
+/**
+ * A KafkaJS consumer group (a fresh group id per round) reads the topic from the beginning.
+ * The clock starts at its first batch: joining the group (and the coordinator's initial
+ * rebalance delay) is not consume speed.
+ */
+async function kafkajsConsume(
+  kafka: Kafka,
+  topic: string,
+  records: number,
+  round: number,
+): Promise<number> {
+  const consumer = kafka.consumer({
+    groupId: `bench-kafkajs-${round}-${Date.now()}`,
+    maxBytes: 16 * 1024 * 1024,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let firstMs = 0;
+    let firstCount = 0;
+    let count = 0;
+    let lastMs = 0;
+    const finished = new Promise<void>((resolve) => {
+      void consumer.run({
+        eachBatch: async ({ batch }) => {
+          if (count === 0) {
+            firstMs = performance.now();
+            firstCount = batch.messages.length;
+          }
+          count += batch.messages.length;
+          lastMs = performance.now();
+          if (count >= records) resolve();
+          return Promise.resolve();
+        },
+      });
+    });
+    await finished;
+    const counted = Math.max(1, count - firstCount);
+    return (counted * recordBytes) / (1024 * 1024) / (Math.max(1, lastMs - firstMs) / 1000);
+  } finally {
+    await consumer.disconnect();
+  }
 }
 
 /** `records` lines of 1023 printable bytes + newline: kcat sends each line as a 1 KiB-ish value. */
