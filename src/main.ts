@@ -13,6 +13,8 @@ import { H2Transport } from './api/client/index.ts';
 import { HttpReplicaTransport } from './api/replica-transport.ts';
 import {
   buildServer,
+  defaultKafkaConfig,
+  type KafkaConfig,
   type InternalRoute,
   type RillApp,
   type ServerConfig,
@@ -82,6 +84,8 @@ export interface NodeConfig {
   readonly limits?: Readonly<Partial<Record<NodeLimitName, number>>>;
   /** --console-write: the web console may change the cluster (docs/console.md). */
   readonly consoleWrite?: boolean;
+  /** auto.create.topics.enable for Kafka clients (Metadata, Produce); true when absent. */
+  readonly autoCreateTopics?: boolean;
 }
 
 /** Timings of the metadata plane (see docs/operations.md). */
@@ -108,7 +112,7 @@ export interface RunningNode {
 }
 
 /** Limits and intervals of a production node (see docs/operations.md). */
-export const defaultServerConfig: Omit<ServerConfig, 'clusterSecret'> = {
+export const defaultServerConfig: Omit<ServerConfig, 'clusterSecret' | 'kafka'> = {
   bodyBytesMax: 64 * 1024 * 1024,
   streamsPerSessionMax: 256,
   streamWindowBytes: 16 * 1024 * 1024,
@@ -135,6 +139,18 @@ export const defaultBrokerLimits: Omit<BrokerConfig, 'nodeId' | 'advertisedUrl'>
   registrationRetryMs: 500,
 };
 
+/** The Kafka listener's `--limit` names (Kafka's broker config each stands for). */
+const kafkaLimits = {
+  kafkaRequestBytesMax: 'requestBytesMax', // socket.request.max.bytes
+  kafkaConnectionsMax: 'connectionsMax', // max.connections
+  kafkaInFlightPerConnectionMax: 'inFlightPerConnectionMax', // queued.max.requests, per connection
+  kafkaConnectionIdleMs: 'connectionIdleMs', // connections.max.idle.ms
+  kafkaNumPartitions: 'autoCreatePartitions', // num.partitions
+  kafkaDefaultReplicationFactor: 'autoCreateReplicationFactor', // default.replication.factor
+} as const;
+type KafkaLimitName = keyof typeof kafkaLimits;
+const kafkaLimitNames = Object.keys(kafkaLimits) as KafkaLimitName[];
+
 /** The limits `rill broker --limit name=value` may set (docs/operations.md, Node limits). */
 export type NodeLimitName =
   | keyof typeof defaultServerConfig
@@ -144,9 +160,12 @@ export type NodeLimitName =
   | 'logCleanerBackoffMs'
   | 'groupSessionTimeoutMs'
   | 'groupHeartbeatIntervalMs'
+  | 'groupInitialRebalanceDelayMs'
+  | 'groupMinSessionTimeoutMs'
   | 'offsetsTopicPartitions'
   | 'producerIdExpirationMs'
-  | 'producersPerPartitionMax';
+  | 'producersPerPartitionMax'
+  | KafkaLimitName;
 export const nodeLimitNames: readonly NodeLimitName[] = [
   ...(Object.keys(defaultServerConfig) as (keyof typeof defaultServerConfig)[]),
   'fetchWaitersMax',
@@ -155,11 +174,26 @@ export const nodeLimitNames: readonly NodeLimitName[] = [
   'logCleanerBackoffMs', // log.cleaner.backoff.ms
   'groupSessionTimeoutMs', // group.consumer.session.timeout.ms
   'groupHeartbeatIntervalMs', // group.consumer.heartbeat.interval.ms
+  'groupInitialRebalanceDelayMs', // group.initial.rebalance.delay.ms (classic groups)
+  'groupMinSessionTimeoutMs', // group.min.session.timeout.ms (classic groups)
   'offsetsTopicPartitions', // offsets.topic.num.partitions
   // Idempotent producers: producer.id.expiration.ms and the per-partition bound.
   'producerIdExpirationMs',
   'producersPerPartitionMax',
+  ...kafkaLimitNames,
 ];
+
+
+/** The Kafka listener's settings with this node's overrides. */
+function kafkaConfigOf(config: NodeConfig): KafkaConfig {
+  const kafka: Record<string, number | boolean> = { ...defaultKafkaConfig };
+  for (const name of kafkaLimitNames) {
+    const value = config.limits?.[name];
+    if (value !== undefined) kafka[kafkaLimits[name]] = value;
+  }
+  kafka['autoCreateTopics'] = config.autoCreateTopics ?? defaultKafkaConfig.autoCreateTopics;
+  return kafka as unknown as KafkaConfig;
+}
 
 /** The group coordinator's settings with this node's overrides. */
 function groupSettingsOf(config: NodeConfig): GroupCoordinatorConfig {
@@ -173,6 +207,12 @@ function groupSettingsOf(config: NodeConfig): GroupCoordinatorConfig {
       sessionTimeoutMs: limits.groupSessionTimeoutMs ?? defaults.core.sessionTimeoutMs,
       heartbeatIntervalMs: limits.groupHeartbeatIntervalMs ?? defaults.core.heartbeatIntervalMs,
     },
+    classic: {
+      ...defaults.classic,
+      initialRebalanceDelayMs:
+        limits.groupInitialRebalanceDelayMs ?? defaults.classic.initialRebalanceDelayMs,
+      sessionTimeoutMsMin: limits.groupMinSessionTimeoutMs ?? defaults.classic.sessionTimeoutMsMin,
+    },
   };
 }
 
@@ -183,7 +223,7 @@ function serverConfigOf(config: NodeConfig): ServerConfig {
     if (Object.hasOwn(server, name) && value !== undefined) server[name] = value;
   }
   const limits = server as unknown as typeof defaultServerConfig;
-  return { ...limits, clusterSecret: config.clusterSecret };
+  return { ...limits, clusterSecret: config.clusterSecret, kafka: kafkaConfigOf(config) };
 }
 
 /** Overrides of the replication defaults this node was started with. */

@@ -81,6 +81,8 @@ export interface ClusterDescriptionBody {
   readonly clusterId: string | null;
   readonly controllerId: number | null;
   readonly brokers: readonly BrokerInfoBody[];
+  /** `host:port,…` of the alive nodes for Kafka clients (the same ports; docs/kafka.md). */
+  readonly kafkaBootstrap?: string;
 }
 
 /** GET /v1/topics/{t}/partitions/{p}/offsets[?timestamp=]. */
@@ -208,6 +210,8 @@ export interface GroupMemberBody {
   readonly subscribedTopics: readonly string[];
   readonly subscribedTopicRegex: string | null;
   readonly assignment: readonly TopicPartitionsBody[];
+  /** A classic (Kafka-protocol) member's client.id; null or absent for Rill's protocol. */
+  readonly clientId?: string | null;
 }
 
 /** One partition in GET /v1/groups/{group}: lag in records and seconds (null when unknown). */

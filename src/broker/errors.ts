@@ -49,6 +49,13 @@ export const brokerErrorCatalog = {
   NON_EMPTY_GROUP: final, // An admin change while the group has members.
   INCONSISTENT_GROUP_PROTOCOL: final, // The group uses the other protocol type.
   OFFSET_METADATA_TOO_LARGE: final, // A commit's metadata exceeds offsetMetadataMax.
+  // Classic groups (Kafka protocol JoinGroup/SyncGroup; src/broker/group/classic-group-core.ts).
+  MEMBER_ID_REQUIRED: final, // JoinGroup again with the member id given (details.memberId).
+  REBALANCE_IN_PROGRESS: final, // JoinGroup again: the group is rebalancing.
+  ILLEGAL_GENERATION: final, // JoinGroup again: the generation is not the group's.
+  FENCED_INSTANCE_ID: final, // Stop: another member took this group.instance.id.
+  INVALID_SESSION_TIMEOUT: final, // The session timeout is outside the coordinator's range.
+  INVALID_GROUP_ID: final, // The group id is empty.
   // Idempotent producers (docs/api.md "Idempotent producers"); nothing was written for any.
   OUT_OF_ORDER_SEQUENCE_NUMBER: final, // A gap: resend the earlier batches first, in order.
   INVALID_PRODUCER_EPOCH: final, // A newer instance of the producer (same name) fenced this one.

@@ -5,6 +5,8 @@
 // partition it stops leading, and ticks the core for session expiry and metadata changes.
 // Invariant: records reach a partition in the order the core emitted them; after a failed
 // append the partition's groups are dropped and replayed, so memory never runs ahead of the log.
+// Classic (Kafka JoinGroup/SyncGroup) requests wait as tokens in the ClassicGroupCore; their
+// replies are delivered only after the records of the same step are appended.
 import { assert, type Clock, type Random, type WallClock } from '../common/index.ts';
 import { decodeBatches, encodeBatch, type LogReadResult } from '../log/index.ts';
 import type { Broker } from './broker.ts';
@@ -12,10 +14,21 @@ import type { BrokerLogger } from './broker-logger.ts';
 import type { TopicDescription } from './broker-types.ts';
 import { BrokerError, isBrokerError } from './errors.ts';
 import {
+  ClassicGroupCore,
   GroupCoordinatorCore,
   GroupError,
+  defaultClassicGroupConfig,
+  type ClassicGroupConfig,
+  type ClassicJoinAnswer,
+  type ClassicJoinRequest,
+  type ClassicMemberIdentity,
+  type ClassicOutcome,
+  type ClassicReply,
+  type ClassicSyncAnswer,
+  type ClassicSyncRequest,
   decodeGroupRecord,
   encodeGroupRecord,
+  groupStateName,
   type CommitOutcome,
   type GroupCoreConfig,
   type GroupRecord,
@@ -40,6 +53,8 @@ export interface GroupCoordinatorConfig {
   /** Bytes one replay read asks for. */
   readonly loadReadBytes: number;
   readonly core: GroupCoreConfig;
+  /** The classic protocol's settings (Kafka clients' JoinGroup/SyncGroup). */
+  readonly classic: ClassicGroupConfig;
 }
 
 export const defaultGroupCoordinatorConfig: GroupCoordinatorConfig = {
@@ -58,6 +73,7 @@ export const defaultGroupCoordinatorConfig: GroupCoordinatorConfig = {
     subscriptionTopicsMax: 1_000,
     offsetMetadataMax: 4_096,
   },
+  classic: defaultClassicGroupConfig,
 };
 
 export interface GroupCoordinatorDeps {
@@ -79,6 +95,11 @@ export interface CoordinatorLocation {
   readonly url: string;
 }
 
+interface ClassicWaiter {
+  readonly partition: number;
+  readonly settle: (reply: ClassicReply | Error) => void;
+}
+
 type PartitionLoad =
   | { readonly kind: 'loading'; readonly leaderEpoch: number }
   | { readonly kind: 'loaded'; readonly leaderEpoch: number };
@@ -87,6 +108,11 @@ export class GroupCoordinator {
   readonly #config: GroupCoordinatorConfig;
   readonly #deps: GroupCoordinatorDeps;
   readonly #core: GroupCoordinatorCore;
+  readonly #classic: ClassicGroupCore;
+  /** Classic JoinGroup/SyncGroup requests waiting, by token: bounded by the core (at most one
+   *  join and one sync per member, members bounded by groupMembersMax). */
+  readonly #waiters = new Map<number, ClassicWaiter>();
+  #nextToken = 1;
   readonly #loads = new Map<number, PartitionLoad>();
   /** Per partition: the tail of its append chain and the generation (bumped on unload). */
   readonly #chains = new Map<number, Promise<void>>();
@@ -101,6 +127,7 @@ export class GroupCoordinator {
     this.#config = config;
     this.#deps = deps;
     this.#core = new GroupCoordinatorCore(config.core, deps.random);
+    this.#classic = new ClassicGroupCore(config.classic, deps.random, this.#core);
   }
 
   get config(): GroupCoordinatorConfig {
@@ -180,6 +207,139 @@ export class GroupCoordinator {
     return answer;
   }
 
+  /**
+   * Classic JoinGroup: resolves when the join phase ends. Codes: as ClassicGroupCore.join
+   * (MEMBER_ID_REQUIRED with details.memberId), REBALANCE_IN_PROGRESS, coordinator codes.
+   */
+  async joinGroup(group: string, request: ClassicJoinRequest): Promise<ClassicJoinAnswer> {
+    const partition = this.#requireLoaded(group);
+    const now = this.#deps.clock.nowMs();
+    const reply = await this.#classicCall(partition, (token) =>
+      this.#classic.join(group, partition, request, token, now),
+    );
+    if (reply.kind !== 'join') throw new GroupError('UNKNOWN_MEMBER_ID', 'not a join answer');
+    return reply.answer;
+  }
+
+  /** Classic SyncGroup: resolves with the member's assignment once the leader sent it. */
+  async syncGroup(group: string, request: ClassicSyncRequest): Promise<ClassicSyncAnswer> {
+    const partition = this.#requireLoaded(group);
+    const now = this.#deps.clock.nowMs();
+    const reply = await this.#classicCall(partition, (token) =>
+      this.#classic.sync(group, request, token, now),
+    );
+    if (reply.kind !== 'sync') throw new GroupError('UNKNOWN_MEMBER_ID', 'not a sync answer');
+    return reply.answer;
+  }
+
+  /** Classic Heartbeat. Codes: UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID. */
+  classicHeartbeat(
+    group: string,
+    who: ClassicMemberIdentity,
+    generationId: number,
+  ): 'NONE' | 'REBALANCE_IN_PROGRESS' {
+    this.#requireLoaded(group);
+    return this.#classic.heartbeat(group, who, generationId, this.#deps.clock.nowMs());
+  }
+
+  /** Classic LeaveGroup: per member, null or its code. Codes: coordinator codes. */
+  async leaveGroup(
+    group: string,
+    members: readonly ClassicMemberIdentity[],
+  ): Promise<(GroupError | null)[]> {
+    const partition = this.#requireLoaded(group);
+    const outcome = this.#classic.leave(group, members, this.#deps.clock.nowMs());
+    await this.#deliver(partition, outcome);
+    return outcome.answer;
+  }
+
+  /**
+   * Kafka OffsetCommit: fenced by the classic generation, or by the member epoch in a group of
+   * Rill's protocol. Codes: ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS,
+   * FENCED_INSTANCE_ID, STALE/FENCED_MEMBER_EPOCH, coordinator codes.
+   */
+  async commitClassic(
+    group: string,
+    who: ClassicMemberIdentity,
+    generationId: number,
+    offsets: readonly OffsetCommit[],
+  ): Promise<CommitOutcome[]> {
+    const partition = this.#requireLoaded(group);
+    const state = this.#core.group(group);
+    if (state !== undefined && state.protocol === 'consumer' && state.members.size > 0) {
+      return this.commitOffsets(group, {
+        memberId: who.memberId,
+        memberEpoch: generationId,
+        offsets,
+      });
+    }
+    this.#classic.checkCommit(group, who, generationId);
+    const { answer, records } = this.#core.commitChecked(
+      group,
+      partition,
+      offsets,
+      this.#deps.wallClock.wallMs(),
+      this.#topicsView(),
+    );
+    await this.#append(partition, records);
+    return answer;
+  }
+
+  /** Runs a classic step with a new token and waits for that token's reply. */
+  async #classicCall(
+    partition: number,
+    step: (token: number) => ClassicOutcome,
+  ): Promise<ClassicReply> {
+    const token = this.#nextToken;
+    this.#nextToken += 1;
+    const reply = new Promise<ClassicReply>((resolve, reject) => {
+      this.#waiters.set(token, {
+        partition,
+        settle: (r) => (r instanceof Error ? reject(r) : resolve(r)),
+      });
+    });
+    let outcome: ClassicOutcome;
+    try {
+      outcome = step(token);
+    } catch (error) {
+      this.#waiters.delete(token);
+      throw error;
+    }
+    try {
+      await this.#deliver(partition, outcome);
+    } catch (error) {
+      this.#settle(token, error instanceof Error ? error : new Error(String(error)));
+    }
+    const answer = await reply;
+    if (answer.kind === 'error') throw answer.error;
+    return answer;
+  }
+
+  /** Appends the step's records, then settles its replies (or fails them with the reason). */
+  async #deliver(partition: number, outcome: ClassicOutcome): Promise<void> {
+    try {
+      await this.#append(partition, outcome.records);
+    } catch (error) {
+      const reason = error instanceof Error ? error : new Error(String(error));
+      for (const reply of outcome.replies) this.#settle(reply.token, reason);
+      throw error;
+    }
+    for (const reply of outcome.replies) this.#settle(reply.token, reply);
+  }
+
+  #settle(token: number, reply: ClassicReply | Error): void {
+    const waiter = this.#waiters.get(token);
+    if (waiter === undefined) return; // Settled already (its partition was unloaded).
+    this.#waiters.delete(token);
+    waiter.settle(reply);
+  }
+
+  /** The group's committed offsets by `topic:partition` (none for an unknown group). */
+  committedOffsets(group: string): Map<string, { offset: number; metadata: string }> {
+    this.#requireLoaded(group);
+    return new Map(this.#core.group(group)?.offsets ?? []);
+  }
+
   /** The group's state here, or GROUP_ID_NOT_FOUND. Codes: coordinator codes. */
   describe(group: string): { state: GroupState; topics: TopicsView; stateName: string } {
     this.#requireLoaded(group);
@@ -189,13 +349,25 @@ export class GroupCoordinator {
   }
 
   /** Every group of the partitions this node coordinates (loaded ones). */
-  localGroups(): { group: string; state: string; members: number }[] {
+  localGroups(): {
+    group: string;
+    state: string;
+    members: number;
+    protocol: GroupState['protocol'];
+    /** Kafka's protocol type: the classic group's, "consumer" for Rill's protocol. */
+    protocolType: string;
+    /** Kafka's state name for ListGroups/DescribeGroups. */
+    kafkaState: string;
+  }[] {
     return [...this.#core.groups()]
       .filter((g) => this.#loads.get(g.offsetsPartition)?.kind === 'loaded')
       .map((g) => ({
         group: g.groupId,
         state: this.#core.stateOf(g.groupId),
-        members: g.members.size,
+        members: g.members.size + (g.classic?.members.size ?? 0),
+        protocol: g.protocol,
+        protocolType: g.classic?.protocolType ?? 'consumer',
+        kafkaState: kafkaStateOf(g),
       }));
   }
 
@@ -343,6 +515,7 @@ export class GroupCoordinator {
     }
     if (this.#generation(partition) !== generation) return;
     this.#core.finishLoad(partition, this.#deps.clock.nowMs());
+    this.#classic.finishLoad(partition, this.#deps.clock.nowMs());
     this.#loads.set(partition, { kind: 'loaded', leaderEpoch });
     this.#deps.logger.info({ partition, records, highWatermark }, 'groups loaded');
   }
@@ -355,6 +528,11 @@ export class GroupCoordinator {
     if (!this.#loads.has(partition)) return;
     this.#loads.delete(partition);
     this.#generations.set(partition, this.#generation(partition) + 1);
+    const reason = new GroupError('NOT_COORDINATOR', `this node stopped coordinating ${partition}`);
+    for (const token of this.#classic.parkedTokens(partition)) this.#settle(token, reason);
+    for (const [token, waiter] of [...this.#waiters]) {
+      if (waiter.partition === partition) this.#settle(token, reason);
+    }
     this.#core.unload(partition);
   }
 
@@ -430,18 +608,33 @@ export class GroupCoordinator {
     const changed = fingerprint !== this.#topicsFingerprint;
     this.#topicsFingerprint = fingerprint;
     const records = this.#core.tick(this.#deps.clock.nowMs(), view, changed);
-    const byPartition = new Map<number, GroupRecord[]>();
-    for (const record of records) {
-      const partition = this.#deps.partitionFor(record.group, topic.partitions.length);
-      byPartition.set(partition, [...(byPartition.get(partition) ?? []), record]);
+    const classic = this.#classic.tick(this.#deps.clock.nowMs());
+    const byPartition = new Map<number, { records: GroupRecord[]; replies: ClassicReply[] }>();
+    const entry = (partition: number) => {
+      const found = byPartition.get(partition) ?? { records: [], replies: [] };
+      byPartition.set(partition, found);
+      return found;
+    };
+    for (const record of [...records, ...classic.records]) {
+      entry(this.#deps.partitionFor(record.group, topic.partitions.length)).records.push(record);
     }
-    for (const [partition, list] of byPartition) {
-      this.#append(partition, list).catch((error: unknown) => {
+    for (const reply of classic.replies) {
+      const waiter = this.#waiters.get(reply.token);
+      if (waiter !== undefined) entry(waiter.partition).replies.push(reply);
+    }
+    for (const [partition, outcome] of byPartition) {
+      this.#deliver(partition, outcome).catch((error: unknown) => {
         // The partition's groups were dropped and reload from the log: nothing is lost.
         this.#deps.logger.info({ err: error, partition }, 'group tick append failed');
       });
     }
   }
+}
+
+function kafkaStateOf(group: GroupState): string {
+  if (group.classic !== null) return group.classic.state;
+  const name = groupStateName(group);
+  return name === 'empty' ? 'Empty' : name === 'stable' ? 'Stable' : 'Reconciling';
 }
 
 function toCoordinatorError(error: unknown): unknown {

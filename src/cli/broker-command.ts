@@ -53,6 +53,7 @@ interface BrokerOptions {
   replicaLagTimeMaxMs: number;
   limit: Partial<Record<NodeLimitName, number>>;
   consoleWrite?: boolean;
+  autoCreateTopics: boolean;
 }
 
 /** Collects `--limit name=value` (repeatable) into an object of known node limits. */
@@ -110,6 +111,10 @@ export function brokerCommand(): Command {
       defaultReplicationSettings.replicaLagTimeMaxMs,
     )
     .option(
+      '--no-auto-create-topics',
+      'auto.create.topics.enable=false: Kafka Metadata and Produce never create topics',
+    )
+    .option(
       '--limit <name=value>',
       'override a node limit (repeatable; names and defaults in docs/operations.md)',
       parseLimit,
@@ -144,6 +149,7 @@ async function runBroker(options: BrokerOptions): Promise<void> {
     replicaLagTimeMaxMs: options.replicaLagTimeMaxMs,
     limits: options.limit,
     consoleWrite: options.consoleWrite === true,
+    autoCreateTopics: options.autoCreateTopics,
   };
   const print = (line: string): void => {
     process.stdout.write(`${line}\n`);

@@ -157,6 +157,8 @@ async function clusterUp(options: ClusterOptions): Promise<void> {
       pending.delete(id);
       if (pending.size > 0) return;
       for (const n of ids) process.stdout.write(`node ${n}: http://${address(n)}\n`);
+      // The same port speaks Kafka's protocol (docs/kafka.md).
+      process.stdout.write(`kafka bootstrap: ${ids.map(address).join(',')}\n`);
       process.stdout.write('ready\n');
     });
   }

@@ -119,22 +119,36 @@ function formatList(groups: readonly GroupListing[]): string {
 
 export function formatDescription(group: GroupDescription): string {
   const lines = [
-    `group ${group.group}: state ${group.state}, epoch ${group.groupEpoch}, ` +
-      `assignor ${group.assignor}, ${group.members.length} member(s)`,
+    group.protocol === 'classic'
+      ? `group ${group.group}: state ${group.state}, protocol classic (Kafka clients), ` +
+        `generation ${group.groupEpoch}, assignor ${group.assignor}, ` +
+        `${group.members.length} member(s)`
+      : `group ${group.group}: state ${group.state}, epoch ${group.groupEpoch}, ` +
+        `assignor ${group.assignor}, ${group.members.length} member(s)`,
     '',
   ];
   if (group.members.length > 0) {
+    const clients = group.members.some((m) => typeof m.clientId === 'string');
     const members = group.members.map((m) => [
       m.memberId,
       m.instanceId ?? '-',
       String(m.memberEpoch),
+      ...(clients ? [m.clientId ?? '-'] : []),
       m.clientHost ?? '-',
       m.subscribedTopicRegex === null
         ? m.subscribedTopics.join(',')
         : `/${m.subscribedTopicRegex}/`,
       m.assignment.map((a) => `${a.topic}:${a.partitions.join(',')}`).join(' ') || '-',
     ]);
-    const header = ['MEMBER', 'INSTANCE', 'EPOCH', 'HOST', 'SUBSCRIBED', 'PARTITIONS'];
+    const header = [
+      'MEMBER',
+      'INSTANCE',
+      group.protocol === 'classic' ? 'GENERATION' : 'EPOCH',
+      ...(clients ? ['CLIENT-ID'] : []),
+      'HOST',
+      'SUBSCRIBED',
+      'PARTITIONS',
+    ];
     lines.push(table(header, members), '');
   }
   const rows = group.offsets.map((o) => [

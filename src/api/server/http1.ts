@@ -1,13 +1,15 @@
 // HTTP/1.1 on the h2c port: the first bytes of each connection say its protocol. The HTTP/2
 // connection preface starts `PRI * HTTP/2.0`, which no HTTP/1 request does; such a connection
 // goes to the HTTP/2 server with the bytes read so far unshifted (nghttp2 then reads the socket
-// itself, so no chunk is copied after the first), any other to an http.Server whose requests
-// run through the same fastify routes, hooks, error shape and stream-guard budgets.
+// itself, so no chunk is copied after the first), a Kafka request frame to the Kafka listener
+// (src/api/kafka), any other to an http.Server whose requests run through the same fastify
+// routes, hooks, error shape and stream-guard budgets.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Http2Server } from 'node:http2';
 import type { Socket } from 'node:net';
 import { assert, type Clock } from '../../common/index.ts';
 import { ApiError, errorResponse } from '../errors.ts';
+import { isKafkaFrameStart } from '../kafka/index.ts';
 import type { RillApp } from './route-context.ts';
 
 /** The first bytes of the HTTP/2 connection preface (RFC 9113 §3.4) that decide the protocol. */
@@ -38,6 +40,8 @@ export interface Http1Deps {
     request: IncomingMessage,
     response: ServerResponse,
   ) => ApiError | null;
+  /** Takes a connection whose first bytes are a Kafka request frame (src/api/kafka). */
+  readonly onKafka?: (socket: Socket) => void;
 }
 
 /** Which protocol bytes received so far speak: undefined while too few bytes have come. */
@@ -77,7 +81,7 @@ export function serveHttp1(app: RillApp, config: Http1Config, deps: Http1Deps): 
   http1.on('clientError', onClientError);
   // The timers of headersTimeout start with 'listening'; this server never listens itself.
   http1.emit('listening');
-  takeOverConnections(app.server, config.firstBytesTimeoutMs, deps.clock, (socket) => {
+  takeOverConnections(app.server, config.firstBytesTimeoutMs, deps, (socket) => {
     socket.setNoDelay(true);
     // As http.Server's own sockets: a client that half-closes still gets its answers.
     socket.allowHalfOpen = true;
@@ -111,9 +115,10 @@ export function serveHttp1(app: RillApp, config: Http1Config, deps: Http1Deps): 
 function takeOverConnections(
   server: Http2Server,
   firstBytesTimeoutMs: number,
-  clock: Clock,
+  deps: Pick<Http1Deps, 'clock' | 'onKafka'>,
   onHttp1: (socket: Socket) => void,
 ): void {
+  const { clock, onKafka } = deps;
   const forward = server.listeners('connection');
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
@@ -125,7 +130,9 @@ function takeOverConnections(
     };
     const onData = (chunk: Buffer): void => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-      const protocol = protocolOf(head);
+      const isKafka = onKafka === undefined ? false : isKafkaFrameStart(head);
+      if (isKafka === undefined) return;
+      const protocol = isKafka ? 'kafka' : protocolOf(head);
       if (protocol === undefined) return;
       cancel();
       socket.off('data', onData);
@@ -135,6 +142,7 @@ function takeOverConnections(
       // HTTP/2 reads what was unshifted itself (Http2Session reads a socket's buffered data).
       if (protocol === 'h2c')
         for (const listener of forward) Reflect.apply(listener, server, [socket]);
+      else if (protocol === 'kafka') onKafka?.(socket);
       else onHttp1(socket);
     };
     socket.on('error', onError);

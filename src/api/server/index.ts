@@ -6,3 +6,4 @@ export {
   type ServerConfig,
   type ServerDeps,
 } from './server.ts';
+export { defaultKafkaConfig, type KafkaConfig } from '../kafka/index.ts';

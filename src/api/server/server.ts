@@ -50,6 +50,7 @@ import { registerReplicaRoutes } from './routes/replica-routes.ts';
 import { registerTopicProduceRoute } from './routes/topic-produce-route.ts';
 import { registerTopicRoutes } from './routes/topic-routes.ts';
 import { serveHttp1 } from './http1.ts';
+import { defaultKafkaConfig, KafkaListener, type KafkaConfig } from '../kafka/index.ts';
 import { ServerMetrics } from './server-metrics.ts';
 import { readSlices } from './slice-sender.ts';
 import { isHttp2, StreamGuard, type StreamGuardConfig } from './stream-guard.ts';
@@ -74,6 +75,8 @@ export interface ServerConfig extends StreamGuardConfig {
   readonly waitMsMax: number;
   /** Required on /internal/v1 requests when not null. */
   readonly clusterSecret: string | null;
+  /** The Kafka listener on the same port (docs/kafka.md); defaultKafkaConfig when absent. */
+  readonly kafka?: KafkaConfig;
 }
 
 /** A node-to-node route, framework-agnostic (e.g. the Raft transport's handleRequest). */
@@ -164,6 +167,7 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   guard.attach(app.server);
   guard.install(app);
   guard.registerMetrics(metrics.registry);
+  let kafka: KafkaListener | null = null;
   serveHttp1(
     app,
     {
@@ -174,6 +178,7 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     {
       clock: deps.clock,
       admit: (connection, request, response) => guard.admitHttp1(connection, request, response),
+      onKafka: (socket) => (kafka === null ? socket.destroy() : kafka.accept(socket)),
     },
   );
   app.addContentTypeParser(batchContentType, { parseAs: 'buffer' }, (_request, body, done) => {
@@ -215,6 +220,14 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   registerGroupRoutes(app, context, groups);
   app.addHook('onClose', async () => groups.stop());
   groups.start();
+  const kafkaConfig = config.kafka ?? defaultKafkaConfig;
+  const logger = deps.logger.child({ module: 'kafka' });
+  kafka = new KafkaListener({ ...context, groups, config: kafkaConfig, clock: deps.clock, logger });
+  const listener = kafka;
+  app.addHook('preClose', (done) => {
+    listener.close();
+    done();
+  });
   registerProducerRoutes(app, context);
   const consoleDeps = { clock: deps.clock, wallClock, forwarder, metrics };
   const nodeId = (): number => broker.nodeId;

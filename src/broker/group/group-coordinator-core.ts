@@ -3,12 +3,13 @@
 // answers and the GroupRecords to append to __consumer_offsets (before answering) come out.
 // Incremental rebalancing: a partition leaves its old owner's answer at once, but joins the new
 // owner's only when the old owner's heartbeat no longer lists it or the old owner is gone, so
-// the members' `granted` sets stay disjoint. Groups carry a protocol type so the classic
-// protocol (JoinGroup/SyncGroup) can sit beside this one later: a group uses one at a time.
+// the members' `granted` sets stay disjoint. Groups carry a protocol type: the classic protocol
+// (classic-group-core.ts) keeps its members on the same GroupState; a group uses one at a time.
 import { assert, type Random, randomId } from '../../common/index.ts';
 import { assign, type AssignorName } from './assignor.ts';
+import { classicFromValue } from './classic-group-state.ts';
 import { GroupError } from './group-errors.ts';
-import type { GroupRecord, MemberValue, OffsetValue } from './group-records.ts';
+import type { GroupProtocol, GroupRecord, MemberValue, OffsetValue } from './group-records.ts';
 import {
   groupStateName,
   newGroup,
@@ -186,13 +187,34 @@ export class GroupCoordinatorCore {
   }
 
   #groupForHeartbeat(groupId: string, partition: number, records: GroupRecord[]): GroupState {
+    return this.claimGroup(groupId, partition, 'consumer', records);
+  }
+
+  /**
+   * The group, created if new, of protocol `protocol`: an empty group of the other kind takes
+   * this one; a group with members of the other kind answers INCONSISTENT_GROUP_PROTOCOL.
+   * Codes: also BROKER_BUSY. (classic-group-core.ts joins through this.)
+   */
+  claimGroup(
+    groupId: string,
+    partition: number,
+    protocol: GroupProtocol,
+    records: GroupRecord[],
+  ): GroupState {
     const group = this.#groups.get(groupId) ?? this.#createGroup(groupId, partition, records);
-    if (group.protocol !== 'consumer') {
+    if (group.protocol === protocol) return group;
+    if (!isEmptyGroup(group)) {
       throw new GroupError(
         'INCONSISTENT_GROUP_PROTOCOL',
         `group ${groupId} uses the ${group.protocol} protocol`,
       );
     }
+    if (group.classic !== null) {
+      group.classic = null;
+      records.push({ type: 'classic', group: groupId, value: null });
+    }
+    group.protocol = protocol;
+    this.#persistGroup(group, records);
     return group;
   }
 
@@ -466,8 +488,16 @@ export class GroupCoordinatorCore {
 
   /** An empty group without offsets is forgotten (tombstone), so groups do not pile up. */
   #afterMembershipLoss(group: GroupState, _nowMs: number, records: GroupRecord[]): void {
-    if (group.members.size > 0 || group.offsets.size > 0) return;
+    this.forgetIfEmpty(group, records);
+  }
+
+  /** Forgets `group` (tombstones) if it has no members of either kind and no offsets. */
+  forgetIfEmpty(group: GroupState, records: GroupRecord[]): void {
+    if (!isEmptyGroup(group) || group.offsets.size > 0) return;
+    if (this.#groups.get(group.groupId) !== group) return;
     this.#groups.delete(group.groupId);
+    if (group.classic !== null)
+      records.push({ type: 'classic', group: group.groupId, value: null });
     records.push({ type: 'group', group: group.groupId, value: null });
   }
 
@@ -488,13 +518,12 @@ export class GroupCoordinatorCore {
     nowMs: number,
     topics: TopicsView,
   ): Outcome<CommitOutcome[]> {
-    const records: GroupRecord[] = [];
     const group = this.#groups.get(groupId);
     if (request.memberId === '' && request.memberEpoch === -1) {
-      if (group !== undefined && group.members.size > 0) {
+      if (group !== undefined && !isEmptyGroup(group)) {
         throw new GroupError(
           'NON_EMPTY_GROUP',
-          `group ${groupId} has ${group.members.size} members: commit as one of them`,
+          `group ${groupId} has members: commit as one of them`,
         );
       }
     } else {
@@ -503,10 +532,21 @@ export class GroupCoordinatorCore {
       }
       this.#checkCommitEpoch(this.#knownMember(group, request.memberId), request.memberEpoch);
     }
-    const target = group ?? this.#createGroup(groupId, offsetsPartition, records);
-    const answer = request.offsets.map((entry) =>
-      this.#commitOne(target, entry, nowMs, topics, records),
-    );
+    return this.commitChecked(groupId, offsetsPartition, request.offsets, nowMs, topics);
+  }
+
+  /** A commit whose member the caller has checked (classic-group-core.ts checkCommit). */
+  commitChecked(
+    groupId: string,
+    offsetsPartition: number,
+    offsets: readonly OffsetCommit[],
+    nowMs: number,
+    topics: TopicsView,
+  ): Outcome<CommitOutcome[]> {
+    const records: GroupRecord[] = [];
+    const target =
+      this.#groups.get(groupId) ?? this.#createGroup(groupId, offsetsPartition, records);
+    const answer = offsets.map((entry) => this.#commitOne(target, entry, nowMs, topics, records));
     this.#afterMembershipLoss(target, nowMs, records);
     return { answer, records };
   }
@@ -560,10 +600,11 @@ export class GroupCoordinatorCore {
   deleteGroup(groupId: string): GroupRecord[] {
     const group = this.#groups.get(groupId);
     if (group === undefined) throw new GroupError('GROUP_ID_NOT_FOUND', `no group ${groupId}`);
-    if (group.members.size > 0) {
-      throw new GroupError('NON_EMPTY_GROUP', `group ${groupId} has ${group.members.size} members`);
+    if (!isEmptyGroup(group)) {
+      throw new GroupError('NON_EMPTY_GROUP', `group ${groupId} has members`);
     }
     const records: GroupRecord[] = [];
+    if (group.classic !== null) records.push({ type: 'classic', group: groupId, value: null });
     for (const key of group.offsets.keys()) {
       const at = key.lastIndexOf(':');
       records.push({
@@ -596,6 +637,9 @@ export class GroupCoordinatorCore {
     } else if (record.type === 'member') {
       if (record.value === null) group.members.delete(record.memberId);
       else group.members.set(record.memberId, memberFromValue(record.memberId, record.value));
+    } else if (record.type === 'classic') {
+      group.classic = record.value === null ? null : classicFromValue(record.value);
+      if (group.classic !== null) group.classic.persisted = JSON.stringify(record.value);
     } else if (record.type === 'offset') {
       const key = partitionKey(record.topic, record.partition);
       if (record.value === null) group.offsets.delete(key);
@@ -666,6 +710,15 @@ export class GroupCoordinatorCore {
     const group = this.#groups.get(groupId);
     return group === undefined ? 'dead' : groupStateName(group);
   }
+}
+
+/** No members of either protocol (classic ids handed out but not yet joined count). */
+export function isEmptyGroup(group: GroupState): boolean {
+  const classic = group.classic;
+  return (
+    group.members.size === 0 &&
+    (classic === null || (classic.members.size === 0 && classic.pending.size === 0))
+  );
 }
 
 function sameSubscription(a: MemberState, b: MemberState): boolean {

@@ -1,10 +1,12 @@
 // The records a coordinator appends to its __consumer_offsets partition, and their codec. Keys
 // (JSON arrays, the first element a format version): [1, "g", group] group metadata,
-// [1, "m", group, memberId] one member, [1, "o", group, topic, partition] one committed offset.
+// [1, "m", group, memberId] one member, [1, "o", group, topic, partition] one committed offset,
+// [1, "c", group] a classic-protocol group's generation and members (classic-group-state.ts).
 // Values are JSON objects holding the whole current state of what the key names, so compaction
 // (latest value per key) keeps exactly what a new coordinator needs; a null value (tombstone)
 // deletes the key. A record that does not decode is skipped on replay, never trusted.
 import type { AssignorName } from './assignor.ts';
+import { isClassicGroupValue, type ClassicGroupValue } from './classic-group-state.ts';
 import type { TopicPartitions } from './topic-partitions.ts';
 
 export type GroupProtocol = 'consumer' | 'classic';
@@ -46,6 +48,11 @@ export type GroupRecord =
       readonly value: MemberValue | null;
     }
   | {
+      readonly type: 'classic';
+      readonly group: string;
+      readonly value: ClassicGroupValue | null;
+    }
+  | {
       readonly type: 'offset';
       readonly group: string;
       readonly topic: string;
@@ -68,7 +75,9 @@ export function encodeGroupRecord(record: GroupRecord): EncodedGroupRecord {
       ? [version, 'g', record.group]
       : record.type === 'member'
         ? [version, 'm', record.group, record.memberId]
-        : [version, 'o', record.group, record.topic, record.partition];
+        : record.type === 'classic'
+          ? [version, 'c', record.group]
+          : [version, 'o', record.group, record.topic, record.partition];
   return {
     key: encoder.encode(JSON.stringify(key)),
     value: record.value === null ? null : encoder.encode(JSON.stringify(record.value)),
@@ -97,6 +106,10 @@ export function decodeGroupRecord(
   if (!isObject || Array.isArray(parsedValue)) return null;
   if (parsedKey[1] === 'g' && parsedKey.length === 3) {
     return isGroupValue(parsedValue) ? { type: 'group', group, value: parsedValue } : null;
+  }
+  if (parsedKey[1] === 'c' && parsedKey.length === 3) {
+    const ok = parsedValue === null || isClassicGroupValue(parsedValue);
+    return ok ? { type: 'classic', group, value: parsedValue as ClassicGroupValue | null } : null;
   }
   if (parsedKey[1] === 'm' && parsedKey.length === 4 && typeof parsedKey[3] === 'string') {
     return isMemberValue(parsedValue)

@@ -2,6 +2,7 @@
 // obeys. Invariant (checked by GroupCoordinatorCore.checkInvariants): across the members of a
 // group, the `granted` sets are disjoint — a partition has at most one owner at any time.
 import type { AssignorName } from './assignor.ts';
+import type { ClassicGroup } from './classic-group-state.ts';
 import type { GroupProtocol, OffsetValue } from './group-records.ts';
 
 export interface GroupLimits {
@@ -58,6 +59,9 @@ export interface GroupState {
   /** Committed offsets by partition key; bounded by the cluster's partitions (commits of
    *  unknown partitions are refused). */
   readonly offsets: Map<string, OffsetValue>;
+  /** The classic protocol's members and generation (classic-group-core.ts); null for a
+   *  consumer-protocol group. A group with classic members has no consumer members. */
+  classic: ClassicGroup | null;
   /** Topics and partition counts the target was computed from (in memory only). */
   topicsSignature: string;
   /** The group record last appended (JSON). */
@@ -73,6 +77,7 @@ export function newGroup(groupId: string, offsetsPartition: number): GroupState 
     assignor: 'uniform',
     members: new Map(),
     offsets: new Map(),
+    classic: null,
     topicsSignature: '',
     persisted: null,
   };
@@ -81,6 +86,10 @@ export function newGroup(groupId: string, offsetsPartition: number): GroupState 
 export type GroupStateName = 'empty' | 'stable' | 'reconciling' | 'dead';
 
 export function groupStateName(group: GroupState): GroupStateName {
+  if (group.classic !== null) {
+    const state = group.classic.state;
+    return state === 'Empty' ? 'empty' : state === 'Stable' ? 'stable' : 'reconciling';
+  }
   if (group.members.size === 0) return 'empty';
   for (const member of group.members.values()) {
     if (member.granted.size !== member.target.size) return 'reconciling';

@@ -5,6 +5,9 @@
 import { Gauge } from 'prom-client';
 import {
   GroupError,
+  consumerAssignment,
+  consumerSubscriptionTopics,
+  partitionKey,
   resolveTopics,
   toTopicPartitions,
   type GroupCoordinator,
@@ -69,7 +72,12 @@ export function registerGroupRoutes(
 function registerAdminRoutes(app: RillApp, context: RouteContext, groups: GroupCoordinator): void {
   app.get<GroupRoute>('/v1/groups', async (request): Promise<GroupListingBody> => {
     const local = enumQuery(request.query, 'local', ['true', 'false'] as const, 'false');
-    const mine = groups.localGroups().map((g) => ({ ...g, protocol: 'consumer' as const }));
+    const mine = groups.localGroups().map(({ group, state, members, protocol }) => ({
+      group,
+      state,
+      members,
+      protocol,
+    }));
     if (local === 'true') return { groups: mine as GroupListingBody['groups'] };
     return { groups: await gatherGroups(context, mine as GroupListingBody['groups']) };
   });
@@ -190,6 +198,42 @@ function committedOffsets(state: GroupState): OffsetFetchResponseBody['offsets']
     .sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
 }
 
+/** A classic group's members, their topics and partitions read from the consumer protocol. */
+function classicMembers(
+  state: GroupState,
+  topics: ReturnType<GroupCoordinator['describe']>['topics'],
+  owners: Map<string, string>,
+  keys: Set<string>,
+): GroupMemberBody[] {
+  const classic = state.classic;
+  if (classic === null) return [];
+  return [...classic.members.values()].map((member) => {
+    const protocol = member.protocols.find((p) => p.name === classic.protocolName);
+    const consumer = classic.protocolType === 'consumer';
+    const subscribed = consumer
+      ? consumerSubscriptionTopics(protocol?.metadata ?? new Uint8Array())
+      : null;
+    const assignment = consumer ? consumerAssignment(member.assignment) : null;
+    for (const topic of subscribed ?? []) {
+      for (let p = 0; p < (topics.partitionCount(topic) ?? 0); p += 1)
+        keys.add(partitionKey(topic, p));
+    }
+    for (const { topic, partitions } of assignment ?? []) {
+      for (const p of partitions) owners.set(partitionKey(topic, p), member.memberId);
+    }
+    return {
+      memberId: member.memberId,
+      instanceId: member.instanceId,
+      memberEpoch: classic.generationId,
+      clientHost: member.clientHost,
+      subscribedTopics: subscribed ?? [],
+      subscribedTopicRegex: null,
+      assignment: assignment ?? [],
+      clientId: member.clientId,
+    };
+  });
+}
+
 async function describeGroup(
   context: RouteContext,
   groups: GroupCoordinator,
@@ -213,8 +257,10 @@ async function describeGroup(
       subscribedTopics: member.subscribedTopics ?? [],
       subscribedTopicRegex: member.subscribedTopicRegex,
       assignment: toTopicPartitions(assigned),
+      clientId: null,
     });
   }
+  members.push(...classicMembers(state, topics, owners, keys));
   const entries = [...keys].sort().map((key) => {
     const at = key.lastIndexOf(':');
     return {
@@ -228,8 +274,8 @@ async function describeGroup(
     group,
     state: stateName as GroupDescriptionBody['state'],
     protocol: state.protocol,
-    groupEpoch: state.groupEpoch,
-    assignor: state.assignor,
+    groupEpoch: state.classic?.generationId ?? state.groupEpoch,
+    assignor: state.classic === null ? state.assignor : (state.classic.protocolName ?? '-'),
     members,
     offsets: lags.map((l) => ({ ...l, owner: owners.get(`${l.topic}:${l.partition}`) ?? null })),
   };
@@ -245,7 +291,8 @@ async function resetOffsets(
 ): Promise<{ offsets: { topic: string; partition: number; offset: number }[] }> {
   let members = 0;
   try {
-    members = groups.describe(group).state.members.size;
+    const { state } = groups.describe(group);
+    members = state.members.size + (state.classic?.members.size ?? 0);
   } catch (error) {
     if (!(error instanceof GroupError && error.code === 'GROUP_ID_NOT_FOUND')) throw error;
   }
