@@ -42,6 +42,7 @@ import {
 import { formatSpread, loadAverage } from './bench/stats.ts';
 import { benchCompaction } from './bench/compaction.ts';
 import { benchValidate } from './bench/validate.ts';
+import { benchKafka } from './bench-kafka.ts';
 import { spawnBroker, type BrokerProcess } from './spawn-broker.ts';
 import { spawnCluster, type ClusterProcesses } from './spawn-cluster.ts';
 
@@ -56,6 +57,7 @@ const figureNames = [
   'produce',
   'compaction',
   'groups',
+  'kafka',
 ];
 type FigureName = (typeof figureNames)[number];
 
@@ -105,6 +107,11 @@ interface Systems {
 }
 
 async function main(): Promise<void> {
+  if (only?.has('kafka') === true) {
+    // The Kafka protocol figures run on their own broker (scripts/bench-kafka.ts).
+    console.log(JSON.stringify({ kafka: await benchKafka(records, repeat) }));
+    if (only.size === 1) return;
+  }
   const report = new Report();
   const loadAtStart = loadAverage();
   report.log(`load average at start: ${JSON.stringify(loadAtStart)}`);

@@ -67,6 +67,16 @@ export class KafkaWireClient {
     return reader;
   }
 
+  /** Sends a whole frame as given (another client's encoding); resolves to the response frame. */
+  async exchange(frame: Uint8Array): Promise<Buffer> {
+    const answered = new Promise<Buffer>((resolve, reject) => {
+      this.#waiting.push(resolve);
+      void this.closed.then(() => reject(new Error('connection closed')));
+    });
+    this.#socket.write(frame);
+    return answered;
+  }
+
   writeRaw(bytes: Uint8Array): void {
     this.#socket.write(bytes);
   }

@@ -1,7 +1,7 @@
-// Cluster-wide reads and probes: GET /v1/cluster (with the Kafka bootstrap list), GET /v1/raft, /healthz (the process
-// answers), /readyz (registered and caught up with the committed metadata through a ReadIndex
-// barrier: 503 BROKER_NOT_READY otherwise) and
-// /metrics (Prometheus text format).
+// Cluster-wide reads and probes: GET /v1/cluster (with the Kafka bootstrap list), GET /v1/raft,
+// /healthz (the process answers), /readyz (registered and caught up with the committed metadata
+// through a ReadIndex barrier: 503 BROKER_NOT_READY otherwise) and /metrics (Prometheus text
+// format).
 import { BrokerError } from '../../../broker/index.ts';
 import { kafkaEndpoints } from '../../kafka/kafka-topics.ts';
 import type { ClusterDescriptionBody } from '../../wire.ts';
