@@ -301,6 +301,41 @@ describe.skipIf(!existsSync(kcat))('kcat balanced consumer (-G)', () => {
   }, 60_000);
 });
 
+describe.skipIf(!existsSync(kcat))('kcat static member (group.instance.id)', () => {
+  it('a restart with the same instance id keeps the member in place and resumes', async () => {
+    const topic = 'group-kcat-static';
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    const consume = (count: number) =>
+      run(kcat, [
+        '-b',
+        `127.0.0.1:${broker.port}`,
+        '-G',
+        'kcat-static',
+        '-X',
+        'group.instance.id=static-1',
+        '-X',
+        'auto.offset.reset=earliest',
+        '-X',
+        'session.timeout.ms=6000',
+        '-c',
+        String(count),
+        '-f',
+        '%s\\n',
+        topic,
+      ]);
+    const first = await produce(topic, 's1', 2, 1);
+    expect((await consume(2)).trim().split('\n')).toEqual(first);
+    const described = await describeGroup('kcat-static');
+    expect(described.members.map((m) => m.instanceId)).toEqual(['static-1']);
+    // A static member does not leave on close: the next incarnation replaces it.
+    const second = await produce(topic, 's2', 2, 1);
+    expect((await consume(2)).trim().split('\n')).toEqual(second);
+    const after = await describeGroup('kcat-static');
+    expect(after.members.map((m) => m.instanceId)).toEqual(['static-1']);
+    expect(after.members[0]?.memberId).not.toBe(described.members[0]?.memberId);
+  }, 60_000);
+});
+
 /** Runs a command to its end (30 s at most); its stdout. */
 function run(command: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
