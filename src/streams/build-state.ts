@@ -6,6 +6,7 @@ import { StreamsError } from './errors.ts';
 import type { ProcessorFactory } from './processor.ts';
 import type { Serde, Serdes } from './serdes.ts';
 import { passThrough, sinkProcessor } from './stateless.ts';
+import { idToBytes } from './store-key.ts';
 import { Topology, type CopartitionGroup, type NodeDef, type StoreDef } from './topology.ts';
 
 export interface BuilderConfig {
@@ -29,6 +30,15 @@ export function checkName(name: string, what: string): void {
       { details: { name } },
     );
   }
+}
+
+function windowedKeyOfId(keySerde: Serde<unknown>): (id: string) => unknown {
+  return (id) => {
+    const bytes = idToBytes(id);
+    const view = new DataView(bytes.buffer, bytes.length - 16, 16);
+    const window = { startMs: Number(view.getBigInt64(0)), endMs: Number(view.getBigInt64(8)) };
+    return { key: keySerde.deserialize(bytes.subarray(0, bytes.length - 16)), window };
+  };
 }
 
 export class BuildState {
@@ -73,10 +83,17 @@ export class BuildState {
     return this.addNode({ name, kind: 'processor', label, parents, stores, create });
   }
 
-  addStore(name: string, valueSerde: Serde<unknown>): string {
+  /** `windowed`: ids are the key's bytes then the window's 16-byte suffix (store-key.ts). */
+  addStore(
+    name: string,
+    valueSerde: Serde<unknown>,
+    keySerde: Serde<unknown>,
+    windowed = false,
+  ): string {
     checkName(name, 'a store');
     this.#stores.push({
       name,
+      keyOfId: windowed ? windowedKeyOfId(keySerde) : (id) => keySerde.deserialize(idToBytes(id)),
       changelogTopic: `${this.config.applicationId}-${name}-changelog`,
       valueSerde,
       entriesMax: this.config.storeEntriesMax ?? storeEntriesMaxDefault,

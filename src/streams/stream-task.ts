@@ -8,6 +8,8 @@ import { StreamsError } from './errors.ts';
 import type { DropReason, Processor, ProcessorContext, StreamRecord } from './processor.ts';
 import { InMemoryKeyValueStore, type ChangelogRecord, type KeyValueStore } from './state-store.ts';
 import type { Subtopology, Topology } from './topology.ts';
+import { taskKey, type StoredChange, type TaskCheckpoint } from './checkpoint.ts';
+import { bytesToId } from './store-key.ts';
 
 export interface InputRecord {
   readonly topic: string;
@@ -23,6 +25,20 @@ export interface OutputRecord {
   readonly key: Uint8Array | null;
   readonly value: Uint8Array | null;
   readonly timestampMs: number;
+  /** The producing task's key and the record's origin (`topic@offset.index`); see checkpoint.ts. */
+  readonly task?: string;
+  readonly origin?: string;
+}
+
+/** What a task resumes from: its checkpoint and the changelog records it covers. */
+export interface TaskRestore {
+  readonly checkpoint: TaskCheckpoint | null;
+  /** Store → the changelog records to apply, in offset order. */
+  readonly apply: ReadonlyMap<string, readonly StoredChange[]>;
+  /** Store → keys written after the covered offset: the next commit rewrites them. */
+  readonly repair: ReadonlyMap<string, readonly Uint8Array[]>;
+  /** Origins of outputs this task wrote after its checkpoint: a replay does not resend them. */
+  readonly written: Iterable<string>;
 }
 
 export interface TaskMetrics {
@@ -30,6 +46,10 @@ export interface TaskMetrics {
   lateDropped: number;
   nullKeyDropped: number;
   streamTimeMs: number;
+  /** Outputs a replay produced again and did not resend (they were written before a crash). */
+  suppressed: number;
+  /** Changelog records applied by the last restore. */
+  restored: number;
 }
 
 export class StreamTask {
@@ -41,13 +61,21 @@ export class StreamTask {
     lateDropped: 0,
     nullKeyDropped: 0,
     streamTimeMs: -1,
+    suppressed: 0,
+    restored: 0,
   };
+  /** Stable across topology changes that keep the source topics: see checkpoint.ts. */
+  readonly key: string;
   readonly #topology: Topology;
   readonly #queues = new Map<string, InputRecord[]>();
   readonly #processors = new Map<string, Processor>();
   readonly #stores = new Map<string, KeyValueStore>();
   readonly #nextOffsets = new Map<string, number>();
   #output: OutputRecord[] = [];
+  /** Origins written before a crash and not yet produced again by the replay. */
+  readonly #written = new Set<string>();
+  #origin = '';
+  #originIndex = 0;
   readonly #bufferedMax: number;
   #buffered = 0;
 
@@ -58,6 +86,7 @@ export class StreamTask {
     bufferedMax: number,
   ) {
     this.id = `${subtopology.id}_${partition}`;
+    this.key = taskKey(subtopology.sourceTopics, partition);
     this.partition = partition;
     this.subtopology = subtopology;
     this.#topology = topology;
@@ -125,6 +154,37 @@ export class StreamTask {
     return this.#nextOffsets;
   }
 
+  /** Resumes from a checkpoint: call once, before the first add(). */
+  restore(from: TaskRestore): void {
+    assert(this.metrics.processed === 0 && this.#buffered === 0, 'restore a fresh task');
+    const checkpoint = from.checkpoint;
+    if (checkpoint !== null) {
+      for (const [topic, offset] of Object.entries(checkpoint.offsets)) {
+        this.#nextOffsets.set(topic, offset);
+      }
+      this.metrics.streamTimeMs = checkpoint.streamTimeMs;
+    }
+    for (const [name, changes] of from.apply) {
+      const store = this.store(name);
+      for (const change of changes) store.restore(change.key, change.value);
+      this.metrics.restored += changes.length;
+    }
+    for (const [name, keys] of from.repair) {
+      const store = this.store(name);
+      for (const key of keys) store.markChanged(bytesToId(key));
+    }
+    for (const origin of from.written) this.#written.add(origin);
+    for (const processor of this.#processors.values()) processor.onRestored?.();
+  }
+
+  /** The checkpoint of what was processed so far (the caller adds changelog and output ends). */
+  position(): { offsets: Record<string, number>; streamTimeMs: number } {
+    return {
+      offsets: Object.fromEntries(this.#nextOffsets),
+      streamTimeMs: this.metrics.streamTimeMs,
+    };
+  }
+
   store(name: string): KeyValueStore {
     const store = this.#stores.get(name);
     assert(store !== undefined, `task ${this.id} has no store ${name}`);
@@ -134,6 +194,8 @@ export class StreamTask {
   #process(record: InputRecord): void {
     const source = this.#sourceFor(record.topic);
     const decoded = this.#decode(source, record);
+    this.#origin = `${record.topic}@${record.offset}`;
+    this.#originIndex = 0;
     const advanced = record.timestampMs > this.metrics.streamTimeMs;
     if (advanced) this.metrics.streamTimeMs = record.timestampMs;
     try {
@@ -190,7 +252,13 @@ export class StreamTask {
         for (const child of children()) child.process(record);
       },
       send: (topic, key, value, timestampMs) => {
-        this.#output.push({ topic, key, value, timestampMs });
+        const origin = `${this.#origin}.${this.#originIndex}`;
+        this.#originIndex += 1;
+        if (this.#written.delete(origin)) {
+          this.metrics.suppressed += 1;
+          return;
+        }
+        this.#output.push({ topic, key, value, timestampMs, task: this.key, origin });
       },
       store: (store) => this.store(store),
       streamTimeMs: () => this.metrics.streamTimeMs,

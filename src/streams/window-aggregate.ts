@@ -80,6 +80,14 @@ class WindowState {
     }
   }
 
+  /** After a restore: every stored window waits for its close time again. */
+  rebuildClosing(): void {
+    for (const [id, entry] of this.kv.entries()) {
+      const window = (entry.key as Windowed<unknown>).window;
+      this.closing.add(closeAtMs(this.#config.definition, window), id);
+    }
+  }
+
   /** Emits (`final`) and deletes every window closed at this stream time, oldest first. */
   closeDue(streamTimeMs: number): void {
     for (const id of this.closing.popDue(streamTimeMs)) {
@@ -117,6 +125,7 @@ export function windowAggregateProcessor(config: WindowAggregateConfig): Process
         if (!onRecord(record)) context.countDrop('late');
       },
       onStreamTime: (streamTimeMs) => state.closeDue(streamTimeMs),
+      onRestored: () => state.rebuildClosing(),
     };
   };
 }
