@@ -49,7 +49,10 @@ async function main(): Promise<void> {
   }
   const topology = wordCountTopology(values['application-id'], values.input, values.output);
   const client = new RillClient({ bootstrapUrls: [values.bootstrap] });
-  const runtime = await StreamsRuntime.start(topology, client);
+  const runtime = await StreamsRuntime.start(topology, client, {
+    log: (line) => console.log(line),
+    metricsIntervalMs: 2000,
+  });
   let stopping = false;
   const stop = (): void => {
     stopping = true;

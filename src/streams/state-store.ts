@@ -41,6 +41,8 @@ export interface KeyValueStore {
   entries(): IterableIterator<[string, StoreEntry]>;
   /** Whether the changelog cache holds changelogCacheEntriesMax keys and must be flushed. */
   isCacheFull(): boolean;
+  /** Whether any change awaits the next flush. */
+  hasChanges(): boolean;
   /** The changelog records since the last flush, the last change per key, in change order. */
   flushChangelog(): ChangelogRecord[];
   /** Applies one changelog record on restore (no changelog record results). */
@@ -95,6 +97,10 @@ export class InMemoryKeyValueStore implements KeyValueStore {
 
   isCacheFull(): boolean {
     return this.#dirty.size >= this.#config.changelogCacheEntriesMax;
+  }
+
+  hasChanges(): boolean {
+    return this.#dirty.size > 0;
   }
 
   flushChangelog(): ChangelogRecord[] {

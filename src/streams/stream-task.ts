@@ -71,6 +71,8 @@ export class StreamTask {
   readonly #processors = new Map<string, Processor>();
   readonly #stores = new Map<string, KeyValueStore>();
   readonly #nextOffsets = new Map<string, number>();
+  /** Per input topic, the offset after the last record added (buffered or processed). */
+  readonly #nextAdd = new Map<string, number>();
   #output: OutputRecord[] = [];
   /** Origins written before a crash and not yet produced again by the replay. */
   readonly #written = new Set<string>();
@@ -107,8 +109,11 @@ export class StreamTask {
     const queue = this.#queues.get(record.topic);
     assert(queue !== undefined, `task ${this.id} does not read ${record.topic}`);
     assert(record.partition === this.partition, `record of partition ${record.partition}`);
+    // A record handed out again (a re-fetch after a seek) was taken already: skip it.
+    if (record.offset < (this.#nextAdd.get(record.topic) ?? 0)) return true;
     if (this.#buffered >= this.#bufferedMax) return false;
     queue.push(record);
+    this.#nextAdd.set(record.topic, record.offset + 1);
     this.#buffered += 1;
     return true;
   }
@@ -144,6 +149,12 @@ export class StreamTask {
     return false;
   }
 
+  /** Whether some store has changes its changelog has not received. */
+  needsFlush(): boolean {
+    for (const store of this.#stores.values()) if (store.hasChanges()) return true;
+    return false;
+  }
+
   /** The changelog records to write with this commit, store by store. */
   flushChangelog(): ChangelogRecord[] {
     return [...this.#stores.values()].flatMap((store) => store.flushChangelog());
@@ -161,6 +172,7 @@ export class StreamTask {
     if (checkpoint !== null) {
       for (const [topic, offset] of Object.entries(checkpoint.offsets)) {
         this.#nextOffsets.set(topic, offset);
+        this.#nextAdd.set(topic, offset);
       }
       this.metrics.streamTimeMs = checkpoint.streamTimeMs;
     }

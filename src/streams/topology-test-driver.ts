@@ -287,7 +287,13 @@ export class TopologyTestDriver {
       });
     }
     const seq = (this.#checkpoints.get(task.key)?.seq ?? 0) + 1;
-    this.#checkpoints.set(task.key, { task: task.key, seq, ...task.position(), changelogs, outputs });
+    this.#checkpoints.set(task.key, {
+      task: task.key,
+      seq,
+      ...task.position(),
+      changelogs,
+      outputs,
+    });
   }
 
   #appendChangelog(task: StreamTask): void {

@@ -63,7 +63,8 @@ function run(steps: readonly Step[], crashes: boolean): Record<string, unknown> 
     commit: 'manual',
   });
   for (const [i, step] of steps.entries()) {
-    if (step.kind === 'line') driver.pipe('lines', text, step.key, step.line, { timestampMs: step.t });
+    if (step.kind === 'line')
+      driver.pipe('lines', text, step.key, step.line, { timestampMs: step.t });
     else if (step.kind === 'view' || step.kind === 'click') {
       const topic = step.kind === 'view' ? 'views' : 'clicks';
       // A two-input task's replay takes its inputs in timestamp order; so does the first run
@@ -112,7 +113,10 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.constant({ kind: 'commit' as const }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('crash' as const), partial: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('crash' as const), partial: fc.boolean() }),
+  },
 );
 
 test('crashes at random points, then restore: the crash-free outputs and state', () => {
