@@ -39,6 +39,12 @@ export interface RuntimeConfig {
   readonly commitIntervalMs: number;
   /** How often `metrics` lines are logged (0: never). */
   readonly metricsIntervalMs: number;
+  /**
+   * This instance's stable name (group.instance.id, and the producer's name, which fences an
+   * older producer of the same name): a restart with the same name takes its tasks back at
+   * once instead of after the group's session timeout.
+   */
+  readonly instanceId?: string;
   /** Progress and metrics lines; default: nothing. */
   readonly log: (line: string) => void;
 }
@@ -91,9 +97,16 @@ export class StreamsRuntime {
       autoCommit: false,
       autoOffsetReset: 'earliest',
       pollWaitMs: 100,
+      groupInstanceId: config.instanceId ?? null,
     });
     this.#reader = client.consumer({ autoOffsetReset: 'earliest' });
-    this.#producer = client.producer({ acks: 'all', lingerMs: 5 });
+    this.#producer = client.producer({
+      acks: 'all',
+      lingerMs: 5,
+      ...(config.instanceId === undefined
+        ? {}
+        : { producerName: `${topology.applicationId}-${config.instanceId}` }),
+    });
     this.#checkpoints = new CheckpointIndex(topology.applicationId);
   }
 
