@@ -15,7 +15,16 @@ export interface BuilderConfig {
   readonly storeEntriesMax?: number;
   /** Changed keys a store caches before its changelog must be flushed. */
   readonly changelogCacheEntriesMax?: number;
+  /**
+   * What a record that does not decode, or whose handler throws, does: `fail` (default) fails
+   * the task with STREAMS_DESERIALIZATION / STREAMS_HANDLER; `{ deadLetterTopic }` skips it
+   * and writes it there (its key and value bytes, headers naming the error), counted in the
+   * task's `deadLettered` metric. Never swallowed.
+   */
+  readonly onError?: ErrorPolicy;
 }
+
+export type ErrorPolicy = 'fail' | { readonly deadLetterTopic: string };
 
 export const storeEntriesMaxDefault = 1_000_000;
 export const changelogCacheEntriesMaxDefault = 10_000;
@@ -140,6 +149,7 @@ export class BuildState {
       stores: this.#stores,
       repartitionTopics: this.#repartitionTopics,
       copartitionGroups: this.#groups,
+      onError: this.config.onError ?? 'fail',
     });
   }
 }

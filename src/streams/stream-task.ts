@@ -28,6 +28,8 @@ export interface OutputRecord {
   /** The producing task's key and the record's origin (`topic@offset.index`); see checkpoint.ts. */
   readonly task?: string;
   readonly origin?: string;
+  /** Extra headers (dead-letter records name their error). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** What a task resumes from: its checkpoint and the changelog records it covers. */
@@ -50,6 +52,8 @@ export interface TaskMetrics {
   suppressed: number;
   /** Changelog records applied by the last restore. */
   restored: number;
+  /** Records skipped to the dead-letter topic (onError). */
+  deadLettered: number;
 }
 
 export class StreamTask {
@@ -63,6 +67,7 @@ export class StreamTask {
     streamTimeMs: -1,
     suppressed: 0,
     restored: 0,
+    deadLettered: 0,
   };
   /** Stable across topology changes that keep the source topics: see checkpoint.ts. */
   readonly key: string;
@@ -204,14 +209,26 @@ export class StreamTask {
   }
 
   #process(record: InputRecord): void {
-    const source = this.#sourceFor(record.topic);
-    const decoded = this.#decode(source, record);
     this.#origin = `${record.topic}@${record.offset}`;
     this.#originIndex = 0;
-    const advanced = record.timestampMs > this.metrics.streamTimeMs;
-    if (advanced) this.metrics.streamTimeMs = record.timestampMs;
     try {
-      this.#processors.get(source)?.process(decoded);
+      const decoded = this.#decode(this.#sourceFor(record.topic), record);
+      const advanced = record.timestampMs > this.metrics.streamTimeMs;
+      if (advanced) this.metrics.streamTimeMs = record.timestampMs;
+      this.#run(record, decoded, advanced);
+    } catch (error) {
+      const policy = this.#topology.onError;
+      if (!(error instanceof StreamsError) || policy === 'fail') throw error;
+      if (error.code !== 'STREAMS_DESERIALIZATION' && error.code !== 'STREAMS_HANDLER') throw error;
+      this.#deadLetter(policy.deadLetterTopic, record, error);
+    }
+    this.metrics.processed += 1;
+    this.#nextOffsets.set(record.topic, record.offset + 1);
+  }
+
+  #run(record: InputRecord, decoded: StreamRecord, advanced: boolean): void {
+    try {
+      this.#processors.get(this.#sourceFor(record.topic))?.process(decoded);
       if (advanced) {
         for (const processor of this.#processors.values()) {
           processor.onStreamTime?.(this.metrics.streamTimeMs);
@@ -224,8 +241,23 @@ export class StreamTask {
         details: { task: this.id, topic: record.topic, offset: record.offset },
       });
     }
-    this.metrics.processed += 1;
-    this.#nextOffsets.set(record.topic, record.offset + 1);
+  }
+
+  /** Skips `record`: it goes to the dead-letter topic, with headers naming why. */
+  #deadLetter(topic: string, record: InputRecord, error: StreamsError): void {
+    this.metrics.deadLettered += 1;
+    const cause = error.cause instanceof Error ? error.cause.message : String(error.cause);
+    const headers = {
+      'rill.error.code': error.code,
+      'rill.error.message': `${error.message}: ${cause}`.slice(0, 1000),
+      'rill.error.topic': record.topic,
+      'rill.error.partition': String(record.partition),
+      'rill.error.offset': String(record.offset),
+    };
+    this.#sendOut(
+      { topic, key: record.key, value: record.value, timestampMs: record.timestampMs },
+      headers,
+    );
   }
 
   #sourceFor(topic: string): string {
@@ -254,6 +286,17 @@ export class StreamTask {
     }
   }
 
+  /** Stamps an output's origin; one written before a crash is not sent again. */
+  #sendOut(record: OutputRecord, headers?: Readonly<Record<string, string>>): void {
+    const origin = `${this.#origin}.${this.#originIndex}`;
+    this.#originIndex += 1;
+    if (this.#written.delete(origin)) {
+      this.metrics.suppressed += 1;
+      return;
+    }
+    this.#output.push({ ...record, task: this.key, origin, ...(headers ? { headers } : {}) });
+  }
+
   #contextFor(name: string): ProcessorContext {
     const children = (): Processor[] =>
       this.#topology.children(name).map((child) => this.#processors.get(child) as Processor);
@@ -263,15 +306,7 @@ export class StreamTask {
       forward: (record) => {
         for (const child of children()) child.process(record);
       },
-      send: (topic, key, value, timestampMs) => {
-        const origin = `${this.#origin}.${this.#originIndex}`;
-        this.#originIndex += 1;
-        if (this.#written.delete(origin)) {
-          this.metrics.suppressed += 1;
-          return;
-        }
-        this.#output.push({ topic, key, value, timestampMs, task: this.key, origin });
-      },
+      send: (topic, key, value, timestampMs) => this.#sendOut({ topic, key, value, timestampMs }),
       store: (store) => this.store(store),
       streamTimeMs: () => this.metrics.streamTimeMs,
       countDrop: (reason: DropReason) => {

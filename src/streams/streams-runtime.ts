@@ -312,7 +312,11 @@ export class StreamsRuntime {
       value: record.value,
       timestampMs: record.timestampMs,
       partition,
-      headers: { [taskHeader]: record.task ?? '', [originHeader]: record.origin ?? '' },
+      headers: {
+        ...record.headers,
+        [taskHeader]: record.task ?? '',
+        [originHeader]: record.origin ?? '',
+      },
     });
     this.#ends.note(meta.topic, meta.partition, meta.offset);
   }

@@ -39,6 +39,8 @@ export interface TestRecord<K, V> {
   readonly value: V | null;
   readonly timestampMs: number;
   readonly partition: number;
+  /** Headers beyond the task and origin stamps (dead-letter records name their error). */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 interface MemoryTopic {
@@ -175,6 +177,7 @@ export class TopologyTestDriver {
           value: r.value === null ? null : serdes.value.deserialize(r.value),
           timestampMs: r.timestampMs,
           partition,
+          headers: r.headers ?? {},
         });
       }
       read[partition] = records.length;

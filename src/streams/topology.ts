@@ -8,6 +8,7 @@ import { StreamsError } from './errors.ts';
 import type { ProcessorFactory } from './processor.ts';
 import type { Serdes } from './serdes.ts';
 import type { StoreConfig } from './state-store.ts';
+import type { ErrorPolicy } from './build-state.ts';
 
 export type NodeKind = 'source' | 'processor' | 'sink';
 
@@ -51,6 +52,7 @@ export class Topology {
   readonly repartitionTopics: ReadonlySet<string>;
   readonly copartitionGroups: readonly CopartitionGroup[];
   readonly subtopologies: readonly Subtopology[];
+  readonly onError: ErrorPolicy;
   readonly #children = new Map<string, string[]>();
 
   constructor(parts: {
@@ -59,6 +61,7 @@ export class Topology {
     stores: readonly StoreDef[];
     repartitionTopics: readonly string[];
     copartitionGroups: readonly CopartitionGroup[];
+    onError?: ErrorPolicy;
   }) {
     this.applicationId = parts.applicationId;
     this.nodes = uniqueByName(parts.nodes, 'node');
@@ -73,7 +76,12 @@ export class Topology {
         siblings.push(node.name);
       }
     }
-    this.subtopologies = splitSubtopologies(parts.nodes);
+    this.onError = parts.onError ?? 'fail';
+    const deadLetter = this.onError === 'fail' ? [] : [this.onError.deadLetterTopic];
+    this.subtopologies = splitSubtopologies(parts.nodes).map((sub) => ({
+      ...sub,
+      sinkTopics: [...sub.sinkTopics, ...deadLetter],
+    }));
   }
 
   children(name: string): readonly string[] {
