@@ -127,6 +127,24 @@ export class StreamTask {
     return this.#buffered > 0;
   }
 
+  /**
+   * Whether the next record may be processed now: something is buffered, and every input with
+   * nothing buffered has no earlier record to come (`caughtUp`). Processing past an input that
+   * lags would advance stream time over its records (Kafka's max.task.idle.ms rule, with 0).
+   */
+  canProcess(caughtUp: (topic: string) => boolean): boolean {
+    if (this.#buffered === 0) return false;
+    for (const [topic, queue] of this.#queues) {
+      if (queue.length === 0 && !caughtUp(topic)) return false;
+    }
+    return true;
+  }
+
+  /** The offset after the last record of `topic` added (buffered or processed). */
+  nextAddOffset(topic: string): number {
+    return this.#nextAdd.get(topic) ?? 0;
+  }
+
   /** Processes the buffered record with the smallest timestamp. */
   processNext(): void {
     let best: InputRecord[] | null = null;

@@ -85,6 +85,8 @@ export class StreamsRuntime {
   #running: Promise<void> | null = null;
   #timers: ReturnType<typeof setInterval>[] = [];
   #lastMetrics = { atMs: Date.now(), processed: 0 };
+  /** Outputs sent and not yet acknowledged. */
+  #inFlight = 0;
 
   private constructor(topology: Topology, client: RillClient, config: RuntimeConfig) {
     this.#topology = topology;
@@ -135,6 +137,11 @@ export class StreamsRuntime {
       void runtime.#serial(() => runtime.#commitAll()).catch(() => {});
     }, runtime.#config.commitIntervalMs);
     runtime.#timers.push(commits);
+    // Records held back for a lagging input are processed once it catches up.
+    const ticks = setInterval(() => {
+      void runtime.#serial(() => runtime.#processReady()).catch(() => {});
+    }, 20);
+    runtime.#timers.push(ticks);
     if (runtime.#config.metricsIntervalMs > 0) {
       runtime.#timers.push(setInterval(() => runtime.#logMetrics(), config.metricsIntervalMs));
     }
@@ -163,6 +170,32 @@ export class StreamsRuntime {
 
   taskKeys(): string[] {
     return [...this.#tasks.keys()].sort();
+  }
+
+  /** Whether every task of the topology runs in this instance (one instance owns all). */
+  allTasksRunning(): boolean {
+    return this.#topology.subtopologies.every((sub) => {
+      for (let partition = 0; partition < this.#taskCount(sub); partition += 1) {
+        if (!this.#tasks.has(taskKey(sub.sourceTopics, partition))) return false;
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Whether every task running here has processed its input partitions to their current ends,
+   * with everything it produced acknowledged (benchmarks and tests wait for this).
+   */
+  async caughtUp(): Promise<boolean> {
+    await this.#serial(() => this.#producer.flush());
+    for (const running of this.#tasks.values()) {
+      const offsets = running.task.position().offsets;
+      for (const tp of this.#inputsOf(running.task.subtopology, running.task.partition)) {
+        const { highWatermark } = await this.#admin.offsets(tp.topic, tp.partition);
+        if ((offsets[tp.topic] ?? 0) < highWatermark) return false;
+      }
+    }
+    return true;
   }
 
   /** Graceful shutdown: commit every task, leave the group, close the client. */
@@ -230,6 +263,10 @@ export class StreamsRuntime {
     const startedMs = Date.now();
     task.restore(await readRestore(this.#io(), task, checkpoint));
     const running: RunningTask = { task, checkpoint, highWatermarks: new Map() };
+    for (const tp of inputs) {
+      const { highWatermark } = await this.#admin.offsets(tp.topic, tp.partition);
+      running.highWatermarks.set(tp.topic, highWatermark);
+    }
     this.#tasks.set(task.key, running);
     for (const tp of inputs) {
       this.#byInput.set(tpKey(tp), running);
@@ -263,16 +300,56 @@ export class StreamsRuntime {
     if (first === undefined) return;
     const running = this.#byInput.get(tpKey(first));
     if (running === undefined) return; // Its task is not complete here (yet).
-    running.highWatermarks.set(first.topic, highWatermark);
+    const known = running.highWatermarks.get(first.topic) ?? -1;
+    running.highWatermarks.set(first.topic, Math.max(known, highWatermark));
     const { task } = running;
     const sends: Promise<unknown>[] = [];
     for (const record of records) {
       while (!task.add(toInput(record))) this.#processOne(task, sends);
     }
-    while (task.hasPending()) this.#processOne(task, sends);
-    if (task.needsCommit()) await this.#commit(running);
+    await this.#processReady(sends);
+  }
+
+  /** Processes, in every task, what may be processed (see StreamTask.canProcess). */
+  async #processReady(sends: Promise<unknown>[] = []): Promise<void> {
+    for (let progress = true; progress;) {
+      progress = false;
+      for (const running of this.#tasks.values()) {
+        const caughtUp = (topic: string): boolean => this.#caughtUp(running, topic, 0);
+        while (running.task.canProcess(caughtUp)) {
+          this.#processOne(running.task, sends);
+          progress = true;
+        }
+        if (running.task.needsCommit()) await this.#commit(running);
+      }
+    }
     // Failures surface here; the acknowledged offsets feed the output ends.
     await Promise.all(sends);
+  }
+
+  /**
+   * Whether input `topic` of a task has no record to come before what is buffered: read to
+   * its end as last known; for a repartition topic also every task here that writes it is
+   * itself caught up with nothing buffered and nothing in flight (tasks elsewhere are not
+   * known: Kafka's rule then, the partition's end).
+   */
+  #caughtUp(running: RunningTask, topic: string, depth: number): boolean {
+    const { task } = running;
+    const end = Math.max(
+      running.highWatermarks.get(topic) ?? -1,
+      this.#ends.end(topic, task.partition),
+    );
+    if (task.nextAddOffset(topic) < end || end < 0) return false;
+    if (!this.#topology.repartitionTopics.has(topic) || depth > 8) return true;
+    if (this.#inFlight > 0) return false;
+    for (const upstream of this.#tasks.values()) {
+      if (!upstream.task.subtopology.sinkTopics.includes(topic)) continue;
+      if (upstream.task.hasPending()) return false;
+      for (const input of upstream.task.subtopology.sourceTopics) {
+        if (!this.#caughtUp(upstream, input, depth + 1)) return false;
+      }
+    }
+    return true;
   }
 
   async #commitAll(): Promise<void> {
@@ -306,18 +383,23 @@ export class StreamsRuntime {
     const count = this.#counts.get(record.topic) ?? 1;
     const partition =
       record.key === null ? fromPartition % count : partitionForKey(record.key, count);
-    const meta = await this.#producer.send({
-      topic: record.topic,
-      key: record.key,
-      value: record.value,
-      timestampMs: record.timestampMs,
-      partition,
-      headers: {
-        ...record.headers,
-        [taskHeader]: record.task ?? '',
-        [originHeader]: record.origin ?? '',
-      },
-    });
+    this.#inFlight += 1;
+    const meta = await this.#producer
+      .send({
+        topic: record.topic,
+        key: record.key,
+        value: record.value,
+        timestampMs: record.timestampMs,
+        partition,
+        headers: {
+          ...record.headers,
+          [taskHeader]: record.task ?? '',
+          [originHeader]: record.origin ?? '',
+        },
+      })
+      .finally(() => {
+        this.#inFlight -= 1;
+      });
     this.#ends.note(meta.topic, meta.partition, meta.offset);
   }
 

@@ -161,6 +161,10 @@ export class OutputEnds {
     }
   }
 
+  end(topic: string, partition: number): number {
+    return this.#ends.get(`${topic}/${partition}`) ?? 0;
+  }
+
   of(topics: Iterable<string>): Record<string, number> {
     const out: Record<string, number> = {};
     const wanted = new Set(topics);
