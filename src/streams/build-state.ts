@@ -7,7 +7,13 @@ import type { ProcessorFactory } from './processor.ts';
 import type { Serde, Serdes } from './serdes.ts';
 import { passThrough, sinkProcessor } from './stateless.ts';
 import { idToBytes } from './store-key.ts';
-import { Topology, type CopartitionGroup, type NodeDef, type StoreDef } from './topology.ts';
+import {
+  Topology,
+  type CopartitionGroup,
+  type ErrorPolicy,
+  type NodeDef,
+  type StoreDef,
+} from './topology.ts';
 
 export interface BuilderConfig {
   readonly applicationId: string;
@@ -24,7 +30,7 @@ export interface BuilderConfig {
   readonly onError?: ErrorPolicy;
 }
 
-export type ErrorPolicy = 'fail' | { readonly deadLetterTopic: string };
+export type { ErrorPolicy };
 
 export const storeEntriesMaxDefault = 1_000_000;
 export const changelogCacheEntriesMaxDefault = 10_000;

@@ -8,9 +8,11 @@ import { StreamsError } from './errors.ts';
 import type { ProcessorFactory } from './processor.ts';
 import type { Serdes } from './serdes.ts';
 import type { StoreConfig } from './state-store.ts';
-import type { ErrorPolicy } from './build-state.ts';
 
 export type NodeKind = 'source' | 'processor' | 'sink';
+
+/** What a record that does not decode or whose handler throws does (BuilderConfig.onError). */
+export type ErrorPolicy = 'fail' | { readonly deadLetterTopic: string };
 
 export interface NodeDef {
   readonly name: string;
