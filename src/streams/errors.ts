@@ -15,7 +15,6 @@ export const streamsErrorCodes = [
   'STREAMS_HANDLER', // Not retriable: a user function threw while processing a record.
   'STREAMS_CLOSED', // Not retriable: the driver or application was closed.
   'STREAMS_CHECKPOINT_INVALID', // Not retriable: a checkpoint record does not decode.
-  'STREAMS_TASK_FAILED', // Not retriable: a task failed earlier; the application must restart.
 ] as const;
 export type StreamsErrorCode = (typeof streamsErrorCodes)[number];
 
@@ -31,7 +30,6 @@ const retriableByCode: Record<StreamsErrorCode, boolean> = {
   STREAMS_HANDLER: false,
   STREAMS_CLOSED: false,
   STREAMS_CHECKPOINT_INVALID: false,
-  STREAMS_TASK_FAILED: false,
 };
 
 export class StreamsError extends TypedError<StreamsErrorCode> {
