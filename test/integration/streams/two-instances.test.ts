@@ -67,5 +67,8 @@ test('two instances share the tasks; one killed, the other takes over exactly', 
       `${started(b.output())}; ` +
       `words=${phases.flat().join(' ').split(' ').length}`,
   );
-  expect(tookOver).toBe(8);
+  // After the kill the survivor runs every task: 4 input partitions × 2 subtopologies.
+  const keys = new Set([...a.output().matchAll(/^task (\S+) started/gm)].map((m) => m[1]));
+  expect(keys.size).toBe(8);
+  expect(tookOver).toBeGreaterThanOrEqual(8);
 }, 200_000);
