@@ -43,7 +43,8 @@ export function closeAtMs(definition: WindowDefinition, window: Window): number 
 /** Shared by the three kinds: the store, the close queue, and emitting changes. */
 class WindowState {
   readonly kv: KeyValueStore;
-  readonly closing = new CloseQueue<string>();
+  /** Windows closing together close in id order, so a restore closes them in the same order. */
+  readonly closing = new CloseQueue<string>((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   readonly #context: ProcessorContext;
   readonly #config: WindowAggregateConfig;
 
