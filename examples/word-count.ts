@@ -3,7 +3,8 @@
 // change to the output topic, key = the word, value = the count as a decimal string. Creates
 // its internal topics and the output topic if missing; SIGINT/SIGTERM flush and exit 0.
 //   npx tsx examples/word-count.ts --bootstrap URL --input TOPIC --output TOPIC \
-//     [--application-id ID]
+//     [--application-id ID] [--instance-id NAME]
+// --instance-id: a stable name for this instance; a restart with it takes its tasks back at once.
 import { parseArgs } from 'node:util';
 import { RillClient } from '../src/api/client/index.ts';
 import {
@@ -39,17 +40,23 @@ async function main(): Promise<void> {
       input: { type: 'string' },
       output: { type: 'string' },
       'application-id': { type: 'string', default: 'word-count' },
+      'instance-id': { type: 'string' },
     },
   });
   if (values.bootstrap === undefined || values.input === undefined || values.output === undefined) {
     console.error(
-      'usage: word-count --bootstrap URL --input TOPIC --output TOPIC [--application-id ID]',
+      'usage: word-count --bootstrap URL --input TOPIC --output TOPIC [--application-id ID] ' +
+        '[--instance-id NAME]',
     );
     process.exit(2);
   }
   const topology = wordCountTopology(values['application-id'], values.input, values.output);
   const client = new RillClient({ bootstrapUrls: [values.bootstrap] });
-  const runtime = await StreamsRuntime.start(topology, client);
+  const runtime = await StreamsRuntime.start(topology, client, {
+    log: (line) => console.log(line),
+    ...(values['instance-id'] === undefined ? {} : { instanceId: values['instance-id'] }),
+    metricsIntervalMs: 1000,
+  });
   let stopping = false;
   const stop = (): void => {
     stopping = true;

@@ -6,7 +6,14 @@ import { StreamsError } from './errors.ts';
 import type { ProcessorFactory } from './processor.ts';
 import type { Serde, Serdes } from './serdes.ts';
 import { passThrough, sinkProcessor } from './stateless.ts';
-import { Topology, type CopartitionGroup, type NodeDef, type StoreDef } from './topology.ts';
+import { idToBytes } from './store-key.ts';
+import {
+  Topology,
+  type CopartitionGroup,
+  type ErrorPolicy,
+  type NodeDef,
+  type StoreDef,
+} from './topology.ts';
 
 export interface BuilderConfig {
   readonly applicationId: string;
@@ -14,7 +21,16 @@ export interface BuilderConfig {
   readonly storeEntriesMax?: number;
   /** Changed keys a store caches before its changelog must be flushed. */
   readonly changelogCacheEntriesMax?: number;
+  /**
+   * What a record that does not decode, or whose handler throws, does: `fail` (default) fails
+   * the task with STREAMS_DESERIALIZATION / STREAMS_HANDLER; `{ deadLetterTopic }` skips it
+   * and writes it there (its key and value bytes, headers naming the error), counted in the
+   * task's `deadLettered` metric. Never swallowed.
+   */
+  readonly onError?: ErrorPolicy;
 }
+
+export type { ErrorPolicy };
 
 export const storeEntriesMaxDefault = 1_000_000;
 export const changelogCacheEntriesMaxDefault = 10_000;
@@ -29,6 +45,15 @@ export function checkName(name: string, what: string): void {
       { details: { name } },
     );
   }
+}
+
+function windowedKeyOfId(keySerde: Serde<unknown>): (id: string) => unknown {
+  return (id) => {
+    const bytes = idToBytes(id);
+    const view = new DataView(bytes.buffer, bytes.length - 16, 16);
+    const window = { startMs: Number(view.getBigInt64(0)), endMs: Number(view.getBigInt64(8)) };
+    return { key: keySerde.deserialize(bytes.subarray(0, bytes.length - 16)), window };
+  };
 }
 
 export class BuildState {
@@ -73,10 +98,17 @@ export class BuildState {
     return this.addNode({ name, kind: 'processor', label, parents, stores, create });
   }
 
-  addStore(name: string, valueSerde: Serde<unknown>): string {
+  /** `windowed`: ids are the key's bytes then the window's 16-byte suffix (store-key.ts). */
+  addStore(
+    name: string,
+    valueSerde: Serde<unknown>,
+    keySerde: Serde<unknown>,
+    windowed = false,
+  ): string {
     checkName(name, 'a store');
     this.#stores.push({
       name,
+      keyOfId: windowed ? windowedKeyOfId(keySerde) : (id) => keySerde.deserialize(idToBytes(id)),
       changelogTopic: `${this.config.applicationId}-${name}-changelog`,
       valueSerde,
       entriesMax: this.config.storeEntriesMax ?? storeEntriesMaxDefault,
@@ -123,6 +155,7 @@ export class BuildState {
       stores: this.#stores,
       repartitionTopics: this.#repartitionTopics,
       copartitionGroups: this.#groups,
+      onError: this.config.onError ?? 'fail',
     });
   }
 }

@@ -9,6 +9,12 @@ interface Due<T> {
 
 export class CloseQueue<T> {
   readonly #items: Due<T>[] = [];
+  /** Orders items due at the same time (default: insertion order). */
+  readonly #tieBreak: ((a: T, b: T) => number) | null;
+
+  constructor(tieBreak: ((a: T, b: T) => number) | null = null) {
+    this.#tieBreak = tieBreak;
+  }
 
   get size(): number {
     return this.#items.length;
@@ -19,7 +25,11 @@ export class CloseQueue<T> {
     let high = this.#items.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if ((this.#items[mid] as Due<T>).closeAtMs <= closeAtMs) low = mid + 1;
+      const at = this.#items[mid] as Due<T>;
+      const before =
+        at.closeAtMs < closeAtMs ||
+        (at.closeAtMs === closeAtMs && (this.#tieBreak?.(at.item, item) ?? -1) <= 0);
+      if (before) low = mid + 1;
       else high = mid;
     }
     this.#items.splice(low, 0, { closeAtMs, item });

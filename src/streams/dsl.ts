@@ -337,8 +337,12 @@ export class KStream<K, V> {
       requireSerdes(right.serdes, `join ${options.name}`),
     ];
     const stores = [
-      build.addStore(`${options.name}-left-buffer`, bufferSerde(leftSerdes.value)),
-      build.addStore(`${options.name}-right-buffer`, bufferSerde(rightSerdes.value)),
+      build.addStore(`${options.name}-left-buffer`, bufferSerde(leftSerdes.value), leftSerdes.key),
+      build.addStore(
+        `${options.name}-right-buffer`,
+        bufferSerde(rightSerdes.value),
+        leftSerdes.key,
+      ),
     ] as const;
     build.copartition(options.name, left.node, right.node);
     const common = { kind, joiner, windows, keySerde: leftSerdes.key };
@@ -417,7 +421,7 @@ export class KGroupedStream<K, V> {
     const input = prepareStateful(this.#step, name, label);
     const serdes = requireSerdes(input.serdes, `${label} ${name}`);
     const { build } = input;
-    const store = build.addStore(name, valueSerde);
+    const store = build.addStore(name, valueSerde, serdes.key);
     build.addProcessor(name, label, [input.node], aggregateProcessor(store, serdes.key, add), [
       store,
     ]);
@@ -489,7 +493,7 @@ export class WindowedKStream<K, V> {
     const input = prepareStateful(this.#step, name, label);
     const serdes = requireSerdes(input.serdes, `${label} ${name}`);
     const { build } = input;
-    const store = build.addStore(name, valueSerde);
+    const store = build.addStore(name, valueSerde, serdes.key, true);
     const definition = this.#definition;
     const processor = windowAggregateProcessor({
       store,

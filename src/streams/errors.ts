@@ -14,6 +14,7 @@ export const streamsErrorCodes = [
   'STREAMS_DESERIALIZATION', // Not retriable: an input record does not decode with its serdes.
   'STREAMS_HANDLER', // Not retriable: a user function threw while processing a record.
   'STREAMS_CLOSED', // Not retriable: the driver or application was closed.
+  'STREAMS_CHECKPOINT_INVALID', // Not retriable: a checkpoint record does not decode.
 ] as const;
 export type StreamsErrorCode = (typeof streamsErrorCodes)[number];
 
@@ -28,6 +29,7 @@ const retriableByCode: Record<StreamsErrorCode, boolean> = {
   STREAMS_DESERIALIZATION: false,
   STREAMS_HANDLER: false,
   STREAMS_CLOSED: false,
+  STREAMS_CHECKPOINT_INVALID: false,
 };
 
 export class StreamsError extends TypedError<StreamsErrorCode> {

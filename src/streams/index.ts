@@ -1,7 +1,7 @@
 // Rill Streams: a typed stream-processing library over Rill topics (issue 11). Build a topology
 // with StreamsBuilder, run it on TopologyTestDriver in tests. Imports only the client and common.
 export { StreamsBuilder } from './streams-builder.ts';
-export type { BuilderConfig } from './build-state.ts';
+export type { BuilderConfig, ErrorPolicy } from './build-state.ts';
 export {
   KStream,
   KTable,

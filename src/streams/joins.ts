@@ -172,6 +172,14 @@ export function streamStreamJoinProcessor(config: StreamJoinConfig): ProcessorFa
         const closeAt = t + 2 * windows.withinMs + windows.graceMs + 1;
         expiring.add(closeAt, { key: record.key, id, timestampMs: t });
       },
+      onRestored: () => {
+        for (const [id, entry] of mine.entries()) {
+          for (const r of entry.value as Buffered[]) {
+            const closeAt = r.timestampMs + 2 * windows.withinMs + windows.graceMs + 1;
+            expiring.add(closeAt, { key: entry.key, id, timestampMs: r.timestampMs });
+          }
+        }
+      },
       onStreamTime: (streamTimeMs) => {
         for (const due of expiring.popDue(streamTimeMs)) {
           const list = (mine.get(due.id)?.value ?? []) as Buffered[];

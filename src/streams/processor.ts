@@ -22,7 +22,10 @@ export interface ProcessorContext {
   readonly partition: number;
   /** Hands `record` to every child of this processor, depth first. */
   forward(record: StreamRecord): void;
-  /** Serialized output to a topic (sinks only); the engine picks the partition from the key. */
+  /**
+   * Serialized output to a topic (sinks only); the engine picks the partition from the key and
+   * stamps the record's origin (the input record being processed and an index within it).
+   */
   send(topic: string, key: Uint8Array | null, value: Uint8Array | null, timestampMs: number): void;
   store(name: string): KeyValueStore;
   streamTimeMs(): number;
@@ -34,6 +37,8 @@ export interface Processor {
   process(record: StreamRecord): void;
   /** Called after stream time advanced: close windows, emit final results, purge. */
   onStreamTime?(streamTimeMs: number): void;
+  /** Called once after the task's stores were restored: rebuild in-memory indexes. */
+  onRestored?(): void;
 }
 
 export type ProcessorFactory = (context: ProcessorContext) => Processor;

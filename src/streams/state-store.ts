@@ -6,7 +6,7 @@
 import { assert } from '../common/index.ts';
 import { StreamsError } from './errors.ts';
 import type { Serde } from './serdes.ts';
-import { idToBytes } from './store-key.ts';
+import { bytesToId, idToBytes } from './store-key.ts';
 
 /** One change of a store, to be appended to its compacted changelog topic. */
 export interface ChangelogRecord {
@@ -27,6 +27,8 @@ export interface StoreConfig {
   readonly entriesMax: number;
   readonly changelogCacheEntriesMax: number;
   readonly valueSerde: Serde<unknown>;
+  /** The typed key of a store id (the inverse of how the operator built the id): restore. */
+  readonly keyOfId: (id: string) => unknown;
 }
 
 export interface KeyValueStore {
@@ -39,8 +41,14 @@ export interface KeyValueStore {
   entries(): IterableIterator<[string, StoreEntry]>;
   /** Whether the changelog cache holds changelogCacheEntriesMax keys and must be flushed. */
   isCacheFull(): boolean;
+  /** Whether any change awaits the next flush. */
+  hasChanges(): boolean;
   /** The changelog records since the last flush, the last change per key, in change order. */
   flushChangelog(): ChangelogRecord[];
+  /** Applies one changelog record on restore (no changelog record results). */
+  restore(key: Uint8Array, value: Uint8Array | null): void;
+  /** Makes the next flush write `id`'s current value (or a tombstone): repairs a changelog. */
+  markChanged(id: string): void;
 }
 
 export class InMemoryKeyValueStore implements KeyValueStore {
@@ -91,6 +99,10 @@ export class InMemoryKeyValueStore implements KeyValueStore {
     return this.#dirty.size >= this.#config.changelogCacheEntriesMax;
   }
 
+  hasChanges(): boolean {
+    return this.#dirty.size > 0;
+  }
+
   flushChangelog(): ChangelogRecord[] {
     const records: ChangelogRecord[] = [];
     for (const [id, present] of this.#dirty) {
@@ -100,6 +112,20 @@ export class InMemoryKeyValueStore implements KeyValueStore {
     }
     this.#dirty.clear();
     return records;
+  }
+
+  restore(key: Uint8Array, value: Uint8Array | null): void {
+    const id = bytesToId(key);
+    if (value === null) {
+      this.#entries.delete(id);
+      return;
+    }
+    const typed = this.#config.valueSerde.deserialize(value);
+    this.#entries.set(id, { key: this.#config.keyOfId(id), value: typed });
+  }
+
+  markChanged(id: string): void {
+    this.#markDirty(id, this.#entries.has(id));
   }
 
   #markDirty(id: string, present: boolean): void {

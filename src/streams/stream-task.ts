@@ -8,6 +8,8 @@ import { StreamsError } from './errors.ts';
 import type { DropReason, Processor, ProcessorContext, StreamRecord } from './processor.ts';
 import { InMemoryKeyValueStore, type ChangelogRecord, type KeyValueStore } from './state-store.ts';
 import type { Subtopology, Topology } from './topology.ts';
+import { taskKey, type StoredChange, type TaskCheckpoint } from './checkpoint.ts';
+import { bytesToId } from './store-key.ts';
 
 export interface InputRecord {
   readonly topic: string;
@@ -23,6 +25,22 @@ export interface OutputRecord {
   readonly key: Uint8Array | null;
   readonly value: Uint8Array | null;
   readonly timestampMs: number;
+  /** The producing task's key and the record's origin (`topic@offset.index`); see checkpoint.ts. */
+  readonly task?: string;
+  readonly origin?: string;
+  /** Extra headers (dead-letter records name their error). */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** What a task resumes from: its checkpoint and the changelog records it covers. */
+export interface TaskRestore {
+  readonly checkpoint: TaskCheckpoint | null;
+  /** Store → the changelog records to apply, in offset order. */
+  readonly apply: ReadonlyMap<string, readonly StoredChange[]>;
+  /** Store → keys written after the covered offset: the next commit rewrites them. */
+  readonly repair: ReadonlyMap<string, readonly Uint8Array[]>;
+  /** Origins of outputs this task wrote after its checkpoint: a replay does not resend them. */
+  readonly written: Iterable<string>;
 }
 
 export interface TaskMetrics {
@@ -30,6 +48,12 @@ export interface TaskMetrics {
   lateDropped: number;
   nullKeyDropped: number;
   streamTimeMs: number;
+  /** Outputs a replay produced again and did not resend (they were written before a crash). */
+  suppressed: number;
+  /** Changelog records applied by the last restore. */
+  restored: number;
+  /** Records skipped to the dead-letter topic (onError). */
+  deadLettered: number;
 }
 
 export class StreamTask {
@@ -41,13 +65,24 @@ export class StreamTask {
     lateDropped: 0,
     nullKeyDropped: 0,
     streamTimeMs: -1,
+    suppressed: 0,
+    restored: 0,
+    deadLettered: 0,
   };
+  /** Stable across topology changes that keep the source topics: see checkpoint.ts. */
+  readonly key: string;
   readonly #topology: Topology;
   readonly #queues = new Map<string, InputRecord[]>();
   readonly #processors = new Map<string, Processor>();
   readonly #stores = new Map<string, KeyValueStore>();
   readonly #nextOffsets = new Map<string, number>();
+  /** Per input topic, the offset after the last record added (buffered or processed). */
+  readonly #nextAdd = new Map<string, number>();
   #output: OutputRecord[] = [];
+  /** Origins written before a crash and not yet produced again by the replay. */
+  readonly #written = new Set<string>();
+  #origin = '';
+  #originIndex = 0;
   readonly #bufferedMax: number;
   #buffered = 0;
 
@@ -58,6 +93,7 @@ export class StreamTask {
     bufferedMax: number,
   ) {
     this.id = `${subtopology.id}_${partition}`;
+    this.key = taskKey(subtopology.sourceTopics, partition);
     this.partition = partition;
     this.subtopology = subtopology;
     this.#topology = topology;
@@ -78,14 +114,35 @@ export class StreamTask {
     const queue = this.#queues.get(record.topic);
     assert(queue !== undefined, `task ${this.id} does not read ${record.topic}`);
     assert(record.partition === this.partition, `record of partition ${record.partition}`);
+    // A record handed out again (a re-fetch after a seek) was taken already: skip it.
+    if (record.offset < (this.#nextAdd.get(record.topic) ?? 0)) return true;
     if (this.#buffered >= this.#bufferedMax) return false;
     queue.push(record);
+    this.#nextAdd.set(record.topic, record.offset + 1);
     this.#buffered += 1;
     return true;
   }
 
   hasPending(): boolean {
     return this.#buffered > 0;
+  }
+
+  /**
+   * Whether the next record may be processed now: something is buffered, and every input with
+   * nothing buffered has no earlier record to come (`caughtUp`). Processing past an input that
+   * lags would advance stream time over its records (Kafka's max.task.idle.ms rule, with 0).
+   */
+  canProcess(caughtUp: (topic: string) => boolean): boolean {
+    if (this.#buffered === 0) return false;
+    for (const [topic, queue] of this.#queues) {
+      if (queue.length === 0 && !caughtUp(topic)) return false;
+    }
+    return true;
+  }
+
+  /** The offset after the last record of `topic` added (buffered or processed). */
+  nextAddOffset(topic: string): number {
+    return this.#nextAdd.get(topic) ?? 0;
   }
 
   /** Processes the buffered record with the smallest timestamp. */
@@ -115,6 +172,12 @@ export class StreamTask {
     return false;
   }
 
+  /** Whether some store has changes its changelog has not received. */
+  needsFlush(): boolean {
+    for (const store of this.#stores.values()) if (store.hasChanges()) return true;
+    return false;
+  }
+
   /** The changelog records to write with this commit, store by store. */
   flushChangelog(): ChangelogRecord[] {
     return [...this.#stores.values()].flatMap((store) => store.flushChangelog());
@@ -125,6 +188,38 @@ export class StreamTask {
     return this.#nextOffsets;
   }
 
+  /** Resumes from a checkpoint: call once, before the first add(). */
+  restore(from: TaskRestore): void {
+    assert(this.metrics.processed === 0 && this.#buffered === 0, 'restore a fresh task');
+    const checkpoint = from.checkpoint;
+    if (checkpoint !== null) {
+      for (const [topic, offset] of Object.entries(checkpoint.offsets)) {
+        this.#nextOffsets.set(topic, offset);
+        this.#nextAdd.set(topic, offset);
+      }
+      this.metrics.streamTimeMs = checkpoint.streamTimeMs;
+    }
+    for (const [name, changes] of from.apply) {
+      const store = this.store(name);
+      for (const change of changes) store.restore(change.key, change.value);
+      this.metrics.restored += changes.length;
+    }
+    for (const [name, keys] of from.repair) {
+      const store = this.store(name);
+      for (const key of keys) store.markChanged(bytesToId(key));
+    }
+    for (const origin of from.written) this.#written.add(origin);
+    for (const processor of this.#processors.values()) processor.onRestored?.();
+  }
+
+  /** The checkpoint of what was processed so far (the caller adds changelog and output ends). */
+  position(): { offsets: Record<string, number>; streamTimeMs: number } {
+    return {
+      offsets: Object.fromEntries(this.#nextOffsets),
+      streamTimeMs: this.metrics.streamTimeMs,
+    };
+  }
+
   store(name: string): KeyValueStore {
     const store = this.#stores.get(name);
     assert(store !== undefined, `task ${this.id} has no store ${name}`);
@@ -132,12 +227,26 @@ export class StreamTask {
   }
 
   #process(record: InputRecord): void {
-    const source = this.#sourceFor(record.topic);
-    const decoded = this.#decode(source, record);
-    const advanced = record.timestampMs > this.metrics.streamTimeMs;
-    if (advanced) this.metrics.streamTimeMs = record.timestampMs;
+    this.#origin = `${record.topic}@${record.offset}`;
+    this.#originIndex = 0;
     try {
-      this.#processors.get(source)?.process(decoded);
+      const decoded = this.#decode(this.#sourceFor(record.topic), record);
+      const advanced = record.timestampMs > this.metrics.streamTimeMs;
+      if (advanced) this.metrics.streamTimeMs = record.timestampMs;
+      this.#run(record, decoded, advanced);
+    } catch (error) {
+      const policy = this.#topology.onError;
+      if (!(error instanceof StreamsError) || policy === 'fail') throw error;
+      if (error.code !== 'STREAMS_DESERIALIZATION' && error.code !== 'STREAMS_HANDLER') throw error;
+      this.#deadLetter(policy.deadLetterTopic, record, error);
+    }
+    this.metrics.processed += 1;
+    this.#nextOffsets.set(record.topic, record.offset + 1);
+  }
+
+  #run(record: InputRecord, decoded: StreamRecord, advanced: boolean): void {
+    try {
+      this.#processors.get(this.#sourceFor(record.topic))?.process(decoded);
       if (advanced) {
         for (const processor of this.#processors.values()) {
           processor.onStreamTime?.(this.metrics.streamTimeMs);
@@ -150,8 +259,23 @@ export class StreamTask {
         details: { task: this.id, topic: record.topic, offset: record.offset },
       });
     }
-    this.metrics.processed += 1;
-    this.#nextOffsets.set(record.topic, record.offset + 1);
+  }
+
+  /** Skips `record`: it goes to the dead-letter topic, with headers naming why. */
+  #deadLetter(topic: string, record: InputRecord, error: StreamsError): void {
+    this.metrics.deadLettered += 1;
+    const cause = error.cause instanceof Error ? error.cause.message : String(error.cause);
+    const headers = {
+      'rill.error.code': error.code,
+      'rill.error.message': `${error.message}: ${cause}`.slice(0, 1000),
+      'rill.error.topic': record.topic,
+      'rill.error.partition': String(record.partition),
+      'rill.error.offset': String(record.offset),
+    };
+    this.#sendOut(
+      { topic, key: record.key, value: record.value, timestampMs: record.timestampMs },
+      headers,
+    );
   }
 
   #sourceFor(topic: string): string {
@@ -180,6 +304,17 @@ export class StreamTask {
     }
   }
 
+  /** Stamps an output's origin; one written before a crash is not sent again. */
+  #sendOut(record: OutputRecord, headers?: Readonly<Record<string, string>>): void {
+    const origin = `${this.#origin}.${this.#originIndex}`;
+    this.#originIndex += 1;
+    if (this.#written.delete(origin)) {
+      this.metrics.suppressed += 1;
+      return;
+    }
+    this.#output.push({ ...record, task: this.key, origin, ...(headers ? { headers } : {}) });
+  }
+
   #contextFor(name: string): ProcessorContext {
     const children = (): Processor[] =>
       this.#topology.children(name).map((child) => this.#processors.get(child) as Processor);
@@ -189,9 +324,7 @@ export class StreamTask {
       forward: (record) => {
         for (const child of children()) child.process(record);
       },
-      send: (topic, key, value, timestampMs) => {
-        this.#output.push({ topic, key, value, timestampMs });
-      },
+      send: (topic, key, value, timestampMs) => this.#sendOut({ topic, key, value, timestampMs }),
       store: (store) => this.store(store),
       streamTimeMs: () => this.metrics.streamTimeMs,
       countDrop: (reason: DropReason) => {

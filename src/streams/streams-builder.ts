@@ -51,7 +51,7 @@ export class StreamsBuilder {
       serdes: anySerdes,
       create: passThrough,
     });
-    const store = build.addStore(options.name, anySerdes.value);
+    const store = build.addStore(options.name, anySerdes.value, anySerdes.key);
     build.addProcessor(
       options.name,
       'materialize',

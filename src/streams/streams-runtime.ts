@@ -1,57 +1,115 @@
-// The runtime against a cluster, one instance (issue 11 item 5, first slice): it creates the
-// internal and output topics, runs every task of the topology in this process, reads all input
-// partitions with one client Consumer and writes outputs, repartition and changelog records with
-// one Producer. There are no committed offsets yet (consumer groups are another branch): a start
-// replays the external inputs from the beginning with empty state and reads internal topics
-// from their end, so a restart recomputes the same tables (and re-emits their changes).
+// The runtime against a cluster (issue 11 items 5 and 6). Instances of an application join one
+// consumer group (the application id) subscribed to the topology's source topics; a task runs
+// where all of its input partitions are assigned. A task restores from its checkpoint and
+// changelogs before it reads, commits every commitIntervalMs (changelog, outputs acknowledged,
+// then its checkpoint record), and commits and closes when its partitions are revoked, so the
+// next owner resumes exactly there. Offsets live in checkpoints, not in the group's commits.
 import {
   ClientError,
   partitionForKey,
+  type Admin,
+  type Consumer,
   type ConsumerRecord,
+  type GroupConsumer,
+  type Producer,
   type RillClient,
+  type TopicPartition,
 } from '../api/client/index.ts';
-import { assert } from '../common/index.ts';
+import { originHeader, taskHeader, taskKey, type TaskCheckpoint } from './checkpoint.ts';
 import { resolvePartitionCounts } from './partitioning.ts';
 import { StreamTask, type OutputRecord, type TaskMetrics } from './stream-task.ts';
-import type { Topology } from './topology.ts';
+import {
+  CheckpointIndex,
+  OutputEnds,
+  commitTask,
+  readRestore,
+  type RestoreProgress,
+  type TaskIoDeps,
+} from './task-io.ts';
+import type { Subtopology, Topology } from './topology.ts';
 
 export interface RuntimeConfig {
   /** Replication factor of the topics the runtime creates. */
   readonly replicationFactor: number;
   /** Partitions of a missing output topic; default: the largest input partition count. */
   readonly outputPartitions?: number;
-  readonly pollMaxWaitMs: number;
   /** Records a task buffers at most; the runtime processes before it adds more. */
   readonly taskBufferedMax: number;
+  /** How often every task commits (changelog, outputs, checkpoint). */
+  readonly commitIntervalMs: number;
+  /** How often `metrics` lines are logged (0: never). */
+  readonly metricsIntervalMs: number;
+  /**
+   * This instance's stable name (group.instance.id, and the producer's name, which fences an
+   * older producer of the same name): a restart with the same name takes its tasks back at
+   * once instead of after the group's session timeout.
+   */
+  readonly instanceId?: string;
+  /** Progress and metrics lines; default: nothing. */
+  readonly log: (line: string) => void;
 }
 
 export const defaultRuntimeConfig: RuntimeConfig = {
   replicationFactor: 1,
-  pollMaxWaitMs: 200,
   taskBufferedMax: 10_000,
+  commitIntervalMs: 200,
+  metricsIntervalMs: 0,
+  log: () => {},
 };
+
+interface RunningTask {
+  readonly task: StreamTask;
+  checkpoint: TaskCheckpoint | null;
+  /** Input topic/partition → the partition's high watermark at its last fetch. */
+  readonly highWatermarks: Map<string, number>;
+}
 
 export class StreamsRuntime {
   readonly #topology: Topology;
   readonly #client: RillClient;
   readonly #config: RuntimeConfig;
   readonly #counts: Map<string, number>;
-  readonly #tasks = new Map<string, StreamTask>();
-  readonly #consumer;
-  readonly #producer;
+  readonly #admin: Admin;
+  readonly #group: GroupConsumer;
+  readonly #reader: Consumer;
+  readonly #producer: Producer;
+  readonly #checkpoints: CheckpointIndex;
+  readonly #ends = new OutputEnds();
+  /** Task key → the running task; `topic/partition` → the task reading it. */
+  readonly #tasks = new Map<string, RunningTask>();
+  readonly #byInput = new Map<string, RunningTask>();
+  readonly #owned = new Set<string>();
+  /** Serializes processing, commits and task changes (rebalance listeners run concurrently). */
+  #chain: Promise<unknown> = Promise.resolve();
+  #failure: unknown = null;
+  #running: Promise<void> | null = null;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #lastMetrics = { atMs: Date.now(), processed: 0 };
+  /** Outputs sent and not yet acknowledged. */
+  #inFlight = 0;
 
-  private constructor(
-    topology: Topology,
-    client: RillClient,
-    config: RuntimeConfig,
-    counts: Map<string, number>,
-  ) {
+  private constructor(topology: Topology, client: RillClient, config: RuntimeConfig) {
     this.#topology = topology;
     this.#client = client;
     this.#config = config;
-    this.#counts = counts;
-    this.#consumer = client.consumer({ autoOffsetReset: 'earliest' });
-    this.#producer = client.producer({ acks: 'all' });
+    this.#counts = new Map();
+    this.#admin = client.admin();
+    this.#group = client.consumer({
+      groupId: topology.applicationId,
+      autoCommit: false,
+      autoOffsetReset: 'earliest',
+      pollWaitMs: 100,
+      groupInstanceId: config.instanceId ?? null,
+    });
+    this.#reader = client.consumer({ autoOffsetReset: 'earliest' });
+    this.#producer = client.producer({
+      acks: 'all',
+      lingerMs: 5,
+      ...(config.instanceId === undefined
+        ? {}
+        : { producerName: `${topology.applicationId}-${config.instanceId}` }),
+    });
+    this.#checkpoints = new CheckpointIndex(topology.applicationId);
   }
 
   /** Codes: STREAMS_UNKNOWN_TOPIC, STREAMS_NOT_COPARTITIONED, and the admin's codes. */
@@ -60,11 +118,331 @@ export class StreamsRuntime {
     client: RillClient,
     config: Partial<RuntimeConfig> = {},
   ): Promise<StreamsRuntime> {
-    const full = { ...defaultRuntimeConfig, ...config };
-    const admin = client.admin();
+    const runtime = new StreamsRuntime(topology, client, { ...defaultRuntimeConfig, ...config });
+    await runtime.#createTopics();
+    await runtime.#checkpoints.refresh(runtime.#io());
+    const sources = topology.subtopologies.flatMap((sub) => sub.sourceTopics);
+    runtime.#group.subscribe([...new Set(sources)], {
+      onAssigned: (tps) => runtime.#serial(() => runtime.#onAssigned(tps)),
+      onRevoked: (tps, info) => runtime.#serial(() => runtime.#onRevoked(tps, info.lost)),
+    });
+    runtime.#running = runtime.#group.run({
+      eachBatch: (batch) =>
+        runtime.#serial(() => runtime.#onBatch(batch.records, batch.highWatermark)),
+    });
+    runtime.#running.catch((error: unknown) => {
+      runtime.#failure ??= error;
+    });
+    const commits = setInterval(() => {
+      void runtime.#serial(() => runtime.#commitAll()).catch(() => {});
+    }, runtime.#config.commitIntervalMs);
+    runtime.#timers.push(commits);
+    // Records held back for a lagging input are processed once it catches up.
+    const ticks = setInterval(() => {
+      void runtime.#serial(() => runtime.#processReady()).catch(() => {});
+    }, 20);
+    runtime.#timers.push(ticks);
+    if (runtime.#config.metricsIntervalMs > 0) {
+      runtime.#timers.push(setInterval(() => runtime.#logMetrics(), config.metricsIntervalMs));
+    }
+    return runtime;
+  }
+
+  /** Runs until `stopping()` holds (or a task fails: thrown), then shuts down gracefully. */
+  async run(stopping: () => boolean): Promise<void> {
+    while (!stopping() && this.#failure === null) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (this.#failure !== null) {
+      await this.close().catch(() => {});
+      throw this.#failure;
+    }
+  }
+
+  /** The tasks running in this instance, by task key. */
+  metrics(): Record<string, Readonly<TaskMetrics> & { lag: number }> {
+    const out: Record<string, TaskMetrics & { lag: number }> = {};
+    for (const [key, running] of this.#tasks) {
+      out[key] = { ...running.task.metrics, lag: this.#lagOf(running) };
+    }
+    return out;
+  }
+
+  taskKeys(): string[] {
+    return [...this.#tasks.keys()].sort();
+  }
+
+  /** Whether every task of the topology runs in this instance (one instance owns all). */
+  allTasksRunning(): boolean {
+    return this.#topology.subtopologies.every((sub) => {
+      for (let partition = 0; partition < this.#taskCount(sub); partition += 1) {
+        if (!this.#tasks.has(taskKey(sub.sourceTopics, partition))) return false;
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Whether every task running here has processed its input partitions to their current ends,
+   * with everything it produced acknowledged (benchmarks and tests wait for this).
+   */
+  async caughtUp(): Promise<boolean> {
+    await this.#serial(() => this.#producer.flush());
+    for (const running of this.#tasks.values()) {
+      const offsets = running.task.position().offsets;
+      for (const tp of this.#inputsOf(running.task.subtopology, running.task.partition)) {
+        const { highWatermark } = await this.#admin.offsets(tp.topic, tp.partition);
+        if ((offsets[tp.topic] ?? 0) < highWatermark) return false;
+      }
+    }
+    return true;
+  }
+
+  /** Graceful shutdown: commit every task, leave the group, close the client. */
+  async close(): Promise<void> {
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#timers = [];
+    await this.#serial(async () => {
+      if (this.#failure === null) await this.#commitAll();
+      this.#tasks.clear();
+      this.#byInput.clear();
+    }).catch(() => {});
+    await this.#group.close();
+    await this.#running?.catch(() => {});
+    await this.#client.close();
+  }
+
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.#chain.then(async () => {
+      if (this.#failure !== null) throw this.#failure;
+      try {
+        return await work();
+      } catch (error) {
+        this.#failure ??= error;
+        throw error;
+      }
+    });
+    this.#chain = next.catch(() => {});
+    return next;
+  }
+
+  #io(): TaskIoDeps {
+    return {
+      topology: this.#topology,
+      admin: this.#admin,
+      reader: this.#reader,
+      producer: this.#producer,
+      partitionCount: (topic) => this.#counts.get(topic) ?? 1,
+      onRestoreProgress: (p: RestoreProgress) => {
+        if (p.total > 0) {
+          this.#config.log(`restore task=${p.task} store=${p.store} read=${p.read} of=${p.total}`);
+        }
+      },
+    };
+  }
+
+  async #onAssigned(tps: readonly TopicPartition[]): Promise<void> {
+    for (const tp of tps) this.#owned.add(`${tp.topic}/${tp.partition}`);
+    await this.#checkpoints.refresh(this.#io());
+    for (const sub of this.#topology.subtopologies) {
+      for (let partition = 0; partition < this.#taskCount(sub); partition += 1) {
+        const inputs = this.#inputsOf(sub, partition);
+        const key = taskKey(sub.sourceTopics, partition);
+        if (this.#tasks.has(key) || !inputs.every((tp) => this.#owned.has(tpKey(tp)))) continue;
+        await this.#startTask(sub, partition, inputs);
+      }
+    }
+  }
+
+  async #startTask(sub: Subtopology, partition: number, inputs: TopicPartition[]): Promise<void> {
+    const task = new StreamTask(this.#topology, sub, partition, this.#config.taskBufferedMax);
+    for (const topic of new Set(sub.sinkTopics)) {
+      await this.#ends.load(this.#admin, topic, this.#counts.get(topic) ?? 1);
+    }
+    const checkpoint = this.#checkpoints.get(task.key);
+    const startedMs = Date.now();
+    task.restore(await readRestore(this.#io(), task, checkpoint));
+    const running: RunningTask = { task, checkpoint, highWatermarks: new Map() };
+    for (const tp of inputs) {
+      const { highWatermark } = await this.#admin.offsets(tp.topic, tp.partition);
+      running.highWatermarks.set(tp.topic, highWatermark);
+    }
+    this.#tasks.set(task.key, running);
+    for (const tp of inputs) {
+      this.#byInput.set(tpKey(tp), running);
+      this.#group.seek(tp, checkpoint?.offsets[tp.topic] ?? 0);
+    }
+    // A first checkpoint bounds what a restart scans for outputs already written.
+    if (checkpoint === null) await this.#commit(running, true);
+    this.#config.log(
+      `task ${task.key} started: restored=${task.metrics.restored} ` +
+        `from_checkpoint=${checkpoint?.seq ?? 'none'} in_ms=${Date.now() - startedMs}`,
+    );
+  }
+
+  /** `lost`: another member may own them already, so nothing is committed (a zombie's work). */
+  async #onRevoked(tps: readonly TopicPartition[], lost: boolean): Promise<void> {
+    for (const tp of tps) {
+      this.#owned.delete(tpKey(tp));
+      const running = this.#byInput.get(tpKey(tp));
+      if (running === undefined || !this.#tasks.has(running.task.key)) continue;
+      if (!lost) await this.#commit(running);
+      this.#tasks.delete(running.task.key);
+      for (const [input, owner] of this.#byInput) {
+        if (owner === running) this.#byInput.delete(input);
+      }
+      this.#config.log(`task ${running.task.key} closed: committed and handed over`);
+    }
+  }
+
+  async #onBatch(records: readonly ConsumerRecord[], highWatermark: number): Promise<void> {
+    const first = records[0];
+    if (first === undefined) return;
+    const running = this.#byInput.get(tpKey(first));
+    if (running === undefined) return; // Its task is not complete here (yet).
+    const known = running.highWatermarks.get(first.topic) ?? -1;
+    running.highWatermarks.set(first.topic, Math.max(known, highWatermark));
+    const { task } = running;
+    const sends: Promise<unknown>[] = [];
+    for (const record of records) {
+      while (!task.add(toInput(record))) this.#processOne(task, sends);
+    }
+    await this.#processReady(sends);
+  }
+
+  /** Processes, in every task, what may be processed (see StreamTask.canProcess). */
+  async #processReady(sends: Promise<unknown>[] = []): Promise<void> {
+    for (let progress = true; progress;) {
+      progress = false;
+      for (const running of this.#tasks.values()) {
+        const caughtUp = (topic: string): boolean => this.#caughtUp(running, topic, 0);
+        while (running.task.canProcess(caughtUp)) {
+          this.#processOne(running.task, sends);
+          progress = true;
+        }
+        if (running.task.needsCommit()) await this.#commit(running);
+      }
+    }
+    // Failures surface here; the acknowledged offsets feed the output ends.
+    await Promise.all(sends);
+  }
+
+  /**
+   * Whether input `topic` of a task has no record to come before what is buffered: read to
+   * its end as last known; for a repartition topic also every task here that writes it is
+   * itself caught up with nothing buffered and nothing in flight (tasks elsewhere are not
+   * known: Kafka's rule then, the partition's end).
+   */
+  #caughtUp(running: RunningTask, topic: string, depth: number): boolean {
+    const { task } = running;
+    const end = Math.max(
+      running.highWatermarks.get(topic) ?? -1,
+      this.#ends.end(topic, task.partition),
+    );
+    if (task.nextAddOffset(topic) < end || end < 0) return false;
+    if (!this.#topology.repartitionTopics.has(topic) || depth > 8) return true;
+    if (this.#inFlight > 0) return false;
+    for (const upstream of this.#tasks.values()) {
+      if (!upstream.task.subtopology.sinkTopics.includes(topic)) continue;
+      if (upstream.task.hasPending()) return false;
+      for (const input of upstream.task.subtopology.sourceTopics) {
+        if (!this.#caughtUp(upstream, input, depth + 1)) return false;
+      }
+    }
+    return true;
+  }
+
+  async #commitAll(): Promise<void> {
+    for (const running of this.#tasks.values()) await this.#commit(running);
+  }
+
+  async #commit(running: RunningTask, force = false): Promise<void> {
+    const { task } = running;
+    if (!force && running.checkpoint !== null && !task.hasPending()) {
+      const now = task.position();
+      const last = running.checkpoint;
+      const same = Object.entries(now.offsets).every(([t, o]) => last.offsets[t] === o);
+      if (same && now.streamTimeMs === last.streamTimeMs && !task.needsFlush()) return;
+    }
+    running.checkpoint = await commitTask(
+      this.#io(),
+      task,
+      running.checkpoint,
+      this.#ends,
+      this.#checkpoints.topic,
+    );
+    this.#checkpoints.set(running.checkpoint);
+  }
+
+  #processOne(task: StreamTask, sends: Promise<unknown>[]): void {
+    task.processNext();
+    for (const out of task.takeOutput()) sends.push(this.#send(out, task.partition));
+  }
+
+  async #send(record: OutputRecord, fromPartition: number): Promise<void> {
+    const count = this.#counts.get(record.topic) ?? 1;
+    const partition =
+      record.key === null ? fromPartition % count : partitionForKey(record.key, count);
+    this.#inFlight += 1;
+    const meta = await this.#producer
+      .send({
+        topic: record.topic,
+        key: record.key,
+        value: record.value,
+        timestampMs: record.timestampMs,
+        partition,
+        headers: {
+          ...record.headers,
+          [taskHeader]: record.task ?? '',
+          [originHeader]: record.origin ?? '',
+        },
+      })
+      .finally(() => {
+        this.#inFlight -= 1;
+      });
+    this.#ends.note(meta.topic, meta.partition, meta.offset);
+  }
+
+  #taskCount(sub: Subtopology): number {
+    return Math.max(...sub.sourceTopics.map((t) => this.#counts.get(t) ?? 1));
+  }
+
+  #inputsOf(sub: Subtopology, partition: number): TopicPartition[] {
+    return sub.sourceTopics
+      .filter((topic) => partition < (this.#counts.get(topic) ?? 0))
+      .map((topic) => ({ topic, partition }));
+  }
+
+  #lagOf(running: RunningTask): number {
+    let lag = 0;
+    const offsets = running.task.position().offsets;
+    for (const [topic, hw] of running.highWatermarks)
+      lag += Math.max(0, hw - (offsets[topic] ?? 0));
+    return lag;
+  }
+
+  #logMetrics(): void {
+    const nowMs = Date.now();
+    const seconds = Math.max(0.001, (nowMs - this.#lastMetrics.atMs) / 1000);
+    let processed = 0;
+    for (const [key, running] of this.#tasks) {
+      const m = running.task.metrics;
+      processed += m.processed;
+      this.#config.log(
+        `metrics task=${key} processed=${m.processed} lag=${this.#lagOf(running)} ` +
+          `late_dropped=${m.lateDropped} suppressed=${m.suppressed} stream_time=${m.streamTimeMs}`,
+      );
+    }
+    const rate = Math.max(0, processed - this.#lastMetrics.processed) / seconds;
+    this.#config.log(`metrics tasks=${this.#tasks.size} records_per_s=${rate.toFixed(0)}`);
+    this.#lastMetrics = { atMs: nowMs, processed };
+  }
+
+  async #createTopics(): Promise<void> {
+    const topology = this.#topology;
     const known = new Map<string, number>();
     for (const topic of topology.externalSourceTopics()) {
-      const count = await describedCount(client, topic);
+      const count = await describedCount(this.#admin, topic);
       if (count !== undefined) known.set(topic, count);
     }
     const counts = resolvePartitionCounts(topology, (topic) => known.get(topic));
@@ -72,8 +450,9 @@ export class StreamsRuntime {
     const wanted = new Map<string, number>(
       [...topology.repartitionTopics].map((t) => [t, counts.get(t) ?? 1]),
     );
-    // Changelogs keep the latest value per key: compacted, as Kafka Streams creates them.
-    const compacted = new Set<string>();
+    // Changelogs and checkpoints keep the latest value per key: compacted.
+    const compacted = new Set<string>([this.#checkpoints.topic]);
+    wanted.set(this.#checkpoints.topic, 1);
     for (const sub of topology.subtopologies) {
       const taskCount = Math.max(...sub.sourceTopics.map((t) => counts.get(t) ?? 1));
       for (const store of sub.stores) {
@@ -82,105 +461,26 @@ export class StreamsRuntime {
         compacted.add(changelog);
       }
       for (const topic of sub.sinkTopics) {
-        if (!wanted.has(topic)) wanted.set(topic, full.outputPartitions ?? inputMax);
+        if (!wanted.has(topic)) wanted.set(topic, this.#config.outputPartitions ?? inputMax);
       }
     }
     for (const [name, partitions] of wanted) {
-      const existing = await describedCount(client, name);
+      const existing = await describedCount(this.#admin, name);
       if (existing === undefined) {
-        const configs = compacted.has(name) ? { 'cleanup.policy': 'compact' } : {};
-        const { replicationFactor } = full;
-        await admin.createTopic({ name, partitions, replicationFactor, configs });
-        counts.set(name, partitions);
+        const configs: Record<string, string> = compacted.has(name)
+          ? { 'cleanup.policy': 'compact' }
+          : {};
+        const { replicationFactor } = this.#config;
+        await createIfMissing(this.#admin, { name, partitions, replicationFactor, configs });
+        counts.set(name, (await describedCount(this.#admin, name)) ?? partitions);
       } else counts.set(name, existing);
     }
-    const runtime = new StreamsRuntime(topology, client, full, counts);
-    runtime.#assign();
-    return runtime;
+    for (const [topic, count] of counts) this.#counts.set(topic, count);
   }
+}
 
-  /** One poll and everything it allows; returns the number of input records processed. */
-  async runOnce(): Promise<number> {
-    const records = await this.#consumer.poll({ maxWaitMs: this.#config.pollMaxWaitMs });
-    const sends: Promise<unknown>[] = [];
-    for (const record of records) {
-      const task = this.#tasks.get(`${record.topic}/${record.partition}`);
-      assert(task !== undefined, `no task reads ${record.topic}/${record.partition}`);
-      while (!task.add(toInput(record))) this.#processOne(task, sends);
-    }
-    const processed = records.length;
-    for (const task of new Set(this.#tasks.values())) {
-      while (task.hasPending()) this.#processOne(task, sends);
-      for (const change of task.flushChangelog()) {
-        const topic = this.#topology.stores.get(change.store)?.changelogTopic;
-        assert(topic !== undefined, `no changelog for ${change.store}`);
-        sends.push(
-          this.#producer.send({
-            topic,
-            key: change.key,
-            value: change.value,
-            partition: task.partition,
-          }),
-        );
-      }
-    }
-    await Promise.all(sends);
-    return processed;
-  }
-
-  /** Runs until `stopping()` holds, then flushes what was produced. */
-  async run(stopping: () => boolean): Promise<void> {
-    while (!stopping()) await this.runOnce();
-    await this.#producer.flush();
-  }
-
-  metrics(): Record<string, Readonly<TaskMetrics>> {
-    const tasks = new Set(this.#tasks.values());
-    return Object.fromEntries([...tasks].map((task) => [task.id, { ...task.metrics }]));
-  }
-
-  async close(): Promise<void> {
-    await this.#producer.flush();
-    await this.#client.close();
-  }
-
-  #assign(): void {
-    const assignment: { topic: string; partition: number }[] = [];
-    for (const sub of this.#topology.subtopologies) {
-      const taskCount = Math.max(...sub.sourceTopics.map((t) => this.#counts.get(t) ?? 1));
-      for (let partition = 0; partition < taskCount; partition += 1) {
-        const task = new StreamTask(this.#topology, sub, partition, this.#config.taskBufferedMax);
-        for (const topic of sub.sourceTopics) {
-          if (partition >= (this.#counts.get(topic) ?? 0)) continue;
-          this.#tasks.set(`${topic}/${partition}`, task);
-          assignment.push({ topic, partition });
-        }
-      }
-    }
-    this.#consumer.assign(assignment);
-    for (const tp of assignment) {
-      if (this.#topology.repartitionTopics.has(tp.topic)) this.#consumer.seekToEnd(tp);
-      else this.#consumer.seekToBeginning(tp);
-    }
-  }
-
-  #processOne(task: StreamTask, sends: Promise<unknown>[]): void {
-    task.processNext();
-    for (const out of task.takeOutput()) sends.push(this.#send(out, task.partition));
-  }
-
-  #send(record: OutputRecord, fromPartition: number): Promise<unknown> {
-    const count = this.#counts.get(record.topic) ?? 1;
-    const partition =
-      record.key === null ? fromPartition % count : partitionForKey(record.key, count);
-    return this.#producer.send({
-      topic: record.topic,
-      key: record.key,
-      value: record.value,
-      timestampMs: record.timestampMs,
-      partition,
-    });
-  }
+function tpKey(tp: TopicPartition): string {
+  return `${tp.topic}/${tp.partition}`;
 }
 
 function toInput(record: ConsumerRecord) {
@@ -194,9 +494,22 @@ function toInput(record: ConsumerRecord) {
   };
 }
 
-async function describedCount(client: RillClient, topic: string): Promise<number | undefined> {
+async function createIfMissing(
+  admin: Admin,
+  topic: Parameters<Admin['createTopic']>[0],
+): Promise<void> {
   try {
-    return (await client.admin().describeTopic(topic)).partitions.length;
+    await admin.createTopic(topic);
+  } catch (error) {
+    // Another instance created it meanwhile.
+    if (error instanceof ClientError && error.code === 'TOPIC_ALREADY_EXISTS') return;
+    throw error;
+  }
+}
+
+async function describedCount(admin: Admin, topic: string): Promise<number | undefined> {
+  try {
+    return (await admin.describeTopic(topic)).partitions.length;
   } catch (error) {
     if (error instanceof ClientError && error.code === 'UNKNOWN_TOPIC_OR_PARTITION') {
       return undefined;

@@ -9,8 +9,10 @@ import { StreamsError } from './errors.ts';
 import { resolvePartitionCounts } from './partitioning.ts';
 import type { Serdes } from './serdes.ts';
 import type { ChangelogRecord, StoreEntry } from './state-store.ts';
+import { splitChangelog, type StoredChange, type TaskCheckpoint } from './checkpoint.ts';
 import {
   StreamTask,
+  type TaskRestore,
   type InputRecord,
   type OutputRecord,
   type TaskMetrics,
@@ -25,6 +27,11 @@ export interface TestDriverConfig {
   readonly startWallMs?: number;
   /** Records a task buffers at most before the driver stops feeding it. */
   readonly taskBufferedMax?: number;
+  /**
+   * `auto` (default): every pipe() ends with a commit of every task. `manual`: tasks commit when
+   * a changelog cache fills or on commit(), so crash() has uncommitted work to lose.
+   */
+  readonly commit?: 'auto' | 'manual';
 }
 
 export interface TestRecord<K, V> {
@@ -32,6 +39,8 @@ export interface TestRecord<K, V> {
   readonly value: V | null;
   readonly timestampMs: number;
   readonly partition: number;
+  /** Headers beyond the task and origin stamps (dead-letter records name their error). */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 interface MemoryTopic {
@@ -42,7 +51,12 @@ export class TopologyTestDriver {
   readonly #topology: Topology;
   readonly #config: TestDriverConfig;
   readonly #topics = new Map<string, MemoryTopic>();
-  readonly #tasks: StreamTask[] = [];
+  #tasks: StreamTask[] = [];
+  readonly #counts: ReadonlyMap<string, number>;
+  /** Task key → its last checkpoint (one record: atomic). */
+  readonly #checkpoints = new Map<string, TaskCheckpoint>();
+  /** Store → partition → its changelog partition's records (offset = index). */
+  readonly #changelogParts = new Map<string, StoredChange[][]>();
   /** task id → topic → next offset to feed it. */
   readonly #fed = new Map<string, Map<string, number>>();
   readonly #changelog = new Map<string, ChangelogRecord[]>();
@@ -56,17 +70,71 @@ export class TopologyTestDriver {
     this.#config = config;
     this.#wallMs = config.startWallMs ?? 0;
     const counts = resolvePartitionCounts(topology, (topic) => this.#configuredCount(topic));
+    this.#counts = counts;
     for (const [topic, count] of counts) this.#createTopic(topic, count);
-    const bufferedMax = config.taskBufferedMax ?? 10_000;
-    for (const sub of topology.subtopologies) {
-      const taskCount = Math.max(...sub.sourceTopics.map((t) => counts.get(t) ?? 1));
+    for (const store of topology.stores.values()) {
+      this.#changelog.set(store.name, []);
+      this.#changelogParts.set(store.name, []);
+    }
+    this.#startTasks();
+  }
+
+  /** Commits every task now: its changelog records, then its checkpoint. */
+  commit(): void {
+    this.#checkOpen();
+    for (const task of this.#tasks) this.#commit(task);
+  }
+
+  /**
+   * Simulates a kill -9 of the application and its restart: tasks and their uncommitted work
+   * are lost (outputs already written stay), then new tasks restore from their checkpoints and
+   * the changelogs, and processing resumes. `partialCommit`: the crash hits mid-commit, after
+   * the changelog records were written and before the checkpoint.
+   */
+  crash(options: { partialCommit?: boolean } = {}): void {
+    this.#checkOpen();
+    if (options.partialCommit === true) {
+      for (const task of this.#tasks) this.#appendChangelog(task);
+    }
+    this.#startTasks();
+    this.#runUntilIdle();
+  }
+
+  #startTasks(): void {
+    const bufferedMax = this.#config.taskBufferedMax ?? 10_000;
+    this.#tasks = [];
+    for (const sub of this.#topology.subtopologies) {
+      const taskCount = Math.max(...sub.sourceTopics.map((t) => this.#counts.get(t) ?? 1));
       for (let partition = 0; partition < taskCount; partition += 1) {
-        const task = new StreamTask(topology, sub, partition, bufferedMax);
+        const task = new StreamTask(this.#topology, sub, partition, bufferedMax);
+        const checkpoint = this.#checkpoints.get(task.key) ?? null;
+        task.restore(this.#restoreOf(task, checkpoint));
         this.#tasks.push(task);
-        this.#fed.set(task.id, new Map(sub.sourceTopics.map((t) => [t, 0])));
+        const offsets = checkpoint?.offsets ?? {};
+        this.#fed.set(task.id, new Map(sub.sourceTopics.map((t) => [t, offsets[t] ?? 0])));
       }
     }
-    for (const store of topology.stores.values()) this.#changelog.set(store.name, []);
+  }
+
+  #restoreOf(task: StreamTask, checkpoint: TaskCheckpoint | null): TaskRestore {
+    const apply = new Map<string, StoredChange[]>();
+    const repair = new Map<string, Uint8Array[]>();
+    for (const store of task.subtopology.stores) {
+      const records = this.#changelogParts.get(store)?.[task.partition] ?? [];
+      const split = splitChangelog(records, checkpoint?.changelogs[store] ?? 0);
+      apply.set(store, split.apply);
+      repair.set(store, split.repair);
+    }
+    const written: string[] = [];
+    for (const topic of new Set(task.subtopology.sinkTopics)) {
+      (this.#topics.get(topic)?.partitions ?? []).forEach((records, partition) => {
+        const from = checkpoint?.outputs[`${topic}/${partition}`] ?? 0;
+        for (const r of records.slice(from)) {
+          if (r.task === task.key && r.origin !== undefined) written.push(r.origin);
+        }
+      });
+    }
+    return { checkpoint, apply, repair, written };
   }
 
   get wallClockMs(): number {
@@ -109,6 +177,7 @@ export class TopologyTestDriver {
           value: r.value === null ? null : serdes.value.deserialize(r.value),
           timestampMs: r.timestampMs,
           partition,
+          headers: r.headers ?? {},
         });
       }
       read[partition] = records.length;
@@ -190,7 +259,7 @@ export class TopologyTestDriver {
         }
       }
     }
-    for (const task of this.#tasks) this.#commit(task);
+    if (this.#config.commit !== 'manual') for (const task of this.#tasks) this.#commit(task);
   }
 
   #feed(task: StreamTask): void {
@@ -209,7 +278,35 @@ export class TopologyTestDriver {
   }
 
   #commit(task: StreamTask): void {
-    for (const record of task.flushChangelog()) this.#changelog.get(record.store)?.push(record);
+    this.#appendChangelog(task);
+    const changelogs: Record<string, number> = {};
+    for (const store of task.subtopology.stores) {
+      changelogs[store] = this.#changelogParts.get(store)?.[task.partition]?.length ?? 0;
+    }
+    const outputs: Record<string, number> = {};
+    for (const topic of new Set(task.subtopology.sinkTopics)) {
+      (this.#topics.get(topic)?.partitions ?? []).forEach((records, partition) => {
+        outputs[`${topic}/${partition}`] = records.length;
+      });
+    }
+    const seq = (this.#checkpoints.get(task.key)?.seq ?? 0) + 1;
+    this.#checkpoints.set(task.key, {
+      task: task.key,
+      seq,
+      ...task.position(),
+      changelogs,
+      outputs,
+    });
+  }
+
+  #appendChangelog(task: StreamTask): void {
+    for (const record of task.flushChangelog()) {
+      this.#changelog.get(record.store)?.push(record);
+      const parts = this.#changelogParts.get(record.store) as StoredChange[][];
+      const part = parts[task.partition] ?? [];
+      parts[task.partition] = part;
+      part.push({ offset: part.length, key: record.key, value: record.value });
+    }
   }
 
   #checkOpen(): void {

@@ -11,6 +11,9 @@ import type { StoreConfig } from './state-store.ts';
 
 export type NodeKind = 'source' | 'processor' | 'sink';
 
+/** What a record that does not decode or whose handler throws does (BuilderConfig.onError). */
+export type ErrorPolicy = 'fail' | { readonly deadLetterTopic: string };
+
 export interface NodeDef {
   readonly name: string;
   readonly kind: NodeKind;
@@ -51,6 +54,7 @@ export class Topology {
   readonly repartitionTopics: ReadonlySet<string>;
   readonly copartitionGroups: readonly CopartitionGroup[];
   readonly subtopologies: readonly Subtopology[];
+  readonly onError: ErrorPolicy;
   readonly #children = new Map<string, string[]>();
 
   constructor(parts: {
@@ -59,6 +63,7 @@ export class Topology {
     stores: readonly StoreDef[];
     repartitionTopics: readonly string[];
     copartitionGroups: readonly CopartitionGroup[];
+    onError?: ErrorPolicy;
   }) {
     this.applicationId = parts.applicationId;
     this.nodes = uniqueByName(parts.nodes, 'node');
@@ -73,7 +78,12 @@ export class Topology {
         siblings.push(node.name);
       }
     }
-    this.subtopologies = splitSubtopologies(parts.nodes);
+    this.onError = parts.onError ?? 'fail';
+    const deadLetter = this.onError === 'fail' ? [] : [this.onError.deadLetterTopic];
+    this.subtopologies = splitSubtopologies(parts.nodes).map((sub) => ({
+      ...sub,
+      sinkTopics: [...sub.sinkTopics, ...deadLetter],
+    }));
   }
 
   children(name: string): readonly string[] {

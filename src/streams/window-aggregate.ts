@@ -43,7 +43,8 @@ export function closeAtMs(definition: WindowDefinition, window: Window): number 
 /** Shared by the three kinds: the store, the close queue, and emitting changes. */
 class WindowState {
   readonly kv: KeyValueStore;
-  readonly closing = new CloseQueue<string>();
+  /** Windows closing together close in id order, so a restore closes them in the same order. */
+  readonly closing = new CloseQueue<string>((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   readonly #context: ProcessorContext;
   readonly #config: WindowAggregateConfig;
 
@@ -77,6 +78,14 @@ class WindowState {
     this.kv.delete(id);
     if (this.#config.definition.emit === 'update') {
       this.#emit({ key, window }, { newValue: null, oldValue: old.value }, timestampMs);
+    }
+  }
+
+  /** After a restore: every stored window waits for its close time again. */
+  rebuildClosing(): void {
+    for (const [id, entry] of this.kv.entries()) {
+      const window = (entry.key as Windowed<unknown>).window;
+      this.closing.add(closeAtMs(this.#config.definition, window), id);
     }
   }
 
@@ -117,6 +126,7 @@ export function windowAggregateProcessor(config: WindowAggregateConfig): Process
         if (!onRecord(record)) context.countDrop('late');
       },
       onStreamTime: (streamTimeMs) => state.closeDue(streamTimeMs),
+      onRestored: () => state.rebuildClosing(),
     };
   };
 }

@@ -1,0 +1,163 @@
+// npm run nexmark -- --events N [--query q0..q8|all] [--seed S] [--output-dir DIR]
+// Starts one broker, pre-loads N generated Nexmark events into the person / auction / bid
+// topics (one partition each: the figures are per core, like Flink's published ones), then per
+// query runs the DSL query with the real runtime until it has caught up, reads its results and
+// compares them with the query's in-memory model. Prints per query
+// `query=qN events=… results=… matches_model=true|false events_per_s=… flink_per_core=…`.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { RillClient } from '../src/api/client/index.ts';
+import { StreamsRuntime } from '../src/streams/index.ts';
+import { canonicalRows, generateEvents, models, type Row } from './nexmark-model.ts';
+import {
+  auctionTopic,
+  bidTopic,
+  eventRecord,
+  eventTimeOf,
+  finalRows,
+  nexmarkQuery,
+  personTopic,
+  queryNames,
+  type QueryName,
+} from './nexmark-queries.ts';
+import { spawnBroker } from './spawn-broker.ts';
+
+/** Flink 1.13, 8 single-slot workers, exactly-once, RocksDB: events/s per core. */
+const flinkPerCore: Record<string, number | undefined> = {
+  q0: 155_000,
+  q1: 158_000,
+  q2: 175_000,
+  q3: 152_000,
+  q4: 34_000,
+  q5: 22_000,
+  q7: 12_300,
+  q8: 146_000,
+};
+
+async function preload(client: RillClient, count: number, seed: number): Promise<string[]> {
+  const admin = client.admin();
+  for (const name of [personTopic, auctionTopic, bidTopic]) {
+    await admin.createTopic({ name, partitions: 1, replicationFactor: 1 });
+  }
+  const events = generateEvents(count, seed);
+  const producer = client.producer({ lingerMs: 20, batchSizeBytes: 256 * 1024 });
+  const lines: string[] = [];
+  const sends: Promise<unknown>[] = [];
+  for (const event of events) {
+    const { topic, key, value } = eventRecord(event);
+    const json = JSON.stringify(value);
+    lines.push(JSON.stringify({ type: event.type, ...(value as object) }));
+    sends.push(producer.send({ topic, key, value: json, timestampMs: eventTimeOf(event) }));
+    if (sends.length >= 5_000) await Promise.all(sends.splice(0));
+  }
+  await Promise.all(sends);
+  await producer.flush();
+  await producer.close();
+  return lines;
+}
+
+async function readOutput(
+  client: RillClient,
+  topic: string,
+): Promise<{ key: string | null; value: Row | null }[]> {
+  const admin = client.admin();
+  const partitions = (await admin.describeTopic(topic)).partitions.length;
+  const consumer = client.consumer({ autoOffsetReset: 'earliest', pollRecordsMax: 10_000 });
+  const out: { key: string | null; value: Row | null }[] = [];
+  const decoder = new TextDecoder();
+  for (let partition = 0; partition < partitions; partition += 1) {
+    const end = (await admin.offsets(topic, partition)).highWatermark;
+    consumer.assign([{ topic, partition }]);
+    consumer.seekToBeginning({ topic, partition });
+    let position = 0;
+    while (position < end) {
+      for (const r of await consumer.poll({ maxWaitMs: 500 })) {
+        out.push({
+          key: r.key === null ? null : decoder.decode(r.key),
+          value: r.value === null ? null : (JSON.parse(decoder.decode(r.value)) as Row | null),
+        });
+      }
+      position = consumer.position({ topic, partition }) ?? position;
+    }
+  }
+  consumer.close();
+  return out;
+}
+
+async function runQuery(
+  url: string,
+  name: QueryName,
+  count: number,
+  seed: number,
+  outputDir: string | undefined,
+): Promise<boolean> {
+  const client = new RillClient({ bootstrapUrls: [url] });
+  const query = nexmarkQuery(name, `nexmark-${name}-${seed}`);
+  const runtime = await StreamsRuntime.start(query.topology, client, { commitIntervalMs: 1_000 });
+  const startMs = performance.now();
+  while (!runtime.allTasksRunning()) await new Promise((done) => setTimeout(done, 5));
+  const runningMs = performance.now();
+  while (!(await runtime.caughtUp())) await new Promise((done) => setTimeout(done, 20));
+  const elapsedS = (performance.now() - runningMs) / 1000;
+  const rows = finalRows(query.kind, await readOutput(client, query.output));
+  const expected = models[name]?.(generateEvents(count, seed)) ?? [];
+  const matches = JSON.stringify(canonicalRows(rows)) === JSON.stringify(canonicalRows(expected));
+  if (outputDir !== undefined) {
+    await writeFile(
+      join(outputDir, `${name}.jsonl`),
+      rows.map((r) => `${JSON.stringify(r)}\n`).join(''),
+    );
+  }
+  const flink = flinkPerCore[name];
+  console.log(
+    `query=${name} events=${count} results=${rows.length} matches_model=${matches} ` +
+      `events_per_s=${Math.round(count / elapsedS)} flink_per_core=${flink ?? 'n/a'} ` +
+      `start_ms=${Math.round(runningMs - startMs)}`,
+  );
+  await runtime.close();
+  return matches;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      events: { type: 'string' },
+      query: { type: 'string', default: 'all' },
+      seed: { type: 'string', default: '1' },
+      'output-dir': { type: 'string' },
+    },
+  });
+  const count = Number(values.events);
+  const queries = values.query === 'all' ? [...queryNames] : [values.query as QueryName];
+  if (!Number.isSafeInteger(count) || count <= 0 || !queries.every((q) => queryNames.includes(q))) {
+    console.error(
+      'usage: npm run nexmark -- --events N [--query q0..q8|all] [--seed S] [--output-dir DIR]',
+    );
+    process.exit(2);
+  }
+  const seed = Number(values.seed);
+  const outputDir = values['output-dir'];
+  const broker = await spawnBroker();
+  let allMatch = true;
+  try {
+    const client = new RillClient({ bootstrapUrls: [broker.url] });
+    const lines = await preload(client, count, seed);
+    await client.close();
+    if (outputDir !== undefined) {
+      await mkdir(outputDir, { recursive: true });
+      await writeFile(join(outputDir, 'events.jsonl'), lines.map((l) => `${l}\n`).join(''));
+    }
+    for (const name of queries) {
+      allMatch = (await runQuery(broker.url, name, count, seed, outputDir)) && allMatch;
+    }
+  } finally {
+    await broker.stop();
+  }
+  process.exit(allMatch ? 0 : 1);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,86 @@
+// A task's checkpoint: what one commit made durable, written as ONE record keyed by the task
+// to the application's compacted checkpoint topic, so it is atomic: the input offsets, stream
+// time, how far each store's changelog partition is covered, and where each output partition
+// ended. Restore applies a changelog only up to its covered offset (anything after was written
+// by a commit that never finished, and is rewritten as a repair) and suppresses outputs found
+// after the recorded ends whose origin (input record and index) a replay produces again.
+import { StreamsError } from './errors.ts';
+
+export interface TaskCheckpoint {
+  /** The task's stable key: its sorted source topics and partition (`lines#0`). */
+  readonly task: string;
+  /** Commits of this task so far (1 for the first). */
+  readonly seq: number;
+  /** Input topic → the offset after the last record processed. */
+  readonly offsets: Readonly<Record<string, number>>;
+  readonly streamTimeMs: number;
+  /** Store → the changelog partition's end offset this checkpoint covers. */
+  readonly changelogs: Readonly<Record<string, number>>;
+  /** `topic/partition` → that output partition's end offset at the commit. */
+  readonly outputs: Readonly<Record<string, number>>;
+}
+
+/** Headers stamped on every output record: the producing task and the record's origin. */
+export const taskHeader = 'rill.task';
+export const originHeader = 'rill.origin';
+
+/** The stable key of a task: it names the checkpoint and the outputs' task header. */
+export function taskKey(sourceTopics: readonly string[], partition: number): string {
+  return `${[...sourceTopics].sort().join('+')}#${partition}`;
+}
+
+export function encodeCheckpoint(checkpoint: TaskCheckpoint): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(checkpoint));
+}
+
+/** Codes: STREAMS_CHECKPOINT_INVALID when the bytes are not a checkpoint. */
+export function decodeCheckpoint(bytes: Uint8Array): TaskCheckpoint {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (error) {
+    throw invalid('is not JSON', error);
+  }
+  const c = parsed as Partial<TaskCheckpoint> | null;
+  const isRecord = (v: unknown): boolean => typeof v === 'object' && v !== null;
+  if (
+    !isRecord(c) ||
+    typeof c?.task !== 'string' ||
+    typeof c.seq !== 'number' ||
+    typeof c.streamTimeMs !== 'number' ||
+    !isRecord(c.offsets) ||
+    !isRecord(c.changelogs) ||
+    !isRecord(c.outputs)
+  ) {
+    throw invalid('lacks a field');
+  }
+  return c as TaskCheckpoint;
+}
+
+function invalid(why: string, cause?: unknown): StreamsError {
+  return new StreamsError('STREAMS_CHECKPOINT_INVALID', `a checkpoint record ${why}`, { cause });
+}
+
+/** One changelog record as read back, with its offset. */
+export interface StoredChange {
+  readonly offset: number;
+  readonly key: Uint8Array;
+  readonly value: Uint8Array | null;
+}
+
+/**
+ * Splits a changelog partition's records at the covered offset: the changes to apply, and the
+ * keys written after it (by a commit that did not finish), which the next commit rewrites.
+ */
+export function splitChangelog(
+  records: readonly StoredChange[],
+  coveredEnd: number,
+): { apply: StoredChange[]; repair: Uint8Array[] } {
+  const apply: StoredChange[] = [];
+  const repair: Uint8Array[] = [];
+  for (const record of records) {
+    if (record.offset < coveredEnd) apply.push(record);
+    else repair.push(record.key);
+  }
+  return { apply, repair };
+}
