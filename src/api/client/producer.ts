@@ -517,16 +517,13 @@ export class Producer {
   }
 
   /**
-   * Takes one of the leader's request slots, or says there is none: maxInFlightRequestsPerBroker,
-   * times maxInFlightPerPartition with idempotence (a request then carries one batch of one
-   * partition, where Kafka's carries every partition's: the same bytes need more requests).
+   * Takes one of the leader's request slots (maxInFlightRequestsPerBroker, with or without
+   * idempotence: a request carries a partition's ready batches either way), or says there is none.
    */
   #reserveBrokerSlot(topic: string, partition: number): boolean {
     const bucket = this.#leaderBucket(topic, partition);
     const inFlight = this.#inFlight.get(bucket) ?? 0;
-    const { maxInFlightRequestsPerBroker, maxInFlightPerPartition, idempotent } = this.#config;
-    const slots = maxInFlightRequestsPerBroker * (idempotent ? maxInFlightPerPartition : 1);
-    if (inFlight >= slots) return false;
+    if (inFlight >= this.#config.maxInFlightRequestsPerBroker) return false;
     this.#inFlight.set(bucket, inFlight + 1);
     return true;
   }

@@ -1,8 +1,9 @@
 // The producer's per-partition batches, before they are sent. Records append to the open batch
 // of their partition; a batch closes when the next record would pass batchSizeBytes, and is
 // ready to send once closed, lingered lingerMs, or flushed. Without idempotence a partition
-// sends one request at a time; with it, up to five batches, each stamped at its first send
-// with the producer identity and the partition's next sequence, which every retry keeps. A
+// sends one request at a time; with it, up to five requests, whose batches are stamped at their
+// first send with the producer identity and the partition's next sequences, which every retry
+// keeps (a retried batch goes alone, never joined to batches of another request). A
 // failed batch goes back in creation order and the partition then sends one request at a time
 // until one succeeds, so retries keep record order. Pure: time comes in as nowMs; memory is
 // accounted by ./buffer-memory.ts.
@@ -67,7 +68,7 @@ interface PartitionQueue {
   /** Waiting to be sent, by number; only the last may be open (still accepting records). */
   readonly batches: ProducerBatch[];
   lastClosed: boolean;
-  /** Requests in flight (idempotent: one batch each). */
+  /** Requests in flight (each one or more batches). */
   inFlight: number;
   readonly inFlightBatches: Set<ProducerBatch>;
   /** After a failure: one request at a time until one succeeds, so retries keep order. */
@@ -211,9 +212,10 @@ export class RecordAccumulator {
    * Takes the requests that may be sent now: per partition with room (fewer than its in-flight
    * max, or none while recovering) and a ready first batch, for which `canSend` (the broker's
    * room, asked last) agrees. Without idempotence a request takes a partition's ready batches
-   * up to requestBytesMax (at least one); with it, one batch, stamped with `identity` and the
-   * next sequence at its first send (none is stamped while `identity` is null, or while an
-   * older identity's batch of the partition is still in flight).
+   * up to requestBytesMax (at least one); with it too, stamped with `identity` and consecutive
+   * sequences at their first send, except that a retried (already stamped) batch goes alone
+   * (none is stamped while `identity` is null, or while an older identity's batch of the
+   * partition is still in flight).
    */
   drain(
     nowMs: number,
@@ -231,7 +233,7 @@ export class RecordAccumulator {
         if (queue.inFlight > 0 && !flushing && this.#onlyOpen(queue)) break;
         if (!canSend(queue.topic, queue.partition)) break;
         const taken = this.#idempotent
-          ? [this.#takeStamped(queue, identity)]
+          ? this.#takeStamped(queue, identity, nowMs, flushing, requestBytesMax)
           : this.#takeBatches(queue, nowMs, flushing, requestBytesMax);
         queue.inFlight += 1;
         for (const batch of taken) queue.inFlightBatches.add(batch);
@@ -262,20 +264,37 @@ export class RecordAccumulator {
     return true;
   }
 
-  #takeStamped(queue: PartitionQueue, identity: ProducerIdentity | null): ProducerBatch {
-    const batch = queue.batches.shift() as ProducerBatch;
-    if (queue.batches.length === 0) queue.lastClosed = true;
-    if (batch.producer === null) {
-      assert(identity !== null, 'a batch is stamped only with an identity');
-      if (queue.generation !== identity.generation) {
-        queue.generation = identity.generation;
-        queue.nextSequence = 0;
-      }
+  /**
+   * A batch stamped before (a retry) goes alone, with its identity and sequence: a request never
+   * joins batches that earlier went in different requests, so each request was written whole or
+   * not at all. Otherwise the partition's ready unstamped batches go together (as without
+   * idempotence), stamped with `identity` and consecutive sequences: one produce, one run.
+   */
+  #takeStamped(
+    queue: PartitionQueue,
+    identity: ProducerIdentity | null,
+    nowMs: number,
+    flushing: boolean,
+    requestBytesMax: number,
+  ): ProducerBatch[] {
+    const head = queue.batches[0] as ProducerBatch;
+    if (head.producer !== null) {
+      queue.batches.shift();
+      if (queue.batches.length === 0) queue.lastClosed = true;
+      return [head];
+    }
+    assert(identity !== null, 'a batch is stamped only with an identity');
+    const taken = this.#takeBatches(queue, nowMs, flushing, requestBytesMax, true);
+    if (queue.generation !== identity.generation) {
+      queue.generation = identity.generation;
+      queue.nextSequence = 0;
+    }
+    for (const batch of taken) {
       batch.producer = identity;
       batch.baseSequence = queue.nextSequence;
       queue.nextSequence = addSequence(queue.nextSequence, batch.records.length);
     }
-    return batch;
+    return taken;
   }
 
   #takeBatches(
@@ -283,11 +302,13 @@ export class RecordAccumulator {
     nowMs: number,
     flushing: boolean,
     requestBytesMax: number,
+    unstampedOnly = false,
   ): ProducerBatch[] {
     const taken: ProducerBatch[] = [];
     let bytes = 0;
     while (queue.batches.length > 0) {
       const next = queue.batches[0] as ProducerBatch;
+      if (unstampedOnly && next.producer !== null) break;
       const isOpenLast = queue.batches.length === 1 && !queue.lastClosed;
       const lingered = nowMs - next.createdAtMs >= this.#lingerMs;
       if (isOpenLast && !flushing && !lingered && taken.length > 0) break;

@@ -2,8 +2,9 @@
 // partition, a batch whose acknowledgement was lost retried into a duplicate answer (stored
 // once, acknowledged at its original offset), batches that overtook a failed one resent after
 // it in order, UNKNOWN_PRODUCER_ID resolved with a new identity, INVALID_PRODUCER_EPOCH
-// reported, and 20 and 200 concurrent send() to one partition all acknowledged once at
-// distinct offsets; with `idempotent: false` a lost acknowledgement stores the batch twice.
+// reported, and 20 and 200 concurrent send() to one partition (one batch a request, or five:
+// a produce of several stamped batches) all acknowledged once at distinct offsets; with
+// `idempotent: false` a lost acknowledgement stores the batch twice.
 // Method: the fake cluster (its brokers check batches with the broker's own producer-state
 // table) as the Transport port and a ManualClock; seeded randomness, seed printed.
 import { describe, expect, test } from 'vitest';
@@ -41,8 +42,8 @@ function setup(config: Partial<ProducerConfig> = {}) {
   return { clock, cluster, producer };
 }
 
-/** One record per batch: 60-byte values in 150-byte batches. */
-const oneRecordBatches = { batchSizeBytes: 150 };
+/** One record per batch and one batch per request: 60-byte values (96 bytes with framing) in 160-byte batches. */
+const oneRecordBatches = { batchSizeBytes: 160, requestBytesMax: 160 };
 const value = (i: number) => `${i}`.padStart(3, '0').repeat(20);
 
 async function sendAll(producer: Producer, clock: ManualClock, count: number) {
@@ -141,9 +142,15 @@ describe('idempotent producer', { timeout: 20_000 }, () => {
     expect(producer.bufferedBytes).toBe(0);
   });
 
-  for (const count of [20, 200]) {
-    test(`${count} concurrent send() to one partition: all acknowledged once, distinct offsets`, async () => {
-      const { clock, cluster, producer } = setup(oneRecordBatches);
+  const shapes = {
+    'one batch': oneRecordBatches,
+    'up to five batches': { ...oneRecordBatches, requestBytesMax: 5 * 160 },
+  };
+  for (const [count, [shape, config]] of [20, 200].flatMap((n) =>
+    Object.entries(shapes).map((entry) => [n, entry] as const),
+  )) {
+    test(`${count} concurrent send() to one partition, ${shape} a request: all acknowledged once, distinct offsets`, async () => {
+      const { clock, cluster, producer } = setup(config);
       // Scattered failures, written and not, while up to five batches are in flight.
       for (let i = 0; i < count; i += 1) {
         const r = (i * 7919 + seed) % 10;
@@ -159,6 +166,8 @@ describe('idempotent producer', { timeout: 20_000 }, () => {
       expect(cluster.logs.get(0), `seed ${seed}`).toEqual(
         Array.from({ length: count }, (_, i) => value(i)),
       );
+      const batchesPerCall = Math.max(...cluster.calls.map((call) => call.values.length));
+      expect(batchesPerCall).toBe(shape === 'one batch' ? 1 : 5);
     });
   }
 });
