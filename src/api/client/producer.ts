@@ -20,6 +20,7 @@ import { ClientError, staleMetadataCodes } from './client-error.ts';
 import type { LeaderAddress, MetadataCache } from './metadata-cache.ts';
 import {
   batchOverheadBytes,
+  idlePartitionsMaxDefault,
   RecordAccumulator,
   recordSizeBytes,
   type PendingRecord,
@@ -93,6 +94,12 @@ export interface ProducerConfig {
    */
   readonly maxInFlightPerPartition: number;
   /**
+   * Idle partitions whose state the producer keeps (idempotent: each one's next sequence). A
+   * new partition beyond it drops the idle ones; batches to partitions met afterwards then go
+   * under a new identity (one more POST /v1/producers), never under a forgotten sequence.
+   */
+  readonly idlePartitionsMax: number;
+  /**
    * Kafka's transactional.id, for fencing: a producer started with the same name bumps the
    * epoch and the older instance's writes fail with INVALID_PRODUCER_EPOCH.
    */
@@ -118,6 +125,7 @@ export const defaultProducerConfig: ProducerConfig = {
   requestTimeoutMs: 30_000,
   idempotent: true,
   maxInFlightPerPartition: 5,
+  idlePartitionsMax: idlePartitionsMaxDefault,
 };
 
 export interface ProducerDeps {
@@ -208,6 +216,7 @@ export class Producer {
       lingerMs: c.lingerMs,
       idempotent: c.idempotent,
       inFlightPerPartitionMax: c.maxInFlightPerPartition,
+      idlePartitionsMax: c.idlePartitionsMax,
     });
     this.#partitioner = new StickyPartitioner({ topicsMax: 10_000 }, { random: deps.random });
     this.#captureAck = (resolve, reject) => {
@@ -425,6 +434,9 @@ export class Producer {
 
   #drain(): void {
     const nowMs = this.#now();
+    if (this.#identity !== null && this.#accumulator.needsNewIdentity(this.#identity)) {
+      this.#identity = null; // Partitions whose sequences were dropped (idlePartitionsMax).
+    }
     if (this.#config.idempotent && this.#identity === null && this.#accumulator.recordCount > 0) {
       this.#initIdentity();
     }

@@ -76,6 +76,8 @@ interface PartitionQueue {
   /** The sequence the next stamped batch gets, under identity generation `generation`. */
   nextSequence: number;
   generation: number;
+  /** Created after an idle queue was dropped: its first stamp needs a newer identity. */
+  fresh: boolean;
   nextNumber: number;
 }
 
@@ -87,9 +89,18 @@ export interface AccumulatorConfig {
    * up to 5 with it (the broker remembers a producer's last five batches).
    */
   readonly inFlightPerPartitionMax?: number;
-  /** Stamp batches with the producer identity and a per-partition sequence; one per request. */
+  /** Stamp batches with the producer identity and per-partition sequences. */
   readonly idempotent?: boolean;
+  /**
+   * Idle partition queues kept (each holds its partition's next sequence with idempotence). A
+   * new partition beyond it drops every idle one, and batches of partitions met afterwards wait
+   * for a new identity (their sequences under the old one are forgotten).
+   */
+  readonly idlePartitionsMax?: number;
 }
+
+/** Default idlePartitionsMax: a producer writing to more partitions renews its identity. */
+export const idlePartitionsMaxDefault = 10_000;
 
 /** Largest sequence; the next is 0 (as the broker's producer-state.ts wraps). */
 const sequenceMax = 0x7fffffff;
@@ -124,6 +135,12 @@ export class RecordAccumulator {
   readonly #inFlightMax: number;
   readonly #idempotent: boolean;
   readonly #queues = new Map<string, PartitionQueue>();
+  readonly #idlePartitionsMax: number;
+  /**
+   * The newest identity generation whose sequences of some partition were dropped with its
+   * idle queue: a queue created since may be stamped only with a later generation.
+   */
+  #droppedGeneration = -1;
   #recordCount = 0;
 
   constructor(config: AccumulatorConfig) {
@@ -133,6 +150,8 @@ export class RecordAccumulator {
     assert(Number.isInteger(inFlightMax) && inFlightMax >= 1, 'inFlightPerPartitionMax >= 1');
     this.#batchSizeBytes = config.batchSizeBytes;
     this.#lingerMs = config.lingerMs;
+    this.#idlePartitionsMax = config.idlePartitionsMax ?? idlePartitionsMaxDefault;
+    assert(this.#idlePartitionsMax >= 1, 'idlePartitionsMax >= 1');
     this.#idempotent = config.idempotent === true;
     // Without sequence numbers only one request may be in flight, or a retry could reorder.
     this.#inFlightMax = this.#idempotent ? inFlightMax : 1;
@@ -191,6 +210,7 @@ export class RecordAccumulator {
     const key = partitionKey(topic, partition);
     let queue = this.#queues.get(key);
     if (queue === undefined) {
+      if (this.#queues.size >= this.#idlePartitionsMax) this.#dropIdle();
       queue = {
         topic,
         partition,
@@ -201,6 +221,7 @@ export class RecordAccumulator {
         recovering: false,
         nextSequence: 0,
         generation: -1,
+        fresh: this.#droppedGeneration >= 0,
         nextNumber: 0,
       };
       this.#queues.set(key, queue);
@@ -253,11 +274,44 @@ export class RecordAccumulator {
     return queue.inFlight < this.#inFlightMax;
   }
 
+  /**
+   * Drops every idle queue (the bound is hit). With idempotence their sequences go with them,
+   * so the identities they were stamped under may not stamp a partition met afterwards.
+   */
+  #dropIdle(): void {
+    for (const [key, queue] of this.#queues) {
+      if (queue.batches.length > 0 || queue.inFlight > 0) continue;
+      this.#queues.delete(key);
+      this.#droppedGeneration = Math.max(this.#droppedGeneration, queue.generation);
+    }
+  }
+
+  /**
+   * Does a waiting batch need an identity newer than `identity` (its partition's queue was
+   * created after idle queues stamped under `identity` were dropped)? The producer then takes
+   * a new one.
+   */
+  needsNewIdentity(identity: ProducerIdentity): boolean {
+    if (identity.generation > this.#droppedGeneration) return false;
+    for (const queue of this.#queues.values()) {
+      if (queue.fresh && queue.generation === -1 && queue.batches.length > 0) return true;
+    }
+    return false;
+  }
+
+  /** Partition queues held (idle ones up to idlePartitionsMax). */
+  get partitionCount(): number {
+    return this.#queues.size;
+  }
+
   /** The head batch keeps its identity, or may be stamped with `identity` now. */
   #canStamp(queue: PartitionQueue, identity: ProducerIdentity | null): boolean {
     const head = queue.batches[0] as ProducerBatch;
     if (head.producer !== null) return true;
     if (identity === null) return false;
+    // Never stamped, and perhaps its partition's sequence was dropped: a newer identity only.
+    const unstampedFresh = queue.fresh && queue.generation === -1;
+    if (unstampedFresh && identity.generation <= this.#droppedGeneration) return false;
     for (const batch of queue.inFlightBatches) {
       if (batch.producer?.generation !== identity.generation) return false;
     }

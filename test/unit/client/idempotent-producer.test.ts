@@ -18,9 +18,9 @@ import { ManualClock, settle } from './manual-clock.ts';
 const seed = Date.now() % 1_000_000;
 console.log(`idempotent producer test seed ${seed}`);
 
-function setup(config: Partial<ProducerConfig> = {}) {
+function setup(config: Partial<ProducerConfig> = {}, partitions = 1) {
   const clock = new ManualClock();
-  const cluster = new FakeCluster('t', 1, () => clock.nowMs());
+  const cluster = new FakeCluster('t', partitions, () => clock.nowMs());
   const metadata = new MetadataCache(
     { ...defaultMetadataConfig, bootstrapUrls: [FakeCluster.url(1)] },
     { transport: cluster, clock },
@@ -118,6 +118,29 @@ describe('idempotent producer', { timeout: 20_000 }, () => {
     expect(later.map((m) => m.offset)).toEqual([3, 4, 5]);
     expect(cluster.producerInits).toBe(2);
     expect(cluster.logs.get(0)).toEqual([0, 1, 2, 0, 1, 2].map(value));
+  });
+
+  test('idlePartitionsMax: a partition met after idle ones were dropped gets a new identity', async () => {
+    const { clock, cluster, producer } = setup({ idlePartitionsMax: 1 }, 2);
+    const send = async (partition: number, v: string) => {
+      const ack = producer.send({ topic: 't', partition, value: v });
+      for (let round = 0; round < 5; round += 1) await clock.advance(200);
+      return (await ack).offset;
+    };
+    expect(await send(0, 'a')).toBe(0);
+    expect(await send(0, 'b')).toBe(1);
+    expect(cluster.producerInits).toBe(1);
+    // Partition 0's idle queue (next sequence 2) is dropped: the producer no longer knows
+    // which partitions the identity wrote, so partition 1 goes under a new one.
+    expect(await send(1, 'c')).toBe(0);
+    expect(cluster.producerInits).toBe(2);
+    // Partition 0 again: under the first identity its sequence 0 would be taken for a retry
+    // of 'a' (answered, not written). A new identity starts it at 0 safely.
+    expect(await send(0, 'd')).toBe(2);
+    expect(cluster.producerInits).toBe(3);
+    expect(cluster.duplicates).toBe(0);
+    expect(cluster.logs.get(0)).toEqual(['a', 'b', 'd']);
+    expect(cluster.logs.get(1)).toEqual(['c']);
   });
 
   test('INVALID_PRODUCER_EPOCH (fenced) is reported to the caller, nothing retried', async () => {
