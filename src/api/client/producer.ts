@@ -4,7 +4,7 @@
 // partition's leader. Retriable failures go back to their partition's queue in creation order
 // after a jittered backoff, with metadata refreshed first when the leader moved. Idempotent by
 // default (Kafka's enable.idempotence): the producer takes an id from POST /v1/producers, each
-// batch carries it with a per-partition sequence that its retries keep, up to five batches per
+// batch carries it with a per-partition sequence that its retries keep, up to five requests per
 // partition are in flight, and the leader answers a retry of a stored batch with its original
 // offsets — so ambiguous failures (a timeout, a dropped connection, a leader change) are
 // retried without duplicates. UNKNOWN_PRODUCER_ID (and a gap no earlier batch explains) takes
@@ -89,7 +89,7 @@ export interface ProducerConfig {
   /** enable.idempotence: retries never store a batch twice (the default). */
   readonly idempotent: boolean;
   /**
-   * Batches in flight per partition with idempotence (max.in.flight.requests.per.connection,
+   * Requests in flight per partition with idempotence (max.in.flight.requests.per.connection,
    * per partition here), at most batchesPerProducerMax; 1 without idempotence.
    */
   readonly maxInFlightPerPartition: number;

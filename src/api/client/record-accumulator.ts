@@ -86,7 +86,7 @@ export interface AccumulatorConfig {
   readonly lingerMs: number;
   /**
    * Requests in flight per partition: 1 without idempotence (a retry could reorder otherwise),
-   * up to 5 with it (the broker remembers a producer's last five batches).
+   * up to 5 with it (the broker remembers a producer's last five runs: one per request).
    */
   readonly inFlightPerPartitionMax?: number;
   /** Stamp batches with the producer identity and per-partition sequences. */
