@@ -27,5 +27,15 @@ export default tseslint.config(
     },
   },
   { files: ['src/raft/core/**/*.ts', 'src/broker/replication/**/*.ts'], rules: pureCoreBans },
+  {
+    // The web console's browser modules (served as they are, no build step).
+    files: ['src/api/console/assets/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'fetch', 'EventSource', 'atob', 'TextDecoder',
+          'addEventListener', 'removeEventListener', 'console'].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
   { files: ['bin/**/*.js', 'eslint.config.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
 );

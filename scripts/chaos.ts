@@ -1,24 +1,31 @@
 // `npm run chaos -- --duration SECONDS --seed S`: a nemesis against a real three-node cluster
 // (issue 10 item 4). Producers (the client library, idempotent by default, retrying; or raw
 // acks=all JSON produces without retries with --producer raw), consumers and a final reader
-// record every operation; faults drawn from the seed (kill -9 of any node, of the controller's node, of a
-// partition leader, SIGSTOP) run back to back with a quiet second between them, each healed
-// before the next. The last line is the checker's verdict:
-// `acked=… lost=0 duplicates=… hw_regressions=0 … unavailable_ms=… faults=… producer=…`; the exit code is
+// record every operation; faults drawn from the seed (kill -9 of any node, of the controller's
+// node, of a partition leader, SIGSTOP; and, when this machine can make network namespaces, a
+// node or a partition leader cut off from the others and one link cut) run back to back with a
+// quiet second between them, each healed before the next. The last line is the checker's
+// verdict: `acked=… lost=0 duplicates=… hw_regressions=0 … unavailable_ms=… faults=…
+// producer=…`; the exit code is
 // non-zero when any anomaly was found, with the offending operations printed above it.
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatAnomalies } from '../test/support/checker/checker.ts';
 import { runChaos } from '../test/support/checker/chaos-run.ts';
 import { producerModes, type ProducerMode } from '../test/support/checker/cluster-workload.ts';
+import { NetnsNetwork } from '../test/support/cluster/netns.ts';
 import { RillCluster } from '../test/support/cluster/rill-cluster.ts';
 
-const usage = `usage: npm run chaos -- [--duration SECONDS] [--seed S] [--partitions N] [--session-timeout-ms MS] [--producer MODE]
+const usage = `usage: npm run chaos -- [--duration SECONDS] [--seed S] [--partitions N]
+                       [--session-timeout-ms MS] [--network auto|netns|loopback]
+                       [--producer idempotent|at-least-once|raw]
 
 Runs a three-node Rill cluster from this checkout with producers, consumers and a nemesis
-(kill -9, SIGSTOP), then checks what the clients saw. Defaults: 60 s, a random seed, 3
-partitions, the broker's default session timeout, --producer idempotent (the client library
-as shipped; at-least-once: the library with idempotent: false; raw: JSON produces, no retry).`;
+(kill -9, SIGSTOP, and network partitions when the nodes run in network namespaces), then
+checks what the clients saw. Defaults: 60 s, a random seed, 3 partitions, a 3 s session
+timeout, --network auto (namespaces when running as root with iproute2, else loopback),
+--producer idempotent (the client library as shipped; at-least-once: the library with
+idempotent: false; raw: JSON produces, no retry).`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -28,6 +35,7 @@ async function main(): Promise<number> {
       partitions: { type: 'string', default: '3' },
       'session-timeout-ms': { type: 'string' },
       producer: { type: 'string', default: 'idempotent' },
+      network: { type: 'string', default: 'auto' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -45,10 +53,22 @@ async function main(): Promise<number> {
     return 2;
   }
   const sessionTimeoutMs = Number(values['session-timeout-ms'] ?? 3_000);
+  const mode = values.network;
+  if (mode !== 'auto' && mode !== 'netns' && mode !== 'loopback') {
+    console.error(usage);
+    return 2;
+  }
+  const canPartition = mode !== 'loopback' && (await NetnsNetwork.available());
+  if (mode === 'netns' && !canPartition) {
+    console.error('--network netns: cannot make network namespaces here (needs root and iproute2)');
+    return 2;
+  }
   console.log(
-    `chaos seed=${seed} duration=${durationMs / 1000}s partitions=${partitions} load=${loadavg()[0]?.toFixed(2)}`,
+    `chaos seed=${seed} duration=${durationMs / 1000}s partitions=${partitions} ` +
+      `network=${canPartition ? 'netns' : 'loopback'} load=${loadavg()[0]?.toFixed(2)}`,
   );
-  const cluster = await RillCluster.start(3, sessionTimeoutMs);
+  const network = canPartition ? await NetnsNetwork.create([1, 2, 3]) : null;
+  const cluster = await RillCluster.start(3, sessionTimeoutMs, 3, [], network);
   console.log(
     `cluster up: ${cluster.ids.map((id) => cluster.url(id)).join(' ')} (data ${cluster.dataDir})`,
   );
@@ -68,13 +88,21 @@ async function main(): Promise<number> {
       log: (line) => console.log(line),
     });
     if (result.check.anomalies.length > 0) console.log(formatAnomalies(result.check.anomalies));
+    const groupAnomalies = result.group?.anomalies ?? [];
+    if (groupAnomalies.length > 0) console.log(formatAnomalies(groupAnomalies));
     if (!result.finalReadComplete) console.log('final read did not finish within 30 s');
+    if (result.group?.drained === false) console.log('the group did not drain within 60 s');
     console.log(
       `ops=${result.history.ops.length} reads=${result.check.stats.fetches} ` +
         `records_read=${result.check.stats.recordsRead} load=${loadavg()[0]?.toFixed(2)}`,
     );
     console.log(result.summary);
-    return result.check.anomalies.length === 0 && result.finalReadComplete ? 0 : 1;
+    const clean =
+      result.check.anomalies.length === 0 &&
+      groupAnomalies.length === 0 &&
+      result.finalReadComplete &&
+      result.group?.drained !== false;
+    return clean ? 0 : 1;
   } finally {
     if (!stopping) await cluster.stopAll();
   }

@@ -80,6 +80,8 @@ export interface NodeConfig {
   readonly replicaLagTimeMaxMs?: number;
   /** Overrides of the node limits (`--limit name=value`); the defaults when absent. */
   readonly limits?: Readonly<Partial<Record<NodeLimitName, number>>>;
+  /** --console-write: the web console may change the cluster (docs/console.md). */
+  readonly consoleWrite?: boolean;
 }
 
 /** Timings of the metadata plane (see docs/operations.md). */
@@ -311,6 +313,7 @@ async function startNodeWith(
     internalRoutes: internalRoutes(plane),
     logSyncs,
     groups: groupSettingsOf(config),
+    consoleWrite: config.consoleWrite === true,
   });
   const streams = trackStreams(server.server);
   await server.listen({ host: config.listenHost, port: config.listenPort });

@@ -17,6 +17,7 @@ const apiOnlyErrorCatalog = {
   NOT_FOUND: final, // No such route (a broker of another version?).
   SASL_AUTHENTICATION_FAILED: final, // Bad credentials.
   CLUSTER_AUTHORIZATION_FAILED: final, // An internal route without the cluster secret.
+  CONSOLE_WRITE_DISABLED: final, // A browser's change on a node without --console-write.
   TOPIC_AUTHORIZATION_FAILED: final,
   UNKNOWN_SERVER_ERROR: final, // A bug: the server logged it.
 } as const satisfies Record<string, ErrorTraits>;
@@ -33,6 +34,7 @@ const httpStatusByCode: Readonly<Record<ApiErrorCode, number>> = {
   CORRUPT_MESSAGE: 400,
   SASL_AUTHENTICATION_FAILED: 401,
   CLUSTER_AUTHORIZATION_FAILED: 403,
+  CONSOLE_WRITE_DISABLED: 403,
   TOPIC_AUTHORIZATION_FAILED: 403,
   UNKNOWN_TOPIC_OR_PARTITION: 404,
   GROUP_ID_NOT_FOUND: 404,

@@ -49,6 +49,8 @@ export interface PartitionDescriptionBody {
    * null (unknown: no leader, or the leader did not answer in time).
    */
   readonly offsetsSource: 'leader' | 'follower' | 'leader-remote' | null;
+  /** With 'follower': ms since that node last heard from the leader (the HW's greatest age). */
+  readonly offsetsAgeMs?: number;
   /** While a reassignment is in progress: the replicas it moves the partition to. */
   readonly targetReplicas?: readonly number[];
 }

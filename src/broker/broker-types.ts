@@ -65,6 +65,11 @@ export interface PartitionDescription {
    * leader asked over the network ('leader-remote', set by the API), or null when unknown.
    */
   readonly offsetsSource: OffsetsSource | null;
+  /**
+   * With offsetsSource 'follower': how long ago this node last heard from the leader (its HW
+   * is at most this old); absent otherwise (a leader's own, or one asked just now).
+   */
+  readonly offsetsAgeMs?: number;
   /** While a reassignment is in progress: the replicas it moves the partition to. */
   readonly targetReplicas?: readonly number[];
 }

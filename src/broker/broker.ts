@@ -127,6 +127,7 @@ export class Broker {
       metadata: deps.metadata,
       random: deps.random,
       localReplica: (key) => this.#replicas.get(key),
+      followerAnsweredAgoMs: (leaderId) => this.#fetcher?.answeredAgoMs(leaderId) ?? null,
       requireRunning: () => this.#requireRunning(),
       propose: (command) => this.#propose(command),
       fromMetadataError: (error) => this.#fromMetadataError(error),

@@ -141,6 +141,8 @@ interface SourceLoop {
   /** Ends an idle pause, or aborts a long poll so new partitions join the session at once. */
   wake: (() => void) | null;
   running: Promise<void> | null;
+  /** When the leader last answered the session (its HWs are at least as fresh), or null. */
+  answeredAtMs: number | null;
 }
 
 const refusalCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
@@ -192,6 +194,16 @@ export class ReplicaFetcher {
     await this.#deps.transport.close();
   }
 
+  /**
+   * How long ago the fetch session with `leaderId` was last answered, or null (none yet, or no
+   * session): a leader answers at once when a partition's HW moves, so a follower's HW is at
+   * most this old.
+   */
+  answeredAgoMs(leaderId: number): number | null {
+    const at = this.#loops.get(leaderId)?.answeredAtMs ?? null;
+    return at === null ? null : Math.max(0, this.#deps.clock.nowMs() - at);
+  }
+
   #loop(leaderId: number): SourceLoop {
     let loop = this.#loops.get(leaderId);
     if (loop === undefined) {
@@ -202,6 +214,7 @@ export class ReplicaFetcher {
         due: new Set(),
         wake: null,
         running: null,
+        answeredAtMs: null,
       };
       this.#loops.set(leaderId, loop);
     }
@@ -313,6 +326,7 @@ export class ReplicaFetcher {
       .filter((p) => p.kind !== 'records')
       .map((p) => `${p.topic}-${p.partition}`);
     builder.onAnswer(answer.sessionId, dropped);
+    loop.answeredAtMs = this.#deps.clock.nowMs();
     await Promise.all(answer.partitions.map((p) => this.#onAnswer(loop, p)));
     return 'ok';
   }

@@ -37,6 +37,8 @@ export interface TopicAdminDeps {
   readonly random: Random;
   /** This node's open replica of the partition directory `key`, if any. */
   localReplica(key: string): LocalReplicaView | undefined;
+  /** How long ago this node's fetch session with `leaderId` was answered, or null. */
+  followerAnsweredAgoMs(leaderId: number): number | null;
   /** Throws BROKER_NOT_READY unless the broker is running. */
   requireRunning(): void;
   /** Proposes through the broker; a metadata log failure arrives as its BrokerError. */
@@ -99,6 +101,8 @@ export class TopicAdmin {
     // this node does not host, the API asks the leader (topic-describe.ts).
     const kind = replica?.role.kind;
     const known = replica !== undefined && (kind === 'leader' || kind === 'follower');
+    const ageMs =
+      kind === 'follower' && p.leader !== null ? this.#deps.followerAnsweredAgoMs(p.leader) : null;
     return {
       partition: p.partition,
       leader: p.leader,
@@ -108,6 +112,7 @@ export class TopicAdmin {
       logStartOffset: known ? replica.log.logStartOffset : null,
       highWatermark: known ? replica.highWatermark : null,
       offsetsSource: known ? kind : null,
+      ...(ageMs === null ? {} : { offsetsAgeMs: ageMs }),
       ...(p.targetReplicas === undefined ? {} : { targetReplicas: p.targetReplicas }),
     };
   }

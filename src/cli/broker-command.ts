@@ -52,6 +52,7 @@ interface BrokerOptions {
   sessionTimeoutMs: number;
   replicaLagTimeMaxMs: number;
   limit: Partial<Record<NodeLimitName, number>>;
+  consoleWrite?: boolean;
 }
 
 /** Collects `--limit name=value` (repeatable) into an object of known node limits. */
@@ -114,6 +115,7 @@ export function brokerCommand(): Command {
       parseLimit,
       {},
     )
+    .option('--console-write', 'let the web console at / create, delete, produce and reset')
     .addHelpText(
       'after',
       '\nExample:\n  rill broker --node-id 1 --listen 127.0.0.1:9091 ' +
@@ -141,6 +143,7 @@ async function runBroker(options: BrokerOptions): Promise<void> {
     sessionTimeoutMs: options.sessionTimeoutMs,
     replicaLagTimeMaxMs: options.replicaLagTimeMaxMs,
     limits: options.limit,
+    consoleWrite: options.consoleWrite === true,
   };
   const print = (line: string): void => {
     process.stdout.write(`${line}\n`);

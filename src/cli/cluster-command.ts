@@ -29,6 +29,7 @@ interface ClusterOptions {
   dataDir: string;
   host: string;
   logLevel: string;
+  consoleWrite?: boolean;
 }
 
 function positiveInt(max: number) {
@@ -63,6 +64,7 @@ export function clusterCommand(): Command {
     .option('--data-dir <dir>', 'data directory (node i uses DIR/node-i)', './data')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--log-level <level>', 'log level of the nodes', 'info')
+    .option('--console-write', 'let the web console at / change the cluster (every node)')
     .addHelpText(
       'after',
       '\nLogs: DIR/node-ID.log (JSON). Cluster secret: DIR/cluster-secret, generated once.\n' +
@@ -125,6 +127,7 @@ async function clusterUp(options: ClusterOptions): Promise<void> {
     join(dataDir, `node-${id}.log`),
     '--log-level',
     options.logLevel,
+    ...(options.consoleWrite === true ? ['--console-write'] : []),
   ];
   for (const id of ids) {
     const child = spawn(process.execPath, [rillBin, ...brokerArgs(id)], {

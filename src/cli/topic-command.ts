@@ -210,7 +210,8 @@ function formatTopic(topic: TopicDescription): string {
         `\treplicas=${p.replicas.join(',')}\tisr=${p.isr.join(',')}` +
         `\tlog-start=${p.logStartOffset ?? 'unknown'}` +
         `\thigh-watermark=${p.highWatermark ?? 'unknown'}` +
-        `\tsource=${p.offsetsSource ?? 'none'}`,
+        `\tsource=${p.offsetsSource ?? 'none'}` +
+        (p.offsetsAgeMs === undefined ? '' : `\tage=${p.offsetsAgeMs}ms`),
     );
   }
   return lines.join('\n');

@@ -20,6 +20,17 @@ export interface MetadataStatus {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly voters: readonly number[];
+  /**
+   * On the leader only: each other member's match index and the milliseconds since this node
+   * last received a message from it (null if never).
+   */
+  readonly followers?: readonly RaftFollowerStatus[];
+}
+
+export interface RaftFollowerStatus {
+  readonly nodeId: number;
+  readonly matchIndex: number;
+  readonly lastContactMs: number | null;
 }
 
 export interface MetadataLog<Command> {

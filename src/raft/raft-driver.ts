@@ -54,9 +54,14 @@ export interface RaftDriverCounters {
   saveMs: number;
 }
 
+/** Senders whose last message time is kept (more than any membership this log allows). */
+const lastHeardNodesMax = 1_024;
+
 export class RaftDriver {
   readonly #config: RaftDriverConfig;
   readonly #deps: RaftDriverDeps;
+  /** When a message last came from each node (the console's "last contact"). */
+  readonly #lastHeardMs = new Map<number, number>();
   #state: DriverState = 'new';
   #cancelTick: (() => void) | null = null;
   /** The round in progress, if any; stop() waits for it. */
@@ -106,8 +111,16 @@ export class RaftDriver {
     });
   }
 
+  /** Clock time of the last message received from each node, at most lastHeardNodesMax. */
+  get lastHeardMs(): ReadonlyMap<number, number> {
+    return this.#lastHeardMs;
+  }
+
   #onMessage(message: RaftMessage): void {
     if (this.#state !== 'running') return;
+    if (this.#lastHeardMs.has(message.from) || this.#lastHeardMs.size < lastHeardNodesMax) {
+      this.#lastHeardMs.set(message.from, this.#deps.clock.nowMs());
+    }
     this.#deps.core.step(message);
     this.#deps.onProgress?.();
     this.kick();

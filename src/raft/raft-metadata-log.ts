@@ -256,6 +256,16 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
       };
     }
     const status = core.status();
+    const nowMs = this.#deps.clock.nowMs();
+    const heard = this.#driver?.lastHeardMs;
+    const followers = status.progress?.map((p) => {
+      const atMs = heard?.get(p.id);
+      return {
+        nodeId: p.id,
+        matchIndex: p.match,
+        lastContactMs: atMs === undefined ? null : Math.round(nowMs - atMs),
+      };
+    });
     return {
       nodeId: this.#config.nodeId,
       role: status.role,
@@ -264,6 +274,7 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
       commitIndex: status.commitIndex,
       appliedIndex: this.#appliedIndex,
       voters: status.membership.voters,
+      ...(followers === undefined ? {} : { followers }),
     };
   }
 

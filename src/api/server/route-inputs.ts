@@ -54,10 +54,16 @@ const routeInputs: Readonly<Record<string, RouteInput>> = {
   'GET /v1/groups/:group/offsets': { query: ['topic'], bodies: [] },
   'POST /v1/groups/:group/offsets/reset': json,
   'POST /v1/producers': json,
+  'GET /': none,
+  'GET /console/*': none,
+  'GET /v1/console/events': none,
 };
 
 /** Every client route as `METHOD url-pattern` (tests walk them; docs/api.md lists them). */
 export const clientRoutes: readonly string[] = Object.keys(routeInputs);
+
+/** Client routes whose answer never ends by itself (server-sent events): held open by design. */
+export const streamRoutes: readonly string[] = ['GET /v1/console/events'];
 
 /** Node-to-node routes (registered by other modules) all take a JSON body and no query. */
 const internalInput: RouteInput = json;

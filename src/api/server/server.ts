@@ -30,6 +30,7 @@ import {
   type Random,
   type WallClock,
 } from '../../common/index.ts';
+import { registerConsole } from '../console/console-routes.ts';
 import { ApiError } from '../errors.ts';
 import { coordinatorPartition } from '../murmur2.ts';
 import { batchContentType, type HttpExchange } from '../wire.ts';
@@ -103,6 +104,8 @@ export interface ServerDeps {
   readonly random?: Random;
   /** The group coordinator's settings over defaultGroupCoordinatorConfig. */
   readonly groups?: Partial<GroupCoordinatorConfig>;
+  /** --console-write: the web console may change the cluster (docs/console.md). */
+  readonly consoleWrite?: boolean;
 }
 
 export type { RillApp, RillReply, RillRequest, RouteContext } from './route-context.ts';
@@ -213,6 +216,11 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   app.addHook('onClose', async () => groups.stop());
   groups.start();
   registerProducerRoutes(app, context);
+  const consoleDeps = { clock: deps.clock, wallClock, forwarder, metrics };
+  const nodeId = (): number => broker.nodeId;
+  const brokerUrls = (): string[] => broker.describeCluster().brokers.map((b) => b.url);
+  const consoleOptions = { write: deps.consoleWrite === true };
+  registerConsole(app, consoleOptions, { ...consoleDeps, nodeId, brokerUrls });
   await app.ready();
   return app;
 }

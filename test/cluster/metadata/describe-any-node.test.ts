@@ -14,7 +14,9 @@ const rillBin = resolve(import.meta.dirname, '../../../bin/rill.js');
 let cluster: RillCluster;
 
 beforeAll(async () => {
-  cluster = await RillCluster.start(3, 3_000);
+  // A long session timeout: the last test stops a leader for longer than a fetch session's
+  // long poll (5 s) and must not see it fenced meanwhile.
+  cluster = await RillCluster.start(3, 20_000);
 }, 60_000);
 
 afterAll(async () => {
@@ -105,4 +107,37 @@ test('every node describes every partition with the same offsets', async () => {
     }
     if (topic === 'spread') expect(new Set(leaders.values()).size).toBe(3);
   }
-}, 90_000);
+}, 180_000);
+
+test('a follower says how old its HW is, and the age grows while its leader is silent', async () => {
+  // 'copies' exists from the test above (RF=3); this test runs after it in this file.
+  const local = async (id: number) =>
+    (await cluster.get(id, '/v1/topics/copies?local=true')).body.partitions as {
+      partition: number;
+      leader: number;
+      offsetsSource: string;
+      offsetsAgeMs?: number;
+    }[];
+  const partitions = await local(1);
+  const followed = partitions.find((p) => p.leader !== 1);
+  if (followed === undefined) throw new Error('node 1 leads every partition of copies');
+  // A healthy session answers at least every long-poll wait (5 s).
+  const fresh = await pollUntil('an age from a live session', 15_000, async () => {
+    const p = (await local(1)).find((q) => q.partition === followed.partition);
+    return p?.offsetsAgeMs !== undefined && p.offsetsAgeMs < 6_000 ? p : undefined;
+  });
+  expect(fresh.offsetsSource).toBe('follower');
+  expect(
+    (await local(followed.leader)).find((q) => q.partition === followed.partition),
+  ).not.toHaveProperty('offsetsAgeMs');
+  // SIGSTOP the leader: its sessions stop answering, so the follower's age passes the wait.
+  cluster.pause(followed.leader, true);
+  try {
+    await pollUntil('the age passing 6 s while the leader is stopped', 20_000, async () => {
+      const p = (await local(1)).find((q) => q.partition === followed.partition);
+      return (p?.offsetsAgeMs ?? 0) > 6_000 ? true : undefined;
+    });
+  } finally {
+    cluster.pause(followed.leader, false);
+  }
+}, 60_000);

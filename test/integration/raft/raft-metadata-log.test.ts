@@ -132,6 +132,8 @@ test('a membership change resolves once applied; adding an observer keeps the vo
   );
   expect(added.index).toBeGreaterThan(1);
   expect(log.status().voters).toEqual([1]);
+  // The leader's view of the observer it cannot reach: nothing matched, never heard from.
+  expect(log.status().followers).toEqual([{ nodeId: 2, matchIndex: 0, lastContactMs: null }]);
   await expect(
     log.changeMembership({ type: 'add-observer', nodeId: 2 }, null),
   ).rejects.toMatchObject({

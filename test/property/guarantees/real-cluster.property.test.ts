@@ -48,6 +48,8 @@ test('real processes: no anomaly in client histories under kill -9 and SIGSTOP',
       });
       console.log(`run ${run}: ${result.summary}`);
       expect(formatAnomalies(result.check.anomalies)).toBe('');
+      expect(formatAnomalies(result.group?.anomalies ?? [])).toBe('');
+      expect(result.group?.drained).toBe(true);
       expect(result.finalReadComplete).toBe(true);
       expect(result.check.stats.undecided).toBe(0);
       expect(result.check.stats.ackedAll).toBeGreaterThan(0);

@@ -6,8 +6,15 @@
 // Producers use the client library with idempotence (its default) unless told otherwise.
 import { SeededRandom } from '../../../src/common/index.ts';
 import type { RillCluster } from '../cluster/rill-cluster.ts';
-import { checkHistory, type AnomalyKind, type CheckResult } from './checker.ts';
+import {
+  checkAtLeastOnce,
+  checkHistory,
+  type Anomaly,
+  type AnomalyKind,
+  type CheckResult,
+} from './checker.ts';
 import { ClusterWorkload, type ProducerMode } from './cluster-workload.ts';
+import { GroupWorkload } from './group-workload.ts';
 import type { History } from './history.ts';
 import { applyFault, randomFault, type Fault } from './nemesis.ts';
 
@@ -23,6 +30,8 @@ export interface ChaosOptions {
   /** How producers write (cluster-workload.ts); `idempotent` (the client's default) if absent. */
   readonly producerMode?: ProducerMode;
   readonly log: (line: string) => void;
+  /** Members of a consumer group consuming throughout (0: none). */
+  readonly groupMembers?: number;
 }
 
 export interface ChaosResult {
@@ -32,6 +41,8 @@ export interface ChaosResult {
   /** Sum of the stretches over 1 s with no acks=all write acknowledged. */
   readonly unavailableMs: number;
   readonly finalReadComplete: boolean;
+  /** Group members' deliveries checked at-least-once (checkAtLeastOnce); null without a group. */
+  readonly group: { readonly anomalies: readonly Anomaly[]; readonly drained: boolean } | null;
   readonly summary: string;
 }
 
@@ -56,6 +67,18 @@ export async function runChaos(cluster: RillCluster, options: ChaosOptions): Pro
     producerMode,
   });
   workload.start();
+  const groupMembers = options.groupMembers ?? 2;
+  const group =
+    groupMembers === 0
+      ? null
+      : new GroupWorkload({
+          bootstrapUrls: cluster.ids.map((id) => cluster.url(id)),
+          topic: options.topic,
+          groupId: `${options.topic}-group`,
+          members: groupMembers,
+          nowMs: () => workload.nowMs(),
+        });
+  group?.start();
   const hooks = {
     log: (line: string) => options.log(`[${workload.nowMs()} ms] ${line}`),
     onNodeChange: (id: number) => workload.forget(id),
@@ -67,28 +90,66 @@ export async function runChaos(cluster: RillCluster, options: ChaosOptions): Pro
   const gapMs = options.gapMs ?? 1_000;
   while (workload.nowMs() < options.durationMs) {
     await sleep(Math.min(gapMs, Math.max(0, options.durationMs - workload.nowMs())));
-    const fault = schedule === null ? randomFault(random) : schedule.shift();
+    const fault =
+      schedule === null ? randomFault(random, cluster.network !== null) : schedule.shift();
     if (fault === undefined || workload.nowMs() >= options.durationMs) break;
     await applyFault(cluster, fault, hooks);
     faults += 1;
   }
   await workload.stop();
+  await group?.stop();
   hooks.log('faults over; final read');
   const finalReadComplete = await workload.finalRead(30_000);
   await workload.close();
   const check = checkHistory(workload.history);
+  const counts = new Map(check.counts);
+  let groupResult: ChaosResult['group'] = null;
+  if (group !== null) {
+    hooks.log('group: a fresh member drains from the committed offsets');
+    const drained = await group.drain(finalEnds(workload.history), 60_000);
+    await group.close();
+    const verdict = checkAtLeastOnce(workload.history, group.deliveries);
+    for (const [kind, n] of verdict.counts) counts.set(kind, (counts.get(kind) ?? 0) + n);
+    groupResult = { anomalies: verdict.anomalies, drained };
+  }
   const unavailableMs = unavailable(workload.history);
-  const count = (kind: AnomalyKind): number => check.counts.get(kind) ?? 0;
-  const named = ['lost-write', 'duplicate', 'monotonic-reads', 'read-your-writes'] as const;
+  const count = (kind: AnomalyKind): number => counts.get(kind) ?? 0;
+  const named = [
+    'lost-write',
+    'duplicate',
+    'monotonic-reads',
+    'read-your-writes',
+    'not-delivered',
+    'delivered-wrong',
+  ] as const;
   let other = 0;
-  for (const [kind, n] of check.counts)
-    if (!(named as readonly string[]).includes(kind)) other += n;
+  for (const [kind, n] of counts) if (!(named as readonly string[]).includes(kind)) other += n;
   const summary =
     `acked=${check.stats.ackedAll} lost=${count('lost-write')} duplicates=${count('duplicate')} ` +
     `hw_regressions=${count('monotonic-reads')} ryw_violations=${count('read-your-writes')} ` +
+    `group_not_delivered=${count('not-delivered')} group_wrong=${count('delivered-wrong')} ` +
     `other_anomalies=${other} undecided=${check.stats.undecided} ` +
     `unavailable_ms=${unavailableMs} faults=${faults} producer=${producerMode}`;
-  return { history: workload.history, check, faults, unavailableMs, finalReadComplete, summary };
+  return {
+    history: workload.history,
+    check,
+    faults,
+    unavailableMs,
+    finalReadComplete,
+    group: groupResult,
+    summary,
+  };
+}
+
+/** Partition index → the HW the final reader reached (its largest answered HW). */
+function finalEnds(history: History): Map<number, number> {
+  const ends = new Map<number, number>();
+  for (const op of history.ops) {
+    if (op.type !== 'fetch' || op.process !== 'final' || op.outcome?.kind !== 'ok') continue;
+    const p = Number(op.partition.slice(1));
+    ends.set(p, Math.max(ends.get(p) ?? 0, op.outcome.highWatermark));
+  }
+  return ends;
 }
 
 function unavailable(history: History): number {

@@ -18,7 +18,9 @@ export type AnomalyKind =
   | 'read-above-hw'
   | 'gap'
   | 'phantom'
-  | 'order';
+  | 'order'
+  | 'not-delivered'
+  | 'delivered-wrong';
 
 export interface Anomaly {
   readonly kind: AnomalyKind;
@@ -243,7 +245,12 @@ function checkAcked(
   }
 }
 
-/** A fetch begun after an acks=all ack at o answers HW > o, and the acked value where it reaches o. */
+/**
+ * A fetch begun after an acks=all ack at o answers HW > o, and the acked value where it reaches
+ * o. A fetch from an older leader epoch than the ack's is a deposed leader that has not yet
+ * heard of its successor: not current, so not held to it. Linear in fetches per distinct ack
+ * epoch (suffix minima of HW) plus the records read, so long histories check quickly.
+ */
 function checkReadYourWrites(
   partition: string,
   acked: readonly AckedProduce[],
@@ -251,36 +258,62 @@ function checkReadYourWrites(
   findings: Findings,
 ): void {
   const byStart = [...fetches].sort((a, b) => a.startMs - b.startMs);
-  for (const op of acked) {
-    if (op.acks !== 'all' || op.endMs === null) continue;
+  const starts = byStart.map((f) => f.startMs);
+  const current = (fetch: OkFetch, epoch: number | undefined): boolean =>
+    epoch === undefined ||
+    fetch.outcome.leaderEpoch === undefined ||
+    fetch.outcome.leaderEpoch >= epoch;
+  const suffixMin = new Map<number | undefined, Float64Array>();
+  const minimaFor = (epoch: number | undefined): Float64Array => {
+    let minima = suffixMin.get(epoch);
+    if (minima !== undefined) return minima;
+    minima = new Float64Array(byStart.length + 1).fill(Infinity);
+    for (let i = byStart.length - 1; i >= 0; i -= 1) {
+      const fetch = byStart[i] as OkFetch;
+      const hw = current(fetch, epoch) ? fetch.outcome.highWatermark : Infinity;
+      minima[i] = Math.min(hw, minima[i + 1] as number);
+    }
+    suffixMin.set(epoch, minima);
+    return minima;
+  };
+  const allAcked = acked.filter((op) => op.acks === 'all' && op.endMs !== null);
+  const reported = new Set<AckedProduce>();
+  for (const op of allAcked) {
     const { offset, leaderEpoch } = op.outcome;
-    for (const fetch of byStart) {
-      if (fetch.startMs <= op.endMs) continue;
-      const read = fetch.outcome;
-      // A deposed leader that has not yet heard of its successor may still answer: not current.
-      if (
-        leaderEpoch !== undefined &&
-        read.leaderEpoch !== undefined &&
-        read.leaderEpoch < leaderEpoch
-      )
+    const first = firstAfter(starts, op.endMs as number);
+    if ((minimaFor(leaderEpoch)[first] as number) > offset) continue;
+    const fetch = byStart
+      .slice(first)
+      .find((f) => current(f, leaderEpoch) && f.outcome.highWatermark <= offset);
+    if (fetch === undefined) continue;
+    const message = `acked at ${offset}, a later read answered HW ${fetch.outcome.highWatermark}`;
+    findings.add('read-your-writes', partition, message, [op, fetch]);
+    reported.add(op);
+  }
+  const ackAt = new Map(allAcked.map((op) => [op.outcome.offset, op]));
+  for (const fetch of byStart) {
+    for (const record of fetch.outcome.records) {
+      const op = ackAt.get(record.offset);
+      if (op === undefined || reported.has(op) || record.value === op.value) continue;
+      if (fetch.startMs <= (op.endMs as number) || !current(fetch, op.outcome.leaderEpoch))
         continue;
-      if (read.highWatermark <= offset) {
-        findings.add(
-          'read-your-writes',
-          partition,
-          `acked at ${offset}, a later read answered HW ${read.highWatermark}`,
-          [op, fetch],
-        );
-        break;
-      }
-      const record = read.records.find((r) => r.offset === offset);
-      if (record !== undefined && record.value !== op.value) {
-        const message = `acked ${JSON.stringify(op.value)} at ${offset}, a later read got ${JSON.stringify(record.value)}`;
-        findings.add('read-your-writes', partition, message, [op, fetch]);
-        break;
-      }
+      const message = `acked ${JSON.stringify(op.value)} at ${record.offset}, a later read got ${JSON.stringify(record.value)}`;
+      findings.add('read-your-writes', partition, message, [op, fetch]);
+      reported.add(op);
     }
   }
+}
+
+/** The index of the first start strictly after `ms` in ascending `starts`. */
+function firstAfter(starts: readonly number[], ms: number): number {
+  let low = 0;
+  let high = starts.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if ((starts[mid] as number) <= ms) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
 
 /** Per consumer process: HW and log start offset never go back. */
@@ -380,4 +413,57 @@ export function formatAnomalies(anomalies: readonly Anomaly[]): string {
         `${a.kind} on ${a.partition}: ${a.message}\n${a.ops.map((op) => `  ${describeOp(op)}`).join('\n')}`,
     )
     .join('\n');
+}
+
+/** A record a consumer group member's handler received. */
+export interface Delivery {
+  readonly member: string;
+  readonly partition: string;
+  readonly offset: number;
+  readonly value: string;
+  readonly atMs: number;
+}
+
+/**
+ * At-least-once through a consumer group that started at the earliest offset and was drained
+ * to the end: every acknowledged acks=all write was delivered to some member, at its offset
+ * ('not-delivered' otherwise: a commit ran ahead of processing, or a rebalance skipped
+ * records); and every delivery holds the value the final reader (process `final`) found at
+ * its offset ('delivered-wrong': the group was handed a record that later vanished or changed).
+ */
+export function checkAtLeastOnce(
+  history: History,
+  deliveries: readonly Delivery[],
+  perKindMax = 5,
+): { readonly anomalies: readonly Anomaly[]; readonly counts: ReadonlyMap<AnomalyKind, number> } {
+  const findings = new Findings(perKindMax);
+  const delivered = new Map<string, Delivery>();
+  for (const d of deliveries) delivered.set(`${d.partition}@${d.offset}`, d);
+  const finalValues = new Map<string, { value: string; op: FetchOp }>();
+  for (const op of history.ops) {
+    if (op.type === 'fetch' && op.process === 'final' && op.outcome?.kind === 'ok') {
+      for (const r of op.outcome.records)
+        finalValues.set(`${op.partition}@${r.offset}`, { value: r.value, op });
+    }
+  }
+  for (const op of history.ops) {
+    if (op.type !== 'produce' || op.acks !== 'all' || op.outcome.kind !== 'ok') continue;
+    const key = `${op.partition}@${op.outcome.offset}`;
+    if (!delivered.has(key)) {
+      findings.add(
+        'not-delivered',
+        op.partition,
+        `acked at ${op.outcome.offset}, never delivered to the group`,
+        [op],
+      );
+    }
+  }
+  for (const d of deliveries) {
+    const final = finalValues.get(`${d.partition}@${d.offset}`);
+    if (final !== undefined && final.value === d.value) continue;
+    const found = final === undefined ? 'nothing' : JSON.stringify(final.value);
+    const message = `${d.member} got ${JSON.stringify(d.value)} at ${d.offset} (${d.atMs} ms); the final read found ${found}`;
+    findings.add('delivered-wrong', d.partition, message, final === undefined ? [] : [final.op]);
+  }
+  return { anomalies: findings.anomalies, counts: findings.totals };
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { H2CClient } from 'undici';
 import { awaitReadyLine, freePorts } from '../child-process.ts';
+import type { NetnsNetwork } from './netns.ts';
 
 const rillBin = resolve(import.meta.dirname, '../../../bin/rill.js');
 
@@ -32,6 +33,8 @@ export class RillCluster {
   readonly #voters: string;
   readonly #sessionTimeoutMs: number;
   readonly #extraArgs: readonly string[];
+  /** With a network, each node runs in its own namespace and can be partitioned (netns.ts). */
+  readonly network: NetnsNetwork | null;
 
   private constructor(
     dataDir: string,
@@ -39,35 +42,47 @@ export class RillCluster {
     sessionTimeoutMs: number,
     voterCount: number,
     extraArgs: readonly string[],
+    network: NetnsNetwork | null,
   ) {
     this.dataDir = dataDir;
     this.#sessionTimeoutMs = sessionTimeoutMs;
     this.#extraArgs = extraArgs;
+    this.network = network;
+    const host = (id: number): string => network?.host(id) ?? '127.0.0.1';
     ports.forEach((port, i) => {
       const id = i + 1;
-      const url = `http://127.0.0.1:${port}`;
+      const url = `http://${host(id)}:${port}`;
       const exited = Promise.resolve(null);
       this.#nodes.set(id, { id, port, url, child: null, client: null, exited });
     });
     this.#voters = ports
       .slice(0, voterCount)
-      .map((port, i) => `${i + 1}@127.0.0.1:${port}`)
+      .map((port, i) => `${i + 1}@${host(i + 1)}:${port}`)
       .join(',');
   }
 
   /**
    * Starts `count` nodes (the first `voterCount` vote) and resolves once all printed `ready`;
-   * `extraArgs` go to every `rill broker` command line.
+   * `extraArgs` go to every `rill broker` command line. With `network`, node i runs in that
+   * network's namespace i and listens on its address there; stopAll() destroys the network.
    */
   static async start(
     count: number,
     sessionTimeoutMs: number,
     voterCount = count,
     extraArgs: readonly string[] = [],
+    network: NetnsNetwork | null = null,
   ): Promise<RillCluster> {
     const dataDir = await mkdtemp(join(tmpdir(), 'rill-cluster-'));
     const ports = await freePorts(count);
-    const cluster = new RillCluster(dataDir, ports, sessionTimeoutMs, voterCount, extraArgs);
+    const cluster = new RillCluster(
+      dataDir,
+      ports,
+      sessionTimeoutMs,
+      voterCount,
+      extraArgs,
+      network,
+    );
     await Promise.all(ports.map((_, i) => cluster.startNode(i + 1)));
     return cluster;
   }
@@ -86,11 +101,17 @@ export class RillCluster {
 
   async startNode(id: number, readyTimeoutMs = 30_000): Promise<void> {
     const node = this.#node(id);
-    const args = [rillBin, 'broker', '--node-id', String(id), '--listen', `127.0.0.1:${node.port}`];
+    const host = this.network?.host(id) ?? '127.0.0.1';
+    const args = [rillBin, 'broker', '--node-id', String(id), '--listen', `${host}:${node.port}`];
     args.push('--voters', this.#voters, '--data-dir', join(this.dataDir, `node-${id}`));
     args.push('--log-file', this.logPath(id), '--cluster-secret', this.secret);
     args.push('--session-timeout-ms', String(this.#sessionTimeoutMs), ...this.#extraArgs);
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // `ip netns exec` enters the namespace and then execs node: the pid is the node's own.
+    const [command, argv] = this.network?.wrap(id, process.execPath, args) ?? [
+      process.execPath,
+      args,
+    ];
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     node.child = child;
     node.exited = new Promise((done) => child.once('exit', (code) => done(code)));
     await awaitReadyLine(child, `node ${id}`, (line) => line === 'ready', {
@@ -150,6 +171,7 @@ export class RillCluster {
       node.child = null;
       await this.#dropClient(node);
     }
+    await this.network?.destroy();
     await rm(this.dataDir, { recursive: true, force: true });
   }
 

@@ -2,7 +2,12 @@
 // names the operations that show it, and finds none in a correct one. Method: histories built
 // by hand with History, one anomaly each.
 import { describe, expect, test } from 'vitest';
-import { checkHistory, formatAnomalies } from '../../support/checker/checker.ts';
+import {
+  checkAtLeastOnce,
+  checkHistory,
+  formatAnomalies,
+  type Delivery,
+} from '../../support/checker/checker.ts';
 import { History, type ReadRecord } from '../../support/checker/history.ts';
 
 const p = 't/0';
@@ -121,5 +126,42 @@ describe('history checker', () => {
     produce(h, 'a', 0, 0);
     expect(checkHistory(h).stats.undecided).toBe(1);
     expect(kinds(h)).toEqual([]);
+  });
+
+  describe('at-least-once through a group', () => {
+    const delivery = (offset: number, value: string): Delivery => ({
+      member: 'm',
+      partition: p,
+      offset,
+      value,
+      atMs: 50,
+    });
+    const history = (): History => {
+      const h = new History();
+      produce(h, 'a', 0, 0);
+      produce(h, 'b', 10, 1);
+      produce(h, 'c', 20, 2);
+      fetch(h, 0, 40, 3, ['a', 'b', 'c'], 'final');
+      return h;
+    };
+
+    test('every acked write delivered, as the final read has it: no anomaly', () => {
+      const deliveries = [delivery(0, 'a'), delivery(1, 'b'), delivery(1, 'b'), delivery(2, 'c')];
+      expect(checkAtLeastOnce(history(), deliveries).anomalies).toEqual([]);
+    });
+
+    test('a commit ahead of processing skips a record: not-delivered names its produce', () => {
+      const { anomalies } = checkAtLeastOnce(history(), [delivery(0, 'a'), delivery(2, 'c')]);
+      expect(anomalies.map((a) => a.kind)).toEqual(['not-delivered']);
+      expect(anomalies[0]?.message).toContain('acked at 1');
+      expect(anomalies[0]?.ops.map((op) => op.index)).toEqual([1]);
+    });
+
+    test('a delivered record the final read does not hold: delivered-wrong', () => {
+      const deliveries = [delivery(0, 'a'), delivery(1, 'x'), delivery(1, 'b'), delivery(2, 'c')];
+      const { anomalies } = checkAtLeastOnce(history(), deliveries);
+      expect(anomalies.map((a) => a.kind)).toEqual(['delivered-wrong']);
+      expect(anomalies[0]?.message).toContain('"x" at 1');
+    });
   });
 });

@@ -1,0 +1,178 @@
+// Goal (issue 14): the console's live feed reads only while someone watches (no timer with zero
+// subscribers), bounds its subscribers, sends a change at once and folds rates and lag into its
+// history correctly. Method: ConsoleFeed on a ManualClock with a scripted reader.
+import { expect, test } from 'vitest';
+import { ApiError } from '../../../../src/api/errors.ts';
+import { ConsoleFeed } from '../../../../src/api/console/console-feed.ts';
+import {
+  advanceHistory,
+  emptyHistory,
+  partitionHealth,
+  type ConsoleReading,
+} from '../../../../src/api/console/console-view.ts';
+import { ManualClock } from '../../../support/broker/manual-clock.ts';
+
+function reading(hw: number, committed: number, leader: number | null = 1): ConsoleReading {
+  return {
+    nodeId: 1,
+    consoleWrite: false,
+    cluster: { clusterId: 'c', controllerId: 1, brokers: [] },
+    raft: [],
+    topics: [
+      {
+        name: 't',
+        topicId: 'x',
+        configs: {},
+        partitions: [
+          {
+            partition: 0,
+            leader,
+            leaderEpoch: 0,
+            replicas: [1, 2],
+            isr: [1],
+            logStartOffset: 0,
+            highWatermark: hw,
+            offsetsSource: 'leader',
+          },
+        ],
+      },
+    ],
+    topicsLeftOut: 0,
+    groups: [
+      {
+        group: 'g',
+        state: 'stable',
+        protocol: 'consumer',
+        groupEpoch: 1,
+        assignor: 'uniform',
+        members: [],
+        offsets: [
+          {
+            topic: 't',
+            partition: 0,
+            owner: null,
+            committedOffset: committed,
+            highWatermark: hw,
+            lag: hw - committed,
+            lagSeconds: 0,
+          },
+        ],
+      },
+    ],
+    groupsLeftOut: 0,
+  };
+}
+
+function setUp(subscribersMax = 2) {
+  const clock = new ManualClock();
+  let wallMs = 1_000_000;
+  let hw = 0;
+  const reads: number[] = [];
+  const feed = new ConsoleFeed(
+    { readIntervalMs: 500, subscribersMax, historyPointsMax: 4, resendMs: 1_000 },
+    {
+      clock,
+      wallClock: { wallMs: () => wallMs },
+      read: () => {
+        reads.push(clock.nowMs());
+        return Promise.resolve(reading(hw, 0));
+      },
+      onReadError: (error) => {
+        throw error;
+      },
+    },
+  );
+  const tick = async (ms: number) => {
+    wallMs += ms;
+    clock.advance(ms);
+    for (let i = 0; i < 5; i += 1) await Promise.resolve();
+  };
+  return { clock, feed, reads, tick, setHw: (n: number) => (hw = n) };
+}
+
+test('no timer runs and nothing is read while nobody subscribes', async () => {
+  const { clock, feed, reads, tick } = setUp();
+  expect(clock.pendingTimers).toBe(0);
+  await tick(10_000);
+  expect(reads).toEqual([]);
+  const events: string[] = [];
+  const unsubscribe = feed.subscribe({
+    send: (_event, data) => events.push(data),
+    close: () => undefined,
+  });
+  expect(feed.isActive).toBe(true);
+  await tick(0);
+  await tick(500);
+  await tick(500);
+  expect(reads.length).toBe(3);
+  expect(events.length).toBeGreaterThanOrEqual(1);
+  unsubscribe();
+  expect(clock.pendingTimers).toBe(0);
+  expect(feed.isActive).toBe(false);
+  await tick(10_000);
+  expect(reads.length).toBe(3);
+});
+
+test('a change is sent at the next read, and a new subscriber gets the last view at once', async () => {
+  const { feed, tick, setHw } = setUp();
+  const first: { hw: number; inRate: (number | null)[] }[] = [];
+  const unsubscribe = feed.subscribe({
+    close: () => undefined,
+    send: (_event, data) => {
+      const state = JSON.parse(data);
+      first.push({ hw: state.topics[0].partitions[0].highWatermark, inRate: state.history.inRate });
+    },
+  });
+  await tick(0);
+  setHw(100);
+  await tick(500);
+  expect(first.at(-1)?.hw).toBe(100);
+  // 100 records in 0.5 s.
+  expect(first.at(-1)?.inRate).toEqual([null, 200]);
+  const late: string[] = [];
+  const second = feed.subscribe({
+    send: (_event, data) => late.push(data),
+    close: () => undefined,
+  });
+  expect(late.length).toBe(1);
+  second();
+  unsubscribe();
+});
+
+test('subscribers beyond subscribersMax are refused with BROKER_BUSY naming the limit', () => {
+  const { feed } = setUp(2);
+  const send = () => undefined;
+  const close = () => undefined;
+  const a = feed.subscribe({ send, close });
+  feed.subscribe({ send, close });
+  let refusal: unknown = null;
+  try {
+    feed.subscribe({ send, close });
+  } catch (error) {
+    refusal = error;
+  }
+  expect(refusal).toBeInstanceOf(ApiError);
+  expect((refusal as ApiError).code).toBe('BROKER_BUSY');
+  expect((refusal as ApiError).details).toMatchObject({ limit: 'consoleSubscribersMax' });
+  a();
+  expect(() => feed.subscribe({ send, close })).not.toThrow();
+});
+
+test('history: rates from totals, no negative rate, lag per group, bounded points', () => {
+  let history = advanceHistory(emptyHistory, reading(10, 0), 1_000, 3);
+  history = advanceHistory(history, reading(30, 10), 2_000, 3);
+  expect(history.inRate).toEqual([null, 20]);
+  expect(history.outRate).toEqual([null, 10]);
+  expect(history.lag['g']).toEqual([10, 20]);
+  history = advanceHistory(history, reading(5, 0), 3_000, 3);
+  expect(history.inRate).toEqual([null, 20, null]);
+  history = advanceHistory(history, reading(15, 5), 5_000, 3);
+  expect(history.t).toEqual([2, 3, 5]);
+  expect(history.inRate).toEqual([20, null, 5]);
+  expect(history.lag['g']).toEqual([20, 5, 10]);
+});
+
+test('partition health counts under-replicated and offline partitions', () => {
+  expect(partitionHealth(reading(0, 0))).toEqual({ underReplicated: 1, offline: 0 });
+  expect(partitionHealth(reading(0, 0, null))).toEqual({ underReplicated: 0, offline: 1 });
+});
