@@ -112,7 +112,7 @@ export class Partition {
   /** Parked acks=all produces by produce id; the leader core decides each one's outcome. */
   readonly #ackResolvers = new Map<number, (outcome: AckOutcome) => void>();
   #nextProduceId = 1;
-  /** Idempotent producers' last batches: checked by the leader, built by followers. */
+  /** Idempotent producers' last runs of batches: checked by the leader, built by followers. */
   readonly producers: ReplicaProducerState;
   readonly #wallMs: () => number;
 

@@ -1,6 +1,8 @@
 // Goal: records gather into batches of at most batchSizeBytes per partition, a batch is sent
 // when full, lingered or flushed, one request per partition at a time, and a retried batch
-// goes back in front of later ones. Method: the pure accumulator with explicit nowMs.
+// goes back in front of later ones; with idempotence, ready batches go together stamped with
+// consecutive sequences, a retried batch goes alone, and idlePartitionsMax bounds the queues.
+// Method: the pure accumulator with explicit nowMs.
 import { describe, expect, test } from 'vitest';
 import {
   RecordAccumulator,
