@@ -155,7 +155,7 @@ describe('a retried batch is stored once', () => {
     expect(await highWatermark()).toBe(before + 4);
   });
 
-  test('binary: a produce of several batches is stored once and its retry deduplicated', async () => {
+  test('binary: a produce of several batches is stored once, its retry deduped', async () => {
     const p = await newProducer();
     const three = await batches(p, [0, 2, 4], 2);
     const before = await highWatermark();

@@ -42,7 +42,7 @@ function setup(config: Partial<ProducerConfig> = {}, partitions = 1) {
   return { clock, cluster, producer };
 }
 
-/** One record per batch and one batch per request: 60-byte values (96 bytes with framing) in 160-byte batches. */
+/** One record a batch, one batch a request: 60-byte values (96 with framing), 160-byte batches. */
 const oneRecordBatches = { batchSizeBytes: 160, requestBytesMax: 160 };
 const value = (i: number) => `${i}`.padStart(3, '0').repeat(20);
 
@@ -120,7 +120,7 @@ describe('idempotent producer', { timeout: 20_000 }, () => {
     expect(cluster.logs.get(0)).toEqual([0, 1, 2, 0, 1, 2].map(value));
   });
 
-  test('idlePartitionsMax: a partition met after idle ones were dropped gets a new identity', async () => {
+  test('idlePartitionsMax: a partition met after the drop gets a new identity', async () => {
     const { clock, cluster, producer } = setup({ idlePartitionsMax: 1 }, 2);
     const send = async (partition: number, v: string) => {
       const ack = producer.send({ topic: 't', partition, value: v });
@@ -172,7 +172,7 @@ describe('idempotent producer', { timeout: 20_000 }, () => {
   for (const [count, [shape, config]] of [20, 200].flatMap((n) =>
     Object.entries(shapes).map((entry) => [n, entry] as const),
   )) {
-    test(`${count} concurrent send() to one partition, ${shape} a request: all acknowledged once, distinct offsets`, async () => {
+    test(`${count} concurrent send() to one partition, ${shape} a request: once`, async () => {
       const { clock, cluster, producer } = setup(config);
       // Scattered failures, written and not, while up to five batches are in flight.
       for (let i = 0; i < count; i += 1) {

@@ -117,7 +117,7 @@ describe('RecordAccumulator', () => {
     expect(acc.recordCount).toBe(0);
   });
 
-  test('idlePartitionsMax: idle queues beyond it are dropped; a new one needs a new identity', () => {
+  test('idlePartitionsMax: idle queues dropped; a new queue needs a new identity', () => {
     const acc = new RecordAccumulator({
       batchSizeBytes: 200,
       lingerMs: 0,
