@@ -1,25 +1,31 @@
 // `npm run chaos -- --duration SECONDS --seed S`: a nemesis against a real three-node cluster
-// (issue 10 item 4). Producers (acks=all, no retries), consumers and a final reader record every
-// operation; faults drawn from the seed (kill -9 of any node, of the controller's node, of a
-// partition leader, SIGSTOP; and, when this machine can make network namespaces, a node or a
-// partition leader cut off from the others and one link cut) run back to back with a quiet
-// second between them, each healed before the next. The last line is the checker's verdict:
-// `acked=… lost=0 duplicates=… hw_regressions=0 … unavailable_ms=… faults=…`; the exit code is
+// (issue 10 item 4). Producers (the client library, idempotent by default, retrying; or raw
+// acks=all JSON produces without retries with --producer raw), consumers and a final reader
+// record every operation; faults drawn from the seed (kill -9 of any node, of the controller's
+// node, of a partition leader, SIGSTOP; and, when this machine can make network namespaces, a
+// node or a partition leader cut off from the others and one link cut) run back to back with a
+// quiet second between them, each healed before the next. The last line is the checker's
+// verdict: `acked=… lost=0 duplicates=… hw_regressions=0 … unavailable_ms=… faults=…
+// producer=…`; the exit code is
 // non-zero when any anomaly was found, with the offending operations printed above it.
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatAnomalies } from '../test/support/checker/checker.ts';
 import { runChaos } from '../test/support/checker/chaos-run.ts';
+import { producerModes, type ProducerMode } from '../test/support/checker/cluster-workload.ts';
 import { NetnsNetwork } from '../test/support/cluster/netns.ts';
 import { RillCluster } from '../test/support/cluster/rill-cluster.ts';
 
 const usage = `usage: npm run chaos -- [--duration SECONDS] [--seed S] [--partitions N]
                        [--session-timeout-ms MS] [--network auto|netns|loopback]
+                       [--producer idempotent|at-least-once|raw]
 
 Runs a three-node Rill cluster from this checkout with producers, consumers and a nemesis
 (kill -9, SIGSTOP, and network partitions when the nodes run in network namespaces), then
 checks what the clients saw. Defaults: 60 s, a random seed, 3 partitions, a 3 s session
-timeout, --network auto (namespaces when running as root with iproute2, else loopback).`;
+timeout, --network auto (namespaces when running as root with iproute2, else loopback),
+--producer idempotent (the client library as shipped; at-least-once: the library with
+idempotent: false; raw: JSON produces, no retry).`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -28,6 +34,7 @@ async function main(): Promise<number> {
       seed: { type: 'string' },
       partitions: { type: 'string', default: '3' },
       'session-timeout-ms': { type: 'string' },
+      producer: { type: 'string', default: 'idempotent' },
       network: { type: 'string', default: 'auto' },
       help: { type: 'boolean', default: false },
     },
@@ -39,7 +46,9 @@ async function main(): Promise<number> {
   const durationMs = Number(values.duration) * 1000;
   const seed = values.seed === undefined ? Date.now() % 2 ** 31 : Number(values.seed);
   const partitions = Number(values.partitions);
-  if (!(durationMs > 0) || !Number.isInteger(seed) || !(partitions >= 1)) {
+  const producerMode = values.producer as ProducerMode;
+  const badMode = !producerModes.includes(producerMode);
+  if (!(durationMs > 0) || !Number.isInteger(seed) || !(partitions >= 1) || badMode) {
     console.error(usage);
     return 2;
   }
@@ -75,6 +84,7 @@ async function main(): Promise<number> {
       durationMs,
       topic: 'chaos',
       partitions,
+      producerMode,
       log: (line) => console.log(line),
     });
     if (result.check.anomalies.length > 0) console.log(formatAnomalies(result.check.anomalies));

@@ -112,7 +112,7 @@ export class Partition {
   /** Parked acks=all produces by produce id; the leader core decides each one's outcome. */
   readonly #ackResolvers = new Map<number, (outcome: AckOutcome) => void>();
   #nextProduceId = 1;
-  /** Idempotent producers' last batches: checked by the leader, built by followers. */
+  /** Idempotent producers' last runs of batches: checked by the leader, built by followers. */
   readonly producers: ReplicaProducerState;
   readonly #wallMs: () => number;
 
@@ -419,7 +419,7 @@ export class Partition {
    * Validates client batches against the topic rules, as Kafka's LogValidator: framing, CRC,
    * sizes, codec, and every record of every uncompressed batch walked in place. `compressed`
    * says whether validateCompressedRecords must still run (it decompresses, so is async).
-   * `producer` is the idempotent identity of the produce (one batch), or null.
+   * `producer` is the idempotent identity of the produce (all its batches), or null.
    * Codes: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD, UNKNOWN_PRODUCER_ID.
    */
   validateBatches(bytes: Uint8Array): {

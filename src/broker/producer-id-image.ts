@@ -2,7 +2,9 @@
 // named producers (name → id, epoch). Applied by every node in log order, so blocks never
 // overlap across controller failovers and every partition leader can tell a forged id (never
 // issued) or a fenced epoch from a current one. Snapshot form: {nextProducerId, names: [[name,
-// id, epoch], …]}, oldest started first.
+// id, epoch], …]}, oldest started first. Blocks need no reclaiming: the image holds one counter
+// for all of them (a node's unused rest of a block is simply never issued), the names are
+// bounded by producerNamesMax, and ids run out only after 2^53 (refused, never wrapped).
 import { assert } from '../common/index.ts';
 import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
 import { producerEpochMax } from './producer-state.ts';

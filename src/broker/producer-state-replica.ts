@@ -15,7 +15,9 @@ import { assertNever } from '../common/index.ts';
 import { BrokerError } from './errors.ts';
 import {
   ProducerStateTable,
+  addSequence,
   producerEpochMax,
+  runRecordsMax,
   type BatchIdentity,
   type ProducerStateConfig,
   type ProducerStateSnapshot,
@@ -26,32 +28,57 @@ import type { ProducerStateFiles } from './producer-state-store.ts';
 const replayReadBytes = 1024 * 1024;
 
 /**
- * The identity of a produce's batches, or null when none is idempotent (producerId -1).
- * Codes: INVALID_RECORD (several batches, a negative epoch or sequence, an id below -1),
- * UNKNOWN_PRODUCER_ID (an id no node can have issued).
+ * The identity of a produce's batches, or null when none is idempotent (producerId -1). Several
+ * batches are one unit: the same id and epoch, each sequence following on the one before, so the
+ * produce spans the first batch's base sequence and their total record count (it is appended,
+ * or found a retry, as a whole). Codes: INVALID_RECORD (idempotent and plain batches mixed, ids
+ * or epochs differing, sequences not following on, a negative epoch or sequence, an id below
+ * -1), UNKNOWN_PRODUCER_ID (an id no node can have issued).
  */
 export function producerIdentityOf(headers: readonly BatchHeader[]): BatchIdentity | null {
   if (headers.every((header) => header.producerId === -1n)) return null;
   const first = headers[0];
-  if (headers.length !== 1 || first === undefined) {
-    throw new BrokerError('INVALID_RECORD', 'an idempotent produce carries exactly one batch');
+  if (first === undefined) throw new BrokerError('INVALID_RECORD', 'no record batch');
+  checkStamp(first);
+  let produce = identity(first);
+  for (const header of headers.slice(1)) {
+    checkStamp(header);
+    if (header.producerId !== first.producerId || header.producerEpoch !== first.producerEpoch) {
+      throw new BrokerError(
+        'INVALID_RECORD',
+        'the batches of an idempotent produce must carry one producer id and epoch',
+      );
+    }
+    const next = addSequence(produce.baseSequence, produce.recordCount);
+    const recordCount = produce.recordCount + header.lastOffsetDelta + 1;
+    if (header.baseSequence !== next || recordCount > runRecordsMax) {
+      throw new BrokerError(
+        'INVALID_RECORD',
+        `batch sequence ${header.baseSequence} does not follow on the batch before (${next})`,
+      );
+    }
+    produce = { ...produce, recordCount };
   }
-  if (first.producerId < 0n) {
-    throw new BrokerError('INVALID_RECORD', `producer id ${first.producerId} is negative`);
+  return produce;
+}
+
+/** A stamped batch header's own checks (INVALID_RECORD, UNKNOWN_PRODUCER_ID). */
+function checkStamp(header: BatchHeader): void {
+  if (header.producerId < 0n) {
+    throw new BrokerError('INVALID_RECORD', `producer id ${header.producerId} is negative`);
   }
-  if (first.producerId > BigInt(Number.MAX_SAFE_INTEGER)) {
+  if (header.producerId > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new BrokerError(
       'UNKNOWN_PRODUCER_ID',
-      `producer id ${first.producerId} was never issued`,
+      `producer id ${header.producerId} was never issued`,
     );
   }
-  if (first.producerEpoch < 0) {
-    throw new BrokerError('INVALID_RECORD', `producer epoch ${first.producerEpoch} is negative`);
+  if (header.producerEpoch < 0) {
+    throw new BrokerError('INVALID_RECORD', `producer epoch ${header.producerEpoch} is negative`);
   }
-  if (first.baseSequence < 0) {
-    throw new BrokerError('INVALID_RECORD', `base sequence ${first.baseSequence} is negative`);
+  if (header.baseSequence < 0) {
+    throw new BrokerError('INVALID_RECORD', `base sequence ${header.baseSequence} is negative`);
   }
-  return identity(first);
 }
 
 function identity(header: BatchHeader): BatchIdentity {

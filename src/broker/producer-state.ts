@@ -1,13 +1,21 @@
 // One partition's idempotent-producer state (Kafka's ProducerStateManager): per producer id its
-// epoch and the sequence ranges and offsets of its last five batches. Pure: the leader checks a
-// batch with check() inside the log's append turn (atomically with offset assignment) and
-// records it with record(); a follower records the batches it replicates, so the state moves
-// with leadership. Sequences are int32 and wrap from 2^31-1 to 0, as Kafka's do. Invariant:
-// every entry's batches are in sequence order and in offset order, at most batchesPerProducer.
+// epoch and the sequence ranges and offsets of its last five runs — a run is one or more batches
+// written back to back (sequences and offsets both dense), e.g. one produce of several batches.
+// Pure: the leader checks a produce with check() inside the log's append turn (atomically with
+// offset assignment) and records it with record(); a follower records the batches it replicates
+// (which join into the same runs), so the state moves with leadership. Sequences are int32 and
+// wrap from 2^31-1 to 0, as Kafka's do. Invariant: every entry's runs are in offset order, at
+// most batchesPerProducer, each dense (as many sequences as offsets, at most runRecordsMax).
 import { assert } from '../common/index.ts';
 
-/** Batches remembered per producer (Kafka's NUM_BATCHES_TO_RETAIN): the client's in-flight max. */
+/**
+ * Runs remembered per producer (Kafka's NUM_BATCHES_TO_RETAIN, of batches there): the client's
+ * in-flight max. Each produce adds at most one run, so a retry of any of the last five produces
+ * is recognised whatever their batch counts.
+ */
 export const batchesPerProducer = 5;
+/** Most sequences one run spans (half the sequence space, so a run never wraps onto itself). */
+export const runRecordsMax = 0x40000000;
 /** Largest sequence number; the next one is 0 (Kafka's DefaultRecordBatch.incrementSequence). */
 export const sequenceMax = 0x7fffffff;
 /** Largest producer epoch (int16); init-producer then hands out a new id. */
@@ -18,10 +26,14 @@ export interface BatchIdentity {
   readonly producerId: number;
   readonly producerEpoch: number;
   readonly baseSequence: number;
-  /** Records in the batch (lastOffsetDelta + 1): the batch spans that many sequences. */
+  /**
+   * Records in the batch (lastOffsetDelta + 1): the batch spans that many sequences. For a
+   * produce of several batches, their total (their sequences must follow on one another).
+   */
   readonly recordCount: number;
 }
 
+/** A run: sequences firstSequence … lastSequence (wrapping) at offsets baseOffset … lastOffset. */
 export interface ProducerBatchEntry {
   readonly firstSequence: number;
   readonly lastSequence: number;
@@ -32,7 +44,7 @@ export interface ProducerBatchEntry {
 export interface ProducerEntry {
   readonly producerId: number;
   readonly producerEpoch: number;
-  /** Oldest first; at most batchesPerProducer. */
+  /** Runs, oldest first; at most batchesPerProducer (the name is the snapshot format's). */
   readonly batches: readonly ProducerBatchEntry[];
   /** Wall time of the last batch this replica recorded: expiry counts from here. */
   readonly lastAppendMs: number;
@@ -94,15 +106,15 @@ export class ProducerStateTable {
   }
 
   /**
-   * Decides a batch of a known producer id (the image vouched for the id and epoch): append,
-   * answer the same batch's offsets (a retry), or refuse — OUT_OF_ORDER_SEQUENCE_NUMBER (a gap,
-   * or a new epoch not starting at 0), INVALID_PRODUCER_EPOCH (older than this partition saw),
-   * UNKNOWN_PRODUCER_ID (no state here, expired or evicted, and the sequence is not 0).
+   * Decides a batch (or a produce's batches) of a known producer id (the image vouched for the
+   * id and epoch): append, answer its offsets when its sequences lie within a remembered run (a
+   * retry), or refuse — OUT_OF_ORDER_SEQUENCE_NUMBER (a gap, an overlap, or a new epoch not
+   * starting at 0), INVALID_PRODUCER_EPOCH (older than this partition saw), UNKNOWN_PRODUCER_ID
+   * (no state here, expired or evicted, and the sequence is not 0).
    */
   check(batch: BatchIdentity, nowMs: number): ProducerCheck {
     assertIdentity(batch);
     const entry = this.#live(batch.producerId, nowMs);
-    const lastSequence = addSequence(batch.baseSequence, batch.recordCount - 1);
     if (entry === undefined) {
       if (batch.baseSequence === 0) return { kind: 'append' };
       return refused(
@@ -126,9 +138,11 @@ export class ProducerStateTable {
           `not ${batch.baseSequence}`,
       );
     }
-    for (const cached of entry.batches) {
-      if (cached.firstSequence === batch.baseSequence && cached.lastSequence === lastSequence) {
-        return { kind: 'duplicate', baseOffset: cached.baseOffset, lastOffset: cached.lastOffset };
+    for (const run of entry.batches) {
+      const at = sequenceDistance(run.firstSequence, batch.baseSequence);
+      if (at + batch.recordCount <= run.lastOffset - run.baseOffset + 1) {
+        const baseOffset = run.baseOffset + at;
+        return { kind: 'duplicate', baseOffset, lastOffset: baseOffset + batch.recordCount - 1 };
       }
     }
     const last = entry.batches.at(-1);
@@ -142,8 +156,10 @@ export class ProducerStateTable {
   }
 
   /**
-   * Records a batch written at [baseOffset, lastOffset] (a leader's checked append, or a batch
-   * a follower replicated). A new epoch starts afresh; a new producer beyond producersMax
+   * Records a batch (or a produce's batches) written at [baseOffset, lastOffset]: a leader's
+   * checked append, or a batch a follower replicated. It extends the producer's last run when
+   * it follows on it in both sequence and offset, else starts a run (the oldest beyond
+   * batchesPerProducer dropped). A new epoch starts afresh; a new producer beyond producersMax
    * evicts the one idle longest.
    */
   record(batch: BatchIdentity, baseOffset: number, lastOffset: number, nowMs: number): void {
@@ -151,16 +167,10 @@ export class ProducerStateTable {
     assert(Number.isSafeInteger(baseOffset) && baseOffset >= 0, `bad offset ${baseOffset}`);
     assert(lastOffset >= baseOffset, 'lastOffset ≥ baseOffset');
     const previous = this.#entries.get(batch.producerId);
-    const kept =
+    const runs =
       previous === undefined || previous.producerEpoch !== batch.producerEpoch
         ? []
-        : previous.batches.slice(-(batchesPerProducer - 1));
-    const added: ProducerBatchEntry = {
-      firstSequence: batch.baseSequence,
-      lastSequence: addSequence(batch.baseSequence, batch.recordCount - 1),
-      baseOffset,
-      lastOffset,
-    };
+        : previous.batches;
     this.#entries.delete(batch.producerId);
     if (this.#entries.size >= this.#config.producersMax) {
       const idlest = this.#entries.keys().next();
@@ -169,7 +179,7 @@ export class ProducerStateTable {
     this.#entries.set(batch.producerId, {
       producerId: batch.producerId,
       producerEpoch: Math.max(batch.producerEpoch, previous?.producerEpoch ?? 0),
-      batches: [...kept, added],
+      batches: withBatch(runs, batch, baseOffset, lastOffset),
       lastAppendMs: Math.max(nowMs, previous?.lastAppendMs ?? nowMs),
     });
   }
@@ -177,8 +187,16 @@ export class ProducerStateTable {
   /** The log lost every offset ≥ `offset` (a follower's truncation): so does the state. */
   truncateTo(offset: number): void {
     for (const [id, entry] of this.#entries) {
-      if (entry.batches.every((batch) => batch.lastOffset < offset)) continue;
-      const batches = entry.batches.filter((batch) => batch.lastOffset < offset);
+      if (entry.batches.every((run) => run.lastOffset < offset)) continue;
+      const batches: ProducerBatchEntry[] = [];
+      for (const run of entry.batches) {
+        if (run.lastOffset < offset) batches.push(run);
+        else if (run.baseOffset < offset) {
+          // The run's records below the offset stay: a prefix of a dense run is dense.
+          const lastSequence = addSequence(run.firstSequence, offset - 1 - run.baseOffset);
+          batches.push({ ...run, lastSequence, lastOffset: offset - 1 });
+        }
+      }
       if (batches.length === 0) this.#entries.delete(id);
       else this.#entries.set(id, { ...entry, batches });
     }
@@ -221,6 +239,11 @@ export class ProducerStateTable {
       assert(id === entry.producerId, 'keyed by its id');
       assert(entry.batches.length > 0, 'a remembered producer has a batch');
       assert(entry.batches.length <= batchesPerProducer, 'batches bounded');
+      for (const run of entry.batches) {
+        const records = run.lastOffset - run.baseOffset + 1;
+        assert(records > 0 && records <= runRecordsMax, 'a run spans 1 … runRecordsMax');
+        assert(addSequence(run.firstSequence, records - 1) === run.lastSequence, 'runs dense');
+      }
       for (let i = 1; i < entry.batches.length; i += 1) {
         const before = entry.batches[i - 1] as ProducerBatchEntry;
         const batch = entry.batches[i] as ProducerBatchEntry;
@@ -236,6 +259,32 @@ export class ProducerStateTable {
     this.#entries.delete(producerId);
     return undefined;
   }
+}
+
+/** How many sequences `to` lies after `from`, wrapping: in [0, 2^31). */
+function sequenceDistance(from: number, to: number): number {
+  return to >= from ? to - from : sequenceMax - from + 1 + to;
+}
+
+/** `runs` with the batch at [baseOffset, lastOffset] joined to the last run or appended. */
+function withBatch(
+  runs: readonly ProducerBatchEntry[],
+  batch: BatchIdentity,
+  baseOffset: number,
+  lastOffset: number,
+): readonly ProducerBatchEntry[] {
+  const last = runs.at(-1);
+  const lastSequence = addSequence(batch.baseSequence, batch.recordCount - 1);
+  if (
+    last !== undefined &&
+    batch.baseSequence === addSequence(last.lastSequence, 1) &&
+    baseOffset === last.lastOffset + 1 &&
+    lastOffset - last.baseOffset + 1 <= runRecordsMax
+  ) {
+    return [...runs.slice(0, -1), { ...last, lastSequence, lastOffset }];
+  }
+  const added = { firstSequence: batch.baseSequence, lastSequence, baseOffset, lastOffset };
+  return [...runs.slice(-(batchesPerProducer - 1)), added];
 }
 
 function refused(

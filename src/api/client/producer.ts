@@ -4,7 +4,7 @@
 // partition's leader. Retriable failures go back to their partition's queue in creation order
 // after a jittered backoff, with metadata refreshed first when the leader moved. Idempotent by
 // default (Kafka's enable.idempotence): the producer takes an id from POST /v1/producers, each
-// batch carries it with a per-partition sequence that its retries keep, up to five batches per
+// batch carries it with a per-partition sequence that its retries keep, up to five requests per
 // partition are in flight, and the leader answers a retry of a stored batch with its original
 // offsets — so ambiguous failures (a timeout, a dropped connection, a leader change) are
 // retried without duplicates. UNKNOWN_PRODUCER_ID (and a gap no earlier batch explains) takes
@@ -20,6 +20,7 @@ import { ClientError, staleMetadataCodes } from './client-error.ts';
 import type { LeaderAddress, MetadataCache } from './metadata-cache.ts';
 import {
   batchOverheadBytes,
+  idlePartitionsMaxDefault,
   RecordAccumulator,
   recordSizeBytes,
   type PendingRecord,
@@ -88,10 +89,16 @@ export interface ProducerConfig {
   /** enable.idempotence: retries never store a batch twice (the default). */
   readonly idempotent: boolean;
   /**
-   * Batches in flight per partition with idempotence (max.in.flight.requests.per.connection,
+   * Requests in flight per partition with idempotence (max.in.flight.requests.per.connection,
    * per partition here), at most batchesPerProducerMax; 1 without idempotence.
    */
   readonly maxInFlightPerPartition: number;
+  /**
+   * Idle partitions whose state the producer keeps (idempotent: each one's next sequence). A
+   * new partition beyond it drops the idle ones; batches to partitions met afterwards then go
+   * under a new identity (one more POST /v1/producers), never under a forgotten sequence.
+   */
+  readonly idlePartitionsMax: number;
   /**
    * Kafka's transactional.id, for fencing: a producer started with the same name bumps the
    * epoch and the older instance's writes fail with INVALID_PRODUCER_EPOCH.
@@ -118,6 +125,7 @@ export const defaultProducerConfig: ProducerConfig = {
   requestTimeoutMs: 30_000,
   idempotent: true,
   maxInFlightPerPartition: 5,
+  idlePartitionsMax: idlePartitionsMaxDefault,
 };
 
 export interface ProducerDeps {
@@ -208,6 +216,7 @@ export class Producer {
       lingerMs: c.lingerMs,
       idempotent: c.idempotent,
       inFlightPerPartitionMax: c.maxInFlightPerPartition,
+      idlePartitionsMax: c.idlePartitionsMax,
     });
     this.#partitioner = new StickyPartitioner({ topicsMax: 10_000 }, { random: deps.random });
     this.#captureAck = (resolve, reject) => {
@@ -425,6 +434,9 @@ export class Producer {
 
   #drain(): void {
     const nowMs = this.#now();
+    if (this.#identity !== null && this.#accumulator.needsNewIdentity(this.#identity)) {
+      this.#identity = null; // Partitions whose sequences were dropped (idlePartitionsMax).
+    }
     if (this.#config.idempotent && this.#identity === null && this.#accumulator.recordCount > 0) {
       this.#initIdentity();
     }
@@ -517,16 +529,13 @@ export class Producer {
   }
 
   /**
-   * Takes one of the leader's request slots, or says there is none: maxInFlightRequestsPerBroker,
-   * times maxInFlightPerPartition with idempotence (a request then carries one batch of one
-   * partition, where Kafka's carries every partition's: the same bytes need more requests).
+   * Takes one of the leader's request slots (maxInFlightRequestsPerBroker, with or without
+   * idempotence: a request carries a partition's ready batches either way), or says there is none.
    */
   #reserveBrokerSlot(topic: string, partition: number): boolean {
     const bucket = this.#leaderBucket(topic, partition);
     const inFlight = this.#inFlight.get(bucket) ?? 0;
-    const { maxInFlightRequestsPerBroker, maxInFlightPerPartition, idempotent } = this.#config;
-    const slots = maxInFlightRequestsPerBroker * (idempotent ? maxInFlightPerPartition : 1);
-    if (inFlight >= slots) return false;
+    if (inFlight >= this.#config.maxInFlightRequestsPerBroker) return false;
     this.#inFlight.set(bucket, inFlight + 1);
     return true;
   }

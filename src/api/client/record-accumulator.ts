@@ -1,8 +1,9 @@
 // The producer's per-partition batches, before they are sent. Records append to the open batch
 // of their partition; a batch closes when the next record would pass batchSizeBytes, and is
 // ready to send once closed, lingered lingerMs, or flushed. Without idempotence a partition
-// sends one request at a time; with it, up to five batches, each stamped at its first send
-// with the producer identity and the partition's next sequence, which every retry keeps. A
+// sends one request at a time; with it, up to five requests, whose batches are stamped at their
+// first send with the producer identity and the partition's next sequences, which every retry
+// keeps (a retried batch goes alone, never joined to batches of another request). A
 // failed batch goes back in creation order and the partition then sends one request at a time
 // until one succeeds, so retries keep record order. Pure: time comes in as nowMs; memory is
 // accounted by ./buffer-memory.ts.
@@ -67,7 +68,7 @@ interface PartitionQueue {
   /** Waiting to be sent, by number; only the last may be open (still accepting records). */
   readonly batches: ProducerBatch[];
   lastClosed: boolean;
-  /** Requests in flight (idempotent: one batch each). */
+  /** Requests in flight (each one or more batches). */
   inFlight: number;
   readonly inFlightBatches: Set<ProducerBatch>;
   /** After a failure: one request at a time until one succeeds, so retries keep order. */
@@ -75,6 +76,8 @@ interface PartitionQueue {
   /** The sequence the next stamped batch gets, under identity generation `generation`. */
   nextSequence: number;
   generation: number;
+  /** Created after an idle queue was dropped: its first stamp needs a newer identity. */
+  fresh: boolean;
   nextNumber: number;
 }
 
@@ -83,12 +86,21 @@ export interface AccumulatorConfig {
   readonly lingerMs: number;
   /**
    * Requests in flight per partition: 1 without idempotence (a retry could reorder otherwise),
-   * up to 5 with it (the broker remembers a producer's last five batches).
+   * up to 5 with it (the broker remembers a producer's last five runs: one per request).
    */
   readonly inFlightPerPartitionMax?: number;
-  /** Stamp batches with the producer identity and a per-partition sequence; one per request. */
+  /** Stamp batches with the producer identity and per-partition sequences. */
   readonly idempotent?: boolean;
+  /**
+   * Idle partition queues kept (each holds its partition's next sequence with idempotence). A
+   * new partition beyond it drops every idle one, and batches of partitions met afterwards wait
+   * for a new identity (their sequences under the old one are forgotten).
+   */
+  readonly idlePartitionsMax?: number;
 }
+
+/** Default idlePartitionsMax: a producer writing to more partitions renews its identity. */
+export const idlePartitionsMaxDefault = 10_000;
 
 /** Largest sequence; the next is 0 (as the broker's producer-state.ts wraps). */
 const sequenceMax = 0x7fffffff;
@@ -123,6 +135,12 @@ export class RecordAccumulator {
   readonly #inFlightMax: number;
   readonly #idempotent: boolean;
   readonly #queues = new Map<string, PartitionQueue>();
+  readonly #idlePartitionsMax: number;
+  /**
+   * The newest identity generation whose sequences of some partition were dropped with its
+   * idle queue: a queue created since may be stamped only with a later generation.
+   */
+  #droppedGeneration = -1;
   #recordCount = 0;
 
   constructor(config: AccumulatorConfig) {
@@ -132,6 +150,8 @@ export class RecordAccumulator {
     assert(Number.isInteger(inFlightMax) && inFlightMax >= 1, 'inFlightPerPartitionMax >= 1');
     this.#batchSizeBytes = config.batchSizeBytes;
     this.#lingerMs = config.lingerMs;
+    this.#idlePartitionsMax = config.idlePartitionsMax ?? idlePartitionsMaxDefault;
+    assert(this.#idlePartitionsMax >= 1, 'idlePartitionsMax >= 1');
     this.#idempotent = config.idempotent === true;
     // Without sequence numbers only one request may be in flight, or a retry could reorder.
     this.#inFlightMax = this.#idempotent ? inFlightMax : 1;
@@ -190,6 +210,7 @@ export class RecordAccumulator {
     const key = partitionKey(topic, partition);
     let queue = this.#queues.get(key);
     if (queue === undefined) {
+      if (this.#queues.size >= this.#idlePartitionsMax) this.#dropIdle();
       queue = {
         topic,
         partition,
@@ -200,6 +221,7 @@ export class RecordAccumulator {
         recovering: false,
         nextSequence: 0,
         generation: -1,
+        fresh: this.#droppedGeneration >= 0,
         nextNumber: 0,
       };
       this.#queues.set(key, queue);
@@ -211,9 +233,10 @@ export class RecordAccumulator {
    * Takes the requests that may be sent now: per partition with room (fewer than its in-flight
    * max, or none while recovering) and a ready first batch, for which `canSend` (the broker's
    * room, asked last) agrees. Without idempotence a request takes a partition's ready batches
-   * up to requestBytesMax (at least one); with it, one batch, stamped with `identity` and the
-   * next sequence at its first send (none is stamped while `identity` is null, or while an
-   * older identity's batch of the partition is still in flight).
+   * up to requestBytesMax (at least one); with it too, stamped with `identity` and consecutive
+   * sequences at their first send, except that a retried (already stamped) batch goes alone
+   * (none is stamped while `identity` is null, or while an older identity's batch of the
+   * partition is still in flight).
    */
   drain(
     nowMs: number,
@@ -231,7 +254,7 @@ export class RecordAccumulator {
         if (queue.inFlight > 0 && !flushing && this.#onlyOpen(queue)) break;
         if (!canSend(queue.topic, queue.partition)) break;
         const taken = this.#idempotent
-          ? [this.#takeStamped(queue, identity)]
+          ? this.#takeStamped(queue, identity, nowMs, flushing, requestBytesMax)
           : this.#takeBatches(queue, nowMs, flushing, requestBytesMax);
         queue.inFlight += 1;
         for (const batch of taken) queue.inFlightBatches.add(batch);
@@ -251,31 +274,81 @@ export class RecordAccumulator {
     return queue.inFlight < this.#inFlightMax;
   }
 
+  /**
+   * Drops every idle queue (the bound is hit). With idempotence their sequences go with them,
+   * so the identities they were stamped under may not stamp a partition met afterwards.
+   */
+  #dropIdle(): void {
+    for (const [key, queue] of this.#queues) {
+      if (queue.batches.length > 0 || queue.inFlight > 0) continue;
+      this.#queues.delete(key);
+      this.#droppedGeneration = Math.max(this.#droppedGeneration, queue.generation);
+    }
+  }
+
+  /**
+   * Does a waiting batch need an identity newer than `identity` (its partition's queue was
+   * created after idle queues stamped under `identity` were dropped)? The producer then takes
+   * a new one.
+   */
+  needsNewIdentity(identity: ProducerIdentity): boolean {
+    if (identity.generation > this.#droppedGeneration) return false;
+    for (const queue of this.#queues.values()) {
+      if (queue.fresh && queue.generation === -1 && queue.batches.length > 0) return true;
+    }
+    return false;
+  }
+
+  /** Partition queues held (idle ones up to idlePartitionsMax). */
+  get partitionCount(): number {
+    return this.#queues.size;
+  }
+
   /** The head batch keeps its identity, or may be stamped with `identity` now. */
   #canStamp(queue: PartitionQueue, identity: ProducerIdentity | null): boolean {
     const head = queue.batches[0] as ProducerBatch;
     if (head.producer !== null) return true;
     if (identity === null) return false;
+    // Never stamped, and perhaps its partition's sequence was dropped: a newer identity only.
+    const unstampedFresh = queue.fresh && queue.generation === -1;
+    if (unstampedFresh && identity.generation <= this.#droppedGeneration) return false;
     for (const batch of queue.inFlightBatches) {
       if (batch.producer?.generation !== identity.generation) return false;
     }
     return true;
   }
 
-  #takeStamped(queue: PartitionQueue, identity: ProducerIdentity | null): ProducerBatch {
-    const batch = queue.batches.shift() as ProducerBatch;
-    if (queue.batches.length === 0) queue.lastClosed = true;
-    if (batch.producer === null) {
-      assert(identity !== null, 'a batch is stamped only with an identity');
-      if (queue.generation !== identity.generation) {
-        queue.generation = identity.generation;
-        queue.nextSequence = 0;
-      }
+  /**
+   * A batch stamped before (a retry) goes alone, with its identity and sequence: a request never
+   * joins batches that earlier went in different requests, so each request was written whole or
+   * not at all. Otherwise the partition's ready unstamped batches go together (as without
+   * idempotence), stamped with `identity` and consecutive sequences: one produce, one run.
+   */
+  #takeStamped(
+    queue: PartitionQueue,
+    identity: ProducerIdentity | null,
+    nowMs: number,
+    flushing: boolean,
+    requestBytesMax: number,
+  ): ProducerBatch[] {
+    const head = queue.batches[0] as ProducerBatch;
+    if (head.producer !== null) {
+      queue.batches.shift();
+      if (queue.batches.length === 0) queue.lastClosed = true;
+      return [head];
+    }
+    assert(identity !== null, 'a batch is stamped only with an identity');
+    const taken = this.#takeBatches(queue, nowMs, flushing, requestBytesMax, true);
+    if (queue.generation !== identity.generation) {
+      queue.generation = identity.generation;
+      queue.nextSequence = 0;
+    }
+    for (const batch of taken) {
       batch.producer = identity;
       batch.baseSequence = queue.nextSequence;
       queue.nextSequence = addSequence(queue.nextSequence, batch.records.length);
     }
-    return batch;
+    return taken;
   }
 
   #takeBatches(
@@ -283,11 +356,13 @@ export class RecordAccumulator {
     nowMs: number,
     flushing: boolean,
     requestBytesMax: number,
+    unstampedOnly = false,
   ): ProducerBatch[] {
     const taken: ProducerBatch[] = [];
     let bytes = 0;
     while (queue.batches.length > 0) {
       const next = queue.batches[0] as ProducerBatch;
+      if (unstampedOnly && next.producer !== null) break;
       const isOpenLast = queue.batches.length === 1 && !queue.lastClosed;
       const lingered = nowMs - next.createdAtMs >= this.#lingerMs;
       if (isOpenLast && !flushing && !lingered && taken.length > 0) break;

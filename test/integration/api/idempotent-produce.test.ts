@@ -62,6 +62,35 @@ function batch(p: Identity, sequence: number, values: readonly string[]): Promis
   });
 }
 
+function batchInput(p: Identity, sequence: number, records: number) {
+  return {
+    baseOffset: 0,
+    partitionLeaderEpoch: -1,
+    compression: 'none' as const,
+    producerId: BigInt(p.producerId),
+    producerEpoch: p.producerEpoch,
+    baseSequence: sequence,
+    records: Array.from({ length: records }, (_, i) => ({
+      key: null,
+      value: Buffer.from(`s${sequence + i}`),
+      headers: [],
+      timestampMs: 1,
+    })),
+  };
+}
+
+/** One produce of several batches, the i-th at sequences[i] (of `second`'s identity if given). */
+function batches(
+  p: Identity,
+  sequences: readonly number[],
+  records: number,
+  second?: Identity,
+): Promise<Buffer> {
+  return encodeBatches(
+    sequences.map((sequence, i) => batchInput(i === 1 && second ? second : p, sequence, records)),
+  );
+}
+
 function sendBinary(bytes: Uint8Array): Promise<H2cResponse> {
   return http.request({
     method: 'POST',
@@ -126,6 +155,23 @@ describe('a retried batch is stored once', () => {
     expect(await highWatermark()).toBe(before + 4);
   });
 
+  test('binary: a produce of several batches is stored once, its retry deduped', async () => {
+    const p = await newProducer();
+    const three = await batches(p, [0, 2, 4], 2);
+    const before = await highWatermark();
+    const first = (await sendBinary(three)).json();
+    expect(first).toMatchObject({ baseOffset: before, lastOffset: before + 5 });
+    const again = (await sendBinary(three)).json();
+    expect(again).toEqual({ ...first, duplicate: true });
+    // Any batch of it alone (the client retries a batch alone) answers its own offsets.
+    const middle = (await sendBinary(await batches(p, [2], 2))).json();
+    expect(middle).toMatchObject({ baseOffset: before + 2, lastOffset: before + 3 });
+    expect(middle.duplicate).toBe(true);
+    expect(await highWatermark()).toBe(before + 6);
+    const next = (await sendBinary(await batches(p, [6, 7], 1))).json();
+    expect(next).toMatchObject({ baseOffset: before + 6, lastOffset: before + 7 });
+  });
+
   test('JSON: producer {id, epoch, sequence} makes a script idempotent too', async () => {
     const p = await newProducer();
     const body = {
@@ -186,19 +232,14 @@ describe('bad input writes nothing', () => {
     expectCode(await badJson({ id, epoch: 0, sequence: 2 ** 31 }), 400, 'INVALID_REQUEST');
     expectCode(await badJson({ id: -1, epoch: 0, sequence: 0 }), 400, 'INVALID_REQUEST');
     expectCode(await badJson({ id, epoch: 0, sequence: 0, extra: 1 }), 400, 'INVALID_REQUEST');
-    // Two idempotent batches in one request: a retry could not be matched batch by batch.
-    const two = await encodeBatches(
-      [0, 1].map((i) => ({
-        baseOffset: 0,
-        partitionLeaderEpoch: -1,
-        compression: 'none' as const,
-        producerId: BigInt(id),
-        producerEpoch: 0,
-        baseSequence: i,
-        records: [{ key: null, value: Buffer.from('t'), headers: [], timestampMs: 1 }],
-      })),
-    );
-    expectCode(await sendBinary(two), 400, 'INVALID_RECORD');
+    // Batches of one produce must follow on one another, under one id and epoch.
+    expectCode(await sendBinary(await batches(p, [0, 5], 1)), 400, 'INVALID_RECORD');
+    expectCode(await sendBinary(await batches(p, [0, 1], 1, named)), 400, 'INVALID_RECORD');
+    const plainAfter = await encodeBatches([
+      { ...(await batchInput(p, 0, 1)) },
+      { ...(await batchInput(p, 1, 1)), producerId: -1n, producerEpoch: -1, baseSequence: -1 },
+    ]);
+    expectCode(await sendBinary(plainAfter), 400, 'INVALID_RECORD');
     expect(await highWatermark()).toBe(before);
   });
 });

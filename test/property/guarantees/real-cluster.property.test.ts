@@ -39,6 +39,7 @@ test('real processes: no anomaly in client histories under kill -9 and SIGSTOP',
       const result = await runChaos(cluster, {
         seed: seed + run,
         durationMs: 4_000,
+        producerMode: 'raw',
         topic: `guarantees-${run}`,
         partitions: 2,
         faults,

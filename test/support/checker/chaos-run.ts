@@ -2,7 +2,8 @@
 // producers and consumers recording a History, a nemesis applying faults back to back (drawn
 // from the seed, or a given schedule), then heal, a final read of every partition, and the
 // history checker's verdict as one summary line:
-// `acked=… lost=… duplicates=… hw_regressions=… unavailable_ms=… faults=…`.
+// `acked=… lost=… duplicates=… hw_regressions=… unavailable_ms=… faults=… producer=…`.
+// Producers use the client library with idempotence (its default) unless told otherwise.
 import { SeededRandom } from '../../../src/common/index.ts';
 import type { RillCluster } from '../cluster/rill-cluster.ts';
 import {
@@ -12,7 +13,7 @@ import {
   type AnomalyKind,
   type CheckResult,
 } from './checker.ts';
-import { ClusterWorkload } from './cluster-workload.ts';
+import { ClusterWorkload, type ProducerMode } from './cluster-workload.ts';
 import { GroupWorkload } from './group-workload.ts';
 import type { History } from './history.ts';
 import { applyFault, randomFault, type Fault } from './nemesis.ts';
@@ -26,6 +27,8 @@ export interface ChaosOptions {
   readonly faults?: readonly Fault[];
   /** Quiet time between faults. */
   readonly gapMs?: number;
+  /** How producers write (cluster-workload.ts); `idempotent` (the client's default) if absent. */
+  readonly producerMode?: ProducerMode;
   readonly log: (line: string) => void;
   /** Members of a consumer group consuming throughout (0: none). */
   readonly groupMembers?: number;
@@ -45,6 +48,7 @@ export interface ChaosResult {
 
 export async function runChaos(cluster: RillCluster, options: ChaosOptions): Promise<ChaosResult> {
   const random = new SeededRandom(options.seed);
+  const producerMode = options.producerMode ?? 'idempotent';
   const created = await cluster.post(cluster.ids[0] ?? 1, '/v1/topics', {
     name: options.topic,
     partitions: options.partitions,
@@ -60,6 +64,7 @@ export async function runChaos(cluster: RillCluster, options: ChaosOptions): Pro
     consumers: 2,
     random: new SeededRandom(options.seed ^ 0x5eed),
     requestTimeoutMs: 2_000,
+    producerMode,
   });
   workload.start();
   const groupMembers = options.groupMembers ?? 2;
@@ -124,7 +129,7 @@ export async function runChaos(cluster: RillCluster, options: ChaosOptions): Pro
     `hw_regressions=${count('monotonic-reads')} ryw_violations=${count('read-your-writes')} ` +
     `group_not_delivered=${count('not-delivered')} group_wrong=${count('delivered-wrong')} ` +
     `other_anomalies=${other} undecided=${check.stats.undecided} ` +
-    `unavailable_ms=${unavailableMs} faults=${faults}`;
+    `unavailable_ms=${unavailableMs} faults=${faults} producer=${producerMode}`;
   return {
     history: workload.history,
     check,

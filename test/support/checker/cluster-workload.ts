@@ -1,11 +1,18 @@
 // Clients against a real cluster (RillCluster) that record a History for the checker (issue 10):
-// producers send one-record acks=all JSON produces straight to each partition's leader (no
-// retry: an answer that never came is an `unknown` outcome, never a resend, so a duplicate can
-// only come from the broker), consumers long-poll every partition from its leader, and a final
-// reader reads each partition from its start to the HW once the faults are healed. Leaders are
-// learned from describe and from 421 answers. Every request has a timeout; nothing here sleeps
-// for correctness — the loops pace themselves with short waits only between attempts.
+// producers either send one-record acks=all JSON produces straight to each partition's leader
+// (`raw`: no retry, an answer that never came is an `unknown` outcome, never a resend, so a
+// duplicate can only come from the broker) or use the real client library (`idempotent`, its
+// default, or `at-least-once`: idempotent off), which retries until acknowledged — a send() is
+// one operation, ok with the offset it resolves with (a retry the leader answers `duplicate:
+// true` resolves with the original offsets), unknown when it rejects (an earlier attempt may
+// have been written). Client producers send bursts of 1-8 concurrent sends, so batches of
+// several records and several requests per partition are in flight. Consumers long-poll every
+// partition from its leader, and a final reader reads each partition from its start to the HW
+// once the faults are healed. Leaders are learned from describe and from 421 answers. Every
+// request has a timeout; nothing here sleeps for correctness — the loops pace themselves with
+// short waits only between attempts.
 import { H2CClient } from 'undici';
+import { RillClient, type Producer } from '../../../src/api/client/index.ts';
 import type { SeededRandom } from '../../../src/common/index.ts';
 import type { RillCluster } from '../cluster/rill-cluster.ts';
 import { History, type FetchOutcome, type ProduceOutcome } from './history.ts';
@@ -17,7 +24,15 @@ export interface WorkloadOptions {
   readonly consumers: number;
   readonly random: SeededRandom;
   readonly requestTimeoutMs: number;
+  /** How producers write (see the header); `raw` when absent. */
+  readonly producerMode?: ProducerMode;
 }
+
+export type ProducerMode = 'raw' | 'idempotent' | 'at-least-once';
+export const producerModes: readonly ProducerMode[] = ['raw', 'idempotent', 'at-least-once'];
+
+/** Concurrent sends of one client producer's burst, at most. */
+const burstMax = 8;
 
 interface Answer {
   readonly status: number;
@@ -43,6 +58,8 @@ export class ClusterWorkload {
   #running = false;
   #loops: Promise<void>[] = [];
   #sent = 0;
+  /** The library clients of `idempotent` / `at-least-once` producers, closed by close(). */
+  readonly #libraryClients: RillClient[] = [];
 
   constructor(cluster: RillCluster, options: WorkloadOptions) {
     this.#cluster = cluster;
@@ -55,8 +72,11 @@ export class ClusterWorkload {
 
   start(): void {
     this.#running = true;
-    for (let i = 0; i < this.#options.producers; i += 1)
-      this.#loops.push(this.#produceLoop(`producer-${i}`));
+    const mode = this.#options.producerMode ?? 'raw';
+    for (let i = 0; i < this.#options.producers; i += 1) {
+      const name = `producer-${i}`;
+      this.#loops.push(mode === 'raw' ? this.#produceLoop(name) : this.#clientLoop(name, mode));
+    }
     for (let i = 0; i < this.#options.consumers; i += 1)
       this.#loops.push(this.#consumeLoop(`consumer-${i}`));
   }
@@ -89,6 +109,7 @@ export class ClusterWorkload {
   async close(): Promise<void> {
     await Promise.all([...this.#clients.values()].map((client) => client.destroy()));
     this.#clients.clear();
+    await Promise.all(this.#libraryClients.splice(0).map((client) => client.close()));
   }
 
   /** Forgets a node's connection (after kill or restart, so the next request reconnects). */
@@ -110,6 +131,47 @@ export class ClusterWorkload {
     }
   }
 
+  /** A library producer: bursts of concurrent sends, each one operation of the history. */
+  async #clientLoop(name: string, mode: Exclude<ProducerMode, 'raw'>): Promise<void> {
+    const client = new RillClient({
+      bootstrapUrls: this.#cluster.ids.map((id) => this.#cluster.url(id)),
+    });
+    this.#libraryClients.push(client);
+    const producer = client.producer({
+      idempotent: mode === 'idempotent',
+      acks: 'all',
+      lingerMs: 1,
+      requestTimeoutMs: this.#options.requestTimeoutMs,
+      retriesMax: 1_000,
+      retryBackoff: { backoffMs: 50, backoffMaxMs: 500, jitter: 0.2 },
+      deliveryTimeoutMs: 60_000,
+    });
+    while (this.#running) {
+      const burst = 1 + this.#options.random.int(burstMax);
+      const sends: Promise<void>[] = [];
+      for (let i = 0; i < burst; i += 1) sends.push(this.#clientSend(producer, name));
+      await Promise.all(sends);
+    }
+    await producer.close();
+  }
+
+  /** One send(): ok at the offset it resolves with, unknown if it rejects. */
+  async #clientSend(producer: Producer, name: string): Promise<void> {
+    const partition = this.#options.random.int(this.#options.partitions);
+    this.#sent += 1;
+    const value = `${name}-${this.#sent}`;
+    const op = this.history.produce(name, `p${partition}`, value, 'all', this.nowMs());
+    try {
+      const sent = await producer.send({ topic: this.#options.topic, partition, value });
+      this.history.complete(op, { kind: 'ok', offset: sent.offset }, this.nowMs());
+    } catch (error) {
+      // Retries may have written it before the last failure: never `refused`.
+      const code = (error as { code?: string }).code ?? (error as Error).name;
+      this.history.complete(op, { kind: 'unknown', code }, this.nowMs());
+      await pause(50);
+    }
+  }
+
   async #produce(partition: number, value: string): Promise<ProduceOutcome> {
     const { topic, requestTimeoutMs } = this.#options;
     const path = `/v1/topics/${topic}/partitions/${partition}/records?acks=all&timeoutMs=${requestTimeoutMs}`;
@@ -122,6 +184,7 @@ export class ClusterWorkload {
       this.#leaders.delete(partition);
       return { kind: 'unknown', code: (error as Error).name };
     }
+    // A 200 marked `duplicate: true` (a retried idempotent batch) carries the original offsets.
     if (answer.status === 200) return { kind: 'ok', offset: Number(answer.body.baseOffset) };
     const code = String(answer.body?.error?.code ?? answer.status);
     this.#noteLeader(partition, answer);

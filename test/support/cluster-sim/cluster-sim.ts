@@ -58,7 +58,16 @@ export interface ClusterSimOptions {
   /** A deliberately unsafe broker (mutation check): lead before the controller admitted it. */
   readonly actBeforeAdmission: boolean;
   /** A deliberately unsafe leader (history-checker mutation checks, issue 10). */
-  readonly unsafeLeader?: 'serve-above-hw' | 'ack-on-append';
+  readonly unsafeLeader?: 'serve-above-hw' | 'ack-on-append' | 'no-dedup';
+  /**
+   * The producer is idempotent (issue 9): every send is stamped (one producer id, a sequence
+   * per partition), up to five are in flight per partition, and a send is retried with the
+   * same stamp until acknowledged — after an error, or when no answer came within
+   * clientTimeoutMs. Its history op completes once, with the first acknowledgement.
+   */
+  readonly idempotentProducer?: boolean;
+  /** Idempotent producer only: chance the answer to a produce is lost on its way back. */
+  readonly produceAnswerLossProbability?: number;
   /** false: skip the per-event replication invariants (to show the history checker alone). */
   readonly checkInvariants?: boolean;
 }
@@ -117,6 +126,24 @@ export function swarmClusterOptions(
 export const PRODUCER_ID = toNodeId(200);
 export const CONSUMER_ID = toNodeId(201);
 const TICK_MS = 10;
+/** The idempotent producer's stamp: its id (epoch 0), and its limits. */
+const idempotentProducerId = 7;
+const idempotentInFlightMax = 5;
+/** Above the broker's produceTimeoutMs (1 s): a send with no answer by then is resent. */
+const clientTimeoutMs = 1_500;
+/** Attempt ids on the wire are apart from the sends' own ids. */
+const attemptIdBase = 1_000_000_000;
+
+/** One send of the idempotent producer, until acknowledged. */
+interface IdempotentSend {
+  readonly produceId: number;
+  readonly partition: number;
+  readonly value: string;
+  readonly sequence: number;
+  /** In flight until this time (null: not in flight); attempts answered late still count. */
+  inFlightUntilMs: number | null;
+  attempts: number;
+}
 
 export interface AppliedRecord {
   readonly broker: number;
@@ -147,6 +174,14 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
   readonly #newestStates = new Map<number, PartitionState>();
   #nextTickMs = 0;
   #nextProduceId = 1;
+  /** Idempotent producer: per partition its next sequence and unacknowledged sends, in order. */
+  readonly #idempotent: { nextSequence: number; readonly sends: IdempotentSend[] }[] = [];
+  /** Attempt id on the wire → its send. */
+  readonly #attempts = new Map<number, IdempotentSend>();
+  #nextAttemptId = attemptIdBase;
+  /** Idempotent sends acknowledged, and attempts made, for the property's counts. */
+  idempotentAcked = 0;
+  idempotentAttempts = 0;
   readonly #downUntil = new Map<number, number>();
   #healAtMs: number | null = null;
   /** A slow node (P17): until when, and how much extra delay its messages get. */
@@ -217,7 +252,10 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
       const random = new SeededRandom((Math.imul(options.seed, 0x9e3779b1) ^ id) | 0);
       this.brokers.push(new ClusterBroker(config, env, random));
     }
-    for (let p = 0; p < options.partitionCount; p += 1) this.ghosts.push(newPartitionGhost());
+    for (let p = 0; p < options.partitionCount; p += 1) {
+      this.ghosts.push(newPartitionGhost());
+      this.#idempotent.push({ nextSequence: 0, sends: [] });
+    }
   }
 
   broker(id: number): ClusterBroker {
@@ -281,7 +319,9 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
     this.network.heal();
   }
 
-  produce(partition: number, value: string, acks: Acks): number {
+  produce(partition: number, value: string, requestedAcks: Acks): number {
+    // The idempotent producer sends acks=all only (Kafka's enable.idempotence requires it).
+    const acks = this.options.idempotentProducer === true ? 'all' : requestedAcks;
     const produceId = this.#nextProduceId;
     this.#nextProduceId += 1;
     const ghost = this.ghosts[partition];
@@ -292,6 +332,22 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
       produceId,
       this.history.produce('producer', `p${partition}`, value, acksLabel, this.nowMs),
     );
+    if (this.options.idempotentProducer === true) {
+      const queue = this.#idempotent[partition];
+      assert(queue !== undefined, 'partition');
+      const sequence = queue.nextSequence;
+      queue.nextSequence += 1;
+      queue.sends.push({
+        produceId,
+        partition,
+        value,
+        sequence,
+        inFlightUntilMs: null,
+        attempts: 0,
+      });
+      this.#pumpIdempotent(partition);
+      return produceId;
+    }
     const leader = this.committedState(partition)?.leader ?? null;
     if (leader !== null) {
       this.#sendClient(PRODUCER_ID, leader, partition, {
@@ -302,6 +358,72 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
       });
     }
     return produceId;
+  }
+
+  /** Idempotent sends not acknowledged yet, over every partition. */
+  get idempotentPending(): number {
+    return this.#idempotent.reduce((n, queue) => n + queue.sends.length, 0);
+  }
+
+  /**
+   * Sends (or resends, same stamp) a partition's unacknowledged sends in sequence order, up to
+   * five in flight; one whose answer is overdue is resent. acks=all always (as Kafka requires).
+   */
+  #pumpIdempotent(partition: number): void {
+    const queue = this.#idempotent[partition];
+    const leader = this.committedState(partition)?.leader ?? null;
+    if (queue === undefined || leader === null) return;
+    let inFlight = 0;
+    for (const send of queue.sends) {
+      if (send.inFlightUntilMs !== null && send.inFlightUntilMs <= this.nowMs) {
+        send.inFlightUntilMs = null;
+      }
+      if (send.inFlightUntilMs !== null) inFlight += 1;
+    }
+    for (const send of queue.sends) {
+      if (inFlight >= idempotentInFlightMax) break;
+      if (send.inFlightUntilMs !== null) continue;
+      const attemptId = this.#nextAttemptId;
+      this.#nextAttemptId += 1;
+      this.#attempts.set(attemptId, send);
+      send.inFlightUntilMs = this.nowMs + clientTimeoutMs;
+      send.attempts += 1;
+      this.idempotentAttempts += 1;
+      inFlight += 1;
+      this.#sendClient(PRODUCER_ID, leader, partition, {
+        kind: 'produce',
+        produceId: attemptId,
+        value: send.value,
+        acks: 'all',
+        producer: {
+          producerId: idempotentProducerId,
+          producerEpoch: 0,
+          sequence: send.sequence,
+        },
+      });
+    }
+  }
+
+  /**
+   * An answer to an idempotent attempt: an acknowledgement completes its send (the first one
+   * only); an error makes it due for a resend. Returns the message as the send's own, or null.
+   */
+  #onIdempotentAnswer(message: Message): Message | null {
+    const payload = message.payload;
+    assert(payload.kind === 'produceResponse', 'producer gets produce responses');
+    const send = this.#attempts.get(payload.produceId);
+    if (send === undefined) return null;
+    this.#attempts.delete(payload.produceId);
+    const queue = this.#idempotent[send.partition];
+    const at = queue?.sends.indexOf(send) ?? -1;
+    if (queue === undefined || at === -1) return null; // Acknowledged by another attempt.
+    if (!payload.result.ok) {
+      send.inFlightUntilMs = null;
+      return null;
+    }
+    queue.sends.splice(at, 1);
+    this.idempotentAcked += 1;
+    return { ...message, payload: { ...payload, produceId: send.produceId } };
   }
 
   pollConsumer(partition: number): void {
@@ -371,6 +493,7 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
     const finals = new Map<number, number>();
     return this.runUntil(() => {
       if (this.controller() === null) return false;
+      if (this.idempotentPending > 0) return false;
       for (let p = 0; p < this.options.partitionCount; p += 1) {
         if (!this.#fullyReplicated(p)) return false;
         const id = finals.get(p);
@@ -419,6 +542,7 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
     }
     for (let p = 0; p < this.options.partitionCount; p += 1) {
       const ghost = this.ghosts[p];
+      if (this.options.idempotentProducer === true) this.#pumpIdempotent(p);
       if (ghost !== undefined && this.nowMs % 1000 === 0) ghost.consumerInFlight = false;
       if (!this.faultsOn) {
         if (this.nowMs % 50 === 0) this.pollConsumer(p);
@@ -517,7 +641,12 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
     if (body.kind === 'repl' && (envelope.to === PRODUCER_ID || envelope.to === CONSUMER_ID)) {
       const ghost = this.ghosts[body.partition];
       assert(ghost !== undefined, 'partition');
-      if (envelope.to === PRODUCER_ID) this.#onProduceResponse(ghost, body.message);
+      if (envelope.to === PRODUCER_ID && this.options.idempotentProducer === true) {
+        const lossProbability = this.options.produceAnswerLossProbability ?? 0;
+        if (this.faultsOn && this.random.chance(lossProbability)) return; // Lost on the way.
+        const answer = this.#onIdempotentAnswer(body.message);
+        if (answer !== null) this.#onProduceResponse(ghost, answer);
+      } else if (envelope.to === PRODUCER_ID) this.#onProduceResponse(ghost, body.message);
       else {
         this.#recordFetch(body.partition, body.message);
         this.#onConsumerResponse(ghost, body.message);

@@ -10,10 +10,19 @@ import type {
   ReplicaLogView,
 } from '../../../src/broker/replication/index.ts';
 
+/** An idempotent producer's identity on a one-record batch (RecordBatch's three fields). */
+export interface SimStamp {
+  readonly producerId: number;
+  readonly producerEpoch: number;
+  readonly sequence: number;
+}
+
 export interface SimRecord {
   readonly offset: number;
   readonly epoch: number;
   readonly value: string;
+  /** Set when an idempotent producer wrote it (replicas rebuild their producer state). */
+  readonly producer?: SimStamp;
 }
 
 export type SimFlush = 'always' | 'never';
@@ -113,10 +122,14 @@ export class MemoryReplicaLog implements ReplicaLogView {
     this.#epochs.push({ epoch, startOffset });
   }
 
-  appendAsLeader(epoch: number, values: readonly string[]): number {
+  appendAsLeader(epoch: number, values: readonly string[], producer?: SimStamp): number {
     assert(values.length > 0, 'append something');
+    assert(producer === undefined || values.length === 1, 'a stamped batch is one record here');
     this.assignEpoch(epoch, this.logEndOffset);
-    for (const value of values) this.#records.push({ offset: this.logEndOffset, epoch, value });
+    for (const value of values) {
+      const record = { offset: this.logEndOffset, epoch, value };
+      this.#records.push(producer === undefined ? record : { ...record, producer });
+    }
     if (this.flush === 'always') this.#flushedEnd = this.logEndOffset;
     return this.logEndOffset - 1;
   }

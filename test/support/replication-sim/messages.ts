@@ -12,7 +12,11 @@ import type {
   PartitionState,
   ReplicationErrorCode,
 } from '../../../src/broker/replication/index.ts';
-import type { SimRecord } from './memory-replica-log.ts';
+import type { SimRecord, SimStamp } from './memory-replica-log.ts';
+
+/** Codes of the producer-state guard (src/broker/producer-state.ts) a produce may get. */
+export type ProducerRefusalCode =
+  'OUT_OF_ORDER_SEQUENCE_NUMBER' | 'INVALID_PRODUCER_EPOCH' | 'UNKNOWN_PRODUCER_ID';
 
 export type SimBatch = readonly SimRecord[];
 export type Acks = 1 | 'all';
@@ -34,13 +38,15 @@ export type Payload =
       readonly produceId: number;
       readonly value: string;
       readonly acks: Acks;
+      /** An idempotent producer's stamp: checked by the leader's producer state. */
+      readonly producer?: SimStamp;
     }
   | {
       readonly kind: 'produceResponse';
       readonly produceId: number;
       readonly result:
         | { ok: true; offset: number; leaderEpoch: number }
-        | { ok: false; code: ReplicationErrorCode };
+        | { ok: false; code: ReplicationErrorCode | ProducerRefusalCode };
     }
   | { readonly kind: 'consumerFetch'; readonly offset: number; readonly knownEpoch: number | null }
   | {

@@ -4,6 +4,7 @@
 // runs record allowed losses instead, so an allowed loss is told apart from a bug. The per-node
 // checks are exported: the cluster simulator runs them per partition (cluster-checker.ts).
 import type { LeaderReplica, ReplicationErrorCode } from '../../../src/broker/replication/index.ts';
+import type { ProducerRefusalCode } from './messages.ts';
 import { assert } from '../../../src/common/index.ts';
 import type { Acks } from './messages.ts';
 import type { SimCluster } from './sim-cluster.ts';
@@ -13,7 +14,7 @@ import type { SimNode } from './sim-node.ts';
 export interface ProduceOp {
   readonly value: string;
   readonly acks: Acks;
-  result: 'pending' | 'acked' | ReplicationErrorCode;
+  result: 'pending' | 'acked' | ReplicationErrorCode | ProducerRefusalCode;
 }
 
 /** What clients were told about one partition, and the checker's caches over it. */

@@ -1,7 +1,10 @@
 // One simulated broker for one partition: the driver around the pure replication core, as the
 // real broker will be. It applies controller metadata (switching between LeaderReplica and a
 // follower), answers follower and client requests, and performs the core's log commands on a
-// MemoryReplicaLog in order, then asks the core for its next request (the Ready loop).
+// MemoryReplicaLog in order, then asks the core for its next request (the Ready loop). Stamped
+// (idempotent) produces go through the broker's own producer-state table as
+// producer-state-replica.ts drives it: checked before the leader's append, recorded by
+// followers, cut by truncation, rebuilt from the log after a crash.
 import { assert, assertNever, type NodeId } from '../../../src/common/index.ts';
 import {
   FollowerReplica,
@@ -15,8 +18,15 @@ import {
   type PartitionState,
   type ReplicaLogCommand,
 } from '../../../src/broker/replication/index.ts';
-import { answerFollowerFetch, MemoryReplicaLog, type SimFlush } from './memory-replica-log.ts';
-import type { Message, Payload, SimBatch } from './messages.ts';
+import { ProducerStateTable, type BatchIdentity } from '../../../src/broker/producer-state.ts';
+import {
+  answerFollowerFetch,
+  MemoryReplicaLog,
+  type SimFlush,
+  type SimRecord,
+  type SimStamp,
+} from './memory-replica-log.ts';
+import type { Message, Payload, ProducerRefusalCode, SimBatch } from './messages.ts';
 
 /** The follower surface the driver uses; mutants in this folder implement it too. */
 export type FollowerLike = Pick<
@@ -59,7 +69,17 @@ export interface SimNodeConfig {
    * consumers up to its log end and claims that as the HW; `ack-on-append` acknowledges
    * acks=all after its own append, as acks=1.
    */
-  readonly unsafe?: 'serve-above-hw' | 'ack-on-append';
+  readonly unsafe?: 'serve-above-hw' | 'ack-on-append' | 'no-dedup';
+}
+
+/** A one-record stamped batch as the producer-state table sees it. */
+function identityOf(stamp: SimStamp): BatchIdentity {
+  return {
+    producerId: stamp.producerId,
+    producerEpoch: stamp.producerEpoch,
+    baseSequence: stamp.sequence,
+    recordCount: 1,
+  };
 }
 
 export interface NodeEnv {
@@ -87,6 +107,8 @@ export class SimNode {
   #instances = 0;
   /** Who asked for each acks=all produce still waiting: (client, incarnation). */
   readonly #produceClients = new Map<number, NodeId>();
+  /** Idempotent producers' state for the batches in `log` (the broker's own table). */
+  readonly producers = new ProducerStateTable();
 
   constructor(id: NodeId, config: SimNodeConfig, env: NodeEnv) {
     this.id = id;
@@ -109,6 +131,16 @@ export class SimNode {
     this.role = { kind: 'none' };
     this.#produceClients.clear();
     this.log.crash();
+    // A restart rebuilds the state from what the log kept (no snapshot: the whole log).
+    this.producers.clear();
+    this.#recordStamped(this.log.records);
+  }
+
+  #recordStamped(records: readonly SimRecord[]): void {
+    for (const record of records) {
+      if (record.producer === undefined) continue;
+      this.producers.record(identityOf(record.producer), record.offset, record.offset, 0);
+    }
   }
 
   restart(keepSession: boolean): void {
@@ -263,13 +295,16 @@ export class SimNode {
         case 'truncateTo':
           this.#env.onTruncate(this, command.offset);
           this.log.truncateTo(command.offset);
+          this.producers.truncateTo(command.offset);
           break;
         case 'truncateFullyAndStartAt':
           this.#env.onTruncate(this, command.offset);
           this.log.truncateFullyAndStartAt(command.offset);
+          this.producers.clear();
           break;
         case 'append':
           this.log.appendAsFollower(command.records);
+          this.#recordStamped(command.records);
           break;
         case 'setHighWatermark':
           this.log.highWatermarkCheckpoint = command.offset;
@@ -353,7 +388,8 @@ export class SimNode {
     const reply = (
       result:
         | { ok: true; offset: number; leaderEpoch: number }
-        | { ok: false; code: 'NOT_LEADER_OR_FOLLOWER' | 'NOT_ENOUGH_REPLICAS' | 'BROKER_BUSY' },
+        | { ok: false; code: 'NOT_LEADER_OR_FOLLOWER' | 'NOT_ENOUGH_REPLICAS' | 'BROKER_BUSY' }
+        | { ok: false; code: ProducerRefusalCode },
     ): void =>
       this.#sendTo(message.from, { kind: 'produceResponse', produceId: payload.produceId, result });
     const role = this.role;
@@ -361,8 +397,19 @@ export class SimNode {
     const leader = role.replica;
     const refused = leader.admitProduce(payload.acks);
     if (refused !== null) return reply({ ok: false, code: 'NOT_ENOUGH_REPLICAS' });
-    const lastOffset = this.log.appendAsLeader(leader.leaderEpoch, [payload.value]);
-    leader.onAppend(lastOffset, nowMs);
+    const stamp = this.#config.unsafe === 'no-dedup' ? undefined : payload.producer;
+    const decided = stamp === undefined ? null : this.producers.check(identityOf(stamp), 0);
+    if (decided?.kind === 'refused') return reply({ ok: false, code: decided.code });
+    let lastOffset: number;
+    if (decided?.kind === 'duplicate') {
+      lastOffset = decided.lastOffset; // A retry: its original offset, once the HW passes it.
+    } else {
+      lastOffset = this.log.appendAsLeader(leader.leaderEpoch, [payload.value], payload.producer);
+      if (stamp !== undefined) {
+        this.producers.record(identityOf(stamp), lastOffset, lastOffset, 0);
+      }
+      leader.onAppend(lastOffset, nowMs);
+    }
     if (payload.acks === 1 || this.#config.unsafe === 'ack-on-append') {
       return reply({ ok: true, offset: lastOffset, leaderEpoch: leader.leaderEpoch });
     }

@@ -1,7 +1,9 @@
 // Goal: producer ids in the metadata image (issue 9) — blocks never overlap whoever proposes
 // them, ids and names survive a metadata snapshot (a controller failover restores from one),
 // a name's epoch bumps and fences, a forged id or future epoch is unknown, and the names are
-// bounded by producerNamesMax (the one started longest ago is dropped).
+// bounded by producerNamesMax (the one started longest ago is dropped); blocks need no
+// reclaiming: the image keeps one counter for them, whatever number were allocated, and ids
+// running out (2^53) is a refusal, not a wrap.
 // Method: commands applied to MetadataImage directly, as every node applies the log.
 import { describe, expect, test } from 'vitest';
 import { MetadataImage } from '../../../src/broker/index.ts';
@@ -80,5 +82,35 @@ describe('producer ids in the metadata image', () => {
       ok: false,
     });
     image.checkInvariants();
+  });
+
+  test('allocated blocks cost the image nothing: one counter; exhaustion is refused', () => {
+    const image = new MetadataImage();
+    const producerIds = () => JSON.parse(new TextDecoder().decode(image.snapshot())).producerIds;
+    image.apply({ type: 'allocate-producer-ids', nodeId: 1, count: 1000 }, 1);
+    expect(producerIds()).toEqual({ nextProducerId: 1000, names: [] });
+    for (let i = 0; i < 10_000; i += 1) {
+      image.apply({ type: 'allocate-producer-ids', nodeId: i % 3, count: 1000 }, i + 2);
+    }
+    expect(image.producerIds.nextProducerId).toBe(10_001_000);
+    // Whatever the number of blocks, the image holds the next id and the (bounded) names.
+    expect(producerIds()).toEqual({ nextProducerId: 10_001_000, names: [] });
+    const full = new MetadataImage();
+    full.restore(
+      new TextEncoder().encode(
+        JSON.stringify({
+          ...JSON.parse(new TextDecoder().decode(full.snapshot())),
+          producerIds: { nextProducerId: producerIdLimits.producerIdMax - 10, names: [] },
+        }),
+      ),
+    );
+    const refused = full.apply({ type: 'allocate-producer-ids', nodeId: 1, count: 11 }, 1);
+    expect(refused).toMatchObject({ ok: false, code: 'INVALID_COMMAND' });
+    expect(full.apply({ type: 'allocate-producer-ids', nodeId: 1, count: 10 }, 2)).toEqual({
+      ok: true,
+      producerId: producerIdLimits.producerIdMax - 10,
+    });
+    expect(full.apply({ type: 'init-producer', name: 'late' }, 3)).toMatchObject({ ok: false });
+    full.checkInvariants();
   });
 });

@@ -1,11 +1,13 @@
 // Goal: the producer-state table's edge cases one by one — the sequence wrap at 2^31-1, a
 // producer unknown on the partition, truncation by a follower, expiry after
-// producer.id.expiration.ms, the producersMax bound (the longest idle evicted), and snapshots.
+// producer.id.expiration.ms, the producersMax bound (the longest idle evicted), snapshots, and
+// runs (batches back to back joined, a retry of any part of one answered, runRecordsMax).
 // Method: direct calls on the pure table with explicit times.
 import { describe, expect, test } from 'vitest';
 import {
   ProducerStateTable,
   addSequence,
+  runRecordsMax,
   sequenceMax,
   type BatchIdentity,
 } from '../../../src/broker/producer-state.ts';
@@ -26,7 +28,17 @@ describe('producer state table', () => {
       baseOffset: 0,
       lastOffset: 2,
     });
-    expect(table.check(id(1, 0), 0)).toMatchObject({ code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });
+    // Sequence 0 is the wrapped batch's last record: a retry of it answers its offset.
+    expect(table.check(id(1, 0), 0)).toEqual({ kind: 'duplicate', baseOffset: 2, lastOffset: 2 });
+    expect(table.check(id(1, 0, 2), 0)).toMatchObject({ code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });
+    table.record(id(1, 1, 2), 3, 4, 0); // joins the run across the wrap
+    expect(table.entry(1)?.batches).toHaveLength(1);
+    expect(table.check(id(1, sequenceMax, 3), 0)).toEqual({
+      kind: 'duplicate',
+      baseOffset: 1,
+      lastOffset: 3,
+    });
+    table.checkInvariants();
   });
 
   test('an unknown producer must start at sequence 0', () => {
@@ -44,23 +56,64 @@ describe('producer state table', () => {
     expect(table.check(id(1, 2, 1, 0), 0)).toMatchObject({ code: 'INVALID_PRODUCER_EPOCH' });
   });
 
-  test('only the last five batches are remembered', () => {
+  test('only the last five runs are remembered (batches apart in the log)', () => {
     const table = new ProducerStateTable();
-    for (let i = 0; i < 7; i += 1) table.record(id(1, i), i, i, 0);
+    // Another producer's record between each: every batch is a run of its own.
+    for (let i = 0; i < 7; i += 1) table.record(id(1, i), 2 * i, 2 * i, 0);
     expect(table.entry(1)?.batches.map((b) => b.firstSequence)).toEqual([2, 3, 4, 5, 6]);
-    expect(table.check(id(1, 2), 0).kind).toBe('duplicate');
+    expect(table.check(id(1, 2), 0)).toEqual({ kind: 'duplicate', baseOffset: 4, lastOffset: 4 });
     expect(table.check(id(1, 1), 0)).toMatchObject({ code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });
+    table.checkInvariants();
   });
 
-  test('truncation drops the batches at or above the offset', () => {
+  test('batches back to back join one run; a retry of any part answers its offsets', () => {
+    const table = new ProducerStateTable();
+    // One produce of three batches (sequences 0-9 at offsets 0-9), then one of two batches.
+    table.record(id(1, 0, 10), 0, 9, 0);
+    table.record(id(1, 10, 3), 10, 12, 0);
+    for (let i = 13; i < 40; i += 1) table.record(id(1, i), i, i, 0);
+    expect(table.entry(1)?.batches).toEqual([
+      { firstSequence: 0, lastSequence: 39, baseOffset: 0, lastOffset: 39 },
+    ]);
+    // The follower records the same produces batch by batch: the same run.
+    const follower = new ProducerStateTable();
+    for (let i = 0; i < 40; i += 1) follower.record(id(1, i), i, i, 0);
+    expect(follower.entry(1)?.batches).toEqual(table.entry(1)?.batches);
+    expect(table.check(id(1, 0, 10), 0)).toEqual({
+      kind: 'duplicate',
+      baseOffset: 0,
+      lastOffset: 9,
+    });
+    expect(table.check(id(1, 7, 6), 0)).toEqual({
+      kind: 'duplicate',
+      baseOffset: 7,
+      lastOffset: 12,
+    });
+    // Half old, half new: refused, nothing written (a client never sends this).
+    expect(table.check(id(1, 38, 4), 0)).toMatchObject({ code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });
+    expect(table.check(id(1, 40, 4), 0)).toEqual({ kind: 'append' });
+  });
+
+  test('a run is cut at runRecordsMax sequences', () => {
+    const table = new ProducerStateTable();
+    table.record(id(1, 0, runRecordsMax - 1), 0, runRecordsMax - 2, 0);
+    table.record(id(1, runRecordsMax - 1, 2), runRecordsMax - 1, runRecordsMax, 0);
+    expect(table.entry(1)?.batches.map((b) => b.baseOffset)).toEqual([0, runRecordsMax - 1]);
+    table.checkInvariants();
+  });
+
+  test('truncation drops the records at or above the offset', () => {
     const table = new ProducerStateTable();
     table.record(id(1, 0, 2), 0, 1, 0);
     table.record(id(1, 2, 2), 2, 3, 0);
     table.record(id(2, 0), 4, 4, 0);
     table.truncateTo(2);
-    expect(table.entry(1)?.batches).toHaveLength(1);
+    expect(table.entry(1)?.batches).toEqual([
+      { firstSequence: 0, lastSequence: 1, baseOffset: 0, lastOffset: 1 },
+    ]);
     expect(table.entry(2)).toBeUndefined();
     expect(table.check(id(1, 2, 2), 0)).toEqual({ kind: 'append' });
+    table.checkInvariants();
   });
 
   test('idle producers expire after expirationMs; lookups see it at once', () => {

@@ -3,6 +3,7 @@
 // broker's own producer-state table (per partition, so it survives leader moves here). Tests
 // script leader moves and failures, and read back what each broker appended.
 import { ProducerStateTable } from '../../../src/broker/producer-state.ts';
+import { producerIdentityOf } from '../../../src/broker/producer-state-replica.ts';
 import { decodeBatches, encodeBatch } from '../../../src/log/index.ts';
 import { ClientError } from '../../../src/api/client/client-error.ts';
 import type {
@@ -180,15 +181,9 @@ export class FakeCluster implements Transport {
     const log = this.logs.get(partition) ?? [];
     this.logs.set(partition, log);
     const baseOffset = log.length;
-    const header = batches[0]?.header;
-    let producer = null;
-    if (header !== undefined && header.producerId >= 0n) {
-      producer = {
-        producerId: Number(header.producerId),
-        producerEpoch: header.producerEpoch,
-        baseSequence: header.baseSequence,
-        recordCount: header.recordCount,
-      };
+    // The broker's own reading of a produce's identity (all its batches as one unit).
+    const producer = producerIdentityOf(batches.map((batch) => batch.header));
+    if (producer !== null) {
       const table = this.#producerStates.get(partition) ?? new ProducerStateTable();
       this.#producerStates.set(partition, table);
       const decided = table.check(producer, 0);

@@ -2,8 +2,9 @@
 // partition, a batch whose acknowledgement was lost retried into a duplicate answer (stored
 // once, acknowledged at its original offset), batches that overtook a failed one resent after
 // it in order, UNKNOWN_PRODUCER_ID resolved with a new identity, INVALID_PRODUCER_EPOCH
-// reported, and 20 and 200 concurrent send() to one partition all acknowledged once at
-// distinct offsets; with `idempotent: false` a lost acknowledgement stores the batch twice.
+// reported, and 20 and 200 concurrent send() to one partition (one batch a request, or five:
+// a produce of several stamped batches) all acknowledged once at distinct offsets; with
+// `idempotent: false` a lost acknowledgement stores the batch twice.
 // Method: the fake cluster (its brokers check batches with the broker's own producer-state
 // table) as the Transport port and a ManualClock; seeded randomness, seed printed.
 import { describe, expect, test } from 'vitest';
@@ -17,9 +18,9 @@ import { ManualClock, settle } from './manual-clock.ts';
 const seed = Date.now() % 1_000_000;
 console.log(`idempotent producer test seed ${seed}`);
 
-function setup(config: Partial<ProducerConfig> = {}) {
+function setup(config: Partial<ProducerConfig> = {}, partitions = 1) {
   const clock = new ManualClock();
-  const cluster = new FakeCluster('t', 1, () => clock.nowMs());
+  const cluster = new FakeCluster('t', partitions, () => clock.nowMs());
   const metadata = new MetadataCache(
     { ...defaultMetadataConfig, bootstrapUrls: [FakeCluster.url(1)] },
     { transport: cluster, clock },
@@ -41,8 +42,8 @@ function setup(config: Partial<ProducerConfig> = {}) {
   return { clock, cluster, producer };
 }
 
-/** One record per batch: 60-byte values in 150-byte batches. */
-const oneRecordBatches = { batchSizeBytes: 150 };
+/** One record a batch, one batch a request: 60-byte values (96 with framing), 160-byte batches. */
+const oneRecordBatches = { batchSizeBytes: 160, requestBytesMax: 160 };
 const value = (i: number) => `${i}`.padStart(3, '0').repeat(20);
 
 async function sendAll(producer: Producer, clock: ManualClock, count: number) {
@@ -119,6 +120,29 @@ describe('idempotent producer', { timeout: 20_000 }, () => {
     expect(cluster.logs.get(0)).toEqual([0, 1, 2, 0, 1, 2].map(value));
   });
 
+  test('idlePartitionsMax: a partition met after the drop gets a new identity', async () => {
+    const { clock, cluster, producer } = setup({ idlePartitionsMax: 1 }, 2);
+    const send = async (partition: number, v: string) => {
+      const ack = producer.send({ topic: 't', partition, value: v });
+      for (let round = 0; round < 5; round += 1) await clock.advance(200);
+      return (await ack).offset;
+    };
+    expect(await send(0, 'a')).toBe(0);
+    expect(await send(0, 'b')).toBe(1);
+    expect(cluster.producerInits).toBe(1);
+    // Partition 0's idle queue (next sequence 2) is dropped: the producer no longer knows
+    // which partitions the identity wrote, so partition 1 goes under a new one.
+    expect(await send(1, 'c')).toBe(0);
+    expect(cluster.producerInits).toBe(2);
+    // Partition 0 again: under the first identity its sequence 0 would be taken for a retry
+    // of 'a' (answered, not written). A new identity starts it at 0 safely.
+    expect(await send(0, 'd')).toBe(2);
+    expect(cluster.producerInits).toBe(3);
+    expect(cluster.duplicates).toBe(0);
+    expect(cluster.logs.get(0)).toEqual(['a', 'b', 'd']);
+    expect(cluster.logs.get(1)).toEqual(['c']);
+  });
+
   test('INVALID_PRODUCER_EPOCH (fenced) is reported to the caller, nothing retried', async () => {
     const { clock, cluster, producer } = setup();
     cluster.failures.push({ status: 409, code: 'INVALID_PRODUCER_EPOCH' });
@@ -141,9 +165,15 @@ describe('idempotent producer', { timeout: 20_000 }, () => {
     expect(producer.bufferedBytes).toBe(0);
   });
 
-  for (const count of [20, 200]) {
-    test(`${count} concurrent send() to one partition: all acknowledged once, distinct offsets`, async () => {
-      const { clock, cluster, producer } = setup(oneRecordBatches);
+  const shapes = {
+    'one batch': oneRecordBatches,
+    'up to five batches': { ...oneRecordBatches, requestBytesMax: 5 * 160 },
+  };
+  for (const [count, [shape, config]] of [20, 200].flatMap((n) =>
+    Object.entries(shapes).map((entry) => [n, entry] as const),
+  )) {
+    test(`${count} concurrent send() to one partition, ${shape} a request: once`, async () => {
+      const { clock, cluster, producer } = setup(config);
       // Scattered failures, written and not, while up to five batches are in flight.
       for (let i = 0; i < count; i += 1) {
         const r = (i * 7919 + seed) % 10;
@@ -159,6 +189,8 @@ describe('idempotent producer', { timeout: 20_000 }, () => {
       expect(cluster.logs.get(0), `seed ${seed}`).toEqual(
         Array.from({ length: count }, (_, i) => value(i)),
       );
+      const batchesPerCall = Math.max(...cluster.calls.map((call) => call.values.length));
+      expect(batchesPerCall).toBe(shape === 'one batch' ? 1 : 5);
     });
   }
 });

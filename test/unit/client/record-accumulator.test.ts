@@ -1,6 +1,8 @@
 // Goal: records gather into batches of at most batchSizeBytes per partition, a batch is sent
 // when full, lingered or flushed, one request per partition at a time, and a retried batch
-// goes back in front of later ones. Method: the pure accumulator with explicit nowMs.
+// goes back in front of later ones; with idempotence, ready batches go together stamped with
+// consecutive sequences, a retried batch goes alone, and idlePartitionsMax bounds the queues.
+// Method: the pure accumulator with explicit nowMs.
 import { describe, expect, test } from 'vitest';
 import {
   RecordAccumulator,
@@ -89,5 +91,53 @@ describe('RecordAccumulator', () => {
     acc.append('t', 1, pending('b'), 0);
     const requests = acc.drain(0, false, 1 << 20, (_topic, partition) => partition === 1);
     expect(requests.map((r) => r[0]?.partition)).toEqual([1]);
+  });
+
+  test('idempotent: ready batches go together, stamped with consecutive sequences', () => {
+    const acc = new RecordAccumulator({
+      batchSizeBytes: 200, // one 100-byte record a batch
+      lingerMs: 0,
+      idempotent: true,
+      inFlightPerPartitionMax: 5,
+    });
+    const identity = { producerId: 9, producerEpoch: 0, generation: 0 };
+    for (let i = 0; i < 5; i += 1) acc.append('t', 0, pending(value100), 0);
+    // Two requests of the partition in flight at once, three batches and two.
+    const [first, second] = acc.drain(0, true, 3 * 200, always, identity);
+    expect(first?.map((b) => b.baseSequence)).toEqual([0, 1, 2]);
+    expect(first?.every((b) => b.producer === identity)).toBe(true);
+    expect(second?.map((b) => b.baseSequence)).toEqual([3, 4]);
+    // The first request fails: its batches come back and go one per request, stamps kept, so
+    // a request never mixes batches that went apart (each was written whole or not at all).
+    acc.complete(first ?? [], 0, first ?? []);
+    acc.complete(second ?? [], 2, []);
+    const retries = acc.drain(0, true, 3 * 200, always, identity);
+    expect(retries.map((request) => request.map((b) => b.baseSequence))).toEqual([[0], [1], [2]]);
+    for (const request of retries) acc.complete(request, 1, []);
+    expect(acc.recordCount).toBe(0);
+  });
+
+  test('idlePartitionsMax: idle queues dropped; a new queue needs a new identity', () => {
+    const acc = new RecordAccumulator({
+      batchSizeBytes: 200,
+      lingerMs: 0,
+      idempotent: true,
+      idlePartitionsMax: 2,
+    });
+    const first = { producerId: 1, producerEpoch: 0, generation: 0 };
+    for (const partition of [0, 1]) {
+      acc.append('t', partition, pending(value100), 0);
+      const [request] = acc.drain(0, false, 1_000, always, first);
+      acc.complete(request ?? [], 1, []);
+    }
+    expect(acc.partitionCount).toBe(2);
+    acc.append('t', 2, pending(value100), 0); // the bound: partitions 0 and 1 are dropped
+    expect(acc.partitionCount).toBe(1);
+    expect(acc.needsNewIdentity(first)).toBe(true);
+    expect(acc.drain(0, false, 1_000, always, first)).toEqual([]);
+    const second = { producerId: 2, producerEpoch: 0, generation: 1 };
+    expect(acc.needsNewIdentity(second)).toBe(false);
+    const [request] = acc.drain(0, false, 1_000, always, second);
+    expect(request?.map((b) => [b.producer?.producerId, b.baseSequence])).toEqual([[2, 0]]);
   });
 });
