@@ -42,7 +42,11 @@ export class ProducerIdImage {
   #nextProducerId = 0;
   /** By name; Map order is the order of the latest init-producer (oldest first). */
   readonly #names = new Map<string, NamedProducer>();
-  /** Named producers by id: their current epoch. Anonymous ids are at epoch 0 for good. */
+  /**
+   * Named producers by id: their current epoch, which only init-producer raises. An anonymous
+   * id's epoch is the producer's own: it may raise it itself (KIP-360's client-side bump, which
+   * librdkafka makes after UNKNOWN_PRODUCER_ID), and the partition's state orders its epochs.
+   */
   readonly #epochById = new Map<number, { name: string; epoch: number }>();
 
   get nextProducerId(): number {
@@ -60,7 +64,9 @@ export class ProducerIdImage {
     if (producerId >= this.#nextProducerId) {
       return { kind: 'unknown', message: `producer id ${producerId} was never issued` };
     }
-    const epoch = this.#epochById.get(producerId)?.epoch ?? 0;
+    const named = this.#epochById.get(producerId);
+    if (named === undefined) return { kind: 'current' };
+    const epoch = named.epoch;
     if (producerEpoch < epoch) {
       return {
         kind: 'fenced',

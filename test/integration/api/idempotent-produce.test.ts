@@ -204,6 +204,15 @@ describe('a retried batch is stored once', () => {
     expect(json.json()).toEqual({ ...binary.json(), duplicate: true });
     expect(await highWatermark()).toBe(before + 1);
   });
+  test('an anonymous producer bumps its own epoch from sequence 0 (KIP-360); the old one is fenced', async () => {
+    const p = await newProducer();
+    const before = await highWatermark();
+    expect((await sendBinary(await batch(p, 0, ['e0']))).status).toBe(200);
+    const bumped = { ...p, producerEpoch: p.producerEpoch + 1 };
+    expect((await sendBinary(await batch(bumped, 0, ['e1']))).status).toBe(200);
+    expectCode(await sendBinary(await batch(p, 1, ['old'])), 409, 'INVALID_PRODUCER_EPOCH');
+    expect(await highWatermark()).toBe(before + 2);
+  });
 });
 
 describe('bad input writes nothing', () => {
@@ -214,8 +223,12 @@ describe('bad input writes nothing', () => {
     const before = await highWatermark();
     const forged = { producerId: p.producerId + 1_000_000, producerEpoch: 0 };
     expectCode(await sendBinary(await batch(forged, 0, ['f'])), 409, 'UNKNOWN_PRODUCER_ID');
-    const future = { ...p, producerEpoch: 5 };
-    expectCode(await sendBinary(await batch(future, 0, ['f'])), 409, 'UNKNOWN_PRODUCER_ID');
+    // A named producer's epoch comes from init-producer only: one above it was never issued.
+    const futureNamed = { ...named, producerEpoch: named.producerEpoch + 5 };
+    expectCode(await sendBinary(await batch(futureNamed, 0, ['f'])), 409, 'UNKNOWN_PRODUCER_ID');
+    // An anonymous producer may bump its own epoch (KIP-360), but only from sequence 0.
+    const bumped = { ...p, producerEpoch: 5 };
+    expectCode(await sendBinary(await batch(bumped, 3, ['f'])), 409, 'UNKNOWN_PRODUCER_ID');
     expectCode(await sendBinary(await batch(named, 0, ['f'])), 409, 'INVALID_PRODUCER_EPOCH');
     // No state on this partition yet and a sequence other than 0: unknown, re-initialise.
     expectCode(await sendBinary(await batch(p, 5, ['f'])), 409, 'UNKNOWN_PRODUCER_ID');
