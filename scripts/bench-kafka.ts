@@ -1,7 +1,8 @@
-// `npm run bench:kafka [-- --records N --repeat R]` (also `npm run bench -- --only kafka`):
-// produce and consume of 1 KiB records through the Kafka protocol — KafkaJS and kcat's
-// producer, kcat's consumer and a KafkaJS consumer group — beside Rill's own client (HTTP/2) against the same single
-// broker in the same run, in interleaved rounds; prints min/median/max MiB/s, each figure's
+// `npm run bench:kafka [-- --records N --repeat R --replicas 1|3]` (also `npm run bench --
+// --only kafka`, which runs both): produce and consume of 1 KiB records through the Kafka
+// protocol — KafkaJS and kcat's producer, kcat's consumer and a KafkaJS consumer group — beside
+// Rill's own client (HTTP/2) against the same system (one broker, or three nodes with topics
+// RF=3) in the same run, in interleaved rounds; prints min/median/max MiB/s, each figure's
 // per-round ratio to Rill's client, and the load average at start and end. kcat figures are
 // skipped when kcat is not installed. All producers use acks=all; no compression.
 import { execFileSync, spawn } from 'node:child_process';
@@ -16,22 +17,35 @@ import { benchConsume, benchProduce } from '../src/cli/client-bench.ts';
 import { produceBatching } from './bench/single-node.ts';
 import { formatSpread, loadAverage, ratiosOf, spreadOf } from './bench/stats.ts';
 import { spawnBroker } from './spawn-broker.ts';
+import { spawnCluster } from './spawn-cluster.ts';
 
 const recordBytes = 1024;
 /** KafkaJS: records per produce request, and requests in flight at once. */
 const kafkajsBatchRecords = 1_000;
 const kafkajsInFlight = 4;
 
+/** One broker, or a three-node cluster (topics RF=3): its URLs, Kafka bootstrap and stop. */
+async function startSystem(replicas: 1 | 3) {
+  if (replicas === 1) {
+    const broker = await spawnBroker({ readyTimeoutMs: 120_000 });
+    return { urls: [broker.url], stop: () => broker.stop() };
+  }
+  const cluster = await spawnCluster({ size: 3, readyTimeoutMs: 120_000 });
+  return { urls: [...cluster.urls.values()], stop: () => cluster.stop() };
+}
+
 export async function benchKafka(
   records: number,
   repeat: number,
+  replicas: 1 | 3 = 1,
 ): Promise<Record<string, unknown>> {
   const hasKcat = hasCommand('kcat');
-  console.log(`load average at start: ${JSON.stringify(loadAverage())}`);
-  const broker = await spawnBroker({ readyTimeoutMs: 120_000 });
-  const client = new RillClient({ bootstrapUrls: [broker.url] });
+  console.log(`load average at start: ${JSON.stringify(loadAverage())} replicas=${replicas}`);
+  const broker = await startSystem(replicas);
+  const brokers = broker.urls.map((url) => new URL(url).host);
+  const client = new RillClient({ bootstrapUrls: broker.urls });
   const kafka = new Kafka({
-    brokers: [`127.0.0.1:${broker.port}`],
+    brokers,
     logLevel: logLevel.NOTHING,
     clientId: 'bench',
   });
@@ -47,7 +61,7 @@ export async function benchKafka(
     const lines = join(dir, 'records.txt');
     await writeFile(lines, kcatInput(records));
     const admin = client.admin();
-    await admin.createTopic({ name: 'kb-consume', partitions: 4, replicationFactor: 1 });
+    await admin.createTopic({ name: 'kb-consume', partitions: 4, replicationFactor: replicas });
     const rillProducer = { acks: 'all' as const, ...produceBatching };
     await benchProduce(client, {
       topic: 'kb-consume',
@@ -56,7 +70,7 @@ export async function benchKafka(
       producer: rillProducer,
     });
     for (const topic of ['kb-rill', 'kb-kafkajs', 'kb-kcat']) {
-      await admin.createTopic({ name: topic, partitions: 4, replicationFactor: 1 });
+      await admin.createTopic({ name: topic, partitions: 4, replicationFactor: replicas });
     }
     // Warm-up: the first second of a process is not its speed.
     await kafkajsProduce(producer, 'kb-kafkajs', Math.min(records, 10_000));
@@ -70,10 +84,10 @@ export async function benchKafka(
       });
       add('produce.rillClient', rill.mibPerSecond);
       add('produce.kafkajs', await kafkajsProduce(producer, 'kb-kafkajs', records));
-      if (hasKcat) add('produce.kcat', await kcatProduce(broker.port, 'kb-kcat', lines, records));
+      if (hasKcat) add('produce.kcat', await kcatProduce(brokers, 'kb-kcat', lines, records));
       const consumed = await benchConsume(client, { topic: 'kb-consume', records });
       add('consume.rillClient', consumed.mibPerSecond);
-      if (hasKcat) add('consume.kcat', await kcatConsume(broker.port, 'kb-consume', records));
+      if (hasKcat) add('consume.kcat', await kcatConsume(brokers, 'kb-consume', records));
       add('consume.kafkajs', await kafkajsConsume(kafka, 'kb-consume', records, round));
     }
   } finally {
@@ -82,12 +96,13 @@ export async function benchKafka(
     await broker.stop();
     await rm(dir, { recursive: true, force: true });
   }
-  return summarize(figures);
+  return summarize(figures, replicas);
 }
 
-function summarize(figures: Record<string, number[]>): Record<string, unknown> {
+function summarize(figures: Record<string, number[]>, replicas: 1 | 3): Record<string, unknown> {
   const summary: Record<string, unknown> = {};
-  console.log('\nKafka protocol beside Rill client (1 KiB records, single node, acks=all):');
+  const system = replicas === 1 ? 'single node' : 'three nodes, RF=3';
+  console.log(`\nKafka protocol beside Rill client (1 KiB records, ${system}, acks=all):`);
   for (const [name, values] of Object.entries(figures)) {
     const baseline =
       figures[name.startsWith('produce') ? 'produce.rillClient' : 'consume.rillClient'];
@@ -175,19 +190,23 @@ function kcatInput(records: number): Buffer {
 }
 
 async function kcatProduce(
-  port: number,
+  brokers: readonly string[],
   topic: string,
   file: string,
   records: number,
 ): Promise<number> {
   const startMs = performance.now();
-  await run('kcat', ['-b', `127.0.0.1:${port}`, '-P', '-t', topic, '-l', file]);
+  await run('kcat', ['-b', brokers.join(','), '-P', '-t', topic, '-l', file]);
   return mibPerSecond(records, startMs);
 }
 
-async function kcatConsume(port: number, topic: string, records: number): Promise<number> {
+async function kcatConsume(
+  brokers: readonly string[],
+  topic: string,
+  records: number,
+): Promise<number> {
   const startMs = performance.now();
-  const args = ['-b', `127.0.0.1:${port}`, '-C', '-t', topic, '-o', 'beginning', '-e', '-q'];
+  const args = ['-b', brokers.join(','), '-C', '-t', topic, '-o', 'beginning', '-e', '-q'];
   const lines = await run('kcat', [...args, '-f', '%o\\n']);
   const count = lines.split('\n').filter((line) => line !== '').length;
   if (count !== records) throw new Error(`kcat consumed ${count} records, expected ${records}`);
@@ -226,8 +245,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     options: {
       records: { type: 'string', default: '50000' },
       repeat: { type: 'string', default: '3' },
+      replicas: { type: 'string', default: '1' },
     },
   });
-  const summary = await benchKafka(Number(values.records), Math.max(1, Number(values.repeat)));
+  const replicas = values.replicas === '3' ? 3 : 1;
+  const summary = await benchKafka(
+    Number(values.records),
+    Math.max(1, Number(values.repeat)),
+    replicas,
+  );
   console.log(JSON.stringify({ kafka: summary }));
 }

@@ -109,7 +109,8 @@ interface Systems {
 async function main(): Promise<void> {
   if (only?.has('kafka') === true) {
     // The Kafka protocol figures run on their own broker (scripts/bench-kafka.ts).
-    console.log(JSON.stringify({ kafka: await benchKafka(records, repeat) }));
+    console.log(JSON.stringify({ kafka: await benchKafka(records, repeat, 1) }));
+    console.log(JSON.stringify({ kafkaRf3: await benchKafka(records, repeat, 3) }));
     if (only.size === 1) return;
   }
   const report = new Report();
