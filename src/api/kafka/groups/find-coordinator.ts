@@ -4,12 +4,8 @@
 import type { KafkaApi, KafkaServices } from '../dispatcher.ts';
 import { kafkaErrorCode } from '../error-codes.ts';
 import { KafkaWriter } from '../protocol/writer.ts';
-import {
-  checkGroupId,
-  endpointOfUrl,
-  groupErrorCode,
-  groupsPerRequestMax,
-} from './group-common.ts';
+import { endpointOf } from '../kafka-topics.ts';
+import { checkGroupId, groupErrorCode, groupsPerRequestMax } from './group-common.ts';
 import { readMessage, v, writeMessage, type Field } from './message-schema.ts';
 
 export const findCoordinatorRequest: readonly Field[] = [
@@ -55,12 +51,14 @@ function locate(services: KafkaServices, key: string, keyType: number): Located 
   try {
     checkGroupId(key);
     const { id, url } = services.groups.locate(key);
-    const endpoint = endpointOfUrl(url);
+    // Unparsable: COORDINATOR_NOT_AVAILABLE.
+    const endpoint = endpointOf(id, url);
     if (endpoint === null) {
       const code = kafkaErrorCode.COORDINATOR_NOT_AVAILABLE;
       return { ...none, errorCode: code, errorMessage: `node ${id} has no address` };
     }
-    return { key, nodeId: id, ...endpoint, errorCode: 0, errorMessage: null };
+    const { host, port } = endpoint;
+    return { key, nodeId: id, host, port, errorCode: 0, errorMessage: null };
   } catch (error) {
     const message = error instanceof Error ? error.message : null;
     return { ...none, errorCode: groupErrorCode(error), errorMessage: message };

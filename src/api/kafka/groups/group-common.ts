@@ -32,19 +32,6 @@ export function checkGroupId(group: string): void {
   }
 }
 
-/** A node's advertised Kafka address from its registered URL (the same port). */
-export function endpointOfUrl(url: string): { host: string; port: number } | null {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return null; // Unparsable: the caller answers COORDINATOR_NOT_AVAILABLE.
-  }
-  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = parsed.port === '' ? (parsed.protocol === 'https:' ? 443 : 80) : Number(parsed.port);
-  return { host, port };
-}
-
 /** Kafka's client host form, "/address". */
 export function clientHostOf(remoteAddress: string): string {
   return remoteAddress.startsWith('/') ? remoteAddress : `/${remoteAddress}`;
