@@ -3,7 +3,8 @@
 // topics (one partition each: the figures are per core, like Flink's published ones), then per
 // query runs the DSL query with the real runtime until it has caught up, reads its results and
 // compares them with the query's in-memory model. Prints per query
-// `query=qN events=… results=… matches_model=true|false events_per_s=… flink_per_core=…`.
+// `query=qN events=… results=… matches_model=true|false events_per_s=… flink_per_core=…`
+// (then start_ms, and late_dropped and enforced summed over the query's tasks).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -100,6 +101,9 @@ async function runQuery(
   const runningMs = performance.now();
   while (!(await runtime.caughtUp())) await new Promise((done) => setTimeout(done, 20));
   const elapsedS = (performance.now() - runningMs) / 1000;
+  const tasks = Object.values(runtime.metrics());
+  const lateDropped = tasks.reduce((sum, m) => sum + m.lateDropped, 0);
+  const enforced = tasks.reduce((sum, m) => sum + m.enforced, 0);
   const rows = finalRows(query.kind, await readOutput(client, query.output));
   const expected = models[name]?.(generateEvents(count, seed)) ?? [];
   const matches = JSON.stringify(canonicalRows(rows)) === JSON.stringify(canonicalRows(expected));
@@ -113,7 +117,8 @@ async function runQuery(
   console.log(
     `query=${name} events=${count} results=${rows.length} matches_model=${matches} ` +
       `events_per_s=${Math.round(count / elapsedS)} flink_per_core=${flink ?? 'n/a'} ` +
-      `start_ms=${Math.round(runningMs - startMs)}`,
+      `start_ms=${Math.round(runningMs - startMs)} late_dropped=${lateDropped} ` +
+      `enforced=${enforced}`,
   );
   await runtime.close();
   return matches;
