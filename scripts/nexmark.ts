@@ -10,18 +10,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RillClient } from '../src/api/client/index.ts';
 import { StreamsRuntime } from '../src/streams/index.ts';
-import { canonicalRows, generateEvents, models, type Row } from './nexmark-model.ts';
-import {
-  auctionTopic,
-  bidTopic,
-  eventRecord,
-  eventTimeOf,
-  finalRows,
-  nexmarkQuery,
-  personTopic,
-  queryNames,
-  type QueryName,
-} from './nexmark-queries.ts';
+import { canonicalRows, generateEvents, models } from './nexmark-model.ts';
+import { finalRows, nexmarkQuery, queryNames, type QueryName } from './nexmark-queries.ts';
+import { preload, readOutput } from './nexmark-run.ts';
 import { spawnBroker } from './spawn-broker.ts';
 
 /** Flink 1.13, 8 single-slot workers, exactly-once, RocksDB: events/s per core. */
@@ -35,56 +26,6 @@ const flinkPerCore: Record<string, number | undefined> = {
   q7: 12_300,
   q8: 146_000,
 };
-
-async function preload(client: RillClient, count: number, seed: number): Promise<string[]> {
-  const admin = client.admin();
-  for (const name of [personTopic, auctionTopic, bidTopic]) {
-    await admin.createTopic({ name, partitions: 1, replicationFactor: 1 });
-  }
-  const events = generateEvents(count, seed);
-  const producer = client.producer({ lingerMs: 20, batchSizeBytes: 256 * 1024 });
-  const lines: string[] = [];
-  const sends: Promise<unknown>[] = [];
-  for (const event of events) {
-    const { topic, key, value } = eventRecord(event);
-    const json = JSON.stringify(value);
-    lines.push(JSON.stringify({ type: event.type, ...(value as object) }));
-    sends.push(producer.send({ topic, key, value: json, timestampMs: eventTimeOf(event) }));
-    if (sends.length >= 5_000) await Promise.all(sends.splice(0));
-  }
-  await Promise.all(sends);
-  await producer.flush();
-  await producer.close();
-  return lines;
-}
-
-async function readOutput(
-  client: RillClient,
-  topic: string,
-): Promise<{ key: string | null; value: Row | null }[]> {
-  const admin = client.admin();
-  const partitions = (await admin.describeTopic(topic)).partitions.length;
-  const consumer = client.consumer({ autoOffsetReset: 'earliest', pollRecordsMax: 10_000 });
-  const out: { key: string | null; value: Row | null }[] = [];
-  const decoder = new TextDecoder();
-  for (let partition = 0; partition < partitions; partition += 1) {
-    const end = (await admin.offsets(topic, partition)).highWatermark;
-    consumer.assign([{ topic, partition }]);
-    consumer.seekToBeginning({ topic, partition });
-    let position = 0;
-    while (position < end) {
-      for (const r of await consumer.poll({ maxWaitMs: 500 })) {
-        out.push({
-          key: r.key === null ? null : decoder.decode(r.key),
-          value: r.value === null ? null : (JSON.parse(decoder.decode(r.value)) as Row | null),
-        });
-      }
-      position = consumer.position({ topic, partition }) ?? position;
-    }
-  }
-  consumer.close();
-  return out;
-}
 
 async function runQuery(
   url: string,
