@@ -308,6 +308,9 @@ export class StreamsRuntime {
       for (const [input, owner] of this.#byInput) {
         if (owner !== running) continue;
         this.#byInput.delete(input);
+        const paused = this.#pausedFull.get(input);
+        // A partition assigned here again must not come back paused.
+        if (paused !== undefined) this.#group.resume([paused]);
         this.#pausedFull.delete(input);
       }
       this.#config.log(`task ${running.task.key} closed: committed and handed over`);
