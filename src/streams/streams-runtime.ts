@@ -96,8 +96,8 @@ export class StreamsRuntime {
   #running: Promise<void> | null = null;
   #timers: ReturnType<typeof setInterval>[] = [];
   #lastMetrics = { atMs: Date.now(), processed: 0 };
-  /** Outputs sent and not yet acknowledged. */
-  #inFlight = 0;
+  /** Topic → outputs sent to it and not yet acknowledged (a topic at 0 has no entry). */
+  readonly #inFlight = new Map<string, number>();
   /** Input partitions paused because their task's buffer for them is full. */
   readonly #pausedFull = new Map<string, TopicPartition>();
 
@@ -370,9 +370,9 @@ export class StreamsRuntime {
    * next-record.ts). `known`: the task has not read to the input's end as last known (its
    * last fetch's high watermark, or the last offset acknowledged to this process), or, for a
    * repartition topic, a task here that writes it has records buffered, may still read some,
-   * or outputs of this process are unacknowledged. `unknown`: the end was never learnt, or a
-   * task writing the repartition topic does not run here (its progress is not known: Kafka's
-   * rule, the partition's end, plus the idle wait).
+   * or outputs of this process to it are unacknowledged. `unknown`: the end was never learnt,
+   * or a task writing the repartition topic does not run here (its progress is not known:
+   * Kafka's rule, the partition's end, plus the idle wait).
    */
   #pendingOf(running: RunningTask, topic: string, depth: number): InputPending {
     const { task } = running;
@@ -383,7 +383,7 @@ export class StreamsRuntime {
     if (end < 0) return 'unknown';
     if (task.nextAddOffset(topic) < end) return 'known';
     if (!this.#topology.repartitionTopics.has(topic) || depth > pendingDepthMax) return 'none';
-    if (this.#inFlight > 0) return 'known';
+    if (this.#inFlight.has(topic)) return 'known';
     let pending: InputPending = 'none';
     for (const sub of this.#topology.subtopologies) {
       if (!sub.sinkTopics.includes(topic)) continue;
@@ -431,7 +431,7 @@ export class StreamsRuntime {
     const count = this.#counts.get(record.topic) ?? 1;
     const partition =
       record.key === null ? fromPartition % count : partitionForKey(record.key, count);
-    this.#inFlight += 1;
+    this.#inFlight.set(record.topic, (this.#inFlight.get(record.topic) ?? 0) + 1);
     await this.#producer
       .send({
         topic: record.topic,
@@ -450,7 +450,9 @@ export class StreamsRuntime {
         this.#ends.note(meta.topic, meta.partition, meta.offset);
       })
       .finally(() => {
-        this.#inFlight -= 1;
+        const left = (this.#inFlight.get(record.topic) ?? 0) - 1;
+        if (left > 0) this.#inFlight.set(record.topic, left);
+        else this.#inFlight.delete(record.topic);
       });
   }
 

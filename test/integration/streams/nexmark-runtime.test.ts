@@ -61,16 +61,29 @@ function withOverrides<T extends object>(target: T, overrides: Record<string, un
 
 /**
  * A group consumer whose batches reach eachBatch late at random, in order per partition; a
- * seek drops the batches still held for that partition (they were fetched before it).
+ * seek drops the batches still held for that partition (they were fetched before it), and so
+ * does a batch that does not start where the partition's previous one ended or where it was
+ * sought to: the real consumer hands batches out one handler call at a time, so a seek in the
+ * handler never sees an older batch after it; held batches let one slip past, hence this.
  */
 function delayedGroup(group: GroupConsumer, random: () => number, injected: Injected) {
   const held = new Map<
     string,
-    { generation: number; draining: boolean; batches: EachBatchPayload[] }
+    {
+      generation: number;
+      draining: boolean;
+      batches: EachBatchPayload[];
+      nextOffset: number | null;
+    }
   >();
   const keyOf = (tp: TopicPartition): string => `${tp.topic}/${tp.partition}`;
   const queueOf = (key: string) => {
-    const queue = held.get(key) ?? { generation: 0, draining: false, batches: [] };
+    const queue = held.get(key) ?? {
+      generation: 0,
+      draining: false,
+      batches: [],
+      nextOffset: null,
+    };
     held.set(key, queue);
     return queue;
   };
@@ -100,6 +113,11 @@ function delayedGroup(group: GroupConsumer, random: () => number, injected: Inje
         eachBatch: async (batch) => {
           const key = keyOf(batch);
           const queue = queueOf(key);
+          const first = batch.records[0]?.offset;
+          const last = batch.records.at(-1)?.offset;
+          if (first === undefined || last === undefined) return;
+          if (queue.nextOffset !== null && first !== queue.nextOffset) return;
+          queue.nextOffset = last + 1;
           if (!queue.draining && random() < 0.5) {
             await handlers.eachBatch(batch);
             return;
@@ -114,6 +132,7 @@ function delayedGroup(group: GroupConsumer, random: () => number, injected: Inje
       const queue = queueOf(keyOf(tp));
       queue.generation += 1;
       queue.batches = [];
+      queue.nextOffset = offset;
       group.seek(tp, offset);
     },
     pause: (tps: readonly TopicPartition[]) => {
