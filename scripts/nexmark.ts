@@ -3,24 +3,16 @@
 // topics (one partition each: the figures are per core, like Flink's published ones), then per
 // query runs the DSL query with the real runtime until it has caught up, reads its results and
 // compares them with the query's in-memory model. Prints per query
-// `query=qN events=… results=… matches_model=true|false events_per_s=… flink_per_core=…`.
+// `query=qN events=… results=… matches_model=true|false events_per_s=… flink_per_core=…`
+// (then start_ms, and late_dropped and enforced summed over the query's tasks).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RillClient } from '../src/api/client/index.ts';
 import { StreamsRuntime } from '../src/streams/index.ts';
-import { canonicalRows, generateEvents, models, type Row } from './nexmark-model.ts';
-import {
-  auctionTopic,
-  bidTopic,
-  eventRecord,
-  eventTimeOf,
-  finalRows,
-  nexmarkQuery,
-  personTopic,
-  queryNames,
-  type QueryName,
-} from './nexmark-queries.ts';
+import { canonicalRows, generateEvents, models } from './nexmark-model.ts';
+import { finalRows, nexmarkQuery, queryNames, type QueryName } from './nexmark-queries.ts';
+import { preload, readOutput } from './nexmark-run.ts';
 import { spawnBroker } from './spawn-broker.ts';
 
 /** Flink 1.13, 8 single-slot workers, exactly-once, RocksDB: events/s per core. */
@@ -34,56 +26,6 @@ const flinkPerCore: Record<string, number | undefined> = {
   q7: 12_300,
   q8: 146_000,
 };
-
-async function preload(client: RillClient, count: number, seed: number): Promise<string[]> {
-  const admin = client.admin();
-  for (const name of [personTopic, auctionTopic, bidTopic]) {
-    await admin.createTopic({ name, partitions: 1, replicationFactor: 1 });
-  }
-  const events = generateEvents(count, seed);
-  const producer = client.producer({ lingerMs: 20, batchSizeBytes: 256 * 1024 });
-  const lines: string[] = [];
-  const sends: Promise<unknown>[] = [];
-  for (const event of events) {
-    const { topic, key, value } = eventRecord(event);
-    const json = JSON.stringify(value);
-    lines.push(JSON.stringify({ type: event.type, ...(value as object) }));
-    sends.push(producer.send({ topic, key, value: json, timestampMs: eventTimeOf(event) }));
-    if (sends.length >= 5_000) await Promise.all(sends.splice(0));
-  }
-  await Promise.all(sends);
-  await producer.flush();
-  await producer.close();
-  return lines;
-}
-
-async function readOutput(
-  client: RillClient,
-  topic: string,
-): Promise<{ key: string | null; value: Row | null }[]> {
-  const admin = client.admin();
-  const partitions = (await admin.describeTopic(topic)).partitions.length;
-  const consumer = client.consumer({ autoOffsetReset: 'earliest', pollRecordsMax: 10_000 });
-  const out: { key: string | null; value: Row | null }[] = [];
-  const decoder = new TextDecoder();
-  for (let partition = 0; partition < partitions; partition += 1) {
-    const end = (await admin.offsets(topic, partition)).highWatermark;
-    consumer.assign([{ topic, partition }]);
-    consumer.seekToBeginning({ topic, partition });
-    let position = 0;
-    while (position < end) {
-      for (const r of await consumer.poll({ maxWaitMs: 500 })) {
-        out.push({
-          key: r.key === null ? null : decoder.decode(r.key),
-          value: r.value === null ? null : (JSON.parse(decoder.decode(r.value)) as Row | null),
-        });
-      }
-      position = consumer.position({ topic, partition }) ?? position;
-    }
-  }
-  consumer.close();
-  return out;
-}
 
 async function runQuery(
   url: string,
@@ -100,6 +42,9 @@ async function runQuery(
   const runningMs = performance.now();
   while (!(await runtime.caughtUp())) await new Promise((done) => setTimeout(done, 20));
   const elapsedS = (performance.now() - runningMs) / 1000;
+  const tasks = Object.values(runtime.metrics());
+  const lateDropped = tasks.reduce((sum, m) => sum + m.lateDropped, 0);
+  const enforced = tasks.reduce((sum, m) => sum + m.enforced, 0);
   const rows = finalRows(query.kind, await readOutput(client, query.output));
   const expected = models[name]?.(generateEvents(count, seed)) ?? [];
   const matches = JSON.stringify(canonicalRows(rows)) === JSON.stringify(canonicalRows(expected));
@@ -113,7 +58,8 @@ async function runQuery(
   console.log(
     `query=${name} events=${count} results=${rows.length} matches_model=${matches} ` +
       `events_per_s=${Math.round(count / elapsedS)} flink_per_core=${flink ?? 'n/a'} ` +
-      `start_ms=${Math.round(runningMs - startMs)}`,
+      `start_ms=${Math.round(runningMs - startMs)} late_dropped=${lateDropped} ` +
+      `enforced=${enforced}`,
   );
   await runtime.close();
   return matches;

@@ -1,8 +1,10 @@
 // One task: a subtopology's processors for one partition number, fed from that partition of
 // every topic the subtopology reads. Pure and synchronous: records come in with add(), leave as
 // output records and changelog records. Records are processed in timestamp order across the
-// task's input partitions (the head with the smallest timestamp goes first, ties by topic
-// order), and stream time is the largest timestamp processed, so it never goes back.
+// task's input partitions, waiting while an input with nothing buffered may still hold an
+// earlier record (next-record.ts decides), and stream time is the largest timestamp
+// processed, so it never goes back. Each input buffers at most bufferedMax records, so a full
+// input never keeps another input's records out.
 import { AssertionError, assert } from '../common/index.ts';
 import { StreamsError } from './errors.ts';
 import type { DropReason, Processor, ProcessorContext, StreamRecord } from './processor.ts';
@@ -10,6 +12,7 @@ import { InMemoryKeyValueStore, type ChangelogRecord, type KeyValueStore } from 
 import type { Subtopology, Topology } from './topology.ts';
 import { taskKey, type StoredChange, type TaskCheckpoint } from './checkpoint.ts';
 import { bytesToId } from './store-key.ts';
+import { nextRecord, type InputPending, type NextRecord } from './next-record.ts';
 
 export interface InputRecord {
   readonly topic: string;
@@ -54,6 +57,8 @@ export interface TaskMetrics {
   restored: number;
   /** Records skipped to the dead-letter topic (onError). */
   deadLettered: number;
+  /** Records processed after waiting taskIdleMsMax for an input whose end was not known. */
+  enforced: number;
 }
 
 export class StreamTask {
@@ -68,6 +73,7 @@ export class StreamTask {
     suppressed: 0,
     restored: 0,
     deadLettered: 0,
+    enforced: 0,
   };
   /** Stable across topology changes that keep the source topics: see checkpoint.ts. */
   readonly key: string;
@@ -83,8 +89,11 @@ export class StreamTask {
   readonly #written = new Set<string>();
   #origin = '';
   #originIndex = 0;
+  /** Records buffered at most per input. */
   readonly #bufferedMax: number;
   #buffered = 0;
+  /** When the task began waiting for an input whose end is not known (null: not waiting). */
+  #waitSinceMs: number | null = null;
 
   constructor(
     topology: Topology,
@@ -109,14 +118,17 @@ export class StreamTask {
     }
   }
 
-  /** Buffers one input record; false when bufferedMax records wait (the caller pauses). */
+  /**
+   * Buffers one input record; false when its input holds bufferedMax records already (the
+   * caller stops reading that input until hasRoom()).
+   */
   add(record: InputRecord): boolean {
     const queue = this.#queues.get(record.topic);
     assert(queue !== undefined, `task ${this.id} does not read ${record.topic}`);
     assert(record.partition === this.partition, `record of partition ${record.partition}`);
     // A record handed out again (a re-fetch after a seek) was taken already: skip it.
     if (record.offset < (this.#nextAdd.get(record.topic) ?? 0)) return true;
-    if (this.#buffered >= this.#bufferedMax) return false;
+    if (queue.length >= this.#bufferedMax) return false;
     queue.push(record);
     this.#nextAdd.set(record.topic, record.offset + 1);
     this.#buffered += 1;
@@ -127,16 +139,36 @@ export class StreamTask {
     return this.#buffered > 0;
   }
 
+  /** Whether input `topic` may buffer another record. */
+  hasRoom(topic: string): boolean {
+    return (this.#queues.get(topic)?.length ?? 0) < this.#bufferedMax;
+  }
+
   /**
-   * Whether the next record may be processed now: something is buffered, and every input with
-   * nothing buffered has no earlier record to come (`caughtUp`). Processing past an input that
-   * lags would advance stream time over its records (Kafka's max.task.idle.ms rule, with 0).
+   * What to do next (see next-record.ts): `pending` says, for an input, what may still come
+   * before its buffered records. Pure: the caller passes the time.
    */
-  canProcess(caughtUp: (topic: string) => boolean): boolean {
-    if (this.#buffered === 0) return false;
-    for (const [topic, queue] of this.#queues) {
-      if (queue.length === 0 && !caughtUp(topic)) return false;
-    }
+  next(pending: (topic: string) => InputPending, nowMs: number, taskIdleMsMax: number): NextRecord {
+    const inputs = [...this.#queues].map(([topic, queue]) => ({
+      topic,
+      headTimestampMs: queue[0]?.timestampMs ?? null,
+      pending: queue.length === 0 ? pending(topic) : ('none' as const),
+    }));
+    const decision = nextRecord(inputs, this.#waitSinceMs, nowMs, taskIdleMsMax);
+    if (decision.kind === 'wait' && decision.untilMs !== null) this.#waitSinceMs ??= nowMs;
+    else this.#waitSinceMs = null;
+    return decision;
+  }
+
+  /**
+   * Processes one record if next() allows it; false when the task is idle or waits. `pending`
+   * is called only for inputs with nothing buffered.
+   */
+  step(pending: (topic: string) => InputPending, nowMs: number, taskIdleMsMax: number): boolean {
+    const decision = this.next(pending, nowMs, taskIdleMsMax);
+    if (decision.kind !== 'process') return false;
+    if (decision.enforced) this.metrics.enforced += 1;
+    this.#processHeadOf(decision.topic);
     return true;
   }
 
@@ -145,16 +177,9 @@ export class StreamTask {
     return this.#nextAdd.get(topic) ?? 0;
   }
 
-  /** Processes the buffered record with the smallest timestamp. */
-  processNext(): void {
-    let best: InputRecord[] | null = null;
-    for (const queue of this.#queues.values()) {
-      const head = queue[0];
-      if (head === undefined) continue;
-      if (best === null || head.timestampMs < (best[0] as InputRecord).timestampMs) best = queue;
-    }
-    assert(best !== null, `task ${this.id} has nothing to process`);
-    const record = best.shift() as InputRecord;
+  #processHeadOf(topic: string): void {
+    const record = this.#queues.get(topic)?.shift();
+    assert(record !== undefined, `task ${this.id} has nothing buffered for ${topic}`);
     this.#buffered -= 1;
     this.#process(record);
   }

@@ -27,14 +27,24 @@ import {
   type TaskIoDeps,
 } from './task-io.ts';
 import type { Subtopology, Topology } from './topology.ts';
+import type { InputPending } from './next-record.ts';
+
+/** Subtopologies followed upstream at most when asking whether an input has more to come. */
+const pendingDepthMax = 8;
 
 export interface RuntimeConfig {
   /** Replication factor of the topics the runtime creates. */
   readonly replicationFactor: number;
   /** Partitions of a missing output topic; default: the largest input partition count. */
   readonly outputPartitions?: number;
-  /** Records a task buffers at most; the runtime processes before it adds more. */
+  /** Records a task buffers at most per input; a full input is paused until it has room. */
   readonly taskBufferedMax: number;
+  /**
+   * How long a task waits, with records buffered, for an empty input whose end is not known
+   * (a repartition topic written by tasks of another instance) before it processes anyway
+   * (Kafka's max.task.idle.ms). An input known to hold earlier records is always waited for.
+   */
+  readonly taskIdleMsMax: number;
   /** How often every task commits (changelog, outputs, checkpoint). */
   readonly commitIntervalMs: number;
   /** How often `metrics` lines are logged (0: never). */
@@ -52,6 +62,7 @@ export interface RuntimeConfig {
 export const defaultRuntimeConfig: RuntimeConfig = {
   replicationFactor: 1,
   taskBufferedMax: 10_000,
+  taskIdleMsMax: 100,
   commitIntervalMs: 200,
   metricsIntervalMs: 0,
   log: () => {},
@@ -85,8 +96,10 @@ export class StreamsRuntime {
   #running: Promise<void> | null = null;
   #timers: ReturnType<typeof setInterval>[] = [];
   #lastMetrics = { atMs: Date.now(), processed: 0 };
-  /** Outputs sent and not yet acknowledged. */
-  #inFlight = 0;
+  /** Topic → outputs sent to it and not yet acknowledged (a topic at 0 has no entry). */
+  readonly #inFlight = new Map<string, number>();
+  /** Input partitions paused because their task's buffer for them is full. */
+  readonly #pausedFull = new Map<string, TopicPartition>();
 
   private constructor(topology: Topology, client: RillClient, config: RuntimeConfig) {
     this.#topology = topology;
@@ -184,18 +197,22 @@ export class StreamsRuntime {
 
   /**
    * Whether every task running here has processed its input partitions to their current ends,
-   * with everything it produced acknowledged (benchmarks and tests wait for this).
+   * with everything it produced acknowledged (benchmarks and tests wait for this). One serial
+   * step: no record is processed between the flush and the last position compared, so a
+   * record processed meanwhile cannot count as done while its outputs are still unsent.
    */
   async caughtUp(): Promise<boolean> {
-    await this.#serial(() => this.#producer.flush());
-    for (const running of this.#tasks.values()) {
-      const offsets = running.task.position().offsets;
-      for (const tp of this.#inputsOf(running.task.subtopology, running.task.partition)) {
-        const { highWatermark } = await this.#admin.offsets(tp.topic, tp.partition);
-        if ((offsets[tp.topic] ?? 0) < highWatermark) return false;
+    return this.#serial(async () => {
+      await this.#producer.flush();
+      for (const running of this.#tasks.values()) {
+        const offsets = running.task.position().offsets;
+        for (const tp of this.#inputsOf(running.task.subtopology, running.task.partition)) {
+          const { highWatermark } = await this.#admin.offsets(tp.topic, tp.partition);
+          if ((offsets[tp.topic] ?? 0) < highWatermark) return false;
+        }
       }
-    }
-    return true;
+      return true;
+    });
   }
 
   /** Graceful shutdown: commit every task, leave the group, close the client. */
@@ -289,7 +306,12 @@ export class StreamsRuntime {
       if (!lost) await this.#commit(running);
       this.#tasks.delete(running.task.key);
       for (const [input, owner] of this.#byInput) {
-        if (owner === running) this.#byInput.delete(input);
+        if (owner !== running) continue;
+        this.#byInput.delete(input);
+        const paused = this.#pausedFull.get(input);
+        // A partition assigned here again must not come back paused.
+        if (paused !== undefined) this.#group.resume([paused]);
+        this.#pausedFull.delete(input);
       }
       this.#config.log(`task ${running.task.key} closed: committed and handed over`);
     }
@@ -303,53 +325,84 @@ export class StreamsRuntime {
     const known = running.highWatermarks.get(first.topic) ?? -1;
     running.highWatermarks.set(first.topic, Math.max(known, highWatermark));
     const { task } = running;
-    const sends: Promise<unknown>[] = [];
     for (const record of records) {
-      while (!task.add(toInput(record))) this.#processOne(task, sends);
+      if (task.add(toInput(record))) continue;
+      // Its buffer for this input is full: never process past the ordering rule to make room;
+      // read this partition again from here once the task has processed some of it.
+      const tp = { topic: record.topic, partition: record.partition };
+      this.#group.seek(tp, record.offset);
+      this.#group.pause([tp]);
+      this.#pausedFull.set(tpKey(tp), tp);
+      break;
     }
-    await this.#processReady(sends);
+    await this.#processReady();
   }
 
-  /** Processes, in every task, what may be processed (see StreamTask.canProcess). */
-  async #processReady(sends: Promise<unknown>[] = []): Promise<void> {
+  /** Processes, in every task, what next-record.ts allows; resumes inputs that have room. */
+  async #processReady(): Promise<void> {
+    const sends: Promise<unknown>[] = [];
     for (let progress = true; progress;) {
       progress = false;
       for (const running of this.#tasks.values()) {
-        const caughtUp = (topic: string): boolean => this.#caughtUp(running, topic, 0);
-        while (running.task.canProcess(caughtUp)) {
-          this.#processOne(running.task, sends);
+        const pending = (topic: string): InputPending => this.#pendingOf(running, topic, 0);
+        const { taskIdleMsMax } = this.#config;
+        while (running.task.step(pending, Date.now(), taskIdleMsMax)) {
+          for (const out of running.task.takeOutput()) {
+            sends.push(this.#send(out, running.task.partition));
+          }
           progress = true;
         }
         if (running.task.needsCommit()) await this.#commit(running);
       }
+    }
+    for (const [key, tp] of this.#pausedFull) {
+      const running = this.#byInput.get(key);
+      if (running !== undefined && !running.task.hasRoom(tp.topic)) continue;
+      this.#pausedFull.delete(key);
+      if (running !== undefined) this.#group.resume([tp]);
     }
     // Failures surface here; the acknowledged offsets feed the output ends.
     await Promise.all(sends);
   }
 
   /**
-   * Whether input `topic` of a task has no record to come before what is buffered: read to
-   * its end as last known; for a repartition topic also every task here that writes it is
-   * itself caught up with nothing buffered and nothing in flight (tasks elsewhere are not
-   * known: Kafka's rule then, the partition's end).
+   * What may still come on input `topic` of a task before its buffered records (see
+   * next-record.ts). `known`: the task has not read to the input's end as last known (its
+   * last fetch's high watermark, or the last offset acknowledged to this process), or, for a
+   * repartition topic, a task here that writes it has records buffered, may still read some,
+   * or outputs of this process to it are unacknowledged. `unknown`: the end was never learnt,
+   * or a task writing the repartition topic does not run here (its progress is not known:
+   * Kafka's rule, the partition's end, plus the idle wait).
    */
-  #caughtUp(running: RunningTask, topic: string, depth: number): boolean {
+  #pendingOf(running: RunningTask, topic: string, depth: number): InputPending {
     const { task } = running;
     const end = Math.max(
       running.highWatermarks.get(topic) ?? -1,
       this.#ends.end(topic, task.partition),
     );
-    if (task.nextAddOffset(topic) < end || end < 0) return false;
-    if (!this.#topology.repartitionTopics.has(topic) || depth > 8) return true;
-    if (this.#inFlight > 0) return false;
-    for (const upstream of this.#tasks.values()) {
-      if (!upstream.task.subtopology.sinkTopics.includes(topic)) continue;
-      if (upstream.task.hasPending()) return false;
-      for (const input of upstream.task.subtopology.sourceTopics) {
-        if (!this.#caughtUp(upstream, input, depth + 1)) return false;
+    if (end < 0) return 'unknown';
+    if (task.nextAddOffset(topic) < end) return 'known';
+    if (!this.#topology.repartitionTopics.has(topic) || depth > pendingDepthMax) return 'none';
+    if (this.#inFlight.has(topic)) return 'known';
+    let pending: InputPending = 'none';
+    for (const sub of this.#topology.subtopologies) {
+      if (!sub.sinkTopics.includes(topic)) continue;
+      for (let partition = 0; partition < this.#taskCount(sub); partition += 1) {
+        const upstream = this.#tasks.get(taskKey(sub.sourceTopics, partition));
+        if (upstream === running) continue;
+        if (upstream === undefined) {
+          pending = 'unknown';
+          continue;
+        }
+        if (upstream.task.hasPending()) return 'known';
+        for (const input of this.#inputsOf(sub, partition)) {
+          const above = this.#pendingOf(upstream, input.topic, depth + 1);
+          if (above === 'known') return 'known';
+          if (above === 'unknown') pending = 'unknown';
+        }
       }
     }
-    return true;
+    return pending;
   }
 
   async #commitAll(): Promise<void> {
@@ -374,17 +427,12 @@ export class StreamsRuntime {
     this.#checkpoints.set(running.checkpoint);
   }
 
-  #processOne(task: StreamTask, sends: Promise<unknown>[]): void {
-    task.processNext();
-    for (const out of task.takeOutput()) sends.push(this.#send(out, task.partition));
-  }
-
   async #send(record: OutputRecord, fromPartition: number): Promise<void> {
     const count = this.#counts.get(record.topic) ?? 1;
     const partition =
       record.key === null ? fromPartition % count : partitionForKey(record.key, count);
-    this.#inFlight += 1;
-    const meta = await this.#producer
+    this.#inFlight.set(record.topic, (this.#inFlight.get(record.topic) ?? 0) + 1);
+    await this.#producer
       .send({
         topic: record.topic,
         key: record.key,
@@ -397,10 +445,15 @@ export class StreamsRuntime {
           [originHeader]: record.origin ?? '',
         },
       })
+      .then((meta) => {
+        // The end moves before the send stops counting as in flight: no gap between them.
+        this.#ends.note(meta.topic, meta.partition, meta.offset);
+      })
       .finally(() => {
-        this.#inFlight -= 1;
+        const left = (this.#inFlight.get(record.topic) ?? 0) - 1;
+        if (left > 0) this.#inFlight.set(record.topic, left);
+        else this.#inFlight.delete(record.topic);
       });
-    this.#ends.note(meta.topic, meta.partition, meta.offset);
   }
 
   #taskCount(sub: Subtopology): number {
