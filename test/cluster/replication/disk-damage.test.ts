@@ -60,7 +60,11 @@ async function produceAcked(
   for (let i = 0; i < 40; i += 1) {
     const value = `${tag}-${i}-${'x'.repeat(200)}`;
     const path = `/v1/topics/${topic}/partitions/0/records?acks=all`;
-    const answer = await c.post(leader, path, { records: [{ value }] });
+    // A 503 (the replica still opening, or the ISR short) wrote nothing: ask again.
+    const answer = await pollUntil(`acks=all write ${tag}-${i}`, 20_000, async () => {
+      const sent = await c.post(leader, path, { records: [{ value }] });
+      return sent.status === 503 ? undefined : sent;
+    });
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     acked.set(answer.body.baseOffset as number, value);
   }
