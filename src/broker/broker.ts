@@ -186,6 +186,7 @@ export class Broker {
       requireRunning: () => this.#requireRunning(),
       isDraining: () => this.#draining,
       afterLeaderProgress: (replica) => this.#service.afterLeaderProgress(replica),
+      catchUpMetadata: () => this.isCaughtUp(),
     });
     deps.image.onApplied((command, result) => {
       // Only an accepted command is well-formed; a refused one changed nothing.

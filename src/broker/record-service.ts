@@ -12,6 +12,7 @@ import { fromLogError } from './error-mapping.ts';
 import { BrokerError } from './errors.ts';
 import type { LocalReplicas } from './local-replicas.ts';
 import type { MetadataImage } from './metadata-image.ts';
+import type { ProducerIdVerdict } from './producer-id-image.ts';
 import type { AppendResult, Partition } from './partition.ts';
 import { partitionDirectoryName } from './partition-store.ts';
 import type { BatchIdentity } from './producer-state.ts';
@@ -34,6 +35,8 @@ export interface RecordServiceDeps {
   readonly isDraining: () => boolean;
   /** After an append on a leader: wake parked sessions and fetches, maybe change the ISR. */
   readonly afterLeaderProgress: (replica: Partition) => void;
+  /** Waits for the metadata committed so far to be applied here (a barrier); false if not. */
+  readonly catchUpMetadata: () => Promise<boolean>;
 }
 
 export class RecordService {
@@ -58,11 +61,27 @@ export class RecordService {
     assert(role.kind === 'leader', 'leaderReplica returns leaders');
     const validated = replica.validateBatches(request.batches);
     const { batches, recordCount, compressed, producer } = validated;
-    if (producer !== null) this.#checkProducerId(producer.producerId, producer.producerEpoch);
+    const epoch = role.leaderEpoch;
+    let yielded = false;
+    if (producer !== null) {
+      const { producerId, producerEpoch } = producer;
+      let verdict = this.#deps.image.producerIds.verdict(producerId, producerEpoch);
+      if (verdict.kind === 'unknown') {
+        // Unknown may mean unknown *here* only: another node issued the id (POST /v1/producers,
+        // InitProducerId) from a block whose record this node had not applied yet.
+        yielded = true;
+        if (await this.#deps.catchUpMetadata()) {
+          verdict = this.#deps.image.producerIds.verdict(producerId, producerEpoch);
+        }
+      }
+      throwUnlessCurrent(verdict);
+    }
     if (compressed) {
-      // Decompressing yields the event loop: leadership may have moved meanwhile.
-      const epoch = role.leaderEpoch;
       await replica.validateCompressedRecords(request.batches, batches);
+      yielded = true;
+    }
+    if (yielded) {
+      // The event loop ran meanwhile (a barrier, decompression): leadership may have moved.
       replica = this.#leaderReplica(topic, partition);
       role = replica.role;
       assert(role.kind === 'leader', 'leaderReplica returns leaders');
@@ -103,25 +122,6 @@ export class RecordService {
       );
     }
     return { topic, partition, ...appended };
-  }
-
-  /**
-   * The image vouches for a batch's producer: an id it issued, at its current epoch.
-   * Codes: UNKNOWN_PRODUCER_ID (never issued, or an epoch from the future),
-   * INVALID_PRODUCER_EPOCH (fenced by a newer instance of the same producer name).
-   */
-  #checkProducerId(producerId: number, producerEpoch: number): void {
-    const verdict = this.#deps.image.producerIds.verdict(producerId, producerEpoch);
-    switch (verdict.kind) {
-      case 'current':
-        return;
-      case 'unknown':
-        throw new BrokerError('UNKNOWN_PRODUCER_ID', verdict.message);
-      case 'fenced':
-        throw new BrokerError('INVALID_PRODUCER_EPOCH', verdict.message);
-      default:
-        assertNever(verdict, 'producer id verdict');
-    }
   }
 
   async #append(
@@ -335,4 +335,22 @@ export class RecordService {
 
 function busy(message: string): BrokerError {
   return new BrokerError('BROKER_BUSY', message);
+}
+
+/**
+ * The image vouches for a batch's producer: an id it issued, at its current epoch.
+ * Codes: UNKNOWN_PRODUCER_ID (never issued, or a named producer's epoch from the future),
+ * INVALID_PRODUCER_EPOCH (fenced by a newer instance of the same producer name).
+ */
+function throwUnlessCurrent(verdict: ProducerIdVerdict): void {
+  switch (verdict.kind) {
+    case 'current':
+      return;
+    case 'unknown':
+      throw new BrokerError('UNKNOWN_PRODUCER_ID', verdict.message);
+    case 'fenced':
+      throw new BrokerError('INVALID_PRODUCER_EPOCH', verdict.message);
+    default:
+      assertNever(verdict, 'producer id verdict');
+  }
 }

@@ -95,8 +95,8 @@ function hasKcat(): boolean {
 
 // Found by hand: on a fresh `rill cluster up`, the cluster's first producer id, issued by one
 // node, reached a leader whose metadata had not applied the id block yet; UNKNOWN_PRODUCER_ID
-// made librdkafka bump its epoch locally, which Rill never accepts, and every message timed out
-// (produce.ts now retries after a metadata barrier). The race is timing-dependent: this test
+// made librdkafka bump its epoch locally, which Rill then refused, and every message timed out
+// (the broker's produce path now waits for a metadata barrier on an unknown id, record-service.ts). The race is timing-dependent: this test
 // passes without that retry too, so it checks the path, not the race; it runs before any other
 // idempotent producer of the cluster, so its id is the first block's.
 test.skipIf(!hasKcat())(

@@ -3,14 +3,9 @@
 // idempotent sequence checks, max.message.bytes — on this node only: a partition led elsewhere
 // answers NOT_LEADER_OR_FOLLOWER and the client refreshes its metadata, as with Kafka. An
 // unknown topic is auto-created (auto.create.topics.enable). acks=0 gets no response.
-import {
-  isBrokerError,
-  type Acks,
-  type ProduceRequest,
-  type ProduceResult,
-} from '../../../broker/index.ts';
+import type { Acks } from '../../../broker/index.ts';
 import { userTopicParam } from '../../server/request-checks.ts';
-import type { KafkaApi, KafkaRequestContext, KafkaServices } from '../dispatcher.ts';
+import type { KafkaApi, KafkaRequestContext } from '../dispatcher.ts';
 import { kafkaErrorCode, kafkaErrorCodeOf } from '../error-codes.ts';
 import { describeOrCreate } from '../kafka-topics.ts';
 import type { KafkaReader } from '../protocol/reader.ts';
@@ -108,7 +103,7 @@ async function produceTopic(
     topic.partitions.map(async ({ partition, records }): Promise<PartitionAnswer> => {
       try {
         const produce = { topic: topic.name, partition, batches: records, acks, timeoutMs, signal };
-        const result = await produceCaughtUp(services, produce);
+        const result = await services.broker.produce(produce);
         services.metrics.countProduced(topic.name, records.length);
         services.metrics.produceRecords.inc(result.recordCount);
         const { logStartOffset } = services.broker.listOffsets(topic.name, partition);
@@ -121,25 +116,6 @@ async function produceTopic(
       }
     }),
   );
-}
-
-/**
- * broker.produce, tried once more after a metadata barrier when the producer id is unknown
- * here: InitProducerId may have been answered by another node whose id block this node's
- * metadata has not applied yet (librdkafka then bumps its epoch locally and never recovers).
- * UNKNOWN_PRODUCER_ID writes nothing, so the retry cannot duplicate.
- */
-async function produceCaughtUp(
-  services: KafkaServices,
-  request: ProduceRequest,
-): Promise<ProduceResult> {
-  try {
-    return await services.broker.produce(request);
-  } catch (error) {
-    if (!isBrokerError(error) || error.code !== 'UNKNOWN_PRODUCER_ID') throw error;
-    if (!(await services.broker.isCaughtUp())) throw error;
-    return services.broker.produce(request);
-  }
 }
 
 export const produceApi: KafkaApi = {
