@@ -235,6 +235,7 @@ export class Broker {
         propose: (command) => this.#propose(command),
         ...(this.#deps.liveness === undefined ? {} : { liveness: this.#deps.liveness }),
         ineligible: () => this.#ineligiblePartitions(),
+        ownRegistration: () => this.#deps.image.node(config.nodeId),
       },
     );
   }

@@ -18,6 +18,29 @@ export interface NodeSessionConfig {
   readonly registrationRetryMs: number;
 }
 
+/** The committed registration of this node, as the local metadata image holds it. */
+export interface OwnRegistration {
+  readonly brokerEpoch: number;
+  readonly incarnationId: string;
+}
+
+/**
+ * Whether a registration of another incarnation of this node committed after ours: a
+ * register-node an earlier process sent (forwarded, delayed or duplicated in flight) applied
+ * after this process registered. The image then names the dead incarnation, every heartbeat
+ * of ours is STALE_BROKER_EPOCH and the node would stay fenced forever; registering again
+ * takes the node back. A lagging image (an older registration of ours or of the old
+ * incarnation, at a lower index) is not a replacement.
+ */
+export function registrationReplaced(
+  own: OwnRegistration | undefined,
+  incarnationId: string,
+  brokerEpoch: number | null,
+): boolean {
+  if (own === undefined || brokerEpoch === null) return false;
+  return own.brokerEpoch > brokerEpoch && own.incarnationId !== incarnationId;
+}
+
 export interface NodeSessionDeps {
   readonly clock: Clock;
   readonly logger: BrokerLogger;
@@ -30,6 +53,8 @@ export interface NodeSessionDeps {
   readonly liveness?: LivenessChannel;
   /** Partitions whose follower core is not eligible for leadership now. */
   readonly ineligible: () => readonly PartitionRef[];
+  /** This node's registration in the local metadata image, if any. */
+  readonly ownRegistration?: () => OwnRegistration | undefined;
 }
 
 export class NodeSession {
@@ -119,6 +144,18 @@ export class NodeSession {
     const { liveness, logger } = this.#deps;
     const brokerEpoch = this.#brokerEpoch;
     if (liveness === undefined || brokerEpoch === null || this.#stopped) return;
+    const own = this.#deps.ownRegistration?.();
+    if (registrationReplaced(own, this.#config.incarnationId, brokerEpoch)) {
+      logger.warn(
+        { brokerEpoch, replacedBy: own?.brokerEpoch },
+        'a stale registration of an earlier incarnation replaced ours; registering again',
+      );
+      // A refusal is logged; the next beat sees the image again and tries again.
+      await this.register().catch((error: unknown) => {
+        logger.warn({ err: error }, 'registering again failed');
+      });
+      return;
+    }
     // Sent while the broker starts too: a slow start must not cost the node its session.
     const request = {
       nodeId: this.#config.nodeId,

@@ -30,6 +30,7 @@ import {
   type ProbeOutcome,
   type ProbeRequest,
 } from '../../../src/broker/controller-core.ts';
+import { registrationReplaced } from '../../../src/broker/node-session.ts';
 import { MetadataImage } from '../../../src/broker/metadata-image.ts';
 import { actionableRecord, toPartitionState } from '../../../src/broker/partition-record.ts';
 import type { MetadataCommand, MetadataResult } from '../../../src/broker/metadata-command.ts';
@@ -428,6 +429,10 @@ export class ClusterBroker {
   // ---- broker → controller ----
 
   #heartbeat(): void {
+    // The production rule (NodeSession): a later registration of an earlier incarnation took
+    // this node's place, so it registers again.
+    if (registrationReplaced(this.image.node(this.id), this.incarnationId, this.brokerEpoch))
+      this.brokerEpoch = null;
     if (this.brokerEpoch === null) {
       void this.#propose({
         type: 'register-node',
