@@ -108,7 +108,8 @@ export class Broker {
   readonly #session: NodeSession;
   readonly #records: RecordService;
   readonly #producerIds: ProducerIds;
-  readonly #cancelTimers: (() => void)[] = [];
+  readonly #cancelTimers = new Set<() => void>();
+  #replicationTickArmed = false;
   readonly #partitionChanges: PartitionChangeCounts;
   #retentionRunning = false;
   /** Compacts the local replicas of compacted topics, one at a time. */
@@ -173,6 +174,7 @@ export class Broker {
       propose: (command) => this.#propose(command),
       isRunning: () => this.#state === 'running' && !this.#draining,
       onHighWatermarkMaybeMoved: (key) => this.#fetchPurgatory.wake(key),
+      onUnquiet: () => this.#scheduleReplicationTick(),
     });
     this.#records = new RecordService({
       nodeId: config.nodeId,
@@ -197,6 +199,21 @@ export class Broker {
 
   get nodeId(): number {
     return this.#config.nodeId;
+  }
+
+  /** Whether topic `name` exists in this node's metadata image (no error built when not). */
+  hasTopic(name: string): boolean {
+    return this.#deps.image.topic(name) !== undefined;
+  }
+
+  /** Calls `listener` after every metadata change this node applies (or restores); unsubscribes. */
+  onMetadataChange(listener: () => void): () => void {
+    const offApplied = this.#deps.image.onApplied(listener);
+    const offRestored = this.#deps.image.onRestored(listener);
+    return () => {
+      offApplied();
+      offRestored();
+    };
   }
 
   #buildFetcher(): ReplicaFetcher | null {
@@ -289,7 +306,8 @@ export class Broker {
     if (this.#state === 'stopped' || this.#state === 'stopping') return;
     this.#state = 'stopping';
     this.#session.stop();
-    for (const cancel of this.#cancelTimers.splice(0)) cancel();
+    for (const cancel of this.#cancelTimers) cancel();
+    this.#cancelTimers.clear();
     this.#fetchPurgatory.releaseAll();
     this.#service.drain();
     for (const replica of this.#replicas.all()) replica.expireAcks();
@@ -479,14 +497,24 @@ export class Broker {
     return { leading: this.#service.sessionCount, following: this.#fetcher?.sessionCount ?? 0 };
   }
 
+  /**
+   * Ticks the leaders that still have work (ISR changes, ack deadlines, lagging followers) while
+   * there are any; with every leader quiet the timer is not armed (issue 7: idle CPU) until one
+   * becomes unquiet again.
+   */
   #scheduleReplicationTick(): void {
+    if (this.#replicationTickArmed || this.#service.unquietCount === 0) return;
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
     const tickMs = Math.max(10, Math.min(250, this.#replication.replicaLagTimeMaxMs / 4));
-    const tick = (): void => {
+    this.#replicationTickArmed = true;
+    const cancel = this.#deps.clock.schedule(tickMs, () => {
+      this.#replicationTickArmed = false;
+      this.#cancelTimers.delete(cancel);
       if (this.#state !== 'running') return;
       this.#service.tick();
       this.#scheduleReplicationTick();
-    };
-    this.#cancelTimers.push(this.#deps.clock.schedule(tickMs, tick));
+    });
+    this.#cancelTimers.add(cancel);
   }
 
   // ---- lookups --------------------------------------------------------------------------
@@ -522,6 +550,7 @@ export class Broker {
 
   #scheduleRetention(): void {
     const run = (): void => {
+      this.#cancelTimers.delete(cancel);
       if (this.#state !== 'running' || this.#retentionRunning) return;
       this.#retentionRunning = true;
       void this.#applyRetention().finally(() => {
@@ -529,7 +558,8 @@ export class Broker {
         if (this.#state === 'running') this.#scheduleRetention();
       });
     };
-    this.#cancelTimers.push(this.#deps.clock.schedule(this.#config.retentionCheckIntervalMs, run));
+    const cancel = this.#deps.clock.schedule(this.#config.retentionCheckIntervalMs, run);
+    this.#cancelTimers.add(cancel);
   }
 
   #onReplicaChanged(key: string, lostLeadership: boolean): void {

@@ -135,10 +135,18 @@ export class Controller implements ControllerEndpoint {
     }
   }
 
+  /**
+   * Passes run every checkIntervalMs while this node is the active controller (sessions expire
+   * by time); a node that is not does not wake for them (issue 7: idle CPU). Becoming the
+   * controller arms the timer again.
+   */
   #scheduleTick(): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#cancelTick !== null || !this.isActive) return;
     this.#cancelTick = this.#deps.clock.schedule(this.#config.checkIntervalMs, () => {
-      void this.runPass().finally(() => this.#scheduleTick());
+      void this.runPass().finally(() => {
+        this.#cancelTick = null;
+        this.#scheduleTick();
+      });
     });
   }
 
@@ -158,6 +166,7 @@ export class Controller implements ControllerEndpoint {
     this.#deps.logger.info({ probes: probes.length }, 'this node is the controller');
     for (const probe of probes) this.#runProbe(probe);
     this.#kick();
+    this.#scheduleTick();
   }
 
   #onApplied(command: MetadataCommand, result: MetadataResult): void {

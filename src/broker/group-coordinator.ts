@@ -119,6 +119,7 @@ export class GroupCoordinator {
   readonly #generations = new Map<number, number>();
   #creating: Promise<void> | null = null;
   #cancelTick: (() => void) | null = null;
+  #offMetadata: (() => void) | null = null;
   #topicsFingerprint = '';
   #stopped = false;
 
@@ -134,18 +135,32 @@ export class GroupCoordinator {
     return this.#config;
   }
 
+  /**
+   * Ticks every tickIntervalMs once __consumer_offsets exists. Before that there is nothing to
+   * load or expire, so an idle cluster without groups does not wake for it (issue 7): the first
+   * metadata change that creates the topic arms the loop.
+   */
   start(): void {
-    const loop = (): void => {
-      if (this.#stopped) return;
-      this.#tick();
-      this.#cancelTick = this.#deps.clock.schedule(this.#config.tickIntervalMs, loop);
-    };
-    this.#cancelTick = this.#deps.clock.schedule(this.#config.tickIntervalMs, loop);
+    this.#offMetadata = this.#deps.broker.onMetadataChange(() => this.#armTick());
+    this.#armTick();
   }
 
   stop(): void {
     this.#stopped = true;
+    this.#offMetadata?.();
     this.#cancelTick?.();
+    this.#cancelTick = null;
+  }
+
+  #armTick(): void {
+    if (this.#stopped || this.#cancelTick !== null) return;
+    if (!this.#deps.broker.hasTopic(offsetsTopic)) return;
+    this.#cancelTick = this.#deps.clock.schedule(this.#config.tickIntervalMs, () => {
+      this.#cancelTick = null;
+      if (this.#stopped) return;
+      this.#tick();
+      this.#armTick();
+    });
   }
 
   /**

@@ -83,6 +83,8 @@ export interface ReplicaServiceDeps {
   readonly onHighWatermarkMaybeMoved: (key: string) => void;
   /** See defaultHwOnlyDelayMs; 0 answers a new HW at once. */
   readonly hwOnlyDelayMs?: number;
+  /** A leader became unquiet: tick() has work again (the caller arms its tick timer). */
+  readonly onUnquiet?: () => void;
 }
 
 type Plan =
@@ -371,7 +373,9 @@ export class ReplicaService {
   afterLeaderProgress(replica: Partition): void {
     const key = replica.key;
     this.#markChanged(key, replica);
+    const wasQuiet = this.#unquiet.size === 0;
     this.#unquiet.set(key, replica);
+    if (wasQuiet) this.#deps.onUnquiet?.();
     this.#deps.onHighWatermarkMaybeMoved(key);
     replica.deliverAckOutcomes(this.#deps.clock.nowMs());
     if (this.#deps.isRunning()) this.#maybeProposeIsrChange(replica);

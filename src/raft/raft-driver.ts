@@ -12,6 +12,8 @@ import type { RaftMessage, Ready } from './types.ts';
 /** What the driver needs from the core (RaftCore implements it). */
 export interface DrivenRaftCore {
   tick(): void;
+  /** Ticks from now to the first that may act (≥ 1); the ones before it only count. */
+  quietTicks(): number;
   step(message: RaftMessage): void;
   hasReady(): boolean;
   ready(): Ready;
@@ -64,6 +66,12 @@ export class RaftDriver {
   readonly #lastHeardMs = new Map<number, number>();
   #state: DriverState = 'new';
   #cancelTick: (() => void) | null = null;
+  /** Clock time of the last tick delivered (its nominal time). */
+  #tickBaseMs = 0;
+  /** Ticks after #tickBaseMs to the first that may act, as the core said at the last input. */
+  #quietTicks = 1;
+  /** When the tick timer fires, or null when none is armed. */
+  #tickDueMs: number | null = null;
   /** The round in progress, if any; stop() waits for it. */
   #round: Promise<void> | null = null;
   readonly counters: RaftDriverCounters = {
@@ -88,22 +96,24 @@ export class RaftDriver {
     assert(this.#state === 'new', `driver cannot start from ${this.#state}`);
     this.#state = 'running';
     this.#deps.transport.onMessage((message) => this.#onMessage(message));
-    this.#scheduleTick();
+    this.#tickBaseMs = this.#deps.clock.nowMs();
     this.kick();
+    this.#scheduleTick();
   }
 
   /** Stops ticking and stepping, and waits for the round in progress to finish. */
   async stop(): Promise<void> {
     if (this.#state === 'stopped') return;
     this.#state = 'stopped';
-    this.#cancelTick?.();
-    this.#cancelTick = null;
+    this.#disarmTick();
     await this.#round;
   }
 
   /** Runs Ready rounds until the core has nothing left; call after any input to the core. */
   kick(): void {
-    if (this.#state !== 'running' || this.#round !== null) return;
+    if (this.#state !== 'running') return;
+    this.#scheduleTick();
+    if (this.#round !== null) return;
     if (!this.#deps.core.hasReady()) return;
     this.#round = this.#runRounds().finally(() => {
       this.#round = null;
@@ -121,19 +131,54 @@ export class RaftDriver {
     if (this.#lastHeardMs.has(message.from) || this.#lastHeardMs.size < lastHeardNodesMax) {
       this.#lastHeardMs.set(message.from, this.#deps.clock.nowMs());
     }
+    // The ticks that passed while the driver slept come first, as if it had woken for each.
+    this.#deliverQuietTicks();
     this.#deps.core.step(message);
     this.#deps.onProgress?.();
     this.kick();
   }
 
+  /**
+   * An idle node does not wake every tick: the timer is armed for the first tick that may act
+   * (the core's quietTicks), and the ticks before it are delivered late, in one go, before the
+   * next message or the acting tick — the core sees the same sequence either way. A leader
+   * then wakes per heartbeat, a follower only on messages (issue 7: idle CPU).
+   */
   #scheduleTick(): void {
-    this.#cancelTick = this.#deps.clock.schedule(this.#config.tickMs, () => {
+    if (this.#state !== 'running') return;
+    this.#quietTicks = this.#deps.core.quietTicks();
+    const dueMs = this.#tickBaseMs + this.#quietTicks * this.#config.tickMs;
+    if (this.#tickDueMs === dueMs) return;
+    this.#disarmTick();
+    this.#tickDueMs = dueMs;
+    const delayMs = Math.max(0, dueMs - this.#deps.clock.nowMs());
+    this.#cancelTick = this.#deps.clock.schedule(delayMs, () => {
+      this.#cancelTick = null;
+      this.#tickDueMs = null;
       if (this.#state !== 'running') return;
+      for (let i = 1; i < this.#quietTicks; i += 1) this.#deps.core.tick();
       this.#deps.core.tick();
+      // Counted from now, as a late timer would: a paused process does not tick in a burst.
+      this.#tickBaseMs = this.#deps.clock.nowMs();
       this.#deps.onProgress?.();
       this.kick();
-      this.#scheduleTick();
     });
+  }
+
+  /** Delivers the ticks due by now that only count (never the one that may act). */
+  #deliverQuietTicks(): void {
+    const dueTicks = Math.floor((this.#deps.clock.nowMs() - this.#tickBaseMs) / this.#config.tickMs);
+    const ticks = Math.min(dueTicks, this.#quietTicks - 1);
+    for (let i = 0; i < ticks; i += 1) this.#deps.core.tick();
+    if (ticks <= 0) return;
+    this.#tickBaseMs += ticks * this.#config.tickMs;
+    this.#quietTicks -= ticks;
+  }
+
+  #disarmTick(): void {
+    this.#cancelTick?.();
+    this.#cancelTick = null;
+    this.#tickDueMs = null;
   }
 
   async #runRounds(): Promise<void> {
@@ -143,8 +188,7 @@ export class RaftDriver {
       }
     } catch (error) {
       this.#state = 'stopped';
-      this.#cancelTick?.();
-      this.#cancelTick = null;
+      this.#disarmTick();
       this.#deps.onFatal(error);
     }
   }

@@ -172,6 +172,28 @@ export class RaftCore {
   }
 
   /**
+   * How many tick() calls from now the first one that may act is (at least 1): the ticks before
+   * it only count, so a driver may sleep through them and deliver them late in one go, before
+   * the next message or the acting tick. Any input may change the answer; ask again after it.
+   */
+  quietTicks(): number {
+    const role = this.#role;
+    const timeout = this.#config.electionTimeoutTicks;
+    if (role.kind === 'leader') {
+      const leader = role.leader;
+      let ticks = Math.min(
+        this.#config.heartbeatTicks - leader.heartbeatElapsedTicks,
+        timeout - this.#electionElapsedTicks,
+      );
+      if (leader.transfer !== null) ticks = Math.min(ticks, timeout - leader.transfer.elapsedTicks);
+      return Math.max(1, ticks);
+    }
+    // A non-voter never campaigns; waking once per election timeout keeps the sleep bounded.
+    if (!this.#isPromotable()) return timeout;
+    return Math.max(1, this.#randomizedElectionTicks - this.#electionElapsedTicks);
+  }
+
+  /**
    * Appends a command on the leader. Returns where it will commit if it does commit; the driver
    * learns the outcome when an entry at that index commits (same term: done; else dropped).
    * Errors: RAFT_NOT_LEADER, RAFT_TRANSFER_IN_PROGRESS, RAFT_BUSY, RAFT_ENTRY_TOO_LARGE.

@@ -21,14 +21,21 @@ class ScriptedCore implements DrivenRaftCore {
   readonly events: string[];
   outstanding: Ready | null = null;
   ticks = 0;
+  /** What quietTicks() answers (the driver may sleep through all but the last). */
+  quiet = 1;
+  readonly ticksAtStep: number[] = [];
   constructor(events: string[]) {
     this.events = events;
   }
   tick(): void {
     this.ticks += 1;
   }
+  quietTicks(): number {
+    return this.quiet;
+  }
   step(message: RaftMessage): void {
     this.events.push(`step ${message.type}`);
+    this.ticksAtStep.push(this.ticks);
   }
   hasReady(): boolean {
     return this.outstanding === null && this.script.length > 0;
@@ -101,6 +108,8 @@ function manualClock() {
   };
   return { clock, fire };
 }
+
+import { ManualClock } from '../../support/broker/manual-clock.ts';
 
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -242,6 +251,41 @@ test('ticks come from the injected clock and stop with the driver', async () => 
   await driver.stop();
   fire();
   expect(core.ticks).toBe(2);
+});
+
+test('an idle core is not woken for ticks that only count; they arrive before the next message', () => {
+  const events: string[] = [];
+  const core = new ScriptedCore(events);
+  const { storage } = manualStorage(events);
+  const { transport, deliver } = recordingTransport(events);
+  const clock = new ManualClock();
+  core.quiet = 5;
+  const driver = new RaftDriver(
+    { tickMs: 50 },
+    { core, storage, transport, clock, apply: () => undefined, onFatal: () => undefined },
+  );
+  driver.start();
+  expect(clock.pendingTimers).toBe(1);
+  clock.advance(249);
+  expect(core.ticks).toBe(0);
+  clock.advance(1);
+  expect(core.ticks).toBe(5);
+  // A message 120 ms later first gets the two ticks that passed (the third may act: it waits).
+  clock.advance(120);
+  core.quiet = 3; // What a real core answers then, the message having changed nothing.
+  deliver(voteResponse);
+  expect(core.ticksAtStep).toEqual([7]);
+  clock.advance(130);
+  expect(core.ticks).toBe(10);
+  // The core now wants every tick (a leader with a heartbeat due): the driver wakes each one.
+  core.quiet = 1;
+  driver.kick();
+  clock.advance(50);
+  expect(core.ticks).toBe(11);
+  clock.advance(50);
+  expect(core.ticks).toBe(12);
+  void driver.stop();
+  expect(clock.pendingTimers).toBe(0);
 });
 
 test('a failed save stops the driver and reports the error; nothing is sent', async () => {

@@ -83,7 +83,14 @@ export class RillCluster {
       extraArgs,
       network,
     );
-    await Promise.all(ports.map((_, i) => cluster.startNode(i + 1)));
+    const started = await Promise.allSettled(ports.map((_, i) => cluster.startNode(i + 1)));
+    const failed = started.find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined) {
+      // The caller never gets the cluster to stop: the nodes that did start must not outlive
+      // the test (orphans loaded CI's machine and failed the next tests' start-ups).
+      await cluster.stopAll();
+      throw failed.reason;
+    }
     return cluster;
   }
 

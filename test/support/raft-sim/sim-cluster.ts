@@ -211,7 +211,17 @@ export class SimCluster {
   #advanceTime(): void {
     for (const node of this.#nodes.values()) {
       if (!node.up) continue;
+      // The driver's contract (RaftDriver sleeps through quiet ticks): a tick before the one
+      // quietTicks() names changes nothing anyone could see.
+      const quiet = node.core.quietTicks() > 1 && !node.core.hasReady();
+      const before = quiet ? node.core.status() : null;
       node.core.tick();
+      if (before !== null) {
+        const after = node.core.status();
+        if (node.core.hasReady() || after.role !== before.role || after.term !== before.term) {
+          throw new Error(`node ${node.id}: a quiet tick acted (${before.role} → ${after.role})`);
+        }
+      }
       this.#checker.checkNode(node.id, node.core);
     }
     for (
