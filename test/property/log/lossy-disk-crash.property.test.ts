@@ -22,7 +22,7 @@ import {
 import { LossyDisk } from '../../support/log/lossy-disk.ts';
 
 const seed = Number(process.env['LOSSY_PROPERTY_SEED'] ?? Date.now() % 2 ** 31);
-const numRuns = Number(process.env['LOSSY_PROPERTY_RUNS'] ?? 60);
+const numRuns = Number(process.env['LOSSY_PROPERTY_RUNS'] ?? 40);
 
 interface Round {
   /** Records per append; the appends of a round are issued together. */
@@ -80,6 +80,9 @@ type PortOf = (port: FilePort) => FilePort;
 
 /** A disk whose fdatasync returns without syncing: what the property must catch. */
 const lyingFsync: PortOf = (port) => ({ ...port, fdatasync: async () => undefined });
+
+/** A disk that ignores directory fsyncs: new segments' names never become durable. */
+const lyingDirectorySync: PortOf = (port) => ({ ...port, fsyncSync: () => undefined });
 
 async function runRound(
   log: PartitionLog,
@@ -191,6 +194,12 @@ test('a partition log on a disk that drops unsynced writes at crashes', async ()
 test('the property catches a disk whose fdatasync does not sync', async () => {
   const failure = await lossyProperty(numRuns, lyingFsync);
   console.log(`lying fdatasync caught: ${failure?.split('\n').slice(0, 3).join(' | ')}`);
+  expect(failure).toMatch(/Counterexample/);
+}, 120_000);
+
+test('the property catches a disk that ignores directory fsyncs', async () => {
+  const failure = await lossyProperty(numRuns, lyingDirectorySync);
+  console.log(`lying directory fsync caught: ${failure?.split('\n').slice(0, 3).join(' | ')}`);
   expect(failure).toMatch(/Counterexample/);
 }, 120_000);
 
