@@ -1,30 +1,42 @@
 // Small state files of a partition directory (recovery point, log start offset, leader
 // epochs), replaced atomically: write `NAME.tmp`, fsync it, rename over NAME, fsync the
 // directory. A reader therefore sees the old file or the new one, never a torn mix.
-import { closeSync, fsyncSync, openSync, readFileSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { nodeFilePort, type FilePort } from './file-port.ts';
 
 export const CHECKPOINT_TMP_SUFFIX = '.tmp';
 
-export async function writeCheckpoint(dir: string, name: string, text: string): Promise<void> {
+export async function writeCheckpoint(
+  dir: string,
+  name: string,
+  text: string,
+  fs: FilePort = nodeFilePort,
+): Promise<void> {
   const path = join(dir, name);
   const tmp = `${path}${CHECKPOINT_TMP_SUFFIX}`;
-  const file = await open(tmp, 'w');
+  const bytes = Buffer.from(text, 'utf8');
+  const fd = fs.openSync(tmp, 'w');
   try {
-    await file.writeFile(text, 'utf8');
-    await file.sync();
+    for (let written = 0; written < bytes.length;) {
+      const done = await fs.write(fd, bytes, written, bytes.length - written, written);
+      written += done.bytesWritten;
+    }
+    await fs.fsync(fd);
   } finally {
-    await file.close();
+    fs.closeSync(fd);
   }
-  await rename(tmp, path);
-  syncDirectory(dir);
+  fs.renameSync(tmp, path);
+  syncDirectory(dir, fs);
 }
 
 /** The file's text, or null when it does not exist. */
-export function readCheckpoint(dir: string, name: string): string | null {
+export function readCheckpoint(
+  dir: string,
+  name: string,
+  fs: FilePort = nodeFilePort,
+): string | null {
   try {
-    return readFileSync(join(dir, name), 'utf8');
+    return fs.readFileSync(join(dir, name), 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
@@ -32,11 +44,11 @@ export function readCheckpoint(dir: string, name: string): string | null {
 }
 
 /** Makes created, renamed and deleted names in `dir` durable. */
-export function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
+export function syncDirectory(dir: string, fs: FilePort = nodeFilePort): void {
+  const fd = fs.openSync(dir, 'r');
   try {
-    fsyncSync(fd);
+    fs.fsyncSync(fd);
   } finally {
-    closeSync(fd);
+    fs.closeSync(fd);
   }
 }

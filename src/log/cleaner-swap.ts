@@ -6,9 +6,9 @@
 // file and any `.swap` without its `.log.swap` (a clean not yet committed), and completes a
 // committed one: the log file is moved into place and the segment's indexes are deleted, so
 // recovery rebuilds them from the log rather than trusting a half-renamed pair.
-import { readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { syncDirectory } from './checkpoint-file.ts';
+import { nodeFilePort, type FilePort } from './file-port.ts';
 import { INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, segmentFileName } from './segment.ts';
 
 export const CLEANED_SUFFIX = '.cleaned';
@@ -35,15 +35,15 @@ export function swapPlan(baseOffset: number): readonly SwapStep[] {
   return steps;
 }
 
-export function runSwapStep(dir: string, step: SwapStep): void {
-  if (step.kind === 'rename') renameSync(join(dir, step.from), join(dir, step.to));
-  else syncDirectory(dir);
+export function runSwapStep(dir: string, step: SwapStep, fs: FilePort = nodeFilePort): void {
+  if (step.kind === 'rename') fs.renameSync(join(dir, step.from), join(dir, step.to));
+  else syncDirectory(dir, fs);
 }
 
 /** Removes the staged files of segment `baseOffset` (a clean abandoned before its swap). */
-export function discardCleaned(dir: string, baseOffset: number): void {
+export function discardCleaned(dir: string, baseOffset: number, fs: FilePort = nodeFilePort): void {
   for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX]) {
-    unlinkIfExists(join(dir, segmentFileName(baseOffset, suffix) + CLEANED_SUFFIX));
+    unlinkIfExists(join(dir, segmentFileName(baseOffset, suffix) + CLEANED_SUFFIX), fs);
   }
 }
 
@@ -51,8 +51,8 @@ export function discardCleaned(dir: string, baseOffset: number): void {
  * Finishes or discards every clean interrupted in `dir` (see the top of the file); returns
  * the base offsets of segments whose swap it completed. Runs before the segments are listed.
  */
-export function finishInterruptedCleans(dir: string): number[] {
-  const names = readdirSync(dir);
+export function finishInterruptedCleans(dir: string, fs: FilePort = nodeFilePort): number[] {
+  const names = fs.readdirSync(dir);
   const staged = names.filter((n) => n.endsWith(CLEANED_SUFFIX) || n.endsWith(SWAP_SUFFIX));
   if (staged.length === 0) return [];
   const committed = new Set(
@@ -62,22 +62,22 @@ export function finishInterruptedCleans(dir: string): number[] {
   );
   const completed: number[] = [];
   for (const stem of committed) {
-    renameSync(join(dir, stem + LOG_SUFFIX + SWAP_SUFFIX), join(dir, stem + LOG_SUFFIX));
+    fs.renameSync(join(dir, stem + LOG_SUFFIX + SWAP_SUFFIX), join(dir, stem + LOG_SUFFIX));
     for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
-      unlinkIfExists(join(dir, stem + suffix));
-      unlinkIfExists(join(dir, stem + suffix + SWAP_SUFFIX));
+      unlinkIfExists(join(dir, stem + suffix), fs);
+      unlinkIfExists(join(dir, stem + suffix + SWAP_SUFFIX), fs);
     }
     completed.push(Number(stem));
   }
   // What is left is uncommitted (or was moved above, which unlinkIfExists tolerates).
-  for (const name of staged) unlinkIfExists(join(dir, name));
-  syncDirectory(dir);
+  for (const name of staged) unlinkIfExists(join(dir, name), fs);
+  syncDirectory(dir, fs);
   return completed.sort((a, b) => a - b);
 }
 
-function unlinkIfExists(path: string): void {
+function unlinkIfExists(path: string, fs: FilePort): void {
   try {
-    unlinkSync(path);
+    fs.unlinkSync(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }

@@ -13,6 +13,7 @@ import type { CleanerCheckpoint } from './cleaner-checkpoint.ts';
 import { CLEANED_SUFFIX } from './cleaner-swap.ts';
 import { compressionFromAttributes, decompress } from './compression.ts';
 import type { BatchHeader, CleanableLimits, CleanerStatus, StoredRecord } from './contract.ts';
+import type { FilePort } from './file-port.ts';
 import { LogError } from './errors.ts';
 import type { OffsetMap } from './offset-map.ts';
 import {
@@ -103,6 +104,8 @@ export interface CleanIo {
   readonly checkOpen: () => void;
   /** Hands a segment read from back to the log's fd cache. */
   readonly afterRead: (segment: Segment) => void;
+  /** The log's file port (default node:fs): where staged segments are written. */
+  readonly fs?: FilePort;
 }
 
 /** One stored batch, checked (CRC, framing), and its bytes. */
@@ -245,6 +248,7 @@ export async function cleanSegment(
     indexIntervalBytes,
     segment.createdAtMs,
     CLEANED_SUFFIX,
+    io.fs,
   );
   const writer = new CleanedWriter(staged);
   let bytesRead = 0;

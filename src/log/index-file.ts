@@ -3,8 +3,8 @@
 // segment seals, syncs or closes: one syscall per many batches instead of one per batch. Entries
 // on file and pending ones are read alike by number. Losing pending entries in a crash is safe:
 // the segment that held them is re-validated, and its indexes rebuilt, on the next open.
-import { readSync, writeSync } from 'node:fs';
 import { assert } from '../common/index.ts';
+import { nodeFilePort, type FilePort } from './file-port.ts';
 
 /** Entries buffered per index file: 64 × 12 bytes at most, per segment being written. */
 export const PENDING_ENTRIES_MAX = 64;
@@ -13,6 +13,7 @@ export class IndexFile<Entry> {
   readonly #entryBytes: number;
   readonly #encode: (entry: Entry) => Buffer;
   readonly #decode: (bytes: Buffer) => Entry;
+  readonly #fs: FilePort;
   /** Entries [0, flushed) are in the file; the rest are pending, in order. */
   #flushed = 0;
   #pending: Entry[] = [];
@@ -22,7 +23,9 @@ export class IndexFile<Entry> {
     entryBytes: number,
     encode: (entry: Entry) => Buffer,
     decode: (bytes: Buffer) => Entry,
+    fs: FilePort = nodeFilePort,
   ) {
+    this.#fs = fs;
     this.#entryBytes = entryBytes;
     this.#encode = encode;
     this.#decode = decode;
@@ -59,7 +62,13 @@ export class IndexFile<Entry> {
   flush(fd: number): void {
     if (this.#pending.length === 0) return;
     const bytes = Buffer.concat(this.#pending.map(this.#encode));
-    const written = writeSync(fd, bytes, 0, bytes.length, this.#flushed * this.#entryBytes);
+    const written = this.#fs.writeSync(
+      fd,
+      bytes,
+      0,
+      bytes.length,
+      this.#flushed * this.#entryBytes,
+    );
     assert(written === bytes.length, `index write of ${bytes.length} bytes wrote ${written}`);
     this.#flushed += this.#pending.length;
     this.#pending = [];
@@ -74,7 +83,7 @@ export class IndexFile<Entry> {
         assert(entry !== undefined, `index entry ${i} of ${this.count}`);
         return entry;
       }
-      readSync(fd, scratch, 0, this.#entryBytes, i * this.#entryBytes);
+      this.#fs.readSync(fd, scratch, 0, this.#entryBytes, i * this.#entryBytes);
       return this.#decode(scratch);
     };
   }

@@ -73,3 +73,4 @@ export { segmentFileName } from './segment.ts';
 export { SyncTimings } from './sync-timings.ts';
 export { OffsetMap, OFFSET_MAP_SLOT_BYTES } from './offset-map.ts';
 export { CLEANER_CHECKPOINT_FILE } from './cleaner-checkpoint.ts';
+export { nodeFilePort, type FilePort } from './file-port.ts';

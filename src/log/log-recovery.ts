@@ -5,12 +5,12 @@
 // holding it is re-validated batch by batch (CRC, magic, length, dense offsets), the first bad
 // or torn batch and everything after it are cut, and the indexes are rebuilt. A clean
 // interrupted by a crash is finished or discarded first (./cleaner-swap.ts).
-import { mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert } from '../common/index.ts';
 import { CHECKPOINT_TMP_SUFFIX, readCheckpoint } from './checkpoint-file.ts';
 import { CLEANER_CHECKPOINT_FILE } from './cleaner-checkpoint.ts';
 import { finishInterruptedCleans } from './cleaner-swap.ts';
+import { nodeFilePort, type FilePort } from './file-port.ts';
 import { LeaderEpochCache, type EpochEntry } from './leader-epoch-cache.ts';
 import {
   INDEX_SUFFIX,
@@ -73,8 +73,8 @@ const checkpointTemps: ReadonlySet<string> = new Set(
 );
 
 /** Lists segment base offsets, removing our temporary files and indexes without a log. */
-function listSegments(dir: string): number[] {
-  const names = readdirSync(dir);
+function listSegments(dir: string, fs: FilePort): number[] {
+  const names = fs.readdirSync(dir);
   const bases = names
     .map((name) => parseSegmentFileName(name, LOG_SUFFIX))
     .filter((base): base is number => base !== null)
@@ -84,23 +84,28 @@ function listSegments(dir: string): number[] {
     const index =
       parseSegmentFileName(name, INDEX_SUFFIX) ?? parseSegmentFileName(name, TIME_INDEX_SUFFIX);
     const orphan = index !== null && !known.has(index);
-    if (orphan || checkpointTemps.has(name)) unlinkSync(join(dir, name));
+    if (orphan || checkpointTemps.has(name)) fs.unlinkSync(join(dir, name));
   }
   return bases;
 }
 
-export function recoverLog(dir: string, indexIntervalBytes: number, nowMs: number): RecoveredLog {
-  mkdirSync(dir, { recursive: true });
-  finishInterruptedCleans(dir);
-  const bases = listSegments(dir);
-  const point = parseRecoveryPoint(readCheckpoint(dir, RECOVERY_POINT_FILE));
-  const checkpointedStart = parseLogStartOffset(readCheckpoint(dir, LOG_START_OFFSET_FILE));
-  const epochText = readCheckpoint(dir, LEADER_EPOCH_FILE);
+export function recoverLog(
+  dir: string,
+  indexIntervalBytes: number,
+  nowMs: number,
+  fs: FilePort = nodeFilePort,
+): RecoveredLog {
+  fs.mkdirSync(dir, { recursive: true });
+  finishInterruptedCleans(dir, fs);
+  const bases = listSegments(dir, fs);
+  const point = parseRecoveryPoint(readCheckpoint(dir, RECOVERY_POINT_FILE, fs));
+  const checkpointedStart = parseLogStartOffset(readCheckpoint(dir, LOG_START_OFFSET_FILE, fs));
+  const epochText = readCheckpoint(dir, LEADER_EPOCH_FILE, fs);
   const parsedEpochs =
     epochText === null ? new LeaderEpochCache() : LeaderEpochCache.parse(epochText);
   if (bases.length === 0) {
     const start = checkpointedStart ?? 0;
-    const segment = Segment.create(dir, start, indexIntervalBytes, nowMs);
+    const segment = Segment.create(dir, start, indexIntervalBytes, nowMs, fs);
     const epochs = parsedEpochs ?? new LeaderEpochCache();
     epochs.truncateFromEnd(start);
     return {
@@ -112,7 +117,7 @@ export function recoverLog(dir: string, indexIntervalBytes: number, nowMs: numbe
       checkpointsMatch: { logStartOffset: false, epochs: false },
     };
   }
-  const segments = bases.map((base) => Segment.existing(dir, base, indexIntervalBytes, nowMs));
+  const segments = bases.map((base) => Segment.existing(dir, base, indexIntervalBytes, nowMs, fs));
   // Without trustworthy epochs, every batch is read again to rebuild them.
   const firstToRecover = parsedEpochs === null ? 0 : firstSegmentToRecover(segments, point);
   const loaded = loadSegments(segments, firstToRecover, point);

@@ -32,6 +32,7 @@ import type {
   PartitionLogConfig,
 } from './contract.ts';
 import { LogError, isLogError } from './errors.ts';
+import { nodeFilePort, type FilePort } from './file-port.ts';
 import { GroupCommit } from './group-commit.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import {
@@ -59,6 +60,8 @@ export interface PartitionLogDeps {
   readonly clock: WallClock & Pick<Clock, 'schedule'>;
   /** Told each fsync of the active segment's records and how long it took (metrics). */
   readonly onSync?: (elapsedSeconds: number) => void;
+  /** Every file operation goes through it; default node:fs (tests inject a lossy disk). */
+  readonly files?: FilePort;
 }
 
 /** Appends (and truncations) waiting in one partition's chain; beyond it, LOG_BUSY. */
@@ -101,6 +104,7 @@ export class PartitionLog implements PartitionLogApi {
   readonly #dir: string;
   readonly #config: PartitionLogConfig;
   readonly #deps: PartitionLogDeps;
+  readonly #fs: FilePort;
   /** Sorted by base offset, contiguous; the last one is active. Never empty. */
   #segments: Segment[];
   #logStartOffset: number;
@@ -134,6 +138,7 @@ export class PartitionLog implements PartitionLogApi {
     this.#dir = dir;
     this.#config = config;
     this.#deps = deps;
+    this.#fs = deps.files ?? nodeFilePort;
     this.#segments = recovered.segments;
     this.#logStartOffset = recovered.logStartOffset;
     this.#epochs = recovered.epochs;
@@ -141,7 +146,7 @@ export class PartitionLog implements PartitionLogApi {
     this.#visibleEndOffset = this.#writtenEndOffset;
     this.#recoveryPoint = this.#writtenEndOffset;
     this.#groupCommit = new GroupCommit(() => this.#syncActive());
-    const cleaner = parseCleanerCheckpoint(readCheckpoint(dir, CLEANER_CHECKPOINT_FILE));
+    const cleaner = parseCleanerCheckpoint(readCheckpoint(dir, CLEANER_CHECKPOINT_FILE, this.#fs));
     this.#cleaner = cleaner ?? emptyCleanerCheckpoint;
   }
 
@@ -155,12 +160,13 @@ export class PartitionLog implements PartitionLogApi {
     deps: PartitionLogDeps,
   ): Promise<PartitionLog> {
     validatePartitionLogConfig(config);
-    const recovered = recoverLog(dir, config.indexIntervalBytes, deps.clock.wallMs());
+    const fs = deps.files ?? nodeFilePort;
+    const recovered = recoverLog(dir, config.indexIntervalBytes, deps.clock.wallMs(), fs);
     const log = new PartitionLog(dir, config, deps, recovered);
     if (recovered.recoveredSegments > 0) {
       // Re-validated bytes may sit only in the page cache; closed segments synced at roll.
       await log.#active.syncAll();
-      syncDirectory(dir);
+      syncDirectory(dir, fs);
     }
     // Rewrite only what changed: at a thousand partitions, each fsync counts at startup.
     if (!recovered.checkpointsMatch.logStartOffset) await log.#writeLogStartOffset();
@@ -372,8 +378,9 @@ export class PartitionLog implements PartitionLogApi {
         old.nextOffset,
         this.#config.indexIntervalBytes,
         nowMs,
+        this.#fs,
       );
-      syncDirectory(this.#dir);
+      syncDirectory(this.#dir, this.#fs);
       this.#segments.push(next);
     } catch (cause) {
       throw this.#fail(cause, 'roll');
@@ -623,9 +630,15 @@ export class PartitionLog implements PartitionLogApi {
   async #truncateFullyAndStartAt(offset: number): Promise<void> {
     for (const segment of this.#segments.splice(0)) this.#deleteSegment(segment);
     this.#segments.push(
-      Segment.create(this.#dir, offset, this.#config.indexIntervalBytes, this.#deps.clock.wallMs()),
+      Segment.create(
+        this.#dir,
+        offset,
+        this.#config.indexIntervalBytes,
+        this.#deps.clock.wallMs(),
+        this.#fs,
+      ),
     );
-    syncDirectory(this.#dir);
+    syncDirectory(this.#dir, this.#fs);
     this.#logStartOffset = offset;
     this.#epochs.truncateFromEnd(0);
     await this.#afterTruncation();
@@ -743,6 +756,7 @@ export class PartitionLog implements PartitionLogApi {
       maxMessageBytes: this.#config.maxMessageBytes,
       checkOpen: () => this.#checkUsable(),
       afterRead: (segment) => this.#makeIdle(segment),
+      fs: this.#fs,
     };
     const segments = this.#segments.filter((s) => s.nextOffset <= status.cleanableEndOffset);
     const end = status.cleanableEndOffset;
@@ -763,14 +777,14 @@ export class PartitionLog implements PartitionLogApi {
       try {
         result = await cleanSegment(this.#dir, segment, this.#config.indexIntervalBytes, rules, io);
       } catch (error) {
-        discardCleaned(this.#dir, segment.baseOffset);
+        discardCleaned(this.#dir, segment.baseOffset, this.#fs);
         throw error;
       }
       bytesRead += result.bytesRead;
       const installed =
         result.changed &&
         (await this.#serialized(async () => this.#installCleaned(segment, result, sizeBytes)));
-      if (!installed) discardCleaned(this.#dir, segment.baseOffset);
+      if (!installed) discardCleaned(this.#dir, segment.baseOffset, this.#fs);
       if (installed) bytesWritten += result.bytesWritten;
       if (installed) segmentsRewritten += 1;
     }
@@ -789,9 +803,10 @@ export class PartitionLog implements PartitionLogApi {
       old.baseOffset,
       this.#config.indexIntervalBytes,
       old.createdAtMs,
+      this.#fs,
     );
     try {
-      for (const step of swapPlan(old.baseOffset)) runSwapStep(this.#dir, step);
+      for (const step of swapPlan(old.baseOffset)) runSwapStep(this.#dir, step, this.#fs);
       this.#idle.delete(old);
       old.retire();
       if (!fresh.loadTrusted(old.nextOffset)) fresh.recover();
@@ -918,7 +933,7 @@ export class PartitionLog implements PartitionLogApi {
   /** A checkpoint that cannot be written fences the log like a failed sync. */
   async #checkpoint(name: string, text: string): Promise<void> {
     try {
-      await writeCheckpoint(this.#dir, name, text);
+      await writeCheckpoint(this.#dir, name, text, this.#fs);
     } catch (cause) {
       throw this.#fail(cause, `writing ${name}`);
     }

@@ -3,23 +3,13 @@
 // Invariants: the log file holds exactly `sizeBytes` bytes of CRC-valid batches with dense
 // offsets from `baseOffset` to `nextOffset` - 1. Memory per segment is O(1): the indexes stay
 // on disk and are searched with small positional reads; files are opened only while needed.
-import {
-  closeSync,
-  constants,
-  fdatasync as fdatasyncCallback,
-  fstatSync,
-  ftruncateSync,
-  openSync,
-  readSync,
-  unlinkSync,
-  write as writeCallback,
-} from 'node:fs';
+import { constants } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { assert } from '../common/index.ts';
 import type { BatchHeader } from './contract.ts';
 import type { EpochEntry } from './leader-epoch-cache.ts';
 import { LogError } from './errors.ts';
+import { nodeFilePort, type FilePort } from './file-port.ts';
 import { IndexFile } from './index-file.ts';
 import {
   OFFSET_INDEX_ENTRY_BYTES,
@@ -45,9 +35,6 @@ import {
   lastOffsetOf,
   readBatchHeader,
 } from './record-batch.ts';
-
-const fdatasync = promisify(fdatasyncCallback);
-const write = promisify(writeCallback);
 
 export const LOG_SUFFIX = '.log';
 export const INDEX_SUFFIX = '.index';
@@ -103,21 +90,14 @@ export class Segment {
   readonly baseOffset: number;
   readonly #paths: { readonly log: string; readonly index: string; readonly timeIndex: string };
   readonly #indexIntervalBytes: number;
+  readonly #fs: FilePort;
   #files: Files | null = null;
   /** Whole batches in the log file; bytes past it (an append in flight) are not readable. */
   #sizeBytes = 0;
   #nextOffset: number;
   #maxTimestampMs = NO_TIMESTAMP;
-  readonly #offsetIndex = new IndexFile(
-    OFFSET_INDEX_ENTRY_BYTES,
-    encodeOffsetIndexEntry,
-    decodeOffsetIndexEntry,
-  );
-  readonly #timeIndex = new IndexFile(
-    TIME_INDEX_ENTRY_BYTES,
-    encodeTimeIndexEntry,
-    decodeTimeIndexEntry,
-  );
+  readonly #offsetIndex: IndexFile<OffsetIndexEntry>;
+  readonly #timeIndex: IndexFile<TimeIndexEntry>;
   #bytesSinceIndexEntry = 0;
   #createdAtMs: number;
   /** Readers holding file slices, plus writes and syncs in flight: files stay open while > 0. */
@@ -129,6 +109,7 @@ export class Segment {
     baseOffset: number,
     indexIntervalBytes: number,
     nowMs: number,
+    fs: FilePort,
     stagingSuffix = '',
   ) {
     assert(Number.isSafeInteger(baseOffset) && baseOffset >= 0, `bad base offset ${baseOffset}`);
@@ -136,6 +117,19 @@ export class Segment {
     this.baseOffset = baseOffset;
     this.#nextOffset = baseOffset;
     this.#indexIntervalBytes = indexIntervalBytes;
+    this.#fs = fs;
+    this.#offsetIndex = new IndexFile(
+      OFFSET_INDEX_ENTRY_BYTES,
+      encodeOffsetIndexEntry,
+      decodeOffsetIndexEntry,
+      fs,
+    );
+    this.#timeIndex = new IndexFile(
+      TIME_INDEX_ENTRY_BYTES,
+      encodeTimeIndexEntry,
+      decodeTimeIndexEntry,
+      fs,
+    );
     this.#createdAtMs = nowMs;
     this.#paths = {
       log: join(dir, segmentFileName(baseOffset, LOG_SUFFIX) + stagingSuffix),
@@ -154,11 +148,11 @@ export class Segment {
     indexIntervalBytes: number,
     nowMs: number,
     stagingSuffix: string,
+    fs: FilePort = nodeFilePort,
   ): Segment {
     assert(stagingSuffix.length > 0, 'a staged segment has a suffix');
-    const segment = new Segment(dir, baseOffset, indexIntervalBytes, nowMs, stagingSuffix);
-    for (const path of Object.values(segment.#paths)) closeSync(openSync(path, 'w'));
-    segment.#openFiles();
+    const segment = new Segment(dir, baseOffset, indexIntervalBytes, nowMs, fs, stagingSuffix);
+    segment.#createFiles();
     return segment;
   }
 
@@ -168,11 +162,18 @@ export class Segment {
     baseOffset: number,
     indexIntervalBytes: number,
     nowMs: number,
+    fs: FilePort = nodeFilePort,
   ): Segment {
-    const segment = new Segment(dir, baseOffset, indexIntervalBytes, nowMs);
-    for (const path of Object.values(segment.#paths)) closeSync(openSync(path, 'w'));
-    segment.#openFiles();
+    const segment = new Segment(dir, baseOffset, indexIntervalBytes, nowMs, fs);
+    segment.#createFiles();
     return segment;
+  }
+
+  /** Creates (or empties) the three files and opens them. */
+  #createFiles(): void {
+    const fs = this.#fs;
+    for (const path of Object.values(this.#paths)) fs.closeSync(fs.openSync(path, 'w'));
+    this.#openFiles();
   }
 
   /** An existing segment whose state is set by `loadTrusted` or `recover` next. */
@@ -181,8 +182,9 @@ export class Segment {
     baseOffset: number,
     indexIntervalBytes: number,
     nowMs: number,
+    fs: FilePort = nodeFilePort,
   ): Segment {
-    return new Segment(dir, baseOffset, indexIntervalBytes, nowMs);
+    return new Segment(dir, baseOffset, indexIntervalBytes, nowMs, fs);
   }
 
   get sizeBytes(): number {
@@ -226,20 +228,21 @@ export class Segment {
     assert(this.#refs === 0, `segment ${this.baseOffset} closed while in use`);
     if (this.#files === null) return;
     if (!this.#deleted) this.#flushIndexes();
-    closeSync(this.#files.log);
-    closeSync(this.#files.index);
-    closeSync(this.#files.timeIndex);
+    this.#fs.closeSync(this.#files.log);
+    this.#fs.closeSync(this.#files.index);
+    this.#fs.closeSync(this.#files.timeIndex);
     this.#files = null;
   }
 
   #openFiles(): Files {
     if (this.#files !== null) return this.#files;
     const indexFlags = constants.O_RDWR | constants.O_CREAT;
-    const log = openSync(this.#paths.log, constants.O_RDWR);
+    const fs = this.#fs;
+    const log = fs.openSync(this.#paths.log, constants.O_RDWR);
     this.#files = {
       log,
-      index: openSync(this.#paths.index, indexFlags),
-      timeIndex: openSync(this.#paths.timeIndex, indexFlags),
+      index: fs.openSync(this.#paths.index, indexFlags),
+      timeIndex: fs.openSync(this.#paths.timeIndex, indexFlags),
     };
     return this.#files;
   }
@@ -250,7 +253,7 @@ export class Segment {
     this.#deleted = true;
     for (const path of [this.#paths.log, this.#paths.index, this.#paths.timeIndex]) {
       try {
-        unlinkSync(path);
+        this.#fs.unlinkSync(path);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
@@ -282,7 +285,7 @@ export class Segment {
     const fd = this.acquire();
     try {
       for (let written = 0; written < bytes.length;) {
-        const { bytesWritten } = await write(
+        const { bytesWritten } = await this.#fs.write(
           fd,
           bytes,
           written,
@@ -353,7 +356,7 @@ export class Segment {
   async syncLog(): Promise<void> {
     const fd = this.acquire();
     try {
-      await fdatasync(fd);
+      await this.#fs.fdatasync(fd);
     } finally {
       this.release();
     }
@@ -365,7 +368,12 @@ export class Segment {
     try {
       this.#flushIndexes();
       const files = this.#openFiles();
-      await Promise.all([fdatasync(files.log), fdatasync(files.index), fdatasync(files.timeIndex)]);
+      const fs = this.#fs;
+      await Promise.all([
+        fs.fdatasync(files.log),
+        fs.fdatasync(files.index),
+        fs.fdatasync(files.timeIndex),
+      ]);
     } finally {
       this.release();
     }
@@ -396,7 +404,7 @@ export class Segment {
     const fd = this.#openFiles().log;
     let done = 0;
     while (done < length) {
-      const read = readSync(fd, bytes, done, length - done, position + done);
+      const read = this.#fs.readSync(fd, bytes, done, length - done, position + done);
       if (read === 0) {
         throw new LogError(
           'LOG_CORRUPT_BATCH',
@@ -494,9 +502,9 @@ export class Segment {
   loadTrusted(nextOffset: number): boolean {
     assert(nextOffset >= this.baseOffset, 'a segment cannot end before it starts');
     const files = this.#openFiles();
-    const logBytes = fstatSync(files.log).size;
-    const indexBytes = fstatSync(files.index).size;
-    const timeBytes = fstatSync(files.timeIndex).size;
+    const logBytes = this.#fs.fstatSync(files.log).size;
+    const indexBytes = this.#fs.fstatSync(files.index).size;
+    const timeBytes = this.#fs.fstatSync(files.timeIndex).size;
     if (indexBytes % OFFSET_INDEX_ENTRY_BYTES !== 0 || timeBytes % TIME_INDEX_ENTRY_BYTES !== 0)
       return false;
     if (logBytes === 0)
@@ -536,7 +544,7 @@ export class Segment {
 
   #readAt(fd: number, position: number, length: number): Buffer {
     const bytes = Buffer.alloc(length);
-    readSync(fd, bytes, 0, length, position);
+    this.#fs.readSync(fd, bytes, 0, length, position);
     return bytes;
   }
 
@@ -546,10 +554,10 @@ export class Segment {
    */
   recover(): RecoveryResult {
     const files = this.#openFiles();
-    ftruncateSync(files.index, 0);
-    ftruncateSync(files.timeIndex, 0);
+    this.#fs.ftruncateSync(files.index, 0);
+    this.#fs.ftruncateSync(files.timeIndex, 0);
     this.#resetState();
-    const fileBytes = fstatSync(files.log).size;
+    const fileBytes = this.#fs.fstatSync(files.log).size;
     const epochs: EpochEntry[] = [];
     let position = 0;
     while (fileBytes - position >= BATCH_HEADER_BYTES) {
@@ -572,7 +580,7 @@ export class Segment {
       this.#nextOffset = batch.lastOffset + 1;
       position += size;
     }
-    if (position < fileBytes) ftruncateSync(files.log, position);
+    if (position < fileBytes) this.#fs.ftruncateSync(files.log, position);
     this.#sizeBytes = position;
     this.#flushIndexes();
     return { truncatedBytes: fileBytes - position, epochs };
@@ -590,7 +598,7 @@ export class Segment {
   /** Cuts the log at `position` (a batch boundary) and rebuilds the indexes. */
   truncateTo(position: number): RecoveryResult {
     assert(position >= 0 && position <= this.#sizeBytes, `truncate to ${position}`);
-    ftruncateSync(this.#openFiles().log, position);
+    this.#fs.ftruncateSync(this.#openFiles().log, position);
     const result = this.recover();
     assert(this.#sizeBytes === position, 'a truncated segment keeps every batch before the cut');
     return result;

@@ -23,7 +23,7 @@ import {
 } from '../../../src/broker/index.ts';
 import { SeededRandom, toNodeId, type NodeId } from '../../../src/common/index.ts';
 import { onNodeUnavailable } from '../../../src/broker/replication/index.ts';
-import { PartitionLog, SyncTimings } from '../../../src/log/index.ts';
+import { PartitionLog, SyncTimings, type FilePort } from '../../../src/log/index.ts';
 import { defaultServerConfig } from '../../../src/main.ts';
 import { realClock, realLogClock, realWallClock as wallClock } from '../real-clock.ts';
 import { SharedMetadataBus } from './shared-metadata-log.ts';
@@ -62,20 +62,29 @@ export class InProcessCluster {
 
   /** The group coordinators' settings (tests shorten sessions). */
   readonly #groups: Partial<GroupCoordinatorConfig>;
+  /** The file port of a node's partition logs, asked at each start (default node:fs). */
+  readonly #filesOf: ((nodeId: number) => FilePort) | undefined;
 
-  private constructor(root: string, lagMs: number, groups: Partial<GroupCoordinatorConfig>) {
+  private constructor(
+    root: string,
+    lagMs: number,
+    groups: Partial<GroupCoordinatorConfig>,
+    filesOf: ((nodeId: number) => FilePort) | undefined,
+  ) {
     this.#root = root;
     this.#lagMs = lagMs;
     this.#groups = groups;
+    this.#filesOf = filesOf;
   }
 
   static async start(
     size: number,
     lagMs: number,
     groups: Partial<GroupCoordinatorConfig> = {},
+    filesOf?: (nodeId: number) => FilePort,
   ): Promise<InProcessCluster> {
     const root = await mkdtemp(join(tmpdir(), 'rill-repl-'));
-    const cluster = new InProcessCluster(root, lagMs, groups);
+    const cluster = new InProcessCluster(root, lagMs, groups, filesOf);
     for (let id = 1; id <= size; id += 1) {
       const port = await freePort();
       const node: ClusterNode = {
@@ -110,11 +119,16 @@ export class InProcessCluster {
     const image = new MetadataImage();
     const metadata = this.bus.member(id, image);
     const logSyncs = new SyncTimings();
+    const files = this.#filesOf?.(id);
     const store = new FilePartitionStore(
       { directory: join(node.dataDir, 'partitions') },
       {
         openLog: (directory, config) =>
-          PartitionLog.open(directory, config, { clock: realLogClock, onSync: logSyncs.observe }),
+          PartitionLog.open(directory, config, {
+            clock: realLogClock,
+            onSync: logSyncs.observe,
+            ...(files === undefined ? {} : { files }),
+          }),
       },
     );
     const broker = new Broker(

@@ -33,6 +33,7 @@ import { ClusterBroker, partitionState, type Envelope } from './cluster-broker.t
 import { newPartitionGhost, type PartitionGhost } from '../replication-sim/sim-checker.ts';
 import { checkClusterInvariants, checkFinal } from './cluster-checker.ts';
 import { AsyncSteppedSim, drainMicrotasks } from './async-stepped-sim.ts';
+import { cloneWire } from './clone-wire.ts';
 import { SimTimers, type Life } from './sim-raft-ports.ts';
 
 export interface ClusterSimOptions {
@@ -194,12 +195,16 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
   constructor(options: ClusterSimOptions) {
     super(options);
     this.random = new SeededRandom(options.seed);
-    this.network = new SimNetwork<Envelope>(new SeededRandom(options.seed ^ 0x7e7), {
-      dropProbability: options.lossProbability,
-      duplicateProbability: options.duplicateProbability,
-      delayTicksMin: 1,
-      delayTicksMax: options.delayMsMax,
-    });
+    this.network = new SimNetwork<Envelope>(
+      new SeededRandom(options.seed ^ 0x7e7),
+      {
+        dropProbability: options.lossProbability,
+        duplicateProbability: options.duplicateProbability,
+        delayTicksMin: 1,
+        delayTicksMax: options.delayMsMax,
+      },
+      cloneWire,
+    );
     const voters = Array.from({ length: options.nodeCount }, (_, i) => i + 1);
     const env = {
       nowMs: () => this.nowMs,
@@ -609,7 +614,7 @@ export class ClusterSim extends AsyncSteppedSim<ClusterSimOptions> {
     const client = (id: number): boolean => id === PRODUCER_ID || id === CONSUMER_ID;
     if (client(envelope.from) || client(envelope.to)) {
       // Clients always reach brokers, without loss: the zombie-leader cases need that (P13).
-      this.network.queue.push(this.nowMs + 1 + this.random.int(3), structuredClone(envelope));
+      this.network.queue.push(this.nowMs + 1 + this.random.int(3), cloneWire(envelope));
       return;
     }
     const slow = this.#slow;
