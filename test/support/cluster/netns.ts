@@ -53,6 +53,11 @@ export class NetnsNetwork {
     return `${this.#subnet}.${10 + id}`;
   }
 
+  /** The test process's address on the bridge (where link proxies listen in this mode). */
+  get bridgeHost(): string {
+    return `${this.#subnet}.1`;
+  }
+
   /** The command line that runs `command args…` inside the node's namespace. */
   wrap(id: number, command: string, args: readonly string[]): [string, string[]] {
     return ['ip', ['netns', 'exec', this.#ns(id), command, ...args]];

@@ -1,15 +1,27 @@
 // Real `rill broker` processes on loopback for cluster tests: free ports, one temporary data
 // directory, a shared cluster secret, a short session timeout. Nodes can be killed with -9 and
 // restarted on the same port and data. `stopAll()` must run in afterEach; it kills what is left.
+// With `linkProxies`, every node reaches every peer through a proxy per directed link
+// (link-proxy.ts) that the test can delay, stall, reset or cut; clients dial the nodes directly.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { H2CClient } from 'undici';
 import { awaitReadyLine, freePorts } from '../child-process.ts';
+import { SeededRandom } from '../../../src/common/index.ts';
+import { LinkMesh } from './link-proxy.ts';
 import type { NetnsNetwork } from './netns.ts';
 
 const rillBin = resolve(import.meta.dirname, '../../../bin/rill.js');
+const dialMapPreload = resolve(import.meta.dirname, 'dial-map.mjs');
+
+export interface ClusterOptions {
+  /** Route node-to-node traffic through a LinkMesh (`cluster.links`). */
+  readonly linkProxies?: boolean;
+  /** Seeds the proxies' jitter. */
+  readonly seed?: number;
+}
 
 export interface JsonResponse {
   readonly status: number;
@@ -35,6 +47,8 @@ export class RillCluster {
   readonly #extraArgs: readonly string[];
   /** With a network, each node runs in its own namespace and can be partitioned (netns.ts). */
   readonly network: NetnsNetwork | null;
+  /** The per-link proxies every node-to-node connection goes through, when asked for. */
+  links: LinkMesh | null = null;
 
   private constructor(
     dataDir: string,
@@ -72,6 +86,7 @@ export class RillCluster {
     voterCount = count,
     extraArgs: readonly string[] = [],
     network: NetnsNetwork | null = null,
+    options: ClusterOptions = {},
   ): Promise<RillCluster> {
     const dataDir = await mkdtemp(join(tmpdir(), 'rill-cluster-'));
     const ports = await freePorts(count);
@@ -83,6 +98,16 @@ export class RillCluster {
       extraArgs,
       network,
     );
+    if (options.linkProxies === true) {
+      const nodes = ports.map((port, i) => ({
+        id: i + 1,
+        host: network?.host(i + 1) ?? '127.0.0.1',
+        port,
+      }));
+      const listenHost = network?.bridgeHost ?? '127.0.0.1';
+      const random = new SeededRandom(options.seed ?? 1);
+      cluster.links = await LinkMesh.open(nodes, listenHost, random);
+    }
     await Promise.all(ports.map((_, i) => cluster.startNode(i + 1)));
     return cluster;
   }
@@ -106,12 +131,17 @@ export class RillCluster {
     args.push('--voters', this.#voters, '--data-dir', join(this.dataDir, `node-${id}`));
     args.push('--log-file', this.logPath(id), '--cluster-secret', this.secret);
     args.push('--session-timeout-ms', String(this.#sessionTimeoutMs), ...this.#extraArgs);
+    const links = this.links;
+    const nodeArgs = links === null ? args : ['--import', dialMapPreload, ...args];
+    const env =
+      links === null ? process.env : { ...process.env, RILL_TEST_DIAL_MAP: links.dialMapFor(id) };
+    await links?.setNodeDown(id, false);
     // `ip netns exec` enters the namespace and then execs node: the pid is the node's own.
-    const [command, argv] = this.network?.wrap(id, process.execPath, args) ?? [
+    const [command, argv] = this.network?.wrap(id, process.execPath, nodeArgs) ?? [
       process.execPath,
-      args,
+      nodeArgs,
     ];
-    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
     node.child = child;
     node.exited = new Promise((done) => child.once('exit', (code) => done(code)));
     await awaitReadyLine(child, `node ${id}`, (line) => line === 'ready', {
@@ -143,6 +173,7 @@ export class RillCluster {
     node.child?.kill('SIGKILL');
     await node.exited;
     node.child = null;
+    await this.links?.setNodeDown(id, true);
     await this.#dropClient(node);
   }
 
@@ -152,6 +183,7 @@ export class RillCluster {
     node.child?.kill('SIGTERM');
     const code = await node.exited;
     node.child = null;
+    await this.links?.setNodeDown(id, true);
     await this.#dropClient(node);
     return code;
   }
@@ -171,6 +203,7 @@ export class RillCluster {
       node.child = null;
       await this.#dropClient(node);
     }
+    await this.links?.close();
     await this.network?.destroy();
     await rm(this.dataDir, { recursive: true, force: true });
   }
