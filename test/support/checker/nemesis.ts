@@ -103,7 +103,7 @@ export async function applyFault(
     hooks.log(`node ${target}: ${cut}`);
   }
   if (fault.kind === 'bit-flip') {
-    const flipped = await flipSegmentBit(cluster.nodeDataDir(target), hooks.random);
+    const flipped = await flipSegmentBit(cluster.nodeDataDir(target), hooks.topic, hooks.random);
     hooks.log(`node ${target}: ${flipped}`);
   }
   await sleep(fault.durationMs);
@@ -199,13 +199,18 @@ async function lossyLink(
 }
 
 /**
- * Flips one bit in the middle third of a stopped node's largest segment (a batch with batches
- * after it, as disk-damage.test.ts does); the node must detect it and refetch from the leader.
+ * Flips one bit in the middle third of a stopped node's largest segment of `topic` (a batch with
+ * batches after it, as disk-damage.test.ts does); the node must detect it and refetch it.
  */
-async function flipSegmentBit(dataDir: string, random: SeededRandom): Promise<string> {
+async function flipSegmentBit(
+  dataDir: string,
+  topic: string,
+  random: SeededRandom,
+): Promise<string> {
   const root = join(dataDir, 'partitions');
   let largest: { path: string; size: number } | null = null;
-  for (const partition of await readdir(root).catch(() => [] as string[])) {
+  const partitions = await readdir(root).catch(() => [] as string[]);
+  for (const partition of partitions.filter((name) => name.startsWith(`${topic}-`))) {
     const dir = join(root, partition);
     for (const name of (await readdir(dir)).filter((entry) => entry.endsWith('.log'))) {
       const { size } = await stat(join(dir, name));
