@@ -79,6 +79,7 @@ export class RillCluster {
    * Starts `count` nodes (the first `voterCount` vote) and resolves once all printed `ready`;
    * `extraArgs` go to every `rill broker` command line. With `network`, node i runs in that
    * network's namespace i and listens on its address there; stopAll() destroys the network.
+   * A node that does not start stops the others (and destroys the network) before the throw.
    */
   static async start(
     count: number,
@@ -108,7 +109,13 @@ export class RillCluster {
       const random = new SeededRandom(options.seed ?? 1);
       cluster.links = await LinkMesh.open(nodes, listenHost, random);
     }
-    await Promise.all(ports.map((_, i) => cluster.startNode(i + 1)));
+    // Every start settles before a failure is reported: nodes that did start are not left behind.
+    const started = await Promise.allSettled(ports.map((_, i) => cluster.startNode(i + 1)));
+    const failed = started.find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined) {
+      await cluster.stopAll();
+      throw failed.reason;
+    }
     return cluster;
   }
 
