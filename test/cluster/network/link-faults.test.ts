@@ -5,7 +5,11 @@
 // link of the leader stalled (bytes held, as a lossy network holds them) must move leadership to
 // a node the controller still hears, keep acks=all working there, and after the release leave
 // every replica with the same records, each acknowledged one among them, and the ISR full again.
+// And no node dials a peer directly: every established connection to a node's port from another
+// broker's process would show in `ss` (when the machine has it).
+import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { batchBytesBelow } from '../../support/cluster/log-compare.ts';
 import { RillCluster } from '../../support/cluster/rill-cluster.ts';
@@ -100,6 +104,39 @@ async function expectConverged(): Promise<void> {
     return copies.every((copy) => copy.equals(copies[0] as Buffer)) ? true : undefined;
   });
 }
+
+/** Established TCP connections as [peer port, owning pid] of the dialing side (`ss -tnpH`). */
+async function connections(): Promise<[number, number][] | null> {
+  try {
+    const { stdout } = await promisify(execFile)('ss', ['-tnpH', 'state', 'established']);
+    const rows: [number, number][] = [];
+    for (const line of stdout.split('\n')) {
+      const match = /\S+:\d+\s+\S+:(\d+)\s+users:.*pid=(\d+)/.exec(line);
+      if (match !== null) rows.push([Number(match[1]), Number(match[2])]);
+    }
+    return rows;
+  } catch {
+    return null; // No ss here: the proxies' counters below still show each link in use.
+  }
+}
+
+test('node-to-node connections all go through the link proxies', async () => {
+  const links = cluster.links;
+  if (links === null) throw new Error('no link proxies');
+  await pollUntil('every directed link used', 20_000, async () =>
+    links.links.every((proxy) => proxy.stats.accepted > 0) ? true : undefined,
+  );
+  const rows = await connections();
+  if (rows === null) return;
+  const brokerPids = new Map(cluster.ids.map((id) => [cluster.pid(id), id]));
+  const direct = rows.filter(([port, pid]) => {
+    const dialer = brokerPids.get(pid);
+    const target = cluster.ids.find((id) => cluster.port(id) === port);
+    return dialer !== undefined && target !== undefined && dialer !== target;
+  });
+  expect(direct, 'a broker connected straight to a peer').toEqual([]);
+  expect(rows.some(([, pid]) => brokerPids.has(pid))).toBe(true);
+});
 
 test('a delayed link raises acks=all latency by the delay and loses nothing', async () => {
   const links = cluster.links;

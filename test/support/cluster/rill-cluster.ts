@@ -127,6 +127,16 @@ export class RillCluster {
     return this.#node(id).url;
   }
 
+  /** The node's process id while it runs. */
+  pid(id: number): number | null {
+    return this.#node(id).child?.pid ?? null;
+  }
+
+  /** The port the node listens on. */
+  port(id: number): number {
+    return this.#node(id).port;
+  }
+
   isRunning(id: number): boolean {
     return this.#node(id).child !== null;
   }
