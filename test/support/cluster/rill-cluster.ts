@@ -15,6 +15,11 @@ import type { NetnsNetwork } from './netns.ts';
 
 const rillBin = resolve(import.meta.dirname, '../../../bin/rill.js');
 const dialMapPreload = resolve(import.meta.dirname, 'dial-map.mjs');
+/**
+ * How long each node of a starting cluster may take to print `ready`: several nodes compile the
+ * sources (tsx) at once, and two cluster files may start together; below the 60 s hook timeout.
+ */
+const startReadyTimeoutMs = 50_000;
 
 export interface ClusterOptions {
   /** Route node-to-node traffic through a LinkMesh (`cluster.links`). */
@@ -110,7 +115,9 @@ export class RillCluster {
       cluster.links = await LinkMesh.open(nodes, listenHost, random);
     }
     // Every start settles before a failure is reported: nodes that did start are not left behind.
-    const started = await Promise.allSettled(ports.map((_, i) => cluster.startNode(i + 1)));
+    const started = await Promise.allSettled(
+      ports.map((_, i) => cluster.startNode(i + 1, startReadyTimeoutMs)),
+    );
     const failed = started.find((outcome) => outcome.status === 'rejected');
     if (failed !== undefined) {
       await cluster.stopAll();
