@@ -2,8 +2,11 @@
 // (issue 10 item 4). Producers (the client library, idempotent by default, retrying; or raw
 // acks=all JSON produces without retries with --producer raw), consumers and a final reader
 // record every operation; faults drawn from the seed (kill -9 of any node, of the controller's
-// node, of a partition leader, SIGSTOP; and, when this machine can make network namespaces, a
-// node or a partition leader cut off from the others and one link cut) run back to back with a
+// node, of a partition leader, SIGSTOP, a bit flipped in a stopped node's segment; through the
+// per-link proxies every node-to-node connection takes (--links proxy, the default), a delayed
+// link, a lossy link (stalls and resets) and a slow node; and, when this machine can make
+// network namespaces, a node or a partition leader cut off from the others and one link cut)
+// run back to back with a
 // quiet second between them, each healed before the next. The last line is the checker's
 // verdict: `acked=… lost=0 duplicates=… hw_regressions=0 … unavailable_ms=… faults=…
 // producer=…`; the exit code is
@@ -18,12 +21,14 @@ import { RillCluster } from '../test/support/cluster/rill-cluster.ts';
 
 const usage = `usage: npm run chaos -- [--duration SECONDS] [--seed S] [--partitions N]
                        [--session-timeout-ms MS] [--network auto|netns|loopback]
-                       [--producer idempotent|at-least-once|raw]
+                       [--producer idempotent|at-least-once|raw] [--links proxy|direct]
 
 Runs a three-node Rill cluster from this checkout with producers, consumers and a nemesis
-(kill -9, SIGSTOP, and network partitions when the nodes run in network namespaces), then
-checks what the clients saw. Defaults: 60 s, a random seed, 3 partitions, a 3 s session
-timeout, --network auto (namespaces when running as root with iproute2, else loopback),
+(kill -9, SIGSTOP, bit flips, delayed, lossy and slow links through per-link proxies, and
+network partitions when the nodes run in network namespaces), then checks what the clients
+saw. Defaults: 60 s, a random seed, 3 partitions, a 3 s session timeout, --links proxy
+(direct: nodes dial each other without proxies, no link faults), --network auto (namespaces
+when running as root with iproute2, else loopback),
 --producer idempotent (the client library as shipped; at-least-once: the library with
 idempotent: false; raw: JSON produces, no retry).`;
 
@@ -36,6 +41,7 @@ async function main(): Promise<number> {
       'session-timeout-ms': { type: 'string' },
       producer: { type: 'string', default: 'idempotent' },
       network: { type: 'string', default: 'auto' },
+      links: { type: 'string', default: 'proxy' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -54,7 +60,9 @@ async function main(): Promise<number> {
   }
   const sessionTimeoutMs = Number(values['session-timeout-ms'] ?? 3_000);
   const mode = values.network;
-  if (mode !== 'auto' && mode !== 'netns' && mode !== 'loopback') {
+  const linkProxies = values.links === 'proxy';
+  const badLinks = values.links !== 'proxy' && values.links !== 'direct';
+  if ((mode !== 'auto' && mode !== 'netns' && mode !== 'loopback') || badLinks) {
     console.error(usage);
     return 2;
   }
@@ -65,10 +73,14 @@ async function main(): Promise<number> {
   }
   console.log(
     `chaos seed=${seed} duration=${durationMs / 1000}s partitions=${partitions} ` +
-      `network=${canPartition ? 'netns' : 'loopback'} load=${loadavg()[0]?.toFixed(2)}`,
+      `network=${canPartition ? 'netns' : 'loopback'} links=${values.links} ` +
+      `load=${loadavg()[0]?.toFixed(2)}`,
   );
   const network = canPartition ? await NetnsNetwork.create([1, 2, 3]) : null;
-  const cluster = await RillCluster.start(3, sessionTimeoutMs, 3, [], network);
+  const cluster = await RillCluster.start(3, sessionTimeoutMs, 3, [], network, {
+    linkProxies,
+    seed,
+  });
   console.log(
     `cluster up: ${cluster.ids.map((id) => cluster.url(id)).join(' ')} (data ${cluster.dataDir})`,
   );
@@ -96,6 +108,8 @@ async function main(): Promise<number> {
       `ops=${result.history.ops.length} reads=${result.check.stats.fetches} ` +
         `records_read=${result.check.stats.recordsRead} load=${loadavg()[0]?.toFixed(2)}`,
     );
+    const kinds = [...result.faultCounts].sort(([a], [b]) => a.localeCompare(b));
+    console.log(`faults by kind: ${kinds.map(([kind, n]) => `${kind}=${n}`).join(' ')}`);
     console.log(result.summary);
     const clean =
       result.check.anomalies.length === 0 &&

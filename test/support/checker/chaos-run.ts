@@ -38,6 +38,8 @@ export interface ChaosResult {
   readonly history: History;
   readonly check: CheckResult;
   readonly faults: number;
+  /** Faults applied, by kind. */
+  readonly faultCounts: ReadonlyMap<string, number>;
   /** Sum of the stretches over 1 s with no acks=all write acknowledged. */
   readonly unavailableMs: number;
   readonly finalReadComplete: boolean;
@@ -86,15 +88,19 @@ export async function runChaos(cluster: RillCluster, options: ChaosOptions): Pro
     topic: options.topic,
   };
   let faults = 0;
+  const faultCounts = new Map<string, number>();
   const schedule = options.faults === undefined ? null : [...options.faults];
   const gapMs = options.gapMs ?? 1_000;
   while (workload.nowMs() < options.durationMs) {
     await sleep(Math.min(gapMs, Math.max(0, options.durationMs - workload.nowMs())));
     const fault =
-      schedule === null ? randomFault(random, cluster.network !== null) : schedule.shift();
+      schedule === null
+        ? randomFault(random, cluster.network !== null, cluster.links !== null)
+        : schedule.shift();
     if (fault === undefined || workload.nowMs() >= options.durationMs) break;
     await applyFault(cluster, fault, hooks);
     faults += 1;
+    faultCounts.set(fault.kind, (faultCounts.get(fault.kind) ?? 0) + 1);
   }
   await workload.stop();
   await group?.stop();
@@ -134,6 +140,7 @@ export async function runChaos(cluster: RillCluster, options: ChaosOptions): Pro
     history: workload.history,
     check,
     faults,
+    faultCounts,
     unavailableMs,
     finalReadComplete,
     group: groupResult,

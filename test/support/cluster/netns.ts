@@ -3,7 +3,8 @@
 // partition is the kernel dropping packets — a blackhole route to a peer's address inside a
 // node's namespace — not a hook in Rill's code. The test process (on the bridge) reaches every
 // node throughout, as a client on the far side of a partition would. Needs root and iproute2;
-// `NetnsNetwork.available()` tells. This kernel has no netem qdisc, so no delay or loss here.
+// `NetnsNetwork.available()` tells. This kernel has no netem qdisc: delay and loss are the link
+// proxies' (link-proxy.ts), which listen on the bridge in this mode.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -51,6 +52,11 @@ export class NetnsNetwork {
   /** The address a node listens on and is reached at. */
   host(id: number): string {
     return `${this.#subnet}.${10 + id}`;
+  }
+
+  /** The test process's address on the bridge (where link proxies listen in this mode). */
+  get bridgeHost(): string {
+    return `${this.#subnet}.1`;
   }
 
   /** The command line that runs `command args…` inside the node's namespace. */

@@ -1,15 +1,32 @@
 // Real `rill broker` processes on loopback for cluster tests: free ports, one temporary data
 // directory, a shared cluster secret, a short session timeout. Nodes can be killed with -9 and
 // restarted on the same port and data. `stopAll()` must run in afterEach; it kills what is left.
+// With `linkProxies`, every node reaches every peer through a proxy per directed link
+// (link-proxy.ts) that the test can delay, stall, reset or cut; clients dial the nodes directly.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { H2CClient } from 'undici';
 import { awaitReadyLine, freePorts } from '../child-process.ts';
+import { SeededRandom } from '../../../src/common/index.ts';
+import { LinkMesh } from './link-proxy.ts';
 import type { NetnsNetwork } from './netns.ts';
 
 const rillBin = resolve(import.meta.dirname, '../../../bin/rill.js');
+const dialMapPreload = resolve(import.meta.dirname, 'dial-map.mjs');
+/**
+ * How long each node of a starting cluster may take to print `ready`: several nodes compile the
+ * sources (tsx) at once, and two cluster files may start together; below the 60 s hook timeout.
+ */
+const startReadyTimeoutMs = 50_000;
+
+export interface ClusterOptions {
+  /** Route node-to-node traffic through a LinkMesh (`cluster.links`). */
+  readonly linkProxies?: boolean;
+  /** Seeds the proxies' jitter. */
+  readonly seed?: number;
+}
 
 export interface JsonResponse {
   readonly status: number;
@@ -35,6 +52,8 @@ export class RillCluster {
   readonly #extraArgs: readonly string[];
   /** With a network, each node runs in its own namespace and can be partitioned (netns.ts). */
   readonly network: NetnsNetwork | null;
+  /** The per-link proxies every node-to-node connection goes through, when asked for. */
+  links: LinkMesh | null = null;
 
   private constructor(
     dataDir: string,
@@ -65,6 +84,7 @@ export class RillCluster {
    * Starts `count` nodes (the first `voterCount` vote) and resolves once all printed `ready`;
    * `extraArgs` go to every `rill broker` command line. With `network`, node i runs in that
    * network's namespace i and listens on its address there; stopAll() destroys the network.
+   * A node that does not start stops the others (and destroys the network) before the throw.
    */
   static async start(
     count: number,
@@ -72,6 +92,7 @@ export class RillCluster {
     voterCount = count,
     extraArgs: readonly string[] = [],
     network: NetnsNetwork | null = null,
+    options: ClusterOptions = {},
   ): Promise<RillCluster> {
     const dataDir = await mkdtemp(join(tmpdir(), 'rill-cluster-'));
     const ports = await freePorts(count);
@@ -83,11 +104,22 @@ export class RillCluster {
       extraArgs,
       network,
     );
-    const started = await Promise.allSettled(ports.map((_, i) => cluster.startNode(i + 1)));
+    if (options.linkProxies === true) {
+      const nodes = ports.map((port, i) => ({
+        id: i + 1,
+        host: network?.host(i + 1) ?? '127.0.0.1',
+        port,
+      }));
+      const listenHost = network?.bridgeHost ?? '127.0.0.1';
+      const random = new SeededRandom(options.seed ?? 1);
+      cluster.links = await LinkMesh.open(nodes, listenHost, random);
+    }
+    // Every start settles before a failure is reported: nodes that did start are not left behind.
+    const started = await Promise.allSettled(
+      ports.map((_, i) => cluster.startNode(i + 1, startReadyTimeoutMs)),
+    );
     const failed = started.find((outcome) => outcome.status === 'rejected');
     if (failed !== undefined) {
-      // The caller never gets the cluster to stop: the nodes that did start must not outlive
-      // the test (orphans loaded CI's machine and failed the next tests' start-ups).
       await cluster.stopAll();
       throw failed.reason;
     }
@@ -102,6 +134,16 @@ export class RillCluster {
     return this.#node(id).url;
   }
 
+  /** The node's process id while it runs. */
+  pid(id: number): number | null {
+    return this.#node(id).child?.pid ?? null;
+  }
+
+  /** The port the node listens on. */
+  port(id: number): number {
+    return this.#node(id).port;
+  }
+
   isRunning(id: number): boolean {
     return this.#node(id).child !== null;
   }
@@ -113,12 +155,17 @@ export class RillCluster {
     args.push('--voters', this.#voters, '--data-dir', join(this.dataDir, `node-${id}`));
     args.push('--log-file', this.logPath(id), '--cluster-secret', this.secret);
     args.push('--session-timeout-ms', String(this.#sessionTimeoutMs), ...this.#extraArgs);
+    const links = this.links;
+    const nodeArgs = links === null ? args : ['--import', dialMapPreload, ...args];
+    const env =
+      links === null ? process.env : { ...process.env, RILL_TEST_DIAL_MAP: links.dialMapFor(id) };
+    await links?.setNodeDown(id, false);
     // `ip netns exec` enters the namespace and then execs node: the pid is the node's own.
-    const [command, argv] = this.network?.wrap(id, process.execPath, args) ?? [
+    const [command, argv] = this.network?.wrap(id, process.execPath, nodeArgs) ?? [
       process.execPath,
-      args,
+      nodeArgs,
     ];
-    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
     node.child = child;
     node.exited = new Promise((done) => child.once('exit', (code) => done(code)));
     await awaitReadyLine(child, `node ${id}`, (line) => line === 'ready', {
@@ -150,6 +197,7 @@ export class RillCluster {
     node.child?.kill('SIGKILL');
     await node.exited;
     node.child = null;
+    await this.links?.setNodeDown(id, true);
     await this.#dropClient(node);
   }
 
@@ -159,6 +207,7 @@ export class RillCluster {
     node.child?.kill('SIGTERM');
     const code = await node.exited;
     node.child = null;
+    await this.links?.setNodeDown(id, true);
     await this.#dropClient(node);
     return code;
   }
@@ -178,6 +227,7 @@ export class RillCluster {
       node.child = null;
       await this.#dropClient(node);
     }
+    await this.links?.close();
     await this.network?.destroy();
     await rm(this.dataDir, { recursive: true, force: true });
   }
