@@ -9,7 +9,7 @@ import { AssertionError, assert } from '../common/index.ts';
 import { StreamsError } from './errors.ts';
 import type { DropReason, Processor, ProcessorContext, StreamRecord } from './processor.ts';
 import { InMemoryKeyValueStore, type ChangelogRecord, type KeyValueStore } from './state-store.ts';
-import type { Subtopology, Topology } from './topology.ts';
+import type { StoreDef, Subtopology, Topology } from './topology.ts';
 import { taskKey, type StoredChange, type TaskCheckpoint } from './checkpoint.ts';
 import { bytesToId } from './store-key.ts';
 import { nextRecord, type InputPending, type NextRecord } from './next-record.ts';
@@ -100,6 +100,8 @@ export class StreamTask {
     subtopology: Subtopology,
     partition: number,
     bufferedMax: number,
+    /** Makes the task's stores (default: in memory); the runtime passes local ones. */
+    createStore: (def: StoreDef) => KeyValueStore = (def) => new InMemoryKeyValueStore(def),
   ) {
     this.id = `${subtopology.id}_${partition}`;
     this.key = taskKey(subtopology.sourceTopics, partition);
@@ -111,7 +113,7 @@ export class StreamTask {
     for (const name of subtopology.stores) {
       const def = topology.stores.get(name);
       assert(def !== undefined, `no store ${name}`);
-      this.#stores.set(name, new InMemoryKeyValueStore(def));
+      this.#stores.set(name, createStore(def));
     }
     for (const name of subtopology.nodes) {
       this.#processors.set(name, topology.node(name).create(this.#contextFor(name)));
@@ -233,8 +235,22 @@ export class StreamTask {
       const store = this.store(name);
       for (const key of keys) store.markChanged(bytesToId(key));
     }
-    for (const origin of from.written) this.#written.add(origin);
+    // An origin whose input record lies before the checkpoint is never produced again.
+    for (const origin of from.written) {
+      const at = origin.lastIndexOf('@');
+      const offset = Number.parseInt(origin.slice(at + 1), 10);
+      if (offset >= (checkpoint?.offsets[origin.slice(0, at)] ?? 0)) this.#written.add(origin);
+    }
     for (const processor of this.#processors.values()) processor.onRestored?.();
+  }
+
+  /**
+   * Whether outputs written before a crash still await their replay. A commit meanwhile keeps
+   * the previous checkpoint's output ends, so a second crash scans them again (and the
+   * replay after it does not send them twice).
+   */
+  hasUnreplayedOutputs(): boolean {
+    return this.#written.size > 0;
   }
 
   /** The checkpoint of what was processed so far (the caller adds changelog and output ends). */

@@ -204,7 +204,9 @@ export async function commitTask(
     seq: (previous?.seq ?? 0) + 1,
     ...task.position(),
     changelogs: covered,
-    outputs: outputs.of(task.subtopology.sinkTopics),
+    outputs: task.hasUnreplayedOutputs()
+      ? { ...(previous?.outputs ?? {}) }
+      : outputs.of(task.subtopology.sinkTopics),
   };
   await deps.producer.send({
     topic: checkpointTopic,

@@ -260,8 +260,10 @@ function sessionHandler(
     const t = record.timestampMs;
     const prefix = keyIdOf(config.keySerde, record.key);
     const near: { window: Window; value: unknown }[] = [];
-    for (const [id, entry] of state.kv.entries()) {
+    for (const id of state.kv.ids()) {
       if (!id.startsWith(prefix) || id.length !== prefix.length + 16) continue;
+      const entry = state.kv.get(id);
+      if (entry === undefined) continue;
       const window = (entry.key as Windowed<unknown>).window;
       if (window.endMs >= t - gapMs && window.startMs <= t + gapMs) {
         near.push({ window, value: entry.value });
