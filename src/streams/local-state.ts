@@ -348,3 +348,39 @@ export class LevelLocalDb implements LocalReader {
     await this.#db.close();
   }
 }
+
+/** A task's local stores as the runtime opens them: the plan, and the factory for StreamTask. */
+export interface OpenedTaskStores {
+  readonly plan: RestorePlan;
+  readonly stores: LocalKeyValueStore[];
+  readonly create: (def: StoreConfig) => KeyValueStore;
+}
+
+/**
+ * Plans a task's restore from `db` (wiping its data when cold) and loads the ids of its
+ * stores; `logStart` gives a store's changelog partition's log start offset.
+ */
+export async function openTaskStores(
+  db: LevelLocalDb,
+  task: string,
+  storeNames: readonly string[],
+  checkpoint: TaskCheckpoint | null,
+  logStart: (store: string) => Promise<number>,
+): Promise<OpenedTaskStores> {
+  const starts = new Map<string, number>();
+  for (const store of storeNames) starts.set(store, await logStart(store));
+  const plan = planRestore(storeNames, checkpoint, readMeta(db, task), (s) => starts.get(s) ?? 0);
+  if (plan.wipe) await db.wipe(task);
+  const ids = new Map<string, string[]>();
+  for (const store of storeNames) {
+    ids.set(store, await db.ids(storeDataPrefix(task, store)));
+  }
+  const stores: LocalKeyValueStore[] = [];
+  const create = (def: StoreConfig): KeyValueStore => {
+    const prefix = storeDataPrefix(task, def.name);
+    const store = new LocalKeyValueStore(def, db, prefix, ids.get(def.name) ?? []);
+    stores.push(store);
+    return store;
+  };
+  return { plan, stores, create };
+}

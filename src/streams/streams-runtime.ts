@@ -4,6 +4,7 @@
 // changelogs before it reads, commits every commitIntervalMs (changelog, outputs acknowledged,
 // then its checkpoint record), and commits and closes when its partitions are revoked, so the
 // next owner resumes exactly there. Offsets live in checkpoints, not in the group's commits.
+import { join } from 'node:path';
 import {
   ClientError,
   partitionForKey,
@@ -17,6 +18,14 @@ import {
 } from '../api/client/index.ts';
 import { originHeader, taskHeader, taskKey, type TaskCheckpoint } from './checkpoint.ts';
 import { resolvePartitionCounts } from './partitioning.ts';
+import {
+  LevelLocalDb,
+  metaOf,
+  openTaskStores,
+  persistOps,
+  type LocalKeyValueStore,
+  type OpenedTaskStores,
+} from './local-state.ts';
 import { StreamTask, type OutputRecord, type TaskMetrics } from './stream-task.ts';
 import {
   CheckpointIndex,
@@ -55,6 +64,13 @@ export interface RuntimeConfig {
    * once instead of after the group's session timeout.
    */
   readonly instanceId?: string;
+  /**
+   * This instance's local state directory: stores live in level there (a bounded cache in
+   * memory, `storeCacheEntriesMax`) and a restart restores from them plus the changelogs from
+   * what they covered. One instance per directory. Without it stores are in memory and every
+   * start restores from the changelogs' start.
+   */
+  readonly stateDir?: string;
   /** Progress and metrics lines; default: nothing. */
   readonly log: (line: string) => void;
 }
@@ -100,6 +116,9 @@ export class StreamsRuntime {
   readonly #inFlight = new Map<string, number>();
   /** Input partitions paused because their task's buffer for them is full. */
   readonly #pausedFull = new Map<string, TopicPartition>();
+  /** The local database (config.stateDir), and task key → its local stores. */
+  #local: LevelLocalDb | null = null;
+  readonly #localStores = new Map<string, LocalKeyValueStore[]>();
 
   private constructor(topology: Topology, client: RillClient, config: RuntimeConfig) {
     this.#topology = topology;
@@ -132,6 +151,9 @@ export class StreamsRuntime {
     config: Partial<RuntimeConfig> = {},
   ): Promise<StreamsRuntime> {
     const runtime = new StreamsRuntime(topology, client, { ...defaultRuntimeConfig, ...config });
+    if (config.stateDir !== undefined) {
+      runtime.#local = await LevelLocalDb.open(join(config.stateDir, topology.applicationId));
+    }
     await runtime.#createTopics();
     await runtime.#checkpoints.refresh(runtime.#io());
     const sources = topology.subtopologies.flatMap((sub) => sub.sourceTopics);
@@ -227,6 +249,7 @@ export class StreamsRuntime {
     await this.#group.close();
     await this.#running?.catch(() => {});
     await this.#client.close();
+    await this.#local?.close();
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {
@@ -272,13 +295,21 @@ export class StreamsRuntime {
   }
 
   async #startTask(sub: Subtopology, partition: number, inputs: TopicPartition[]): Promise<void> {
-    const task = new StreamTask(this.#topology, sub, partition, this.#config.taskBufferedMax);
+    const startedMs = Date.now();
+    const checkpoint = this.#checkpoints.get(taskKey(sub.sourceTopics, partition));
+    const local = await this.#openLocal(sub, partition, checkpoint);
+    const task = new StreamTask(
+      this.#topology,
+      sub,
+      partition,
+      this.#config.taskBufferedMax,
+      ...(local === null ? [] : [local.create]),
+    );
     for (const topic of new Set(sub.sinkTopics)) {
       await this.#ends.load(this.#admin, topic, this.#counts.get(topic) ?? 1);
     }
-    const checkpoint = this.#checkpoints.get(task.key);
-    const startedMs = Date.now();
-    task.restore(await readRestore(this.#io(), task, checkpoint));
+    task.restore(await readRestore(this.#io(), task, checkpoint, local?.plan.from));
+    await this.#persistLocal(task, checkpoint);
     const running: RunningTask = { task, checkpoint, highWatermarks: new Map() };
     for (const tp of inputs) {
       const { highWatermark } = await this.#admin.offsets(tp.topic, tp.partition);
@@ -293,8 +324,35 @@ export class StreamsRuntime {
     if (checkpoint === null) await this.#commit(running, true);
     this.#config.log(
       `task ${task.key} started: restored=${task.metrics.restored} ` +
+        `local=${local?.plan.reason ?? 'off'} ` +
         `from_checkpoint=${checkpoint?.seq ?? 'none'} in_ms=${Date.now() - startedMs}`,
     );
+  }
+
+  /** A task's local stores (null: no stateDir, or a task without stores). */
+  async #openLocal(
+    sub: Subtopology,
+    partition: number,
+    checkpoint: TaskCheckpoint | null,
+  ): Promise<OpenedTaskStores | null> {
+    if (this.#local === null || sub.stores.length === 0) return null;
+    const key = taskKey(sub.sourceTopics, partition);
+    const opened = await openTaskStores(this.#local, key, sub.stores, checkpoint, async (s) => {
+      const topic = this.#topology.stores.get(s)?.changelogTopic ?? s;
+      return (await this.#admin.offsets(topic, partition)).logStartOffset;
+    });
+    this.#localStores.set(key, opened.stores);
+    return opened;
+  }
+
+  /** Writes a task's staged local changes and `checkpoint`'s coverage in one level batch. */
+  async #persistLocal(task: StreamTask, checkpoint: TaskCheckpoint | null): Promise<void> {
+    const stores = this.#localStores.get(task.key);
+    if (this.#local === null || stores === undefined) return;
+    await this.#local.write(
+      persistOps(task.key, stores, metaOf(task.subtopology.stores, checkpoint)),
+    );
+    for (const store of stores) store.persisted();
   }
 
   /** `lost`: another member may own them already, so nothing is committed (a zombie's work). */
@@ -305,6 +363,7 @@ export class StreamsRuntime {
       if (running === undefined || !this.#tasks.has(running.task.key)) continue;
       if (!lost) await this.#commit(running);
       this.#tasks.delete(running.task.key);
+      this.#localStores.delete(running.task.key);
       for (const [input, owner] of this.#byInput) {
         if (owner !== running) continue;
         this.#byInput.delete(input);
@@ -425,6 +484,8 @@ export class StreamsRuntime {
       this.#checkpoints.topic,
     );
     this.#checkpoints.set(running.checkpoint);
+    // After the checkpoint is durable: local data never runs ahead of a checkpoint.
+    await this.#persistLocal(task, running.checkpoint);
   }
 
   async #send(record: OutputRecord, fromPartition: number): Promise<void> {
