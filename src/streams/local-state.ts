@@ -130,6 +130,11 @@ export class LocalKeyValueStore implements KeyValueStore {
     return this.#ids.size;
   }
 
+  /** Values held decoded in memory: the read cache plus unpersisted changes. */
+  get cached(): number {
+    return this.#cache.size + this.#pending.size + this.#staged.size;
+  }
+
   get(id: string): StoreEntry | undefined {
     if (!this.#ids.has(id)) return undefined;
     const pending = this.#pending.get(id);
@@ -286,7 +291,9 @@ export class MemoryLocalDb implements LocalReader {
 
   /** Ids under `prefix` (the prefix stripped). */
   ids(prefix: string): string[] {
-    return [...this.#data.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+    return [...this.#data.keys()]
+      .filter((k) => k.startsWith(prefix))
+      .map((k) => k.slice(prefix.length));
   }
 
   /** Deletes a task's data and meta. */

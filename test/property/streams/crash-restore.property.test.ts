@@ -80,7 +80,12 @@ type Step =
    * commits after that many records (a commit timer firing where the first run had none: keys
    * written after the checkpoint and not yet replayed must then be repaired).
    */
-  | { kind: 'crash'; partial: boolean; local?: 'kept' | 'unwritten' | 'lost'; commitAfter?: number | undefined };
+  | {
+      kind: 'crash';
+      partial: boolean;
+      local?: 'kept' | 'unwritten' | 'lost';
+      commitAfter?: number | undefined;
+    };
 
 const outputs = [
   'counts-out',
@@ -103,7 +108,11 @@ const stores = [
   'merged',
 ];
 
-function run(steps: readonly Step[], crashes: boolean, localState = false): Record<string, unknown> {
+function run(
+  steps: readonly Step[],
+  crashes: boolean,
+  localState = false,
+): Record<string, unknown> {
   const driver = new TopologyTestDriver(topology(), {
     defaultPartitions: 2,
     partitions: { clicks: 2, views: 2 },
