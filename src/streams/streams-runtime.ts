@@ -12,6 +12,7 @@ import {
   type ConsumerRecord,
   type GroupConsumer,
   type Producer,
+  type RecordHeader,
   type RillClient,
   type TopicPartition,
 } from '../api/client/index.ts';
@@ -47,6 +48,11 @@ export interface RuntimeConfig {
   readonly taskIdleMsMax: number;
   /** How often every task commits (changelog, outputs, checkpoint). */
   readonly commitIntervalMs: number;
+  /**
+   * Outputs sent and not yet acknowledged, at most: processing goes on while they are in
+   * flight and pauses at this bound until half of them are acknowledged.
+   */
+  readonly unackedOutputsMax: number;
   /** How often `metrics` lines are logged (0: never). */
   readonly metricsIntervalMs: number;
   /**
@@ -64,6 +70,7 @@ export const defaultRuntimeConfig: RuntimeConfig = {
   taskBufferedMax: 10_000,
   taskIdleMsMax: 100,
   commitIntervalMs: 200,
+  unackedOutputsMax: 20_000,
   metricsIntervalMs: 0,
   log: () => {},
 };
@@ -98,6 +105,12 @@ export class StreamsRuntime {
   #lastMetrics = { atMs: Date.now(), processed: 0 };
   /** Topic → outputs sent to it and not yet acknowledged (a topic at 0 has no entry). */
   readonly #inFlight = new Map<string, number>();
+  /** Task key → its task header (the same bytes on every output of the task). */
+  readonly #taskHeaders = new Map<string, RecordHeader>();
+  /** Outputs sent and not yet acknowledged (or failed), over every topic. */
+  #unacked = 0;
+  /** Woken when at most `atMost` outputs are unacknowledged. */
+  #ackWaiters: { readonly atMost: number; readonly wake: () => void }[] = [];
   /** Input partitions paused because their task's buffer for them is full. */
   readonly #pausedFull = new Map<string, TopicPartition>();
 
@@ -203,7 +216,7 @@ export class StreamsRuntime {
    */
   async caughtUp(): Promise<boolean> {
     return this.#serial(async () => {
-      await this.#producer.flush();
+      await this.#ackedDownTo(0);
       for (const running of this.#tasks.values()) {
         const offsets = running.task.position().offsets;
         for (const tp of this.#inputsOf(running.task.subtopology, running.task.partition)) {
@@ -326,7 +339,7 @@ export class StreamsRuntime {
     running.highWatermarks.set(first.topic, Math.max(known, highWatermark));
     const { task } = running;
     for (const record of records) {
-      if (task.add(toInput(record))) continue;
+      if (task.add(record)) continue;
       // Its buffer for this input is full: never process past the ordering rule to make room;
       // read this partition again from here once the task has processed some of it.
       const tp = { topic: record.topic, partition: record.partition };
@@ -338,19 +351,23 @@ export class StreamsRuntime {
     await this.#processReady();
   }
 
-  /** Processes, in every task, what next-record.ts allows; resumes inputs that have room. */
+  /**
+   * Processes, in every task, what next-record.ts allows; resumes inputs that have room.
+   * Outputs are sent without waiting for their acknowledgements (a commit waits for them),
+   * up to unackedOutputsMax in flight.
+   */
   async #processReady(): Promise<void> {
-    const sends: Promise<unknown>[] = [];
+    const { taskIdleMsMax, unackedOutputsMax } = this.#config;
     for (let progress = true; progress;) {
       progress = false;
       for (const running of this.#tasks.values()) {
         const pending = (topic: string): InputPending => this.#pendingOf(running, topic, 0);
-        const { taskIdleMsMax } = this.#config;
         while (running.task.step(pending, Date.now(), taskIdleMsMax)) {
-          for (const out of running.task.takeOutput()) {
-            sends.push(this.#send(out, running.task.partition));
-          }
+          for (const out of running.task.takeOutput()) this.#send(out, running.task.partition);
           progress = true;
+          if (this.#unacked >= unackedOutputsMax) {
+            await this.#ackedDownTo(Math.floor(unackedOutputsMax / 2));
+          }
         }
         if (running.task.needsCommit()) await this.#commit(running);
       }
@@ -361,8 +378,6 @@ export class StreamsRuntime {
       this.#pausedFull.delete(key);
       if (running !== undefined) this.#group.resume([tp]);
     }
-    // Failures surface here; the acknowledged offsets feed the output ends.
-    await Promise.all(sends);
   }
 
   /**
@@ -417,6 +432,8 @@ export class StreamsRuntime {
       const same = Object.entries(now.offsets).every(([t, o]) => last.offsets[t] === o);
       if (same && now.streamTimeMs === last.streamTimeMs && !task.needsFlush()) return;
     }
+    // Every output of the records this checkpoint covers is acknowledged, its end noted.
+    await this.#ackedDownTo(0);
     running.checkpoint = await commitTask(
       this.#io(),
       task,
@@ -427,33 +444,77 @@ export class StreamsRuntime {
     this.#checkpoints.set(running.checkpoint);
   }
 
-  async #send(record: OutputRecord, fromPartition: number): Promise<void> {
-    const count = this.#counts.get(record.topic) ?? 1;
+  /** Sends one output; its acknowledgement notes the partition's end, a failure fails all. */
+  #send(record: OutputRecord, fromPartition: number): void {
+    const { topic } = record;
+    const count = this.#counts.get(topic) ?? 1;
     const partition =
       record.key === null ? fromPartition % count : partitionForKey(record.key, count);
-    this.#inFlight.set(record.topic, (this.#inFlight.get(record.topic) ?? 0) + 1);
-    await this.#producer
+    this.#inFlight.set(topic, (this.#inFlight.get(topic) ?? 0) + 1);
+    this.#unacked += 1;
+    this.#producer
       .send({
-        topic: record.topic,
+        topic,
         key: record.key,
         value: record.value,
         timestampMs: record.timestampMs,
         partition,
-        headers: {
-          ...record.headers,
-          [taskHeader]: record.task ?? '',
-          [originHeader]: record.origin ?? '',
+        headers: this.#headersOf(record),
+      })
+      .then(
+        (meta) => {
+          // The end moves before the send stops counting as in flight: no gap between them.
+          this.#ends.note(meta.topic, meta.partition, meta.offset);
+          this.#acked(topic);
         },
-      })
-      .then((meta) => {
-        // The end moves before the send stops counting as in flight: no gap between them.
-        this.#ends.note(meta.topic, meta.partition, meta.offset);
-      })
-      .finally(() => {
-        const left = (this.#inFlight.get(record.topic) ?? 0) - 1;
-        if (left > 0) this.#inFlight.set(record.topic, left);
-        else this.#inFlight.delete(record.topic);
-      });
+        (error: unknown) => {
+          this.#failure ??= error;
+          this.#acked(topic);
+        },
+      );
+  }
+
+  /** The task and origin headers (see checkpoint.ts), after any headers of its own. */
+  #headersOf(record: OutputRecord): RecordHeader[] {
+    const task = record.task ?? '';
+    let taskEntry = this.#taskHeaders.get(task);
+    if (taskEntry === undefined) {
+      taskEntry = { key: taskHeader, value: Buffer.from(task, 'utf8') };
+      this.#taskHeaders.set(task, taskEntry);
+    }
+    const origin = { key: originHeader, value: Buffer.from(record.origin ?? '', 'utf8') };
+    if (record.headers === undefined) return [taskEntry, origin];
+    const own = Object.entries(record.headers).map(([key, value]) => ({
+      key,
+      value: Buffer.from(value, 'utf8'),
+    }));
+    return [...own, taskEntry, origin];
+  }
+
+  #acked(topic: string): void {
+    const left = (this.#inFlight.get(topic) ?? 0) - 1;
+    if (left > 0) this.#inFlight.set(topic, left);
+    else this.#inFlight.delete(topic);
+    this.#unacked -= 1;
+    if (this.#ackWaiters.length === 0) return;
+    const waiters = this.#ackWaiters;
+    this.#ackWaiters = [];
+    for (const waiter of waiters) {
+      if (this.#unacked <= waiter.atMost) waiter.wake();
+      else this.#ackWaiters.push(waiter);
+    }
+  }
+
+  /**
+   * Waits until at most `atMost` outputs are unacknowledged (0: sends them at once); throws
+   * the first failed send's error.
+   */
+  async #ackedDownTo(atMost: number): Promise<void> {
+    if (atMost === 0 && this.#unacked > 0) await this.#producer.flush();
+    while (this.#unacked > atMost) {
+      await new Promise<void>((wake) => this.#ackWaiters.push({ atMost, wake }));
+    }
+    if (this.#failure !== null) throw this.#failure;
   }
 
   #taskCount(sub: Subtopology): number {
@@ -534,17 +595,6 @@ export class StreamsRuntime {
 
 function tpKey(tp: TopicPartition): string {
   return `${tp.topic}/${tp.partition}`;
-}
-
-function toInput(record: ConsumerRecord) {
-  return {
-    topic: record.topic,
-    partition: record.partition,
-    offset: record.offset,
-    key: record.key,
-    value: record.value,
-    timestampMs: record.timestampMs,
-  };
 }
 
 async function createIfMissing(
