@@ -111,8 +111,11 @@ export class StreamsRuntime {
   #unacked = 0;
   /** Woken when at most `atMost` outputs are unacknowledged. */
   #ackWaiters: { readonly atMost: number; readonly wake: () => void }[] = [];
-  /** Input partitions paused because their task's buffer for them is full. */
-  readonly #pausedFull = new Map<string, TopicPartition>();
+  /**
+   * Input partition → the rest of a fetched batch its task had no room for, kept in order
+   * while the partition is paused (so at most one batch per input: pollRecordsMax records).
+   */
+  readonly #overflow = new Map<string, Overflow>();
 
   private constructor(topology: Topology, client: RillClient, config: RuntimeConfig) {
     this.#topology = topology;
@@ -321,10 +324,10 @@ export class StreamsRuntime {
       for (const [input, owner] of this.#byInput) {
         if (owner !== running) continue;
         this.#byInput.delete(input);
-        const paused = this.#pausedFull.get(input);
+        const held = this.#overflow.get(input);
         // A partition assigned here again must not come back paused.
-        if (paused !== undefined) this.#group.resume([paused]);
-        this.#pausedFull.delete(input);
+        if (held !== undefined) this.#group.resume([held.tp]);
+        this.#overflow.delete(input);
       }
       this.#config.log(`task ${running.task.key} closed: committed and handed over`);
     }
@@ -338,15 +341,22 @@ export class StreamsRuntime {
     const known = running.highWatermarks.get(first.topic) ?? -1;
     running.highWatermarks.set(first.topic, Math.max(known, highWatermark));
     const { task } = running;
-    for (const record of records) {
-      if (task.add(record)) continue;
-      // Its buffer for this input is full: never process past the ordering rule to make room;
-      // read this partition again from here once the task has processed some of it.
-      const tp = { topic: record.topic, partition: record.partition };
-      this.#group.seek(tp, record.offset);
-      this.#group.pause([tp]);
-      this.#pausedFull.set(tpKey(tp), tp);
-      break;
+    const key = tpKey(first);
+    const held = this.#overflow.get(key);
+    if (held !== undefined) {
+      // A batch handed out before the pause took effect goes behind the kept records.
+      held.records = [...held.records.slice(held.next), ...records];
+      held.next = 0;
+    } else {
+      for (let i = 0; i < records.length; i += 1) {
+        if (task.add(records[i] as ConsumerRecord)) continue;
+        // Its buffer for this input is full: never process past the ordering rule to make
+        // room; keep the rest, and fetch no more of this partition until the task took it.
+        const tp = { topic: first.topic, partition: first.partition };
+        this.#group.pause([tp]);
+        this.#overflow.set(key, { tp, records, next: i });
+        break;
+      }
     }
     await this.#processReady();
   }
@@ -371,13 +381,29 @@ export class StreamsRuntime {
         }
         if (running.task.needsCommit()) await this.#commit(running);
       }
+      if (this.#refill()) progress = true;
     }
-    for (const [key, tp] of this.#pausedFull) {
+  }
+
+  /**
+   * Moves kept records into their tasks as room allows, resuming a partition once all of its
+   * kept records are in; true when any record moved.
+   */
+  #refill(): boolean {
+    let moved = false;
+    for (const [key, held] of this.#overflow) {
       const running = this.#byInput.get(key);
-      if (running !== undefined && !running.task.hasRoom(tp.topic)) continue;
-      this.#pausedFull.delete(key);
-      if (running !== undefined) this.#group.resume([tp]);
+      if (running === undefined) continue; // Revoked: #onRevoked resumes and forgets it.
+      const { records } = held;
+      while (held.next < records.length && running.task.add(records[held.next] as ConsumerRecord)) {
+        held.next += 1;
+        moved = true;
+      }
+      if (held.next < records.length) continue;
+      this.#overflow.delete(key);
+      this.#group.resume([held.tp]);
     }
+    return moved;
   }
 
   /**
@@ -591,6 +617,13 @@ export class StreamsRuntime {
     }
     for (const [topic, count] of counts) this.#counts.set(topic, count);
   }
+}
+
+interface Overflow {
+  readonly tp: TopicPartition;
+  records: readonly ConsumerRecord[];
+  /** The first record not yet given to the task. */
+  next: number;
 }
 
 function tpKey(tp: TopicPartition): string {
