@@ -4,11 +4,8 @@
 import { assert } from '../common/index.ts';
 
 export function bytesToId(bytes: Uint8Array): string {
-  let id = '';
-  for (let i = 0; i < bytes.length; i += 8192) {
-    id += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return id;
+  // latin1 maps each byte to the char of the same code: exactly one char per byte.
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
 export function idToBytes(id: string): Uint8Array {
