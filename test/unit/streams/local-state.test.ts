@@ -2,7 +2,8 @@
 // local data provably matches an earlier-or-equal checkpoint, and wipes otherwise (ahead,
 // diverged, a store not local, a changelog gap, no checkpoint); a LocalKeyValueStore over real
 // level keeps at most cacheEntriesMax values in memory, reads the rest from disk, and its
-// persisted data plus meta reopen as the same state.
+// persisted data plus meta reopen as the same state; on the test driver a restart restores
+// warm (no changelog record) and a lost disk cold.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,13 @@ import {
   readMeta,
   storeDataPrefix,
 } from '../../../src/streams/local-state.ts';
-import { numberSerde, stringSerde } from '../../../src/streams/index.ts';
+import {
+  StreamsBuilder,
+  TopologyTestDriver,
+  numberSerde,
+  serdes,
+  stringSerde,
+} from '../../../src/streams/index.ts';
 import type { StoreConfig } from '../../../src/streams/state-store.ts';
 import { bytesToId, idToBytes } from '../../../src/streams/store-key.ts';
 
@@ -116,4 +123,27 @@ test('a level-backed store keeps cacheEntriesMax values in memory and reopens in
   expect((behind.create(config) as LocalKeyValueStore).size).toBe(0);
   expect(readMeta(reopened, 't#0')).toBeNull();
   await reopened.close();
+});
+
+test('the driver with local stores: a restart restores warm, a lost disk cold', () => {
+  const text = serdes(stringSerde, stringSerde);
+  const builder = new StreamsBuilder({ applicationId: 'ls', changelogCacheEntriesMax: 20 });
+  builder
+    .stream('lines', text)
+    .groupBy((_k, word) => word, { keySerde: stringSerde })
+    .count({ name: 'counts' });
+  const driver = new TopologyTestDriver(builder.build(), { commit: 'manual', localState: true });
+  for (let i = 0; i < 300; i += 1) driver.pipe('lines', text, null, `w${i % 100}`);
+  driver.commit();
+  const restored = (): number =>
+    Object.values(driver.metrics()).reduce((sum, m) => sum + m.restored, 0);
+  const countsTask = 'ls-counts-repartition#0';
+  driver.crash();
+  expect(driver.restorePlan(countsTask)?.reason).toBe('warm');
+  expect(restored()).toBe(0);
+  driver.crash({ loseLocalState: true });
+  expect(driver.restorePlan(countsTask)?.reason).toBe('no-local-state');
+  expect(restored()).toBeGreaterThanOrEqual(100);
+  expect(driver.storeEntries('counts')).toHaveLength(100);
+  expect(driver.storeEntries('counts').every((e) => e.value === 3)).toBe(true);
 });
