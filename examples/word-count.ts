@@ -3,8 +3,9 @@
 // change to the output topic, key = the word, value = the count as a decimal string. Creates
 // its internal topics and the output topic if missing; SIGINT/SIGTERM flush and exit 0.
 //   npx tsx examples/word-count.ts --bootstrap URL --input TOPIC --output TOPIC \
-//     [--application-id ID] [--instance-id NAME]
+//     [--application-id ID] [--instance-id NAME] [--state-dir DIR]
 // --instance-id: a stable name for this instance; a restart with it takes its tasks back at once.
+// --state-dir: keep the counts in level there; a restart restores from it (docs/streams.md).
 import { parseArgs } from 'node:util';
 import { RillClient } from '../src/api/client/index.ts';
 import {
@@ -41,12 +42,13 @@ async function main(): Promise<void> {
       output: { type: 'string' },
       'application-id': { type: 'string', default: 'word-count' },
       'instance-id': { type: 'string' },
+      'state-dir': { type: 'string' },
     },
   });
   if (values.bootstrap === undefined || values.input === undefined || values.output === undefined) {
     console.error(
       'usage: word-count --bootstrap URL --input TOPIC --output TOPIC [--application-id ID] ' +
-        '[--instance-id NAME]',
+        '[--instance-id NAME] [--state-dir DIR]',
     );
     process.exit(2);
   }
@@ -55,6 +57,7 @@ async function main(): Promise<void> {
   const runtime = await StreamsRuntime.start(topology, client, {
     log: (line) => console.log(line),
     ...(values['instance-id'] === undefined ? {} : { instanceId: values['instance-id'] }),
+    ...(values['state-dir'] === undefined ? {} : { stateDir: values['state-dir'] }),
     metricsIntervalMs: 1000,
   });
   let stopping = false;

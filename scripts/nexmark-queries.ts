@@ -9,6 +9,7 @@ import {
   jsonSerde,
   serdes,
   stringSerde,
+  type KStream,
   type KTable,
   type Topology,
 } from '../src/streams/index.ts';
@@ -134,40 +135,65 @@ export function nexmarkQuery(name: QueryName, applicationId = `nexmark-${name}`)
 type BidAuction = { b: Bid; a: Auction };
 const bidAuction = jsonSerde<BidAuction>();
 
-function q4(builder: StreamsBuilder, output: string): void {
-  const auctions = auctionsById(builder, 'q4-auctions');
-  builder
+/**
+ * An auction's max in-range bid so far and the max before this bid (null: its first). Q4 and
+ * Q6 forward a max only when it rises (as Flink's aggregations skip unchanged results), so
+ * the per-category and per-seller stages see one small record per rise, not one per bid.
+ */
+type AuctionMax = { auction: number; category: number; seller: number; price: number };
+type MaxChange = AuctionMax & { previous: number | null };
+
+function auctionMaxChanges(
+  builder: StreamsBuilder,
+  query: 'q4' | 'q6',
+): KStream<string, MaxChange | null> {
+  const auctions = auctionsById(builder, `${query}-auctions`);
+  return builder
     .stream(bidTopic, bidSerdes)
     .join(auctions, (b, a): BidAuction => ({ b, a }), {
-      name: 'q4-bid-auction',
+      name: `${query}-bid-auction`,
       valueSerde: bidAuction,
     })
     .filter((_k, v) => inRange(v))
     .groupByKey()
     .aggregate(
-      (): { auction: number; category: number; price: number } | null => null,
-      (_k, v, max) => ({
-        auction: v.a.id,
-        category: v.a.category,
-        price: Math.max(v.b.price, max?.price ?? 0),
+      (): MaxChange | null => null,
+      (_k, { a, b }, max): MaxChange => ({
+        auction: a.id,
+        category: a.category,
+        seller: a.seller,
+        price: Math.max(b.price, max?.price ?? 0),
+        previous: max?.price ?? null,
       }),
-      { name: 'q4-max', serde: jsonSerde() },
+      { name: query === 'q4' ? 'q4-max' : 'q6-max', serde: jsonSerde<MaxChange | null>() },
     )
     .toStream()
-    .filter((_k, v) => v !== null)
-    .selectKey((_k, v) => String(v?.category), { keySerde: stringSerde })
+    .filter((_k, v) => v !== null && v.price !== v.previous);
+}
+
+function q4(builder: StreamsBuilder, output: string): void {
+  type Sum = { sum: number; count: number };
+  auctionMaxChanges(builder, 'q4')
+    // Prices are integers: the sum stays exact, so sum / count equals the model's average.
+    .map(
+      (_k, v) =>
+        [String(v?.category), { price: v?.price ?? 0, previous: v?.previous ?? null }] as const,
+      {
+        serdes: serdes(stringSerde, jsonSerde<{ price: number; previous: number | null }>()),
+      },
+    )
     .groupByKey()
     .aggregate(
-      (): Record<string, number> => ({}),
-      (_k, v, prices) => ({ ...prices, [String(v?.auction)]: v?.price ?? 0 }),
-      { name: 'q4-category', serde: jsonSerde() },
+      (): Sum => ({ sum: 0, count: 0 }),
+      (_k, v, s) => ({
+        sum: s.sum + v.price - (v.previous ?? 0),
+        count: s.count + (v.previous === null ? 1 : 0),
+      }),
+      { name: 'q4-category', serde: jsonSerde<Sum>() },
     )
     .toStream()
     .mapValues(
-      (prices, category): Row => {
-        const all = Object.values(prices ?? {});
-        return { category: Number(category), avg: all.reduce((a, b) => a + b, 0) / all.length };
-      },
+      (s, category): Row => ({ category: Number(category), avg: (s?.sum ?? 0) / (s?.count ?? 1) }),
       { valueSerde: row },
     )
     .to(output, rows);
@@ -201,19 +227,17 @@ function q5(builder: StreamsBuilder, output: string): void {
 }
 
 function q6(builder: StreamsBuilder, output: string): void {
-  const auctions = auctionsById(builder, 'q6-auctions');
-  builder
-    .stream(bidTopic, bidSerdes)
-    .join(auctions, (b, a): BidAuction => ({ b, a }), {
-      name: 'q6-bid-auction',
-      valueSerde: bidAuction,
-    })
-    .filter((_k, v) => inRange(v))
-    .selectKey((_k, v) => String(v.a.seller), { keySerde: stringSerde })
+  auctionMaxChanges(builder, 'q6')
+    .map(
+      (_k, v) => [String(v?.seller), { auction: v?.auction ?? 0, price: v?.price ?? 0 }] as const,
+      {
+        serdes: serdes(stringSerde, jsonSerde<{ auction: number; price: number }>()),
+      },
+    )
     .groupByKey()
     .aggregate(
       (): [number, number][] => [],
-      (_seller, v, maxes) => [...q6Fold(new Map(maxes), v.a.id, v.b.price)],
+      (_seller, v, maxes) => [...q6Fold(new Map(maxes), v.auction, v.price)],
       { name: 'q6-seller', serde: jsonSerde<[number, number][]>() },
     )
     .toStream()

@@ -5,7 +5,8 @@ import { assert } from '../common/index.ts';
 
 /** Zig-zag maps small magnitudes to small codes: 0→0, -1→1, 1→2, -2→3 … */
 export function zigZag(value: number): number {
-  assert(Number.isSafeInteger(value), `varint value ${value} is not a safe integer`);
+  // The message is built only on failure: this runs for every field of every record.
+  if (!Number.isSafeInteger(value)) assert(false, `varint value ${value} is not a safe integer`);
   return value >= 0 ? value * 2 : -value * 2 - 1;
 }
 

@@ -2,15 +2,19 @@
 // reduce and aggregate. Each keeps one store entry per key (its id is the key's bytes) and
 // forwards every change as a Change, so downstream tables and toStream see each update.
 import type { Change, ProcessorFactory, TableGetterFactory } from './processor.ts';
-import type { Serde } from './serdes.ts';
+import { stringSerde, type Serde } from './serdes.ts';
 import { bytesToId } from './store-key.ts';
 
 /** Folds one value into an aggregate; `aggregate` is undefined for the key's first value. */
 export type Aggregator = (key: unknown, value: unknown, aggregate: unknown) => unknown;
 
 export function keyIdOf(keySerde: Serde<unknown>, key: unknown): string {
+  // An ASCII string's UTF-8 bytes are its char codes: the id is the string itself.
+  if (keySerde === stringSerde && typeof key === 'string' && !nonAscii.test(key)) return key;
   return bytesToId(keySerde.serialize(key));
 }
+
+const nonAscii = /[^\p{ASCII}]/u;
 
 /** table(topic): the latest value per key; a null value deletes the key. */
 export function tableSourceProcessor(store: string, keySerde: Serde<unknown>): ProcessorFactory {

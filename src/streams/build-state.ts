@@ -22,6 +22,11 @@ export interface BuilderConfig {
   /** Changed keys a store caches before its changelog must be flushed. */
   readonly changelogCacheEntriesMax?: number;
   /**
+   * Entries a store keeps decoded in memory when it is local (level-backed: the runtime's
+   * `stateDir`); the rest are read from disk on use. Ignored by in-memory stores.
+   */
+  readonly storeCacheEntriesMax?: number;
+  /**
    * What a record that does not decode, or whose handler throws, does: `fail` (default) fails
    * the task with STREAMS_DESERIALIZATION / STREAMS_HANDLER; `{ deadLetterTopic }` skips it
    * and writes it there (its key and value bytes, headers naming the error), counted in the
@@ -34,6 +39,7 @@ export type { ErrorPolicy };
 
 export const storeEntriesMaxDefault = 1_000_000;
 export const changelogCacheEntriesMaxDefault = 10_000;
+export const storeCacheEntriesMaxDefault = 10_000;
 
 const namePattern = /^[A-Za-z0-9._-]{1,100}$/;
 
@@ -114,6 +120,7 @@ export class BuildState {
       entriesMax: this.config.storeEntriesMax ?? storeEntriesMaxDefault,
       changelogCacheEntriesMax:
         this.config.changelogCacheEntriesMax ?? changelogCacheEntriesMaxDefault,
+      cacheEntriesMax: this.config.storeCacheEntriesMax ?? storeCacheEntriesMaxDefault,
     });
     return name;
   }

@@ -18,7 +18,7 @@ import {
 import type { StreamRecord, TableGetterFactory } from './processor.ts';
 import { numberSerde, windowedSerde, type Serde, type Serdes } from './serdes.ts';
 import { flatMapProcessor, sinkProcessor, tableMapProcessor, tableToStream } from './stateless.ts';
-import { windowAggregateProcessor } from './window-aggregate.ts';
+import { slidingRecordsSerde, windowAggregateProcessor } from './window-aggregate.ts';
 import type { JoinWindows, WindowDefinition, Windowed } from './windows.ts';
 
 /** Options of a stateful operator: its name is required; stores and topics derive from it. */
@@ -495,19 +495,25 @@ export class WindowedKStream<K, V> {
     const { build } = input;
     const store = build.addStore(name, valueSerde, serdes.key, true);
     const definition = this.#definition;
+    // Sliding windows keep each key's raw records in a second store, restored with the first.
+    const recordsStore =
+      definition.kind === 'sliding'
+        ? build.addStore(`${name}-records`, slidingRecordsSerde(serdes.value), serdes.key)
+        : undefined;
     const processor = windowAggregateProcessor({
       store,
       keySerde: serdes.key,
       definition,
       add,
       merge,
+      ...(recordsStore === undefined ? {} : { recordsStore }),
     });
     build.addProcessor(
       name,
       `${label} (${definition.kind} window, emit ${definition.emit})`,
       [input.node],
       processor,
-      [store],
+      recordsStore === undefined ? [store] : [store, recordsStore],
     );
     const keySerde = windowedSerde(serdes.key) as Serde<unknown>;
     return new KTable<Windowed<K>, A>({

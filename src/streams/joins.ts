@@ -117,6 +117,18 @@ export function bufferSerde(valueSerde: Serde<unknown>): Serde<unknown> {
   };
 }
 
+interface Expiring {
+  readonly key: unknown;
+  readonly id: string;
+  readonly timestampMs: number;
+}
+
+/** A total order on records expiring at one stream time (same id and time: list order). */
+function compareExpiring(a: Expiring, b: Expiring): number {
+  if (a.id !== b.id) return a.id < b.id ? -1 : 1;
+  return a.timestampMs - b.timestampMs;
+}
+
 export interface StreamJoinConfig {
   readonly kind: JoinKind;
   readonly joiner: Joiner;
@@ -142,7 +154,9 @@ export function streamStreamJoinProcessor(config: StreamJoinConfig): ProcessorFa
   return (context) => {
     const mine = context.store(config.thisStore);
     const theirs = context.store(config.otherStore);
-    const expiring = new CloseQueue<{ key: unknown; id: string; timestampMs: number }>();
+    // Records expiring together go in (key id, timestamp) order — the first run and a restore
+    // alike, whatever order the records arrived or the store iterates in.
+    const expiring = new CloseQueue<Expiring>(compareExpiring);
     return {
       process: (record) => {
         if (record.key === null || record.value === null) {

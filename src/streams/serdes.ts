@@ -14,7 +14,8 @@ export interface Serdes<K, V> {
   readonly value: Serde<V>;
 }
 
-const encoder = new TextEncoder();
+/** UTF-8 bytes of `text`; Buffer.from takes short strings from a shared pool (no new allocation). */
+const utf8 = (text: string): Uint8Array => Buffer.from(text, 'utf8');
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function decodeUtf8(bytes: Uint8Array): string {
@@ -28,7 +29,7 @@ function decodeUtf8(bytes: Uint8Array): string {
 }
 
 export const stringSerde: Serde<string> = {
-  serialize: (value) => encoder.encode(value),
+  serialize: (value) => utf8(value),
   deserialize: decodeUtf8,
 };
 
@@ -39,7 +40,7 @@ export const bytesSerde: Serde<Uint8Array> = {
 
 /** Numbers as their decimal string, so a console consumer reads them (word-count's output). */
 export const numberSerde: Serde<number> = {
-  serialize: (value) => encoder.encode(String(value)),
+  serialize: (value) => utf8(String(value)),
   deserialize: (bytes) => {
     const text = decodeUtf8(bytes);
     const value = Number(text);
@@ -53,7 +54,7 @@ export const numberSerde: Serde<number> = {
 /** JSON in UTF-8; the type parameter is trusted, as with any JSON.parse. */
 export function jsonSerde<T>(): Serde<T> {
   return {
-    serialize: (value) => encoder.encode(JSON.stringify(value)),
+    serialize: (value) => utf8(JSON.stringify(value)),
     deserialize: (bytes) => {
       const text = decodeUtf8(bytes);
       try {

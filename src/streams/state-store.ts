@@ -1,4 +1,5 @@
-// A task's key-value state store, in memory, with the two bounds every store has: entriesMax
+// A task's key-value state store, in memory (the local, level-backed one is in local-state.ts),
+// with the two bounds every store has: entriesMax
 // (a put of a new key beyond it fails with STREAMS_STORE_FULL) and changelogCacheEntriesMax
 // (changes are kept per key until the task flushes them as changelog records, so a hot key
 // writes one changelog record per flush, not one per update). Keys are binary strings: the
@@ -26,6 +27,8 @@ export interface StoreConfig {
   readonly name: string;
   readonly entriesMax: number;
   readonly changelogCacheEntriesMax: number;
+  /** Entries a local (level-backed) store keeps decoded in memory, least recently used out. */
+  readonly cacheEntriesMax: number;
   readonly valueSerde: Serde<unknown>;
   /** The typed key of a store id (the inverse of how the operator built the id): restore. */
   readonly keyOfId: (id: string) => unknown;
@@ -39,6 +42,8 @@ export interface KeyValueStore {
   put(id: string, key: unknown, value: unknown): void;
   delete(id: string): void;
   entries(): IterableIterator<[string, StoreEntry]>;
+  /** Every id, without reading values (a local store reads a value only on get()). */
+  ids(): IterableIterator<string>;
   /** Whether the changelog cache holds changelogCacheEntriesMax keys and must be flushed. */
   isCacheFull(): boolean;
   /** Whether any change awaits the next flush. */
@@ -93,6 +98,10 @@ export class InMemoryKeyValueStore implements KeyValueStore {
 
   entries(): IterableIterator<[string, StoreEntry]> {
     return this.#entries.entries();
+  }
+
+  ids(): IterableIterator<string> {
+    return this.#entries.keys();
   }
 
   isCacheFull(): boolean {

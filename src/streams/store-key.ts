@@ -4,11 +4,8 @@
 import { assert } from '../common/index.ts';
 
 export function bytesToId(bytes: Uint8Array): string {
-  let id = '';
-  for (let i = 0; i < bytes.length; i += 8192) {
-    id += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return id;
+  // latin1 maps each byte to the char of the same code: exactly one char per byte.
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
 export function idToBytes(id: string): Uint8Array {
@@ -23,9 +20,25 @@ export function idToBytes(id: string): Uint8Array {
 
 /** The 16-byte suffix of a windowed key: start and end, 8-byte big-endian each. */
 export function windowSuffix(startMs: number, endMs: number): string {
-  const bytes = new Uint8Array(16);
-  const view = new DataView(bytes.buffer);
-  view.setBigInt64(0, BigInt(startMs));
-  view.setBigInt64(8, BigInt(endMs));
-  return bytesToId(bytes);
+  return int64Chars(startMs) + int64Chars(endMs);
+}
+
+const twoTo32 = 2 ** 32;
+
+/** A safe integer as 8 big-endian two's-complement bytes, one char per byte (no BigInt). */
+function int64Chars(value: number): string {
+  assert(Number.isSafeInteger(value), 'a window bound is a safe integer');
+  const high = Math.floor(value / twoTo32);
+  const low = value - high * twoTo32; // In [0, 2^32): the low word, unsigned.
+  const h = high >>> 0; // Two's complement of a negative high word.
+  return String.fromCharCode(
+    h >>> 24,
+    (h >>> 16) & 0xff,
+    (h >>> 8) & 0xff,
+    h & 0xff,
+    low >>> 24,
+    (low >>> 16) & 0xff,
+    (low >>> 8) & 0xff,
+    low & 0xff,
+  );
 }

@@ -9,10 +9,11 @@ import { AssertionError, assert } from '../common/index.ts';
 import { StreamsError } from './errors.ts';
 import type { DropReason, Processor, ProcessorContext, StreamRecord } from './processor.ts';
 import { InMemoryKeyValueStore, type ChangelogRecord, type KeyValueStore } from './state-store.ts';
-import type { Subtopology, Topology } from './topology.ts';
+import type { StoreDef, Subtopology, Topology } from './topology.ts';
 import { taskKey, type StoredChange, type TaskCheckpoint } from './checkpoint.ts';
 import { bytesToId } from './store-key.ts';
 import { nextRecord, type InputPending, type NextRecord } from './next-record.ts';
+import type { Serdes } from './serdes.ts';
 
 export interface InputRecord {
   readonly topic: string;
@@ -78,7 +79,11 @@ export class StreamTask {
   /** Stable across topology changes that keep the source topics: see checkpoint.ts. */
   readonly key: string;
   readonly #topology: Topology;
-  readonly #queues = new Map<string, InputRecord[]>();
+  /** Per input topic, its buffered records, its source node, and its view for next(). */
+  readonly #inputs = new Map<string, TaskInput>();
+  /** The inputs in the subtopology's topic order (next-record.ts breaks ties by it). */
+  readonly #inputList: TaskInput[] = [];
+  readonly #views: MutableInputView[] = [];
   readonly #processors = new Map<string, Processor>();
   readonly #stores = new Map<string, KeyValueStore>();
   readonly #nextOffsets = new Map<string, number>();
@@ -100,6 +105,8 @@ export class StreamTask {
     subtopology: Subtopology,
     partition: number,
     bufferedMax: number,
+    /** Makes the task's stores (default: in memory); the runtime passes local ones. */
+    createStore: (def: StoreDef) => KeyValueStore = (def) => new InMemoryKeyValueStore(def),
   ) {
     this.id = `${subtopology.id}_${partition}`;
     this.key = taskKey(subtopology.sourceTopics, partition);
@@ -107,11 +114,19 @@ export class StreamTask {
     this.subtopology = subtopology;
     this.#topology = topology;
     this.#bufferedMax = bufferedMax;
-    for (const topic of subtopology.sourceTopics) this.#queues.set(topic, []);
+    for (const topic of subtopology.sourceTopics) {
+      const source = this.#sourceFor(topic);
+      const serdes = topology.node(source).serdes;
+      assert(serdes !== null, `source ${source} has no serdes`);
+      const input: TaskInput = { topic, queue: new RecordQueue(), source, serdes };
+      this.#inputs.set(topic, input);
+      this.#inputList.push(input);
+      this.#views.push({ topic, headTimestampMs: null, pending: 'none' });
+    }
     for (const name of subtopology.stores) {
       const def = topology.stores.get(name);
       assert(def !== undefined, `no store ${name}`);
-      this.#stores.set(name, new InMemoryKeyValueStore(def));
+      this.#stores.set(name, createStore(def));
     }
     for (const name of subtopology.nodes) {
       this.#processors.set(name, topology.node(name).create(this.#contextFor(name)));
@@ -123,9 +138,12 @@ export class StreamTask {
    * caller stops reading that input until hasRoom()).
    */
   add(record: InputRecord): boolean {
-    const queue = this.#queues.get(record.topic);
-    assert(queue !== undefined, `task ${this.id} does not read ${record.topic}`);
-    assert(record.partition === this.partition, `record of partition ${record.partition}`);
+    const queue = this.#inputs.get(record.topic)?.queue;
+    // Messages are built only on failure: this runs for every record.
+    if (queue === undefined) assert(false, `task ${this.id} does not read ${record.topic}`);
+    if (record.partition !== this.partition) {
+      assert(false, `record of partition ${record.partition} in task ${this.id}`);
+    }
     // A record handed out again (a re-fetch after a seek) was taken already: skip it.
     if (record.offset < (this.#nextAdd.get(record.topic) ?? 0)) return true;
     if (queue.length >= this.#bufferedMax) return false;
@@ -141,7 +159,7 @@ export class StreamTask {
 
   /** Whether input `topic` may buffer another record. */
   hasRoom(topic: string): boolean {
-    return (this.#queues.get(topic)?.length ?? 0) < this.#bufferedMax;
+    return (this.#inputs.get(topic)?.queue.length ?? 0) < this.#bufferedMax;
   }
 
   /**
@@ -149,12 +167,16 @@ export class StreamTask {
    * before its buffered records. Pure: the caller passes the time.
    */
   next(pending: (topic: string) => InputPending, nowMs: number, taskIdleMsMax: number): NextRecord {
-    const inputs = [...this.#queues].map(([topic, queue]) => ({
-      topic,
-      headTimestampMs: queue[0]?.timestampMs ?? null,
-      pending: queue.length === 0 ? pending(topic) : ('none' as const),
-    }));
-    const decision = nextRecord(inputs, this.#waitSinceMs, nowMs, taskIdleMsMax);
+    const inputs = this.#inputList;
+    const views = this.#views;
+    for (let i = 0; i < inputs.length; i += 1) {
+      const { queue, topic } = inputs[i] as TaskInput;
+      const view = views[i] as MutableInputView;
+      const head = queue.peek();
+      view.headTimestampMs = head === undefined ? null : head.timestampMs;
+      view.pending = head === undefined ? pending(topic) : 'none';
+    }
+    const decision = nextRecord(views, this.#waitSinceMs, nowMs, taskIdleMsMax);
     if (decision.kind === 'wait' && decision.untilMs !== null) this.#waitSinceMs ??= nowMs;
     else this.#waitSinceMs = null;
     return decision;
@@ -178,10 +200,13 @@ export class StreamTask {
   }
 
   #processHeadOf(topic: string): void {
-    const record = this.#queues.get(topic)?.shift();
-    assert(record !== undefined, `task ${this.id} has nothing buffered for ${topic}`);
+    const input = this.#inputs.get(topic);
+    const record = input?.queue.shift();
+    if (input === undefined || record === undefined) {
+      assert(false, `task ${this.id} has nothing buffered for ${topic}`);
+    }
     this.#buffered -= 1;
-    this.#process(record);
+    this.#process(input, record);
   }
 
   /** Output records produced since the last call, in production order. */
@@ -233,8 +258,22 @@ export class StreamTask {
       const store = this.store(name);
       for (const key of keys) store.markChanged(bytesToId(key));
     }
-    for (const origin of from.written) this.#written.add(origin);
+    // An origin whose input record lies before the checkpoint is never produced again.
+    for (const origin of from.written) {
+      const at = origin.lastIndexOf('@');
+      const offset = Number.parseInt(origin.slice(at + 1), 10);
+      if (offset >= (checkpoint?.offsets[origin.slice(0, at)] ?? 0)) this.#written.add(origin);
+    }
     for (const processor of this.#processors.values()) processor.onRestored?.();
+  }
+
+  /**
+   * Whether outputs written before a crash still await their replay. A commit meanwhile keeps
+   * the previous checkpoint's output ends, so a second crash scans them again (and the
+   * replay after it does not send them twice).
+   */
+  hasUnreplayedOutputs(): boolean {
+    return this.#written.size > 0;
   }
 
   /** The checkpoint of what was processed so far (the caller adds changelog and output ends). */
@@ -251,14 +290,14 @@ export class StreamTask {
     return store;
   }
 
-  #process(record: InputRecord): void {
+  #process(input: TaskInput, record: InputRecord): void {
     this.#origin = `${record.topic}@${record.offset}`;
     this.#originIndex = 0;
     try {
-      const decoded = this.#decode(this.#sourceFor(record.topic), record);
+      const decoded = this.#decode(input.serdes, record);
       const advanced = record.timestampMs > this.metrics.streamTimeMs;
       if (advanced) this.metrics.streamTimeMs = record.timestampMs;
-      this.#run(record, decoded, advanced);
+      this.#run(input.source, record, decoded, advanced);
     } catch (error) {
       const policy = this.#topology.onError;
       if (!(error instanceof StreamsError) || policy === 'fail') throw error;
@@ -269,9 +308,9 @@ export class StreamTask {
     this.#nextOffsets.set(record.topic, record.offset + 1);
   }
 
-  #run(record: InputRecord, decoded: StreamRecord, advanced: boolean): void {
+  #run(source: string, record: InputRecord, decoded: StreamRecord, advanced: boolean): void {
     try {
-      this.#processors.get(this.#sourceFor(record.topic))?.process(decoded);
+      this.#processors.get(source)?.process(decoded);
       if (advanced) {
         for (const processor of this.#processors.values()) {
           processor.onStreamTime?.(this.metrics.streamTimeMs);
@@ -311,9 +350,7 @@ export class StreamTask {
     throw new AssertionError(`no source of ${topic} in task ${this.id}`);
   }
 
-  #decode(source: string, record: InputRecord): StreamRecord {
-    const serdes = this.#topology.node(source).serdes;
-    assert(serdes !== null, `source ${source} has no serdes`);
+  #decode(serdes: Serdes<unknown, unknown>, record: InputRecord): StreamRecord {
     try {
       return {
         key: record.key === null ? null : serdes.key.deserialize(record.key),
@@ -337,17 +374,25 @@ export class StreamTask {
       this.metrics.suppressed += 1;
       return;
     }
-    this.#output.push({ ...record, task: this.key, origin, ...(headers ? { headers } : {}) });
+    const { topic, key, value, timestampMs } = record;
+    this.#output.push(
+      headers === undefined
+        ? { topic, key, value, timestampMs, task: this.key, origin }
+        : { topic, key, value, timestampMs, task: this.key, origin, headers },
+    );
   }
 
   #contextFor(name: string): ProcessorContext {
-    const children = (): Processor[] =>
-      this.#topology.children(name).map((child) => this.#processors.get(child) as Processor);
+    // Resolved at the first forward: children are created after their parents.
+    let children: Processor[] | null = null;
     return {
       taskId: this.id,
       partition: this.partition,
       forward: (record) => {
-        for (const child of children()) child.process(record);
+        children ??= this.#topology
+          .children(name)
+          .map((child) => this.#processors.get(child) as Processor);
+        for (const child of children) child.process(record);
       },
       send: (topic, key, value, timestampMs) => this.#sendOut({ topic, key, value, timestampMs }),
       store: (store) => this.store(store),
@@ -357,5 +402,51 @@ export class StreamTask {
         else this.metrics.nullKeyDropped += 1;
       },
     };
+  }
+}
+
+interface TaskInput {
+  readonly topic: string;
+  readonly queue: RecordQueue;
+  /** The source node reading the topic, and its serdes. */
+  readonly source: string;
+  readonly serdes: Serdes<unknown, unknown>;
+}
+
+interface MutableInputView {
+  readonly topic: string;
+  headTimestampMs: number | null;
+  pending: InputPending;
+}
+
+/** A FIFO of records: taking the head costs O(1); the array is compacted as it drains. */
+class RecordQueue {
+  #items: InputRecord[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(record: InputRecord): void {
+    this.#items.push(record);
+  }
+
+  peek(): InputRecord | undefined {
+    return this.#items[this.#head];
+  }
+
+  shift(): InputRecord | undefined {
+    const record = this.#items[this.#head];
+    if (record === undefined) return undefined;
+    this.#head += 1;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return record;
   }
 }

@@ -4,6 +4,7 @@
 // changelogs before it reads, commits every commitIntervalMs (changelog, outputs acknowledged,
 // then its checkpoint record), and commits and closes when its partitions are revoked, so the
 // next owner resumes exactly there. Offsets live in checkpoints, not in the group's commits.
+import { join } from 'node:path';
 import {
   ClientError,
   partitionForKey,
@@ -12,11 +13,20 @@ import {
   type ConsumerRecord,
   type GroupConsumer,
   type Producer,
+  type RecordHeader,
   type RillClient,
   type TopicPartition,
 } from '../api/client/index.ts';
 import { originHeader, taskHeader, taskKey, type TaskCheckpoint } from './checkpoint.ts';
 import { resolvePartitionCounts } from './partitioning.ts';
+import {
+  LevelLocalDb,
+  metaOf,
+  openTaskStores,
+  persistOps,
+  type LocalKeyValueStore,
+  type OpenedTaskStores,
+} from './local-state.ts';
 import { StreamTask, type OutputRecord, type TaskMetrics } from './stream-task.ts';
 import {
   CheckpointIndex,
@@ -47,6 +57,11 @@ export interface RuntimeConfig {
   readonly taskIdleMsMax: number;
   /** How often every task commits (changelog, outputs, checkpoint). */
   readonly commitIntervalMs: number;
+  /**
+   * Outputs sent and not yet acknowledged, at most: processing goes on while they are in
+   * flight and pauses at this bound until half of them are acknowledged.
+   */
+  readonly unackedOutputsMax: number;
   /** How often `metrics` lines are logged (0: never). */
   readonly metricsIntervalMs: number;
   /**
@@ -55,6 +70,13 @@ export interface RuntimeConfig {
    * once instead of after the group's session timeout.
    */
   readonly instanceId?: string;
+  /**
+   * This instance's local state directory: stores live in level there (a bounded cache in
+   * memory, `storeCacheEntriesMax`) and a restart restores from them plus the changelogs from
+   * what they covered. One instance per directory. Without it stores are in memory and every
+   * start restores from the changelogs' start.
+   */
+  readonly stateDir?: string;
   /** Progress and metrics lines; default: nothing. */
   readonly log: (line: string) => void;
 }
@@ -64,6 +86,7 @@ export const defaultRuntimeConfig: RuntimeConfig = {
   taskBufferedMax: 10_000,
   taskIdleMsMax: 100,
   commitIntervalMs: 200,
+  unackedOutputsMax: 20_000,
   metricsIntervalMs: 0,
   log: () => {},
 };
@@ -98,8 +121,20 @@ export class StreamsRuntime {
   #lastMetrics = { atMs: Date.now(), processed: 0 };
   /** Topic → outputs sent to it and not yet acknowledged (a topic at 0 has no entry). */
   readonly #inFlight = new Map<string, number>();
-  /** Input partitions paused because their task's buffer for them is full. */
-  readonly #pausedFull = new Map<string, TopicPartition>();
+  /** Task key → its task header (the same bytes on every output of the task). */
+  readonly #taskHeaders = new Map<string, RecordHeader>();
+  /** Outputs sent and not yet acknowledged (or failed), over every topic. */
+  #unacked = 0;
+  /** Woken when at most `atMost` outputs are unacknowledged. */
+  #ackWaiters: { readonly atMost: number; readonly wake: () => void }[] = [];
+  /**
+   * Input partition → the rest of a fetched batch its task had no room for, kept in order
+   * while the partition is paused (so at most one batch per input: pollRecordsMax records).
+   */
+  readonly #overflow = new Map<string, Overflow>();
+  /** The local database (config.stateDir), and task key → its local stores. */
+  #local: LevelLocalDb | null = null;
+  readonly #localStores = new Map<string, LocalKeyValueStore[]>();
 
   private constructor(topology: Topology, client: RillClient, config: RuntimeConfig) {
     this.#topology = topology;
@@ -132,6 +167,9 @@ export class StreamsRuntime {
     config: Partial<RuntimeConfig> = {},
   ): Promise<StreamsRuntime> {
     const runtime = new StreamsRuntime(topology, client, { ...defaultRuntimeConfig, ...config });
+    if (config.stateDir !== undefined) {
+      runtime.#local = await LevelLocalDb.open(join(config.stateDir, topology.applicationId));
+    }
     await runtime.#createTopics();
     await runtime.#checkpoints.refresh(runtime.#io());
     const sources = topology.subtopologies.flatMap((sub) => sub.sourceTopics);
@@ -203,7 +241,7 @@ export class StreamsRuntime {
    */
   async caughtUp(): Promise<boolean> {
     return this.#serial(async () => {
-      await this.#producer.flush();
+      await this.#ackedDownTo(0);
       for (const running of this.#tasks.values()) {
         const offsets = running.task.position().offsets;
         for (const tp of this.#inputsOf(running.task.subtopology, running.task.partition)) {
@@ -227,6 +265,7 @@ export class StreamsRuntime {
     await this.#group.close();
     await this.#running?.catch(() => {});
     await this.#client.close();
+    await this.#local?.close();
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {
@@ -272,13 +311,21 @@ export class StreamsRuntime {
   }
 
   async #startTask(sub: Subtopology, partition: number, inputs: TopicPartition[]): Promise<void> {
-    const task = new StreamTask(this.#topology, sub, partition, this.#config.taskBufferedMax);
+    const startedMs = Date.now();
+    const checkpoint = this.#checkpoints.get(taskKey(sub.sourceTopics, partition));
+    const local = await this.#openLocal(sub, partition, checkpoint);
+    const task = new StreamTask(
+      this.#topology,
+      sub,
+      partition,
+      this.#config.taskBufferedMax,
+      ...(local === null ? [] : [local.create]),
+    );
     for (const topic of new Set(sub.sinkTopics)) {
       await this.#ends.load(this.#admin, topic, this.#counts.get(topic) ?? 1);
     }
-    const checkpoint = this.#checkpoints.get(task.key);
-    const startedMs = Date.now();
-    task.restore(await readRestore(this.#io(), task, checkpoint));
+    task.restore(await readRestore(this.#io(), task, checkpoint, local?.plan.from));
+    await this.#persistLocal(task, checkpoint);
     const running: RunningTask = { task, checkpoint, highWatermarks: new Map() };
     for (const tp of inputs) {
       const { highWatermark } = await this.#admin.offsets(tp.topic, tp.partition);
@@ -293,8 +340,35 @@ export class StreamsRuntime {
     if (checkpoint === null) await this.#commit(running, true);
     this.#config.log(
       `task ${task.key} started: restored=${task.metrics.restored} ` +
+        `local=${local?.plan.reason ?? 'off'} ` +
         `from_checkpoint=${checkpoint?.seq ?? 'none'} in_ms=${Date.now() - startedMs}`,
     );
+  }
+
+  /** A task's local stores (null: no stateDir, or a task without stores). */
+  async #openLocal(
+    sub: Subtopology,
+    partition: number,
+    checkpoint: TaskCheckpoint | null,
+  ): Promise<OpenedTaskStores | null> {
+    if (this.#local === null || sub.stores.length === 0) return null;
+    const key = taskKey(sub.sourceTopics, partition);
+    const opened = await openTaskStores(this.#local, key, sub.stores, checkpoint, async (s) => {
+      const topic = this.#topology.stores.get(s)?.changelogTopic ?? s;
+      return (await this.#admin.offsets(topic, partition)).logStartOffset;
+    });
+    this.#localStores.set(key, opened.stores);
+    return opened;
+  }
+
+  /** Writes a task's staged local changes and `checkpoint`'s coverage in one level batch. */
+  async #persistLocal(task: StreamTask, checkpoint: TaskCheckpoint | null): Promise<void> {
+    const stores = this.#localStores.get(task.key);
+    if (this.#local === null || stores === undefined) return;
+    await this.#local.write(
+      persistOps(task.key, stores, metaOf(task.subtopology.stores, checkpoint)),
+    );
+    for (const store of stores) store.persisted();
   }
 
   /** `lost`: another member may own them already, so nothing is committed (a zombie's work). */
@@ -305,13 +379,14 @@ export class StreamsRuntime {
       if (running === undefined || !this.#tasks.has(running.task.key)) continue;
       if (!lost) await this.#commit(running);
       this.#tasks.delete(running.task.key);
+      this.#localStores.delete(running.task.key);
       for (const [input, owner] of this.#byInput) {
         if (owner !== running) continue;
         this.#byInput.delete(input);
-        const paused = this.#pausedFull.get(input);
+        const held = this.#overflow.get(input);
         // A partition assigned here again must not come back paused.
-        if (paused !== undefined) this.#group.resume([paused]);
-        this.#pausedFull.delete(input);
+        if (held !== undefined) this.#group.resume([held.tp]);
+        this.#overflow.delete(input);
       }
       this.#config.log(`task ${running.task.key} closed: committed and handed over`);
     }
@@ -325,44 +400,69 @@ export class StreamsRuntime {
     const known = running.highWatermarks.get(first.topic) ?? -1;
     running.highWatermarks.set(first.topic, Math.max(known, highWatermark));
     const { task } = running;
-    for (const record of records) {
-      if (task.add(toInput(record))) continue;
-      // Its buffer for this input is full: never process past the ordering rule to make room;
-      // read this partition again from here once the task has processed some of it.
-      const tp = { topic: record.topic, partition: record.partition };
-      this.#group.seek(tp, record.offset);
-      this.#group.pause([tp]);
-      this.#pausedFull.set(tpKey(tp), tp);
-      break;
+    const key = tpKey(first);
+    const held = this.#overflow.get(key);
+    if (held !== undefined) {
+      // A batch handed out before the pause took effect goes behind the kept records.
+      held.records = [...held.records.slice(held.next), ...records];
+      held.next = 0;
+    } else {
+      for (let i = 0; i < records.length; i += 1) {
+        if (task.add(records[i] as ConsumerRecord)) continue;
+        // Its buffer for this input is full: never process past the ordering rule to make
+        // room; keep the rest, and fetch no more of this partition until the task took it.
+        const tp = { topic: first.topic, partition: first.partition };
+        this.#group.pause([tp]);
+        this.#overflow.set(key, { tp, records, next: i });
+        break;
+      }
     }
     await this.#processReady();
   }
 
-  /** Processes, in every task, what next-record.ts allows; resumes inputs that have room. */
+  /**
+   * Processes, in every task, what next-record.ts allows; resumes inputs that have room.
+   * Outputs are sent without waiting for their acknowledgements (a commit waits for them),
+   * up to unackedOutputsMax in flight.
+   */
   async #processReady(): Promise<void> {
-    const sends: Promise<unknown>[] = [];
+    const { taskIdleMsMax, unackedOutputsMax } = this.#config;
     for (let progress = true; progress;) {
       progress = false;
       for (const running of this.#tasks.values()) {
         const pending = (topic: string): InputPending => this.#pendingOf(running, topic, 0);
-        const { taskIdleMsMax } = this.#config;
         while (running.task.step(pending, Date.now(), taskIdleMsMax)) {
-          for (const out of running.task.takeOutput()) {
-            sends.push(this.#send(out, running.task.partition));
-          }
+          for (const out of running.task.takeOutput()) this.#send(out, running.task.partition);
           progress = true;
+          if (this.#unacked >= unackedOutputsMax) {
+            await this.#ackedDownTo(Math.floor(unackedOutputsMax / 2));
+          }
         }
         if (running.task.needsCommit()) await this.#commit(running);
       }
+      if (this.#refill()) progress = true;
     }
-    for (const [key, tp] of this.#pausedFull) {
+  }
+
+  /**
+   * Moves kept records into their tasks as room allows, resuming a partition once all of its
+   * kept records are in; true when any record moved.
+   */
+  #refill(): boolean {
+    let moved = false;
+    for (const [key, held] of this.#overflow) {
       const running = this.#byInput.get(key);
-      if (running !== undefined && !running.task.hasRoom(tp.topic)) continue;
-      this.#pausedFull.delete(key);
-      if (running !== undefined) this.#group.resume([tp]);
+      if (running === undefined) continue; // Revoked: #onRevoked resumes and forgets it.
+      const { records } = held;
+      while (held.next < records.length && running.task.add(records[held.next] as ConsumerRecord)) {
+        held.next += 1;
+        moved = true;
+      }
+      if (held.next < records.length) continue;
+      this.#overflow.delete(key);
+      this.#group.resume([held.tp]);
     }
-    // Failures surface here; the acknowledged offsets feed the output ends.
-    await Promise.all(sends);
+    return moved;
   }
 
   /**
@@ -417,6 +517,8 @@ export class StreamsRuntime {
       const same = Object.entries(now.offsets).every(([t, o]) => last.offsets[t] === o);
       if (same && now.streamTimeMs === last.streamTimeMs && !task.needsFlush()) return;
     }
+    // Every output of the records this checkpoint covers is acknowledged, its end noted.
+    await this.#ackedDownTo(0);
     running.checkpoint = await commitTask(
       this.#io(),
       task,
@@ -425,35 +527,81 @@ export class StreamsRuntime {
       this.#checkpoints.topic,
     );
     this.#checkpoints.set(running.checkpoint);
+    // After the checkpoint is durable: local data never runs ahead of a checkpoint.
+    await this.#persistLocal(task, running.checkpoint);
   }
 
-  async #send(record: OutputRecord, fromPartition: number): Promise<void> {
-    const count = this.#counts.get(record.topic) ?? 1;
+  /** Sends one output; its acknowledgement notes the partition's end, a failure fails all. */
+  #send(record: OutputRecord, fromPartition: number): void {
+    const { topic } = record;
+    const count = this.#counts.get(topic) ?? 1;
     const partition =
       record.key === null ? fromPartition % count : partitionForKey(record.key, count);
-    this.#inFlight.set(record.topic, (this.#inFlight.get(record.topic) ?? 0) + 1);
-    await this.#producer
+    this.#inFlight.set(topic, (this.#inFlight.get(topic) ?? 0) + 1);
+    this.#unacked += 1;
+    this.#producer
       .send({
-        topic: record.topic,
+        topic,
         key: record.key,
         value: record.value,
         timestampMs: record.timestampMs,
         partition,
-        headers: {
-          ...record.headers,
-          [taskHeader]: record.task ?? '',
-          [originHeader]: record.origin ?? '',
+        headers: this.#headersOf(record),
+      })
+      .then(
+        (meta) => {
+          // The end moves before the send stops counting as in flight: no gap between them.
+          this.#ends.note(meta.topic, meta.partition, meta.offset);
+          this.#acked(topic);
         },
-      })
-      .then((meta) => {
-        // The end moves before the send stops counting as in flight: no gap between them.
-        this.#ends.note(meta.topic, meta.partition, meta.offset);
-      })
-      .finally(() => {
-        const left = (this.#inFlight.get(record.topic) ?? 0) - 1;
-        if (left > 0) this.#inFlight.set(record.topic, left);
-        else this.#inFlight.delete(record.topic);
-      });
+        (error: unknown) => {
+          this.#failure ??= error;
+          this.#acked(topic);
+        },
+      );
+  }
+
+  /** The task and origin headers (see checkpoint.ts), after any headers of its own. */
+  #headersOf(record: OutputRecord): RecordHeader[] {
+    const task = record.task ?? '';
+    let taskEntry = this.#taskHeaders.get(task);
+    if (taskEntry === undefined) {
+      taskEntry = { key: taskHeader, value: Buffer.from(task, 'utf8') };
+      this.#taskHeaders.set(task, taskEntry);
+    }
+    const origin = { key: originHeader, value: Buffer.from(record.origin ?? '', 'utf8') };
+    if (record.headers === undefined) return [taskEntry, origin];
+    const own = Object.entries(record.headers).map(([key, value]) => ({
+      key,
+      value: Buffer.from(value, 'utf8'),
+    }));
+    return [...own, taskEntry, origin];
+  }
+
+  #acked(topic: string): void {
+    const left = (this.#inFlight.get(topic) ?? 0) - 1;
+    if (left > 0) this.#inFlight.set(topic, left);
+    else this.#inFlight.delete(topic);
+    this.#unacked -= 1;
+    if (this.#ackWaiters.length === 0) return;
+    const waiters = this.#ackWaiters;
+    this.#ackWaiters = [];
+    for (const waiter of waiters) {
+      if (this.#unacked <= waiter.atMost) waiter.wake();
+      else this.#ackWaiters.push(waiter);
+    }
+  }
+
+  /**
+   * Waits until at most `atMost` outputs are unacknowledged (0: sends them at once); throws
+   * the first failed send's error.
+   */
+  async #ackedDownTo(atMost: number): Promise<void> {
+    if (atMost === 0 && this.#unacked > 0) await this.#producer.flush();
+    while (this.#unacked > atMost) {
+      await new Promise<void>((wake) => this.#ackWaiters.push({ atMost, wake }));
+    }
+    if (this.#failure !== null) throw this.#failure;
   }
 
   #taskCount(sub: Subtopology): number {
@@ -532,19 +680,15 @@ export class StreamsRuntime {
   }
 }
 
-function tpKey(tp: TopicPartition): string {
-  return `${tp.topic}/${tp.partition}`;
+interface Overflow {
+  readonly tp: TopicPartition;
+  records: readonly ConsumerRecord[];
+  /** The first record not yet given to the task. */
+  next: number;
 }
 
-function toInput(record: ConsumerRecord) {
-  return {
-    topic: record.topic,
-    partition: record.partition,
-    offset: record.offset,
-    key: record.key,
-    value: record.value,
-    timestampMs: record.timestampMs,
-  };
+function tpKey(tp: TopicPartition): string {
+  return `${tp.topic}/${tp.partition}`;
 }
 
 async function createIfMissing(

@@ -98,11 +98,15 @@ export class CheckpointIndex {
   }
 }
 
-/** Reads what `task` needs to resume from `checkpoint` (null: it never committed). */
+/**
+ * Reads what `task` needs to resume from `checkpoint` (null: it never committed); each store's
+ * changelog from `from[store]` (its local store's coverage; default 0: the whole changelog).
+ */
 export async function readRestore(
   deps: TaskIoDeps,
   task: StreamTask,
   checkpoint: TaskCheckpoint | null,
+  from: Readonly<Record<string, number>> = {},
 ): Promise<TaskRestore> {
   const apply = new Map<string, StoredChange[]>();
   const repair = new Map<string, Uint8Array[]>();
@@ -111,7 +115,7 @@ export async function readRestore(
     const records: StoredChange[] = [];
     const { highWatermark } = await deps.admin.offsets(topic, task.partition);
     const tp = { topic, partition: task.partition };
-    await readToEnd(deps, tp, 0, (r) => {
+    await readToEnd(deps, tp, from[store] ?? 0, (r) => {
       if (r.key === null) return;
       records.push({ offset: r.offset, key: r.key, value: r.value });
       if (records.length % restoreProgressEveryRecords === 0) {
@@ -204,7 +208,9 @@ export async function commitTask(
     seq: (previous?.seq ?? 0) + 1,
     ...task.position(),
     changelogs: covered,
-    outputs: outputs.of(task.subtopology.sinkTopics),
+    outputs: task.hasUnreplayedOutputs()
+      ? { ...(previous?.outputs ?? {}) }
+      : outputs.of(task.subtopology.sinkTopics),
   };
   await deps.producer.send({
     topic: checkpointTopic,

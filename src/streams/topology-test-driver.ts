@@ -9,7 +9,17 @@ import { StreamsError } from './errors.ts';
 import { resolvePartitionCounts } from './partitioning.ts';
 import type { Serdes } from './serdes.ts';
 import type { ChangelogRecord, StoreEntry } from './state-store.ts';
-import { splitChangelog, type StoredChange, type TaskCheckpoint } from './checkpoint.ts';
+import { splitChangelog, taskKey, type StoredChange, type TaskCheckpoint } from './checkpoint.ts';
+import {
+  LocalKeyValueStore,
+  MemoryLocalDb,
+  metaOf,
+  persistOps,
+  planRestore,
+  readMeta,
+  storeDataPrefix,
+  type RestorePlan,
+} from './local-state.ts';
 import {
   StreamTask,
   type TaskRestore,
@@ -17,7 +27,7 @@ import {
   type OutputRecord,
   type TaskMetrics,
 } from './stream-task.ts';
-import type { Topology } from './topology.ts';
+import type { Subtopology, Topology } from './topology.ts';
 import type { InputPending } from './next-record.ts';
 
 /** Subtopologies followed upstream at most when asking whether an input has more to come. */
@@ -36,6 +46,18 @@ export interface TestDriverConfig {
    * a changelog cache fills or on commit(), so crash() has uncommitted work to lose.
    */
   readonly commit?: 'auto' | 'manual';
+  /**
+   * Local stores (local-state.ts) over an in-memory database that survives crash(), as the
+   * runtime's `stateDir` does on disk: a restart restores warm from it. Default: off.
+   */
+  readonly localState?: boolean;
+}
+
+export interface CrashOptions {
+  readonly partialCommit?: boolean;
+  readonly beforeLocalWrite?: boolean;
+  readonly loseLocalState?: boolean;
+  readonly commitAfterSteps?: number;
 }
 
 export interface TestRecord<K, V> {
@@ -67,12 +89,20 @@ export class TopologyTestDriver {
   readonly #readPositions = new Map<string, number[]>();
   #wallMs: number;
   #closed = false;
+  /** The local database (config.localState), and task key → its local stores. */
+  readonly #local: MemoryLocalDb | null;
+  readonly #localStores = new Map<string, LocalKeyValueStore[]>();
+  /** Task key → how its last restore went (tests look at warm vs cold). */
+  readonly #restorePlans = new Map<string, RestorePlan>();
+  /** Steps left before the commit a crash() asked for mid-replay (null: none asked). */
+  #commitAfterSteps: number | null = null;
 
   /** Codes: STREAMS_NOT_COPARTITIONED when a join's inputs differ in partition count. */
   constructor(topology: Topology, config: TestDriverConfig = {}) {
     this.#topology = topology;
     this.#config = config;
     this.#wallMs = config.startWallMs ?? 0;
+    this.#local = config.localState === true ? new MemoryLocalDb() : null;
     const counts = resolvePartitionCounts(topology, (topic) => this.#configuredCount(topic));
     this.#counts = counts;
     for (const [topic, count] of counts) this.#createTopic(topic, count);
@@ -93,26 +123,35 @@ export class TopologyTestDriver {
    * Simulates a kill -9 of the application and its restart: tasks and their uncommitted work
    * are lost (outputs already written stay), then new tasks restore from their checkpoints and
    * the changelogs, and processing resumes. `partialCommit`: the crash hits mid-commit, after
-   * the changelog records were written and before the checkpoint.
+   * the changelog records were written and before the checkpoint. `beforeLocalWrite`: after a
+   * commit's checkpoint, before its local batch. `loseLocalState`: the local database is gone
+   * (the tasks restart on another machine). `commitAfterSteps`: every task commits once the
+   * replay has processed that many records (as the runtime's commit timer may fire mid-replay,
+   * where the first run did not commit).
    */
-  crash(options: { partialCommit?: boolean } = {}): void {
+  crash(options: CrashOptions = {}): void {
     this.#checkOpen();
     if (options.partialCommit === true) {
       for (const task of this.#tasks) this.#appendChangelog(task);
+    } else if (options.beforeLocalWrite === true) {
+      // The commit's checkpoint is durable; the local batch after it was never written.
+      for (const task of this.#tasks) this.#commit(task, false);
     }
+    if (options.loseLocalState === true) this.#local?.clear();
+    this.#commitAfterSteps = options.commitAfterSteps ?? null;
     this.#startTasks();
     this.#runUntilIdle();
   }
 
   #startTasks(): void {
-    const bufferedMax = this.#config.taskBufferedMax ?? 10_000;
     this.#tasks = [];
     for (const sub of this.#topology.subtopologies) {
       const taskCount = Math.max(...sub.sourceTopics.map((t) => this.#counts.get(t) ?? 1));
       for (let partition = 0; partition < taskCount; partition += 1) {
-        const task = new StreamTask(this.#topology, sub, partition, bufferedMax);
-        const checkpoint = this.#checkpoints.get(task.key) ?? null;
+        const checkpoint = this.#checkpoints.get(taskKey(sub.sourceTopics, partition)) ?? null;
+        const task = this.#newTask(sub, partition, checkpoint);
         task.restore(this.#restoreOf(task, checkpoint));
+        this.#persistLocal(task, checkpoint);
         this.#tasks.push(task);
         const offsets = checkpoint?.offsets ?? {};
         this.#fed.set(task.id, new Map(sub.sourceTopics.map((t) => [t, offsets[t] ?? 0])));
@@ -120,11 +159,47 @@ export class TopologyTestDriver {
     }
   }
 
+  /** A task with in-memory stores, or local ones planned from its local meta (then wiped). */
+  #newTask(sub: Subtopology, partition: number, checkpoint: TaskCheckpoint | null): StreamTask {
+    const bufferedMax = this.#config.taskBufferedMax ?? 10_000;
+    const db = this.#local;
+    const key = taskKey(sub.sourceTopics, partition);
+    if (db === null || sub.stores.length === 0) {
+      return new StreamTask(this.#topology, sub, partition, bufferedMax);
+    }
+    const plan = planRestore(sub.stores, checkpoint, readMeta(db, key), () => 0);
+    this.#restorePlans.set(key, plan);
+    if (plan.wipe) db.wipe(key);
+    const stores: LocalKeyValueStore[] = [];
+    this.#localStores.set(key, stores);
+    return new StreamTask(this.#topology, sub, partition, bufferedMax, (def) => {
+      const prefix = storeDataPrefix(key, def.name);
+      const store = new LocalKeyValueStore(def, db, prefix, db.ids(prefix));
+      stores.push(store);
+      return store;
+    });
+  }
+
+  /** Writes a task's staged local changes with the meta of `checkpoint`, in one batch. */
+  #persistLocal(task: StreamTask, checkpoint: TaskCheckpoint | null): void {
+    const stores = this.#localStores.get(task.key);
+    if (this.#local === null || stores === undefined) return;
+    this.#local.write(persistOps(task.key, stores, metaOf(task.subtopology.stores, checkpoint)));
+    for (const store of stores) store.persisted();
+  }
+
+  /** How the last start of task `key` restored (local stores only): warm or why cold. */
+  restorePlan(key: string): RestorePlan | undefined {
+    return this.#restorePlans.get(key);
+  }
+
   #restoreOf(task: StreamTask, checkpoint: TaskCheckpoint | null): TaskRestore {
     const apply = new Map<string, StoredChange[]>();
     const repair = new Map<string, Uint8Array[]>();
+    const plan = this.#restorePlans.get(task.key);
     for (const store of task.subtopology.stores) {
-      const records = this.#changelogParts.get(store)?.[task.partition] ?? [];
+      const from = this.#localStores.has(task.key) ? (plan?.from[store] ?? 0) : 0;
+      const records = (this.#changelogParts.get(store)?.[task.partition] ?? []).slice(from);
       const split = splitChangelog(records, checkpoint?.changelogs[store] ?? 0);
       apply.set(store, split.apply);
       repair.set(store, split.repair);
@@ -258,6 +333,7 @@ export class TopologyTestDriver {
         // The driver knows every input's end, so no wait is ever `unknown`: idle 0.
         while (task.step(pending, this.#wallMs, 0)) {
           progress = true;
+          this.#countReplayStep();
           for (const out of task.takeOutput()) this.#append(out, undefined, task.partition);
           if (task.needsCommit()) this.#commit(task);
           this.#feed(task);
@@ -268,6 +344,14 @@ export class TopologyTestDriver {
     // Only a cycle of subtopologies (each waiting for the other's output) can leave records.
     assert(stuck.length === 0, `tasks ${stuck.join(', ')} wait for each other`);
     if (this.#config.commit !== 'manual') for (const task of this.#tasks) this.#commit(task);
+  }
+
+  #countReplayStep(): void {
+    if (this.#commitAfterSteps === null) return;
+    this.#commitAfterSteps -= 1;
+    if (this.#commitAfterSteps > 0) return;
+    this.#commitAfterSteps = null;
+    for (const task of this.#tasks) this.#commit(task);
   }
 
   /**
@@ -304,7 +388,7 @@ export class TopologyTestDriver {
     }
   }
 
-  #commit(task: StreamTask): void {
+  #commit(task: StreamTask, persistLocal = true): void {
     this.#appendChangelog(task);
     const changelogs: Record<string, number> = {};
     for (const store of task.subtopology.stores) {
@@ -316,14 +400,13 @@ export class TopologyTestDriver {
         outputs[`${topic}/${partition}`] = records.length;
       });
     }
-    const seq = (this.#checkpoints.get(task.key)?.seq ?? 0) + 1;
-    this.#checkpoints.set(task.key, {
-      task: task.key,
-      seq,
-      ...task.position(),
-      changelogs,
-      outputs,
-    });
+    const previous = this.#checkpoints.get(task.key);
+    const seq = (previous?.seq ?? 0) + 1;
+    const ends = task.hasUnreplayedOutputs() ? { ...(previous?.outputs ?? {}) } : outputs;
+    const checkpoint = { task: task.key, seq, ...task.position(), changelogs, outputs: ends };
+    this.#checkpoints.set(task.key, checkpoint);
+    // After the checkpoint, as the runtime: local data never runs ahead of a checkpoint.
+    if (persistLocal) this.#persistLocal(task, checkpoint);
   }
 
   #appendChangelog(task: StreamTask): void {

@@ -10,7 +10,7 @@ import { CloseQueue } from './close-queue.ts';
 import type { Change, ProcessorContext, ProcessorFactory, StreamRecord } from './processor.ts';
 import type { Serde } from './serdes.ts';
 import type { KeyValueStore } from './state-store.ts';
-import { windowSuffix } from './store-key.ts';
+import { bytesToId, idToBytes, windowSuffix } from './store-key.ts';
 import {
   isWindowClosed,
   timeWindowsFor,
@@ -26,6 +26,30 @@ export interface WindowAggregateConfig {
   readonly add: Aggregator;
   /** Session windows only: combines two sessions' aggregates when a record bridges them. */
   readonly merge: ((key: unknown, a: unknown, b: unknown) => unknown) | null;
+  /** Sliding windows only: the store of each key's raw records (see slidingRecordsSerde). */
+  readonly recordsStore?: string;
+}
+
+interface RawRecord {
+  readonly t: number;
+  readonly value: unknown;
+}
+
+/** A sliding window's raw records of one key, as JSON [[timestampMs, base64 value], …]. */
+export function slidingRecordsSerde(valueSerde: Serde<unknown>): Serde<unknown> {
+  return {
+    serialize: (list) =>
+      new TextEncoder().encode(
+        JSON.stringify(
+          (list as RawRecord[]).map((r) => [r.t, btoa(bytesToId(valueSerde.serialize(r.value)))]),
+        ),
+      ),
+    deserialize: (bytes) =>
+      (JSON.parse(new TextDecoder().decode(bytes)) as [number, string][]).map(([t, value]) => ({
+        t,
+        value: valueSerde.deserialize(idToBytes(atob(value))),
+      })),
+  };
 }
 
 /** The first stream time at which `window` is closed. */
@@ -116,7 +140,8 @@ function finalTimestampMs(definition: WindowDefinition, window: Window): number 
 export function windowAggregateProcessor(config: WindowAggregateConfig): ProcessorFactory {
   return (context) => {
     const state = new WindowState(context, config);
-    const onRecord = recordHandler(config, context, state);
+    const raw = config.definition.kind === 'sliding' ? new SlidingRecords(context, config) : null;
+    const onRecord = recordHandler(config, context, state, raw);
     return {
       process: (record) => {
         if (record.key === null) {
@@ -125,10 +150,71 @@ export function windowAggregateProcessor(config: WindowAggregateConfig): Process
         }
         if (!onRecord(record)) context.countDrop('late');
       },
-      onStreamTime: (streamTimeMs) => state.closeDue(streamTimeMs),
-      onRestored: () => state.rebuildClosing(),
+      onStreamTime: (streamTimeMs) => {
+        state.closeDue(streamTimeMs);
+        raw?.expire(streamTimeMs);
+      },
+      onRestored: () => {
+        state.rebuildClosing();
+        raw?.rebuildExpiry();
+      },
     };
   };
+}
+
+/**
+ * Sliding windows' raw records, per key, in their own store (`<name>-records`), so a restore
+ * brings them back with the windows. A key's records leave once no open or future window can
+ * hold them: t < stream time − grace − size; the key's entry goes when none is left.
+ */
+class SlidingRecords {
+  readonly kv: KeyValueStore;
+  /** Key ids whose oldest record expires at a stream time; ties in id order (deterministic). */
+  readonly #expiry = new CloseQueue<string>((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  readonly #sizeMs: number;
+  readonly #graceMs: number;
+
+  constructor(context: ProcessorContext, config: WindowAggregateConfig) {
+    assert(config.recordsStore !== undefined, 'sliding windows need a records store');
+    assert(config.definition.kind === 'sliding', 'sliding windows only');
+    this.kv = context.store(config.recordsStore);
+    this.#sizeMs = config.definition.sizeMs;
+    this.#graceMs = config.definition.graceMs;
+  }
+
+  /** The key's records still inside the horizon, with this one (t, value) appended. */
+  add(keyId: string, key: unknown, t: number, value: unknown, streamTimeMs: number): RawRecord[] {
+    const horizon = streamTimeMs - this.#graceMs - this.#sizeMs;
+    const old = (this.kv.get(keyId)?.value ?? []) as RawRecord[];
+    const records = [...old.filter((r) => r.t >= horizon), { t, value }];
+    this.kv.put(keyId, key, records);
+    this.#expiry.add(this.#expireAtMs(t), keyId);
+    return records;
+  }
+
+  expire(streamTimeMs: number): void {
+    const horizon = streamTimeMs - this.#graceMs - this.#sizeMs;
+    for (const keyId of this.#expiry.popDue(streamTimeMs)) {
+      const entry = this.kv.get(keyId);
+      if (entry === undefined) continue;
+      const records = (entry.value as RawRecord[]).filter((r) => r.t >= horizon);
+      if (records.length === 0) this.kv.delete(keyId);
+      else if (records.length < (entry.value as RawRecord[]).length) {
+        this.kv.put(keyId, entry.key, records);
+      }
+    }
+  }
+
+  rebuildExpiry(): void {
+    for (const [keyId, entry] of this.kv.entries()) {
+      for (const r of entry.value as RawRecord[]) this.#expiry.add(this.#expireAtMs(r.t), keyId);
+    }
+  }
+
+  /** The first stream time at which a record of time t is below the horizon. */
+  #expireAtMs(t: number): number {
+    return t + this.#graceMs + this.#sizeMs + 1;
+  }
 }
 
 /** The per-kind update; returns false when the record was late for every window. */
@@ -136,6 +222,7 @@ function recordHandler(
   config: WindowAggregateConfig,
   context: ProcessorContext,
   state: WindowState,
+  raw: SlidingRecords | null,
 ): (record: StreamRecord) => boolean {
   const definition = config.definition;
   switch (definition.kind) {
@@ -155,7 +242,8 @@ function recordHandler(
     case 'session':
       return sessionHandler(config, context, state, definition.gapMs);
     case 'sliding':
-      return slidingHandler(config, context, state, definition.sizeMs);
+      assert(raw !== null, 'sliding windows keep raw records');
+      return slidingHandler(config, context, state, raw, definition.sizeMs);
   }
 }
 
@@ -172,8 +260,10 @@ function sessionHandler(
     const t = record.timestampMs;
     const prefix = keyIdOf(config.keySerde, record.key);
     const near: { window: Window; value: unknown }[] = [];
-    for (const [id, entry] of state.kv.entries()) {
+    for (const id of state.kv.ids()) {
       if (!id.startsWith(prefix) || id.length !== prefix.length + 16) continue;
+      const entry = state.kv.get(id);
+      if (entry === undefined) continue;
       const window = (entry.key as Windowed<unknown>).window;
       if (window.endMs >= t - gapMs && window.startMs <= t + gapMs) {
         near.push({ window, value: entry.value });
@@ -198,27 +288,24 @@ function sessionHandler(
 
 /**
  * Sliding windows: a window [t − size, t] exists for each record timestamp t and aggregates
- * every record of the key in it, in arrival order. Records are kept per key in memory until no
- * open or future window can hold them (t < stream time − grace − size).
+ * every record of the key in it, in arrival order. The key's raw records are kept in their own
+ * store (SlidingRecords) until no open or future window can hold them.
  */
 function slidingHandler(
   config: WindowAggregateConfig,
   context: ProcessorContext,
   state: WindowState,
+  raw: SlidingRecords,
   sizeMs: number,
 ): (record: StreamRecord) => boolean {
   const definition = config.definition;
-  const kept = new Map<string, { t: number; value: unknown }[]>();
   return (record) => {
     const t = record.timestampMs;
     const streamTimeMs = context.streamTimeMs();
     const own: Window = { startMs: t - sizeMs, endMs: t };
     if (isWindowClosed(definition, own, streamTimeMs)) return false;
     const keyId = keyIdOf(config.keySerde, record.key);
-    const horizon = streamTimeMs - definition.graceMs - sizeMs;
-    const records = (kept.get(keyId) ?? []).filter((r) => r.t >= horizon);
-    records.push({ t, value: record.value });
-    kept.set(keyId, records);
+    const records = raw.add(keyId, record.key, t, record.value, streamTimeMs);
     const ends = [...new Set(records.map((r) => r.t))].filter((e) => e >= t && e <= t + sizeMs);
     for (const end of ends.sort((a, b) => a - b)) {
       const window: Window = { startMs: end - sizeMs, endMs: end };

@@ -87,6 +87,8 @@ export class Consumer {
   readonly #config: ConsumerConfig;
   readonly #deps: ConsumerDeps;
   readonly #partitions = new Map<string, PartitionState>();
+  /** Where the next poll starts taking buffered records (an index into #partitions). */
+  #takeFrom = 0;
   /** Resolved (and replaced) whenever a fetch finishes, to wake a waiting poll(). */
   #wake: () => void = () => {};
   #closed = false;
@@ -234,11 +236,20 @@ export class Consumer {
     }
   }
 
-  /** Up to pollRecordsMax buffered records, partition after partition, advancing positions. */
+  /**
+   * Up to pollRecordsMax buffered records, partition after partition, advancing positions. Each
+   * poll starts after the partition the previous one took from last, so a partition with much
+   * buffered never starves the others.
+   */
   #takeBuffered(): ConsumerRecord[] {
     const out: ConsumerRecord[] = [];
-    for (const state of this.#partitions.values()) {
+    const states = [...this.#partitions.values()];
+    const start = this.#takeFrom % Math.max(1, states.length);
+    for (let n = 0; n < states.length; n += 1) {
+      const index = (start + n) % states.length;
+      const state = states[index] as PartitionState;
       if (state.buffered.length === 0 || state.position.kind !== 'offset' || state.paused) continue;
+      this.#takeFrom = index + 1;
       const room = this.#config.pollRecordsMax - out.length;
       const taken = state.buffered.length <= room ? state.buffered : state.buffered.slice(0, room);
       state.buffered = taken === state.buffered ? [] : state.buffered.slice(room);

@@ -8,6 +8,7 @@ export {
   type ProducerConfig,
   type ProducerEvent,
   type ProducerMessage,
+  type RecordHeader,
   type RecordMetadata,
 } from './producer.ts';
 export {

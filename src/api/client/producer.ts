@@ -35,11 +35,21 @@ export type { RecordMetadata } from './record-accumulator.ts';
 export type Acks = 'all' | 1 | 0;
 export type Bytes = Uint8Array | string;
 
+/** One header as records carry it (and consumers return it), in record order. */
+export interface RecordHeader {
+  readonly key: string;
+  readonly value: Uint8Array | null;
+}
+
 export interface ProducerMessage {
   readonly topic: string;
   readonly key?: Bytes | null;
   readonly value: Bytes | null;
-  readonly headers?: Readonly<Record<string, Bytes | null>>;
+  /**
+   * Header name → value, or the headers as records carry them (a consumed record's `headers`
+   * pass on unchanged, and no per-record conversion is made).
+   */
+  readonly headers?: Readonly<Record<string, Bytes | null>> | readonly RecordHeader[];
   readonly partition?: number;
   /** ms since the Unix epoch; now when absent. */
   readonly timestampMs?: number;
@@ -708,14 +718,22 @@ function toBytes(value: Bytes): Uint8Array {
 
 const noHeaders: LogRecord['headers'] = [];
 
+function isHeaderList(headers: ProducerMessage['headers']): headers is readonly RecordHeader[] {
+  return Array.isArray(headers);
+}
+
 function toLogRecord(message: ProducerMessage, wallClock: WallClock): LogRecord {
-  const headers =
-    message.headers === undefined
-      ? noHeaders
-      : Object.entries(message.headers).map(([key, value]) => ({
-          key,
-          value: value === null ? null : toBytes(value),
-        }));
+  const given = message.headers;
+  let headers: LogRecord['headers'] = noHeaders;
+  if (isHeaderList(given)) headers = given;
+  else if (given !== undefined) {
+    const list: RecordHeader[] = [];
+    for (const key of Object.keys(given)) {
+      const value = given[key] as Bytes | null;
+      list.push({ key, value: value === null ? null : toBytes(value) });
+    }
+    headers = list;
+  }
   return {
     key: message.key === undefined || message.key === null ? null : toBytes(message.key),
     value: message.value === null ? null : toBytes(message.value),

@@ -4,8 +4,12 @@
 // doubled), and n is the word's true count. Method: one real broker; per seed a fresh
 // application id and topics; input produced in three phases (before the first start, while
 // the application is dead, after the last restart); two kills at seeded random delays; the
-// example restarted with the same --instance-id; SIGINT at the end. Replay a seed with
+// example restarted with the same --instance-id; SIGINT at the end. The second seed runs with
+// --state-dir (counts in level, restored warm from it after each kill). Replay a seed with
 // STREAMS_KILL_SEEDS=<seed>[,<seed>…] (each printed).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { RillClient } from '../../../src/api/client/index.ts';
 import { spawnBroker, type BrokerProcess } from '../../../scripts/spawn-broker.ts';
@@ -26,7 +30,7 @@ afterAll(async () => {
   await broker?.stop();
 });
 
-async function runSeed(seed: number): Promise<string> {
+async function runSeed(seed: number, stateDir?: string): Promise<string> {
   const random = rng(seed);
   const line = (): string =>
     Array.from({ length: 1 + Math.floor(random() * 6) }, () => {
@@ -46,6 +50,10 @@ async function runSeed(seed: number): Promise<string> {
   const restarts: string[] = [];
   const restoredOf = (text: string): number =>
     [...text.matchAll(/restored=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+  const localOf = (text: string): string => {
+    const plans = [...text.matchAll(/ local=(\S+) /g)].map((m) => m[1]).filter((p) => p !== 'off');
+    return plans.length === 0 ? '' : ` local=${plans.join(',')}`;
+  };
   const suppressedOf = (text: string): number => {
     const last = new Map<string, number>();
     for (const m of text.matchAll(/metrics task=(\S+) .*suppressed=(\d+)/g)) {
@@ -54,7 +62,7 @@ async function runSeed(seed: number): Promise<string> {
     return [...last.values()].reduce((a, b) => a + b, 0);
   };
   for (let kill = 0; kill < 2; kill += 1) {
-    const app = startWordCount(broker.url, appId, input, output, 'only');
+    const app = startWordCount(broker.url, appId, input, output, 'only', stateDir);
     // Kill while the tasks work: after one of them has processed some input.
     await pollUntil('the tasks to process', 30_000, () =>
       /metrics task=\S+ processed=[1-9]/.test(app.output()) ? true : undefined,
@@ -64,10 +72,10 @@ async function runSeed(seed: number): Promise<string> {
     await new Promise((done) => setTimeout(done, delayMs)); // The crash point, not a wait for state.
     app.child.kill('SIGKILL');
     expect(await app.exited).toBe(null);
-    restarts.push(`restored=${restoredOf(app.output())}`);
+    restarts.push(`restored=${restoredOf(app.output())}${localOf(app.output())}`);
     await produceLines(client, input, phases[kill + 1] as string[]);
   }
-  const app = startWordCount(broker.url, appId, input, output, 'only');
+  const app = startWordCount(broker.url, appId, input, output, 'only', stateDir);
   let lastSeen = '';
   await pollUntil('the final counts', 90_000, async () => {
     const counts = await readCounts(client, output).catch(() => new Map<string, number[]>());
@@ -86,9 +94,12 @@ async function runSeed(seed: number): Promise<string> {
     );
   }
   expect([...counts.keys()].sort()).toEqual([...model.keys()].sort());
-  restarts.push(`restored=${restoredOf(app.output())} suppressed=${suppressedOf(app.output())}`);
+  restarts.push(
+    `restored=${restoredOf(app.output())}${localOf(app.output())} ` +
+      `suppressed=${suppressedOf(app.output())}`,
+  );
   const words = [...model.values()].reduce((a, b) => a + b, 0);
-  return `seed=${seed} words=${words} kills_after_ms=${killsAfterMs.join(',')} runs: ${restarts.join('; ')}`;
+  return `seed=${seed} local=${stateDir !== undefined} words=${words} kills_after_ms=${killsAfterMs.join(',')} runs: ${restarts.join('; ')}`;
 }
 
 test('kill -9 at random points, restart: every count change exactly once', async () => {
@@ -97,8 +108,13 @@ test('kill -9 at random points, restart: every count change exactly once', async
   )
     .split(',')
     .map(Number);
-  for (const seed of seeds) {
+  for (const [i, seed] of seeds.entries()) {
     console.log(`kill seed: ${seed} (STREAMS_KILL_SEEDS=${seed} to replay)`);
-    console.log(`kill run: ${await runSeed(seed)}`);
+    const stateDir = i % 2 === 1 ? mkdtempSync(join(tmpdir(), 'rill-kill-')) : undefined;
+    try {
+      console.log(`kill run: ${await runSeed(seed, stateDir)}`);
+    } finally {
+      if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
+    }
   }
 }, 300_000);

@@ -30,6 +30,7 @@ export function startWordCount(
   input: string,
   output: string,
   instanceId: string,
+  stateDir?: string,
 ): App {
   const child = spawn(
     process.execPath,
@@ -39,6 +40,7 @@ export function startWordCount(
       'examples/word-count.ts',
       ...['--bootstrap', url, '--input', input, '--output', output],
       ...['--application-id', appId, '--instance-id', instanceId],
+      ...(stateDir === undefined ? [] : ['--state-dir', stateDir]),
     ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   );

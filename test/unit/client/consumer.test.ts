@@ -103,4 +103,35 @@ describe('Consumer', { timeout: 10_000 }, () => {
     expect(await poll(clock, consumer)).toEqual(['new']);
     expect(() => consumer.seek({ topic: 't', partition: 9 }, 0)).toThrow(ClientError);
   });
+
+  test('a partition with much buffered does not starve another (polls take in turn)', async () => {
+    const clock = new ManualClock();
+    const cluster = new FakeCluster('t', 2, () => clock.nowMs());
+    cluster.logs.set(0, ['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8']);
+    cluster.logs.set(1, ['b0', 'b1']);
+    const metadata = new MetadataCache(
+      { ...defaultMetadataConfig, bootstrapUrls: [FakeCluster.url(1)] },
+      { transport: cluster, clock },
+    );
+    const consumer = new Consumer(
+      { pollRecordsMax: 3 },
+      { transport: cluster, metadata, clock, random: new SeededRandom(seed) },
+    );
+    const tps = [tp, { topic: 't', partition: 1 }];
+    consumer.assign(tps);
+    for (const each of tps) consumer.seek(each, 0);
+    const polls: string[][] = [];
+    while (polls.flat().length < 11) {
+      const polled = await poll(clock, consumer);
+      if (polled instanceof ClientError) throw polled;
+      polls.push(polled);
+    }
+    // Each partition stays in order, and b's records come before a's are all handed out
+    // (taking partition 0 first until it is drained would hand b0 out only after a8).
+    const values = polls.flat();
+    expect(values.filter((v) => v.startsWith('a'))).toEqual(cluster.logs.get(0));
+    expect(values.filter((v) => v.startsWith('b'))).toEqual(['b0', 'b1']);
+    expect(values.indexOf('b0')).toBeLessThan(values.indexOf('a8'));
+    expect(polls.every((p) => p.length <= 3)).toBe(true);
+  });
 });
