@@ -32,6 +32,7 @@ function reading(hw: number, committed: number, leader: number | null = 1): Cons
             isr: [1],
             logStartOffset: 0,
             highWatermark: hw,
+            sizeBytes: 100,
             offsetsSource: 'leader',
           },
         ],
