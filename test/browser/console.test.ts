@@ -9,10 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { wordCountTopology } from '../../examples/word-count.ts';
+import { RillClient } from '../../src/api/client/index.ts';
 import type { RillApp } from '../../src/api/server/index.ts';
 import { startServer } from '../support/api/console-node.ts';
 import { ConsumeMember } from '../support/cluster/consume-member.ts';
 import { RillCluster } from '../support/cluster/rill-cluster.ts';
+import { StreamsRuntime } from '../../src/streams/index.ts';
 import { pollUntil } from '../support/poll.ts';
 
 const chromiumPath = '/usr/bin/chromium';
@@ -39,6 +42,31 @@ async function openPage(hash: string, node = 1): Promise<Page> {
   await page.goto(`${cluster.url(node)}/${hash}`);
   await page.getByText(`node ${node} · live`).waitFor({ timeout: 15_000 });
   return page;
+}
+
+/** Writes `records` to `topic` through node 1, sending again what a node refused. */
+async function writeAll(topic: string, records: { key?: string; value: string }[]): Promise<void> {
+  let pending = records;
+  await pollUntil(`${records.length} records written to ${topic}`, 20_000, async () => {
+    const answer = await cluster.post(1, `/v1/topics/${topic}/records?acks=all`, {
+      records: pending,
+    });
+    if (answer.status !== 200) return undefined;
+    const offsets = answer.body.offsets as { error?: unknown }[];
+    pending = pending.filter((_, i) => offsets[i]?.error !== undefined);
+    return pending.length === 0 ? true : undefined;
+  });
+}
+
+/** The sum of `topic`'s HWs as node 1 describes it, once every partition's HW is known. */
+async function hwSum(topic: string, atLeast: number): Promise<number> {
+  return pollUntil(`the HWs of ${topic} to cover ${atLeast}`, 10_000, async () => {
+    const described = await cluster.get(1, `/v1/topics/${topic}`);
+    const partitionsHw = described.body.partitions as { highWatermark: number | null }[];
+    const sum = partitionsHw.reduce((total, p) => total + (p.highWatermark ?? 0), 0);
+    const known = partitionsHw.every((p) => p.highWatermark !== null);
+    return known && sum >= atLeast ? sum : undefined;
+  });
 }
 
 async function shoot(page: Page, name: string): Promise<void> {
@@ -284,6 +312,54 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
     await expect
       .poll(async () => Number(await lag.textContent()), { timeout: 10_000 })
       .toBeGreaterThanOrEqual(50);
+    await page.close();
+  });
+
+  test('a streams application: its tasks, their owner, and lag falling to 0', async () => {
+    const created = await cluster.post(1, '/v1/topics', {
+      name: 'lines',
+      partitions: 2,
+      replicationFactor: 3,
+    });
+    expect(created.status).toBe(201);
+    const topology = wordCountTopology('wc', 'lines', 'wc-out');
+    const start = () =>
+      StreamsRuntime.start(topology, new RillClient({ bootstrapUrls: [cluster.url(1)] }), {
+        commitIntervalMs: 100,
+      });
+    let runtime = await start();
+    const page = await openPage('#/streams');
+    const app = page.getByRole('region', { name: 'Streams application wc' });
+    const tasks = page.getByRole('table', { name: 'Tasks of wc' }).locator('tbody tr');
+    // The source tasks lines#0 and lines#1, and the tasks reading the repartition topic.
+    const taskNames = async () => (await tasks.locator('td:first-child').allTextContents()).sort();
+    await expect
+      .poll(async () => (await taskNames()).filter((t) => t.startsWith('lines#')), {
+        timeout: 15_000,
+      })
+      .toEqual(['lines#0', 'lines#1']);
+    await expect.poll(async () => (await taskNames()).length).toBeGreaterThanOrEqual(3);
+    const owners = async () => tasks.locator('td:nth-child(2)').allTextContents();
+    // Every task runs in the one instance: an owner, not "none"; nothing is waiting.
+    await expect.poll(async () => (await owners()).includes('none')).toBe(false);
+    const lag = page.getByTestId('streams-lag-wc');
+    await expect.poll(() => lag.textContent()).toBe('0');
+    await runtime.close();
+    // Lines written while no instance runs are all lag, and nobody owns the tasks.
+    const lines = Array.from({ length: 40 }, (_, i) => ({ value: `the quick fox ${i}` }));
+    await writeAll('lines', lines);
+    const written = await hwSum('lines', 40);
+    await expect.poll(() => lag.textContent(), { timeout: 10_000 }).toBe(String(written));
+    await expect.poll(async () => (await owners()).every((o) => o === 'none')).toBe(true);
+    await shoot(page, 'streams-before');
+    runtime = await start();
+    try {
+      await expect.poll(() => lag.textContent(), { timeout: 30_000 }).toBe('0');
+      expect(await app.textContent()).toContain('word-counts: covered to');
+      await shoot(page, 'streams-after');
+    } finally {
+      await runtime.close();
+    }
     await page.close();
   });
 

@@ -11,6 +11,12 @@ import type {
   TopicListingBody,
 } from '../wire.ts';
 import type { RillApp } from '../server/route-context.ts';
+import {
+  checkpointSuffix,
+  consoleStreamsAppsMax,
+  streamsView,
+  type CheckpointWatcher,
+} from './console-streams.ts';
 import type { ConsoleReading, RaftNodeView } from './console-view.ts';
 
 /** Topics described per read; the rest are counted in topicsLeftOut. */
@@ -26,6 +32,8 @@ export interface ConsoleReaderDeps {
   readonly forwarder: HttpExchange;
   readonly nodeId: () => number;
   readonly consoleWrite: boolean;
+  /** Follows the streams applications' checkpoint topics between reads. */
+  readonly checkpoints: CheckpointWatcher;
 }
 
 /** GETs one of the node's own routes; null unless it answers 200. */
@@ -49,6 +57,8 @@ export async function readConsole(deps: ConsoleReaderDeps): Promise<ConsoleReadi
     describeAll<TopicDescriptionBody>(app, names.slice(0, consoleTopicsMax), '/v1/topics/'),
     describeAll<GroupDescriptionBody>(app, groupIds.slice(0, consoleGroupsMax), '/v1/groups/'),
   ]);
+  const cursors = await deps.checkpoints.refresh(topics, brokers);
+  const apps = topics.filter((t) => t.name.endsWith(checkpointSuffix) && !t.name.startsWith('__'));
   return {
     nodeId: deps.nodeId(),
     consoleWrite: deps.consoleWrite,
@@ -58,6 +68,8 @@ export async function readConsole(deps: ConsoleReaderDeps): Promise<ConsoleReadi
     topicsLeftOut: Math.max(0, names.length - consoleTopicsMax),
     groups,
     groupsLeftOut: Math.max(0, groupIds.length - consoleGroupsMax),
+    streams: streamsView(cursors, topics, groups),
+    streamsLeftOut: Math.max(0, apps.length - consoleStreamsAppsMax),
   };
 }
 

@@ -14,6 +14,7 @@ import type { ServerMetrics } from '../server/server-metrics.ts';
 import { ConsoleAssets } from './console-assets.ts';
 import { ConsoleFeed, defaultConsoleFeedConfig, type ConsoleFeedConfig } from './console-feed.ts';
 import { readConsole } from './console-reader.ts';
+import { CheckpointWatcher } from './console-streams.ts';
 
 /** The header the console's own fetches carry. */
 export const consoleHeader = 'x-rill-console';
@@ -87,6 +88,11 @@ export function registerConsole(
   app.get('/console/*', (request, reply) =>
     serveAsset(request, reply, request.url.split('?')[0] ?? ''),
   );
+  const checkpoints = new CheckpointWatcher({
+    app,
+    forwarder: deps.forwarder,
+    nodeId: deps.nodeId,
+  });
   const feed = new ConsoleFeed(
     { ...defaultConsoleFeedConfig, ...options.feed },
     {
@@ -98,6 +104,7 @@ export function registerConsole(
           forwarder: deps.forwarder,
           nodeId: deps.nodeId,
           consoleWrite: options.write,
+          checkpoints,
         }),
       onReadError: (error) => app.log.warn({ err: error }, 'console read failed'),
     },

@@ -1,6 +1,7 @@
 // The console's live view as data: what one read of the node's own routes returned (a
 // ConsoleReading) plus the history the feed keeps while someone watches (records in and out per
 // second, each group's lag), folded by pure functions so tests drive them with plain numbers.
+import type { StreamsAppView } from './console-streams.ts';
 import type {
   ClusterDescriptionBody,
   GroupDescriptionBody,
@@ -26,6 +27,9 @@ export interface ConsoleReading {
   readonly groups: readonly GroupDescriptionBody[];
   /** Groups beyond consoleGroupsMax, left out of `groups`. */
   readonly groupsLeftOut: number;
+  /** Streams applications (from their `<app>-checkpoints` topics), at most consoleStreamsAppsMax. */
+  readonly streams: readonly StreamsAppView[];
+  readonly streamsLeftOut: number;
 }
 
 /** Time series over the last historyPointsMax reads (seconds since the epoch in `t`). */

@@ -61,6 +61,8 @@ function reading(hw: number, committed: number, leader: number | null = 1): Cons
       },
     ],
     groupsLeftOut: 0,
+    streams: [],
+    streamsLeftOut: 0,
   };
 }
 
