@@ -4,10 +4,12 @@
 // unwatched console costs nothing. Subscribers are bounded by subscribersMax (BROKER_BUSY).
 import { assert, type Clock, type WallClock } from '../../common/index.ts';
 import { ApiError } from '../errors.ts';
+import { nodeSampleIntervalMs } from './console-history.ts';
 import {
   advanceHistory,
   emptyHistory,
   partitionHealth,
+  seededHistory,
   type ConsoleHistory,
   type ConsoleReading,
   type ConsoleState,
@@ -42,8 +44,11 @@ export interface ConsoleSubscriber {
 export interface ConsoleFeedDeps {
   readonly clock: Clock;
   readonly wallClock: WallClock;
-  /** One read of the node's state; a failure is skipped (the next read retries). */
-  readonly read: () => Promise<ConsoleReading>;
+  /**
+   * One read of the node's state; a failure is skipped (the next read retries). `withHistory`
+   * (the first read of a watch) also gathers the nodes' rings of samples.
+   */
+  readonly read: (withHistory: boolean) => Promise<ConsoleReading>;
   readonly onReadError: (error: unknown) => void;
 }
 
@@ -127,7 +132,7 @@ export class ConsoleFeed {
     const startedMs = this.#deps.clock.nowMs();
     this.#reading = true;
     try {
-      const reading = await this.#deps.read();
+      const reading = await this.#deps.read(this.#history.t.length === 0);
       if (generation === this.#generation) this.#publish(reading);
     } catch (error) {
       this.#deps.onReadError(error);
@@ -142,9 +147,15 @@ export class ConsoleFeed {
   #publish(reading: ConsoleReading): void {
     const atMs = this.#deps.wallClock.wallMs();
     const { historyPointsMax } = this.#config;
-    this.#history = advanceHistory(this.#history, reading, atMs, historyPointsMax);
+    const { histories, ...shown } = reading;
+    // The first read of a watch starts from the minutes every node sampled on its own.
+    const before =
+      this.#history.t.length === 0 && histories !== undefined
+        ? seededHistory(histories, nodeSampleIntervalMs)
+        : this.#history;
+    this.#history = advanceHistory(before, reading, atMs, historyPointsMax);
     const state: ConsoleState = {
-      ...reading,
+      ...shown,
       atMs,
       ...partitionHealth(reading),
       history: this.#history,

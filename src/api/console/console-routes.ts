@@ -13,7 +13,8 @@ import type { RillApp, RillReply, RillRequest } from '../server/route-context.ts
 import type { ServerMetrics } from '../server/server-metrics.ts';
 import { ConsoleAssets } from './console-assets.ts';
 import { ConsoleFeed, defaultConsoleFeedConfig, type ConsoleFeedConfig } from './console-feed.ts';
-import { readConsole } from './console-reader.ts';
+import { NodeSampler, type NodeTotals } from './console-history.ts';
+import { getOwn, readConsole, type ConsoleNodeBody } from './console-reader.ts';
 import { CheckpointWatcher } from './console-streams.ts';
 
 /** The header the console's own fetches carry. */
@@ -98,24 +99,50 @@ export function registerConsole(
     {
       clock: deps.clock,
       wallClock: deps.wallClock,
-      read: () =>
-        readConsole({
-          app,
-          forwarder: deps.forwarder,
-          nodeId: deps.nodeId,
-          consoleWrite: options.write,
-          checkpoints,
-        }),
+      read: (withHistory) =>
+        readConsole(
+          {
+            app,
+            forwarder: deps.forwarder,
+            nodeId: deps.nodeId,
+            consoleWrite: options.write,
+            checkpoints,
+          },
+          withHistory,
+        ),
       onReadError: (error) => app.log.warn({ err: error }, 'console read failed'),
     },
   );
   app.get('/v1/console/events', (request, reply) => streamEvents(feed, request, reply));
+  const totals = async (): Promise<NodeTotals> => ({
+    producedRecords: await counterValue(deps.metrics.produceRecords),
+    consumedRecords: await counterValue(deps.metrics.consumerFetchRecords),
+  });
+  const sampler = new NodeSampler({
+    schedule: (delayMs, run) => deps.clock.schedule(delayMs, run),
+    wallMs: () => deps.wallClock.wallMs(),
+    totals,
+  });
+  app.get('/v1/console/node', async (request): Promise<ConsoleNodeBody> => {
+    const query = request.query as Record<string, unknown> | undefined;
+    return {
+      nodeId: deps.nodeId(),
+      raft: await getOwn<Record<string, unknown>>(app, '/v1/raft'),
+      totals: await totals(),
+      ...(query?.['history'] === 'true' ? { history: sampler.history } : {}),
+    };
+  });
   // Before the server waits for its connections: an open stream would hold it open.
   app.addHook('preClose', (done) => {
     feed.stop();
+    sampler.stop();
     done();
   });
   return feed;
+}
+
+async function counterValue(counter: ServerMetrics['produceRecords']): Promise<number> {
+  return (await counter.get()).values[0]?.value ?? 0;
 }
 
 /** Holds the response open as text/event-stream until the client goes away. */

@@ -54,7 +54,7 @@ export function Overview({ state }) {
       t=${history.t}
       series=${[
         { name: 'in', data: history.inRate },
-        { name: 'out (consumed)', data: history.outRate },
+        { name: 'out (fetched by consumers)', data: history.outRate },
       ]}
     />
     <h3>Nodes</h3>
