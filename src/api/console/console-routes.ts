@@ -9,6 +9,7 @@ import type { Clock, WallClock } from '../../common/index.ts';
 import { ApiError } from '../errors.ts';
 import type { HttpExchange } from '../wire.ts';
 import { sendError } from '../server/fastify-errors.ts';
+import { enumQuery, type Query } from '../server/request-checks.ts';
 import type { RillApp, RillReply, RillRequest } from '../server/route-context.ts';
 import type { ServerMetrics } from '../server/server-metrics.ts';
 import { ConsoleAssets } from './console-assets.ts';
@@ -123,13 +124,13 @@ export function registerConsole(
     wallMs: () => deps.wallClock.wallMs(),
     totals,
   });
-  app.get('/v1/console/node', async (request): Promise<ConsoleNodeBody> => {
-    const query = request.query as Record<string, unknown> | undefined;
+  app.get<{ Querystring: Query }>('/v1/console/node', async (request): Promise<ConsoleNodeBody> => {
+    const history = enumQuery(request.query, 'history', ['true', 'false'] as const, 'false');
     return {
       nodeId: deps.nodeId(),
       raft: await getOwn<Record<string, unknown>>(app, '/v1/raft'),
       totals: await totals(),
-      ...(query?.['history'] === 'true' ? { history: sampler.history } : {}),
+      ...(history === 'true' ? { history: sampler.history } : {}),
     };
   });
   // Before the server waits for its connections: an open stream would hold it open.
