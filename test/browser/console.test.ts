@@ -36,6 +36,7 @@ let profileDir: string;
 let shotsDir: string;
 const pageErrors: string[] = [];
 
+
 async function openPage(hash: string, node = 1): Promise<Page> {
   const page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -328,6 +329,8 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
         commitIntervalMs: 100,
       });
     let runtime = await start();
+    const running = (r: StreamsRuntime) => (r.allTasksRunning() ? true : undefined);
+    await pollUntil('the streams instance to run its tasks', 30_000, () => running(runtime));
     const page = await openPage('#/streams');
     const app = page.getByRole('region', { name: 'Streams application wc' });
     const tasks = page.getByRole('table', { name: 'Tasks of wc' }).locator('tbody tr');
