@@ -4,7 +4,6 @@
 // unwatched console costs nothing. Subscribers are bounded by subscribersMax (BROKER_BUSY).
 import { assert, type Clock, type WallClock } from '../../common/index.ts';
 import { ApiError } from '../errors.ts';
-import { nodeSampleIntervalMs } from './console-history.ts';
 import {
   advanceHistory,
   emptyHistory,
@@ -43,6 +42,8 @@ export interface ConsoleSubscriber {
 
 export interface ConsoleFeedDeps {
   readonly clock: Clock;
+  /** The nodes' sampling interval: their rings' points are matched on this grid. */
+  readonly sampleIntervalMs: number;
   readonly wallClock: WallClock;
   /**
    * One read of the node's state; a failure is skipped (the next read retries). `withHistory`
@@ -151,7 +152,7 @@ export class ConsoleFeed {
     // The first read of a watch starts from the minutes every node sampled on its own.
     const before =
       this.#history.t.length === 0 && histories !== undefined
-        ? seededHistory(histories, nodeSampleIntervalMs)
+        ? seededHistory(histories, this.#deps.sampleIntervalMs)
         : this.#history;
     this.#history = advanceHistory(before, reading, atMs, historyPointsMax);
     const state: ConsoleState = {

@@ -82,6 +82,8 @@ export function ratesFromHistories(
 }
 
 export interface NodeSamplerDeps {
+  /** How often to sample (nodeSampleIntervalMs in production; tests sample faster). */
+  readonly intervalMs: number;
   readonly schedule: (delayMs: number, run: () => void) => () => void;
   readonly wallMs: () => number;
   readonly totals: () => Promise<NodeTotals>;
@@ -112,7 +114,8 @@ export class NodeSampler {
   #next(): void {
     if (this.#stopped) return;
     const wall = this.#deps.wallMs();
-    const delay = nodeSampleIntervalMs - (wall % nodeSampleIntervalMs);
+    const { intervalMs } = this.#deps;
+    const delay = intervalMs - (wall % intervalMs);
     this.#cancel = this.#deps.schedule(delay, () => {
       this.#cancel = null;
       void this.#sample();

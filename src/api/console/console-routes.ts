@@ -14,7 +14,7 @@ import type { RillApp, RillReply, RillRequest } from '../server/route-context.ts
 import type { ServerMetrics } from '../server/server-metrics.ts';
 import { ConsoleAssets } from './console-assets.ts';
 import { ConsoleFeed, defaultConsoleFeedConfig, type ConsoleFeedConfig } from './console-feed.ts';
-import { NodeSampler, type NodeTotals } from './console-history.ts';
+import { NodeSampler, nodeSampleIntervalMs, type NodeTotals } from './console-history.ts';
 import { getOwn, readConsole, type ConsoleNodeBody } from './console-reader.ts';
 import { CheckpointWatcher } from './console-streams.ts';
 
@@ -25,6 +25,8 @@ export interface ConsoleOptions {
   /** --console-write: mutations from the console are served. */
   readonly write: boolean;
   readonly feed?: Partial<ConsoleFeedConfig>;
+  /** How often every node samples its totals for the charts (default nodeSampleIntervalMs). */
+  readonly sampleIntervalMs?: number;
 }
 
 export interface ConsoleDeps {
@@ -90,6 +92,7 @@ export function registerConsole(
   app.get('/console/*', (request, reply) =>
     serveAsset(request, reply, request.url.split('?')[0] ?? ''),
   );
+  const sampleIntervalMs = options.sampleIntervalMs ?? nodeSampleIntervalMs;
   const checkpoints = new CheckpointWatcher({
     app,
     forwarder: deps.forwarder,
@@ -98,6 +101,7 @@ export function registerConsole(
   const feed = new ConsoleFeed(
     { ...defaultConsoleFeedConfig, ...options.feed },
     {
+      sampleIntervalMs,
       clock: deps.clock,
       wallClock: deps.wallClock,
       read: (withHistory) =>
@@ -120,6 +124,7 @@ export function registerConsole(
     consumedRecords: await counterValue(deps.metrics.consumerFetchRecords),
   });
   const sampler = new NodeSampler({
+    intervalMs: sampleIntervalMs,
     schedule: (delayMs, run) => deps.clock.schedule(delayMs, run),
     wallMs: () => deps.wallClock.wallMs(),
     totals,

@@ -3,11 +3,7 @@
 // plus the consumer group `<app>`. CheckpointWatcher follows each checkpoint topic through the
 // public fetch route (of the partition's leader) from where it stopped; streamsView() joins the
 // latest checkpoints with the topics' high watermarks and the group's assignment (pure).
-import type {
-  GroupDescriptionBody,
-  HttpExchange,
-  TopicDescriptionBody,
-} from '../wire.ts';
+import type { GroupDescriptionBody, HttpExchange, TopicDescriptionBody } from '../wire.ts';
 import type { RillApp } from '../server/route-context.ts';
 
 /** Streams applications followed; the rest are counted in streamsLeftOut. */
@@ -271,7 +267,10 @@ export function taskPartition(task: string): number | null {
   return task.includes('#') && Number.isSafeInteger(n) && n >= 0 ? n : null;
 }
 
-type OffsetsOf = (topic: string, partition: number) => {
+type OffsetsOf = (
+  topic: string,
+  partition: number,
+) => {
   logStartOffset: number | null;
   highWatermark: number | null;
 };

@@ -51,8 +51,13 @@ export interface ConsoleHistory {
   readonly outRate: readonly (number | null)[];
   /** Each group's total lag in records, aligned with `t` (null before it was seen). */
   readonly lag: Readonly<Record<string, readonly (number | null)[]>>;
+  /** Leading points that came from the nodes' own samples, before this watch began. */
+  readonly sampledPoints: number;
   /** Each node's totals at the last read, to compute the next rates. */
-  readonly last: { readonly atMs: number; readonly nodes: Readonly<Record<string, NodeTotals>> } | null;
+  readonly last: {
+    readonly atMs: number;
+    readonly nodes: Readonly<Record<string, NodeTotals>>;
+  } | null;
 }
 
 export interface ConsoleState extends Omit<ConsoleReading, 'histories'> {
@@ -62,12 +67,22 @@ export interface ConsoleState extends Omit<ConsoleReading, 'histories'> {
   readonly history: ConsoleHistory;
 }
 
-export const emptyHistory: ConsoleHistory = { t: [], inRate: [], outRate: [], lag: {}, last: null };
+export const emptyHistory: ConsoleHistory = {
+  t: [],
+  inRate: [],
+  outRate: [],
+  lag: {},
+  sampledPoints: 0,
+  last: null,
+};
 
 /** A history that starts with the minutes the nodes sampled before anyone watched. */
-export function seededHistory(histories: readonly NodeHistory[], intervalMs: number): ConsoleHistory {
+export function seededHistory(
+  histories: readonly NodeHistory[],
+  intervalMs: number,
+): ConsoleHistory {
   const { t, inRate, outRate } = ratesFromHistories(histories, intervalMs);
-  return { t, inRate, outRate, lag: {}, last: null };
+  return { t, inRate, outRate, lag: {}, sampledPoints: t.length, last: null };
 }
 
 /** A group's lag in records: the sum over its partitions (null when none is known). */
@@ -112,12 +127,17 @@ export function advanceHistory(
     lag[group.group] = keep(padded, groupLag(group)).slice(-length);
   }
   const nodes: Record<string, NodeTotals> = {};
-  for (const node of reading.raft) if (node.totals !== null) nodes[String(node.nodeId)] = node.totals;
+  for (const node of reading.raft)
+    if (node.totals !== null) nodes[String(node.nodeId)] = node.totals;
   return {
     t: keep(history.t, atMs / 1000),
     inRate: keep(history.inRate, inRate),
     outRate: keep(history.outRate, outRate),
     lag,
+    sampledPoints: Math.max(
+      0,
+      history.sampledPoints - Math.max(0, history.t.length + 1 - pointsMax),
+    ),
     last: { atMs, nodes },
   };
 }

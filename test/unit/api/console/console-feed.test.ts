@@ -102,6 +102,7 @@ function setUp(subscribersMax = 2) {
     { readIntervalMs: 500, subscribersMax, historyPointsMax: 4, resendMs: 1_000 },
     {
       clock,
+      sampleIntervalMs: nodeSampleIntervalMs,
       wallClock: { wallMs: () => wallMs },
       read: (withHistory) => {
         reads.push(clock.nowMs());
@@ -263,6 +264,7 @@ test('every node samples its totals on the wall-clock grid into a bounded ring',
   let wallMs = 1_000_003_000;
   let produced = 0;
   const sampler = new NodeSampler({
+    intervalMs: nodeSampleIntervalMs,
     schedule: (delayMs, run) => clock.schedule(delayMs, run),
     wallMs: () => wallMs,
     totals: () => Promise.resolve({ producedRecords: produced, consumedRecords: 0 }),
