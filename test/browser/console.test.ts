@@ -36,7 +36,6 @@ let profileDir: string;
 let shotsDir: string;
 const pageErrors: string[] = [];
 
-
 async function openPage(hash: string, node = 1): Promise<Page> {
   const page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -428,13 +427,15 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
 });
 
 describe.skipIf(!existsSync(chromiumPath))('a node without --console-write in Chromium', () => {
+  /** This node samples its totals every 200 ms (10 s in production) so a test can wait for it. */
+  const sampleIntervalMs = 200;
   let node: RillApp;
   let url: string;
   let browser: BrowserContext;
   let profile: string;
 
   beforeAll(async () => {
-    ({ app: node } = await startServer(false));
+    ({ app: node } = await startServer(false, sampleIntervalMs));
     await node.listen({ host: '127.0.0.1', port: 0 });
     const address = node.server.address();
     url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
@@ -469,6 +470,51 @@ describe.skipIf(!existsSync(chromiumPath))('a node without --console-write in Ch
     expect((await node.inject({ method: 'GET', url: '/v1/topics' })).json()).toEqual({
       topics: [],
     });
+    await page.close();
+  });
+
+  test('the overview opens with what the node sampled before: its chart does not start empty', async () => {
+    // Records in while no page is open (curl-like requests: no Origin, not gated).
+    const json = { 'content-type': 'application/json' };
+    const created = await node.inject({
+      method: 'POST',
+      url: '/v1/topics',
+      headers: json,
+      payload: { name: 'before', partitions: 1, replicationFactor: 1 },
+    });
+    expect(created.statusCode).toBe(201);
+    const sampled = async () =>
+      (await node.inject({ method: 'GET', url: '/v1/console/node?history=true' })).json() as {
+        history: { t: number[]; producedRecords: number[] };
+      };
+    // (The in-memory logs of this node serve no fetch: the out series is covered by unit tests.)
+    let sent = 0;
+    await pollUntil('samples of records in', 15_000, async () => {
+      const records = Array.from({ length: 10 }, (_, i) => ({ value: `early ${sent + i}` }));
+      sent += records.length;
+      await node.inject({
+        method: 'POST',
+        url: '/v1/topics/before/partitions/0/records?acks=1',
+        headers: json,
+        payload: { records },
+      });
+      const { history } = await sampled();
+      const grew = history.producedRecords.filter(
+        (v, i) => i > 0 && v > history.producedRecords[i - 1]!,
+      );
+      return grew.length >= 2 ? true : undefined;
+    });
+    const page = await browser.newPage();
+    await page.goto(`${url}/#/`);
+    await page.getByText('node 1 · live').waitFor({ timeout: 15_000 });
+    const span = (await page.getByTestId('chart-span').textContent()) ?? '';
+    const points = Number(
+      /(\d+) points sampled by the nodes before this page opened/.exec(span)?.[1],
+    );
+    expect(points).toBeGreaterThanOrEqual(2);
+    expect(
+      (await page.locator('figure.chart canvas').first().boundingBox())?.width,
+    ).toBeGreaterThan(200);
     await page.close();
   });
 });

@@ -115,7 +115,10 @@ export class NodeSampler {
     if (this.#stopped) return;
     const wall = this.#deps.wallMs();
     const { intervalMs } = this.#deps;
-    const delay = intervalMs - (wall % intervalMs);
+    // The next grid time at least half an interval away: a timer that fires a little early
+    // (just before its grid time) must not sample again right after it.
+    const half = intervalMs / 2;
+    const delay = intervalMs - ((wall + half) % intervalMs) + half;
     this.#cancel = this.#deps.schedule(delay, () => {
       this.#cancel = null;
       void this.#sample();
