@@ -473,7 +473,7 @@ describe.skipIf(!existsSync(chromiumPath))('a node without --console-write in Ch
     await page.close();
   });
 
-  test('the overview opens with what the node sampled before: its chart does not start empty', async () => {
+  test('the overview opens with what the node sampled before: its chart is not empty', async () => {
     // Records in while no page is open (curl-like requests: no Origin, not gated).
     const json = { 'content-type': 'application/json' };
     const created = await node.inject({

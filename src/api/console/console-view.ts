@@ -35,7 +35,7 @@ export interface ConsoleReading {
   readonly groups: readonly GroupDescriptionBody[];
   /** Groups beyond consoleGroupsMax, left out of `groups`. */
   readonly groupsLeftOut: number;
-  /** Streams applications (from their `<app>-checkpoints` topics), at most consoleStreamsAppsMax. */
+  /** Streams applications (`<app>-checkpoints` topics), at most consoleStreamsAppsMax. */
   readonly streams: readonly StreamsAppView[];
   readonly streamsLeftOut: number;
   /** The nodes' sample rings, when the read asked for them (the first read of a console). */

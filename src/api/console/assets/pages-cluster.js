@@ -20,9 +20,11 @@ function ChartSpan({ history }) {
   if (first === undefined) return null;
   const minutes = Math.max(0, (history.t[history.t.length - 1] - first) / 60);
   const sampled = history.sampledPoints;
+  const since = new Date(first * 1000).toLocaleTimeString('en-GB');
+  const before =
+    sampled > 0 ? `: ${sampled} points sampled by the nodes before this page opened` : '';
   return html`<p class="muted" data-testid="chart-span">
-    Since ${new Date(first * 1000).toLocaleTimeString('en-GB')} (${minutes.toFixed(1)}
-    min)${sampled > 0 ? `: ${sampled} points sampled by the nodes before this page opened` : ''}.
+    ${`Since ${since} (${minutes.toFixed(1)} min)${before}.`}
   </p>`;
 }
 

@@ -23,8 +23,7 @@ function inputs(task) {
 function stores(task) {
   if (task.stores.length === 0) return html`<span class="muted">none</span>`;
   return task.stores.map((s) => {
-    const replay =
-      s.logStartOffset === null ? null : Math.max(0, s.covered - s.logStartOffset);
+    const replay = s.logStartOffset === null ? null : Math.max(0, s.covered - s.logStartOffset);
     const after = s.highWatermark === null ? null : Math.max(0, s.highWatermark - s.covered);
     return html`<div>
       ${s.store}: covered to ${count(s.covered)} · a restore replays ≤ ${count(replay)}
@@ -38,9 +37,11 @@ function App({ app }) {
     <section aria-label=${'Streams application ' + app.applicationId}>
       <h3>${app.applicationId}</h3>
       <p>
-        Group <a href=${'#/groups/' + enc(app.applicationId)}>${app.applicationId}</a>
-        ${` · ${app.groupState ?? 'none'} · ${app.members} member(s) · ${app.tasks.length} task(s)`}
-        · lag <strong data-testid=${'streams-lag-' + app.applicationId}>${count(app.lag)}</strong>
+        Group
+        <a href=${'#/groups/' + enc(app.applicationId)}>${app.applicationId}</a>
+        ${` · ${app.groupState ?? 'none'} · ${app.members} member(s)`}
+        ${` · ${app.tasks.length} task(s)`} · lag
+        <strong data-testid=${'streams-lag-' + app.applicationId}>${count(app.lag)}</strong>
         ${app.caughtUp ? '' : html` · <span class="muted">reading checkpoints…</span>`}
       </p>
       ${leftOut(app.tasksLeftOut, 'tasks')}
@@ -80,8 +81,8 @@ export function Streams({ state }) {
     <h2>Streams applications</h2>
     <p class="muted">
       Found from their <code>${'<application>-checkpoints'}</code> topics. Lag is each input
-      partition's high watermark minus the offset of the task's last checkpoint. Restore progress
-      is not visible from the cluster (the runtime logs it); the page shows what a restore would
+      partition's high watermark minus the offset of the task's last checkpoint. Restore progress is
+      not visible from the cluster (the runtime logs it); the page shows what a restore would
       replay: the changelog from its log start to the offset the checkpoint covers.
     </p>
     ${leftOut(state.streamsLeftOut, 'applications')}

@@ -87,7 +87,7 @@ test('checkpoints fold into the latest per task; tombstones and garbage', () => 
   expect(taskPartition('nohash')).toBeNull();
 });
 
-test(`tasks beyond consoleStreamsTasksMax (${consoleStreamsTasksMax}) are counted, not kept`, () => {
+test(`tasks beyond consoleStreamsTasksMax (${consoleStreamsTasksMax}) are counted only`, () => {
   const records = Array.from({ length: consoleStreamsTasksMax + 3 }, (_, i) =>
     record(i, `t#${i}`, checkpoint(`t#${i}`, { t: 0 })),
   );
@@ -101,7 +101,7 @@ test(`tasks beyond consoleStreamsTasksMax (${consoleStreamsTasksMax}) are counte
   expect(cursor.tasksLeftOut).toBe(3);
 });
 
-test('the view: owner from the group assignment, lag per input from the HW, changelog coverage', () => {
+test('the view: owner from the assignment, lag per input from the HW, changelog coverage', () => {
   const cursor = applyCheckpoints(empty, {
     records: [
       record(0, 'lines#0', checkpoint('lines#0', { lines: 30 })),
