@@ -51,6 +51,8 @@ export interface ConsoleFeedDeps {
    */
   readonly read: (withHistory: boolean) => Promise<ConsoleReading>;
   readonly onReadError: (error: unknown) => void;
+  /** Called when the last subscriber leaves: drop whatever the reads kept. */
+  readonly onIdle?: () => void;
 }
 
 export class ConsoleFeed {
@@ -118,6 +120,7 @@ export class ConsoleFeed {
     this.#history = emptyHistory;
     this.#lastView = null;
     this.#lastJson = null;
+    this.#deps.onIdle?.();
   }
 
   #schedule(delayMs: number): void {

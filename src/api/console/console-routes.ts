@@ -116,6 +116,7 @@ export function registerConsole(
           withHistory,
         ),
       onReadError: (error) => app.log.warn({ err: error }, 'console read failed'),
+      onIdle: () => checkpoints.clear(),
     },
   );
   app.get('/v1/console/events', (request, reply) => streamEvents(feed, request, reply));

@@ -7,9 +7,12 @@ import type { GroupDescriptionBody, HttpExchange, TopicDescriptionBody } from '.
 import type { RillApp } from '../server/route-context.ts';
 
 /** Streams applications followed; the rest are counted in streamsLeftOut. */
-export const consoleStreamsAppsMax = 20;
-/** Tasks remembered per application; checkpoints of further tasks are counted, not kept. */
-export const consoleStreamsTasksMax = 1_000;
+export const consoleStreamsAppsMax = 16;
+/**
+ * Tasks remembered per application; checkpoints of further tasks are counted, not kept. Every
+ * event carries the tasks, so this bounds the event's size too (~0.4 KB a task).
+ */
+export const consoleStreamsTasksMax = 256;
 /** Bytes of checkpoint records one fetch asks for. */
 export const checkpointFetchBytesMax = 256 * 1024;
 /** Fetches per application per read (a long backlog is caught up over several reads). */
@@ -136,6 +139,11 @@ export class CheckpointWatcher {
 
   get size(): number {
     return this.#cursors.size;
+  }
+
+  /** Forgets every cursor (nobody watches any more); the next read starts from the log start. */
+  clear(): void {
+    this.#cursors.clear();
   }
 
   /** Brings every application's cursor up to date with its checkpoint topic's description. */

@@ -98,6 +98,7 @@ function setUp(subscribersMax = 2) {
   let hw = 0;
   const reads: number[] = [];
   const withHistories: boolean[] = [];
+  const idle = { count: 0 };
   const feed = new ConsoleFeed(
     { readIntervalMs: 500, subscribersMax, historyPointsMax: 4, resendMs: 1_000 },
     {
@@ -116,6 +117,7 @@ function setUp(subscribersMax = 2) {
       onReadError: (error) => {
         throw error;
       },
+      onIdle: () => (idle.count += 1),
     },
   );
   const tick = async (ms: number) => {
@@ -123,11 +125,11 @@ function setUp(subscribersMax = 2) {
     clock.advance(ms);
     for (let i = 0; i < 5; i += 1) await Promise.resolve();
   };
-  return { clock, feed, reads, withHistories, tick, setHw: (n: number) => (hw = n) };
+  return { clock, feed, reads, withHistories, idle, tick, setHw: (n: number) => (hw = n) };
 }
 
 test('no timer runs and nothing is read while nobody subscribes', async () => {
-  const { clock, feed, reads, tick } = setUp();
+  const { clock, feed, reads, tick, idle } = setUp();
   expect(clock.pendingTimers).toBe(0);
   await tick(10_000);
   expect(reads).toEqual([]);
@@ -142,9 +144,12 @@ test('no timer runs and nothing is read while nobody subscribes', async () => {
   await tick(500);
   expect(reads.length).toBe(3);
   expect(events.length).toBeGreaterThanOrEqual(1);
+  expect(idle.count).toBe(0);
   unsubscribe();
   expect(clock.pendingTimers).toBe(0);
   expect(feed.isActive).toBe(false);
+  // What the reads kept (the streams page's cursors) is dropped with the last subscriber.
+  expect(idle.count).toBe(1);
   await tick(10_000);
   expect(reads.length).toBe(3);
 });
