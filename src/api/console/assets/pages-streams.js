@@ -33,15 +33,15 @@ function stores(task) {
 }
 
 function App({ app }) {
+  const lagId = 'streams-lag-' + app.applicationId;
+  const lag = count(app.lag);
   return html`
     <section aria-label=${'Streams application ' + app.applicationId}>
       <h3>${app.applicationId}</h3>
       <p>
-        Group
-        <a href=${'#/groups/' + enc(app.applicationId)}>${app.applicationId}</a>
+        ${'Group '}<a href=${'#/groups/' + enc(app.applicationId)}>${app.applicationId}</a>
         ${` · ${app.groupState ?? 'none'} · ${app.members} member(s)`}
-        ${` · ${app.tasks.length} task(s)`} · lag
-        <strong data-testid=${'streams-lag-' + app.applicationId}>${count(app.lag)}</strong>
+        ${` · ${app.tasks.length} task(s) · lag `}<strong data-testid=${lagId}>${lag}</strong>
         ${app.caughtUp ? '' : html` · <span class="muted">reading checkpoints…</span>`}
       </p>
       ${leftOut(app.tasksLeftOut, 'tasks')}
