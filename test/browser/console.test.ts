@@ -404,19 +404,33 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
       .toBe(2);
     await shoot(page, 'raft');
     await page.close();
-    // The overview again while records arrive: its "Records in" rate goes above zero live.
+    // The overview again while records arrive and are read: "Records in" (produced) and
+    // "Records out" (offsets served to consumers by fetch) go above zero live.
     const overview = await openPage('#/');
-    const recordsIn = overview.locator('.card', { hasText: 'Records in' }).locator('.value');
+    const card = (label: string) => overview.locator('.card', { hasText: label }).locator('.value');
+    const positive = async (label: string) => {
+      const shown = (await card(label).textContent()) ?? '';
+      return /^[0-9.,]+\/s$/.test(shown) && Number.parseFloat(shown) > 0;
+    };
     let sent = 0;
+    let seen = { in: false, out: false };
     await pollUntil(
-      'a records-in rate on the overview',
+      'records-in and records-out rates on the overview',
       20_000,
       async () => {
         const batch = Array.from({ length: 20 }, (_, i) => ({ value: `tick ${sent + i}` }));
         sent += batch.length;
         await cluster.post(1, '/v1/topics/orders/records?acks=1', { records: batch });
-        const shown = (await recordsIn.textContent()) ?? '';
-        return /^[0-9.,]+\/s$/.test(shown) && Number.parseFloat(shown) > 0 ? shown : undefined;
+        // A consumer's read from partition 0's leader (any offset it holds serves records).
+        const described = await cluster.get(1, '/v1/topics/orders');
+        const leader = (described.body.partitions?.[0]?.leader ?? null) as number | null;
+        if (leader !== null)
+          await cluster.get(leader, '/v1/topics/orders/partitions/0/records?offset=0');
+        seen = {
+          in: seen.in || (await positive('Records in')),
+          out: seen.out || (await positive('Records out')),
+        };
+        return seen.in && seen.out ? true : undefined;
       },
       200,
     );
