@@ -42,6 +42,8 @@ export interface PartitionDescriptionBody {
   /** Null only when neither the answering node nor the partition's leader could tell. */
   readonly logStartOffset: number | null;
   readonly highWatermark: number | null;
+  /** Bytes of the partition's log (all its segments) on the replica the offsets come from. */
+  readonly sizeBytes: number | null;
   /**
    * Where both offsets come from: 'leader' (the answering node leads it), 'follower' (its
    * follower replica: the HW of the leader's last fetch answer, one round trip behind, and the

@@ -59,6 +59,8 @@ export interface PartitionDescription {
   /** Known where this node hosts a replica of the partition (see offsetsSource); else null. */
   readonly logStartOffset: number | null;
   readonly highWatermark: number | null;
+  /** Bytes of the partition's log on the replica the offsets come from; null when unknown. */
+  readonly sizeBytes: number | null;
   /**
    * Where logStartOffset and highWatermark come from: this node's leader replica, its follower
    * replica (the HW of the leader's last fetch answer, the follower's own log start), the

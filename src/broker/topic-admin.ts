@@ -28,7 +28,7 @@ import { topicNameProblem } from './topic-name.ts';
 export interface LocalReplicaView {
   readonly role: { readonly kind: 'leader' | 'follower' | 'closed' };
   readonly highWatermark: number;
-  readonly log: { readonly logStartOffset: number };
+  readonly log: { readonly logStartOffset: number; readonly sizeBytes: number };
 }
 
 export interface TopicAdminDeps {
@@ -111,6 +111,7 @@ export class TopicAdmin {
       isr: p.isr,
       logStartOffset: known ? replica.log.logStartOffset : null,
       highWatermark: known ? replica.highWatermark : null,
+      sizeBytes: known ? replica.log.sizeBytes : null,
       offsetsSource: known ? kind : null,
       ...(ageMs === null ? {} : { offsetsAgeMs: ageMs }),
       ...(p.targetReplicas === undefined ? {} : { targetReplicas: p.targetReplicas }),

@@ -167,6 +167,8 @@ export interface LeaderAppendResult {
 export interface PartitionLogApi {
   readonly logStartOffset: number;
   readonly logEndOffset: number;
+  /** Bytes of every segment's batches (what retention.bytes counts). */
+  readonly sizeBytes: number;
   appendAsLeader(
     batches: Uint8Array,
     leaderEpoch: number,

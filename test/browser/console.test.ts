@@ -9,10 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { wordCountTopology } from '../../examples/word-count.ts';
+import { RillClient } from '../../src/api/client/index.ts';
 import type { RillApp } from '../../src/api/server/index.ts';
 import { startServer } from '../support/api/console-node.ts';
 import { ConsumeMember } from '../support/cluster/consume-member.ts';
 import { RillCluster } from '../support/cluster/rill-cluster.ts';
+import { StreamsRuntime } from '../../src/streams/index.ts';
 import { pollUntil } from '../support/poll.ts';
 
 const chromiumPath = '/usr/bin/chromium';
@@ -39,6 +42,31 @@ async function openPage(hash: string, node = 1): Promise<Page> {
   await page.goto(`${cluster.url(node)}/${hash}`);
   await page.getByText(`node ${node} · live`).waitFor({ timeout: 15_000 });
   return page;
+}
+
+/** Writes `records` to `topic` through node 1, sending again what a node refused. */
+async function writeAll(topic: string, records: { key?: string; value: string }[]): Promise<void> {
+  let pending = records;
+  await pollUntil(`${records.length} records written to ${topic}`, 20_000, async () => {
+    const answer = await cluster.post(1, `/v1/topics/${topic}/records?acks=all`, {
+      records: pending,
+    });
+    if (answer.status !== 200) return undefined;
+    const offsets = answer.body.offsets as { error?: unknown }[];
+    pending = pending.filter((_, i) => offsets[i]?.error !== undefined);
+    return pending.length === 0 ? true : undefined;
+  });
+}
+
+/** The sum of `topic`'s HWs as node 1 describes it, once every partition's HW is known. */
+async function hwSum(topic: string, atLeast: number): Promise<number> {
+  return pollUntil(`the HWs of ${topic} to cover ${atLeast}`, 10_000, async () => {
+    const described = await cluster.get(1, `/v1/topics/${topic}`);
+    const partitionsHw = described.body.partitions as { highWatermark: number | null }[];
+    const sum = partitionsHw.reduce((total, p) => total + (p.highWatermark ?? 0), 0);
+    const known = partitionsHw.every((p) => p.highWatermark !== null);
+    return known && sum >= atLeast ? sum : undefined;
+  });
 }
 
 async function shoot(page: Page, name: string): Promise<void> {
@@ -287,6 +315,56 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
     await page.close();
   });
 
+  test('a streams application: its tasks, their owner, and lag falling to 0', async () => {
+    const created = await cluster.post(1, '/v1/topics', {
+      name: 'lines',
+      partitions: 2,
+      replicationFactor: 3,
+    });
+    expect(created.status).toBe(201);
+    const topology = wordCountTopology('wc', 'lines', 'wc-out');
+    const start = () =>
+      StreamsRuntime.start(topology, new RillClient({ bootstrapUrls: [cluster.url(1)] }), {
+        commitIntervalMs: 100,
+      });
+    let runtime = await start();
+    const running = (r: StreamsRuntime) => (r.allTasksRunning() ? true : undefined);
+    await pollUntil('the streams instance to run its tasks', 30_000, () => running(runtime));
+    const page = await openPage('#/streams');
+    const app = page.getByRole('region', { name: 'Streams application wc' });
+    const tasks = page.getByRole('table', { name: 'Tasks of wc' }).locator('tbody tr');
+    // The source tasks lines#0 and lines#1, and the tasks reading the repartition topic.
+    const taskNames = async () => (await tasks.locator('td:first-child').allTextContents()).sort();
+    await expect
+      .poll(async () => (await taskNames()).filter((t) => t.startsWith('lines#')), {
+        timeout: 15_000,
+      })
+      .toEqual(['lines#0', 'lines#1']);
+    await expect.poll(async () => (await taskNames()).length).toBeGreaterThanOrEqual(3);
+    const owners = async () => tasks.locator('td:nth-child(2)').allTextContents();
+    // Every task runs in the one instance: an owner, not "none"; nothing is waiting.
+    await expect.poll(async () => (await owners()).includes('none')).toBe(false);
+    const lag = page.getByTestId('streams-lag-wc');
+    await expect.poll(() => lag.textContent()).toBe('0');
+    await runtime.close();
+    // Lines written while no instance runs are all lag, and nobody owns the tasks.
+    const lines = Array.from({ length: 40 }, (_, i) => ({ value: `the quick fox ${i}` }));
+    await writeAll('lines', lines);
+    const written = await hwSum('lines', 40);
+    await expect.poll(() => lag.textContent(), { timeout: 10_000 }).toBe(String(written));
+    await expect.poll(async () => (await owners()).every((o) => o === 'none')).toBe(true);
+    await shoot(page, 'streams-before');
+    runtime = await start();
+    try {
+      await expect.poll(() => lag.textContent(), { timeout: 30_000 }).toBe('0');
+      expect(await app.textContent()).toContain('word-counts: covered to');
+      await shoot(page, 'streams-after');
+    } finally {
+      await runtime.close();
+    }
+    await page.close();
+  });
+
   test('the keyboard alone reaches a section and a topic', async () => {
     const page = await openPage('#/');
     const focusedText = async () => (await page.locator('*:focus').textContent()) ?? '';
@@ -326,19 +404,33 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
       .toBe(2);
     await shoot(page, 'raft');
     await page.close();
-    // The overview again while records arrive: its "Records in" rate goes above zero live.
+    // The overview again while records arrive and are read: "Records in" (produced) and
+    // "Records out" (offsets served to consumers by fetch) go above zero live.
     const overview = await openPage('#/');
-    const recordsIn = overview.locator('.card', { hasText: 'Records in' }).locator('.value');
+    const card = (label: string) => overview.locator('.card', { hasText: label }).locator('.value');
+    const positive = async (label: string) => {
+      const shown = (await card(label).textContent()) ?? '';
+      return /^[0-9.,]+\/s$/.test(shown) && Number.parseFloat(shown) > 0;
+    };
     let sent = 0;
+    let seen = { in: false, out: false };
     await pollUntil(
-      'a records-in rate on the overview',
+      'records-in and records-out rates on the overview',
       20_000,
       async () => {
         const batch = Array.from({ length: 20 }, (_, i) => ({ value: `tick ${sent + i}` }));
         sent += batch.length;
         await cluster.post(1, '/v1/topics/orders/records?acks=1', { records: batch });
-        const shown = (await recordsIn.textContent()) ?? '';
-        return /^[0-9.,]+\/s$/.test(shown) && Number.parseFloat(shown) > 0 ? shown : undefined;
+        // A consumer's read from partition 0's leader (any offset it holds serves records).
+        const described = await cluster.get(1, '/v1/topics/orders');
+        const leader = (described.body.partitions?.[0]?.leader ?? null) as number | null;
+        if (leader !== null)
+          await cluster.get(leader, '/v1/topics/orders/partitions/0/records?offset=0');
+        seen = {
+          in: seen.in || (await positive('Records in')),
+          out: seen.out || (await positive('Records out')),
+        };
+        return seen.in && seen.out ? true : undefined;
       },
       200,
     );
@@ -349,13 +441,15 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
 });
 
 describe.skipIf(!existsSync(chromiumPath))('a node without --console-write in Chromium', () => {
+  /** This node samples its totals every 200 ms (10 s in production) so a test can wait for it. */
+  const sampleIntervalMs = 200;
   let node: RillApp;
   let url: string;
   let browser: BrowserContext;
   let profile: string;
 
   beforeAll(async () => {
-    ({ app: node } = await startServer(false));
+    ({ app: node } = await startServer(false, sampleIntervalMs));
     await node.listen({ host: '127.0.0.1', port: 0 });
     const address = node.server.address();
     url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
@@ -390,6 +484,51 @@ describe.skipIf(!existsSync(chromiumPath))('a node without --console-write in Ch
     expect((await node.inject({ method: 'GET', url: '/v1/topics' })).json()).toEqual({
       topics: [],
     });
+    await page.close();
+  });
+
+  test('the overview opens with what the node sampled before: its chart is not empty', async () => {
+    // Records in while no page is open (curl-like requests: no Origin, not gated).
+    const json = { 'content-type': 'application/json' };
+    const created = await node.inject({
+      method: 'POST',
+      url: '/v1/topics',
+      headers: json,
+      payload: { name: 'before', partitions: 1, replicationFactor: 1 },
+    });
+    expect(created.statusCode).toBe(201);
+    const sampled = async () =>
+      (await node.inject({ method: 'GET', url: '/v1/console/node?history=true' })).json() as {
+        history: { t: number[]; producedRecords: number[] };
+      };
+    // (The in-memory logs of this node serve no fetch: the out series is covered by unit tests.)
+    let sent = 0;
+    await pollUntil('samples of records in', 15_000, async () => {
+      const records = Array.from({ length: 10 }, (_, i) => ({ value: `early ${sent + i}` }));
+      sent += records.length;
+      await node.inject({
+        method: 'POST',
+        url: '/v1/topics/before/partitions/0/records?acks=1',
+        headers: json,
+        payload: { records },
+      });
+      const { history } = await sampled();
+      const grew = history.producedRecords.filter(
+        (v, i) => i > 0 && v > history.producedRecords[i - 1]!,
+      );
+      return grew.length >= 2 ? true : undefined;
+    });
+    const page = await browser.newPage();
+    await page.goto(`${url}/#/`);
+    await page.getByText('node 1 · live').waitFor({ timeout: 15_000 });
+    const span = (await page.getByTestId('chart-span').textContent()) ?? '';
+    const points = Number(
+      /(\d+) points sampled by the nodes before this page opened/.exec(span)?.[1],
+    );
+    expect(points).toBeGreaterThanOrEqual(2);
+    expect(
+      (await page.locator('figure.chart canvas').first().boundingBox())?.width,
+    ).toBeGreaterThan(200);
     await page.close();
   });
 });

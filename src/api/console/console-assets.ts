@@ -35,6 +35,7 @@ export function consoleAssetTable(): ReadonlyMap<string, readonly [string, strin
     own('pages-cluster.js', js),
     own('pages-topics.js', js),
     own('pages-groups.js', js),
+    own('pages-streams.js', js),
     own('console.css', css),
     ['/console/vendor/preact.js', [vendorFile('preact', 'preact.module.js'), js]],
     ['/console/vendor/hooks.js', [vendorFile('preact/hooks', 'hooks.module.js'), js]],

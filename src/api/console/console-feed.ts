@@ -8,6 +8,7 @@ import {
   advanceHistory,
   emptyHistory,
   partitionHealth,
+  seededHistory,
   type ConsoleHistory,
   type ConsoleReading,
   type ConsoleState,
@@ -41,10 +42,17 @@ export interface ConsoleSubscriber {
 
 export interface ConsoleFeedDeps {
   readonly clock: Clock;
+  /** The nodes' sampling interval: their rings' points are matched on this grid. */
+  readonly sampleIntervalMs: number;
   readonly wallClock: WallClock;
-  /** One read of the node's state; a failure is skipped (the next read retries). */
-  readonly read: () => Promise<ConsoleReading>;
+  /**
+   * One read of the node's state; a failure is skipped (the next read retries). `withHistory`
+   * (the first read of a watch) also gathers the nodes' rings of samples.
+   */
+  readonly read: (withHistory: boolean) => Promise<ConsoleReading>;
   readonly onReadError: (error: unknown) => void;
+  /** Called when the last subscriber leaves: drop whatever the reads kept. */
+  readonly onIdle?: () => void;
 }
 
 export class ConsoleFeed {
@@ -112,6 +120,7 @@ export class ConsoleFeed {
     this.#history = emptyHistory;
     this.#lastView = null;
     this.#lastJson = null;
+    this.#deps.onIdle?.();
   }
 
   #schedule(delayMs: number): void {
@@ -127,7 +136,7 @@ export class ConsoleFeed {
     const startedMs = this.#deps.clock.nowMs();
     this.#reading = true;
     try {
-      const reading = await this.#deps.read();
+      const reading = await this.#deps.read(this.#history.t.length === 0);
       if (generation === this.#generation) this.#publish(reading);
     } catch (error) {
       this.#deps.onReadError(error);
@@ -142,9 +151,15 @@ export class ConsoleFeed {
   #publish(reading: ConsoleReading): void {
     const atMs = this.#deps.wallClock.wallMs();
     const { historyPointsMax } = this.#config;
-    this.#history = advanceHistory(this.#history, reading, atMs, historyPointsMax);
+    const { histories, ...shown } = reading;
+    // The first read of a watch starts from the minutes every node sampled on its own.
+    const before =
+      this.#history.t.length === 0 && histories !== undefined
+        ? seededHistory(histories, this.#deps.sampleIntervalMs)
+        : this.#history;
+    this.#history = advanceHistory(before, reading, atMs, historyPointsMax);
     const state: ConsoleState = {
-      ...reading,
+      ...shown,
       atMs,
       ...partitionHealth(reading),
       history: this.#history,

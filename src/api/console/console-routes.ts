@@ -9,11 +9,14 @@ import type { Clock, WallClock } from '../../common/index.ts';
 import { ApiError } from '../errors.ts';
 import type { HttpExchange } from '../wire.ts';
 import { sendError } from '../server/fastify-errors.ts';
+import { enumQuery, type Query } from '../server/request-checks.ts';
 import type { RillApp, RillReply, RillRequest } from '../server/route-context.ts';
 import type { ServerMetrics } from '../server/server-metrics.ts';
 import { ConsoleAssets } from './console-assets.ts';
 import { ConsoleFeed, defaultConsoleFeedConfig, type ConsoleFeedConfig } from './console-feed.ts';
-import { readConsole } from './console-reader.ts';
+import { NodeSampler, nodeSampleIntervalMs, type NodeTotals } from './console-history.ts';
+import { getOwn, readConsole, type ConsoleNodeBody } from './console-reader.ts';
+import { CheckpointWatcher } from './console-streams.ts';
 
 /** The header the console's own fetches carry. */
 export const consoleHeader = 'x-rill-console';
@@ -22,6 +25,8 @@ export interface ConsoleOptions {
   /** --console-write: mutations from the console are served. */
   readonly write: boolean;
   readonly feed?: Partial<ConsoleFeedConfig>;
+  /** How often every node samples its totals for the charts (default nodeSampleIntervalMs). */
+  readonly sampleIntervalMs?: number;
 }
 
 export interface ConsoleDeps {
@@ -87,28 +92,64 @@ export function registerConsole(
   app.get('/console/*', (request, reply) =>
     serveAsset(request, reply, request.url.split('?')[0] ?? ''),
   );
+  const sampleIntervalMs = options.sampleIntervalMs ?? nodeSampleIntervalMs;
+  const checkpoints = new CheckpointWatcher({
+    app,
+    forwarder: deps.forwarder,
+    nodeId: deps.nodeId,
+  });
   const feed = new ConsoleFeed(
     { ...defaultConsoleFeedConfig, ...options.feed },
     {
+      sampleIntervalMs,
       clock: deps.clock,
       wallClock: deps.wallClock,
-      read: () =>
-        readConsole({
-          app,
-          forwarder: deps.forwarder,
-          nodeId: deps.nodeId,
-          consoleWrite: options.write,
-        }),
+      read: (withHistory) =>
+        readConsole(
+          {
+            app,
+            forwarder: deps.forwarder,
+            nodeId: deps.nodeId,
+            consoleWrite: options.write,
+            checkpoints,
+          },
+          withHistory,
+        ),
       onReadError: (error) => app.log.warn({ err: error }, 'console read failed'),
+      onIdle: () => checkpoints.clear(),
     },
   );
   app.get('/v1/console/events', (request, reply) => streamEvents(feed, request, reply));
+  const totals = async (): Promise<NodeTotals> => ({
+    producedRecords: await counterValue(deps.metrics.produceRecords),
+    consumedRecords: await counterValue(deps.metrics.consumerFetchRecords),
+  });
+  const sampler = new NodeSampler({
+    intervalMs: sampleIntervalMs,
+    schedule: (delayMs, run) => deps.clock.schedule(delayMs, run),
+    wallMs: () => deps.wallClock.wallMs(),
+    totals,
+  });
+  app.get<{ Querystring: Query }>('/v1/console/node', async (request): Promise<ConsoleNodeBody> => {
+    const history = enumQuery(request.query, 'history', ['true', 'false'] as const, 'false');
+    return {
+      nodeId: deps.nodeId(),
+      raft: await getOwn<Record<string, unknown>>(app, '/v1/raft'),
+      totals: await totals(),
+      ...(history === 'true' ? { history: sampler.history } : {}),
+    };
+  });
   // Before the server waits for its connections: an open stream would hold it open.
   app.addHook('preClose', (done) => {
     feed.stop();
+    sampler.stop();
     done();
   });
   return feed;
+}
+
+async function counterValue(counter: ServerMetrics['produceRecords']): Promise<number> {
+  return (await counter.get()).values[0]?.value ?? 0;
 }
 
 /** Holds the response open as text/event-stream until the client goes away. */

@@ -1,17 +1,26 @@
 // The console's live view as data: what one read of the node's own routes returned (a
 // ConsoleReading) plus the history the feed keeps while someone watches (records in and out per
 // second, each group's lag), folded by pure functions so tests drive them with plain numbers.
+import {
+  rateBetween,
+  ratesFromHistories,
+  sumRates,
+  type NodeHistory,
+  type NodeTotals,
+} from './console-history.ts';
+import type { StreamsAppView } from './console-streams.ts';
 import type {
   ClusterDescriptionBody,
   GroupDescriptionBody,
   TopicDescriptionBody,
 } from '../wire.ts';
 
-/** One node's Raft state as the console sees it; status null when it did not answer. */
+/** One node's Raft state and totals as the console sees it; null when it did not answer. */
 export interface RaftNodeView {
   readonly nodeId: number;
   readonly url: string;
   readonly status: Readonly<Record<string, unknown>> | null;
+  readonly totals: NodeTotals | null;
 }
 
 /** Everything one read gathers; the feed adds the history. */
@@ -26,42 +35,54 @@ export interface ConsoleReading {
   readonly groups: readonly GroupDescriptionBody[];
   /** Groups beyond consoleGroupsMax, left out of `groups`. */
   readonly groupsLeftOut: number;
+  /** Streams applications (`<app>-checkpoints` topics), at most consoleStreamsAppsMax. */
+  readonly streams: readonly StreamsAppView[];
+  readonly streamsLeftOut: number;
+  /** The nodes' sample rings, when the read asked for them (the first read of a console). */
+  readonly histories?: readonly NodeHistory[];
 }
 
-/** Time series over the last historyPointsMax reads (seconds since the epoch in `t`). */
+/** Time series over the last historyPointsMax points (seconds since the epoch in `t`). */
 export interface ConsoleHistory {
   readonly t: readonly number[];
-  /** Records per second appended to user topics (sum of HW growth). */
+  /** Records per second appended by produce, summed over the nodes. */
   readonly inRate: readonly (number | null)[];
-  /** Records per second consumed (sum of committed-offset growth of every group). */
+  /** Records per second served to consumers by fetch, summed over the nodes. */
   readonly outRate: readonly (number | null)[];
   /** Each group's total lag in records, aligned with `t` (null before it was seen). */
   readonly lag: Readonly<Record<string, readonly (number | null)[]>>;
-  /** Running totals of the last read, to compute the next rates. */
-  readonly last: { readonly atMs: number; readonly hw: number; readonly committed: number } | null;
+  /** Leading points that came from the nodes' own samples, before this watch began. */
+  readonly sampledPoints: number;
+  /** Each node's totals at the last read, to compute the next rates. */
+  readonly last: {
+    readonly atMs: number;
+    readonly nodes: Readonly<Record<string, NodeTotals>>;
+  } | null;
 }
 
-export interface ConsoleState extends ConsoleReading {
+export interface ConsoleState extends Omit<ConsoleReading, 'histories'> {
   readonly atMs: number;
   readonly underReplicated: number;
   readonly offline: number;
   readonly history: ConsoleHistory;
 }
 
-export const emptyHistory: ConsoleHistory = { t: [], inRate: [], outRate: [], lag: {}, last: null };
+export const emptyHistory: ConsoleHistory = {
+  t: [],
+  inRate: [],
+  outRate: [],
+  lag: {},
+  sampledPoints: 0,
+  last: null,
+};
 
-/** Sums of the HWs of user topics and of every group's committed offsets. */
-export function totalsOf(reading: ConsoleReading): { hw: number; committed: number } {
-  let hw = 0;
-  for (const topic of reading.topics) {
-    if (topic.name.startsWith('__')) continue;
-    for (const p of topic.partitions) hw += p.highWatermark ?? 0;
-  }
-  let committed = 0;
-  for (const group of reading.groups) {
-    for (const o of group.offsets) committed += o.committedOffset ?? 0;
-  }
-  return { hw, committed };
+/** A history that starts with the minutes the nodes sampled before anyone watched. */
+export function seededHistory(
+  histories: readonly NodeHistory[],
+  intervalMs: number,
+): ConsoleHistory {
+  const { t, inRate, outRate } = ratesFromHistories(histories, intervalMs);
+  return { t, inRate, outRate, lag: {}, sampledPoints: t.length, last: null };
 }
 
 /** A group's lag in records: the sum over its partitions (null when none is known). */
@@ -71,6 +92,24 @@ export function groupLag(group: GroupDescriptionBody): number | null {
   return sum;
 }
 
+/** The cluster's rates since the last read: each answering node's counters, summed. */
+function ratesSince(
+  last: ConsoleHistory['last'],
+  reading: ConsoleReading,
+  atMs: number,
+): { inRate: number | null; outRate: number | null } {
+  const seconds = last === null ? 0 : (atMs - last.atMs) / 1000;
+  const ins: (number | null)[] = [];
+  const outs: (number | null)[] = [];
+  for (const node of reading.raft) {
+    const before = last?.nodes[String(node.nodeId)];
+    if (node.totals === null || before === undefined) continue;
+    ins.push(rateBetween(node.totals.producedRecords, before.producedRecords, seconds));
+    outs.push(rateBetween(node.totals.consumedRecords, before.consumedRecords, seconds));
+  }
+  return { inRate: sumRates(ins), outRate: sumRates(outs) };
+}
+
 /** The history after one more read at `atMs`, keeping the last `pointsMax` points. */
 export function advanceHistory(
   history: ConsoleHistory,
@@ -78,12 +117,7 @@ export function advanceHistory(
   atMs: number,
   pointsMax: number,
 ): ConsoleHistory {
-  const totals = totalsOf(reading);
-  const last = history.last;
-  const seconds = last === null ? 0 : (atMs - last.atMs) / 1000;
-  // A total that shrinks (a topic deleted, offsets reset) gives no rate rather than a negative.
-  const rate = (now: number, before: number | undefined): number | null =>
-    before === undefined || seconds <= 0 || now < before ? null : (now - before) / seconds;
+  const { inRate, outRate } = ratesSince(history.last, reading, atMs);
   const keep = <T>(series: readonly T[], value: T): T[] => [...series, value].slice(-pointsMax);
   const length = Math.min(history.t.length + 1, pointsMax);
   const lag: Record<string, (number | null)[]> = {};
@@ -92,12 +126,19 @@ export function advanceHistory(
     const padded = [...new Array<null>(Math.max(0, history.t.length - before.length)), ...before];
     lag[group.group] = keep(padded, groupLag(group)).slice(-length);
   }
+  const nodes: Record<string, NodeTotals> = {};
+  for (const node of reading.raft)
+    if (node.totals !== null) nodes[String(node.nodeId)] = node.totals;
   return {
     t: keep(history.t, atMs / 1000),
-    inRate: keep(history.inRate, rate(totals.hw, last?.hw)),
-    outRate: keep(history.outRate, rate(totals.committed, last?.committed)),
+    inRate: keep(history.inRate, inRate),
+    outRate: keep(history.outRate, outRate),
     lag,
-    last: { atMs, ...totals },
+    sampledPoints: Math.max(
+      0,
+      history.sampledPoints - Math.max(0, history.t.length + 1 - pointsMax),
+    ),
+    last: { atMs, nodes },
   };
 }
 

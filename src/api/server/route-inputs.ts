@@ -57,6 +57,7 @@ const routeInputs: Readonly<Record<string, RouteInput>> = {
   'GET /': none,
   'GET /console/*': none,
   'GET /v1/console/events': none,
+  'GET /v1/console/node': { query: ['history'], bodies: [] },
 };
 
 /** Every client route as `METHOD url-pattern` (tests walk them; docs/api.md lists them). */

@@ -49,6 +49,7 @@ export class ServerMetrics {
   readonly produceRecords: Counter;
   readonly fetchBytes: Counter;
   readonly fetchRecords: Counter;
+  readonly consumerFetchRecords: Counter;
   readonly errors: Counter<'code'>;
   readonly requestSeconds: Histogram<'route' | 'method' | 'status'>;
   readonly produceSeconds: Histogram<'route' | 'acks'>;
@@ -77,6 +78,13 @@ export class ServerMetrics {
     this.fetchRecords = new Counter({
       name: 'rill_fetch_records_total',
       help: 'Records returned by JSON fetch requests (binary fetches are not decoded).',
+      registers,
+    });
+    this.consumerFetchRecords = new Counter({
+      name: 'rill_consumer_fetch_records_total',
+      help:
+        'Offsets served to consumers by fetch (HTTP JSON and binary, Kafka Fetch; not replica ' +
+        'fetches): the records read, plus any gaps a compaction left among them.',
       registers,
     });
     this.errors = new Counter({
@@ -133,6 +141,11 @@ export class ServerMetrics {
   countFetched(topic: string, bytes: number): void {
     this.fetchBytes.inc(bytes);
     this.#topicBytes.inc({ topic: this.#topicLabel(topic), direction: 'out' }, bytes);
+  }
+
+  /** Counts the offsets one consumer fetch moved past (nextOffset − the offset asked). */
+  countConsumed(offsets: number): void {
+    if (offsets > 0) this.consumerFetchRecords.inc(offsets);
   }
 
   #topicLabel(topic: string): string {

@@ -109,6 +109,8 @@ export interface ServerDeps {
   readonly groups?: Partial<GroupCoordinatorConfig>;
   /** --console-write: the web console may change the cluster (docs/console.md). */
   readonly consoleWrite?: boolean;
+  /** How often the console's per-node samples are taken (tests; default 10 s). */
+  readonly consoleSampleIntervalMs?: number;
 }
 
 export type { RillApp, RillReply, RillRequest, RouteContext } from './route-context.ts';
@@ -232,7 +234,12 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
   const consoleDeps = { clock: deps.clock, wallClock, forwarder, metrics };
   const nodeId = (): number => broker.nodeId;
   const brokerUrls = (): string[] => broker.describeCluster().brokers.map((b) => b.url);
-  const consoleOptions = { write: deps.consoleWrite === true };
+  const consoleOptions = {
+    write: deps.consoleWrite === true,
+    ...(deps.consoleSampleIntervalMs === undefined
+      ? {}
+      : { sampleIntervalMs: deps.consoleSampleIntervalMs }),
+  };
   registerConsole(app, consoleOptions, { ...consoleDeps, nodeId, brokerUrls });
   await app.ready();
   return app;

@@ -12,8 +12,10 @@ import { MemoryMetadataLog } from '../broker/memory-metadata-log.ts';
 import { MemoryPartitionLog } from '../broker/memory-partition-log.ts';
 import { realClock } from '../real-clock.ts';
 
+/** `sampleIntervalMs`: the console's per-node sampling, on the real wall clock (else 10 s). */
 export async function startServer(
   consoleWrite: boolean,
+  sampleIntervalMs?: number,
 ): Promise<{ app: RillApp; broker: Broker }> {
   const image = new MetadataImage();
   const logger = pino({ level: 'silent' });
@@ -47,10 +49,11 @@ export async function startServer(
     {
       broker,
       logger,
-      wallClock: { wallMs: () => 0 },
+      wallClock: { wallMs: () => (sampleIntervalMs === undefined ? 0 : Date.now()) },
       clock: realClock,
       forwarder: new H2Transport(),
       consoleWrite,
+      ...(sampleIntervalMs === undefined ? {} : { consoleSampleIntervalMs: sampleIntervalMs }),
     },
   );
   return { app, broker };

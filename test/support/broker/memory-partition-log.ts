@@ -32,6 +32,10 @@ export class MemoryPartitionLog implements PartitionLogApi {
   appendGate: Promise<void> | null = null;
   outstandingReads = 0;
 
+  get sizeBytes(): number {
+    return this.batches.reduce((sum, batch) => sum + batch.bytes.length, 0);
+  }
+
   async appendAsLeader(
     bytes: Uint8Array,
     leaderEpoch: number,

@@ -13,6 +13,7 @@ function partition(n: number, leader: number | null, known: boolean): PartitionD
     isr: leader === null ? [1] : [leader],
     logStartOffset: known ? 0 : null,
     highWatermark: known ? 7 : null,
+    sizeBytes: known ? 100 : null,
     offsetsSource: known ? 'leader' : null,
   };
 }

@@ -1,5 +1,5 @@
 // The console's shell: hash routing (#/, #/topics, #/topics/NAME, #/groups, #/groups/NAME,
-// #/raft), the live view from the server-sent-event stream, and the navigation bar.
+// #/streams, #/raft), the live view from the server-sent-event stream, and the navigation bar.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { subscribe } from './api.js';
@@ -7,6 +7,7 @@ import { html } from './format.js';
 import { Overview, Raft } from './pages-cluster.js';
 import { Topic, Topics } from './pages-topics.js';
 import { Group, Groups } from './pages-groups.js';
+import { Streams } from './pages-streams.js';
 
 function routeOf(hash) {
   const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
@@ -18,6 +19,7 @@ const sections = [
   ['', 'Overview'],
   ['topics', 'Topics'],
   ['groups', 'Groups'],
+  ['streams', 'Streams'],
   ['raft', 'Raft'],
 ];
 
@@ -66,6 +68,8 @@ function page(route, state) {
       return route.name
         ? html`<${Group} name=${route.name} state=${state} />`
         : html`<${Groups} state=${state} />`;
+    case 'streams':
+      return html`<${Streams} state=${state} />`;
     case 'raft':
       return html`<${Raft} state=${state} />`;
     default:

@@ -22,6 +22,19 @@ export function count(n) {
   return n === null || n === undefined ? '—' : Number(n).toLocaleString('en-US');
 }
 
+/** A size in bytes as B, KiB, MiB, GiB or TiB. */
+export function bytes(n) {
+  if (n === null || n === undefined) return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${n} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${units[unit]}`;
+}
+
 export function rate(n) {
   if (n === null || n === undefined) return '—';
   return `${n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1)}/s`;

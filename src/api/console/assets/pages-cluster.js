@@ -14,6 +14,20 @@ function raftOf(state, id) {
   return state.raft.find((r) => r.nodeId === id)?.status ?? null;
 }
 
+/** What the chart covers, and how much of it the nodes sampled before this page opened. */
+function ChartSpan({ history }) {
+  const first = history.t[0];
+  if (first === undefined) return null;
+  const minutes = Math.max(0, (history.t[history.t.length - 1] - first) / 60);
+  const sampled = history.sampledPoints;
+  const since = new Date(first * 1000).toLocaleTimeString('en-GB');
+  const before =
+    sampled > 0 ? `: ${sampled} points sampled by the nodes before this page opened` : '';
+  return html`<p class="muted" data-testid="chart-span">
+    ${`Since ${since} (${minutes.toFixed(1)} min)${before}.`}
+  </p>`;
+}
+
 export function Overview({ state }) {
   const { cluster, history } = state;
   const leader = state.raft.map((r) => r.status).find((s) => s?.role === 'leader');
@@ -23,10 +37,7 @@ export function Overview({ state }) {
   return html`
     <h2>Overview</h2>
     <div class="cards">
-      <${Card}
-        label="Nodes alive"
-        value=${`${alive} / ${cluster.brokers.length}`}
-      />
+      <${Card} label="Nodes alive" value=${`${alive} / ${cluster.brokers.length}`} />
       <${Card}
         label="Controller"
         value=${cluster.controllerId === null ? 'none' : `node ${cluster.controllerId}`}
@@ -54,9 +65,10 @@ export function Overview({ state }) {
       t=${history.t}
       series=${[
         { name: 'in', data: history.inRate },
-        { name: 'out (consumed)', data: history.outRate },
+        { name: 'out (fetched by consumers)', data: history.outRate },
       ]}
     />
+    <${ChartSpan} history=${history} />
     <h3>Nodes</h3>
     <table aria-label="Nodes">
       <thead>
@@ -131,9 +143,7 @@ export function Raft({ state }) {
             <td class="num">
               ${isLeader ? count(leader.commitIndex) : count(follower?.matchIndex)}
             </td>
-            <td class="num">
-              ${isLeader ? 'leader' : contactOf(follower)}
-            </td>
+            <td class="num">${isLeader ? 'leader' : contactOf(follower)}</td>
           </tr>`;
         })}
       </tbody>

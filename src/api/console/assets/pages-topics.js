@@ -3,13 +3,22 @@
 // partition and offset or time, and a produce form. Changes need --console-write.
 import { useRef, useState } from 'preact/hooks';
 import { ApiFailure, ErrorLine, change, enc, read } from './api.js';
-import { Bytes, WriteNotice, count, html, leftOut, rate, time } from './format.js';
+import { Bytes, WriteNotice, bytes, count, html, leftOut, rate, time } from './format.js';
 
 function recordsOf(topic) {
   let n = 0;
   for (const p of topic.partitions)
     n += Math.max(0, (p.highWatermark ?? 0) - (p.logStartOffset ?? 0));
   return n;
+}
+
+/** Bytes of the topic's logs, one replica per partition (null when no size is known). */
+function sizeOf(topic) {
+  let sum = null;
+  for (const p of topic.partitions) {
+    if (typeof p.sizeBytes === 'number') sum = (sum ?? 0) + p.sizeBytes;
+  }
+  return sum;
 }
 
 function hwOf(topic) {
@@ -174,6 +183,7 @@ export function Topics({ state }) {
           <th class="num">Partitions</th>
           <th class="num">Replication factor</th>
           <th class="num">Records</th>
+          <th class="num">Size</th>
           <th class="num">Rate in</th>
           <th class="num">Under-replicated</th>
           <th>Actions</th>
@@ -187,6 +197,7 @@ export function Topics({ state }) {
               <td class="num">${t.partitions.length}</td>
               <td class="num">${t.partitions[0]?.replicas.length ?? '—'}</td>
               <td class="num">${count(recordsOf(t))}</td>
+              <td class="num">${bytes(sizeOf(t))}</td>
               <td class="num">${rate(rates.get(t.name))}</td>
               <td class="num">
                 ${t.partitions.filter((p) => p.isr.length < p.replicas.length).length}
@@ -427,6 +438,7 @@ export function Topic({ name, state }) {
     <p>
       <a href="#/topics">All topics</a>
       ${` · ${topic.partitions.length} partition(s) · ${count(recordsOf(topic))} record(s)`}
+      ${` · ${bytes(sizeOf(topic))}`}
     </p>
     <${WriteNotice} state=${state} />
     <h3>Partitions</h3>
@@ -441,6 +453,7 @@ export function Topic({ name, state }) {
           <th class="num">Log start</th>
           <th class="num">High watermark</th>
           <th class="num">Records</th>
+          <th class="num">Size</th>
         </tr>
       </thead>
       <tbody>
@@ -459,6 +472,7 @@ export function Topic({ name, state }) {
               <td class="num">
                 ${count(heldBy(p))}
               </td>
+              <td class="num">${bytes(p.sizeBytes)}</td>
             </tr>`,
         )}
       </tbody>

@@ -68,6 +68,8 @@ interface PartitionAnswer {
   readonly highWatermark: number;
   readonly logStartOffset: number;
   readonly records: Buffer;
+  /** Offsets the answer moves the consumer past (0 for an error). */
+  readonly served: number;
 }
 
 interface TopicAnswer {
@@ -109,13 +111,15 @@ async function readAll(
         budget = Math.max(0, budget - records.length);
         bytes += records.length;
         const { highWatermark, logStartOffset } = result;
-        partitions.push({ partition, errorCode: 0, highWatermark, logStartOffset, records });
+        const served = Math.max(0, result.read.nextOffset - offset);
+        const answered = { highWatermark, logStartOffset, records, served };
+        partitions.push({ partition, errorCode: 0, ...answered });
       } catch (error) {
         context.signal.throwIfAborted();
         hasError = true;
         const offsets = knownOffsets(context, topic.name, partition);
         const errorCode = kafkaErrorCodeOf(error);
-        partitions.push({ partition, errorCode, ...offsets, records: Buffer.alloc(0) });
+        partitions.push({ partition, errorCode, ...offsets, records: Buffer.alloc(0), served: 0 });
       }
     }
     topics.push({ name: topic.name, partitions });
@@ -203,6 +207,9 @@ export const fetchApi: KafkaApi = {
     for (const topic of answer.topics) {
       const bytes = topic.partitions.reduce((sum, p) => sum + p.records.length, 0);
       if (bytes > 0) context.services.metrics.countFetched(topic.name, bytes);
+      context.services.metrics.countConsumed(
+        topic.partitions.reduce((sum, p) => sum + p.served, 0),
+      );
     }
     return writeResponse(answer.topics, header.apiVersion);
   },

@@ -134,6 +134,7 @@ async function fetch(
   const signal = context.signalOf(request);
   const result = await broker.fetch({ topic, partition, offset, maxBytes, maxWaitMs, signal });
   context.metrics.countFetched(topic, result.read.bytes);
+  context.metrics.countConsumed(result.read.nextOffset - offset);
   if (wantsBatches(request.headers.accept)) {
     if (!isHttp2(request)) return sendBatchesHttp1(context, reply, result, signal);
     return sendBatches(context, reply, result);

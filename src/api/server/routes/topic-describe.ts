@@ -57,6 +57,8 @@ export function mergeLeaderAnswers(
       ...p,
       logStartOffset: remote.logStartOffset,
       highWatermark: remote.highWatermark,
+      // An older node's answer has no size: unknown rather than a wrong one.
+      sizeBytes: remote.sizeBytes ?? null,
       offsetsSource: 'leader-remote',
     };
   });
