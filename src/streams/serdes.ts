@@ -14,7 +14,7 @@ export interface Serdes<K, V> {
   readonly value: Serde<V>;
 }
 
-/** UTF-8 bytes of `text`; Buffer.from takes short strings from a shared pool (no new allocation). */
+/** UTF-8 bytes of `text`; Buffer.from takes short strings from a shared pool (cheap). */
 const utf8 = (text: string): Uint8Array => Buffer.from(text, 'utf8');
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
