@@ -14,6 +14,7 @@ import {
   runSimHistory,
   simOptionsOf,
   simProfile,
+  simRegressions,
   type SimProfile,
 } from '../../support/checker/sim-histories.ts';
 
@@ -30,28 +31,6 @@ const failoverProfile = simProfile.map((p): SimProfile => ({
   partitionProbability: Math.max(p.partitionProbability, 0.005),
 }));
 
-/**
- * Failing profiles found in CI, kept as regressions. 571826433: a duplicated register-node of a
- * restarted node's earlier incarnation applied after the new one's, so the image named the dead
- * incarnation, every heartbeat was STALE_BROKER_EPOCH and the node stayed fenced (out of every
- * ISR) forever; the node now registers again (registrationReplaced in node-session.ts).
- */
-const regressions: SimProfile[] = [
-  {
-    seed: 571826433,
-    nodeCount: 5,
-    partitionCount: 3,
-    crashProbability: 0.005,
-    controllerCrashProbability: 0,
-    partitionProbability: 0.005,
-    slowNodeProbability: 0.02,
-    lossProbability: 0.01,
-    duplicateProbability: 0.02,
-    delayMsMax: 60,
-    acksAllShare: 1,
-    faultPhaseMs: 1002,
-  },
-];
 
 test('monotonic reads, no changed or phantom record, over simulated failovers', async () => {
   console.log(`monotonic-reads property seed=${seed} runs≤${numRuns} budget=${budgetMs} ms`);
@@ -72,7 +51,7 @@ test('monotonic reads, no changed or phantom record, over simulated failovers', 
       numRuns,
       interruptAfterTimeLimit: budgetMs,
       markInterruptAsFailure: false,
-      examples: regressions.map((profile) => [profile]),
+      examples: simRegressions.map((profile) => [profile]),
     },
   );
   console.log(`monotonic-reads: ${histories} histories, ${reads} reads, ${records} records read`);

@@ -17,6 +17,7 @@ import {
   runSimHistory,
   simOptionsOf,
   simProfile,
+  simRegressions,
 } from '../../support/checker/sim-histories.ts';
 
 const seed = Number(process.env['RILL_PROPERTY_SEED'] ?? Date.now() % 2 ** 31);
@@ -41,7 +42,13 @@ test('read-your-writes and no acknowledged write lost, over simulated faults', a
       expect(found, `simulator seed ${profile.seed}`).toBe('');
       expect(run.check.stats.undecided, 'the final reads reach every acked write').toBe(0);
     }),
-    { seed, numRuns, interruptAfterTimeLimit: budgetMs, markInterruptAsFailure: false },
+    {
+      seed,
+      numRuns,
+      interruptAfterTimeLimit: budgetMs,
+      markInterruptAsFailure: false,
+      examples: simRegressions.map((profile) => [profile]),
+    },
   );
   console.log(
     `read-your-writes: ${histories} histories, ${ackedAll} acks=all acked, ${fetches} reads`,

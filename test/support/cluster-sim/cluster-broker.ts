@@ -169,6 +169,11 @@ export class ClusterBroker {
   up = true;
   incarnation = 1;
   brokerEpoch: number | null = null;
+  /**
+   * The broker epoch of this incarnation's first registration: when the process (re)started as
+   * far as the cluster knows. Registering again after a stale registration replaced it keeps it.
+   */
+  registeredAt: number | null = null;
   #nextHeartbeatMs = 0;
 
   constructor(config: BrokerConfig, env: BrokerEnv, random: SeededRandom) {
@@ -229,6 +234,7 @@ export class ClusterBroker {
     this.image = new MetadataImage();
     this.machine = new HashStateMachine();
     this.brokerEpoch = null;
+    this.registeredAt = null;
     this.#nextHeartbeatMs = 0;
     this.#raft = this.#startRaft();
     for (const node of this.partitions) node.restart(false);
@@ -387,8 +393,10 @@ export class ClusterBroker {
     const result = this.image.apply(command, index);
     this.image.checkInvariants();
     if (command.type === 'register-node' && result.ok && result.brokerEpoch !== undefined) {
-      if (command.nodeId === this.id && command.incarnationId === this.incarnationId)
+      if (command.nodeId === this.id && command.incarnationId === this.incarnationId) {
         this.brokerEpoch = result.brokerEpoch;
+        this.registeredAt ??= result.brokerEpoch;
+      }
     }
     this.#env.onApplied(this, index, command, result);
     const state =
@@ -430,10 +438,14 @@ export class ClusterBroker {
 
   #heartbeat(): void {
     // The production rule (NodeSession): a later registration of an earlier incarnation took
-    // this node's place, so it registers again.
-    if (registrationReplaced(this.image.node(this.id), this.incarnationId, this.brokerEpoch))
-      this.brokerEpoch = null;
-    if (this.brokerEpoch === null) {
+    // this node's place, so it registers again, keeping its epoch until the new one applies
+    // (meanwhile the image fences it and actionableRecord takes its leadership away).
+    const replaced = registrationReplaced(
+      this.image.node(this.id),
+      this.incarnationId,
+      this.brokerEpoch,
+    );
+    if (this.brokerEpoch === null || replaced) {
       void this.#propose({
         type: 'register-node',
         nodeId: this.id,

@@ -42,11 +42,12 @@ function checkPartition(sim: ClusterSim, p: number, ghost: PartitionGhost): void
     if (leader === null) continue;
     // A restarted node leads only epochs elected after it registered again: an older epoch of
     // its own may have lost its unflushed tail (src/broker/replication/index.ts, Metadata).
+    // The same process registering again (a stale registration replaced its own) lost nothing.
     const electedAt = sim.electedAt.get(`${p}:${leader.leaderEpoch}`) ?? -1;
-    if (broker.brokerEpoch === null || electedAt < broker.brokerEpoch)
+    if (broker.registeredAt === null || electedAt < broker.registeredAt)
       ghost.violations.push(
         `node ${node.id} leads epoch ${leader.leaderEpoch} (elected at ${electedAt}) ` +
-          `before its registration ${broker.brokerEpoch}`,
+          `before its registration ${broker.registeredAt}`,
       );
     if (!sim.strict) continue;
     checkIsrAgrees(ghost, logOf, 'StrongIsr', state.isr, node);
