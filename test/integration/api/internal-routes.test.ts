@@ -1,49 +1,18 @@
 // Goal: the registration point for node-to-node routes (e.g. the Raft transport's handler)
 // serves them, and the cluster secret guards them however the path is spelled.
 // Method: buildServer in process on a broker over test twins, driven with fastify.inject.
-import { pino } from 'pino';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { H2Transport } from '../../../src/api/client/index.ts';
 import { buildServer, type InternalRoute, type RillApp } from '../../../src/api/server/index.ts';
-import { Broker, MetadataImage, type MetadataCommand } from '../../../src/broker/index.ts';
-import { SeededRandom } from '../../../src/common/index.ts';
 import { defaultServerConfig } from '../../../src/main.ts';
-import { ManualClock } from '../../support/broker/manual-clock.ts';
+import { startMemoryBroker } from '../../support/broker/memory-broker.ts';
 import { realClock } from '../../support/real-clock.ts';
-import { MemoryMetadataLog } from '../../support/broker/memory-metadata-log.ts';
-import { MemoryPartitionLog } from '../../support/broker/memory-partition-log.ts';
 
 let app: RillApp;
 const received: unknown[] = [];
 
 beforeAll(async () => {
-  const image = new MetadataImage();
-  const logger = pino({ level: 'silent' });
-  const broker = new Broker(
-    {
-      nodeId: 1,
-      advertisedUrl: 'http://n1',
-      fetchWaitersMax: 10,
-      produceWaitersMax: 10,
-      heartbeatIntervalMs: 1000,
-      retentionCheckIntervalMs: 1000,
-      registrationRetryMs: 100,
-    },
-    {
-      clock: new ManualClock(),
-      wallClock: { wallMs: () => 0 },
-      random: new SeededRandom(1),
-      image,
-      metadata: new MemoryMetadataLog<MetadataCommand>(1, image),
-      store: {
-        open: async () => new MemoryPartitionLog(),
-        remove: async () => {},
-        list: async () => [],
-      },
-      logger,
-    },
-  );
-  await broker.start();
+  const { broker, logger } = await startMemoryBroker();
   const echo: InternalRoute = {
     method: 'POST',
     path: '/internal/v1/echo',

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { RillClient } from '../../../src/api/client/index.ts';
+import { readToEnd } from '../../../scripts/nexmark-run.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
 
@@ -67,27 +68,11 @@ export async function readCounts(
   client: RillClient,
   topic: string,
 ): Promise<Map<string, number[]>> {
-  const admin = client.admin();
-  const partitions = (await admin.describeTopic(topic)).partitions.length;
-  const consumer = client.consumer({ autoOffsetReset: 'earliest' });
   const counts = new Map<string, number[]>();
   const decoder = new TextDecoder();
-  for (let partition = 0; partition < partitions; partition += 1) {
-    const end = (await admin.offsets(topic, partition)).highWatermark;
-    consumer.assign([{ topic, partition }]);
-    consumer.seekToBeginning({ topic, partition });
-    let position = 0;
-    while (position < end) {
-      for (const r of await consumer.poll({ maxWaitMs: 500 })) {
-        const word = decoder.decode(r.key ?? new Uint8Array());
-        counts.set(word, [
-          ...(counts.get(word) ?? []),
-          Number(decoder.decode(r.value ?? undefined)),
-        ]);
-      }
-      position = consumer.position({ topic, partition }) ?? position;
-    }
-  }
-  consumer.close();
+  await readToEnd(client, topic, (r) => {
+    const word = decoder.decode(r.key ?? new Uint8Array());
+    counts.set(word, [...(counts.get(word) ?? []), Number(decoder.decode(r.value ?? undefined))]);
+  });
   return counts;
 }
