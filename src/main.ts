@@ -52,6 +52,7 @@ import {
   RaftMetadataLog,
   httpRaftTransportConfig,
   raftMessagesPath,
+  raftStreamPath,
   raftMetadataLogDefaults,
 } from './raft/index.ts';
 
@@ -351,6 +352,12 @@ async function startNodeWith(
     clock: realClock,
     afterInput: () => new Promise((resolve) => setImmediate(resolve)),
     internalRoutes: internalRoutes(plane),
+    internalStreams: [
+      {
+        path: raftStreamPath,
+        accept: (stream, headers) => plane.raftTransport.acceptStream(stream, headers),
+      },
+    ],
     logSyncs,
     groups: groupSettingsOf(config),
     consoleWrite: config.consoleWrite === true,

@@ -7,3 +7,4 @@ export { SeededRandom, randomId, type Random } from './random.ts';
 export { BoundedQueue } from './bounded-queue.ts';
 export { toNodeId, type NodeId } from './ids.ts';
 export { clusterSecretCheck, clusterSecretHeader } from './cluster-secret.ts';
+export { FrameTooLargeError, LengthFrameSplitter, lengthFrame } from './length-frames.ts';

@@ -6,7 +6,19 @@
 // Piggyback: small messages this node queued for the sender while handling its request (the
 // answer to a heartbeat or append, produced synchronously when nothing had to be synced) go
 // back in the response body, so an idle heartbeat costs one request, not two.
+// Streams: once a peer accepts it, one long-lived `POST /internal/v1/raft/stream` per peer
+// carries every later batch as a length-prefixed frame (no request, headers or framework per
+// message: an idle heartbeat costs a node a fraction of a request); requests carry the batches
+// while the stream opens, and always to a peer that does not serve it. The stream's end is a
+// definite sign the peer's process is gone (reported to onPeerUnreachable) unless we closed it.
 // Wire format: ./raft-message-codec.ts. Cluster secret: header `x-rill-cluster-secret`.
+import {
+  connect,
+  constants,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import { H2CClient } from 'undici';
 import {
   assert,
@@ -14,6 +26,9 @@ import {
   clusterSecretCheck,
   clusterSecretHeader,
   type Clock,
+  FrameTooLargeError,
+  lengthFrame,
+  LengthFrameSplitter,
 } from '../common/index.ts';
 import {
   assertOutgoing,
@@ -27,6 +42,8 @@ import type { RaftGroupTiming, RaftTransport } from './raft-transport.ts';
 import type { RaftMessage, RaftNodeId } from './types.ts';
 
 export const raftMessagesPath = '/internal/v1/raft/messages';
+export const raftStreamPath = '/internal/v1/raft/stream';
+const frameContentType = 'application/vnd.rill.raft-frames';
 
 export interface HttpRaftTransportConfig {
   readonly nodeId: RaftNodeId;
@@ -54,6 +71,10 @@ export interface HttpRaftTransportConfig {
    * well under the 64 KiB a response may have.
    */
   readonly piggybackBytesMax: number;
+  /** Largest frame accepted on an inbound stream (a batch of up to batchBytesMax, or one big message). */
+  readonly frameBytesMax: number;
+  /** After a peer refused the stream (404, 403), requests only, for this long. */
+  readonly streamRefusedBackoffMs: number;
 }
 
 export interface HttpRaftTransportDeps {
@@ -70,6 +91,8 @@ export const httpRaftTransportDefaults = {
   batchBytesMax: 4 << 20,
   inflightRequestCountMax: 4,
   piggybackBytesMax: 32 * 1024,
+  frameBytesMax: 64 << 20,
+  streamRefusedBackoffMs: 30_000,
 } as const;
 
 /**
@@ -117,6 +140,23 @@ export interface RaftTransportCounters {
   failedRequests: number;
   receivedMessages: number;
   refusedRequests: number;
+  /** Batches written as frames on a peer's stream (not counted in sentRequests). */
+  sentFrames: number;
+  /** Outbound streams opened (accepted by the peer). */
+  openedStreams: number;
+}
+
+/** The long-lived outbound stream to one peer. */
+interface StreamLink {
+  readonly session: ClientHttp2Session;
+  readonly stream: ClientHttp2Stream;
+  /** The peer answered 200: frames may be written. */
+  open: boolean;
+  /** A write returned false: wait for 'drain'. */
+  blocked: boolean;
+  /** We ended it (close, a new address): its end says nothing about the peer. */
+  ours: boolean;
+  ended: boolean;
 }
 
 export interface RaftHttpResponse {
@@ -138,6 +178,9 @@ interface PeerLink {
   cancelRetry: (() => void) | null;
   flushScheduled: boolean;
   lastError: string | null;
+  link: StreamLink | null;
+  /** No stream is opened before this time (after a failure or a refusal). */
+  streamRetryAtMs: number;
 }
 
 export class HttpRaftTransport implements RaftTransport {
@@ -148,6 +191,8 @@ export class HttpRaftTransport implements RaftTransport {
     failedRequests: 0,
     receivedMessages: 0,
     refusedRequests: 0,
+    sentFrames: 0,
+    openedStreams: 0,
   };
   readonly #config: HttpRaftTransportConfig;
   readonly #deps: HttpRaftTransportDeps;
@@ -220,6 +265,7 @@ export class HttpRaftTransport implements RaftTransport {
       if (existing.url === base.origin) return;
       void existing.client?.destroy();
       existing.client = null;
+      this.#endLink(existing);
       existing.url = base.origin;
       return;
     }
@@ -234,6 +280,8 @@ export class HttpRaftTransport implements RaftTransport {
       cancelRetry: null,
       flushScheduled: false,
       lastError: null,
+      link: null,
+      streamRetryAtMs: 0,
     });
   }
 
@@ -249,6 +297,7 @@ export class HttpRaftTransport implements RaftTransport {
       peer.cancelRetry?.();
       peer.cancelRetry = null;
       while (this.#shift(peer) !== undefined) this.counters.droppedMessages += 1;
+      this.#endLink(peer);
       if (peer.client !== null) clients.push(peer.client);
       peer.client = null;
     }
@@ -273,6 +322,58 @@ export class HttpRaftTransport implements RaftTransport {
       this.counters.refusedRequests += 1;
       return errorResponse(400, 'INVALID_REQUEST', error.message);
     }
+    const accepted = this.#deliver(messages);
+    const sender = messages[0] === undefined ? undefined : this.#peers.get(messages[0].from);
+    const replies = sender === undefined || accepted === 0 ? [] : this.#takePiggyback(sender);
+    if (replies.length === 0) return { status: 200, body: { accepted } };
+    this.counters.sentMessages += replies.length;
+    return { status: 200, body: { accepted, ...raftMessagesBody(replies) } };
+  }
+
+  /**
+   * Serves one inbound `POST /internal/v1/raft/stream` (see the file comment): answers 200 at
+   * once, then delivers every frame's batch until the peer ends it. A wrong secret answers 403
+   * in the API's error shape; a frame too large or not a batch resets the stream.
+   */
+  acceptStream(stream: ServerHttp2Stream, headers: RaftRequestHeaders): void {
+    stream.on('error', () => undefined); // A peer gone mid-stream: nothing to answer.
+    if (!this.#isAuthorized(headers[clusterSecretHeader])) {
+      this.counters.refusedRequests += 1;
+      const refusal = errorResponse(
+        403,
+        'CLUSTER_AUTHORIZATION_FAILED',
+        'missing or wrong cluster secret',
+      );
+      stream.respond({ ':status': refusal.status, 'content-type': 'application/json' });
+      stream.end(JSON.stringify(refusal.body));
+      return;
+    }
+    stream.respond({ ':status': 200, 'content-type': frameContentType });
+    const splitter = new LengthFrameSplitter(this.#config.frameBytesMax);
+    stream.on('data', (chunk: Buffer) => {
+      try {
+        for (const frame of splitter.push(chunk)) {
+          this.#deliver(
+            decodeRaftMessages(frame.toString('utf8'), this.#config.inboundMessageCountMax),
+          );
+        }
+      } catch (error) {
+        if (!(
+          error instanceof RaftWireError ||
+          error instanceof FrameTooLargeError ||
+          error instanceof SyntaxError
+        ))
+          throw error;
+        this.counters.refusedRequests += 1;
+        stream.close(constants.NGHTTP2_PROTOCOL_ERROR);
+      }
+    });
+    // The peer ends its side when it closes; end ours so the stream is released.
+    stream.on('end', () => stream.end());
+  }
+
+  /** Hands inbound messages addressed to this node to the handler; returns how many. */
+  #deliver(messages: readonly RaftMessage[]): number {
     let accepted = 0;
     for (const message of messages) {
       // A message for another node id was routed with a stale address: drop it, as a network would.
@@ -281,11 +382,7 @@ export class HttpRaftTransport implements RaftTransport {
       this.#handler(message);
     }
     this.counters.receivedMessages += accepted;
-    const sender = messages[0] === undefined ? undefined : this.#peers.get(messages[0].from);
-    const replies = sender === undefined || accepted === 0 ? [] : this.#takePiggyback(sender);
-    if (replies.length === 0) return { status: 200, body: { accepted } };
-    this.counters.sentMessages += replies.length;
-    return { status: 200, body: { accepted, ...raftMessagesBody(replies) } };
+    return accepted;
   }
 
   /** Small queued messages for `peer`, oldest first, to ride on the response to its request. */
@@ -323,11 +420,7 @@ export class HttpRaftTransport implements RaftTransport {
       this.counters.refusedRequests += 1;
       return;
     }
-    for (const message of messages) {
-      if (message.to !== this.#config.nodeId || this.#handler === null || this.#closed) continue;
-      this.counters.receivedMessages += 1;
-      this.#handler(message);
-    }
+    this.#deliver(messages);
   }
 
   #flush(peer: PeerLink): void {
@@ -341,10 +434,102 @@ export class HttpRaftTransport implements RaftTransport {
         });
         return;
       }
+      const link = this.#linkOf(peer);
+      if (link !== null) {
+        if (link.blocked) return;
+        this.#write(peer, link, this.#takeBatch(peer));
+        continue;
+      }
+      // While the stream opens, and to a peer that refused it: one request per batch.
+      if (peer.inflightRequestCount >= this.#config.inflightRequestCountMax) return;
       const batch = this.#takeBatch(peer);
       peer.inflightRequestCount += 1;
       void this.#post(peer, batch);
     }
+  }
+
+  #write(peer: PeerLink, link: StreamLink, batch: RaftMessage[]): void {
+    const flowing = link.stream.write(lengthFrame(Buffer.from(encodeRaftMessages(batch))));
+    this.counters.sentFrames += 1;
+    this.counters.sentMessages += batch.length;
+    if (flowing) return;
+    link.blocked = true;
+    link.stream.once('drain', () => {
+      link.blocked = false;
+      this.#flush(peer);
+    });
+  }
+
+  /** The peer's open stream; opens one when none is opening (null until it is accepted). */
+  #linkOf(peer: PeerLink): StreamLink | null {
+    if (peer.link !== null) return peer.link.open ? peer.link : null;
+    if (this.#deps.clock.nowMs() < peer.streamRetryAtMs) return null;
+    const session = connect(peer.url);
+    const headers: Record<string, string> = {
+      ':method': 'POST',
+      ':path': raftStreamPath,
+      'content-type': frameContentType,
+    };
+    if (this.#config.secret !== null) headers[clusterSecretHeader] = this.#config.secret;
+    const stream = session.request(headers, { endStream: false });
+    const link: StreamLink = {
+      session,
+      stream,
+      open: false,
+      blocked: false,
+      ours: false,
+      ended: false,
+    };
+    peer.link = link;
+    let failure: Error | null = null;
+    session.on('error', (error: Error) => (failure ??= error));
+    stream.on('error', (error: Error) => (failure ??= error));
+    stream.once('response', (answer) => {
+      if (answer[':status'] === 200) {
+        link.open = true;
+        this.counters.openedStreams += 1;
+        this.#flush(peer);
+        return;
+      }
+      // An older peer or a wrong secret: requests carry the batches (and report the error).
+      peer.streamRetryAtMs = this.#deps.clock.nowMs() + this.#config.streamRefusedBackoffMs;
+      this.#endLink(peer);
+    });
+    stream.resume(); // The answer's body carries nothing; read it so the window stays open.
+    // A peer that takes a connection but never answers (a paused process): try again later.
+    const cancelOpen = this.#deps.clock.schedule(this.#config.requestTimeoutMs, () => {
+      if (!link.open && !link.ended) session.destroy();
+    });
+    const ended = (): void => {
+      if (link.ended) return;
+      link.ended = true;
+      cancelOpen();
+      if (peer.link === link) peer.link = null;
+      if (!link.ours) session.destroy();
+      if (link.ours || this.#closed) return;
+      peer.streamRetryAtMs = Math.max(
+        peer.streamRetryAtMs,
+        this.#deps.clock.nowMs() + this.#config.retryBackoffMs,
+      );
+      // A stream the peer accepted ended without us: its process is gone (or going).
+      if (link.open || isUnreachable(failure)) {
+        peer.lastError = failure?.message ?? 'the raft stream ended';
+        for (const listener of this.#unreachableListeners) listener(peer.nodeId);
+      }
+      if (peer.queue.length > 0) this.#flush(peer);
+    };
+    stream.once('close', ended);
+    session.once('close', ended);
+    return null;
+  }
+
+  /** Ends the peer's stream on our side (close, a new address, a refusal). */
+  #endLink(peer: PeerLink): void {
+    const link = peer.link;
+    if (link === null) return;
+    peer.link = null;
+    link.ours = true;
+    link.session.destroy();
   }
 
   #takeBatch(peer: PeerLink): RaftMessage[] {

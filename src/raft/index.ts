@@ -31,6 +31,7 @@ export {
   httpRaftTransportConfig,
   httpRaftTransportDefaults,
   raftMessagesPath,
+  raftStreamPath,
   type HttpRaftTransportConfig,
   type HttpRaftTransportDeps,
   type RaftTransportCounters,

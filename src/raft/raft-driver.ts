@@ -15,6 +15,8 @@ export interface DrivenRaftCore {
   /** Ticks from now to the first that may act (≥ 1); the ones before it only count. */
   quietTicks(): number;
   step(message: RaftMessage): void;
+  /** A definite sign a peer's process is gone (RaftCore.peerUnreachable). */
+  peerUnreachable(peer: number): void;
   hasReady(): boolean;
   ready(): Ready;
   advance(ready: Ready): void;
@@ -96,6 +98,7 @@ export class RaftDriver {
     assert(this.#state === 'new', `driver cannot start from ${this.#state}`);
     this.#state = 'running';
     this.#deps.transport.onMessage((message) => this.#onMessage(message));
+    this.#deps.transport.onPeerUnreachable?.((peer) => this.#onPeerUnreachable(peer));
     this.#tickBaseMs = this.#deps.clock.nowMs();
     this.kick();
     this.#scheduleTick();
@@ -124,6 +127,14 @@ export class RaftDriver {
   /** Clock time of the last message received from each node, at most lastHeardNodesMax. */
   get lastHeardMs(): ReadonlyMap<number, number> {
     return this.#lastHeardMs;
+  }
+
+  #onPeerUnreachable(peer: number): void {
+    if (this.#state !== 'running') return;
+    this.#deliverQuietTicks();
+    this.#deps.core.peerUnreachable(peer);
+    this.#deps.onProgress?.();
+    this.kick();
   }
 
   #onMessage(message: RaftMessage): void {

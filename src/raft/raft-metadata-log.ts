@@ -28,18 +28,19 @@ export interface RaftMetadataLogConfig extends RaftGroupTiming {
 }
 
 /**
- * Defaults for everything but identity and addresses. Timing: a follower campaigns after
- * 10–20 ticks (500–1000 ms) without a leader, so a dead leader is replaced within about a
- * second. Heartbeats go every 5 ticks (250 ms): 2+ per election timeout; a follower that misses
- * one starts only a pre-vote, which voters still in the leader's lease refuse (raft-core
- * #inLease), so a late heartbeat does not depose a live leader. An idle request costs a node
- * about as much as all its timers together, so this is a fifth of heartbeating every tick.
+ * Defaults for everything but identity and addresses. Timing: heartbeats go every 10 ticks
+ * (500 ms) and a follower campaigns after 20–40 ticks (1–2 s) without a leader — KRaft's order
+ * of magnitude. A leader whose process dies is replaced faster than that: its followers' Raft
+ * streams end, a definite sign (RaftCore.peerUnreachable), and they campaign within a heartbeat.
+ * A follower that misses a heartbeat starts only a pre-vote, which voters still in the
+ * leader's lease refuse (raft-core #inLease), so a late heartbeat does not depose a live
+ * leader. Heartbeats are most of an idle node's work (issue 7): two a second per follower.
  * Heartbeats carry no latency: commits, appends and ReadIndex rounds go out at once.
  */
 export const raftMetadataLogDefaults = {
   tickMs: 50,
-  electionTimeoutTicks: 10,
-  heartbeatTicks: 5,
+  electionTimeoutTicks: 20,
+  heartbeatTicks: 10,
   snapshotEntryCount: 10_000,
   pendingProposalCountMax: 4_096,
   pendingReadCountMax: 1_024,

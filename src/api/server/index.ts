@@ -2,6 +2,7 @@
 export {
   buildServer,
   type InternalRoute,
+  type InternalStreamRoute,
   type RillApp,
   type ServerConfig,
   type ServerDeps,

@@ -53,7 +53,12 @@ import { serveHttp1 } from './http1.ts';
 import { defaultKafkaConfig, KafkaListener, type KafkaConfig } from '../kafka/index.ts';
 import { ServerMetrics } from './server-metrics.ts';
 import { readSlices } from './slice-sender.ts';
-import { isHttp2, StreamGuard, type StreamGuardConfig } from './stream-guard.ts';
+import {
+  isHttp2,
+  type RawStreamHandler,
+  StreamGuard,
+  type StreamGuardConfig,
+} from './stream-guard.ts';
 
 /** DATA frames on closed streams tolerated per session before nghttp2 sends GOAWAY. */
 const invalidFramesMax = 8192;
@@ -90,6 +95,13 @@ export interface InternalRoute {
   ): { status: number; body: unknown } | Promise<{ status: number; body: unknown }>;
 }
 
+/** A long-lived node-to-node stream served without fastify (the Raft transport's stream). */
+export interface InternalStreamRoute {
+  /** Must start with /internal/v1/; served for POST over HTTP/2. */
+  readonly path: string;
+  accept: RawStreamHandler;
+}
+
 export interface ServerDeps {
   readonly broker: Broker;
   readonly logger: FastifyBaseLogger;
@@ -99,6 +111,7 @@ export interface ServerDeps {
   /** Resolves after the I/O already received (setImmediate): client handlers start then. */
   readonly afterInput?: () => Promise<void>;
   readonly internalRoutes?: readonly InternalRoute[];
+  readonly internalStreams?: readonly InternalStreamRoute[];
   /** The partition logs' fsync durations, for rill_log_flush_duration_seconds. */
   readonly logSyncs?: SyncTimings;
   /** Forwards produce requests to leaders (the client's H2Transport); closed with the server. */
@@ -167,6 +180,7 @@ export async function buildServer(config: ServerConfig, deps: ServerDeps): Promi
     ...(deps.afterInput === undefined ? {} : { afterInput: deps.afterInput }),
   });
   guard.attach(app.server);
+  for (const route of deps.internalStreams ?? []) guard.serveRaw(route.path, route.accept);
   guard.install(app);
   guard.registerMetrics(metrics.registry);
   let kafka: KafkaListener | null = null;

@@ -74,6 +74,15 @@ export class StreamClosedError extends Error {
 
 const neverAborted = new AbortController().signal;
 
+/**
+ * Serves a long-lived node-to-node stream itself, without fastify (the Raft transport's
+ * stream): its slot is held until the stream closes.
+ */
+export type RawStreamHandler = (
+  stream: ServerHttp2Stream,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+) => void;
+
 export class StreamGuard {
   readonly #config: StreamGuardConfig;
   readonly #clock: Clock;
@@ -82,6 +91,7 @@ export class StreamGuard {
   readonly #slots = new WeakMap<object, Slot>();
   readonly #inFlight: Record<RequestClass, number> = { client: 0, internal: 0, probe: 0 };
   readonly #counts = { refused: 0, rapidResetCloses: 0, bodyTimeouts: 0, idleCloses: 0 };
+  readonly #rawRoutes = new Map<string, RawStreamHandler>();
 
   /**
    * `afterInput` resolves once the I/O already received has been handled (setImmediate);
@@ -103,6 +113,12 @@ export class StreamGuard {
   /** Requests in flight by budget (admitted and not yet released). */
   get inFlight(): Readonly<Record<RequestClass, number>> {
     return this.#inFlight;
+  }
+
+  /** Serves `POST path` (an /internal/v1 route) with `handler` instead of fastify. */
+  serveRaw(path: string, handler: RawStreamHandler): void {
+    assert(classify(path) === 'internal', `raw route ${path} must be node-to-node`);
+    this.#rawRoutes.set(path, handler);
   }
 
   /** Watches every session of `server`; call before it accepts connections. */
@@ -231,7 +247,10 @@ export class StreamGuard {
     const forward = session.listeners('stream');
     session.removeAllListeners('stream');
     session.on('stream', (stream: ServerHttp2Stream, headers, ...rest: unknown[]) => {
-      if (!this.#onStream(state, stream, String(headers[':path'] ?? ''))) return;
+      const path = String(headers[':path'] ?? '');
+      if (!this.#onStream(state, stream, path)) return;
+      const raw = headers[':method'] === 'POST' ? this.#rawRoutes.get(path) : undefined;
+      if (raw !== undefined) return raw(stream, headers);
       for (const listener of forward) Reflect.apply(listener, session, [stream, headers, ...rest]);
     });
   }

@@ -172,6 +172,25 @@ export class RaftCore {
   }
 
   /**
+   * A definite sign that `peer`'s process is gone (its transport stream ended, its port
+   * refused). A follower of that leader forgets it, which ends its lease (it grants pre-votes
+   * again), and campaigns within a heartbeat instead of an election timeout. Only timing
+   * changes: the vote rules decide as always, so a wrong report costs at most a pre-vote that
+   * voters still hearing the leader refuse, and the leader's next heartbeat cancels it.
+   */
+  peerUnreachable(peer: RaftNodeId): void {
+    const role = this.#role;
+    if (role.kind !== 'follower' || role.leaderId !== peer) return;
+    this.#role = { kind: 'follower', leaderId: null };
+    // Staggered: every follower of the dead leader hears the same sign at about the same time.
+    const soon = 1 + this.#random.int(this.#config.heartbeatTicks);
+    this.#electionElapsedTicks = Math.max(
+      this.#electionElapsedTicks,
+      this.#randomizedElectionTicks - soon,
+    );
+  }
+
+  /**
    * How many tick() calls from now the first one that may act is (at least 1): the ticks before
    * it only count, so a driver may sleep through them and deliver them late in one go, before
    * the next message or the acting tick. Any input may change the answer; ask again after it.

@@ -39,6 +39,8 @@ function config(
     requestTimeoutMs: 2_000,
     retryBackoffMs: 50,
     piggybackBytesMax: 32 * 1024,
+    frameBytesMax: 1 << 20,
+    streamRefusedBackoffMs: 60_000,
   };
 }
 

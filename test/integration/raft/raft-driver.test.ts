@@ -37,6 +37,9 @@ class ScriptedCore implements DrivenRaftCore {
     this.events.push(`step ${message.type}`);
     this.ticksAtStep.push(this.ticks);
   }
+  peerUnreachable(peer: number): void {
+    this.events.push(`unreachable ${peer}`);
+  }
   hasReady(): boolean {
     return this.outstanding === null && this.script.length > 0;
   }

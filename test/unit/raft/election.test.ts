@@ -227,4 +227,33 @@ describe('election', () => {
     cluster.tickAll(cluster.config.electionTimeoutTicks + 2);
     expect(cluster.node(3).applied).toEqual(['through']);
   });
+
+  test('a crashed leader reported unreachable is replaced within a heartbeat, not a timeout', () => {
+    const cluster = new TestCluster([1, 2, 3], { electionTimeoutTicks: 20, heartbeatTicks: 5 });
+    cluster.elect(1);
+    cluster.tickAll(3);
+    cluster.crash(1);
+    for (const id of [2, 3]) cluster.core(id).peerUnreachable(1);
+    let ticks = 0;
+    while (cluster.leaders().filter((id) => id !== 1).length === 0 && ticks < 20) {
+      for (const id of [2, 3]) cluster.tick(id);
+      cluster.stabilize();
+      ticks += 1;
+    }
+    // An election timeout is at least 20 ticks; the report campaigns within 5 (plus a retry).
+    expect(ticks).toBeLessThan(12);
+    expect(cluster.leaders().filter((id) => id !== 1)).toHaveLength(1);
+  });
+
+  test('a wrong report of a live leader changes no term and no leader', () => {
+    const cluster = new TestCluster([1, 2, 3], { electionTimeoutTicks: 20, heartbeatTicks: 5 });
+    cluster.elect(1);
+    cluster.tickAll(3);
+    const term = cluster.core(1).status().term;
+    cluster.core(2).peerUnreachable(1);
+    cluster.core(2).peerUnreachable(3); // Not its leader: ignored.
+    cluster.tickAll(60);
+    expect(cluster.leaders()).toEqual([1]);
+    for (const id of [1, 2, 3]) expect(cluster.core(id).status().term).toBe(term);
+  });
 });
