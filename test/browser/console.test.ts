@@ -531,4 +531,37 @@ describe.skipIf(!existsSync(chromiumPath))('a node without --console-write in Ch
     ).toBeGreaterThan(200);
     await page.close();
   });
+
+  test("a group's lag chart opens with the minutes its coordinator sampled", async () => {
+    const json = { 'content-type': 'application/json' };
+    const post = async (path: string, payload: object) =>
+      (await node.inject({ method: 'POST', url: path, headers: json, payload })).statusCode;
+    expect(await post('/v1/topics', { name: 'lagging', partitions: 1, replicationFactor: 1 })).toBe(
+      201,
+    );
+    const records = Array.from({ length: 30 }, (_, i) => ({ value: `v${i}` }));
+    expect(await post('/v1/topics/lagging/partitions/0/records?acks=1', { records })).toBe(200);
+    const reset = { topic: 'lagging', to: { offset: 5 }, dryRun: false };
+    await pollUntil('the group committed', 10_000, async () =>
+      (await post('/v1/groups/slow/offsets/reset', reset)) === 200 ? true : undefined,
+    );
+    // No page is open: the node samples the group's lag on its own.
+    await pollUntil('two samples of the lag', 15_000, async () => {
+      const answer = await node.inject({ method: 'GET', url: '/v1/console/node?history=true' });
+      const lag = (answer.json() as { history: { lag?: Record<string, (number | null)[]> } })
+        .history.lag?.['slow'];
+      return (lag ?? []).filter((v) => v === 25).length >= 2 ? true : undefined;
+    });
+    const page = await browser.newPage();
+    await page.goto(`${url}/#/groups/slow`);
+    await page.getByText('node 1 · live').waitFor({ timeout: 15_000 });
+    await page.getByTestId('group-lag').getByText('25').waitFor();
+    const span = (await page.getByTestId('lag-span').textContent()) ?? '';
+    const sampled = Number(/(\d+) sampled by the group's coordinator before/.exec(span)?.[1]);
+    expect(sampled).toBeGreaterThanOrEqual(2);
+    expect(
+      (await page.locator('figure.chart canvas').first().boundingBox())?.width,
+    ).toBeGreaterThan(200);
+    await page.close();
+  });
 });

@@ -27,7 +27,8 @@ export const consoleTopicsMax = 200;
 export const consoleGroupsMax = 100;
 /** How long a read waits for another node's status. */
 const nodeAskTimeoutMs = 1_000;
-const nodeAnswerBytesMax = 64 * 1024;
+/** A node's answer with its ring: 60 points of totals and of up to 100 groups' lag. */
+const nodeAnswerBytesMax = 1024 * 1024;
 
 export interface ConsoleReaderDeps {
   readonly app: RillApp;

@@ -15,6 +15,7 @@ import type { ServerMetrics } from '../server/server-metrics.ts';
 import { ConsoleAssets } from './console-assets.ts';
 import { ConsoleFeed, defaultConsoleFeedConfig, type ConsoleFeedConfig } from './console-feed.ts';
 import { NodeSampler, nodeSampleIntervalMs, type NodeTotals } from './console-history.ts';
+import { sampleGroupLags } from './console-lag.ts';
 import { getOwn, readConsole, type ConsoleNodeBody } from './console-reader.ts';
 import { CheckpointWatcher } from './console-streams.ts';
 
@@ -129,6 +130,7 @@ export function registerConsole(
     schedule: (delayMs, run) => deps.clock.schedule(delayMs, run),
     wallMs: () => deps.wallClock.wallMs(),
     totals,
+    groupLags: () => sampleGroupLags(app),
   });
   app.get<{ Querystring: Query }>('/v1/console/node', async (request): Promise<ConsoleNodeBody> => {
     const history = enumQuery(request.query, 'history', ['true', 'false'] as const, 'false');
