@@ -564,4 +564,35 @@ describe.skipIf(!existsSync(chromiumPath))('a node without --console-write in Ch
     ).toBeGreaterThan(200);
     await page.close();
   });
+
+  test('a topic beyond the first 200 is found by a search and opens live', async () => {
+    const json = { 'content-type': 'application/json' };
+    const post = async (path: string, payload: object) =>
+      (await node.inject({ method: 'POST', url: path, headers: json, payload })).statusCode;
+    const many = Array.from({ length: 201 }, (_, i) => `zz-${String(i).padStart(3, '0')}`);
+    for (const name of many) {
+      expect(await post('/v1/topics', { name, partitions: 1, replicationFactor: 1 })).toBe(201);
+    }
+    const records = [{ value: 'one' }, { value: 'two' }];
+    expect(await post('/v1/topics/zz-200/partitions/0/records?acks=1', { records })).toBe(200);
+    const page = await browser.newPage();
+    await page.goto(`${url}/#/topics`);
+    await page.getByText('node 1 · live').waitFor({ timeout: 15_000 });
+    await page.getByText(/more topics are not described live/).waitFor();
+    // zz-200 sorts past the first 200: not in the live table.
+    const table = page.getByRole('table', { name: 'Topics' });
+    expect(await table.getByText('zz-200').count()).toBe(0);
+    await page.getByLabel('Find a topic (name contains)').fill('zz-20');
+    await page.getByRole('button', { name: 'Search all topics' }).click();
+    await page
+      .getByRole('list', { name: 'Other topics' })
+      .getByRole('link', { name: 'zz-200' })
+      .click();
+    await page.getByRole('heading', { name: 'Topic zz-200' }).waitFor({ timeout: 10_000 });
+    const partitions = page.getByRole('table', { name: 'Partitions' });
+    await expect.poll(() => partitions.locator('tbody tr').count()).toBe(1);
+    // The high watermark column: the two records produced before.
+    expect((await partitions.locator('tbody tr td').nth(6).textContent())?.trim()).toBe('2');
+    await page.close();
+  });
 });

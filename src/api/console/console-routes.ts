@@ -9,7 +9,7 @@ import type { Clock, WallClock } from '../../common/index.ts';
 import { ApiError } from '../errors.ts';
 import type { HttpExchange } from '../wire.ts';
 import { sendError } from '../server/fastify-errors.ts';
-import { enumQuery, type Query } from '../server/request-checks.ts';
+import { enumQuery, topicParam, type Query } from '../server/request-checks.ts';
 import type { RillApp, RillReply, RillRequest } from '../server/route-context.ts';
 import type { ServerMetrics } from '../server/server-metrics.ts';
 import { ConsoleAssets } from './console-assets.ts';
@@ -105,7 +105,7 @@ export function registerConsole(
       sampleIntervalMs,
       clock: deps.clock,
       wallClock: deps.wallClock,
-      read: (withHistory) =>
+      read: (withHistory, watched) =>
         readConsole(
           {
             app,
@@ -115,12 +115,15 @@ export function registerConsole(
             checkpoints,
           },
           withHistory,
+          watched,
         ),
       onReadError: (error) => app.log.warn({ err: error }, 'console read failed'),
       onIdle: () => checkpoints.clear(),
     },
   );
-  app.get('/v1/console/events', (request, reply) => streamEvents(feed, request, reply));
+  app.get<{ Querystring: Query }>('/v1/console/events', (request, reply) =>
+    streamEvents(feed, request, reply),
+  );
   const totals = async (): Promise<NodeTotals> => ({
     producedRecords: await counterValue(deps.metrics.produceRecords),
     consumedRecords: await counterValue(deps.metrics.consumerFetchRecords),
@@ -157,9 +160,12 @@ async function counterValue(counter: ServerMetrics['produceRecords']): Promise<n
 /** Holds the response open as text/event-stream until the client goes away. */
 function streamEvents(
   feed: ConsoleFeed,
-  request: RillRequest,
-  reply: RillReply,
-): Promise<void> | RillReply {
+  request: RillRequest<{ Querystring: Query }>,
+  reply: RillReply<{ Querystring: Query }>,
+): Promise<void> | RillReply<{ Querystring: Query }> {
+  // A topic page beyond the first consoleTopicsMax asks for its topic by name.
+  const asked = request.query['topic'];
+  const topic = asked === undefined ? null : topicParam(asked);
   const head = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' };
   if (request.method === 'HEAD') return reply.code(200).headers(head).send();
   feed.checkRoom();
@@ -168,12 +174,15 @@ function streamEvents(
   raw.writeHead(200, head);
   // The first bytes tell the browser the stream is open even before the first read is done.
   raw.write(': rill console\n\n');
-  const unsubscribe = feed.subscribe({
-    send: (event, data) => {
-      raw.write(`event: ${event}\ndata: ${data}\n\n`);
+  const unsubscribe = feed.subscribe(
+    {
+      send: (event, data) => {
+        raw.write(`event: ${event}\ndata: ${data}\n\n`);
+      },
+      close: () => raw.end(),
     },
-    close: () => raw.end(),
-  });
+    topic,
+  );
   return new Promise((resolve) => {
     request.raw.once('close', () => {
       unsubscribe();

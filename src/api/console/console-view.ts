@@ -31,8 +31,10 @@ export interface ConsoleReading {
   readonly cluster: ClusterDescriptionBody;
   readonly raft: readonly RaftNodeView[];
   readonly topics: readonly TopicDescriptionBody[];
-  /** Topics beyond consoleTopicsMax, left out of `topics`. */
+  /** Topics beyond consoleTopicsMax (and not watched), left out of `topics`. */
   readonly topicsLeftOut: number;
+  /** Topics the open streams asked for by name (`?topic=`), described wherever they sort. */
+  readonly watchedTopics?: readonly string[];
   readonly groups: readonly GroupDescriptionBody[];
   /** Groups beyond consoleGroupsMax, left out of `groups`. */
   readonly groupsLeftOut: number;
