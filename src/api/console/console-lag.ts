@@ -54,10 +54,11 @@ export async function sampleGroupLags(app: RillApp): Promise<GroupLagSample> {
   const answers = await Promise.all(
     read.map((id) => getOwn<OffsetFetchResponseBody>(app, `/v1/groups/${enc(id)}/offsets`)),
   );
-  const committed = read.flatMap((id, i): [string, CommittedOffsets][] => {
-    const answer = answers[i];
-    return answer === undefined || answer === null ? [] : [[id, answer.offsets]];
-  });
+  // A group whose offsets could not be read now (its coordinator loading) stays, unknown.
+  const committed = read.map((id, i): [string, CommittedOffsets] => [
+    id,
+    answers[i]?.offsets ?? [],
+  ]);
   const { picked, leftOut } = pickSampled(committed, lagSampledGroupsMax, lagSampledPartitionsMax);
   const topics = [...new Set(picked.flatMap(([, offsets]) => offsets.map((o) => o.topic)))];
   const described = await Promise.all(

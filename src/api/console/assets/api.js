@@ -68,7 +68,15 @@ export function liveView(onState, onConnection) {
       onState(JSON.parse(event.data));
     });
     source.addEventListener('open', () => source === current && onConnection('live'));
-    source.addEventListener('error', () => source === current && onConnection('reconnecting'));
+    source.addEventListener('error', () => {
+      if (source !== current) return;
+      // Refused for good (e.g. 503, too many streams): go on with the stream that still works.
+      if (source.readyState === EventSource.CLOSED && previous?.readyState === EventSource.OPEN) {
+        current = previous;
+        return;
+      }
+      onConnection('reconnecting');
+    });
   };
   watch(null);
   return { watch, close: () => current?.close() };
