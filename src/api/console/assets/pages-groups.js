@@ -168,7 +168,7 @@ function LagSpan({ history, lag }) {
   const shown = lag.filter((v) => v !== null).length;
   return html`<p class="muted" data-testid="lag-span">
     ${
-      `${shown} points` +
+      `${shown} point${shown === 1 ? '' : 's'}` +
       (sampled > 0
         ? `, ${sampled} sampled by the group's coordinator before this page opened`
         : '') +
