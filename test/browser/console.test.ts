@@ -133,6 +133,11 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
     await produce.getByLabel('Value', { exact: true }).fill('{"page":"/home","ms":42}');
     await produce.getByRole('button', { name: 'Produce record' }).click();
     await page.getByText('Written to partition 1 at offset 0.').waitFor();
+    // A time after the first record was written and before the next one is.
+    const between = Date.now() + 1;
+    await pollUntil('the clock to pass the time between', 1_000, () =>
+      Promise.resolve(Date.now() > between ? true : undefined),
+    );
     // A binary value (not UTF-8) written through the API shows as hex and base64.
     const binary = Buffer.from([0xff, 0x00, 0xfe]).toString('base64');
     const leader = (await cluster.get(1, '/v1/topics/clicks')).body.partitions[1].leader as number;
@@ -157,6 +162,12 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
     expect(text).toContain('ff 00 fe');
     expect(text).toContain(binary);
     await shoot(page, 'records');
+    // From a time: the records written at or after it, so the binary one and not the first.
+    await browse.getByLabel('From', { exact: true }).selectOption('timestamp');
+    await browse.getByLabel('Time', { exact: true }).fill(new Date(between).toISOString());
+    await browse.getByRole('button', { name: 'Load records' }).click();
+    await expect.poll(async () => (await records.textContent()) ?? '').not.toContain('user-7');
+    expect(await records.textContent()).toContain('ff 00 fe');
     await page.close();
   });
 
