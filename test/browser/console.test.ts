@@ -133,6 +133,11 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
     await produce.getByLabel('Value', { exact: true }).fill('{"page":"/home","ms":42}');
     await produce.getByRole('button', { name: 'Produce record' }).click();
     await page.getByText('Written to partition 1 at offset 0.').waitFor();
+    // A time after the first record was written and before the next one is.
+    const between = Date.now() + 1;
+    await pollUntil('the clock to pass the time between', 1_000, () =>
+      Promise.resolve(Date.now() > between ? true : undefined),
+    );
     // A binary value (not UTF-8) written through the API shows as hex and base64.
     const binary = Buffer.from([0xff, 0x00, 0xfe]).toString('base64');
     const leader = (await cluster.get(1, '/v1/topics/clicks')).body.partitions[1].leader as number;
@@ -157,6 +162,12 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
     expect(text).toContain('ff 00 fe');
     expect(text).toContain(binary);
     await shoot(page, 'records');
+    // From a time: the records written at or after it, so the binary one and not the first.
+    await browse.getByLabel('From', { exact: true }).selectOption('timestamp');
+    await browse.getByLabel('Time', { exact: true }).fill(new Date(between).toISOString());
+    await browse.getByRole('button', { name: 'Load records' }).click();
+    await expect.poll(async () => (await records.textContent()) ?? '').not.toContain('user-7');
+    expect(await records.textContent()).toContain('ff 00 fe');
     await page.close();
   });
 
@@ -529,6 +540,70 @@ describe.skipIf(!existsSync(chromiumPath))('a node without --console-write in Ch
     expect(
       (await page.locator('figure.chart canvas').first().boundingBox())?.width,
     ).toBeGreaterThan(200);
+    await page.close();
+  });
+
+  test("a group's lag chart opens with the minutes its coordinator sampled", async () => {
+    const json = { 'content-type': 'application/json' };
+    const post = async (path: string, payload: object) =>
+      (await node.inject({ method: 'POST', url: path, headers: json, payload })).statusCode;
+    expect(await post('/v1/topics', { name: 'lagging', partitions: 1, replicationFactor: 1 })).toBe(
+      201,
+    );
+    const records = Array.from({ length: 30 }, (_, i) => ({ value: `v${i}` }));
+    expect(await post('/v1/topics/lagging/partitions/0/records?acks=1', { records })).toBe(200);
+    const reset = { topic: 'lagging', to: { offset: 5 }, dryRun: false };
+    await pollUntil('the group committed', 10_000, async () =>
+      (await post('/v1/groups/slow/offsets/reset', reset)) === 200 ? true : undefined,
+    );
+    // No page is open: the node samples the group's lag on its own.
+    await pollUntil('two samples of the lag', 15_000, async () => {
+      const answer = await node.inject({ method: 'GET', url: '/v1/console/node?history=true' });
+      const lag = (answer.json() as { history: { lag?: Record<string, (number | null)[]> } })
+        .history.lag?.['slow'];
+      return (lag ?? []).filter((v) => v === 25).length >= 2 ? true : undefined;
+    });
+    const page = await browser.newPage();
+    await page.goto(`${url}/#/groups/slow`);
+    await page.getByText('node 1 · live').waitFor({ timeout: 15_000 });
+    await page.getByTestId('group-lag').getByText('25').waitFor();
+    const span = (await page.getByTestId('lag-span').textContent()) ?? '';
+    const sampled = Number(/(\d+) sampled by the group's coordinator before/.exec(span)?.[1]);
+    expect(sampled).toBeGreaterThanOrEqual(2);
+    expect(
+      (await page.locator('figure.chart canvas').first().boundingBox())?.width,
+    ).toBeGreaterThan(200);
+    await page.close();
+  });
+
+  test('a topic beyond the first 200 is found by a search and opens live', async () => {
+    const json = { 'content-type': 'application/json' };
+    const post = async (path: string, payload: object) =>
+      (await node.inject({ method: 'POST', url: path, headers: json, payload })).statusCode;
+    const many = Array.from({ length: 201 }, (_, i) => `zz-${String(i).padStart(3, '0')}`);
+    for (const name of many) {
+      expect(await post('/v1/topics', { name, partitions: 1, replicationFactor: 1 })).toBe(201);
+    }
+    const records = [{ value: 'one' }, { value: 'two' }];
+    expect(await post('/v1/topics/zz-200/partitions/0/records?acks=1', { records })).toBe(200);
+    const page = await browser.newPage();
+    await page.goto(`${url}/#/topics`);
+    await page.getByText('node 1 · live').waitFor({ timeout: 15_000 });
+    await page.getByText(/more topics are not described live/).waitFor();
+    // zz-200 sorts past the first 200: not in the live table.
+    const table = page.getByRole('table', { name: 'Topics' });
+    expect(await table.getByText('zz-200').count()).toBe(0);
+    await page.getByLabel('Find a topic (name contains)').fill('zz-20');
+    await page.getByRole('button', { name: 'Search all topics' }).click();
+    await page
+      .getByRole('list', { name: 'Other topics' })
+      .getByRole('link', { name: 'zz-200' })
+      .click();
+    await page.getByRole('heading', { name: 'Topic zz-200' }).waitFor({ timeout: 10_000 });
+    const partitions = page.getByRole('table', { name: 'Partitions' });
+    await expect.poll(() => partitions.locator('tbody tr').count()).toBe(1);
+    // The high watermark column: the two records produced before.
+    expect((await partitions.locator('tbody tr td').nth(6).textContent())?.trim()).toBe('2');
     await page.close();
   });
 });

@@ -47,9 +47,10 @@ export interface ConsoleFeedDeps {
   readonly wallClock: WallClock;
   /**
    * One read of the node's state; a failure is skipped (the next read retries). `withHistory`
-   * (the first read of a watch) also gathers the nodes' rings of samples.
+   * (the first read of a watch) also gathers the nodes' rings of samples; `watched` are the
+   * topics subscribers asked for by name, described even beyond the first consoleTopicsMax.
    */
-  readonly read: (withHistory: boolean) => Promise<ConsoleReading>;
+  readonly read: (withHistory: boolean, watched: readonly string[]) => Promise<ConsoleReading>;
   readonly onReadError: (error: unknown) => void;
   /** Called when the last subscriber leaves: drop whatever the reads kept. */
   readonly onIdle?: () => void;
@@ -58,7 +59,8 @@ export interface ConsoleFeedDeps {
 export class ConsoleFeed {
   readonly #config: ConsoleFeedConfig;
   readonly #deps: ConsoleFeedDeps;
-  readonly #subscribers = new Set<ConsoleSubscriber>();
+  /** Each open stream, and the topic it watches by name (one at most) or null. */
+  readonly #subscribers = new Map<ConsoleSubscriber, string | null>();
   #cancelTimer: (() => void) | null = null;
   #reading = false;
   #history: ConsoleHistory = emptyHistory;
@@ -86,7 +88,6 @@ export class ConsoleFeed {
     return this.#cancelTimer !== null || this.#reading;
   }
 
-  /** Adds a subscriber (it gets the last view at once) and returns its unsubscribe. */
   /** Throws BROKER_BUSY (limit consoleSubscribersMax) when no subscriber can be added. */
   checkRoom(): void {
     if (this.#subscribers.size >= this.#config.subscribersMax) {
@@ -96,9 +97,10 @@ export class ConsoleFeed {
     }
   }
 
-  subscribe(subscriber: ConsoleSubscriber): () => void {
+  /** Adds a subscriber (it gets the last view at once); `topic` is described in every read. */
+  subscribe(subscriber: ConsoleSubscriber, topic: string | null = null): () => void {
     this.checkRoom();
-    this.#subscribers.add(subscriber);
+    this.#subscribers.set(subscriber, topic);
     if (this.#lastJson !== null) subscriber.send('state', this.#lastJson);
     if (this.#subscribers.size === 1) this.#schedule(0);
     return () => this.#unsubscribe(subscriber);
@@ -106,7 +108,7 @@ export class ConsoleFeed {
 
   /** Ends every subscriber's stream and stops reading (the server is closing). */
   stop(): void {
-    for (const subscriber of [...this.#subscribers]) {
+    for (const subscriber of [...this.#subscribers.keys()]) {
       this.#unsubscribe(subscriber);
       subscriber.close();
     }
@@ -136,7 +138,8 @@ export class ConsoleFeed {
     const startedMs = this.#deps.clock.nowMs();
     this.#reading = true;
     try {
-      const reading = await this.#deps.read(this.#history.t.length === 0);
+      const watched = [...new Set(this.#subscribers.values())].filter((t) => t !== null);
+      const reading = await this.#deps.read(this.#history.t.length === 0, watched.sort());
       if (generation === this.#generation) this.#publish(reading);
     } catch (error) {
       this.#deps.onReadError(error);
@@ -172,7 +175,7 @@ export class ConsoleFeed {
       this.#lastSentMs = nowMs;
       const full = JSON.stringify(state);
       this.#lastJson = full;
-      for (const subscriber of this.#subscribers) subscriber.send('state', full);
+      for (const subscriber of this.#subscribers.keys()) subscriber.send('state', full);
     }
   }
 }

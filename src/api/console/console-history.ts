@@ -1,9 +1,9 @@
 // What every node remembers for the console while nobody watches: its own totals of records
-// produced and served to consumers, sampled every nodeSampleIntervalMs (on wall-clock
-// boundaries, so every node's samples share times) into a ring of nodeHistoryPointsMax. A
-// console opening asks each node for its ring and draws the last minutes at once. The pure
-// functions turn totals into cluster rates: a node's counter that went down (it restarted)
-// or a node that did not answer adds nothing, so a rate never spikes.
+// produced and served to consumers, and the lag of the groups it coordinates, sampled every
+// nodeSampleIntervalMs (on wall-clock boundaries, so every node's samples share times) into a
+// ring of nodeHistoryPointsMax. A console opening asks each node for its ring and draws the
+// last minutes at once. The pure functions turn totals into cluster rates: a node's counter
+// that went down (it restarted) or a node that did not answer adds nothing, so no rate spikes.
 
 /** A node's totals since it started. */
 export interface NodeTotals {
@@ -16,6 +16,17 @@ export interface NodeHistory {
   readonly t: readonly number[];
   readonly producedRecords: readonly number[];
   readonly consumedRecords: readonly number[];
+  /** Each group coordinated here at the last sample: its lag in records, aligned with `t`. */
+  readonly lag?: Readonly<Record<string, readonly (number | null)[]>>;
+  /** Groups coordinated here that the last sample left out (lagSampledGroupsMax and co). */
+  readonly lagGroupsLeftOut?: number;
+}
+
+/** One sample of lag (console-lag.ts): each group's total lag, null when none is known. */
+export interface GroupLagSample {
+  readonly lags: Readonly<Record<string, number | null>>;
+  /** Groups coordinated here but not sampled (a bound was reached). */
+  readonly groupsLeftOut: number;
 }
 
 /** How often every node samples its totals, whether or not a console is open. */
@@ -25,19 +36,60 @@ export const nodeHistoryPointsMax = 60;
 
 export const emptyNodeHistory: NodeHistory = { t: [], producedRecords: [], consumedRecords: [] };
 
-/** The ring after one more sample, keeping the last `pointsMax`. */
+/**
+ * The ring after one more sample, keeping the last `pointsMax`. `lags` null (not read this
+ * time) carries every group on with a gap; otherwise a group no longer coordinated here (it
+ * moved or was deleted) is dropped.
+ */
 export function addSample(
   history: NodeHistory,
   atMs: number,
   totals: NodeTotals,
   pointsMax: number,
+  lags: GroupLagSample | null = null,
 ): NodeHistory {
-  const keep = (series: readonly number[], value: number) => [...series, value].slice(-pointsMax);
+  const keep = <T>(series: readonly T[], value: T): T[] => [...series, value].slice(-pointsMax);
+  const t = keep(history.t, atMs / 1000);
+  const before = history.lag ?? {};
+  const values: Readonly<Record<string, number | null>> =
+    lags?.lags ?? Object.fromEntries(Object.keys(before).map((g) => [g, null]));
+  const lag: Record<string, (number | null)[]> = {};
+  for (const [group, value] of Object.entries(values)) {
+    const series = before[group] ?? [];
+    const gap = new Array<null>(Math.max(0, history.t.length - series.length)).fill(null);
+    lag[group] = keep([...gap, ...series], value).slice(-t.length);
+  }
   return {
-    t: keep(history.t, atMs / 1000),
+    t,
     producedRecords: keep(history.producedRecords, totals.producedRecords),
     consumedRecords: keep(history.consumedRecords, totals.consumedRecords),
+    lag,
+    lagGroupsLeftOut: lags?.groupsLeftOut ?? history.lagGroupsLeftOut ?? 0,
   };
+}
+
+/**
+ * Each group's sampled lag by grid slot, over the nodes' rings. A group that moved between
+ * coordinators may appear in two rings: a known value wins over an unknown one.
+ */
+export function lagsBySlot(
+  histories: readonly NodeHistory[],
+  intervalMs: number,
+): Map<number, Map<string, number | null>> {
+  const slots = new Map<number, Map<string, number | null>>();
+  for (const h of histories) {
+    for (const [group, series] of Object.entries(h.lag ?? {})) {
+      // The series ends with the ring's last sample (older points may have been cut).
+      const offset = h.t.length - series.length;
+      series.forEach((value, i) => {
+        const slot = Math.round(((h.t[offset + i] ?? 0) * 1000) / intervalMs);
+        const at = slots.get(slot) ?? new Map<string, number | null>();
+        if (value !== null || !at.has(group)) at.set(group, value);
+        slots.set(slot, at);
+      });
+    }
+  }
+  return slots;
 }
 
 /** Records per second from two totals `seconds` apart; null when it cannot be told. */
@@ -87,6 +139,8 @@ export interface NodeSamplerDeps {
   readonly schedule: (delayMs: number, run: () => void) => () => void;
   readonly wallMs: () => number;
   readonly totals: () => Promise<NodeTotals>;
+  /** The lag of the groups coordinated here (absent: no lag is sampled). */
+  readonly groupLags?: () => Promise<GroupLagSample>;
 }
 
 /** Samples this node's totals on a slow timer into a bounded ring (started at construction). */
@@ -127,12 +181,21 @@ export class NodeSampler {
 
   async #sample(): Promise<void> {
     try {
-      const totals = await this.#deps.totals();
+      const [totals, lags] = await Promise.all([this.#deps.totals(), this.#lags()]);
       const atMs = this.#deps.wallMs();
-      this.#history = addSample(this.#history, atMs, totals, nodeHistoryPointsMax);
+      this.#history = addSample(this.#history, atMs, totals, nodeHistoryPointsMax, lags);
     } catch {
       // A failed read leaves a gap; the next sample goes on.
     }
     this.#next();
+  }
+
+  /** This sample's lags; null (a gap in every group's series) when they could not be read. */
+  async #lags(): Promise<GroupLagSample | null> {
+    try {
+      return (await this.#deps.groupLags?.()) ?? null;
+    } catch {
+      return null;
+    }
   }
 }

@@ -27,7 +27,8 @@ export const consoleTopicsMax = 200;
 export const consoleGroupsMax = 100;
 /** How long a read waits for another node's status. */
 const nodeAskTimeoutMs = 1_000;
-const nodeAnswerBytesMax = 64 * 1024;
+/** A node's answer with its ring: 60 points of totals and of up to 100 groups' lag. */
+const nodeAnswerBytesMax = 1024 * 1024;
 
 export interface ConsoleReaderDeps {
   readonly app: RillApp;
@@ -44,10 +45,14 @@ export async function getOwn<T>(app: RillApp, url: string): Promise<T | null> {
   return response.statusCode === 200 ? (response.json() as T) : null;
 }
 
-/** One read; `withHistory` also asks every node for its ring of samples. */
+/**
+ * One read; `withHistory` also asks every node for its ring of samples. The first
+ * consoleTopicsMax topics by name are described, and the `watched` ones wherever they sort.
+ */
 export async function readConsole(
   deps: ConsoleReaderDeps,
   withHistory: boolean,
+  watched: readonly string[] = [],
 ): Promise<ConsoleReading> {
   const { app } = deps;
   const [cluster, topicList, groupList] = await Promise.all([
@@ -57,10 +62,13 @@ export async function readConsole(
   ]);
   const brokers = cluster?.brokers ?? [];
   const names = (topicList?.topics ?? []).map((t) => t.name).sort();
+  const existing = new Set(names);
+  const first = names.slice(0, consoleTopicsMax);
+  const shown = [...first, ...watched.filter((t) => existing.has(t) && !first.includes(t))];
   const groupIds = (groupList?.groups ?? []).map((g) => g.group).sort();
   const [nodes, topics, groups] = await Promise.all([
     readNodes(deps, brokers, withHistory),
-    describeAll<TopicDescriptionBody>(app, names.slice(0, consoleTopicsMax), '/v1/topics/'),
+    describeAll<TopicDescriptionBody>(app, shown, '/v1/topics/'),
     describeAll<GroupDescriptionBody>(app, groupIds.slice(0, consoleGroupsMax), '/v1/groups/'),
   ]);
   const cursors = await deps.checkpoints.refresh(topics, brokers);
@@ -72,7 +80,8 @@ export async function readConsole(
     raft: nodes.views,
     ...(withHistory ? { histories: nodes.histories } : {}),
     topics,
-    topicsLeftOut: Math.max(0, names.length - consoleTopicsMax),
+    topicsLeftOut: names.length - shown.length,
+    watchedTopics: watched,
     groups,
     groupsLeftOut: Math.max(0, groupIds.length - consoleGroupsMax),
     streams: streamsView(cursors, topics, groups),

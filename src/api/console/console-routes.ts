@@ -9,12 +9,13 @@ import type { Clock, WallClock } from '../../common/index.ts';
 import { ApiError } from '../errors.ts';
 import type { HttpExchange } from '../wire.ts';
 import { sendError } from '../server/fastify-errors.ts';
-import { enumQuery, type Query } from '../server/request-checks.ts';
+import { enumQuery, topicParam, type Query } from '../server/request-checks.ts';
 import type { RillApp, RillReply, RillRequest } from '../server/route-context.ts';
 import type { ServerMetrics } from '../server/server-metrics.ts';
 import { ConsoleAssets } from './console-assets.ts';
 import { ConsoleFeed, defaultConsoleFeedConfig, type ConsoleFeedConfig } from './console-feed.ts';
 import { NodeSampler, nodeSampleIntervalMs, type NodeTotals } from './console-history.ts';
+import { sampleGroupLags } from './console-lag.ts';
 import { getOwn, readConsole, type ConsoleNodeBody } from './console-reader.ts';
 import { CheckpointWatcher } from './console-streams.ts';
 
@@ -104,7 +105,7 @@ export function registerConsole(
       sampleIntervalMs,
       clock: deps.clock,
       wallClock: deps.wallClock,
-      read: (withHistory) =>
+      read: (withHistory, watched) =>
         readConsole(
           {
             app,
@@ -114,12 +115,15 @@ export function registerConsole(
             checkpoints,
           },
           withHistory,
+          watched,
         ),
       onReadError: (error) => app.log.warn({ err: error }, 'console read failed'),
       onIdle: () => checkpoints.clear(),
     },
   );
-  app.get('/v1/console/events', (request, reply) => streamEvents(feed, request, reply));
+  app.get<{ Querystring: Query }>('/v1/console/events', (request, reply) =>
+    streamEvents(feed, request, reply),
+  );
   const totals = async (): Promise<NodeTotals> => ({
     producedRecords: await counterValue(deps.metrics.produceRecords),
     consumedRecords: await counterValue(deps.metrics.consumerFetchRecords),
@@ -129,6 +133,7 @@ export function registerConsole(
     schedule: (delayMs, run) => deps.clock.schedule(delayMs, run),
     wallMs: () => deps.wallClock.wallMs(),
     totals,
+    groupLags: () => sampleGroupLags(app),
   });
   app.get<{ Querystring: Query }>('/v1/console/node', async (request): Promise<ConsoleNodeBody> => {
     const history = enumQuery(request.query, 'history', ['true', 'false'] as const, 'false');
@@ -155,9 +160,12 @@ async function counterValue(counter: ServerMetrics['produceRecords']): Promise<n
 /** Holds the response open as text/event-stream until the client goes away. */
 function streamEvents(
   feed: ConsoleFeed,
-  request: RillRequest,
-  reply: RillReply,
-): Promise<void> | RillReply {
+  request: RillRequest<{ Querystring: Query }>,
+  reply: RillReply<{ Querystring: Query }>,
+): Promise<void> | RillReply<{ Querystring: Query }> {
+  // A topic page beyond the first consoleTopicsMax asks for its topic by name.
+  const asked = request.query['topic'];
+  const topic = asked === undefined ? null : topicParam(asked);
   const head = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' };
   if (request.method === 'HEAD') return reply.code(200).headers(head).send();
   feed.checkRoom();
@@ -166,12 +174,15 @@ function streamEvents(
   raw.writeHead(200, head);
   // The first bytes tell the browser the stream is open even before the first read is done.
   raw.write(': rill console\n\n');
-  const unsubscribe = feed.subscribe({
-    send: (event, data) => {
-      raw.write(`event: ${event}\ndata: ${data}\n\n`);
+  const unsubscribe = feed.subscribe(
+    {
+      send: (event, data) => {
+        raw.write(`event: ${event}\ndata: ${data}\n\n`);
+      },
+      close: () => raw.end(),
     },
-    close: () => raw.end(),
-  });
+    topic,
+  );
   return new Promise((resolve) => {
     request.raw.once('close', () => {
       unsubscribe();

@@ -2,6 +2,7 @@
 // ConsoleReading) plus the history the feed keeps while someone watches (records in and out per
 // second, each group's lag), folded by pure functions so tests drive them with plain numbers.
 import {
+  lagsBySlot,
   rateBetween,
   ratesFromHistories,
   sumRates,
@@ -30,8 +31,10 @@ export interface ConsoleReading {
   readonly cluster: ClusterDescriptionBody;
   readonly raft: readonly RaftNodeView[];
   readonly topics: readonly TopicDescriptionBody[];
-  /** Topics beyond consoleTopicsMax, left out of `topics`. */
+  /** Topics beyond consoleTopicsMax (and not watched), left out of `topics`. */
   readonly topicsLeftOut: number;
+  /** Topics the open streams asked for by name (`?topic=`), described wherever they sort. */
+  readonly watchedTopics?: readonly string[];
   readonly groups: readonly GroupDescriptionBody[];
   /** Groups beyond consoleGroupsMax, left out of `groups`. */
   readonly groupsLeftOut: number;
@@ -76,13 +79,34 @@ export const emptyHistory: ConsoleHistory = {
   last: null,
 };
 
-/** A history that starts with the minutes the nodes sampled before anyone watched. */
+/**
+ * A history that starts with the minutes the nodes sampled before anyone watched: the rates
+ * from their totals and each group's lag from its coordinator, on one time grid.
+ */
 export function seededHistory(
   histories: readonly NodeHistory[],
   intervalMs: number,
 ): ConsoleHistory {
-  const { t, inRate, outRate } = ratesFromHistories(histories, intervalMs);
-  return { t, inRate, outRate, lag: {}, sampledPoints: t.length, last: null };
+  const rates = ratesFromHistories(histories, intervalMs);
+  const lags = lagsBySlot(histories, intervalMs);
+  const slotOf = (t: number) => Math.round((t * 1000) / intervalMs);
+  const rateAt = new Map(rates.t.map((t, i) => [slotOf(t), i]));
+  const slots = [...new Set([...rateAt.keys(), ...lags.keys()])].sort((a, b) => a - b);
+  const groups = new Set([...lags.values()].flatMap((at) => [...at.keys()]));
+  const lag: Record<string, (number | null)[]> = {};
+  for (const group of groups) lag[group] = slots.map((s) => lags.get(s)?.get(group) ?? null);
+  const rate = (series: readonly (number | null)[], slot: number) => {
+    const i = rateAt.get(slot);
+    return i === undefined ? null : (series[i] ?? null);
+  };
+  return {
+    t: slots.map((slot) => (slot * intervalMs) / 1000),
+    inRate: slots.map((slot) => rate(rates.inRate, slot)),
+    outRate: slots.map((slot) => rate(rates.outRate, slot)),
+    lag,
+    sampledPoints: slots.length,
+    last: null,
+  };
 }
 
 /** A group's lag in records: the sum over its partitions (null when none is known). */

@@ -56,7 +56,7 @@ const routeInputs: Readonly<Record<string, RouteInput>> = {
   'POST /v1/producers': json,
   'GET /': none,
   'GET /console/*': none,
-  'GET /v1/console/events': none,
+  'GET /v1/console/events': { query: ['topic'], bodies: [] },
   'GET /v1/console/node': { query: ['history'], bodies: [] },
 };
 

@@ -50,13 +50,36 @@ export async function change(method, path, body) {
 
 export const enc = encodeURIComponent;
 
-/** Subscribes to the live view; returns the function that closes the stream. */
-export function subscribe(onState, onConnection) {
-  const source = new EventSource('/v1/console/events');
-  source.addEventListener('state', (event) => onState(JSON.parse(event.data)));
-  source.addEventListener('open', () => onConnection('live'));
-  source.addEventListener('error', () => onConnection('reconnecting'));
-  return () => source.close();
+/**
+ * The live view: one event stream, reopened with `?topic=` to watch a topic beyond the ones
+ * every view describes. The old stream closes only once the new one delivered, so the node
+ * never sees zero watchers in between (which would drop the charts' history).
+ */
+export function liveView(onState, onConnection) {
+  let current = null;
+  const watch = (topic) => {
+    const query = topic === null ? '' : '?topic=' + encodeURIComponent(topic);
+    const source = new EventSource('/v1/console/events' + query);
+    const previous = current;
+    current = source;
+    source.addEventListener('state', (event) => {
+      if (source !== current) return;
+      previous?.close();
+      onState(JSON.parse(event.data));
+    });
+    source.addEventListener('open', () => source === current && onConnection('live'));
+    source.addEventListener('error', () => {
+      if (source !== current) return;
+      // Refused for good (e.g. 503, too many streams): go on with the stream that still works.
+      if (source.readyState === EventSource.CLOSED && previous?.readyState === EventSource.OPEN) {
+        current = previous;
+        return;
+      }
+      onConnection('reconnecting');
+    });
+  };
+  watch(null);
+  return { watch, close: () => current?.close() };
 }
 
 /** A failure as the page shows it: code and message, announced to screen readers. */

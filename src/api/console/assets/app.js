@@ -1,8 +1,8 @@
 // The console's shell: hash routing (#/, #/topics, #/topics/NAME, #/groups, #/groups/NAME,
 // #/streams, #/raft), the live view from the server-sent-event stream, and the navigation bar.
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
-import { subscribe } from './api.js';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { liveView } from './api.js';
 import { html } from './format.js';
 import { Overview, Raft } from './pages-cluster.js';
 import { Topic, Topics } from './pages-topics.js';
@@ -32,7 +32,20 @@ function App() {
     addEventListener('hashchange', onHash);
     return () => removeEventListener('hashchange', onHash);
   }, []);
-  useEffect(() => subscribe(setState, setConnection), []);
+  const live = useRef(null);
+  const watched = useRef(null);
+  useEffect(() => {
+    live.current = liveView(setState, setConnection);
+    return () => live.current.close();
+  }, []);
+  // A topic page for a topic the view leaves out (beyond the first 200) asks for it by name.
+  useEffect(() => {
+    const { page, name } = route;
+    if (state === null || page !== 'topics' || !name || watched.current === name) return;
+    if (state.topicsLeftOut === 0 || state.topics.some((t) => t.name === name)) return;
+    watched.current = name;
+    live.current?.watch(name);
+  }, [route, state]);
   useEffect(() => {
     const title = sections.find(([page]) => page === route.page)?.[1] ?? 'Rill';
     document.title = `${route.name ?? title} · Rill console`;

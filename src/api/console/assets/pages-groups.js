@@ -162,6 +162,21 @@ function assignmentOf(member) {
   return text.join('; ') || '—';
 }
 
+/** How many of the chart's points its coordinator sampled before the console was watched. */
+function LagSpan({ history, lag }) {
+  const sampled = lag.slice(0, history.sampledPoints).filter((v) => v !== null).length;
+  const shown = lag.filter((v) => v !== null).length;
+  return html`<p class="muted" data-testid="lag-span">
+    ${
+      `${shown} point${shown === 1 ? '' : 's'}` +
+      (sampled > 0
+        ? `, ${sampled} sampled by the group's coordinator before this page opened`
+        : '') +
+      '.'
+    }
+  </p>`;
+}
+
 export function Group({ name, state }) {
   const group = state.groups.find((g) => g.group === name);
   if (group === undefined)
@@ -181,6 +196,7 @@ export function Group({ name, state }) {
       t=${state.history.t.slice(-lag.length)}
       series=${[{ name: 'lag', data: lag }]}
     />
+    <${LagSpan} history=${state.history} lag=${lag} />
     <h3>Members</h3>
     <table aria-label="Members">
       <thead>
@@ -202,9 +218,7 @@ export function Group({ name, state }) {
               <td class="num">${m.memberEpoch}</td>
               <td>${m.clientHost ?? '—'}</td>
               <td>${m.subscribedTopicRegex ?? m.subscribedTopics.join(', ')}</td>
-              <td>
-                ${assignmentOf(m)}
-              </td>
+              <td>${assignmentOf(m)}</td>
             </tr>`,
         )}
       </tbody>

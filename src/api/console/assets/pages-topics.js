@@ -49,7 +49,6 @@ function useTopicRates(state) {
   return previous.current.rates;
 }
 
-
 function deleteCell(topic, state) {
   if (topic.name.startsWith('__')) return '';
   return html`<${DeleteTopic} name=${topic.name} state=${state} />`;
@@ -155,10 +154,61 @@ function DeleteTopic({ name, state }) {
   </span>`;
 }
 
+/** Matches shown from the full list at most (the rest are counted). */
+const foundMax = 100;
+
+/**
+ * Topics beyond the ones the live view describes: one read of the list of every topic
+ * (GET /v1/topics) when the user searches, matched by name; each links to its page.
+ */
+function FindTopic({ state, filter }) {
+  const [found, setFound] = useState(null);
+  const [error, setError] = useState(null);
+  if (state.topicsLeftOut === 0) return null;
+  const search = async (event) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      const described = new Set(state.topics.map((t) => t.name));
+      const all = (await read('/v1/topics')).topics;
+      setFound(all.filter((t) => !described.has(t.name) && t.name.includes(filter)));
+    } catch (failure) {
+      setError(failure);
+    }
+  };
+  return html`<form class="inline" aria-label="Search all topics" onSubmit=${search}>
+      <p class="muted">
+        ${
+          `${state.topicsLeftOut} more topics are not described live (the first ` +
+          `${state.topics.length} by name are).`
+        }
+      </p>
+      <button type="submit">Search all topics</button>
+    </form>
+    <${ErrorLine} error=${error} />
+    ${
+      found &&
+      html`<p role="status">${`${found.length} more topic(s) match.`}</p>
+        <ul aria-label="Other topics">
+          ${found.slice(0, foundMax).map(
+            (t) =>
+              html`<li>
+                <a href=${'#/topics/' + enc(t.name)}>${t.name}</a>
+                ${` · ${t.partitions} partition(s) · RF ${t.replicationFactor}`}
+              </li>`,
+          )}
+        </ul>
+        ${leftOut(found.length - foundMax, 'matches')}`
+    }`;
+}
+
 export function Topics({ state }) {
   const rates = useTopicRates(state);
   const [showInternal, setShowInternal] = useState(false);
-  const topics = state.topics.filter((t) => showInternal || !t.name.startsWith('__'));
+  const [filter, setFilter] = useState('');
+  const topics = state.topics.filter(
+    (t) => (showInternal || !t.name.startsWith('__')) && t.name.includes(filter),
+  );
   return html`
     <h2>Topics</h2>
     <${WriteNotice} state=${state} />
@@ -175,7 +225,11 @@ export function Topics({ state }) {
         Show internal topics</span
       ></label
     >
-    ${leftOut(state.topicsLeftOut, 'topics')}
+    <div class="field">
+      <label for="topics-find">Find a topic (name contains)</label
+      ><input id="topics-find" value=${filter} onInput=${(e) => setFilter(e.target.value)} />
+    </div>
+    <${FindTopic} state=${state} filter=${filter} />
     <table aria-label="Topics">
       <thead>
         <tr>
@@ -202,14 +256,12 @@ export function Topics({ state }) {
               <td class="num">
                 ${t.partitions.filter((p) => p.isr.length < p.replicas.length).length}
               </td>
-              <td>
-                ${deleteCell(t, state)}
-              </td>
+              <td>${deleteCell(t, state)}</td>
             </tr>`,
         )}
       </tbody>
     </table>
-    ${topics.length === 0 && html`<p>No topics yet.</p>`}
+    ${topics.length === 0 && html`<p>${filter === '' ? 'No topics yet.' : 'No topic matches.'}</p>`}
   `;
 }
 
@@ -344,9 +396,7 @@ function Browser({ topic }) {
                   <td class="num">${r.offset}</td>
                   <td>${time(r.timestamp)}</td>
                   <td><${Bytes} value=${r.key} /></td>
-                  <td>
-                    ${headersOf(r)}
-                  </td>
+                  <td>${headersOf(r)}</td>
                   <td><${Bytes} value=${r.value} /></td>
                 </tr>`,
             )}
@@ -430,9 +480,18 @@ function Produce({ topic, state }) {
 
 export function Topic({ name, state }) {
   const topic = state.topics.find((t) => t.name === name);
-  if (topic === undefined)
+  if (topic === undefined) {
+    // A topic beyond the view's first 200 is read once the stream asked for it by name.
+    const reading = state.topicsLeftOut > 0 && !(state.watchedTopics ?? []).includes(name);
     return html`<h2>${name}</h2>
-      <p>No such topic (it may be being created or deleted). <a href="#/topics">All topics</a></p>`;
+      ${
+        reading
+          ? html`<p role="status">Reading the topic…</p>`
+          : html`<p>
+              No such topic (it may be being created or deleted). <a href="#/topics">All topics</a>
+            </p>`
+      }`;
+  }
   return html`
     <h2>Topic ${name}</h2>
     <p>
@@ -469,9 +528,7 @@ export function Topic({ name, state }) {
               <td class=${p.isr.length < p.replicas.length ? 'bad' : ''}>${p.isr.join(', ')}</td>
               <td class="num">${count(p.logStartOffset)}</td>
               <td class="num">${count(p.highWatermark)}</td>
-              <td class="num">
-                ${count(heldBy(p))}
-              </td>
+              <td class="num">${count(heldBy(p))}</td>
               <td class="num">${bytes(p.sizeBytes)}</td>
             </tr>`,
         )}

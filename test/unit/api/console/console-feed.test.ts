@@ -98,6 +98,7 @@ function setUp(subscribersMax = 2) {
   let hw = 0;
   const reads: number[] = [];
   const withHistories: boolean[] = [];
+  const watchedAt: string[][] = [];
   const idle = { count: 0 };
   const feed = new ConsoleFeed(
     { readIntervalMs: 500, subscribersMax, historyPointsMax: 4, resendMs: 1_000 },
@@ -105,8 +106,9 @@ function setUp(subscribersMax = 2) {
       clock,
       sampleIntervalMs: nodeSampleIntervalMs,
       wallClock: { wallMs: () => wallMs },
-      read: (withHistory) => {
+      read: (withHistory, watched) => {
         reads.push(clock.nowMs());
+        watchedAt.push([...watched]);
         withHistories.push(withHistory);
         const histories = [
           { t: [990, 1000], producedRecords: [0, 50], consumedRecords: [0, 20] },
@@ -125,8 +127,25 @@ function setUp(subscribersMax = 2) {
     clock.advance(ms);
     for (let i = 0; i < 5; i += 1) await Promise.resolve();
   };
-  return { clock, feed, reads, withHistories, idle, tick, setHw: (n: number) => (hw = n) };
+  const setHw = (n: number) => (hw = n);
+  return { clock, feed, reads, withHistories, watchedAt, idle, tick, setHw };
 }
+
+test('a topic a stream asks for by name is read while that stream is open', async () => {
+  const { feed, watchedAt, tick } = setUp(3);
+  const quiet = { send: () => undefined, close: () => undefined };
+  const unwatchFar = feed.subscribe({ ...quiet }, 'far');
+  feed.subscribe({ ...quiet }, null);
+  const unwatchFar2 = feed.subscribe({ ...quiet }, 'far');
+  await tick(0);
+  expect(watchedAt.at(-1)).toEqual(['far']);
+  unwatchFar();
+  await tick(500);
+  expect(watchedAt.at(-1)).toEqual(['far']);
+  unwatchFar2();
+  await tick(500);
+  expect(watchedAt.at(-1)).toEqual([]);
+});
 
 test('no timer runs and nothing is read while nobody subscribes', async () => {
   const { clock, feed, reads, tick, idle } = setUp();
