@@ -1,7 +1,8 @@
 // Goal (issue 13 item 2): /metrics, scraped and parsed as Prometheus text, shows per-partition
 // high watermark, log end and start offsets and ISR size equal to what describe answers; a
-// follower that stops is counted as an ISR shrink and an under-replicated partition; produce
-// latency is kept per acks. Real brokers and h2c servers in one process.
+// follower that stops is counted as an ISR shrink and an under-replicated partition, and its
+// lag (offsets and seconds) shows until it restarts and catches up; produce latency is kept
+// per acks. Real brokers and h2c servers in one process.
 import { afterEach, describe, expect, test } from 'vitest';
 import { H2Transport } from '../../../src/api/client/index.ts';
 import type { TopicDescriptionBody } from '../../../src/api/wire.ts';
@@ -111,7 +112,12 @@ describe('partition metrics', () => {
         expect(at('rill_partition_log_start_offset')).toBe(p.logStartOffset);
         expect(at('rill_partition_isr_size')).toBe(p.isr.length);
         expect(at('rill_partition_replicas')).toBe(3);
+        // Every follower fetched up to the HW, which is the log end: nobody lags.
+        expect(at('rill_partition_replica_lag_max')).toBe(0);
+        expect(at('rill_partition_replica_lag_seconds_max')).toBe(0);
       }
+      expect(samples.get('rill_replica_max_lag')).toBe(0);
+      expect(samples.get('rill_replica_max_lag_seconds')).toBe(0);
       expect(samples.get('rill_under_replicated_partitions')).toBe(0);
       expect(samples.get('rill_offline_partitions')).toBe(0);
       expect(samples.get('rill_partition_metrics_dropped')).toBe(0);
@@ -152,5 +158,21 @@ describe('partition metrics', () => {
     expect(after.get(series('rill_partition_isr_size', 'dash', 0))).toBe(
       now.partitions[0]?.isr.length,
     );
+    // The stopped follower last fetched at the old log end: it trails by the 3 records since,
+    // for at least the lag time that took it out of the ISR (500 ms here).
+    expect(after.get(series('rill_partition_replica_lag_max', 'dash', 0))).toBe(3);
+    expect(after.get('rill_replica_max_lag')).toBe(3);
+    const lagSeconds = after.get(series('rill_partition_replica_lag_seconds_max', 'dash', 0));
+    expect(lagSeconds).toBeGreaterThanOrEqual(0.5);
+    expect(after.get('rill_replica_max_lag_seconds')).toBeGreaterThanOrEqual(lagSeconds ?? 1);
+
+    // It restarts, catches up and rejoins: the lag is gone.
+    await c.startNode(follower);
+    const healed = await pollUntil('follower caught up in /metrics', 20_000, async () => {
+      const s = await scrape(leaderUrl);
+      return s.get(series('rill_partition_isr_size', 'dash', 0)) === 3 ? s : undefined;
+    });
+    expect(healed.get(series('rill_partition_replica_lag_max', 'dash', 0))).toBe(0);
+    expect(healed.get(series('rill_partition_replica_lag_seconds_max', 'dash', 0))).toBe(0);
   });
 });
