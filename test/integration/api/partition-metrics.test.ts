@@ -2,7 +2,10 @@
 // high watermark, log end and start offsets and ISR size equal to what describe answers; a
 // follower that stops is counted as an ISR shrink and an under-replicated partition, and its
 // lag (offsets and seconds) shows until it restarts and catches up; produce latency is kept
-// per acks. Real brokers and h2c servers in one process.
+// per acks; every metric family a node exports has a row in docs/operations.md. Real brokers
+// and h2c servers in one process.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { H2Transport } from '../../../src/api/client/index.ts';
 import type { TopicDescriptionBody } from '../../../src/api/wire.ts';
@@ -67,6 +70,28 @@ async function produceJson(url: string, topic: string, partition: number, acks: 
   expect(response.status).toBe(200);
 }
 
+/** Metric names in docs/operations.md's metric table: exact names, and `prefix*` rows. */
+function documentedMetrics(): { names: Set<string>; prefixes: string[] } {
+  const doc = readFileSync(resolve(import.meta.dirname, '../../../docs/operations.md'), 'utf8');
+  const names = new Set<string>();
+  const prefixes: string[] = [];
+  for (const line of doc.split('\n')) {
+    if (!line.startsWith('| `rill_')) continue;
+    const firstCell = line.split('|')[1] ?? '';
+    for (const [, token] of firstCell.matchAll(/`(rill_[a-z_]*\*?)/g)) {
+      if (token === undefined) continue;
+      if (token.endsWith('*')) prefixes.push(token.slice(0, -1));
+      else names.add(token);
+    }
+  }
+  return { names, prefixes };
+}
+
+/** Names of the metric families in a scrape (its `# TYPE` lines). */
+function exportedMetrics(text: string): string[] {
+  return [...text.matchAll(/^# TYPE (\S+) /gm)].map(([, name]) => name ?? '');
+}
+
 function series(name: string, topic: string, partition: number): string {
   return `${name}{partition="${partition}",topic="${topic}"}`;
 }
@@ -125,6 +150,14 @@ describe('partition metrics', () => {
       expect(samples.get('rill_raft_commit_index')).toBeGreaterThan(0);
     }
     expect(seen.size).toBe(3);
+    // Every family a node exports has a row in docs/operations.md.
+    const documented = documentedMetrics();
+    const exported = exportedMetrics(await get(c.nodes[0]?.url ?? '', '/metrics'));
+    expect(exported.length).toBeGreaterThan(40);
+    const undocumented = exported.filter(
+      (name) => !documented.names.has(name) && !documented.prefixes.some((p) => name.startsWith(p)),
+    );
+    expect(undocumented).toEqual([]);
 
     const p0Leader = created.partitions[0]?.leader ?? 0;
     const leaderUrl = c.node(p0Leader).url;
