@@ -51,7 +51,11 @@ export interface PartitionDescriptionBody {
    * null (unknown: no leader, or the leader did not answer in time).
    */
   readonly offsetsSource: 'leader' | 'follower' | 'leader-remote' | null;
-  /** With 'follower': ms since that node last heard from the leader (the HW's greatest age). */
+  /**
+   * The offsets' greatest age in whole ms, where they are not the answering node's own: with
+   * 'follower', since that node last heard from the leader; with 'leader-remote', since the
+   * leader was asked. Absent with 'leader' and null.
+   */
   readonly offsetsAgeMs?: number;
   /** While a reassignment is in progress: the replicas it moves the partition to. */
   readonly targetReplicas?: readonly number[];

@@ -68,8 +68,9 @@ export interface PartitionDescription {
    */
   readonly offsetsSource: OffsetsSource | null;
   /**
-   * With offsetsSource 'follower': how long ago this node last heard from the leader (its HW
-   * is at most this old); absent otherwise (a leader's own, or one asked just now).
+   * How old the offsets may be, in whole ms: with 'follower', how long ago this node last heard
+   * from the leader; with 'leader-remote', the time since the leader was asked. Absent with
+   * 'leader' (current) and null (unknown).
    */
   readonly offsetsAgeMs?: number;
   /** While a reassignment is in progress: the replicas it moves the partition to. */

@@ -354,7 +354,7 @@ export class Broker {
 
   /** Per-partition offsets of the partitions led here (bounded) and partition counts. */
   partitionStats(): PartitionStats {
-    return partitionStats(this.#deps.image, this.#replicas.all());
+    return partitionStats(this.#deps.image, this.#replicas.all(), this.#deps.clock.nowMs());
   }
 
   /** Leader changes and ISR shrinks/expands applied from the metadata log. */

@@ -1,10 +1,11 @@
-// What /metrics reads of partitions: per-partition offsets and ISR size of the partitions this
-// node leads (at most partitionMetricsMax of them, so label cardinality stays bounded), the
-// under-replicated and offline counts, and counters of leader changes and ISR shrinks/expands
-// seen in the applied metadata log (cluster-wide: every node applies the same log).
+// What /metrics reads of partitions: per-partition offsets, ISR size and follower lag of the
+// partitions this node leads (at most partitionMetricsMax of them, so label cardinality stays
+// bounded), the under-replicated and offline counts, and counters of leader changes and ISR
+// shrinks/expands seen in the applied metadata log (cluster-wide: every node applies it).
 import type { MetadataCommand, MetadataResult } from './metadata-command.ts';
 import type { MetadataImage } from './metadata-image.ts';
 import type { Partition } from './partition.ts';
+import type { FollowerProgress } from './replication/index.ts';
 
 /** Partitions one node exports per-partition series for; the rest are counted as dropped. */
 export const partitionMetricsMax = 2_000;
@@ -17,6 +18,40 @@ export interface LeaderPartitionStats {
   readonly logStartOffset: number;
   readonly isrSize: number;
   readonly replicas: number;
+  /** The slowest follower's lag in offsets (see ReplicaLag). */
+  readonly replicaLagMax: number;
+  /** The longest time a follower has been behind, in ms (see ReplicaLag). */
+  readonly replicaLagMsMax: number;
+}
+
+/**
+ * How far a partition's followers trail its leader, as the leader knows from their fetches.
+ * Offsets: the leader's log end (what it serves) minus a follower's log end at its last fetch,
+ * the largest over followers that fetched in this leader epoch (one that has not is unknown
+ * here and shows in the time instead). Time: 0 for a follower holding the leader's log end,
+ * else how long since it last held everything (Kafka's lastCaughtUpTimeMs, the time the ISR
+ * shrink compares with replica.lag.time.max.ms), the largest over followers.
+ */
+export interface ReplicaLag {
+  readonly offsetsMax: number;
+  readonly msMax: number;
+}
+
+/** The lag of `followers` behind a leader whose served log ends at `leaderEndOffset`. */
+export function replicaLag(
+  followers: readonly FollowerProgress[],
+  leaderEndOffset: number,
+  nowMs: number,
+): ReplicaLag {
+  let offsetsMax = 0;
+  let msMax = 0;
+  for (const follower of followers) {
+    const end = follower.logEndOffset;
+    if (end !== null) offsetsMax = Math.max(offsetsMax, leaderEndOffset - end);
+    if (end === leaderEndOffset) continue;
+    msMax = Math.max(msMax, nowMs - follower.lastCaughtUpMs);
+  }
+  return { offsetsMax, msMax };
 }
 
 export interface PartitionStats {
@@ -28,20 +63,42 @@ export interface PartitionStats {
   readonly underReplicated: number;
   /** Partitions with no leader in the metadata image (cluster-wide, the same on every node). */
   readonly offline: number;
+  /** replicaLagMax over every partition led here, those beyond the limit included. */
+  readonly replicaLagMax: number;
+  /** replicaLagMsMax over every partition led here, those beyond the limit included. */
+  readonly replicaLagMsMax: number;
 }
 
-/** A snapshot of the partition stats from the image and this node's open replicas. */
+/** The progress of a led replica's followers; none while it does not lead. */
+function followersOf(replica: Partition): FollowerProgress[] {
+  const leader = replica.leaderReplica;
+  if (leader === null) return [];
+  const followers: FollowerProgress[] = [];
+  for (const id of leader.partitionState.replicas) {
+    const progress = leader.followerProgress(id);
+    if (progress !== undefined) followers.push(progress);
+  }
+  return followers;
+}
+
+/** A snapshot of the partition stats from the image and this node's open replicas at `nowMs`. */
 export function partitionStats(
   image: MetadataImage,
   replicas: readonly Partition[],
+  nowMs: number,
 ): PartitionStats {
   const led: LeaderPartitionStats[] = [];
   let underReplicated = 0;
+  let replicaLagMax = 0;
+  let replicaLagMsMax = 0;
   for (const replica of replicas) {
     const role = replica.role;
     if (role.kind !== 'leader') continue;
     const replicaCount = image.partition(replica.topic, replica.partition)?.replicas.length ?? 0;
     if (role.isr.length < replicaCount) underReplicated += 1;
+    const lag = replicaLag(followersOf(replica), replica.leaderEndOffset, nowMs);
+    replicaLagMax = Math.max(replicaLagMax, lag.offsetsMax);
+    replicaLagMsMax = Math.max(replicaLagMsMax, lag.msMax);
     led.push({
       topic: replica.topic,
       partition: replica.partition,
@@ -50,6 +107,8 @@ export function partitionStats(
       logStartOffset: replica.log.logStartOffset,
       isrSize: role.isr.length,
       replicas: replicaCount,
+      replicaLagMax: lag.offsetsMax,
+      replicaLagMsMax: lag.msMax,
     });
   }
   led.sort((a, b) =>
@@ -60,7 +119,8 @@ export function partitionStats(
     for (const p of topic.partitions) if (p.leader === null) offline += 1;
   }
   const leaders = led.slice(0, partitionMetricsMax);
-  return { leaders, dropped: led.length - leaders.length, underReplicated, offline };
+  const dropped = led.length - leaders.length;
+  return { leaders, dropped, underReplicated, offline, replicaLagMax, replicaLagMsMax };
 }
 
 interface Seen {

@@ -103,6 +103,7 @@ export class TopicAdmin {
     const known = replica !== undefined && (kind === 'leader' || kind === 'follower');
     const ageMs =
       kind === 'follower' && p.leader !== null ? this.#deps.followerAnsweredAgoMs(p.leader) : null;
+    // Whole milliseconds: the clock is finer, the figure is not that precise.
     return {
       partition: p.partition,
       leader: p.leader,
@@ -113,7 +114,7 @@ export class TopicAdmin {
       highWatermark: known ? replica.highWatermark : null,
       sizeBytes: known ? replica.log.sizeBytes : null,
       offsetsSource: known ? kind : null,
-      ...(ageMs === null ? {} : { offsetsAgeMs: ageMs }),
+      ...(ageMs === null ? {} : { offsetsAgeMs: Math.round(ageMs) }),
       ...(p.targetReplicas === undefined ? {} : { targetReplicas: p.targetReplicas }),
     };
   }

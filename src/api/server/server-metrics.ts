@@ -41,6 +41,16 @@ const partitionSeries: readonly (readonly [string, string, (p: LeaderRow) => num
   ['rill_partition_log_start_offset', 'First retained offset.', (p) => p.logStartOffset],
   ['rill_partition_isr_size', 'In-sync replicas of a partition led here.', (p) => p.isrSize],
   ['rill_partition_replicas', 'Assigned replicas of a partition led here.', (p) => p.replicas],
+  [
+    'rill_partition_replica_lag_max',
+    "Offsets the slowest follower's log end trails the leader's.",
+    (p) => p.replicaLagMax,
+  ],
+  [
+    'rill_partition_replica_lag_seconds_max',
+    'Longest time a follower has been behind the leader (0: all caught up).',
+    (p) => p.replicaLagMsMax / 1000,
+  ],
 ];
 
 export class ServerMetrics {
@@ -198,6 +208,16 @@ export class ServerMetrics {
       'rill_offline_partitions',
       'Partitions without a leader (cluster-wide).',
       () => stats().offline,
+    );
+    gauge(
+      'rill_replica_max_lag',
+      'Largest follower lag in offsets over every partition led here.',
+      () => stats().replicaLagMax,
+    );
+    gauge(
+      'rill_replica_max_lag_seconds',
+      'Longest time a follower has been behind, over every partition led here.',
+      () => stats().replicaLagMsMax / 1000,
     );
     gauge(
       'rill_partition_metrics_dropped',

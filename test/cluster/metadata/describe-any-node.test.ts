@@ -1,9 +1,10 @@
 // Goal (issue 13, trial finding 2): `rill topic describe` shows every partition's log start and
 // high watermark whichever node it asks, with the same numbers from each, and says where they
-// come from. Method: three real `rill broker` processes, a topic with one replica per node
-// (RF=1, 3 partitions: each node leads one and knows nothing local of the other two) and an
-// RF=3 topic (followers answer from their own replicas), and `node bin/rill.js topic describe`
-// as a child process with --bootstrap naming one node at a time.
+// come from, with the age of those that are not the node's own. Method: three real `rill
+// broker` processes, a topic with one replica per node (RF=1, 3 partitions: each node leads one
+// and knows nothing local of the other two) and an RF=3 topic (followers answer from their own
+// replicas), and `node bin/rill.js topic describe` as a child process with --bootstrap naming
+// one node at a time.
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -103,6 +104,12 @@ test('every node describes every partition with the same offsets', async () => {
         p.leader === id ? 'leader' : topic === 'copies' ? 'follower' : 'leader-remote',
       );
       expect(sources, `${topic} from node ${id}`).toEqual(want);
+      // What is not the node's own is marked with its age, in whole ms; a leader's is not.
+      const ages = run.stdout
+        .split('\n')
+        .filter((line) => line.includes('\tsource='))
+        .map((line) => /\tage=(\d+)ms$/.exec(line)?.[1] ?? null);
+      expect(ages.map((age) => age !== null)).toEqual(want.map((source) => source !== 'leader'));
       expect(described.partitions.map((p) => p.offsetsSource)).toEqual(want);
     }
     if (topic === 'spread') expect(new Set(leaders.values()).size).toBe(3);

@@ -1,9 +1,11 @@
 // Goal (issue 13 item 3): GET /v1/topics/{t} answers every partition's high watermark and log
 // start offset from any node, marking where each came from: its own leader or follower replica,
-// or the leader asked for this answer ('leader-remote'); a leader that is down leaves them null
-// quickly instead of failing the describe. Real brokers and h2c servers in one process.
+// or the leader asked for this answer ('leader-remote'), with the age of what is not its own;
+// a leader that is down leaves them null quickly instead of failing the describe. Real brokers
+// and h2c servers in one process.
 import { afterEach, describe, expect, test } from 'vitest';
 import { H2Transport } from '../../../src/api/client/index.ts';
+import { describeForwardTimeoutMs } from '../../../src/api/server/routes/topic-describe.ts';
 import type { TopicDescriptionBody } from '../../../src/api/wire.ts';
 import type { Broker } from '../../../src/broker/index.ts';
 import { encodeBatch } from '../../../src/log/index.ts';
@@ -75,6 +77,14 @@ describe('describe from any node', () => {
       for (const p of described.partitions) {
         const source = p.leader === node.id ? 'leader' : 'leader-remote';
         expect(p.offsetsSource, `node ${node.id} partition ${p.partition}`).toBe(source);
+        if (source === 'leader') {
+          expect(p).not.toHaveProperty('offsetsAgeMs');
+          continue;
+        }
+        // Asked for this answer: at most the round trip, bounded by the forward timeout.
+        expect(Number.isInteger(p.offsetsAgeMs)).toBe(true);
+        expect(p.offsetsAgeMs).toBeGreaterThanOrEqual(0);
+        expect(p.offsetsAgeMs).toBeLessThanOrEqual(describeForwardTimeoutMs);
       }
     }
   });
@@ -100,6 +110,9 @@ describe('describe from any node', () => {
       expect(offsets(described)).toEqual([[0, 5, 0]]);
       const source = node.id === leader ? 'leader' : 'follower';
       expect(described.partitions[0]?.offsetsSource).toBe(source);
+      const age = described.partitions[0]?.offsetsAgeMs;
+      if (source === 'leader') expect(age).toBeUndefined();
+      else expect(Number.isInteger(age)).toBe(true);
     }
   });
 

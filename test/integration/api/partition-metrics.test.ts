@@ -1,7 +1,11 @@
 // Goal (issue 13 item 2): /metrics, scraped and parsed as Prometheus text, shows per-partition
 // high watermark, log end and start offsets and ISR size equal to what describe answers; a
-// follower that stops is counted as an ISR shrink and an under-replicated partition; produce
-// latency is kept per acks. Real brokers and h2c servers in one process.
+// follower that stops is counted as an ISR shrink and an under-replicated partition, and its
+// lag (offsets and seconds) shows until it restarts and catches up; produce latency is kept
+// per acks; every metric family a node exports has a row in docs/operations.md. Real brokers
+// and h2c servers in one process.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { H2Transport } from '../../../src/api/client/index.ts';
 import type { TopicDescriptionBody } from '../../../src/api/wire.ts';
@@ -66,6 +70,28 @@ async function produceJson(url: string, topic: string, partition: number, acks: 
   expect(response.status).toBe(200);
 }
 
+/** Metric names in docs/operations.md's metric table: exact names, and `prefix*` rows. */
+function documentedMetrics(): { names: Set<string>; prefixes: string[] } {
+  const doc = readFileSync(resolve(import.meta.dirname, '../../../docs/operations.md'), 'utf8');
+  const names = new Set<string>();
+  const prefixes: string[] = [];
+  for (const line of doc.split('\n')) {
+    if (!line.startsWith('| `rill_')) continue;
+    const firstCell = line.split('|')[1] ?? '';
+    for (const [, token] of firstCell.matchAll(/`(rill_[a-z_]*\*?)/g)) {
+      if (token === undefined) continue;
+      if (token.endsWith('*')) prefixes.push(token.slice(0, -1));
+      else names.add(token);
+    }
+  }
+  return { names, prefixes };
+}
+
+/** Names of the metric families in a scrape (its `# TYPE` lines). */
+function exportedMetrics(text: string): string[] {
+  return [...text.matchAll(/^# TYPE (\S+) /gm)].map(([, name]) => name ?? '');
+}
+
 function series(name: string, topic: string, partition: number): string {
   return `${name}{partition="${partition}",topic="${topic}"}`;
 }
@@ -111,7 +137,12 @@ describe('partition metrics', () => {
         expect(at('rill_partition_log_start_offset')).toBe(p.logStartOffset);
         expect(at('rill_partition_isr_size')).toBe(p.isr.length);
         expect(at('rill_partition_replicas')).toBe(3);
+        // Every follower fetched up to the HW, which is the log end: nobody lags.
+        expect(at('rill_partition_replica_lag_max')).toBe(0);
+        expect(at('rill_partition_replica_lag_seconds_max')).toBe(0);
       }
+      expect(samples.get('rill_replica_max_lag')).toBe(0);
+      expect(samples.get('rill_replica_max_lag_seconds')).toBe(0);
       expect(samples.get('rill_under_replicated_partitions')).toBe(0);
       expect(samples.get('rill_offline_partitions')).toBe(0);
       expect(samples.get('rill_partition_metrics_dropped')).toBe(0);
@@ -119,6 +150,14 @@ describe('partition metrics', () => {
       expect(samples.get('rill_raft_commit_index')).toBeGreaterThan(0);
     }
     expect(seen.size).toBe(3);
+    // Every family a node exports has a row in docs/operations.md.
+    const documented = documentedMetrics();
+    const exported = exportedMetrics(await get(c.nodes[0]?.url ?? '', '/metrics'));
+    expect(exported.length).toBeGreaterThan(40);
+    const undocumented = exported.filter(
+      (name) => !documented.names.has(name) && !documented.prefixes.some((p) => name.startsWith(p)),
+    );
+    expect(undocumented).toEqual([]);
 
     const p0Leader = created.partitions[0]?.leader ?? 0;
     const leaderUrl = c.node(p0Leader).url;
@@ -152,5 +191,21 @@ describe('partition metrics', () => {
     expect(after.get(series('rill_partition_isr_size', 'dash', 0))).toBe(
       now.partitions[0]?.isr.length,
     );
+    // The stopped follower last fetched at the old log end: it trails by the 3 records since,
+    // for at least the lag time that took it out of the ISR (500 ms here).
+    expect(after.get(series('rill_partition_replica_lag_max', 'dash', 0))).toBe(3);
+    expect(after.get('rill_replica_max_lag')).toBe(3);
+    const lagSeconds = after.get(series('rill_partition_replica_lag_seconds_max', 'dash', 0));
+    expect(lagSeconds).toBeGreaterThanOrEqual(0.5);
+    expect(after.get('rill_replica_max_lag_seconds')).toBeGreaterThanOrEqual(lagSeconds ?? 1);
+
+    // It restarts, catches up and rejoins: the lag is gone.
+    await c.startNode(follower);
+    const healed = await pollUntil('follower caught up in /metrics', 20_000, async () => {
+      const s = await scrape(leaderUrl);
+      return s.get(series('rill_partition_isr_size', 'dash', 0)) === 3 ? s : undefined;
+    });
+    expect(healed.get(series('rill_partition_replica_lag_max', 'dash', 0))).toBe(0);
+    expect(healed.get(series('rill_partition_replica_lag_seconds_max', 'dash', 0))).toBe(0);
   });
 });

@@ -211,8 +211,72 @@ test('reassign --wait follows the move to the target replicas', async () => {
   );
 }, 240_000);
 
+/** `rill produce` with stdin left open: lines are written as the test goes. */
+function streamingProduce(args: readonly string[]) {
+  const env: Record<string, string | undefined> = { ...process.env };
+  delete env['RILL_BOOTSTRAP'];
+  const child = spawn(process.execPath, [rillBin, 'produce', ...args], { cwd: project, env });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const closed = new Promise<{ code: number | null; stderr: string }>((done) =>
+    child.once('close', (code) => {
+      clearTimeout(killer);
+      done({ code, stderr });
+    }),
+  );
+  return {
+    write: (line: string) => child.stdin.write(`${line}\n`),
+    end: () => child.stdin.end(),
+    closed,
+  };
+}
+
 test('issue 13: after kill -9 of node 1, commands without --bootstrap still work', async () => {
+  // produce --verbose to a partition node 1 leads, killed between two lines: the second line's
+  // batch goes to node 1, fails, and is retried to the new leader — both printed.
+  const created = await rill([
+    'topic',
+    'create',
+    'failover',
+    '--partitions',
+    '3',
+    '--replication-factor',
+    '3',
+  ]);
+  expect(created.code, created.stderr).toBe(0);
+  const ledByOne = await pollUntil('a partition of failover led by node 1', 10_000, async () => {
+    const answer = await cluster.get(2, '/v1/topics/failover');
+    const partitions = answer.body.partitions as { partition: number; leader: number }[];
+    return partitions.find((p) => p.leader === 1);
+  });
+  const where = `failover/${ledByOne.partition}`;
+  const producer = streamingProduce([
+    'failover',
+    '--partition',
+    String(ledByOne.partition),
+    '--linger-ms',
+    '0',
+    '--verbose',
+  ]);
+  producer.write('before');
+  await pollUntil('the first line acknowledged', 20_000, async () => {
+    const answer = await cluster.get(1, '/v1/topics/failover?local=true');
+    const partitions = answer.body.partitions as { partition: number; highWatermark: number }[];
+    return partitions.find((p) => p.partition === ledByOne.partition)?.highWatermark === 1
+      ? true
+      : undefined;
+  });
   await cluster.kill(1);
+  producer.write('after');
+  producer.end();
+  const verbose = await producer.closed;
+  expect(verbose.code, verbose.stderr).toBe(0);
+  expect(verbose.stderr).toMatch(
+    new RegExp(`rill: retry \\d+ of \\d+ record\\(s\\) to ${where} in \\d+ ms after \\w+`),
+  );
+  expect(verbose.stderr).toMatch(new RegExp(`rill: ${where} leader changed: node 1 -> node [23]`));
+  expect(verbose.stderr).toContain('produced 2 record(s)');
   const listed = await rill(['topic', 'list']);
   expect(listed.code, listed.stderr).toBe(0);
   expect(listed.stdout).toContain('demo');

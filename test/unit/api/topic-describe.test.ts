@@ -58,16 +58,22 @@ describe('describe from any node', () => {
     const merged = mergeLeaderAnswers(
       d,
       new Map([
-        [2, fromTwo],
-        [3, fromThree],
+        [2, { partitions: fromTwo, askedAtMs: 1_000 }],
+        [3, { partitions: fromThree, askedAtMs: 1_000 }],
       ]),
+      1_042.4,
     );
     expect(
-      merged.partitions.map((p) => [p.highWatermark, p.logStartOffset, p.offsetsSource]),
+      merged.partitions.map((p) => [
+        p.highWatermark,
+        p.logStartOffset,
+        p.offsetsSource,
+        p.offsetsAgeMs,
+      ]),
     ).toEqual([
-      [11, 3, 'leader-remote'],
-      [null, null, null],
-      [null, null, null],
+      [11, 3, 'leader-remote', 42],
+      [null, null, null, undefined],
+      [null, null, null, undefined],
     ]);
   });
 });

@@ -1,8 +1,11 @@
 // Goal: leader changes and ISR shrinks/expands are counted once each as the image applies them;
-// refused commands, new topics and restored snapshots count nothing.
+// refused commands, new topics and restored snapshots count nothing. Follower lag: offsets from
+// followers that fetched in this epoch, time from those not holding the leader's log end.
 import { describe, expect, test } from 'vitest';
 import { MetadataImage, type MetadataCommand } from '../../../src/broker/index.ts';
-import { PartitionChangeCounts } from '../../../src/broker/partition-metrics.ts';
+import { PartitionChangeCounts, replicaLag } from '../../../src/broker/partition-metrics.ts';
+import type { FollowerProgress } from '../../../src/broker/replication/index.ts';
+import { toNodeId } from '../../../src/common/index.ts';
 
 const register = (nodeId: number): MetadataCommand => ({
   type: 'register-node',
@@ -53,5 +56,37 @@ describe('partition change counts', () => {
     expect([otherCounts.leaderElections, otherCounts.isrShrinks, otherCounts.isrExpands]).toEqual([
       1, 1, 0,
     ]);
+  });
+});
+
+function progress(id: number, logEndOffset: number | null, lastCaughtUpMs: number) {
+  const p: FollowerProgress = {
+    id: toNodeId(id),
+    logEndOffset,
+    lastCaughtUpMs,
+    lastFetchMs: lastCaughtUpMs,
+    lastFetchLeaderEndOffset: logEndOffset ?? 0,
+  };
+  return p;
+}
+
+describe('replica lag', () => {
+  test('caught-up followers lag 0; the slowest sets offsets, the longest behind sets time', () => {
+    expect(replicaLag([], 10, 5_000)).toEqual({ offsetsMax: 0, msMax: 0 });
+    // Holding the leader's log end: 0 whatever the age of its last catch-up.
+    expect(replicaLag([progress(2, 10, 1_000)], 10, 5_000)).toEqual({ offsetsMax: 0, msMax: 0 });
+    const lag = replicaLag(
+      [progress(2, 7, 4_000), progress(3, 9, 2_500), progress(4, 10, 0)],
+      10,
+      5_000,
+    );
+    expect(lag).toEqual({ offsetsMax: 3, msMax: 2_500 });
+  });
+
+  test('a follower not heard from in this epoch counts in time only', () => {
+    expect(replicaLag([progress(2, null, 1_000)], 50, 4_000)).toEqual({
+      offsetsMax: 0,
+      msMax: 3_000,
+    });
   });
 });

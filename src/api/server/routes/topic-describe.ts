@@ -1,7 +1,8 @@
 // Describe from any node: GET /v1/topics/{t} answers the offsets of partitions this node hosts
 // from its own replicas, and asks each other leader node once (GET …?local=true, bounded, short
-// timeout) for the partitions it leads, marking those 'leader-remote'. A leader that does not
-// answer in time leaves its partitions' offsets null; the describe itself never fails for it.
+// timeout) for the partitions it leads, marking those 'leader-remote' with their age (the time
+// since the question was sent: the leader answered within it). A leader that does not answer in
+// time leaves its partitions' offsets null; the describe itself never fails for it.
 import type {
   ClusterDescription,
   PartitionDescription,
@@ -35,24 +36,33 @@ export function leadersToAsk(
   return ask;
 }
 
+/** One leader node's local describe answer, and when the question was sent (wall-clock ms). */
+export interface LeaderAnswer {
+  readonly partitions: readonly PartitionDescriptionBody[];
+  readonly askedAtMs: number;
+}
+
 /**
  * Fills unknown offsets from leaders' local answers: a partition takes an answer's offsets
- * when that node answered as its leader in the same leader epoch.
+ * when that node answered as its leader in the same leader epoch, with offsetsAgeMs the time
+ * from the question to `nowMs` (the leader read them somewhere in between).
  */
 export function mergeLeaderAnswers(
   description: TopicDescription,
-  answers: ReadonlyMap<number, readonly PartitionDescriptionBody[]>,
+  answers: ReadonlyMap<number, LeaderAnswer>,
+  nowMs: number,
 ): TopicDescription {
   const partitions = description.partitions.map((p): PartitionDescription => {
     if (p.offsetsSource !== null || p.leader === null) return p;
-    const remote = answers.get(p.leader)?.find((a) => a.partition === p.partition);
+    const answer = answers.get(p.leader);
+    const remote = answer?.partitions.find((a) => a.partition === p.partition);
     const usable =
       remote !== undefined &&
       remote.offsetsSource === 'leader' &&
       remote.leaderEpoch === p.leaderEpoch &&
       remote.highWatermark !== null &&
       remote.logStartOffset !== null;
-    if (!usable) return p;
+    if (!usable || answer === undefined) return p;
     return {
       ...p,
       logStartOffset: remote.logStartOffset,
@@ -60,6 +70,7 @@ export function mergeLeaderAnswers(
       // An older node's answer has no size: unknown rather than a wrong one.
       sizeBytes: remote.sizeBytes ?? null,
       offsetsSource: 'leader-remote',
+      offsetsAgeMs: Math.max(0, Math.round(nowMs - answer.askedAtMs)),
     };
   });
   return { ...description, partitions };
@@ -71,9 +82,11 @@ export async function askLeaders(
   topic: string,
   leaders: ReadonlyMap<number, string>,
   signal: AbortSignal,
-): Promise<Map<number, readonly PartitionDescriptionBody[]>> {
+  nowMs: () => number,
+): Promise<Map<number, LeaderAnswer>> {
   const path = `/v1/topics/${encodeURIComponent(topic)}?local=true`;
-  const answers = new Map<number, readonly PartitionDescriptionBody[]>();
+  const answers = new Map<number, LeaderAnswer>();
+  const askedAtMs = nowMs();
   await Promise.all(
     [...leaders].map(async ([id, url]) => {
       try {
@@ -86,7 +99,8 @@ export async function askLeaders(
         });
         if (response.status !== 200) return;
         const body = JSON.parse(response.body.toString('utf8')) as TopicDescriptionBody;
-        if (Array.isArray(body.partitions)) answers.set(id, body.partitions);
+        if (Array.isArray(body.partitions))
+          answers.set(id, { partitions: body.partitions, askedAtMs });
       } catch {
         // Unreachable, slow or garbled: this leader's partitions stay unknown (null).
       }

@@ -74,9 +74,10 @@ export function registerTopicRoutes(app: RillApp, context: RouteContext): void {
       const leaders = leadersToAsk(description, broker.describeCluster().brokers, broker.nodeId);
       if (leaders.size === 0) return description;
       const signal = context.signalOf(request);
-      const answers = await askLeaders(context.forwarder, topic, leaders, signal);
+      const nowMs = (): number => context.wallClock.wallMs();
+      const answers = await askLeaders(context.forwarder, topic, leaders, signal, nowMs);
       // The image may have moved on while we waited: describe again, then merge.
-      return mergeLeaderAnswers(broker.describeTopic(topic), answers);
+      return mergeLeaderAnswers(broker.describeTopic(topic), answers, nowMs());
     },
   );
   app.delete<{ Params: TopicParams }>('/v1/topics/:topic', async (request, reply) => {
