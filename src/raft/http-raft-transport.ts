@@ -154,7 +154,10 @@ interface StreamLink {
   open: boolean;
   /** A write returned false: wait for 'drain'. */
   blocked: boolean;
-  /** We ended it (close, a new address): its end says nothing about the peer. */
+  /**
+   * We ended it (close, a new address), or the peer closed the connection with GOAWAY (idle
+   * for its session timeout, or shutting down): its end says nothing about the peer's process.
+   */
   ours: boolean;
   ended: boolean;
 }
@@ -483,6 +486,11 @@ export class HttpRaftTransport implements RaftTransport {
     peer.link = link;
     let failure: Error | null = null;
     session.on('error', (error: Error) => (failure ??= error));
+    // A graceful close waits for open streams: ours never ends by itself, so end it now.
+    session.once('goaway', () => {
+      link.ours = true;
+      session.destroy();
+    });
     stream.on('error', (error: Error) => (failure ??= error));
     stream.once('response', (answer) => {
       if (answer[':status'] === 200) {

@@ -4,7 +4,8 @@
 // is reported to onPeerUnreachable once; a frame over frameBytesMax resets the stream.
 // Method: two transports behind bare node:http2 servers on loopback ports, routed the way
 // the node's server routes them (the stream path to acceptStream, messages to handleRequest).
-import { connect, createServer, type Http2Server } from 'node:http2';
+import { connect, createServer, type Http2Server, type Http2Session } from 'node:http2';
+import type { Socket } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
 import { lengthFrame } from '../../../src/common/index.ts';
 import {
@@ -41,7 +42,12 @@ function config(nodeId: number, peers: [number, string][], secret: string | null
   } satisfies HttpRaftTransportConfig;
 }
 
-async function serve(transport: HttpRaftTransport): Promise<{ url: string; server: Http2Server }> {
+async function serve(transport: HttpRaftTransport): Promise<{
+  url: string;
+  server: Http2Server;
+  sessions: Set<Http2Session>;
+  sockets: Set<Socket>;
+}> {
   const server = createServer();
   server.on('stream', (stream, headers) => {
     if (headers[':path'] === raftStreamPath) return transport.acceptStream(stream, headers);
@@ -57,7 +63,9 @@ async function serve(transport: HttpRaftTransport): Promise<{ url: string; serve
       stream.end(JSON.stringify(answer.body));
     });
   });
-  const sessions = new Set<import('node:http2').Http2Session>();
+  const sessions = new Set<Http2Session>();
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => sockets.add(socket));
   server.on('session', (session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
@@ -69,7 +77,7 @@ async function serve(transport: HttpRaftTransport): Promise<{ url: string; serve
   });
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
-  return { url: `http://127.0.0.1:${address.port}`, server };
+  return { url: `http://127.0.0.1:${address.port}`, server, sessions, sockets };
 }
 
 const timeoutNow = (term: number): RaftMessage => ({ type: 'timeout-now', from: 1, to: 2, term });
@@ -110,7 +118,7 @@ test('a peer that refuses the stream (wrong secret) is sent requests, also refus
 test('an accepted stream that ends without us is reported once; closing ours is not', async () => {
   const receiver = new HttpRaftTransport(config(2, [], null), { clock: realClock });
   receiver.onMessage(() => undefined);
-  const { url, server } = await serve(receiver);
+  const { url, server, sessions, sockets } = await serve(receiver);
   const unreachable: number[] = [];
   const sender = new HttpRaftTransport(config(1, [[2, url]], null), {
     clock: realClock,
@@ -118,9 +126,15 @@ test('an accepted stream that ends without us is reported once; closing ours is 
   });
   sender.send(timeoutNow(1));
   await until('the stream', () => sender.counters.openedStreams === 1, 5_000);
-  // The peer's process goes: its server drops every connection.
+  // A live peer closing an idle connection says GOAWAY first: not a sign of anything.
+  for (const session of sessions) session.close();
+  await until('the close', () => sessions.size === 0, 5_000);
+  sender.send(timeoutNow(2));
+  await until('a new stream', () => sender.counters.openedStreams === 2, 5_000);
+  expect(unreachable).toEqual([]);
+  // The peer's process goes: its sockets close without a GOAWAY.
   server.close();
-  for (const close of closers.splice(0)) await close();
+  for (const socket of sockets) socket.destroy();
   await until('the report', () => unreachable.length > 0, 5_000);
   expect(unreachable).toEqual([2]);
   await sender.close();
