@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { decodeBatches, encodeBatch } from '../../../../src/log/index.ts';
 import { BrokerProcess } from '../../../support/api/broker-process.ts';
 import { H2c } from '../../../support/api/h2c.ts';
-import { fetchV11, KafkaWireClient } from '../../../support/api/kafka-wire.ts';
+import { fetchV11, KafkaWireClient, produceV8 } from '../../../support/api/kafka-wire.ts';
 import { compressionBombs, poisonBatches } from '../../../support/log/hostile-batches.ts';
 
 const GiB = 1024 * 1024 * 1024;
@@ -42,28 +42,8 @@ afterAll(async () => {
 });
 
 /** Produce v8 of one batch to partition 0, acks=1: the partition's answer. */
-async function produce(records: Buffer) {
-  const reader = await kafka.request(0, 8, false, (w) => {
-    w.nullableString(null).int16(1).int32(10_000);
-    w.array([topic], (tw, name) => {
-      tw.string(name).array([0], (pw, p) => pw.int32(p).bytes(records));
-    });
-  });
-  const [answer] = reader.array((r) => {
-    r.string();
-    return r.array((pr) => {
-      const partition = pr.int32();
-      const errorCode = pr.int16();
-      const baseOffset = pr.int64();
-      pr.int64(); // log append time
-      pr.int64(); // log start offset
-      pr.array((er) => [er.int32(), er.nullableString()]); // record errors
-      const errorMessage = pr.nullableString();
-      return { partition, errorCode, baseOffset, errorMessage };
-    });
-  });
-  expect(answer).toHaveLength(1);
-  return answer![0]!;
+function produce(records: Buffer) {
+  return produceV8(kafka, topic, 0, records);
 }
 
 async function goodBatch(value: string): Promise<Buffer> {
