@@ -86,6 +86,8 @@ export interface NodeConfig {
   readonly consoleWrite?: boolean;
   /** auto.create.topics.enable for Kafka clients (Metadata, Produce); true when absent. */
   readonly autoCreateTopics?: boolean;
+  /** BrokerConfig.produceValidation ('records' when absent); 'framing' is for benchmarks. */
+  readonly produceValidation?: 'records' | 'framing';
 }
 
 /** Timings of the metadata plane (see docs/operations.md). */
@@ -182,7 +184,6 @@ export const nodeLimitNames: readonly NodeLimitName[] = [
   'producersPerPartitionMax',
   ...kafkaLimitNames,
 ];
-
 
 /** The Kafka listener's settings with this node's overrides. */
 function kafkaConfigOf(config: NodeConfig): KafkaConfig {
@@ -313,6 +314,7 @@ async function startNodeWith(
       nodeId: config.nodeId,
       advertisedUrl: url,
       replication: replicationSettings(config),
+      produceValidation: config.produceValidation ?? 'records',
       logCleaner: {
         dedupeBufferBytes:
           config.limits?.logCleanerDedupeBufferBytes ?? defaultLogCleanerSettings.dedupeBufferBytes,
