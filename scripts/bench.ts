@@ -42,6 +42,7 @@ import {
 import { formatSpread, loadAverage } from './bench/stats.ts';
 import { benchCompaction } from './bench/compaction.ts';
 import { benchValidate } from './bench/validate.ts';
+import { benchValidateProduce, formatValidateProduce } from './bench/validate-produce.ts';
 import { benchKafka } from './bench-kafka.ts';
 import { spawnBroker, type BrokerProcess } from './spawn-broker.ts';
 import { spawnCluster, type ClusterProcesses } from './spawn-cluster.ts';
@@ -154,6 +155,10 @@ async function main(): Promise<void> {
           `${f.withMiBps.median} MiB/s (medians of 3; ratio ${f.ratioMedian})`,
       );
     }
+    // End to end: the same produce against a broker that validates and one that does not.
+    const endToEnd = await benchValidateProduce({ rounds: repeat });
+    extra['produceValidationEndToEnd'] = endToEnd;
+    for (const figure of endToEnd.figures) report.log(formatValidateProduce(figure));
   }
   if (wants('compaction')) {
     // The log cleaner in process: its MiB/s, and append latency while it runs vs not.

@@ -87,6 +87,8 @@ export interface NodeConfig {
   readonly consoleWrite?: boolean;
   /** auto.create.topics.enable for Kafka clients (Metadata, Produce); true when absent. */
   readonly autoCreateTopics?: boolean;
+  /** BrokerConfig.produceValidation ('records' when absent); 'framing' is for benchmarks. */
+  readonly produceValidation?: 'records' | 'framing';
 }
 
 /** Timings of the metadata plane (see docs/operations.md). */
@@ -183,7 +185,6 @@ export const nodeLimitNames: readonly NodeLimitName[] = [
   'producersPerPartitionMax',
   ...kafkaLimitNames,
 ];
-
 
 /** The Kafka listener's settings with this node's overrides. */
 function kafkaConfigOf(config: NodeConfig): KafkaConfig {
@@ -314,6 +315,7 @@ async function startNodeWith(
       nodeId: config.nodeId,
       advertisedUrl: url,
       replication: replicationSettings(config),
+      produceValidation: config.produceValidation ?? 'records',
       logCleaner: {
         dedupeBufferBytes:
           config.limits?.logCleanerDedupeBufferBytes ?? defaultLogCleanerSettings.dedupeBufferBytes,

@@ -73,6 +73,12 @@ export interface BrokerConfig {
   readonly replicaFetchMaxWaitMs?: number;
   /** Log cleaner settings over the defaults (log.cleaner.dedupe.buffer.size, ...). */
   readonly logCleaner?: Partial<LogCleanerSettings>;
+  /**
+   * What produce checks: 'records' (the default) walks every record of every batch, as Kafka's
+   * LogValidator; 'framing' only framing, CRC and sizes, as before issue 15 — for benchmarks
+   * measuring what the walk costs, never for data a JSON fetch must decode.
+   */
+  readonly produceValidation?: 'records' | 'framing';
 }
 
 export interface BrokerDeps {
@@ -185,6 +191,7 @@ export class Broker {
       fetchPurgatory: this.#fetchPurgatory,
       fetchWaitersMax: config.fetchWaitersMax,
       ackWaitersMax: this.#replication.ackWaitersMax,
+      walkRecords: config.produceValidation !== 'framing',
       requireRunning: () => this.#requireRunning(),
       isDraining: () => this.#draining,
       afterLeaderProgress: (replica) => this.#service.afterLeaderProgress(replica),

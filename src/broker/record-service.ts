@@ -29,6 +29,8 @@ export interface RecordServiceDeps {
   readonly fetchPurgatory: Purgatory;
   readonly fetchWaitersMax: number;
   readonly ackWaitersMax: number;
+  /** Walk every record at produce (BrokerConfig.produceValidation 'records'); else framing only. */
+  readonly walkRecords: boolean;
   /** Throws BROKER_NOT_READY unless the broker is running. */
   readonly requireRunning: () => void;
   /** True once the broker drains for shutdown: nothing parks any more. */
@@ -59,7 +61,7 @@ export class RecordService {
     let replica = this.#leaderReplica(topic, partition);
     let role = replica.role;
     assert(role.kind === 'leader', 'leaderReplica returns leaders');
-    const validated = replica.validateBatches(request.batches);
+    const validated = replica.validateBatches(request.batches, this.#deps.walkRecords);
     const { batches, recordCount, compressed, producer } = validated;
     const epoch = role.leaderEpoch;
     let yielded = false;

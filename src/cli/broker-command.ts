@@ -1,6 +1,6 @@
 // `rill broker`: runs one node in the foreground. Parses and checks the options, hands a
 // NodeConfig to main.ts, prints progress and `ready`, and stops cleanly on SIGINT/SIGTERM.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   defaultClusterTimings,
   defaultReplicationSettings,
@@ -54,6 +54,7 @@ interface BrokerOptions {
   limit: Partial<Record<NodeLimitName, number>>;
   consoleWrite?: boolean;
   autoCreateTopics: boolean;
+  produceValidation: 'records' | 'framing';
 }
 
 /** Collects `--limit name=value` (repeatable) into an object of known node limits. */
@@ -121,6 +122,16 @@ export function brokerCommand(): Command {
       {},
     )
     .option('--console-write', 'let the web console at / create, delete, produce and reset')
+    .addOption(
+      // Benchmarks only (scripts/bench/validate.ts): produce as before issue 15, with framing,
+      // CRC and sizes checked but records not walked and compressed batches not expanded, to
+      // measure what record validation costs. Hidden: a node that appends such batches may
+      // store one that no JSON fetch can decode.
+      new Option('--produce-validation <what>', 'records (default) or framing')
+        .choices(['records', 'framing'])
+        .default('records')
+        .hideHelp(),
+    )
     .addHelpText(
       'after',
       '\nExample:\n  rill broker --node-id 1 --listen 127.0.0.1:9091 ' +
@@ -150,6 +161,7 @@ async function runBroker(options: BrokerOptions): Promise<void> {
     limits: options.limit,
     consoleWrite: options.consoleWrite === true,
     autoCreateTopics: options.autoCreateTopics,
+    produceValidation: options.produceValidation,
   };
   const print = (line: string): void => {
     process.stdout.write(`${line}\n`);

@@ -144,7 +144,8 @@ function xerialDecompress(bytes: Uint8Array, decompressedBytesMax: number): Buff
     if (length < 0 || position + length > input.length) throw corruptSnappy('a bad block length');
     const block = snappyRawDecompress(
       input.subarray(position, position + length),
-      decompressedBytesMax - total,
+      decompressedBytesMax,
+      total,
     );
     total += block.length;
     blocks.push(block);
@@ -153,8 +154,11 @@ function xerialDecompress(bytes: Uint8Array, decompressedBytesMax: number): Buff
   return Buffer.concat(blocks, total);
 }
 
-/** Raw snappy starts with its uncompressed length as a uvarint: check it before expanding. */
-function snappyRawDecompress(input: Buffer, decompressedBytesMax: number): Buffer {
+/**
+ * Raw snappy starts with its uncompressed length as a uvarint: check it before expanding, with
+ * the `before` bytes earlier blocks of the same section expanded to.
+ */
+function snappyRawDecompress(input: Buffer, decompressedBytesMax: number, before = 0): Buffer {
   let length = 0;
   for (let i = 0, scale = 1; ; i += 1, scale *= 128) {
     const byte = input[i];
@@ -162,7 +166,7 @@ function snappyRawDecompress(input: Buffer, decompressedBytesMax: number): Buffe
     length += (byte & 0x7f) * scale;
     if ((byte & 0x80) === 0) break;
   }
-  if (length > decompressedBytesMax) throw tooLarge('snappy', length);
+  if (before + length > decompressedBytesMax) throw tooLarge('snappy', before + length);
   const output = snappyUncompress(input, { asBuffer: true });
   assert(Buffer.isBuffer(output), 'snappy asBuffer returns a Buffer');
   return output;
@@ -198,7 +202,9 @@ function zstdDecompress(bytes: Uint8Array, decompressedBytesMax: number): Buffer
     }
     if (capacity === decompressedBytesMax) break;
   }
-  throw new LogError('LOG_CORRUPT_BATCH', 'zstd records do not decompress', { cause: lastError });
+  // Corrupt, or a frame that expands past the bound: the decoder does not say which.
+  const message = `zstd records do not decompress within ${decompressedBytesMax} bytes`;
+  throw new LogError('LOG_CORRUPT_BATCH', message, { cause: lastError });
 }
 
 /** The frame content size from a zstd frame header (RFC 8878 §3.1.1.1), or null if absent. */

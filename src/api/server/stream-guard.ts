@@ -43,6 +43,14 @@ type RequestClass = 'client' | 'internal' | 'probe';
 
 const probePaths: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
+/**
+ * A request answered before its body was read (a 4xx from a check on its headers) still has
+ * its body read and dropped, up to this many bytes, so that the stream ends cleanly: Node would
+ * reset it (RST_STREAM NO_ERROR, as HTTP/2 §8.1 allows), and some clients (curl 7.88) then lose
+ * an answer they had already received. A larger body is reset at once, as before.
+ */
+export const unreadBodyDrainBytesMax = 1024 * 1024;
+
 /** A connection's budget: admitted requests whose slot is not released yet. */
 interface ConnectionBudget {
   inFlight: number;
@@ -146,6 +154,10 @@ export class StreamGuard {
     });
     app.addHook('onRoute', (route) => {
       route.handler = this.#wrap(route.handler as Handler) as typeof route.handler;
+    });
+    app.addHook('onSend', (request, _reply, payload, done) => {
+      if (isHttp2(request)) drainUnreadBody(request);
+      done(null, payload);
     });
   }
 
@@ -439,6 +451,32 @@ export class StreamGuard {
 }
 
 type Handler = (this: unknown, request: RillRequest, reply: RillReply) => unknown;
+
+/**
+ * Reads and drops the body of an HTTP/2 request being answered before anyone read it (see
+ * unreadBodyDrainBytesMax); the body deadline still applies. Past the bound, or when the
+ * declared length is past it, the stream is reset with NO_ERROR after the answer.
+ */
+function drainUnreadBody(request: RillRequest): void {
+  const raw = request.raw;
+  const stream = raw.stream;
+  if (stream.endAfterHeaders || raw.complete || raw.readableFlowing !== null) return;
+  if (Number(request.headers['content-length'] ?? 0) > unreadBodyDrainBytesMax) return;
+  let drained = 0;
+  // The answer is on its way: a body that fails now (cut at its deadline, reset) has nobody to
+  // be reported to, and its stream's close releases the request's slot.
+  raw.on('error', () => undefined);
+  raw.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained <= unreadBodyDrainBytesMax) return;
+    raw.pause();
+    const stop = (): void => {
+      if (!stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
+    };
+    if (stream.writableFinished) stop();
+    else stream.once('finish', stop);
+  });
+}
 
 /** Whether a request came over HTTP/2 (else HTTP/1.1, see http1.ts). */
 export function isHttp2(request: RillRequest): boolean {

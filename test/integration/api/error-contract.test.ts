@@ -10,6 +10,15 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { clientRoutes } from '../../../src/api/server/route-inputs.ts';
 import { BrokerProcess } from '../../support/api/broker-process.ts';
 import { RawH2, type RawAnswer } from '../../support/api/raw-h2.ts';
+import {
+  dataFrames,
+  frame,
+  frameFlags,
+  frameTypes,
+  H2FrameClient,
+  headerBlock,
+  type Frame,
+} from '../../support/api/h2-frames.ts';
 
 let broker: BrokerProcess;
 let h2: RawH2;
@@ -120,6 +129,68 @@ describe('issue 15 defect 5: 415 for every unsupported content type on every bod
     );
     const after = await h2.request({ method: 'GET', path: '/v1/topics/t' });
     expect(after).toEqual(before);
+  });
+});
+
+describe('issue 15 defect 5: an answer sent before the body was read ends the stream cleanly', () => {
+  // Node resets such a stream (RST_STREAM NO_ERROR) as soon as the answer is sent; curl 7.88
+  // then often loses the answer (exit 92). The node reads and drops a small body instead.
+  // Method: HEADERS without END_STREAM; once the whole 415 has arrived, a PING, then the body
+  // and a second PING. Frames come in order: Node's reset would be sent before the first PING's
+  // ACK, and any reset the body caused before the second one's.
+  async function earlyAnswer(body: Buffer, contentLength?: number) {
+    const client = await H2FrameClient.connect(broker.port);
+    try {
+      const headers: Record<string, string> = {
+        ':path': '/v1/topics',
+        ':authority': `127.0.0.1:${broker.port}`,
+        'content-type': 'text/plain',
+        ...(contentLength !== undefined && { 'content-length': String(contentLength) }),
+      };
+      const block = headerBlock('POST', headers);
+      client.write(frame(frameTypes.headers, frameFlags.endHeaders, 1, block));
+      const isEnd = (f: Frame) =>
+        f.streamId === 1 && f.type === frameTypes.data && (f.flags & frameFlags.endStream) !== 0;
+      await client.until(isEnd);
+      await ping(client, 'answered');
+      client.write(dataFrames(1, body, true));
+      const lastIndex = await ping(client, 'drained');
+      const stream = client.frames.slice(0, lastIndex).filter((f) => f.streamId === 1);
+      const answer = Buffer.concat(
+        stream.filter((f) => f.type === frameTypes.data).map((f) => f.payload),
+      ).toString();
+      const resets = stream.filter((f) => f.type === frameTypes.rstStream);
+      return { answer, resets: resets.map((f) => f.payload.readUInt32BE(0)) };
+    } finally {
+      client.close();
+    }
+  }
+
+  /** A PING with 8 bytes of `text`; resolves with the index of its ACK among the frames. */
+  async function ping(client: H2FrameClient, text: string): Promise<number> {
+    const opaque = Buffer.from(text.padEnd(8).slice(0, 8));
+    client.write(frame(frameTypes.ping, 0, 0, opaque));
+    return client.until(
+      (f) =>
+        f.type === frameTypes.ping && (f.flags & frameFlags.ack) !== 0 && f.payload.equals(opaque),
+    );
+  }
+
+  test('a small body is read and dropped: no reset', async () => {
+    const small = Buffer.from('{"name":"x","partitions":1,"replicationFactor":1}');
+    const { answer, resets } = await earlyAnswer(small, small.length);
+    expect(answer).toContain('"UNSUPPORTED_MEDIA_TYPE"');
+    expect(resets).toEqual([]);
+  });
+
+  test('a body past the drain bound is reset with NO_ERROR after the answer', async () => {
+    const declared = await earlyAnswer(Buffer.alloc(0), 2 * 1024 * 1024);
+    expect(declared.answer).toContain('"UNSUPPORTED_MEDIA_TYPE"');
+    expect(declared.resets).toEqual([0]);
+    // No length declared: the node counts what it drops, and stops past 1 MiB.
+    const sent = await earlyAnswer(Buffer.alloc(1536 * 1024));
+    expect(sent.answer).toContain('"UNSUPPORTED_MEDIA_TYPE"');
+    expect(sent.resets).toEqual([0]);
   });
 });
 

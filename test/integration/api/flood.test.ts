@@ -72,7 +72,7 @@ async function untilGauge(name: string, value: number) {
 }
 
 test('issue 15: rapid reset closes the connection and leaves nothing parked', async () => {
-  const session = await probeSession();
+  await probeSession();
   const outcome = await rapidReset(broker.url, longPoll, { count: 3_000 });
   console.log(`rapid reset: ${JSON.stringify(outcome)}`);
   expect(outcome.closedByServer).toBe(true);
@@ -83,7 +83,8 @@ test('issue 15: rapid reset closes the connection and leaves nothing parked', as
   expect((await rapidReset(broker.url, longPoll, internalError)).closedByServer).toBe(true);
   await untilGauge('rill_waiting_fetches', 0);
   await untilGauge('rill_requests_in_flight{class="client"}', 0);
-  expect((await timedGet(session, '/healthz')).status).toBe(200);
+  // A fresh session: on a loaded machine the floods can outlast the 3 s idle limit of the first.
+  expect((await timedGet(await probeSession(), '/healthz')).status).toBe(200);
   expect(broker.isRunning).toBe(true);
 });
 

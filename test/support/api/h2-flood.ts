@@ -1,6 +1,6 @@
 // Raw node:http2 clients for the flood tests and scripts/flood-check.ts (issue 15): rapid reset
 // (HEADERS then RST_STREAM CANCEL at once, in a loop), long polls parked then reset, timed
-// GETs on a session of their own, a /metrics gauge, and the peak RSS of a process.
+// GETs and produces on a session of their own, a /metrics gauge, and the peak RSS of a process.
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { readFileSync } from 'node:fs';
 
@@ -113,6 +113,35 @@ export async function probeWhile(
     clearInterval(timer);
   }
   return Promise.all(probes);
+}
+
+/**
+ * Starts a one-record JSON produce to `path` on `session` every `everyMs` until `until` settles
+ * (at most one in flight); the time and status of each.
+ */
+export async function produceWhile(
+  session: ClientHttp2Session,
+  path: string,
+  everyMs: number,
+  until: Promise<unknown>,
+): Promise<{ ms: number; status: number; body: string }[]> {
+  const answers: { ms: number; status: number; body: string }[] = [];
+  let done = false;
+  void until.finally(() => {
+    done = true;
+  });
+  let n = 0;
+  while (!done) {
+    const started = performance.now();
+    const answer = await post(session, path, { records: [{ value: `during-${n}` }] }).catch(
+      (error: unknown) => ({ status: 0, body: String(error) }),
+    );
+    const ms = performance.now() - started;
+    answers.push({ ms, ...answer });
+    n += 1;
+    if (ms < everyMs) await new Promise((resolve) => setTimeout(resolve, everyMs - ms));
+  }
+  return answers;
 }
 
 export function median(values: readonly number[]): number {

@@ -134,3 +134,35 @@ export async function fetchV11(
   if (answer === undefined) throw new Error('no partition in the Fetch answer');
   return answer;
 }
+
+/** Produce v8 of `records` to one partition with `acks` (1 or -1): that partition's answer. */
+export async function produceV8(
+  client: KafkaWireClient,
+  topic: string,
+  partition: number,
+  records: Uint8Array,
+  acks = 1,
+): Promise<{ errorCode: number; baseOffset: bigint; errorMessage: string | null }> {
+  const reader = await client.request(0, 8, false, (w) => {
+    w.nullableString(null).int16(acks).int32(10_000);
+    w.array([topic], (tw, name) => {
+      tw.string(name).array([partition], (pw, p) => pw.int32(p).bytes(records));
+    });
+  });
+  const topics = reader.array((r) => {
+    r.string();
+    return r.array((pr) => {
+      pr.int32(); // partition
+      const errorCode = pr.int16();
+      const baseOffset = pr.int64();
+      pr.int64(); // log append time
+      pr.int64(); // log start offset
+      pr.array((er) => [er.int32(), er.nullableString()]); // record errors
+      const errorMessage = pr.nullableString();
+      return { errorCode, baseOffset, errorMessage };
+    });
+  });
+  const answer = topics[0]?.[0];
+  if (answer === undefined) throw new Error('no partition in the Produce answer');
+  return answer;
+}

@@ -39,4 +39,12 @@ describe('compression', () => {
       ).rejects.toMatchObject({ code: 'LOG_CORRUPT_BATCH' });
     },
   );
+
+  test('xerial snappy counts the whole section against the bound, not one block', async () => {
+    // 100 KB in four 32 KiB blocks, each within a 64 KiB bound: their sum is not.
+    const packed = await compress('snappy', input);
+    await expect(decompress('snappy', packed, 64 * 1024)).rejects.toThrow(
+      'snappy records expand to 98304 bytes or more',
+    );
+  });
 });
