@@ -136,9 +136,12 @@ function knownOffsets(context: KafkaRequestContext, topic: string, partition: nu
 }
 
 /** Parks on every asked partition until one has data past its offset or the wait ends. */
-async function waitForData(context: KafkaRequestContext, request: FetchRequestBody): Promise<void> {
-  const { broker, config } = context.services;
-  const maxWaitMs = Math.min(request.maxWaitMs, config.fetchWaitMsMax);
+async function waitForData(
+  context: KafkaRequestContext,
+  request: FetchRequestBody,
+  maxWaitMs: number,
+): Promise<void> {
+  const { broker } = context.services;
   const stop = new AbortController();
   const signal = AbortSignal.any([context.signal, stop.signal]);
   const waits = request.topics.flatMap((topic) =>
@@ -162,6 +165,43 @@ async function waitForData(context: KafkaRequestContext, request: FetchRequestBo
     stop.abort();
     await Promise.allSettled(waits);
   }
+}
+
+/**
+ * Reads, and while fewer than min_bytes are ready and max_wait_ms has not passed, waits for
+ * more past what was read and reads again. A read that did not grow after a wake (the new data
+ * is beyond a byte limit) or any error ends the wait, as does the deadline.
+ */
+async function longPoll(
+  context: KafkaRequestContext,
+  request: FetchRequestBody,
+): Promise<Awaited<ReturnType<typeof readAll>>> {
+  const { clock, config } = context.services;
+  const minBytes = Math.max(1, request.minBytes);
+  const deadline = clock.nowMs() + Math.min(Math.max(0, request.maxWaitMs), config.fetchWaitMsMax);
+  const hasPartitions = request.topics.some((topic) => topic.partitions.length > 0);
+  let answer = await readAll(context, request);
+  while (hasPartitions && !answer.hasError && answer.bytes < minBytes) {
+    const maxWaitMs = deadline - clock.nowMs();
+    if (maxWaitMs <= 0) break;
+    await waitForData(context, pastRead(request, answer.topics), maxWaitMs);
+    const before = answer.bytes;
+    answer = await readAll(context, request);
+    if (answer.bytes <= before && clock.nowMs() < deadline) break;
+  }
+  return answer;
+}
+
+/** The request with each partition's offset moved past the offsets already read. */
+function pastRead(request: FetchRequestBody, answers: readonly TopicAnswer[]): FetchRequestBody {
+  const topics = request.topics.map((topic, t) => ({
+    name: topic.name,
+    partitions: topic.partitions.map((p, i) => {
+      const served = answers[t]?.partitions[i]?.served ?? 0;
+      return { ...p, offset: p.offset + served };
+    }),
+  }));
+  return { ...request, topics };
 }
 
 function writeResponse(topics: readonly TopicAnswer[], version: number): Uint8Array[] {
@@ -197,13 +237,7 @@ export const fetchApi: KafkaApi = {
   flexibleFrom: 12,
   async handle(context, reader, header) {
     const request = readFetchRequest(reader, header.apiVersion);
-    let answer = await readAll(context, request);
-    const hasPartitions = request.topics.some((topic) => topic.partitions.length > 0);
-    const mayWait = request.maxWaitMs > 0 && !answer.hasError && hasPartitions;
-    if (mayWait && answer.bytes < Math.max(1, request.minBytes)) {
-      await waitForData(context, request);
-      answer = await readAll(context, request);
-    }
+    const answer = await longPoll(context, request);
     for (const topic of answer.topics) {
       const bytes = topic.partitions.reduce((sum, p) => sum + p.records.length, 0);
       if (bytes > 0) context.services.metrics.countFetched(topic.name, bytes);
