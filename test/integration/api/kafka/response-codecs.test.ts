@@ -1,6 +1,7 @@
 // Goal: every version Rill answers decodes in the client that sends it: KafkaJS 2.2.4's own
 // response decoders read Rill's Metadata v0-6, Produce v3-7, Fetch v4-11 and ListOffsets
-// v0-3 answers to KafkaJS-encoded requests, and the flexible versions KafkaJS lacks
+// v0-3, CreateTopics v0-3, DescribeConfigs v0-2, DeleteTopics v0-1 and InitProducerId v0-1
+// answers to KafkaJS-encoded requests, and the flexible versions KafkaJS lacks
 // (Metadata v9-12, Produce v9) are read by a strict decoder that must consume every byte.
 // Method: one broker process; KafkaJS request/response modules driven over a raw socket.
 import { createRequire } from 'node:module';
@@ -110,6 +111,49 @@ describe('KafkaJS decodes Rill answers', () => {
         if (listVersion === 0) expect(offsets?.['offsets']).toEqual(['2']);
         else expect(offsets?.['offset']).toBe('2');
       }
+    });
+  }
+});
+
+describe('KafkaJS decodes Rill answers to its admin and producer-id requests', () => {
+  for (const version of [0, 1, 2, 3]) {
+    it(`CreateTopics v${version}, DescribeConfigs, DeleteTopics v${version % 2}`, async () => {
+      const topic = `admin-v${version}`;
+      const configEntries = [{ name: 'retention.ms', value: '3600000' }];
+      const created = await viaKafkajs('createTopics', version, {
+        topics: [{ topic, numPartitions: 2, replicationFactor: 1, configEntries }],
+        timeout: 5_000,
+      });
+      expect(created['topicErrors']).toEqual([expect.objectContaining({ topic, errorCode: 0 })]);
+      const described = await viaKafkajs('describeConfigs', Math.min(version, 2), {
+        resources: [{ type: 2, name: topic, configNames: ['retention.ms'] }],
+        includeSynonyms: false,
+      });
+      const [resource] = described['resources'] as {
+        errorCode: number;
+        resourceName: string;
+        configEntries: { configName: string; configValue: string }[];
+      }[];
+      expect(resource).toMatchObject({ errorCode: 0, resourceName: topic });
+      expect(resource?.configEntries).toEqual([
+        expect.objectContaining({ configName: 'retention.ms', configValue: '3600000' }),
+      ]);
+      const deleted = await viaKafkajs('deleteTopics', version % 2, {
+        topics: [topic],
+        timeout: 5_000,
+      });
+      expect(deleted['topicErrors']).toEqual([{ topic, errorCode: 0 }]);
+    });
+  }
+
+  for (const version of [0, 1]) {
+    it(`InitProducerId v${version}`, async () => {
+      const answer = await viaKafkajs('initProducerId', version, {
+        transactionalId: null,
+        transactionTimeout: 30_000,
+      });
+      expect(answer).toMatchObject({ errorCode: 0, producerEpoch: 0 });
+      expect(Number(answer['producerId'])).toBeGreaterThanOrEqual(0);
     });
   }
 });
