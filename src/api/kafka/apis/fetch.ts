@@ -175,10 +175,14 @@ async function readAll(
         } finally {
           result.read.release();
         }
+        // Only the answer's first records may pass max_bytes (KIP-74): a later partition whose
+        // first batch does not fit in what is left sends none, and is read on the next fetch.
+        const fits = bytes === 0 || records.length <= budget;
+        if (!fits) records = Buffer.alloc(0);
         budget = Math.max(0, budget - records.length);
         bytes += records.length;
         const { highWatermark, logStartOffset } = result;
-        const served = Math.max(0, result.read.nextOffset - offset);
+        const served = fits ? Math.max(0, result.read.nextOffset - offset) : 0;
         const answered = { highWatermark, logStartOffset, records, served };
         partitions.push({ partition, errorCode: 0, ...answered });
       } catch (error) {

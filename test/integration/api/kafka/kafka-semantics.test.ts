@@ -1,7 +1,8 @@
 // Goal: the Kafka protocol has the HTTP API's semantics (issue 12, item 4): acks 0/1/-1 with
 // min.insync.replicas (acks=0 gets no answer, acks=-1 below min ISR writes nothing),
 // OFFSET_OUT_OF_RANGE past the high watermark and below the log start offset, Fetch long-poll
-// by max.wait.ms and min.bytes, and a compacted topic served with its offset gaps as stored.
+// by max.wait.ms and min.bytes, max_bytes across partitions (KIP-74), and a compacted topic
+// served with its offset gaps as stored.
 // Method: one broker process (log cleaner every 100 ms); raw Produce v7 / Fetch v11 /
 // ListOffsets v1 over test/support/api/kafka-wire.ts; HTTP for setup and cross-checks.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -200,6 +201,66 @@ describe('Kafka Fetch', () => {
     const gathered = await gathering;
     expect(Date.now() - again).toBeLessThan(15_000);
     expect((await values(gathered.records)).map((r) => r.value.length)).toEqual([5, 1_200]);
+  });
+});
+
+/** Fetch v11 of partitions of one topic, in the order given, within `maxBytes` in all. */
+async function fetchPartitions(topic: string, partitions: readonly number[], maxBytes: number) {
+  const reader = await client.request(1, 11, false, (w) => {
+    w.int32(-1).int32(0).int32(1).int32(maxBytes).int8(0).int32(0).int32(-1);
+    w.array([topic], (tw, name) => {
+      tw.string(name).array(partitions, (pw, p) => {
+        pw.int32(p).int32(-1).int64(0n).int64(-1n).int32(20_000_000);
+      });
+    });
+    w.array([], () => undefined).string('');
+  });
+  reader.int32();
+  reader.int16();
+  reader.int32();
+  const [answers] = reader.array((r) => {
+    r.string();
+    return r.array((pr) => {
+      const partition = pr.int32();
+      const errorCode = pr.int16();
+      pr.int64();
+      pr.int64();
+      pr.int64();
+      pr.nullableArray(() => undefined);
+      pr.int32();
+      return { partition, errorCode, bytes: (pr.nullableBytes() ?? Buffer.alloc(0)).length };
+    });
+  });
+  return answers ?? [];
+}
+
+describe('Kafka Fetch max_bytes', () => {
+  // Found by librdkafka's test 0082 (fetch.max.bytes=1000000 with receive.message.max.bytes
+  // just above it): every partition's first batch was sent whatever its size, the answer
+  // outgrew what the client accepts, and it never consumed.
+  it('lets only the first partition with data pass max_bytes; the next waits its turn', async () => {
+    const answer = await http.post('/v1/topics', {
+      name: 'max-bytes',
+      partitions: 2,
+      replicationFactor: 1,
+    });
+    expect(answer.status).toBe(201);
+    const big = 'b'.repeat(600_000);
+    for (const partition of [0, 1]) {
+      const path = `/v1/topics/max-bytes/partitions/${partition}/records`;
+      expect((await http.post(path, { records: [{ value: big }] })).status).toBe(200);
+    }
+    const first = await fetchPartitions('max-bytes', [0, 1], 1_000_000);
+    expect(first.map((p) => p.errorCode)).toEqual([0, 0]);
+    expect(first[0]?.bytes).toBeGreaterThan(600_000);
+    expect(first[1]?.bytes).toBe(0);
+    // Alone within its budget, or first in the next request, partition 1 is served.
+    const next = await fetchPartitions('max-bytes', [1, 0], 1_000_000);
+    expect(next[0]?.bytes).toBeGreaterThan(600_000);
+    expect(next[1]?.bytes).toBe(0);
+    // A batch larger than max_bytes still goes out when it comes first (KIP-74).
+    const small = await fetchPartitions('max-bytes', [0], 1_000);
+    expect(small[0]?.bytes).toBeGreaterThan(600_000);
   });
 });
 
