@@ -114,7 +114,7 @@ describe('Kafka hostile input', () => {
     expect((await sendAndAwaitClose(lying)).length).toBe(0);
   });
 
-  it('answers INVALID_TOPIC_EXCEPTION to Metadata, Produce and CreateTopics for a NUL name', async () => {
+  it('answers INVALID_TOPIC_EXCEPTION to Metadata, Produce, CreateTopics for a NUL', async () => {
     const client = await KafkaWireClient.connect(broker.port);
     try {
       const metadata = await client.request(3, 4, false, (w) => {

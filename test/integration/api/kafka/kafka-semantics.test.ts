@@ -238,7 +238,7 @@ describe('Kafka Fetch max_bytes', () => {
   // Found by librdkafka's test 0082 (fetch.max.bytes=1000000 with receive.message.max.bytes
   // just above it): every partition's first batch was sent whatever its size, the answer
   // outgrew what the client accepts, and it never consumed.
-  it('lets only the first partition with data pass max_bytes; the next waits its turn', async () => {
+  it('lets only the first partition with data pass max_bytes; the next waits', async () => {
     const answer = await http.post('/v1/topics', {
       name: 'max-bytes',
       partitions: 2,
