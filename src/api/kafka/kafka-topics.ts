@@ -49,6 +49,17 @@ export function topicIdBytes(topicId: string): Buffer {
   return createHash('md5').update(topicId).digest();
 }
 
+/** The user topics' names by topic id (hex of topicIdBytes), for requests that name ids. */
+export function topicNamesById(services: KafkaServices): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const listing of services.broker.listTopics()) {
+    if (listing.name.startsWith('__')) continue;
+    const id = topicIdBytes(services.broker.describeTopic(listing.name).topicId);
+    names.set(id.toString('hex'), listing.name);
+  }
+  return names;
+}
+
 /**
  * The topic's description, creating it first when it does not exist and `mayCreate` (the
  * node's auto.create.topics.enable and the request's allow). Throws the broker's error

@@ -242,10 +242,14 @@ export class ClassicGroupCore {
     group.members.set(memberId, member);
     const wasLeader = group.leaderId === old.memberId;
     if (wasLeader) group.leaderId = memberId;
-    if (group.state === 'Stable' && !changed && !wasLeader) {
-      // KIP-345: a static member's restart keeps its assignment and causes no rebalance.
+    if (group.state === 'Stable' && !changed) {
+      // KIP-345: a static member's restart keeps its assignment and causes no rebalance. A
+      // restarted leader is told the old leader id (as Kafka answers), so it acts as a
+      // follower: a stable group would not pass on an assignment it made.
       this.#persist(state, group, run);
-      run.replies.push({ token, kind: 'join', answer: this.#joinAnswer(group, member) });
+      const answer = this.#joinAnswer(group, member);
+      const asFollower = wasLeader ? { ...answer, leaderId: old.memberId, members: [] } : answer;
+      run.replies.push({ token, kind: 'join', answer: asFollower });
       return;
     }
     this.#park(member, 'join', token, run);

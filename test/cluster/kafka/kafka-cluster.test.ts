@@ -4,10 +4,11 @@
 // nothing; a KafkaJS idempotent producer bootstrapped from one node reaches every leader with
 // acks=all, and what it wrote is what HTTP reads. Method: `rill broker` processes on loopback,
 // raw requests through test/support/api/kafka-wire.ts, KafkaJS unchanged.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkaWireClient } from '../../support/api/kafka-wire.ts';
+import { assertKcatInstalled, kcatTestsRun } from '../../support/api/kafka-kcat.ts';
 import { RillCluster } from '../../support/cluster/rill-cluster.ts';
 import { pollUntil } from '../../support/poll.ts';
 
@@ -84,24 +85,16 @@ test('every node advertises all brokers, one controller and the leaders HTTP rep
   expect(cluster.ids).toContain([...controllers][0]);
 });
 
-function hasKcat(): boolean {
-  try {
-    execFileSync('kcat', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 // Found by hand: on a fresh `rill cluster up`, the cluster's first producer id, issued by one
 // node, reached a leader whose metadata had not applied the id block yet; UNKNOWN_PRODUCER_ID
 // made librdkafka bump its epoch locally, which Rill then refused, and every message timed out
 // (the broker's produce path now waits for a metadata barrier on an unknown id, record-service.ts). The race is timing-dependent: this test
 // passes without that retry too, so it checks the path, not the race; it runs before any other
 // idempotent producer of the cluster, so its id is the first block's.
-test.skipIf(!hasKcat())(
+test.runIf(kcatTestsRun)(
   "kcat idempotent producer, the cluster's first, reaches every leader",
   async () => {
+    assertKcatInstalled();
     const lines = Array.from({ length: 300 }, (_, i) => `key-${i}:kcat-${i}`);
     const args = ['-b', `127.0.0.1:${portOf(2)}`, '-P', '-t', topic, '-K:', '-z', 'lz4'];
     args.push('-X', 'enable.idempotence=true', '-X', 'message.timeout.ms=20000');

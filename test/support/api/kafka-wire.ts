@@ -67,6 +67,30 @@ export class KafkaWireClient {
     return reader;
   }
 
+  /** Sends a request that takes no answer (Produce acks=0); resolves once written. */
+  async send(
+    apiKey: number,
+    apiVersion: number,
+    body: (writer: KafkaWriter) => void,
+  ): Promise<void> {
+    const correlationId = (this.#correlationId += 1);
+    const writer = new KafkaWriter();
+    writer.int32(0);
+    writeRequestHeader(writer, {
+      apiKey,
+      apiVersion,
+      correlationId,
+      clientId: 'test',
+      flexible: false,
+    });
+    body(writer);
+    const frame = Buffer.from(writer.finish());
+    frame.writeInt32BE(frame.length - 4, 0);
+    await new Promise<void>((resolve, reject) =>
+      this.#socket.write(frame, (error) => (error ? reject(error) : resolve())),
+    );
+  }
+
   /** Sends a whole frame as given (another client's encoding); resolves to the response frame. */
   async exchange(frame: Uint8Array): Promise<Buffer> {
     const answered = new Promise<Buffer>((resolve, reject) => {
@@ -86,6 +110,13 @@ export class KafkaWireClient {
   }
 }
 
+export interface FetchV11Answer {
+  readonly errorCode: number;
+  readonly highWatermark: bigint;
+  readonly logStartOffset: bigint;
+  readonly records: Buffer;
+}
+
 /** Fetch v11 of one partition: the record bytes as the broker sent them, and its error code. */
 export async function fetchV11(
   client: KafkaWireClient,
@@ -93,11 +124,12 @@ export async function fetchV11(
   partition: number,
   offset: number,
   maxWaitMs = 0,
-): Promise<{ errorCode: number; highWatermark: bigint; records: Buffer }> {
+  minBytes = 1,
+): Promise<FetchV11Answer> {
   const reader = await client.request(1, 11, false, (w) => {
     w.int32(-1)
       .int32(maxWaitMs)
-      .int32(1)
+      .int32(minBytes)
       .int32(64 * 1024 * 1024)
       .int8(0)
       .int32(0)
@@ -122,12 +154,12 @@ export async function fetchV11(
       pr.int32();
       const errorCode = pr.int16();
       const highWatermark = pr.int64();
-      pr.int64();
-      pr.int64();
+      pr.int64(); // last_stable_offset
+      const logStartOffset = pr.int64();
       pr.nullableArray((ar) => [ar.int64(), ar.int64()]);
       pr.int32();
       const records = Buffer.from(pr.nullableBytes() ?? Buffer.alloc(0));
-      return { errorCode, highWatermark, records };
+      return { errorCode, highWatermark, logStartOffset, records };
     });
   });
   const answer = topics[0]?.[0];

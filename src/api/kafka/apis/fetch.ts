@@ -1,13 +1,15 @@
-// Fetch (key 1), v4-v11 (topics by name; no incremental fetch sessions: session_id 0 makes
-// every client send full fetches). Each partition is read through the same broker.fetch the
-// HTTP route calls; the stored batch bytes go out as they are, never decoded or re-encoded
-// (the first batch may start before the fetch offset, as in Kafka). When fewer than min_bytes
-// are ready, the request parks on every asked partition until one gets data or max_wait_ms
-// passes, then reads again. There are no transactions, so last_stable_offset = high watermark.
+// Fetch (key 1), v4-v17: topics by name to v12, by topic id from v13 (an id this node does not
+// know answers UNKNOWN_TOPIC_ID); flexible from v12. No incremental fetch sessions: session_id
+// 0 makes every client send full fetches. Each partition is read through the same broker.fetch
+// the HTTP route calls; the stored batch bytes go out as they are, never decoded or re-encoded
+// (the first batch may start before the fetch offset, as in Kafka). While fewer than min_bytes
+// are ready, the request parks on every asked partition past what it has read until one gets
+// data or max_wait_ms passes. No transactions, so last_stable_offset = high watermark.
 import { readSlices } from '../../server/slice-sender.ts';
 import { topicParam } from '../../server/request-checks.ts';
 import type { KafkaApi, KafkaRequestContext } from '../dispatcher.ts';
 import { kafkaErrorCode, kafkaErrorCodeOf } from '../error-codes.ts';
+import { topicNamesById } from '../kafka-topics.ts';
 import type { KafkaReader } from '../protocol/reader.ts';
 import { KafkaWriter } from '../protocol/writer.ts';
 
@@ -22,7 +24,10 @@ interface FetchPartition {
 }
 
 interface FetchTopic {
+  /** The topic's name; '' when asked by an id this node does not know (v13+). */
   readonly name: string;
+  /** The topic id the request named it by (v13+). */
+  readonly topicId?: Buffer;
   readonly partitions: readonly FetchPartition[];
 }
 
@@ -33,8 +38,20 @@ export interface FetchRequestBody {
   readonly topics: readonly FetchTopic[];
 }
 
-export function readFetchRequest(reader: KafkaReader, version: number): FetchRequestBody {
-  reader.int32(); // replica_id: -1 for consumers
+/** The first version that names topics by id instead of by name (KIP-516). */
+export const fetchTopicIdsFrom = 13;
+
+/**
+ * Reads a Fetch request body. From v13 topics come by id: `nameOfId` gives each id's name
+ * (undefined when unknown).
+ */
+export function readFetchRequest(
+  reader: KafkaReader,
+  version: number,
+  nameOfId: (id: Buffer) => string | undefined = () => undefined,
+): FetchRequestBody {
+  const flexible = version >= 12;
+  if (version <= 14) reader.int32(); // replica_id: -1 for consumers (v15+: a tagged field)
   const maxWaitMs = reader.int32();
   const minBytes = reader.int32();
   const maxBytes = reader.int32();
@@ -43,23 +60,54 @@ export function readFetchRequest(reader: KafkaReader, version: number): FetchReq
     reader.int32(); // session_id
     reader.int32(); // session_epoch
   }
-  const topics = reader.array((r) => {
-    const name = r.string();
-    const partitions = r.array((pr) => {
+  const topics = reader.arrayOf(
+    flexible,
+    (r) => readFetchTopic(r, version, nameOfId),
+    fetchTopicsMax,
+  );
+  if (version >= 7) {
+    reader.arrayOf(flexible, (r) => {
+      if (version >= fetchTopicIdsFrom) r.uuid();
+      else r.stringOf(flexible);
+      r.arrayOf(flexible, (pr) => pr.int32(), fetchPartitionsMax);
+      r.tagsOf(flexible);
+    });
+  }
+  if (version >= 11) reader.stringOf(flexible); // rack_id
+  reader.tagsOf(flexible);
+  return { maxWaitMs, minBytes, maxBytes, topics };
+}
+
+function readFetchTopic(
+  r: KafkaReader,
+  version: number,
+  nameOfId: (id: Buffer) => string | undefined,
+): FetchTopic {
+  const flexible = version >= 12;
+  let name: string;
+  let topicId: Buffer | undefined;
+  if (version >= fetchTopicIdsFrom) {
+    topicId = Buffer.from(r.uuid());
+    name = nameOfId(topicId) ?? '';
+  } else {
+    name = r.stringOf(flexible);
+  }
+  const partitions = r.arrayOf(
+    flexible,
+    (pr) => {
       const partition = pr.int32();
       if (version >= 9) pr.int32(); // current_leader_epoch
       const offset = pr.int64Number();
+      if (version >= 12) pr.int32(); // last_fetched_epoch (followers' divergence check)
       if (version >= 5) pr.int64(); // log_start_offset (followers only)
       const partitionBytesMax = pr.int32();
+      pr.tagsOf(flexible); // v17 replica_directory_id (followers only)
       return { partition, offset, partitionBytesMax };
-    }, fetchPartitionsMax);
-    return { name, partitions };
-  }, fetchTopicsMax);
-  if (version >= 7) {
-    reader.array((r) => [r.string(), r.array((pr) => pr.int32(), fetchPartitionsMax)]);
-  }
-  if (version >= 11) reader.string(); // rack_id
-  return { maxWaitMs, minBytes, maxBytes, topics };
+    },
+    fetchPartitionsMax,
+  );
+  r.tagsOf(flexible);
+  return topicId === undefined ? { name, partitions } : { name, topicId, partitions };
 }
 
 interface PartitionAnswer {
@@ -74,7 +122,20 @@ interface PartitionAnswer {
 
 interface TopicAnswer {
   readonly name: string;
+  readonly topicId?: Buffer;
   readonly partitions: PartitionAnswer[];
+}
+
+/** Answers for each partition of a topic asked by an id this node does not know. */
+function unknownTopicId(topic: FetchTopic): PartitionAnswer[] {
+  return topic.partitions.map(({ partition }) => ({
+    partition,
+    errorCode: kafkaErrorCode.UNKNOWN_TOPIC_ID,
+    highWatermark: -1,
+    logStartOffset: -1,
+    records: Buffer.alloc(0),
+    served: 0,
+  }));
 }
 
 /** Reads every asked partition once, without waiting, within the request's byte budget. */
@@ -88,6 +149,12 @@ async function readAll(
   let hasError = false;
   const topics: TopicAnswer[] = [];
   for (const topic of request.topics) {
+    const { topicId } = topic;
+    if (topicId !== undefined && topic.name === '') {
+      hasError = true;
+      topics.push({ name: '', topicId, partitions: unknownTopicId(topic) });
+      continue;
+    }
     const partitions: PartitionAnswer[] = [];
     for (const { partition, offset, partitionBytesMax } of topic.partitions) {
       try {
@@ -108,10 +175,14 @@ async function readAll(
         } finally {
           result.read.release();
         }
+        // Only the answer's first records may pass max_bytes (KIP-74): a later partition whose
+        // first batch does not fit in what is left sends none, and is read on the next fetch.
+        const fits = bytes === 0 || records.length <= budget;
+        if (!fits) records = Buffer.alloc(0);
         budget = Math.max(0, budget - records.length);
         bytes += records.length;
         const { highWatermark, logStartOffset } = result;
-        const served = Math.max(0, result.read.nextOffset - offset);
+        const served = fits ? Math.max(0, result.read.nextOffset - offset) : 0;
         const answered = { highWatermark, logStartOffset, records, served };
         partitions.push({ partition, errorCode: 0, ...answered });
       } catch (error) {
@@ -122,7 +193,9 @@ async function readAll(
         partitions.push({ partition, errorCode, ...offsets, records: Buffer.alloc(0), served: 0 });
       }
     }
-    topics.push({ name: topic.name, partitions });
+    topics.push(
+      topicId === undefined ? { name: topic.name, partitions } : { ...topic, partitions },
+    );
   }
   return { topics, bytes, hasError };
 }
@@ -136,9 +209,12 @@ function knownOffsets(context: KafkaRequestContext, topic: string, partition: nu
 }
 
 /** Parks on every asked partition until one has data past its offset or the wait ends. */
-async function waitForData(context: KafkaRequestContext, request: FetchRequestBody): Promise<void> {
-  const { broker, config } = context.services;
-  const maxWaitMs = Math.min(request.maxWaitMs, config.fetchWaitMsMax);
+async function waitForData(
+  context: KafkaRequestContext,
+  request: FetchRequestBody,
+  maxWaitMs: number,
+): Promise<void> {
+  const { broker } = context.services;
   const stop = new AbortController();
   const signal = AbortSignal.any([context.signal, stop.signal]);
   const waits = request.topics.flatMap((topic) =>
@@ -164,27 +240,73 @@ async function waitForData(context: KafkaRequestContext, request: FetchRequestBo
   }
 }
 
+/**
+ * Reads, and while fewer than min_bytes are ready and max_wait_ms has not passed, waits for
+ * more past what was read and reads again. A read that did not grow after a wake (the new data
+ * is beyond a byte limit) or any error ends the wait, as does the deadline.
+ */
+async function longPoll(
+  context: KafkaRequestContext,
+  request: FetchRequestBody,
+): Promise<Awaited<ReturnType<typeof readAll>>> {
+  const { clock, config } = context.services;
+  const minBytes = Math.max(1, request.minBytes);
+  const deadline = clock.nowMs() + Math.min(Math.max(0, request.maxWaitMs), config.fetchWaitMsMax);
+  const hasPartitions = request.topics.some((topic) => topic.partitions.length > 0);
+  let answer = await readAll(context, request);
+  while (hasPartitions && !answer.hasError && answer.bytes < minBytes) {
+    const maxWaitMs = deadline - clock.nowMs();
+    if (maxWaitMs <= 0) break;
+    await waitForData(context, pastRead(request, answer.topics), maxWaitMs);
+    const before = answer.bytes;
+    answer = await readAll(context, request);
+    if (answer.bytes <= before && clock.nowMs() < deadline) break;
+  }
+  return answer;
+}
+
+/** The request with each partition's offset moved past the offsets already read. */
+function pastRead(request: FetchRequestBody, answers: readonly TopicAnswer[]): FetchRequestBody {
+  const topics = request.topics.map((topic, t) => ({
+    name: topic.name,
+    partitions: topic.partitions.map((p, i) => {
+      const served = answers[t]?.partitions[i]?.served ?? 0;
+      return { ...p, offset: p.offset + served };
+    }),
+  }));
+  return { ...request, topics };
+}
+
 function writeResponse(topics: readonly TopicAnswer[], version: number): Uint8Array[] {
+  const flexible = version >= 12;
   const chunks: Uint8Array[] = [];
   let w = new KafkaWriter(256);
   w.int32(0); // throttle_time_ms
   if (version >= 7) w.int16(kafkaErrorCode.NONE).int32(0); // error_code, session_id
-  w.int32(topics.length);
+  const count = (n: number) => (flexible ? w.uvarint(n + 1) : w.int32(n));
+  count(topics.length);
   for (const topic of topics) {
-    w.string(topic.name).int32(topic.partitions.length);
+    if (version >= fetchTopicIdsFrom) w.uuid(topic.topicId ?? Buffer.alloc(16));
+    else w.stringOf(flexible, topic.name);
+    count(topic.partitions.length);
     for (const answer of topic.partitions) {
       w.int32(answer.partition).int16(answer.errorCode).int64(answer.highWatermark);
       w.int64(answer.highWatermark); // last_stable_offset
       if (version >= 5) w.int64(answer.logStartOffset);
-      w.int32(-1); // aborted_transactions: null
+      w.nullableArrayOf(flexible, null, () => undefined); // aborted_transactions
       if (version >= 11) w.int32(-1); // preferred_read_replica
-      w.int32(answer.records.length);
-      if (answer.records.length > 0) {
+      const size = answer.records.length;
+      if (flexible) w.uvarint(size + 1);
+      else w.int32(size);
+      if (size > 0) {
         chunks.push(w.finish(), answer.records);
         w = new KafkaWriter(256);
       }
+      w.tagsOf(flexible);
     }
+    w.tagsOf(flexible);
   }
+  w.tagsOf(flexible);
   chunks.push(w.finish());
   return chunks;
 }
@@ -193,17 +315,13 @@ export const fetchApi: KafkaApi = {
   apiKey: 1,
   name: 'Fetch',
   minVersion: 4,
-  maxVersion: 11,
+  maxVersion: 17,
   flexibleFrom: 12,
   async handle(context, reader, header) {
-    const request = readFetchRequest(reader, header.apiVersion);
-    let answer = await readAll(context, request);
-    const hasPartitions = request.topics.some((topic) => topic.partitions.length > 0);
-    const mayWait = request.maxWaitMs > 0 && !answer.hasError && hasPartitions;
-    if (mayWait && answer.bytes < Math.max(1, request.minBytes)) {
-      await waitForData(context, request);
-      answer = await readAll(context, request);
-    }
+    const version = header.apiVersion;
+    const names = version >= fetchTopicIdsFrom ? topicNamesById(context.services) : null;
+    const request = readFetchRequest(reader, version, (id) => names?.get(id.toString('hex')));
+    const answer = await longPoll(context, request);
     for (const topic of answer.topics) {
       const bytes = topic.partitions.reduce((sum, p) => sum + p.records.length, 0);
       if (bytes > 0) context.services.metrics.countFetched(topic.name, bytes);
@@ -211,6 +329,6 @@ export const fetchApi: KafkaApi = {
         topic.partitions.reduce((sum, p) => sum + p.served, 0),
       );
     }
-    return writeResponse(answer.topics, header.apiVersion);
+    return writeResponse(answer.topics, version);
   },
 };

@@ -1,6 +1,6 @@
 // Goal: hostile input on the Kafka side closes (or answers) that one connection; the node
 // stays up and writes nothing. Covers random bytes (seeded: the seed is printed), truncated
-// frames, a 2 GiB and a 200 MiB length, unknown api keys and versions, arrays that lie about
+// frames, 2 GiB, 1 GiB and 200 MiB lengths, unknown api keys and versions, arrays that lie about
 // their length, topic names with a NUL; also in-order answers to 300 pipelined requests and
 // the idle-connection close. Method: one broker process with a 1 s idle limit; a raw socket
 // client per case; after each, HTTP /healthz and the topic list are checked.
@@ -69,16 +69,23 @@ describe('Kafka hostile input', () => {
     }
   });
 
-  it('closes on lengths of 2 GiB and 200 MiB before buffering them', async () => {
+  it('closes on lengths of 2 GiB, 1 GiB and 200 MiB before buffering them', async () => {
     const twoGiB = Buffer.from([0x80, 0, 0, 0, 0, 18, 0, 0]);
     const answer = await sendAndAwaitClose(twoGiB);
     // Not a Kafka frame (negative size): the HTTP/1 side answers 400 and closes.
     expect(answer.toString('latin1')).toMatch(/^HTTP\/1\.1 400/);
-    const large = Buffer.alloc(64);
-    large.writeInt32BE(200 * 1024 * 1024, 0);
-    large.writeInt16BE(0, 4);
-    large.writeInt16BE(7, 6);
-    expect((await sendAndAwaitClose(large)).length).toBe(0);
+    // The largest int32 (2 GiB - 1) starts with 0x7f, past the ASCII letters: HTTP/1 too.
+    const largest = Buffer.from([0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 7]);
+    expect((await sendAndAwaitClose(largest)).toString('latin1')).toMatch(/^HTTP\/1\.1 400/);
+    // Kafka frames of 200 MiB and of 0x40ffffff bytes (the largest the sniffer hands to the
+    // Kafka side) are refused by socket.request.max.bytes before any body is buffered.
+    for (const size of [200 * 1024 * 1024, 0x40ffffff]) {
+      const large = Buffer.alloc(64);
+      large.writeInt32BE(size, 0);
+      large.writeInt16BE(0, 4);
+      large.writeInt16BE(7, 6);
+      expect((await sendAndAwaitClose(large)).length).toBe(0);
+    }
   });
 
   it('closes on a truncated frame when the client ends', async () => {
@@ -96,7 +103,7 @@ describe('Kafka hostile input', () => {
       expect(reader.int16()).toBe(35); // UNSUPPORTED_VERSION, in the v0 format
       const apis = reader.array((r) => [r.int16(), r.int16(), r.int16()]);
       expect(apis).toContainEqual([0, 3, 9]);
-      expect(apis).toContainEqual([1, 4, 11]);
+      expect(apis).toContainEqual([1, 4, 17]);
     } finally {
       client.close();
     }
@@ -107,7 +114,7 @@ describe('Kafka hostile input', () => {
     expect((await sendAndAwaitClose(lying)).length).toBe(0);
   });
 
-  it('answers INVALID_TOPIC_EXCEPTION for a topic name with a NUL, writing nothing', async () => {
+  it('answers INVALID_TOPIC_EXCEPTION to Metadata, Produce, CreateTopics for a NUL', async () => {
     const client = await KafkaWireClient.connect(broker.port);
     try {
       const metadata = await client.request(3, 4, false, (w) => {
@@ -136,6 +143,15 @@ describe('Kafka hostile input', () => {
         return r.array((pr) => ({ partition: pr.int32(), errorCode: pr.int16() }));
       });
       expect(answer).toEqual([{ partition: 0, errorCode: 17 }]);
+      const created = await client.request(19, 0, false, (w) => {
+        w.array(['bad\u0000name'], (tw, name) => {
+          tw.string(name).int32(1).int16(1).int32(0).int32(0);
+        });
+        w.int32(5_000);
+      });
+      expect(created.array((r) => ({ name: r.string(), errorCode: r.int16() }))).toEqual([
+        { name: 'bad\u0000name', errorCode: 17 },
+      ]);
     } finally {
       client.close();
     }

@@ -5,7 +5,6 @@
 // Method: one `rill broker` process for the file (initial rebalance delay 1 ms so joins complete
 // at once); outcomes are polled with deadlines (test/support/poll.ts), never slept for.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import { formatDescription } from '../../../../src/cli/group-command.ts';
@@ -31,9 +30,10 @@ import {
   syncGroupResponse,
 } from '../../../../src/api/kafka/groups/sync-group.ts';
 import { H2c } from '../../../support/api/h2c.ts';
+import { assertKcatInstalled, kcatTestsRun } from '../../../support/api/kafka-kcat.ts';
 import { pollUntil } from '../../../support/poll.ts';
 
-const kcat = '/usr/bin/kcat';
+const kcat = 'kcat';
 const brokerArgs = [
   '--limit',
   'groupInitialRebalanceDelayMs=1',
@@ -272,8 +272,9 @@ function readHeartbeat(reader: KafkaReader) {
   return { errorCode, errorMessage, memberId, memberEpoch, heartbeatIntervalMs, assignment };
 }
 
-describe.skipIf(!existsSync(kcat))('kcat balanced consumer (-G)', () => {
+describe.runIf(kcatTestsRun)('kcat balanced consumer (-G)', () => {
   it('consumes every record of a topic as a group and commits', async () => {
+    assertKcatInstalled();
     const topic = 'group-kcat';
     await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
     const values = await produce(topic, 'k', 3, 2);
@@ -301,8 +302,9 @@ describe.skipIf(!existsSync(kcat))('kcat balanced consumer (-G)', () => {
   }, 60_000);
 });
 
-describe.skipIf(!existsSync(kcat))('kcat static member (group.instance.id)', () => {
+describe.runIf(kcatTestsRun)('kcat static member (group.instance.id)', () => {
   it('a restart with the same instance id keeps the member in place and resumes', async () => {
+    assertKcatInstalled();
     const topic = 'group-kcat-static';
     await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
     const consume = (count: number) =>

@@ -1,22 +1,14 @@
 // Goal: kcat 1.7.1 (librdkafka 2.0.2), unchanged, works against a real `rill broker`: -L,
 // -P with keys and each -z codec, -X enable.idempotence=true, -C -o beginning -e and -Q by
-// timestamp; what kcat writes is what HTTP reads. Skipped when kcat is not installed.
+// timestamp; what kcat writes is what HTTP reads. Skipped when kcat is not installed, except
+// in CI (CI=true), where a missing kcat fails (test/support/api/kafka-kcat.ts).
 // Method: one broker process; kcat run as a child process with a deadline per call.
-import { execFile, execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BrokerProcess } from '../../../support/api/broker-process.ts';
 import { H2c } from '../../../support/api/h2c.ts';
+import { assertKcatInstalled, kcatTestsRun } from '../../../support/api/kafka-kcat.ts';
 
-function hasKcat(): boolean {
-  try {
-    execFileSync('kcat', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const kcatPresent = hasKcat();
 let broker: BrokerProcess;
 let http: H2c;
 
@@ -36,7 +28,8 @@ function kcat(args: readonly string[], input = ''): Promise<string> {
   });
 }
 
-describe.skipIf(!kcatPresent)('kcat against Rill', () => {
+describe.runIf(kcatTestsRun)('kcat against Rill', () => {
+  beforeEach(assertKcatInstalled);
   beforeAll(async () => {
     broker = await BrokerProcess.start();
     http = new H2c(broker.url);

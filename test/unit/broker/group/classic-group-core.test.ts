@@ -300,6 +300,31 @@ describe('static membership (KIP-345)', () => {
     ).toThrow(/held by another/);
   });
 
+  test("the leader's restart keeps every assignment, and it is answered as a follower", () => {
+    // librdkafka's test 0102 (static group rebalance) expects no rebalance here, as Kafka.
+    const t = setup();
+    const a = t.joined(t.join({ instanceId: 'i-a' }));
+    t.sync(a.memberId, 1, []);
+    const jb = t.join({ instanceId: 'i-b', memberId: '' });
+    t.joined(t.join({ memberId: a.memberId, instanceId: 'i-a' }));
+    const b = t.joined(jb);
+    expect(a.leaderId).toBe(a.memberId);
+    t.sync(b.memberId, 2);
+    const assignments = [
+      { memberId: a.memberId, assignment: bytes(3) },
+      { memberId: b.memberId, assignment: bytes(4) },
+    ];
+    t.sync(a.memberId, 2, assignments);
+    const restarted = t.joined(t.join({ instanceId: 'i-a' }));
+    expect(restarted).toMatchObject({ generationId: 2, leaderId: a.memberId, members: [] });
+    expect(restarted.memberId).not.toBe(a.memberId);
+    expect(t.synced(t.sync(restarted.memberId, 2)).assignment).toEqual(bytes(3));
+    // The other member sees no rebalance.
+    expect(t.classic.heartbeat('g', { memberId: b.memberId, instanceId: 'i-b' }, 2, 0)).toBe(
+      'NONE',
+    );
+  });
+
   test('LeaveGroup v3: a batch by instance id, with per-member codes', () => {
     const t = setup();
     const a = t.joined(t.join({ instanceId: 'i-a' }));
