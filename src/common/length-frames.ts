@@ -1,29 +1,44 @@
-// Length-prefixed frames on a byte stream: a uint32 size (big-endian), then that many bytes.
-// Pure (no sockets): chunks in, whole frames out. A size above `frameBytesMax` throws
-// FrameTooLargeError before a byte of its body is buffered, so one peer's stream holds at most
-// one frame. Used by the Raft transport's long-lived stream.
+// Length-prefixed frames on a byte stream: an int32 size (big-endian), then that many bytes.
+// Pure (no sockets): chunks in, whole frames out. A size the caller's check refuses (by default
+// a negative one or one above `frameBytesMax`) throws before a byte of its body is buffered, so
+// a stream holds at most one frame. Used by the Raft transport's stream and Kafka connections.
 
 export class FrameTooLargeError extends Error {
   override name = 'FrameTooLargeError';
 }
 
+/** Returns the error to throw for a frame of `size` bytes, or null to accept it. */
+export type FrameSizeCheck = (size: number) => Error | null;
+
 /** `payload` with its 4-byte size prefix. */
 export function lengthFrame(payload: Buffer): Buffer {
   const frame = Buffer.allocUnsafe(4 + payload.length);
-  frame.writeUInt32BE(payload.length, 0);
+  frame.writeInt32BE(payload.length, 0);
   payload.copy(frame, 4);
   return frame;
 }
 
 export class LengthFrameSplitter {
-  readonly #frameBytesMax: number;
+  readonly #refuse: FrameSizeCheck;
   #chunks: Buffer[] = [];
   #buffered = 0;
   /** The size of the frame being gathered, or -1 while its size prefix is incomplete. */
   #frameBytes = -1;
 
-  constructor(frameBytesMax: number) {
-    this.#frameBytesMax = frameBytesMax;
+  /** `limit`: the largest frame accepted, or a check of each frame's size. */
+  constructor(limit: number | FrameSizeCheck) {
+    this.#refuse =
+      typeof limit === 'function'
+        ? limit
+        : (size) =>
+            size < 0 || size > limit
+              ? new FrameTooLargeError(`a frame of ${size} bytes (at most ${limit})`)
+              : null;
+  }
+
+  /** Bytes held that do not yet make a whole frame. */
+  get bufferedBytes(): number {
+    return this.#buffered;
   }
 
   /** Adds a chunk; returns the frames it completes (without their size prefix). */
@@ -34,10 +49,9 @@ export class LengthFrameSplitter {
     for (;;) {
       if (this.#frameBytes === -1) {
         if (this.#buffered < 4) return frames;
-        const size = this.#take(4).readUInt32BE(0);
-        if (size > this.#frameBytesMax) {
-          throw new FrameTooLargeError(`a frame of ${size} bytes (at most ${this.#frameBytesMax})`);
-        }
+        const size = this.#take(4).readInt32BE(0);
+        const refused = this.#refuse(size);
+        if (refused !== null) throw refused;
         this.#frameBytes = size;
       }
       if (this.#buffered < this.#frameBytes) return frames;
