@@ -1,7 +1,9 @@
 // An instance's status as the cluster sees it: one JSON record keyed by the instance in the
 // application's compacted `<app>-status` topic (state, and per task and store how much of the
 // changelog a restore has read). StatusWriter sends it on every state change and at most once
-// per intervalMs for restore progress, one send at a time; a failed send is only reported.
+// per intervalMs for restore progress (a held-back report is sent when the interval ends, so a
+// stalled restore still shows where it stopped), one send at a time; a failed send is only
+// reported.
 
 export type InstanceState = 'starting' | 'restoring' | 'running' | 'stopped';
 export type TaskState = 'restoring' | 'running';
@@ -56,6 +58,11 @@ export class StatusThrottle {
     this.#intervalMs = intervalMs;
   }
 
+  /** How long until a progress write is due (0: now). */
+  waitMs(nowMs: number): number {
+    return Math.max(0, this.#lastMs + this.#intervalMs - nowMs);
+  }
+
   due(nowMs: number, stateChanged: boolean): boolean {
     if (!stateChanged && nowMs - this.#lastMs < this.#intervalMs) return false;
     this.#lastMs = nowMs;
@@ -70,6 +77,8 @@ export interface StatusWriterDeps {
   /** Sends one status record (the key is the instance). */
   readonly send: (key: string, value: Uint8Array) => Promise<unknown>;
   readonly onError: (error: unknown) => void;
+  /** Runs `run` after `delayMs` (a timer); the returned function cancels it. */
+  readonly schedule: (delayMs: number, run: () => void) => () => void;
 }
 
 /**
@@ -84,6 +93,8 @@ export class StatusWriter {
   #base: InstanceState = 'starting';
   #sending: Promise<void> | null = null;
   #again = false;
+  /** Cancels the pending write of a held-back progress report (null: none pending). */
+  #trailing: (() => void) | null = null;
   /** Writes made (sends started), for tests and metrics. */
   writes = 0;
 
@@ -133,13 +144,24 @@ export class StatusWriter {
     if (this.#tasks.delete(task)) this.#write(true);
   }
 
-  /** Waits for the writes asked for so far. */
+  /** Waits for the writes asked for so far; a held-back progress report is dropped. */
   async flush(): Promise<void> {
+    this.#trailing?.();
+    this.#trailing = null;
     while (this.#sending !== null) await this.#sending;
   }
 
   #write(stateChanged: boolean): void {
-    if (!this.#throttle.due(this.#deps.nowMs(), stateChanged)) return;
+    const nowMs = this.#deps.nowMs();
+    if (!this.#throttle.due(nowMs, stateChanged)) {
+      this.#trailing ??= this.#deps.schedule(this.#throttle.waitMs(nowMs), () => {
+        this.#trailing = null;
+        this.#write(false);
+      });
+      return;
+    }
+    this.#trailing?.();
+    this.#trailing = null;
     if (this.#sending !== null) {
       this.#again = true;
       return;

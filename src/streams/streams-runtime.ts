@@ -178,6 +178,11 @@ export class StreamsRuntime {
       nowMs: () => Date.now(),
       send: (key, value) => this.#statusProducer.send({ topic: statusTopic, key, value }),
       onError: (error) => config.log(`status write failed: ${String(error)}`),
+      schedule: (delayMs, run) => {
+        const timer = setTimeout(run, delayMs);
+        timer.unref();
+        return () => clearTimeout(timer);
+      },
     });
     this.#restoreLines = new StatusThrottle(config.statusIntervalMs);
   }

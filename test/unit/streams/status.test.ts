@@ -1,7 +1,8 @@
 // Goal (issue 14, streams restore progress): an instance's status record round-trips through
 // its codec and through the console's parser; the writer sends every state change, restore
-// progress at most once per interval, one send at a time (a write asked for meanwhile is sent
-// after it with the latest status), and a failed send is reported, never thrown. The console
+// progress at most once per interval (a held-back report is sent when the interval ends), one
+// send at a time (a write asked for meanwhile is sent after it with the latest status), and a
+// failed send is reported, never thrown. The console
 // keeps the latest status per instance, drops a tombstoned one, and counts instances beyond
 // consoleStreamsInstancesMax. Method: the pure parts with a hand-driven clock and send.
 import { expect, test } from 'vitest';
@@ -55,6 +56,7 @@ function harness(failing = false) {
   const sent: InstanceStatus[] = [];
   const errors: unknown[] = [];
   const pending: (() => void)[] = [];
+  const timers: { atMs: number; run: () => void }[] = [];
   const writer = new StatusWriter({
     instance: 'i1',
     intervalMs: 1_000,
@@ -66,14 +68,27 @@ function harness(failing = false) {
       });
     },
     onError: (error) => errors.push(error),
+    schedule: (delayMs, run) => {
+      const timer = { atMs: nowMs + delayMs, run };
+      timers.push(timer);
+      return () => timers.splice(timers.indexOf(timer), 1);
+    },
   });
+  /** Moves the clock, running the timers that came due. */
+  const advance = (ms: number): void => {
+    nowMs += ms;
+    for (const timer of timers.filter((t) => t.atMs <= nowMs)) {
+      timers.splice(timers.indexOf(timer), 1);
+      timer.run();
+    }
+  };
   const settle = async (): Promise<void> => {
     while (pending.length > 0) {
       pending.shift()?.();
       await new Promise((r) => setImmediate(r));
     }
   };
-  return { writer, sent, errors, settle, advance: (ms: number) => (nowMs += ms) };
+  return { writer, sent, errors, settle, advance, timers };
 }
 
 test('progress is throttled, state changes are sent, one send in flight at a time', async () => {
@@ -88,15 +103,20 @@ test('progress is throttled, state changes are sent, one send in flight at a tim
   }
   await h.settle();
   expect(h.sent.map((s) => s.state)).toEqual(['starting', 'restoring']);
-  h.advance(200);
+  expect(h.timers).toHaveLength(1); // the held-back report, due when the interval ends
+  h.advance(100);
+  await h.settle();
+  expect(h.sent).toHaveLength(3);
+  expect(h.sent[2]?.tasks[0]?.stores[0]).toEqual({ store: 's', restored: 4_500, total: 5_000 });
+  h.advance(1_000);
   h.writer.progress('in#0', { store: 's', restored: 4_900, total: 5_000 });
   h.writer.running('in#0'); // asked while the progress write is in flight: sent after it
   h.writer.setState('running');
-  expect(h.sent).toHaveLength(3);
-  await h.settle();
   expect(h.sent).toHaveLength(4);
-  expect(h.sent[2]?.tasks[0]?.stores[0]).toEqual({ store: 's', restored: 4_900, total: 5_000 });
-  expect(h.sent[3]).toEqual({
+  await h.settle();
+  expect(h.sent).toHaveLength(5);
+  expect(h.sent[3]?.tasks[0]?.stores[0]).toEqual({ store: 's', restored: 4_900, total: 5_000 });
+  expect(h.sent[4]).toEqual({
     instance: 'i1',
     state: 'running',
     tasks: [
@@ -108,6 +128,7 @@ test('progress is throttled, state changes are sent, one send in flight at a tim
   await h.settle();
   await h.writer.flush();
   expect(h.sent.at(-1)).toEqual({ instance: 'i1', state: 'stopped', tasks: [] });
+  expect(h.timers).toHaveLength(0);
 });
 
 test('a failed send is reported and the next change is still sent', async () => {
