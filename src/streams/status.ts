@@ -118,14 +118,7 @@ export class StatusWriter {
     this.#write(changed);
   }
 
-  /** A task restores `stores` (each store's progress so far). */
-  restoring(task: string, stores: readonly StoreRestoreStatus[]): void {
-    const before = this.#tasks.get(task);
-    this.#tasks.set(task, { task, state: 'restoring', stores });
-    this.#write(before?.state !== 'restoring');
-  }
-
-  /** One store's restore progress. */
+  /** One store's restore progress (the first report marks the task restoring). */
   progress(task: string, store: StoreRestoreStatus): void {
     const before = this.#tasks.get(task);
     const others = (before?.stores ?? []).filter((s) => s.store !== store.store);

@@ -360,12 +360,6 @@ export class StreamsRuntime {
     for (const topic of new Set(sub.sinkTopics)) {
       await this.#ends.load(this.#admin, topic, this.#counts.get(topic) ?? 1);
     }
-    if (sub.stores.length > 0) {
-      this.#status.restoring(
-        task.key,
-        sub.stores.map((store) => ({ store, restored: 0, total: 0 })),
-      );
-    }
     task.restore(await readRestore(this.#io(), task, checkpoint, local?.plan.from));
     this.#status.running(task.key);
     await this.#persistLocal(task, checkpoint);

@@ -95,7 +95,7 @@ test('progress is throttled, state changes are sent, one send in flight at a tim
   const h = harness();
   h.writer.setState('starting');
   await h.settle();
-  h.writer.restoring('in#0', [{ store: 's', restored: 0, total: 5_000 }]);
+  h.writer.progress('in#0', { store: 's', restored: 0, total: 5_000 });
   await h.settle();
   for (let read = 500; read < 5_000; read += 500) {
     h.advance(100); // 9 reports over 900 ms: none is due
