@@ -334,6 +334,8 @@ export class StreamsRuntime {
 
   async #onAssigned(tps: readonly TopicPartition[]): Promise<void> {
     for (const tp of tps) this.#owned.add(`${tp.topic}/${tp.partition}`);
+    // Assigned: running (reported as restoring while one of its tasks restores).
+    this.#status.setState('running');
     await this.#checkpoints.refresh(this.#io());
     for (const sub of this.#topology.subtopologies) {
       for (let partition = 0; partition < this.#taskCount(sub); partition += 1) {
@@ -343,7 +345,6 @@ export class StreamsRuntime {
         await this.#startTask(sub, partition, inputs);
       }
     }
-    this.#status.setState('running');
   }
 
   async #startTask(sub: Subtopology, partition: number, inputs: TopicPartition[]): Promise<void> {
