@@ -4,6 +4,7 @@
 // changelogs before it reads, commits every commitIntervalMs (changelog, outputs acknowledged,
 // then its checkpoint record), and commits and closes when its partitions are revoked, so the
 // next owner resumes exactly there. Offsets live in checkpoints, not in the group's commits.
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import {
   ClientError,
@@ -19,6 +20,7 @@ import {
 } from '../api/client/index.ts';
 import { originHeader, taskHeader, taskKey, type TaskCheckpoint } from './checkpoint.ts';
 import { resolvePartitionCounts } from './partitioning.ts';
+import { StatusThrottle, StatusWriter, statusIntervalMsDefault, statusTopicOf } from './status.ts';
 import {
   LevelLocalDb,
   metaOf,
@@ -77,6 +79,11 @@ export interface RuntimeConfig {
    * start restores from the changelogs' start.
    */
   readonly stateDir?: string;
+  /**
+   * Restore progress goes to the `<app>-status` topic at most this often (state changes at
+   * once); restore progress lines are logged at the same rate.
+   */
+  readonly statusIntervalMs: number;
   /** Progress and metrics lines; default: nothing. */
   readonly log: (line: string) => void;
 }
@@ -88,6 +95,7 @@ export const defaultRuntimeConfig: RuntimeConfig = {
   commitIntervalMs: 200,
   unackedOutputsMax: 20_000,
   metricsIntervalMs: 0,
+  statusIntervalMs: statusIntervalMsDefault,
   log: () => {},
 };
 
@@ -135,6 +143,10 @@ export class StreamsRuntime {
   /** The local database (config.stateDir), and task key → its local stores. */
   #local: LevelLocalDb | null = null;
   readonly #localStores = new Map<string, LocalKeyValueStore[]>();
+  /** This instance's status in `<app>-status`, sent by its own producer (never fails a task). */
+  readonly #status: StatusWriter;
+  readonly #statusProducer: Producer;
+  readonly #restoreLines: StatusThrottle;
 
   private constructor(topology: Topology, client: RillClient, config: RuntimeConfig) {
     this.#topology = topology;
@@ -158,6 +170,21 @@ export class StreamsRuntime {
         : { producerName: `${topology.applicationId}-${config.instanceId}` }),
     });
     this.#checkpoints = new CheckpointIndex(topology.applicationId);
+    this.#statusProducer = client.producer({ acks: 'all', lingerMs: 0 });
+    const statusTopic = statusTopicOf(topology.applicationId);
+    this.#status = new StatusWriter({
+      instance: config.instanceId ?? `anonymous-${randomUUID().slice(0, 8)}`,
+      intervalMs: config.statusIntervalMs,
+      nowMs: () => Date.now(),
+      send: (key, value) => this.#statusProducer.send({ topic: statusTopic, key, value }),
+      onError: (error) => config.log(`status write failed: ${String(error)}`),
+      schedule: (delayMs, run) => {
+        const timer = setTimeout(run, delayMs);
+        timer.unref();
+        return () => clearTimeout(timer);
+      },
+    });
+    this.#restoreLines = new StatusThrottle(config.statusIntervalMs);
   }
 
   /** Codes: STREAMS_UNKNOWN_TOPIC, STREAMS_NOT_COPARTITIONED, and the admin's codes. */
@@ -171,6 +198,7 @@ export class StreamsRuntime {
       runtime.#local = await LevelLocalDb.open(join(config.stateDir, topology.applicationId));
     }
     await runtime.#createTopics();
+    runtime.#status.setState('starting');
     await runtime.#checkpoints.refresh(runtime.#io());
     const sources = topology.subtopologies.flatMap((sub) => sub.sourceTopics);
     runtime.#group.subscribe([...new Set(sources)], {
@@ -259,9 +287,13 @@ export class StreamsRuntime {
     this.#timers = [];
     await this.#serial(async () => {
       if (this.#failure === null) await this.#commitAll();
+      for (const key of this.#tasks.keys()) this.#status.closed(key);
       this.#tasks.clear();
       this.#byInput.clear();
     }).catch(() => {});
+    this.#status.setState('stopped');
+    await this.#status.flush();
+    await this.#statusProducer.close().catch(() => {});
     await this.#group.close();
     await this.#running?.catch(() => {});
     await this.#client.close();
@@ -290,7 +322,10 @@ export class StreamsRuntime {
       producer: this.#producer,
       partitionCount: (topic) => this.#counts.get(topic) ?? 1,
       onRestoreProgress: (p: RestoreProgress) => {
-        if (p.total > 0) {
+        const restored = p.read - p.start;
+        this.#status.progress(p.task, { store: p.store, restored, total: p.total - p.start });
+        const done = p.read >= p.total;
+        if (p.total > p.start && this.#restoreLines.due(Date.now(), done)) {
           this.#config.log(`restore task=${p.task} store=${p.store} read=${p.read} of=${p.total}`);
         }
       },
@@ -299,6 +334,8 @@ export class StreamsRuntime {
 
   async #onAssigned(tps: readonly TopicPartition[]): Promise<void> {
     for (const tp of tps) this.#owned.add(`${tp.topic}/${tp.partition}`);
+    // Assigned: running (reported as restoring while one of its tasks restores).
+    this.#status.setState('running');
     await this.#checkpoints.refresh(this.#io());
     for (const sub of this.#topology.subtopologies) {
       for (let partition = 0; partition < this.#taskCount(sub); partition += 1) {
@@ -325,6 +362,7 @@ export class StreamsRuntime {
       await this.#ends.load(this.#admin, topic, this.#counts.get(topic) ?? 1);
     }
     task.restore(await readRestore(this.#io(), task, checkpoint, local?.plan.from));
+    this.#status.running(task.key);
     await this.#persistLocal(task, checkpoint);
     const running: RunningTask = { task, checkpoint, highWatermarks: new Map() };
     for (const tp of inputs) {
@@ -379,6 +417,7 @@ export class StreamsRuntime {
       if (running === undefined || !this.#tasks.has(running.task.key)) continue;
       if (!lost) await this.#commit(running);
       this.#tasks.delete(running.task.key);
+      this.#status.closed(running.task.key);
       this.#localStores.delete(running.task.key);
       for (const [input, owner] of this.#byInput) {
         if (owner !== running) continue;
@@ -652,8 +691,10 @@ export class StreamsRuntime {
       [...topology.repartitionTopics].map((t) => [t, counts.get(t) ?? 1]),
     );
     // Changelogs and checkpoints keep the latest value per key: compacted.
-    const compacted = new Set<string>([this.#checkpoints.topic]);
+    const statusTopic = statusTopicOf(topology.applicationId);
+    const compacted = new Set<string>([this.#checkpoints.topic, statusTopic]);
     wanted.set(this.#checkpoints.topic, 1);
+    wanted.set(statusTopic, 1);
     for (const sub of topology.subtopologies) {
       const taskCount = Math.max(...sub.sourceTopics.map((t) => counts.get(t) ?? 1));
       for (const store of sub.stores) {

@@ -15,10 +15,11 @@ import {
 import type { StreamTask, TaskRestore } from './stream-task.ts';
 import type { Topology } from './topology.ts';
 
-/** Progress of one restore, for the runtime's progress lines. */
+/** Progress of one restore: changelog offsets from `start`, `read` so far, up to `total`. */
 export interface RestoreProgress {
   readonly task: string;
   readonly store: string;
+  readonly start: number;
   readonly read: number;
   readonly total: number;
 }
@@ -35,8 +36,8 @@ export interface TaskIoDeps {
 
 export const checkpointTopicOf = (applicationId: string): string => `${applicationId}-checkpoints`;
 
-/** Records read at most per restore progress line. */
-export const restoreProgressEveryRecords = 10_000;
+/** Records read at most between two restore progress reports. */
+export const restoreProgressEveryRecords = 500;
 
 /** Reads `tp` from `from` up to its current end; `each` sees every record. */
 export async function readToEnd(
@@ -113,16 +114,19 @@ export async function readRestore(
   for (const store of task.subtopology.stores) {
     const topic = deps.topology.stores.get(store)?.changelogTopic ?? store;
     const records: StoredChange[] = [];
-    const { highWatermark } = await deps.admin.offsets(topic, task.partition);
+    const { highWatermark, logStartOffset } = await deps.admin.offsets(topic, task.partition);
     const tp = { topic, partition: task.partition };
+    const start = Math.min(highWatermark, Math.max(from[store] ?? 0, logStartOffset));
+    const progress = { task: task.key, store, start, total: highWatermark };
+    deps.onRestoreProgress({ ...progress, read: start });
     await readToEnd(deps, tp, from[store] ?? 0, (r) => {
       if (r.key === null) return;
       records.push({ offset: r.offset, key: r.key, value: r.value });
       if (records.length % restoreProgressEveryRecords === 0) {
-        deps.onRestoreProgress({ task: task.key, store, read: r.offset + 1, total: highWatermark });
+        deps.onRestoreProgress({ ...progress, read: r.offset + 1 });
       }
     });
-    deps.onRestoreProgress({ task: task.key, store, read: highWatermark, total: highWatermark });
+    deps.onRestoreProgress({ ...progress, read: highWatermark });
     const split = splitChangelog(records, checkpoint?.changelogs[store] ?? 0);
     apply.set(store, split.apply);
     repair.set(store, split.repair);

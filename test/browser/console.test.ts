@@ -357,7 +357,14 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
     await expect.poll(async () => (await owners()).includes('none')).toBe(false);
     const lag = page.getByTestId('streams-lag-wc');
     await expect.poll(() => lag.textContent()).toBe('0');
+    // Each instance's status (wc-status): the one instance runs, each task `…: running`.
+    const instances = page.getByRole('table', { name: 'Instances of wc' }).locator('tbody tr');
+    const states = async () =>
+      (await instances.locator('td:nth-child(2)').allTextContents()).sort();
+    await expect.poll(states, { timeout: 15_000 }).toEqual(['running']);
+    expect(await instances.locator('td:nth-child(3)').textContent()).toContain('lines#0: running');
     await runtime.close();
+    await expect.poll(states, { timeout: 15_000 }).toEqual(['stopped']);
     // Lines written while no instance runs are all lag, and nobody owns the tasks.
     const lines = Array.from({ length: 40 }, (_, i) => ({ value: `the quick fox ${i}` }));
     await writeAll('lines', lines);
@@ -369,6 +376,8 @@ describe.skipIf(!existsSync(chromiumPath))('the web console in headless Chromium
     try {
       await expect.poll(() => lag.textContent(), { timeout: 30_000 }).toBe('0');
       expect(await app.textContent()).toContain('word-counts: covered to');
+      // A new (anonymous) instance: the closed one stays listed as stopped.
+      await expect.poll(states, { timeout: 15_000 }).toEqual(['running', 'stopped']);
       await shoot(page, 'streams-after');
     } finally {
       await runtime.close();

@@ -84,7 +84,7 @@ export async function readConsole(
     watchedTopics: watched,
     groups,
     groupsLeftOut: Math.max(0, groupIds.length - consoleGroupsMax),
-    streams: streamsView(cursors, topics, groups),
+    streams: streamsView(cursors, topics, groups, deps.checkpoints.statuses()),
     streamsLeftOut: Math.max(0, apps.length - consoleStreamsAppsMax),
   };
 }

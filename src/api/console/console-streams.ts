@@ -1,10 +1,17 @@
 // Rill Streams applications as the cluster shows them: an application is a compacted topic
-// `<app>-checkpoints` (one record per task: input offsets, stream time, changelog coverage)
-// plus the consumer group `<app>`. CheckpointWatcher follows each checkpoint topic through the
-// public fetch route (of the partition's leader) from where it stopped; streamsView() joins the
-// latest checkpoints with the topics' high watermarks and the group's assignment (pure).
+// `<app>-checkpoints` (one record per task: input offsets, stream time, changelog coverage),
+// its instances' statuses in `<app>-status`, and the consumer group `<app>`. CheckpointWatcher
+// follows both topics through the public fetch route (of the partition's leader) from where it
+// stopped; streamsView() joins them with the topics' high watermarks and the group (pure).
 import type { GroupDescriptionBody, HttpExchange, TopicDescriptionBody } from '../wire.ts';
 import type { RillApp } from '../server/route-context.ts';
+import {
+  applyStatuses,
+  emptyStatusCursor,
+  statusSuffix,
+  type InstanceStatusView,
+  type StatusCursor,
+} from './console-streams-status.ts';
 
 /** Streams applications followed; the rest are counted in streamsLeftOut. */
 export const consoleStreamsAppsMax = 16;
@@ -111,6 +118,12 @@ export function applyCheckpoints(cursor: CheckpointCursor, answer: FetchAnswer):
   };
 }
 
+/** What every followed topic's cursor has. */
+interface Followed {
+  readonly nextOffset: number;
+  readonly highWatermark: number | null;
+}
+
 const emptyCursor: CheckpointCursor = {
   nextOffset: 0,
   highWatermark: null,
@@ -132,6 +145,8 @@ export interface CheckpointWatcherDeps {
 export class CheckpointWatcher {
   readonly #deps: CheckpointWatcherDeps;
   readonly #cursors = new Map<string, CheckpointCursor>();
+  /** Status topic → its cursor (only of the applications followed). */
+  readonly #statuses = new Map<string, StatusCursor>();
 
   constructor(deps: CheckpointWatcherDeps) {
     this.#deps = deps;
@@ -144,6 +159,12 @@ export class CheckpointWatcher {
   /** Forgets every cursor (nobody watches any more); the next read starts from the log start. */
   clear(): void {
     this.#cursors.clear();
+    this.#statuses.clear();
+  }
+
+  /** The status cursors as of the last refresh, by status topic (`<app>-status`). */
+  statuses(): ReadonlyMap<string, StatusCursor> {
+    return new Map(this.#statuses);
   }
 
   /** Brings every application's cursor up to date with its checkpoint topic's description. */
@@ -154,20 +175,41 @@ export class CheckpointWatcher {
     const wanted = topics
       .filter((t) => t.name.endsWith(checkpointSuffix) && !t.name.startsWith('__'))
       .slice(0, consoleStreamsAppsMax);
+    const statusNames = new Set(
+      wanted.map((t) => t.name.slice(0, -checkpointSuffix.length) + statusSuffix),
+    );
+    const statusTopics = topics.filter((t) => statusNames.has(t.name));
     for (const name of [...this.#cursors.keys()]) {
       if (!wanted.some((t) => t.name === name)) this.#cursors.delete(name);
     }
+    for (const name of [...this.#statuses.keys()]) {
+      if (!statusTopics.some((t) => t.name === name)) this.#statuses.delete(name);
+    }
     const urls = new Map(brokers.map((b) => [b.id, b.url]));
-    await Promise.all(wanted.map((topic) => this.#follow(topic, urls)));
+    await Promise.all([
+      ...wanted.map((topic) =>
+        this.#follow(topic, urls, this.#cursors, emptyCursor, applyCheckpoints),
+      ),
+      ...statusTopics.map((topic) =>
+        this.#follow(topic, urls, this.#statuses, emptyStatusCursor, applyStatuses),
+      ),
+    ]);
     return new Map(this.#cursors);
   }
 
-  async #follow(topic: TopicDescriptionBody, urls: ReadonlyMap<number, string>): Promise<void> {
+  async #follow<C extends Followed>(
+    topic: TopicDescriptionBody,
+    urls: ReadonlyMap<number, string>,
+    cursors: Map<string, C>,
+    empty: C,
+    apply: (cursor: C, answer: FetchAnswer) => C,
+  ): Promise<void> {
     const p0 = topic.partitions.find((p) => p.partition === 0);
-    let cursor = this.#cursors.get(topic.name) ?? emptyCursor;
+    let cursor = cursors.get(topic.name) ?? empty;
     if (p0 === undefined || p0.leader === null) return;
     if (p0.highWatermark !== null) {
-      cursor = { ...cursor, highWatermark: Math.max(cursor.highWatermark ?? 0, p0.highWatermark) };
+      const highWatermark = Math.max(cursor.highWatermark ?? 0, p0.highWatermark);
+      cursor = { ...cursor, highWatermark };
     }
     for (let i = 0; i < checkpointFetchesPerReadMax; i += 1) {
       if (cursor.highWatermark !== null && cursor.nextOffset >= cursor.highWatermark) break;
@@ -176,13 +218,13 @@ export class CheckpointWatcher {
       if (answer === null) break;
       if ('restartAt' in answer) {
         // Compaction or retention moved the log start past the cursor: start again there.
-        cursor = { ...emptyCursor, nextOffset: answer.restartAt };
+        cursor = { ...empty, nextOffset: answer.restartAt };
         continue;
       }
-      cursor = applyCheckpoints(cursor, answer);
+      cursor = apply(cursor, answer);
       if (answer.records.length === 0 && answer.nextOffset >= answer.highWatermark) break;
     }
-    this.#cursors.set(topic.name, cursor);
+    cursors.set(topic.name, cursor);
   }
 
   /** GET …/partitions/0/records from the leader; null when it cannot answer now. */
@@ -267,6 +309,9 @@ export interface StreamsAppView {
   readonly caughtUp: boolean;
   readonly tasks: readonly StreamsTaskView[];
   readonly tasksLeftOut: number;
+  /** Each instance's latest status (`<app>-status`), by instance name. */
+  readonly instances: readonly InstanceStatusView[];
+  readonly instancesLeftOut: number;
 }
 
 /** The task key's partition: the number after its last '#' (`lines#0` → 0). */
@@ -336,6 +381,7 @@ export function streamsView(
   cursors: ReadonlyMap<string, CheckpointCursor>,
   topics: readonly TopicDescriptionBody[],
   groups: readonly GroupDescriptionBody[],
+  statuses: ReadonlyMap<string, StatusCursor> = new Map(),
 ): StreamsAppView[] {
   const byName = new Map(topics.map((t) => [t.name, t]));
   const offsetsOf: OffsetsOf = (topic, partition) => {
@@ -351,6 +397,10 @@ export function streamsView(
         .sort((a, b) => (a.task < b.task ? -1 : a.task > b.task ? 1 : 0));
       let lag: number | null = null;
       for (const task of tasks) if (task.lag !== null) lag = (lag ?? 0) + task.lag;
+      const status = statuses.get(applicationId + statusSuffix) ?? emptyStatusCursor;
+      const instances = [...status.instances.values()].sort((a, b) =>
+        a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0,
+      );
       return {
         applicationId,
         checkpointTopic,
@@ -360,6 +410,8 @@ export function streamsView(
         caughtUp: cursor.highWatermark !== null && cursor.nextOffset >= cursor.highWatermark,
         tasks,
         tasksLeftOut: cursor.tasksLeftOut,
+        instances,
+        instancesLeftOut: status.instancesLeftOut,
       };
     })
     .sort((a, b) => (a.applicationId < b.applicationId ? -1 : 1));

@@ -1,6 +1,7 @@
 // Rill Streams applications, found from their `<app>-checkpoints` topics: per application the
-// group's state and total lag; per task its owner, each input partition's checkpointed offset
-// against the HW (the lag), stream time, and each store's changelog coverage.
+// group's state, total lag and each instance's status (`<app>-status`: restoring with progress,
+// or running); per task its owner, each input partition's checkpointed offset against the HW
+// (the lag), stream time, and each store's changelog coverage.
 import { enc } from './api.js';
 import { count, html, leftOut, time } from './format.js';
 
@@ -32,6 +33,53 @@ function stores(task) {
   });
 }
 
+/** `restoring 1,234 / 5,000 (25 %)` per store, or `running`. */
+export function taskProgress(t) {
+  if (t.state === 'running') return 'running';
+  if (t.stores.length === 0) return 'restoring';
+  return t.stores
+    .map((s) => {
+      const pct = s.total > 0 ? Math.floor((100 * s.restored) / s.total) : 100;
+      return `${s.store}: restoring ${count(s.restored)} / ${count(s.total)} (${pct} %)`;
+    })
+    .join(' · ');
+}
+
+function Instances({ app }) {
+  if (app.instances.length === 0) {
+    return html`<p class="muted">
+      No instance status yet (<code>${app.applicationId}-status</code>).
+    </p>`;
+  }
+  return html`
+    ${leftOut(app.instancesLeftOut, 'instances')}
+    <table aria-label=${'Instances of ' + app.applicationId}>
+      <thead>
+        <tr>
+          <th>Instance</th>
+          <th>State</th>
+          <th>Tasks</th>
+          <th>Reported</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${app.instances.map(
+          (i) =>
+            html`<tr data-testid=${'streams-instance-' + app.applicationId + '-' + i.instance}>
+              <td>${i.instance}</td>
+              <td>${i.state}</td>
+              <td>
+                ${i.tasks.length === 0 && html`<span class="muted">none</span>`}
+                ${i.tasks.map((t) => html`<div>${t.task}: ${taskProgress(t)}</div>`)}
+              </td>
+              <td>${time(i.writtenMs)}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  `;
+}
+
 function App({ app }) {
   const lagId = 'streams-lag-' + app.applicationId;
   const lag = count(app.lag);
@@ -44,6 +92,7 @@ function App({ app }) {
         ${` · ${app.tasks.length} task(s) · lag `}<strong data-testid=${lagId}>${lag}</strong>
         ${app.caughtUp ? '' : html` · <span class="muted">reading checkpoints…</span>`}
       </p>
+      <${Instances} app=${app} />
       ${leftOut(app.tasksLeftOut, 'tasks')}
       <table aria-label=${'Tasks of ' + app.applicationId}>
         <thead>
@@ -81,9 +130,11 @@ export function Streams({ state }) {
     <h2>Streams applications</h2>
     <p class="muted">
       Found from their <code>${'<application>-checkpoints'}</code> topics. Lag is each input
-      partition's high watermark minus the offset of the task's last checkpoint. Restore progress is
-      not visible from the cluster (the runtime logs it); the page shows what a restore would
-      replay: the changelog from its log start to the offset the checkpoint covers.
+      partition's high watermark minus the offset of the task's last checkpoint. Each instance
+      reports its state to <code>${'<application>-status'}</code>: a restoring task shows the
+      changelog offsets read out of those to read (sent about once a second). A task's stores show
+      what a restore would replay: the changelog from its log start to the offset the checkpoint
+      covers.
     </p>
     ${leftOut(state.streamsLeftOut, 'applications')}
     ${state.streams.map((app) => html`<${App} app=${app} />`)}
