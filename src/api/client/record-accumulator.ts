@@ -1,9 +1,9 @@
 // The producer's per-partition batches, before they are sent. Records append to the open batch
 // of their partition; a batch closes when the next record would pass batchSizeBytes, and is
 // ready to send once closed, lingered lingerMs, or flushed. Without idempotence a partition
-// sends one request at a time; with it, up to five requests, whose batches are stamped at their
-// first send with the producer identity and the partition's next sequences, which every retry
-// keeps (a retried batch goes alone, never joined to batches of another request). A
+// sends one request at a time; with it, up to five requests (beside one in flight, only a full
+// one), whose batches are stamped at their first send with the producer identity and the
+// partition's next sequences, which every retry keeps (a retried batch goes alone). A
 // failed batch goes back in creation order and the partition then sends one request at a time
 // until one succeeds, so retries keep record order. Pure: time comes in as nowMs; memory is
 // accounted by ./buffer-memory.ts.
