@@ -85,6 +85,11 @@ async function throughputRound(
   add(`${series}.${mode}.clientCpuUsPerRecord`, (clientCpuUs.user + clientCpuUs.system) / records);
   add(`${series}.${mode}.brokerCpuUsPerRecord`, (brokerCpuSeconds * 1e6) / records);
   add(`${series}.${mode}.requestsPer1000Records`, (requests * 1000) / records);
+  console.log(
+    `  ${series} ${mode}: ${Math.round(result.recordsPerSecond)} records/s, client ` +
+      `${((clientCpuUs.user + clientCpuUs.system) / records).toFixed(2)} µs/record, brokers ` +
+      `${((brokerCpuSeconds * 1e6) / records).toFixed(2)} µs/record, ${requests} requests`,
+  );
 }
 
 async function latencyRound(client: RillClient, topic: string, mode: Mode) {
