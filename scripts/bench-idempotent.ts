@@ -2,14 +2,16 @@
 // (issue 9): the producer with idempotence on (the default: stamped batches, five in flight per
 // partition) beside off (one request per partition in flight) in the same run, interleaved
 // round by round (the order alternates), on a single broker and a three-node cluster (RF=3,
-// acks=all, min.insync.replicas=2, log.flush=always): produce throughput, and acks=all latency
-// at a fixed rate (issue 7's 5k records/s). Prints min/median/max per figure, the per-round
-// ratio on/off, the load average at start and end, then one JSON line.
+// acks=all, min.insync.replicas=2, log.flush=always): produce throughput, with the client's
+// and the brokers' CPU time per record and the produce requests per 1,000 records (CPU is what
+// a loaded machine distorts least), and acks=all latency at a fixed rate (issue 7's 5k
+// records/s). Prints min/median/max per figure, the per-round ratio on/off, the load average
+// at start and end, then one JSON line.
 import { parseArgs } from 'node:util';
 import { RillClient, type ProducerConfig } from '../src/api/client/index.ts';
 import { benchLatency, benchProduce } from '../src/cli/client-bench.ts';
 import { latencyProducer, rf3Configs, throughputBatching } from './bench/cluster.ts';
-import { loadAverage, ratiosOf, spreadOf, formatSpread } from './bench/stats.ts';
+import { cpuSecondsOf, loadAverage, ratiosOf, spreadOf, formatSpread } from './bench/stats.ts';
 import { spawnBroker } from './spawn-broker.ts';
 import { spawnCluster } from './spawn-cluster.ts';
 
@@ -39,10 +41,55 @@ function add(name: string, value: number): void {
   figures.set(name, values);
 }
 
-async function throughputRound(client: RillClient, topic: string, series: string, mode: Mode) {
+/** The brokers a series runs on: their pids (CPU time) and URLs (request counts). */
+interface Nodes {
+  readonly pids: readonly number[];
+  readonly urls: readonly string[];
+}
+
+async function cpuSecondsOfAll(pids: readonly number[]): Promise<number> {
+  const each = await Promise.all(pids.map((pid) => cpuSecondsOf(pid)));
+  return each.reduce((sum, seconds) => sum + seconds, 0);
+}
+
+/** Produce requests the nodes answered so far (their rill_produce_duration_seconds count). */
+async function produceRequestsOf(urls: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const url of urls) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      if (line.startsWith('rill_produce_duration_seconds_count')) {
+        total += Number(line.slice(line.lastIndexOf(' ') + 1));
+      }
+    }
+  }
+  return total;
+}
+
+async function throughputRound(
+  client: RillClient,
+  nodes: Nodes,
+  topic: string,
+  series: string,
+  mode: Mode,
+) {
   const producer: Partial<ProducerConfig> = { acks: 'all', ...throughputBatching, ...modes[mode] };
+  const brokerCpuBefore = await cpuSecondsOfAll(nodes.pids);
+  const requestsBefore = await produceRequestsOf(nodes.urls);
+  const clientCpu = process.cpuUsage();
   const result = await benchProduce(client, { topic, records, recordBytes, producer });
+  const clientCpuUs = process.cpuUsage(clientCpu);
+  const brokerCpuSeconds = (await cpuSecondsOfAll(nodes.pids)) - brokerCpuBefore;
+  const requests = (await produceRequestsOf(nodes.urls)) - requestsBefore;
   add(`${series}.${mode}.recordsPerSecond`, result.recordsPerSecond);
+  add(`${series}.${mode}.clientCpuUsPerRecord`, (clientCpuUs.user + clientCpuUs.system) / records);
+  add(`${series}.${mode}.brokerCpuUsPerRecord`, (brokerCpuSeconds * 1e6) / records);
+  add(`${series}.${mode}.requestsPer1000Records`, (requests * 1000) / records);
+  console.log(
+    `  ${series} ${mode}: ${Math.round(result.recordsPerSecond)} records/s, client ` +
+      `${((clientCpuUs.user + clientCpuUs.system) / records).toFixed(2)} µs/record, brokers ` +
+      `${((brokerCpuSeconds * 1e6) / records).toFixed(2)} µs/record, ${requests} requests`,
+  );
 }
 
 async function latencyRound(client: RillClient, topic: string, mode: Mode) {
@@ -74,17 +121,31 @@ async function main(): Promise<void> {
       replicationFactor: 3,
       configs: rf3Configs,
     });
-    // Warm-up, not measured: JIT, connections, segments.
-    for (const mode of ['on', 'off'] as const) {
+    // Warm-up, not measured: JIT (a first round of either mode ran slower), connections,
+    // segments.
+    for (const mode of ['on', 'off', 'on', 'off'] as const) {
       const producer = { ...throughputBatching, ...modes[mode] };
-      await benchProduce(single, { topic: 'idem-single', records: 10_000, recordBytes, producer });
-      await benchProduce(rf3, { topic: 'idem-rf3', records: 10_000, recordBytes, producer });
+      const warmUp = Math.max(10_000, Math.min(records, 50_000));
+      await benchProduce(single, { topic: 'idem-single', records: warmUp, recordBytes, producer });
+      await benchProduce(rf3, { topic: 'idem-rf3', records: warmUp, recordBytes, producer });
     }
+    const singleNodes = { pids: [broker.child.pid ?? -1], urls: [broker.url] };
+    const ids = [...cluster.urls.keys()];
+    const rf3Nodes = {
+      pids: ids.map((id) => cluster.pid(id) ?? -1),
+      urls: [...cluster.urls.values()],
+    };
+    // The first fetch loads Node's bundled HTTP client: not in a measured round's CPU time.
+    await produceRequestsOf([...singleNodes.urls, ...rf3Nodes.urls]);
     for (let r = 0; r < repeat; r += 1) {
       const order: Mode[] = r % 2 === 0 ? ['on', 'off'] : ['off', 'on'];
       console.log(`round ${r + 1}/${repeat} (${order.join(' then ')})`);
-      for (const mode of order) await throughputRound(single, 'idem-single', 'single', mode);
-      for (const mode of order) await throughputRound(rf3, 'idem-rf3', 'rf3.acksAll', mode);
+      for (const mode of order) {
+        await throughputRound(single, singleNodes, 'idem-single', 'single', mode);
+      }
+      for (const mode of order) {
+        await throughputRound(rf3, rf3Nodes, 'idem-rf3', 'rf3.acksAll', mode);
+      }
       for (const mode of order) await latencyRound(rf3, 'idem-rf3-latency', mode);
     }
   } finally {
@@ -104,6 +165,14 @@ async function main(): Promise<void> {
     const ratio = spreadOf(ratiosOf(on, off), 3);
     summary[`${series}.throughputRatioOnOff`] = ratio;
     console.log(`${series} throughput on/off per round: ${formatSpread(ratio)} (target ≥ 0.9)`);
+    for (const side of ['client', 'broker']) {
+      const name = `${side}CpuUsPerRecord`;
+      const cpuOn = figures.get(`${series}.on.${name}`) ?? [];
+      const cpuOff = figures.get(`${series}.off.${name}`) ?? [];
+      const cpuRatio = spreadOf(ratiosOf(cpuOn, cpuOff), 3);
+      summary[`${series}.${side}CpuRatioOnOff`] = cpuRatio;
+      console.log(`${series} ${side} CPU per record on/off per round: ${formatSpread(cpuRatio)}`);
+    }
   }
   for (const q of ['p50Ms', 'p99Ms']) {
     const on = figures.get(`rf3.latency.on.${q}`) ?? [];

@@ -21,7 +21,11 @@ import { BrokerError } from './errors.ts';
 import type { PartitionImage } from './metadata-image.ts';
 import { toPartitionState } from './partition-record.ts';
 import { defaultProducerStateConfig, type BatchIdentity } from './producer-state.ts';
-import { ReplicaProducerState, producerIdentityOf } from './producer-state-replica.ts';
+import {
+  ReplicaProducerState,
+  producerIdentityOf,
+  type GapWait,
+} from './producer-state-replica.ts';
 import type { ProducerStateFiles } from './producer-state-store.ts';
 import {
   FollowerReplica,
@@ -505,6 +509,11 @@ export class Partition {
       }
       position += batchSize(header);
     }
+  }
+
+  /** The producer state's gapWait for a produce of `producer`, at this replica's wall time. */
+  producerGapWait(producer: BatchIdentity): GapWait {
+    return this.producers.gapWait(producer, this.#wallMs());
   }
 
   /**

@@ -28,6 +28,13 @@ import type { ProducerStateFiles } from './producer-state-store.ts';
 const replayReadBytes = 1024 * 1024;
 
 /**
+ * Produces parked per partition until an earlier request of their producer is appended
+ * (sequenceGapWaitersMax): beyond it a produce is checked at once (OUT_OF_ORDER_SEQUENCE_NUMBER
+ * or UNKNOWN_PRODUCER_ID if it is ahead, as without the wait).
+ */
+export const sequenceGapWaitersMax = 1000;
+
+/**
  * The identity of a produce's batches, or null when none is idempotent (producerId -1). Several
  * batches are one unit: the same id and epoch, each sequence following on the one before, so the
  * produce spans the first batch's base sequence and their total record count (it is appended,
@@ -99,6 +106,10 @@ function replicatedIdentity(header: BatchHeader): BatchIdentity | null {
   return identity(header);
 }
 
+/** See ReplicaProducerState.gapWait. */
+export type GapWait =
+  'in-turn' | 'busy' | { readonly promise: Promise<void>; readonly cancel: () => void };
+
 export class ReplicaProducerState {
   readonly #table: ProducerStateTable;
   readonly #files: ProducerStateFiles | null;
@@ -107,6 +118,13 @@ export class ReplicaProducerState {
   #stateEndOffset: number;
   /** Batches recorded (or dropped) since the last snapshot. */
   #changes = 0;
+  /**
+   * By producer id: wake-ups of produces that arrived ahead of their producer's next sequence
+   * (HTTP/2 streams of one client finish in any order, where Kafka's one connection keeps its
+   * requests in order); at most sequenceGapWaitersMax in all.
+   */
+  readonly #gapWaiters = new Map<number, Set<() => void>>();
+  #gapWaiterCount = 0;
 
   constructor(config: ProducerStateConfig, log: PartitionLogApi, files: ProducerStateFiles | null) {
     this.#table = new ProducerStateTable(config);
@@ -117,6 +135,48 @@ export class ReplicaProducerState {
 
   get table(): ProducerStateTable {
     return this.#table;
+  }
+
+  /**
+   * For a produce ahead of its producer's next sequence here (ProducerStateTable.isAhead): a
+   * promise resolved when that producer next appends here, or on truncation — the caller
+   * bounds the wait and calls `cancel` after it. 'in-turn' when the produce is not ahead (any
+   * more); 'busy' when sequenceGapWaitersMax produces wait already.
+   */
+  gapWait(batch: BatchIdentity, wallMs: number): GapWait {
+    if (!this.#table.isAhead(batch, wallMs)) return 'in-turn';
+    if (this.#gapWaiterCount >= sequenceGapWaitersMax) return 'busy';
+    const waiters = this.#gapWaiters.get(batch.producerId) ?? new Set<() => void>();
+    this.#gapWaiters.set(batch.producerId, waiters);
+    let wake: () => void = () => {};
+    const promise = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    waiters.add(wake);
+    this.#gapWaiterCount += 1;
+    const cancel = (): void => {
+      if (!waiters.delete(wake)) return;
+      this.#gapWaiterCount -= 1;
+      if (waiters.size === 0 && this.#gapWaiters.get(batch.producerId) === waiters) {
+        this.#gapWaiters.delete(batch.producerId);
+      }
+      wake();
+    };
+    return { promise, cancel };
+  }
+
+  /** Wakes the produces waiting for `producerId` (all of them for null). */
+  #wakeGapWaiters(producerId: number | null): void {
+    const sets =
+      producerId === null ? [...this.#gapWaiters.values()] : [this.#gapWaiters.get(producerId)];
+    if (producerId === null) this.#gapWaiters.clear();
+    else this.#gapWaiters.delete(producerId);
+    for (const waiters of sets) {
+      if (waiters === undefined) continue;
+      this.#gapWaiterCount -= waiters.size;
+      for (const wake of waiters) wake();
+      waiters.clear(); // A later cancel() finds nothing to remove.
+    }
   }
 
   /** The leader's guard for one produce: the check and the record happen inside its turn. */
@@ -140,6 +200,7 @@ export class ReplicaProducerState {
         if (batch !== null) {
           this.#table.record(batch, baseOffset, lastOffset, wallMs);
           this.#changes += 1;
+          this.#wakeGapWaiters(batch.producerId);
         }
         this.#stateEndOffset = Math.max(this.#stateEndOffset, lastOffset + 1);
       },
@@ -162,12 +223,14 @@ export class ReplicaProducerState {
   }
 
   truncateTo(offset: number): void {
+    this.#wakeGapWaiters(null);
     this.#table.truncateTo(offset);
     this.#stateEndOffset = Math.min(this.#stateEndOffset, offset);
     this.#changes += 1;
   }
 
   truncateFullyAndStartAt(offset: number): void {
+    this.#wakeGapWaiters(null);
     this.#table.clear();
     this.#stateEndOffset = offset;
     this.#changes += 1;

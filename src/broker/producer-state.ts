@@ -156,6 +156,21 @@ export class ProducerStateTable {
   }
 
   /**
+   * Does the batch lie ahead of its producer's next sequence here — a gap after the last run
+   * at the same epoch, or (no state here) a sequence other than 0? Such a batch most likely
+   * overtook an earlier request of the same producer; a retry or an older epoch is not ahead.
+   */
+  isAhead(batch: BatchIdentity, nowMs: number): boolean {
+    assertIdentity(batch);
+    const entry = this.#live(batch.producerId, nowMs);
+    if (entry === undefined) return batch.baseSequence !== 0;
+    const last = entry.batches.at(-1);
+    if (batch.producerEpoch !== entry.producerEpoch || last === undefined) return false;
+    const ahead = sequenceDistance(addSequence(last.lastSequence, 1), batch.baseSequence);
+    return ahead > 0 && ahead < runRecordsMax;
+  }
+
+  /**
    * Records a batch (or a produce's batches) written at [baseOffset, lastOffset]: a leader's
    * checked append, or a batch a follower replicated. It extends the producer's last run when
    * it follows on it in both sequence and offset, else starts a run (the oldest beyond

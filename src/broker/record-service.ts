@@ -41,6 +41,12 @@ export interface RecordServiceDeps {
   readonly catchUpMetadata: () => Promise<boolean>;
 }
 
+/**
+ * Longest wait of a produce refused for arriving ahead of its producer's sequence (see
+ * #appendInOrder): the earlier request is normally a few milliseconds behind it.
+ */
+export const sequenceGapWaitMs = 500;
+
 export class RecordService {
   readonly #deps: RecordServiceDeps;
 
@@ -103,7 +109,7 @@ export class RecordService {
     // A client that reset the stream never learns the outcome: nothing to append for it.
     request.signal?.throwIfAborted();
     // The headers go along so the log does not check every CRC a second time.
-    const appending = this.#append(replica, request.batches, batches, role.leaderEpoch, {
+    const appending = this.#appendInOrder(replica, request.batches, batches, role.leaderEpoch, {
       recordCount,
       producer,
     });
@@ -124,6 +130,46 @@ export class RecordService {
       );
     }
     return { topic, partition, ...appended };
+  }
+
+  /**
+   * #append, and for an idempotent produce refused (OUT_OF_ORDER_SEQUENCE_NUMBER or
+   * UNKNOWN_PRODUCER_ID) because it lies ahead of its producer's next sequence — most likely it
+   * overtook an earlier request of the same producer, as HTTP/2 streams finish in any order
+   * where Kafka's one connection keeps requests in order — one more try once that producer
+   * appends here, at most sequenceGapWaitMs later (sequenceGapWaitersMax bounds the waiting).
+   */
+  async #appendInOrder(
+    replica: Partition,
+    bytes: Uint8Array,
+    scanned: readonly BatchHeader[],
+    leaderEpoch: number,
+    what: { readonly recordCount: number; readonly producer: BatchIdentity | null },
+  ): Promise<AppendResult> {
+    try {
+      return await this.#append(replica, bytes, scanned, leaderEpoch, what);
+    } catch (error) {
+      if (what.producer === null || !isSequenceRefusal(error)) throw error;
+      const wait = replica.producerGapWait(what.producer);
+      if (wait === 'busy') throw error;
+      if (wait !== 'in-turn') {
+        const cancelTimer = this.#deps.clock.schedule(sequenceGapWaitMs, wait.cancel);
+        try {
+          await wait.promise;
+        } finally {
+          cancelTimer();
+          wait.cancel();
+        }
+      }
+      // The log refused before stamping anything, so the bytes go again as they were; the
+      // leader epoch guards against a leadership change meanwhile (LOG_INVALID_EPOCH).
+      const current = this.#leaderReplica(replica.topic, replica.partition);
+      const role = current.role;
+      if (current !== replica || role.kind !== 'leader' || role.leaderEpoch !== leaderEpoch) {
+        throw new BrokerError('NOT_LEADER_OR_FOLLOWER', `${replica.key} changed leader epoch`);
+      }
+      return this.#append(replica, bytes, scanned, leaderEpoch, what);
+    }
   }
 
   async #append(
@@ -355,4 +401,12 @@ function throwUnlessCurrent(verdict: ProducerIdVerdict): void {
     default:
       assertNever(verdict, 'producer id verdict');
   }
+}
+
+/** A refusal of the producer-state check that a produce ahead of its turn gets. */
+function isSequenceRefusal(error: unknown): boolean {
+  return (
+    error instanceof BrokerError &&
+    (error.code === 'OUT_OF_ORDER_SEQUENCE_NUMBER' || error.code === 'UNKNOWN_PRODUCER_ID')
+  );
 }

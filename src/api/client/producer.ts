@@ -100,7 +100,8 @@ export interface ProducerConfig {
   readonly idempotent: boolean;
   /**
    * Requests in flight per partition with idempotence (max.in.flight.requests.per.connection,
-   * per partition here), at most batchesPerProducerMax; 1 without idempotence.
+   * per partition here), at most batchesPerProducerMax; 1 without idempotence. Beside one in
+   * flight a further request goes only when it is full (requestBytesMax).
    */
   readonly maxInFlightPerPartition: number;
   /**

@@ -1,9 +1,9 @@
 // The producer's per-partition batches, before they are sent. Records append to the open batch
 // of their partition; a batch closes when the next record would pass batchSizeBytes, and is
 // ready to send once closed, lingered lingerMs, or flushed. Without idempotence a partition
-// sends one request at a time; with it, up to five requests, whose batches are stamped at their
-// first send with the producer identity and the partition's next sequences, which every retry
-// keeps (a retried batch goes alone, never joined to batches of another request). A
+// sends one request at a time; with it, up to five requests (beside one in flight, only a full
+// one), whose batches are stamped at their first send with the producer identity and the
+// partition's next sequences, which every retry keeps (a retried batch goes alone). A
 // failed batch goes back in creation order and the partition then sends one request at a time
 // until one succeeds, so retries keep record order. Pure: time comes in as nowMs; memory is
 // accounted by ./buffer-memory.ts.
@@ -249,9 +249,10 @@ export class RecordAccumulator {
     for (const queue of this.#queues.values()) {
       while (this.#hasRoom(queue) && this.#isReady(queue, nowMs, flushing)) {
         if (this.#idempotent && !this.#canStamp(queue, identity)) break;
-        // A partial batch does not go beside a request in flight: it keeps filling until that
-        // answers (as with one request in flight), so more in flight never means smaller batches.
-        if (queue.inFlight > 0 && !flushing && this.#onlyOpen(queue)) break;
+        // Beside a request in flight, only a full request goes: the batches keep gathering
+        // until that answers (as with one request in flight), so more in flight never means
+        // smaller requests — more requests for the same records cost the broker more appends.
+        if (queue.inFlight > 0 && !flushing && !this.#fillsRequest(queue, requestBytesMax)) break;
         if (!canSend(queue.topic, queue.partition)) break;
         const taken = this.#idempotent
           ? this.#takeStamped(queue, identity, nowMs, flushing, requestBytesMax)
@@ -264,9 +265,18 @@ export class RecordAccumulator {
     return requests;
   }
 
-  /** The only waiting batch is the open one (still accepting records). */
-  #onlyOpen(queue: PartitionQueue): boolean {
-    return queue.batches.length === 1 && !queue.lastClosed;
+  /**
+   * The partition's closed batches fill a request: one more batch of batchSizeBytes would not
+   * fit in requestBytesMax beside them.
+   */
+  #fillsRequest(queue: PartitionQueue, requestBytesMax: number): boolean {
+    let bytes = 0;
+    const closed = queue.lastClosed ? queue.batches.length : queue.batches.length - 1;
+    for (let i = 0; i < closed; i += 1) {
+      bytes += (queue.batches[i] as ProducerBatch).sizeBytes;
+      if (bytes + this.#batchSizeBytes > requestBytesMax) return true;
+    }
+    return false;
   }
 
   #hasRoom(queue: PartitionQueue): boolean {
@@ -478,7 +488,9 @@ export class RecordAccumulator {
     for (const queue of this.#queues.values()) {
       const first = queue.batches[0];
       if (!this.#hasRoom(queue) || first === undefined) continue;
-      if (queue.inFlight > 0 && this.#onlyOpen(queue)) continue; // Woken by the answer.
+      // Beside a request in flight it goes when full (the append that closes a batch wakes
+      // the producer) or when that request answers; lingering alone does not send it.
+      if (queue.inFlight > 0) continue;
       const lingerAtMs =
         queue.batches.length > 1 || queue.lastClosed
           ? first.retryAtMs

@@ -193,6 +193,26 @@ describe('a retried batch is stored once', () => {
     expect(fetched.json().records.map((r: { value: string }) => r.value)).toEqual(['x', 'y']);
   });
 
+  test('a produce that overtook an earlier one of its producer waits for it, then appends', async () => {
+    const p = await newProducer();
+    const before = await highWatermark();
+    const send = (sequence: number, values: string[]) =>
+      http.post(`${path}?acks=all`, {
+        records: values.map((value) => ({ value })),
+        producer: { id: p.producerId, epoch: p.producerEpoch, sequence },
+      });
+    // Sequences 2-3 arrive first (as a later HTTP/2 stream may finish first): they wait for 0-1.
+    const ahead = send(2, ['c', 'd']);
+    const inTurn = await send(0, ['a', 'b']);
+    expect(inTurn.json()).toMatchObject({ baseOffset: before, lastOffset: before + 1 });
+    expect((await ahead).json()).toMatchObject({ baseOffset: before + 2, lastOffset: before + 3 });
+    // A gap nothing fills is still refused, after the bounded wait.
+    expectCode(await send(9, ['x']), 409, 'OUT_OF_ORDER_SEQUENCE_NUMBER');
+    const fetched = await http.get(`${path}?offset=${before}`);
+    const values = fetched.json().records.map((r: { value: string }) => r.value);
+    expect(values).toEqual(['a', 'b', 'c', 'd']);
+  });
+
   test('the JSON and binary forms of one batch dedupe against each other', async () => {
     const p = await newProducer();
     const before = await highWatermark();

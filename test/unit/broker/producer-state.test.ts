@@ -1,7 +1,8 @@
 // Goal: the producer-state table's edge cases one by one — the sequence wrap at 2^31-1, a
 // producer unknown on the partition, truncation by a follower, expiry after
 // producer.id.expiration.ms, the producersMax bound (the longest idle evicted), snapshots, and
-// runs (batches back to back joined, a retry of any part of one answered, runRecordsMax).
+// runs (batches back to back joined, a retry of any part of one answered, runRecordsMax), and
+// isAhead (a produce that overtook an earlier one of its producer).
 // Method: direct calls on the pure table with explicit times.
 import { describe, expect, test } from 'vitest';
 import {
@@ -45,6 +46,20 @@ describe('producer state table', () => {
     const table = new ProducerStateTable();
     expect(table.check(id(4, 0), 0)).toEqual({ kind: 'append' });
     expect(table.check(id(4, 7), 0)).toMatchObject({ code: 'UNKNOWN_PRODUCER_ID' });
+  });
+
+  test('isAhead: a gap after the last run (or no state and not 0), never a retry or an old epoch', () => {
+    const table = new ProducerStateTable();
+    expect(table.isAhead(id(5, 0), 0)).toBe(false);
+    expect(table.isAhead(id(5, 3), 0)).toBe(true); // No state here and not 0: overtook sequence 0.
+    table.record(id(5, 0, 3, 1), 0, 2, 0); // epoch 1, sequences 0-2
+    expect(table.isAhead(id(5, 3, 1, 1), 0)).toBe(false); // The next one: in turn.
+    expect(table.isAhead(id(5, 7, 1, 1), 0)).toBe(true);
+    expect(table.isAhead(id(5, 1, 1, 1), 0)).toBe(false); // A retry.
+    expect(table.isAhead(id(5, 7, 1, 0), 0)).toBe(false); // An older epoch: fenced, not ahead.
+    table.record(id(6, sequenceMax, 1), 3, 3, 0);
+    expect(table.isAhead(id(6, 4), 0)).toBe(true); // Ahead across the wrap.
+    expect(table.isAhead(id(6, sequenceMax - 3), 0)).toBe(false); // Behind: not ahead.
   });
 
   test('a new epoch restarts at 0 and fences the old one', () => {

@@ -1,7 +1,8 @@
 // Goal: records gather into batches of at most batchSizeBytes per partition, a batch is sent
 // when full, lingered or flushed, one request per partition at a time, and a retried batch
 // goes back in front of later ones; with idempotence, ready batches go together stamped with
-// consecutive sequences, a retried batch goes alone, and idlePartitionsMax bounds the queues.
+// consecutive sequences, a retried batch goes alone, a request beside one in flight goes only
+// when full, and idlePartitionsMax bounds the queues.
 // Method: the pure accumulator with explicit nowMs.
 import { describe, expect, test } from 'vitest';
 import {
@@ -115,6 +116,27 @@ describe('RecordAccumulator', () => {
     expect(retries.map((request) => request.map((b) => b.baseSequence))).toEqual([[0], [1], [2]]);
     for (const request of retries) acc.complete(request, 1, []);
     expect(acc.recordCount).toBe(0);
+  });
+
+  test('idempotent: beside a request in flight only a full request goes', () => {
+    const acc = new RecordAccumulator({
+      batchSizeBytes: 200, // one 100-byte record a batch
+      lingerMs: 0,
+      idempotent: true,
+      inFlightPerPartitionMax: 5,
+    });
+    const identity = { producerId: 9, producerEpoch: 0, generation: 0 };
+    const requestBytesMax = 3 * 200;
+    acc.append('t', 0, pending(value100), 0);
+    expect(acc.drain(0, false, requestBytesMax, always, identity)).toHaveLength(1);
+    // Two closed batches and an open one: lingered, but not a full request beside the one in
+    // flight, so they keep gathering (no smaller requests for the same records).
+    for (let i = 0; i < 3; i += 1) acc.append('t', 0, pending(value100), 10);
+    expect(acc.drain(10, false, requestBytesMax, always, identity)).toEqual([]);
+    expect(acc.nextReadyAtMs(10)).toBeNull(); // Woken by the answer or a closing append.
+    acc.append('t', 0, pending(value100), 10); // The third batch closes: a full request.
+    const [full] = acc.drain(10, false, requestBytesMax, always, identity);
+    expect(full?.map((b) => b.baseSequence)).toEqual([1, 2, 3]);
   });
 
   test('idlePartitionsMax: idle queues dropped; a new queue needs a new identity', () => {
