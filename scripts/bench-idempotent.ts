@@ -1,12 +1,12 @@
 // `npx tsx scripts/bench-idempotent.ts [--records N --repeat R --rate 5000 --latency-seconds S]`
 // (issue 9): the producer with idempotence on (the default: stamped batches, five in flight per
 // partition) beside off (one request per partition in flight) in the same run, interleaved
-// round by round (the order alternates), on a single broker and a three-node cluster (RF=3,
-// acks=all, min.insync.replicas=2, log.flush=always): produce throughput, with the client's
-// and the brokers' CPU time per record and the produce requests per 1,000 records (CPU is what
-// a loaded machine distorts least), and acks=all latency at a fixed rate (issue 7's 5k
-// records/s). Prints min/median/max per figure, the per-round ratio on/off, the load average
-// at start and end, then one JSON line.
+// (each throughput round runs A B B A, the order alternating between rounds), on a single
+// broker and a three-node cluster (RF=3, acks=all, min.insync.replicas=2, log.flush=always):
+// produce throughput, with the client's and the brokers' CPU time per record and the produce
+// requests per 1,000 records (CPU is what a loaded machine distorts least), and acks=all
+// latency at a fixed rate (issue 7's 5k records/s). Prints min/median/max per figure, the
+// per-round ratio on/off, the load average at start and end, then one JSON line.
 import { parseArgs } from 'node:util';
 import { RillClient, type ProducerConfig } from '../src/api/client/index.ts';
 import { benchLatency, benchProduce } from '../src/cli/client-bench.ts';
@@ -66,13 +66,20 @@ async function produceRequestsOf(urls: readonly string[]): Promise<number> {
   return total;
 }
 
-async function throughputRound(
+interface ThroughputRun {
+  recordsPerSecond: number;
+  clientCpuUsPerRecord: number;
+  brokerCpuUsPerRecord: number;
+  requestsPer1000Records: number;
+}
+
+async function throughputRun(
   client: RillClient,
   nodes: Nodes,
   topic: string,
   series: string,
   mode: Mode,
-) {
+): Promise<ThroughputRun> {
   const producer: Partial<ProducerConfig> = { acks: 'all', ...throughputBatching, ...modes[mode] };
   const brokerCpuBefore = await cpuSecondsOfAll(nodes.pids);
   const requestsBefore = await produceRequestsOf(nodes.urls);
@@ -81,15 +88,43 @@ async function throughputRound(
   const clientCpuUs = process.cpuUsage(clientCpu);
   const brokerCpuSeconds = (await cpuSecondsOfAll(nodes.pids)) - brokerCpuBefore;
   const requests = (await produceRequestsOf(nodes.urls)) - requestsBefore;
-  add(`${series}.${mode}.recordsPerSecond`, result.recordsPerSecond);
-  add(`${series}.${mode}.clientCpuUsPerRecord`, (clientCpuUs.user + clientCpuUs.system) / records);
-  add(`${series}.${mode}.brokerCpuUsPerRecord`, (brokerCpuSeconds * 1e6) / records);
-  add(`${series}.${mode}.requestsPer1000Records`, (requests * 1000) / records);
+  const run = {
+    recordsPerSecond: result.recordsPerSecond,
+    clientCpuUsPerRecord: (clientCpuUs.user + clientCpuUs.system) / records,
+    brokerCpuUsPerRecord: (brokerCpuSeconds * 1e6) / records,
+    requestsPer1000Records: (requests * 1000) / records,
+  };
   console.log(
-    `  ${series} ${mode}: ${Math.round(result.recordsPerSecond)} records/s, client ` +
-      `${((clientCpuUs.user + clientCpuUs.system) / records).toFixed(2)} µs/record, brokers ` +
-      `${((brokerCpuSeconds * 1e6) / records).toFixed(2)} µs/record, ${requests} requests`,
+    `  ${series} ${mode}: ${Math.round(run.recordsPerSecond)} records/s, client ` +
+      `${run.clientCpuUsPerRecord.toFixed(2)} µs/record, brokers ` +
+      `${run.brokerCpuUsPerRecord.toFixed(2)} µs/record, ${requests} requests`,
   );
+  return run;
+}
+
+/**
+ * One round: each mode runs twice in the order `order` (A B B A), and the round's figure per
+ * mode is the mean of its two runs. The second of two back-to-back runs was faster whatever its
+ * mode (5 of 5 rounds of an A B design at load 0.3), so A B rounds measured the order as much
+ * as the mode; A B B A gives each mode both places.
+ */
+async function throughputRound(
+  client: RillClient,
+  nodes: Nodes,
+  topic: string,
+  series: string,
+  order: readonly Mode[],
+): Promise<void> {
+  const runs = new Map<Mode, ThroughputRun[]>();
+  for (const mode of [...order, ...[...order].reverse()]) {
+    const run = await throughputRun(client, nodes, topic, series, mode);
+    runs.set(mode, [...(runs.get(mode) ?? []), run]);
+  }
+  for (const [mode, done] of runs) {
+    for (const key of Object.keys(done[0] ?? {}) as (keyof ThroughputRun)[]) {
+      add(`${series}.${mode}.${key}`, done.reduce((sum, run) => sum + run[key], 0) / done.length);
+    }
+  }
 }
 
 async function latencyRound(client: RillClient, topic: string, mode: Mode) {
@@ -139,13 +174,9 @@ async function main(): Promise<void> {
     await produceRequestsOf([...singleNodes.urls, ...rf3Nodes.urls]);
     for (let r = 0; r < repeat; r += 1) {
       const order: Mode[] = r % 2 === 0 ? ['on', 'off'] : ['off', 'on'];
-      console.log(`round ${r + 1}/${repeat} (${order.join(' then ')})`);
-      for (const mode of order) {
-        await throughputRound(single, singleNodes, 'idem-single', 'single', mode);
-      }
-      for (const mode of order) {
-        await throughputRound(rf3, rf3Nodes, 'idem-rf3', 'rf3.acksAll', mode);
-      }
+      console.log(`round ${r + 1}/${repeat} (${[...order, ...[...order].reverse()].join(' ')})`);
+      await throughputRound(single, singleNodes, 'idem-single', 'single', order);
+      await throughputRound(rf3, rf3Nodes, 'idem-rf3', 'rf3.acksAll', order);
       for (const mode of order) await latencyRound(rf3, 'idem-rf3-latency', mode);
     }
   } finally {
