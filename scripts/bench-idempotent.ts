@@ -7,7 +7,9 @@
 // requests per 1,000 records (CPU is what a loaded machine distorts least), and acks=all
 // latency at a fixed rate (issue 7's 5k records/s). Prints min/median/max per figure, the
 // per-round ratio on/off, the load average at start and end, then one JSON line.
-import { parseArgs } from 'node:util';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
 import { RillClient, type ProducerConfig } from '../src/api/client/index.ts';
 import { benchLatency, benchProduce } from '../src/cli/client-bench.ts';
 import { latencyProducer, rf3Configs, throughputBatching } from './bench/cluster.ts';
@@ -21,6 +23,12 @@ const { values: args } = parseArgs({
     repeat: { type: 'string', default: '3' },
     rate: { type: 'string', default: '5000' },
     'latency-seconds': { type: 'string', default: '5' },
+    // Each throughput run in its own client process (after a warm-up of its mode there), as
+    // an application runs one mode: in one process, alternating modes made the JIT's
+    // shared client paths polymorphic and charged it to whichever mode ran.
+    'process-per-run': { type: 'boolean', default: false },
+    // Internal: the child of --process-per-run (JSON: {mode, topic, series, nodes}).
+    child: { type: 'string' },
   },
 });
 const records = Number(args.records);
@@ -31,6 +39,7 @@ const latencyLoad = {
   seconds: Number(args['latency-seconds']),
   recordBytes,
 };
+const execFileAsync = promisify(execFile);
 const modes = { on: { idempotent: true }, off: { idempotent: false } } as const;
 type Mode = keyof typeof modes;
 
@@ -102,6 +111,42 @@ async function throughputRun(
   return run;
 }
 
+/** throughputRun in a child process of this script (--process-per-run). */
+async function childRun(nodes: Nodes, topic: string, series: string, mode: Mode) {
+  const script = fileURLToPath(import.meta.url);
+  const child = JSON.stringify({ mode, topic, series, nodes });
+  const argv = ['--import', 'tsx', script, '--records', String(records), '--child', child];
+  const { stdout } = await execFileAsync(process.execPath, argv, { maxBuffer: 1 << 20 });
+  const lines = stdout.trim().split('\n');
+  console.log(lines.slice(0, -1).join('\n'));
+  return JSON.parse(lines.at(-1) ?? '{}') as ThroughputRun;
+}
+
+/** The child of --process-per-run: one warm-up and one measured run of its mode. */
+async function runChild(spec: string): Promise<void> {
+  const { mode, topic, series, nodes } = JSON.parse(spec) as {
+    mode: Mode;
+    topic: string;
+    series: string;
+    nodes: Nodes;
+  };
+  const client = new RillClient({ bootstrapUrls: [...nodes.urls] });
+  try {
+    const producer = { ...throughputBatching, ...modes[mode] };
+    await benchProduce(client, {
+      topic,
+      records: Math.min(records, 20_000),
+      recordBytes,
+      producer,
+    });
+    await produceRequestsOf(nodes.urls);
+    const run = await throughputRun(client, nodes, topic, series, mode);
+    console.log(JSON.stringify(run));
+  } finally {
+    await client.close();
+  }
+}
+
 /**
  * One round: each mode runs twice in the order `order` (A B B A), and the round's figure per
  * mode is the mean of its two runs. The second of two back-to-back runs was faster whatever its
@@ -117,7 +162,9 @@ async function throughputRound(
 ): Promise<void> {
   const runs = new Map<Mode, ThroughputRun[]>();
   for (const mode of [...order, ...[...order].reverse()]) {
-    const run = await throughputRun(client, nodes, topic, series, mode);
+    const run = args['process-per-run']
+      ? await childRun(nodes, topic, series, mode)
+      : await throughputRun(client, nodes, topic, series, mode);
     runs.set(mode, [...(runs.get(mode) ?? []), run]);
   }
   for (const [mode, done] of runs) {
@@ -216,8 +263,15 @@ async function main(): Promise<void> {
   }
   const loadAtEnd = loadAverage();
   console.log(`load average at end: ${JSON.stringify(loadAtEnd)}`);
-  const config = { records, repeat, recordBytes, latencyLoad };
+  const config = {
+    records,
+    repeat,
+    recordBytes,
+    latencyLoad,
+    processPerRun: args['process-per-run'],
+  };
   console.log(JSON.stringify({ config, loadAtStart, loadAtEnd, figures: summary }));
 }
 
-await main();
+if (args.child === undefined) await main();
+else await runChild(args.child);
