@@ -15,6 +15,7 @@ export const streamsErrorCodes = [
   'STREAMS_HANDLER', // Not retriable: a user function threw while processing a record.
   'STREAMS_CLOSED', // Not retriable: the driver or application was closed.
   'STREAMS_CHECKPOINT_INVALID', // Not retriable: a checkpoint record does not decode.
+  'STREAMS_STATE_DIR_LOCKED', // Not retriable: another instance holds this application's state.
 ] as const;
 export type StreamsErrorCode = (typeof streamsErrorCodes)[number];
 
@@ -30,6 +31,7 @@ const retriableByCode: Record<StreamsErrorCode, boolean> = {
   STREAMS_HANDLER: false,
   STREAMS_CLOSED: false,
   STREAMS_CHECKPOINT_INVALID: false,
+  STREAMS_STATE_DIR_LOCKED: false,
 };
 
 export class StreamsError extends TypedError<StreamsErrorCode> {

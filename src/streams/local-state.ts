@@ -317,9 +317,20 @@ export class LevelLocalDb implements LocalReader {
     this.#db = db;
   }
 
+  /** Opens `path`; STREAMS_STATE_DIR_LOCKED when another process or instance holds it. */
   static async open(path: string): Promise<LevelLocalDb> {
     const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' });
-    await db.open();
+    try {
+      await db.open();
+    } catch (error) {
+      const cause = (error as { cause?: { code?: unknown } }).cause;
+      if (cause?.code !== 'LEVEL_LOCKED') throw error;
+      throw new StreamsError(
+        'STREAMS_STATE_DIR_LOCKED',
+        `the state directory ${path} is in use by another instance (give each its own --state-dir)`,
+        { cause: error, details: { path } },
+      );
+    }
     return new LevelLocalDb(db);
   }
 

@@ -25,6 +25,7 @@ import {
   numberSerde,
   serdes,
   stringSerde,
+  StreamsError,
 } from '../../../src/streams/index.ts';
 import type { StoreConfig } from '../../../src/streams/state-store.ts';
 import { bytesToId, idToBytes } from '../../../src/streams/store-key.ts';
@@ -146,4 +147,19 @@ test('the driver with local stores: a restart restores warm, a lost disk cold', 
   expect(restored()).toBeGreaterThanOrEqual(100);
   expect(driver.storeEntries('counts')).toHaveLength(100);
   expect(driver.storeEntries('counts').every((e) => e.value === 3)).toBe(true);
+});
+
+test('a state directory another instance holds is STREAMS_STATE_DIR_LOCKED, not a level error', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rill-local-unit-'));
+  dirs.push(dir);
+  const first = await LevelLocalDb.open(dir);
+  const second = await LevelLocalDb.open(dir).then(
+    () => null,
+    (error: unknown) => error,
+  );
+  expect(second).toBeInstanceOf(StreamsError);
+  expect(second).toMatchObject({ code: 'STREAMS_STATE_DIR_LOCKED', retriable: false });
+  await first.close();
+  const reopened = await LevelLocalDb.open(dir);
+  await reopened.close();
 });
