@@ -4,13 +4,9 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Clock } from '../../../src/common/index.ts';
-import {
-  HttpRaftTransport,
-  raftMessagesPath,
-  type HttpRaftTransportConfig,
-  type RaftMessage,
-} from '../../../src/raft/index.ts';
+import { HttpRaftTransport, raftMessagesPath, type RaftMessage } from '../../../src/raft/index.ts';
 import { until } from '../../support/poll.ts';
+import { testTransportConfig } from '../../support/raft/transport-config.ts';
 import { realClock } from '../../support/real-clock.ts';
 
 /** A clock whose scheduled runs never fire: retry pauses last for the whole test. */
@@ -21,28 +17,7 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-function config(
-  nodeId: number,
-  peers: [number, string][],
-  secret: string | null,
-): HttpRaftTransportConfig {
-  return {
-    nodeId,
-    peers: new Map(peers),
-    secret,
-    queueCountMax: 8,
-    queueBytesMax: 1 << 20,
-    batchCountMax: 64,
-    batchBytesMax: 1 << 20,
-    inflightRequestCountMax: 2,
-    inboundMessageCountMax: 256,
-    requestTimeoutMs: 2_000,
-    retryBackoffMs: 50,
-    piggybackBytesMax: 32 * 1024,
-    frameBytesMax: 1 << 20,
-    streamRefusedBackoffMs: 60_000,
-  };
-}
+const config = testTransportConfig;
 
 async function serve(transport: HttpRaftTransport): Promise<string> {
   const server: FastifyInstance = Fastify({

@@ -12,10 +12,10 @@ import {
   HttpRaftTransport,
   raftMessagesPath,
   raftStreamPath,
-  type HttpRaftTransportConfig,
   type RaftMessage,
 } from '../../../src/raft/index.ts';
 import { until } from '../../support/poll.ts';
+import { testTransportConfig } from '../../support/raft/transport-config.ts';
 import { realClock } from '../../support/real-clock.ts';
 
 const closers: (() => Promise<unknown>)[] = [];
@@ -23,24 +23,8 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-function config(nodeId: number, peers: [number, string][], secret: string | null) {
-  return {
-    nodeId,
-    peers: new Map(peers),
-    secret,
-    queueCountMax: 64,
-    queueBytesMax: 1 << 20,
-    batchCountMax: 64,
-    batchBytesMax: 1 << 20,
-    inflightRequestCountMax: 2,
-    inboundMessageCountMax: 256,
-    requestTimeoutMs: 2_000,
-    retryBackoffMs: 50,
-    piggybackBytesMax: 32 * 1024,
-    frameBytesMax: 64 * 1024,
-    streamRefusedBackoffMs: 60_000,
-  } satisfies HttpRaftTransportConfig;
-}
+const config = (nodeId: number, peers: [number, string][], secret: string | null) =>
+  testTransportConfig(nodeId, peers, secret, { queueCountMax: 64, frameBytesMax: 64 * 1024 });
 
 async function serve(transport: HttpRaftTransport): Promise<{
   url: string;

@@ -23,6 +23,7 @@ import { preload, readOutput } from '../../../scripts/nexmark-run.ts';
 import { spawnBroker, type BrokerProcess } from '../../../scripts/spawn-broker.ts';
 import { pollUntil } from '../../support/poll.ts';
 import { rng } from './word-count-apps.ts';
+import { withOverrides } from '../../support/with-overrides.ts';
 
 const eventCount = 3_000;
 const eventSeed = 7;
@@ -44,19 +45,6 @@ afterAll(async () => {
 interface Injected {
   delayed: number;
   paused: number;
-}
-
-/** `target` with its methods bound to it (private fields work), some replaced. */
-function withOverrides<T extends object>(target: T, overrides: Record<string, unknown>): T {
-  return new Proxy(target, {
-    get(object, property) {
-      if (typeof property === 'string' && property in overrides) return overrides[property];
-      const value: unknown = Reflect.get(object, property, object);
-      return typeof value === 'function'
-        ? (value as (...a: unknown[]) => unknown).bind(object)
-        : value;
-    },
-  });
 }
 
 /**

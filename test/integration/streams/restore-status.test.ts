@@ -21,6 +21,7 @@ import {
 import { spawnBroker, type BrokerProcess } from '../../../scripts/spawn-broker.ts';
 import { pollUntil } from '../../support/poll.ts';
 import { produceLines } from './word-count-apps.ts';
+import { withOverrides } from '../../support/with-overrides.ts';
 
 const appId = 'rs';
 const changelog = `${appId}-counts-changelog`;
@@ -101,19 +102,6 @@ function topology(): Topology {
     .toStream()
     .to('rs-counts', serdes(stringSerde, numberSerde));
   return builder.build();
-}
-
-/** `target` with its methods bound to it (private fields work), some replaced. */
-function withOverrides<T extends object>(target: T, overrides: Record<string, unknown>): T {
-  return new Proxy(target, {
-    get(object, property) {
-      if (typeof property === 'string' && property in overrides) return overrides[property];
-      const value: unknown = Reflect.get(object, property, object);
-      return typeof value === 'function'
-        ? (value as (...a: unknown[]) => unknown).bind(object)
-        : value;
-    },
-  });
 }
 
 /**

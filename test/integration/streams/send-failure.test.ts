@@ -16,6 +16,7 @@ import { StreamsBuilder, StreamsRuntime, serdes, stringSerde } from '../../../sr
 import { readOutput } from '../../../scripts/nexmark-run.ts';
 import { spawnBroker, type BrokerProcess } from '../../../scripts/spawn-broker.ts';
 import { rng } from './word-count-apps.ts';
+import { withOverrides } from '../../support/with-overrides.ts';
 
 const input = 'send-failure-in';
 const output = 'send-failure-out';
@@ -38,19 +39,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker?.stop();
 });
-
-/** `target` with its methods bound to it (private fields work), some replaced. */
-function withOverrides<T extends object>(target: T, overrides: Record<string, unknown>): T {
-  return new Proxy(target, {
-    get(object, property) {
-      if (typeof property === 'string' && property in overrides) return overrides[property];
-      const value: unknown = Reflect.get(object, property, object);
-      return typeof value === 'function'
-        ? (value as (...a: unknown[]) => unknown).bind(object)
-        : value;
-    },
-  });
-}
 
 /** A client whose producers reject the output whose origin is input offset `failAt`. */
 function failingClient(url: string, failAt: number): RillClient {
@@ -83,11 +71,9 @@ test('a failed output fails the runtime, and no checkpoint covers its input reco
   const builder = new StreamsBuilder({ applicationId });
   const strings = serdes(stringSerde, stringSerde);
   builder.stream(input, strings).to(output, strings);
-  const runtime = await StreamsRuntime.start(
-    builder.build(),
-    failingClient(broker.url, failAt),
-    { commitIntervalMs: 20 },
-  );
+  const runtime = await StreamsRuntime.start(builder.build(), failingClient(broker.url, failAt), {
+    commitIntervalMs: 20,
+  });
   await expect(runtime.run(() => false)).rejects.toThrow('injected send failure');
 
   const reader = new RillClient({ bootstrapUrls: [broker.url] });
