@@ -144,7 +144,16 @@ export class RaftDriver {
     }
     // The ticks that passed while the driver slept come first, as if it had woken for each.
     this.#deliverQuietTicks();
-    this.#deps.core.step(message);
+    try {
+      this.#deps.core.step(message);
+    } catch (error) {
+      // A broken invariant while stepping leaves the core in no known state: stop as a storage
+      // failure does, whichever transport path (stream or request) delivered the message.
+      this.#state = 'stopped';
+      this.#disarmTick();
+      this.#deps.onFatal(error);
+      return;
+    }
     this.#deps.onProgress?.();
     this.kick();
   }

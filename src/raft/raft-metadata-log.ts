@@ -289,10 +289,11 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
       {
         ...raftCoreDefaults,
         id: config.nodeId,
-        initialMembership: {
-          voters: [...config.voters.keys()],
-          observers: [...config.observers.keys()],
-        },
+        // The membership before the first config entry must be the same on every node: the
+        // voters. A node outside them (config.observers holds only its own address) is no
+        // member until the leader's add-observer entry, which it applies like every node.
+        // Starting it as an observer already made that entry fail to apply on it alone.
+        initialMembership: { voters: [...config.voters.keys()], observers: [] },
         electionTimeoutTicks: config.electionTimeoutTicks,
         heartbeatTicks: config.heartbeatTicks,
         entryBytesMax: config.entryBytesMax,
@@ -418,7 +419,7 @@ export class RaftMetadataLog<Command> implements MetadataLog<Command> {
   #onFatal(error: unknown): void {
     this.#fatal = error;
     this.#state = 'stopped';
-    this.#failAll(new RaftError('RAFT_STOPPED', 'the Raft storage failed', { cause: error }));
+    this.#failAll(new RaftError('RAFT_STOPPED', 'the Raft node failed', { cause: error }));
     // Crash rather than run on without durable state: the process restarts from disk.
     queueMicrotask(() => {
       throw error;

@@ -24,7 +24,10 @@ export interface RaftGroupTiming {
   readonly nodeId: RaftNodeId;
   /** Voting members at bootstrap, with their base URLs (`http://host:port`). */
   readonly voters: ReadonlyMap<RaftNodeId, string>;
-  /** Non-voting members at bootstrap, with their base URLs. */
+  /**
+   * Nodes outside the voters with their base URLs: a node not in --voters lists itself here.
+   * They are no members at bootstrap; an add-observer entry makes one an observer.
+   */
   readonly observers: ReadonlyMap<RaftNodeId, string>;
   readonly tickMs: number;
   readonly electionTimeoutTicks: number;

@@ -212,10 +212,12 @@ export class RaftLog {
   #push(entry: Entry): void {
     assert(entry.index === this.lastIndex + 1, `entry ${entry.index} after ${this.lastIndex}`);
     assert(entry.term >= this.lastTerm, `entry ${entry.index} term ${entry.term} goes down`);
+    // A config entry that does not apply throws before the log changes: no half-appended entry.
+    const membership =
+      entry.kind === 'config'
+        ? applyConfigChange(this.membership, decodeConfigChange(entry.data))
+        : null;
     this.#entries.push(entry);
-    if (entry.kind === 'config') {
-      const membership = applyConfigChange(this.membership, decodeConfigChange(entry.data));
-      this.#configs.push({ index: entry.index, membership });
-    }
+    if (membership !== null) this.#configs.push({ index: entry.index, membership });
   }
 }

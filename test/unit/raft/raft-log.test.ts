@@ -78,4 +78,19 @@ describe('RaftLog', () => {
     expect(log.termAt(2)).toBeNull();
     log.checkInvariants();
   });
+
+  test('a config entry that does not apply throws and leaves the log as it was', () => {
+    const log = logOf([1]);
+    const add: Entry = {
+      index: 2,
+      term: 1,
+      kind: 'config',
+      data: encodeConfigChange({ type: 'add-observer', nodeId: 3 }),
+    };
+    expect(() => log.append(add)).toThrow('node 3 is already a member');
+    expect(log.lastIndex).toBe(1);
+    expect(log.membership).toEqual(membership);
+    log.append(entry(2, 1));
+    log.checkInvariants();
+  });
 });
