@@ -187,7 +187,9 @@ export class RaftDriver {
 
   /** Delivers the ticks due by now that only count (never the one that may act). */
   #deliverQuietTicks(): void {
-    const dueTicks = Math.floor((this.#deps.clock.nowMs() - this.#tickBaseMs) / this.#config.tickMs);
+    const dueTicks = Math.floor(
+      (this.#deps.clock.nowMs() - this.#tickBaseMs) / this.#config.tickMs,
+    );
     const ticks = Math.min(dueTicks, this.#quietTicks - 1);
     for (let i = 0; i < ticks; i += 1) this.#deps.core.tick();
     if (ticks <= 0) return;
