@@ -6,7 +6,12 @@ import { SeededRandom, type Clock, type Random, type WallClock } from '../../com
 export const systemClock: Clock = {
   nowMs: () => performance.now(),
   schedule(delayMs, run) {
-    const timer = setTimeout(run, Math.max(0, delayMs));
+    // setTimeout waits at least 1 ms: a due wake-up (linger.ms 0, a flush) runs after I/O.
+    if (delayMs <= 0) {
+      const immediate = setImmediate(run);
+      return () => clearImmediate(immediate);
+    }
+    const timer = setTimeout(run, delayMs);
     return () => clearTimeout(timer);
   },
 };
