@@ -72,6 +72,8 @@ interface Slot {
   streamClosed: boolean;
   /** Route handlers of this stream still running. */
   handlers: number;
+  /** Its handlers ran and settled: a close has no work left to stop (no abort, no error). */
+  finished: boolean;
   released: boolean;
 }
 
@@ -184,7 +186,7 @@ export class StreamGuard {
     this.#slots.set(request, slot);
     response.once('close', () => {
       slot.streamClosed = true;
-      slot.controller.abort(new StreamClosedError('the connection closed'));
+      stopWork(slot, 'the connection closed');
       this.#maybeRelease(slot);
     });
     return null;
@@ -198,6 +200,7 @@ export class StreamGuard {
       controller,
       streamClosed: false,
       handlers: 0,
+      finished: false,
       released: false,
     };
     state.inFlight += 1;
@@ -283,7 +286,6 @@ export class StreamGuard {
       return false;
     }
     const slot = this.#newSlot(state, kind);
-    const { controller } = slot;
     this.#slots.set(stream, slot);
     state.openStreams += 1;
     state.cancelIdle?.();
@@ -291,7 +293,7 @@ export class StreamGuard {
     stream.once('aborted', () => this.#onReset(state));
     stream.once('close', () => {
       slot.streamClosed = true;
-      controller.abort(new StreamClosedError('the stream closed'));
+      stopWork(slot, 'the stream closed');
       state.openStreams -= 1;
       if (state.openStreams === 0) this.#armIdle(state);
       this.#maybeRelease(slot);
@@ -393,6 +395,7 @@ export class StreamGuard {
     const slots = this.#slots;
     const release = (slot: Slot): void => {
       slot.handlers -= 1;
+      if (slot.handlers === 0) slot.finished = true;
       this.#maybeRelease(slot);
     };
     const run = (slot: Slot, self: unknown, request: RillRequest, reply: RillReply): unknown => {
@@ -451,6 +454,16 @@ export class StreamGuard {
 }
 
 type Handler = (this: unknown, request: RillRequest, reply: RillReply) => unknown;
+
+/**
+ * The stream closed: aborts the request's signal, so its work stops — unless its handlers
+ * already settled, the common case, where an error and an abort event per request were pure
+ * cost (about 5 % of a leader's CPU in profiles of acks=all produce with replication).
+ */
+function stopWork(slot: Slot, why: string): void {
+  if (slot.finished && slot.handlers === 0) return;
+  slot.controller.abort(new StreamClosedError(why));
+}
 
 /**
  * Reads and drops the body of an HTTP/2 request being answered before anyone read it (see
