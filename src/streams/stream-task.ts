@@ -209,6 +209,14 @@ export class StreamTask {
     this.#process(input, record);
   }
 
+  /** Hands each output record produced since the last call to `each`, in production order. */
+  drainOutput(each: (record: OutputRecord) => void): void {
+    const output = this.#output;
+    if (output.length === 0) return;
+    for (let i = 0; i < output.length; i += 1) each(output[i] as OutputRecord);
+    output.length = 0;
+  }
+
   /** Output records produced since the last call, in production order. */
   takeOutput(): OutputRecord[] {
     const output = this.#output;

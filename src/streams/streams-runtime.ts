@@ -15,6 +15,7 @@ import {
   type GroupConsumer,
   type Producer,
   type RecordHeader,
+  type RecordMetadata,
   type RillClient,
   type TopicPartition,
 } from '../api/client/index.ts';
@@ -104,6 +105,8 @@ interface RunningTask {
   checkpoint: TaskCheckpoint | null;
   /** Input topic/partition → the partition's high watermark at its last fetch. */
   readonly highWatermarks: Map<string, number>;
+  /** Sends one of the task's outputs (made once per task). */
+  readonly send: (out: OutputRecord) => void;
 }
 
 export class StreamsRuntime {
@@ -364,7 +367,8 @@ export class StreamsRuntime {
     task.restore(await readRestore(this.#io(), task, checkpoint, local?.plan.from));
     this.#status.running(task.key);
     await this.#persistLocal(task, checkpoint);
-    const running: RunningTask = { task, checkpoint, highWatermarks: new Map() };
+    const send = (out: OutputRecord): void => this.#send(out, task.partition);
+    const running: RunningTask = { task, checkpoint, highWatermarks: new Map(), send };
     for (const tp of inputs) {
       const { highWatermark } = await this.#admin.offsets(tp.topic, tp.partition);
       running.highWatermarks.set(tp.topic, highWatermark);
@@ -471,7 +475,7 @@ export class StreamsRuntime {
       for (const running of this.#tasks.values()) {
         const pending = (topic: string): InputPending => this.#pendingOf(running, topic, 0);
         while (running.task.step(pending, Date.now(), taskIdleMsMax)) {
-          for (const out of running.task.takeOutput()) this.#send(out, running.task.partition);
+          running.task.drainOutput(running.send);
           progress = true;
           if (this.#unacked >= unackedOutputsMax) {
             await this.#ackedDownTo(Math.floor(unackedOutputsMax / 2));
@@ -578,27 +582,32 @@ export class StreamsRuntime {
       record.key === null ? fromPartition % count : partitionForKey(record.key, count);
     this.#inFlight.set(topic, (this.#inFlight.get(topic) ?? 0) + 1);
     this.#unacked += 1;
-    this.#producer
-      .send({
-        topic,
-        key: record.key,
-        value: record.value,
-        timestampMs: record.timestampMs,
-        partition,
-        headers: this.#headersOf(record),
-      })
-      .then(
-        (meta) => {
-          // The end moves before the send stops counting as in flight: no gap between them.
-          this.#ends.note(meta.topic, meta.partition, meta.offset);
-          this.#acked(topic);
-        },
-        (error: unknown) => {
-          this.#failure ??= error;
-          this.#acked(topic);
-        },
-      );
+    const message = {
+      topic,
+      key: record.key,
+      value: record.value,
+      timestampMs: record.timestampMs,
+      partition,
+      headers: this.#headersOf(record),
+    };
+    // One pair of functions for every output: no promise or closure per record.
+    this.#producer.sendWith(message, this.#onAck, this.#onSendError);
   }
+
+  /** An output acknowledged: the end moves before it stops counting as in flight. */
+  readonly #onAck = (meta: RecordMetadata): void => {
+    this.#ends.note(meta.topic, meta.partition, meta.offset);
+    this.#acked(meta.topic);
+  };
+
+  /**
+   * An output failed: the runtime fails (no checkpoint covers its input). Its topic stays
+   * counted as in flight; only the total goes down, to wake whoever waits for acknowledgements.
+   */
+  readonly #onSendError = (error: unknown): void => {
+    this.#failure ??= error;
+    this.#acked(null);
+  };
 
   /** The task and origin headers (see checkpoint.ts), after any headers of its own. */
   #headersOf(record: OutputRecord): RecordHeader[] {
@@ -617,10 +626,12 @@ export class StreamsRuntime {
     return [...own, taskEntry, origin];
   }
 
-  #acked(topic: string): void {
-    const left = (this.#inFlight.get(topic) ?? 0) - 1;
-    if (left > 0) this.#inFlight.set(topic, left);
-    else this.#inFlight.delete(topic);
+  #acked(topic: string | null): void {
+    if (topic !== null) {
+      const left = (this.#inFlight.get(topic) ?? 0) - 1;
+      if (left > 0) this.#inFlight.set(topic, left);
+      else this.#inFlight.delete(topic);
+    }
     this.#unacked -= 1;
     if (this.#ackWaiters.length === 0) return;
     const waiters = this.#ackWaiters;
