@@ -10,7 +10,7 @@ import { StreamsError } from './errors.ts';
 import type { DropReason, Processor, ProcessorContext, StreamRecord } from './processor.ts';
 import { InMemoryKeyValueStore, type ChangelogRecord, type KeyValueStore } from './state-store.ts';
 import type { StoreDef, Subtopology, Topology } from './topology.ts';
-import { taskKey, type StoredChange, type TaskCheckpoint } from './checkpoint.ts';
+import { originText, taskKey, type StoredChange, type TaskCheckpoint } from './checkpoint.ts';
 import { bytesToId } from './store-key.ts';
 import { nextRecord, type InputPending, type NextRecord } from './next-record.ts';
 import type { Serdes } from './serdes.ts';
@@ -29,11 +29,17 @@ export interface OutputRecord {
   readonly key: Uint8Array | null;
   readonly value: Uint8Array | null;
   readonly timestampMs: number;
-  /** The producing task's key and the record's origin (`topic@offset.index`); see checkpoint.ts. */
+  /**
+   * The producing task's key and the record's origin: the input record being processed (topic
+   * and offset) and the output's index among that record's outputs; see checkpoint.ts
+   * (`originText`). Numbers, not text: the runtime writes the header's bytes directly.
+   */
   readonly task?: string;
-  readonly origin?: string;
+  readonly originTopic?: string;
+  readonly originOffset?: number;
+  readonly originIndex?: number;
   /** Extra headers (dead-letter records name their error). */
-  readonly headers?: Readonly<Record<string, string>>;
+  readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
 /** What a task resumes from: its checkpoint and the changelog records it covers. */
@@ -92,7 +98,9 @@ export class StreamTask {
   #output: OutputRecord[] = [];
   /** Origins written before a crash and not yet produced again by the replay. */
   readonly #written = new Set<string>();
-  #origin = '';
+  /** The input record being processed (the origin of its outputs), and its outputs so far. */
+  #originTopic = '';
+  #originOffset = 0;
   #originIndex = 0;
   /** Records buffered at most per input. */
   readonly #bufferedMax: number;
@@ -299,7 +307,8 @@ export class StreamTask {
   }
 
   #process(input: TaskInput, record: InputRecord): void {
-    this.#origin = `${record.topic}@${record.offset}`;
+    this.#originTopic = record.topic;
+    this.#originOffset = record.offset;
     this.#originIndex = 0;
     try {
       const decoded = this.#decode(input.serdes, record);
@@ -376,18 +385,30 @@ export class StreamTask {
 
   /** Stamps an output's origin; one written before a crash is not sent again. */
   #sendOut(record: OutputRecord, headers?: Readonly<Record<string, string>>): void {
-    const origin = `${this.#origin}.${this.#originIndex}`;
+    const originTopic = this.#originTopic;
+    const originOffset = this.#originOffset;
+    const originIndex = this.#originIndex;
     this.#originIndex += 1;
-    if (this.#written.delete(origin)) {
+    if (
+      this.#written.size > 0 &&
+      this.#written.delete(originText(originTopic, originOffset, originIndex))
+    ) {
       this.metrics.suppressed += 1;
       return;
     }
     const { topic, key, value, timestampMs } = record;
-    this.#output.push(
-      headers === undefined
-        ? { topic, key, value, timestampMs, task: this.key, origin }
-        : { topic, key, value, timestampMs, task: this.key, origin, headers },
-    );
+    const task = this.key;
+    this.#output.push({
+      topic,
+      key,
+      value,
+      timestampMs,
+      task,
+      originTopic,
+      originOffset,
+      originIndex,
+      headers,
+    });
   }
 
   #contextFor(name: string): ProcessorContext {

@@ -19,7 +19,13 @@ import {
   type RillClient,
   type TopicPartition,
 } from '../api/client/index.ts';
-import { originHeader, taskHeader, taskKey, type TaskCheckpoint } from './checkpoint.ts';
+import {
+  originBytes,
+  originHeader,
+  taskHeader,
+  taskKey,
+  type TaskCheckpoint,
+} from './checkpoint.ts';
 import { resolvePartitionCounts } from './partitioning.ts';
 import { StatusThrottle, StatusWriter, statusIntervalMsDefault, statusTopicOf } from './status.ts';
 import {
@@ -134,6 +140,8 @@ export class StreamsRuntime {
   readonly #inFlight = new Map<string, number>();
   /** Task key → its task header (the same bytes on every output of the task). */
   readonly #taskHeaders = new Map<string, RecordHeader>();
+  /** Input topic → the bytes of `<topic>@`, the start of its outputs' origin headers. */
+  readonly #originPrefixes = new Map<string, Uint8Array>();
   /** Outputs sent and not yet acknowledged (or failed), over every topic. */
   #unacked = 0;
   /** Woken when at most `atMost` outputs are unacknowledged. */
@@ -617,7 +625,14 @@ export class StreamsRuntime {
       taskEntry = { key: taskHeader, value: Buffer.from(task, 'utf8') };
       this.#taskHeaders.set(task, taskEntry);
     }
-    const origin = { key: originHeader, value: Buffer.from(record.origin ?? '', 'utf8') };
+    const originTopic = record.originTopic ?? '';
+    let prefix = this.#originPrefixes.get(originTopic);
+    if (prefix === undefined) {
+      prefix = Buffer.from(`${originTopic}@`, 'utf8');
+      this.#originPrefixes.set(originTopic, prefix);
+    }
+    const value = originBytes(prefix, record.originOffset ?? 0, record.originIndex ?? 0);
+    const origin = { key: originHeader, value };
     if (record.headers === undefined) return [taskEntry, origin];
     const own = Object.entries(record.headers).map(([key, value]) => ({
       key,

@@ -9,7 +9,13 @@ import { StreamsError } from './errors.ts';
 import { resolvePartitionCounts } from './partitioning.ts';
 import type { Serdes } from './serdes.ts';
 import type { ChangelogRecord, StoreEntry } from './state-store.ts';
-import { splitChangelog, taskKey, type StoredChange, type TaskCheckpoint } from './checkpoint.ts';
+import {
+  originText,
+  splitChangelog,
+  taskKey,
+  type StoredChange,
+  type TaskCheckpoint,
+} from './checkpoint.ts';
 import {
   LocalKeyValueStore,
   MemoryLocalDb,
@@ -209,7 +215,9 @@ export class TopologyTestDriver {
       (this.#topics.get(topic)?.partitions ?? []).forEach((records, partition) => {
         const from = checkpoint?.outputs[`${topic}/${partition}`] ?? 0;
         for (const r of records.slice(from)) {
-          if (r.task === task.key && r.origin !== undefined) written.push(r.origin);
+          const { originTopic, originOffset, originIndex } = r;
+          if (r.task !== task.key || originTopic === undefined) continue;
+          written.push(originText(originTopic, originOffset ?? 0, originIndex ?? 0));
         }
       });
     }
