@@ -66,6 +66,8 @@ export interface TaskMetrics {
   deadLettered: number;
   /** Records processed after waiting taskIdleMsMax for an input whose end was not known. */
   enforced: number;
+  /** Changelog records the last restore held in memory at once (≤ restoreChunkRecordsMax). */
+  restoreBufferedPeak: number;
 }
 
 export class StreamTask {
@@ -81,6 +83,7 @@ export class StreamTask {
     restored: 0,
     deadLettered: 0,
     enforced: 0,
+    restoreBufferedPeak: 0,
   };
   /** Stable across topology changes that keep the source topics: see checkpoint.ts. */
   readonly key: string;
@@ -105,6 +108,8 @@ export class StreamTask {
   /** Records buffered at most per input. */
   readonly #bufferedMax: number;
   #buffered = 0;
+  /** The checkpoint a restore started from (beginRestore). */
+  #restoredFrom: TaskCheckpoint | null = null;
   /** When the task began waiting for an input whose end is not known (null: not waiting). */
   #waitSinceMs: number | null = null;
 
@@ -256,26 +261,45 @@ export class StreamTask {
 
   /** Resumes from a checkpoint: call once, before the first add(). */
   restore(from: TaskRestore): void {
+    this.beginRestore(from.checkpoint);
+    for (const [name, changes] of from.apply) this.restoreChanges(name, changes);
+    for (const [name, keys] of from.repair) for (const key of keys) this.repairKey(name, key);
+    this.finishRestore(from.written);
+  }
+
+  /**
+   * A restore in parts, for a caller that streams the changelogs (the runtime, in bounded
+   * chunks): beginRestore, then restoreChanges and repairKey per store in changelog order,
+   * then finishRestore. First: the checkpoint's input positions and stream time.
+   */
+  beginRestore(checkpoint: TaskCheckpoint | null): void {
     assert(this.metrics.processed === 0 && this.#buffered === 0, 'restore a fresh task');
-    const checkpoint = from.checkpoint;
-    if (checkpoint !== null) {
-      for (const [topic, offset] of Object.entries(checkpoint.offsets)) {
-        this.#nextOffsets.set(topic, offset);
-        this.#nextAdd.set(topic, offset);
-      }
-      this.metrics.streamTimeMs = checkpoint.streamTimeMs;
+    this.#restoredFrom = checkpoint;
+    if (checkpoint === null) return;
+    for (const [topic, offset] of Object.entries(checkpoint.offsets)) {
+      this.#nextOffsets.set(topic, offset);
+      this.#nextAdd.set(topic, offset);
     }
-    for (const [name, changes] of from.apply) {
-      const store = this.store(name);
-      for (const change of changes) store.restore(change.key, change.value);
-      this.metrics.restored += changes.length;
-    }
-    for (const [name, keys] of from.repair) {
-      const store = this.store(name);
-      for (const key of keys) store.markChanged(bytesToId(key));
-    }
+    this.metrics.streamTimeMs = checkpoint.streamTimeMs;
+  }
+
+  /** Applies changelog records the checkpoint covers to `store`, in offset order. */
+  restoreChanges(name: string, changes: readonly StoredChange[]): void {
+    const store = this.store(name);
+    for (const change of changes) store.restore(change.key, change.value);
+    this.metrics.restored += changes.length;
+  }
+
+  /** A key written after the checkpoint's coverage: the next commit rewrites it. */
+  repairKey(name: string, key: Uint8Array): void {
+    this.store(name).markChanged(bytesToId(key));
+  }
+
+  /** Last: the origins written after the checkpoint; processors rebuild their indexes. */
+  finishRestore(written: Iterable<string>): void {
+    const checkpoint = this.#restoredFrom;
     // An origin whose input record lies before the checkpoint is never produced again.
-    for (const origin of from.written) {
+    for (const origin of written) {
       const at = origin.lastIndexOf('@');
       const offset = Number.parseInt(origin.slice(at + 1), 10);
       if (offset >= (checkpoint?.offsets[origin.slice(0, at)] ?? 0)) this.#written.add(origin);

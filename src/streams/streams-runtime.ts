@@ -41,7 +41,7 @@ import {
   CheckpointIndex,
   OutputEnds,
   commitTask,
-  readRestore,
+  restoreTask,
   type RestoreProgress,
   type TaskIoDeps,
 } from './task-io.ts';
@@ -91,6 +91,12 @@ export interface RuntimeConfig {
    * once); restore progress lines are logged at the same rate.
    */
   readonly statusIntervalMs: number;
+  /**
+   * Changelog records a restore holds in memory at most: it applies (and, with a stateDir,
+   * writes to level) each chunk of this many before reading on. The reader's polls are bounded
+   * by the same number, so no restore holds a whole changelog range.
+   */
+  readonly restoreChunkRecordsMax: number;
   /** Progress and metrics lines; default: nothing. */
   readonly log: (line: string) => void;
 }
@@ -101,6 +107,7 @@ export const defaultRuntimeConfig: RuntimeConfig = {
   taskIdleMsMax: 100,
   commitIntervalMs: 200,
   unackedOutputsMax: 20_000,
+  restoreChunkRecordsMax: 1_000,
   metricsIntervalMs: 0,
   statusIntervalMs: statusIntervalMsDefault,
   log: () => {},
@@ -172,7 +179,10 @@ export class StreamsRuntime {
       pollWaitMs: 100,
       groupInstanceId: config.instanceId ?? null,
     });
-    this.#reader = client.consumer({ autoOffsetReset: 'earliest' });
+    this.#reader = client.consumer({
+      autoOffsetReset: 'earliest',
+      pollRecordsMax: config.restoreChunkRecordsMax,
+    });
     this.#producer = client.producer({
       acks: 'all',
       lingerMs: 5,
@@ -372,7 +382,18 @@ export class StreamsRuntime {
     for (const topic of new Set(sub.sinkTopics)) {
       await this.#ends.load(this.#admin, topic, this.#counts.get(topic) ?? 1);
     }
-    task.restore(await readRestore(this.#io(), task, checkpoint, local?.plan.from));
+    const stats = await restoreTask(this.#io(), task, checkpoint, {
+      chunkRecordsMax: this.#config.restoreChunkRecordsMax,
+      ...(local === null
+        ? {}
+        : {
+            from: local.plan.from,
+            // Chunks go to level as they are applied, with the coverage they reach: local data
+            // stays a prefix of the changelog, so a restore interrupted here resumes warm.
+            onChunk: (coverage) => this.#persistChunk(task, coverage),
+          }),
+    });
+    task.metrics.restoreBufferedPeak = stats.bufferedPeak;
     this.#status.running(task.key);
     await this.#persistLocal(task, checkpoint);
     const send = (out: OutputRecord): void => this.#send(out, task.partition);
@@ -418,6 +439,17 @@ export class StreamsRuntime {
     await this.#local.write(
       persistOps(task.key, stores, metaOf(task.subtopology.stores, checkpoint)),
     );
+    for (const store of stores) store.persisted();
+  }
+
+  /** A restore's applied chunk, persisted with a meta naming the coverage reached so far. */
+  async #persistChunk(task: StreamTask, coverage: Readonly<Record<string, number>>): Promise<void> {
+    const stores = this.#localStores.get(task.key);
+    if (this.#local === null || stores === undefined) return;
+    const changelogs: Record<string, number> = {};
+    for (const store of task.subtopology.stores) changelogs[store] = coverage[store] ?? 0;
+    // seq 0: not a checkpoint's data (planRestore: at most any checkpoint, so warm from here).
+    await this.#local.write(persistOps(task.key, stores, { seq: 0, changelogs }));
     for (const store of stores) store.persisted();
   }
 
