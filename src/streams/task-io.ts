@@ -196,11 +196,17 @@ const decoder = new TextDecoder();
 
 /** Where each output partition ends: the largest acknowledged offset + 1 this process saw. */
 export class OutputEnds {
-  readonly #ends = new Map<string, number>();
+  /** Topic → per partition its end (no string key per acknowledgement: this runs per output). */
+  readonly #ends = new Map<string, number[]>();
 
   note(topic: string, partition: number, offset: number): void {
-    const key = `${topic}/${partition}`;
-    this.#ends.set(key, Math.max(this.#ends.get(key) ?? 0, offset + 1));
+    let ends = this.#ends.get(topic);
+    if (ends === undefined) {
+      ends = [];
+      this.#ends.set(topic, ends);
+    }
+    const end = ends[partition];
+    if (end === undefined || offset + 1 > end) ends[partition] = Math.max(0, offset + 1);
   }
 
   /** Seeds the ends of `topic`'s partitions from the broker (when a task starts). */
@@ -212,14 +218,16 @@ export class OutputEnds {
   }
 
   end(topic: string, partition: number): number {
-    return this.#ends.get(`${topic}/${partition}`) ?? 0;
+    return this.#ends.get(topic)?.[partition] ?? 0;
   }
 
+  /** `topic/partition` → end, for the partitions of `topics` with an end noted. */
   of(topics: Iterable<string>): Record<string, number> {
     const out: Record<string, number> = {};
-    const wanted = new Set(topics);
-    for (const [key, end] of this.#ends) {
-      if (wanted.has(key.slice(0, key.lastIndexOf('/')))) out[key] = end;
+    for (const topic of new Set(topics)) {
+      this.#ends.get(topic)?.forEach((end, partition) => {
+        out[`${topic}/${partition}`] = end;
+      });
     }
     return out;
   }
