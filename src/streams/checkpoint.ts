@@ -23,6 +23,8 @@ export interface TaskCheckpoint {
 /** Headers stamped on every output record: the producing task and the record's origin. */
 export const taskHeader = 'rill.task';
 export const originHeader = 'rill.origin';
+/** On outputs of a task with several inputs: every input's position (see StreamTask). */
+export const positionsHeader = 'rill.positions';
 
 /** The stable key of a task: it names the checkpoint and the outputs' task header. */
 export function taskKey(sourceTopics: readonly string[], partition: number): string {

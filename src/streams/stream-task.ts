@@ -38,6 +38,11 @@ export interface OutputRecord {
   readonly originTopic?: string;
   readonly originOffset?: number;
   readonly originIndex?: number;
+  /**
+   * A task with several inputs: each input's position (list order, comma-separated) once the
+   * origin record was processed — the `rill.positions` header, read by a restore's fence.
+   */
+  readonly positions?: string | undefined;
   /** Extra headers (dead-letter records name their error). */
   readonly headers?: Readonly<Record<string, string>> | undefined;
 }
@@ -51,6 +56,8 @@ export interface TaskRestore {
   readonly repair: ReadonlyMap<string, readonly Uint8Array[]>;
   /** Origins of outputs this task wrote after its checkpoint: a replay does not resend them. */
   readonly written: Iterable<string>;
+  /** The positions those outputs carry (tasks with several inputs): the replay's fence. */
+  readonly positions?: Iterable<string>;
 }
 
 export interface TaskMetrics {
@@ -68,6 +75,8 @@ export interface TaskMetrics {
   enforced: number;
   /** Changelog records the last restore held in memory at once (≤ restoreChunkRecordsMax). */
   restoreBufferedPeak: number;
+  /** Commits made because the next record would have been processed out of replay order. */
+  reorderCommits: number;
 }
 
 export class StreamTask {
@@ -84,6 +93,7 @@ export class StreamTask {
     deadLettered: 0,
     enforced: 0,
     restoreBufferedPeak: 0,
+    reorderCommits: 0,
   };
   /** Stable across topology changes that keep the source topics: see checkpoint.ts. */
   readonly key: string;
@@ -112,6 +122,18 @@ export class StreamTask {
   #restoredFrom: TaskCheckpoint | null = null;
   /** When the task began waiting for an input whose end is not known (null: not waiting). */
   #waitSinceMs: number | null = null;
+  /**
+   * Several inputs only (see "Replay order" in docs/streams.md). Per input (list order), the
+   * largest timestamp processed from it since the last commit (-Infinity: none).
+   */
+  readonly #intervalMaxMs: number[] = [];
+  /** The next record would be taken before one processed since the last commit: commit first. */
+  #reorderCommit = false;
+  /** After a restore: per input, the position the first run had reached when it wrote its
+   * last output (null: none); until every input is there, no record beyond it is taken. */
+  #fence: number[] | null = null;
+  /** Several inputs only: the positions header of the current input record's outputs. */
+  #positions: string | undefined = undefined;
 
   constructor(
     topology: Topology,
@@ -135,6 +157,7 @@ export class StreamTask {
       this.#inputs.set(topic, input);
       this.#inputList.push(input);
       this.#views.push({ topic, headTimestampMs: null, pending: 'none' });
+      this.#intervalMaxMs.push(-Infinity);
     }
     for (const name of subtopology.stores) {
       const def = topology.stores.get(name);
@@ -182,12 +205,28 @@ export class StreamTask {
   next(pending: (topic: string) => InputPending, nowMs: number, taskIdleMsMax: number): NextRecord {
     const inputs = this.#inputList;
     const views = this.#views;
+    const fence = this.#fence;
+    let fenced = false;
     for (let i = 0; i < inputs.length; i += 1) {
       const { queue, topic } = inputs[i] as TaskInput;
       const view = views[i] as MutableInputView;
       const head = queue.peek();
+      if (fence !== null) {
+        const at = head?.offset ?? this.#nextOffsets.get(topic) ?? 0;
+        if (at >= (fence[i] as number)) {
+          // Replaying: this input has reached where the first run was; nothing beyond it yet.
+          view.headTimestampMs = null;
+          view.pending = 'none';
+          continue;
+        }
+        fenced = true;
+      }
       view.headTimestampMs = head === undefined ? null : head.timestampMs;
       view.pending = head === undefined ? pending(topic) : 'none';
+    }
+    if (fence !== null && !fenced) {
+      this.#fence = null;
+      return this.next(pending, nowMs, taskIdleMsMax);
     }
     const decision = nextRecord(views, this.#waitSinceMs, nowMs, taskIdleMsMax);
     if (decision.kind === 'wait' && decision.untilMs !== null) this.#waitSinceMs ??= nowMs;
@@ -200,8 +239,14 @@ export class StreamTask {
    * is called only for inputs with nothing buffered.
    */
   step(pending: (topic: string) => InputPending, nowMs: number, taskIdleMsMax: number): boolean {
+    if (this.#reorderCommit) return false;
     const decision = this.next(pending, nowMs, taskIdleMsMax);
     if (decision.kind !== 'process') return false;
+    if (this.#inputList.length > 1 && this.#inverts(decision.topic)) {
+      this.#reorderCommit = true;
+      this.metrics.reorderCommits += 1;
+      return false;
+    }
     if (decision.enforced) this.metrics.enforced += 1;
     this.#processHeadOf(decision.topic);
     return true;
@@ -239,6 +284,7 @@ export class StreamTask {
 
   /** Whether some store's changelog cache is full, so the caller should commit now. */
   needsCommit(): boolean {
+    if (this.#reorderCommit) return true;
     for (const store of this.#stores.values()) if (store.isCacheFull()) return true;
     return false;
   }
@@ -254,6 +300,35 @@ export class StreamTask {
     return [...this.#stores.values()].flatMap((store) => store.flushChangelog());
   }
 
+  /**
+   * A checkpoint of position() was just made durable (the caller commits): a new interval of
+   * processing starts, whose order a crash replays (see #inverts).
+   */
+  committed(): void {
+    this.#intervalMaxMs.fill(-Infinity);
+    this.#reorderCommit = false;
+  }
+
+  /**
+   * Whether taking the head of `topic` now would put it after a record of another input,
+   * processed since the last commit, that the replay order (by timestamp, ties to the input
+   * listed first: what nextRecord gives when every record is there) puts after it. A crash
+   * before the next commit would then replay the two the other way round; so the task commits
+   * first, and every interval a replay can meet is processed in replay order.
+   */
+  #inverts(topic: string): boolean {
+    const inputs = this.#inputList;
+    let j = 0;
+    while ((inputs[j] as TaskInput).topic !== topic) j += 1;
+    const t = (inputs[j] as TaskInput).queue.peek()?.timestampMs ?? -Infinity;
+    for (let i = 0; i < inputs.length; i += 1) {
+      if (i === j) continue;
+      const max = this.#intervalMaxMs[i] as number;
+      if (max > t || (max === t && i > j)) return true;
+    }
+    return false;
+  }
+
   /** Per input topic, the offset after the last record processed. */
   nextOffsets(): ReadonlyMap<string, number> {
     return this.#nextOffsets;
@@ -264,7 +339,7 @@ export class StreamTask {
     this.beginRestore(from.checkpoint);
     for (const [name, changes] of from.apply) this.restoreChanges(name, changes);
     for (const [name, keys] of from.repair) for (const key of keys) this.repairKey(name, key);
-    this.finishRestore(from.written);
+    this.finishRestore(from.written, from.positions ?? []);
   }
 
   /**
@@ -295,9 +370,22 @@ export class StreamTask {
     this.store(name).markChanged(bytesToId(key));
   }
 
-  /** Last: the origins written after the checkpoint; processors rebuild their indexes. */
-  finishRestore(written: Iterable<string>): void {
+  /**
+   * Last: the origins written after the checkpoint, and (several inputs) the positions those
+   * outputs carry; processors rebuild their indexes. The replay takes no record beyond the
+   * furthest positions until every input has reached them: it meets the first run's records
+   * in the first run's order (each interval is processed in replay order, see #inverts), and
+   * none that arrived after the first run wrote its last output.
+   */
+  finishRestore(written: Iterable<string>, positions: Iterable<string> = []): void {
     const checkpoint = this.#restoredFrom;
+    for (const text of positions) {
+      const at = text.split(',').map(Number);
+      if (at.length !== this.#inputList.length || at.some((n) => !Number.isSafeInteger(n)))
+        continue;
+      const fence = this.#fence ?? at.map(() => 0);
+      this.#fence = fence.map((n, i) => Math.max(n, at[i] as number));
+    }
     // An origin whose input record lies before the checkpoint is never produced again.
     for (const origin of written) {
       const at = origin.lastIndexOf('@');
@@ -334,6 +422,7 @@ export class StreamTask {
     this.#originTopic = record.topic;
     this.#originOffset = record.offset;
     this.#originIndex = 0;
+    if (this.#inputList.length > 1) this.#notePositions(input, record);
     try {
       const decoded = this.#decode(input.serdes, record);
       const advanced = record.timestampMs > this.metrics.streamTimeMs;
@@ -347,6 +436,25 @@ export class StreamTask {
     }
     this.metrics.processed += 1;
     this.#nextOffsets.set(record.topic, record.offset + 1);
+  }
+
+  /**
+   * Several inputs: notes the record's timestamp in its input's interval maximum, and the
+   * positions its outputs carry (every input's position once it is processed, in list order),
+   * from which a restore knows how far the first run had got (the fence).
+   */
+  #notePositions(input: TaskInput, record: InputRecord): void {
+    const inputs = this.#inputList;
+    let positions = '';
+    for (let i = 0; i < inputs.length; i += 1) {
+      const each = inputs[i] as TaskInput;
+      const at = each === input ? record.offset + 1 : (this.#nextOffsets.get(each.topic) ?? 0);
+      positions += i === 0 ? `${at}` : `,${at}`;
+      if (each === input && record.timestampMs > (this.#intervalMaxMs[i] as number)) {
+        this.#intervalMaxMs[i] = record.timestampMs;
+      }
+    }
+    this.#positions = positions;
   }
 
   #run(source: string, record: InputRecord, decoded: StreamRecord, advanced: boolean): void {
@@ -431,6 +539,7 @@ export class StreamTask {
       originTopic,
       originOffset,
       originIndex,
+      positions: this.#positions,
       headers,
     });
   }

@@ -22,6 +22,7 @@ import {
 import {
   originBytes,
   originHeader,
+  positionsHeader,
   taskHeader,
   taskKey,
   type TaskCheckpoint,
@@ -521,7 +522,10 @@ export class StreamsRuntime {
             await this.#ackedDownTo(Math.floor(unackedOutputsMax / 2));
           }
         }
-        if (running.task.needsCommit()) await this.#commit(running);
+        if (running.task.needsCommit()) {
+          await this.#commit(running);
+          progress = true; // A reorder commit held the next record back: it may go now.
+        }
       }
       if (this.#refill()) progress = true;
     }
@@ -598,7 +602,10 @@ export class StreamsRuntime {
       const now = task.position();
       const last = running.checkpoint;
       const same = Object.entries(now.offsets).every(([t, o]) => last.offsets[t] === o);
-      if (same && now.streamTimeMs === last.streamTimeMs && !task.needsFlush()) return;
+      if (same && now.streamTimeMs === last.streamTimeMs && !task.needsFlush()) {
+        task.committed(); // Nothing processed since the checkpoint: an empty interval.
+        return;
+      }
     }
     // Every output of the records this checkpoint covers is acknowledged, its end noted.
     await this.#ackedDownTo(0);
@@ -665,12 +672,18 @@ export class StreamsRuntime {
     }
     const value = originBytes(prefix, record.originOffset ?? 0, record.originIndex ?? 0);
     const origin = { key: originHeader, value };
+    if (record.positions !== undefined) {
+      const positions = { key: positionsHeader, value: Buffer.from(record.positions, 'latin1') };
+      if (record.headers === undefined) return [taskEntry, origin, positions];
+    }
     if (record.headers === undefined) return [taskEntry, origin];
     const own = Object.entries(record.headers).map(([key, value]) => ({
       key,
       value: Buffer.from(value, 'utf8'),
     }));
-    return [...own, taskEntry, origin];
+    if (record.positions === undefined) return [...own, taskEntry, origin];
+    const positions = { key: positionsHeader, value: Buffer.from(record.positions, 'latin1') };
+    return [...own, taskEntry, origin, positions];
   }
 
   #acked(topic: string | null): void {

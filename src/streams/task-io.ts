@@ -7,6 +7,7 @@ import {
   decodeCheckpoint,
   encodeCheckpoint,
   originHeader,
+  positionsHeader,
   taskHeader,
   type StoredChange,
   type TaskCheckpoint,
@@ -165,17 +166,22 @@ export async function restoreTask(
     await applyChunk();
     deps.onRestoreProgress({ ...progress, read: highWatermark });
   }
-  task.finishRestore(checkpoint === null ? [] : await writtenAfter(deps, task, checkpoint));
+  const after = checkpoint === null ? null : await writtenAfter(deps, task, checkpoint);
+  task.finishRestore(after?.written ?? [], after?.positions ?? []);
   return stats;
 }
 
-/** Origins of the outputs `task` wrote after `checkpoint` (a crash after sending them). */
+/**
+ * Origins of the outputs `task` wrote after `checkpoint` (a crash after sending them), and the
+ * positions they carry (tasks with several inputs).
+ */
 async function writtenAfter(
   deps: TaskIoDeps,
   task: StreamTask,
   checkpoint: TaskCheckpoint,
-): Promise<string[]> {
+): Promise<{ written: string[]; positions: string[] }> {
   const written: string[] = [];
+  const positions: string[] = [];
   for (const topic of new Set(task.subtopology.sinkTopics)) {
     for (let partition = 0; partition < deps.partitionCount(topic); partition += 1) {
       const from = checkpoint.outputs[`${topic}/${partition}`] ?? 0;
@@ -185,11 +191,14 @@ async function writtenAfter(
           return value === undefined || value === null ? undefined : decoder.decode(value);
         };
         const origin = header(originHeader);
-        if (header(taskHeader) === task.key && origin !== undefined) written.push(origin);
+        if (header(taskHeader) !== task.key || origin === undefined) return;
+        written.push(origin);
+        const at = header(positionsHeader);
+        if (at !== undefined) positions.push(at);
       });
     }
   }
-  return written;
+  return { written, positions };
 }
 
 const decoder = new TextDecoder();
@@ -272,5 +281,6 @@ export async function commitTask(
     value: encodeCheckpoint(checkpoint),
     partition: 0,
   });
+  task.committed();
   return checkpoint;
 }
