@@ -741,7 +741,8 @@ export class StreamsRuntime {
       processed += m.processed;
       this.#config.log(
         `metrics task=${key} processed=${m.processed} lag=${this.#lagOf(running)} ` +
-          `late_dropped=${m.lateDropped} suppressed=${m.suppressed} stream_time=${m.streamTimeMs}`,
+          `late_dropped=${m.lateDropped} suppressed=${m.suppressed} ` +
+          `reorder_commits=${m.reorderCommits} stream_time=${m.streamTimeMs}`,
       );
     }
     const rate = Math.max(0, processed - this.#lastMetrics.processed) / seconds;
