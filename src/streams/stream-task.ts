@@ -422,7 +422,7 @@ export class StreamTask {
     this.#originTopic = record.topic;
     this.#originOffset = record.offset;
     this.#originIndex = 0;
-    if (this.#inputList.length > 1) this.#notePositions(input, record);
+    if (this.#inputList.length > 1) this.#noteInterval(input, record);
     try {
       const decoded = this.#decode(input.serdes, record);
       const advanced = record.timestampMs > this.metrics.streamTimeMs;
@@ -438,23 +438,32 @@ export class StreamTask {
     this.#nextOffsets.set(record.topic, record.offset + 1);
   }
 
+  /** Several inputs: the record's timestamp goes into its input's interval maximum. */
+  #noteInterval(input: TaskInput, record: InputRecord): void {
+    this.#positions = undefined;
+    const i = this.#inputList.indexOf(input);
+    if (record.timestampMs > (this.#intervalMaxMs[i] as number)) {
+      this.#intervalMaxMs[i] = record.timestampMs;
+    }
+  }
+
   /**
-   * Several inputs: notes the record's timestamp in its input's interval maximum, and the
-   * positions its outputs carry (every input's position once it is processed, in list order),
-   * from which a restore knows how far the first run had got (the fence).
+   * Several inputs: the positions the current record's outputs carry — every input's position
+   * once the record is processed, in list order — from which a restore knows how far the
+   * first run had got (the fence). Made at its first output (most join records have none).
    */
-  #notePositions(input: TaskInput, record: InputRecord): void {
+  #positionsNow(): string | undefined {
     const inputs = this.#inputList;
+    if (inputs.length === 1 || this.#positions !== undefined) return this.#positions;
     let positions = '';
     for (let i = 0; i < inputs.length; i += 1) {
-      const each = inputs[i] as TaskInput;
-      const at = each === input ? record.offset + 1 : (this.#nextOffsets.get(each.topic) ?? 0);
+      const { topic } = inputs[i] as TaskInput;
+      const at =
+        topic === this.#originTopic ? this.#originOffset + 1 : (this.#nextOffsets.get(topic) ?? 0);
       positions += i === 0 ? `${at}` : `,${at}`;
-      if (each === input && record.timestampMs > (this.#intervalMaxMs[i] as number)) {
-        this.#intervalMaxMs[i] = record.timestampMs;
-      }
     }
     this.#positions = positions;
+    return positions;
   }
 
   #run(source: string, record: InputRecord, decoded: StreamRecord, advanced: boolean): void {
@@ -539,7 +548,7 @@ export class StreamTask {
       originTopic,
       originOffset,
       originIndex,
-      positions: this.#positions,
+      positions: this.#positionsNow(),
       headers,
     });
   }
