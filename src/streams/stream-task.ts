@@ -220,6 +220,12 @@ export class StreamTask {
           continue;
         }
         fenced = true;
+        if (head === undefined) {
+          // Below its fence an input surely has more: the first run processed it.
+          view.headTimestampMs = null;
+          view.pending = 'known';
+          continue;
+        }
       }
       view.headTimestampMs = head === undefined ? null : head.timestampMs;
       view.pending = head === undefined ? pending(topic) : 'none';
