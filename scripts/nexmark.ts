@@ -1,10 +1,12 @@
-// npm run nexmark -- --events N [--query q0..q8|all] [--seed S] [--output-dir DIR]
+// npm run nexmark -- --events N [--query q0..q8[,…]|all] [--seed S] [--output-dir DIR]
+//   [--cpu-prof DIR]
 // Starts one broker, pre-loads N generated Nexmark events into the person / auction / bid
 // topics (one partition each: the figures are per core, like Flink's published ones), then per
 // query runs the DSL query with the real runtime until it has caught up, reads its results and
 // compares them with the query's in-memory model. Prints per query
 // `query=qN events=… results=… matches_model=true|false events_per_s=… flink_per_core=…`
-// (then start_ms, and late_dropped and enforced summed over the query's tasks).
+// (then start_ms, late_dropped and enforced summed over the query's tasks, and the CPU time per
+// event of this process and of the broker over the measured window).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,6 +14,13 @@ import { RillClient } from '../src/api/client/index.ts';
 import { StreamsRuntime } from '../src/streams/index.ts';
 import { canonicalRows, generateEvents, models } from './nexmark-model.ts';
 import { finalRows, nexmarkQuery, queryNames, type QueryName } from './nexmark-queries.ts';
+import {
+  brokerProfileArgs,
+  processCpuMs,
+  summarizeBroker,
+  WindowProfiler,
+  type ClockWindow,
+} from './nexmark-profile.ts';
 import { preload, readOutput } from './nexmark-run.ts';
 import { spawnBroker } from './spawn-broker.ts';
 
@@ -27,21 +36,49 @@ const flinkPerCore: Record<string, number | undefined> = {
   q8: 146_000,
 };
 
-async function runQuery(
-  url: string,
-  name: QueryName,
-  count: number,
-  seed: number,
-  outputDir: string | undefined,
-): Promise<boolean> {
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+/**
+ * Waits until the runtime has caught up. caughtUp() is one serialized step that flushes and
+ * waits for every acknowledgement, so processing stops while it runs: it is asked only once
+ * every task's lag (from its last fetch, read without stopping anything) is 0.
+ */
+async function caughtUp(runtime: StreamsRuntime): Promise<void> {
+  for (;;) {
+    while (Object.values(runtime.metrics()).some((m) => m.lag > 0)) await sleep(5);
+    if (await runtime.caughtUp()) return;
+    await sleep(5);
+  }
+}
+
+interface Run {
+  readonly url: string;
+  readonly count: number;
+  readonly seed: number;
+  readonly outputDir: string | undefined;
+  readonly profiler: WindowProfiler | undefined;
+  /** The measured windows so far, for the broker's profile. */
+  readonly windows: ClockWindow[];
+  readonly brokerPid: number | undefined;
+}
+
+async function runQuery(run: Run, name: QueryName, round: number): Promise<boolean> {
+  const { url, count, seed, outputDir, profiler } = run;
   const client = new RillClient({ bootstrapUrls: [url] });
-  const query = nexmarkQuery(name, `nexmark-${name}-${seed}`);
+  const suffix = round === 0 ? '' : `-${round}`;
+  const query = nexmarkQuery(name, `nexmark-${name}-${seed}${suffix}`);
   const runtime = await StreamsRuntime.start(query.topology, client, { commitIntervalMs: 1_000 });
   const startMs = performance.now();
   while (!runtime.allTasksRunning()) await new Promise((done) => setTimeout(done, 5));
+  await profiler?.start();
   const runningMs = performance.now();
-  while (!(await runtime.caughtUp())) await new Promise((done) => setTimeout(done, 20));
+  const appCpu = process.cpuUsage();
+  const brokerCpuMs = processCpuMs(run.brokerPid);
+  await caughtUp(runtime);
   const elapsedS = (performance.now() - runningMs) / 1000;
+  const { user, system } = process.cpuUsage(appCpu);
+  const brokerUsedMs = (processCpuMs(run.brokerPid) ?? NaN) - (brokerCpuMs ?? NaN);
+  if (profiler !== undefined) run.windows.push(await profiler.stop(`${name}${suffix}`));
   const tasks = Object.values(runtime.metrics());
   const lateDropped = tasks.reduce((sum, m) => sum + m.lateDropped, 0);
   const enforced = tasks.reduce((sum, m) => sum + m.enforced, 0);
@@ -59,7 +96,8 @@ async function runQuery(
     `query=${name} events=${count} results=${rows.length} matches_model=${matches} ` +
       `events_per_s=${Math.round(count / elapsedS)} flink_per_core=${flink ?? 'n/a'} ` +
       `start_ms=${Math.round(runningMs - startMs)} late_dropped=${lateDropped} ` +
-      `enforced=${enforced}`,
+      `enforced=${enforced} app_cpu_us_per_event=${((user + system) / count).toFixed(1)} ` +
+      `broker_cpu_us_per_event=${((brokerUsedMs * 1000) / count).toFixed(1)}`,
   );
   await runtime.close();
   return matches;
@@ -72,19 +110,31 @@ async function main(): Promise<void> {
       query: { type: 'string', default: 'all' },
       seed: { type: 'string', default: '1' },
       'output-dir': { type: 'string' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const count = Number(values.events);
-  const queries = values.query === 'all' ? [...queryNames] : [values.query as QueryName];
+  // `--query q0,q1,q0` runs the listed queries in order (a repeated query under a new id).
+  const queries = (
+    values.query === 'all' ? [...queryNames] : values.query.split(',')
+  ) as QueryName[];
   if (!Number.isSafeInteger(count) || count <= 0 || !queries.every((q) => queryNames.includes(q))) {
     console.error(
-      'usage: npm run nexmark -- --events N [--query q0..q8|all] [--seed S] [--output-dir DIR]',
+      'usage: npm run nexmark -- --events N [--query q0..q8[,…]|all] [--seed S] ' +
+        '[--output-dir DIR] [--cpu-prof DIR]',
     );
     process.exit(2);
   }
   const seed = Number(values.seed);
   const outputDir = values['output-dir'];
-  const broker = await spawnBroker();
+  const profileDir = values['cpu-prof'];
+  const profiler = profileDir === undefined ? undefined : new WindowProfiler(profileDir);
+  const windows: ClockWindow[] = [];
+  const run = { url: '', count, seed, outputDir, profiler, windows };
+  if (profileDir !== undefined) await mkdir(profileDir, { recursive: true });
+  const broker = await spawnBroker({
+    nodeArgs: profileDir === undefined ? [] : brokerProfileArgs(profileDir),
+  });
   let allMatch = true;
   try {
     const client = new RillClient({ bootstrapUrls: [broker.url] });
@@ -94,12 +144,17 @@ async function main(): Promise<void> {
       await mkdir(outputDir, { recursive: true });
       await writeFile(join(outputDir, 'events.jsonl'), lines.map((l) => `${l}\n`).join(''));
     }
+    const rounds = new Map<QueryName, number>();
     for (const name of queries) {
-      allMatch = (await runQuery(broker.url, name, count, seed, outputDir)) && allMatch;
+      const round = rounds.get(name) ?? 0;
+      rounds.set(name, round + 1);
+      const where = { url: broker.url, brokerPid: broker.child.pid };
+      allMatch = (await runQuery({ ...run, ...where }, name, round)) && allMatch;
     }
   } finally {
     await broker.stop();
   }
+  if (profileDir !== undefined) await summarizeBroker(profileDir, windows);
   process.exit(allMatch ? 0 : 1);
 }
 

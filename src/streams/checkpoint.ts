@@ -23,6 +23,8 @@ export interface TaskCheckpoint {
 /** Headers stamped on every output record: the producing task and the record's origin. */
 export const taskHeader = 'rill.task';
 export const originHeader = 'rill.origin';
+/** On outputs of a task with several inputs: every input's position (see StreamTask). */
+export const positionsHeader = 'rill.positions';
 
 /** The stable key of a task: it names the checkpoint and the outputs' task header. */
 export function taskKey(sourceTopics: readonly string[], partition: number): string {
@@ -83,4 +85,38 @@ export function splitChangelog(
     else repair.push(record.key);
   }
   return { apply, repair };
+}
+
+/** An output's origin as text: `<input topic>@<input offset>.<index>` (the header's value). */
+export function originText(topic: string, offset: number, index: number): string {
+  return `${topic}@${offset}.${index}`;
+}
+
+function decimalDigits(n: number): number {
+  let digits = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
+  return digits;
+}
+
+function writeDecimal(into: Uint8Array, at: number, digits: number, n: number): void {
+  let rest = n;
+  for (let i = at + digits - 1; i >= at; i -= 1) {
+    into[i] = 0x30 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  }
+}
+
+/**
+ * The UTF-8 bytes of originText(topic, offset, index) given `prefix` = the bytes of
+ * `<topic>@`, written straight into one small buffer: no string per output record.
+ */
+export function originBytes(prefix: Uint8Array, offset: number, index: number): Uint8Array {
+  const offsetDigits = decimalDigits(offset);
+  const indexDigits = decimalDigits(index);
+  const bytes = Buffer.allocUnsafe(prefix.length + offsetDigits + 1 + indexDigits);
+  bytes.set(prefix, 0);
+  writeDecimal(bytes, prefix.length, offsetDigits, offset);
+  bytes[prefix.length + offsetDigits] = 0x2e; // '.'
+  writeDecimal(bytes, prefix.length + offsetDigits + 1, indexDigits, index);
+  return bytes;
 }

@@ -10,7 +10,7 @@ import { StreamsError } from './errors.ts';
 import type { DropReason, Processor, ProcessorContext, StreamRecord } from './processor.ts';
 import { InMemoryKeyValueStore, type ChangelogRecord, type KeyValueStore } from './state-store.ts';
 import type { StoreDef, Subtopology, Topology } from './topology.ts';
-import { taskKey, type StoredChange, type TaskCheckpoint } from './checkpoint.ts';
+import { originText, taskKey, type StoredChange, type TaskCheckpoint } from './checkpoint.ts';
 import { bytesToId } from './store-key.ts';
 import { nextRecord, type InputPending, type NextRecord } from './next-record.ts';
 import type { Serdes } from './serdes.ts';
@@ -29,11 +29,22 @@ export interface OutputRecord {
   readonly key: Uint8Array | null;
   readonly value: Uint8Array | null;
   readonly timestampMs: number;
-  /** The producing task's key and the record's origin (`topic@offset.index`); see checkpoint.ts. */
+  /**
+   * The producing task's key and the record's origin: the input record being processed (topic
+   * and offset) and the output's index among that record's outputs; see checkpoint.ts
+   * (`originText`). Numbers, not text: the runtime writes the header's bytes directly.
+   */
   readonly task?: string;
-  readonly origin?: string;
+  readonly originTopic?: string;
+  readonly originOffset?: number;
+  readonly originIndex?: number;
+  /**
+   * A task with several inputs: each input's position (list order, comma-separated) once the
+   * origin record was processed — the `rill.positions` header, read by a restore's fence.
+   */
+  readonly positions?: string | undefined;
   /** Extra headers (dead-letter records name their error). */
-  readonly headers?: Readonly<Record<string, string>>;
+  readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
 /** What a task resumes from: its checkpoint and the changelog records it covers. */
@@ -45,6 +56,8 @@ export interface TaskRestore {
   readonly repair: ReadonlyMap<string, readonly Uint8Array[]>;
   /** Origins of outputs this task wrote after its checkpoint: a replay does not resend them. */
   readonly written: Iterable<string>;
+  /** The positions those outputs carry (tasks with several inputs): the replay's fence. */
+  readonly positions?: Iterable<string>;
 }
 
 export interface TaskMetrics {
@@ -60,6 +73,10 @@ export interface TaskMetrics {
   deadLettered: number;
   /** Records processed after waiting taskIdleMsMax for an input whose end was not known. */
   enforced: number;
+  /** Changelog records the last restore held in memory at once (≤ restoreChunkRecordsMax). */
+  restoreBufferedPeak: number;
+  /** Commits made because the next record would have been processed out of replay order. */
+  reorderCommits: number;
 }
 
 export class StreamTask {
@@ -75,6 +92,8 @@ export class StreamTask {
     restored: 0,
     deadLettered: 0,
     enforced: 0,
+    restoreBufferedPeak: 0,
+    reorderCommits: 0,
   };
   /** Stable across topology changes that keep the source topics: see checkpoint.ts. */
   readonly key: string;
@@ -92,13 +111,29 @@ export class StreamTask {
   #output: OutputRecord[] = [];
   /** Origins written before a crash and not yet produced again by the replay. */
   readonly #written = new Set<string>();
-  #origin = '';
+  /** The input record being processed (the origin of its outputs), and its outputs so far. */
+  #originTopic = '';
+  #originOffset = 0;
   #originIndex = 0;
   /** Records buffered at most per input. */
   readonly #bufferedMax: number;
   #buffered = 0;
+  /** The checkpoint a restore started from (beginRestore). */
+  #restoredFrom: TaskCheckpoint | null = null;
   /** When the task began waiting for an input whose end is not known (null: not waiting). */
   #waitSinceMs: number | null = null;
+  /**
+   * Several inputs only (see "Replay order" in docs/streams.md). Per input (list order), the
+   * largest timestamp processed from it since the last commit (-Infinity: none).
+   */
+  readonly #intervalMaxMs: number[] = [];
+  /** The next record would be taken before one processed since the last commit: commit first. */
+  #reorderCommit = false;
+  /** After a restore: per input, the position the first run had reached when it wrote its
+   * last output (null: none); until every input is there, no record beyond it is taken. */
+  #fence: number[] | null = null;
+  /** Several inputs only: the positions header of the current input record's outputs. */
+  #positions: string | undefined = undefined;
 
   constructor(
     topology: Topology,
@@ -122,6 +157,7 @@ export class StreamTask {
       this.#inputs.set(topic, input);
       this.#inputList.push(input);
       this.#views.push({ topic, headTimestampMs: null, pending: 'none' });
+      this.#intervalMaxMs.push(-Infinity);
     }
     for (const name of subtopology.stores) {
       const def = topology.stores.get(name);
@@ -169,12 +205,34 @@ export class StreamTask {
   next(pending: (topic: string) => InputPending, nowMs: number, taskIdleMsMax: number): NextRecord {
     const inputs = this.#inputList;
     const views = this.#views;
+    const fence = this.#fence;
+    let fenced = false;
     for (let i = 0; i < inputs.length; i += 1) {
       const { queue, topic } = inputs[i] as TaskInput;
       const view = views[i] as MutableInputView;
       const head = queue.peek();
+      if (fence !== null) {
+        const at = head?.offset ?? this.#nextOffsets.get(topic) ?? 0;
+        if (at >= (fence[i] as number)) {
+          // Replaying: this input has reached where the first run was; nothing beyond it yet.
+          view.headTimestampMs = null;
+          view.pending = 'none';
+          continue;
+        }
+        fenced = true;
+        if (head === undefined) {
+          // Below its fence an input surely has more: the first run processed it.
+          view.headTimestampMs = null;
+          view.pending = 'known';
+          continue;
+        }
+      }
       view.headTimestampMs = head === undefined ? null : head.timestampMs;
       view.pending = head === undefined ? pending(topic) : 'none';
+    }
+    if (fence !== null && !fenced) {
+      this.#fence = null;
+      return this.next(pending, nowMs, taskIdleMsMax);
     }
     const decision = nextRecord(views, this.#waitSinceMs, nowMs, taskIdleMsMax);
     if (decision.kind === 'wait' && decision.untilMs !== null) this.#waitSinceMs ??= nowMs;
@@ -187,8 +245,14 @@ export class StreamTask {
    * is called only for inputs with nothing buffered.
    */
   step(pending: (topic: string) => InputPending, nowMs: number, taskIdleMsMax: number): boolean {
+    if (this.#reorderCommit) return false;
     const decision = this.next(pending, nowMs, taskIdleMsMax);
     if (decision.kind !== 'process') return false;
+    if (this.#inputList.length > 1 && this.#inverts(decision.topic)) {
+      this.#reorderCommit = true;
+      this.metrics.reorderCommits += 1;
+      return false;
+    }
     if (decision.enforced) this.metrics.enforced += 1;
     this.#processHeadOf(decision.topic);
     return true;
@@ -209,6 +273,14 @@ export class StreamTask {
     this.#process(input, record);
   }
 
+  /** Hands each output record produced since the last call to `each`, in production order. */
+  drainOutput(each: (record: OutputRecord) => void): void {
+    const output = this.#output;
+    if (output.length === 0) return;
+    for (let i = 0; i < output.length; i += 1) each(output[i] as OutputRecord);
+    output.length = 0;
+  }
+
   /** Output records produced since the last call, in production order. */
   takeOutput(): OutputRecord[] {
     const output = this.#output;
@@ -218,6 +290,7 @@ export class StreamTask {
 
   /** Whether some store's changelog cache is full, so the caller should commit now. */
   needsCommit(): boolean {
+    if (this.#reorderCommit) return true;
     for (const store of this.#stores.values()) if (store.isCacheFull()) return true;
     return false;
   }
@@ -233,6 +306,35 @@ export class StreamTask {
     return [...this.#stores.values()].flatMap((store) => store.flushChangelog());
   }
 
+  /**
+   * A checkpoint of position() was just made durable (the caller commits): a new interval of
+   * processing starts, whose order a crash replays (see #inverts).
+   */
+  committed(): void {
+    this.#intervalMaxMs.fill(-Infinity);
+    this.#reorderCommit = false;
+  }
+
+  /**
+   * Whether taking the head of `topic` now would put it after a record of another input,
+   * processed since the last commit, that the replay order (by timestamp, ties to the input
+   * listed first: what nextRecord gives when every record is there) puts after it. A crash
+   * before the next commit would then replay the two the other way round; so the task commits
+   * first, and every interval a replay can meet is processed in replay order.
+   */
+  #inverts(topic: string): boolean {
+    const inputs = this.#inputList;
+    let j = 0;
+    while ((inputs[j] as TaskInput).topic !== topic) j += 1;
+    const t = (inputs[j] as TaskInput).queue.peek()?.timestampMs ?? -Infinity;
+    for (let i = 0; i < inputs.length; i += 1) {
+      if (i === j) continue;
+      const max = this.#intervalMaxMs[i] as number;
+      if (max > t || (max === t && i > j)) return true;
+    }
+    return false;
+  }
+
   /** Per input topic, the offset after the last record processed. */
   nextOffsets(): ReadonlyMap<string, number> {
     return this.#nextOffsets;
@@ -240,26 +342,58 @@ export class StreamTask {
 
   /** Resumes from a checkpoint: call once, before the first add(). */
   restore(from: TaskRestore): void {
+    this.beginRestore(from.checkpoint);
+    for (const [name, changes] of from.apply) this.restoreChanges(name, changes);
+    for (const [name, keys] of from.repair) for (const key of keys) this.repairKey(name, key);
+    this.finishRestore(from.written, from.positions ?? []);
+  }
+
+  /**
+   * A restore in parts, for a caller that streams the changelogs (the runtime, in bounded
+   * chunks): beginRestore, then restoreChanges and repairKey per store in changelog order,
+   * then finishRestore. First: the checkpoint's input positions and stream time.
+   */
+  beginRestore(checkpoint: TaskCheckpoint | null): void {
     assert(this.metrics.processed === 0 && this.#buffered === 0, 'restore a fresh task');
-    const checkpoint = from.checkpoint;
-    if (checkpoint !== null) {
-      for (const [topic, offset] of Object.entries(checkpoint.offsets)) {
-        this.#nextOffsets.set(topic, offset);
-        this.#nextAdd.set(topic, offset);
-      }
-      this.metrics.streamTimeMs = checkpoint.streamTimeMs;
+    this.#restoredFrom = checkpoint;
+    if (checkpoint === null) return;
+    for (const [topic, offset] of Object.entries(checkpoint.offsets)) {
+      this.#nextOffsets.set(topic, offset);
+      this.#nextAdd.set(topic, offset);
     }
-    for (const [name, changes] of from.apply) {
-      const store = this.store(name);
-      for (const change of changes) store.restore(change.key, change.value);
-      this.metrics.restored += changes.length;
-    }
-    for (const [name, keys] of from.repair) {
-      const store = this.store(name);
-      for (const key of keys) store.markChanged(bytesToId(key));
+    this.metrics.streamTimeMs = checkpoint.streamTimeMs;
+  }
+
+  /** Applies changelog records the checkpoint covers to `store`, in offset order. */
+  restoreChanges(name: string, changes: readonly StoredChange[]): void {
+    const store = this.store(name);
+    for (const change of changes) store.restore(change.key, change.value);
+    this.metrics.restored += changes.length;
+  }
+
+  /** A key written after the checkpoint's coverage: the next commit rewrites it. */
+  repairKey(name: string, key: Uint8Array): void {
+    this.store(name).markChanged(bytesToId(key));
+  }
+
+  /**
+   * Last: the origins written after the checkpoint, and (several inputs) the positions those
+   * outputs carry; processors rebuild their indexes. The replay takes no record beyond the
+   * furthest positions until every input has reached them: it meets the first run's records
+   * in the first run's order (each interval is processed in replay order, see #inverts), and
+   * none that arrived after the first run wrote its last output.
+   */
+  finishRestore(written: Iterable<string>, positions: Iterable<string> = []): void {
+    const checkpoint = this.#restoredFrom;
+    for (const text of positions) {
+      const at = text.split(',').map(Number);
+      if (at.length !== this.#inputList.length || at.some((n) => !Number.isSafeInteger(n)))
+        continue;
+      const fence = this.#fence ?? at.map(() => 0);
+      this.#fence = fence.map((n, i) => Math.max(n, at[i] as number));
     }
     // An origin whose input record lies before the checkpoint is never produced again.
-    for (const origin of from.written) {
+    for (const origin of written) {
       const at = origin.lastIndexOf('@');
       const offset = Number.parseInt(origin.slice(at + 1), 10);
       if (offset >= (checkpoint?.offsets[origin.slice(0, at)] ?? 0)) this.#written.add(origin);
@@ -291,8 +425,10 @@ export class StreamTask {
   }
 
   #process(input: TaskInput, record: InputRecord): void {
-    this.#origin = `${record.topic}@${record.offset}`;
+    this.#originTopic = record.topic;
+    this.#originOffset = record.offset;
     this.#originIndex = 0;
+    if (this.#inputList.length > 1) this.#noteInterval(input, record);
     try {
       const decoded = this.#decode(input.serdes, record);
       const advanced = record.timestampMs > this.metrics.streamTimeMs;
@@ -306,6 +442,34 @@ export class StreamTask {
     }
     this.metrics.processed += 1;
     this.#nextOffsets.set(record.topic, record.offset + 1);
+  }
+
+  /** Several inputs: the record's timestamp goes into its input's interval maximum. */
+  #noteInterval(input: TaskInput, record: InputRecord): void {
+    this.#positions = undefined;
+    const i = this.#inputList.indexOf(input);
+    if (record.timestampMs > (this.#intervalMaxMs[i] as number)) {
+      this.#intervalMaxMs[i] = record.timestampMs;
+    }
+  }
+
+  /**
+   * Several inputs: the positions the current record's outputs carry — every input's position
+   * once the record is processed, in list order — from which a restore knows how far the
+   * first run had got (the fence). Made at its first output (most join records have none).
+   */
+  #positionsNow(): string | undefined {
+    const inputs = this.#inputList;
+    if (inputs.length === 1 || this.#positions !== undefined) return this.#positions;
+    let positions = '';
+    for (let i = 0; i < inputs.length; i += 1) {
+      const { topic } = inputs[i] as TaskInput;
+      const at =
+        topic === this.#originTopic ? this.#originOffset + 1 : (this.#nextOffsets.get(topic) ?? 0);
+      positions += i === 0 ? `${at}` : `,${at}`;
+    }
+    this.#positions = positions;
+    return positions;
   }
 
   #run(source: string, record: InputRecord, decoded: StreamRecord, advanced: boolean): void {
@@ -368,18 +532,31 @@ export class StreamTask {
 
   /** Stamps an output's origin; one written before a crash is not sent again. */
   #sendOut(record: OutputRecord, headers?: Readonly<Record<string, string>>): void {
-    const origin = `${this.#origin}.${this.#originIndex}`;
+    const originTopic = this.#originTopic;
+    const originOffset = this.#originOffset;
+    const originIndex = this.#originIndex;
     this.#originIndex += 1;
-    if (this.#written.delete(origin)) {
+    if (
+      this.#written.size > 0 &&
+      this.#written.delete(originText(originTopic, originOffset, originIndex))
+    ) {
       this.metrics.suppressed += 1;
       return;
     }
     const { topic, key, value, timestampMs } = record;
-    this.#output.push(
-      headers === undefined
-        ? { topic, key, value, timestampMs, task: this.key, origin }
-        : { topic, key, value, timestampMs, task: this.key, origin, headers },
-    );
+    const task = this.key;
+    this.#output.push({
+      topic,
+      key,
+      value,
+      timestampMs,
+      task,
+      originTopic,
+      originOffset,
+      originIndex,
+      positions: this.#positionsNow(),
+      headers,
+    });
   }
 
   #contextFor(name: string): ProcessorContext {

@@ -15,10 +15,18 @@ import {
   type GroupConsumer,
   type Producer,
   type RecordHeader,
+  type RecordMetadata,
   type RillClient,
   type TopicPartition,
 } from '../api/client/index.ts';
-import { originHeader, taskHeader, taskKey, type TaskCheckpoint } from './checkpoint.ts';
+import {
+  originBytes,
+  originHeader,
+  positionsHeader,
+  taskHeader,
+  taskKey,
+  type TaskCheckpoint,
+} from './checkpoint.ts';
 import { resolvePartitionCounts } from './partitioning.ts';
 import { StatusThrottle, StatusWriter, statusIntervalMsDefault, statusTopicOf } from './status.ts';
 import {
@@ -34,7 +42,7 @@ import {
   CheckpointIndex,
   OutputEnds,
   commitTask,
-  readRestore,
+  restoreTask,
   type RestoreProgress,
   type TaskIoDeps,
 } from './task-io.ts';
@@ -84,6 +92,12 @@ export interface RuntimeConfig {
    * once); restore progress lines are logged at the same rate.
    */
   readonly statusIntervalMs: number;
+  /**
+   * Changelog records a restore holds in memory at most: it applies (and, with a stateDir,
+   * writes to level) each chunk of this many before reading on. The reader's polls are bounded
+   * by the same number, so no restore holds a whole changelog range.
+   */
+  readonly restoreChunkRecordsMax: number;
   /** Progress and metrics lines; default: nothing. */
   readonly log: (line: string) => void;
 }
@@ -94,6 +108,7 @@ export const defaultRuntimeConfig: RuntimeConfig = {
   taskIdleMsMax: 100,
   commitIntervalMs: 200,
   unackedOutputsMax: 20_000,
+  restoreChunkRecordsMax: 1_000,
   metricsIntervalMs: 0,
   statusIntervalMs: statusIntervalMsDefault,
   log: () => {},
@@ -104,6 +119,8 @@ interface RunningTask {
   checkpoint: TaskCheckpoint | null;
   /** Input topic/partition → the partition's high watermark at its last fetch. */
   readonly highWatermarks: Map<string, number>;
+  /** Sends one of the task's outputs (made once per task). */
+  readonly send: (out: OutputRecord) => void;
 }
 
 export class StreamsRuntime {
@@ -131,6 +148,8 @@ export class StreamsRuntime {
   readonly #inFlight = new Map<string, number>();
   /** Task key → its task header (the same bytes on every output of the task). */
   readonly #taskHeaders = new Map<string, RecordHeader>();
+  /** Input topic → the bytes of `<topic>@`, the start of its outputs' origin headers. */
+  readonly #originPrefixes = new Map<string, Uint8Array>();
   /** Outputs sent and not yet acknowledged (or failed), over every topic. */
   #unacked = 0;
   /** Woken when at most `atMost` outputs are unacknowledged. */
@@ -161,7 +180,10 @@ export class StreamsRuntime {
       pollWaitMs: 100,
       groupInstanceId: config.instanceId ?? null,
     });
-    this.#reader = client.consumer({ autoOffsetReset: 'earliest' });
+    this.#reader = client.consumer({
+      autoOffsetReset: 'earliest',
+      pollRecordsMax: config.restoreChunkRecordsMax,
+    });
     this.#producer = client.producer({
       acks: 'all',
       lingerMs: 5,
@@ -361,10 +383,22 @@ export class StreamsRuntime {
     for (const topic of new Set(sub.sinkTopics)) {
       await this.#ends.load(this.#admin, topic, this.#counts.get(topic) ?? 1);
     }
-    task.restore(await readRestore(this.#io(), task, checkpoint, local?.plan.from));
+    const stats = await restoreTask(this.#io(), task, checkpoint, {
+      chunkRecordsMax: this.#config.restoreChunkRecordsMax,
+      ...(local === null
+        ? {}
+        : {
+            from: local.plan.from,
+            // Chunks go to level as they are applied, with the coverage they reach: local data
+            // stays a prefix of the changelog, so a restore interrupted here resumes warm.
+            onChunk: (coverage) => this.#persistChunk(task, coverage),
+          }),
+    });
+    task.metrics.restoreBufferedPeak = stats.bufferedPeak;
     this.#status.running(task.key);
     await this.#persistLocal(task, checkpoint);
-    const running: RunningTask = { task, checkpoint, highWatermarks: new Map() };
+    const send = (out: OutputRecord): void => this.#send(out, task.partition);
+    const running: RunningTask = { task, checkpoint, highWatermarks: new Map(), send };
     for (const tp of inputs) {
       const { highWatermark } = await this.#admin.offsets(tp.topic, tp.partition);
       running.highWatermarks.set(tp.topic, highWatermark);
@@ -406,6 +440,17 @@ export class StreamsRuntime {
     await this.#local.write(
       persistOps(task.key, stores, metaOf(task.subtopology.stores, checkpoint)),
     );
+    for (const store of stores) store.persisted();
+  }
+
+  /** A restore's applied chunk, persisted with a meta naming the coverage reached so far. */
+  async #persistChunk(task: StreamTask, coverage: Readonly<Record<string, number>>): Promise<void> {
+    const stores = this.#localStores.get(task.key);
+    if (this.#local === null || stores === undefined) return;
+    const changelogs: Record<string, number> = {};
+    for (const store of task.subtopology.stores) changelogs[store] = coverage[store] ?? 0;
+    // seq 0: not a checkpoint's data (planRestore: at most any checkpoint, so warm from here).
+    await this.#local.write(persistOps(task.key, stores, { seq: 0, changelogs }));
     for (const store of stores) store.persisted();
   }
 
@@ -471,13 +516,16 @@ export class StreamsRuntime {
       for (const running of this.#tasks.values()) {
         const pending = (topic: string): InputPending => this.#pendingOf(running, topic, 0);
         while (running.task.step(pending, Date.now(), taskIdleMsMax)) {
-          for (const out of running.task.takeOutput()) this.#send(out, running.task.partition);
+          running.task.drainOutput(running.send);
           progress = true;
           if (this.#unacked >= unackedOutputsMax) {
             await this.#ackedDownTo(Math.floor(unackedOutputsMax / 2));
           }
         }
-        if (running.task.needsCommit()) await this.#commit(running);
+        if (running.task.needsCommit()) {
+          await this.#commit(running);
+          progress = true; // A reorder commit held the next record back: it may go now.
+        }
       }
       if (this.#refill()) progress = true;
     }
@@ -554,7 +602,10 @@ export class StreamsRuntime {
       const now = task.position();
       const last = running.checkpoint;
       const same = Object.entries(now.offsets).every(([t, o]) => last.offsets[t] === o);
-      if (same && now.streamTimeMs === last.streamTimeMs && !task.needsFlush()) return;
+      if (same && now.streamTimeMs === last.streamTimeMs && !task.needsFlush()) {
+        task.committed(); // Nothing processed since the checkpoint: an empty interval.
+        return;
+      }
     }
     // Every output of the records this checkpoint covers is acknowledged, its end noted.
     await this.#ackedDownTo(0);
@@ -578,27 +629,32 @@ export class StreamsRuntime {
       record.key === null ? fromPartition % count : partitionForKey(record.key, count);
     this.#inFlight.set(topic, (this.#inFlight.get(topic) ?? 0) + 1);
     this.#unacked += 1;
-    this.#producer
-      .send({
-        topic,
-        key: record.key,
-        value: record.value,
-        timestampMs: record.timestampMs,
-        partition,
-        headers: this.#headersOf(record),
-      })
-      .then(
-        (meta) => {
-          // The end moves before the send stops counting as in flight: no gap between them.
-          this.#ends.note(meta.topic, meta.partition, meta.offset);
-          this.#acked(topic);
-        },
-        (error: unknown) => {
-          this.#failure ??= error;
-          this.#acked(topic);
-        },
-      );
+    const message = {
+      topic,
+      key: record.key,
+      value: record.value,
+      timestampMs: record.timestampMs,
+      partition,
+      headers: this.#headersOf(record),
+    };
+    // One pair of functions for every output: no promise or closure per record.
+    this.#producer.sendWith(message, this.#onAck, this.#onSendError);
   }
+
+  /** An output acknowledged: the end moves before it stops counting as in flight. */
+  readonly #onAck = (meta: RecordMetadata): void => {
+    this.#ends.note(meta.topic, meta.partition, meta.offset);
+    this.#acked(meta.topic);
+  };
+
+  /**
+   * An output failed: the runtime fails (no checkpoint covers its input). Its topic stays
+   * counted as in flight; only the total goes down, to wake whoever waits for acknowledgements.
+   */
+  readonly #onSendError = (error: unknown): void => {
+    this.#failure ??= error;
+    this.#acked(null);
+  };
 
   /** The task and origin headers (see checkpoint.ts), after any headers of its own. */
   #headersOf(record: OutputRecord): RecordHeader[] {
@@ -608,19 +664,34 @@ export class StreamsRuntime {
       taskEntry = { key: taskHeader, value: Buffer.from(task, 'utf8') };
       this.#taskHeaders.set(task, taskEntry);
     }
-    const origin = { key: originHeader, value: Buffer.from(record.origin ?? '', 'utf8') };
+    const originTopic = record.originTopic ?? '';
+    let prefix = this.#originPrefixes.get(originTopic);
+    if (prefix === undefined) {
+      prefix = Buffer.from(`${originTopic}@`, 'utf8');
+      this.#originPrefixes.set(originTopic, prefix);
+    }
+    const value = originBytes(prefix, record.originOffset ?? 0, record.originIndex ?? 0);
+    const origin = { key: originHeader, value };
+    if (record.positions !== undefined) {
+      const positions = { key: positionsHeader, value: Buffer.from(record.positions, 'latin1') };
+      if (record.headers === undefined) return [taskEntry, origin, positions];
+    }
     if (record.headers === undefined) return [taskEntry, origin];
     const own = Object.entries(record.headers).map(([key, value]) => ({
       key,
       value: Buffer.from(value, 'utf8'),
     }));
-    return [...own, taskEntry, origin];
+    if (record.positions === undefined) return [...own, taskEntry, origin];
+    const positions = { key: positionsHeader, value: Buffer.from(record.positions, 'latin1') };
+    return [...own, taskEntry, origin, positions];
   }
 
-  #acked(topic: string): void {
-    const left = (this.#inFlight.get(topic) ?? 0) - 1;
-    if (left > 0) this.#inFlight.set(topic, left);
-    else this.#inFlight.delete(topic);
+  #acked(topic: string | null): void {
+    if (topic !== null) {
+      const left = (this.#inFlight.get(topic) ?? 0) - 1;
+      if (left > 0) this.#inFlight.set(topic, left);
+      else this.#inFlight.delete(topic);
+    }
     this.#unacked -= 1;
     if (this.#ackWaiters.length === 0) return;
     const waiters = this.#ackWaiters;
@@ -670,7 +741,8 @@ export class StreamsRuntime {
       processed += m.processed;
       this.#config.log(
         `metrics task=${key} processed=${m.processed} lag=${this.#lagOf(running)} ` +
-          `late_dropped=${m.lateDropped} suppressed=${m.suppressed} stream_time=${m.streamTimeMs}`,
+          `late_dropped=${m.lateDropped} suppressed=${m.suppressed} ` +
+          `reorder_commits=${m.reorderCommits} stream_time=${m.streamTimeMs}`,
       );
     }
     const rate = Math.max(0, processed - this.#lastMetrics.processed) / seconds;

@@ -7,12 +7,12 @@ import {
   decodeCheckpoint,
   encodeCheckpoint,
   originHeader,
-  splitChangelog,
+  positionsHeader,
   taskHeader,
   type StoredChange,
   type TaskCheckpoint,
 } from './checkpoint.ts';
-import type { StreamTask, TaskRestore } from './stream-task.ts';
+import type { StreamTask } from './stream-task.ts';
 import type { Topology } from './topology.ts';
 
 /** Progress of one restore: changelog offsets from `start`, `read` so far, up to `total`. */
@@ -49,7 +49,7 @@ export async function readToEnd(
     key: Uint8Array | null;
     value: Uint8Array | null;
     headers: readonly { key: string; value: Uint8Array | null }[];
-  }) => void,
+  }) => void | Promise<void>,
 ): Promise<number> {
   const { highWatermark: end, logStartOffset } = await deps.admin.offsets(tp.topic, tp.partition);
   const start = Math.max(from, logStartOffset);
@@ -59,7 +59,8 @@ export async function readToEnd(
   for (let position = start; position < end;) {
     for (const record of await deps.reader.poll({ maxWaitMs: 500 })) {
       if (record.offset >= end) continue;
-      each(record);
+      const applying = each(record);
+      if (applying !== undefined) await applying;
     }
     position = deps.reader.position(tp) ?? position;
   }
@@ -99,66 +100,122 @@ export class CheckpointIndex {
   }
 }
 
+/** What one restore did: changelog records held at once at most, and chunks applied. */
+export interface RestoreStats {
+  bufferedPeak: number;
+  chunks: number;
+}
+
 /**
- * Reads what `task` needs to resume from `checkpoint` (null: it never committed); each store's
- * changelog from `from[store]` (its local store's coverage; default 0: the whole changelog).
+ * Restores `task` from `checkpoint` (null: it never committed), streaming: each store's
+ * changelog is read from `from[store]` (its local store's coverage; default 0, the whole
+ * changelog) and applied in chunks of at most `chunkRecordsMax` records, so a restore never
+ * holds more of a changelog than that (plus the reader's one poll, which the runtime bounds the
+ * same). After each chunk, `onChunk` gets every store's coverage so far (the runtime persists a
+ * local store there). Records after the checkpoint's coverage are repaired (their keys are
+ * rewritten by the next commit), then the outputs written after the checkpoint are collected.
  */
-export async function readRestore(
+export async function restoreTask(
   deps: TaskIoDeps,
   task: StreamTask,
   checkpoint: TaskCheckpoint | null,
-  from: Readonly<Record<string, number>> = {},
-): Promise<TaskRestore> {
-  const apply = new Map<string, StoredChange[]>();
-  const repair = new Map<string, Uint8Array[]>();
+  options: {
+    readonly from?: Readonly<Record<string, number>>;
+    readonly chunkRecordsMax: number;
+    readonly onChunk?: (coverage: Readonly<Record<string, number>>) => Promise<void>;
+  },
+): Promise<RestoreStats> {
+  const from = options.from ?? {};
+  const stats: RestoreStats = { bufferedPeak: 0, chunks: 0 };
+  const coverage: Record<string, number> = { ...from };
+  task.beginRestore(checkpoint);
   for (const store of task.subtopology.stores) {
     const topic = deps.topology.stores.get(store)?.changelogTopic ?? store;
-    const records: StoredChange[] = [];
+    const covered = checkpoint?.changelogs[store] ?? 0;
+    let chunk: StoredChange[] = [];
+    const applyChunk = async (): Promise<void> => {
+      if (chunk.length === 0) return;
+      task.restoreChanges(store, chunk);
+      coverage[store] = (chunk.at(-1) as StoredChange).offset + 1;
+      chunk = [];
+      stats.chunks += 1;
+      await options.onChunk?.(coverage);
+    };
     const { highWatermark, logStartOffset } = await deps.admin.offsets(topic, task.partition);
     const tp = { topic, partition: task.partition };
     const start = Math.min(highWatermark, Math.max(from[store] ?? 0, logStartOffset));
     const progress = { task: task.key, store, start, total: highWatermark };
     deps.onRestoreProgress({ ...progress, read: start });
-    await readToEnd(deps, tp, from[store] ?? 0, (r) => {
-      if (r.key === null) return;
-      records.push({ offset: r.offset, key: r.key, value: r.value });
-      if (records.length % restoreProgressEveryRecords === 0) {
+    let read = 0;
+    await readToEnd(deps, tp, from[store] ?? 0, async (r) => {
+      read += 1;
+      if (read % restoreProgressEveryRecords === 0) {
         deps.onRestoreProgress({ ...progress, read: r.offset + 1 });
       }
-    });
-    deps.onRestoreProgress({ ...progress, read: highWatermark });
-    const split = splitChangelog(records, checkpoint?.changelogs[store] ?? 0);
-    apply.set(store, split.apply);
-    repair.set(store, split.repair);
-  }
-  const written: string[] = [];
-  if (checkpoint !== null) {
-    for (const topic of new Set(task.subtopology.sinkTopics)) {
-      for (let partition = 0; partition < deps.partitionCount(topic); partition += 1) {
-        const from = checkpoint.outputs[`${topic}/${partition}`] ?? 0;
-        await readToEnd(deps, { topic, partition }, from, (r) => {
-          const header = (name: string): string | undefined => {
-            const value = r.headers.find((h) => h.key === name)?.value;
-            return value === undefined || value === null ? undefined : decoder.decode(value);
-          };
-          const origin = header(originHeader);
-          if (header(taskHeader) === task.key && origin !== undefined) written.push(origin);
-        });
+      if (r.key === null) return;
+      if (r.offset >= covered) {
+        // Written by a commit that never finished: every covered record is applied by now.
+        await applyChunk();
+        task.repairKey(store, r.key);
+        return;
       }
+      chunk.push({ offset: r.offset, key: r.key, value: r.value });
+      stats.bufferedPeak = Math.max(stats.bufferedPeak, chunk.length);
+      if (chunk.length >= options.chunkRecordsMax) await applyChunk();
+    });
+    await applyChunk();
+    deps.onRestoreProgress({ ...progress, read: highWatermark });
+  }
+  const after = checkpoint === null ? null : await writtenAfter(deps, task, checkpoint);
+  task.finishRestore(after?.written ?? [], after?.positions ?? []);
+  return stats;
+}
+
+/**
+ * Origins of the outputs `task` wrote after `checkpoint` (a crash after sending them), and the
+ * positions they carry (tasks with several inputs).
+ */
+async function writtenAfter(
+  deps: TaskIoDeps,
+  task: StreamTask,
+  checkpoint: TaskCheckpoint,
+): Promise<{ written: string[]; positions: string[] }> {
+  const written: string[] = [];
+  const positions: string[] = [];
+  for (const topic of new Set(task.subtopology.sinkTopics)) {
+    for (let partition = 0; partition < deps.partitionCount(topic); partition += 1) {
+      const from = checkpoint.outputs[`${topic}/${partition}`] ?? 0;
+      await readToEnd(deps, { topic, partition }, from, (r) => {
+        const header = (name: string): string | undefined => {
+          const value = r.headers.find((h) => h.key === name)?.value;
+          return value === undefined || value === null ? undefined : decoder.decode(value);
+        };
+        const origin = header(originHeader);
+        if (header(taskHeader) !== task.key || origin === undefined) return;
+        written.push(origin);
+        const at = header(positionsHeader);
+        if (at !== undefined) positions.push(at);
+      });
     }
   }
-  return { checkpoint, apply, repair, written };
+  return { written, positions };
 }
 
 const decoder = new TextDecoder();
 
 /** Where each output partition ends: the largest acknowledged offset + 1 this process saw. */
 export class OutputEnds {
-  readonly #ends = new Map<string, number>();
+  /** Topic → per partition its end (no string key per acknowledgement: this runs per output). */
+  readonly #ends = new Map<string, number[]>();
 
   note(topic: string, partition: number, offset: number): void {
-    const key = `${topic}/${partition}`;
-    this.#ends.set(key, Math.max(this.#ends.get(key) ?? 0, offset + 1));
+    let ends = this.#ends.get(topic);
+    if (ends === undefined) {
+      ends = [];
+      this.#ends.set(topic, ends);
+    }
+    const end = ends[partition];
+    if (end === undefined || offset + 1 > end) ends[partition] = Math.max(0, offset + 1);
   }
 
   /** Seeds the ends of `topic`'s partitions from the broker (when a task starts). */
@@ -170,14 +227,16 @@ export class OutputEnds {
   }
 
   end(topic: string, partition: number): number {
-    return this.#ends.get(`${topic}/${partition}`) ?? 0;
+    return this.#ends.get(topic)?.[partition] ?? 0;
   }
 
+  /** `topic/partition` → end, for the partitions of `topics` with an end noted. */
   of(topics: Iterable<string>): Record<string, number> {
     const out: Record<string, number> = {};
-    const wanted = new Set(topics);
-    for (const [key, end] of this.#ends) {
-      if (wanted.has(key.slice(0, key.lastIndexOf('/')))) out[key] = end;
+    for (const topic of new Set(topics)) {
+      this.#ends.get(topic)?.forEach((end, partition) => {
+        out[`${topic}/${partition}`] = end;
+      });
     }
     return out;
   }
@@ -222,5 +281,6 @@ export async function commitTask(
     value: encodeCheckpoint(checkpoint),
     partition: 0,
   });
+  task.committed();
   return checkpoint;
 }

@@ -9,7 +9,13 @@ import { StreamsError } from './errors.ts';
 import { resolvePartitionCounts } from './partitioning.ts';
 import type { Serdes } from './serdes.ts';
 import type { ChangelogRecord, StoreEntry } from './state-store.ts';
-import { splitChangelog, taskKey, type StoredChange, type TaskCheckpoint } from './checkpoint.ts';
+import {
+  originText,
+  splitChangelog,
+  taskKey,
+  type StoredChange,
+  type TaskCheckpoint,
+} from './checkpoint.ts';
 import {
   LocalKeyValueStore,
   MemoryLocalDb,
@@ -205,15 +211,19 @@ export class TopologyTestDriver {
       repair.set(store, split.repair);
     }
     const written: string[] = [];
+    const positions: string[] = [];
     for (const topic of new Set(task.subtopology.sinkTopics)) {
       (this.#topics.get(topic)?.partitions ?? []).forEach((records, partition) => {
         const from = checkpoint?.outputs[`${topic}/${partition}`] ?? 0;
         for (const r of records.slice(from)) {
-          if (r.task === task.key && r.origin !== undefined) written.push(r.origin);
+          const { originTopic, originOffset, originIndex } = r;
+          if (r.task !== task.key || originTopic === undefined) continue;
+          written.push(originText(originTopic, originOffset ?? 0, originIndex ?? 0));
+          if (r.positions !== undefined) positions.push(r.positions);
         }
       });
     }
-    return { checkpoint, apply, repair, written };
+    return { checkpoint, apply, repair, written, positions };
   }
 
   get wallClockMs(): number {
@@ -231,7 +241,7 @@ export class TopologyTestDriver {
     serdes: Serdes<K, V>,
     key: K | null,
     value: V | null,
-    options: { timestampMs?: number; partition?: number } = {},
+    options: { timestampMs?: number; partition?: number; process?: boolean } = {},
   ): void {
     this.#checkOpen();
     const keyBytes = key === null ? null : serdes.key.serialize(key);
@@ -241,7 +251,9 @@ export class TopologyTestDriver {
       { ...record, timestampMs: options.timestampMs ?? this.#wallMs },
       options.partition,
     );
-    this.#runUntilIdle();
+    // `process: false`: the record waits, unseen, for the next pipe or crash (it arrives while
+    // the application is down, say).
+    if (options.process !== false) this.#runUntilIdle();
   }
 
   /** Records of `topic` not read before by this call, decoded, in partition then offset order. */
@@ -338,6 +350,10 @@ export class TopologyTestDriver {
           if (task.needsCommit()) this.#commit(task);
           this.#feed(task);
         }
+        if (task.needsCommit()) {
+          this.#commit(task); // A reorder commit held the next record back.
+          progress = true;
+        }
       }
     }
     const stuck = this.#tasks.filter((t) => t.hasPending()).map((t) => t.id);
@@ -405,6 +421,7 @@ export class TopologyTestDriver {
     const ends = task.hasUnreplayedOutputs() ? { ...(previous?.outputs ?? {}) } : outputs;
     const checkpoint = { task: task.key, seq, ...task.position(), changelogs, outputs: ends };
     this.#checkpoints.set(task.key, checkpoint);
+    task.committed();
     // After the checkpoint, as the runtime: local data never runs ahead of a checkpoint.
     if (persistLocal) this.#persistLocal(task, checkpoint);
   }

@@ -248,6 +248,48 @@ export class Producer {
    * non-retriable code (or the last retriable one once retriesMax is spent).
    */
   send(message: ProducerMessage): Promise<RecordMetadata> {
+    const ack = new Promise<RecordMetadata>(this.#captureAck);
+    const resolve = this.#capturedResolve;
+    if (this.#appendNow(message, resolve, this.#capturedReject)) return ack;
+    return this.#sendSlow(message);
+  }
+
+  /**
+   * send() without a promise per record: `onAck` or `onError` is called once, as send()'s
+   * promise would settle. For callers that send many records and need only the outcomes (the
+   * streams runtime), with one pair of functions for every record.
+   */
+  sendWith(
+    message: ProducerMessage,
+    onAck: (metadata: RecordMetadata) => void,
+    onError: (error: unknown) => void,
+  ): void {
+    if (!this.#appendNow(message, onAck, onError)) this.#sendSlow(message).then(onAck, onError);
+  }
+
+  /**
+   * The fast path: with buffer space and the topic's metadata at hand, the record is appended
+   * right now; false when the slow path must take it (nothing was taken then).
+   */
+  #appendNow(
+    message: ProducerMessage,
+    resolve: (metadata: RecordMetadata) => void,
+    reject: (error: ClientError) => void,
+  ): boolean {
+    if (this.#closed) return false;
+    const partitionCount = this.#deps.metadata.cachedTopic(message.topic)?.partitions.length;
+    if (message.partition === undefined && partitionCount === undefined) return false;
+    // While a look-up of the topic is pending, later sends queue behind its waiters: in order.
+    if (this.#lookups.size > 0 && this.#lookups.has(message.topic)) return false;
+    const record = toLogRecord(message, this.#deps.wallClock);
+    const sizeBytes = recordSizeBytes(record);
+    if (sizeBytes + batchOverheadBytes > this.#config.requestBytesMax) return false;
+    if (!this.#memory.tryAcquire(sizeBytes)) return false;
+    this.#append(message, record, sizeBytes, partitionCount ?? 0, resolve, reject);
+    return true;
+  }
+
+  #sendSlow(message: ProducerMessage): Promise<RecordMetadata> {
     if (this.#closed) {
       return Promise.reject(new ClientError('CLIENT_CLOSED', 'the producer is closed'));
     }
@@ -257,25 +299,9 @@ export class Producer {
       const text = `a ${sizeBytes}-byte record exceeds requestBytesMax`;
       return Promise.reject(new ClientError('CLIENT_RECORD_TOO_LARGE', text));
     }
-    // The fast path: buffer space and metadata at hand, so the record is appended right now.
-    const acquired = this.#memory.tryAcquire(sizeBytes);
-    const partitionCount = this.#deps.metadata.cachedTopic(message.topic)?.partitions.length;
-    // While a look-up of the topic is pending, later sends queue behind its waiters: in order.
-    const waiting = this.#lookups.size > 0 && this.#lookups.has(message.topic);
-    const placeable = message.partition !== undefined || partitionCount !== undefined;
-    if (acquired && placeable && !waiting) {
-      const ack = new Promise<RecordMetadata>(this.#captureAck);
-      this.#append(
-        message,
-        record,
-        sizeBytes,
-        partitionCount ?? 0,
-        this.#capturedResolve,
-        this.#capturedReject,
-      );
-      return ack;
+    if (this.#memory.tryAcquire(sizeBytes)) {
+      return this.#appendAfterLookup(message, record, sizeBytes);
     }
-    if (acquired) return this.#appendAfterLookup(message, record, sizeBytes);
     // Until the record is in the accumulator, flush() must wait for this send by other means.
     const appended = this.#appendWhenReady(message, record, sizeBytes);
     this.#appending.add(appended);

@@ -4,7 +4,9 @@
 // start — and the restored state is right (counts continue where they were). Method: one real
 // broker; a word count over 1-partition input with 2,000 distinct words and a small changelog
 // cache (many commits, so the changelog holds far more records than live keys); run, close,
-// restart in the same stateDir (warm), then in a fresh one (cold, as after a move).
+// restart in the same stateDir (warm), then in a fresh one (cold, as after a move), then with no
+// stateDir (cold into memory). Cold restores stream the changelog in chunks of a named bound
+// (restoreChunkRecordsMax): the records held at once never exceed it (the tasks' peak metric).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,13 +55,24 @@ function topology(): Topology {
   return builder.build();
 }
 
-/** Runs the word count in `stateDir` until it has caught up; returns the log and restored. */
-async function runOnce(stateDir: string): Promise<{ log: string; restored: number }> {
+interface Run {
+  readonly log: string;
+  readonly restored: number;
+  /** Changelog records the restore held in memory at once, at most over the tasks. */
+  readonly bufferedPeak: number;
+}
+
+/**
+ * Runs the word count (in `stateDir`; none: in-memory stores) until it has caught up; returns
+ * the log, the changelog records restored and the restore's peak of records held at once.
+ */
+async function runOnce(stateDir: string | undefined, restoreChunkRecordsMax = 1_000): Promise<Run> {
   const lines: string[] = [];
   const own = new RillClient({ bootstrapUrls: [broker.url] });
   const runtime = await StreamsRuntime.start(topology(), own, {
-    stateDir,
+    ...(stateDir === undefined ? {} : { stateDir }),
     instanceId: 'only',
+    restoreChunkRecordsMax,
     log: (line) => lines.push(line),
   });
   try {
@@ -69,8 +82,10 @@ async function runOnce(stateDir: string): Promise<{ log: string; restored: numbe
     await pollUntil('the word count to catch up', 60_000, async () =>
       (await runtime.caughtUp()) ? true : undefined,
     );
-    const restored = Object.values(runtime.metrics()).reduce((sum, m) => sum + m.restored, 0);
-    return { log: lines.join('\n'), restored };
+    const metrics = Object.values(runtime.metrics());
+    const restored = metrics.reduce((sum, m) => sum + m.restored, 0);
+    const bufferedPeak = Math.max(0, ...metrics.map((m) => m.restoreBufferedPeak));
+    return { log: lines.join('\n'), restored, bufferedPeak };
   } finally {
     await runtime.close();
   }
@@ -94,12 +109,15 @@ test('a restart restores from its local store: far fewer changelog records than 
   const fresh = mkdtempSync(join(tmpdir(), 'rill-local-'));
   dirs.push(fresh);
   await produceLines(client, 'local-lines', ['w0']);
-  const cold = await runOnce(fresh);
+  // Cold, streamed in chunks of 100 changelog records, each written to level as it is applied.
+  const cold = await runOnce(fresh, 100);
   expect(cold.log).toMatch(/local=no-local-state/);
   console.log(
     `local restore: first restored=${first.restored} warm restored=${warm.restored} ` +
-      `cold restored=${cold.restored}`,
+      `cold restored=${cold.restored} cold buffered_peak=${cold.bufferedPeak} (bound 100)`,
   );
+  expect(cold.bufferedPeak).toBeGreaterThan(0);
+  expect(cold.bufferedPeak).toBeLessThanOrEqual(100);
   // The cold start reads the counts changelog (>= 2,000 live words) and more; warm nearly none.
   expect(cold.restored).toBeGreaterThanOrEqual(2000);
   expect(warm.restored * 20).toBeLessThan(cold.restored);
@@ -109,4 +127,23 @@ test('a restart restores from its local store: far fewer changelog records than 
   expect(counts.get('w0')).toEqual([1, 2, 3, 4, 5]);
   expect(counts.get('w1')).toEqual([1, 2, 3, 4]);
   expect(counts.get('w1999')).toEqual([1, 2, 3]);
-}, 180_000);
+
+  // Without a stateDir (in-memory stores), a cold restore in chunks of 64: then every word once
+  // more. The restored state equals the original for every key: each word's counts run
+  // 1, 2, …, n with none lost or doubled, n its occurrences.
+  await produceLines(client, 'local-lines', phase);
+  const memory = await runOnce(undefined, 64);
+  expect(memory.bufferedPeak).toBeGreaterThan(0);
+  expect(memory.bufferedPeak).toBeLessThanOrEqual(64);
+  expect(memory.restored).toBeGreaterThanOrEqual(2000);
+  console.log(`in-memory cold restored=${memory.restored} buffered_peak=${memory.bufferedPeak}`);
+  const after = await readCounts(client, 'local-counts');
+  const extra = new Map([
+    ['w0', 2],
+    ['w1', 1],
+  ]);
+  for (const word of words) {
+    const n = 4 + (extra.get(word) ?? 0);
+    expect(after.get(word), word).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+  }
+}, 240_000);

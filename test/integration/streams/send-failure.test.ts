@@ -11,6 +11,7 @@ import {
   RillClient,
   type Producer,
   type ProducerMessage,
+  type RecordMetadata,
 } from '../../../src/api/client/index.ts';
 import { StreamsBuilder, StreamsRuntime, serdes, stringSerde } from '../../../src/streams/index.ts';
 import { readOutput } from '../../../scripts/nexmark-run.ts';
@@ -46,17 +47,26 @@ function failingClient(url: string, failAt: number): RillClient {
   return withOverrides(client, {
     producer: (config: Parameters<RillClient['producer']>[0]) => {
       const producer: Producer = client.producer(config);
+      const failing = (message: ProducerMessage): boolean => {
+        const headers = Array.isArray(message.headers) ? message.headers : [];
+        const origin = headers.find((h: { key: string }) => h.key === 'rill.origin');
+        const text = origin?.value ? Buffer.from(origin.value).toString() : '';
+        return message.topic === output && text === `${input}@${failAt}.0`;
+      };
+      // Failing late: commits (every 20 ms) come due while it is unacknowledged.
+      const error = new ClientError('INVALID_RECORD', 'injected send failure');
       return withOverrides(producer, {
         send: (message: ProducerMessage) => {
-          const headers = Array.isArray(message.headers) ? message.headers : [];
-          const origin = headers.find((h: { key: string }) => h.key === 'rill.origin');
-          const text = origin?.value ? Buffer.from(origin.value).toString() : '';
-          if (message.topic === output && text === `${input}@${failAt}.0`) {
-            // Failing late: commits (every 20 ms) come due while it is unacknowledged.
-            const error = new ClientError('INVALID_RECORD', 'injected send failure');
-            return new Promise((_resolve, reject) => setTimeout(() => reject(error), 300));
-          }
-          return producer.send(message);
+          if (!failing(message)) return producer.send(message);
+          return new Promise((_resolve, reject) => setTimeout(() => reject(error), 300));
+        },
+        sendWith: (
+          message: ProducerMessage,
+          onAck: (metadata: RecordMetadata) => void,
+          onError: (error: unknown) => void,
+        ) => {
+          if (!failing(message)) producer.sendWith(message, onAck, onError);
+          else setTimeout(() => onError(error), 300);
         },
       });
     },

@@ -228,3 +228,37 @@ describe('Producer.flush', { timeout: 10_000 }, () => {
     expect((await ack).offset).toBe(0);
   });
 });
+
+describe('Producer.sendWith', { timeout: 10_000 }, () => {
+  test('calls one shared pair of functions once per record, in order, on both paths', async () => {
+    const { clock, cluster, producer } = setup({ lingerMs: 5 });
+    const acked: string[] = [];
+    const failed: unknown[] = [];
+    const onAck = (m: { topic: string; partition: number; offset: number }): void => {
+      acked.push(`${m.topic}/${m.partition}@${m.offset}`);
+    };
+    const onError = (error: unknown): void => {
+      failed.push(error);
+    };
+    // The first sends find no metadata cached (the slow path), the later ones the fast path.
+    for (const value of ['a', 'b']) producer.sendWith({ topic: 't', value }, onAck, onError);
+    await clock.advance(5);
+    for (const value of ['c', 'd']) producer.sendWith({ topic: 't', value }, onAck, onError);
+    await clock.advance(5);
+    expect(acked).toEqual(['t/0@0', 't/0@1', 't/0@2', 't/0@3']);
+    expect(cluster.logs.get(0)).toEqual(['a', 'b', 'c', 'd']);
+    cluster.failures.push({ status: 413, code: 'MESSAGE_TOO_LARGE' });
+    producer.sendWith({ topic: 't', partition: 0, value: 'big' }, onAck, onError);
+    await clock.advance(5);
+    await settle();
+    expect((failed as ClientError[]).map((e) => e.code)).toEqual(['MESSAGE_TOO_LARGE']);
+    expect(acked).toHaveLength(4);
+    await producer.close();
+    producer.sendWith({ topic: 't', partition: 0, value: 'late' }, onAck, onError);
+    await settle();
+    expect((failed as ClientError[]).map((e) => e.code)).toEqual([
+      'MESSAGE_TOO_LARGE',
+      'CLIENT_CLOSED',
+    ]);
+  });
+});

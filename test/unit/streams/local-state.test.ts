@@ -64,6 +64,13 @@ test('planRestore: warm from the local coverage only when it cannot be wrong', (
   );
   const cold = planRestore(stores, c, { seq: 6, changelogs: { a: 10, b: 4 } }, start);
   expect(cold).toMatchObject({ wipe: true, from: { a: 0, b: 0 } });
+  // The meta a streamed restore writes after each chunk (seq 0, the coverage reached): an
+  // interrupted restore resumes warm from there.
+  expect(planRestore(stores, c, { seq: 0, changelogs: { a: 6, b: 0 } }, start)).toEqual({
+    wipe: false,
+    from: { a: 6, b: 0 },
+    reason: 'warm',
+  });
 });
 
 const config: StoreConfig = {
