@@ -14,6 +14,7 @@ import {
   numberSerde,
   serdes,
   stringSerde,
+  type BuilderConfig,
   type Topology,
 } from '../src/streams/index.ts';
 
@@ -22,8 +23,14 @@ export function wordsOf(line: string): string[] {
   return line.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
 }
 
-export function wordCountTopology(applicationId: string, input: string, output: string): Topology {
-  const builder = new StreamsBuilder({ applicationId });
+/** `options`: the builder's other settings (cache sizes, error policy), for tests and tuning. */
+export function wordCountTopology(
+  applicationId: string,
+  input: string,
+  output: string,
+  options: Omit<BuilderConfig, 'applicationId'> = {},
+): Topology {
+  const builder = new StreamsBuilder({ ...options, applicationId });
   builder
     .stream(input, serdes(stringSerde, stringSerde))
     .flatMapValues(wordsOf, { valueSerde: stringSerde })

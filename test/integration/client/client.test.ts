@@ -2,7 +2,7 @@
 // through produce and consume, keys land on murmur2's partition, a consumer's long poll returns
 // as soon as a record arrives, out-of-range positions fail typed or reset, and admin calls map
 // broker answers to typed errors. Method: one `node bin/rill.js broker` per file on a free port.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   ClientError,
   partitionForKey,
@@ -10,19 +10,15 @@ import {
   type ConsumerRecord,
 } from '../../../src/api/client/index.ts';
 import type { Compression } from '../../../src/log/index.ts';
-import { spawnBroker, type BrokerProcess } from '../../../scripts/spawn-broker.ts';
+import type { BrokerProcess } from '../../../scripts/spawn-broker.ts';
+import { useSpawnedBroker } from '../../support/broker/spawned-broker.ts';
 
 let broker: BrokerProcess;
 let client: RillClient;
 
-beforeAll(async () => {
-  broker = await spawnBroker();
-  client = new RillClient({ bootstrapUrls: [broker.url] });
-});
-
-afterAll(async () => {
-  await client?.close();
-  await broker?.stop();
+useSpawnedBroker((b, c) => {
+  broker = b;
+  client = c;
 });
 
 /** Polls until `count` records arrived or the deadline passed. */

@@ -4,21 +4,14 @@
 // record is in the log exactly once, in send order. Jepsen found a peer acknowledging twenty
 // concurrent sends at one offset and dropping nineteen. Small batches force many requests.
 // Method: one `rill broker` process; the records are read back with the client's consumer.
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { RillClient, type ConsumerRecord } from '../../../src/api/client/index.ts';
-import { spawnBroker, type BrokerProcess } from '../../../scripts/spawn-broker.ts';
+import { useSpawnedBroker } from '../../support/broker/spawned-broker.ts';
 
-let broker: BrokerProcess;
 let client: RillClient;
 
-beforeAll(async () => {
-  broker = await spawnBroker();
-  client = new RillClient({ bootstrapUrls: [broker.url] });
-});
-
-afterAll(async () => {
-  await client?.close();
-  await broker?.stop();
+useSpawnedBroker((_broker, c) => {
+  client = c;
 });
 
 async function readAll(topic: string, count: number): Promise<ConsumerRecord[]> {

@@ -10,9 +10,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { RillClient } from '../../../src/api/client/index.ts';
-import { spawnBroker, type BrokerProcess } from '../../../scripts/spawn-broker.ts';
+import type { BrokerProcess } from '../../../scripts/spawn-broker.ts';
+import { useSpawnedBroker } from '../../support/broker/spawned-broker.ts';
 import { pollUntil } from '../../support/poll.ts';
 import { produceLines, readCounts, rng, startWordCount } from './word-count-apps.ts';
 
@@ -20,14 +21,9 @@ let broker: BrokerProcess;
 let client: RillClient;
 const vocabulary = ['kafka', 'streams', 'rill', 'log', 'тема', 'поток', 'a1', 'b2', 'c3', 'd4'];
 
-beforeAll(async () => {
-  broker = await spawnBroker();
-  client = new RillClient({ bootstrapUrls: [broker.url] });
-});
-
-afterAll(async () => {
-  await client?.close();
-  await broker?.stop();
+useSpawnedBroker((b, c) => {
+  broker = b;
+  client = c;
 });
 
 async function runSeed(seed: number, stateDir?: string): Promise<string> {

@@ -10,17 +10,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import { RillClient } from '../../../src/api/client/index.ts';
-import {
-  StreamsBuilder,
-  StreamsRuntime,
-  numberSerde,
-  serdes,
-  stringSerde,
-  type Topology,
-} from '../../../src/streams/index.ts';
-import { spawnBroker, type BrokerProcess } from '../../../scripts/spawn-broker.ts';
+import { StreamsRuntime, type Topology } from '../../../src/streams/index.ts';
+import { wordCountTopology } from '../../../examples/word-count.ts';
+import type { BrokerProcess } from '../../../scripts/spawn-broker.ts';
+import { useSpawnedBroker } from '../../support/broker/spawned-broker.ts';
 import { pollUntil } from '../../support/poll.ts';
 import { produceLines, readCounts } from './word-count-apps.ts';
 
@@ -28,32 +23,22 @@ let broker: BrokerProcess;
 let client: RillClient;
 const dirs: string[] = [];
 
-beforeAll(async () => {
-  broker = await spawnBroker();
-  client = new RillClient({ bootstrapUrls: [broker.url] });
+useSpawnedBroker((b, c) => {
+  broker = b;
+  client = c;
 });
 
-afterAll(async () => {
-  await client?.close();
-  await broker?.stop();
+afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-function topology(): Topology {
-  const builder = new StreamsBuilder({
-    applicationId: 'local',
+// The example's word count (its word split agrees with this test's `w123` words), with small
+// caches: many commits, so the changelog holds far more records than live keys.
+const topology = (): Topology =>
+  wordCountTopology('local', 'local-lines', 'local-counts', {
     changelogCacheEntriesMax: 50,
     storeCacheEntriesMax: 100,
   });
-  builder
-    .stream('local-lines', serdes(stringSerde, stringSerde))
-    .flatMapValues((line) => line.split(' '), { valueSerde: stringSerde })
-    .groupBy((_k, word) => word, { keySerde: stringSerde })
-    .count({ name: 'counts' })
-    .toStream()
-    .to('local-counts', serdes(stringSerde, numberSerde));
-  return builder.build();
-}
 
 interface Run {
   readonly log: string;

@@ -10,10 +10,11 @@
 // Replay a seed with STREAMS_MERGE_KILL_SEED=<seed>.
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { RillClient } from '../../../src/api/client/index.ts';
 import { readToEnd } from '../../../scripts/nexmark-run.ts';
-import { spawnBroker, type BrokerProcess } from '../../../scripts/spawn-broker.ts';
+import type { BrokerProcess } from '../../../scripts/spawn-broker.ts';
+import { useSpawnedBroker } from '../../support/broker/spawned-broker.ts';
 import { pollUntil } from '../../support/poll.ts';
 import { rng } from './word-count-apps.ts';
 
@@ -22,14 +23,9 @@ const keys = ['k0', 'k1', 'k2', 'k3'];
 let broker: BrokerProcess;
 let client: RillClient;
 
-beforeAll(async () => {
-  broker = await spawnBroker();
-  client = new RillClient({ bootstrapUrls: [broker.url] });
-});
-
-afterAll(async () => {
-  await client?.close();
-  await broker?.stop();
+useSpawnedBroker((b, c) => {
+  broker = b;
+  client = c;
 });
 
 function startApp(appId: string, topics: readonly string[]) {

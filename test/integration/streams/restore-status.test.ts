@@ -10,21 +10,16 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { RillClient, type ConsumerRecord } from '../../../src/api/client/index.ts';
-import {
-  StreamsBuilder,
-  StreamsRuntime,
-  numberSerde,
-  serdes,
-  stringSerde,
-  type Topology,
-} from '../../../src/streams/index.ts';
-import { spawnBroker, type BrokerProcess } from '../../../scripts/spawn-broker.ts';
+import { StreamsRuntime, type Topology } from '../../../src/streams/index.ts';
+import { wordCountTopology } from '../../../examples/word-count.ts';
+import type { BrokerProcess } from '../../../scripts/spawn-broker.ts';
+import { useSpawnedBroker } from '../../support/broker/spawned-broker.ts';
 import { pollUntil } from '../../support/poll.ts';
 import { produceLines } from './word-count-apps.ts';
 import { withOverrides } from '../../support/with-overrides.ts';
 
 const appId = 'rs';
-const changelog = `${appId}-counts-changelog`;
+const changelog = `${appId}-word-counts-changelog`;
 const words = 3_000;
 let broker: BrokerProcess;
 let client: RillClient;
@@ -42,16 +37,18 @@ interface InstanceJson {
 /** Every distinct status of each instance the console showed, in order. */
 const seen = new Map<string, InstanceJson[]>();
 
-beforeAll(async () => {
-  broker = await spawnBroker();
-  client = new RillClient({ bootstrapUrls: [broker.url] });
-  events = await follow(broker.port);
+useSpawnedBroker((b, c) => {
+  broker = b;
+  client = c;
 }, 60_000);
 
-afterAll(async () => {
+beforeAll(async () => {
+  events = await follow(broker.port);
+});
+
+// After hooks run last-registered first: the event stream ends before the broker stops.
+afterAll(() => {
   events?.destroy();
-  await client?.close();
-  await broker?.stop();
 });
 
 /** Follows the console's event stream, noting each instance's statuses of application rs. */
@@ -92,17 +89,7 @@ function note(state: ConsoleJson): void {
 
 const latest = (instance: string): InstanceJson | undefined => seen.get(instance)?.at(-1);
 
-function topology(): Topology {
-  const builder = new StreamsBuilder({ applicationId: appId });
-  builder
-    .stream('rs-lines', serdes(stringSerde, stringSerde))
-    .flatMapValues((line) => line.split(' '), { valueSerde: stringSerde })
-    .groupBy((_k, word) => word, { keySerde: stringSerde })
-    .count({ name: 'counts' })
-    .toStream()
-    .to('rs-counts', serdes(stringSerde, numberSerde));
-  return builder.build();
-}
+const topology = (): Topology => wordCountTopology(appId, 'rs-lines', 'rs-counts');
 
 /**
  * A client whose consumer without a group (the runtime's range reader) hands out the changelog

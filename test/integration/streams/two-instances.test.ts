@@ -4,23 +4,19 @@
 // member), restores them from checkpoints and changelogs, and the output is exactly the
 // crash-free one — per word the count changes 1, 2, …, n, each once. Method: one real broker,
 // a 4-partition input, the example twice with different --instance-id.
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { RillClient } from '../../../src/api/client/index.ts';
-import { spawnBroker, type BrokerProcess } from '../../../scripts/spawn-broker.ts';
+import type { BrokerProcess } from '../../../scripts/spawn-broker.ts';
+import { useSpawnedBroker } from '../../support/broker/spawned-broker.ts';
 import { pollUntil } from '../../support/poll.ts';
 import { produceLines, readCounts, rng, startWordCount } from './word-count-apps.ts';
 
 let broker: BrokerProcess;
 let client: RillClient;
 
-beforeAll(async () => {
-  broker = await spawnBroker();
-  client = new RillClient({ bootstrapUrls: [broker.url] });
-});
-
-afterAll(async () => {
-  await client?.close();
-  await broker?.stop();
+useSpawnedBroker((b, c) => {
+  broker = b;
+  client = c;
 });
 
 test('two instances share the tasks; one killed, the other takes over exactly', async () => {

@@ -5,22 +5,18 @@
 // input and read output (polling with a deadline).
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { RillClient } from '../../../src/api/client/index.ts';
-import { spawnBroker, type BrokerProcess } from '../../../scripts/spawn-broker.ts';
+import type { BrokerProcess } from '../../../scripts/spawn-broker.ts';
+import { useSpawnedBroker } from '../../support/broker/spawned-broker.ts';
 import { pollUntil } from '../../support/poll.ts';
 
 let broker: BrokerProcess;
 let client: RillClient;
 
-beforeAll(async () => {
-  broker = await spawnBroker();
-  client = new RillClient({ bootstrapUrls: [broker.url] });
-});
-
-afterAll(async () => {
-  await client?.close();
-  await broker?.stop();
+useSpawnedBroker((b, c) => {
+  broker = b;
+  client = c;
 });
 
 test('word count: canonical counts, Cyrillic words, topics created, SIGINT exits 0', async () => {
