@@ -47,6 +47,15 @@ export interface RecordServiceDeps {
  */
 export const sequenceGapWaitMs = 500;
 
+/** One produce's append as leader: its bytes, their scanned headers, and who wrote them. */
+interface LeaderAppend {
+  readonly bytes: Uint8Array;
+  readonly scanned: readonly BatchHeader[];
+  readonly leaderEpoch: number;
+  readonly recordCount: number;
+  readonly producer: BatchIdentity | null;
+}
+
 export class RecordService {
   readonly #deps: RecordServiceDeps;
 
@@ -109,7 +118,10 @@ export class RecordService {
     // A client that reset the stream never learns the outcome: nothing to append for it.
     request.signal?.throwIfAborted();
     // The headers go along so the log does not check every CRC a second time.
-    const appending = this.#appendInOrder(replica, request.batches, batches, role.leaderEpoch, {
+    const appending = this.#appendInOrder(replica, {
+      bytes: request.batches,
+      scanned: batches,
+      leaderEpoch: role.leaderEpoch,
       recordCount,
       producer,
     });
@@ -139,18 +151,13 @@ export class RecordService {
    * where Kafka's one connection keeps requests in order — one more try once that producer
    * appends here, at most sequenceGapWaitMs later (sequenceGapWaitersMax bounds the waiting).
    */
-  async #appendInOrder(
-    replica: Partition,
-    bytes: Uint8Array,
-    scanned: readonly BatchHeader[],
-    leaderEpoch: number,
-    what: { readonly recordCount: number; readonly producer: BatchIdentity | null },
-  ): Promise<AppendResult> {
+  async #appendInOrder(replica: Partition, append: LeaderAppend): Promise<AppendResult> {
     try {
-      return await this.#append(replica, bytes, scanned, leaderEpoch, what);
+      return await this.#append(replica, append);
     } catch (error) {
-      if (what.producer === null || !isSequenceRefusal(error)) throw error;
-      const wait = replica.producerGapWait(what.producer);
+      const { producer, leaderEpoch } = append;
+      if (producer === null || !isSequenceRefusal(error)) throw error;
+      const wait = replica.producerGapWait(producer);
       if (wait === 'busy') throw error;
       if (wait !== 'in-turn') {
         const cancelTimer = this.#deps.clock.schedule(sequenceGapWaitMs, wait.cancel);
@@ -168,21 +175,15 @@ export class RecordService {
       if (current !== replica || role.kind !== 'leader' || role.leaderEpoch !== leaderEpoch) {
         throw new BrokerError('NOT_LEADER_OR_FOLLOWER', `${replica.key} changed leader epoch`);
       }
-      return this.#append(replica, bytes, scanned, leaderEpoch, what);
+      return this.#append(replica, append);
     }
   }
 
-  async #append(
-    replica: Partition,
-    bytes: Uint8Array,
-    scanned: readonly BatchHeader[],
-    leaderEpoch: number,
-    what: { readonly recordCount: number; readonly producer: BatchIdentity | null },
-  ): Promise<AppendResult> {
+  async #append(replica: Partition, append: LeaderAppend): Promise<AppendResult> {
     let appended: AppendResult;
     try {
       const nowMs = () => this.#deps.clock.nowMs();
-      const { recordCount, producer } = what;
+      const { bytes, leaderEpoch, recordCount, scanned, producer } = append;
       appended = await replica.appendAsLeader(
         bytes,
         leaderEpoch,

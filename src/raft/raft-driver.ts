@@ -149,9 +149,7 @@ export class RaftDriver {
     } catch (error) {
       // A broken invariant while stepping leaves the core in no known state: stop as a storage
       // failure does, whichever transport path (stream or request) delivered the message.
-      this.#state = 'stopped';
-      this.#disarmTick();
-      this.#deps.onFatal(error);
+      this.#fail(error);
       return;
     }
     this.#deps.onProgress?.();
@@ -197,6 +195,13 @@ export class RaftDriver {
     this.#quietTicks -= ticks;
   }
 
+  /** The node cannot go on (storage failed, an invariant broke): no more ticks or steps. */
+  #fail(error: unknown): void {
+    this.#state = 'stopped';
+    this.#disarmTick();
+    this.#deps.onFatal(error);
+  }
+
   #disarmTick(): void {
     this.#cancelTick?.();
     this.#cancelTick = null;
@@ -209,9 +214,7 @@ export class RaftDriver {
         await this.#runRound(this.#deps.core.ready());
       }
     } catch (error) {
-      this.#state = 'stopped';
-      this.#disarmTick();
-      this.#deps.onFatal(error);
+      this.#fail(error);
     }
   }
 
